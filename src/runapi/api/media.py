@@ -1,0 +1,63 @@
+"""The two generic handlers every media endpoint uses: create a task, read a task. Routes come from the catalog."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from ..auth.principal import require_api_key
+from ..catalog import Action, Catalog
+from ..catalog.validation import validate
+from ..errors import ApiError, task_not_found
+from ..tasks import engine
+from ..tasks.views import status_body
+from .context import authenticated, base_url, runtime
+from .responses import Json, json_body
+
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def create_endpoint(action: Action):
+    async def create(request: Request) -> Json:
+        rt = runtime(request)
+        who = await authenticated(request)
+        require_api_key(who)
+        body = await json_body(request)
+        model, params = validate(action, body)
+        if who.allowed_models is not None and model and model.id not in who.allowed_models:
+            raise ApiError(403, f"Model {model.id} is not allowed for this API key")
+        idem = request.headers.get("idempotency-key", "").strip() or None
+        if idem and len(idem) > MAX_IDEMPOTENCY_KEY:
+            raise ApiError(400, f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY} characters")
+        price = model.price.quote(params) if model else 0
+        provider = rt.providers.route(action.family, model.id if model else None)
+        task, created = await engine.create_task(
+            rt.db, account_id=who.account_id, api_key_id=who.key_id, family=action.family, action=action.name,
+            model=model.id if model else None, params=params, price_cents=price, provider=provider.name,
+            public_base_url=base_url(request), idempotency_key=idem)
+        if created:
+            rt.wake_worker()
+        return Json({"id": task["id"], "status": "processing"}, status_code=202)
+
+    return create
+
+
+def status_endpoint(action: Action):
+    async def status(request: Request) -> Json:
+        rt = runtime(request)
+        who = await authenticated(request)
+        task = await engine.get_task(rt.db, request.path_params["task_id"], who.account_id)
+        if task is None or task["family"] != action.family or task["action"] != action.name:
+            raise task_not_found()
+        return Json(status_body(task, rt.signer, base_url(request), rt.settings.generated_url_ttl_seconds))
+
+    return status
+
+
+def media_routes(catalog: Catalog) -> list[Route]:
+    routes = []
+    for action in catalog.actions():
+        routes.append(Route(action.path, create_endpoint(action), methods=["POST"], name=f"{action.key}:create"))
+        routes.append(Route(action.path + "/{task_id}", status_endpoint(action), methods=["GET"],
+                            name=f"{action.key}:status"))
+    return routes

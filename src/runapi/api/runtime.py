@@ -1,0 +1,66 @@
+"""Everything a running server or worker shares: settings, database, storage, providers, background loops."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import httpx
+
+from ..callbacks.delivery import CallbackDispatcher
+from ..net.safe_http import safe_client
+from ..providers import ProviderRegistry
+from ..providers.sandbox import SandboxProvider
+from ..settings import Settings
+from ..storage import LocalStorage, UrlSigner
+from ..store import Database
+from ..tasks.worker import TaskWorker
+
+log = logging.getLogger("runapi")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    storage: LocalStorage
+    signer: UrlSigner
+    providers: ProviderRegistry
+    http: httpx.AsyncClient
+    callback_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    worker: TaskWorker | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _loops: list[asyncio.Task] = field(default_factory=list)
+
+    @classmethod
+    async def start(cls, settings: Settings, run_workers: bool | None = None) -> "Runtime":
+        db = Database(settings.resolved_database_url, settings.sqlite_synchronous)
+        await db.create_schema()
+        http = safe_client(allow_private=settings.allow_private_network, timeout=settings.fetch_timeout_seconds)
+        sandbox = SandboxProvider(http, settings.sandbox_delay_seconds, settings.fetch_max_bytes)
+        rt = cls(settings=settings, db=db, storage=LocalStorage(settings.resolved_storage_dir),
+                 signer=UrlSigner(settings.resolved_secret_key), providers=ProviderRegistry(sandbox), http=http)
+        if settings.run_workers if run_workers is None else run_workers:
+            rt.start_workers()
+        return rt
+
+    def start_workers(self) -> None:
+        self.worker = TaskWorker(self)
+        callbacks_http = safe_client(allow_private=self.settings.allow_private_network,
+                                     timeout=self.settings.callback_timeout_seconds)
+        callbacks_http.follow_redirects = False  # a callback goes to the URL given, nowhere else
+        dispatcher = CallbackDispatcher(self, callbacks_http)
+        self._loops = [asyncio.create_task(self.worker.run(self._stop), name="task-worker"),
+                       asyncio.create_task(dispatcher.run(self._stop), name="callback-dispatcher")]
+
+    def wake_worker(self) -> None:
+        if self.worker:
+            self.worker.wake.set()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._loops:
+            await asyncio.wait(self._loops, timeout=15)
+        await self.http.aclose()
+        await self.db.dispose()

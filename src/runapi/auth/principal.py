@@ -1,0 +1,69 @@
+"""Who is calling: resolve a bearer token to its key, account and member role."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from ..errors import ApiError, unauthorized
+from ..store import Database
+from ..store.schema import api_keys, memberships
+from . import tokens
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    account_id: int
+    membership_id: str
+    user_id: int
+    role: str  # admin | member
+    kind: str  # api | management
+    allowed_models: tuple[str, ...] | None
+    credit_limit_cents: int | None
+    credit_limit_reset_interval: str | None
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+async def authenticate(db: Database, token: str | None) -> Principal:
+    if not token or len(token) < tokens.LOOKUP_CHARS or len(token) > 200:
+        raise unauthorized()
+    async with db.read() as conn:
+        rows = (await conn.execute(
+            select(api_keys, memberships.c.user_id, memberships.c.role)
+            .join(memberships, memberships.c.id == api_keys.c.membership_id)
+            .where(api_keys.c.lookup == tokens.lookup_prefix(token))
+        )).mappings().all()
+    for row in rows:
+        if tokens.hashes_match(row["token_hash"], token):
+            if not row["enabled"] or row["deleted_at"] is not None:
+                raise unauthorized()
+            return Principal(
+                key_id=row["id"], account_id=row["account_id"], membership_id=row["membership_id"],
+                user_id=row["user_id"], role=row["role"], kind=row["kind"],
+                allowed_models=tuple(row["allowed_models"]) if row["allowed_models"] else None,
+                credit_limit_cents=row["credit_limit_cents"],
+                credit_limit_reset_interval=row["credit_limit_reset_interval"],
+            )
+    raise unauthorized()
+
+
+def require_api_key(p: Principal) -> None:
+    """Management keys manage keys; they cannot generate."""
+    if p.kind != "api":
+        raise ApiError(403, "Management keys cannot be used for generation; use an API key")
+
+
+async def touch_last_used(db: Database, key_id: str) -> None:
+    async with db.write() as conn:
+        await conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=time.time()))

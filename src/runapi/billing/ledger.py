@@ -1,0 +1,90 @@
+"""Credit movements. Every change of an account's balance is one ledger row written in the same transaction,
+and each task can have at most one reserve, settle and refund row (a unique index), so nothing is lost or
+counted twice however often a step is retried.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..errors import insufficient_credits
+from ..store.schema import accounts, ledger
+
+
+async def credit(conn: AsyncConnection, account_id: int, cents: int, note: str | None = None) -> int:
+    """Add (or, with a negative amount, remove) credits. Returns the new balance."""
+    res = await conn.execute(
+        update(accounts).where(accounts.c.id == account_id)
+        .values(balance_cents=accounts.c.balance_cents + cents).returning(accounts.c.balance_cents)
+    )
+    balance = res.scalar_one()
+    await conn.execute(insert(ledger).values(
+        account_id=account_id, kind="credit", amount_cents=cents, note=note, created_at=time.time()))
+    return balance
+
+
+async def reserve(conn: AsyncConnection, account_id: int, api_key_id: str | None, task_id: str, cents: int) -> None:
+    """Take `cents` from the balance for a task, or raise 402 if the balance cannot cover it."""
+    if cents > 0:
+        res = await conn.execute(
+            update(accounts)
+            .where(accounts.c.id == account_id, accounts.c.balance_cents >= cents)
+            .values(balance_cents=accounts.c.balance_cents - cents)
+        )
+        if res.rowcount != 1:
+            raise insufficient_credits()
+    await conn.execute(insert(ledger).values(
+        account_id=account_id, api_key_id=api_key_id, task_id=task_id, kind="reserve",
+        amount_cents=-cents, created_at=time.time()))
+
+
+async def settle(conn: AsyncConnection, account_id: int, api_key_id: str | None, task_id: str,
+                 reserved: int, charged: int) -> None:
+    """Finalise a completed task's charge; any unused part of the reservation goes back."""
+    back = max(reserved - charged, 0)
+    if back:
+        await conn.execute(update(accounts).where(accounts.c.id == account_id)
+                           .values(balance_cents=accounts.c.balance_cents + back))
+    await conn.execute(insert(ledger).values(
+        account_id=account_id, api_key_id=api_key_id, task_id=task_id, kind="settle",
+        amount_cents=back, created_at=time.time()))
+
+
+async def refund(conn: AsyncConnection, account_id: int, api_key_id: str | None, task_id: str,
+                 reserved: int, note: str | None = None) -> None:
+    if reserved:
+        await conn.execute(update(accounts).where(accounts.c.id == account_id)
+                           .values(balance_cents=accounts.c.balance_cents + reserved))
+    await conn.execute(insert(ledger).values(
+        account_id=account_id, api_key_id=api_key_id, task_id=task_id, kind="refund",
+        amount_cents=reserved, note=note, created_at=time.time()))
+
+
+def utc_day_start(now: float | None = None) -> float:
+    dt = datetime.fromtimestamp(now if now is not None else time.time(), tz=timezone.utc)
+    return dt.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+async def spent_since(conn: AsyncConnection, account_id: int, since: float | None) -> int:
+    """Net spend of the tasks reserved since `since`: the reservation less what settle/refund gave back,
+    attributed to the reservation's time so a refund never makes a later window negative."""
+    q = select(func.coalesce(func.sum(ledger.c.amount_cents), 0)).where(
+        ledger.c.account_id == account_id, ledger.c.kind != "credit")
+    if since is not None:
+        reserved_in_window = select(ledger.c.task_id).where(
+            ledger.c.account_id == account_id, ledger.c.kind == "reserve", ledger.c.created_at >= since)
+        q = q.where(ledger.c.task_id.in_(reserved_in_window))
+    return -int((await conn.execute(q)).scalar_one())
+
+
+async def balance_summary(conn: AsyncConnection, account_id: int) -> dict[str, int]:
+    balance = (await conn.execute(select(accounts.c.balance_cents).where(accounts.c.id == account_id))).scalar_one()
+    return {
+        "balance_cents": int(balance),
+        "spent_cents_today": await spent_since(conn, account_id, utc_day_start()),
+        "spent_cents_total": await spent_since(conn, account_id, None),
+    }

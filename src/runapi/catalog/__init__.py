@@ -1,0 +1,36 @@
+"""The declarative catalog: every family, action, model, parameter and price, loaded once from families/*.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from .model import Action, Family, ModelSpec, Param, Price, build_family
+
+__all__ = ["Action", "Catalog", "Family", "ModelSpec", "Param", "Price", "get_catalog"]
+
+FAMILIES_DIR = Path(__file__).parent / "families"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    families: dict[str, Family]
+
+    def action(self, family: str, action: str) -> Action | None:
+        fam = self.families.get(family)
+        return fam.actions.get(action) if fam else None
+
+    def actions(self) -> list[Action]:
+        return [a for fam in self.families.values() for a in fam.actions.values()]
+
+
+@lru_cache(maxsize=1)
+def get_catalog() -> Catalog:
+    families = {}
+    for path in sorted(FAMILIES_DIR.glob("*.yaml")):
+        family = build_family(yaml.safe_load(path.read_text(encoding="utf-8")))
+        families[family.name] = family
+    return Catalog(families=families)

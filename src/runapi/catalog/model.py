@@ -1,0 +1,145 @@
+"""Typed view of the declarative catalog (families/*.yaml): families, actions, models, parameters, prices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+PARAM_KEYS = (
+    "type", "items", "required", "required_when", "only_models", "enum", "default",
+    "min", "max", "min_length", "max_length", "min_items", "max_items", "format", "description",
+)
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str = "string"
+    items: str | None = None
+    required: bool = False
+    required_when: str | None = None
+    only_models: tuple[str, ...] | None = None
+    enum: tuple[Any, ...] | None = None
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    min_items: int | None = None
+    max_items: int | None = None
+    format: str | None = None
+    description: str | None = None
+
+    @classmethod
+    def from_dict(cls, name: str, raw: dict[str, Any]) -> "Param":
+        unknown = set(raw) - set(PARAM_KEYS)
+        if unknown:
+            raise ValueError(f"param {name}: unknown keys {sorted(unknown)}")
+        return cls(name=name, **_tuples(raw))
+
+    def overridden(self, raw: dict[str, Any]) -> "Param":
+        unknown = set(raw) - set(PARAM_KEYS)
+        if unknown:
+            raise ValueError(f"param {self.name}: unknown override keys {sorted(unknown)}")
+        return replace(self, **_tuples(raw))
+
+
+def _tuples(raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) and k in ("enum", "only_models") else v for k, v in raw.items()}
+
+
+@dataclass(frozen=True)
+class Price:
+    """Integer cents per unit; `by` swaps the base price by a parameter's value; `per` multiplies by a param."""
+
+    cents: int
+    by: dict[str, dict[str, int]] = field(default_factory=dict)
+    per: str | None = None
+
+    def quote(self, params: dict[str, Any]) -> int:
+        cents = self.cents
+        for param_name, table in self.by.items():
+            value = params.get(param_name)
+            if value is not None and str(value) in table:
+                cents = table[str(value)]
+        if self.per:
+            cents *= int(params.get(self.per) or 1)
+        return cents
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    description: str
+    params: dict[str, Param]
+    sandbox: dict[str, Any]
+    price: Price
+
+
+@dataclass(frozen=True)
+class Action:
+    family: str
+    name: str
+    summary: str
+    result: str
+    model_param: str  # required | optional | absent
+    params: dict[str, Param]
+    models: dict[str, ModelSpec]
+    sandbox: dict[str, Any]
+    default_model: str | None = None
+
+    @property
+    def path(self) -> str:
+        return f"/api/v1/{self.family}/{self.name}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.family}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    title: str
+    description: str
+    actions: dict[str, Action]
+
+
+def build_family(raw: dict[str, Any]) -> Family:
+    name = raw["family"]
+    actions = {}
+    for action_name, a in raw["actions"].items():
+        base = {pname: Param.from_dict(pname, p or {}) for pname, p in a.get("params", {}).items()}
+        sandbox = a.get("sandbox", {})
+        models = {}
+        for model_id, m in a.get("models", {}).items():
+            m = m or {}
+            overrides = m.get("params", {})
+            missing = set(overrides) - set(base)
+            if missing:
+                raise ValueError(f"{name}/{action_name}/{model_id}: overrides unknown params {sorted(missing)}")
+            params = {pname: p.overridden(overrides[pname]) if pname in overrides else p for pname, p in base.items()}
+            models[model_id] = ModelSpec(
+                id=model_id,
+                description=m.get("description", ""),
+                params=params,
+                sandbox={**sandbox, **m.get("sandbox", {})},
+                price=Price(**m.get("price", {"cents": 0})),
+            )
+        if "model" in base and base["model"].enum is None:
+            # The model parameter's allowed values are the action's models, declared once.
+            base["model"] = replace(base["model"], enum=tuple(models))
+            for spec in models.values():
+                spec.params["model"] = base["model"]
+        actions[action_name] = Action(
+            family=name,
+            name=action_name,
+            summary=a.get("summary", ""),
+            result=a["result"],
+            model_param=a.get("model_param", "required"),
+            params=base,
+            models=models,
+            sandbox=sandbox,
+            default_model=a.get("default_model"),
+        )
+    return Family(name=name, title=raw.get("title", name), description=raw.get("description", ""), actions=actions)

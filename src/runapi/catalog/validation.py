@@ -1,0 +1,142 @@
+"""Validate a create request against the catalog: model, required, types, enums, ranges, lengths, counts."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..errors import ApiError, invalid, missing_parameter
+from .conditions import evaluate
+from .model import Action, ModelSpec, Param
+
+JSON_TYPE_NAMES = {
+    "string": "a string", "integer": "an integer", "number": "a number",
+    "boolean": "a boolean", "array": "an array", "object": "an object",
+}
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _type_ok(kind: str | None, value: Any) -> bool:
+    if kind is None:
+        return True
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool) or (isinstance(value, float) and value.is_integer())
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "array":
+        return isinstance(value, list)
+    if kind == "object":
+        return isinstance(value, dict)
+    return True
+
+
+def _allowed(values: tuple[Any, ...]) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def _check_url(name: str, value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise invalid(f"Invalid value for {name}: must be an http(s) URL")
+
+
+def _check_scalar(p: Param, name: str, value: Any, model_id: str | None) -> Any:
+    kind = p.type if name == p.name else p.items
+    if not _type_ok(kind, value):
+        raise invalid(f"Invalid type for {name}: expected {JSON_TYPE_NAMES.get(kind or '', kind)}")
+    if kind == "integer" and isinstance(value, float):
+        value = int(value)
+    if p.enum is not None and name == p.name and value not in p.enum:
+        suffix = f" for model {model_id}" if model_id and p.name != "model" else ""
+        raise invalid(f"Invalid value for {name}: {value!r}. Allowed values{suffix}: {_allowed(p.enum)}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if p.min is not None and value < p.min:
+            raise invalid(f"{name} must be at least {_num(p.min)} (got {_num(value)})")
+        if p.max is not None and value > p.max:
+            raise invalid(f"{name} must be at most {_num(p.max)} (got {_num(value)})")
+    if isinstance(value, str) and name == p.name:
+        if p.min_length is not None and len(value) < p.min_length:
+            raise invalid(f"{name} must be at least {p.min_length} characters (got {len(value)})")
+        if p.max_length is not None and len(value) > p.max_length:
+            suffix = f" for model {model_id}" if model_id else ""
+            raise invalid(f"{name} must be at most {p.max_length} characters{suffix} (got {len(value)})")
+    if p.format == "url" and isinstance(value, str):
+        _check_url(name, value)
+    return value
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _check(p: Param, value: Any, model_id: str | None) -> Any:
+    if p.type == "array":
+        if not isinstance(value, list):
+            raise invalid(f"Invalid type for {p.name}: expected an array")
+        if p.min_items is not None and len(value) < p.min_items:
+            raise invalid(f"{p.name} must contain at least {p.min_items} item(s) (got {len(value)})")
+        if p.max_items is not None and len(value) > p.max_items:
+            suffix = f" for model {model_id}" if model_id else ""
+            raise invalid(f"{p.name} must contain at most {p.max_items} item(s){suffix} (got {len(value)})")
+        checked = []
+        for i, item in enumerate(value):
+            checked.append(_check_scalar(p, f"{p.name}[{i}]", item, model_id))
+            if p.enum is not None and item not in p.enum:
+                raise invalid(f"Invalid value for {p.name}[{i}]: {item!r}. Allowed values: {_allowed(p.enum)}")
+        return checked
+    return _check_scalar(p, p.name, value, model_id)
+
+
+def resolve_model(action: Action, body: dict[str, Any]) -> ModelSpec | None:
+    if action.model_param == "absent" or not action.models:
+        return next(iter(action.models.values()), None)
+    raw = body.get("model")
+    if _is_blank(raw):
+        if action.model_param == "required":
+            raise missing_parameter("model")
+        return action.models[action.default_model or next(iter(action.models))]
+    if not isinstance(raw, str):
+        raise invalid("Invalid type for model: expected a string")
+    if raw not in action.models:
+        raise invalid(f"Invalid value for model: {raw!r}. Allowed values: {_allowed(tuple(action.models))}")
+    return action.models[raw]
+
+
+def validate(action: Action, body: Any) -> tuple[ModelSpec | None, dict[str, Any]]:
+    """Return the model and the request's parameters with defaults applied, or raise ApiError."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "Request body must be a JSON object")
+    model = resolve_model(action, body)
+    params = model.params if model else action.params
+    model_id = model.id if model else None
+    given = {k: v for k, v in body.items() if k in params and not _is_blank(v)}
+
+    for p in params.values():
+        if p.name in given or p.name == "model":
+            continue
+        if p.required and (p.only_models is None or model_id in p.only_models):
+            raise missing_parameter(p.name)
+        if p.required_when and evaluate(p.required_when, {**given, "model": model_id}):
+            raise missing_parameter(p.name)
+
+    out: dict[str, Any] = {}
+    for name, value in given.items():
+        p = params[name]
+        if p.only_models is not None and model_id not in p.only_models:
+            raise invalid(
+                f"Parameter {name} is not supported by model {model_id} (supported by: {_allowed(p.only_models)})"
+            )
+        out[name] = _check(p, value, model_id)
+    for p in params.values():
+        if p.name not in out and p.default is not None and (p.only_models is None or model_id in p.only_models):
+            out[p.name] = p.default
+    if model_id:
+        out["model"] = model_id
+    return model, out

@@ -1,0 +1,127 @@
+"""Outbound HTTP that cannot be pointed at our own network (SSRF).
+
+The check sits in the connection layer: every connection, including each redirect hop, resolves the host
+itself, refuses if any resolved address is not public, and connects to the address it checked (no second
+DNS lookup to rebind). Numeric tricks (decimal/octal IPv4, IPv4-mapped IPv6, NAT64, 6to4) are normalised by
+the resolver and by `_embedded_ipv4` before the check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from typing import Any, Iterable
+
+import httpcore
+import httpx
+
+MAX_REDIRECTS = 5
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_6TO4 = ipaddress.ip_network("2002::/16")
+
+
+class BlockedDestination(httpcore.ConnectError):
+    """The URL resolves to an address we refuse to contact."""
+
+
+class TooLarge(Exception):
+    pass
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            return ip.ipv4_mapped
+        if ip in _NAT64:
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if ip.sixtofour:
+            return ip.sixtofour
+    return None
+
+
+def is_public(ip: IPAddress) -> bool:
+    inner = _embedded_ipv4(ip)
+    if inner is not None:
+        return is_public(inner)
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
+
+
+def is_allowed(ip: IPAddress, allow_private: bool) -> bool:
+    if is_public(ip):
+        return True
+    if not allow_private:
+        return False
+    inner = _embedded_ipv4(ip) or ip
+    # Even in development, never the unspecified or multicast addresses.
+    return not (inner.is_unspecified or inner.is_multicast)
+
+
+async def resolve(host: str, port: int) -> list[IPAddress]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, allow_private: bool):
+        self.allow_private = allow_private
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None, socket_options: Iterable[Any] | None = None):
+        try:
+            addresses = await resolve(host, port)
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        if not addresses or not all(is_allowed(ip, self.allow_private) for ip in addresses):
+            raise BlockedDestination(f"destination {host} resolves to a private or reserved address")
+        last: Exception | None = None
+        for ip in addresses:
+            try:
+                return await self.inner.connect_tcp(str(ip), port, timeout=timeout, local_address=local_address,
+                                                    socket_options=socket_options)
+            except httpcore.ConnectError as exc:
+                last = exc
+        raise last or httpcore.ConnectError(f"cannot connect to {host}")
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any):
+        raise BlockedDestination("unix sockets are not allowed")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class SafeTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, allow_private: bool = False, **kwargs: Any):
+        super().__init__(trust_env=False, **kwargs)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0,
+            network_backend=_GuardedBackend(allow_private),
+        )
+
+
+def safe_client(allow_private: bool = False, timeout: float = 30.0, **kwargs: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=SafeTransport(allow_private=allow_private), timeout=timeout, follow_redirects=True,
+        max_redirects=MAX_REDIRECTS, trust_env=False, **kwargs,
+    )
+
+
+async def fetch_bytes(client: httpx.AsyncClient, url: str, max_bytes: int) -> tuple[bytes, str | None]:
+    """GET a URL into memory, refusing more than `max_bytes`. Returns (body, content-type)."""
+    async with client.stream("GET", url) as resp:
+        resp.raise_for_status()
+        declared = resp.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            raise TooLarge(f"file is larger than {max_bytes} bytes")
+        chunks, size = [], 0
+        async for chunk in resp.aiter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise TooLarge(f"file is larger than {max_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks), resp.headers.get("content-type")

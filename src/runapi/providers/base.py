@@ -1,0 +1,55 @@
+"""The provider interface: submit a task, poll it, get media back. Sandbox and upstream adapters implement it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..catalog import Action, ModelSpec
+
+
+@dataclass(frozen=True)
+class TaskInput:
+    id: str
+    action: Action
+    model: ModelSpec | None
+    params: dict[str, Any]
+
+
+@dataclass
+class Output:
+    """One produced file. `kind` names the result list it belongs to (images, videos, audios, ...)."""
+
+    kind: str
+    data: bytes
+    content_type: str
+    extension: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Progress:
+    """Still working; ask again in `poll_in` seconds (None: the engine's backoff decides)."""
+
+    poll_in: float | None = None
+    job: dict[str, Any] | None = None  # updated job state to persist, if any
+
+
+@dataclass
+class Done:
+    outputs: list[Output]
+    extra: dict[str, Any] = field(default_factory=dict)  # result fields that are not files
+
+
+class TaskFailed(Exception):
+    """Permanent failure: the task fails with this message and its credits are refunded."""
+
+
+class Provider(Protocol):
+    name: str
+
+    async def submit(self, task: TaskInput) -> dict[str, Any]:
+        """Start work; return the job handle to persist. Must be safe to call again for the same task id."""
+
+    async def poll(self, task: TaskInput, job: dict[str, Any]) -> Progress | Done:
+        """Check on a job. Raise TaskFailed for a permanent failure; other exceptions are retried."""

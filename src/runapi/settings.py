@@ -1,0 +1,74 @@
+"""One typed settings object, read from RUNAPI_* environment variables (and an optional .env file)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Documented retry policy: up to 10 retries "with growing delays" (seconds after each failed attempt).
+DEFAULT_CALLBACK_DELAYS = (5, 15, 30, 60, 120, 300, 600, 1200, 2400, 3600)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNAPI_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("runapi-data")
+    database_url: str | None = Field(default=None, description="SQLAlchemy async URL; default SQLite file in data_dir")
+    storage_dir: Path | None = None
+    public_url: str | None = Field(default=None, description="Base URL clients reach the server at; default: from the request")
+    secret_key: str | None = Field(default=None, description="Signs file URLs; default: generated once into data_dir")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # SQLite durability: FULL fsyncs every commit (survives power loss); NORMAL survives process crashes.
+    sqlite_synchronous: str = "FULL"
+
+    run_workers: bool = True
+    worker_concurrency: int = 8
+    worker_idle_poll_seconds: float = 0.5
+    lease_seconds: float = 120.0
+    max_task_attempts: int = 5
+    task_timeout_seconds: float = 3600.0
+
+    sandbox_delay_seconds: float = 0.0
+
+    callback_retry_delays: tuple[float, ...] = DEFAULT_CALLBACK_DELAYS
+    callback_timeout_seconds: float = 10.0
+    callback_concurrency: int = 16
+
+    generated_url_ttl_seconds: int = 7 * 24 * 3600
+    fetch_max_bytes: int = 50 * 1024 * 1024
+    fetch_timeout_seconds: float = 30.0
+    # Outbound fetches (input URLs, callbacks) refuse loopback/private targets unless this is set (local dev, tests).
+    allow_private_network: bool = False
+
+    bootstrap_api_key: str | None = None
+    bootstrap_credits_cents: int = 10_000
+    bootstrap_email: str = "admin@localhost"
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'runapi.db').resolve()}"
+
+    @cached_property
+    def resolved_storage_dir(self) -> Path:
+        return (self.storage_dir or self.data_dir / "files").resolve()
+
+    @cached_property
+    def resolved_secret_key(self) -> bytes:
+        if self.secret_key:
+            return self.secret_key.encode()
+        # Persist a generated key so signed URLs stay valid across restarts of a single-node install.
+        path = self.data_dir / "secret.key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()

@@ -1,0 +1,76 @@
+"""Object storage behind one interface, with expiring signed URLs served by the API (`/files/...`)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote, urlencode
+
+FILES_PREFIX = "/files/"
+
+
+class Storage(Protocol):
+    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+    async def get_path(self, key: str) -> Path | None: ...
+    async def delete(self, key: str) -> None: ...
+
+
+class LocalStorage:
+    """Objects as files under one directory; written via a temp file + rename, so a reader never sees half."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root not in path.parents:
+            raise ValueError("invalid storage key")
+        return path
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+
+    async def get_path(self, key: str) -> Path | None:
+        try:
+            path = self._path(key)
+        except ValueError:
+            return None
+        return path if path.is_file() else None
+
+    async def delete(self, key: str) -> None:
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+
+
+class UrlSigner:
+    """`{base}/files/{key}?expires=...&signature=...`; HMAC-SHA256 over key and expiry with the server secret."""
+
+    def __init__(self, secret: bytes):
+        self.secret = secret
+
+    def _signature(self, key: str, expires: int) -> str:
+        mac = hmac.new(self.secret, f"{key}\n{expires}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def url(self, base_url: str, key: str, expires: int) -> str:
+        query = urlencode({"expires": expires, "signature": self._signature(key, expires)})
+        return f"{base_url.rstrip('/')}{FILES_PREFIX}{quote(key)}?{query}"
+
+    def verify(self, key: str, expires: str | None, signature: str | None, now: float | None = None) -> bool:
+        if not expires or not signature or not expires.isdigit():
+            return False
+        if int(expires) < (now if now is not None else time.time()):
+            return False
+        return hmac.compare_digest(self._signature(key, int(expires)), signature)

@@ -1,0 +1,4 @@
+from .db import Database
+from . import schema
+
+__all__ = ["Database", "schema"]

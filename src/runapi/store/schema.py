@@ -1,0 +1,135 @@
+"""Tables. Times are epoch seconds (float) so scheduling compares the same way on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+accounts = Table(
+    "accounts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("balance_cents", BigInteger, nullable=False, default=0),
+    Column("callback_secret", String(100), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+memberships = Table(
+    "memberships", metadata,
+    Column("id", String(40), primary_key=True),  # prefix id: member_...
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("role", String(20), nullable=False),  # admin | member
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("account_id", "user_id"),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", String(40), primary_key=True),  # prefix id: token_... / mgmt_...
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("membership_id", String(40), ForeignKey("memberships.id"), nullable=False),
+    Column("kind", String(20), nullable=False),  # api | management
+    Column("name", String(200)),
+    Column("lookup", String(16), nullable=False),  # first characters of the token, indexed for lookup
+    Column("token_hash", String(64), nullable=False),  # sha256 hex of the whole token
+    Column("masked", String(40), nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("credit_limit_cents", BigInteger),
+    Column("credit_limit_reset_interval", String(20)),
+    Column("allowed_models", JSON),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float),
+    Column("deleted_at", Float),
+    Index("ix_api_keys_lookup", "lookup"),
+)
+
+tasks = Table(
+    "tasks", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("api_key_id", String(40), ForeignKey("api_keys.id")),
+    Column("family", String(60), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("model", String(100)),
+    Column("params", JSON, nullable=False),
+    # queued -> running -> completed | failed. Wire status: processing | completed | failed.
+    Column("state", String(20), nullable=False),
+    Column("result", JSON),
+    Column("error", Text),
+    Column("price_cents", BigInteger, nullable=False),
+    Column("provider", String(60), nullable=False),
+    Column("provider_job", JSON),
+    Column("polls", Integer, nullable=False, default=0),
+    Column("failures", Integer, nullable=False, default=0),  # consecutive transient errors, reset on progress
+    Column("next_run_at", Float, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_until", Float),
+    Column("callback_url", Text),
+    Column("public_base_url", Text),
+    Column("idempotency_key", String(255)),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("completed_at", Float),
+    Index("ix_tasks_runnable", "state", "next_run_at"),
+    Index("ix_tasks_account", "account_id", "created_at"),
+    UniqueConstraint("account_id", "idempotency_key", name="uq_tasks_idempotency"),
+)
+
+# Append-only. Each task has at most one entry of each kind, so a retry can never charge or refund twice.
+ledger = Table(
+    "ledger", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("api_key_id", String(40)),
+    Column("task_id", String(36)),
+    Column("kind", String(20), nullable=False),  # credit | reserve | settle | refund
+    Column("amount_cents", BigInteger, nullable=False),  # signed: credit/refund > 0, reserve < 0
+    Column("note", Text),
+    Column("created_at", Float, nullable=False),
+    Index("ix_ledger_account_time", "account_id", "created_at"),
+    UniqueConstraint("task_id", "kind", name="uq_ledger_task_kind"),
+)
+
+callback_deliveries = Table(
+    "callback_deliveries", metadata,
+    Column("id", String(36), primary_key=True),  # X-Callback-Id, the same on every retry
+    Column("task_id", String(36), nullable=False, unique=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("body", Text, nullable=False),  # frozen at enqueue: every attempt signs the same bytes
+    Column("state", String(20), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_until", Float),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("delivered_at", Float),
+    Index("ix_callbacks_due", "state", "next_attempt_at"),
+)
+
+callback_attempts = Table(
+    "callback_attempts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(36), ForeignKey("callback_deliveries.id"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Index("ix_callback_attempts_delivery", "delivery_id"),
+)

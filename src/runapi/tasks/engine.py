@@ -1,0 +1,135 @@
+"""The durable task state machine. Every transition is one transaction that also moves the money for it.
+
+queued --claim--> running (leased) --step--> running (lease released, next_run_at set) ... --> completed | failed
+A worker that dies mid-step leaves an expired lease; any worker then claims the task again. Completion and
+failure only apply to a non-terminal task whose lease the caller still holds, so a task settles exactly once.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..billing import ledger as billing
+from ..store import Database
+from ..store.schema import callback_deliveries, tasks
+from ..storage import UrlSigner
+from .views import status_body
+
+TERMINAL = ("completed", "failed")
+
+
+async def create_task(db: Database, *, account_id: int, api_key_id: str | None, family: str, action: str,
+                      model: str | None, params: dict[str, Any], price_cents: int, provider: str,
+                      public_base_url: str, idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
+    """Commit the task and its reservation. Returns (task, created); an Idempotency-Key replay returns the
+    original task with created=False and charges nothing."""
+    if idempotency_key:
+        existing = await find_by_idempotency_key(db, account_id, idempotency_key)
+        if existing:
+            return existing, False
+    now = time.time()
+    row = {
+        "id": str(uuid.uuid4()), "account_id": account_id, "api_key_id": api_key_id, "family": family,
+        "action": action, "model": model, "params": params, "state": "queued", "price_cents": price_cents,
+        "provider": provider, "polls": 0, "failures": 0, "next_run_at": now,
+        "callback_url": params.get("callback_url"), "public_base_url": public_base_url,
+        "idempotency_key": idempotency_key, "created_at": now, "updated_at": now,
+    }
+    try:
+        async with db.write() as conn:
+            await conn.execute(insert(tasks).values(**row))
+            await billing.reserve(conn, account_id, api_key_id, row["id"], price_cents)
+    except IntegrityError:
+        if idempotency_key:
+            existing = await find_by_idempotency_key(db, account_id, idempotency_key)
+            if existing:
+                return existing, False
+        raise
+    return row, True
+
+
+async def find_by_idempotency_key(db: Database, account_id: int, key: str) -> dict[str, Any] | None:
+    async with db.read() as conn:
+        row = (await conn.execute(select(tasks).where(
+            tasks.c.account_id == account_id, tasks.c.idempotency_key == key))).mappings().first()
+    return dict(row) if row else None
+
+
+async def get_task(db: Database, task_id: str, account_id: int) -> dict[str, Any] | None:
+    async with db.read() as conn:
+        row = (await conn.execute(select(tasks).where(
+            tasks.c.id == task_id, tasks.c.account_id == account_id))).mappings().first()
+    return dict(row) if row else None
+
+
+async def claim_due(db: Database, owner: str, limit: int, lease_seconds: float) -> list[dict[str, Any]]:
+    """Lease up to `limit` runnable tasks. SKIP LOCKED on PostgreSQL; SQLite serialises writers anyway."""
+    now = time.time()
+    due = (
+        select(tasks.c.id)
+        .where(tasks.c.state.in_(("queued", "running")), tasks.c.next_run_at <= now,
+               or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now))
+        .order_by(tasks.c.next_run_at).limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    async with db.write() as conn:
+        ids = [r[0] for r in (await conn.execute(due)).all()]
+        if not ids:
+            return []
+        rows = (await conn.execute(
+            update(tasks).where(tasks.c.id.in_(ids))
+            .values(state="running", lease_owner=owner, lease_until=now + lease_seconds, updated_at=now)
+            .returning(*tasks.c)
+        )).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def _leased(task_id: str, owner: str):
+    return and_(tasks.c.id == task_id, tasks.c.lease_owner == owner, tasks.c.state.notin_(TERMINAL))
+
+
+async def update_leased(db: Database, task_id: str, owner: str, **values: Any) -> bool:
+    """Persist progress of a task we hold the lease on; False if the lease was lost."""
+    async with db.write() as conn:
+        res = await conn.execute(update(tasks).where(_leased(task_id, owner)).values(
+            updated_at=time.time(), **values))
+    return res.rowcount == 1
+
+
+async def release(db: Database, task_id: str, owner: str, next_run_at: float, **values: Any) -> bool:
+    """End a step: persist progress and give the task back to the queue for its next poll."""
+    return await update_leased(db, task_id, owner, lease_owner=None, lease_until=None, next_run_at=next_run_at,
+                               **values)
+
+
+async def finish(db: Database, task: dict[str, Any], owner: str, *, signer: UrlSigner, url_ttl: int,
+                 result: dict[str, Any] | None = None, error: str | None = None) -> bool:
+    """Complete (result) or fail (error) a leased task: state, settlement/refund and callback in one commit."""
+    now = time.time()
+    state = "failed" if error is not None else "completed"
+    async with db.write() as conn:
+        res = await conn.execute(update(tasks).where(_leased(task["id"], owner)).values(
+            state=state, result=result, error=error, completed_at=now, updated_at=now,
+            lease_owner=None, lease_until=None))
+        if res.rowcount != 1:
+            return False  # someone else finished it, or our lease was taken over
+        if state == "completed":
+            await billing.settle(conn, task["account_id"], task["api_key_id"], task["id"],
+                                 task["price_cents"], task["price_cents"])
+        else:
+            await billing.refund(conn, task["account_id"], task["api_key_id"], task["id"], task["price_cents"],
+                                 note=error)
+        if task.get("callback_url"):
+            final = {**task, "state": state, "result": result, "error": error, "completed_at": now}
+            body = status_body(final, signer, task["public_base_url"] or "", url_ttl)
+            await conn.execute(insert(callback_deliveries).values(
+                id=str(uuid.uuid4()), task_id=task["id"], account_id=task["account_id"],
+                url=task["callback_url"], body=orjson.dumps(body).decode(), state="pending", attempts=0,
+                next_attempt_at=now, created_at=now))
+    return True

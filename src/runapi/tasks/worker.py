@@ -1,0 +1,111 @@
+"""Runs tasks: claims due tasks with a lease, advances each one step through its provider, finishes it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from typing import Any
+
+from ..catalog import get_catalog
+from ..providers import Done, Progress, TaskFailed, TaskInput
+from . import engine
+
+log = logging.getLogger("runapi.worker")
+
+
+def backoff(n: int, base: float = 2.0, cap: float = 30.0) -> float:
+    return min(base * (1.5 ** n), cap)
+
+
+class TaskWorker:
+    def __init__(self, runtime: Any):
+        self.rt = runtime
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.wake = asyncio.Event()
+        self.inflight: set[asyncio.Task] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        s = self.rt.settings
+        while not stop.is_set():
+            free = s.worker_concurrency - len(self.inflight)
+            claimed: list[dict[str, Any]] = []
+            if free > 0:
+                try:
+                    claimed = await engine.claim_due(self.rt.db, self.owner, free, s.lease_seconds)
+                except Exception:  # database briefly unavailable: keep the worker alive
+                    log.exception("claim failed")
+            for task in claimed:
+                t = asyncio.create_task(self.step(task))
+                self.inflight.add(t)
+                t.add_done_callback(self._done)
+            if claimed and len(claimed) == free:
+                await asyncio.sleep(0)  # more may be due; still yield to the event loop
+                if len(self.inflight) < s.worker_concurrency:
+                    continue
+            self.wake.clear()
+            waiters = [asyncio.create_task(self.wake.wait()), asyncio.create_task(stop.wait())]
+            await asyncio.wait(waiters, timeout=s.worker_idle_poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+            for w in waiters:
+                w.cancel()
+        if self.inflight:
+            await asyncio.wait(self.inflight, timeout=10)
+
+    def _done(self, t: asyncio.Task) -> None:
+        self.inflight.discard(t)
+        self.wake.set()  # a slot is free
+
+    async def step(self, task: dict[str, Any]) -> None:
+        rt, s = self.rt, self.rt.settings
+        finish_kw = {"signer": rt.signer, "url_ttl": s.generated_url_ttl_seconds}
+        try:
+            if time.time() - task["created_at"] > s.task_timeout_seconds:
+                await engine.finish(rt.db, task, self.owner, error="Task timed out", **finish_kw)
+                return
+            action = get_catalog().action(task["family"], task["action"])
+            if action is None:
+                raise TaskFailed(f"Unknown action {task['family']}/{task['action']}")
+            inp = TaskInput(id=task["id"], action=action, model=action.models.get(task["model"] or ""),
+                            params=task["params"])
+            provider = rt.providers.get(task["provider"])
+            job = task["provider_job"]
+            if job is None:
+                job = await provider.submit(inp)
+                if not await engine.update_leased(rt.db, task["id"], self.owner, provider_job=job):
+                    return
+            outcome = await provider.poll(inp, job)
+            if isinstance(outcome, Progress):
+                delay = outcome.poll_in if outcome.poll_in is not None else backoff(task["polls"])
+                await engine.release(rt.db, task["id"], self.owner, time.time() + max(delay, 0.0),
+                                     polls=task["polls"] + 1, failures=0, provider_job=outcome.job or job)
+                return
+            result = await self.store_outputs(task["id"], outcome)
+            await engine.finish(rt.db, task, self.owner, result=result, **finish_kw)
+            rt.callback_wake.set()
+        except TaskFailed as exc:
+            await engine.finish(rt.db, task, self.owner, error=str(exc), **finish_kw)
+            rt.callback_wake.set()
+        except Exception:
+            log.exception("task %s step failed", task["id"])
+            failures = task["failures"] + 1
+            try:
+                if failures >= s.max_task_attempts:
+                    await engine.finish(rt.db, task, self.owner, error="Generation failed", **finish_kw)
+                    rt.callback_wake.set()
+                else:
+                    await engine.release(rt.db, task["id"], self.owner, time.time() + backoff(failures, 1.0),
+                                         failures=failures)
+            except Exception:
+                log.exception("task %s: could not record failure; the lease will expire and it will be retried",
+                              task["id"])
+
+    async def store_outputs(self, task_id: str, done: Done) -> dict[str, Any]:
+        files: dict[str, list[dict[str, Any]]] = {}
+        for i, out in enumerate(done.outputs):
+            key = f"generated/{task_id}/{i}.{out.extension}"
+            await self.rt.storage.put(key, out.data, out.content_type)
+            files.setdefault(out.kind, []).append({"key": key, "content_type": out.content_type, **out.meta})
+        return {"files": files, "extra": done.extra}
