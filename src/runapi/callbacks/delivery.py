@@ -81,7 +81,7 @@ class CallbackDispatcher:
                 error = f"HTTP {resp.status_code}"
         except httpx.TimeoutException:
             error = "timeout"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         duration_ms = int((time.time() - started) * 1000)
         delivered = error is None

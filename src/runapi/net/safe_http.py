@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import httpcore
 import httpx
@@ -65,9 +65,12 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
     return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
 
 
+AddressPolicy = Callable[[IPAddress], bool]
+
+
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, allow_private: bool):
-        self.allow_private = allow_private
+    def __init__(self, policy: AddressPolicy):
+        self.policy = policy
         self.inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
@@ -76,7 +79,7 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
             addresses = await resolve(host, port)
         except OSError as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        if not addresses or not all(is_allowed(ip, self.allow_private) for ip in addresses):
+        if not addresses or not all(self.policy(ip) for ip in addresses):
             raise BlockedDestination(f"destination {host} resolves to a private or reserved address")
         last: Exception | None = None
         for ip in addresses:
@@ -95,18 +98,19 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
 
 
 class SafeTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, allow_private: bool = False, **kwargs: Any):
+    def __init__(self, allow_private: bool = False, policy: AddressPolicy | None = None, **kwargs: Any):
         super().__init__(trust_env=False, **kwargs)
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(),
             max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0,
-            network_backend=_GuardedBackend(allow_private),
+            network_backend=_GuardedBackend(policy or (lambda ip: is_allowed(ip, allow_private))),
         )
 
 
-def safe_client(allow_private: bool = False, timeout: float = 30.0, **kwargs: Any) -> httpx.AsyncClient:
+def safe_client(allow_private: bool = False, timeout: float = 30.0, policy: AddressPolicy | None = None,
+                **kwargs: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=SafeTransport(allow_private=allow_private), timeout=timeout, follow_redirects=True,
+        transport=SafeTransport(allow_private=allow_private, policy=policy), timeout=timeout, follow_redirects=True,
         max_redirects=MAX_REDIRECTS, trust_env=False, **kwargs,
     )
 

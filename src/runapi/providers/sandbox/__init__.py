@@ -63,7 +63,7 @@ class SandboxProvider:
             data, _ = await fetch_bytes(self.http, url, max_bytes or self.fetch_max_bytes)
         except TooLarge as exc:
             raise TaskFailed(f"Failed to fetch the image: {exc}") from exc
-        except (httpx.HTTPError, BlockedDestination) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, BlockedDestination) as exc:
             raise TaskFailed("Failed to fetch the image") from exc
         try:
             img = Image.open(io.BytesIO(data))

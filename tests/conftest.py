@@ -1,0 +1,164 @@
+"""Test fixtures: a real server (uvicorn on 127.0.0.1, real SQLite file, real storage dir) per test module,
+and small local HTTP servers standing in for customers' callback receivers and image hosts."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+import pytest
+import uvicorn
+
+from runapi.api.app import create_app
+from runapi.auth import admin
+from runapi.settings import Settings
+from runapi.store import Database
+
+TEST_KEY = "rk-test-" + "k" * 40
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_settings(tmp: Path, **overrides: Any) -> Settings:
+    base = dict(
+        data_dir=tmp, sqlite_synchronous="NORMAL", allow_private_network=True, worker_idle_poll_seconds=0.05,
+        callback_retry_delays=(0.05,) * 10, callback_timeout_seconds=2.0, bootstrap_api_key=TEST_KEY,
+        bootstrap_credits_cents=100_000,
+    )
+    base.update(overrides)
+    return Settings(**base)
+
+
+@dataclass
+class Server:
+    url: str
+    settings: Settings
+    key: str
+    thread: threading.Thread
+    uv: uvicorn.Server
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key or self.key}"}, timeout=30)
+
+    def db_call(self, fn: Callable[[Database], Any]) -> Any:
+        """Run a coroutine function against the server's database from the test thread."""
+        async def go():
+            db = Database(self.settings.resolved_database_url, "NORMAL")
+            try:
+                return await fn(db)
+            finally:
+                await db.dispose()
+        return asyncio.run(go())
+
+    def stop(self) -> None:
+        self.uv.should_exit = True
+        self.thread.join(timeout=20)
+
+
+def start_server(tmp: Path, **overrides: Any) -> Server:
+    settings = test_settings(tmp, **overrides)
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not uv.started:
+        if time.time() > deadline or not thread.is_alive():
+            raise RuntimeError("server did not start")
+        time.sleep(0.02)
+    return Server(f"http://127.0.0.1:{port}", settings, TEST_KEY, thread, uv)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = start_server(tmp_path_factory.mktemp("srv"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def api(server):
+    with server.client() as c:
+        yield c
+
+
+def new_account(server: Server, credits: int = 10_000, email: str | None = None) -> tuple[int, str]:
+    async def go(db):
+        created = await admin.create_account(db, "Other", email or f"u{time.time_ns()}@example.com", credits)
+        key = await admin.mint_key(db, created["account_id"], "api")
+        return created["account_id"], key.token
+    return server.db_call(go)
+
+
+def wait_done(client: httpx.Client, path: str, task_id: str, timeout: float = 30) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        body = client.get(f"{path}/{task_id}").json()
+        if body.get("status") != "processing":
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"task {task_id} still processing after {timeout}s")
+
+
+class Recorder:
+    """A local HTTP server: answers with `responder(method, path, headers, body) -> (status, headers, body)`
+    and records every request it got."""
+
+    def __init__(self, responder: Callable[[str, str, dict, bytes], tuple[int, dict, bytes]] | None = None):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict[str, Any]] = []
+        self.responder = responder or (lambda m, p, h, b: (200, {}, b"ok"))
+        rec = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self):
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k: v for k, v in self.headers.items()}
+                rec.requests.append({"method": self.command, "path": self.path, "headers": headers, "body": body})
+                status, out_headers, out = rec.responder(self.command, self.path, headers, body)
+                self.send_response(status)
+                for k, v in out_headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            do_GET = do_POST = do_PUT = _handle
+
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def recorder():
+    made: list[Recorder] = []
+
+    def make(responder=None) -> Recorder:
+        r = Recorder(responder)
+        made.append(r)
+        return r
+
+    yield make
+    for r in made:
+        r.close()

@@ -1,0 +1,26 @@
+"""With the default settings the server will not call loopback/private addresses for inputs or callbacks."""
+
+import time
+
+import pytest
+
+from tests.conftest import start_server, wait_done
+
+
+@pytest.fixture
+def strict_server(tmp_path):
+    srv = start_server(tmp_path, allow_private_network=False)
+    yield srv
+    srv.stop()
+
+
+def test_inputs_and_callbacks_on_loopback_are_refused(strict_server, recorder):
+    host = recorder()
+    with strict_server.client() as api:
+        task_id = api.post("/api/v1/nano_banana/edit_image", json={
+            "model": "nano-banana-edit", "prompt": "x", "source_image_urls": [f"{host.url}/a.png"],
+            "callback_url": f"{host.url}/cb"}).json()["id"]
+        done = wait_done(api, "/api/v1/nano_banana/edit_image", task_id)
+        assert done["status"] == "failed" and done["error"] == "Failed to fetch the image"
+        time.sleep(0.5)
+    assert host.requests == []  # neither the fetch nor the callback reached it
