@@ -10,7 +10,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .. import __version__
+from importlib.metadata import version
 from ..catalog import Action, Param, get_catalog
 from .responses import Json
 
@@ -93,7 +93,7 @@ def document() -> dict[str, Any]:
                                            "responses": {"200": {"description": "OK"}}}}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "runapi", "version": __version__,
+        "info": {"title": "runapi", "version": version("runapi"),
                  "description": "Self-hosted RunAPI: asynchronous media generation tasks and platform APIs."},
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
