@@ -48,7 +48,13 @@ def start(data_dir: str, port: int, sync: str, workers: bool) -> subprocess.Pope
     raise SystemExit("server did not start")
 
 
-async def phase(client: httpx.AsyncClient, n: int, concurrency: int, make) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU time of the server process, so figures don't depend on the load client's share."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def phase(client: httpx.AsyncClient, n: int, concurrency: int, make, pid: int) -> dict:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     ids: list[str] = []
@@ -63,14 +69,15 @@ async def phase(client: httpx.AsyncClient, n: int, concurrency: int, make) -> di
             if resp.status_code == 202:
                 ids.append(resp.json()["id"])
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_seconds(pid)
     await asyncio.gather(*(one_worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - t0
+    cpu = cpu_seconds(pid) - cpu0
     latencies.sort()
     return {"requests": n, "seconds": round(elapsed, 3), "rps": round(n / elapsed, 1),
             "p50_ms": round(statistics.median(latencies) * 1000, 2),
             "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
-            "statuses": statuses, "_ids": ids}
+            "server_cpu_ms_per_request": round(cpu * 1000 / n, 3), "statuses": statuses, "_ids": ids}
 
 
 async def main() -> None:
@@ -88,12 +95,12 @@ async def main() -> None:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
                                          headers={"Authorization": f"Bearer {KEY}"}, timeout=60) as c:
                 body = {"model": "nano-banana", "prompt": "bench", "aspect_ratio": "16:9"}
-                await phase(c, 50, 4, lambda cl, i: cl.post("/api/v1/nano_banana/text_to_image", json=body))
+                await phase(c, 50, 4, lambda cl, i: cl.post("/api/v1/nano_banana/text_to_image", json=body), proc.pid)
                 create = await phase(c, args.requests, args.concurrency,
-                                     lambda cl, i: cl.post("/api/v1/nano_banana/text_to_image", json=body))
+                                     lambda cl, i: cl.post("/api/v1/nano_banana/text_to_image", json=body), proc.pid)
                 ids = create.pop("_ids")
                 poll = await phase(c, args.requests, args.concurrency,
-                                   lambda cl, i: cl.get(f"/api/v1/nano_banana/text_to_image/{ids[i % len(ids)]}"))
+                                   lambda cl, i: cl.get(f"/api/v1/nano_banana/text_to_image/{ids[i % len(ids)]}"), proc.pid)
                 poll.pop("_ids")
         finally:
             proc.terminate()

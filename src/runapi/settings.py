@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # Outbound fetches (input URLs, callbacks) refuse loopback/private targets unless this is set (local dev, tests).
     allow_private_network: bool = False
 
+    # Resolved API keys are cached this long per process; changes via this process apply at once.
+    auth_cache_seconds: float = 5.0
+
     bootstrap_api_key: str | None = None
     bootstrap_credits_cents: int = 10_000
     bootstrap_email: str = "admin@localhost"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from ..auth.principal import Principal, authenticate, bearer_token
+from ..auth.principal import Principal, bearer_token
 from .runtime import Runtime
 
 
@@ -14,7 +14,7 @@ def runtime(request: Request) -> Runtime:
 
 async def authenticated(request: Request) -> Principal:
     token = bearer_token(request.headers.get("authorization")) or request.headers.get("x-api-key")
-    return await authenticate(runtime(request).db, token)
+    return await runtime(request).authenticate(token)
 
 
 def base_url(request: Request) -> str:

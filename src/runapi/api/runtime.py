@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from ..auth.principal import Authenticator
 from ..callbacks.delivery import CallbackDispatcher
 from ..net.safe_http import safe_client
 from ..providers import ProviderRegistry
@@ -28,6 +29,7 @@ class Runtime:
     signer: UrlSigner
     providers: ProviderRegistry
     http: httpx.AsyncClient
+    authenticate: Authenticator
     callback_wake: asyncio.Event = field(default_factory=asyncio.Event)
     worker: TaskWorker | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -40,7 +42,8 @@ class Runtime:
         http = safe_client(allow_private=settings.allow_private_network, timeout=settings.fetch_timeout_seconds)
         sandbox = SandboxProvider(http, settings.sandbox_delay_seconds, settings.fetch_max_bytes)
         rt = cls(settings=settings, db=db, storage=LocalStorage(settings.resolved_storage_dir),
-                 signer=UrlSigner(settings.resolved_secret_key), providers=ProviderRegistry(sandbox), http=http)
+                 signer=UrlSigner(settings.resolved_secret_key), providers=ProviderRegistry(sandbox), http=http,
+                 authenticate=Authenticator(db, settings.auth_cache_seconds))
         if settings.run_workers if run_workers is None else run_workers:
             rt.start_workers()
         return rt

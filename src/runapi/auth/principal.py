@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ..errors import ApiError, unauthorized
 from ..store import Database
@@ -58,12 +58,41 @@ async def authenticate(db: Database, token: str | None) -> Principal:
     raise unauthorized()
 
 
+class Authenticator:
+    """Caches resolved keys for a few seconds so the hot path skips the database. Changes made through this
+    process invalidate at once (`forget`); other processes see them within `ttl` seconds."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, db: Database, ttl: float = 5.0):
+        self.db = db
+        self.ttl = ttl
+        self._cache: dict[str, tuple[Principal, float]] = {}
+
+    async def __call__(self, token: str | None) -> Principal:
+        if not token:
+            raise unauthorized()
+        digest = tokens.token_hash(token)
+        hit = self._cache.get(digest)
+        now = time.monotonic()
+        if hit and hit[1] > now:
+            return hit[0]
+        principal = await authenticate(self.db, token)
+        if len(self._cache) >= self.MAX_ENTRIES:
+            self._cache.clear()
+        self._cache[digest] = (principal, now + self.ttl)
+        return principal
+
+    def forget(self, key_id: str | None = None) -> None:
+        """Drop one key (or all) from the cache after it was changed or disabled."""
+        if key_id is None:
+            self._cache.clear()
+            return
+        for digest in [d for d, (p, _) in self._cache.items() if p.key_id == key_id]:
+            self._cache.pop(digest, None)
+
+
 def require_api_key(p: Principal) -> None:
     """Management keys manage keys; they cannot generate."""
     if p.kind != "api":
         raise ApiError(403, "Management keys cannot be used for generation; use an API key")
-
-
-async def touch_last_used(db: Database, key_id: str) -> None:
-    async with db.write() as conn:
-        await conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=time.time()))

@@ -35,7 +35,10 @@ class Database:
 
     @staticmethod
     def _sqlite_engine(url: str, synchronous: str, immediate: bool) -> AsyncEngine:
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # Reads run in autocommit (each statement its own snapshot) with no reset-on-return: every
+        # statement costs a hop to aiosqlite's thread, so BEGIN/ROLLBACK around a lone SELECT would triple it.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=8, max_overflow=8,
+                                     pool_reset_on_return="rollback" if immediate else None)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_conn, _record):  # noqa: ANN001
@@ -47,9 +50,10 @@ class Database:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
-        @event.listens_for(engine.sync_engine, "begin")
-        def _on_begin(conn):  # noqa: ANN001
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if immediate:
+            @event.listens_for(engine.sync_engine, "begin")
+            def _on_begin(conn):  # noqa: ANN001
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
 
