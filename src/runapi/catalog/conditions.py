@@ -1,43 +1,140 @@
-"""Tiny evaluator for the catalog's plain conditions, e.g. "model in [a, b] and input_mode == reference".
+"""Evaluator for the catalog's plain conditions (FORMAT.md → Conditions), e.g.
+"model in [a, b] and (first_frame_image_url is set or input_mode == reference)".
 
-Grammar: clause ('and' | 'or') clause ...; clause := name ('==' | '!=') value | name ['not'] 'in' '[' values ']'
-| name 'is set'. 'and' binds tighter than 'or'. Values are bare words or quoted strings.
+Grammar:  expr := term ('or' term)* ; term := factor ('and' factor)* ; factor := 'not' factor | '(' expr ')' | clause
+clause := name ('=='|'!='|'>'|'>='|'<'|'<=') value | name ['not'] 'in' '[' values ']' | name 'is' ['not'] ('set'|'absent'|'present')
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from functools import lru_cache
+from typing import Any, Callable
 
-_CLAUSE = re.compile(r"^\s*([\w.]+)\s*(==|!=|not in|in|is set|is not set)\s*(.*?)\s*$")
+_TOKEN = re.compile(r"""\s*(\(|\)|\[|\]|,|==|!=|>=|<=|>|<|"[^"]*"|'[^']*'|[^\s()\[\],=!<>]+)""")
+
+Predicate = Callable[[dict[str, Any]], bool]
 
 
-def _literal(text: str) -> str:
+def _tokens(text: str) -> list[str]:
+    pos, out = 0, []
     text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    return text
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            raise ValueError(f"bad condition near {text[pos:]!r}")
+        out.append(m.group(1))
+        pos = m.end()
+    return out
 
 
-def _clause(text: str, values: dict[str, Any]) -> bool:
-    m = _CLAUSE.match(text)
-    if not m:
-        raise ValueError(f"bad condition clause: {text!r}")
-    name, op, rhs = m.groups()
-    value = values.get(name)
-    if op == "is set":
-        return value is not None
-    if op == "is not set":
-        return value is None
-    shown = str(value).lower() if isinstance(value, bool) else (None if value is None else str(value))
-    if op in ("in", "not in"):
-        items = [_literal(x) for x in rhs.strip().strip("[]").split(",") if x.strip()]
-        return (shown in items) == (op == "in")
-    return (shown == _literal(rhs)) == (op == "==")
+def _literal(tok: str) -> str:
+    return tok[1:-1] if len(tok) >= 2 and tok[0] == tok[-1] and tok[0] in "'\"" else tok
+
+
+def _shown(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _compare(value: Any, op: str, rhs: str) -> bool:
+    if op in ("==", "!="):
+        return (_shown(value) == rhs) == (op == "==")
+    try:
+        left, right = float(value), float(rhs)
+    except (TypeError, ValueError):
+        return False
+    return {">": left > right, ">=": left >= right, "<": left < right, "<=": left <= right}[op]
+
+
+class _Parser:
+    def __init__(self, toks: list[str]):
+        self.toks, self.i = toks, 0
+
+    def peek(self) -> str | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self, expected: str | None = None) -> str:
+        tok = self.peek()
+        if tok is None or (expected is not None and tok != expected):
+            raise ValueError(f"expected {expected or 'a token'}, got {tok!r}")
+        self.i += 1
+        return tok
+
+    def expr(self) -> Predicate:
+        parts = [self.term()]
+        while self.peek() == "or":
+            self.take()
+            parts.append(self.term())
+        return parts[0] if len(parts) == 1 else (lambda v: any(p(v) for p in parts))
+
+    def term(self) -> Predicate:
+        parts = [self.factor()]
+        while self.peek() == "and":
+            self.take()
+            parts.append(self.factor())
+        return parts[0] if len(parts) == 1 else (lambda v: all(p(v) for p in parts))
+
+    def factor(self) -> Predicate:
+        if self.peek() == "not":
+            self.take()
+            inner = self.factor()
+            return lambda v: not inner(v)
+        if self.peek() == "(":
+            self.take()
+            inner = self.expr()
+            self.take(")")
+            return inner
+        return self.clause()
+
+    def clause(self) -> Predicate:
+        name = self.take()
+        op = self.take()
+        if op == "is":
+            negate = self.peek() == "not"
+            if negate:
+                self.take()
+            word = self.take()
+            if word not in ("set", "absent", "present"):
+                raise ValueError(f"expected set/absent/present, got {word!r}")
+            want_set = (word != "absent") != negate
+            return lambda v: (v.get(name) is not None) == want_set
+        if op == "not":
+            self.take("in")
+            items = self.values()
+            return lambda v: _shown(v.get(name)) not in items
+        if op == "in":
+            items = self.values()
+            return lambda v: _shown(v.get(name)) in items
+        if op in ("==", "!=", ">", ">=", "<", "<="):
+            rhs = _literal(self.take())
+            return lambda v: _compare(v.get(name), op, rhs)
+        raise ValueError(f"unknown operator {op!r}")
+
+    def values(self) -> frozenset[str]:
+        self.take("[")
+        items = []
+        while self.peek() != "]":
+            items.append(_literal(self.take()))
+            if self.peek() == ",":
+                self.take()
+        self.take("]")
+        return frozenset(items)
+
+
+@lru_cache(maxsize=4096)
+def compile_condition(text: str) -> Predicate:
+    parser = _Parser(_tokens(text))
+    pred = parser.expr()
+    if parser.peek() is not None:
+        raise ValueError(f"unexpected {parser.peek()!r} in condition {text!r}")
+    return pred
 
 
 def evaluate(condition: str, values: dict[str, Any]) -> bool:
-    return any(
-        all(_clause(c, values) for c in re.split(r"\s+and\s+", alternative))
-        for alternative in re.split(r"\s+or\s+", condition)
-    )
+    return compile_condition(condition)(values)

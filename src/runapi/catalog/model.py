@@ -6,8 +6,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 PARAM_KEYS = (
-    "type", "items", "required", "required_when", "only_models", "enum", "default",
-    "min", "max", "min_length", "max_length", "min_items", "max_items", "format", "description",
+    "type", "items", "required", "required_when", "forbidden_when", "only_models", "enum", "default",
+    "min", "max", "min_length", "max_length", "min_items", "max_items", "format", "task_ref", "description",
+)
+ACTION_KEYS = (
+    "summary", "result", "result_fields", "sync", "model_param", "default_model", "echo", "params", "rules",
+    "sandbox", "models", "examples",
 )
 
 
@@ -18,6 +22,7 @@ class Param:
     items: str | None = None
     required: bool = False
     required_when: str | None = None
+    forbidden_when: str | None = None
     only_models: tuple[str, ...] | None = None
     enum: tuple[Any, ...] | None = None
     default: Any = None
@@ -28,6 +33,7 @@ class Param:
     min_items: int | None = None
     max_items: int | None = None
     format: str | None = None
+    task_ref: tuple[str, ...] | None = None
     description: str | None = None
 
     @classmethod
@@ -45,7 +51,7 @@ class Param:
 
 
 def _tuples(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: tuple(v) if isinstance(v, list) and k in ("enum", "only_models") else v for k, v in raw.items()}
+    return {k: tuple(v) if isinstance(v, list) and k in ("enum", "only_models", "task_ref") else v for k, v in raw.items()}
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,16 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """When `when` holds, `then` must hold too, else 422 `message`."""
+
+    when: str
+    then: str
+    message: str
+    counterexample: dict[str, Any] | None = None  # a request that breaks the rule (conformance tests)
+
+
+@dataclass(frozen=True)
 class Action:
     family: str
     name: str
@@ -87,6 +103,11 @@ class Action:
     models: dict[str, ModelSpec]
     sandbox: dict[str, Any]
     default_model: str | None = None
+    rules: tuple[Rule, ...] = ()
+    sync: bool = False
+    echo: tuple[str, ...] = ()
+    result_fields: tuple[str, ...] = ("url",)
+    examples: tuple[dict[str, Any], ...] = ()
 
     @property
     def path(self) -> str:
@@ -109,6 +130,9 @@ def build_family(raw: dict[str, Any]) -> Family:
     name = raw["family"]
     actions = {}
     for action_name, a in raw["actions"].items():
+        unknown = set(a) - set(ACTION_KEYS)
+        if unknown:
+            raise ValueError(f"{name}/{action_name}: unknown keys {sorted(unknown)}")
         base = {pname: Param.from_dict(pname, p or {}) for pname, p in a.get("params", {}).items()}
         sandbox = a.get("sandbox", {})
         models = {}
@@ -141,5 +165,11 @@ def build_family(raw: dict[str, Any]) -> Family:
             models=models,
             sandbox=sandbox,
             default_model=a.get("default_model"),
+            rules=tuple(Rule(when=r["if"], then=r["then"], message=r["message"], counterexample=r.get("counterexample"))
+                        for r in a.get("rules", [])),
+            sync=bool(a.get("sync", False)),
+            echo=tuple(a.get("echo", ())),
+            result_fields=tuple(a.get("result_fields", ("url",))),
+            examples=tuple(a.get("examples", ())),
         )
     return Family(name=name, title=raw.get("title", name), description=raw.get("description", ""), actions=actions)

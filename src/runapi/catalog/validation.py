@@ -133,10 +133,17 @@ def validate(action: Action, body: Any) -> tuple[ModelSpec | None, dict[str, Any
             raise invalid(
                 f"Parameter {name} is not supported by model {model_id} (supported by: {_allowed(p.only_models)})"
             )
+        if p.forbidden_when and evaluate(p.forbidden_when, {**given, "model": model_id}):
+            raise invalid(f"Parameter {name} is not allowed when {p.forbidden_when}")
         out[name] = _check(p, value, model_id)
     for p in params.values():
         if p.name not in out and p.default is not None and (p.only_models is None or model_id in p.only_models):
+            if p.forbidden_when and evaluate(p.forbidden_when, {**out, "model": model_id}):
+                continue
             out[p.name] = p.default
     if model_id:
         out["model"] = model_id
+    for rule in action.rules:
+        if evaluate(rule.when, out) and not evaluate(rule.then, out):
+            raise invalid(rule.message)
     return model, out

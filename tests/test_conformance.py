@@ -1,0 +1,261 @@
+"""Conformance suite generated from the catalog.
+
+For every action: each example is valid and runs end to end through the server on the sandbox; and for each
+declared constraint (required, enum, range, length, item count, per-model applicability, URL format, type,
+cross-field rule) a request derived from an example that breaks just that constraint gets the documented error.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import math
+import uuid
+from typing import Any, Iterator
+
+import pytest
+
+from runapi.catalog import Action, Param, get_catalog
+from runapi.catalog.validation import validate
+from runapi.errors import ApiError
+from tests.conftest import wait_done
+
+CATALOG = get_catalog()
+ACTIONS = CATALOG.actions()
+EXAMPLE_HOST = "https://example.com/"
+
+
+def action_id(a: Action) -> str:
+    return a.key
+
+
+def examples_for(action: Action) -> list[dict[str, Any]]:
+    return [dict(e) for e in action.examples]
+
+
+def example_for_model(action: Action, model_id: str | None) -> dict[str, Any] | None:
+    for ex in action.examples:
+        if model_id is None or ex.get("model", action.default_model or next(iter(action.models), None)) == model_id:
+            return dict(ex)
+    return None
+
+
+def status_of(action: Action, body: Any) -> tuple[int, str] | None:
+    try:
+        validate(action, body)
+    except ApiError as exc:
+        return exc.status, exc.message
+    return None
+
+
+# ---------------------------------------------------------------- catalog completeness
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=action_id)
+def test_every_action_has_valid_examples_for_every_model(action):
+    assert action.examples, f"{action.key} has no examples"
+    for ex in action.examples:
+        assert status_of(action, copy.deepcopy(ex)) is None, (ex, status_of(action, copy.deepcopy(ex)))
+    covered = {validate(action, copy.deepcopy(ex))[0].id for ex in action.examples if action.models}
+    assert covered == set(action.models), f"models without an example: {set(action.models) - covered}"
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=action_id)
+def test_every_model_has_a_price(action):
+    for model in action.models.values():
+        assert isinstance(model.price.cents, int) and model.price.cents >= 0
+
+
+# ---------------------------------------------------------------- derived violations
+
+
+def _valid_value(p: Param, action: Action, model_id: str | None) -> Any:
+    for ex in action.examples:
+        if p.name in ex:
+            return copy.deepcopy(ex[p.name])
+    if p.enum:
+        return p.enum[0]
+    if p.default is not None:
+        return p.default
+    if p.type == "array":
+        return [EXAMPLE_HOST + "a.png"] if p.format == "url" else ["x"]
+    return {"string": EXAMPLE_HOST + "a.png" if p.format == "url" else "x", "integer": int(p.min or 1),
+            "number": float(p.min or 1), "boolean": True, "object": {}}[p.type]
+
+
+def _invalid_enum_value(p: Param) -> Any:
+    if p.type in ("integer", "number"):
+        return max(float(v) for v in p.enum if isinstance(v, (int, float))) * 10 + 7 if p.type == "number" else \
+            int(max(int(v) for v in p.enum if isinstance(v, (int, float)))) * 10 + 7
+    return "__not_an_allowed_value__"
+
+
+def violations(action: Action) -> Iterator[tuple[str, dict[str, Any], int]]:
+    """(description, request body, expected status) for every constraint the catalog declares."""
+    models = list(action.models.values()) or [None]
+    for model in models:
+        model_id = model.id if model else None
+        base = example_for_model(action, model_id)
+        if base is None:
+            continue
+        params = model.params if model else action.params
+        for p in params.values():
+            applies = p.only_models is None or model_id in p.only_models
+            tag = f"{model_id}:{p.name}"
+            if not applies:
+                body = {**base, p.name: _valid_value(p, action, model_id)}
+                yield f"{tag} not for this model", body, 422
+                continue
+            if p.name == "model":
+                yield f"{tag} unknown model", {**base, "model": "__no_such_model__"}, 422
+                if action.model_param == "required":
+                    yield f"{tag} missing", {k: v for k, v in base.items() if k != "model"}, 400
+                continue
+            if p.required and not p.required_when:
+                yield f"{tag} missing", {k: v for k, v in base.items() if k != p.name}, 400
+            if p.enum is not None:
+                if p.type == "array":
+                    yield f"{tag} item not in enum", {**base, p.name: ["__not_an_allowed_value__"]}, 422
+                else:
+                    yield f"{tag} not in enum", {**base, p.name: _invalid_enum_value(p)}, 422
+            if p.min is not None:
+                below = p.min - 1 if p.type == "integer" else p.min - 0.001
+                yield f"{tag} below min", {**base, p.name: below}, 422
+            if p.max is not None:
+                above = p.max + 1 if p.type == "integer" else p.max + 0.001
+                yield f"{tag} above max", {**base, p.name: above}, 422
+            if p.max_length is not None:
+                yield f"{tag} too long", {**base, p.name: "a" * (p.max_length + 1)}, 422
+            if p.min_length is not None and p.min_length > 1:
+                yield f"{tag} too short", {**base, p.name: "a" * (p.min_length - 1)}, 422
+            if p.type == "array":
+                item = _valid_value(p, action, model_id)
+                item = item[0] if isinstance(item, list) and item else EXAMPLE_HOST + "a.png"
+                if p.max_items is not None:
+                    yield f"{tag} too many items", {**base, p.name: [item] * (p.max_items + 1)}, 422
+                if p.min_items is not None and p.min_items > 0:
+                    yield f"{tag} too few items", {**base, p.name: [item] * (p.min_items - 1)}, 422
+                yield f"{tag} not an array", {**base, p.name: {"a": 1}}, 422
+            else:
+                wrong = {"string": 12345, "integer": "five", "number": "five", "boolean": "yes",
+                         "object": "x"}[p.type]
+                yield f"{tag} wrong type", {**base, p.name: wrong}, 422
+            if p.format == "url":
+                bad = ["ftp://example.com/a"] if p.type == "array" else "not a url"
+                yield f"{tag} not a url", {**base, p.name: bad}, 422
+    for i, rule in enumerate(action.rules):
+        assert rule.counterexample is not None, f"{action.key} rule {i} has no counterexample"
+        yield f"rule {i}: {rule.message}", dict(rule.counterexample), 422
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=action_id)
+def test_each_declared_constraint_is_enforced(action):
+    failures = []
+    checked = 0
+    for what, body, expected in violations(action):
+        got = status_of(action, body)
+        checked += 1
+        if got is None or got[0] != expected:
+            failures.append(f"{what}: expected {expected}, got {got}")
+    assert not failures, "\n".join(failures)
+    assert checked > 0
+
+
+def test_rule_counterexamples_fail_with_their_own_message():
+    for action in ACTIONS:
+        for rule in action.rules:
+            assert status_of(action, dict(rule.counterexample)) == (422, rule.message), (action.key, rule.message)
+
+
+# ---------------------------------------------------------------- end to end on the sandbox
+
+
+SAMPLE_CACHE: dict[str, bytes] = {}
+
+
+def sample_file(path: str) -> tuple[str, bytes]:
+    """Local stand-ins for the examples' https://example.com/ inputs, real files of the kind the name says."""
+    ext = path.rsplit(".", 1)[-1].lower() if "." in path else "png"
+    if ext not in SAMPLE_CACHE:
+        from runapi.providers.sandbox import samples
+        SAMPLE_CACHE[ext] = samples.sample_bytes(ext)
+    ctype = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp",
+             "mp4": "video/mp4", "mov": "video/quicktime", "mp3": "audio/mpeg", "wav": "audio/wav",
+             "m4a": "audio/mp4"}.get(ext, "application/octet-stream")
+    return ctype, SAMPLE_CACHE[ext]
+
+
+def localize(value: Any, host: str) -> Any:
+    if isinstance(value, str) and value.startswith(EXAMPLE_HOST):
+        return host + "/" + value[len(EXAMPLE_HOST):]
+    if isinstance(value, list):
+        return [localize(v, host) for v in value]
+    if isinstance(value, dict):
+        return {k: localize(v, host) for k, v in value.items()}
+    return value
+
+
+@pytest.fixture(scope="module")
+def inputs_host():
+    from tests.conftest import Recorder
+
+    def serve(method, path, headers, body):
+        ctype, data = sample_file(path.split("?")[0])
+        return 200, {"Content-Type": ctype}, data
+
+    rec = Recorder(serve)
+    yield rec
+    rec.close()
+
+
+def _resolve_task_refs(api, action: Action, body: dict[str, Any]) -> dict[str, Any]:
+    """Chained actions: replace a task_ref example value by a fresh completed task of the first allowed kind."""
+    for p in action.params.values():
+        if p.task_ref and p.name in body:
+            fam, act = p.task_ref[0].split("/")
+            source_action = CATALOG.action(fam, act)
+            source_body = localize(dict(source_action.examples[0]), body["__host__"])
+            created = api.post(source_action.path, json=source_body)
+            assert created.status_code == 202, created.text
+            done = wait_done(api, source_action.path, created.json()["id"], timeout=120)
+            assert done["status"] == "completed", done
+            body[p.name] = done["id"]
+    body.pop("__host__", None)
+    return body
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=action_id)
+def test_examples_complete_end_to_end(action, api, inputs_host):
+    for example in action.examples:
+        body = localize(copy.deepcopy(example), inputs_host.url)
+        body["__host__"] = inputs_host.url
+        body = _resolve_task_refs(api, action, body)
+        resp = api.post(action.path, json=body)
+        if action.sync:
+            assert resp.status_code == 200, resp.text
+            continue
+        assert resp.status_code == 202, resp.text
+        done = wait_done(api, action.path, resp.json()["id"], timeout=120)
+        assert done["status"] == "completed", (action.key, body, done)
+        for name in action.echo:
+            assert done.get(name) == body.get(name)
+        items = done.get(action.result)
+        assert items, (action.key, done)
+        if isinstance(items, list):
+            for item in items:
+                assert set(item) <= set(action.result_fields) | {"url"}, item
+                if "url" in item:
+                    assert api.get(item["url"]).status_code == 200
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=action_id)
+def test_violations_over_http_use_the_documented_status(action, api):
+    seen = set()
+    for what, body, expected in violations(action):
+        if expected in seen:
+            continue
+        seen.add(expected)
+        resp = api.post(action.path, json=body)
+        assert resp.status_code == expected, (what, resp.text)
+        assert isinstance(resp.json()["error"], str)
