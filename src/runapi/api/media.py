@@ -29,6 +29,7 @@ def create_endpoint(action: Action):
         idem = request.headers.get("idempotency-key", "").strip() or None
         if idem and len(idem) > MAX_IDEMPOTENCY_KEY:
             raise ApiError(400, f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY} characters")
+        await engine.resolve_refs(rt.db, who.account_id, action, params)
         price = model.price.quote(params) if model else 0
         provider = rt.providers.route(action.family, model.id if model else None)
         task, created = await engine.create_task(

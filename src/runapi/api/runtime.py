@@ -40,8 +40,9 @@ class Runtime:
         db = Database(settings.resolved_database_url, settings.sqlite_synchronous)
         await db.create_schema()
         http = safe_client(allow_private=settings.allow_private_network, timeout=settings.fetch_timeout_seconds)
-        sandbox = SandboxProvider(http, settings.sandbox_delay_seconds, settings.fetch_max_bytes)
-        rt = cls(settings=settings, db=db, storage=LocalStorage(settings.resolved_storage_dir),
+        storage = LocalStorage(settings.resolved_storage_dir)
+        sandbox = SandboxProvider(http, settings.sandbox_delay_seconds, settings.fetch_max_bytes, storage)
+        rt = cls(settings=settings, db=db, storage=storage,
                  signer=UrlSigner(settings.resolved_secret_key), providers=ProviderRegistry(sandbox), http=http,
                  authenticate=Authenticator(db, settings.auth_cache_seconds))
         if settings.run_workers if run_workers is None else run_workers:

@@ -14,6 +14,8 @@ class TaskInput:
     action: Action
     model: ModelSpec | None
     params: dict[str, Any]
+    # task_ref params resolved to the referenced (completed) task rows of the same account
+    refs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass

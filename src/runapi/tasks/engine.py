@@ -16,10 +16,12 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..billing import ledger as billing
+from ..catalog import Action
+from ..errors import invalid, task_not_found
 from ..store import Database
 from ..store.schema import callback_deliveries, tasks
 from ..storage import UrlSigner
-from .views import status_body
+from .views import WIRE_STATUS, status_body
 
 TERMINAL = ("completed", "failed")
 
@@ -66,6 +68,26 @@ async def get_task(db: Database, task_id: str, account_id: int) -> dict[str, Any
         row = (await conn.execute(select(tasks).where(
             tasks.c.id == task_id, tasks.c.account_id == account_id))).mappings().first()
     return dict(row) if row else None
+
+
+async def resolve_refs(db: Database, account_id: int, action: Action, params: dict[str, Any],
+                       strict: bool = True) -> dict[str, dict[str, Any]]:
+    """Load the tasks that task_ref params name. With strict (at create): 404 unless the task exists in this
+    account and is of an allowed kind, 422 unless it has completed."""
+    refs: dict[str, dict[str, Any]] = {}
+    for p in action.params.values():
+        if not p.task_ref or params.get(p.name) is None:
+            continue
+        ref = await get_task(db, str(params[p.name]), account_id)
+        if ref is None or f"{ref['family']}/{ref['action']}" not in p.task_ref:
+            if strict:
+                raise task_not_found()
+            continue
+        if ref["state"] != "completed" and strict:
+            raise invalid(f"{p.name} must name a completed task (task {ref['id']} is "
+                          f"{WIRE_STATUS[ref['state']]})")
+        refs[p.name] = ref
+    return refs
 
 
 async def claim_due(db: Database, owner: str, limit: int, lease_seconds: float) -> list[dict[str, Any]]:

@@ -68,8 +68,9 @@ class TaskWorker:
             action = get_catalog().action(task["family"], task["action"])
             if action is None:
                 raise TaskFailed(f"Unknown action {task['family']}/{task['action']}")
+            refs = await engine.resolve_refs(rt.db, task["account_id"], action, task["params"], strict=False)
             inp = TaskInput(id=task["id"], action=action, model=action.models.get(task["model"] or ""),
-                            params=task["params"])
+                            params=task["params"], refs=refs)
             provider = rt.providers.get(task["provider"])
             job = task["provider_job"]
             if job is None:

@@ -94,3 +94,16 @@ def encode(image: Image.Image, fmt: str) -> Encoded:
     else:
         image.save(buf, pil_format, quality=90)
     return Encoded(buf.getvalue(), content_type, ext, image.width, image.height)
+
+
+def cut_background(img: Image.Image, tolerance: int = 48) -> Image.Image:
+    """Make the colour that dominates the border transparent (soft edge), keep everything else."""
+    import numpy as np
+
+    arr = np.asarray(img.convert("RGBA")).copy()
+    border = np.concatenate([arr[0, :, :3], arr[-1, :, :3], arr[:, 0, :3], arr[:, -1, :3]])
+    background = np.median(border, axis=0)
+    distance = np.abs(arr[:, :, :3].astype(np.int16) - background.astype(np.int16)).max(axis=2)
+    alpha = np.clip((distance - tolerance / 2) * (255 / max(tolerance, 1)), 0, 255).astype(np.uint8)
+    arr[:, :, 3] = np.minimum(arr[:, :, 3], alpha)
+    return Image.fromarray(arr, "RGBA")

@@ -1,0 +1,75 @@
+"""What every sandbox generator shares: the registry, seeds, and access to the task's inputs."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any, Awaitable, Callable
+
+import httpx
+from PIL import Image, UnidentifiedImageError
+
+from ...net.safe_http import BlockedDestination, TooLarge, fetch_bytes
+from ...storage import LocalStorage
+from ..base import Done, TaskFailed, TaskInput
+from . import images
+
+Image.MAX_IMAGE_PIXELS = 100_000_000  # refuse decompression bombs in fetched inputs
+
+Generator = Callable[["Inputs", TaskInput, dict[str, Any]], Awaitable[Done]]
+GENERATORS: dict[str, Generator] = {}
+
+
+def generator(name: str) -> Callable[[Generator], Generator]:
+    def register(fn: Generator) -> Generator:
+        GENERATORS[name] = fn
+        return fn
+    return register
+
+
+def task_seed(task: TaskInput, index: int = 0) -> bytes:
+    stable = {k: v for k, v in task.params.items() if k != "callback_url"}
+    return images.seed_bytes(task.action.key, json.dumps(stable, sort_keys=True, ensure_ascii=False), index)
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+class Inputs:
+    """Fetches a task's input files: URLs through the SSRF-safe client, referenced tasks from our storage."""
+
+    def __init__(self, http: httpx.AsyncClient, storage: LocalStorage | None, max_bytes: int):
+        self.http = http
+        self.storage = storage
+        self.max_bytes = max_bytes
+
+    async def fetch(self, url: str, max_bytes: int | None = None, what: str = "file") -> bytes:
+        try:
+            data, _ = await fetch_bytes(self.http, url, max_bytes or self.max_bytes)
+            return data
+        except TooLarge as exc:
+            raise TaskFailed(f"Failed to fetch the {what}: {exc}") from exc
+        except (httpx.HTTPError, httpx.InvalidURL, BlockedDestination) as exc:
+            raise TaskFailed(f"Failed to fetch the {what}") from exc
+
+    async def image(self, url: str, max_bytes: int | None = None) -> Image.Image:
+        data = await self.fetch(url, max_bytes, "image")
+        try:
+            img = Image.open(io.BytesIO(data))
+            img.load()
+            return img
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+            raise TaskFailed("Failed to fetch the image: not a supported image") from exc
+
+    async def task_file(self, task: dict[str, Any], kind: str, index: int = 0) -> bytes:
+        """A file produced by a referenced task (e.g. its first video)."""
+        files = ((task.get("result") or {}).get("files") or {}).get(kind) or []
+        if not 0 <= index < len(files):
+            raise TaskFailed(f"Source task {task['id']} has no {kind[:-1]} at index {index}")
+        path = await self.storage.get_path(files[index]["key"]) if self.storage else None
+        if path is None:
+            raise TaskFailed(f"The source {kind[:-1]} of task {task['id']} is no longer available")
+        return path.read_bytes()

@@ -1,0 +1,132 @@
+"""Video generators: new clips (text/image to video) and real processing of a source video
+(extend = the source plus a continuation from its last frame, upscale = resampling, edit = re-graded frames)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import numpy as np
+
+from ..base import Done, Output, TaskFailed, TaskInput
+from . import images, media
+from .base import Inputs, as_list, generator, task_seed
+
+_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)")
+
+
+def _number(value: Any, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, (int, float)):
+        return float(value)
+    m = _NUMBER.match(str(value))
+    return float(m.group(1)) if m else default
+
+
+def _has_audio(spec: dict[str, Any], params: dict[str, Any]) -> bool:
+    if spec.get("audio_param") and params.get(spec["audio_param"]) is not None:
+        return bool(params[spec["audio_param"]])
+    return bool(spec.get("has_audio", False))
+
+
+def _meta(width: int, height: int, seconds: float, has_audio: bool) -> dict[str, Any]:
+    return {"resolution": media.resolution_label(width, height), "has_audio": has_audio,
+            "duration": round(seconds, 2), "width": width, "height": height}
+
+
+def _video_output(data: bytes, width: int, height: int, seconds: float, has_audio: bool) -> Output:
+    return Output("videos", data, "video/mp4", "mp4", _meta(width, height, seconds, has_audio))
+
+
+@generator("video")
+async def generate_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+    p = task.params
+    image_urls = [u for name in as_list(spec.get("images")) for u in as_list(p.get(name))]
+    first = await inputs.image(image_urls[0]) if image_urls else None
+    seconds = _number(p.get(spec.get("duration_param", "duration_seconds")), float(spec.get("default_duration", 5)))
+    seconds = min(max(seconds, 1.0), float(spec.get("max_duration", 60)))
+    ratio_text = p.get(spec.get("aspect_param", "aspect_ratio"))
+    ratio = images.parse_ratio(ratio_text) if isinstance(ratio_text, str) else None
+    if ratio is None:
+        ratio = first.width / first.height if first is not None else images.parse_ratio(
+            spec.get("default_aspect", "16:9"))
+    resolution = str(p.get(spec.get("resolution_param", "output_resolution")) or spec.get("default_resolution", "720p"))
+    width, height = media.video_size(ratio, resolution)
+    has_audio = _has_audio(spec, p)
+    count = int(p.get(spec["count_param"]) or 1) if spec.get("count_param") else int(spec.get("count", 1))
+
+    def work() -> list[Output]:
+        return [_video_output(media.encode_video(task_seed(task, i), width, height, seconds, has_audio, first),
+                              width, height, seconds, has_audio) for i in range(count)]
+
+    return Done(outputs=await asyncio.to_thread(work))
+
+
+async def _source_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> bytes:
+    urls = [u for name in as_list(spec.get("sources")) for u in as_list(task.params.get(name))]
+    if urls:
+        return await inputs.fetch(urls[0], spec.get("max_source_bytes"), "video")
+    if task.refs:
+        index = int(task.params.get(spec.get("index_param", "index")) or 0)
+        return await inputs.task_file(next(iter(task.refs.values())), "videos", index)
+    raise TaskFailed("No source video given")
+
+
+def _regraded(frames, seed: bytes):
+    """Edit: a deterministic colour grade derived from the seed, applied to every frame."""
+    rng = np.random.default_rng(int.from_bytes(seed[:8], "big"))
+    gain = rng.uniform(0.75, 1.25, size=3).astype(np.float32)
+    for frame in frames:
+        yield np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+
+
+@generator("video_from_source")
+async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+    data = await _source_video(inputs, task, spec)
+    try:
+        info = await asyncio.to_thread(media.probe, data)
+    except Exception as exc:  # not a decodable video
+        raise TaskFailed("Failed to fetch the video: not a supported video") from exc
+    mode = spec.get("mode", "edit")
+    p = task.params
+    seed = task_seed(task)
+
+    def work() -> Output:
+        width, height = info.width, info.height
+        frames = media.decode_frames(data)
+        audio = media.decode_audio(data) if info.has_audio else None
+        seconds = info.duration
+        if mode == "upscale":
+            resolution = p.get(spec.get("resolution_param", "output_resolution")) or spec.get("default_resolution")
+            if resolution:
+                width, height = media.video_size(info.width / info.height, str(resolution))
+            else:
+                factor = _number(p.get(spec.get("factor_param", "upscale_factor")), float(spec.get("factor", 2)))
+                width, height = media._even(info.width * factor), media._even(info.height * factor)
+            frames = media.decode_frames(data, width, height)
+        elif mode == "extend":
+            extra = _number(p.get(spec.get("duration_param", "duration_seconds")),
+                            float(spec.get("default_duration", 5)))
+            last = media.last_frame(data)
+            count = max(1, int(round(extra * media.FPS)))
+            canvas = media.canvas_for(seed, width, height, last)
+            frames = _chain(frames, media._frames_from_canvas(canvas, width, height, count))
+            seconds = info.duration + extra
+            if audio is not None:
+                audio = np.concatenate([audio, media._tone(seed, extra)])
+        else:
+            frames = _regraded(frames, seed)
+        encoded = media.encode_video(seed, width, height, seconds, has_audio=audio is not None and len(audio) > 0,
+                                     frames=frames, audio=audio)
+        return _video_output(encoded, width, height, seconds, audio is not None and len(audio) > 0)
+
+    return Done(outputs=[await asyncio.to_thread(work)])
+
+
+def _chain(*iterables):
+    for it in iterables:
+        yield from it
