@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +31,9 @@ class Catalog:
 @lru_cache(maxsize=1)
 def get_catalog() -> Catalog:
     families = {}
-    for path in sorted(FAMILIES_DIR.glob("*.yaml")):
+    # RUNAPI_CATALOG_DIR replaces the bundled families (e.g. an operator's own catalog).
+    directory = Path(os.environ.get("RUNAPI_CATALOG_DIR") or FAMILIES_DIR)
+    for path in sorted(directory.glob("*.yaml")):
         family = build_family(yaml.safe_load(path.read_text(encoding="utf-8")))
         families[family.name] = family
     return Catalog(families=families)
