@@ -38,9 +38,29 @@ def create_endpoint(action: Action):
             public_base_url=base_url(request), idempotency_key=idem)
         if created:
             rt.wake_worker()
+        if action.sync:
+            return await sync_result(request, task["id"], who.account_id)
         return Json({"id": task["id"], "status": "processing"}, status_code=202)
 
     return create
+
+
+SYNC_TIMEOUT_SECONDS = 120
+TASK_KEYS = ("id", "status", "model")
+
+
+async def sync_result(request: Request, task_id: str, account_id: int) -> Json:
+    """Synchronous endpoints run as ordinary durable tasks; the request waits for the result body."""
+    rt = runtime(request)
+    await rt.wait_finished(task_id, SYNC_TIMEOUT_SECONDS)
+    task = await engine.get_task(rt.db, task_id, account_id)
+    body = status_body(task, rt.signer, base_url(request), rt.settings.generated_url_ttl_seconds)
+    if body["status"] == "failed":
+        raise ApiError(422, body["error"])
+    if body["status"] != "completed":
+        raise ApiError(503, "The request is taking longer than expected; try again",
+                       headers={"Retry-After": "5"})
+    return Json({k: v for k, v in body.items() if k not in TASK_KEYS})
 
 
 def status_endpoint(action: Action):

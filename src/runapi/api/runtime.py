@@ -33,6 +33,7 @@ class Runtime:
     callback_wake: asyncio.Event = field(default_factory=asyncio.Event)
     worker: TaskWorker | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _finish_waiters: dict[str, asyncio.Event] = field(default_factory=dict)
     _loops: list[asyncio.Task] = field(default_factory=list)
 
     @classmethod
@@ -57,6 +58,30 @@ class Runtime:
         dispatcher = CallbackDispatcher(self, callbacks_http)
         self._loops = [asyncio.create_task(self.worker.run(self._stop), name="task-worker"),
                        asyncio.create_task(dispatcher.run(self._stop), name="callback-dispatcher")]
+
+    def task_finished(self, task_id: str) -> None:
+        self.callback_wake.set()
+        waiter = self._finish_waiters.get(task_id)
+        if waiter:
+            waiter.set()
+
+    async def wait_finished(self, task_id: str, timeout: float) -> None:
+        """Until the task finishes here (event) or anywhere (checked in the database every 0.25 s)."""
+        from ..tasks.engine import is_terminal
+
+        event = self._finish_waiters.setdefault(task_id, asyncio.Event())
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            while not await is_terminal(self.db, task_id):
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    return
+                try:
+                    await asyncio.wait_for(event.wait(), timeout=min(0.25, remaining))
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            self._finish_waiters.pop(task_id, None)
 
     def wake_worker(self) -> None:
         if self.worker:

@@ -70,6 +70,12 @@ async def get_task(db: Database, task_id: str, account_id: int) -> dict[str, Any
     return dict(row) if row else None
 
 
+async def is_terminal(db: Database, task_id: str) -> bool:
+    async with db.read() as conn:
+        state = (await conn.execute(select(tasks.c.state).where(tasks.c.id == task_id))).scalar()
+    return state in TERMINAL
+
+
 async def resolve_refs(db: Database, account_id: int, action: Action, params: dict[str, Any],
                        strict: bool = True) -> dict[str, dict[str, Any]]:
     """Load the tasks that task_ref params name. With strict (at create): 404 unless the task exists in this

@@ -28,7 +28,18 @@ def status_body(task: Mapping[str, Any], signer: UrlSigner, base_url: str, url_t
                  **{k: v for k, v in item.items() if k in fields and k != "url"}}
                 for item in items
             ]
-        body.update(result.get("extra", {}))
+        body.update(_signed(result.get("extra", {}), signer, base_url, expires))
     elif task["state"] == "failed":
         body["error"] = task["error"] or "Generation failed"
     return body
+
+
+def _signed(value: Any, signer: UrlSigner, base_url: str, expires: int) -> Any:
+    """Replace {"$key": storage key} references left by generators with signed, expiring URLs."""
+    if isinstance(value, dict):
+        if set(value) == {"$key"}:
+            return signer.url(base_url, value["$key"], expires)
+        return {k: _signed(v, signer, base_url, expires) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_signed(v, signer, base_url, expires) for v in value]
+    return value

@@ -59,6 +59,17 @@ class TaskWorker:
         self.wake.set()  # a slot is free
 
     async def step(self, task: dict[str, Any]) -> None:
+        await TaskRunner(self.rt, self.owner).step(task)
+
+
+class TaskRunner:
+    """Advances one leased task by one step through its provider, and finishes it when it is done."""
+
+    def __init__(self, runtime: Any, owner: str):
+        self.rt = runtime
+        self.owner = owner
+
+    async def step(self, task: dict[str, Any]) -> None:
         rt, s = self.rt, self.rt.settings
         finish_kw = {"signer": rt.signer, "url_ttl": s.generated_url_ttl_seconds}
         try:
@@ -85,17 +96,17 @@ class TaskWorker:
                 return
             result = await self.store_outputs(task["id"], outcome)
             await engine.finish(rt.db, task, self.owner, result=result, **finish_kw)
-            rt.callback_wake.set()
+            rt.task_finished(task["id"])
         except TaskFailed as exc:
             await engine.finish(rt.db, task, self.owner, error=str(exc), **finish_kw)
-            rt.callback_wake.set()
+            rt.task_finished(task["id"])
         except Exception:
             log.exception("task %s step failed", task["id"])
             failures = task["failures"] + 1
             try:
                 if failures >= s.max_task_attempts:
                     await engine.finish(rt.db, task, self.owner, error="Generation failed", **finish_kw)
-                    rt.callback_wake.set()
+                    rt.task_finished(task["id"])
                 else:
                     await engine.release(rt.db, task["id"], self.owner, time.time() + backoff(failures, 1.0),
                                          failures=failures)
@@ -104,9 +115,24 @@ class TaskWorker:
                               task["id"])
 
     async def store_outputs(self, task_id: str, done: Done) -> dict[str, Any]:
+        """Store every output; list it under its kind (unless kind is None) and turn {"$file": i} references
+        in the extra fields into {"$key": storage key}, which the status view signs."""
         files: dict[str, list[dict[str, Any]]] = {}
+        keys = []
         for i, out in enumerate(done.outputs):
             key = f"generated/{task_id}/{i}.{out.extension}"
             await self.rt.storage.put(key, out.data, out.content_type)
-            files.setdefault(out.kind, []).append({"key": key, "content_type": out.content_type, **out.meta})
-        return {"files": files, "extra": done.extra}
+            keys.append(key)
+            if out.kind:
+                files.setdefault(out.kind, []).append({"key": key, "content_type": out.content_type, **out.meta})
+        return {"files": files, "extra": _resolve_file_refs(done.extra, keys)}
+
+
+def _resolve_file_refs(value: Any, keys: list[str]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"$file"}:
+            return {"$key": keys[value["$file"]]}
+        return {k: _resolve_file_refs(v, keys) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_file_refs(v, keys) for v in value]
+    return value
