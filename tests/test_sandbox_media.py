@@ -119,3 +119,25 @@ def test_image_sizes_from_explicit_size_param():
     done = run("image", {"image_size": "landscape_16_9"}, {"generator": "image", "size_param": "image_size"})
     w, h = Image.open(io.BytesIO(done.outputs[0].data)).size
     assert abs(w / h - 16 / 9) < 0.02
+
+
+def test_audio_driven_video_takes_the_audio_length_and_track(host):
+    done = run("video", {"image_url": f"{host.url}/face.png", "audio_url": f"{host.url}/voice.mp3"},
+               {"generator": "video", "images": "image_url", "audio_source": "audio_url"})
+    info = media.probe(done.outputs[0].data)
+    assert abs(info.duration - 3.0) < 0.15 and info.has_audio  # the sample voice is 3 s long
+    track = media.decode_audio(done.outputs[0].data)
+    assert abs(len(track) / media.SAMPLE_RATE - 3.0) < 0.15
+
+
+def test_video_companions_cover_last_frame_ids_and_sources(host):
+    url = f"{host.url}/first.png"
+    done = run("video", {"image_url": url, "duration_seconds": 1},
+               {"generator": "video", "images": "image_url", "cover_image": True, "last_frame": True,
+                "item_ids": True, "sources_from": ["image_url"]})
+    kinds = [o.kind for o in done.outputs]
+    assert kinds == ["videos", "images", None]
+    assert done.outputs[0].meta["id"] and done.extra["last_frame_image_url"] == {"$file": 2}
+    assert done.extra["sources"] == [{"url": url}]
+    last = Image.open(io.BytesIO(done.outputs[2].data))
+    assert last.size == (media.probe(done.outputs[0].data).width, media.probe(done.outputs[0].data).height)

@@ -109,7 +109,7 @@ def test_types_and_urls():
 def test_prices_are_integer_cents_per_model_and_resolution():
     def price(body):
         model, params = validate(T2I, body)
-        return model.price.quote(params)
+        return model.quote(params)
     assert price({"model": "nano-banana", "prompt": "x"}) == 4
     assert price({"model": "nano-banana-pro", "prompt": "x"}) == 12
     assert price({"model": "nano-banana-pro", "prompt": "x", "output_resolution": "4k"}) == 24
@@ -122,3 +122,22 @@ def test_conditions():
     assert evaluate("x == 1 or y is set", {"y": 0})
     assert evaluate("flag == true", {"flag": True})
     assert evaluate("m not in ['a']", {"m": "b"})
+
+
+def test_price_quote_per_quantity_defaults_and_value_spellings():
+    from runapi.catalog import Price
+    per_second = Price(cents=10, per="duration_seconds")
+    assert per_second.quote({"duration_seconds": 8}) == 80
+    assert per_second.quote({}, fallback_per=5) == 50
+    assert per_second.quote({"duration_seconds": "6s"}) == 60
+    assert per_second.quote({"duration_seconds": 2.5}) == 25
+    assert Price(cents=3, per="n", per_default=4).quote({}) == 12
+    flags = Price(cents=5, by={"enable_pro": {"true": 9}, "size": {"4": 7}})
+    assert flags.quote({"enable_pro": True}) == 9 and flags.quote({"enable_pro": False}) == 5
+    assert flags.quote({"size": 4.0}) == 7
+
+
+def test_empty_lists_count_as_not_set():
+    assert not evaluate("refs is set", {"refs": []})
+    assert evaluate("refs is not set", {"refs": []})
+    assert evaluate("refs is set", {"refs": ["a"]})

@@ -30,7 +30,7 @@ def create_endpoint(action: Action):
         if idem and len(idem) > MAX_IDEMPOTENCY_KEY:
             raise ApiError(400, f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY} characters")
         await engine.resolve_refs(rt.db, who.account_id, action, params)
-        price = model.price.quote(params) if model else 0
+        price = model.quote(params) if model else 0
         provider = rt.providers.route(action.family, model.id if model else None)
         task, created = await engine.create_task(
             rt.db, account_id=who.account_id, api_key_id=who.key_id, family=action.family, action=action.name,

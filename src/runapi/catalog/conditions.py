@@ -32,7 +32,12 @@ def _literal(tok: str) -> str:
     return tok[1:-1] if len(tok) >= 2 and tok[0] == tok[-1] and tok[0] in "'\"" else tok
 
 
-def _shown(value: Any) -> str | None:
+def is_set(value: Any) -> bool:
+    """Absent, null and empty lists/strings all count as not set (the docs' examples send `[]` for none)."""
+    return value is not None and value != [] and value != ""
+
+
+def shown(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
@@ -44,7 +49,7 @@ def _shown(value: Any) -> str | None:
 
 def _compare(value: Any, op: str, rhs: str) -> bool:
     if op in ("==", "!="):
-        return (_shown(value) == rhs) == (op == "==")
+        return (shown(value) == rhs) == (op == "==")
     try:
         left, right = float(value), float(rhs)
     except (TypeError, ValueError):
@@ -103,14 +108,14 @@ class _Parser:
             if word not in ("set", "absent", "present"):
                 raise ValueError(f"expected set/absent/present, got {word!r}")
             want_set = (word != "absent") != negate
-            return lambda v: (v.get(name) is not None) == want_set
+            return lambda v: is_set(v.get(name)) == want_set
         if op == "not":
             self.take("in")
             items = self.values()
-            return lambda v: _shown(v.get(name)) not in items
+            return lambda v: shown(v.get(name)) not in items
         if op == "in":
             items = self.values()
-            return lambda v: _shown(v.get(name)) in items
+            return lambda v: shown(v.get(name)) in items
         if op in ("==", "!=", ">", ">=", "<", "<="):
             rhs = _literal(self.take())
             return lambda v: _compare(v.get(name), op, rhs)

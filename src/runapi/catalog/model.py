@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from .conditions import shown
 
 PARAM_KEYS = (
     "type", "items", "required", "required_when", "forbidden_when", "only_models", "enum", "default",
@@ -61,15 +64,25 @@ class Price:
     cents: int
     by: dict[str, dict[str, int]] = field(default_factory=dict)
     per: str | None = None
+    per_default: float | None = None  # the `per` quantity when the request leaves it out
 
-    def quote(self, params: dict[str, Any]) -> int:
+    def quote(self, params: dict[str, Any], fallback_per: float | None = None) -> int:
         cents = self.cents
         for param_name, table in self.by.items():
-            value = params.get(param_name)
-            if value is not None and str(value) in table:
-                cents = table[str(value)]
+            value = shown(params.get(param_name))
+            if value is not None:
+                match = {str(k).lower(): v for k, v in table.items()}.get(value.lower())
+                if match is not None:
+                    cents = match
         if self.per:
-            cents *= int(params.get(self.per) or 1)
+            quantity = params.get(self.per)
+            if quantity is None or isinstance(quantity, bool):
+                quantity = self.per_default if self.per_default is not None else fallback_per
+            try:
+                amount = float(str(quantity).rstrip("sx")) if quantity is not None else 1.0
+            except ValueError:
+                amount = 1.0
+            cents = math.ceil(cents * amount)  # never undercharge a fractional quantity
         return cents
 
 
@@ -80,6 +93,13 @@ class ModelSpec:
     params: dict[str, Param]
     sandbox: dict[str, Any]
     price: Price
+
+    def quote(self, params: dict[str, Any]) -> int:
+        """Price in cents; a per-second price without a duration uses what the sandbox would produce."""
+        fallback = None
+        if self.price.per and self.price.per == self.sandbox.get("duration_param", "duration_seconds"):
+            fallback = self.sandbox.get("default_duration", 5)
+        return self.price.quote(params, fallback)
 
 
 @dataclass(frozen=True)

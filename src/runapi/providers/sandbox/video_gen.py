@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import re
+import uuid
 from typing import Any
 
 import numpy as np
@@ -42,6 +44,33 @@ def _video_output(data: bytes, width: int, height: int, seconds: float, has_audi
     return Output("videos", data, "video/mp4", "mp4", _meta(width, height, seconds, has_audio))
 
 
+def _with_extras(task: TaskInput, spec: dict[str, Any], videos: list[Output],
+                 sources: list[Any] | None = None) -> Done:
+    """Documented companions of a video result: per-item ids, a cover image per video, the last frame,
+    and `sources` (the inputs it was made from)."""
+    outputs: list[Output] = list(videos)
+    extra: dict[str, Any] = {}
+    for i, video in enumerate(videos):
+        if spec.get("item_ids"):
+            video.meta["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{task.id}/videos/{i}"))
+        if spec.get("cover_image") or (spec.get("last_frame") and i == 0):
+            frames = list(media.decode_frames(video.data))
+            if spec.get("cover_image"):
+                outputs.append(Output("images", _jpeg(frames[0]), "image/jpeg", "jpg"))
+            if spec.get("last_frame") and i == 0:
+                outputs.append(Output(None, _jpeg(frames[-1], "png"), "image/png", "png"))
+                extra["last_frame_image_url"] = {"$file": len(outputs) - 1}
+    if sources:
+        extra["sources"] = [{"url": u} for u in sources]
+    return Done(outputs=outputs, extra=extra)
+
+
+def _jpeg(frame: np.ndarray, fmt: str = "jpg") -> bytes:
+    from PIL import Image
+
+    return images.encode(Image.fromarray(frame), fmt).data
+
+
 @generator("video")
 async def generate_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
     p = task.params
@@ -57,22 +86,39 @@ async def generate_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) 
     resolution = str(p.get(spec.get("resolution_param", "output_resolution")) or spec.get("default_resolution", "720p"))
     width, height = media.video_size(ratio, resolution)
     has_audio = _has_audio(spec, p)
+    soundtrack = None
+    audio_urls = [u for name in as_list(spec.get("audio_source")) for u in as_list(p.get(name))]
+    if audio_urls:  # audio-driven video: its length and its sound come from the input audio
+        data = await inputs.fetch(audio_urls[0], what="audio")
+        soundtrack = await asyncio.to_thread(media.decode_audio, data)
+        if not len(soundtrack):
+            raise TaskFailed("Failed to fetch the audio: no audio track")
+        seconds = min(len(soundtrack) / media.SAMPLE_RATE, float(spec.get("max_duration", 600)))
+        soundtrack = soundtrack[:int(seconds * media.SAMPLE_RATE)]
+        has_audio = True
     count = int(p.get(spec["count_param"]) or 1) if spec.get("count_param") else int(spec.get("count", 1))
 
-    def work() -> list[Output]:
-        return [_video_output(media.encode_video(task_seed(task, i), width, height, seconds, has_audio, first),
-                              width, height, seconds, has_audio) for i in range(count)]
+    def work() -> Done:
+        videos = [_video_output(media.encode_video(task_seed(task, i), width, height, seconds, has_audio, first,
+                                                   audio=soundtrack), width, height, seconds, has_audio)
+                  for i in range(count)]
+        given = [u for name in as_list(spec.get("sources_from")) for u in as_list(p.get(name))]
+        return _with_extras(task, spec, videos, given)
 
-    return Done(outputs=await asyncio.to_thread(work))
+    return await asyncio.to_thread(work)
 
 
-async def _source_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> bytes:
+async def _source_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> tuple[bytes, Any]:
+    """The input video's bytes, and how to refer to it in `sources` (its URL, or our stored copy)."""
     urls = [u for name in as_list(spec.get("sources")) for u in as_list(task.params.get(name))]
     if urls:
-        return await inputs.fetch(urls[0], spec.get("max_source_bytes"), "video")
+        return await inputs.fetch(urls[0], spec.get("max_source_bytes"), "video"), urls[0]
     if task.refs:
+        ref = next(iter(task.refs.values()))
         index = int(task.params.get(spec.get("index_param", "index")) or 0)
-        return await inputs.task_file(next(iter(task.refs.values())), "videos", index)
+        data = await inputs.task_file(ref, "videos", index)
+        key = ref["result"]["files"]["videos"][index]["key"]
+        return data, {"$key": key}
     raise TaskFailed("No source video given")
 
 
@@ -86,7 +132,7 @@ def _regraded(frames, seed: bytes):
 
 @generator("video_from_source")
 async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
-    data = await _source_video(inputs, task, spec)
+    data, source_ref = await _source_video(inputs, task, spec)
     try:
         info = await asyncio.to_thread(media.probe, data)
     except Exception as exc:  # not a decodable video
@@ -95,13 +141,16 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any
     p = task.params
     seed = task_seed(task)
 
-    def work() -> Output:
+    def work() -> Done:
         width, height = info.width, info.height
-        frames = media.decode_frames(data)
+        resolution = p.get(spec.get("resolution_param", "output_resolution")) or spec.get("default_resolution")
+        if resolution and mode != "upscale":
+            width, height = media.video_size(info.width / info.height, str(resolution))
+        frames = media.decode_frames(data, width, height) if (width, height) != (info.width, info.height) \
+            else media.decode_frames(data)
         audio = media.decode_audio(data) if info.has_audio else None
         seconds = info.duration
         if mode == "upscale":
-            resolution = p.get(spec.get("resolution_param", "output_resolution")) or spec.get("default_resolution")
             if resolution:
                 width, height = media.video_size(info.width / info.height, str(resolution))
             else:
@@ -111,7 +160,7 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any
         elif mode == "extend":
             extra = _number(p.get(spec.get("duration_param", "duration_seconds")),
                             float(spec.get("default_duration", 5)))
-            last = media.last_frame(data)
+            last = media.last_frame(data).resize((width, height))
             count = max(1, int(round(extra * media.FPS)))
             canvas = media.canvas_for(seed, width, height, last)
             frames = _chain(frames, media._frames_from_canvas(canvas, width, height, count))
@@ -120,11 +169,12 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any
                 audio = np.concatenate([audio, media._tone(seed, extra)])
         else:
             frames = _regraded(frames, seed)
-        encoded = media.encode_video(seed, width, height, seconds, has_audio=audio is not None and len(audio) > 0,
-                                     frames=frames, audio=audio)
-        return _video_output(encoded, width, height, seconds, audio is not None and len(audio) > 0)
+        sound = audio is not None and len(audio) > 0
+        encoded = media.encode_video(seed, width, height, seconds, has_audio=sound, frames=frames, audio=audio)
+        video = _video_output(encoded, width, height, seconds, sound)
+        return _with_extras(task, spec, [video], [source_ref] if spec.get("echo_source") else None)
 
-    return Done(outputs=[await asyncio.to_thread(work)])
+    return await asyncio.to_thread(work)
 
 
 def _chain(*iterables):
