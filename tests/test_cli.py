@@ -67,3 +67,25 @@ def test_client_commands(server, tmp_path):
 
     invalid = cli("tasks", "create", "nano_banana", "text_to_image", "-p", "model=nano-banana", env=env)
     assert invalid.returncode == 1 and json.loads(invalid.stdout) == {"error": "Missing required parameter: prompt"}
+
+
+def test_catalog_commands(server, tmp_path):
+    env = {"RUNAPI_BASE_URL": server.url, "XDG_CONFIG_HOME": str(tmp_path), "RUNAPI_API_KEY": server.key}
+    listed = cli("--help", env=env).stdout
+    assert "nano-banana" in listed and "veo-3-1" in listed
+    helptext = cli("nano-banana", "text-to-image", "--help", env=env).stdout
+    assert "--aspect-ratio" in helptext and "--output-resolution" in helptext
+    out = cli("nano-banana", "text-to-image", "--model", "nano-banana", "--prompt", "hi", "--aspect-ratio",
+              "16:9", "--wait", "--interval", "0.1", env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    done = json.loads(out.stdout)
+    assert done["status"] == "completed" and done["model"] == "nano-banana"
+    from PIL import Image
+    import io
+    assert Image.open(io.BytesIO(httpx.get(done["images"][0]["url"]).content)).size == (1024, 576)
+    bad = cli("nano-banana", "text-to-image", "--model", "nano-banana", "--prompt", "hi", "--aspect-ratio", "7:5",
+              env=env)
+    assert bad.returncode == 2 and "7:5" in bad.stderr  # rejected locally from the catalog's enum
+    arr = cli("nano-banana", "edit-image", "--model", "nano-banana-edit", "--prompt", "x",
+              "--source-image-urls", "not-a-url", env=env)
+    assert arr.returncode == 1 and "source_image_urls" in json.loads(arr.stdout)["error"]

@@ -103,18 +103,11 @@ def tasks() -> None:
     """Create and inspect tasks on any catalog endpoint."""
 
 
-@tasks.command("create")
-@click.argument("family")
-@click.argument("action")
-@click.option("-p", "--param", "pairs", multiple=True, help="key=value (value parsed as JSON when it can be).")
-@click.option("--json", "raw_json", default=None, help="The whole request body as JSON.")
-@click.option("--wait", is_flag=True, help="Poll until the task completes or fails.")
-@click.option("--interval", type=float, default=2.0)
-@api_key_option
-def create(family: str, action: str, pairs: tuple[str, ...], raw_json: str | None, wait: bool,
-           interval: float, api_key: str | None) -> None:
+def run_task(family: str, action: str, body: dict[str, Any], wait: bool, interval: float,
+             api_key: str | None) -> None:
+    """POST a task, print the answer; with wait, poll until it is no longer processing."""
     with _client(api_key) as c:
-        resp = c.post(f"/api/v1/{family}/{action}", json=_params(pairs, raw_json))
+        resp = c.post(f"/api/v1/{family}/{action}", json=body)
         if not wait or resp.status_code != 202:
             _emit(resp)
             return
@@ -127,6 +120,19 @@ def create(family: str, action: str, pairs: tuple[str, ...], raw_json: str | Non
                     sys.exit(1)
                 return
             time.sleep(interval)
+
+
+@tasks.command("create")
+@click.argument("family")
+@click.argument("action")
+@click.option("-p", "--param", "pairs", multiple=True, help="key=value (value parsed as JSON when it can be).")
+@click.option("--json", "raw_json", default=None, help="The whole request body as JSON.")
+@click.option("--wait", is_flag=True, help="Poll until the task completes or fails.")
+@click.option("--interval", type=float, default=2.0)
+@api_key_option
+def create(family: str, action: str, pairs: tuple[str, ...], raw_json: str | None, wait: bool,
+           interval: float, api_key: str | None) -> None:
+    run_task(family, action, _params(pairs, raw_json), wait, interval, api_key)
 
 
 @tasks.command("get")
