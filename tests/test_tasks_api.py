@@ -208,3 +208,10 @@ def test_openapi_and_docs(api):
 def test_request_id_header(api):
     assert api.get("/health", headers={"X-Request-Id": "abc"}).headers["x-request-id"] == "abc"
     assert len(api.get("/health").headers["x-request-id"]) == 32
+
+
+def test_documented_extra_fields(api):
+    done = run(api, "/api/v1/gpt_4o_image/text_to_image", {"model": "gpt-4o-image", "prompt": "a cat", "aspect_ratio": "1:1"})
+    assert done["progress"] == "1.00" and done["images"]
+    done = run(api, "/api/v1/flux_kontext/text_to_image", {"model": "flux-kontext-pro", "prompt": "a cat"})
+    assert done["images"][0]["origin_url"] == done["images"][0]["url"]

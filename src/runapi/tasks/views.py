@@ -23,15 +23,18 @@ def status_body(task: Mapping[str, Any], signer: UrlSigner, base_url: str, url_t
         result = task["result"] or {}
         expires = int((task["completed_at"] or 0) + url_ttl)  # stable URL across polls; links live 7 days
         for kind, items in result.get("files", {}).items():
-            body[kind] = [
-                {"url": signer.url(base_url, item["key"], expires),
-                 **{k: v for k, v in item.items() if k in fields and k != "url"}}
-                for item in items
-            ]
+            body[kind] = [_item(item, fields, signer.url(base_url, item["key"], expires)) for item in items]
         body.update(_signed(result.get("extra", {}), signer, base_url, expires))
     elif task["state"] == "failed":
         body["error"] = task["error"] or "Generation failed"
     return body
+
+
+def _item(item: dict[str, Any], fields: set[str], url: str) -> dict[str, Any]:
+    out = {"url": url, **{k: v for k, v in item.items() if k in fields and k not in ("url", "key")}}
+    if "origin_url" in fields:
+        out["origin_url"] = url  # we serve the original file itself
+    return out
 
 
 def _signed(value: Any, signer: UrlSigner, base_url: str, expires: int) -> Any:

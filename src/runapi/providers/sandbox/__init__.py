@@ -14,7 +14,7 @@ import httpx
 
 from ...storage import LocalStorage
 from ..base import Done, Progress, TaskFailed, TaskInput
-from . import image_gen, video_gen  # noqa: F401  (register generators)
+from . import audio_gen, image_gen, suno_gen, video_gen  # noqa: F401  (register generators)
 from .base import GENERATORS, Inputs
 
 
@@ -37,4 +37,6 @@ class SandboxProvider:
         gen = GENERATORS.get(spec.get("generator", ""))
         if gen is None:
             raise TaskFailed(f"The sandbox cannot run {task.action.key}")
-        return await gen(self.inputs, task, spec)
+        done = await gen(self.inputs, task, spec)
+        done.extra = {**spec.get("result_extra", {}), **done.extra}  # fixed documented fields, e.g. progress
+        return done

@@ -1,0 +1,1 @@
+"""Generators for this family are added with its catalog file."""
