@@ -25,7 +25,7 @@ def create_endpoint(action: Action):
         body = await json_body(request)
         model, params = validate(action, body)
         if who.allowed_models is not None and model and model.id not in who.allowed_models:
-            raise ApiError(403, f"Model {model.id} is not allowed for this API key")
+            raise ApiError(422, f"Model {model.id} is not allowed for this API key")  # the docs: 422
         idem = request.headers.get("idempotency-key", "").strip() or None
         if idem and len(idem) > MAX_IDEMPOTENCY_KEY:
             raise ApiError(400, f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY} characters")

@@ -1,1 +1,1 @@
-"""Generators for this family are added with its catalog file."""
+"""Audio generators (speech, dialogue, sound effects, transcription, isolation)."""

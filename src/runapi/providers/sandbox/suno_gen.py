@@ -1,1 +1,2 @@
-"""Generators for this family are added with its catalog file."""
+"""Suno's generators: music tracks, lyrics, stems, MIDI, WAV conversion, artwork, visualisation, personas,
+voices; shaped like Suno's documented result bodies."""
