@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from ..auth.principal import require_api_key
+from ..billing.ledger import spent_since, window_start
 from ..catalog import Action, Catalog
 from ..catalog.validation import validate
 from ..errors import ApiError, task_not_found
@@ -15,6 +16,17 @@ from .context import authenticated, base_url, runtime
 from .responses import Json, json_body
 
 MAX_IDEMPOTENCY_KEY = 255
+
+
+async def enforce_key_limit(rt, who) -> None:
+    """A key at or past its limit for the current UTC window is refused; the request that crosses it is not."""
+    if who.credit_limit_cents is None:
+        return
+    async with rt.db.read() as conn:
+        spent = await spent_since(conn, who.account_id, window_start(who.credit_limit_reset_interval),
+                                  api_key_id=who.key_id)
+    if spent >= who.credit_limit_cents:
+        raise ApiError(403, "API key credit limit exceeded")
 
 
 def create_endpoint(action: Action):
@@ -29,6 +41,7 @@ def create_endpoint(action: Action):
         idem = request.headers.get("idempotency-key", "").strip() or None
         if idem and len(idem) > MAX_IDEMPOTENCY_KEY:
             raise ApiError(400, f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY} characters")
+        await enforce_key_limit(rt, who)
         await engine.resolve_refs(rt.db, who.account_id, action, params)
         price = model.quote(params) if model else 0
         provider = rt.providers.route(action.family, model.id if model else None)

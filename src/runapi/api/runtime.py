@@ -48,7 +48,19 @@ class Runtime:
                  authenticate=Authenticator(db, settings.auth_cache_seconds))
         if settings.run_workers if run_workers is None else run_workers:
             rt.start_workers()
+        rt._loops.append(asyncio.create_task(rt._flush_usage_loop(), name="last-used-flush"))
         return rt
+
+    async def _flush_usage_loop(self, every: float = 2.0) -> None:
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=every)
+            except asyncio.TimeoutError:
+                pass
+            try:
+                await self.authenticate.flush_last_used()
+            except Exception:
+                log.exception("could not record key usage times")
 
     def start_workers(self) -> None:
         self.worker = TaskWorker(self)
@@ -56,8 +68,8 @@ class Runtime:
                                      timeout=self.settings.callback_timeout_seconds)
         callbacks_http.follow_redirects = False  # a callback goes to the URL given, nowhere else
         dispatcher = CallbackDispatcher(self, callbacks_http)
-        self._loops = [asyncio.create_task(self.worker.run(self._stop), name="task-worker"),
-                       asyncio.create_task(dispatcher.run(self._stop), name="callback-dispatcher")]
+        self._loops += [asyncio.create_task(self.worker.run(self._stop), name="task-worker"),
+                        asyncio.create_task(dispatcher.run(self._stop), name="callback-dispatcher")]
 
     def task_finished(self, task_id: str) -> None:
         self.callback_wake.set()

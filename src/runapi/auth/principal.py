@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ..errors import ApiError, unauthorized
 from ..store import Database
@@ -68,6 +68,8 @@ class Authenticator:
         self.db = db
         self.ttl = ttl
         self._cache: dict[str, tuple[Principal, float]] = {}
+        self.last_used: dict[str, float] = {}  # key id -> last request time, flushed in batches
+
 
     async def __call__(self, token: str | None) -> Principal:
         if not token:
@@ -76,12 +78,23 @@ class Authenticator:
         hit = self._cache.get(digest)
         now = time.monotonic()
         if hit and hit[1] > now:
-            return hit[0]
-        principal = await authenticate(self.db, token)
-        if len(self._cache) >= self.MAX_ENTRIES:
-            self._cache.clear()
-        self._cache[digest] = (principal, now + self.ttl)
+            principal = hit[0]
+        else:
+            principal = await authenticate(self.db, token)
+            if len(self._cache) >= self.MAX_ENTRIES:
+                self._cache.clear()
+            self._cache[digest] = (principal, now + self.ttl)
+        self.last_used[principal.key_id] = time.time()
         return principal
+
+    async def flush_last_used(self) -> None:
+        """Write last_used_at for keys seen since the previous flush (one write per batch, not per request)."""
+        if not self.last_used:
+            return
+        seen, self.last_used = self.last_used, {}
+        async with self.db.write() as conn:
+            for key_id, at in seen.items():
+                await conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=at))
 
     def forget(self, key_id: str | None = None) -> None:
         """Drop one key (or all) from the cache after it was changed or disabled."""

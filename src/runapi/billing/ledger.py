@@ -6,7 +6,7 @@ counted twice however often a step is retried.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,7 +27,8 @@ async def credit(conn: AsyncConnection, account_id: int, cents: int, note: str |
     return balance
 
 
-async def reserve(conn: AsyncConnection, account_id: int, api_key_id: str | None, task_id: str, cents: int) -> None:
+async def reserve(conn: AsyncConnection, account_id: int, api_key_id: str | None, task_id: str, cents: int,
+                  model: str | None = None, guardrail_id: str | None = None) -> None:
     """Take `cents` from the balance for a task, or raise 402 if the balance cannot cover it."""
     if cents > 0:
         res = await conn.execute(
@@ -38,8 +39,8 @@ async def reserve(conn: AsyncConnection, account_id: int, api_key_id: str | None
         if res.rowcount != 1:
             raise insufficient_credits()
     await conn.execute(insert(ledger).values(
-        account_id=account_id, api_key_id=api_key_id, task_id=task_id, kind="reserve",
-        amount_cents=-cents, created_at=time.time()))
+        account_id=account_id, api_key_id=api_key_id, task_id=task_id, kind="reserve", model=model,
+        guardrail_id=guardrail_id, amount_cents=-cents, created_at=time.time()))
 
 
 async def settle(conn: AsyncConnection, account_id: int, api_key_id: str | None, task_id: str,
@@ -64,20 +65,46 @@ async def refund(conn: AsyncConnection, account_id: int, api_key_id: str | None,
         amount_cents=reserved, note=note, created_at=time.time()))
 
 
-def utc_day_start(now: float | None = None) -> float:
+def window_start(interval: str | None, now: float | None = None) -> float | None:
+    """Start of the current UTC window: daily at 00:00, weekly from Monday 00:00, monthly from the 1st.
+    None (no interval) means all time."""
+    if interval is None:
+        return None
     dt = datetime.fromtimestamp(now if now is not None else time.time(), tz=timezone.utc)
-    return dt.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    day = dt.replace(hour=0, minute=0, second=0, microsecond=0)
+    if interval == "daily":
+        return day.timestamp()
+    if interval == "weekly":
+        return (day - timedelta(days=day.weekday())).timestamp()
+    if interval == "monthly":
+        return day.replace(day=1).timestamp()
+    raise ValueError(f"unknown interval {interval!r}")
 
 
-async def spent_since(conn: AsyncConnection, account_id: int, since: float | None) -> int:
-    """Net spend of the tasks reserved since `since`: the reservation less what settle/refund gave back,
-    attributed to the reservation's time so a refund never makes a later window negative."""
+def utc_day_start(now: float | None = None) -> float:
+    return window_start("daily", now)  # type: ignore[return-value]
+
+
+async def spent_since(conn: AsyncConnection, account_id: int, since: float | None, *,
+                      api_key_id: str | None = None, guardrail_id: str | None = None,
+                      models: list[str] | None = None, exclude_models: bool = False) -> int:
+    """Net spend of the tasks reserved since `since` (optionally of one key, one guardrail, or a model
+    scope): each reservation less what settle/refund gave back, attributed to the reservation's time so a
+    refund never makes a later window negative."""
+    reserved = select(ledger.c.task_id).where(ledger.c.account_id == account_id, ledger.c.kind == "reserve")
+    if since is not None:
+        reserved = reserved.where(ledger.c.created_at >= since)
+    if api_key_id is not None:
+        reserved = reserved.where(ledger.c.api_key_id == api_key_id)
+    if guardrail_id is not None:
+        reserved = reserved.where(ledger.c.guardrail_id == guardrail_id)
+    if models is not None:
+        in_scope = ledger.c.model.in_(models)
+        reserved = reserved.where(~in_scope | ledger.c.model.is_(None) if exclude_models else in_scope)
     q = select(func.coalesce(func.sum(ledger.c.amount_cents), 0)).where(
         ledger.c.account_id == account_id, ledger.c.kind != "credit")
-    if since is not None:
-        reserved_in_window = select(ledger.c.task_id).where(
-            ledger.c.account_id == account_id, ledger.c.kind == "reserve", ledger.c.created_at >= since)
-        q = q.where(ledger.c.task_id.in_(reserved_in_window))
+    if since is not None or api_key_id is not None or guardrail_id is not None or models is not None:
+        q = q.where(ledger.c.task_id.in_(reserved))
     return -int((await conn.execute(q)).scalar_one())
 
 

@@ -95,11 +95,15 @@ ledger = Table(
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("api_key_id", String(40)),
     Column("task_id", String(36)),
+    Column("model", String(100)),  # what the spend was for (guardrail model budgets)
+    Column("guardrail_id", String(40)),  # the guardrail in force for the request, if any
     Column("kind", String(20), nullable=False),  # credit | reserve | settle | refund
     Column("amount_cents", BigInteger, nullable=False),  # signed: credit/refund > 0, reserve < 0
     Column("note", Text),
     Column("created_at", Float, nullable=False),
     Index("ix_ledger_account_time", "account_id", "created_at"),
+    Index("ix_ledger_key_time", "api_key_id", "created_at"),
+    Index("ix_ledger_guardrail_time", "guardrail_id", "created_at"),
     UniqueConstraint("task_id", "kind", name="uq_ledger_task_kind"),
 )
 
@@ -132,4 +136,37 @@ callback_attempts = Table(
     Column("status_code", Integer),
     Column("error", Text),
     Index("ix_callback_attempts_delivery", "delivery_id"),
+)
+
+guardrails = Table(
+    "guardrails", metadata,
+    Column("id", String(40), primary_key=True),  # guardrail_...
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("created_by", String(40), nullable=False),  # membership id of the creating management key
+    Column("name", String(200), nullable=False),
+    Column("name_key", String(200), nullable=False),  # casefolded, unique among live guardrails (in code)
+    Column("description", Text),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("credit_limit_cents", BigInteger),
+    Column("credit_limit_reset_interval", String(20)),
+    Column("allowed_models", JSON),
+    Column("blocked_models", JSON),
+    Column("allowed_providers", JSON),
+    Column("blocked_providers", JSON),
+    Column("model_budgets", JSON),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("deleted_at", Float),
+    Index("ix_guardrails_account_name", "account_id", "name_key"),
+)
+
+guardrail_assignments = Table(
+    "guardrail_assignments", metadata,
+    Column("id", String(40), primary_key=True),  # gassign_...
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("guardrail_id", String(40), ForeignKey("guardrails.id"), nullable=False),
+    Column("api_key_id", String(40), ForeignKey("api_keys.id"), unique=True),
+    Column("membership_id", String(40), ForeignKey("memberships.id"), unique=True),
+    Column("created_by", String(40), nullable=False),
+    Column("created_at", Float, nullable=False),
 )

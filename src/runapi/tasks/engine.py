@@ -28,7 +28,8 @@ TERMINAL = ("completed", "failed")
 
 async def create_task(db: Database, *, account_id: int, api_key_id: str | None, family: str, action: str,
                       model: str | None, params: dict[str, Any], price_cents: int, provider: str,
-                      public_base_url: str, idempotency_key: str | None = None) -> tuple[dict[str, Any], bool]:
+                      public_base_url: str, idempotency_key: str | None = None,
+                      guardrail_id: str | None = None) -> tuple[dict[str, Any], bool]:
     """Commit the task and its reservation. Returns (task, created); an Idempotency-Key replay returns the
     original task with created=False and charges nothing."""
     if idempotency_key:
@@ -46,7 +47,8 @@ async def create_task(db: Database, *, account_id: int, api_key_id: str | None, 
     try:
         async with db.write() as conn:
             await conn.execute(insert(tasks).values(**row))
-            await billing.reserve(conn, account_id, api_key_id, row["id"], price_cents)
+            await billing.reserve(conn, account_id, api_key_id, row["id"], price_cents, model=model,
+                                  guardrail_id=guardrail_id)
     except IntegrityError:
         if idempotency_key:
             existing = await find_by_idempotency_key(db, account_id, idempotency_key)

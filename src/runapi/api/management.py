@@ -1,0 +1,104 @@
+"""Shared pieces of the management APIs (keys, guardrails, assignments): who may call, field checks, times."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from starlette.requests import Request
+
+from ..auth.principal import Principal
+from ..errors import ApiError
+from .context import authenticated
+
+INTERVALS = ("daily", "weekly", "monthly")
+NOT_FOUND = "Record does not exist"
+_MISSING = object()
+
+
+async def manager(request: Request) -> Principal:
+    """The caller must hold a management key: API keys generate, management keys manage."""
+    who = await authenticated(request)
+    if who.kind != "management":
+        raise ApiError(403, "This endpoint requires a management key")
+    return who
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def not_found() -> ApiError:
+    return ApiError(404, NOT_FOUND)
+
+
+def body_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ApiError(400, "Request body must be a JSON object")
+    return body
+
+
+def opt_string(body: dict[str, Any], name: str, max_length: int = 200) -> Any:
+    value = body.get(name, _MISSING)
+    if value is _MISSING or value is None:
+        return value
+    if not isinstance(value, str):
+        raise ApiError(422, f"Invalid type for {name}: expected a string")
+    if len(value) > max_length:
+        raise ApiError(422, f"{name} must be at most {max_length} characters (got {len(value)})")
+    return value
+
+
+def opt_bool(body: dict[str, Any], name: str) -> Any:
+    value = body.get(name, _MISSING)
+    if value is _MISSING:
+        return value
+    if not isinstance(value, bool):
+        raise ApiError(422, f"Invalid type for {name}: expected a boolean")
+    return value
+
+
+def opt_cents(body: dict[str, Any], name: str) -> Any:
+    """Integer cents ≥ 0; null or "" mean "no limit" (documented for PATCH)."""
+    value = body.get(name, _MISSING)
+    if value is _MISSING:
+        return value
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ApiError(422, f"{name} must be a non-negative integer number of cents")
+    return value
+
+
+def opt_interval(body: dict[str, Any], name: str = "credit_limit_reset_interval") -> Any:
+    value = body.get(name, _MISSING)
+    if value is _MISSING or value is None:
+        return value
+    if value not in INTERVALS:
+        raise ApiError(422, f"Invalid value for {name}: {value!r}. Allowed values: {', '.join(INTERVALS)}")
+    return value
+
+
+def opt_string_list(body: dict[str, Any], name: str) -> Any:
+    """A list of strings; null or [] clear it (stored as None)."""
+    value = body.get(name, _MISSING)
+    if value is _MISSING:
+        return value
+    if value is None or value == []:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ApiError(422, f"{name} must be an array of strings")
+    return list(dict.fromkeys(value))
+
+
+def given(values: dict[str, Any]) -> dict[str, Any]:
+    """The fields the request actually carried (omitted ones keep their stored value)."""
+    return {k: v for k, v in values.items() if v is not _MISSING}
+
+
+def check_limit_pair(limit: Any, interval: Any) -> None:
+    if limit is not None and interval is None:
+        raise ApiError(422, "credit_limit_reset_interval is required when credit_limit_cents is set "
+                            f"(allowed values: {', '.join(INTERVALS)})")
