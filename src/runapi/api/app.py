@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..catalog import get_catalog
 from ..errors import ApiError
 from ..settings import Settings
-from . import account, files, keys, openapi
+from . import account, files, guardrails, keys, openapi
 from .bootstrap import ensure_bootstrap
 from .media import media_routes
 from .responses import Json, error_response
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/health", health, methods=["GET"]),
         *account.routes,
         *keys.routes,
+        *guardrails.routes,
         *media_routes(get_catalog()),
         *files.routes,
         *openapi.routes(),

@@ -13,7 +13,7 @@ from .context import authenticated
 
 INTERVALS = ("daily", "weekly", "monthly")
 NOT_FOUND = "Record does not exist"
-_MISSING = object()
+MISSING = object()  # "the request did not carry this field" (unlike an explicit null)
 
 
 async def manager(request: Request) -> Principal:
@@ -41,8 +41,8 @@ def body_object(body: Any) -> dict[str, Any]:
 
 
 def opt_string(body: dict[str, Any], name: str, max_length: int = 200) -> Any:
-    value = body.get(name, _MISSING)
-    if value is _MISSING or value is None:
+    value = body.get(name, MISSING)
+    if value is MISSING or value is None:
         return value
     if not isinstance(value, str):
         raise ApiError(422, f"Invalid type for {name}: expected a string")
@@ -52,8 +52,8 @@ def opt_string(body: dict[str, Any], name: str, max_length: int = 200) -> Any:
 
 
 def opt_bool(body: dict[str, Any], name: str) -> Any:
-    value = body.get(name, _MISSING)
-    if value is _MISSING:
+    value = body.get(name, MISSING)
+    if value is MISSING:
         return value
     if not isinstance(value, bool):
         raise ApiError(422, f"Invalid type for {name}: expected a boolean")
@@ -62,8 +62,8 @@ def opt_bool(body: dict[str, Any], name: str) -> Any:
 
 def opt_cents(body: dict[str, Any], name: str) -> Any:
     """Integer cents ≥ 0; null or "" mean "no limit" (documented for PATCH)."""
-    value = body.get(name, _MISSING)
-    if value is _MISSING:
+    value = body.get(name, MISSING)
+    if value is MISSING:
         return value
     if value is None or value == "":
         return None
@@ -73,8 +73,8 @@ def opt_cents(body: dict[str, Any], name: str) -> Any:
 
 
 def opt_interval(body: dict[str, Any], name: str = "credit_limit_reset_interval") -> Any:
-    value = body.get(name, _MISSING)
-    if value is _MISSING or value is None:
+    value = body.get(name, MISSING)
+    if value is MISSING or value is None:
         return value
     if value not in INTERVALS:
         raise ApiError(422, f"Invalid value for {name}: {value!r}. Allowed values: {', '.join(INTERVALS)}")
@@ -83,8 +83,8 @@ def opt_interval(body: dict[str, Any], name: str = "credit_limit_reset_interval"
 
 def opt_string_list(body: dict[str, Any], name: str) -> Any:
     """A list of strings; null or [] clear it (stored as None)."""
-    value = body.get(name, _MISSING)
-    if value is _MISSING:
+    value = body.get(name, MISSING)
+    if value is MISSING:
         return value
     if value is None or value == []:
         return None
@@ -95,7 +95,7 @@ def opt_string_list(body: dict[str, Any], name: str) -> Any:
 
 def given(values: dict[str, Any]) -> dict[str, Any]:
     """The fields the request actually carried (omitted ones keep their stored value)."""
-    return {k: v for k, v in values.items() if v is not _MISSING}
+    return {k: v for k, v in values.items() if v is not MISSING}
 
 
 def check_limit_pair(limit: Any, interval: Any) -> None:
