@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..catalog import get_catalog
 from ..errors import ApiError
 from ..settings import Settings
-from . import account, files, guardrails, keys, openapi
+from . import account, files, guardrails, keys, openapi, uploads
 from .bootstrap import ensure_bootstrap
 from .media import media_routes
 from .responses import Json, error_response
@@ -33,7 +33,8 @@ async def health(request: Request) -> Json:
 
 async def api_error(request: Request, exc: Exception) -> Json:
     assert isinstance(exc, ApiError)
-    return error_response(exc, structured=request.url.path.startswith("/api/v1/files"))
+    structured = request.url.path.startswith(("/api/v1/files", "/uploads/"))
+    return error_response(exc, structured=structured)
 
 
 async def http_error(request: Request, exc: Exception) -> Json:
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *guardrails.routes,
         *media_routes(get_catalog()),
         *files.routes,
+        *uploads.routes,
         *openapi.routes(),
     ]
     app = Starlette(

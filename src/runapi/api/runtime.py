@@ -30,6 +30,7 @@ class Runtime:
     providers: ProviderRegistry
     http: httpx.AsyncClient
     authenticate: Authenticator
+    files_http: httpx.AsyncClient
     callback_wake: asyncio.Event = field(default_factory=asyncio.Event)
     worker: TaskWorker | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -42,14 +43,32 @@ class Runtime:
         await db.create_schema()
         http = safe_client(allow_private=settings.allow_private_network, timeout=settings.fetch_timeout_seconds)
         storage = LocalStorage(settings.resolved_storage_dir)
-        sandbox = SandboxProvider(http, settings.sandbox_delay_seconds, settings.fetch_max_bytes, storage)
+        signer = UrlSigner(settings.resolved_secret_key)
+        sandbox = SandboxProvider(http, settings.sandbox_delay_seconds, settings.fetch_max_bytes, storage, signer)
         rt = cls(settings=settings, db=db, storage=storage,
-                 signer=UrlSigner(settings.resolved_secret_key), providers=ProviderRegistry(sandbox), http=http,
-                 authenticate=Authenticator(db, settings.auth_cache_seconds))
+                 signer=signer, providers=ProviderRegistry(sandbox), http=http,
+                 authenticate=Authenticator(db, settings.auth_cache_seconds),
+                 files_http=safe_client(allow_private=settings.allow_private_network,
+                                        timeout=settings.fetch_timeout_seconds,
+                                        https_only=not settings.allow_private_network))
         if settings.run_workers if run_workers is None else run_workers:
             rt.start_workers()
         rt._loops.append(asyncio.create_task(rt._flush_usage_loop(), name="last-used-flush"))
+        rt._loops.append(asyncio.create_task(rt._expire_files_loop(), name="file-expiry"))
         return rt
+
+    async def _expire_files_loop(self, every: float = 30.0) -> None:
+        from .uploads import expire_files
+
+        while not self._stop.is_set():
+            try:
+                await expire_files(self)
+            except Exception:
+                log.exception("file expiry failed")
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=every)
+            except asyncio.TimeoutError:
+                pass
 
     async def _flush_usage_loop(self, every: float = 2.0) -> None:
         while not self._stop.is_set():
@@ -104,4 +123,5 @@ class Runtime:
         if self._loops:
             await asyncio.wait(self._loops, timeout=15)
         await self.http.aclose()
+        await self.files_http.aclose()
         await self.db.dispose()

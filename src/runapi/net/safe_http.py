@@ -107,11 +107,18 @@ class SafeTransport(httpx.AsyncHTTPTransport):
         )
 
 
+async def _require_https(request: httpx.Request) -> None:
+    if request.url.scheme != "https":
+        raise httpx.UnsupportedProtocol("Only HTTPS URLs are allowed", request=request)
+
+
 def safe_client(allow_private: bool = False, timeout: float = 30.0, policy: AddressPolicy | None = None,
-                **kwargs: Any) -> httpx.AsyncClient:
+                https_only: bool = False, **kwargs: Any) -> httpx.AsyncClient:
+    """`https_only` refuses plain HTTP on the first request and on every redirect hop."""
+    hooks = {"request": [_require_https]} if https_only else {}
     return httpx.AsyncClient(
         transport=SafeTransport(allow_private=allow_private, policy=policy), timeout=timeout, follow_redirects=True,
-        max_redirects=MAX_REDIRECTS, trust_env=False, **kwargs,
+        max_redirects=MAX_REDIRECTS, trust_env=False, event_hooks=hooks, **kwargs,
     )
 
 

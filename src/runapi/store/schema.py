@@ -170,3 +170,19 @@ guardrail_assignments = Table(
     Column("created_by", String(40), nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+files = Table(
+    "files", metadata,
+    Column("id", String(40), primary_key=True),  # file_...
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("api_key_id", String(40)),
+    Column("key", Text),  # storage key; null until a prepared upload is confirmed
+    Column("file_name", String(255), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("mime_type", String(100)),
+    Column("checksum", String(40)),  # prepared uploads: base64 MD5 the PUT must match
+    Column("state", String(20), nullable=False),  # pending (prepared) | ready | deleted
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_files_expiry", "state", "expires_at"),
+)

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from ...storage import LocalStorage
+from ...storage import LocalStorage, UrlSigner
 from ..base import Done, Progress, TaskFailed, TaskInput
 from . import audio_gen, image_gen, suno_gen, video_gen  # noqa: F401  (register generators)
 from .base import GENERATORS, Inputs
@@ -22,8 +22,8 @@ class SandboxProvider:
     name = "sandbox"
 
     def __init__(self, http: httpx.AsyncClient, delay_seconds: float = 0.0, fetch_max_bytes: int = 50 << 20,
-                 storage: LocalStorage | None = None):
-        self.inputs = Inputs(http, storage, fetch_max_bytes)
+                 storage: LocalStorage | None = None, signer: UrlSigner | None = None):
+        self.inputs = Inputs(http, storage, fetch_max_bytes, signer)
         self.delay_seconds = delay_seconds
 
     async def submit(self, task: TaskInput) -> dict[str, Any]:

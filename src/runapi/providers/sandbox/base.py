@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import json
 from typing import Any, Awaitable, Callable
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 from PIL import Image, UnidentifiedImageError
 
 from ...net.safe_http import BlockedDestination, TooLarge, fetch_bytes
-from ...storage import LocalStorage
+from ...storage import FILES_PREFIX, LocalStorage, UrlSigner
 from ..base import Done, TaskFailed, TaskInput
 from . import images
 
@@ -41,12 +42,34 @@ def as_list(value: Any) -> list[Any]:
 class Inputs:
     """Fetches a task's input files: URLs through the SSRF-safe client, referenced tasks from our storage."""
 
-    def __init__(self, http: httpx.AsyncClient, storage: LocalStorage | None, max_bytes: int):
+    def __init__(self, http: httpx.AsyncClient, storage: LocalStorage | None, max_bytes: int,
+                 signer: UrlSigner | None = None):
         self.http = http
         self.storage = storage
         self.max_bytes = max_bytes
+        self.signer = signer
+
+    async def _own_file(self, url: str) -> bytes | None:
+        """Links we signed (uploads, earlier results) are read from storage: no network, and they work even
+        when our public address is private or not reachable from here."""
+        if self.signer is None or self.storage is None:
+            return None
+        parts = urlsplit(url)
+        if not parts.path.startswith(FILES_PREFIX):
+            return None
+        key = unquote(parts.path[len(FILES_PREFIX):])
+        query = dict(parse_qsl(parts.query))
+        if not self.signer.verify(key, query.get("expires"), query.get("signature")):
+            return None
+        path = await self.storage.get_path(key)
+        return path.read_bytes() if path else None
 
     async def fetch(self, url: str, max_bytes: int | None = None, what: str = "file") -> bytes:
+        own = await self._own_file(url)
+        if own is not None:
+            if len(own) > (max_bytes or self.max_bytes):
+                raise TaskFailed(f"Failed to fetch the {what}: file is larger than {max_bytes or self.max_bytes} bytes")
+            return own
         try:
             data, _ = await fetch_bytes(self.http, url, max_bytes or self.max_bytes)
             return data

@@ -1,0 +1,274 @@
+"""File uploads: POST /api/v1/files (multipart, URL or base64 source), the two-step direct upload used by the
+SDKs (POST /api/v1/files/prepare → PUT upload_url → POST /api/v1/files/confirm), and expiry.
+
+Errors here use the files API's shape: {"error": {"code", "message"}}."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import time
+import uuid
+from typing import Any
+
+import httpx
+from sqlalchemy import insert, select, update
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .. import files_policy as policy
+from ..auth.principal import require_api_key
+from ..errors import ApiError
+from ..net.safe_http import BlockedDestination, TooLarge, fetch_bytes
+from ..store.schema import files
+from .context import authenticated, base_url, runtime
+from .management import iso
+from .responses import Json, json_body
+
+_DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?(;[\w-]+=[^;,]*)*;base64,", re.IGNORECASE)
+
+
+def invalid_source(message: str, status: int = 400) -> ApiError:
+    return ApiError(status, message, code="invalid_source")
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(413, f"File size exceeds maximum allowed size ({limit // (1024 * 1024)}MB)", code="file_too_large")
+
+
+def unsupported() -> ApiError:
+    return ApiError(415, "File type not supported", code="unsupported_file_type")
+
+
+async def _from_url(request: Request, source: dict[str, Any]) -> tuple[bytes, str | None]:
+    url = source.get("url")
+    if not isinstance(url, str) or not url.strip():
+        raise invalid_source("source.url is required for source.type url")
+    rt = runtime(request)
+    scheme = httpx.URL(url).scheme if "://" in url else ""
+    if scheme != "https" and not (rt.settings.allow_private_network and scheme == "http"):
+        raise invalid_source("Only HTTPS URLs are allowed")
+    try:
+        data, _ = await fetch_bytes(rt.files_http, url, policy.URL_MAX_BYTES)
+    except TooLarge:
+        raise too_large(policy.URL_MAX_BYTES) from None
+    except httpx.TimeoutException:
+        raise ApiError(408, "Download timeout", code="download_timeout") from None
+    except httpx.TooManyRedirects:
+        raise invalid_source("Too many redirects (at most 5)") from None
+    except httpx.ConnectError as exc:
+        if isinstance(exc.__context__, BlockedDestination) or "private or reserved" in str(exc):
+            raise invalid_source("URLs resolving to private or loopback addresses are not allowed") from None
+        raise invalid_source("Could not connect to the source URL") from None
+    except httpx.HTTPStatusError as exc:
+        raise invalid_source(f"The source URL answered HTTP {exc.response.status_code}") from None
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+        if "https" in str(exc).lower():
+            raise invalid_source("Only HTTPS URLs are allowed") from None
+        raise invalid_source("Could not download the source URL") from None
+    return data, url.rsplit("/", 1)[-1].split("?")[0] or None
+
+
+def _from_base64(source: dict[str, Any]) -> bytes:
+    data = source.get("data")
+    if not isinstance(data, str) or not data.strip():
+        raise invalid_source("source.data is required for source.type base64")
+    payload = _DATA_URL.sub("", data.strip(), count=1)
+    payload = "".join(payload.split())
+    if len(payload) * 3 // 4 > policy.BASE64_MAX_BYTES + 3:
+        raise too_large(policy.BASE64_MAX_BYTES)
+    try:
+        raw = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid_source("source.data is not valid base64") from None
+    if len(raw) > policy.BASE64_MAX_BYTES:
+        raise too_large(policy.BASE64_MAX_BYTES)
+    return raw
+
+
+async def _from_multipart(request: Request) -> tuple[bytes, str | None]:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > policy.LOCAL_MAX_BYTES + 1024 * 1024:
+        raise too_large(policy.LOCAL_MAX_BYTES)
+    try:
+        form = await request.form(max_files=1, max_fields=20)
+    except Exception:
+        raise invalid_source("Malformed multipart body") from None
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise invalid_source("Missing file part 'file'")
+    data = await upload.read(policy.LOCAL_MAX_BYTES + 1)
+    if len(data) > policy.LOCAL_MAX_BYTES:
+        raise too_large(policy.LOCAL_MAX_BYTES)
+    name = form.get("file_name")
+    return data, name if isinstance(name, str) and name else upload.filename
+
+
+async def _store(request: Request, account_id: int, api_key_id: str | None, data: bytes, name: str | None,
+                 file_id: str | None = None) -> dict[str, Any]:
+    """Sniff, store and record a ready file; the answer the docs show (201)."""
+    mime = policy.sniff(data)
+    if mime is None:
+        raise unsupported()
+    rt = runtime(request)
+    now = time.time()
+    file_id = file_id or f"file_{uuid.uuid4().hex}"
+    file_name = policy.clean_file_name(name, mime)
+    key = f"uploads/{account_id}/{file_id}/{file_name}"
+    await rt.storage.put(key, data, mime)
+    row = {"id": file_id, "account_id": account_id, "api_key_id": api_key_id, "key": key, "file_name": file_name,
+           "size_bytes": len(data), "mime_type": mime, "state": "ready", "created_at": now,
+           "expires_at": now + policy.LIFETIME_SECONDS}
+    async with rt.db.write() as conn:
+        exists = (await conn.execute(select(files.c.id).where(files.c.id == file_id))).first()
+        if exists:
+            await conn.execute(update(files).where(files.c.id == file_id).values(**row))
+        else:
+            await conn.execute(insert(files).values(**row))
+    return _answer(request, row)
+
+
+def _answer(request: Request, row: dict[str, Any]) -> dict[str, Any]:
+    rt = runtime(request)
+    return {"file_name": row["file_name"],
+            "url": rt.signer.url(base_url(request), row["key"], int(row["expires_at"])),
+            "size_bytes": row["size_bytes"], "mime_type": row["mime_type"],
+            "created_at": iso(row["created_at"]), "expires_at": iso(row["expires_at"])}
+
+
+async def create_file(request: Request) -> Json:
+    who = await authenticated(request)
+    require_api_key(who)
+    if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        data, name = await _from_multipart(request)
+    else:
+        body = await json_body(request)
+        source = body.get("source") if isinstance(body, dict) else None
+        if not isinstance(source, dict):
+            raise invalid_source("Provide a multipart 'file' or a JSON 'source' object")
+        kind = source.get("type")
+        if kind == "url":
+            data, name = await _from_url(request, source)
+        elif kind == "base64":
+            data, name = _from_base64(source), None
+        else:
+            raise invalid_source("source.type must be url or base64")
+        if isinstance(body.get("file_name"), str) and body["file_name"].strip():
+            name = body["file_name"]
+    return Json(await _store(request, who.account_id, who.key_id, data, name), status_code=201)
+
+
+# ------------------------------------------------------------------------------ direct (two-step) upload
+
+
+def _upload_signature(secret: bytes, file_id: str, expires: int) -> str:
+    mac = hmac.new(secret, f"upload\n{file_id}\n{expires}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+async def prepare_upload(request: Request) -> Json:
+    who = await authenticated(request)
+    require_api_key(who)
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise invalid_source("Request body must be a JSON object")
+    size, name, checksum = body.get("byte_size"), body.get("filename"), body.get("checksum")
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        raise invalid_source("byte_size must be a positive integer")
+    if size > policy.LOCAL_MAX_BYTES:
+        raise too_large(policy.LOCAL_MAX_BYTES)
+    if checksum is not None and not (isinstance(checksum, str) and len(checksum) <= 40):
+        raise invalid_source("checksum must be the base64 MD5 of the file")
+    rt = runtime(request)
+    now = time.time()
+    file_id = f"file_{uuid.uuid4().hex}"
+    async with rt.db.write() as conn:
+        await conn.execute(insert(files).values(
+            id=file_id, account_id=who.account_id, api_key_id=who.key_id, key=None,
+            file_name=str(name or "upload")[:255], size_bytes=size, checksum=checksum, state="pending",
+            created_at=now, expires_at=now + policy.LIFETIME_SECONDS))
+    expires = int(now + policy.LIFETIME_SECONDS)
+    sig = _upload_signature(rt.settings.resolved_secret_key, file_id, expires)
+    headers = {"Content-Type": "application/octet-stream"}
+    if checksum:
+        headers["Content-MD5"] = checksum
+    return Json({"upload_url": f"{base_url(request)}/uploads/{file_id}?expires={expires}&signature={sig}",
+                 "headers": headers, "signed_id": file_id})
+
+
+async def receive_upload(request: Request) -> Response:
+    """The pre-authorised PUT target: the URL is the credential (no API key is sent here)."""
+    rt = runtime(request)
+    file_id = request.path_params["file_id"]
+    expires, sig = request.query_params.get("expires", ""), request.query_params.get("signature", "")
+    if not expires.isdigit() or int(expires) < time.time() or not hmac.compare_digest(
+            _upload_signature(rt.settings.resolved_secret_key, file_id, int(expires)), sig):
+        raise ApiError(403, "Upload URL expired or invalid", code="invalid_signature")
+    async with rt.db.read() as conn:
+        row = (await conn.execute(select(files).where(files.c.id == file_id, files.c.state == "pending")))\
+            .mappings().first()
+    if row is None:
+        raise ApiError(404, "Record does not exist", code="not_found")
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > row["size_bytes"]:
+            raise ApiError(413, "Upload is larger than the prepared byte_size", code="file_too_large")
+        chunks.append(chunk)
+    data = b"".join(chunks)
+    if len(data) != row["size_bytes"]:
+        raise ApiError(422, "Upload size does not match the prepared byte_size", code="size_mismatch")
+    if row["checksum"] and base64.b64encode(hashlib.md5(data).digest()).decode() != row["checksum"]:
+        raise ApiError(422, "Upload checksum does not match", code="checksum_mismatch")
+    await rt.storage.put(f"pending/{file_id}", data, "application/octet-stream")
+    return Response(status_code=204)
+
+
+async def confirm_upload(request: Request) -> Json:
+    who = await authenticated(request)
+    require_api_key(who)
+    body = await json_body(request)
+    file_id = body.get("signed_id") if isinstance(body, dict) else None
+    if not isinstance(file_id, str):
+        raise invalid_source("signed_id is required")
+    rt = runtime(request)
+    async with rt.db.read() as conn:
+        row = (await conn.execute(select(files).where(files.c.id == file_id, files.c.account_id == who.account_id,
+                                                      files.c.state == "pending"))).mappings().first()
+    path = await rt.storage.get_path(f"pending/{file_id}") if row else None
+    if row is None or path is None:
+        raise ApiError(404, "Record does not exist", code="not_found")
+    data = path.read_bytes()
+    try:
+        answer = await _store(request, who.account_id, who.key_id, data, row["file_name"], file_id=file_id)
+    finally:
+        await rt.storage.delete(f"pending/{file_id}")
+    return Json(answer, status_code=201)
+
+
+async def expire_files(rt: Any) -> int:
+    """Delete files past their hour: the object, then the row's state. Returns how many went."""
+    now = time.time()
+    async with rt.db.read() as conn:
+        rows = (await conn.execute(select(files.c.id, files.c.key).where(
+            files.c.state.in_(("ready", "pending")), files.c.expires_at < now).limit(500))).all()
+    for file_id, key in rows:
+        for k in (key, f"pending/{file_id}"):
+            if k:
+                await rt.storage.delete(k)
+        async with rt.db.write() as conn:
+            await conn.execute(update(files).where(files.c.id == file_id).values(state="deleted"))
+    return len(rows)
+
+
+routes = [
+    Route("/api/v1/files", create_file, methods=["POST"]),
+    Route("/api/v1/files/prepare", prepare_upload, methods=["POST"]),
+    Route("/api/v1/files/confirm", confirm_upload, methods=["POST"]),
+    Route("/uploads/{file_id}", receive_upload, methods=["PUT"]),
+]

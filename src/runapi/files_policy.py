@@ -1,0 +1,47 @@
+"""What uploads may contain: types are sniffed from the bytes (never trusted from names or headers) and only
+media and documents that browsers do not execute are accepted; HTML, SVG, JavaScript, CSS and WebAssembly
+(anything not positively identified as a safe type) are refused."""
+
+from __future__ import annotations
+
+import re
+
+import filetype
+
+LOCAL_MAX_BYTES = 50 * 1024 * 1024
+URL_MAX_BYTES = 50 * 1024 * 1024
+BASE64_MAX_BYTES = 10 * 1024 * 1024
+LIFETIME_SECONDS = 3600
+
+ALLOWED_MIME = {
+    "image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/tiff", "image/heic", "image/avif",
+    "video/mp4", "video/quicktime", "video/webm", "video/x-matroska", "video/x-msvideo", "video/mpeg",
+    "audio/mpeg", "audio/x-wav", "audio/wav", "audio/ogg", "audio/x-flac", "audio/flac", "audio/aac", "audio/mp4",
+    "audio/x-m4a", "audio/webm", "application/pdf",
+}
+CANONICAL = {"audio/x-wav": "audio/wav", "audio/x-flac": "audio/flac", "audio/x-m4a": "audio/mp4"}
+_UNSAFE_NAME = re.compile(r"[^\w.\-() ]+", re.UNICODE)
+
+
+def sniff(data: bytes) -> str | None:
+    """The MIME type the bytes really are, if it is one we accept."""
+    kind = filetype.guess(data[:8192])
+    if kind is None or kind.mime not in ALLOWED_MIME:
+        return None
+    return CANONICAL.get(kind.mime, kind.mime)
+
+
+def extension_for(mime: str) -> str:
+    kind = filetype.get_type(mime=mime) or filetype.get_type(mime={v: k for k, v in CANONICAL.items()}.get(mime, mime))
+    return kind.extension if kind else "bin"
+
+
+def clean_file_name(name: str | None, mime: str) -> str:
+    """A safe display/storage name: no paths, no control characters, the sniffed type's extension."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = _UNSAFE_NAME.sub("_", base).strip(" .")[:200]
+    ext = extension_for(mime)
+    if not base:
+        return f"upload.{ext}"
+    stem, dot, suffix = base.rpartition(".")
+    return base if dot and stem else f"{base}.{ext}"
