@@ -19,6 +19,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("runapi-data")
     database_url: str | None = Field(default=None, description="SQLAlchemy async URL; default SQLite file in data_dir")
     storage_dir: Path | None = None
+    storage_backend: str = Field(default="local", description="local | s3")
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
     public_url: str | None = Field(default=None, description="Base URL clients reach the server at; default: from the request")
     secret_key: str | None = Field(default=None, description="Signs file URLs; default: generated once into data_dir")
 

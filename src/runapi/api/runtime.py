@@ -14,7 +14,7 @@ from ..net.safe_http import safe_client
 from ..providers import ProviderRegistry
 from ..providers.sandbox import SandboxProvider
 from ..settings import Settings
-from ..storage import LocalStorage, UrlSigner
+from ..storage import Storage, UrlSigner, make_storage
 from ..store import Database
 from ..tasks.worker import TaskWorker
 
@@ -25,7 +25,7 @@ log = logging.getLogger("runapi")
 class Runtime:
     settings: Settings
     db: Database
-    storage: LocalStorage
+    storage: Storage
     signer: UrlSigner
     providers: ProviderRegistry
     http: httpx.AsyncClient
@@ -42,7 +42,7 @@ class Runtime:
         db = Database(settings.resolved_database_url, settings.sqlite_synchronous)
         await db.create_schema()
         http = safe_client(allow_private=settings.allow_private_network, timeout=settings.fetch_timeout_seconds)
-        storage = LocalStorage(settings.resolved_storage_dir)
+        storage = make_storage(settings)
         signer = UrlSigner(settings.resolved_secret_key)
         sandbox = SandboxProvider(http, settings.sandbox_delay_seconds, settings.fetch_max_bytes, storage, signer)
         rt = cls(settings=settings, db=db, storage=storage,

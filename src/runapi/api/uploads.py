@@ -240,10 +240,9 @@ async def confirm_upload(request: Request) -> Json:
     async with rt.db.read() as conn:
         row = (await conn.execute(select(files).where(files.c.id == file_id, files.c.account_id == who.account_id,
                                                       files.c.state == "pending"))).mappings().first()
-    path = await rt.storage.get_path(f"pending/{file_id}") if row else None
-    if row is None or path is None:
+    data = await rt.storage.read(f"pending/{file_id}") if row else None
+    if row is None or data is None:
         raise ApiError(404, "Record does not exist", code="not_found")
-    data = path.read_bytes()
     try:
         answer = await _store(request, who.account_id, who.key_id, data, row["file_name"], file_id=file_id)
     finally:

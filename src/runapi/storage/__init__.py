@@ -17,7 +17,9 @@ FILES_PREFIX = "/files/"
 
 class Storage(Protocol):
     async def put(self, key: str, data: bytes, content_type: str) -> None: ...
-    async def get_path(self, key: str) -> Path | None: ...
+    async def read(self, key: str) -> bytes | None: ...
+    async def get_path(self, key: str) -> Path | None:
+        """A local file for the object, when the backend has one (served with sendfile); else None."""
     async def delete(self, key: str) -> None: ...
 
 
@@ -49,9 +51,23 @@ class LocalStorage:
             return None
         return path if path.is_file() else None
 
+    async def read(self, key: str) -> bytes | None:
+        path = await self.get_path(key)
+        return path.read_bytes() if path else None
+
     async def delete(self, key: str) -> None:
         path = self._path(key)
         path.unlink(missing_ok=True)
+
+
+def make_storage(settings) -> Storage:  # noqa: ANN001
+    if settings.storage_backend == "s3":
+        from .s3 import S3Storage
+
+        return S3Storage(bucket=settings.s3_bucket, prefix=settings.s3_prefix, endpoint_url=settings.s3_endpoint_url,
+                         region=settings.s3_region, access_key_id=settings.s3_access_key_id,
+                         secret_access_key=settings.s3_secret_access_key)
+    return LocalStorage(settings.resolved_storage_dir)
 
 
 class UrlSigner:

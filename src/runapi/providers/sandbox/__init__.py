@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from ...storage import LocalStorage, UrlSigner
+from ...storage import Storage, UrlSigner
 from ..base import Done, Progress, TaskFailed, TaskInput
 from . import audio_gen, image_gen, suno_gen, video_gen  # noqa: F401  (register generators)
 from .base import GENERATORS, Inputs
@@ -22,7 +22,7 @@ class SandboxProvider:
     name = "sandbox"
 
     def __init__(self, http: httpx.AsyncClient, delay_seconds: float = 0.0, fetch_max_bytes: int = 50 << 20,
-                 storage: LocalStorage | None = None, signer: UrlSigner | None = None):
+                 storage: Storage | None = None, signer: UrlSigner | None = None):
         self.inputs = Inputs(http, storage, fetch_max_bytes, signer)
         self.delay_seconds = delay_seconds
 

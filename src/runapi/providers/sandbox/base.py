@@ -11,7 +11,7 @@ import httpx
 from PIL import Image, UnidentifiedImageError
 
 from ...net.safe_http import BlockedDestination, TooLarge, fetch_bytes
-from ...storage import FILES_PREFIX, LocalStorage, UrlSigner
+from ...storage import FILES_PREFIX, Storage, UrlSigner
 from ..base import Done, TaskFailed, TaskInput
 from . import images
 
@@ -42,7 +42,7 @@ def as_list(value: Any) -> list[Any]:
 class Inputs:
     """Fetches a task's input files: URLs through the SSRF-safe client, referenced tasks from our storage."""
 
-    def __init__(self, http: httpx.AsyncClient, storage: LocalStorage | None, max_bytes: int,
+    def __init__(self, http: httpx.AsyncClient, storage: Storage | None, max_bytes: int,
                  signer: UrlSigner | None = None):
         self.http = http
         self.storage = storage
@@ -61,8 +61,7 @@ class Inputs:
         query = dict(parse_qsl(parts.query))
         if not self.signer.verify(key, query.get("expires"), query.get("signature")):
             return None
-        path = await self.storage.get_path(key)
-        return path.read_bytes() if path else None
+        return await self.storage.read(key)
 
     async def fetch(self, url: str, max_bytes: int | None = None, what: str = "file") -> bytes:
         own = await self._own_file(url)
@@ -92,7 +91,7 @@ class Inputs:
         files = ((task.get("result") or {}).get("files") or {}).get(kind) or []
         if not 0 <= index < len(files):
             raise TaskFailed(f"Source task {task['id']} has no {kind[:-1]} at index {index}")
-        path = await self.storage.get_path(files[index]["key"]) if self.storage else None
-        if path is None:
+        data = await self.storage.read(files[index]["key"]) if self.storage else None
+        if data is None:
             raise TaskFailed(f"The source {kind[:-1]} of task {task['id']} is no longer available")
-        return path.read_bytes()
+        return data

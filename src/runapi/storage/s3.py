@@ -1,0 +1,54 @@
+"""S3-compatible object storage (AWS S3, MinIO, Ceph, R2, ...) via boto3, run in threads.
+
+Objects are still served through our signed `/files/...` links, so links look the same on every backend and
+expire on our terms; the API streams the object from the bucket."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+
+class S3Storage:
+    def __init__(self, bucket: str | None, prefix: str = "", endpoint_url: str | None = None,
+                 region: str | None = None, access_key_id: str | None = None, secret_access_key: str | None = None):
+        if not bucket:
+            raise ValueError("RUNAPI_S3_BUCKET is required for the s3 storage backend")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.client = boto3.client(
+            "s3", endpoint_url=endpoint_url, region_name=region or "us-east-1",
+            aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5, "mode": "standard"}))
+
+    def _key(self, key: str) -> str:
+        if ".." in key.split("/") or key.startswith("/"):
+            raise ValueError("invalid storage key")
+        return self.prefix + key
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        await asyncio.to_thread(self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data,
+                                ContentType=content_type)
+
+    async def read(self, key: str) -> bytes | None:
+        def get() -> bytes | None:
+            try:
+                return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    return None
+                raise
+        try:
+            return await asyncio.to_thread(get)
+        except ValueError:
+            return None
+
+    async def get_path(self, key: str) -> Path | None:
+        return None
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
