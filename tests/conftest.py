@@ -88,6 +88,14 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture
+def strict_server(tmp_path):
+    """A server with production outbound rules: no loopback/private targets, HTTPS-only file URLs."""
+    srv = start_server(tmp_path, allow_private_network=False)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
 def api(server):
     with server.client() as c:
         yield c

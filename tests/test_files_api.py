@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from runapi.providers.sandbox import samples
-from tests.conftest import start_server, wait_done
+from tests.conftest import wait_done
 
 PNG = samples.sample_bytes("png")
 
@@ -125,17 +125,10 @@ def test_uploaded_urls_work_as_task_inputs(api):
     assert abs(out.width / out.height - 0.5) < 0.02
 
 
-@pytest.fixture
-def strict(tmp_path):
-    srv = start_server(tmp_path, allow_private_network=False)
-    yield srv
-    srv.stop()
-
-
-def test_production_rules_https_only_and_no_private_addresses(strict, recorder):
+def test_production_rules_https_only_and_no_private_addresses(strict_server, recorder):
     host = recorder(lambda m, p, h, b: (200, {}, PNG))
     port = host.url.rsplit(":", 1)[1]
-    with strict.client() as c:
+    with strict_server.client() as c:
         resp = c.post("/api/v1/files", json={"source": {"type": "url", "url": f"{host.url}/a.png"}})
         assert resp.json() == {"error": {"code": "invalid_source", "message": "Only HTTPS URLs are allowed"}}
         for url in (f"https://127.0.0.1:{port}/a.png", f"https://localhost:{port}/a.png",

@@ -2,16 +2,7 @@
 
 import time
 
-import pytest
-
-from tests.conftest import start_server, wait_done
-
-
-@pytest.fixture
-def strict_server(tmp_path):
-    srv = start_server(tmp_path, allow_private_network=False)
-    yield srv
-    srv.stop()
+from tests.conftest import wait_done
 
 
 def test_inputs_and_callbacks_on_loopback_are_refused(strict_server, recorder):
