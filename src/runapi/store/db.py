@@ -16,7 +16,6 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from .schema import metadata
 
 
 class Database:
@@ -58,8 +57,18 @@ class Database:
         return engine
 
     async def create_schema(self) -> None:
+        """Bring the schema to the newest migration (Alembic), in one transaction."""
+        from alembic import command
+        from alembic.config import Config
+
+        def upgrade(sync_conn) -> None:  # noqa: ANN001
+            cfg = Config()
+            cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+            cfg.attributes["connection"] = sync_conn
+            command.upgrade(cfg, "head")
+
         async with self.write_engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+            await conn.run_sync(upgrade)
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
