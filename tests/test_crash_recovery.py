@@ -26,7 +26,7 @@ def launch(data_dir, port):
            "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(CREDITS), "RUNAPI_SANDBOX_DELAY_SECONDS": "0.4",
            "RUNAPI_ALLOW_PRIVATE_NETWORK": "true", "RUNAPI_WORKER_IDLE_POLL_SECONDS": "0.05",
            "RUNAPI_LEASE_SECONDS": "2", "RUNAPI_CALLBACK_RETRY_DELAYS": json.dumps([0.1] * 10),
-           "RUNAPI_WORKER_CONCURRENCY": "4"}
+           "RUNAPI_WORKER_CONCURRENCY": "4", "RUNAPI_CALLBACK_TIMEOUT_SECONDS": "2"}
     proc = subprocess.Popen([sys.executable, "-m", "runapi.cli", "serve", "--port", str(port), "--log-level",
                              "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 30
@@ -120,8 +120,9 @@ def test_kill_9_loses_nothing_and_charges_once(tmp_path, recorder):
         assert balance == CREDITS - sum(t.price_cents for t in all_tasks)
         assert balance == CREDITS + sum(e.amount_cents for e in entries)
 
-        # every task's callback arrives (at least once; a crash mid-send may repeat one, with the same id)
-        deadline = time.time() + 30
+        # every task's callback arrives (at least once; a crash mid-send may repeat one, with the same id);
+        # one in flight when the server died is retried when its lease (timeout + 5 s) runs out
+        deadline = time.time() + 60
         while time.time() < deadline:
             got = {json.loads(r["body"])["id"] for r in receiver.requests}
             if got >= {t.id for t in all_tasks}:

@@ -31,7 +31,7 @@ class CallbackDispatcher:
         due = (select(cd.c.id).where(cd.c.state == "pending", cd.c.next_attempt_at <= now,
                                      or_(cd.c.lease_until.is_(None), cd.c.lease_until < now))
                .order_by(cd.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True))
-        lease = now + self.rt.settings.callback_timeout_seconds + 30
+        lease = now + self.rt.settings.callback_timeout_seconds + 5  # a crashed sender is retried soon after
         async with self.rt.db.write() as conn:
             ids = [r[0] for r in (await conn.execute(due)).all()]
             if not ids:
