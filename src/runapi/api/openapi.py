@@ -39,6 +39,17 @@ def _schema(p: Param) -> dict[str, Any]:
     return s
 
 
+LIST_RESULTS = ("images", "videos", "audios", "covers")
+
+
+def _result_schema(action: Action) -> dict[str, Any]:
+    """Lists of files carry the declared per-item fields; other results (text, objects) are free-form."""
+    if action.result not in LIST_RESULTS:
+        return {}
+    props = {name: {"type": "string"} if name in ("url", "id", "origin_url") else {} for name in action.result_fields}
+    return {"type": "array", "items": {"type": "object", "properties": props}}
+
+
 def _operations(action: Action) -> dict[str, Any]:
     required = [p.name for p in action.params.values() if p.required and not p.only_models]
     per_model = {m.id: {n: _schema(p) for n, p in m.params.items() if p != action.params[n]}
@@ -57,7 +68,7 @@ def _operations(action: Action) -> dict[str, Any]:
         "id": {"type": "string", "format": "uuid"},
         "status": {"type": "string", "enum": ["processing", "completed", "failed"]},
         "model": {"type": "string"},
-        action.result: {"type": "array", "items": {"type": "object", "properties": {"url": {"type": "string"}}}},
+        action.result: _result_schema(action),
         "error": {"type": "string"},
     }, "required": ["id", "status"]}
     tag = action.family
