@@ -139,6 +139,24 @@ def violations(action: Action) -> Iterator[tuple[str, dict[str, Any], int]]:
                     expected = (400, 422) if p.min_items == 1 and not p.required else 422
                     yield f"{tag} too few items", {**base, p.name: [item] * (p.min_items - 1)}, expected
                 yield f"{tag} not an array", {**base, p.name: {"a": 1}}, 422
+                if p.fields is not None and isinstance(base.get(p.name), list) and base[p.name]:
+                    item = dict(base[p.name][0])
+                    yield f"{tag}[0] not an object", {**base, p.name: ["x"]}, 422
+                    for f in p.fields:
+                        if f.required:
+                            short = {k: v for k, v in item.items() if k != f.name}
+                            yield f"{tag}[0].{f.name} missing", {**base, p.name: [short]}, 422
+                        if f.max_length is not None:
+                            yield f"{tag}[0].{f.name} too long", {**base, p.name: [
+                                {**item, f.name: "a" * (f.max_length + 1)}]}, 422
+                        if f.max is not None:
+                            yield f"{tag}[0].{f.name} above max", {**base, p.name: [{**item, f.name: f.max + 1}]}, 422
+                        if f.min is not None:
+                            yield f"{tag}[0].{f.name} below min", {**base, p.name: [{**item, f.name: f.min - 1}]}, 422
+                    if p.max_total_length:
+                        field, limit = p.max_total_length["field"], p.max_total_length["max"]
+                        yield f"{tag} total {field} too long", {**base, p.name: [
+                            {**item, field: "a" * (limit // 2 + 1)}, {**item, field: "a" * (limit // 2 + 1)}]}, 422
             else:
                 wrong = {"string": 12345, "integer": "five", "number": "five", "boolean": "yes",
                          "object": "x"}[p.type]

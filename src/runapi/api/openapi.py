@@ -21,6 +21,9 @@ def _schema(p: Param) -> dict[str, Any]:
     s: dict[str, Any] = {"type": p.type}
     if p.type == "array":
         s["items"] = {"type": p.items or "string"}
+        if p.fields:
+            s["items"]["properties"] = {f.name: _schema(f) for f in p.fields}
+            s["items"]["required"] = [f.name for f in p.fields if f.required]
     for src, dst in (("enum", "enum"), ("default", "default"), ("min", "minimum"), ("max", "maximum"),
                      ("min_length", "minLength"), ("max_length", "maxLength"), ("min_items", "minItems"),
                      ("max_items", "maxItems"), ("description", "description")):

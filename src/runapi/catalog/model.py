@@ -11,6 +11,7 @@ from .conditions import shown
 PARAM_KEYS = (
     "type", "items", "required", "required_when", "forbidden_when", "only_models", "enum", "default",
     "min", "max", "min_length", "max_length", "min_items", "max_items", "format", "task_ref", "description",
+    "fields", "max_total_length",
 )
 ACTION_KEYS = (
     "summary", "result", "result_fields", "sync", "model_param", "default_model", "echo", "params", "rules",
@@ -38,6 +39,9 @@ class Param:
     format: str | None = None
     task_ref: tuple[str, ...] | None = None
     description: str | None = None
+    # arrays of objects: each item's own fields, and a cap on one text field summed over all items
+    fields: tuple["Param", ...] | None = None
+    max_total_length: dict[str, Any] | None = None  # {field: text, max: 5000}
 
     @classmethod
     def from_dict(cls, name: str, raw: dict[str, Any]) -> "Param":
@@ -54,7 +58,11 @@ class Param:
 
 
 def _tuples(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: tuple(v) if isinstance(v, list) and k in ("enum", "only_models", "task_ref") else v for k, v in raw.items()}
+    out = {k: tuple(v) if isinstance(v, list) and k in ("enum", "only_models", "task_ref") else v
+           for k, v in raw.items()}
+    if isinstance(out.get("fields"), dict):
+        out["fields"] = tuple(Param.from_dict(name, spec or {}) for name, spec in out["fields"].items())
+    return out
 
 
 @dataclass(frozen=True)

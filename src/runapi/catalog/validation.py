@@ -87,11 +87,35 @@ def _check(p: Param, value: Any, model_id: str | None) -> Any:
             raise invalid(f"{p.name} must contain at most {p.max_items} item(s){suffix} (got {len(value)})")
         checked = []
         for i, item in enumerate(value):
+            if p.fields is not None:
+                checked.append(_check_object(p, f"{p.name}[{i}]", item, model_id))
+                continue
             checked.append(_check_scalar(p, f"{p.name}[{i}]", item, model_id))
             if p.enum is not None and item not in p.enum:
                 raise invalid(f"Invalid value for {p.name}[{i}]: {item!r}. Allowed values: {_allowed(p.enum)}")
+        if p.max_total_length:
+            field, limit = p.max_total_length["field"], p.max_total_length["max"]
+            total = sum(len(item.get(field) or "") for item in checked if isinstance(item, dict))
+            if total > limit:
+                raise invalid(f"{p.name}: the {field} of all items must total at most {limit} characters (got {total})")
         return checked
     return _check_scalar(p, p.name, value, model_id)
+
+
+def _check_object(p: Param, where: str, item: Any, model_id: str | None) -> dict[str, Any]:
+    """One item of an array of objects, checked field by field with the same rules as top-level params."""
+    if not isinstance(item, dict):
+        raise invalid(f"Invalid type for {where}: expected an object")
+    out = dict(item)
+    for f in p.fields or ():
+        value = item.get(f.name)
+        if _is_blank(value):
+            if f.required:
+                raise invalid(f"Missing required field: {where}.{f.name}")
+            continue
+        renamed = Param(**{**f.__dict__, "name": f"{where}.{f.name}"})
+        out[f.name] = _check(renamed, value, model_id)
+    return out
 
 
 def resolve_model(action: Action, body: dict[str, Any]) -> ModelSpec | None:
