@@ -16,6 +16,7 @@ class TaskInput:
     params: dict[str, Any]
     # task_ref params resolved to the referenced (completed) task rows of the same account
     refs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    account_id: int | None = None
 
 
 @dataclass
