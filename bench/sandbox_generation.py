@@ -52,6 +52,11 @@ def cases(host: str) -> dict[str, tuple[str, dict, dict]]:
                                     {"mode": "extend", "sources": "v"}),
         "video_upscale_to_1080p": ("video_from_source", {"v": f"{host}/a.mp4", "output_resolution": "1080p"},
                                    {"mode": "upscale", "sources": "v"}),
+        "speech_200_chars_mp3": ("speech", {"text": "Hello from the sandbox. " * 8, "voice": "v1"}, {}),
+        "sound_effect_10s": ("sound", {"text": "rain on a tin roof", "duration_seconds": 10}, {}),
+        "transcribe_3s": ("speech_to_text", {"a": f"{host}/a.mp3"}, {"sources": "a"}),
+        "suno_song_2_tracks": ("suno_music", {"vocal_mode": "auto_lyrics", "prompt": "lofi beat"},
+                               {"mode": "generate", "song_seconds": [30, 45], "max_song": 120}),
     }
 
 
