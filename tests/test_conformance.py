@@ -229,28 +229,30 @@ def inputs_host():
     rec.close()
 
 
-def _resolve_task_refs(api, action: Action, body: dict[str, Any]) -> dict[str, Any]:
-    """Chained actions: replace a task_ref example value by a fresh completed task of the first allowed kind."""
+def _completed_example_task(api, source_action: Action, host: str, depth: int = 0) -> str:
+    """A fresh completed task of `source_action` from its first example, resolving that example's own chains."""
+    assert depth < 6, "task_ref chain too deep"
+    body = _resolve_task_refs(api, source_action, localize(dict(source_action.examples[0]), host), host, depth + 1)
+    created = api.post(source_action.path, json=body)
+    assert created.status_code == 202, created.text
+    done = wait_done(api, source_action.path, created.json()["id"], timeout=120)
+    assert done["status"] == "completed", done
+    return done["id"]
+
+
+def _resolve_task_refs(api, action: Action, body: dict[str, Any], host: str, depth: int = 0) -> dict[str, Any]:
+    """Chained actions: replace a task_ref example value by a completed task of the first allowed kind."""
     for p in action.params.values():
         if p.task_ref and p.name in body:
             fam, act = p.task_ref[0].split("/")
-            source_action = CATALOG.action(fam, act)
-            source_body = localize(dict(source_action.examples[0]), body["__host__"])
-            created = api.post(source_action.path, json=source_body)
-            assert created.status_code == 202, created.text
-            done = wait_done(api, source_action.path, created.json()["id"], timeout=120)
-            assert done["status"] == "completed", done
-            body[p.name] = done["id"]
-    body.pop("__host__", None)
+            body[p.name] = _completed_example_task(api, CATALOG.action(fam, act), host, depth)
     return body
 
 
 @pytest.mark.parametrize("action", ACTIONS, ids=action_id)
 def test_examples_complete_end_to_end(action, api, inputs_host):
     for example in action.examples:
-        body = localize(copy.deepcopy(example), inputs_host.url)
-        body["__host__"] = inputs_host.url
-        body = _resolve_task_refs(api, action, body)
+        body = _resolve_task_refs(api, action, localize(copy.deepcopy(example), inputs_host.url), inputs_host.url)
         resp = api.post(action.path, json=body)
         if action.sync:
             assert resp.status_code == 200, resp.text

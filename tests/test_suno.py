@@ -325,7 +325,8 @@ def test_voice_chain_and_check_voice(client, host):
     assert voice["provider_status"] == "success" and voice["voice_id"].startswith("voice_")
     check = client.post(f"{BASE}/check_voice", json={"task_id": voice["id"]})
     assert check.status_code == 200 and check.json() == {"is_available": True}
-    assert create(client, "check_voice", {"task_id": phrase["id"]}, 200) == {"is_available": False}
+    # a validation-phrase task is not a generate_voice task: wrong kind, so not found
+    create(client, "check_voice", {"task_id": phrase["id"]}, 404)
     # the voice works as a v5 persona
     used = run(client, "text_to_music", {"vocal_mode": "auto_lyrics", "prompt": "a warm ballad", "model": "suno-v5",
                                          "persona_id": voice["voice_id"], "persona_type": "voice"})
@@ -413,3 +414,17 @@ def test_chain_to_an_unfinished_task_is_rejected(slow_server):
                                                           "vocal_start_seconds": 0, "vocal_end_seconds": 3})
         assert "completed" in create(c, "generate_voice", {"task_id": phrase["id"],
                                                            "verify_url": "https://example.com/r.mp3"}, 422)["error"]
+
+
+def test_generation_stage_while_processing(tmp_path):
+    from tests.conftest import start_server
+    srv = start_server(tmp_path, sandbox_delay_seconds=30)
+    try:
+        with srv.client() as c:
+            made = c.post("/api/v1/suno/text_to_music", json={"vocal_mode": "auto_lyrics", "prompt": "x",
+                                                               "model": "suno-v5"}).json()
+            body = c.get(f"/api/v1/suno/text_to_music/{made['id']}").json()
+            assert body == {"id": made["id"], "status": "processing", "model": "suno-v5",
+                            "generation_stage": "text_generated"}
+    finally:
+        srv.stop()

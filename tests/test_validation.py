@@ -141,3 +141,9 @@ def test_empty_lists_count_as_not_set():
     assert not evaluate("refs is set", {"refs": []})
     assert evaluate("refs is not set", {"refs": []})
     assert evaluate("refs is set", {"refs": ["a"]})
+
+
+def test_conditions_compare_two_parameters():
+    assert evaluate("end > $start", {"end": 5, "start": 2})
+    assert not evaluate("end > $start", {"end": 2, "start": 2})
+    assert not evaluate("end > $start", {"end": 2})  # nothing to compare with

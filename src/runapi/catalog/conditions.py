@@ -2,7 +2,7 @@
 "model in [a, b] and (first_frame_image_url is set or input_mode == reference)".
 
 Grammar:  expr := term ('or' term)* ; term := factor ('and' factor)* ; factor := 'not' factor | '(' expr ')' | clause
-clause := name ('=='|'!='|'>'|'>='|'<'|'<=') value | name ['not'] 'in' '[' values ']' | name 'is' ['not'] ('set'|'absent'|'present')
+clause := name ('=='|'!='|'>'|'>='|'<'|'<=') (value | $other_param) | name ['not'] 'in' '[' values ']' | name 'is' ['not'] ('set'|'absent'|'present')
 """
 
 from __future__ import annotations
@@ -117,7 +117,11 @@ class _Parser:
             items = self.values()
             return lambda v: shown(v.get(name)) in items
         if op in ("==", "!=", ">", ">=", "<", "<="):
-            rhs = _literal(self.take())
+            token = self.take()
+            if token.startswith("$"):  # another parameter: "end > $start"
+                other = token[1:]
+                return lambda v: v.get(other) is not None and _compare(v.get(name), op, shown(v.get(other)))
+            rhs = _literal(token)
             return lambda v: _compare(v.get(name), op, rhs)
         raise ValueError(f"unknown operator {op!r}")
 

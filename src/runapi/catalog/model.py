@@ -15,7 +15,7 @@ PARAM_KEYS = (
 )
 ACTION_KEYS = (
     "summary", "result", "result_fields", "sync", "model_param", "default_model", "echo", "params", "rules",
-    "sandbox", "models", "examples",
+    "sandbox", "models", "examples", "status_extra",
 )
 
 
@@ -136,6 +136,8 @@ class Action:
     echo: tuple[str, ...] = ()
     result_fields: tuple[str, ...] = ("url",)
     examples: tuple[dict[str, Any], ...] = ()
+    # fixed fields per wire status, e.g. {processing: {generation_stage: text_generated}}
+    status_extra: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def path(self) -> str:
@@ -199,5 +201,6 @@ def build_family(raw: dict[str, Any]) -> Family:
             echo=tuple(a.get("echo", ())),
             result_fields=tuple(a.get("result_fields", ("url",))),
             examples=tuple(a.get("examples", ())),
+            status_extra=a.get("status_extra", {}),
         )
     return Family(name=name, title=raw.get("title", name), description=raw.get("description", ""), actions=actions)

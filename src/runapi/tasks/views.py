@@ -27,6 +27,9 @@ def status_body(task: Mapping[str, Any], signer: UrlSigner, base_url: str, url_t
         body.update(_signed(result.get("extra", {}), signer, base_url, expires))
     elif task["state"] == "failed":
         body["error"] = task["error"] or "Generation failed"
+    if action:
+        for k, v in action.status_extra.get(body["status"], {}).items():
+            body.setdefault(k, v)
     return body
 
 
