@@ -331,10 +331,10 @@ def test_voice_chain_and_check_voice(client, host):
     used = run(client, "text_to_music", {"vocal_mode": "auto_lyrics", "prompt": "a warm ballad", "model": "suno-v5",
                                          "persona_id": voice["voice_id"], "persona_type": "voice"})
     assert used["audios"]
-    bad = wait_done(client, f"{BASE}/voice_to_validation_phrase", create(
-        client, "voice_to_validation_phrase", {"voice_url": f"{host.url}/v.mp3", "vocal_start_seconds": 2,
-                                               "vocal_end_seconds": 2})["id"])
-    assert bad["status"] == "failed" and "greater than" in bad["error"]
+    # an empty vocal window is refused at creation (422), not charged and failed later
+    bad = create(client, "voice_to_validation_phrase", {"voice_url": f"{host.url}/v.mp3", "vocal_start_seconds": 2,
+                                                        "vocal_end_seconds": 2}, 422)
+    assert bad == {"error": "vocal_end_seconds must be greater than vocal_start_seconds"}
 
 
 # ---------------------------------------------------------------------------------------------- refusals
