@@ -168,11 +168,13 @@ def test_dialogue_validation():
         with pytest.raises(ApiError) as err:
             validate(act, bad)
         assert err.value.status == status, bad
-    with pytest.raises(TaskFailed, match=r"dialogue\[1\]\.voice"):
-        run("text_to_dialogue", {"dialogue": [{"text": "a", "voice": "Adam"}, {"text": "b"}]})
+    # item fields and the 5000-character total are checked at creation (422), before anything is charged
+    with pytest.raises(ApiError, match=r"dialogue\[1\]\.voice") as err:
+        validate(act, {"dialogue": [{"text": "a", "voice": "Adam"}, {"text": "b"}]})
+    assert err.value.status == 422
     lines = lambda n: [{"text": "a" * 2600, "voice": "Adam"}, {"text": "b" * n, "voice": "Bo"}]  # noqa: E731
-    with pytest.raises(TaskFailed, match="5000"):
-        run("text_to_dialogue", {"dialogue": lines(2401)})
+    with pytest.raises(ApiError, match="5000"):
+        validate(act, {"dialogue": lines(2401)})
     ok = run("text_to_dialogue", {"dialogue": lines(2400)})
     assert abs(seconds_of(ok.outputs[0].data) - 5000 / 14) < 0.2
 
