@@ -16,10 +16,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..catalog import get_catalog
 from ..errors import ApiError
 from ..settings import Settings
-from . import account, files, guardrails, keys, openapi, uploads
+from . import account, files, guardrails, keys, llm_openai, openapi, uploads
 from .bootstrap import ensure_bootstrap
 from .media import media_routes
-from .responses import Json, error_response
+from .responses import Json, error_response, llm_error_response
 from .runtime import Runtime
 
 log = logging.getLogger("runapi.api")
@@ -33,7 +33,10 @@ async def health(request: Request) -> Json:
 
 async def api_error(request: Request, exc: Exception) -> Json:
     assert isinstance(exc, ApiError)
-    structured = request.url.path.startswith(("/api/v1/files", "/uploads/"))
+    path = request.url.path
+    if path.startswith("/v1/") or path.startswith("/v1beta/"):
+        return llm_error_response(path, exc)  # each SDK surface gets its own error shape
+    structured = path.startswith(("/api/v1/files", "/uploads/"))
     return error_response(exc, structured=structured)
 
 
@@ -90,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *media_routes(get_catalog()),
         *files.routes,
         *uploads.routes,
+        *llm_openai.routes,
         *openapi.routes(),
     ]
     app = Starlette(

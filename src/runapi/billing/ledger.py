@@ -55,6 +55,23 @@ async def settle(conn: AsyncConnection, account_id: int, api_key_id: str | None,
         amount_cents=back, created_at=time.time()))
 
 
+async def settle_usage(conn: AsyncConnection, account_id: int, api_key_id: str | None, request_id: str,
+                       reserved: int, cost_micro_cents: int) -> int:
+    """Settle a metered (LLM) request: the exact cost in millionths of a cent plus the account's carried
+    remainder is charged in whole cents; what is left under a cent carries to the next request. Returns the
+    cents charged (may exceed the reservation when usage outran the estimate)."""
+    carry = (await conn.execute(select(accounts.c.carry_micro_cents).where(accounts.c.id == account_id)
+                                .with_for_update())).scalar_one()
+    total = int(carry or 0) + cost_micro_cents
+    charged, remainder = divmod(total, 1_000_000)
+    await conn.execute(update(accounts).where(accounts.c.id == account_id).values(
+        balance_cents=accounts.c.balance_cents + (reserved - charged), carry_micro_cents=remainder))
+    await conn.execute(insert(ledger).values(
+        account_id=account_id, api_key_id=api_key_id, task_id=request_id, kind="settle",
+        amount_cents=reserved - charged, created_at=time.time()))
+    return charged
+
+
 async def refund(conn: AsyncConnection, account_id: int, api_key_id: str | None, task_id: str,
                  reserved: int, note: str | None = None) -> None:
     if reserved:

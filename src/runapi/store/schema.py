@@ -14,6 +14,8 @@ accounts = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(200), nullable=False),
     Column("balance_cents", BigInteger, nullable=False, default=0),
+    # LLM usage below a cent, carried to the next request (millionths of a cent) so token billing is exact
+    Column("carry_micro_cents", BigInteger, nullable=False, default=0, server_default="0"),
     Column("callback_secret", String(100), nullable=False),
     Column("created_at", Float, nullable=False),
 )

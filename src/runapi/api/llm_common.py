@@ -1,0 +1,64 @@
+"""What every LLM surface does around the model call: auth, model lookup, limits, reservation, settlement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from ..auth.principal import Principal, require_api_key
+from ..errors import ApiError
+from ..llm import billing
+from ..llm.canonical import ChatRequest, Usage
+from ..llm.models import LlmModel, llm_models
+from ..llm.tokens import messages_tokens
+from .context import authenticated, runtime
+from .guardrails import check_guardrail
+from .media import enforce_key_limit
+
+SANDBOX = "sandbox"
+
+
+@dataclass
+class Admitted:
+    who: Principal
+    model: LlmModel
+    reservation: billing.Reservation
+
+
+def visible_models(who: Principal, kind: str | None = None) -> list[LlmModel]:
+    """The shared catalog, narrowed to the key's allowed_models."""
+    return [m for m in llm_models().values()
+            if (kind is None or m.kind == kind) and (who.allowed_models is None or m.id in who.allowed_models)]
+
+
+async def caller(request: Request) -> Principal:
+    who = await authenticated(request)
+    require_api_key(who)
+    return who
+
+
+async def admit(request: Request, who: Principal, model_id: object, kind: str, input_tokens: int,
+                max_output: int | None) -> Admitted:
+    """Check the model, the key's allow-list and limits and its guardrail; then reserve credits (402)."""
+    if not isinstance(model_id, str) or not model_id:
+        raise ApiError(400, "Missing required parameter: model")
+    model = llm_models().get(model_id)
+    if model is None or model.kind != kind:
+        raise ApiError(404, f"The model `{model_id}` does not exist or you do not have access to it",
+                       code="model_not_found")
+    if who.allowed_models is not None and model.id not in who.allowed_models:
+        raise ApiError(422, f"Model {model.id} is not allowed for this API key")
+    rt = runtime(request)
+    await enforce_key_limit(rt, who)
+    guardrail_id = await check_guardrail(rt.db, who, model.id, SANDBOX)
+    reservation = await billing.reserve(rt.db, who, model, input_tokens, max_output, guardrail_id)
+    return Admitted(who, model, reservation)
+
+
+async def settle(request: Request, admitted: Admitted, usage: Usage) -> None:
+    await billing.settle(runtime(request).db, admitted.reservation, admitted.model, usage)
+
+
+async def admit_chat(request: Request, who: Principal, req: ChatRequest) -> Admitted:
+    return await admit(request, who, req.model, "chat", messages_tokens(req.messages, req.tools), req.max_tokens)

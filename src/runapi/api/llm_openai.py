@@ -1,0 +1,176 @@
+"""OpenAI-compatible surface: /v1/chat/completions (JSON and SSE), /v1/models, /v1/embeddings."""
+
+from __future__ import annotations
+
+import base64
+import struct
+import time
+import uuid
+from typing import Any, AsyncIterator
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
+
+from ..errors import ApiError
+from ..llm import sandbox
+from ..llm.canonical import ChatRequest, ChatResult, Usage
+from ..llm.tokens import text_tokens
+from .llm_common import admit, admit_chat, caller, settle, visible_models
+from .responses import Json, json_body
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _chat_request(body: Any) -> ChatRequest:
+    if not isinstance(body, dict):
+        raise ApiError(400, "Request body must be a JSON object")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ApiError(400, "Missing required parameter: messages")
+    if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
+        raise ApiError(400, "Each message must be an object with a role")
+    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+        raise ApiError(400, "max_tokens must be a positive integer")
+    tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        raise ApiError(400, "tools must be an array")
+    known = {"model", "messages", "tools", "tool_choice", "max_tokens", "max_completion_tokens", "temperature",
+             "stream", "stream_options", "response_format", "reasoning_effort"}
+    return ChatRequest(model=body.get("model"), messages=messages, tools=tools, tool_choice=body.get("tool_choice"),
+                       max_tokens=max_tokens, temperature=body.get("temperature"), stream=bool(body.get("stream")),
+                       response_format=body.get("response_format"), reasoning_effort=body.get("reasoning_effort"),
+                       extra={k: v for k, v in body.items() if k not in known})
+
+
+def _usage(u: Usage) -> dict[str, Any]:
+    return {"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
+            "total_tokens": u.input_tokens + u.output_tokens,
+            "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
+            "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens}}
+
+
+def _completion(cid: str, created: int, model: str, result: ChatResult) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": result.text or None, "refusal": None}
+    if result.tool_calls:
+        message["tool_calls"] = [{"id": c.id, "type": "function",
+                                  "function": {"name": c.name, "arguments": c.arguments}} for c in result.tool_calls]
+    return {"id": cid, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": result.finish_reason, "logprobs": None}],
+            "usage": _usage(result.usage)}
+
+
+def sse(payload: Any) -> bytes:
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+async def chat_completions(request: Request):
+    who = await caller(request)
+    body = await json_body(request)
+    req = _chat_request(body)
+    admitted = await admit_chat(request, who, req)
+    cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    if not req.stream:
+        result = sandbox.answer(req)
+        await settle(request, admitted, result.usage)
+        return Json(_completion(cid, created, admitted.model.id, result))
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+
+    async def events() -> AsyncIterator[bytes]:
+        usage = Usage()
+        base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": admitted.model.id}
+        try:
+            yield sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                            "finish_reason": None}]})
+            async for d in sandbox.stream(req):
+                if d.usage is not None:
+                    usage = d.usage
+                if d.text is not None:
+                    yield sse({**base, "choices": [{"index": 0, "delta": {"content": d.text}, "finish_reason": None}]})
+                elif d.tool_call is not None:
+                    call: dict[str, Any] = {"index": d.tool_index, "function": {"arguments": d.tool_call.arguments}}
+                    if not d.tool_call.arguments:
+                        call.update(id=d.tool_call.id, type="function",
+                                    function={"name": d.tool_call.name, "arguments": ""})
+                    yield sse({**base, "choices": [{"index": 0, "delta": {"tool_calls": [call]}, "finish_reason": None}]})
+                elif d.finish_reason is not None:
+                    yield sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": d.finish_reason}]})
+            if include_usage:
+                yield sse({**base, "choices": [], "usage": _usage(usage)})
+            yield b"data: [DONE]\n\n"
+        finally:
+            await settle(request, admitted, usage)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+def openai_model(m) -> dict[str, Any]:  # noqa: ANN001
+    return {"id": m.id, "object": "model", "created": m.created, "owned_by": m.owned_by}
+
+
+def anthropic_model(m) -> dict[str, Any]:  # noqa: ANN001
+    return {"type": "model", "id": m.id, "display_name": m.id,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(m.created))}
+
+
+async def list_models(request: Request) -> Json:
+    """OpenAI list format, or Anthropic's when the Anthropic SDK asks (it sends anthropic-version)."""
+    who = await caller(request)
+    models = visible_models(who)
+    if request.headers.get("anthropic-version"):
+        data = [anthropic_model(m) for m in models]
+        return Json({"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+                     "last_id": data[-1]["id"] if data else None})
+    return Json({"object": "list", "data": [openai_model(m) for m in models]})
+
+
+async def get_model(request: Request) -> Json:
+    who = await caller(request)
+    wanted = request.path_params["model"]
+    for m in visible_models(who):
+        if m.id == wanted:
+            return Json(anthropic_model(m) if request.headers.get("anthropic-version") else openai_model(m))
+    raise ApiError(404, f"The model `{wanted}` does not exist or you do not have access to it",
+                   code="model_not_found")
+
+
+async def embeddings(request: Request) -> Json:
+    who = await caller(request)
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise ApiError(400, "Request body must be a JSON object")
+    raw = body.get("input")
+    texts = [raw] if isinstance(raw, str) else raw
+    if not isinstance(texts, list) or not texts:
+        raise ApiError(400, "Missing required parameter: input")
+    texts = [t if isinstance(t, str) else " ".join(map(str, t)) if isinstance(t, list) else None for t in texts]
+    if any(t is None for t in texts):
+        raise ApiError(400, "input must be a string, an array of strings or an array of token arrays")
+    tokens = sum(text_tokens(t) for t in texts)
+    admitted = await admit(request, who, body.get("model"), "embedding", tokens, 0)
+    dims = body.get("dimensions")
+    if dims is not None:
+        if admitted.model.id == "text-embedding-ada-002":
+            raise ApiError(400, "dimensions is not supported by text-embedding-ada-002")
+        if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= admitted.model.dimensions:
+            raise ApiError(400, f"dimensions must be an integer from 1 to {admitted.model.dimensions}")
+    size = dims or admitted.model.dimensions
+    as_base64 = body.get("encoding_format") == "base64"
+    data = []
+    for i, text in enumerate(texts):
+        vec = sandbox.embed(text, size)
+        value = base64.b64encode(struct.pack(f"<{len(vec)}f", *vec)).decode() if as_base64 else vec
+        data.append({"object": "embedding", "index": i, "embedding": value})
+    await settle(request, admitted, Usage(input_tokens=tokens))
+    return Json({"object": "list", "data": data, "model": admitted.model.id,
+                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
+
+routes = [
+    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+    Route("/v1/models", list_models, methods=["GET"]),
+    Route("/v1/models/{model:path}", get_model, methods=["GET"]),
+    Route("/v1/embeddings", embeddings, methods=["POST"]),
+]

@@ -1,0 +1,110 @@
+"""The sandbox LLM: deterministic answers without a model, so every surface, stream, tool call and bill can be
+exercised offline. It calls a tool when tools are offered and the user spoke last, reports tool results back,
+acknowledges images, and honours max_tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from typing import Any, AsyncIterator
+
+import numpy as np
+
+from .canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
+from .tokens import content_tokens, messages_tokens, text_tokens
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and "text" in p)
+    return ""
+
+
+def _images_in(content: Any) -> int:
+    if not isinstance(content, list):
+        return 0
+    return sum(1 for p in content if isinstance(p, dict) and p.get("type") in ("image_url", "input_image", "image"))
+
+
+def _example(schema: dict[str, Any], hint: str) -> Any:
+    kind = schema.get("type")
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties") or {}
+        wanted = schema.get("required") or list(props)
+        return {k: _example(props.get(k) or {}, hint) for k in wanted}
+    if kind == "array":
+        return [_example(schema.get("items") or {}, hint)]
+    if kind == "integer":
+        return 1
+    if kind == "number":
+        return 1.0
+    if kind == "boolean":
+        return True
+    return hint or "sandbox"
+
+
+def _pick_tool(req: ChatRequest) -> dict[str, Any] | None:
+    tools = [t for t in req.tools or [] if isinstance(t, dict) and t.get("type", "function") == "function"]
+    if not tools or req.tool_choice == "none":
+        return None
+    if isinstance(req.tool_choice, dict):
+        name = (req.tool_choice.get("function") or {}).get("name") or req.tool_choice.get("name")
+        for t in tools:
+            if (t.get("function") or t).get("name") == name:
+                return t
+    return tools[0]
+
+
+def answer(req: ChatRequest) -> ChatResult:
+    last = req.messages[-1] if req.messages else {"role": "user", "content": ""}
+    input_tokens = messages_tokens(req.messages, req.tools)
+    digest = hashlib.sha256(json.dumps(req.messages, sort_keys=True, default=str).encode()).hexdigest()
+    tool = _pick_tool(req) if last.get("role") == "user" else None
+    if tool is not None:
+        fn = tool.get("function") or tool
+        words = re.findall(r"\w+", _text_of(last.get("content")))
+        args = _example(fn.get("parameters") or {"type": "object"}, words[-1] if words else "sandbox")
+        call = ToolCall(id=f"call_{digest[:24]}", name=fn["name"], arguments=json.dumps(args, ensure_ascii=False))
+        return ChatResult(text="", tool_calls=[call], finish_reason="tool_calls",
+                          usage=Usage(input_tokens, text_tokens(call.name + call.arguments)))
+    if last.get("role") == "tool":
+        text = f"The tool returned: {_text_of(last.get('content'))[:400]}"
+    else:
+        said = _text_of(last.get("content")).strip()
+        images = _images_in(last.get("content"))
+        seen = f" I see {images} image{'s' if images != 1 else ''}." if images else ""
+        text = f"Sandbox reply ({digest[:8]}) to: {said[:300]}{seen}"
+    finish = "stop"
+    if req.max_tokens is not None and text_tokens(text) > req.max_tokens:
+        text = text.encode()[: max(req.max_tokens, 1) * 4].decode("utf-8", "ignore")
+        finish = "length"
+    return ChatResult(text=text, tool_calls=[], finish_reason=finish, usage=Usage(input_tokens, text_tokens(text)))
+
+
+async def stream(req: ChatRequest) -> AsyncIterator[Delta]:
+    result = answer(req)
+    for i, call in enumerate(result.tool_calls):
+        yield Delta(tool_call=ToolCall(call.id, call.name, ""), tool_index=i)
+        args = call.arguments
+        step = max(1, math.ceil(len(args) / 3))
+        for j in range(0, len(args), step):
+            yield Delta(tool_call=ToolCall(call.id, call.name, args[j:j + step]), tool_index=i)
+    for piece in re.findall(r"\S+\s*|\s+", result.text):
+        yield Delta(text=piece)
+    yield Delta(finish_reason=result.finish_reason, usage=result.usage)
+
+
+def embed(text: str, dimensions: int) -> list[float]:
+    """A deterministic unit vector: equal texts get equal vectors, different texts nearly orthogonal ones."""
+    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+    vec = np.random.default_rng(seed).standard_normal(dimensions)
+    return (vec / np.linalg.norm(vec)).round(6).tolist()
+
+
+__all__ = ["answer", "content_tokens", "embed", "stream"]
