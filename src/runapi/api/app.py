@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..catalog import get_catalog
 from ..errors import ApiError
 from ..settings import Settings
-from . import account, files, guardrails, keys, llm_openai, openapi, uploads
+from . import account, files, guardrails, keys, llm_anthropic, llm_gemini, llm_openai, llm_responses, openapi, uploads
 from .bootstrap import ensure_bootstrap
 from .media import media_routes
 from .responses import Json, error_response, llm_error_response
@@ -94,6 +94,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *files.routes,
         *uploads.routes,
         *llm_openai.routes,
+        *llm_responses.routes,
+        *llm_anthropic.routes,
+        *llm_gemini.routes,
         *openapi.routes(),
     ]
     app = Starlette(

@@ -13,7 +13,11 @@ def runtime(request: Request) -> Runtime:
 
 
 async def authenticated(request: Request) -> Principal:
-    token = bearer_token(request.headers.get("authorization")) or request.headers.get("x-api-key")
+    """Bearer or x-api-key everywhere; on Gemini paths also x-goog-api-key or ?key=, as Google's SDKs send."""
+    headers = request.headers
+    token = bearer_token(headers.get("authorization")) or headers.get("x-api-key")
+    if not token and request.url.path.startswith("/v1beta/"):
+        token = headers.get("x-goog-api-key") or request.query_params.get("key")
     return await runtime(request).authenticate(token)
 
 

@@ -8,16 +8,13 @@ from starlette.requests import Request
 
 from ..auth.principal import Principal, require_api_key
 from ..errors import ApiError
-from ..llm import billing
+from ..llm import billing, router
 from ..llm.canonical import ChatRequest, Usage
 from ..llm.models import LlmModel, llm_models
 from ..llm.tokens import messages_tokens
 from .context import authenticated, runtime
 from .guardrails import check_guardrail
 from .media import enforce_key_limit
-
-SANDBOX = "sandbox"
-
 
 @dataclass
 class Admitted:
@@ -51,7 +48,7 @@ async def admit(request: Request, who: Principal, model_id: object, kind: str, i
         raise ApiError(422, f"Model {model.id} is not allowed for this API key")
     rt = runtime(request)
     await enforce_key_limit(rt, who)
-    guardrail_id = await check_guardrail(rt.db, who, model.id, SANDBOX)
+    guardrail_id = await check_guardrail(rt.db, who, model.id, router.provider_name(rt, model.id))
     reservation = await billing.reserve(rt.db, who, model, input_tokens, max_output, guardrail_id)
     return Admitted(who, model, reservation)
 

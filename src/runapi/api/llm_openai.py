@@ -14,9 +14,10 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from ..errors import ApiError
-from ..llm import sandbox
+from ..llm import router, sandbox
 from ..llm.canonical import ChatRequest, ChatResult, Usage
 from ..llm.tokens import text_tokens
+from .context import runtime
 from .llm_common import admit, admit_chat, caller, settle, visible_models
 from .responses import Json, json_body
 
@@ -73,7 +74,7 @@ async def chat_completions(request: Request):
     admitted = await admit_chat(request, who, req)
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if not req.stream:
-        result = sandbox.answer(req)
+        result = await router.complete(runtime(request), req)
         await settle(request, admitted, result.usage)
         return Json(_completion(cid, created, admitted.model.id, result))
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -84,7 +85,7 @@ async def chat_completions(request: Request):
         try:
             yield sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
                                             "finish_reason": None}]})
-            async for d in sandbox.stream(req):
+            async for d in router.stream(runtime(request), req):
                 if d.usage is not None:
                     usage = d.usage
                 if d.text is not None:

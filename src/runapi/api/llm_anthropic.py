@@ -1,0 +1,3 @@
+"""Anthropic-compatible surface: /v1/messages (JSON and SSE)."""
+
+routes: list = []

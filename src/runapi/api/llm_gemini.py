@@ -1,0 +1,3 @@
+"""Gemini-compatible surface: /v1beta/models, :generateContent, :streamGenerateContent."""
+
+routes: list = []
