@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # Resolved API keys are cached this long per process; changes via this process apply at once.
     auth_cache_seconds: float = 5.0
 
+    # LLM upstreams, tried in order for the models they serve: [{"name": "openai", "base_url": ".../v1",
+    # "api_key": "...", "models": ["gpt-5.2"] or ["*"], "model_map": {"gpt-5.2": "gpt-5.2-2026-01-01"}}]
+    llm_upstreams: list[dict] = Field(default_factory=list)
+
     bootstrap_api_key: str | None = None
     bootstrap_credits_cents: int = 10_000
     bootstrap_email: str = "admin@localhost"

@@ -59,3 +59,63 @@ async def settle(request: Request, admitted: Admitted, usage: Usage) -> None:
 
 async def admit_chat(request: Request, who: Principal, req: ChatRequest) -> Admitted:
     return await admit(request, who, req.model, "chat", messages_tokens(req.messages, req.tools), req.max_tokens)
+
+
+async def run_complete(request: Request, admitted: Admitted, req: ChatRequest):
+    """One non-streamed call: settled to real usage, or refunded in full when it fails."""
+    rt = runtime(request)
+    try:
+        result = await router.complete(rt, req)
+    except BaseException:
+        await billing.refund(rt.db, admitted.reservation, "upstream failure")
+        raise
+    await settle(request, admitted, result.usage)
+    return result
+
+
+class MeteredStream:
+    """Deltas of one streamed call. `start()` waits for the first delta, so a failure before any output
+    becomes a proper error response (and a refund); iteration then yields it and the rest, and `close()`
+    settles to the usage seen (or refunds if nothing was produced)."""
+
+    def __init__(self, request: Request, admitted: Admitted, req: ChatRequest):
+        self.rt = runtime(request)
+        self.admitted = admitted
+        self.gen = router.stream(self.rt, req)
+        self.first = None
+        self.usage = Usage()
+        self.produced = False
+        self._closed = False
+
+    async def start(self) -> "MeteredStream":
+        try:
+            self.first = await self.gen.__anext__()
+        except StopAsyncIteration:
+            self.first = None
+        except BaseException:
+            await billing.refund(self.rt.db, self.admitted.reservation, "upstream failure")
+            self._closed = True
+            raise
+        return self
+
+    async def __aiter__(self):
+        if self.first is not None:
+            yield self._seen(self.first)
+        async for delta in self.gen:
+            yield self._seen(delta)
+
+    def _seen(self, delta):  # noqa: ANN001
+        self.produced = True
+        if delta.usage is not None:
+            self.usage = delta.usage
+        return delta
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self.gen.aclose()
+        if self.produced:
+            await billing.settle(self.rt.db, self.admitted.reservation, self.admitted.model, self.usage)
+        else:
+            await billing.refund(self.rt.db, self.admitted.reservation, "no output")

@@ -14,11 +14,10 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from ..errors import ApiError
-from ..llm import router, sandbox
+from ..llm import sandbox
 from ..llm.canonical import ChatRequest, ChatResult, Usage
 from ..llm.tokens import text_tokens
-from .context import runtime
-from .llm_common import admit, admit_chat, caller, settle, visible_models
+from .llm_common import MeteredStream, admit, admit_chat, caller, run_complete, settle, visible_models
 from .responses import Json, json_body
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -74,20 +73,17 @@ async def chat_completions(request: Request):
     admitted = await admit_chat(request, who, req)
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if not req.stream:
-        result = await router.complete(runtime(request), req)
-        await settle(request, admitted, result.usage)
+        result = await run_complete(request, admitted, req)
         return Json(_completion(cid, created, admitted.model.id, result))
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    metered = await MeteredStream(request, admitted, req).start()
 
     async def events() -> AsyncIterator[bytes]:
-        usage = Usage()
         base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": admitted.model.id}
         try:
             yield sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
                                             "finish_reason": None}]})
-            async for d in router.stream(runtime(request), req):
-                if d.usage is not None:
-                    usage = d.usage
+            async for d in metered:
                 if d.text is not None:
                     yield sse({**base, "choices": [{"index": 0, "delta": {"content": d.text}, "finish_reason": None}]})
                 elif d.tool_call is not None:
@@ -99,10 +95,10 @@ async def chat_completions(request: Request):
                 elif d.finish_reason is not None:
                     yield sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": d.finish_reason}]})
             if include_usage:
-                yield sse({**base, "choices": [], "usage": _usage(usage)})
+                yield sse({**base, "choices": [], "usage": _usage(metered.usage)})
             yield b"data: [DONE]\n\n"
         finally:
-            await settle(request, admitted, usage)
+            await metered.close()
 
     return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
 

@@ -124,4 +124,7 @@ class Runtime:
             await asyncio.wait(self._loops, timeout=15)
         await self.http.aclose()
         await self.files_http.aclose()
+        chain = getattr(self, "_llm_chain", None)
+        if chain:
+            await chain[0].http.aclose()
         await self.db.dispose()

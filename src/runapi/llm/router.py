@@ -1,23 +1,90 @@
-"""Where a chat request goes: the provider chain for its model (upstreams with fallback, configured in
-settings), or the sandbox LLM when none is configured. Every surface calls these two functions."""
+"""Where a chat request goes: the ordered deployments configured for its model (RUNAPI_LLM_UPSTREAMS), with
+fallback to the next one on connection errors, 5xx and 429; or the sandbox LLM when none is configured.
+Every surface calls `complete` / `stream`; errors the client should see come out as ApiError."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any, AsyncIterator
 
+from ..errors import ApiError
 from . import sandbox
 from .canonical import ChatRequest, ChatResult, Delta
+from .upstream_openai import Deployment, OpenAICompatible, UpstreamError
+
+log = logging.getLogger("runapi.llm")
+MAX_RETRY_AFTER_WAIT = 2.0  # a 429 with a short Retry-After on the last deployment is waited out once
+
+
+def deployments(runtime: Any, model: str) -> list[OpenAICompatible]:
+    chain = getattr(runtime, "_llm_chain", None)
+    if chain is None:
+        import httpx
+
+        http = httpx.AsyncClient(limits=httpx.Limits(max_connections=500, max_keepalive_connections=100))
+        chain = [OpenAICompatible(Deployment(**raw), http) for raw in runtime.settings.llm_upstreams]
+        runtime._llm_chain = chain
+    return [u for u in chain if u.d.serves(model)]
 
 
 def provider_name(runtime: Any, model: str) -> str:
     """The provider that will serve `model` first (what guardrails' provider lists match)."""
-    return "sandbox"
+    chain = deployments(runtime, model)
+    return chain[0].d.name if chain else "sandbox"
+
+
+def _failed(exc: UpstreamError) -> ApiError:
+    if exc.retryable:
+        return ApiError(502, f"Upstream error: {exc}")
+    return ApiError(exc.status or 400, str(exc))  # the upstream's own refusal (e.g. content policy) as is
 
 
 async def complete(runtime: Any, req: ChatRequest) -> ChatResult:
-    return sandbox.answer(req)
+    chain = deployments(runtime, req.model)
+    if not chain:
+        return sandbox.answer(req)
+    last: UpstreamError | None = None
+    for i, upstream in enumerate(chain):
+        try:
+            return await upstream.complete(req)
+        except UpstreamError as exc:
+            last = exc
+            log.warning("upstream %s failed for %s: %s", upstream.d.name, req.model, exc)
+            if not exc.retryable:
+                break
+            if i == len(chain) - 1 and exc.retry_after and exc.retry_after <= MAX_RETRY_AFTER_WAIT:
+                await asyncio.sleep(exc.retry_after)
+                try:
+                    return await upstream.complete(req)
+                except UpstreamError as again:
+                    last = again
+    raise _failed(last) from last
 
 
 async def stream(runtime: Any, req: ChatRequest) -> AsyncIterator[Delta]:
-    async for delta in sandbox.stream(req):
-        yield delta
+    """Falls back between deployments until one produces its first delta; after that it is committed."""
+    chain = deployments(runtime, req.model)
+    if not chain:
+        async for delta in sandbox.stream(req):
+            yield delta
+        return
+    last: UpstreamError | None = None
+    for upstream in chain:
+        gen = upstream.stream(req)
+        try:
+            first = await gen.__anext__()
+        except UpstreamError as exc:
+            last = exc
+            log.warning("upstream %s failed for %s: %s", upstream.d.name, req.model, exc)
+            await gen.aclose()
+            if not exc.retryable:
+                break
+            continue
+        except StopAsyncIteration:
+            return
+        yield first
+        async for delta in gen:
+            yield delta
+        return
+    raise _failed(last) from last

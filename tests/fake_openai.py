@@ -1,0 +1,73 @@
+"""A fake OpenAI-compatible upstream on 127.0.0.1 speaking /v1/chat/completions (JSON and SSE), whose
+behaviour tests switch at run time: answer, fail with 500, rate-limit with 429 + Retry-After, refuse with 400."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import Route
+
+from tests.conftest import free_port
+
+
+class FakeOpenAI:
+    def __init__(self, name: str):
+        self.name = name
+        self.mode = "ok"
+        self.requests: list[dict] = []
+        app = Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"])])
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.02)
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    async def chat(self, request: Request):
+        body = await request.json()
+        self.requests.append({"body": body, "auth": request.headers.get("authorization")})
+        if self.mode == "500":
+            return JSONResponse({"error": {"message": "upstream exploded", "type": "server_error"}}, status_code=500)
+        if self.mode == "429":
+            return JSONResponse({"error": {"message": "slow down"}}, status_code=429, headers={"Retry-After": "30"})
+        if self.mode == "400":
+            return JSONResponse({"error": {"message": "Your request was rejected by the safety system"}},
+                                status_code=400)
+        last = body["messages"][-1].get("content")
+        text = f"{self.name} says: {last}"
+        usage = {"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200,
+                 "prompt_tokens_details": {"cached_tokens": 600}}
+        tool_calls = None
+        if body.get("tools"):
+            tool_calls = [{"id": "call_up1", "type": "function",
+                           "function": {"name": body["tools"][0]["function"]["name"], "arguments": '{"city": "Oslo"}'}}]
+        if not body.get("stream"):
+            message = {"role": "assistant", "content": None if tool_calls else text}
+            if tool_calls:
+                message["tool_calls"] = tool_calls
+            return JSONResponse({"id": "chatcmpl-up", "object": "chat.completion", "created": 1, "model": body["model"],
+                                 "choices": [{"index": 0, "message": message,
+                                              "finish_reason": "tool_calls" if tool_calls else "stop"}],
+                                 "usage": usage})
+
+        async def events():
+            base = {"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 1, "model": body["model"]}
+            for word in text.split(" "):
+                yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {"content": word + " "},
+                                                                  "finish_reason": None}]}) + "\n\n"
+            yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}) + "\n\n"
+            yield "data: " + json.dumps({**base, "choices": [], "usage": usage}) + "\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
