@@ -1198,7 +1198,9 @@ async def _mashup(inputs, task, spec, p) -> list[dict[str, Any]]:
     return await asyncio.to_thread(work)
 
 
-async def _add_vocals(inputs, task, spec, p) -> list[dict[str, Any]]:
+async def _overlay(inputs, task, spec, p, parts: tuple[str, ...], style: str, lyrics: str,
+                   gain: float = 0.9) -> list[dict[str, Any]]:
+    """A new part (a vocal line, or drums/bass/pad) composed in the upload's key and mixed over it."""
     source = await _upload(inputs, p["upload_url"])
 
     def work():
@@ -1207,33 +1209,22 @@ async def _add_vocals(inputs, task, spec, p) -> list[dict[str, Any]]:
         for i in range(TRACKS_PER_TASK):
             seed = task_seed(task, i)
             rng = _rng(seed)
-            plan = Plan(seed, str(p.get("style") or ""), root=root)
-            voice = compose(seed, len(source) / SR, plan, ("vocal",), intro_bars=0)["vocal"]
-            samples = source + voice * (0.9 * _rms(source) / max(_rms(voice), 1e-6))
-            renders.append(_render(task, spec, i, _normalize(samples), str(p["lyrics"]), str(p["title"]),
-                                   _tags(p.get("style"), None, rng)))
+            plan = Plan(seed, style, root=root)
+            added = mix(compose(seed, len(source) / SR, plan, parts, intro_bars=0))
+            samples = source + added * (gain * _rms(source) / max(_rms(added), 1e-6))
+            renders.append(_render(task, spec, i, _normalize(samples), lyrics, str(p["title"]),
+                                   _tags(style or None, None, rng)))
         return renders
 
     return await asyncio.to_thread(work)
+
+
+async def _add_vocals(inputs, task, spec, p) -> list[dict[str, Any]]:
+    return await _overlay(inputs, task, spec, p, ("vocal",), str(p.get("style") or ""), str(p["lyrics"]))
 
 
 async def _add_instrumental(inputs, task, spec, p) -> list[dict[str, Any]]:
-    source = await _upload(inputs, p["upload_url"])
-
-    def work():
-        root = _pitch_class_root(_melody(source[: 30 * SR]))
-        renders = []
-        for i in range(TRACKS_PER_TASK):
-            seed = task_seed(task, i)
-            rng = _rng(seed)
-            plan = Plan(seed, str(p.get("tags") or ""), root=root)
-            band = mix(compose(seed, len(source) / SR, plan, ("drums", "bass", "pad"), intro_bars=0))
-            samples = source + band * (0.9 * _rms(source) / max(_rms(band), 1e-6))
-            renders.append(_render(task, spec, i, _normalize(samples), "", str(p["title"]),
-                                   _tags(p.get("tags"), None, rng)))
-        return renders
-
-    return await asyncio.to_thread(work)
+    return await _overlay(inputs, task, spec, p, ("drums", "bass", "pad"), str(p.get("tags") or ""), "")
 
 
 @generator("suno_sound")
