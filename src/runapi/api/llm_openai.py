@@ -10,6 +10,7 @@ from typing import Any, AsyncIterator
 
 import orjson
 from starlette.requests import Request
+from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
@@ -100,7 +101,10 @@ async def chat_completions(request: Request):
         finally:
             await metered.close()
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+    # close() also runs as a background task: if the client leaves before the body starts, the generator's
+    # finally never runs, and the reservation must still be settled or refunded
+    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS,
+                             background=BackgroundTask(metered.close))
 
 
 def openai_model(m) -> dict[str, Any]:  # noqa: ANN001
