@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -67,9 +68,9 @@ async def run_complete(request: Request, admitted: Admitted, req: ChatRequest):
     try:
         result = await router.complete(rt, req)
     except BaseException:
-        await billing.refund(rt.db, admitted.reservation, "upstream failure")
+        await _shielded(billing.refund(rt.db, admitted.reservation, "upstream failure"))
         raise
-    await settle(request, admitted, result.usage)
+    await _shielded(settle(request, admitted, result.usage))
     return result
 
 
@@ -93,8 +94,8 @@ class MeteredStream:
         except StopAsyncIteration:
             self.first = None
         except BaseException:
-            await billing.refund(self.rt.db, self.admitted.reservation, "upstream failure")
             self._closed = True
+            await _shielded(billing.refund(self.rt.db, self.admitted.reservation, "upstream failure"))
             raise
         return self
 
@@ -111,11 +112,28 @@ class MeteredStream:
         return delta
 
     async def close(self) -> None:
+        """Settle (or refund) exactly once. Shielded: a client that disconnects cancels the response task,
+        and a cancelled settlement would leave the SQLite write transaction half done and locked."""
         if self._closed:
             return
         self._closed = True
-        await self.gen.aclose()
-        if self.produced:
-            await billing.settle(self.rt.db, self.admitted.reservation, self.admitted.model, self.usage)
-        else:
-            await billing.refund(self.rt.db, self.admitted.reservation, "no output")
+        await _shielded(self._finish())
+
+    async def _finish(self) -> None:
+        try:
+            await self.gen.aclose()
+        finally:
+            if self.produced:
+                await billing.settle(self.rt.db, self.admitted.reservation, self.admitted.model, self.usage)
+            else:
+                await billing.refund(self.rt.db, self.admitted.reservation, "no output")
+
+
+async def _shielded(work) -> None:  # noqa: ANN001
+    """Run a money-moving step to completion even if the caller is cancelled."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
