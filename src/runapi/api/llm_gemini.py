@@ -4,13 +4,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import uuid
 from typing import Any, AsyncIterator
 
 import orjson
 from starlette.requests import Request
+from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
@@ -129,11 +129,11 @@ async def generate_content(request: Request, model_id: str, stream: bool) -> Any
             if not as_sse:
                 yield b"]"
         finally:
-            # a client that goes away cancels this generator: settle (or refund) runs to the end regardless
-            await asyncio.shield(metered.close())
+            await metered.close()  # shielded inside: a client that goes away cannot interrupt the settlement
 
     media_type = "text/event-stream" if as_sse else "application/json"
-    return StreamingResponse(chunks(), media_type=media_type, headers=SSE_HEADERS)
+    return StreamingResponse(chunks(), media_type=media_type, headers=SSE_HEADERS,
+                             background=BackgroundTask(metered.close))  # also if the client leaves early
 
 
 async def count_tokens(request: Request, model_id: str) -> Json:
