@@ -1,3 +1,181 @@
-"""Anthropic-compatible surface: /v1/messages (JSON and SSE)."""
+"""Anthropic-compatible surface: /v1/messages (JSON and SSE) and /v1/messages/count_tokens.
 
-routes: list = []
+Requests are translated to the canonical (OpenAI-shaped) ChatRequest, served by the router, and translated
+back (src/runapi/llm/anthropic_format.py). Stop sequences are also enforced here, since OpenAI-style upstreams
+do not say which sequence stopped them (and take at most four)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from typing import Any, AsyncIterator
+
+import anyio
+import orjson
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
+
+from ..errors import ApiError
+from ..llm import anthropic_format as fmt
+from ..llm.canonical import Usage
+from ..llm.models import llm_models
+from ..llm.tokens import messages_tokens
+from .llm_common import MeteredStream, admit_chat, caller, run_complete
+from .responses import ANTHROPIC_TYPES, Json, json_body
+
+log = logging.getLogger("runapi.api")
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def event(name: str, payload: dict[str, Any]) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+class Blocks:
+    """Turns canonical deltas into Anthropic content-block events, one open block at a time."""
+
+    def __init__(self) -> None:
+        self.count = 0  # blocks opened so far; the open one is count - 1
+        self.open: tuple[str, int] | None = None  # ("text", 0) or ("tool", tool_index)
+        self.tools = 0
+
+    def close(self) -> list[bytes]:
+        if self.open is None:
+            return []
+        self.open = None
+        return [event("content_block_stop", {"type": "content_block_stop", "index": self.count - 1})]
+
+    def _start(self, key: tuple[str, int], block: dict[str, Any]) -> list[bytes]:
+        out = self.close()
+        self.open = key
+        self.count += 1
+        out.append(event("content_block_start", {"type": "content_block_start", "index": self.count - 1,
+                                                 "content_block": block}))
+        return out
+
+    def text(self, text: str) -> list[bytes]:
+        if not text:
+            return []
+        out = [] if self.open == ("text", 0) else self._start(("text", 0), {"type": "text", "text": ""})
+        out.append(event("content_block_delta", {"type": "content_block_delta", "index": self.count - 1,
+                                                 "delta": {"type": "text_delta", "text": text}}))
+        return out
+
+    def tool(self, index: int, call_id: str, name: str, arguments: str) -> list[bytes]:
+        out: list[bytes] = []
+        if self.open != ("tool", index):
+            # upstreams stream one call after another; a call's first fragment carries its id and name
+            self.tools += 1
+            out = self._start(("tool", index), {"type": "tool_use", "id": fmt.tool_use_id(call_id), "name": name,
+                                                 "input": {}})
+        if arguments:
+            out.append(event("content_block_delta", {"type": "content_block_delta", "index": self.count - 1,
+                                                     "delta": {"type": "input_json_delta",
+                                                               "partial_json": arguments}}))
+        return out
+
+
+async def messages(request: Request):
+    who = await caller(request)
+    body = await json_body(request)
+    req, stops = fmt.chat_request(body)
+    admitted = await admit_chat(request, who, req)
+    mid, model = fmt.message_id(), admitted.model.id
+    headers = {"request-id": f"req_{uuid.uuid4().hex}"}
+    if not req.stream:
+        result = await run_complete(request, admitted, req)  # settled, or refunded and re-raised
+        return Json(fmt.message(mid, model, result, stops), headers=headers)
+    # waits for the first delta: an upstream that fails at once gets a real HTTP error (and a refund)
+    metered = await MeteredStream(request, admitted, req).start()
+    estimate = messages_tokens(req.messages, req.tools)
+
+    async def events() -> AsyncIterator[bytes]:
+        seen_usage = False
+        generated = 0  # bytes of text and tool arguments received, for when no usage arrives
+        failed = False
+        finish: str | None = None
+        blocks = Blocks()
+        scanner = fmt.StopScanner(stops)
+
+        def served() -> Usage:
+            if seen_usage:
+                return metered.usage
+            return Usage(input_tokens=estimate, output_tokens=math.ceil(generated / 4))
+
+        try:
+            yield event("message_start", {"type": "message_start", "message": {
+                "id": mid, "type": "message", "role": "assistant", "model": model, "content": [],
+                "stop_reason": None, "stop_sequence": None,
+                "usage": {"input_tokens": estimate, "output_tokens": 0, "cache_creation_input_tokens": 0,
+                          "cache_read_input_tokens": 0}}})
+            yield event("ping", {"type": "ping"})
+            async for d in metered:
+                seen_usage = seen_usage or d.usage is not None
+                if d.finish_reason is not None:
+                    finish = d.finish_reason
+                if d.text:
+                    generated += len(d.text.encode())
+                elif d.tool_call is not None:
+                    generated += len(d.tool_call.arguments.encode())
+                if scanner.hit is not None:
+                    continue  # after a stop sequence the rest is drained for its usage only
+                if d.text:
+                    for chunk in blocks.text(scanner.feed(d.text)):
+                        yield chunk
+                elif d.tool_call is not None:
+                    for chunk in [*blocks.text(scanner.flush()),
+                                  *blocks.tool(d.tool_index, d.tool_call.id, d.tool_call.name,
+                                               d.tool_call.arguments)]:
+                        yield chunk
+            for chunk in [*blocks.text(scanner.flush()), *blocks.close()]:
+                yield chunk
+            reason = "stop_sequence" if scanner.hit is not None else fmt.stop_reason(finish, blocks.tools > 0)
+            yield event("message_delta", {"type": "message_delta",
+                                          "delta": {"stop_reason": reason, "stop_sequence": scanner.hit},
+                                          "usage": fmt.usage(served())})
+            yield event("message_stop", {"type": "message_stop"})
+        except Exception as exc:  # the stream has begun: report in-band, as Anthropic does
+            failed = True
+            if isinstance(exc, ApiError):
+                kind, text = ANTHROPIC_TYPES.get(exc.status, "api_error"), exc.message
+            else:
+                log.exception("anthropic stream failed for %s", model)
+                kind, text = "api_error", "Internal server error"
+            yield event("error", {"type": "error", "error": {"type": kind, "message": text}})
+        finally:
+            if not failed and not seen_usage:
+                # the client left (or the upstream sent no usage): bill what was generated, not nothing
+                metered.usage = served()
+            # A hang-up cancels this task through Starlette's anyio cancel scope; only an anyio shield keeps
+            # the settlement (and its SQLite write transaction) from being cancelled halfway.
+            with anyio.CancelScope(shield=True):
+                await metered.close()
+
+    # close() also runs as a background task: if the client leaves before the body starts, the generator's
+    # finally never runs, and the reservation must still be settled or refunded
+    return StreamingResponse(events(), media_type="text/event-stream", headers={**SSE_HEADERS, **headers},
+                             background=BackgroundTask(metered.close))
+
+
+async def count_tokens(request: Request) -> Json:
+    """The input tokens a Messages request would be billed for (the gateway's own estimate; no model call)."""
+    who = await caller(request)
+    body = await json_body(request)
+    req, _ = fmt.chat_request(body, counting=True)
+    model = llm_models().get(req.model) if isinstance(req.model, str) else None
+    if model is None or model.kind != "chat":
+        raise ApiError(404, f"The model `{req.model}` does not exist or you do not have access to it",
+                       code="model_not_found")
+    if who.allowed_models is not None and model.id not in who.allowed_models:
+        raise ApiError(422, f"Model {model.id} is not allowed for this API key")
+    return Json({"input_tokens": messages_tokens(req.messages, req.tools)})
+
+
+routes = [
+    Route("/v1/messages", messages, methods=["POST"]),
+    Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
+
+import anyio
 
 from starlette.requests import Request
 
@@ -82,8 +83,10 @@ class MeteredStream:
     def __init__(self, request: Request, admitted: Admitted, req: ChatRequest):
         self.rt = runtime(request)
         self.admitted = admitted
+        self.req = req
         self.gen = router.stream(self.rt, req)
         self.first = None
+        self.text_chars = 0
         self.usage = Usage()
         self.produced = False
         self._closed = False
@@ -109,7 +112,19 @@ class MeteredStream:
         self.produced = True
         if delta.usage is not None:
             self.usage = delta.usage
+        if delta.text:
+            self.text_chars += len(delta.text.encode("utf-8"))
+        if delta.tool_call is not None:
+            self.text_chars += len(delta.tool_call.arguments.encode("utf-8"))
         return delta
+
+    def _billable_usage(self) -> Usage:
+        """Real usage when the stream reported it; if the client left before that, the estimated prompt and
+        the output already sent (so hanging up just before the end is not free)."""
+        if self.usage.input_tokens or self.usage.output_tokens:
+            return self.usage
+        return Usage(input_tokens=messages_tokens(self.req.messages, self.req.tools),
+                     output_tokens=-(-self.text_chars // 4))
 
     async def close(self) -> None:
         """Settle (or refund) exactly once. Shielded: a client that disconnects cancels the response task,
@@ -124,16 +139,15 @@ class MeteredStream:
             await self.gen.aclose()
         finally:
             if self.produced:
-                await billing.settle(self.rt.db, self.admitted.reservation, self.admitted.model, self.usage)
+                await billing.settle(self.rt.db, self.admitted.reservation, self.admitted.model,
+                                     self._billable_usage())
             else:
                 await billing.refund(self.rt.db, self.admitted.reservation, "no output")
 
 
 async def _shielded(work) -> None:  # noqa: ANN001
-    """Run a money-moving step to completion even if the caller is cancelled."""
-    task = asyncio.ensure_future(work)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await task
-        raise
+    """Run a money-moving step to completion even if the caller is cancelled. An anyio shield, because
+    Starlette cancels a disconnected client's response through an anyio cancel scope, which pierces
+    asyncio.shield."""
+    with anyio.CancelScope(shield=True):
+        await work

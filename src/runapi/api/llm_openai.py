@@ -112,15 +112,16 @@ def openai_model(m) -> dict[str, Any]:  # noqa: ANN001
 
 
 def anthropic_model(m) -> dict[str, Any]:  # noqa: ANN001
-    return {"type": "model", "id": m.id, "display_name": m.id,
+    return {"type": "model", "id": m.id, "display_name": m.id, "lifecycle": "active",
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(m.created))}
 
 
 async def list_models(request: Request) -> Json:
     """OpenAI list format, or Anthropic's when the Anthropic SDK asks (it sends anthropic-version)."""
     who = await caller(request)
-    models = visible_models(who)
-    if request.headers.get("anthropic-version"):
+    anthropic = bool(request.headers.get("anthropic-version"))
+    models = visible_models(who, "chat" if anthropic else None)  # Anthropic's list has no embedding models
+    if anthropic:
         data = [anthropic_model(m) for m in models]
         return Json({"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
                      "last_id": data[-1]["id"] if data else None})

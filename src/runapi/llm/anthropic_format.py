@@ -1,0 +1,443 @@
+"""Pure translation between Anthropic's Messages API and the gateway's canonical (OpenAI Chat Completions)
+shapes: the request in, the result out, the names of stop reasons, and stop-sequence handling."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from ..errors import ApiError
+from .canonical import ChatRequest, ChatResult, ToolCall, Usage
+
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
+                "function_call": "tool_use", "content_filter": "refusal"}
+EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "xhigh"}
+OPENAI_MAX_STOP = 4  # OpenAI-compatible upstreams take at most four `stop` strings; all are enforced here
+
+
+def bad(message: str) -> ApiError:
+    return ApiError(400, message)
+
+
+def message_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+def tool_use_id(call_id: str) -> str:
+    """Anthropic's id style for a canonical call id (upstreams answer `call_…`); the id is echoed back by the
+    client as tool_use_id and sent upstream as-is, so any stable string works."""
+    if not call_id:
+        return f"toolu_{uuid.uuid4().hex[:24]}"
+    if call_id.startswith("toolu_"):
+        return call_id
+    return "toolu_" + (call_id[5:] if call_id.startswith("call_") else call_id)
+
+
+def tool_input(arguments: str) -> Any:
+    """A tool call's JSON text as the object Anthropic puts in `input` (always an object)."""
+    if not arguments or not arguments.strip():
+        return {}
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+# ---------------------------------------------------------------- request
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _text_block(block: dict[str, Any], where: str) -> str:
+    text = block.get("text")
+    if not isinstance(text, str):
+        raise bad(f"{where}: text blocks need a string `text`")
+    return text
+
+
+def _image_part(block: dict[str, Any], where: str) -> dict[str, Any]:
+    source = block.get("source")
+    if not isinstance(source, dict):
+        raise bad(f"{where}: image blocks need a `source`")
+    kind = source.get("type")
+    if kind == "base64":
+        media, data = source.get("media_type"), source.get("data")
+        if not isinstance(media, str) or not isinstance(data, str) or not data:
+            raise bad(f"{where}: base64 image sources need `media_type` and `data`")
+        return {"type": "image_url", "image_url": {"url": f"data:{media};base64,{data}"}}
+    if kind == "url":
+        url = source.get("url")
+        if not isinstance(url, str) or not url:
+            raise bad(f"{where}: url image sources need a `url`")
+        return {"type": "image_url", "image_url": {"url": url}}
+    raise bad(f"{where}: image source type `{kind}` is not supported (use base64 or url)")
+
+
+def _document_part(block: dict[str, Any], where: str) -> dict[str, Any]:
+    source = block.get("source")
+    if not isinstance(source, dict):
+        raise bad(f"{where}: document blocks need a `source`")
+    kind = source.get("type")
+    if kind == "text":
+        return {"type": "text", "text": str(source.get("data", ""))}
+    if kind == "base64":
+        media, data = source.get("media_type"), source.get("data")
+        if not isinstance(media, str) or not isinstance(data, str) or not data:
+            raise bad(f"{where}: base64 document sources need `media_type` and `data`")
+        name = block.get("title") if isinstance(block.get("title"), str) else "document.pdf"
+        return {"type": "file", "file": {"filename": name, "file_data": f"data:{media};base64,{data}"}}
+    if kind == "url":
+        url = source.get("url")
+        if not isinstance(url, str) or not url:
+            raise bad(f"{where}: url document sources need a `url`")
+        return {"type": "file", "file": {"file_url": url}}
+    if kind == "content":
+        inner = source.get("content")
+        text = inner if isinstance(inner, str) else "\n".join(
+            str(b.get("text", "")) for b in inner or [] if isinstance(b, dict) and b.get("type") == "text")
+        return {"type": "text", "text": text}
+    raise bad(f"{where}: document source type `{kind}` is not supported")
+
+
+def _collapse(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    """Text-only content as one string (what every OpenAI-compatible upstream accepts), else the parts."""
+    if all(p.get("type") == "text" for p in parts):
+        return "\n".join(p["text"] for p in parts)
+    return parts
+
+
+def _tool_result(block: dict[str, Any], where: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A tool_result block as a role "tool" message, plus any images it carried (sent after as a user turn)."""
+    call_id = block.get("tool_use_id")
+    if not isinstance(call_id, str) or not call_id:
+        raise bad(f"{where}: tool_result blocks need a `tool_use_id`")
+    content = block.get("content")
+    texts: list[str] = []
+    images: list[dict[str, Any]] = []
+    if content is None:
+        pass
+    elif isinstance(content, str):
+        texts.append(content)
+    elif isinstance(content, list):
+        for j, inner in enumerate(content):
+            spot = f"{where}.content.{j}"
+            if not isinstance(inner, dict):
+                raise bad(f"{spot}: content blocks must be objects")
+            if inner.get("type") == "text":
+                texts.append(_text_block(inner, spot))
+            elif inner.get("type") == "image":
+                images.append(_image_part(inner, spot))
+            elif inner.get("type") == "document":
+                part = _document_part(inner, spot)
+                if part["type"] == "text":
+                    texts.append(part["text"])
+                else:
+                    images.append(part)
+            else:
+                raise bad(f"{spot}: block type `{inner.get('type')}` is not supported in tool_result")
+    else:
+        raise bad(f"{where}: tool_result content must be a string or an array of blocks")
+    text = "\n".join(texts)
+    if block.get("is_error") is True:
+        text = f"Error: {text}" if text else "Error"
+    return {"role": "tool", "tool_call_id": call_id, "content": text}, images
+
+
+def _user_messages(content: Any, where: str) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"role": "user", "content": content}]
+    tools: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = []
+    for j, block in enumerate(content):
+        spot = f"{where}.content.{j}"
+        kind = block.get("type")
+        if kind == "text":
+            parts.append({"type": "text", "text": _text_block(block, spot)})
+        elif kind == "image":
+            parts.append(_image_part(block, spot))
+        elif kind == "document":
+            parts.append(_document_part(block, spot))
+        elif kind == "tool_result":
+            message, images = _tool_result(block, spot)
+            tools.append(message)
+            parts.extend(images)
+        elif kind in ("thinking", "redacted_thinking"):
+            continue
+        else:
+            raise bad(f"{spot}: block type `{kind}` is not supported in user messages")
+    out = list(tools)
+    if parts or not tools:
+        out.append({"role": "user", "content": _collapse(parts) if parts else ""})
+    return out
+
+
+def _assistant_message(content: Any, where: str) -> dict[str, Any]:
+    if isinstance(content, str):
+        return {"role": "assistant", "content": content}
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for j, block in enumerate(content):
+        spot = f"{where}.content.{j}"
+        kind = block.get("type")
+        if kind == "text":
+            texts.append(_text_block(block, spot))
+        elif kind == "tool_use":
+            call_id, name = block.get("id"), block.get("name")
+            if not isinstance(call_id, str) or not call_id or not isinstance(name, str) or not name:
+                raise bad(f"{spot}: tool_use blocks need `id` and `name`")
+            args = block.get("input", {})
+            calls.append({"id": call_id, "type": "function",
+                          "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)}})
+        elif kind in ("thinking", "redacted_thinking"):
+            continue  # signatures are Anthropic's own; other upstreams cannot verify or use them
+        else:
+            raise bad(f"{spot}: block type `{kind}` is not supported in assistant messages")
+    message: dict[str, Any] = {"role": "assistant", "content": "\n".join(texts) if texts else (None if calls else "")}
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+def _system(system: Any) -> str | None:
+    if system is None:
+        return None
+    if isinstance(system, str):
+        return system or None
+    if not isinstance(system, list):
+        raise bad("system: must be a string or an array of text blocks")
+    texts = []
+    for j, block in enumerate(system):
+        if not isinstance(block, dict) or block.get("type") != "text":
+            raise bad(f"system.{j}: only text blocks are allowed in system")
+        texts.append(_text_block(block, f"system.{j}"))
+    return "\n".join(texts) or None
+
+
+def _tools(tools: Any) -> list[dict[str, Any]] | None:
+    if tools is None:
+        return None
+    if not isinstance(tools, list):
+        raise bad("tools: must be an array")
+    out = []
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, dict):
+            raise bad(f"tools.{i}: must be an object")
+        if tool.get("type") not in (None, "custom"):
+            raise bad(f"tools.{i}: tool type `{tool.get('type')}` is not supported (only custom tools)")
+        name, schema = tool.get("name"), tool.get("input_schema")
+        if not isinstance(name, str) or not name:
+            raise bad(f"tools.{i}.name: Field required")
+        if not isinstance(schema, dict):
+            raise bad(f"tools.{i}.input_schema: Field required")
+        fn: dict[str, Any] = {"name": name, "parameters": schema}
+        if isinstance(tool.get("description"), str):
+            fn["description"] = tool["description"]
+        if isinstance(tool.get("strict"), bool):
+            fn["strict"] = tool["strict"]
+        out.append({"type": "function", "function": fn})
+    return out or None
+
+
+def _tool_choice(choice: Any, tools: list[dict[str, Any]] | None) -> tuple[Any, bool]:
+    """The OpenAI tool_choice, and whether parallel tool use was disabled."""
+    if choice is None:
+        return None, False
+    if not isinstance(choice, dict):
+        raise bad("tool_choice: must be an object with a `type`")
+    kind = choice.get("type")
+    serial = choice.get("disable_parallel_tool_use") is True
+    if kind == "auto":
+        return "auto", serial
+    if kind == "any":
+        return "required", serial
+    if kind == "none":
+        return "none", False
+    if kind == "tool":
+        name = choice.get("name")
+        if not isinstance(name, str) or not name:
+            raise bad("tool_choice.name: Field required")
+        if not any(t["function"]["name"] == name for t in tools or []):
+            raise bad(f"tool_choice: tool `{name}` is not in tools")
+        return {"type": "function", "function": {"name": name}}, serial
+    raise bad("tool_choice.type: must be one of auto, any, tool, none")
+
+
+def _reasoning(body: dict[str, Any], max_tokens: int | None) -> str | None:
+    effort = None
+    thinking = body.get("thinking")
+    if thinking is not None:
+        if not isinstance(thinking, dict):
+            raise bad("thinking: must be an object")
+        kind = thinking.get("type")
+        if kind == "enabled":
+            budget = thinking.get("budget_tokens")
+            if not _is_int(budget):
+                raise bad("thinking.budget_tokens: Field required")
+            if budget < 1024:
+                raise bad("thinking.budget_tokens: must be at least 1024")
+            if max_tokens is not None and budget >= max_tokens:
+                raise bad("`max_tokens` must be greater than `thinking.budget_tokens`")
+            effort = "low" if budget < 4096 else "medium" if budget < 16384 else "high"
+        elif kind not in ("disabled", "adaptive", "between_tools"):
+            raise bad("thinking.type: must be one of enabled, disabled, adaptive")
+    config = body.get("output_config")
+    if isinstance(config, dict) and config.get("effort") is not None:
+        if config["effort"] not in EFFORTS:
+            raise bad("output_config.effort: must be one of low, medium, high, xhigh, max")
+        effort = EFFORTS[config["effort"]]
+    return effort
+
+
+def _response_format(body: dict[str, Any]) -> dict[str, Any] | None:
+    config = body.get("output_config")
+    fmt = config.get("format") if isinstance(config, dict) else None
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema" or not isinstance(fmt.get("schema"), dict):
+        raise bad("output_config.format: must be {type: json_schema, schema: {...}}")
+    return {"type": "json_schema", "json_schema": {"name": "output", "schema": fmt["schema"], "strict": True}}
+
+
+def stop_sequences(body: dict[str, Any]) -> list[str]:
+    stops = body.get("stop_sequences")
+    if stops is None:
+        return []
+    if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
+        raise bad("stop_sequences: must be an array of strings")
+    if any(not s.strip() for s in stops):
+        raise bad("stop_sequences: each stop sequence must contain non-whitespace")
+    return list(dict.fromkeys(stops))
+
+
+def chat_request(body: Any, counting: bool = False) -> tuple[ChatRequest, list[str]]:
+    """The canonical request for an Anthropic Messages body, and its stop sequences (enforced by the surface).
+    `counting`: a count_tokens body, which has no max_tokens."""
+    if not isinstance(body, dict):
+        raise bad("Request body must be a JSON object")
+    if not body.get("model"):
+        raise bad("Missing required parameter: model")
+    max_tokens = body.get("max_tokens")
+    if max_tokens is None and not counting:
+        raise bad("Missing required parameter: max_tokens")
+    if max_tokens is not None and (not _is_int(max_tokens) or max_tokens < 1):
+        raise bad("max_tokens: must be a positive integer")
+    raw = body.get("messages")
+    if not isinstance(raw, list) or not raw:
+        raise bad("Missing required parameter: messages")
+    messages: list[dict[str, Any]] = []
+    system = _system(body.get("system"))
+    if system is not None:
+        messages.append({"role": "system", "content": system})
+    for i, m in enumerate(raw):
+        where = f"messages.{i}"
+        if not isinstance(m, dict):
+            raise bad(f"{where}: must be an object with `role` and `content`")
+        role, content = m.get("role"), m.get("content")
+        if role not in ("user", "assistant"):
+            raise bad(f"{where}.role: must be `user` or `assistant`")
+        if isinstance(content, list):
+            if not all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in content):
+                raise bad(f"{where}.content: each block must be an object with a `type`")
+        elif not isinstance(content, str):
+            raise bad(f"{where}.content: must be a string or an array of content blocks")
+        if role == "user":
+            messages.extend(_user_messages(content, where))
+        else:
+            messages.append(_assistant_message(content, where))
+    temperature = body.get("temperature")
+    if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
+                                    or not 0 <= temperature <= 1):
+        raise bad("temperature: must be a number from 0 to 1")
+    tools = _tools(body.get("tools"))
+    tool_choice, serial = _tool_choice(body.get("tool_choice"), tools)
+    stops = stop_sequences(body)
+    extra: dict[str, Any] = {}
+    if stops:
+        extra["stop"] = stops[:OPENAI_MAX_STOP]
+    if isinstance(body.get("top_p"), (int, float)) and not isinstance(body.get("top_p"), bool):
+        extra["top_p"] = body["top_p"]
+    if tools and serial:
+        extra["parallel_tool_calls"] = False
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
+        extra["user"] = metadata["user_id"]
+    req = ChatRequest(model=body["model"], messages=messages, tools=tools, tool_choice=tool_choice,
+                      max_tokens=max_tokens, temperature=temperature, stream=body.get("stream") is True,
+                      response_format=_response_format(body), reasoning_effort=_reasoning(body, max_tokens),
+                      extra=extra)
+    return req, stops
+
+
+# ---------------------------------------------------------------- result
+
+
+def stop_reason(finish_reason: str | None, has_tool_calls: bool = False) -> str:
+    if has_tool_calls and finish_reason in (None, "stop", "tool_calls"):
+        return "tool_use"
+    return STOP_REASONS.get(finish_reason or "stop", "end_turn")
+
+
+def usage(u: Usage) -> dict[str, Any]:
+    """Anthropic counts cache reads apart from input_tokens (canonical input includes them)."""
+    return {"input_tokens": max(u.input_tokens - u.cached_tokens, 0), "output_tokens": u.output_tokens,
+            "cache_creation_input_tokens": 0, "cache_read_input_tokens": u.cached_tokens}
+
+
+def cut_at_stop(text: str, stops: list[str]) -> tuple[str, str | None]:
+    """The text up to the earliest stop sequence in it, and that sequence (None when none occurs)."""
+    best, hit = len(text), None
+    for s in stops:
+        at = text.find(s)
+        if at != -1 and at < best:
+            best, hit = at, s
+    return text[:best], hit
+
+
+class StopScanner:
+    """Finds stop sequences across streamed text pieces: holds back only the tail that could still begin one."""
+
+    def __init__(self, stops: list[str]):
+        self.stops = stops
+        self.keep = max((len(s) for s in stops), default=1) - 1
+        self.pending = ""
+        self.hit: str | None = None
+
+    def feed(self, piece: str) -> str:
+        """The text safe to emit now; after a hit, everything else is swallowed."""
+        if self.hit is not None:
+            return ""
+        if not self.stops:
+            return piece
+        self.pending += piece
+        before, hit = cut_at_stop(self.pending, self.stops)
+        if hit is not None:
+            self.hit, self.pending = hit, ""
+            return before
+        cut = max(len(self.pending) - self.keep, 0)
+        out, self.pending = self.pending[:cut], self.pending[cut:]
+        return out
+
+    def flush(self) -> str:
+        out, self.pending = self.pending, ""
+        return out
+
+
+def message(mid: str, model: str, result: ChatResult, stops: list[str]) -> dict[str, Any]:
+    """The Anthropic message for a canonical result."""
+    text, hit = cut_at_stop(result.text or "", stops)
+    content: list[dict[str, Any]] = []
+    if result.reasoning:
+        content.append({"type": "thinking", "thinking": result.reasoning, "signature": ""})
+    if text:
+        content.append({"type": "text", "text": text})
+    calls: list[ToolCall] = [] if hit is not None else result.tool_calls
+    for call in calls:
+        content.append({"type": "tool_use", "id": tool_use_id(call.id), "name": call.name,
+                        "input": tool_input(call.arguments)})
+    reason = "stop_sequence" if hit is not None else stop_reason(result.finish_reason, bool(calls))
+    return {"id": mid, "type": "message", "role": "assistant", "model": model, "content": content,
+            "stop_reason": reason, "stop_sequence": hit, "usage": usage(result.usage)}
