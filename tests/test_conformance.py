@@ -8,10 +8,6 @@ cross-field rule) a request derived from an example that breaks just that constr
 from __future__ import annotations
 
 import copy
-import io
-import json
-import math
-import uuid
 from typing import Any, Iterator
 
 import pytest

@@ -7,7 +7,6 @@ from sqlalchemy import insert
 
 from runapi.auth import admin
 from runapi.store.schema import memberships, users
-from tests.conftest import wait_done
 
 T2I = "/api/v1/nano_banana/text_to_image"
 

@@ -1,7 +1,6 @@
 """The official openai SDK against the OpenAI-compatible surface (sandbox LLM): plain, streaming, tools,
 multimodal, embeddings, models, errors, and exact token billing."""
 
-import time
 
 import openai
 import pytest

@@ -386,43 +386,12 @@ def _resample(samples: np.ndarray, rate: int) -> np.ndarray:
     return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
 
 
-_SAMPLE_FORMATS = {"libmp3lame": "fltp", "libopus": "flt", "pcm_mulaw": "s16", "pcm_alaw": "s16"}
-
-
-def _encode_with(codec: str, container_format: str, samples: np.ndarray, rate: int, kbps: int | None) -> bytes:
-    """Mono encoding with PyAV (ElevenLabs' outputs are mono); LAME at its fast setting keeps a 6-minute
-    speech file near two seconds of CPU."""
-    buf = io.BytesIO()
-    fmt = _SAMPLE_FORMATS[codec]
-    with av.open(buf, mode="w", format=container_format) as out:
-        stream = out.add_stream(codec, rate=rate, layout="mono")
-        stream.format = fmt
-        if kbps:
-            stream.bit_rate = kbps * 1000
-        if codec == "libmp3lame":
-            stream.options = {"compression_level": "7"}
-        step = (stream.codec_context.frame_size or 1024) * 16
-        clipped = np.clip(samples, -1, 1)
-        pcm = (clipped * 32767).astype(np.int16) if fmt == "s16" else clipped.astype(np.float32)
-        pts = 0
-        for start in range(0, len(pcm), step):
-            chunk = np.ascontiguousarray(pcm[start:start + step].reshape(1, -1))
-            frame = av.AudioFrame.from_ndarray(chunk, format=fmt, layout="mono")
-            frame.sample_rate, frame.pts = rate, pts
-            pts += chunk.shape[1]
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return buf.getvalue()
-
-
 def encode_output(samples: np.ndarray, output_format: str = "mp3_44100_128") -> tuple[bytes, str, str]:
     """(data, content type, extension) for an ElevenLabs-style output format."""
     codec, rate, kbps = parse_output_format(output_format)
     resampled = _resample(samples, rate)
     if codec == "mp3":
-        return _encode_with("libmp3lame", "mp3", resampled, rate, kbps or 128), "audio/mpeg", "mp3"
+        return media.encode_mono("libmp3lame", "mp3", resampled, rate, kbps or 128), "audio/mpeg", "mp3"
     if codec in ("pcm", "wav"):
         buf = io.BytesIO()
         with wave.open(buf, "wb") as w:
@@ -432,9 +401,9 @@ def encode_output(samples: np.ndarray, output_format: str = "mp3_44100_128") -> 
             w.writeframes((np.clip(resampled, -1, 1) * 32767).astype("<i2").tobytes())
         return buf.getvalue(), "audio/wav", "wav"
     if codec in ("ulaw", "alaw"):
-        return _encode_with(f"pcm_{'mulaw' if codec == 'ulaw' else 'alaw'}", "wav", resampled, rate, None), \
+        return media.encode_mono(f"pcm_{'mulaw' if codec == 'ulaw' else 'alaw'}", "wav", resampled, rate, None), \
             "audio/wav", "wav"
-    return _encode_with("libopus", "ogg", resampled, rate, kbps or 64), "audio/ogg", "opus"
+    return media.encode_mono("libopus", "ogg", resampled, rate, kbps or 64), "audio/ogg", "opus"
 
 
 @generator("sound")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import json
 import math
 import random
@@ -28,7 +27,6 @@ import re
 import uuid
 from typing import Any
 
-import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -265,26 +263,7 @@ def _lyric_words(lyrics: str | None) -> list[str]:
 
 
 def _mp3(samples: np.ndarray) -> bytes:
-    """Mono 128 kb/s MP3 (LAME, fastest algorithm); decodes back to exactly the same number of samples."""
-    samples = np.ascontiguousarray(np.clip(samples, -1, 1).astype(np.float32))
-    buf = io.BytesIO()
-    with av.open(buf, mode="w", format="mp3") as out:
-        stream = out.add_stream("libmp3lame", rate=SR, layout="mono")
-        stream.bit_rate = 128_000
-        stream.codec_context.options = {"compression_level": "9"}
-        size = stream.codec_context.frame_size or 1152
-        pts = 0
-        for start in range(0, len(samples), size):
-            chunk = samples[start:start + size]
-            frame = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")
-            frame.sample_rate = SR
-            frame.pts = pts
-            pts += len(chunk)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return buf.getvalue()
+    return media.encode_mono("libmp3lame", "mp3", samples, SR, 128)
 
 
 def _decode(data: bytes, what: str = "audio") -> np.ndarray:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import re
 import uuid
 from typing import Any
