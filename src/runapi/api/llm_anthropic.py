@@ -7,11 +7,9 @@ do not say which sequence stopped them (and take at most four)."""
 from __future__ import annotations
 
 import logging
-import math
 import uuid
 from typing import Any, AsyncIterator
 
-import anyio
 import orjson
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -20,10 +18,8 @@ from starlette.routing import Route
 
 from ..errors import ApiError
 from ..llm import anthropic_format as fmt
-from ..llm.canonical import Usage
-from ..llm.models import llm_models
 from ..llm.tokens import messages_tokens
-from .llm_common import MeteredStream, admit_chat, caller, run_complete
+from .llm_common import MeteredStream, admit_chat, caller, resolve_model, run_complete
 from .responses import ANTHROPIC_TYPES, Json, json_body
 
 log = logging.getLogger("runapi.api")
@@ -94,17 +90,9 @@ async def messages(request: Request):
     estimate = messages_tokens(req.messages, req.tools)
 
     async def events() -> AsyncIterator[bytes]:
-        seen_usage = False
-        generated = 0  # bytes of text and tool arguments received, for when no usage arrives
-        failed = False
         finish: str | None = None
         blocks = Blocks()
         scanner = fmt.StopScanner(stops)
-
-        def served() -> Usage:
-            if seen_usage:
-                return metered.usage
-            return Usage(input_tokens=estimate, output_tokens=math.ceil(generated / 4))
 
         try:
             yield event("message_start", {"type": "message_start", "message": {
@@ -114,13 +102,8 @@ async def messages(request: Request):
                           "cache_read_input_tokens": 0}}})
             yield event("ping", {"type": "ping"})
             async for d in metered:
-                seen_usage = seen_usage or d.usage is not None
                 if d.finish_reason is not None:
                     finish = d.finish_reason
-                if d.text:
-                    generated += len(d.text.encode())
-                elif d.tool_call is not None:
-                    generated += len(d.tool_call.arguments.encode())
                 if scanner.hit is not None:
                     continue  # after a stop sequence the rest is drained for its usage only
                 if d.text:
@@ -136,10 +119,9 @@ async def messages(request: Request):
             reason = "stop_sequence" if scanner.hit is not None else fmt.stop_reason(finish, blocks.tools > 0)
             yield event("message_delta", {"type": "message_delta",
                                           "delta": {"stop_reason": reason, "stop_sequence": scanner.hit},
-                                          "usage": fmt.usage(served())})
+                                          "usage": fmt.usage(metered.billable_usage())})
             yield event("message_stop", {"type": "message_stop"})
         except Exception as exc:  # the stream has begun: report in-band, as Anthropic does
-            failed = True
             if isinstance(exc, ApiError):
                 kind, text = ANTHROPIC_TYPES.get(exc.status, "api_error"), exc.message
             else:
@@ -147,13 +129,9 @@ async def messages(request: Request):
                 kind, text = "api_error", "Internal server error"
             yield event("error", {"type": "error", "error": {"type": kind, "message": text}})
         finally:
-            if not failed and not seen_usage:
-                # the client left (or the upstream sent no usage): bill what was generated, not nothing
-                metered.usage = served()
-            # A hang-up cancels this task through Starlette's anyio cancel scope; only an anyio shield keeps
-            # the settlement (and its SQLite write transaction) from being cancelled halfway.
-            with anyio.CancelScope(shield=True):
-                await metered.close()
+            # without reported usage (a hang-up, or an upstream that sends none) close() bills what was
+            # generated; it is shielded against the hang-up's cancellation
+            await metered.close()
 
     # close() also runs as a background task: if the client leaves before the body starts, the generator's
     # finally never runs, and the reservation must still be settled or refunded
@@ -166,12 +144,7 @@ async def count_tokens(request: Request) -> Json:
     who = await caller(request)
     body = await json_body(request)
     req, _ = fmt.chat_request(body, counting=True)
-    model = llm_models().get(req.model) if isinstance(req.model, str) else None
-    if model is None or model.kind != "chat":
-        raise ApiError(404, f"The model `{req.model}` does not exist or you do not have access to it",
-                       code="model_not_found")
-    if who.allowed_models is not None and model.id not in who.allowed_models:
-        raise ApiError(422, f"Model {model.id} is not allowed for this API key")
+    resolve_model(who, req.model, ("chat",))
     return Json({"input_tokens": messages_tokens(req.messages, req.tools)})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import anyio
 
@@ -37,17 +38,29 @@ async def caller(request: Request) -> Principal:
     return who
 
 
-async def admit(request: Request, who: Principal, model_id: object, kind: str, input_tokens: int,
-                max_output: int | None) -> Admitted:
-    """Check the model, the key's allow-list and limits and its guardrail; then reserve credits (402)."""
+def model_not_found(model_id: object) -> ApiError:
+    return ApiError(404, f"The model `{model_id}` does not exist or you do not have access to it",
+                    code="model_not_found")
+
+
+def resolve_model(who: Principal, model_id: object, kinds: tuple[str, ...],
+                  not_found: Callable[[object], ApiError] = model_not_found) -> LlmModel:
+    """The catalog model of one of `kinds` (404 in the surface's words otherwise) that this key may use
+    (422, as the docs say for every LLM surface)."""
     if not isinstance(model_id, str) or not model_id:
         raise ApiError(400, "Missing required parameter: model")
     model = llm_models().get(model_id)
-    if model is None or model.kind != kind:
-        raise ApiError(404, f"The model `{model_id}` does not exist or you do not have access to it",
-                       code="model_not_found")
+    if model is None or model.kind not in kinds:
+        raise not_found(model_id)
     if who.allowed_models is not None and model.id not in who.allowed_models:
         raise ApiError(422, f"Model {model.id} is not allowed for this API key")
+    return model
+
+
+async def admit(request: Request, who: Principal, model_id: object, kind: str, input_tokens: int,
+                max_output: int | None) -> Admitted:
+    """Check the model, the key's allow-list and limits and its guardrail; then reserve credits (402)."""
+    model = resolve_model(who, model_id, (kind,))
     rt = runtime(request)
     await enforce_key_limit(rt, who)
     guardrail_id = await check_guardrail(rt.db, who, model.id, router.provider_name(rt, model.id))
@@ -88,6 +101,7 @@ class MeteredStream:
         self.first = None
         self.text_chars = 0
         self.usage = Usage()
+        self.reported = False  # the stream sent real usage
         self.produced = False
         self._closed = False
 
@@ -112,16 +126,17 @@ class MeteredStream:
         self.produced = True
         if delta.usage is not None:
             self.usage = delta.usage
+            self.reported = True
         if delta.text:
             self.text_chars += len(delta.text.encode("utf-8"))
         if delta.tool_call is not None:
             self.text_chars += len(delta.tool_call.arguments.encode("utf-8"))
         return delta
 
-    def _billable_usage(self) -> Usage:
+    def billable_usage(self) -> Usage:
         """Real usage when the stream reported it; if the client left before that, the estimated prompt and
         the output already sent (so hanging up just before the end is not free)."""
-        if self.usage.input_tokens or self.usage.output_tokens:
+        if self.reported:
             return self.usage
         return Usage(input_tokens=messages_tokens(self.req.messages, self.req.tools),
                      output_tokens=-(-self.text_chars // 4))
@@ -140,7 +155,7 @@ class MeteredStream:
         finally:
             if self.produced:
                 await billing.settle(self.rt.db, self.admitted.reservation, self.admitted.model,
-                                     self._billable_usage())
+                                     self.billable_usage())
             else:
                 await billing.refund(self.rt.db, self.admitted.reservation, "no output")
 

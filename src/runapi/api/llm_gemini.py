@@ -19,9 +19,11 @@ from ..errors import ApiError
 from ..llm import gemini_format as gf
 from ..llm import sandbox
 from ..llm.canonical import Usage
-from ..llm.models import LlmModel, llm_models
+from ..llm.models import LlmModel
 from ..llm.tokens import messages_tokens, text_tokens
-from .llm_common import MeteredStream, admit, admit_chat, caller, run_complete, settle, visible_models
+from .llm_common import (
+    MeteredStream, admit, admit_chat, caller, resolve_model, run_complete, settle, visible_models,
+)
 from .responses import Json, json_body
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -39,14 +41,8 @@ def _not_found(model_id: str, method: str) -> ApiError:
 
 
 def _resolve(who: Principal, model_id: str, method: str, kinds: tuple[str, ...]) -> LlmModel:
-    """The catalog model for `method` (404 in Google's words), and whether this key may use it (422, as
-    the docs say for every LLM surface)."""
-    model = llm_models().get(model_id)
-    if model is None or model.kind not in kinds:
-        raise _not_found(model_id, method)
-    if who.allowed_models is not None and model.id not in who.allowed_models:
-        raise ApiError(422, f"Model {model.id} is not allowed for this API key")
-    return model
+    """The catalog model for `method`, with the 404 in Google's words."""
+    return resolve_model(who, model_id, kinds, lambda m: _not_found(str(m), method))
 
 
 def _response_id() -> str:

@@ -53,33 +53,34 @@ class Runtime:
                                         https_only=not settings.allow_private_network))
         if settings.run_workers if run_workers is None else run_workers:
             rt.start_workers()
-        rt._loops.append(asyncio.create_task(rt._flush_usage_loop(), name="last-used-flush"))
-        rt._loops.append(asyncio.create_task(rt._expire_files_loop(), name="file-expiry"))
-        return rt
-
-    async def _expire_files_loop(self, every: float = 30.0) -> None:
         from .uploads import expire_files
 
-        while not self._stop.is_set():
-            try:
-                await expire_files(self)
-            except Exception:
-                log.exception("file expiry failed")
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=every)
-            except asyncio.TimeoutError:
-                pass
+        rt._loops.append(asyncio.create_task(
+            rt._every(2.0, rt.authenticate.flush_last_used, "recording key usage times"), name="last-used-flush"))
+        rt._loops.append(asyncio.create_task(
+            rt._every(30.0, lambda: expire_files(rt), "file expiry", run_now=True), name="file-expiry"))
+        return rt
 
-    async def _flush_usage_loop(self, every: float = 2.0) -> None:
-        while not self._stop.is_set():
+    async def _every(self, seconds: float, job, what: str, run_now: bool = False) -> None:  # noqa: ANN001
+        """Run `job` every `seconds` until stopped, and once more on the way out (a last flush)."""
+        if run_now:
+            await self._run_logged(job, what)
+        while True:
             try:
-                await asyncio.wait_for(self._stop.wait(), timeout=every)
+                await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+                stopping = True
             except asyncio.TimeoutError:
-                pass
-            try:
-                await self.authenticate.flush_last_used()
-            except Exception:
-                log.exception("could not record key usage times")
+                stopping = False
+            await self._run_logged(job, what)
+            if stopping:
+                return
+
+    @staticmethod
+    async def _run_logged(job, what: str) -> None:  # noqa: ANN001
+        try:
+            await job()
+        except Exception:
+            log.exception("%s failed", what)
 
     def start_workers(self) -> None:
         self.worker = TaskWorker(self)

@@ -166,11 +166,6 @@ async def create_file(request: Request) -> Json:
 # ------------------------------------------------------------------------------ direct (two-step) upload
 
 
-def _upload_signature(secret: bytes, file_id: str, expires: int) -> str:
-    mac = hmac.new(secret, f"upload\n{file_id}\n{expires}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
-
-
 async def prepare_upload(request: Request) -> Json:
     who = await authenticated(request)
     require_api_key(who)
@@ -193,7 +188,7 @@ async def prepare_upload(request: Request) -> Json:
             file_name=str(name or "upload")[:255], size_bytes=size, checksum=checksum, state="pending",
             created_at=now, expires_at=now + policy.LIFETIME_SECONDS))
     expires = int(now + policy.LIFETIME_SECONDS)
-    sig = _upload_signature(rt.settings.resolved_secret_key, file_id, expires)
+    sig = rt.signer.sign("upload", file_id, expires)
     headers = {"Content-Type": "application/octet-stream"}
     if checksum:
         headers["Content-MD5"] = checksum
@@ -207,7 +202,7 @@ async def receive_upload(request: Request) -> Response:
     file_id = request.path_params["file_id"]
     expires, sig = request.query_params.get("expires", ""), request.query_params.get("signature", "")
     if not expires.isdigit() or int(expires) < time.time() or not hmac.compare_digest(
-            _upload_signature(rt.settings.resolved_secret_key, file_id, int(expires)), sig):
+            rt.signer.sign("upload", file_id, int(expires)), sig):
         raise ApiError(403, "Upload URL expired or invalid", code="invalid_signature")
     async with rt.db.read() as conn:
         row = (await conn.execute(select(files).where(files.c.id == file_id, files.c.state == "pending")))\

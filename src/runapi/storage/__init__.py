@@ -76,9 +76,13 @@ class UrlSigner:
     def __init__(self, secret: bytes):
         self.secret = secret
 
-    def _signature(self, key: str, expires: int) -> str:
-        mac = hmac.new(self.secret, f"{key}\n{expires}".encode(), hashlib.sha256).digest()
+    def sign(self, *parts: object) -> str:
+        """URL-safe HMAC-SHA256 of the parts joined by newlines (other pre-signed URLs use it too)."""
+        mac = hmac.new(self.secret, "\n".join(map(str, parts)).encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def _signature(self, key: str, expires: int) -> str:
+        return self.sign(key, expires)
 
     def url(self, base_url: str, key: str, expires: int) -> str:
         query = urlencode({"expires": expires, "signature": self._signature(key, expires)})
