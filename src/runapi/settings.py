@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     run_workers: bool = True
     worker_concurrency: int = 8
     worker_idle_poll_seconds: float = 0.5
-    lease_seconds: float = 120.0
+    # A task's lease; its worker renews it every third of this while stepping, so a crashed worker's tasks are
+    # picked up by another within this time.
+    lease_seconds: float = 30.0
     max_task_attempts: int = 5
     task_timeout_seconds: float = 3600.0
 
@@ -53,6 +55,14 @@ class Settings(BaseSettings):
     fetch_timeout_seconds: float = 30.0
     # Outbound fetches (input URLs, callbacks) refuse loopback/private targets unless this is set (local dev, tests).
     allow_private_network: bool = False
+
+    # Several processes/nodes: Redis carries cache invalidations, task wake-ups and finish notifications
+    # between them (default: in-process only). The prefix names the pub/sub channels.
+    redis_url: str | None = None
+    redis_channel_prefix: str = "runapi"
+    # Connections per process (PostgreSQL); each process also keeps up to db_max_overflow more under load.
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
 
     # Resolved API keys are cached this long per process; changes via this process apply at once.
     auth_cache_seconds: float = 5.0

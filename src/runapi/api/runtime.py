@@ -10,6 +10,7 @@ import httpx
 
 from ..auth.principal import Authenticator
 from ..callbacks.delivery import CallbackDispatcher
+from ..coord import Coordinator, make_coordinator
 from ..net.safe_http import safe_client
 from ..providers import ProviderRegistry
 from ..providers.sandbox import SandboxProvider
@@ -31,6 +32,7 @@ class Runtime:
     http: httpx.AsyncClient
     authenticate: Authenticator
     files_http: httpx.AsyncClient
+    coord: Coordinator
     callback_wake: asyncio.Event = field(default_factory=asyncio.Event)
     worker: TaskWorker | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -44,13 +46,18 @@ class Runtime:
         http = safe_client(allow_private=settings.allow_private_network, timeout=settings.fetch_timeout_seconds)
         storage = make_storage(settings)
         signer = UrlSigner(settings.resolved_secret_key)
+        coord = make_coordinator(settings.redis_url, settings.redis_channel_prefix)
+        await coord.start()
         sandbox = SandboxProvider(http, settings.sandbox_delay_seconds, settings.fetch_max_bytes, storage, signer)
         rt = cls(settings=settings, db=db, storage=storage,
                  signer=signer, providers=ProviderRegistry(sandbox), http=http,
-                 authenticate=Authenticator(db, settings.auth_cache_seconds),
+                 authenticate=Authenticator(db, settings.auth_cache_seconds), coord=coord,
                  files_http=safe_client(allow_private=settings.allow_private_network,
                                         timeout=settings.fetch_timeout_seconds,
                                         https_only=not settings.allow_private_network))
+        rt.authenticate.attach(coord)
+        coord.on_task_created(rt._wake_local_worker)
+        coord.on_task_finished(rt._finished_somewhere)
         if settings.run_workers if run_workers is None else run_workers:
             rt.start_workers()
         from .uploads import expire_files
@@ -92,16 +99,22 @@ class Runtime:
                         asyncio.create_task(dispatcher.run(self._stop), name="callback-dispatcher")]
 
     def task_finished(self, task_id: str) -> None:
+        """A worker here finished a task: deliver its callback now, and tell whoever waits on it, anywhere."""
         self.callback_wake.set()
+        self.coord.task_finished(task_id)
+
+    def _finished_somewhere(self, task_id: str) -> None:
         waiter = self._finish_waiters.get(task_id)
         if waiter:
             waiter.set()
 
     async def wait_finished(self, task_id: str, timeout: float) -> None:
-        """Until the task finishes here (event) or anywhere (checked in the database every 0.25 s)."""
+        """Until the task finishes here or in another process (a coordinator signal), with a database check as
+        the backstop for a missed signal: every 0.25 s with an in-process coordinator, every 2 s with a shared one."""
         from ..tasks.engine import is_terminal
 
         event = self._finish_waiters.setdefault(task_id, asyncio.Event())
+        poll = 2.0 if self.coord.shared else 0.25
         deadline = asyncio.get_running_loop().time() + timeout
         try:
             while not await is_terminal(self.db, task_id):
@@ -109,13 +122,17 @@ class Runtime:
                 if remaining <= 0:
                     return
                 try:
-                    await asyncio.wait_for(event.wait(), timeout=min(0.25, remaining))
+                    await asyncio.wait_for(event.wait(), timeout=min(poll, remaining))
                 except asyncio.TimeoutError:
                     pass
         finally:
             self._finish_waiters.pop(task_id, None)
 
     def wake_worker(self) -> None:
+        """A task was created: wake an idle worker, in this process or any other."""
+        self.coord.task_created()
+
+    def _wake_local_worker(self) -> None:
         if self.worker:
             self.worker.wake.set()
 
@@ -128,4 +145,5 @@ class Runtime:
         chain = getattr(self, "_llm_chain", None)
         if chain:
             await chain[0].http.aclose()
+        await self.coord.close()
         await self.db.dispose()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
+from ..coord import ALL, Coordinator
 from ..errors import ApiError, unauthorized
 from ..store import Database
 from ..store.schema import api_keys, memberships
@@ -59,8 +60,8 @@ async def authenticate(db: Database, token: str | None) -> Principal:
 
 
 class Authenticator:
-    """Caches resolved keys for a few seconds so the hot path skips the database. Changes made through this
-    process invalidate at once (`forget`); other processes see them within `ttl` seconds."""
+    """Caches resolved keys for a few seconds so the hot path skips the database. `forget` drops a changed key
+    at once, in every process when a shared coordinator is attached (otherwise others see it within `ttl`)."""
 
     MAX_ENTRIES = 10_000
 
@@ -69,7 +70,13 @@ class Authenticator:
         self.ttl = ttl
         self._cache: dict[str, tuple[Principal, float]] = {}
         self.last_used: dict[str, float] = {}  # key id -> last request time, flushed in batches
+        self.coord: Coordinator | None = None
 
+    def attach(self, coord: Coordinator) -> None:
+        """Broadcast `forget` through `coord`, and drop what other processes say changed."""
+        self.coord = coord
+        coord.subscribe_invalidation("api_key", self._drop_key)
+        coord.subscribe_invalidation("account", self._drop_account)
 
     async def __call__(self, token: str | None) -> Principal:
         if not token:
@@ -97,11 +104,20 @@ class Authenticator:
                 await conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=at))
 
     def forget(self, key_id: str | None = None) -> None:
-        """Drop one key (or all) from the cache after it was changed or disabled."""
-        if key_id is None:
-            self._cache.clear()
-            return
-        for digest in [d for d, (p, _) in self._cache.items() if p.key_id == key_id]:
+        """Drop one key (or all) from the cache, here and in every other process, after it changed."""
+        if self.coord is not None:
+            self.coord.publish_invalidation("api_key", key_id or ALL)  # delivered here synchronously too
+        else:
+            self._drop_key(key_id or ALL)
+
+    def _drop_key(self, key_id: str) -> None:
+        self._drop_where(lambda p: key_id == ALL or p.key_id == key_id)
+
+    def _drop_account(self, account_id: str) -> None:
+        self._drop_where(lambda p: account_id == ALL or str(p.account_id) == account_id)
+
+    def _drop_where(self, stale) -> None:
+        for digest in [d for d, (p, _) in self._cache.items() if stale(p)]:
             self._cache.pop(digest, None)
 
 
