@@ -109,6 +109,18 @@ ledger = Table(
     UniqueConstraint("task_id", "kind", name="uq_ledger_task_kind"),
 )
 
+# Metered (LLM) reservations not yet settled or refunded. Settling deletes the row, so a request can be
+# finished at most once across processes, and the janitor refunds what a crashed process left open.
+open_reservations = Table(
+    "open_reservations", metadata,
+    Column("request_id", String(40), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("api_key_id", String(40)),
+    Column("cents", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_open_reservations_time", "created_at"),
+)
+
 callback_deliveries = Table(
     "callback_deliveries", metadata,
     Column("id", String(36), primary_key=True),  # X-Callback-Id, the same on every retry
