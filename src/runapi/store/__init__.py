@@ -1,4 +1,5 @@
-from .db import Database
 from . import schema
+from .availability import DatabaseUnavailable
+from .db import Database
 
-__all__ = ["Database", "schema"]
+__all__ = ["Database", "DatabaseUnavailable", "schema"]

@@ -3,23 +3,31 @@
 SQLite allows one writer at a time. Write transactions start with BEGIN IMMEDIATE so they queue on the lock
 (busy_timeout) instead of failing when a read lock cannot be upgraded, and writers inside one process queue
 on an asyncio lock so they don't spin on the file lock. Reads use a separate engine and never wait for writers.
+
+PostgreSQL (asyncpg) runs at READ COMMITTED with one pool for both; the money paths stay exact through
+conditional updates (`balance >= x`) and row locks (`FOR UPDATE`), task claims through `SKIP LOCKED`.
+Start-up work that many processes may race on (migrations, the first account) takes a cluster-wide lock.
+Losing the database raises `DatabaseUnavailable` (a 503), never a bare driver error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import zlib
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from .availability import DatabaseUnavailable, is_unavailable
 
 
 class Database:
-    def __init__(self, url: str, sqlite_synchronous: str = "FULL"):
+    def __init__(self, url: str, sqlite_synchronous: str = "FULL", pool_size: int = 10, max_overflow: int = 20):
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
@@ -29,7 +37,10 @@ class Database:
             self.read_engine = self._sqlite_engine(url, sqlite_synchronous, immediate=False)
             self._write_lock: asyncio.Lock | None = asyncio.Lock()
         else:
-            self.write_engine = self.read_engine = create_async_engine(url, pool_pre_ping=True)
+            # pre-ping: connections that died with a server restart are replaced on checkout, not handed out
+            self.write_engine = self.read_engine = create_async_engine(
+                url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=10,
+                connect_args={"timeout": 5, "command_timeout": 60})
             self._write_lock = None
 
     @staticmethod
@@ -40,7 +51,7 @@ class Database:
                                      pool_reset_on_return="rollback" if immediate else None)
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+        def _on_connect(dbapi_conn, _record):
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
@@ -51,42 +62,86 @@ class Database:
 
         if immediate:
             @event.listens_for(engine.sync_engine, "begin")
-            def _on_begin(conn):  # noqa: ANN001
+            def _on_begin(conn):
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
 
     async def create_schema(self) -> None:
-        """Bring the schema to the newest migration (Alembic), in one transaction."""
+        """Bring the schema to the newest migration (Alembic), in one transaction. Processes starting together
+        take turns (an advisory lock on PostgreSQL, the write lock on SQLite); the later ones find it done."""
         from alembic import command
         from alembic.config import Config
 
-        def upgrade(sync_conn) -> None:  # noqa: ANN001
+        def upgrade(sync_conn) -> None:
             cfg = Config()
             cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
             cfg.attributes["connection"] = sync_conn
             command.upgrade(cfg, "head")
 
         async with self.write_engine.begin() as conn:
+            if not self.is_sqlite:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_id("migrations")})
             await conn.run_sync(upgrade)
+
+    @contextlib.asynccontextmanager
+    async def startup_lock(self, name: str) -> AsyncIterator[None]:
+        """Hold a lock shared by every process on this database while doing once-only start-up work."""
+        if not self.is_sqlite:
+            async with self.write_engine.connect() as conn:
+                await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _lock_id(name)})
+                await conn.commit()
+                try:
+                    yield
+                finally:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_id(name)})
+                    await conn.commit()
+            return
+        if not self.url.database or self.url.database == ":memory:":
+            yield  # a private in-memory database has one process
+            return
+        path = Path(self.url.database).with_suffix(f".{name}.lock")
+        fh = await asyncio.to_thread(path.open, "a")
+        try:
+            await asyncio.to_thread(fcntl.flock, fh.fileno(), fcntl.LOCK_EX)  # released when fh closes
+            yield
+        finally:
+            fh.close()
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One transaction that commits on success and rolls back on any exception."""
-        if self._write_lock is None:
-            async with self.write_engine.begin() as conn:
+        try:
+            if self._write_lock is None:
+                async with self.write_engine.begin() as conn:
+                    yield conn
+                return
+            async with self._write_lock, self.write_engine.begin() as conn:
                 yield conn
-            return
-        async with self._write_lock:
-            async with self.write_engine.begin() as conn:
-                yield conn
+        except Exception as exc:
+            _raise_if_unavailable(exc)
+            raise
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.read_engine.connect() as conn:
-            yield conn
+        try:
+            async with self.read_engine.connect() as conn:
+                yield conn
+        except Exception as exc:
+            _raise_if_unavailable(exc)
+            raise
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+def _raise_if_unavailable(exc: Exception) -> None:
+    if not isinstance(exc, DatabaseUnavailable) and is_unavailable(exc):
+        raise DatabaseUnavailable() from exc
+
+
+def _lock_id(name: str) -> int:
+    """A stable advisory-lock key per purpose (namespaced so it cannot collide with other applications')."""
+    return zlib.crc32(f"runapi:{name}".encode())

@@ -124,6 +124,16 @@ def _leased(task_id: str, owner: str):
     return and_(tasks.c.id == task_id, tasks.c.lease_owner == owner, tasks.c.state.notin_(TERMINAL))
 
 
+async def renew_leases(db: Database, owner: str, task_ids: list[str], lease_seconds: float) -> int:
+    """Extend the leases we still hold on these tasks (the worker's heartbeat). Returns how many we hold."""
+    now = time.time()
+    async with db.write() as conn:
+        res = await conn.execute(update(tasks).where(
+            tasks.c.id.in_(task_ids), tasks.c.lease_owner == owner, tasks.c.state.notin_(TERMINAL),
+        ).values(lease_until=now + lease_seconds))
+    return res.rowcount
+
+
 async def update_leased(db: Database, task_id: str, owner: str, **values: Any) -> bool:
     """Persist progress of a task we hold the lease on; False if the lease was lost."""
     async with db.write() as conn:

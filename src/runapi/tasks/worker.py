@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from ..catalog import get_catalog
-from ..providers import Done, Progress, TaskFailed, TaskInput
+from ..providers import Done, Progress, TaskFailed, TaskInput, TransientFailure
 from . import engine
 
 log = logging.getLogger("runapi.worker")
@@ -26,10 +26,11 @@ class TaskWorker:
         self.rt = runtime
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.wake = asyncio.Event()
-        self.inflight: set[asyncio.Task] = set()
+        self.inflight: dict[asyncio.Task, str] = {}  # step -> task id, for the lease heartbeat
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.rt.settings
+        heartbeat = asyncio.create_task(self.renew_leases(stop), name="lease-heartbeat")
         while not stop.is_set():
             free = s.worker_concurrency - len(self.inflight)
             claimed: list[dict[str, Any]] = []
@@ -40,7 +41,7 @@ class TaskWorker:
                     log.exception("claim failed")
             for task in claimed:
                 t = asyncio.create_task(self.step(task))
-                self.inflight.add(t)
+                self.inflight[t] = task["id"]
                 t.add_done_callback(self._done)
             if claimed and len(claimed) == free:
                 await asyncio.sleep(0)  # more may be due; still yield to the event loop
@@ -52,10 +53,26 @@ class TaskWorker:
             for w in waiters:
                 w.cancel()
         if self.inflight:
-            await asyncio.wait(self.inflight, timeout=10)
+            await asyncio.wait(list(self.inflight), timeout=10)
+        heartbeat.cancel()
+
+    async def renew_leases(self, stop: asyncio.Event) -> None:
+        """Keep the leases of the tasks we are stepping, so a short lease only ever expires when we are gone
+        (a crashed worker's tasks are then claimed again within one lease)."""
+        s = self.rt.settings
+        every = s.lease_seconds / 3
+        while not stop.is_set():
+            await asyncio.sleep(every)
+            ids = list(self.inflight.values())
+            if not ids:
+                continue
+            try:
+                await engine.renew_leases(self.rt.db, self.owner, ids, s.lease_seconds)
+            except Exception:  # database briefly unavailable: the next beat tries again
+                log.warning("lease renewal for %d task(s) failed", len(ids), exc_info=True)
 
     def _done(self, t: asyncio.Task) -> None:
-        self.inflight.discard(t)
+        self.inflight.pop(t, None)
         self.wake.set()  # a slot is free
 
     async def step(self, task: dict[str, Any]) -> None:
@@ -100,19 +117,21 @@ class TaskRunner:
         except TaskFailed as exc:
             await engine.finish(rt.db, task, self.owner, error=str(exc), **finish_kw)
             rt.task_finished(task["id"])
-        except Exception:
-            log.exception("task %s step failed", task["id"])
+        except Exception as exc:
+            log.exception("task %s step failed", task["id"], extra={"task_id": task["id"]})
             failures = task["failures"] + 1
             try:
                 if failures >= s.max_task_attempts:
-                    await engine.finish(rt.db, task, self.owner, error="Generation failed", **finish_kw)
+                    # an upstream outage names itself; anything else is our bug and stays generic
+                    error = str(exc) if isinstance(exc, TransientFailure) else "Generation failed"
+                    await engine.finish(rt.db, task, self.owner, error=error, **finish_kw)
                     rt.task_finished(task["id"])
                 else:
                     await engine.release(rt.db, task["id"], self.owner, time.time() + backoff(failures, 1.0),
                                          failures=failures)
             except Exception:
                 log.exception("task %s: could not record failure; the lease will expire and it will be retried",
-                              task["id"])
+                              task["id"], extra={"task_id": task["id"]})
 
     async def store_outputs(self, task_id: str, done: Done) -> dict[str, Any]:
         """Store every output; list it under its kind (unless kind is None) and turn {"$file": i} references
