@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -70,6 +71,14 @@ class Settings(BaseSettings):
     # LLM upstreams, tried in order for the models they serve: [{"name": "openai", "base_url": ".../v1",
     # "api_key": "...", "models": ["gpt-5.2"] or ["*"], "model_map": {"gpt-5.2": "gpt-5.2-2026-01-01"}}]
     llm_upstreams: list[dict] = Field(default_factory=list)
+    # An LLM reservation still open this long was left by a process that died mid-call: refunded in full.
+    llm_abandoned_after_seconds: float = 3600.0
+
+    # Observability: log lines as text or JSON objects (one per line); one access line per request;
+    # when metrics_token is set, GET /metrics needs `Authorization: Bearer <token>`.
+    log_format: Literal["text", "json"] = "text"
+    access_log: bool = True
+    metrics_token: str | None = None
 
     bootstrap_api_key: str | None = None
     bootstrap_credits_cents: int = 10_000

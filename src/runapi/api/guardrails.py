@@ -13,15 +13,23 @@ from starlette.routing import Route
 
 from ..auth.principal import Principal
 from ..auth.tokens import new_prefixed_id
-from ..billing.ledger import spent_since, window_start
 from ..errors import ApiError
-from ..store import Database
 from ..store.schema import api_keys, guardrail_assignments, guardrails, memberships
 from .context import runtime
 from .management import (
-    INTERVALS, MISSING, body_object, check_limit_pair, given, iso, manager, not_found, opt_bool, opt_cents,
+    INTERVALS,
+    MISSING,
+    body_object,
+    check_limit_pair,
+    given,
+    iso,
+    manager,
+    not_found,
+    opt_bool,
+    opt_cents,
     opt_interval,
-    opt_string, opt_string_list,
+    opt_string,
+    opt_string_list,
 )
 from .responses import Json, json_body
 
@@ -173,6 +181,7 @@ async def patch_guardrail(request: Request) -> Json:
                 raise ApiError(422, f"A guardrail named {fields['name']!r} already exists")
         merged["updated_at"] = fields["updated_at"] = time.time()
         await conn.execute(update(guardrails).where(guardrails.c.id == row["id"]).values(**fields))
+    runtime(request).guardrails.changed()
     return Json({"guardrail": guardrail_object(merged)})
 
 
@@ -184,6 +193,7 @@ async def delete_guardrail(request: Request) -> Response:
         await _may_change(conn, who, row)
         await conn.execute(update(guardrails).where(guardrails.c.id == row["id"]).values(deleted_at=time.time()))
         await conn.execute(delete(guardrail_assignments).where(guardrail_assignments.c.guardrail_id == row["id"]))
+    runtime(request).guardrails.changed()
     return Response(status_code=204)
 
 
@@ -253,6 +263,7 @@ async def create_assignment(request: Request) -> Json:
         if (await conn.execute(select(guardrail_assignments.c.id).where(target))).first() is not None:
             raise ApiError(422, "This target already has a guardrail; delete its assignment first")
         await conn.execute(insert(guardrail_assignments).values(**row))
+    rt.guardrails.changed()
     return Json({"guardrail_assignment": assignment_object(row)}, status_code=201)
 
 
@@ -265,56 +276,11 @@ async def delete_assignment(request: Request) -> Response:
         if found is None:
             raise not_found()
         await conn.execute(delete(guardrail_assignments).where(guardrail_assignments.c.id == found[0]))
+    rt.guardrails.changed()
     return Response(status_code=204)
 
 
 # ------------------------------------------------------------------------------------------- enforcement
-
-
-async def effective_guardrail(db: Database, who: Principal) -> dict[str, Any] | None:
-    """The guardrail bound to the key, else the one bound to its member; None if neither (or disabled)."""
-    async with db.read() as conn:
-        rows = (await conn.execute(
-            select(guardrails, guardrail_assignments.c.api_key_id.label("on_key"))
-            .join(guardrail_assignments, guardrail_assignments.c.guardrail_id == guardrails.c.id)
-            .where(guardrails.c.deleted_at.is_(None), or_(
-                guardrail_assignments.c.api_key_id == who.key_id,
-                guardrail_assignments.c.membership_id == who.membership_id)))).mappings().all()
-    rows = sorted(rows, key=lambda r: r["on_key"] is None)  # key-level first
-    return dict(rows[0]) if rows and rows[0]["enabled"] else None
-
-
-async def check_guardrail(db: Database, who: Principal, model: str | None, provider: str) -> str | None:
-    """Raise 403 if the key's guardrail forbids this model/provider or its budgets are spent; returns its id."""
-    g = await effective_guardrail(db, who)
-    if g is None:
-        return None
-    name = g["name"]
-    if model is not None:
-        if g["blocked_models"] and model in g["blocked_models"]:
-            raise ApiError(403, f"Model {model} is blocked by guardrail {name}")
-        if g["allowed_models"] and model not in g["allowed_models"]:
-            raise ApiError(403, f"Model {model} is not allowed by guardrail {name}")
-    if g["blocked_providers"] and provider in g["blocked_providers"]:
-        raise ApiError(403, f"Provider {provider} is blocked by guardrail {name}")
-    if g["allowed_providers"] and provider not in g["allowed_providers"]:
-        raise ApiError(403, f"Provider {provider} is not allowed by guardrail {name}")
-    async with db.read() as conn:
-        if g["credit_limit_cents"] is not None:
-            spent = await spent_since(conn, who.account_id, window_start(g["credit_limit_reset_interval"]),
-                                      guardrail_id=g["id"])
-            if spent >= g["credit_limit_cents"]:
-                raise ApiError(403, f"Guardrail {name} credit limit exceeded")
-        for budget in g["model_budgets"] or []:
-            in_scope = (model in budget["models"]) == (budget["match_mode"] == "include")
-            if not in_scope:
-                continue  # budgets never refuse requests outside their scope
-            spent = await spent_since(conn, who.account_id, window_start(budget["credit_limit_reset_interval"]),
-                                      guardrail_id=g["id"], models=budget["models"],
-                                      exclude_models=budget["match_mode"] == "exclude")
-            if spent >= budget["credit_limit_cents"]:
-                raise ApiError(403, f"Guardrail {name} model budget exceeded")
-    return g["id"]
 
 
 routes = [

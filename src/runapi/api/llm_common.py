@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import anyio
-
 from starlette.requests import Request
 
 from ..auth.principal import Principal, require_api_key
@@ -15,9 +14,10 @@ from ..llm import billing, router
 from ..llm.canonical import ChatRequest, Usage
 from ..llm.models import LlmModel, llm_models
 from ..llm.tokens import messages_tokens
+from ..policy.guardrails import check_guardrail
 from .context import authenticated, runtime
-from .guardrails import check_guardrail
 from .media import enforce_key_limit
+
 
 @dataclass
 class Admitted:
@@ -63,13 +63,13 @@ async def admit(request: Request, who: Principal, model_id: object, kind: str, i
     model = resolve_model(who, model_id, (kind,))
     rt = runtime(request)
     await enforce_key_limit(rt, who)
-    guardrail_id = await check_guardrail(rt.db, who, model.id, router.provider_name(rt, model.id))
-    reservation = await billing.reserve(rt.db, who, model, input_tokens, max_output, guardrail_id)
+    guardrail_id = await check_guardrail(rt, who, model.id, router.provider_name(rt, model.id))
+    reservation = await billing.reserve(rt.ledger, who, model, input_tokens, max_output, guardrail_id)
     return Admitted(who, model, reservation)
 
 
 async def settle(request: Request, admitted: Admitted, usage: Usage) -> None:
-    await billing.settle(runtime(request).db, admitted.reservation, admitted.model, usage)
+    await billing.settle(runtime(request).ledger, admitted.reservation, admitted.model, usage)
 
 
 async def admit_chat(request: Request, who: Principal, req: ChatRequest) -> Admitted:
@@ -82,7 +82,7 @@ async def run_complete(request: Request, admitted: Admitted, req: ChatRequest):
     try:
         result = await router.complete(rt, req)
     except BaseException:
-        await _shielded(billing.refund(rt.db, admitted.reservation, "upstream failure"))
+        await _shielded(billing.refund(rt.ledger, admitted.reservation, "upstream failure"))
         raise
     await _shielded(settle(request, admitted, result.usage))
     return result
@@ -105,14 +105,14 @@ class MeteredStream:
         self.produced = False
         self._closed = False
 
-    async def start(self) -> "MeteredStream":
+    async def start(self) -> MeteredStream:
         try:
             self.first = await self.gen.__anext__()
         except StopAsyncIteration:
             self.first = None
         except BaseException:
             self._closed = True
-            await _shielded(billing.refund(self.rt.db, self.admitted.reservation, "upstream failure"))
+            await _shielded(billing.refund(self.rt.ledger, self.admitted.reservation, "upstream failure"))
             raise
         return self
 
@@ -122,7 +122,7 @@ class MeteredStream:
         async for delta in self.gen:
             yield self._seen(delta)
 
-    def _seen(self, delta):  # noqa: ANN001
+    def _seen(self, delta):
         self.produced = True
         if delta.usage is not None:
             self.usage = delta.usage
@@ -154,13 +154,13 @@ class MeteredStream:
             await self.gen.aclose()
         finally:
             if self.produced:
-                await billing.settle(self.rt.db, self.admitted.reservation, self.admitted.model,
+                await billing.settle(self.rt.ledger, self.admitted.reservation, self.admitted.model,
                                      self.billable_usage())
             else:
-                await billing.refund(self.rt.db, self.admitted.reservation, "no output")
+                await billing.refund(self.rt.ledger, self.admitted.reservation, "no output")
 
 
-async def _shielded(work) -> None:  # noqa: ANN001
+async def _shielded(work) -> None:
     """Run a money-moving step to completion even if the caller is cancelled. An anyio shield, because
     Starlette cancels a disconnected client's response through an anyio cancel scope, which pierces
     asyncio.shield."""

@@ -13,7 +13,7 @@ from ..errors import ApiError, task_not_found
 from ..tasks import engine
 from ..tasks.views import status_body
 from .context import authenticated, base_url, runtime
-from .guardrails import check_guardrail
+from ..policy.guardrails import check_guardrail
 from .responses import Json, json_body
 
 MAX_IDEMPOTENCY_KEY = 255
@@ -46,7 +46,7 @@ def create_endpoint(action: Action):
         await engine.resolve_refs(rt.db, who.account_id, action, params)
         price = model.quote(params) if model else 0
         provider = rt.providers.route(action.family, model.id if model else None)
-        guardrail_id = await check_guardrail(rt.db, who, model.id if model else None, provider.name)
+        guardrail_id = await check_guardrail(rt, who, model.id if model else None, provider.name)
         task, created = await engine.create_task(
             rt.db, account_id=who.account_id, api_key_id=who.key_id, family=action.family, action=action.name,
             model=model.id if model else None, params=params, price_cents=price, provider=provider.name,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from ..auth.principal import Authenticator
+from ..billing.batcher import LedgerBatcher, refund_abandoned
 from ..callbacks.delivery import CallbackDispatcher
 from ..coord import Coordinator, make_coordinator
 from ..net.safe_http import safe_client
@@ -18,6 +19,7 @@ from ..settings import Settings
 from ..storage import Storage, UrlSigner, make_storage
 from ..store import Database
 from ..tasks.worker import TaskWorker
+from ..policy.guardrails import GuardrailCache
 
 log = logging.getLogger("runapi")
 
@@ -33,6 +35,8 @@ class Runtime:
     authenticate: Authenticator
     files_http: httpx.AsyncClient
     coord: Coordinator
+    ledger: LedgerBatcher
+    guardrails: GuardrailCache
     callback_wake: asyncio.Event = field(default_factory=asyncio.Event)
     worker: TaskWorker | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -41,7 +45,8 @@ class Runtime:
 
     @classmethod
     async def start(cls, settings: Settings, run_workers: bool | None = None) -> "Runtime":
-        db = Database(settings.resolved_database_url, settings.sqlite_synchronous)
+        db = Database(settings.resolved_database_url, settings.sqlite_synchronous, settings.db_pool_size,
+                      settings.db_max_overflow)
         await db.create_schema()
         http = safe_client(allow_private=settings.allow_private_network, timeout=settings.fetch_timeout_seconds)
         storage = make_storage(settings)
@@ -52,10 +57,12 @@ class Runtime:
         rt = cls(settings=settings, db=db, storage=storage,
                  signer=signer, providers=ProviderRegistry(sandbox), http=http,
                  authenticate=Authenticator(db, settings.auth_cache_seconds), coord=coord,
+                 ledger=LedgerBatcher(db), guardrails=GuardrailCache(db, settings.auth_cache_seconds),
                  files_http=safe_client(allow_private=settings.allow_private_network,
                                         timeout=settings.fetch_timeout_seconds,
                                         https_only=not settings.allow_private_network))
         rt.authenticate.attach(coord)
+        rt.guardrails.attach(coord)
         coord.on_task_created(rt._wake_local_worker)
         coord.on_task_finished(rt._finished_somewhere)
         if settings.run_workers if run_workers is None else run_workers:
@@ -66,6 +73,9 @@ class Runtime:
             rt._every(2.0, rt.authenticate.flush_last_used, "recording key usage times"), name="last-used-flush"))
         rt._loops.append(asyncio.create_task(
             rt._every(30.0, lambda: expire_files(rt), "file expiry", run_now=True), name="file-expiry"))
+        rt._loops.append(asyncio.create_task(rt._every(
+            60.0, lambda: refund_abandoned(db, rt.ledger, settings.llm_abandoned_after_seconds),
+            "refunding abandoned LLM reservations", run_now=True), name="llm-janitor"))
         return rt
 
     async def _every(self, seconds: float, job, what: str, run_now: bool = False) -> None:  # noqa: ANN001
@@ -145,5 +155,6 @@ class Runtime:
         chain = getattr(self, "_llm_chain", None)
         if chain:
             await chain[0].http.aclose()
+        await self.ledger.close()
         await self.coord.close()
         await self.db.dispose()

@@ -6,7 +6,7 @@ counted twice however often a step is retried.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -87,7 +87,7 @@ def window_start(interval: str | None, now: float | None = None) -> float | None
     None (no interval) means all time."""
     if interval is None:
         return None
-    dt = datetime.fromtimestamp(now if now is not None else time.time(), tz=timezone.utc)
+    dt = datetime.fromtimestamp(now if now is not None else time.time(), tz=UTC)
     day = dt.replace(hour=0, minute=0, second=0, microsecond=0)
     if interval == "daily":
         return day.timestamp()

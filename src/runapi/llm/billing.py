@@ -1,5 +1,6 @@
 """Token billing: reserve before the call (estimated input + the output cap), settle to real usage after,
-refund in full when the upstream fails. Same ledger and windows as media tasks."""
+refund in full when the upstream fails. Same ledger and windows as media tasks; the moves go through the
+runtime's LedgerBatcher (group commit), so each is durable before the call proceeds."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from ..auth.principal import Principal
-from ..billing import ledger
-from ..store import Database
+from ..billing.batcher import LedgerBatcher
 from .canonical import Usage
 from .models import LlmModel
 
@@ -23,22 +23,18 @@ class Reservation:
     api_key_id: str
 
 
-async def reserve(db: Database, who: Principal, model: LlmModel, input_tokens: int, max_output: int | None,
-                  guardrail_id: str | None) -> Reservation:
+async def reserve(ledger: LedgerBatcher, who: Principal, model: LlmModel, input_tokens: int,
+                  max_output: int | None, guardrail_id: str | None) -> Reservation:
     cents = model.cost_cents(input_tokens, max_output if max_output is not None else DEFAULT_OUTPUT_CAP)
     res = Reservation(f"llm_{uuid.uuid4().hex}", cents, who.account_id, who.key_id)
-    async with db.write() as conn:
-        await ledger.reserve(conn, who.account_id, who.key_id, res.request_id, cents, model=model.id,
-                             guardrail_id=guardrail_id)
+    await ledger.reserve(who.account_id, who.key_id, res.request_id, cents, model=model.id, guardrail_id=guardrail_id)
     return res
 
 
-async def settle(db: Database, res: Reservation, model: LlmModel, usage: Usage) -> int:
+async def settle(ledger: LedgerBatcher, res: Reservation, model: LlmModel, usage: Usage) -> int | None:
     cost = model.cost_micro_cents(usage.input_tokens, usage.output_tokens, usage.cached_tokens)
-    async with db.write() as conn:
-        return await ledger.settle_usage(conn, res.account_id, res.api_key_id, res.request_id, res.cents, cost)
+    return await ledger.settle(res.account_id, res.api_key_id, res.request_id, res.cents, cost)
 
 
-async def refund(db: Database, res: Reservation, why: str) -> None:
-    async with db.write() as conn:
-        await ledger.refund(conn, res.account_id, res.api_key_id, res.request_id, res.cents, note=why)
+async def refund(ledger: LedgerBatcher, res: Reservation, why: str) -> None:
+    await ledger.refund(res.account_id, res.api_key_id, res.request_id, res.cents, note=why)

@@ -1,0 +1,234 @@
+"""Group commit for metered (LLM) requests.
+
+Every LLM call moves money twice (reserve before, settle or refund after), and each move must be durable
+before the call goes on. One transaction per move caps a SQLite gateway at a few hundred calls a second (one
+fsync each) and costs several statements each. Here moves queue up and commit together: while one batch
+commits, the next gathers, so under load one transaction (one fsync, a handful of statements) carries dozens
+of moves, and an idle gateway still commits each move at once. Every caller still waits for its own commit.
+
+Settling or refunding deletes the request's `open_reservations` row, and only the move that deletes it takes
+effect, so a request is finished exactly once even when a crashed process's janitor and a live process race.
+If a batch fails as a whole, its moves are retried one per transaction, so one bad move fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..errors import ApiError, insufficient_credits
+from ..store import Database
+from ..store.schema import accounts, ledger, open_reservations
+
+log = logging.getLogger("runapi.billing")
+
+# Built once: the compiled-statement cache then serves every batch.
+_LOCK_ACCOUNTS = (select(accounts.c.id, accounts.c.carry_micro_cents)
+                  .where(accounts.c.id.in_(bindparam("ids", expanding=True)))
+                  .order_by(accounts.c.id).with_for_update())
+_TAKE = (update(accounts)
+         .where(accounts.c.id == bindparam("aid"), accounts.c.balance_cents >= bindparam("cents"))
+         .values(balance_cents=accounts.c.balance_cents - bindparam("cents")))
+_GIVE_BACK = (update(accounts).where(accounts.c.id == bindparam("aid"))
+              .values(balance_cents=accounts.c.balance_cents + bindparam("delta"), carry_micro_cents=bindparam("carry")))
+_CLOSE = (delete(open_reservations).where(open_reservations.c.request_id.in_(bindparam("ids", expanding=True)))
+          .returning(open_reservations.c.request_id))
+
+
+@dataclass
+class Move:
+    kind: str  # reserve | settle | refund
+    account_id: int
+    api_key_id: str | None
+    request_id: str
+    cents: int  # reserved cents (what a settle or refund gives back against)
+    cost_micro_cents: int = 0  # settle: the exact cost
+    model: str | None = None
+    guardrail_id: str | None = None
+    note: str | None = None
+    future: asyncio.Future = field(default=None, repr=False)  # type: ignore[assignment]
+
+
+ALREADY_FINISHED = object()  # outcome of a settle/refund whose reservation was already closed
+
+
+class LedgerBatcher:
+    def __init__(self, db: Database, max_batch: int = 256):
+        self.db = db
+        self.max_batch = max_batch
+        self._queue: list[Move] = []
+        self._drain: asyncio.Task | None = None
+        self._background: set[asyncio.Task] = set()
+        self.stats = {"moves": 0, "commits": 0}  # how well moves are grouped (metrics, tests)
+
+    async def reserve(self, account_id: int, api_key_id: str | None, request_id: str, cents: int,
+                      model: str | None, guardrail_id: str | None) -> None:
+        """Hold `cents` for a request (402 if the balance cannot cover it)."""
+        move = Move("reserve", account_id, api_key_id, request_id, cents, model=model, guardrail_id=guardrail_id)
+        try:
+            await self._commit(move)
+        except asyncio.CancelledError:
+            # The caller is gone but the move may still commit; give the money back if it does.
+            move.future.add_done_callback(lambda f: self._refund_abandoned(move, f))
+            raise
+
+    async def settle(self, account_id: int, api_key_id: str | None, request_id: str, reserved: int,
+                     cost_micro_cents: int) -> int | None:
+        """Charge the exact cost (whole cents, the sub-cent rest carried per account) against the reservation.
+        Returns the cents charged, or None if the request was already settled or refunded."""
+        out = await self._commit(Move("settle", account_id, api_key_id, request_id, reserved,
+                                      cost_micro_cents=cost_micro_cents))
+        return None if out is ALREADY_FINISHED else out
+
+    async def refund(self, account_id: int, api_key_id: str | None, request_id: str, reserved: int,
+                     note: str | None = None) -> bool:
+        """Give the whole reservation back. False if the request was already settled or refunded."""
+        out = await self._commit(Move("refund", account_id, api_key_id, request_id, reserved, note=note))
+        return out is not ALREADY_FINISHED
+
+    async def close(self) -> None:
+        """Let queued moves commit (shutdown)."""
+        while self._drain is not None and not self._drain.done() or self._background:
+            await asyncio.wait([t for t in [self._drain, *self._background] if t is not None], timeout=10)
+
+    async def _commit(self, move: Move) -> Any:
+        move.future = asyncio.get_running_loop().create_future()
+        self._queue.append(move)
+        if self._drain is None or self._drain.done():
+            self._drain = asyncio.create_task(self._run(), name="ledger-batcher")
+        # Shielded: a cancelled caller must not cancel the future the batch resolves.
+        return await asyncio.shield(move.future)
+
+    def _refund_abandoned(self, move: Move, fut: asyncio.Future) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            return
+        task = asyncio.ensure_future(self.refund(move.account_id, move.api_key_id, move.request_id, move.cents,
+                                                 note="client went away"))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _run(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
+            await self._commit_batch(batch)
+
+    async def _commit_batch(self, batch: list[Move]) -> None:
+        try:
+            async with self.db.write() as conn:
+                outcomes = await apply_moves(conn, batch)
+            self.stats["commits"] += 1
+            self.stats["moves"] += len(batch)
+        except Exception as exc:  # noqa: BLE001 - any failure: isolate the moves, then report per move
+            if len(batch) > 1:
+                log.warning("ledger batch of %d failed (%s); committing its moves one by one", len(batch), exc)
+                for move in batch:
+                    await self._commit_batch([move])
+                return
+            _resolve(batch[0], exc)
+            return
+        for move, outcome in zip(batch, outcomes):
+            _resolve(move, outcome)
+
+
+def _resolve(move: Move, outcome: Any) -> None:
+    if move.future.done():
+        return
+    if isinstance(outcome, BaseException):
+        move.future.set_exception(outcome)
+    else:
+        move.future.set_result(outcome)
+
+
+async def apply_moves(conn: AsyncConnection, moves: list[Move]) -> list[Any]:
+    """Apply a batch in one transaction. Settles and refunds go first, so what they give back can cover the
+    batch's reservations; every account involved is locked up front in id order (no deadlocks between
+    processes on PostgreSQL). Returns each move's outcome: None, cents charged, ALREADY_FINISHED or a 402."""
+    now = time.time()
+    outcomes: list[Any] = [None] * len(moves)
+    account_ids = sorted({m.account_id for m in moves})
+    carry = {row.id: int(row.carry_micro_cents or 0)
+             for row in await conn.execute(_LOCK_ACCOUNTS, {"ids": account_ids})}
+    ledger_rows: list[dict[str, Any]] = []
+
+    finishing = [i for i, m in enumerate(moves) if m.kind != "reserve"]
+    delta: dict[int, int] = defaultdict(int)
+    if finishing:
+        still_open = set((await conn.execute(
+            _CLOSE, {"ids": list({moves[i].request_id for i in finishing})})).scalars())
+        for i in finishing:
+            m = moves[i]
+            if m.request_id not in still_open:
+                outcomes[i] = ALREADY_FINISHED
+                continue
+            still_open.discard(m.request_id)  # a second move for the same request in this batch is too late
+            if m.kind == "settle":
+                charged, carry[m.account_id] = divmod(carry[m.account_id] + m.cost_micro_cents, 1_000_000)
+                back, outcomes[i] = m.cents - charged, charged
+            else:
+                back = m.cents
+            delta[m.account_id] += back
+            ledger_rows.append(_row(m, m.kind, back, now))
+        for account_id in sorted(delta):
+            await conn.execute(_GIVE_BACK, {"aid": account_id, "delta": delta[account_id],
+                                            "carry": carry[account_id]})
+
+    reserving = [i for i, m in enumerate(moves) if m.kind == "reserve"]
+    opened: list[dict[str, Any]] = []
+    by_account: dict[int, list[int]] = defaultdict(list)
+    for i in reserving:
+        by_account[moves[i].account_id].append(i)
+    for account_id in sorted(by_account):
+        idx = by_account[account_id]
+        total = sum(moves[i].cents for i in idx)
+        # Usually the balance covers them all: one statement. Otherwise first come, first served.
+        if total > 0 and (await conn.execute(_TAKE, {"aid": account_id, "cents": total})).rowcount != 1:
+            for i in idx:
+                if moves[i].cents > 0 and (await conn.execute(
+                        _TAKE, {"aid": account_id, "cents": moves[i].cents})).rowcount != 1:
+                    outcomes[i] = insufficient_credits()
+        for i in idx:
+            if isinstance(outcomes[i], ApiError):
+                continue
+            m = moves[i]
+            ledger_rows.append(_row(m, "reserve", -m.cents, now))
+            opened.append({"request_id": m.request_id, "account_id": m.account_id, "api_key_id": m.api_key_id,
+                           "cents": m.cents, "created_at": now})
+    if opened:
+        await conn.execute(insert(open_reservations), opened)
+    if ledger_rows:
+        await conn.execute(insert(ledger), ledger_rows)
+    return outcomes
+
+
+def _row(m: Move, kind: str, amount: int, now: float) -> dict[str, Any]:
+    return {"account_id": m.account_id, "api_key_id": m.api_key_id, "task_id": m.request_id, "kind": kind,
+            "model": m.model if kind == "reserve" else None,
+            "guardrail_id": m.guardrail_id if kind == "reserve" else None,
+            "amount_cents": amount, "note": m.note, "created_at": now}
+
+
+async def abandoned_reservations(db: Database, older_than: float, limit: int = 500) -> list[dict[str, Any]]:
+    """Reservations still open after `older_than` seconds: their process died mid-call."""
+    async with db.read() as conn:
+        rows = await conn.execute(select(open_reservations)
+                                  .where(open_reservations.c.created_at < time.time() - older_than)
+                                  .order_by(open_reservations.c.created_at).limit(limit))
+        return [dict(r) for r in rows.mappings()]
+
+
+async def refund_abandoned(db: Database, batcher: LedgerBatcher, older_than: float) -> int:
+    """The janitor: refund reservations left open by a crash (the call's usage is unknown, so the client is
+    not charged for it). Returns how many were refunded here."""
+    refunded = 0
+    for r in await abandoned_reservations(db, older_than):
+        if await batcher.refund(r["account_id"], r["api_key_id"], r["request_id"], int(r["cents"]),
+                                note="abandoned: the serving process stopped mid-call"):
+            refunded += 1
+    return refunded

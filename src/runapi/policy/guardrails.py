@@ -1,0 +1,107 @@
+"""Guardrail enforcement on the request path: find the caller's effective guardrail (cached) and refuse what
+it forbids (403): models, providers, spent budgets."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from ..auth.principal import Principal
+from ..billing.ledger import spent_since, window_start
+from ..coord import ALL, Coordinator
+from ..errors import ApiError
+from ..store import Database
+from ..store.schema import guardrail_assignments, guardrails
+
+
+async def effective_guardrail(db: Database, who: Principal) -> dict[str, Any] | None:
+    """The guardrail bound to the key, else the one bound to its member; None if neither (or disabled)."""
+    async with db.read() as conn:
+        rows = (await conn.execute(
+            select(guardrails, guardrail_assignments.c.api_key_id.label("on_key"))
+            .join(guardrail_assignments, guardrail_assignments.c.guardrail_id == guardrails.c.id)
+            .where(guardrails.c.deleted_at.is_(None), or_(
+                guardrail_assignments.c.api_key_id == who.key_id,
+                guardrail_assignments.c.membership_id == who.membership_id)))).mappings().all()
+    rows = sorted(rows, key=lambda r: r["on_key"] is None)  # key-level first
+    return dict(rows[0]) if rows and rows[0]["enabled"] else None
+
+
+class GuardrailCache:
+    """Each key's effective guardrail, kept `ttl` seconds so the hot path (every LLM call, every task) skips a
+    query. Any guardrail or assignment change drops the whole cache, here at once and in every other process
+    through the coordinator; without a shared coordinator other processes see it within `ttl`."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, db: Database, ttl: float):
+        self.db = db
+        self.ttl = ttl
+        self.coord: Coordinator | None = None
+        self._entries: dict[tuple[str | None, str | None], tuple[float, dict[str, Any] | None]] = {}
+        self._generation = 0  # a lookup that raced an invalidation must not store its stale answer
+
+    def attach(self, coord: Coordinator) -> None:
+        self.coord = coord
+        coord.subscribe_invalidation("guardrail", self._drop)
+
+    async def get(self, who: Principal) -> dict[str, Any] | None:
+        key = (who.key_id, who.membership_id)
+        hit = self._entries.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        generation = self._generation
+        found = await effective_guardrail(self.db, who)
+        if generation == self._generation and self.ttl > 0:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = (now + self.ttl, found)
+        return found
+
+    def changed(self) -> None:
+        if self.coord is not None:
+            self.coord.publish_invalidation("guardrail", ALL)  # delivered here synchronously too
+        else:
+            self._drop(ALL)
+
+    def _drop(self, _key: str) -> None:
+        self._generation += 1
+        self._entries.clear()
+
+
+async def check_guardrail(rt: Any, who: Principal, model: str | None, provider: str) -> str | None:
+    """Raise 403 if the key's guardrail forbids this model/provider or its budgets are spent; returns its id."""
+    g = await rt.guardrails.get(who)
+    if g is None:
+        return None
+    name = g["name"]
+    if model is not None:
+        if g["blocked_models"] and model in g["blocked_models"]:
+            raise ApiError(403, f"Model {model} is blocked by guardrail {name}")
+        if g["allowed_models"] and model not in g["allowed_models"]:
+            raise ApiError(403, f"Model {model} is not allowed by guardrail {name}")
+    if g["blocked_providers"] and provider in g["blocked_providers"]:
+        raise ApiError(403, f"Provider {provider} is blocked by guardrail {name}")
+    if g["allowed_providers"] and provider not in g["allowed_providers"]:
+        raise ApiError(403, f"Provider {provider} is not allowed by guardrail {name}")
+    if g["credit_limit_cents"] is None and not g["model_budgets"]:
+        return g["id"]
+    async with rt.db.read() as conn:
+        if g["credit_limit_cents"] is not None:
+            spent = await spent_since(conn, who.account_id, window_start(g["credit_limit_reset_interval"]),
+                                      guardrail_id=g["id"])
+            if spent >= g["credit_limit_cents"]:
+                raise ApiError(403, f"Guardrail {name} credit limit exceeded")
+        for budget in g["model_budgets"] or []:
+            in_scope = (model in budget["models"]) == (budget["match_mode"] == "include")
+            if not in_scope:
+                continue  # budgets never refuse requests outside their scope
+            spent = await spent_since(conn, who.account_id, window_start(budget["credit_limit_reset_interval"]),
+                                      guardrail_id=g["id"], models=budget["models"],
+                                      exclude_models=budget["match_mode"] == "exclude")
+            if spent >= budget["credit_limit_cents"]:
+                raise ApiError(403, f"Guardrail {name} model budget exceeded")
+    return g["id"]
