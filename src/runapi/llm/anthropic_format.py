@@ -31,7 +31,7 @@ def tool_use_id(call_id: str) -> str:
         return f"toolu_{uuid.uuid4().hex[:24]}"
     if call_id.startswith("toolu_"):
         return call_id
-    return "toolu_" + (call_id[5:] if call_id.startswith("call_") else call_id)
+    return "toolu_" + (call_id.removeprefix("call_"))
 
 
 def tool_input(arguments: str) -> Any:

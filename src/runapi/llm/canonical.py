@@ -1,10 +1,15 @@
 """The gateway's internal request and result: OpenAI Chat Completions shapes (messages, tools, tool_calls),
-which every surface translates to and from."""
+which every surface translates to and from.
+
+Assistant messages in `messages` may also carry `reasoning_content` (the de-facto field DeepSeek uses) with a
+`reasoning_signature`: Anthropic's signed thinking, which must go back to Anthropic verbatim in tool loops."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+NO_REASONING_EFFORTS = (None, "none", "minimal")
 
 
 @dataclass
@@ -17,14 +22,23 @@ class ChatRequest:
     temperature: float | None = None
     stream: bool = False
     response_format: dict[str, Any] | None = None
-    reasoning_effort: str | None = None
+    reasoning_effort: str | None = None  # none | minimal | low | medium | high | xhigh
+    reasoning_budget: int | None = None  # a thinking token budget, when the client gave one
+    include_reasoning: bool = False  # the client asked to see the reasoning (thinking blocks, thought parts, …)
+    stop: list[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # passed through to OpenAI-compatible upstreams
+
+    def wants_reasoning(self) -> bool:
+        """Whether the request turns thinking on (a model may still think without being asked)."""
+        if self.reasoning_effort not in NO_REASONING_EFFORTS:
+            return True
+        return self.reasoning_effort is None and (self.include_reasoning or bool(self.reasoning_budget))
 
 
 @dataclass
 class Usage:
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: int = 0  # including cached_tokens
+    output_tokens: int = 0  # including reasoning_tokens: reasoning is billed as output
     cached_tokens: int = 0
     reasoning_tokens: int = 0
 
@@ -40,17 +54,22 @@ class ToolCall:
 class ChatResult:
     text: str
     tool_calls: list[ToolCall]
-    finish_reason: str  # stop | length | tool_calls
+    finish_reason: str  # stop | length | tool_calls | content_filter
     usage: Usage
     reasoning: str | None = None
+    reasoning_signature: str | None = None  # Anthropic's signature over its thinking
+    stop_sequence: str | None = None  # which stop sequence ended the text, when the upstream says
 
 
 @dataclass
 class Delta:
-    """One streamed piece: text, a tool call fragment, or the end (finish_reason + usage)."""
+    """One streamed piece: text, reasoning, a tool call fragment, or the end (finish_reason + usage)."""
 
     text: str | None = None
+    reasoning: str | None = None
+    reasoning_signature: str | None = None
     tool_call: ToolCall | None = None
     tool_index: int = 0
     finish_reason: str | None = None
     usage: Usage | None = None
+    stop_sequence: str | None = None

@@ -94,7 +94,7 @@ def _user_part(part: dict[str, Any], where: str) -> dict[str, Any] | None:
         if not isinstance(uri, str) or not uri:
             raise _bad(f"{where}.file_data.file_uri: file_uri is not specified")
         mime = str(pick(ref, "mimeType") or "")
-        if mime.startswith("image/") or (not mime and re.search(r"\.(png|jpe?g|gif|webp|heic|heif)$", uri, re.I)):
+        if mime.startswith("image/") or (not mime and re.search(r"\.(png|jpe?g|gif|webp|heic|heif)$", uri, re.IGNORECASE)):
             return {"type": "image_url", "image_url": {"url": uri}}
         return {"type": "file", "file": {"file_url": uri, "mime_type": mime or None}}
     return None  # thoughts, executableCode, codeExecutionResult, videoMetadata: nothing for the model to read
@@ -354,10 +354,9 @@ def chat_request(model_id: str, body: Any) -> tuple[ChatRequest, bool]:
     if count is not None and _positive_int(count, "candidate_count") != 1:
         raise _bad("Only one candidate can be specified in the current model (candidate_count must be 1)")
     modalities = pick(config, "responseModalities")
-    if modalities is not None:
-        if not isinstance(modalities, list) or any(str(m).upper() not in ("TEXT", "MODALITY_UNSPECIFIED")
-                                                   for m in modalities):
-            raise _bad("Only the TEXT response modality is supported by this model")
+    if modalities is not None and (not isinstance(modalities, list) or any(
+            str(m).upper() not in ("TEXT", "MODALITY_UNSPECIFIED") for m in modalities)):
+        raise _bad("Only the TEXT response modality is supported by this model")
     response_format = None
     mime = pick(config, "responseMimeType")
     schema = pick(config, "responseJsonSchema")

@@ -1,29 +1,37 @@
 """Where a chat request goes: the ordered deployments configured for its model (RUNAPI_LLM_UPSTREAMS), with
-fallback to the next one on connection errors, 5xx and 429; or the sandbox LLM when none is configured.
+fallback to the next one on connection errors, 5xx and 429; or the sandbox LLM when none is configured. Each
+deployment speaks its `protocol`: OpenAI Chat Completions (default), Anthropic Messages or the Gemini API.
 Every surface calls `complete` / `stream`; errors the client should see come out as ApiError."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from ..errors import ApiError
 from . import sandbox
 from .canonical import ChatRequest, ChatResult, Delta
-from .upstream_openai import Deployment, OpenAICompatible, UpstreamError
+from .upstream_anthropic import AnthropicMessages
+from .upstream_common import Deployment, Upstream, UpstreamError
+from .upstream_gemini import GeminiApi
+from .upstream_openai import OpenAICompatible
 
 log = logging.getLogger("runapi.llm")
 MAX_RETRY_AFTER_WAIT = 2.0  # a 429 with a short Retry-After on the last deployment is waited out once
+ADAPTERS = {"openai": OpenAICompatible, "anthropic": AnthropicMessages, "gemini": GeminiApi}
 
 
-def deployments(runtime: Any, model: str) -> list[OpenAICompatible]:
+def deployments(runtime: Any, model: str) -> list[Upstream]:
+    """The adapters serving `model`, in configured order; all share one pooled HTTP client."""
     chain = getattr(runtime, "_llm_chain", None)
     if chain is None:
         import httpx
 
         http = httpx.AsyncClient(limits=httpx.Limits(max_connections=500, max_keepalive_connections=100))
-        chain = [OpenAICompatible(Deployment(**raw), http) for raw in runtime.settings.llm_upstreams]
+        built = [Deployment.from_setting(raw) for raw in runtime.settings.llm_upstreams]
+        chain = [ADAPTERS[d.protocol](d, http) for d in built]
         runtime._llm_chain = chain
     return [u for u in chain if u.d.serves(model)]
 

@@ -1,6 +1,7 @@
 """The sandbox LLM: deterministic answers without a model, so every surface, stream, tool call and bill can be
 exercised offline. It calls a tool when tools are offered and the user spoke last, reports tool results back,
-acknowledges images, and honours max_tokens."""
+acknowledges images, honours max_tokens, and thinks out loud (reasoning, billed as output) when the request
+turns thinking on."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import hashlib
 import json
 import math
 import re
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import numpy as np
 
@@ -61,18 +63,36 @@ def _pick_tool(req: ChatRequest) -> dict[str, Any] | None:
     return tools[0]
 
 
+def _truncate(text: str, tokens: int) -> str:
+    return text.encode()[: max(tokens, 1) * 4].decode("utf-8", "ignore")
+
+
+def _reasoning(req: ChatRequest, last: dict[str, Any], digest: str) -> str | None:
+    """Deterministic thoughts, kept within half of max_tokens so the answer still has room."""
+    if not req.wants_reasoning():
+        return None
+    said = _text_of(last.get("content")).strip()
+    thought = f"Thinking ({digest[:8]}) about: {said[:120]}. The sandbox answers deterministically."
+    if req.max_tokens is not None and text_tokens(thought) > req.max_tokens // 2:
+        thought = _truncate(thought, req.max_tokens // 2) if req.max_tokens >= 2 else ""
+    return thought or None
+
+
 def answer(req: ChatRequest) -> ChatResult:
     last = req.messages[-1] if req.messages else {"role": "user", "content": ""}
     input_tokens = messages_tokens(req.messages, req.tools)
     digest = hashlib.sha256(json.dumps(req.messages, sort_keys=True, default=str).encode()).hexdigest()
+    reasoning = _reasoning(req, last, digest)
+    thought_tokens = text_tokens(reasoning or "")
     tool = _pick_tool(req) if last.get("role") == "user" else None
     if tool is not None:
         fn = tool.get("function") or tool
         words = re.findall(r"\w+", _text_of(last.get("content")))
         args = _example(fn.get("parameters") or {"type": "object"}, words[-1] if words else "sandbox")
         call = ToolCall(id=f"call_{digest[:24]}", name=fn["name"], arguments=json.dumps(args, ensure_ascii=False))
-        return ChatResult(text="", tool_calls=[call], finish_reason="tool_calls",
-                          usage=Usage(input_tokens, text_tokens(call.name + call.arguments)))
+        usage = Usage(input_tokens, text_tokens(call.name + call.arguments) + thought_tokens,
+                      reasoning_tokens=thought_tokens)
+        return ChatResult(text="", tool_calls=[call], finish_reason="tool_calls", usage=usage, reasoning=reasoning)
     if last.get("role") == "tool":
         text = f"The tool returned: {_text_of(last.get('content'))[:400]}"
     else:
@@ -81,14 +101,18 @@ def answer(req: ChatRequest) -> ChatResult:
         seen = f" I see {images} image{'s' if images != 1 else ''}." if images else ""
         text = f"Sandbox reply ({digest[:8]}) to: {said[:300]}{seen}"
     finish = "stop"
-    if req.max_tokens is not None and text_tokens(text) > req.max_tokens:
-        text = text.encode()[: max(req.max_tokens, 1) * 4].decode("utf-8", "ignore")
+    room = None if req.max_tokens is None else max(req.max_tokens - thought_tokens, 1)
+    if room is not None and text_tokens(text) > room:
+        text = _truncate(text, room)
         finish = "length"
-    return ChatResult(text=text, tool_calls=[], finish_reason=finish, usage=Usage(input_tokens, text_tokens(text)))
+    usage = Usage(input_tokens, text_tokens(text) + thought_tokens, reasoning_tokens=thought_tokens)
+    return ChatResult(text=text, tool_calls=[], finish_reason=finish, usage=usage, reasoning=reasoning)
 
 
 async def stream(req: ChatRequest) -> AsyncIterator[Delta]:
     result = answer(req)
+    for piece in re.findall(r"\S+\s*|\s+", result.reasoning or ""):
+        yield Delta(reasoning=piece)
     for i, call in enumerate(result.tool_calls):
         yield Delta(tool_call=ToolCall(call.id, call.name, ""), tool_index=i)
         args = call.arguments

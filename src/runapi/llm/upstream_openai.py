@@ -1,40 +1,26 @@
 """An upstream speaking the OpenAI Chat Completions protocol (OpenAI itself, DeepSeek, vLLM, Ollama,
-OpenRouter, LiteLLM, …): our canonical request is already that shape, so this is mostly transport."""
+OpenRouter, LiteLLM, …): our canonical request is already that shape, so this is mostly transport. Reasoning
+comes back as `reasoning_content` (DeepSeek, and most servers that copied it) or `reasoning` (vLLM, OpenRouter)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 
 from .canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
+from .upstream_common import (
+    Deployment,
+    UpstreamError,
+    open_stream,
+    parse_json,
+    post_json,
+    sse_events,
+)
 
-
-class UpstreamError(Exception):
-    """The upstream failed or refused; `retryable` failures move on to the next deployment."""
-
-    def __init__(self, message: str, status: int | None = None, retryable: bool = True,
-                 retry_after: float | None = None):
-        super().__init__(message)
-        self.status = status
-        self.retryable = retryable
-        self.retry_after = retry_after
-
-
-@dataclass
-class Deployment:
-    name: str  # what guardrails' allowed_providers / blocked_providers match
-    base_url: str
-    api_key: str | None = None
-    models: list[str] = field(default_factory=lambda: ["*"])
-    model_map: dict[str, str] = field(default_factory=dict)
-    kind: str = "openai"
-    timeout_seconds: float = 120.0
-
-    def serves(self, model: str) -> bool:
-        return "*" in self.models or model in self.models
+__all__ = ["Deployment", "OpenAICompatible", "UpstreamError"]
+MAX_STOP = 4  # the Chat Completions limit; surfaces that allow more enforce the rest themselves
 
 
 def _usage(raw: dict[str, Any] | None) -> Usage:
@@ -46,24 +32,19 @@ def _usage(raw: dict[str, Any] | None) -> Usage:
                  reasoning_tokens=int(out_details.get("reasoning_tokens") or 0))
 
 
-def _retry_after(resp: httpx.Response) -> float | None:
-    value = resp.headers.get("retry-after")
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
+def _reasoning(message: dict[str, Any]) -> str | None:
+    value = message.get("reasoning_content")
+    if value is None and isinstance(message.get("reasoning"), str):
+        value = message["reasoning"]
+    return value or None
 
 
-async def _raise_for(resp: httpx.Response) -> None:
-    if resp.status_code < 400:
-        return
-    body = (await resp.aread()).decode("utf-8", "replace")[:500]
-    try:
-        message = json.loads(body)["error"]["message"]
-    except Exception:  # noqa: BLE001 - any non-JSON or differently shaped body
-        message = body or f"HTTP {resp.status_code}"
-    retryable = resp.status_code in (408, 409, 429) or resp.status_code >= 500
-    raise UpstreamError(message, resp.status_code, retryable, _retry_after(resp))
+def _message(m: dict[str, Any]) -> dict[str, Any]:
+    """A canonical message as sent: Anthropic's signed thinking means nothing to other models, so it is dropped
+    (unsigned reasoning_content stays: DeepSeek needs it back in tool loops)."""
+    if "reasoning_signature" not in m:
+        return m
+    return {k: v for k, v in m.items() if k not in ("reasoning_signature", "reasoning_content")}
 
 
 class OpenAICompatible:
@@ -72,13 +53,15 @@ class OpenAICompatible:
         self.http = http
 
     def _body(self, req: ChatRequest, stream: bool) -> dict[str, Any]:
-        body: dict[str, Any] = {**req.extra, "model": self.d.model_map.get(req.model, req.model),
-                                "messages": req.messages, "stream": stream}
+        body: dict[str, Any] = {**req.extra, "model": self.d.upstream_model(req.model),
+                                "messages": [_message(m) for m in req.messages], "stream": stream}
         for key, value in (("tools", req.tools), ("tool_choice", req.tool_choice), ("max_tokens", req.max_tokens),
                            ("temperature", req.temperature), ("response_format", req.response_format),
                            ("reasoning_effort", req.reasoning_effort)):
             if value is not None:
                 body[key] = value
+        if req.stop:
+            body["stop"] = req.stop[:MAX_STOP]
         if stream:
             body["stream_options"] = {"include_usage": True}
         return body
@@ -87,46 +70,37 @@ class OpenAICompatible:
         return {"Authorization": f"Bearer {self.d.api_key}"} if self.d.api_key else {}
 
     async def complete(self, req: ChatRequest) -> ChatResult:
-        try:
-            resp = await self.http.post(f"{self.d.base_url.rstrip('/')}/chat/completions",
-                                        json=self._body(req, False), headers=self._headers(),
-                                        timeout=self.d.timeout_seconds)
-        except httpx.HTTPError as exc:
-            raise UpstreamError(f"{self.d.name}: {type(exc).__name__}") from exc
-        await _raise_for(resp)
-        data = resp.json()
+        data = await post_json(self.http, self.d, self.d.url("chat/completions"), self._body(req, False),
+                               self._headers())
         choice = (data.get("choices") or [{}])[0]
         message = choice.get("message") or {}
         calls = [ToolCall(c.get("id", ""), (c.get("function") or {}).get("name", ""),
                           (c.get("function") or {}).get("arguments", "")) for c in message.get("tool_calls") or []]
         return ChatResult(text=message.get("content") or "", tool_calls=calls,
                           finish_reason=choice.get("finish_reason") or "stop", usage=_usage(data.get("usage")),
-                          reasoning=message.get("reasoning_content"))
+                          reasoning=_reasoning(message))
 
     async def stream(self, req: ChatRequest) -> AsyncIterator[Delta]:
         """Deltas as they arrive. Errors before the first delta are UpstreamError (so the router can fall
         back); later ones end the stream."""
-        try:
-            ctx = self.http.stream("POST", f"{self.d.base_url.rstrip('/')}/chat/completions",
-                                   json=self._body(req, True), headers=self._headers(),
-                                   timeout=self.d.timeout_seconds)
-            resp = await ctx.__aenter__()
-        except httpx.HTTPError as exc:
-            raise UpstreamError(f"{self.d.name}: {type(exc).__name__}") from exc
-        try:
-            await _raise_for(resp)
+        async with open_stream(self.http, self.d, self.d.url("chat/completions"), self._body(req, True),
+                               self._headers()) as resp:
             finish, usage = None, Usage()
-            async for line in resp.aiter_lines():
-                if not line.startswith("data:"):
-                    continue
-                payload = line[5:].strip()
-                if payload == "[DONE]":
+            async for _, payload in sse_events(resp):
+                if payload.strip() == "[DONE]":
                     break
-                chunk = json.loads(payload)
+                chunk = parse_json(payload, self.d.name)
+                if chunk.get("error"):  # OpenRouter and others report mid-stream failures in a chunk
+                    error = chunk["error"]
+                    raise UpstreamError(f"{self.d.name}: " + str(error.get("message") if isinstance(error, dict)
+                                                                 else error))
                 if chunk.get("usage"):
                     usage = _usage(chunk["usage"])
                 for choice in chunk.get("choices") or []:
                     delta = choice.get("delta") or {}
+                    reasoning = _reasoning(delta)
+                    if reasoning:
+                        yield Delta(reasoning=reasoning)
                     if delta.get("content"):
                         yield Delta(text=delta["content"])
                     for tc in delta.get("tool_calls") or []:
@@ -136,5 +110,3 @@ class OpenAICompatible:
                     if choice.get("finish_reason"):
                         finish = choice["finish_reason"]
             yield Delta(finish_reason=finish or "stop", usage=usage)
-        finally:
-            await ctx.__aexit__(None, None, None)

@@ -1,0 +1,181 @@
+"""What every upstream adapter shares: the deployment setting, the error the router falls back on, HTTP error
+mapping, one JSON POST, one streamed POST, SSE parsing and data-URL parsing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
+
+import httpx
+
+PROTOCOLS = ("openai", "anthropic", "gemini")
+
+
+class UpstreamError(Exception):
+    """The upstream failed or refused; `retryable` failures move on to the next deployment."""
+
+    def __init__(self, message: str, status: int | None = None, retryable: bool = True,
+                 retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+@dataclass
+class Deployment:
+    name: str  # what guardrails' allowed_providers / blocked_providers match
+    base_url: str
+    api_key: str | None = None
+    models: list[str] = field(default_factory=lambda: ["*"])
+    model_map: dict[str, str] = field(default_factory=dict)
+    protocol: str = "openai"  # openai (Chat Completions) | anthropic (Messages) | gemini (generateContent)
+    timeout_seconds: float = 120.0
+
+    @classmethod
+    def from_setting(cls, raw: dict[str, Any]) -> Deployment:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"llm_upstreams: unknown field(s) {unknown} in deployment {raw.get('name')!r}")
+        d = cls(**raw)
+        if d.protocol not in PROTOCOLS:
+            raise ValueError(f"llm_upstreams: deployment {d.name!r} has protocol {d.protocol!r}; "
+                             f"use one of {', '.join(PROTOCOLS)}")
+        return d
+
+    def serves(self, model: str) -> bool:
+        return "*" in self.models or model in self.models
+
+    def upstream_model(self, model: str) -> str:
+        return self.model_map.get(model, model)
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
+
+
+class Upstream(Protocol):
+    """One deployment's adapter, whatever protocol it speaks."""
+
+    d: Deployment
+
+    async def complete(self, req: Any) -> Any: ...
+
+    def stream(self, req: Any) -> AsyncIterator[Any]: ...
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    value = resp.headers.get("retry-after")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _error_message(body: str, status: int) -> str:
+    """OpenAI, Anthropic and Google all put the text in error.message; anything else is shown as sent."""
+    try:
+        error = json.loads(body)["error"]
+        return str(error["message"] if isinstance(error, dict) else error)
+    except Exception:  # noqa: BLE001 - any non-JSON or differently shaped body
+        return body or f"HTTP {status}"
+
+
+def retryable_status(status: int) -> bool:
+    # 408 timeout, 409 conflict/lock, 429 rate limit, 5xx (Anthropic's 529 "overloaded" included)
+    return status in (408, 409, 429) or status >= 500
+
+
+async def raise_for_status(resp: httpx.Response) -> None:
+    if resp.status_code < 400:
+        return
+    body = (await resp.aread()).decode("utf-8", "replace")[:2000]
+    raise UpstreamError(_error_message(body, resp.status_code)[:500], resp.status_code,
+                        retryable_status(resp.status_code), _retry_after(resp))
+
+
+async def post_json(http: httpx.AsyncClient, d: Deployment, url: str, body: dict[str, Any],
+                    headers: dict[str, str]) -> dict[str, Any]:
+    try:
+        resp = await http.post(url, json=body, headers=headers, timeout=d.timeout_seconds)
+    except httpx.HTTPError as exc:
+        raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
+    await raise_for_status(resp)
+    try:
+        data = resp.json()
+    except ValueError as exc:
+        raise UpstreamError(f"{d.name}: the answer is not JSON", resp.status_code) from exc
+    if not isinstance(data, dict):
+        raise UpstreamError(f"{d.name}: the answer is not a JSON object", resp.status_code)
+    return data
+
+
+@asynccontextmanager
+async def open_stream(http: httpx.AsyncClient, d: Deployment, url: str, body: dict[str, Any],
+                      headers: dict[str, str]) -> AsyncIterator[httpx.Response]:
+    """A streamed POST whose connection and HTTP errors are UpstreamError (so the router can fall back)."""
+    try:
+        ctx = http.stream("POST", url, json=body, headers=headers, timeout=d.timeout_seconds)
+        resp = await ctx.__aenter__()
+    except httpx.HTTPError as exc:
+        raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
+    try:
+        await raise_for_status(resp)
+        yield resp
+    except httpx.HTTPError as exc:  # the connection broke mid-stream
+        raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
+    finally:
+        await ctx.__aexit__(None, None, None)
+
+
+async def sse_events(resp: httpx.Response) -> AsyncIterator[tuple[str | None, str]]:
+    """(event name, data) per server-sent event; multi-line data joined with newlines, comments skipped."""
+    name: str | None = None
+    data: list[str] = []
+    async for line in resp.aiter_lines():
+        line = line.rstrip("\r")
+        if not line:
+            if data:
+                yield name, "\n".join(data)
+            name, data = None, []
+        elif line.startswith(":"):
+            continue
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+    if data:
+        yield name, "\n".join(data)
+
+
+def parse_json(data: str, who: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except ValueError as exc:
+        raise UpstreamError(f"{who}: malformed stream event") from exc
+    if not isinstance(value, dict):
+        raise UpstreamError(f"{who}: malformed stream event")
+    return value
+
+
+def data_url(url: str) -> tuple[str, str] | None:
+    """(media type, base64 data) of a `data:<type>;base64,<data>` URL; None for any other URL."""
+    if not url.startswith("data:") or "," not in url:
+        return None
+    head, payload = url[5:].split(",", 1)
+    params = head.split(";")
+    if "base64" not in params[1:]:
+        return None
+    return params[0] or "application/octet-stream", payload
+
+
+def text_of(content: Any) -> str:
+    """The text of a canonical message content (a string or a list of parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return ""
