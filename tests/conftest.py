@@ -1,5 +1,8 @@
 """Test fixtures: a real server (uvicorn on 127.0.0.1, real SQLite file, real storage dir) per test module,
-and small local HTTP servers standing in for customers' callback receivers and image hosts."""
+and small local HTTP servers standing in for customers' callback receivers and image hosts.
+
+With RUNAPI_TEST_DATABASE_URL / RUNAPI_TEST_REDIS_URL set (see tests/services.py) every test server runs on
+a fresh PostgreSQL database of its own and coordinates through Redis instead."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from runapi.api.app import create_app
 from runapi.auth import admin
 from runapi.settings import Settings
 from runapi.store import Database
+from tests.services import Services, create_database, env_database_url, env_redis_url, unavailable
 
 TEST_KEY = "rk-test-" + "k" * 40
 
@@ -35,6 +39,10 @@ def test_settings(tmp: Path, **overrides: Any) -> Settings:
         callback_retry_delays=(0.05,) * 10, callback_timeout_seconds=2.0, bootstrap_api_key=TEST_KEY,
         bootstrap_credits_cents=100_000,
     )
+    if env_database_url() and "database_url" not in overrides:
+        base["database_url"] = create_database(env_database_url())
+    if env_redis_url() and "redis_url" not in overrides:
+        base.update(redis_url=env_redis_url(), redis_channel_prefix=f"t{time.time_ns()}")  # servers stay apart
     base.update(overrides)
     return Settings(**base)
 
@@ -78,6 +86,20 @@ def start_server(tmp: Path, **overrides: Any) -> Server:
             raise RuntimeError("server did not start")
         time.sleep(0.02)
     return Server(f"http://127.0.0.1:{port}", settings, TEST_KEY, thread, uv)
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory):
+    """PostgreSQL + Redis: from the environment, else a throwaway pair, else skip (fail in CI)."""
+    found = Services.from_env()
+    if found is not None:
+        yield found
+        return
+    started = Services.start_local(tmp_path_factory.mktemp("services"), free_port(), free_port())
+    if started is None:
+        unavailable("PostgreSQL/Redis")
+    yield started
+    started.stop()
 
 
 @pytest.fixture(scope="module")
