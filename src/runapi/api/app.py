@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from ..catalog import get_catalog
 from ..errors import ApiError
+from ..observability import endpoints as observability
+from ..observability.middleware import RequestObserver
 from ..settings import Settings
 from . import account, files, guardrails, keys, llm_anthropic, llm_gemini, llm_openai, llm_responses, openapi, uploads
 from .bootstrap import ensure_bootstrap
@@ -25,10 +25,6 @@ from .runtime import Runtime
 log = logging.getLogger("runapi.api")
 
 HTTP_MESSAGES = {404: "Not found", 405: "Method not allowed"}
-
-
-async def health(request: Request) -> Json:
-    return Json({"status": "ok"})
 
 
 async def api_error(request: Request, exc: Exception) -> Json:
@@ -51,25 +47,16 @@ async def server_error(request: Request, exc: Exception) -> Json:
     return Json({"error": "Internal server error"}, status_code=500)
 
 
-class RequestId:
-    """Echo or assign X-Request-Id so logs and clients can refer to one request."""
+class ObservedStarlette(Starlette):
+    """Starlette with the RequestObserver outside its ServerErrorMiddleware, so the observer also sees (and
+    tags with the request id) the 500 answers that middleware sends for unhandled exceptions."""
 
-    def __init__(self, app: ASGIApp):
-        self.app = app
+    def __init__(self, *args, access_log: bool = True, **kwargs):
+        self.access_log = access_log
+        super().__init__(*args, **kwargs)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"")
-        rid = incoming[:100] if incoming else uuid.uuid4().hex.encode()
-
-        async def send_with_id(message):  # noqa: ANN001
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid)]
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestObserver(super().build_middleware_stack(), access_log_enabled=self.access_log)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -86,7 +73,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await rt.stop()
 
     routes = [
-        Route("/health", health, methods=["GET"]),
+        *observability.routes(),
         *account.routes,
         *keys.routes,
         *guardrails.routes,
@@ -99,9 +86,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *llm_gemini.routes,
         *openapi.routes(),
     ]
-    app = Starlette(
-        routes=routes, lifespan=lifespan,
+    return ObservedStarlette(
+        routes=routes, lifespan=lifespan, access_log=settings.access_log,
         exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: server_error},
     )
-    app.add_middleware(RequestId)
-    return app

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy import insert, or_, select, update
 
+from ..observability.metrics import record_callback_attempt
 from ..store.schema import accounts, callback_attempts, callback_deliveries
 from . import signing
 
@@ -102,5 +103,6 @@ class CallbackDispatcher:
                     status_code=status_code, error=error))
                 await conn.execute(update(cd).where(cd.c.id == d["id"], cd.c.lease_owner == self.owner)
                                    .values(**values))
+            record_callback_attempt(delivered, will_retry=retries_left)
         except Exception:
             log.exception("recording callback attempt %s/%s failed", d["id"], attempt)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 
 import click
 
+from ..observability.logs import configure_logging
 from ..settings import Settings
+
+# log_config=None: uvicorn keeps our root handler, so its lines share the format; access_log=False: the app's
+# RequestObserver writes the access line (with request id and duration), uvicorn must not write a second one.
+UVICORN_LOGGING = {"log_config": None, "access_log": False}
 
 
 @click.command()
@@ -24,21 +28,28 @@ def serve(host: str | None, port: int | None, no_workers: bool, log_level: str) 
 
     overrides = {"run_workers": False} if no_workers else {}
     settings = Settings(**overrides)
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_format, log_level)
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level=log_level, proxy_headers=True)
+                log_level=log_level, proxy_headers=True, **UVICORN_LOGGING)
 
 
 @click.command()
 @click.option("--log-level", default="info")
-def worker(log_level: str) -> None:
+@click.option("--metrics-port", type=int, default=None,
+              help="Serve this worker's Prometheus metrics on this port (the API serves its own at /metrics).")
+def worker(log_level: str, metrics_port: int | None) -> None:
     """Run task and callback workers without the API."""
     from ..api.runtime import Runtime
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    configure_logging(settings.log_format, log_level)
+    if metrics_port:
+        from ..observability.exposition import serve_process_metrics
+
+        serve_process_metrics(metrics_port, settings.host)
 
     async def run() -> None:
-        rt = await Runtime.start(Settings(), run_workers=True)
+        rt = await Runtime.start(settings, run_workers=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

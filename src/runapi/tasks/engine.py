@@ -18,9 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from ..billing import ledger as billing
 from ..catalog import Action
 from ..errors import invalid, task_not_found
+from ..observability.metrics import record_task_created, record_task_finished
+from ..storage import UrlSigner
 from ..store import Database
 from ..store.schema import callback_deliveries, tasks
-from ..storage import UrlSigner
 from .views import WIRE_STATUS, status_body
 
 TERMINAL = ("completed", "failed")
@@ -55,6 +56,7 @@ async def create_task(db: Database, *, account_id: int, api_key_id: str | None, 
             if existing:
                 return existing, False
         raise
+    record_task_created(family)
     return row, True
 
 
@@ -172,4 +174,5 @@ async def finish(db: Database, task: dict[str, Any], owner: str, *, signer: UrlS
                 id=str(uuid.uuid4()), task_id=task["id"], account_id=task["account_id"],
                 url=task["callback_url"], body=orjson.dumps(body).decode(), state="pending", attempts=0,
                 next_attempt_at=now, created_at=now))
+    record_task_finished(task["family"], state)
     return True
