@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 
 import click
@@ -15,22 +16,47 @@ from ..settings import Settings
 UVICORN_LOGGING = {"log_config": None, "access_log": False}
 
 
+LOG_LEVEL_ENV = "RUNAPI_SERVE_LOG_LEVEL"  # hands --log-level to the processes of `serve --workers N`
+
+
 @click.command()
 @click.option("--host", default=None, help="Bind address (RUNAPI_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (RUNAPI_PORT, default 8000).")
-@click.option("--no-workers", is_flag=True, help="Serve the API only; run `runapi worker` separately.")
+@click.option("--workers", "processes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="API processes sharing the port (uvicorn workers; one that dies is replaced).")
+@click.option("--no-task-workers", "--no-workers", "no_task_workers", is_flag=True,
+              help="Serve the API only; run `runapi worker` (on this node or others) for tasks and callbacks.")
 @click.option("--log-level", default="info")
-def serve(host: str | None, port: int | None, no_workers: bool, log_level: str) -> None:
-    """Run the API server (with in-process workers unless --no-workers)."""
+def serve(host: str | None, port: int | None, processes: int, no_task_workers: bool, log_level: str) -> None:
+    """Run the API server (with in-process task and callback workers unless --no-task-workers)."""
     import uvicorn
 
     from ..api.app import create_app
 
-    overrides = {"run_workers": False} if no_workers else {}
-    settings = Settings(**overrides)
-    configure_logging(settings.log_format, log_level)
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level=log_level, proxy_headers=True, **UVICORN_LOGGING)
+    if no_task_workers:
+        os.environ["RUNAPI_RUN_WORKERS"] = "false"  # the environment reaches the processes of --workers N too
+    settings = Settings()
+    setup_logging(settings, log_level)
+    where = {"host": host or settings.host, "port": port or settings.port, "log_level": log_level,
+             "proxy_headers": True, **UVICORN_LOGGING}
+    if processes == 1:
+        uvicorn.run(create_app(settings), **where)
+        return
+    os.environ[LOG_LEVEL_ENV] = log_level
+    uvicorn.run("runapi.cli.server_cmds:app_from_environment", factory=True, workers=processes, **where)
+
+
+def app_from_environment():
+    """The app of one process of `serve --workers N` (uvicorn starts each one fresh): settings from RUNAPI_*."""
+    from ..api.app import create_app
+
+    settings = Settings()
+    setup_logging(settings, os.environ.get(LOG_LEVEL_ENV, "info"))
+    return create_app(settings)
+
+
+def setup_logging(settings: Settings, level: str) -> None:
+    configure_logging(settings.log_format, level)
 
 
 @click.command()
