@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 from starlette.background import BackgroundTask
@@ -36,7 +37,7 @@ class Blocks:
 
     def __init__(self) -> None:
         self.count = 0  # blocks opened so far; the open one is count - 1
-        self.open: tuple[str, int] | None = None  # ("text", 0) or ("tool", tool_index)
+        self.open: tuple[str, int] | None = None  # ("text", 0), ("thinking", 0) or ("tool", tool_index)
         self.tools = 0
 
     def close(self) -> list[bytes]:
@@ -60,6 +61,22 @@ class Blocks:
         out.append(event("content_block_delta", {"type": "content_block_delta", "index": self.count - 1,
                                                  "delta": {"type": "text_delta", "text": text}}))
         return out
+
+    def thinking(self, text: str) -> list[bytes]:
+        if not text:
+            return []
+        out = [] if self.open == ("thinking", 0) else self._start(
+            ("thinking", 0), {"type": "thinking", "thinking": "", "signature": ""})
+        out.append(event("content_block_delta", {"type": "content_block_delta", "index": self.count - 1,
+                                                 "delta": {"type": "thinking_delta", "thinking": text}}))
+        return out
+
+    def signature(self, signature: str) -> list[bytes]:
+        """Anthropic signs a thinking block last, just before it closes."""
+        if not signature or self.open != ("thinking", 0):
+            return []
+        return [event("content_block_delta", {"type": "content_block_delta", "index": self.count - 1,
+                                               "delta": {"type": "signature_delta", "signature": signature}})]
 
     def tool(self, index: int, call_id: str, name: str, arguments: str) -> list[bytes]:
         out: list[bytes] = []
@@ -91,6 +108,7 @@ async def messages(request: Request):
 
     async def events() -> AsyncIterator[bytes]:
         finish: str | None = None
+        upstream_stop: str | None = None
         blocks = Blocks()
         scanner = fmt.StopScanner(stops)
 
@@ -103,10 +121,14 @@ async def messages(request: Request):
             yield event("ping", {"type": "ping"})
             async for d in metered:
                 if d.finish_reason is not None:
-                    finish = d.finish_reason
+                    finish, upstream_stop = d.finish_reason, d.stop_sequence
                 if scanner.hit is not None:
                     continue  # after a stop sequence the rest is drained for its usage only
-                if d.text:
+                if d.reasoning or d.reasoning_signature:
+                    for chunk in [*blocks.text(scanner.flush()), *blocks.thinking(d.reasoning or ""),
+                                  *blocks.signature(d.reasoning_signature or "")]:
+                        yield chunk
+                elif d.text:
                     for chunk in blocks.text(scanner.feed(d.text)):
                         yield chunk
                 elif d.tool_call is not None:
@@ -116,9 +138,10 @@ async def messages(request: Request):
                         yield chunk
             for chunk in [*blocks.text(scanner.flush()), *blocks.close()]:
                 yield chunk
-            reason = "stop_sequence" if scanner.hit is not None else fmt.stop_reason(finish, blocks.tools > 0)
+            hit = scanner.hit if scanner.hit is not None else upstream_stop if upstream_stop in stops else None
+            reason = "stop_sequence" if hit is not None else fmt.stop_reason(finish, blocks.tools > 0)
             yield event("message_delta", {"type": "message_delta",
-                                          "delta": {"stop_reason": reason, "stop_sequence": scanner.hit},
+                                          "delta": {"stop_reason": reason, "stop_sequence": hit},
                                           "usage": fmt.usage(metered.billable_usage())})
             yield event("message_stop", {"type": "message_stop"})
         except Exception as exc:  # the stream has begun: report in-band, as Anthropic does

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import base64
 import uuid
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
-from starlette.requests import Request
 from starlette.background import BackgroundTask
+from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
@@ -22,7 +23,14 @@ from ..llm.canonical import Usage
 from ..llm.models import LlmModel
 from ..llm.tokens import messages_tokens, text_tokens
 from .llm_common import (
-    MeteredStream, admit, admit_chat, caller, resolve_model, run_complete, settle, visible_models,
+    MeteredStream,
+    admit,
+    admit_chat,
+    caller,
+    resolve_model,
+    run_complete,
+    settle,
+    visible_models,
 )
 from .responses import Json, json_body
 
@@ -32,7 +40,7 @@ MAX_PAGE_SIZE = 1000
 
 
 def _model_id(name: str) -> str:
-    return name[len("models/"):] if name.startswith("models/") else name
+    return name.removeprefix("models/")
 
 
 def _not_found(model_id: str, method: str) -> ApiError:
@@ -104,7 +112,7 @@ async def generate_content(request: Request, model_id: str, stream: bool) -> Any
     metered = await MeteredStream(request, admitted, req).start()  # a failure before output: an error + refund
 
     async def chunks() -> AsyncIterator[bytes]:
-        out = gf.StreamTranslator(admitted.model.id, response_id)
+        out = gf.StreamTranslator(admitted.model.id, response_id, include_thoughts)
         first = True
 
         def frame(chunk: dict[str, Any]) -> bytes:

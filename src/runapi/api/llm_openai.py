@@ -6,11 +6,12 @@ import base64
 import struct
 import time
 import uuid
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
-from starlette.requests import Request
 from starlette.background import BackgroundTask
+from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
@@ -18,7 +19,15 @@ from ..errors import ApiError
 from ..llm import sandbox
 from ..llm.canonical import ChatRequest, ChatResult, Usage
 from ..llm.tokens import text_tokens
-from .llm_common import MeteredStream, admit, admit_chat, caller, run_complete, settle, visible_models
+from .llm_common import (
+    MeteredStream,
+    admit,
+    admit_chat,
+    caller,
+    run_complete,
+    settle,
+    visible_models,
+)
 from .responses import Json, json_body
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -39,11 +48,22 @@ def _chat_request(body: Any) -> ChatRequest:
     if tools is not None and not isinstance(tools, list):
         raise ApiError(400, "tools must be an array")
     known = {"model", "messages", "tools", "tool_choice", "max_tokens", "max_completion_tokens", "temperature",
-             "stream", "stream_options", "response_format", "reasoning_effort"}
+             "stream", "stream_options", "response_format", "reasoning_effort", "stop"}
+    thinking = body.get("thinking")  # DeepSeek's switch, {"type": "enabled"}: also passed on as is
     return ChatRequest(model=body.get("model"), messages=messages, tools=tools, tool_choice=body.get("tool_choice"),
                        max_tokens=max_tokens, temperature=body.get("temperature"), stream=bool(body.get("stream")),
                        response_format=body.get("response_format"), reasoning_effort=body.get("reasoning_effort"),
-                       extra={k: v for k, v in body.items() if k not in known})
+                       include_reasoning=isinstance(thinking, dict) and thinking.get("type") == "enabled",
+                       stop=_stop(body.get("stop")), extra={k: v for k, v in body.items() if k not in known})
+
+
+def _stop(raw: Any) -> list[str] | None:
+    if raw is None:
+        return None
+    stops = [raw] if isinstance(raw, str) else raw
+    if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops) or len(stops) > 4:
+        raise ApiError(400, "stop must be a string or an array of at most 4 strings")
+    return stops or None
 
 
 def _usage(u: Usage) -> dict[str, Any]:
@@ -55,6 +75,8 @@ def _usage(u: Usage) -> dict[str, Any]:
 
 def _completion(cid: str, created: int, model: str, result: ChatResult) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": result.text or None, "refusal": None}
+    if result.reasoning:
+        message["reasoning_content"] = result.reasoning  # where DeepSeek (and most compatible servers) put it
     if result.tool_calls:
         message["tool_calls"] = [{"id": c.id, "type": "function",
                                   "function": {"name": c.name, "arguments": c.arguments}} for c in result.tool_calls]
@@ -84,14 +106,19 @@ async def chat_completions(request: Request):
         try:
             yield sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
                                             "finish_reason": None}]})
+            announced: set[int] = set()  # tool indexes whose id and name were sent
             async for d in metered:
+                if d.reasoning:
+                    yield sse({**base, "choices": [{"index": 0, "delta": {"reasoning_content": d.reasoning},
+                                                    "finish_reason": None}]})
                 if d.text is not None:
                     yield sse({**base, "choices": [{"index": 0, "delta": {"content": d.text}, "finish_reason": None}]})
                 elif d.tool_call is not None:
                     call: dict[str, Any] = {"index": d.tool_index, "function": {"arguments": d.tool_call.arguments}}
-                    if not d.tool_call.arguments:
+                    if d.tool_index not in announced:  # a call's first fragment names it
+                        announced.add(d.tool_index)
                         call.update(id=d.tool_call.id, type="function",
-                                    function={"name": d.tool_call.name, "arguments": ""})
+                                    function={"name": d.tool_call.name, "arguments": d.tool_call.arguments})
                     yield sse({**base, "choices": [{"index": 0, "delta": {"tool_calls": [call]}, "finish_reason": None}]})
                 elif d.finish_reason is not None:
                     yield sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": d.finish_reason}]})
@@ -107,11 +134,11 @@ async def chat_completions(request: Request):
                              background=BackgroundTask(metered.close))
 
 
-def openai_model(m) -> dict[str, Any]:  # noqa: ANN001
+def openai_model(m) -> dict[str, Any]:
     return {"id": m.id, "object": "model", "created": m.created, "owned_by": m.owned_by}
 
 
-def anthropic_model(m) -> dict[str, Any]:  # noqa: ANN001
+def anthropic_model(m) -> dict[str, Any]:
     return {"type": "model", "id": m.id, "display_name": m.id, "lifecycle": "active",
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(m.created))}
 

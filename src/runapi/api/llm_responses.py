@@ -17,18 +17,27 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any
 
 import orjson
-from starlette.requests import Request
 from starlette.background import BackgroundTask
+from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from ..errors import ApiError
-from ..llm.responses_format import (EventStream, ResponsesRequest, final_status, items_to_messages, new_id,
-                                    parse_request, response_object, result_output)
+from ..llm.responses_format import (
+    EventStream,
+    ResponsesRequest,
+    final_status,
+    items_to_messages,
+    new_id,
+    parse_request,
+    response_object,
+    result_output,
+)
 from .llm_common import Admitted, MeteredStream, admit_chat, caller, run_complete
 from .responses import Json, json_body
 
@@ -135,7 +144,7 @@ async def create_response(request: Request):
 
     if not req.stream:
         result = await run_complete(request, admitted, req)  # settled, or refunded and re-raised
-        output = result_output(result, summary_wanted=bool(parsed.reasoning.get("summary")))
+        output = result_output(result, summary_wanted=parsed.summary_wanted)
         response = response_object(resp_id, created, model, parsed, status=final_status(result.finish_reason),
                                    output=output, usage=result.usage, finish_reason=result.finish_reason,
                                    completed_at=int(time.time()))
@@ -148,7 +157,7 @@ async def create_response(request: Request):
     async def events() -> AsyncIterator[bytes]:
         finish: str | None = None
         stream = EventStream(response_object(resp_id, created, model, parsed, status="in_progress", output=[],
-                                             usage=None))
+                                             usage=None), summary_wanted=parsed.summary_wanted)
         try:
             for event in stream.start():
                 yield frame(event)
@@ -158,7 +167,7 @@ async def create_response(request: Request):
                         finish = d.finish_reason
                     for event in stream.feed(d):
                         yield frame(event)
-            except Exception as exc:  # the upstream broke off mid-answer: say so in the stream's own terms
+            except Exception as exc:  # noqa: BLE001 - the upstream broke off mid-answer: say so in the stream's terms
                 log.warning("responses stream %s failed: %r", resp_id, exc)
                 failed = response_object(resp_id, created, model, parsed, status="failed", output=stream.output,
                                          usage=metered.usage, error=_failure(exc))

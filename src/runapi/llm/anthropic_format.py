@@ -13,7 +13,6 @@ from .canonical import ChatRequest, ChatResult, ToolCall, Usage
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
                 "function_call": "tool_use", "content_filter": "refusal"}
 EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "xhigh"}
-OPENAI_MAX_STOP = 4  # OpenAI-compatible upstreams take at most four `stop` strings; all are enforced here
 
 
 def bad(message: str) -> ApiError:
@@ -180,6 +179,7 @@ def _assistant_message(content: Any, where: str) -> dict[str, Any]:
         return {"role": "assistant", "content": content}
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
+    thinking: dict[str, Any] | None = None
     for j, block in enumerate(content):
         spot = f"{where}.content.{j}"
         kind = block.get("type")
@@ -192,13 +192,20 @@ def _assistant_message(content: Any, where: str) -> dict[str, Any]:
             args = block.get("input", {})
             calls.append({"id": call_id, "type": "function",
                           "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)}})
-        elif kind in ("thinking", "redacted_thinking"):
-            continue  # signatures are Anthropic's own; other upstreams cannot verify or use them
+        elif kind == "thinking":
+            # signed thinking came from Anthropic, which wants it back in tool loops; unsigned is only shown
+            if isinstance(block.get("signature"), str) and block["signature"] and thinking is None:
+                thinking = {"reasoning_content": str(block.get("thinking", "")),
+                            "reasoning_signature": block["signature"]}
+        elif kind == "redacted_thinking":
+            continue
         else:
             raise bad(f"{spot}: block type `{kind}` is not supported in assistant messages")
     message: dict[str, Any] = {"role": "assistant", "content": "\n".join(texts) if texts else (None if calls else "")}
     if calls:
         message["tool_calls"] = calls
+    if thinking is not None:
+        message.update(thinking)
     return message
 
 
@@ -266,8 +273,9 @@ def _tool_choice(choice: Any, tools: list[dict[str, Any]] | None) -> tuple[Any, 
     raise bad("tool_choice.type: must be one of auto, any, tool, none")
 
 
-def _reasoning(body: dict[str, Any], max_tokens: int | None) -> str | None:
-    effort = None
+def _reasoning(body: dict[str, Any], max_tokens: int | None) -> tuple[str | None, int | None, bool]:
+    """thinking and output_config.effort as (reasoning_effort, budget_tokens, whether thinking is on)."""
+    effort, budget, on = None, None, False
     thinking = body.get("thinking")
     if thinking is not None:
         if not isinstance(thinking, dict):
@@ -282,14 +290,17 @@ def _reasoning(body: dict[str, Any], max_tokens: int | None) -> str | None:
             if max_tokens is not None and budget >= max_tokens:
                 raise bad("`max_tokens` must be greater than `thinking.budget_tokens`")
             effort = "low" if budget < 4096 else "medium" if budget < 16384 else "high"
-        elif kind not in ("disabled", "adaptive", "between_tools"):
+            on = True
+        elif kind == "adaptive":
+            on = True  # the model decides how much to think
+        elif kind not in ("disabled", "between_tools"):
             raise bad("thinking.type: must be one of enabled, disabled, adaptive")
     config = body.get("output_config")
     if isinstance(config, dict) and config.get("effort") is not None:
         if config["effort"] not in EFFORTS:
             raise bad("output_config.effort: must be one of low, medium, high, xhigh, max")
         effort = EFFORTS[config["effort"]]
-    return effort
+    return effort, budget, on
 
 
 def _response_format(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -356,8 +367,6 @@ def chat_request(body: Any, counting: bool = False) -> tuple[ChatRequest, list[s
     tool_choice, serial = _tool_choice(body.get("tool_choice"), tools)
     stops = stop_sequences(body)
     extra: dict[str, Any] = {}
-    if stops:
-        extra["stop"] = stops[:OPENAI_MAX_STOP]
     if isinstance(body.get("top_p"), (int, float)) and not isinstance(body.get("top_p"), bool):
         extra["top_p"] = body["top_p"]
     if tools and serial:
@@ -365,10 +374,11 @@ def chat_request(body: Any, counting: bool = False) -> tuple[ChatRequest, list[s
     metadata = body.get("metadata")
     if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
         extra["user"] = metadata["user_id"]
+    effort, budget, thinking = _reasoning(body, max_tokens)
     req = ChatRequest(model=body["model"], messages=messages, tools=tools, tool_choice=tool_choice,
                       max_tokens=max_tokens, temperature=temperature, stream=body.get("stream") is True,
-                      response_format=_response_format(body), reasoning_effort=_reasoning(body, max_tokens),
-                      extra=extra)
+                      response_format=_response_format(body), reasoning_effort=effort, reasoning_budget=budget,
+                      include_reasoning=thinking, stop=stops or None, extra=extra)
     return req, stops
 
 
@@ -429,9 +439,11 @@ class StopScanner:
 def message(mid: str, model: str, result: ChatResult, stops: list[str]) -> dict[str, Any]:
     """The Anthropic message for a canonical result."""
     text, hit = cut_at_stop(result.text or "", stops)
+    if hit is None and result.stop_sequence in stops:
+        hit = result.stop_sequence  # the upstream stopped there itself (and left the sequence out)
     content: list[dict[str, Any]] = []
     if result.reasoning:
-        content.append({"type": "thinking", "thinking": result.reasoning, "signature": ""})
+        content.append({"type": "thinking", "thinking": result.reasoning, "signature": result.reasoning_signature or ""})
     if text:
         content.append({"type": "text", "text": text})
     calls: list[ToolCall] = [] if hit is not None else result.tool_calls

@@ -290,10 +290,10 @@ def _number(value: Any, field: str, low: float, high: float) -> float:
     return value
 
 
-def _thinking(config: Any) -> tuple[str | None, bool]:
-    """thinkingConfig as (reasoning_effort, includeThoughts)."""
+def _thinking(config: Any) -> tuple[str | None, int | None, bool]:
+    """thinkingConfig as (reasoning_effort, thinking budget, includeThoughts)."""
     if config is None:
-        return None, False
+        return None, None, False
     if not isinstance(config, dict):
         raise _bad("Invalid value at 'generation_config.thinking_config': expected an object")
     include = bool(pick(config, "includeThoughts"))
@@ -307,15 +307,15 @@ def _thinking(config: Any) -> tuple[str | None, bool]:
         if not isinstance(level, str) or level.lower() not in THINKING_LEVELS:
             raise _bad(f"Invalid value at 'generation_config.thinking_config.thinking_level' ({level}): "
                        "supported levels are low and high")
-        return level.lower(), include
+        return level.lower(), None, include
     if budget is not None:
         budget = _positive_int(budget, "thinking_config.thinking_budget", minimum=-1)
         if budget == -1:
-            return None, include  # dynamic thinking: the model decides
+            return None, None, include  # dynamic thinking: the model decides
         if budget == 0:
-            return "none", include
-        return ("low" if budget <= 1024 else "medium" if budget <= 8192 else "high"), include
-    return None, include
+            return "none", None, include
+        return ("low" if budget <= 1024 else "medium" if budget <= 8192 else "high"), budget, include
+    return None, None, include
 
 
 def chat_request(model_id: str, body: Any) -> tuple[ChatRequest, bool]:
@@ -345,11 +345,9 @@ def chat_request(model_id: str, body: Any) -> tuple[ChatRequest, bool]:
     if pick(config, "seed") is not None:
         extra["seed"] = _positive_int(pick(config, "seed"), "seed", minimum=-(2 ** 31))
     stops = pick(config, "stopSequences")
-    if stops is not None:
-        if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops) or len(stops) > 5:
-            raise _bad("Invalid value at 'generation_config.stop_sequences': at most 5 strings")
-        if stops:
-            extra["stop"] = stops
+    if stops is not None and (not isinstance(stops, list) or not all(isinstance(s, str) for s in stops)
+                              or len(stops) > 5):
+        raise _bad("Invalid value at 'generation_config.stop_sequences': at most 5 strings")
     count = pick(config, "candidateCount")
     if count is not None and _positive_int(count, "candidate_count") != 1:
         raise _bad("Only one candidate can be specified in the current model (candidate_count must be 1)")
@@ -371,10 +369,11 @@ def chat_request(model_id: str, body: Any) -> tuple[ChatRequest, bool]:
     if mime == "application/json":
         response_format = ({"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
                            if schema is not None else {"type": "json_object"})
-    effort, include_thoughts = _thinking(pick(config, "thinkingConfig"))
+    effort, budget, include_thoughts = _thinking(pick(config, "thinkingConfig"))
     req = ChatRequest(model=model_id, messages=messages, tools=tools, tool_choice=tool_choice if tools else None,
                       max_tokens=max_tokens, temperature=temperature, response_format=response_format,
-                      reasoning_effort=effort, extra=extra)
+                      reasoning_effort=effort, reasoning_budget=budget, include_reasoning=include_thoughts,
+                      stop=stops or None, extra=extra)
     return req, include_thoughts
 
 
@@ -421,12 +420,14 @@ def generate_response(result: ChatResult, model_id: str, response_id: str, inclu
 
 
 class StreamTranslator:
-    """Deltas in, GenerateContentResponse chunks out: each text piece as a chunk, each function call whole (its
-    argument fragments gathered), the last piece held back so it can carry finishReason and usageMetadata."""
+    """Deltas in, GenerateContentResponse chunks out: each text or thought piece as a chunk (thoughts only when
+    includeThoughts asked for them), each function call whole (its argument fragments gathered), the last piece
+    held back so it can carry finishReason and usageMetadata."""
 
-    def __init__(self, model_id: str, response_id: str):
+    def __init__(self, model_id: str, response_id: str, include_thoughts: bool = False):
         self.model_id = model_id
         self.response_id = response_id
+        self.include_thoughts = include_thoughts
         self.pending: dict[str, Any] | None = None  # a text part, or a call being assembled
         self.call: dict[str, Any] | None = None
         self.finish: str | None = None
@@ -455,6 +456,11 @@ class StreamTranslator:
             self.usage = d.usage
         if d.finish_reason is not None:
             self.finish = d.finish_reason
+        if d.reasoning and self.include_thoughts:
+            parts = self._take()
+            if parts:
+                out.append(self._chunk(parts))
+            self.pending = {"text": d.reasoning, "thought": True}
         if d.text:
             parts = self._take()
             if parts:

@@ -75,7 +75,12 @@ class ResponsesRequest:
             model=self.model, messages=[*self.instruction_messages, *(history or []), *self.input_messages],
             tools=self.chat_tools, tool_choice=self.chat_tool_choice, max_tokens=self.max_output_tokens,
             temperature=self.temperature, stream=self.stream, response_format=self.response_format,
-            reasoning_effort=self.reasoning.get("effort"), extra=extra)
+            reasoning_effort=self.reasoning.get("effort"), include_reasoning=self.summary_wanted, extra=extra)
+
+    @property
+    def summary_wanted(self) -> bool:
+        """A reasoning summary was asked for (OpenAI shows reasoning only as summaries)."""
+        return bool(self.reasoning.get("summary"))
 
 
 def _number(body: dict[str, Any], name: str, low: float, high: float) -> float | None:
@@ -362,12 +367,16 @@ def function_call_item(item_id: str, call_id: str, name: str, arguments: str,
             "status": status}
 
 
+def reasoning_item(item_id: str, text: str, summary_wanted: bool, status: str = "completed") -> dict[str, Any]:
+    summary = [{"type": "summary_text", "text": text}] if summary_wanted and status != "in_progress" else []
+    return {"type": "reasoning", "id": item_id, "summary": summary, "status": status}
+
+
 def result_output(result: ChatResult, summary_wanted: bool = False) -> list[dict[str, Any]]:
     """A finished ChatResult -> Responses output items (reasoning, then the message, then function calls)."""
     items: list[dict[str, Any]] = []
     if result.reasoning:
-        summary = [{"type": "summary_text", "text": result.reasoning}] if summary_wanted else []
-        items.append({"type": "reasoning", "id": new_id("rs"), "summary": summary, "status": "completed"})
+        items.append(reasoning_item(new_id("rs"), result.reasoning, summary_wanted))
     truncated = incomplete_reason(result.finish_reason) is not None
     if result.text or not result.tool_calls:
         items.append(message_item(new_id("msg"), result.text, "incomplete" if truncated else "completed"))
@@ -426,11 +435,14 @@ class EventStream:
     starts, a function call when the next one (or text) starts; whatever is still open closes at the end.
     """
 
-    def __init__(self, skeleton: dict[str, Any]):
+    def __init__(self, skeleton: dict[str, Any], summary_wanted: bool = False):
         self.skeleton = skeleton  # the response object with status in_progress
+        self.summary_wanted = summary_wanted  # reasoning is streamed as summary text only when asked for
         self.seq = 0
         self.output: list[dict[str, Any]] = []
         self._message: tuple[int, str] | None = None  # (output_index, item_id) of the open message
+        self._reasoning: tuple[int, str] | None = None  # (output_index, item_id) of the open reasoning item
+        self._thought = ""
         self._text: dict[int, str] = {}
         self._calls: dict[int, _Call] = {}  # by the upstream's tool_index
 
@@ -468,6 +480,31 @@ class EventStream:
                             part=part),
                 self._event("response.output_item.done", output_index=index, item=item)]
 
+    def _open_reasoning(self) -> list[dict[str, Any]]:
+        index, item_id = len(self.output), new_id("rs")
+        self._reasoning, self._thought = (index, item_id), ""
+        self.output.append(reasoning_item(item_id, "", self.summary_wanted, "in_progress"))
+        events = [self._event("response.output_item.added", output_index=index, item=self.output[index])]
+        if self.summary_wanted:
+            events.append(self._event("response.reasoning_summary_part.added", item_id=item_id, output_index=index,
+                                      summary_index=0, part={"type": "summary_text", "text": ""}))
+        return events
+
+    def _close_reasoning(self) -> list[dict[str, Any]]:
+        if self._reasoning is None:
+            return []
+        index, item_id = self._reasoning
+        self._reasoning = None
+        item = reasoning_item(item_id, self._thought, self.summary_wanted)
+        self.output[index] = item
+        events = []
+        if self.summary_wanted:
+            events += [self._event("response.reasoning_summary_text.done", item_id=item_id, output_index=index,
+                                   summary_index=0, text=self._thought),
+                       self._event("response.reasoning_summary_part.done", item_id=item_id, output_index=index,
+                                   summary_index=0, part={"type": "summary_text", "text": self._thought})]
+        return [*events, self._event("response.output_item.done", output_index=index, item=item)]
+
     def _close_call(self, call: _Call) -> list[dict[str, Any]]:
         if not call.open:
             return []
@@ -483,7 +520,18 @@ class EventStream:
 
     def feed(self, d: Delta) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
+        if d.reasoning:
+            if self._reasoning is None:
+                events += self._close_message()
+                events += self._close_calls()
+                events += self._open_reasoning()
+            index, item_id = self._reasoning  # type: ignore[misc]
+            self._thought += d.reasoning
+            if self.summary_wanted:
+                events.append(self._event("response.reasoning_summary_text.delta", item_id=item_id,
+                                          output_index=index, summary_index=0, delta=d.reasoning))
         if d.text:
+            events += self._close_reasoning()
             if self._message is None:
                 events += self._close_calls()
                 events += self._open_message()
@@ -495,6 +543,7 @@ class EventStream:
             tc = d.tool_call
             call = self._calls.get(d.tool_index)
             if call is None:
+                events += self._close_reasoning()
                 events += self._close_message()
                 events += self._close_calls()
                 call = _Call(len(self.output), new_id("fc"), tc.id or new_id("call"), tc.name or "")
@@ -516,8 +565,8 @@ class EventStream:
     def finish(self, finish_reason: str | None) -> list[dict[str, Any]]:
         """Close what is open (an empty answer still gets its message item)."""
         truncated = incomplete_reason(finish_reason) is not None
-        events: list[dict[str, Any]] = []
-        if not self.output:
+        events: list[dict[str, Any]] = self._close_reasoning()
+        if not any(item["type"] != "reasoning" for item in self.output):
             events += self._open_message()
         events += self._close_message("incomplete" if truncated else "completed")
         events += self._close_calls()
