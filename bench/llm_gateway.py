@@ -1,8 +1,17 @@
-"""LLM gateway overhead against a fast fake upstream, all on 127.0.0.1: requests/s, p50/p99 latency, server CPU
-ms per request, idle and peak memory, start-up time; plus the same load straight at the upstream (the
-pass-through ceiling). Load from wrk (Debian package `wrk`); bounded by --seconds.
+"""LLM gateway overhead against a fast fake upstream, all on 127.0.0.1, side by side in one run:
 
-Usage: python bench/llm_gateway.py [--seconds 10] [--connections 32]      Prints one JSON object.
+- runapi: auth, key limits, guardrails, durable token billing (reserve + settle), access logs, metrics all on;
+- passthrough: a bare aiohttp forwarder (bench/passthrough.py), the ceiling for a Python gateway;
+- litellm: LiteLLM proxy with one worker, if installed (`--litellm PATH`, default `litellm` on PATH; install
+  it in a separate virtualenv: `python3 -m venv /tmp/litellm && /tmp/litellm/bin/pip install 'litellm[proxy]'`);
+- upstream: the fake upstream called directly.
+
+For each: requests/s, p50/p99 latency, server CPU ms per request (the whole process tree), idle and peak
+memory (RSS of the tree), start-up time (spawn to first healthy answer). Load from wrk (Debian package `wrk`),
+bounded by --seconds per contestant.
+
+Usage: python bench/llm_gateway.py [--seconds 10] [--connections 32] [--only runapi,passthrough,...]
+Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -17,11 +26,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 
 import httpx
 
 KEY = "rk-bench-" + "b" * 40
+LITELLM_KEY = "sk-bench-master-" + "m" * 32
 BODY = '{"model":"gpt-5.2","messages":[{"role":"user","content":"hello"}],"max_tokens":64}'
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def free_port() -> int:
@@ -30,27 +42,57 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, headers: dict | None = None, timeout: float = 60) -> float:
+def healthy(url: str, timeout: float = 120) -> float:
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < timeout:
         try:
-            if httpx.get(url, headers=headers, timeout=1).status_code < 500:
+            if httpx.get(url, timeout=1).status_code < 500:
                 return time.perf_counter() - t0
         except httpx.HTTPError:
-            time.sleep(0.02)
+            pass
+        time.sleep(0.02)
     raise SystemExit(f"{url} did not come up")
 
 
+def tree(pid: int) -> list[int]:
+    """`pid` and all its descendants (worker processes count too)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
 def rss_mb(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
+    total = 0
+    for p in tree(pid):
+        try:
+            for line in open(f"/proc/{p}/status"):
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return round(total / 1024, 1)
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in tree(pid):
+        try:
+            fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def wrk(url: str, seconds: int, connections: int, headers: dict) -> dict:
@@ -76,46 +118,91 @@ def wrk(url: str, seconds: int, connections: int, headers: dict) -> dict:
             "non_2xx": int(errors.group(1)) if errors else 0}
 
 
+@dataclass
+class Contestant:
+    name: str
+    cmd: list[str]
+    port: int
+    health_path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def measure(c: Contestant, seconds: int, connections: int) -> dict:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(c.cmd, env={**os.environ, **c.env}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        healthy(f"http://127.0.0.1:{c.port}{c.health_path}")
+        startup = time.perf_counter() - t0
+        time.sleep(1.5)
+        idle = rss_mb(proc.pid)
+        # A short warm-up, so caches and connection pools are what a running gateway has.
+        wrk(f"http://127.0.0.1:{c.port}/v1/chat/completions", 1, connections, c.headers)
+        cpu0 = cpu_seconds(proc.pid)
+        result = wrk(f"http://127.0.0.1:{c.port}/v1/chat/completions", seconds, connections, c.headers)
+        cpu = cpu_seconds(proc.pid) - cpu0
+        return {**result, "cpu_ms_per_request": round(cpu * 1000 / max(result["requests"], 1), 3),
+                "idle_rss_mb": idle, "peak_rss_mb": rss_mb(proc.pid), "startup_s": round(startup, 2)}
+    finally:
+        for p in reversed(tree(proc.pid)):
+            try:
+                os.kill(p, 15)
+            except ProcessLookupError:
+                pass
+        proc.wait(timeout=30)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--workers", type=int, default=1, help="runapi API processes")
+    ap.add_argument("--litellm", default=shutil.which("litellm"), help="path to the litellm executable")
+    ap.add_argument("--only", default="runapi,passthrough,litellm,upstream")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
-    up_port, gw_port = free_port(), free_port()
-    here = os.path.dirname(os.path.abspath(__file__))
-    upstream = subprocess.Popen([sys.executable, os.path.join(here, "fast_upstream.py"), str(up_port)])
-    procs = [upstream]
+    wanted = set(args.only.split(","))
+    up_port = free_port()
+    upstream = subprocess.Popen([sys.executable, os.path.join(HERE, "fast_upstream.py"), str(up_port)])
+    results: dict[str, dict] = {}
     try:
-        wait_http(f"http://127.0.0.1:{up_port}/")
+        healthy(f"http://127.0.0.1:{up_port}/")
+        up_base = f"http://127.0.0.1:{up_port}/v1"
         with tempfile.TemporaryDirectory() as data:
-            env = {**os.environ, "RUNAPI_DATA_DIR": data, "RUNAPI_BOOTSTRAP_API_KEY": KEY,
-                   "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(10**10), "RUNAPI_RUN_WORKERS": "false",
-                   "RUNAPI_LLM_UPSTREAMS": json.dumps([{"name": "fast", "base_url": f"http://127.0.0.1:{up_port}/v1",
-                                                        "models": ["*"]}])}
-            t0 = time.perf_counter()
-            gw = subprocess.Popen([sys.executable, "-m", "runapi.cli", "serve", "--port", str(gw_port),
-                                   "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL)
-            procs.append(gw)
-            wait_http(f"http://127.0.0.1:{gw_port}/health")
-            startup = time.perf_counter() - t0
-            time.sleep(1)
-            idle = rss_mb(gw.pid)
-            cpu0 = cpu_seconds(gw.pid)
-            through = wrk(f"http://127.0.0.1:{gw_port}/v1/chat/completions", args.seconds, args.connections,
-                          {"Authorization": f"Bearer {KEY}"})
-            cpu = cpu_seconds(gw.pid) - cpu0
-            peak = rss_mb(gw.pid)
-            direct = wrk(f"http://127.0.0.1:{up_port}/v1/chat/completions", args.seconds, args.connections, {})
-        print(json.dumps({"benchmark": "llm_gateway", "seconds": args.seconds, "connections": args.connections,
-                          "gateway": {**through, "cpu_ms_per_request": round(cpu * 1000 / max(through["requests"], 1), 3),
-                                      "idle_rss_mb": idle, "peak_rss_mb": peak, "startup_s": round(startup, 2)},
-                          "upstream_direct": direct}))
+            port = free_port()
+            contestants = [Contestant(
+                "runapi", [sys.executable, "-m", "runapi.cli", "serve", "--port", str(port),
+                           "--log-level", "warning", *(["--workers", str(args.workers)] if args.workers > 1 else [])],
+                port, "/health", {"Authorization": f"Bearer {KEY}"},
+                {"RUNAPI_DATA_DIR": data, "RUNAPI_BOOTSTRAP_API_KEY": KEY,
+                 "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(10**12), "RUNAPI_RUN_WORKERS": "false",
+                 "RUNAPI_LLM_UPSTREAMS": json.dumps([{"name": "fast", "base_url": up_base, "models": ["*"]}])})]
+            port = free_port()
+            contestants.append(Contestant("passthrough", [sys.executable, os.path.join(HERE, "passthrough.py"),
+                                                          str(port), up_base], port, "/health"))
+            if args.litellm:
+                port = free_port()
+                config = os.path.join(data, "litellm.yaml")
+                with open(config, "w") as f:
+                    f.write("model_list:\n  - model_name: gpt-5.2\n    litellm_params:\n"
+                            f"      model: openai/gpt-5.2\n      api_base: {up_base}\n      api_key: sk-fake\n")
+                contestants.append(Contestant(
+                    "litellm", [args.litellm, "--config", config, "--port", str(port), "--num_workers", "1"],
+                    port, "/health/liveliness", {"Authorization": f"Bearer {LITELLM_KEY}"},
+                    {"LITELLM_MASTER_KEY": LITELLM_KEY, "LITELLM_LOG": "ERROR"}))
+            for c in contestants:
+                if c.name in wanted:
+                    results[c.name] = measure(c, args.seconds, args.connections)
+        if "upstream" in wanted:
+            results["upstream_direct"] = wrk(f"http://127.0.0.1:{up_port}/v1/chat/completions", args.seconds,
+                                             args.connections, {})
     finally:
-        for p in procs:
-            p.terminate()
-            p.wait(timeout=30)
+        upstream.terminate()
+        upstream.wait(timeout=30)
+    print(json.dumps({"benchmark": "llm_gateway", "seconds": args.seconds, "connections": args.connections,
+                      "runapi_workers": args.workers, **results}))
 
 
 if __name__ == "__main__":
