@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     # LLM upstreams, tried in order for the models they serve: [{"name": "openai", "base_url": ".../v1",
     # "api_key": "...", "models": ["gpt-5.2"] or ["*"], "model_map": {"gpt-5.2": "gpt-5.2-2026-01-01"}}]
     llm_upstreams: list[dict] = Field(default_factory=list)
+
+    # Media upstreams, tried in order for the models they serve (README "Real media providers"):
+    # [{"name": "fal", "kind": "fal" | "openai_images" | "elevenlabs", "base_url": "...", "api_key": "...",
+    #   "models": ["veo-3.1"] or ["*"], "model_map": {...}, "max_concurrency": 4}]. Empty: the sandbox.
+    media_upstreams: list[dict] = Field(default_factory=list)
+
     # An LLM reservation still open this long was left by a process that died mid-call: refunded in full.
     llm_abandoned_after_seconds: float = 3600.0
 

@@ -45,7 +45,7 @@ def create_endpoint(action: Action):
         await enforce_key_limit(rt, who)
         await engine.resolve_refs(rt.db, who.account_id, action, params)
         price = model.quote(params) if model else 0
-        provider = rt.providers.route(action.family, model.id if model else None)
+        provider = rt.providers.route(action.family, model.id if model else None, action.name)
         guardrail_id = await check_guardrail(rt, who, model.id if model else None, provider.name)
         task, created = await engine.create_task(
             rt.db, account_id=who.account_id, api_key_id=who.key_id, family=action.family, action=action.name,

@@ -15,6 +15,7 @@ from ..coord import Coordinator, make_coordinator
 from ..net.safe_http import safe_client
 from ..providers import ProviderRegistry
 from ..providers.sandbox import SandboxProvider
+from ..providers.upstream import build_router
 from ..settings import Settings
 from ..storage import Storage, UrlSigner, make_storage
 from ..store import Database
@@ -54,8 +55,9 @@ class Runtime:
         coord = make_coordinator(settings.redis_url, settings.redis_channel_prefix)
         await coord.start()
         sandbox = SandboxProvider(http, settings.sandbox_delay_seconds, settings.fetch_max_bytes, storage, signer)
+        upstreams = build_router(settings.media_upstreams, http, sandbox.inputs, signer, settings.public_url)
         rt = cls(settings=settings, db=db, storage=storage,
-                 signer=signer, providers=ProviderRegistry(sandbox), http=http,
+                 signer=signer, providers=ProviderRegistry(sandbox, upstreams), http=http,
                  authenticate=Authenticator(db, settings.auth_cache_seconds), coord=coord,
                  ledger=LedgerBatcher(db), guardrails=GuardrailCache(db, settings.auth_cache_seconds),
                  files_http=safe_client(allow_private=settings.allow_private_network,
@@ -152,6 +154,7 @@ class Runtime:
             await asyncio.wait(self._loops, timeout=15)
         await self.http.aclose()
         await self.files_http.aclose()
+        await self.providers.aclose()
         chain = getattr(self, "_llm_chain", None)
         if chain:
             await chain[0].http.aclose()

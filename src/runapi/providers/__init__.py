@@ -2,23 +2,66 @@
 
 from __future__ import annotations
 
-from .base import Done, Output, Progress, Provider, TaskFailed, TaskInput
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Done", "Output", "Progress", "Provider", "ProviderRegistry", "TaskFailed", "TaskInput"]
+from .base import (
+    Done,
+    Output,
+    Progress,
+    Provider,
+    TaskFailed,
+    TaskInput,
+    TransientFailure,
+)
+
+if TYPE_CHECKING:
+    from .upstream import MediaRouter
+
+__all__ = ["Done", "Output", "Progress", "Provider", "ProviderRegistry", "TaskFailed", "TaskInput",
+           "TransientFailure"]
 
 
 class ProviderRegistry:
-    """Maps (family, model) to a provider; the sandbox serves everything no upstream is configured for."""
+    """Maps (family, action, model) to a provider: the first configured upstream deployment that serves it
+    (RUNAPI_MEDIA_UPSTREAMS), else the sandbox."""
 
-    def __init__(self, default: Provider):
+    def __init__(self, default: Provider, upstreams: MediaRouter | None = None):
         self.default = default
+        self.upstreams = upstreams
         self.by_name: dict[str, Provider] = {default.name: default}
+        if upstreams is not None:
+            from .upstream import RoutedProvider
+
+            for adapter in upstreams.adapters:
+                self.register(RoutedProvider(adapter.deployment.name, upstreams))
 
     def register(self, provider: Provider) -> None:
         self.by_name[provider.name] = provider
 
-    def route(self, family: str, model: str | None) -> Provider:
+    def route(self, family: str, model: str | None, action: str | None = None) -> Provider:
+        if self.upstreams is not None and action is not None:
+            serving = self.upstreams.serving(f"{family}/{action}", model)
+            if serving:
+                return self.by_name[serving[0].deployment.name]
         return self.default
 
     def get(self, name: str) -> Provider:
-        return self.by_name[name]
+        return self.by_name.get(name) or _Unconfigured(name)
+
+    async def aclose(self) -> None:
+        if self.upstreams is not None:
+            await self.upstreams.aclose()
+
+
+class _Unconfigured:
+    """A task routed to a deployment that has since been removed from the settings: it fails (refunded)
+    instead of being retried forever."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    async def submit(self, task: TaskInput) -> dict[str, Any]:
+        return {}
+
+    async def poll(self, task: TaskInput, job: dict[str, Any]) -> Progress | Done:
+        raise TaskFailed(f"Provider {self.name} is no longer configured")

@@ -48,6 +48,11 @@ class TaskFailed(Exception):
     """Permanent failure: the task fails with this message and its credits are refunded."""
 
 
+class TransientFailure(Exception):
+    """A failure worth retrying (an upstream briefly down): the worker retries with its backoff, and if the
+    retries run out the task fails with this message (not a generic one) and is refunded."""
+
+
 class Provider(Protocol):
     name: str
 

@@ -1,0 +1,59 @@
+"""What every upstream adapter offers the router: start a job, check on it, cancel it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..base import TaskInput
+from .config import MediaDeployment
+from .mapping import Context
+
+
+@dataclass
+class UpstreamFile:
+    """One result file: a link to download (http(s) or data: URL) or bytes the upstream already sent."""
+
+    kind: str | None
+    url: str | None = None
+    data: bytes | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Finished:
+    files: list[UpstreamFile]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Started:
+    """Accepted by a queue upstream; `handle` is persisted with the task and given back to `check`."""
+
+    handle: dict[str, Any]
+    poll_in: float = 2.0
+
+
+@dataclass
+class Running:
+    poll_in: float | None = None
+    handle: dict[str, Any] | None = None  # updated handle, if any
+
+
+class Adapter(Protocol):
+    deployment: MediaDeployment
+
+    def supports(self, action_key: str, model: str | None) -> bool:
+        """Whether this adapter knows how to run (action, model)."""
+
+    async def start(self, task: TaskInput, ctx: Context) -> Started | Finished:
+        """Submit the job. Synchronous upstreams answer with the result at once. Raises UpstreamError."""
+
+    async def check(self, task: TaskInput, handle: dict[str, Any]) -> Running | Finished:
+        """Poll a started job. Raises UpstreamError."""
+
+    async def cancel(self, handle: dict[str, Any]) -> None:
+        """Best effort: stop a started job."""
+
+    async def aclose(self) -> None:
+        """Release connections."""

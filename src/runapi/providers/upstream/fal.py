@@ -1,0 +1,133 @@
+"""fal.ai's queue API: submit `POST {base}/{app_id}` → request_id; status `GET .../requests/{id}/status`
+(IN_QUEUE with queue_position, IN_PROGRESS, COMPLETED); result `GET .../requests/{id}`; cancel
+`PUT .../requests/{id}/cancel`; `Authorization: Key <key>`.
+
+Which fal app runs which of our (action, model), and how our parameters become its input, is data
+(fal_models.yaml, read by mapping.py). Errors: model errors are `{"detail": [{"msg", "type"}]}` (422, e.g.
+content_policy_violation, kept as the task's error), infrastructure errors `{"detail", "error_type"}` (5xx;
+fal has already retried them, so the job goes to the next deployment)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from ..base import TaskInput
+from . import errors
+from .adapter import Finished, Running, Started
+from .config import MediaDeployment
+from .mapping import Context, Table
+from .outputs import result_files
+
+TABLE_PATH = Path(__file__).with_name("fal_models.yaml")
+_TABLE: Table | None = None
+
+
+def fal_table() -> Table:
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = Table.load(TABLE_PATH)
+    return _TABLE
+
+
+class FalQueue:
+    def __init__(self, deployment: MediaDeployment, http: httpx.AsyncClient, table: Table | None = None):
+        self.deployment = deployment
+        self.http = http
+        self.table = table or fal_table()
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Key {self.deployment.api_key}"} if self.deployment.api_key else {}
+
+    def supports(self, action_key: str, model: str | None) -> bool:
+        return self.table.get(action_key, model) is not None
+
+    def _same_origin(self, url: Any) -> bool:
+        """Follow-up URLs from the submit answer are used only on the configured host: our key goes nowhere
+        else."""
+        if not isinstance(url, str):
+            return False
+        ours, theirs = urlsplit(self.deployment.base_url), urlsplit(url)
+        return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
+
+    def _request_urls(self, app: str, request_id: str, answer: dict[str, Any]) -> dict[str, str]:
+        # Status, result and cancel live under owner/app only, without the endpoint path (fal docs).
+        root = f"{self.deployment.base_url}/{'/'.join(app.split('/')[:2])}/requests/{request_id}"
+        built = {"response_url": root, "status_url": f"{root}/status", "cancel_url": f"{root}/cancel"}
+        return {k: answer[k] if self._same_origin(answer.get(k)) else v for k, v in built.items()}
+
+    async def _call(self, method: str, url: str, job_failed: bool = False, **kw: Any) -> httpx.Response:
+        name = self.deployment.name
+        try:
+            resp = await self.http.request(method, url, headers=self._headers(),
+                                           timeout=self.deployment.timeout_seconds, **kw)
+        except httpx.HTTPError as exc:
+            raise errors.from_transport(exc, name) from exc
+        if resp.status_code >= 400:
+            raise errors.from_response(resp, name, errors.first_message, job_failed=job_failed)
+        return resp
+
+    async def start(self, task: TaskInput, ctx: Context) -> Started:
+        model = task.model.id if task.model else ""
+        mapping = self.table.get(task.action.key, model)
+        route = mapping.route(task.params, model) if mapping else None
+        if route is None:
+            raise errors.UpstreamError(f"{self.deployment.name} cannot run {task.action.key} with {model}")
+        app = self.deployment.model_map.get(route.app, route.app)
+        resp = await self._call("POST", f"{self.deployment.base_url}/{app}", json=mapping.body(route, ctx))
+        answer = _json(resp, self.deployment.name)
+        request_id = answer.get("request_id")
+        if not isinstance(request_id, str) or not request_id:
+            raise errors.UpstreamError(f"{self.deployment.name} answered without a request_id")
+        handle = {"app": app, "request_id": request_id, **self._request_urls(app, request_id, answer),
+                  "meta": mapping.item_meta(ctx)}
+        return Started(handle, poll_in=self.deployment.poll_seconds or 2.0)
+
+    async def check(self, task: TaskInput, handle: dict[str, Any]) -> Running | Finished:
+        try:
+            resp = await self._call("GET", handle["status_url"])
+        except errors.UpstreamError as exc:
+            if exc.rate_limited:  # polling too fast is not a failure of the job
+                return Running(poll_in=exc.retry_after or 5.0)
+            raise
+        status = _json(resp, self.deployment.name).get("status")
+        if status in ("IN_QUEUE", "IN_PROGRESS"):
+            return Running(poll_in=self.deployment.poll_seconds)
+        if status == "CANCELED" or status == "CANCELLED":
+            raise errors.UpstreamError(f"{self.deployment.name} cancelled the request", retryable=False)
+        if status != "COMPLETED" and status != "FAILED":
+            raise errors.UpstreamError(f"{self.deployment.name} answered an unknown status {status!r}")
+        # COMPLETED covers failures too: the result request answers with the error and its status code.
+        result = _json(await self._call("GET", handle["response_url"], job_failed=True), self.deployment.name)
+        model = task.model.id if task.model else ""
+        mapping = self.table.get(task.action.key, model)
+        if mapping is None:
+            raise errors.UpstreamError(f"no fal mapping for {task.action.key}/{model}", retryable=False)
+        files = result_files(result, mapping.outputs, handle.get("meta") or {})
+        extra = {ours: result[theirs] for ours, theirs in mapping.extra.items()
+                 if isinstance(result, dict) and theirs in result}
+        if not files and not extra:
+            raise errors.UpstreamError(f"{self.deployment.name} returned no result", job_failed=True)
+        return Finished(files, extra)
+
+    async def cancel(self, handle: dict[str, Any]) -> None:
+        try:
+            await self._call("PUT", handle["cancel_url"])
+        except errors.UpstreamError:
+            pass  # already finished or gone: nothing left to stop
+
+    async def aclose(self) -> None:
+        return None  # the shared client is closed by the registry
+
+
+def _json(resp: httpx.Response, name: str) -> dict[str, Any]:
+    try:
+        data = resp.json()
+    except ValueError as exc:
+        raise errors.UpstreamError(f"{name} answered with invalid JSON") from exc
+    if not isinstance(data, dict):
+        raise errors.UpstreamError(f"{name} answered with unexpected JSON")
+    return data

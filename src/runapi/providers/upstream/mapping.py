@@ -1,0 +1,236 @@
+"""Declarative request mapping: our validated parameters → an upstream's request body, and the upstream's
+result → our outputs. The tables (e.g. fal_models.yaml) are data; this module is the one interpreter.
+
+Table layout, per `family/action`:
+
+    veo_3_1/text_to_video:
+      outputs: {video: videos}          # upstream result field → our result list (a file object or a list)
+      extra: {text: text}               # our status field ← upstream result field (non-file results)
+      meta: {has_audio: true}           # fields added to every output item (value specs, below)
+      input: {prompt: $prompt}          # body fields shared by every route (value specs)
+      models:
+        veo-3.1:                        # our model id → an app id, one route {app, input, when} or a list
+          - {when: "first_frame_image_url is set", app: fal-ai/veo3.1/image-to-video,
+             input: {image_url: $first_frame_image_url}}
+          - fal-ai/veo3.1
+
+A route's `when` uses the catalog's condition syntax (FORMAT.md); the first route that holds is used. Route
+input is merged over the shared input; a field set to null is dropped.
+
+Value specs: `$name` (the parameter, left out when not set); a plain scalar or list (a literal);
+`{param: name, first: true, map: {ours: theirs}, as: int|float|str|upper|lower, format: "{}s",
+default: x}` (applied in that order; unmapped values pass through); `{params: [a, b], map: {"a b": x}}`
+(the values joined with a space, looked up); `{task_file: param, kind: videos, index: param_or_int}` (a
+signed link to a file a referenced task produced); `{object: {field: spec}}` (a nested object, left out when
+empty); `{each: param, item: {field: spec}}` (a list built from a list of objects, `$field` naming the
+item's own fields); `{const: value}` (a literal object).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ...catalog.conditions import evaluate, is_set, shown
+
+MISSING: Any = object()
+_SPEC_KEYS = ({"param"}, {"params"}, {"task_file"}, {"object"}, {"each"}, {"const"})
+_PARAM_OPTIONS = {"param", "first", "map", "as", "format", "default"}
+_CASTS: dict[str, Callable[[Any], Any]] = {
+    "int": lambda v: int(float(v)), "float": float, "str": shown,
+    "upper": lambda v: str(v).upper(), "lower": lambda v: str(v).lower(),
+}
+
+FileLink = Callable[[dict[str, Any], str, int], str]  # (referenced task row, kind, index) → URL
+
+
+@dataclass(frozen=True)
+class Context:
+    params: dict[str, Any]
+    refs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    file_link: FileLink | None = None
+
+    def get(self, name: str) -> Any:
+        value = self.params.get(name)
+        return value if is_set(value) else MISSING
+
+
+def _lookup(table: dict[Any, Any], value: Any) -> Any:
+    wanted = shown(value)
+    for key, mapped in table.items():
+        if shown(key) == wanted:
+            return mapped
+    return value
+
+
+def resolve(spec: Any, ctx: Context) -> Any:
+    """The value a spec stands for, or MISSING (the field is then left out of the body)."""
+    if isinstance(spec, str) and spec.startswith("$"):
+        return ctx.get(spec[1:])
+    if isinstance(spec, list):
+        return [v for v in (resolve(s, ctx) for s in spec) if v is not MISSING]
+    if not isinstance(spec, dict):
+        return spec
+    if "param" in spec:
+        value = ctx.get(spec["param"])
+        return _param(spec, value) if value is not MISSING else _default(spec, ctx)
+    if "params" in spec:
+        values = [ctx.get(p) for p in spec["params"]]
+        if any(v is MISSING for v in values):
+            return _default(spec, ctx)
+        return _lookup(spec["map"], " ".join(shown(v) or "" for v in values))
+    if "task_file" in spec:
+        return _task_file(spec, ctx)
+    if "object" in spec:
+        built = build(spec["object"], ctx)
+        return built if built else MISSING
+    if "each" in spec:
+        items = ctx.get(spec["each"])
+        if items is MISSING:
+            return MISSING
+        return [build(spec["item"], Context(item, ctx.refs, ctx.file_link)) for item in items]
+    return spec["const"]
+
+
+def _default(spec: dict[str, Any], ctx: Context) -> Any:
+    return resolve(spec["default"], ctx) if "default" in spec else MISSING
+
+
+def _param(spec: dict[str, Any], value: Any) -> Any:
+    if spec.get("first") and isinstance(value, list):
+        value = value[0]
+    if "map" in spec:
+        value = _lookup(spec["map"], value)
+    if "as" in spec:
+        value = _CASTS[spec["as"]](value)
+    if "format" in spec:
+        value = spec["format"].format(value)
+    return value
+
+
+def _task_file(spec: dict[str, Any], ctx: Context) -> Any:
+    row = ctx.refs.get(spec["task_file"])
+    if row is None or ctx.file_link is None:
+        return MISSING
+    index = spec.get("index", 0)
+    if isinstance(index, str):
+        index = ctx.get(index)
+        index = 0 if index is MISSING else int(index)
+    return ctx.file_link(row, spec.get("kind", "videos"), index)
+
+
+def build(fields: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    out = {}
+    for name, spec in fields.items():
+        value = resolve(spec, ctx)
+        if value is not MISSING and value is not None:
+            out[name] = value
+    return out
+
+
+def check_spec(spec: Any, where: str) -> None:
+    """Refuse malformed specs when the table loads, not when a task hits them."""
+    if isinstance(spec, list):
+        for s in spec:
+            check_spec(s, where)
+    if not isinstance(spec, dict):
+        return
+    keys = set(spec)
+    kind = next((k for k in _SPEC_KEYS if k <= keys), None)
+    if kind is None:
+        raise ValueError(f"{where}: a value spec needs one of param/params/task_file/object/each/const: {spec}")
+    if kind == {"param"} and keys - _PARAM_OPTIONS:
+        raise ValueError(f"{where}: unknown options {sorted(keys - _PARAM_OPTIONS)}")
+    if "default" in spec:
+        check_spec(spec["default"], f"{where}.default")
+    if "as" in spec and spec["as"] not in _CASTS:
+        raise ValueError(f"{where}: unknown cast {spec['as']!r}")
+    if kind == {"object"}:
+        for name, inner in spec["object"].items():
+            check_spec(inner, f"{where}.{name}")
+    if kind == {"each"}:
+        for name, inner in spec["item"].items():
+            check_spec(inner, f"{where}[].{name}")
+
+
+@dataclass(frozen=True)
+class Route:
+    app: str
+    input: dict[str, Any]
+    when: str | None = None
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """How one (action, model) runs upstream."""
+
+    routes: tuple[Route, ...]
+    outputs: dict[str, str]
+    extra: dict[str, str]
+    meta: dict[str, Any]
+
+    def route(self, params: dict[str, Any], model: str) -> Route | None:
+        values = {**params, "model": model}
+        for route in self.routes:
+            if route.when is None or evaluate(route.when, values):
+                return route
+        return None
+
+    def body(self, route: Route, ctx: Context) -> dict[str, Any]:
+        return build(route.input, ctx)
+
+    def item_meta(self, ctx: Context) -> dict[str, Any]:
+        return build(self.meta, ctx)
+
+
+def _routes(raw: Any, shared: dict[str, Any], where: str) -> tuple[Route, ...]:
+    entries = raw if isinstance(raw, list) else [raw]
+    routes = []
+    for i, entry in enumerate(entries):
+        if isinstance(entry, str):
+            entry = {"app": entry}
+        unknown = set(entry) - {"app", "input", "when"}
+        if unknown or "app" not in entry:
+            raise ValueError(f"{where}[{i}]: a route is {{app, input, when}}, got {sorted(entry)}")
+        merged = {**shared, **(entry.get("input") or {})}
+        merged = {k: v for k, v in merged.items() if v is not None}
+        for name, spec in merged.items():
+            check_spec(spec, f"{where}[{i}].{name}")
+        if entry.get("when"):
+            evaluate(entry["when"], {})  # parses: a typo fails at load
+        routes.append(Route(app=entry["app"], input=merged, when=entry.get("when")))
+    if routes[-1].when is not None:
+        raise ValueError(f"{where}: the last route needs no `when` (it is the fallback)")
+    return tuple(routes)
+
+
+class Table:
+    """(action key, model id) → Mapping, loaded from a YAML file."""
+
+    def __init__(self, raw: dict[str, Any]):
+        self.entries: dict[tuple[str, str], Mapping] = {}
+        for action_key, spec in raw.items():
+            if action_key.startswith("_"):
+                continue  # holds YAML anchors only
+            unknown = set(spec) - {"outputs", "extra", "meta", "input", "models"}
+            if unknown:
+                raise ValueError(f"{action_key}: unknown keys {sorted(unknown)}")
+            shared = spec.get("input") or {}
+            meta = spec.get("meta") or {}
+            for name, m in meta.items():
+                check_spec(m, f"{action_key}.meta.{name}")
+            for model, routes in spec["models"].items():
+                self.entries[(action_key, model)] = Mapping(
+                    routes=_routes(routes, shared, f"{action_key}/{model}"), outputs=spec.get("outputs") or {},
+                    extra=spec.get("extra") or {}, meta=meta)
+
+    @classmethod
+    def load(cls, path: Path) -> Table:
+        return cls(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+    def get(self, action_key: str, model: str | None) -> Mapping | None:
+        return self.entries.get((action_key, model or ""))

@@ -1,0 +1,105 @@
+"""OpenAI's Images API, a synchronous upstream: `POST {base}/images/generations` (JSON) or
+`POST {base}/images/edits` (multipart, the input images as `image[]`, optional `mask`), answering
+`{"data": [{"b64_json": ...} | {"url": ...}]}`. Errors are `{"error": {"message", "code"}}`; a 400 such as
+`moderation_blocked` is the upstream's verdict and becomes the task's error as is.
+
+Which OpenAI model serves which of ours, and the size/quality mapping, is data (openai_images.yaml)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ...files_policy import extension_for, sniff
+from ..base import TaskFailed, TaskInput
+from ..sandbox.base import Inputs
+from . import errors
+from .adapter import Finished, UpstreamFile
+from .config import MediaDeployment
+from .mapping import Context, Table
+
+TABLE_PATH = Path(__file__).with_name("openai_images.yaml")
+_TABLE: Table | None = None
+
+
+def openai_table() -> Table:
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = Table.load(TABLE_PATH)
+    return _TABLE
+
+
+class OpenAIImages:
+    def __init__(self, deployment: MediaDeployment, http: httpx.AsyncClient, inputs: Inputs,
+                 table: Table | None = None):
+        self.deployment = deployment
+        self.http = http
+        self.inputs = inputs
+        self.table = table or openai_table()
+
+    def supports(self, action_key: str, model: str | None) -> bool:
+        return self.table.get(action_key, model) is not None
+
+    async def start(self, task: TaskInput, ctx: Context) -> Finished:
+        model = task.model.id if task.model else ""
+        mapping = self.table.get(task.action.key, model)
+        route = mapping.route(task.params, model) if mapping else None
+        if route is None:
+            raise errors.UpstreamError(f"{self.deployment.name} cannot run {task.action.key} with {model}")
+        body = {**mapping.body(route, ctx), "model": self.deployment.model_map.get(route.app, route.app)}
+        images, mask = body.pop("image", None), body.pop("mask", None)
+        headers = {"Authorization": f"Bearer {self.deployment.api_key}"} if self.deployment.api_key else {}
+        try:
+            if images:
+                files = [("image[]", await self._upload(url, f"image{i}")) for i, url in enumerate(images)]
+                if mask:
+                    files.append(("mask", await self._upload(mask, "mask")))
+                resp = await self.http.post(f"{self.deployment.base_url}/images/edits", headers=headers,
+                                            data={k: str(v) for k, v in body.items()}, files=files,
+                                            timeout=self.deployment.timeout_seconds)
+            else:
+                resp = await self.http.post(f"{self.deployment.base_url}/images/generations", headers=headers,
+                                            json=body, timeout=self.deployment.timeout_seconds)
+        except httpx.HTTPError as exc:
+            raise errors.from_transport(exc, self.deployment.name) from exc
+        if resp.status_code >= 400:
+            raise errors.from_response(resp, self.deployment.name, errors.first_message)
+        return Finished(self._files(resp))
+
+    async def _upload(self, url: str, stem: str) -> tuple[str, bytes, str]:
+        data = await self.inputs.fetch(url, what="image")
+        mime = sniff(data)
+        if mime is None or not mime.startswith("image/"):
+            raise TaskFailed("Failed to fetch the image: not a supported image")
+        return f"{stem}.{extension_for(mime)}", data, mime
+
+    def _files(self, resp: httpx.Response) -> list[UpstreamFile]:
+        try:
+            items = resp.json().get("data") or []
+        except (ValueError, AttributeError) as exc:
+            raise errors.UpstreamError(f"{self.deployment.name} answered with invalid JSON") from exc
+        files = []
+        for item in items:
+            if item.get("b64_json"):
+                try:
+                    files.append(UpstreamFile("images", data=base64.b64decode(item["b64_json"])))
+                except (binascii.Error, ValueError) as exc:
+                    raise errors.UpstreamError(f"{self.deployment.name} sent an unreadable image") from exc
+            elif item.get("url"):
+                files.append(UpstreamFile("images", url=item["url"]))
+        if not files:
+            raise errors.UpstreamError(f"{self.deployment.name} returned no image")
+        return files
+
+    async def check(self, task: TaskInput, handle: dict[str, Any]) -> Finished:
+        raise errors.UpstreamError("synchronous upstream has no job to check", job_failed=True)
+
+    async def cancel(self, handle: dict[str, Any]) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
