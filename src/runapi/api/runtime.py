@@ -12,7 +12,9 @@ from ..auth.principal import Authenticator
 from ..billing.batcher import LedgerBatcher, refund_abandoned
 from ..callbacks.delivery import CallbackDispatcher
 from ..coord import Coordinator, make_coordinator
+from ..llm import router as llm_router
 from ..net.safe_http import safe_client
+from ..policy.guardrails import GuardrailCache
 from ..providers import ProviderRegistry
 from ..providers.sandbox import SandboxProvider
 from ..providers.upstream import build_router
@@ -20,7 +22,6 @@ from ..settings import Settings
 from ..storage import Storage, UrlSigner, make_storage
 from ..store import Database
 from ..tasks.worker import TaskWorker
-from ..policy.guardrails import GuardrailCache
 
 log = logging.getLogger("runapi")
 
@@ -45,7 +46,7 @@ class Runtime:
     _loops: list[asyncio.Task] = field(default_factory=list)
 
     @classmethod
-    async def start(cls, settings: Settings, run_workers: bool | None = None) -> "Runtime":
+    async def start(cls, settings: Settings, run_workers: bool | None = None) -> Runtime:
         db = Database(settings.resolved_database_url, settings.sqlite_synchronous, settings.db_pool_size,
                       settings.db_max_overflow)
         await db.create_schema()
@@ -80,7 +81,7 @@ class Runtime:
             "refunding abandoned LLM reservations", run_now=True), name="llm-janitor"))
         return rt
 
-    async def _every(self, seconds: float, job, what: str, run_now: bool = False) -> None:  # noqa: ANN001
+    async def _every(self, seconds: float, job, what: str, run_now: bool = False) -> None:
         """Run `job` every `seconds` until stopped, and once more on the way out (a last flush)."""
         if run_now:
             await self._run_logged(job, what)
@@ -88,14 +89,14 @@ class Runtime:
             try:
                 await asyncio.wait_for(self._stop.wait(), timeout=seconds)
                 stopping = True
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 stopping = False
             await self._run_logged(job, what)
             if stopping:
                 return
 
     @staticmethod
-    async def _run_logged(job, what: str) -> None:  # noqa: ANN001
+    async def _run_logged(job, what: str) -> None:
         try:
             await job()
         except Exception:
@@ -135,7 +136,7 @@ class Runtime:
                     return
                 try:
                     await asyncio.wait_for(event.wait(), timeout=min(poll, remaining))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             self._finish_waiters.pop(task_id, None)
@@ -155,9 +156,7 @@ class Runtime:
         await self.http.aclose()
         await self.files_http.aclose()
         await self.providers.aclose()
-        chain = getattr(self, "_llm_chain", None)
-        if chain:
-            await chain[0].http.aclose()
+        await llm_router.close(self)
         await self.ledger.close()
         await self.coord.close()
         await self.db.dispose()

@@ -14,7 +14,7 @@ from ..errors import ApiError
 from . import sandbox
 from .canonical import ChatRequest, ChatResult, Delta
 from .upstream_anthropic import AnthropicMessages
-from .upstream_common import Deployment, Upstream, UpstreamError
+from .upstream_common import Deployment, Upstream, UpstreamError, new_http_client
 from .upstream_gemini import GeminiApi
 from .upstream_openai import OpenAICompatible
 
@@ -27,13 +27,18 @@ def deployments(runtime: Any, model: str) -> list[Upstream]:
     """The adapters serving `model`, in configured order; all share one pooled HTTP client."""
     chain = getattr(runtime, "_llm_chain", None)
     if chain is None:
-        import httpx
-
-        http = httpx.AsyncClient(limits=httpx.Limits(max_connections=500, max_keepalive_connections=100))
         built = [Deployment.from_setting(raw) for raw in runtime.settings.llm_upstreams]
+        http = new_http_client() if built else None
         chain = [ADAPTERS[d.protocol](d, http) for d in built]
         runtime._llm_chain = chain
     return [u for u in chain if u.d.serves(model)]
+
+
+async def close(runtime: Any) -> None:
+    """Close the shared upstream client (at shutdown)."""
+    chain = getattr(runtime, "_llm_chain", None)
+    if chain:
+        await chain[0].http.close()
 
 
 def provider_name(runtime: Any, model: str) -> str:

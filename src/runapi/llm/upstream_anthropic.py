@@ -10,7 +10,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 
 from .canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
 from .tokens import text_tokens
@@ -326,7 +326,7 @@ class StreamReader:
 
 
 class AnthropicMessages:
-    def __init__(self, deployment: Deployment, http: httpx.AsyncClient):
+    def __init__(self, deployment: Deployment, http: aiohttp.ClientSession):
         self.d = deployment
         self.http = http
 

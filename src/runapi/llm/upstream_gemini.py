@@ -16,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 
 from .canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
 from .upstream_common import (
@@ -335,7 +335,7 @@ class StreamReader:
 
 
 class GeminiApi:
-    def __init__(self, deployment: Deployment, http: httpx.AsyncClient):
+    def __init__(self, deployment: Deployment, http: aiohttp.ClientSession):
         self.d = deployment
         self.http = http
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 
 from .canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
 from .upstream_common import (
@@ -48,7 +48,7 @@ def _message(m: dict[str, Any]) -> dict[str, Any]:
 
 
 class OpenAICompatible:
-    def __init__(self, deployment: Deployment, http: httpx.AsyncClient):
+    def __init__(self, deployment: Deployment, http: aiohttp.ClientSession):
         self.d = deployment
         self.http = http
 
