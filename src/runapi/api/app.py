@@ -20,6 +20,7 @@ from . import account, files, guardrails, keys, llm_anthropic, llm_gemini, llm_o
 from .bootstrap import ensure_bootstrap
 from .media import media_routes
 from .responses import Json, error_response, llm_error_response
+from .routing import IndexedRouter
 from .runtime import Runtime
 
 log = logging.getLogger("runapi.api")
@@ -54,6 +55,9 @@ class ObservedStarlette(Starlette):
     def __init__(self, *args, access_log: bool = True, **kwargs):
         self.access_log = access_log
         super().__init__(*args, **kwargs)
+        lifespan = self.router.lifespan_context
+        self.router = IndexedRouter(self.router.routes)
+        self.router.lifespan_context = lifespan
 
     def build_middleware_stack(self) -> ASGIApp:
         return RequestObserver(super().build_middleware_stack(), access_log_enabled=self.access_log)
