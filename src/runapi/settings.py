@@ -70,6 +70,7 @@ class Settings(BaseSettings):
 
     # LLM upstreams, tried in order for the models they serve: [{"name": "openai", "base_url": ".../v1",
     # "api_key": "...", "models": ["gpt-5.2"] or ["*"], "model_map": {"gpt-5.2": "gpt-5.2-2026-01-01"}}]
+    # "protocol": "openai" (Chat Completions, default) | "anthropic" (base_url without /v1) | "gemini" (likewise)
     llm_upstreams: list[dict] = Field(default_factory=list)
 
     # Media upstreams, tried in order for the models they serve (README "Real media providers"):
