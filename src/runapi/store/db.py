@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import logging
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,6 +25,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from .availability import DatabaseUnavailable, is_unavailable
+
+log = logging.getLogger("runapi.store")
 
 
 class Database:
@@ -67,9 +70,22 @@ class Database:
 
         return engine
 
-    async def create_schema(self) -> None:
+    async def create_schema(self, wait_seconds: float = 60.0) -> None:
         """Bring the schema to the newest migration (Alembic), in one transaction. Processes starting together
-        take turns (an advisory lock on PostgreSQL, the write lock on SQLite); the later ones find it done."""
+        take turns (an advisory lock on PostgreSQL, the write lock on SQLite); the later ones find it done.
+        A process started while the database is down (a restart, a failover) waits up to `wait_seconds`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_seconds
+        while True:
+            try:
+                return await self._upgrade()
+            except Exception as exc:
+                if not is_unavailable(exc) or loop.time() > deadline:
+                    raise
+                log.warning("database unavailable at start-up (%s); retrying", exc.__class__.__name__)
+                await asyncio.sleep(1.0)
+
+    async def _upgrade(self) -> None:
         from alembic import command
         from alembic.config import Config
 
