@@ -72,6 +72,23 @@ class GuardrailCache:
         self._entries.clear()
 
 
+def provider_permitted(g: dict[str, Any] | None, provider: str) -> bool:
+    """Whether guardrail `g` (None: no guardrail) lets a request go to `provider` (block lists win)."""
+    if g is None:
+        return True
+    if g["blocked_providers"] and provider in g["blocked_providers"]:
+        return False
+    return not (g["allowed_providers"] and provider not in g["allowed_providers"])
+
+
+async def pick_provider(rt: Any, who: Principal, candidates: list[str]) -> tuple[str, list[str]]:
+    """The first of `candidates` (fallback order) the caller's guardrail permits, and the ones it forbids
+    (never to be fallen back to). With none permitted the first is returned, for check_guardrail to refuse."""
+    g = await rt.guardrails.get(who)
+    permitted = [p for p in candidates if provider_permitted(g, p)]
+    return (permitted or candidates)[0], [p for p in candidates if p not in permitted]
+
+
 async def check_guardrail(rt: Any, who: Principal, model: str | None, provider: str) -> str | None:
     """Raise 403 if the key's guardrail forbids this model/provider or its budgets are spent; returns its id."""
     g = await rt.guardrails.get(who)
@@ -83,9 +100,9 @@ async def check_guardrail(rt: Any, who: Principal, model: str | None, provider: 
             raise ApiError(403, f"Model {model} is blocked by guardrail {name}")
         if g["allowed_models"] and model not in g["allowed_models"]:
             raise ApiError(403, f"Model {model} is not allowed by guardrail {name}")
-    if g["blocked_providers"] and provider in g["blocked_providers"]:
-        raise ApiError(403, f"Provider {provider} is blocked by guardrail {name}")
-    if g["allowed_providers"] and provider not in g["allowed_providers"]:
+    if not provider_permitted(g, provider):
+        if g["blocked_providers"] and provider in g["blocked_providers"]:
+            raise ApiError(403, f"Provider {provider} is blocked by guardrail {name}")
         raise ApiError(403, f"Provider {provider} is not allowed by guardrail {name}")
     if g["credit_limit_cents"] is None and not g["model_budgets"]:
         return g["id"]

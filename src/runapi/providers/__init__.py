@@ -38,12 +38,22 @@ class ProviderRegistry:
     def register(self, provider: Provider) -> None:
         self.by_name[provider.name] = provider
 
-    def route(self, family: str, model: str | None, action: str | None = None) -> Provider:
+    def candidates(self, family: str, model: str | None, action: str | None = None) -> list[str]:
+        """The providers that can run this, in fallback order: the upstream deployments serving it, else the
+        sandbox alone."""
         if self.upstreams is not None and action is not None:
             serving = self.upstreams.serving(f"{family}/{action}", model)
             if serving:
-                return self.by_name[serving[0].deployment.name]
-        return self.default
+                return [a.deployment.name for a in serving]
+        return [self.default.name]
+
+    def route(self, family: str, model: str | None, action: str | None = None) -> Provider:
+        return self.by_name[self.candidates(family, model, action)[0]]
+
+    def initial_job(self, excluded: list[str]) -> dict[str, Any] | None:
+        """The job a new task starts with when some deployments must never be tried (a guardrail blocks them):
+        they count as tried already, so fallback passes them by."""
+        return {"stage": "pending", "tried": list(excluded)} if excluded else None
 
     def get(self, name: str) -> Provider:
         return self.by_name.get(name) or _Unconfigured(name)

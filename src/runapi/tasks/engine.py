@@ -30,7 +30,8 @@ TERMINAL = ("completed", "failed")
 async def create_task(db: Database, *, account_id: int, api_key_id: str | None, family: str, action: str,
                       model: str | None, params: dict[str, Any], price_cents: int, provider: str,
                       public_base_url: str, idempotency_key: str | None = None,
-                      guardrail_id: str | None = None) -> tuple[dict[str, Any], bool]:
+                      guardrail_id: str | None = None,
+                      provider_job: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
     """Commit the task and its reservation. Returns (task, created); an Idempotency-Key replay returns the
     original task with created=False and charges nothing."""
     if idempotency_key:
@@ -41,7 +42,7 @@ async def create_task(db: Database, *, account_id: int, api_key_id: str | None, 
     row = {
         "id": str(uuid.uuid4()), "account_id": account_id, "api_key_id": api_key_id, "family": family,
         "action": action, "model": model, "params": params, "state": "queued", "price_cents": price_cents,
-        "provider": provider, "polls": 0, "failures": 0, "next_run_at": now,
+        "provider": provider, "provider_job": provider_job, "polls": 0, "failures": 0, "next_run_at": now,
         "callback_url": params.get("callback_url"), "public_base_url": public_base_url,
         "idempotency_key": idempotency_key, "created_at": now, "updated_at": now,
     }
