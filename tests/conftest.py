@@ -7,7 +7,9 @@ a fresh PostgreSQL database of its own and coordinates through Redis instead."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -89,17 +91,22 @@ def start_server(tmp: Path, **overrides: Any) -> Server:
 
 
 @pytest.fixture(scope="session")
-def services(tmp_path_factory):
+def services():
     """PostgreSQL + Redis: from the environment, else a throwaway pair, else skip (fail in CI)."""
     found = Services.from_env()
     if found is not None:
         yield found
         return
-    started = Services.start_local(tmp_path_factory.mktemp("services"), free_port(), free_port())
+    # Not pytest's tmp dir: that one is private to us, and PostgreSQL may run as another user (we are root).
+    directory = Path(tempfile.mkdtemp(prefix="runapi-services-"))
+    directory.chmod(0o755)
+    started = Services.start_local(directory / "s", free_port(), free_port())
     if started is None:
+        shutil.rmtree(directory, ignore_errors=True)
         unavailable("PostgreSQL/Redis")
     yield started
     started.stop()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
