@@ -152,3 +152,47 @@ def test_responses_reasoning_items_and_summary_events(oai):
     quiet_events = [e.type for e in oai.responses.create(model="gpt-5.4", input="Why is the sky blue?",
                                                           reasoning={"effort": "high"}, stream=True)]
     assert not any(t.startswith("response.reasoning_summary") for t in quiet_events)
+
+
+def _deepseek_like(method, path, headers, body):
+    """An OpenAI-compatible upstream that thinks the DeepSeek way: reasoning_content beside content."""
+    req = json.loads(body)
+    usage = {"prompt_tokens": 10, "completion_tokens": 30, "completion_tokens_details": {"reasoning_tokens": 20}}
+    if not req.get("stream"):
+        message = {"role": "assistant", "content": "Rayleigh scattering.", "reasoning_content": "Light scatters."}
+        return 200, {"Content-Type": "application/json"}, json.dumps(
+            {"id": "x", "object": "chat.completion", "created": 1, "model": req["model"], "usage": usage,
+             "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}).encode()
+    deltas = [{"reasoning_content": "Light "}, {"reasoning_content": "scatters."}, {"content": "Rayleigh "},
+              {"content": "scattering."}]
+    chunks = [{"choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+    chunks += [{"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, {"choices": [], "usage": usage}]
+    sse = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    return 200, {"Content-Type": "text/event-stream"}, sse.encode()
+
+
+def test_openai_compatible_upstream_reasoning_reaches_every_surface(recorder, tmp_path):
+    from tests.conftest import start_server
+
+    upstream = recorder(_deepseek_like)
+    srv = start_server(tmp_path, llm_upstreams=[{"name": "deepseek", "base_url": upstream.url + "/v1",
+                                                 "models": ["deepseek-v4-pro"]}])
+    try:
+        claude = anthropic.Anthropic(api_key=srv.key, base_url=srv.url, max_retries=0)
+        kw = {"model": "deepseek-v4-pro", "max_tokens": 4096, "messages": ASK}
+        msg = claude.messages.create(**kw)
+        assert [b.type for b in msg.content] == ["thinking", "text"] and msg.content[0].thinking == "Light scatters."
+        with claude.messages.stream(**kw) as stream:
+            assert stream.get_final_message().content[0].thinking == "Light scatters."
+        gem = genai.Client(api_key=srv.key, http_options=types.HttpOptions(base_url=srv.url, api_version="v1beta"))
+        config = types.GenerateContentConfig(thinking_config=types.ThinkingConfig(include_thoughts=True))
+        r = gem.models.generate_content(model="deepseek-v4-pro", contents="Why?", config=config)
+        assert [(p.text, bool(p.thought)) for p in r.candidates[0].content.parts] == [
+            ("Light scatters.", True), ("Rayleigh scattering.", False)]
+        assert r.usage_metadata.thoughts_token_count == 20 and r.usage_metadata.candidates_token_count == 10
+        oai = openai.OpenAI(api_key=srv.key, base_url=srv.url + "/v1", max_retries=0)
+        chunks = [c.choices[0].delta for c in oai.chat.completions.create(model="deepseek-v4-pro", messages=ASK,
+                                                                         stream=True) if c.choices]
+        assert "".join(getattr(d, "reasoning_content", None) or "" for d in chunks) == "Light scatters."
+    finally:
+        srv.stop()
