@@ -1,0 +1,91 @@
+"""The store on PostgreSQL: migrations applied by many processes at once, money exact under concurrency
+(conditional reserve, FOR UPDATE on the sub-cent carry), and a lost database reported as unavailable."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy import func, select, text
+
+import tests.test_concurrency_billing as billing_case
+from runapi.auth import admin
+from runapi.billing import ledger
+from runapi.store import Database, DatabaseUnavailable
+from runapi.store.schema import accounts
+from tests.conftest import free_port, start_server
+from tests.services import create_database
+
+
+def run(coro_fn, url: str):
+    async def go():
+        db = Database(url)
+        try:
+            return await coro_fn(db)
+        finally:
+            await db.dispose()
+    return asyncio.run(go())
+
+
+def test_migrations_from_many_processes_at_once(services):
+    url = create_database(services.database_url)
+
+    async def go():
+        dbs = [Database(url) for _ in range(6)]
+        try:
+            await asyncio.gather(*(db.create_schema() for db in dbs))  # the advisory lock makes them take turns
+            await dbs[0].create_schema()  # and again: nothing to do
+            async with dbs[0].read() as conn:
+                versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+                n_tables = (await conn.execute(text(
+                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"))).scalar()
+            return versions, n_tables
+        finally:
+            for db in dbs:
+                await db.dispose()
+    versions, n_tables = asyncio.run(go())
+    assert len(versions) == 1 and n_tables > 5
+
+
+@pytest.fixture(scope="module")
+def pg_server(services, tmp_path_factory):
+    srv = start_server(tmp_path_factory.mktemp("pg"), database_url=create_database(services.database_url),
+                       redis_url=services.redis_url, redis_channel_prefix=f"pg{uuid.uuid4().hex[:8]}")
+    yield srv
+    srv.stop()
+
+
+def test_200_simultaneous_requests_never_overspend_on_postgres(pg_server):
+    billing_case.test_200_simultaneous_requests_never_overspend(pg_server)
+
+
+def test_concurrent_metered_settlements_carry_every_micro_cent(services):
+    url = create_database(services.database_url)
+
+    async def go(db):
+        await db.create_schema()
+        account_id = (await admin.create_account(db, "carry", "carry@example.com", 1000))["account_id"]
+
+        async def settle(i: int) -> int:
+            async with db.write() as conn:
+                return await ledger.settle_usage(conn, account_id, None, f"req-{i}", 0, 333_333)
+        charged = await asyncio.gather(*(settle(i) for i in range(60)))
+        async with db.read() as conn:
+            balance, carry = (await conn.execute(select(accounts.c.balance_cents, accounts.c.carry_micro_cents)
+                                                 .where(accounts.c.id == account_id))).one()
+            n_accounts = (await conn.execute(select(func.count()).select_from(accounts))).scalar()
+        return sum(charged), balance, carry, n_accounts
+
+    total_charged, balance, carry, _ = run(go, url)
+    assert total_charged * 1_000_000 + carry == 60 * 333_333  # not a micro-cent lost or counted twice
+    assert balance == 1000 - total_charged
+
+
+def test_an_unreachable_database_is_unavailable_not_an_error():
+    async def go(db):
+        async with db.read() as conn:
+            await conn.execute(text("SELECT 1"))
+    with pytest.raises(DatabaseUnavailable) as caught:
+        run(go, f"postgresql+asyncpg://runapi@127.0.0.1:{free_port()}/postgres")
+    assert caught.value.status == 503
