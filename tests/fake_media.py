@@ -3,6 +3,7 @@ at run time: fal.ai's queue API, OpenAI Images and ElevenLabs. Media bytes are r
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import threading
@@ -10,6 +11,7 @@ import time
 import uuid
 from typing import Any, ClassVar
 
+import httpx
 import uvicorn
 from PIL import Image
 from starlette.applications import Starlette
@@ -76,12 +78,14 @@ def _fal_outputs(app: str, base: str, count: int) -> dict[str, Any]:
 class FakeFal(FakeServer):
     """fal.ai's queue API. Modes: ok | slow (IN_QUEUE, IN_PROGRESS for `slow_polls` status checks) | 500 | 429
     (submit refused, Retry-After) | policy (the result is a 422 content_policy_violation) | lost (the result is
-    a 503 runner error) | status500 (status checks fail)."""
+    a 503 runner error) | status500 (status checks fail) | webhook (in progress for 0.3 s, then POSTs the
+    outcome to the submit's `fal_webhook` URL)."""
 
     def __init__(self, name: str):
         self.name = name
         self.slow_polls = 3
         self.jobs: dict[str, dict[str, Any]] = {}
+        self._later: set[asyncio.Task] = set()
         super().__init__([
             Route("/files/{name}", self.file, methods=["GET"]),
             Route("/{owner}/{app}/requests/{rid}/status", self.status, methods=["GET"]),
@@ -101,10 +105,24 @@ class FakeFal(FakeServer):
             return JSONResponse({"detail": "Too many concurrent requests"}, status_code=429,
                                 headers={"Retry-After": "30"})
         rid = str(uuid.uuid4())
-        self.jobs[rid] = {"app": app, "body": body, "polls": 0, "mode": self.mode}
+        self.jobs[rid] = {"app": app, "body": body, "polls": 0, "mode": self.mode,
+                          "webhook": request.query_params.get("fal_webhook")}
+        if self.mode == "webhook":  # runs a while, then reports its end to fal_webhook
+            self._later.add(asyncio.create_task(self._finish_and_call_back(rid)))
         root = f"{self.url}/{'/'.join(app.split('/')[:2])}/requests/{rid}"
         return JSONResponse({"request_id": rid, "status": "IN_QUEUE", "queue_position": 0,
                              "response_url": root, "status_url": f"{root}/status", "cancel_url": f"{root}/cancel"})
+
+    async def _finish_and_call_back(self, rid: str) -> None:
+        job = self.jobs[rid]
+        await asyncio.sleep(0.3)
+        job["done"] = True
+        if job["webhook"]:
+            payload = _fal_outputs(job["app"], self.url, int(job["body"].get("num_images") or 1))
+            async with httpx.AsyncClient() as client:
+                resp = await client.post(job["webhook"], json={"request_id": rid, "gateway_request_id": rid,
+                                                               "status": "OK", "payload": payload})
+            job["webhook_status"] = resp.status_code
 
     def _job(self, request: Request) -> dict[str, Any] | None:
         return self.jobs.get(request.path_params["rid"])
@@ -123,6 +141,8 @@ class FakeFal(FakeServer):
                                  "response_url": f"{self.url}{request.url.path[:-7]}"}, status_code=202)
         if job.get("cancelled"):
             return JSONResponse({"status": "CANCELED"})
+        if job["mode"] == "webhook" and not job.get("done"):
+            return JSONResponse({"status": "IN_PROGRESS"}, status_code=202)
         return JSONResponse({"status": "COMPLETED", "response_url": f"{self.url}{request.url.path[:-7]}"})
 
     async def result(self, request: Request) -> Response:

@@ -441,3 +441,27 @@ def test_bad_settings_are_refused_at_start():
                 [{"name": "a", "kind": "fal", "max_concurrency": 0}], [{"name": "a", "kind": "fal", "colour": 1}]):
         with pytest.raises(ValueError):
             build_router(bad, client, None)
+
+
+# --- fal webhooks ----------------------------------------------------------------------------------------
+
+def test_fal_webhook_wakes_the_task_at_once_and_forged_ones_are_refused(tmp_path):
+    fal = FakeFal("hooked")
+    fal.mode = "webhook"
+    # Polling every hour: only the webhook can finish this task within the test.
+    server = start_server(tmp_path, media_upstreams=[
+        {"name": "fal-hooked", "kind": "fal", "base_url": fal.url, "api_key": "k", "poll_seconds": 3600,
+         "webhooks": True}])
+    try:
+        with server.client() as c:
+            task_id = create(c, "imagen_4", "text_to_image", {"model": "imagen-4", "prompt": "x"})
+            body = finish(c, "imagen_4", "text_to_image", task_id)
+            assert body["status"] == "completed" and downloads(server, body, "images") == [PNG]
+            (job,) = fal.jobs.values()
+            assert job["webhook"].startswith(f"{server.url}/webhooks/upstream/{task_id}?signature=")
+            assert job["webhook_status"] == 200 and job["body"]["prompt"] == "x"
+            forged = c.post(f"/webhooks/upstream/{task_id}?signature=nope")
+            assert forged.status_code == 401
+    finally:
+        server.stop()
+        fal.stop()

@@ -20,6 +20,7 @@ from . import account, files, guardrails, keys, llm_anthropic, llm_gemini, llm_o
 from .bootstrap import ensure_bootstrap
 from .media import media_routes
 from .responses import Json, error_response, llm_error_response
+from . import webhooks
 from .routing import IndexedRouter
 from .runtime import Runtime
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *llm_responses.routes,
         *llm_anthropic.routes,
         *llm_gemini.routes,
+        *webhooks.routes,
         *openapi.routes(),
     ]
     return ObservedStarlette(

@@ -17,6 +17,7 @@ class TaskInput:
     # task_ref params resolved to the referenced (completed) task rows of the same account
     refs: dict[str, dict[str, Any]] = field(default_factory=dict)
     account_id: int | None = None
+    public_base_url: str | None = None  # the address the task was created at (links for upstreams)
 
 
 @dataclass

@@ -98,7 +98,8 @@ class TaskRunner:
                 raise TaskFailed(f"Unknown action {task['family']}/{task['action']}")
             refs = await engine.resolve_refs(rt.db, task["account_id"], action, task["params"], strict=False)
             inp = TaskInput(id=task["id"], action=action, model=action.models.get(task["model"] or ""),
-                            params=task["params"], refs=refs, account_id=task["account_id"])
+                            params=task["params"], refs=refs, account_id=task["account_id"],
+                            public_base_url=task.get("public_base_url"))
             provider = rt.providers.get(task["provider"])
             job = task["provider_job"]
             if job is None:

@@ -25,6 +25,9 @@ class MediaDeployment:
     timeout_seconds: float = 100.0  # per HTTP call; synchronous upstreams must answer within a task lease
     max_output_bytes: int = 512 << 20
     poll_seconds: float | None = None  # fixed interval between status checks (None: the worker's backoff)
+    # fal: ask the upstream to POST /webhooks/fal/{task} when a job ends, so the task is checked at once
+    # (polling stays as the backstop). Needs RUNAPI_PUBLIC_URL (or tasks created at a reachable address).
+    webhooks: bool = False
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> MediaDeployment:
@@ -47,7 +50,8 @@ class MediaDeployment:
                    max_concurrency=int(limit) if limit is not None else None,
                    timeout_seconds=float(raw.get("timeout_seconds", 100.0)),
                    max_output_bytes=int(raw.get("max_output_bytes", 512 << 20)),
-                   poll_seconds=float(raw["poll_seconds"]) if raw.get("poll_seconds") is not None else None)
+                   poll_seconds=float(raw["poll_seconds"]) if raw.get("poll_seconds") is not None else None,
+                   webhooks=bool(raw.get("webhooks", False)))
 
     def lists(self, model: str | None) -> bool:
         return "*" in self.models or (model is not None and model in self.models)

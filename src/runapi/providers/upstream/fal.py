@@ -77,7 +77,9 @@ class FalQueue:
         if route is None:
             raise errors.UpstreamError(f"{self.deployment.name} cannot run {task.action.key} with {model}")
         app = self.deployment.model_map.get(route.app, route.app)
-        resp = await self._call("POST", f"{self.deployment.base_url}/{app}", json=mapping.body(route, ctx))
+        webhook = {"fal_webhook": ctx.webhook_url} if self.deployment.webhooks and ctx.webhook_url else {}
+        resp = await self._call("POST", f"{self.deployment.base_url}/{app}", json=mapping.body(route, ctx),
+                                params=webhook)
         answer = _json(resp, self.deployment.name)
         request_id = answer.get("request_id")
         if not isinstance(request_id, str) or not request_id:

@@ -53,6 +53,7 @@ class Context:
     params: dict[str, Any]
     refs: dict[str, dict[str, Any]] = field(default_factory=dict)
     file_link: FileLink | None = None
+    webhook_url: str | None = None  # where the upstream may report the job's end (a signed wake-up link)
 
     def get(self, name: str) -> Any:
         value = self.params.get(name)

@@ -35,6 +35,16 @@ BUSY_RETRY_SECONDS = 1.0  # every deployment is at its concurrency limit: look a
 FILE_LINK_TTL = 24 * 3600  # links to our own files handed to an upstream (e.g. the video to extend)
 
 
+def webhook_signature(signer: UrlSigner, task_id: str) -> str:
+    return signer.sign("upstream-webhook", task_id)
+
+
+def webhook_url(signer: UrlSigner, base: str, task_id: str) -> str:
+    """The link an upstream calls when the task's job ends: it only wakes the task (the result is then fetched
+    over the authenticated API), so its signature just keeps strangers from poking tasks."""
+    return f"{base.rstrip('/')}/webhooks/upstream/{task_id}?signature={webhook_signature(signer, task_id)}"
+
+
 class MediaRouter:
     def __init__(self, adapters: list[Adapter], downloads: httpx.AsyncClient, signer: UrlSigner | None = None,
                  public_url: str | None = None, admission: Admission | None = None):
@@ -142,7 +152,9 @@ class MediaRouter:
         return Done(outputs=outputs, extra={**spec.get("result_extra", {}), **outcome.extra})
 
     def _context(self, task: TaskInput) -> Context:
-        return Context(params=task.params, refs=task.refs, file_link=self._file_link)
+        base = self.public_url or task.public_base_url
+        webhook = webhook_url(self.signer, base, task.id) if self.signer and base else None
+        return Context(params=task.params, refs=task.refs, file_link=self._file_link, webhook_url=webhook)
 
     def _file_link(self, row: dict[str, Any], kind: str, index: int) -> str:
         """A signed link to a file a referenced task produced, for the upstream to fetch. It must be able to
