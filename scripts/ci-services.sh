@@ -3,7 +3,8 @@
 # by `postgres` when run as root, since initdb refuses root), listening on 127.0.0.1 only.
 #
 #   scripts/ci-services.sh install            apt-get the Debian packages if missing (root or sudo)
-#   scripts/ci-services.sh start              start both; prints `export RUNAPI_TEST_...=...` lines
+#   scripts/ci-services.sh start              start both; prints `export RUNAPI_SERVICES_...=...` lines
+#                                             (the tests' services fixture reads them)
 #   scripts/ci-services.sh restart-postgres [SECONDS_DOWN]
 #   scripts/ci-services.sh stop
 #
@@ -72,8 +73,8 @@ start_redis() {
 
 print_env() {
     cat <<ENV | tee "$DIR/env"
-export RUNAPI_TEST_DATABASE_URL='postgresql+asyncpg://runapi@127.0.0.1:$PG_PORT/postgres'
-export RUNAPI_TEST_REDIS_URL='redis://127.0.0.1:$REDIS_PORT/0'
+export RUNAPI_SERVICES_PG_URL='postgresql+asyncpg://runapi@127.0.0.1:$PG_PORT/postgres'
+export RUNAPI_SERVICES_REDIS_URL='redis://127.0.0.1:$REDIS_PORT/0'
 export RUNAPI_SERVICES_DIR='$DIR'
 export RUNAPI_PG_PORT='$PG_PORT'
 export RUNAPI_REDIS_PORT='$REDIS_PORT'

@@ -1,10 +1,12 @@
 """PostgreSQL and Redis for the tests.
 
-`RUNAPI_TEST_DATABASE_URL` (an admin URL, e.g. postgresql+asyncpg://runapi@127.0.0.1:55432/postgres) and
-`RUNAPI_TEST_REDIS_URL` select them; .ci/run sets both (via scripts/ci-services.sh) and then every test
-server gets a fresh database of its own. Without them, tests that need the services start a throwaway pair
-with the same script when the binaries are installed, and skip otherwise — except in CI (`RUNAPI_CI=1`),
-where a missing service is a failure, not a skip.
+Two uses, two sets of variables:
+- `RUNAPI_TEST_DATABASE_URL` (an admin URL, e.g. postgresql+asyncpg://runapi@127.0.0.1:55432/postgres) and
+  `RUNAPI_TEST_REDIS_URL` run the whole suite on them: every test server gets a fresh database of its own.
+- `RUNAPI_SERVICES_PG_URL` / `RUNAPI_SERVICES_REDIS_URL` (printed by `scripts/ci-services.sh start`) only say
+  where they are, for the tests that need them whatever the suite runs on (the `services` fixture).
+Without either, those tests start a throwaway pair with the same script when the binaries are installed, and
+skip otherwise — except in CI (`RUNAPI_CI=1`), where a missing service is a failure, not a skip.
 """
 
 from __future__ import annotations
@@ -88,7 +90,10 @@ class Services:
 
     @classmethod
     def from_env(cls) -> Services | None:
-        db, redis = env_database_url(), env_redis_url()
+        """Services that scripts/ci-services.sh started (RUNAPI_SERVICES_*), else the ones the whole suite
+        runs on (RUNAPI_TEST_*)."""
+        db = os.environ.get("RUNAPI_SERVICES_PG_URL") or env_database_url()
+        redis = os.environ.get("RUNAPI_SERVICES_REDIS_URL") or env_redis_url()
         if not (db and redis):
             return None
         return cls(db, redis, dict(os.environ) if os.environ.get("RUNAPI_SERVICES_DIR") else None)
