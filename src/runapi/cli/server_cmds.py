@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 
@@ -52,6 +53,9 @@ def app_from_environment():
 
     settings = Settings()
     setup_logging(settings, os.environ.get(LOG_LEVEL_ENV, "info"))
+    # uvicorn set up its loggers in this process before calling us; setup_logging re-enabled its access
+    # logger, which must stay quiet as in a single process (UVICORN_LOGGING: the app writes the access line)
+    logging.getLogger("uvicorn.access").propagate = False
     return create_app(settings)
 
 
