@@ -23,7 +23,14 @@ class DatabaseUnavailable(ApiError):
 
 
 def is_unavailable(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    """A driver error (wrapped by SQLAlchemy) caused by a lost or refused connection, or a socket error or
+    timeout raised directly while connecting. Other errors that merely happened inside a transaction (an
+    HTTP call failing, say) are not the database's."""
+    if isinstance(exc, (OSError, TimeoutError)):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
         return True
     seen: set[int] = set()
     err: BaseException | None = exc

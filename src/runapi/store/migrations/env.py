@@ -11,7 +11,7 @@ from runapi.store.schema import metadata
 config = context.config
 
 
-def run(connection) -> None:  # noqa: ANN001
+def run(connection) -> None:
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
                       compare_type=True)
     with context.begin_transaction():
