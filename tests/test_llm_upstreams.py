@@ -118,15 +118,36 @@ def test_billing_uses_upstream_usage_with_cached_input(gw, modes):
     assert balance(gw, key) == 1000 - (3 * per_call) // 1_000_000
 
 
-def test_guardrails_match_provider_names(gw, modes):
+def test_guardrails_steer_routing_and_fallback_by_provider_name(gw, modes):
+    primary, backup = modes
     from runapi.auth import admin
     mgmt = gw.db_call(lambda db: admin.mint_key(db, 1, "management"))
     with gw.client(mgmt.token) as m:
         key = m.post("/api/v1/keys", json={"name": "no-primary"}).json()
         g = m.post("/api/v1/guardrails", json={"name": "no primary", "blocked_providers": ["primary"]}).json()
         m.post("/api/v1/guardrail_assignments", json={"guardrail_id": g["guardrail"]["id"], "api_token_id": key["id"]})
+        strict = m.post("/api/v1/keys", json={"name": "only-primary"}).json()
+        g2 = m.post("/api/v1/guardrails", json={"name": "only primary", "allowed_providers": ["primary"]}).json()
+        m.post("/api/v1/guardrail_assignments", json={"guardrail_id": g2["guardrail"]["id"],
+                                                      "api_token_id": strict["id"]})
+    hello = [{"role": "user", "content": "x"}]
+    # The blocked primary is passed over: the backup serves gpt-5.2 for this key.
+    before = len(primary.requests)
+    r = client(key["key"], gw).chat.completions.create(model="gpt-5.2", messages=hello)
+    assert r.choices[0].message.content == "backup says: x" and len(primary.requests) == before
+    # ...and when the backup fails, the request fails rather than falling back to the blocked primary.
+    backup.mode = "500"
+    with pytest.raises(openai.APIStatusError) as failed:
+        client(key["key"], gw).chat.completions.create(model="gpt-5.2", messages=hello)
+    assert failed.value.status_code == 502 and len(primary.requests) == before
+    backup.mode = "ok"
+    # Only primary allowed: deepseek-v4-flash is served by backup alone, so it is refused (never the sandbox).
     with pytest.raises(openai.PermissionDeniedError):
-        client(key["key"], gw).chat.completions.create(model="gpt-5.2", messages=[{"role": "user", "content": "x"}])
-    r = client(key["key"], gw).chat.completions.create(model="deepseek-v4-flash",
-                                                       messages=[{"role": "user", "content": "x"}])
-    assert r.choices[0].message.content == "backup says: x"
+        client(strict["key"], gw).chat.completions.create(model="deepseek-v4-flash", messages=hello)
+    with pytest.raises(openai.PermissionDeniedError):  # gpt-5.5 has no deployment: the sandbox serves it
+        client(strict["key"], gw).chat.completions.create(model="gpt-5.5", messages=hello)
+
+
+def test_a_bad_upstream_setting_stops_the_start_not_the_first_call(tmp_path):
+    with pytest.raises(RuntimeError, match="did not start"):
+        start_server(tmp_path, llm_upstreams=[{"name": "x", "base_url": "http://127.0.0.1:9/v1", "protocol": "grpc"}])

@@ -14,7 +14,7 @@ from ..llm import billing, router
 from ..llm.canonical import ChatRequest, Usage
 from ..llm.models import LlmModel, llm_models
 from ..llm.tokens import messages_tokens
-from ..policy.guardrails import check_guardrail
+from ..policy.guardrails import check_guardrail, pick_provider
 from .context import authenticated, runtime
 from .media import enforce_key_limit
 
@@ -24,6 +24,7 @@ class Admitted:
     who: Principal
     model: LlmModel
     reservation: billing.Reservation
+    barred: tuple[str, ...] = ()  # deployments the caller's guardrail forbids: never fallen back to
 
 
 def visible_models(who: Principal, kind: str | None = None) -> list[LlmModel]:
@@ -63,9 +64,10 @@ async def admit(request: Request, who: Principal, model_id: object, kind: str, i
     model = resolve_model(who, model_id, (kind,))
     rt = runtime(request)
     await enforce_key_limit(rt, who)
-    guardrail_id = await check_guardrail(rt, who, model.id, router.provider_name(rt, model.id))
+    provider, barred = await pick_provider(rt, who, router.candidates(rt, model.id))
+    guardrail_id = await check_guardrail(rt, who, model.id, provider)
     reservation = await billing.reserve(rt.ledger, who, model, input_tokens, max_output, guardrail_id)
-    return Admitted(who, model, reservation)
+    return Admitted(who, model, reservation, tuple(barred))
 
 
 async def settle(request: Request, admitted: Admitted, usage: Usage) -> None:
@@ -80,7 +82,7 @@ async def run_complete(request: Request, admitted: Admitted, req: ChatRequest):
     """One non-streamed call: settled to real usage, or refunded in full when it fails."""
     rt = runtime(request)
     try:
-        result = await router.complete(rt, req)
+        result = await router.complete(rt, req, admitted.barred)
     except BaseException:
         await _shielded(billing.refund(rt.ledger, admitted.reservation, "upstream failure"))
         raise
@@ -97,7 +99,7 @@ class MeteredStream:
         self.rt = runtime(request)
         self.admitted = admitted
         self.req = req
-        self.gen = router.stream(self.rt, req)
+        self.gen = router.stream(self.rt, req, admitted.barred)
         self.first = None
         self.text_chars = 0
         self.usage = Usage()
@@ -129,6 +131,8 @@ class MeteredStream:
             self.reported = True
         if delta.text:
             self.text_chars += len(delta.text.encode("utf-8"))
+        if delta.reasoning:  # thoughts are output too: a hang-up mid-reasoning is not free
+            self.text_chars += len(delta.reasoning.encode("utf-8"))
         if delta.tool_call is not None:
             self.text_chars += len(delta.tool_call.arguments.encode("utf-8"))
         return delta

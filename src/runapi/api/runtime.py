@@ -65,6 +65,7 @@ class Runtime:
                                         timeout=settings.fetch_timeout_seconds,
                                         https_only=not settings.allow_private_network))
         rt.authenticate.attach(coord)
+        llm_router.build(rt)  # a bad RUNAPI_LLM_UPSTREAMS stops the start, not the first call
         rt.guardrails.attach(coord)
         coord.on_task_created(rt._wake_local_worker)
         coord.on_task_finished(rt._finished_somewhere)

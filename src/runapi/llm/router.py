@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 from ..errors import ApiError
@@ -23,15 +23,21 @@ MAX_RETRY_AFTER_WAIT = 2.0  # a 429 with a short Retry-After on the last deploym
 ADAPTERS = {"openai": OpenAICompatible, "anthropic": AnthropicMessages, "gemini": GeminiApi}
 
 
-def deployments(runtime: Any, model: str) -> list[Upstream]:
-    """The adapters serving `model`, in configured order; all share one pooled HTTP client."""
+def build(runtime: Any) -> list[Upstream]:
+    """The configured deployments' adapters (built once; a bad RUNAPI_LLM_UPSTREAMS fails here, at start-up)."""
     chain = getattr(runtime, "_llm_chain", None)
     if chain is None:
         built = [Deployment.from_setting(raw) for raw in runtime.settings.llm_upstreams]
         http = new_http_client() if built else None
         chain = [ADAPTERS[d.protocol](d, http) for d in built]
         runtime._llm_chain = chain
-    return [u for u in chain if u.d.serves(model)]
+    return chain
+
+
+def deployments(runtime: Any, model: str, barred: Collection[str] = ()) -> list[Upstream]:
+    """The adapters serving `model`, in configured order, less the `barred` ones (the caller's guardrail
+    forbids them); all share one pooled HTTP client."""
+    return [u for u in build(runtime) if u.d.serves(model) and u.d.name not in barred]
 
 
 async def close(runtime: Any) -> None:
@@ -41,10 +47,16 @@ async def close(runtime: Any) -> None:
         await chain[0].http.close()
 
 
-def provider_name(runtime: Any, model: str) -> str:
-    """The provider that will serve `model` first (what guardrails' provider lists match)."""
-    chain = deployments(runtime, model)
-    return chain[0].d.name if chain else "sandbox"
+def candidates(runtime: Any, model: str) -> list[str]:
+    """The providers that may serve `model`, in fallback order (what guardrails' provider lists match)."""
+    return [u.d.name for u in deployments(runtime, model)] or ["sandbox"]
+
+
+def _chain(runtime: Any, model: str, barred: Collection[str]) -> list[Upstream]:
+    chain = deployments(runtime, model, barred)
+    if not chain and deployments(runtime, model):  # never the sandbox in place of forbidden upstreams
+        raise ApiError(403, f"No provider for {model} is allowed by the guardrail")
+    return chain
 
 
 def _failed(exc: UpstreamError) -> ApiError:
@@ -53,8 +65,8 @@ def _failed(exc: UpstreamError) -> ApiError:
     return ApiError(exc.status or 400, str(exc))  # the upstream's own refusal (e.g. content policy) as is
 
 
-async def complete(runtime: Any, req: ChatRequest) -> ChatResult:
-    chain = deployments(runtime, req.model)
+async def complete(runtime: Any, req: ChatRequest, barred: Collection[str] = ()) -> ChatResult:
+    chain = _chain(runtime, req.model, barred)
     if not chain:
         return sandbox.answer(req)
     last: UpstreamError | None = None
@@ -75,9 +87,9 @@ async def complete(runtime: Any, req: ChatRequest) -> ChatResult:
     raise _failed(last) from last
 
 
-async def stream(runtime: Any, req: ChatRequest) -> AsyncIterator[Delta]:
+async def stream(runtime: Any, req: ChatRequest, barred: Collection[str] = ()) -> AsyncIterator[Delta]:
     """Falls back between deployments until one produces its first delta; after that it is committed."""
-    chain = deployments(runtime, req.model)
+    chain = _chain(runtime, req.model, barred)
     if not chain:
         async for delta in sandbox.stream(req):
             yield delta
