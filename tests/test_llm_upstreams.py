@@ -148,6 +148,7 @@ def test_guardrails_steer_routing_and_fallback_by_provider_name(gw, modes):
         client(strict["key"], gw).chat.completions.create(model="gpt-5.5", messages=hello)
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the server thread's raise
 def test_a_bad_upstream_setting_stops_the_start_not_the_first_call(tmp_path):
     with pytest.raises(RuntimeError, match="did not start"):
         start_server(tmp_path, llm_upstreams=[{"name": "x", "base_url": "http://127.0.0.1:9/v1", "protocol": "grpc"}])
