@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
+from ..yamlload import load_yaml
 from .model import Action, Family, ModelSpec, Param, Price, build_family
 
 __all__ = ["Action", "Catalog", "Family", "ModelSpec", "Param", "Price", "get_catalog"]
@@ -34,6 +33,6 @@ def get_catalog() -> Catalog:
     # RUNAPI_CATALOG_DIR replaces the bundled families (e.g. an operator's own catalog).
     directory = Path(os.environ.get("RUNAPI_CATALOG_DIR") or FAMILIES_DIR)
     for path in sorted(directory.glob("*.yaml")):
-        family = build_family(yaml.safe_load(path.read_text(encoding="utf-8")))
+        family = build_family(load_yaml(path))
         families[family.name] = family
     return Catalog(families=families)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from ..yamlload import load_yaml
 
 PATH = Path(__file__).parent.parent / "catalog" / "llm_models.yaml"
 
@@ -34,5 +34,5 @@ class LlmModel:
 
 @lru_cache(maxsize=1)
 def llm_models() -> dict[str, LlmModel]:
-    raw = yaml.safe_load(PATH.read_text(encoding="utf-8"))
+    raw = load_yaml(PATH)
     return {m["id"]: LlmModel(**m) for m in raw["models"]}

@@ -33,9 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ...catalog.conditions import evaluate, is_set, shown
+from ...yamlload import load_yaml
 
 MISSING: Any = object()
 _SPEC_KEYS = ({"param"}, {"params"}, {"task_file"}, {"object"}, {"each"}, {"const"})
@@ -231,7 +230,7 @@ class Table:
 
     @classmethod
     def load(cls, path: Path) -> Table:
-        return cls(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return cls(load_yaml(path))
 
     def get(self, action_key: str, model: str | None) -> Mapping | None:
         return self.entries.get((action_key, model or ""))
