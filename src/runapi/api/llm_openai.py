@@ -47,6 +47,17 @@ def _chat_request(body: Any) -> ChatRequest:
     tools = body.get("tools")
     if tools is not None and not isinstance(tools, list):
         raise ApiError(400, "tools must be an array")
+    for i, tool in enumerate(tools or ()):
+        fn = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+            raise ApiError(400, f"Missing required parameter: 'tools[{i}].function.name'.")
+    choice = body.get("tool_choice")
+    if choice is not None and choice not in ("none", "auto", "required") and not (
+            isinstance(choice, dict) and isinstance(choice.get("function"), dict)
+            and isinstance(choice["function"].get("name"), str)):
+        raise ApiError(400, "tool_choice must be none, auto, required or {type: function, function: {name}}")
+    if body.get("stream_options") is not None and not isinstance(body["stream_options"], dict):
+        raise ApiError(400, "stream_options must be an object")
     known = {"model", "messages", "tools", "tool_choice", "max_tokens", "max_completion_tokens", "temperature",
              "stream", "stream_options", "response_format", "reasoning_effort", "stop"}
     thinking = body.get("thinking")  # DeepSeek's switch, {"type": "enabled"}: also passed on as is

@@ -50,7 +50,10 @@ async def _from_url(request: Request, source: dict[str, Any]) -> tuple[bytes, st
     if not isinstance(url, str) or not url.strip():
         raise invalid_source("source.url is required for source.type url")
     rt = runtime(request)
-    scheme = httpx.URL(url).scheme if "://" in url else ""
+    try:
+        scheme = httpx.URL(url).scheme if "://" in url else ""
+    except httpx.InvalidURL:
+        raise invalid_source("source.url is not a valid URL") from None
     if scheme != "https" and not (rt.settings.allow_private_network and scheme == "http"):
         raise invalid_source("Only HTTPS URLs are allowed")
     try:
@@ -93,7 +96,7 @@ def _from_base64(source: dict[str, Any]) -> bytes:
 
 async def _from_multipart(request: Request) -> tuple[bytes, str | None]:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > policy.LOCAL_MAX_BYTES + 1024 * 1024:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > policy.LOCAL_MAX_BYTES + 1024 * 1024:
         raise too_large(policy.LOCAL_MAX_BYTES)
     try:
         form = await request.form(max_files=1, max_fields=20)
@@ -201,7 +204,7 @@ async def receive_upload(request: Request) -> Response:
     rt = runtime(request)
     file_id = request.path_params["file_id"]
     expires, sig = request.query_params.get("expires", ""), request.query_params.get("signature", "")
-    if not expires.isdigit() or int(expires) < time.time() or not hmac.compare_digest(
+    if not (expires.isascii() and expires.isdigit()) or int(expires) < time.time() or not hmac.compare_digest(
             rt.signer.sign("upload", file_id, int(expires)), sig):
         raise ApiError(403, "Upload URL expired or invalid", code="invalid_signature")
     async with rt.db.read() as conn:

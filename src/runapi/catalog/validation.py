@@ -42,8 +42,12 @@ def _allowed(values: tuple[Any, ...]) -> str:
 
 
 def _check_url(name: str, value: str) -> None:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: "http://["
+        ok = False
+    if not ok:
         raise invalid(f"Invalid value for {name}: must be an http(s) URL")
 
 

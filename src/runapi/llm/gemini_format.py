@@ -214,7 +214,7 @@ def json_schema(schema: Any) -> Any:
         elif key == "propertyOrdering":
             continue
         elif key in ("minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties") \
-                and isinstance(value, str) and value.isdigit():
+                and isinstance(value, str) and value.isascii() and value.isdigit():
             out[key] = int(value)  # proto int64 arrives as a string
         else:
             out[raw_key if raw_key.startswith("$") else key] = value

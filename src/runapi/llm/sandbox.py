@@ -33,12 +33,15 @@ def _images_in(content: Any) -> int:
 
 
 def _example(schema: dict[str, Any], hint: str) -> Any:
+    if not isinstance(schema, dict):  # callers' tool schemas are not validated: make do with anything
+        return hint or "sandbox"
     kind = schema.get("type")
-    if schema.get("enum"):
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
         return schema["enum"][0]
     if kind == "object" or "properties" in schema:
-        props = schema.get("properties") or {}
-        wanted = schema.get("required") or list(props)
+        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        required = schema.get("required")
+        wanted = [k for k in required if isinstance(k, str)] if isinstance(required, list) else list(props)
         return {k: _example(props.get(k) or {}, hint) for k in wanted}
     if kind == "array":
         return [_example(schema.get("items") or {}, hint)]

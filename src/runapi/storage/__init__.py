@@ -89,7 +89,7 @@ class UrlSigner:
         return f"{base_url.rstrip('/')}{FILES_PREFIX}{quote(key)}?{query}"
 
     def verify(self, key: str, expires: str | None, signature: str | None, now: float | None = None) -> bool:
-        if not expires or not signature or not expires.isdigit():
+        if not expires or not signature or not (expires.isascii() and expires.isdigit()):
             return False
         if int(expires) < (now if now is not None else time.time()):
             return False
