@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import insufficient_credits
@@ -27,20 +27,29 @@ async def credit(conn: AsyncConnection, account_id: int, cents: int, note: str |
     return balance
 
 
+# Built once, executed with parameters: the hot paths (every task created, every LLM call) then skip building
+# and cache-keying a statement per call.
+_TAKE = (update(accounts)
+         .where(accounts.c.id == bindparam("aid"), accounts.c.balance_cents >= bindparam("cents"))
+         .values(balance_cents=accounts.c.balance_cents - bindparam("cents")))
+_GIVE = (update(accounts).where(accounts.c.id == bindparam("aid"))
+         .values(balance_cents=accounts.c.balance_cents + bindparam("cents")))
+_ENTRY = insert(ledger)
+
+
+def _entry(account_id: int, kind: str, cents: int, *, api_key_id: str | None = None, task_id: str | None = None,
+           model: str | None = None, guardrail_id: str | None = None, note: str | None = None) -> dict:
+    return {"account_id": account_id, "api_key_id": api_key_id, "task_id": task_id, "kind": kind, "model": model,
+            "guardrail_id": guardrail_id, "amount_cents": cents, "note": note, "created_at": time.time()}
+
+
 async def reserve(conn: AsyncConnection, account_id: int, api_key_id: str | None, task_id: str, cents: int,
                   model: str | None = None, guardrail_id: str | None = None) -> None:
     """Take `cents` from the balance for a task, or raise 402 if the balance cannot cover it."""
-    if cents > 0:
-        res = await conn.execute(
-            update(accounts)
-            .where(accounts.c.id == account_id, accounts.c.balance_cents >= cents)
-            .values(balance_cents=accounts.c.balance_cents - cents)
-        )
-        if res.rowcount != 1:
-            raise insufficient_credits()
-    await conn.execute(insert(ledger).values(
-        account_id=account_id, api_key_id=api_key_id, task_id=task_id, kind="reserve", model=model,
-        guardrail_id=guardrail_id, amount_cents=-cents, created_at=time.time()))
+    if cents > 0 and (await conn.execute(_TAKE, {"aid": account_id, "cents": cents})).rowcount != 1:
+        raise insufficient_credits()
+    await conn.execute(_ENTRY, _entry(account_id, "reserve", -cents, api_key_id=api_key_id, task_id=task_id,
+                                      model=model, guardrail_id=guardrail_id))
 
 
 async def settle(conn: AsyncConnection, account_id: int, api_key_id: str | None, task_id: str,
@@ -48,38 +57,16 @@ async def settle(conn: AsyncConnection, account_id: int, api_key_id: str | None,
     """Finalise a completed task's charge; any unused part of the reservation goes back."""
     back = max(reserved - charged, 0)
     if back:
-        await conn.execute(update(accounts).where(accounts.c.id == account_id)
-                           .values(balance_cents=accounts.c.balance_cents + back))
-    await conn.execute(insert(ledger).values(
-        account_id=account_id, api_key_id=api_key_id, task_id=task_id, kind="settle",
-        amount_cents=back, created_at=time.time()))
-
-
-async def settle_usage(conn: AsyncConnection, account_id: int, api_key_id: str | None, request_id: str,
-                       reserved: int, cost_micro_cents: int) -> int:
-    """Settle a metered (LLM) request: the exact cost in millionths of a cent plus the account's carried
-    remainder is charged in whole cents; what is left under a cent carries to the next request. Returns the
-    cents charged (may exceed the reservation when usage outran the estimate)."""
-    carry = (await conn.execute(select(accounts.c.carry_micro_cents).where(accounts.c.id == account_id)
-                                .with_for_update())).scalar_one()
-    total = int(carry or 0) + cost_micro_cents
-    charged, remainder = divmod(total, 1_000_000)
-    await conn.execute(update(accounts).where(accounts.c.id == account_id).values(
-        balance_cents=accounts.c.balance_cents + (reserved - charged), carry_micro_cents=remainder))
-    await conn.execute(insert(ledger).values(
-        account_id=account_id, api_key_id=api_key_id, task_id=request_id, kind="settle",
-        amount_cents=reserved - charged, created_at=time.time()))
-    return charged
+        await conn.execute(_GIVE, {"aid": account_id, "cents": back})
+    await conn.execute(_ENTRY, _entry(account_id, "settle", back, api_key_id=api_key_id, task_id=task_id))
 
 
 async def refund(conn: AsyncConnection, account_id: int, api_key_id: str | None, task_id: str,
                  reserved: int, note: str | None = None) -> None:
     if reserved:
-        await conn.execute(update(accounts).where(accounts.c.id == account_id)
-                           .values(balance_cents=accounts.c.balance_cents + reserved))
-    await conn.execute(insert(ledger).values(
-        account_id=account_id, api_key_id=api_key_id, task_id=task_id, kind="refund",
-        amount_cents=reserved, note=note, created_at=time.time()))
+        await conn.execute(_GIVE, {"aid": account_id, "cents": reserved})
+    await conn.execute(_ENTRY, _entry(account_id, "refund", reserved, api_key_id=api_key_id, task_id=task_id,
+                                      note=note))
 
 
 def window_start(interval: str | None, now: float | None = None) -> float | None:

@@ -48,7 +48,7 @@ async def create_task(db: Database, *, account_id: int, api_key_id: str | None, 
     }
     try:
         async with db.write() as conn:
-            await conn.execute(insert(tasks).values(**row))
+            await conn.execute(insert(tasks), row)  # parameters apart: one cached statement
             await billing.reserve(conn, account_id, api_key_id, row["id"], price_cents, model=model,
                                   guardrail_id=guardrail_id)
     except IntegrityError:
