@@ -41,7 +41,8 @@ async def api_error(request: Request, exc: Exception) -> Json:
 async def http_error(request: Request, exc: Exception) -> Json:
     assert isinstance(exc, HTTPException)
     message = HTTP_MESSAGES.get(exc.status_code, exc.detail or "Error")
-    return Json({"error": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    # Routing 404s and 405s in the error shape of the surface the path belongs to, like every other error.
+    return await api_error(request, ApiError(exc.status_code, message, headers=dict(exc.headers or {})))
 
 
 async def server_error(request: Request, exc: Exception) -> Json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib.metadata import version
 from typing import Any
 
 from starlette.requests import Request
@@ -10,8 +11,8 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from importlib.metadata import version
 from ..catalog import Action, Param, get_catalog
+from .openapi_platform import SCHEMAS, platform_paths
 from .responses import Json
 
 _ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
@@ -101,15 +102,13 @@ def document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for action in get_catalog().actions():
         paths.update(_operations(action))
-    paths["/api/v1/me"] = {"get": {"tags": ["account"], "summary": "Current user and account",
-                                   "responses": {"200": {"description": "OK"}}}}
-    paths["/api/v1/me/balance"] = {"get": {"tags": ["account"], "summary": "Balance and spend in cents",
-                                           "responses": {"200": {"description": "OK"}}}}
+    paths.update(platform_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "runapi", "version": version("runapi"),
-                 "description": "Self-hosted RunAPI: asynchronous media generation tasks and platform APIs."},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+                 "description": "Self-hosted RunAPI: asynchronous media generation tasks, platform APIs and "
+                                "the OpenAI, Anthropic and Gemini LLM surfaces."},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": SCHEMAS},
         "security": [{"bearer": []}],
         "paths": paths,
     }
