@@ -7,7 +7,10 @@ a scrape before with a scrape after."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import time
 
 import httpx
@@ -219,3 +222,27 @@ def test_readiness_is_503_when_the_storage_is_gone(idle_server):
     assert resp.status_code == 503
     assert resp.json()["checks"]["storage"]["status"] == "error"
     assert resp.json()["checks"]["database"] == {"status": "ok"}
+
+
+COUNT_IN_A_PROCESS = """
+import sys
+from runapi.observability.metrics import record_task_created
+for _ in range(int(sys.argv[1])):
+    record_task_created("multiprocess_family")
+"""
+MERGED_SCRAPE = """
+from prometheus_client import generate_latest
+from runapi.observability.exposition import process_registry
+print(generate_latest(process_registry()).decode())
+"""
+
+
+def test_multiprocess_mode_merges_the_counts_of_every_process(tmp_path):
+    """What `serve --workers N` relies on: with PROMETHEUS_MULTIPROC_DIR set, any process's /metrics shows
+    the sum over all processes, including ones that have exited."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    for count in (2, 3):
+        subprocess.run([sys.executable, "-c", COUNT_IN_A_PROCESS, str(count)], env=env, check=True)
+    merged = subprocess.run([sys.executable, "-c", MERGED_SCRAPE], env=env, check=True, capture_output=True,
+                            text=True).stdout
+    assert Scrape(merged).value("runapi_tasks_created_total", family="multiprocess_family") == 5

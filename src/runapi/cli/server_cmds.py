@@ -10,6 +10,7 @@ import signal
 import click
 
 from ..observability.logs import configure_logging
+from ..observability.multiprocess import share_metrics_between_processes
 from ..settings import Settings
 
 # log_config=None: uvicorn keeps our root handler, so its lines share the format; access_log=False: the app's
@@ -44,6 +45,7 @@ def serve(host: str | None, port: int | None, processes: int, no_task_workers: b
         uvicorn.run(create_app(settings), **where)
         return
     os.environ[LOG_LEVEL_ENV] = log_level
+    share_metrics_between_processes()  # /metrics in any process then counts all of them
     uvicorn.run("runapi.cli.server_cmds:app_from_environment", factory=True, workers=processes, **where)
 
 

@@ -62,7 +62,7 @@ class _Fixed:
         return self.families
 
 
-def _process_registry() -> CollectorRegistry:
+def process_registry() -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         merged = CollectorRegistry()
         MultiProcessCollector(merged)  # sums the samples every process wrote into the shared directory
@@ -81,7 +81,7 @@ async def render(db: Database) -> bytes:
                                       value=database_up))
     snapshot = CollectorRegistry(auto_describe=False)
     snapshot.register(_Fixed(families))
-    return generate_latest(_process_registry()) + generate_latest(snapshot)
+    return generate_latest(process_registry()) + generate_latest(snapshot)
 
 
 def serve_process_metrics(port: int, host: str = "0.0.0.0") -> None:
@@ -89,4 +89,4 @@ def serve_process_metrics(port: int, host: str = "0.0.0.0") -> None:
     plain HTTP port, since it serves no API. The database gauges stay on the API's /metrics."""
     from prometheus_client import start_http_server
 
-    start_http_server(port, addr=host, registry=_process_registry())
+    start_http_server(port, addr=host, registry=process_registry())
