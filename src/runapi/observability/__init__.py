@@ -3,6 +3,6 @@
 Other code reports what happened through the small helpers in `metrics` (`record_upstream_error`,
 `record_llm_tokens`, ...); the HTTP side is measured by the `RequestObserver` middleware."""
 
-from .metrics import record_llm_tokens, record_upstream_error
+from .metrics import record_llm_tokens, record_upstream_error, upstream_error_kind
 
-__all__ = ["record_llm_tokens", "record_upstream_error"]
+__all__ = ["record_llm_tokens", "record_upstream_error", "upstream_error_kind"]
