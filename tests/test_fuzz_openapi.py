@@ -6,9 +6,10 @@ everything else. Checks: no 5xx for any input, and every answer whose status and
 declares matches the declared schema.
 
 Bounded and repeatable: a fixed seed, derandomized generation, no example database, no shrinking, and
-FUZZ_MAX_EXAMPLES generated cases per operation (RUNAPI_FUZZ_MAX_EXAMPLES overrides it; the default keeps
-the run to about two minutes on two cores). The server runs without workers, so no task is ever executed:
-this fuzzes the API layer, not media generation."""
+FUZZ_MAX_EXAMPLES generated cases per operation (RUNAPI_FUZZ_MAX_EXAMPLES overrides it; the default 40 runs
+in about a minute on two cores). RUNAPI_FUZZ_COVERAGE=1 adds schemathesis' coverage phase (a boundary-value
+sweep per operation, about half as long again). The server runs without workers, so no task is ever
+executed: this fuzzes the API layer, not media generation."""
 
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ def load_schema() -> schemathesis.BaseSchema:
         "generation": {"mode": "all", "max-examples": FUZZ_MAX_EXAMPLES, "deterministic": True, "no-shrink": True,
                        "dictionaries": {"string": {"dictionary": "tricky-strings", "probability": 0.15},
                                         "integer": {"dictionary": "tricky-integers", "probability": 0.1}}},
-        "phases": {"coverage": {"enabled": os.environ.get("FUZZ_COVERAGE") == "1"}},  # its boundary sweep is unbounded per operation
+        "phases": {"coverage": {"enabled": os.environ.get("RUNAPI_FUZZ_COVERAGE") == "1"}},  # its boundary sweep is unbounded per operation
     })
     return schemathesis.openapi.from_dict(openapi.document(), config=config)
 
