@@ -9,6 +9,7 @@ import pytest
 from runapi.llm.models import llm_models
 from tests.conftest import free_port, new_account, start_server
 from tests.fake_openai import FakeOpenAI
+from tests.test_metrics import scrape
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +61,21 @@ def test_routes_to_the_first_deployment_with_its_key_and_model_name(gw, modes):
 def test_falls_back_on_errors_and_rate_limits(gw, modes, failure):
     primary, backup = modes
     primary.mode = failure
-    before = len(backup.requests)
+    before, metrics_before = len(backup.requests), scrape(gw)
     r = client(gw.key, gw).chat.completions.create(model="gpt-5.2", messages=[{"role": "user", "content": "hi"}])
     assert r.choices[0].message.content == "backup says: hi" and len(backup.requests) == before + 1
+    after = scrape(gw)
+    kind = {"500": "server_error", "429": "rate_limited"}[failure]
+    assert after.value("runapi_upstream_errors_total", provider="primary", kind=kind) == \
+        metrics_before.value("runapi_upstream_errors_total", provider="primary", kind=kind) + 1
+    billed = {k: after.value("runapi_llm_tokens_billed_total", model="gpt-5.2", kind=k)
+              - metrics_before.value("runapi_llm_tokens_billed_total", model="gpt-5.2", kind=k)
+              for k in ("input", "cached_input", "output")}
+    cached = r.usage.prompt_tokens_details.cached_tokens
+    assert billed == {"input": r.usage.prompt_tokens - cached, "cached_input": cached,
+                      "output": r.usage.completion_tokens}
+    # reserve and settle went through the ledger batcher
+    assert after.value("runapi_ledger_batch_moves_sum") - metrics_before.value("runapi_ledger_batch_moves_sum") == 2
 
 
 def test_streaming_falls_back_before_the_first_byte(gw, modes):

@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import ApiError, insufficient_credits
+from ..observability.metrics import record_ledger_batch
 from ..store import Database
 from ..store.schema import accounts, ledger, open_reservations
 
@@ -125,6 +126,7 @@ class LedgerBatcher:
                 outcomes = await apply_moves(conn, batch)
             self.stats["commits"] += 1
             self.stats["moves"] += len(batch)
+            record_ledger_batch(len(batch))
         except Exception as exc:  # noqa: BLE001 - any failure: isolate the moves, then report per move
             if len(batch) > 1:
                 log.warning("ledger batch of %d failed (%s); committing its moves one by one", len(batch), exc)

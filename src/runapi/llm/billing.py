@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ..auth.principal import Principal
 from ..billing.batcher import LedgerBatcher
+from ..observability.metrics import record_llm_tokens
 from .canonical import Usage
 from .models import LlmModel
 
@@ -33,7 +34,10 @@ async def reserve(ledger: LedgerBatcher, who: Principal, model: LlmModel, input_
 
 async def settle(ledger: LedgerBatcher, res: Reservation, model: LlmModel, usage: Usage) -> int | None:
     cost = model.cost_micro_cents(usage.input_tokens, usage.output_tokens, usage.cached_tokens)
-    return await ledger.settle(res.account_id, res.api_key_id, res.request_id, res.cents, cost)
+    charged = await ledger.settle(res.account_id, res.api_key_id, res.request_id, res.cents, cost)
+    if charged is not None:  # counted once, by the move that settled it
+        record_llm_tokens(model.id, usage.input_tokens, usage.output_tokens, usage.cached_tokens)
+    return charged
 
 
 async def refund(ledger: LedgerBatcher, res: Reservation, why: str) -> None:

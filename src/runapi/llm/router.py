@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 from ..errors import ApiError
+from ..observability.metrics import record_upstream_error, upstream_error_kind
 from . import sandbox
 from .canonical import ChatRequest, ChatResult, Delta
 from .upstream_anthropic import AnthropicMessages
@@ -76,6 +77,7 @@ async def complete(runtime: Any, req: ChatRequest, barred: Collection[str] = ())
         except UpstreamError as exc:
             last = exc
             log.warning("upstream %s failed for %s: %s", upstream.d.name, req.model, exc)
+            record_upstream_error(upstream.d.name, upstream_error_kind(exc.status))
             if not exc.retryable:
                 break
             if i == len(chain) - 1 and exc.retry_after and exc.retry_after <= MAX_RETRY_AFTER_WAIT:
@@ -102,6 +104,7 @@ async def stream(runtime: Any, req: ChatRequest, barred: Collection[str] = ()) -
         except UpstreamError as exc:
             last = exc
             log.warning("upstream %s failed for %s: %s", upstream.d.name, req.model, exc)
+            record_upstream_error(upstream.d.name, upstream_error_kind(exc.status))
             await gen.aclose()
             if not exc.retryable:
                 break

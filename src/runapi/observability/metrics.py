@@ -31,6 +31,13 @@ UPSTREAM_ERRORS = Counter("runapi_upstream_errors", "Failed calls to upstream pr
                           ["provider", "kind"])
 LLM_TOKENS = Counter("runapi_llm_tokens_billed", "LLM tokens billed, by model and kind "
                      "(input: uncached prompt, cached_input, output).", ["model", "kind"])
+LEDGER_BATCH = Histogram("runapi_ledger_batch_moves", "LLM credit moves (reserve/settle/refund) committed per "
+                         "ledger transaction: how well group commit is grouping.",
+                         buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+
+
+def record_ledger_batch(moves: int) -> None:
+    LEDGER_BATCH.observe(moves)
 
 
 def record_task_created(family: str) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from ...observability.metrics import record_upstream_error, upstream_error_kind
 from ...storage import UrlSigner
 from ..base import Done, Progress, TaskFailed, TaskInput, TransientFailure
 from .adapter import Adapter, Finished, Running, Started
@@ -80,6 +81,7 @@ class MediaRouter:
             outcome = await adapter.check(task, job["handle"])
         except UpstreamError as exc:
             log.warning("upstream %s failed task %s: %s", name, task.id, exc)
+            record_upstream_error(name, upstream_error_kind(exc.status))
             if not exc.retryable:
                 self.admission.release(name, task.id)
                 raise TaskFailed(str(exc)) from exc
@@ -123,6 +125,7 @@ class MediaRouter:
             except UpstreamError as exc:
                 self.admission.release(name, task.id)
                 log.warning("upstream %s refused task %s: %s", name, task.id, exc)
+                record_upstream_error(name, upstream_error_kind(exc.status))
                 if not exc.retryable:
                     raise TaskFailed(str(exc)) from exc
                 if exc.rate_limited:
