@@ -465,3 +465,21 @@ def test_fal_webhook_wakes_the_task_at_once_and_forged_ones_are_refused(tmp_path
     finally:
         server.stop()
         fal.stop()
+
+
+def test_a_timed_out_task_cancels_its_upstream_job_and_is_refunded(tmp_path):
+    fal = FakeFal("stuck")
+    fal.mode, fal.slow_polls = "slow", 10**6  # never finishes
+    server = start_server(tmp_path, task_timeout_seconds=1.0, media_upstreams=[
+        {"name": "fal-stuck", "kind": "fal", "base_url": fal.url, "api_key": "k", "poll_seconds": 0.2}])
+    try:
+        _, key = new_account(server, credits=1000)
+        with server.client(key) as c:
+            task_id = create(c, "imagen_4", "text_to_image", {"model": "imagen-4", "prompt": "x"})
+            body = finish(c, "imagen_4", "text_to_image", task_id)
+        assert body["status"] == "failed" and body["error"] == "Task timed out"
+        assert fal.calls("PUT", "/cancel") and next(iter(fal.jobs.values()))["cancelled"] is True
+        assert balance(server, key) == 1000
+    finally:
+        server.stop()
+        fal.stop()

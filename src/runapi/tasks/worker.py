@@ -90,10 +90,12 @@ class TaskRunner:
         rt, s = self.rt, self.rt.settings
         finish_kw = {"signer": rt.signer, "url_ttl": s.generated_url_ttl_seconds}
         try:
-            if time.time() - task["created_at"] > s.task_timeout_seconds:
-                await engine.finish(rt.db, task, self.owner, error="Task timed out", **finish_kw)
-                return
             action = get_catalog().action(task["family"], task["action"])
+            if time.time() - task["created_at"] > s.task_timeout_seconds:
+                await self.cancel_upstream(task, action)
+                await engine.finish(rt.db, task, self.owner, error="Task timed out", **finish_kw)
+                rt.task_finished(task["id"])
+                return
             if action is None:
                 raise TaskFailed(f"Unknown action {task['family']}/{task['action']}")
             refs = await engine.resolve_refs(rt.db, task["account_id"], action, task["params"], strict=False)
@@ -133,6 +135,19 @@ class TaskRunner:
             except Exception:
                 log.exception("task %s: could not record failure; the lease will expire and it will be retried",
                               task["id"], extra={"task_id": task["id"]})
+
+    async def cancel_upstream(self, task: dict[str, Any], action: Any) -> None:
+        """A task given up on (timed out) stops its upstream job too, so it is not run and billed for nothing.
+        Best effort: the task fails and is refunded either way."""
+        cancel = getattr(self.rt.providers.get(task["provider"]), "cancel", None)
+        if cancel is None or not task["provider_job"] or action is None:
+            return
+        inp = TaskInput(id=task["id"], action=action, model=action.models.get(task["model"] or ""),
+                        params=task["params"], account_id=task["account_id"])
+        try:
+            await cancel(inp, task["provider_job"])
+        except Exception:  # nothing more to do for a job we are abandoning
+            log.warning("task %s: cancelling the upstream job failed", task["id"], exc_info=True)
 
     async def store_outputs(self, task_id: str, done: Done) -> dict[str, Any]:
         """Store every output; list it under its kind (unless kind is None) and turn {"$file": i} references
