@@ -1,5 +1,5 @@
 from . import schema
-from .availability import DatabaseUnavailable
 from .db import Database
+from .driver_errors import DatabaseUnavailable
 
 __all__ = ["Database", "DatabaseUnavailable", "schema"]

@@ -24,7 +24,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from .availability import DatabaseUnavailable, is_unavailable
+from .driver_errors import DatabaseUnavailable, is_unavailable, unstorable_text
 
 log = logging.getLogger("runapi.store")
 
@@ -135,7 +135,7 @@ class Database:
             async with self._write_lock, self.write_engine.begin() as conn:
                 yield conn
         except Exception as exc:
-            _raise_if_unavailable(exc)
+            _raise_for_client(exc)
             raise
 
     @contextlib.asynccontextmanager
@@ -144,7 +144,7 @@ class Database:
             async with self.read_engine.connect() as conn:
                 yield conn
         except Exception as exc:
-            _raise_if_unavailable(exc)
+            _raise_for_client(exc)
             raise
 
     async def dispose(self) -> None:
@@ -153,9 +153,15 @@ class Database:
             await self.read_engine.dispose()
 
 
-def _raise_if_unavailable(exc: Exception) -> None:
-    if not isinstance(exc, DatabaseUnavailable) and is_unavailable(exc):
+def _raise_for_client(exc: Exception) -> None:
+    """Turn the driver errors that are not bugs into the client errors they are."""
+    if isinstance(exc, DatabaseUnavailable):
+        return
+    if is_unavailable(exc):
         raise DatabaseUnavailable() from exc
+    bad_text = unstorable_text(exc)
+    if bad_text is not None:
+        raise bad_text from exc
 
 
 def _lock_id(name: str) -> int:

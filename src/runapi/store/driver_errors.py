@@ -1,7 +1,8 @@
-"""Telling "the database is unreachable" apart from every other database error.
+"""The database errors a client should see as something other than a 500.
 
-A lost connection (server restarting, network gone, too many clients) is the only error a client should
-see as 503 and retry; everything else (constraint violations, bugs) keeps its own handling.
+A lost connection (server restarting, network gone, too many clients) is a 503 to retry. Text PostgreSQL
+cannot store (a NUL character; SQLite takes it) is the client's 422. Everything else (constraint violations,
+bugs) keeps its own handling.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from ..errors import ApiError
 # SQLSTATE classes/codes that mean "no usable connection": 08 connection exceptions, 57P01-57P03 admin
 # shutdown / crash shutdown / cannot connect now, 53300 too many connections.
 _UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+# SQLSTATE 22021 character_not_in_repertoire, 22P05 untranslatable_character
+_UNSTORABLE_TEXT_SQLSTATES = ("22021", "22P05")
 
 
 class DatabaseUnavailable(ApiError):
@@ -45,3 +50,22 @@ def is_unavailable(exc: BaseException) -> bool:
             return True
         err = getattr(err, "orig", None) or err.__cause__ or err.__context__
     return False
+
+
+def unstorable_text(exc: BaseException) -> ApiError | None:
+    """The 422 for a parameter PostgreSQL cannot hold as text (a NUL character), else None."""
+    if isinstance(exc, DBAPIError) and _sqlstate(exc) in _UNSTORABLE_TEXT_SQLSTATES:
+        return ApiError(422, "Text parameters must not contain NUL characters")
+    return None
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    err: BaseException | None = exc
+    for _ in range(5):  # SQLAlchemy -> adapter -> driver
+        if err is None:
+            return None
+        state = getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)
+        if isinstance(state, str):
+            return state
+        err = getattr(err, "orig", None) or err.__cause__
+    return None
