@@ -316,15 +316,15 @@ def test_upstream_failures_refund(server, monkeypatch):
     c = anthropic.Anthropic(api_key=key, base_url=server.url, max_retries=0)
     ask = dict(model="claude-sonnet-4-6", max_tokens=1000, messages=[{"role": "user", "content": "hello"}])
 
-    async def fails_at_once(runtime, req):
+    async def fails_at_once(runtime, req, barred=()):
         raise ApiError(529, "Overloaded")
         yield  # pragma: no cover
 
-    async def fails_midway(runtime, req):
+    async def fails_midway(runtime, req, barred=()):
         yield Delta(text="partial ")
         raise ApiError(529, "Overloaded")
 
-    async def complete_fails(runtime, req):
+    async def complete_fails(runtime, req, barred=()):
         raise ApiError(529, "Overloaded")
 
     monkeypatch.setattr(router, "stream", fails_at_once)
@@ -350,7 +350,7 @@ def test_client_hang_up_bills_what_was_generated(server, monkeypatch):
     from tests.conftest import new_account
     _, key = new_account(server, credits=500)
 
-    async def slow(runtime, req):
+    async def slow(runtime, req, barred=()):
         yield Delta(text="partial ")
         await asyncio.sleep(30)  # the client leaves before the rest (and the usage) arrives
         yield Delta(text="never", finish_reason="stop")

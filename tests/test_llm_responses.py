@@ -284,15 +284,15 @@ def test_upstream_failures_are_not_billed(server, monkeypatch):
     _, key = new_account(server, credits=500)
     c = openai.OpenAI(api_key=key, base_url=server.url + "/v1", max_retries=0)
 
-    async def breaks_midway(runtime, req):
+    async def breaks_midway(runtime, req, barred=()):
         yield Delta(text="partial ")
         raise ApiError(502, "upstream went away")
 
-    async def fails_at_once(runtime, req):
+    async def fails_at_once(runtime, req, barred=()):
         raise ApiError(502, "Upstream error: nothing answered")
         yield  # pragma: no cover - makes this an async generator
 
-    async def broken_complete(runtime, req):
+    async def broken_complete(runtime, req, barred=()):
         raise ApiError(502, "Upstream error: nothing answered")
 
     monkeypatch.setattr(router, "complete", broken_complete)

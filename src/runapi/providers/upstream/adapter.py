@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from ..base import TaskInput
 from .config import MediaDeployment
+from .errors import UpstreamError
 from .mapping import Context
 
 
@@ -57,3 +58,17 @@ class Adapter(Protocol):
 
     async def aclose(self) -> None:
         """Release connections."""
+
+
+class Synchronous:
+    """For upstreams that answer with the result at once (start returns Finished): no job to check or
+    cancel, and the shared HTTP client is closed by the registry."""
+
+    async def check(self, task: TaskInput, handle: dict[str, Any]) -> Running | Finished:
+        raise UpstreamError("synchronous upstream has no job to check", job_failed=True)
+
+    async def cancel(self, handle: dict[str, Any]) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None

@@ -24,7 +24,7 @@ import httpx
 from ..base import TaskFailed, TaskInput
 from ..sandbox.base import Inputs
 from . import errors
-from .adapter import Finished, UpstreamFile
+from .adapter import Finished, Synchronous, UpstreamFile
 from .config import MediaDeployment
 from .mapping import Context, build
 
@@ -63,7 +63,7 @@ BODIES: dict[str, dict[str, Any]] = {
 }
 
 
-class ElevenLabs:
+class ElevenLabs(Synchronous):
     def __init__(self, deployment: MediaDeployment, http: httpx.AsyncClient, inputs: Inputs):
         self.deployment = deployment
         self.http = http
@@ -92,7 +92,7 @@ class ElevenLabs:
         if task.params.get("timestamps"):
             resp = await self._post(f"/v1/text-to-speech/{voice}/with-timestamps", json=body,
                                     params={"output_format": DEFAULT_OUTPUT_FORMAT})
-            data = _json(resp, self.deployment.name)
+            data = errors.json_object(resp, self.deployment.name)
             audio = _b64(data.get("audio_base64"), self.deployment.name)
             words = _words(data.get("alignment") or data.get("normalized_alignment") or {})
             return Finished([UpstreamFile("audios", data=audio, meta={"timestamps": words})])
@@ -118,7 +118,7 @@ class ElevenLabs:
         audio = await self.inputs.fetch(str(task.params["source_audio_url"]), what="audio")
         fields = {"model_id": model_id, **{k: _form(v) for k, v in body.items()}}
         resp = await self._post("/v1/speech-to-text", data=fields, files={"file": ("audio", audio)})
-        data = _json(resp, self.deployment.name)
+        data = errors.json_object(resp, self.deployment.name)
         extra = {k: data[k] for k in ("text", "language_code", "words") if k in data}
         if "text" not in extra:
             raise errors.UpstreamError(f"{self.deployment.name} returned no transcript")
@@ -152,7 +152,7 @@ class ElevenLabs:
         if VOICE_ID.match(voice):
             return voice
         if self._voices is None or time.monotonic() - self._voices[0] > VOICES_TTL_SECONDS:
-            data = _json(await self._send("GET", "/v1/voices"), self.deployment.name)
+            data = errors.json_object(await self._send("GET", "/v1/voices"), self.deployment.name)
             names = {str(v.get("name", "")).strip().lower(): str(v.get("voice_id"))
                      for v in data.get("voices") or [] if v.get("voice_id")}
             self._voices = (time.monotonic(), names)
@@ -160,25 +160,6 @@ class ElevenLabs:
         if found is None:
             raise TaskFailed(f"Unknown voice {voice!r}")
         return found
-
-    async def check(self, task: TaskInput, handle: dict[str, Any]) -> Finished:
-        raise errors.UpstreamError("synchronous upstream has no job to check", job_failed=True)
-
-    async def cancel(self, handle: dict[str, Any]) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
-
-
-def _json(resp: httpx.Response, name: str) -> dict[str, Any]:
-    try:
-        data = resp.json()
-    except ValueError as exc:
-        raise errors.UpstreamError(f"{name} answered with invalid JSON") from exc
-    if not isinstance(data, dict):
-        raise errors.UpstreamError(f"{name} answered with unexpected JSON")
-    return data
 
 
 def _b64(value: Any, name: str) -> bytes:

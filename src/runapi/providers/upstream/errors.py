@@ -84,3 +84,14 @@ def first_message(data: Any) -> str | None:
             return detail.get("message") or detail.get("msg")
         return data.get("message")
     return None
+
+
+def json_object(resp: httpx.Response, name: str) -> dict[str, Any]:
+    """The JSON object an upstream answered, or an UpstreamError saying it answered something else."""
+    try:
+        data = resp.json()
+    except ValueError as exc:
+        raise UpstreamError(f"{name} answered with invalid JSON") from exc
+    if not isinstance(data, dict):
+        raise UpstreamError(f"{name} answered with unexpected JSON")
+    return data

@@ -23,14 +23,8 @@ from .mapping import Context, Table
 from .outputs import result_files
 
 TABLE_PATH = Path(__file__).with_name("fal_models.yaml")
-_TABLE: Table | None = None
-
-
 def fal_table() -> Table:
-    global _TABLE
-    if _TABLE is None:
-        _TABLE = Table.load(TABLE_PATH)
-    return _TABLE
+    return Table.bundled(TABLE_PATH)
 
 
 class FalQueue:
@@ -80,7 +74,7 @@ class FalQueue:
         webhook = {"fal_webhook": ctx.webhook_url} if self.deployment.webhooks and ctx.webhook_url else {}
         resp = await self._call("POST", f"{self.deployment.base_url}/{app}", json=mapping.body(route, ctx),
                                 params=webhook)
-        answer = _json(resp, self.deployment.name)
+        answer = errors.json_object(resp, self.deployment.name)
         request_id = answer.get("request_id")
         if not isinstance(request_id, str) or not request_id:
             raise errors.UpstreamError(f"{self.deployment.name} answered without a request_id")
@@ -95,7 +89,7 @@ class FalQueue:
             if exc.rate_limited:  # polling too fast is not a failure of the job
                 return Running(poll_in=exc.retry_after or 5.0)
             raise
-        status = _json(resp, self.deployment.name).get("status")
+        status = errors.json_object(resp, self.deployment.name).get("status")
         if status in ("IN_QUEUE", "IN_PROGRESS"):
             return Running(poll_in=self.deployment.poll_seconds)
         if status == "CANCELED" or status == "CANCELLED":
@@ -103,7 +97,7 @@ class FalQueue:
         if status != "COMPLETED" and status != "FAILED":
             raise errors.UpstreamError(f"{self.deployment.name} answered an unknown status {status!r}")
         # COMPLETED covers failures too: the result request answers with the error and its status code.
-        result = _json(await self._call("GET", handle["response_url"], job_failed=True), self.deployment.name)
+        result = errors.json_object(await self._call("GET", handle["response_url"], job_failed=True), self.deployment.name)
         model = task.model.id if task.model else ""
         mapping = self.table.get(task.action.key, model)
         if mapping is None:
@@ -123,13 +117,3 @@ class FalQueue:
 
     async def aclose(self) -> None:
         return None  # the shared client is closed by the registry
-
-
-def _json(resp: httpx.Response, name: str) -> dict[str, Any]:
-    try:
-        data = resp.json()
-    except ValueError as exc:
-        raise errors.UpstreamError(f"{name} answered with invalid JSON") from exc
-    if not isinstance(data, dict):
-        raise errors.UpstreamError(f"{name} answered with unexpected JSON")
-    return data

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,12 @@ class Table:
     @classmethod
     def load(cls, path: Path) -> Table:
         return cls(load_yaml(path))
+
+    @classmethod
+    @cache
+    def bundled(cls, path: Path) -> Table:
+        """A table shipped with the package, read once per process."""
+        return cls.load(path)
 
     def get(self, action_key: str, model: str | None) -> Mapping | None:
         return self.entries.get((action_key, model or ""))

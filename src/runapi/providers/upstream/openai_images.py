@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -18,22 +17,16 @@ from ...files_policy import extension_for, sniff
 from ..base import TaskFailed, TaskInput
 from ..sandbox.base import Inputs
 from . import errors
-from .adapter import Finished, UpstreamFile
+from .adapter import Finished, Synchronous, UpstreamFile
 from .config import MediaDeployment
 from .mapping import Context, Table
 
 TABLE_PATH = Path(__file__).with_name("openai_images.yaml")
-_TABLE: Table | None = None
-
-
 def openai_table() -> Table:
-    global _TABLE
-    if _TABLE is None:
-        _TABLE = Table.load(TABLE_PATH)
-    return _TABLE
+    return Table.bundled(TABLE_PATH)
 
 
-class OpenAIImages:
+class OpenAIImages(Synchronous):
     def __init__(self, deployment: MediaDeployment, http: httpx.AsyncClient, inputs: Inputs,
                  table: Table | None = None):
         self.deployment = deployment
@@ -94,12 +87,3 @@ class OpenAIImages:
         if not files:
             raise errors.UpstreamError(f"{self.deployment.name} returned no image")
         return files
-
-    async def check(self, task: TaskInput, handle: dict[str, Any]) -> Finished:
-        raise errors.UpstreamError("synchronous upstream has no job to check", job_failed=True)
-
-    async def cancel(self, handle: dict[str, Any]) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
