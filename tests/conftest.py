@@ -12,9 +12,10 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +25,13 @@ from runapi.api.app import create_app
 from runapi.auth import admin
 from runapi.settings import Settings
 from runapi.store import Database
-from tests.services import Services, create_database, env_database_url, env_redis_url, unavailable
+from tests.services import (
+    Services,
+    create_database,
+    env_database_url,
+    env_redis_url,
+    unavailable,
+)
 
 TEST_KEY = "rk-test-" + "k" * 40
 
@@ -136,6 +143,16 @@ def new_account(server: Server, credits: int = 10_000, email: str | None = None)
         key = await admin.mint_key(db, created["account_id"], "api")
         return created["account_id"], key.token
     return server.db_call(go)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20) -> None:
+    """Until `predicate()` is true (polled every 50 ms), or fail the test after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
 
 
 def wait_done(client: httpx.Client, path: str, task_id: str, timeout: float = 30) -> dict:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from runapi.auth import admin
 from runapi.store.schema import callback_attempts, callback_deliveries
-from tests.conftest import start_server, wait_done
+from tests.conftest import start_server, wait_done, wait_for
 
 T2I = "/api/v1/nano_banana/text_to_image"
 
@@ -29,15 +29,6 @@ def verify_callback(headers, raw_body, secret):
     ).decode('utf-8')
     signatures = [s.strip() for s in signature_header.split(',') if s.strip()]
     return any(hmac.compare_digest(sig, computed_sig_base64) for sig in signatures)
-
-
-def wait_for(predicate, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def deliveries(server, task_id):

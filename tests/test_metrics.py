@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -19,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from runapi.observability import record_llm_tokens, record_upstream_error
-from tests.conftest import start_server, wait_done
+from tests.conftest import start_server, wait_done, wait_for
 
 T2I = "/api/v1/nano_banana/text_to_image"
 EDIT = "/api/v1/nano_banana/edit_image"
@@ -45,15 +44,6 @@ def scrape(server, token: str | None = None) -> Scrape:
     assert resp.status_code == 200, resp.text
     assert resp.headers["content-type"].startswith("text/plain; version=0.0.4")
     return Scrape(resp.text)
-
-
-def wait_for(predicate, timeout: float = 20) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_http_requests_are_counted_by_route_template_with_latency(server, api):
