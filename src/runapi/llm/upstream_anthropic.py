@@ -17,6 +17,8 @@ from .tokens import text_tokens
 from .upstream_common import (
     Deployment,
     UpstreamError,
+    append_turn,
+    call_arguments,
     data_url,
     open_stream,
     parse_json,
@@ -108,13 +110,8 @@ def _assistant_blocks(m: dict[str, Any]) -> list[dict[str, Any]]:
                        "signature": m["reasoning_signature"]})
     blocks += content_blocks(m.get("content"))
     for call in m.get("tool_calls") or []:
-        fn = call.get("function") or {}
-        try:
-            args = json.loads(fn.get("arguments") or "{}")
-        except ValueError:
-            args = {}
-        blocks.append({"type": "tool_use", "id": tool_use_id(str(call.get("id") or "")), "name": fn.get("name", ""),
-                       "input": args if isinstance(args, dict) else {"value": args}})
+        name, args = call_arguments(call)
+        blocks.append({"type": "tool_use", "id": tool_use_id(str(call.get("id") or "")), "name": name, "input": args})
     return blocks
 
 
@@ -145,12 +142,7 @@ def _turns(messages: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, An
             turn_role, blocks = "user", [_tool_result(m)]
         else:
             turn_role, blocks = "user", content_blocks(m.get("content"))
-        if not blocks:
-            continue
-        if turns and turns[-1]["role"] == turn_role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": turn_role, "content": blocks})
+        append_turn(turns, turn_role, blocks, "content")
     return system, turns
 
 

@@ -211,3 +211,25 @@ def text_of(content: Any) -> str:
     if isinstance(content, list):
         return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
     return ""
+
+
+def call_arguments(call: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(name, arguments as an object) of a canonical tool call, for protocols that want the arguments parsed:
+    unparseable arguments become {}, a non-object value is wrapped as {"value": ...}."""
+    fn = call.get("function") or {}
+    try:
+        args = json.loads(fn.get("arguments") or "{}")
+    except ValueError:
+        args = {}
+    return fn.get("name", ""), args if isinstance(args, dict) else {"value": args}
+
+
+def append_turn(turns: list[dict[str, Any]], role: str, items: list[dict[str, Any]], key: str) -> None:
+    """Add one message's blocks/parts to a provider's turn list, merged into the previous turn when it has the
+    same role (Anthropic and Gemini both want roles to alternate)."""
+    if not items:
+        return
+    if turns and turns[-1]["role"] == role:
+        turns[-1][key].extend(items)
+    else:
+        turns.append({"role": role, key: items})

@@ -22,6 +22,8 @@ from .canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
 from .upstream_common import (
     Deployment,
     UpstreamError,
+    append_turn,
+    call_arguments,
     data_url,
     open_stream,
     parse_json,
@@ -117,13 +119,8 @@ def _model_parts(m: dict[str, Any]) -> list[dict[str, Any]]:
     if text_of(m.get("content")):
         parts.append({"text": text_of(m.get("content"))})
     for call in m.get("tool_calls") or []:
-        fn = call.get("function") or {}
-        try:
-            args = json.loads(fn.get("arguments") or "{}")
-        except ValueError:
-            args = {}
-        part: dict[str, Any] = {"functionCall": {"name": fn.get("name", ""),
-                                                 "args": args if isinstance(args, dict) else {"value": args}}}
+        name, args = call_arguments(call)
+        part: dict[str, Any] = {"functionCall": {"name": name, "args": args}}
         signature = signature_of(str(call.get("id") or ""))
         if signature:
             part["thoughtSignature"] = signature
@@ -165,12 +162,7 @@ def contents(messages: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, 
             turn_role, parts = "user", _function_response(m, names)
         else:
             turn_role, parts = "user", user_parts(m.get("content"))
-        if not parts:
-            continue
-        if out and out[-1]["role"] == turn_role:
-            out[-1]["parts"].extend(parts)
-        else:
-            out.append({"role": turn_role, "parts": parts})
+        append_turn(out, turn_role, parts, "parts")
     return system, out
 
 
