@@ -1,6 +1,6 @@
 """LLM gateway overhead against a fast fake upstream, all on 127.0.0.1, side by side in one run:
 
-- runapi: auth, key limits, guardrails, durable token billing (reserve + settle), access logs, metrics all on;
+- runapi: auth, key limits, guardrails, durable token billing (reserve + settle), access log, metrics all on;
 - passthrough: a bare aiohttp forwarder (bench/passthrough.py), the ceiling for a Python gateway;
 - litellm: LiteLLM proxy with one worker, if installed (`--litellm PATH`, default `litellm` on PATH; install
   it in a separate virtualenv: `python3 -m venv /tmp/litellm && /tmp/litellm/bin/pip install 'litellm[proxy]'`);
@@ -173,8 +173,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as data:
             port = free_port()
             contestants = [Contestant(
+                # --log-level info: the access log is on (one line per call, to /dev/null here).
                 "runapi", [sys.executable, "-m", "runapi.cli", "serve", "--port", str(port),
-                           "--log-level", "warning", *(["--workers", str(args.workers)] if args.workers > 1 else [])],
+                           "--log-level", "info", *(["--workers", str(args.workers)] if args.workers > 1 else [])],
                 port, "/health", {"Authorization": f"Bearer {KEY}"},
                 {"RUNAPI_DATA_DIR": data, "RUNAPI_BOOTSTRAP_API_KEY": KEY,
                  "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(10**12), "RUNAPI_RUN_WORKERS": "false",
