@@ -20,8 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from ..errors import ApiError, insufficient_credits
 from ..observability.metrics import record_ledger_batch
@@ -122,8 +121,7 @@ class LedgerBatcher:
 
     async def _commit_batch(self, batch: list[Move]) -> None:
         try:
-            async with self.db.write() as conn:
-                outcomes = await apply_moves(conn, batch)
+            outcomes = await self.db.write_sync(apply_moves, batch)
             self.stats["commits"] += 1
             self.stats["moves"] += len(batch)
             record_ledger_batch(len(batch))
@@ -148,21 +146,21 @@ def _resolve(move: Move, outcome: Any) -> None:
         move.future.set_result(outcome)
 
 
-async def apply_moves(conn: AsyncConnection, moves: list[Move]) -> list[Any]:
-    """Apply a batch in one transaction. Settles and refunds go first, so what they give back can cover the
+def apply_moves(conn: Connection, moves: list[Move]) -> list[Any]:
+    """Apply a batch in one transaction (synchronous: run by Database.write_sync). Settles and refunds go first, so what they give back can cover the
     batch's reservations; every account involved is locked up front in id order (no deadlocks between
     processes on PostgreSQL). Returns each move's outcome: None, cents charged, ALREADY_FINISHED or a 402."""
     now = time.time()
     outcomes: list[Any] = [None] * len(moves)
     account_ids = sorted({m.account_id for m in moves})
     carry = {row.id: int(row.carry_micro_cents or 0)
-             for row in await conn.execute(_LOCK_ACCOUNTS, {"ids": account_ids})}
+             for row in conn.execute(_LOCK_ACCOUNTS, {"ids": account_ids})}
     ledger_rows: list[dict[str, Any]] = []
 
     finishing = [i for i, m in enumerate(moves) if m.kind != "reserve"]
     delta: dict[int, int] = defaultdict(int)
     if finishing:
-        still_open = set((await conn.execute(
+        still_open = set((conn.execute(
             _CLOSE, {"ids": list({moves[i].request_id for i in finishing})})).scalars())
         for i in finishing:
             m = moves[i]
@@ -178,7 +176,7 @@ async def apply_moves(conn: AsyncConnection, moves: list[Move]) -> list[Any]:
             delta[m.account_id] += back
             ledger_rows.append(_row(m, m.kind, back, now))
         for account_id in sorted(delta):
-            await conn.execute(_GIVE_BACK, {"aid": account_id, "delta": delta[account_id],
+            conn.execute(_GIVE_BACK, {"aid": account_id, "delta": delta[account_id],
                                             "carry": carry[account_id]})
 
     reserving = [i for i, m in enumerate(moves) if m.kind == "reserve"]
@@ -190,9 +188,9 @@ async def apply_moves(conn: AsyncConnection, moves: list[Move]) -> list[Any]:
         idx = by_account[account_id]
         total = sum(moves[i].cents for i in idx)
         # Usually the balance covers them all: one statement. Otherwise first come, first served.
-        if total > 0 and (await conn.execute(_TAKE, {"aid": account_id, "cents": total})).rowcount != 1:
+        if total > 0 and (conn.execute(_TAKE, {"aid": account_id, "cents": total})).rowcount != 1:
             for i in idx:
-                if moves[i].cents > 0 and (await conn.execute(
+                if moves[i].cents > 0 and (conn.execute(
                         _TAKE, {"aid": account_id, "cents": moves[i].cents})).rowcount != 1:
                     outcomes[i] = insufficient_credits()
         for i in idx:
@@ -203,9 +201,9 @@ async def apply_moves(conn: AsyncConnection, moves: list[Move]) -> list[Any]:
             opened.append({"request_id": m.request_id, "account_id": m.account_id, "api_key_id": m.api_key_id,
                            "cents": m.cents, "created_at": now})
     if opened:
-        await conn.execute(insert(open_reservations), opened)
+        conn.execute(insert(open_reservations), opened)
     if ledger_rows:
-        await conn.execute(insert(ledger), ledger_rows)
+        conn.execute(insert(ledger), ledger_rows)
     return outcomes
 
 

@@ -17,16 +17,20 @@ import contextlib
 import fcntl
 import logging
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 from .driver_errors import DatabaseUnavailable, is_unavailable, unstorable_text
 
 log = logging.getLogger("runapi.store")
+T = TypeVar("T")
 
 
 class Database:
@@ -39,6 +43,9 @@ class Database:
             self.write_engine = self._sqlite_engine(url, sqlite_synchronous, immediate=True)
             self.read_engine = self._sqlite_engine(url, sqlite_synchronous, immediate=False)
             self._write_lock: asyncio.Lock | None = asyncio.Lock()
+            # write_sync's engine: plain sqlite3 on one thread of its own (created on first use)
+            self._sqlite_sync: tuple[Engine, ThreadPoolExecutor] | None = None
+            self._synchronous = sqlite_synchronous
         else:
             # pre-ping: connections that died with a server restart are replaced on checkout, not handed out
             self.write_engine = self.read_engine = create_async_engine(
@@ -47,13 +54,8 @@ class Database:
             self._write_lock = None
 
     @staticmethod
-    def _sqlite_engine(url: str, synchronous: str, immediate: bool) -> AsyncEngine:
-        # Reads run in autocommit (each statement its own snapshot) with no reset-on-return: every
-        # statement costs a hop to aiosqlite's thread, so BEGIN/ROLLBACK around a lone SELECT would triple it.
-        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=8, max_overflow=8,
-                                     pool_reset_on_return="rollback" if immediate else None)
-
-        @event.listens_for(engine.sync_engine, "connect")
+    def _configure_sqlite(engine: Engine, synchronous: str, immediate: bool) -> None:
+        @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record):
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
@@ -64,10 +66,17 @@ class Database:
             cur.close()
 
         if immediate:
-            @event.listens_for(engine.sync_engine, "begin")
+            @event.listens_for(engine, "begin")
             def _on_begin(conn):
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+    @staticmethod
+    def _sqlite_engine(url: str, synchronous: str, immediate: bool) -> AsyncEngine:
+        # Reads run in autocommit (each statement its own snapshot) with no reset-on-return: every
+        # statement costs a hop to aiosqlite's thread, so BEGIN/ROLLBACK around a lone SELECT would triple it.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=8, max_overflow=8,
+                                     pool_reset_on_return="rollback" if immediate else None)
+        Database._configure_sqlite(engine.sync_engine, synchronous, immediate)
         return engine
 
     async def create_schema(self, wait_seconds: float = 60.0) -> None:
@@ -138,6 +147,33 @@ class Database:
             _raise_for_client(exc)
             raise
 
+    async def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(connection, *args)` (synchronous SQLAlchemy, no awaits inside) as one write transaction.
+
+        On SQLite it runs on a writer thread of its own over plain sqlite3: one thread hop for the whole
+        transaction, where `write()` pays one per statement through aiosqlite (most of the cost of a small
+        transaction). Elsewhere it runs through the async engine (`run_sync`)."""
+        if self._write_lock is None:
+            async with self.write() as conn:
+                return await conn.run_sync(fn, *args)
+        engine, thread = self._sqlite_writer()
+        try:
+            async with self._write_lock:
+                return await asyncio.get_running_loop().run_in_executor(thread, _in_transaction, engine, fn, args)
+        except Exception as exc:
+            _raise_for_client(exc)
+            raise
+
+    def _sqlite_writer(self) -> tuple[Engine, ThreadPoolExecutor]:
+        if self._sqlite_sync is None:
+            sync_url = self.url.set(drivername="sqlite+pysqlite")
+            # One connection, used only by the one writer thread.
+            engine = create_engine(sync_url, poolclass=StaticPool,
+                                   connect_args={"timeout": 30, "check_same_thread": False})
+            self._configure_sqlite(engine, self._synchronous, immediate=True)
+            self._sqlite_sync = (engine, ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer"))
+        return self._sqlite_sync
+
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         try:
@@ -148,9 +184,19 @@ class Database:
             raise
 
     async def dispose(self) -> None:
+        if self._write_lock is not None and self._sqlite_sync is not None:
+            engine, thread = self._sqlite_sync
+            await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
+            thread.shutdown(wait=True)
+            self._sqlite_sync = None
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+def _in_transaction(engine: Engine, fn: Callable[..., T], args: tuple) -> T:
+    with engine.begin() as conn:
+        return fn(conn, *args)
 
 
 def _raise_for_client(exc: Exception) -> None:
