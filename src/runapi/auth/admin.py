@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from ..billing import ledger as billing
 from ..store import Database
@@ -24,19 +24,23 @@ class MintedKey:
 async def create_account(db: Database, name: str, email: str, credits_cents: int = 0) -> dict:
     """A new account whose first member (the given user, created if new) is its admin."""
     now = time.time()
-    async with db.write() as conn:
-        account_id = (await conn.execute(insert(accounts).values(
+    membership_id = tokens.new_prefixed_id("member")
+
+    def create(conn: Connection) -> tuple[int, int]:
+        account_id = conn.execute(insert(accounts).values(
             name=name, balance_cents=0, callback_secret=tokens.new_callback_secret(), created_at=now,
-        ).returning(accounts.c.id))).scalar_one()
-        user_id = (await conn.execute(select(users.c.id).where(users.c.email == email))).scalar()
+        ).returning(accounts.c.id)).scalar_one()
+        user_id = conn.execute(select(users.c.id).where(users.c.email == email)).scalar()
         if user_id is None:
-            user_id = (await conn.execute(insert(users).values(
-                name=name, email=email, created_at=now).returning(users.c.id))).scalar_one()
-        membership_id = tokens.new_prefixed_id("member")
-        await conn.execute(insert(memberships).values(
+            user_id = conn.execute(insert(users).values(
+                name=name, email=email, created_at=now).returning(users.c.id)).scalar_one()
+        conn.execute(insert(memberships).values(
             id=membership_id, account_id=account_id, user_id=user_id, role="admin", created_at=now))
         if credits_cents:
-            await billing.credit(conn, account_id, credits_cents, note="initial credits")
+            billing.credit(conn, account_id, credits_cents, note="initial credits")
+        return account_id, user_id
+
+    account_id, user_id = await db.write_sync(create)
     return {"account_id": account_id, "user_id": user_id, "membership_id": membership_id}
 
 
@@ -67,11 +71,12 @@ async def mint_key(db: Database, account_id: int, kind: str = "api", name: str |
 
 
 async def add_credits(db: Database, account_id: int, cents: int, note: str | None = None) -> int:
-    async with db.write() as conn:
-        exists = (await conn.execute(select(accounts.c.id).where(accounts.c.id == account_id))).scalar()
-        if exists is None:
+    def add(conn: Connection) -> int:
+        if conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).scalar() is None:
             raise LookupError(f"account {account_id} not found")
-        return await billing.credit(conn, account_id, cents, note=note or "admin credit")
+        return billing.credit(conn, account_id, cents, note=note or "admin credit")
+
+    return await db.write_sync(add)
 
 
 async def callback_secret(db: Database, account_id: int, rotate: bool = False) -> str:

@@ -1,6 +1,9 @@
 """Credit movements. Every change of an account's balance is one ledger row written in the same transaction,
 and each task can have at most one reserve, settle and refund row (a unique index), so nothing is lost or
 counted twice however often a step is retried.
+
+The moves are synchronous SQLAlchemy, run inside `Database.write_sync` transactions (one thread hop per
+transaction on SQLite); the spend queries below are ordinary async reads.
 """
 
 from __future__ import annotations
@@ -8,22 +11,21 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import insufficient_credits
 from ..store.schema import accounts, ledger
 
 
-async def credit(conn: AsyncConnection, account_id: int, cents: int, note: str | None = None) -> int:
+def credit(conn: Connection, account_id: int, cents: int, note: str | None = None) -> int:
     """Add (or, with a negative amount, remove) credits. Returns the new balance."""
-    res = await conn.execute(
+    res = conn.execute(
         update(accounts).where(accounts.c.id == account_id)
         .values(balance_cents=accounts.c.balance_cents + cents).returning(accounts.c.balance_cents)
     )
     balance = res.scalar_one()
-    await conn.execute(insert(ledger).values(
-        account_id=account_id, kind="credit", amount_cents=cents, note=note, created_at=time.time()))
+    conn.execute(_ENTRY, _entry(account_id, "credit", cents, note=note))
     return balance
 
 
@@ -43,29 +45,29 @@ def _entry(account_id: int, kind: str, cents: int, *, api_key_id: str | None = N
             "guardrail_id": guardrail_id, "amount_cents": cents, "note": note, "created_at": time.time()}
 
 
-async def reserve(conn: AsyncConnection, account_id: int, api_key_id: str | None, task_id: str, cents: int,
+def reserve(conn: Connection, account_id: int, api_key_id: str | None, task_id: str, cents: int,
                   model: str | None = None, guardrail_id: str | None = None) -> None:
     """Take `cents` from the balance for a task, or raise 402 if the balance cannot cover it."""
-    if cents > 0 and (await conn.execute(_TAKE, {"aid": account_id, "cents": cents})).rowcount != 1:
+    if cents > 0 and (conn.execute(_TAKE, {"aid": account_id, "cents": cents})).rowcount != 1:
         raise insufficient_credits()
-    await conn.execute(_ENTRY, _entry(account_id, "reserve", -cents, api_key_id=api_key_id, task_id=task_id,
+    conn.execute(_ENTRY, _entry(account_id, "reserve", -cents, api_key_id=api_key_id, task_id=task_id,
                                       model=model, guardrail_id=guardrail_id))
 
 
-async def settle(conn: AsyncConnection, account_id: int, api_key_id: str | None, task_id: str,
+def settle(conn: Connection, account_id: int, api_key_id: str | None, task_id: str,
                  reserved: int, charged: int) -> None:
     """Finalise a completed task's charge; any unused part of the reservation goes back."""
     back = max(reserved - charged, 0)
     if back:
-        await conn.execute(_GIVE, {"aid": account_id, "cents": back})
-    await conn.execute(_ENTRY, _entry(account_id, "settle", back, api_key_id=api_key_id, task_id=task_id))
+        conn.execute(_GIVE, {"aid": account_id, "cents": back})
+    conn.execute(_ENTRY, _entry(account_id, "settle", back, api_key_id=api_key_id, task_id=task_id))
 
 
-async def refund(conn: AsyncConnection, account_id: int, api_key_id: str | None, task_id: str,
+def refund(conn: Connection, account_id: int, api_key_id: str | None, task_id: str,
                  reserved: int, note: str | None = None) -> None:
     if reserved:
-        await conn.execute(_GIVE, {"aid": account_id, "cents": reserved})
-    await conn.execute(_ENTRY, _entry(account_id, "refund", reserved, api_key_id=api_key_id, task_id=task_id,
+        conn.execute(_GIVE, {"aid": account_id, "cents": reserved})
+    conn.execute(_ENTRY, _entry(account_id, "refund", reserved, api_key_id=api_key_id, task_id=task_id,
                                       note=note))
 
 

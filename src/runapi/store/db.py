@@ -153,8 +153,8 @@ class Database:
         On SQLite it runs on a writer thread of its own over plain sqlite3: one thread hop for the whole
         transaction, where `write()` pays one per statement through aiosqlite (most of the cost of a small
         transaction). Elsewhere it runs through the async engine (`run_sync`)."""
-        if self._write_lock is None:
-            async with self.write() as conn:
+        if self._write_lock is None or self.url.database in (None, "", ":memory:"):  # (a private in-memory
+            async with self.write() as conn:                                       # database has one connection)
                 return await conn.run_sync(fn, *args)
         engine, thread = self._sqlite_writer()
         try:

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..billing import ledger as billing
@@ -46,11 +46,12 @@ async def create_task(db: Database, *, account_id: int, api_key_id: str | None, 
         "callback_url": params.get("callback_url"), "public_base_url": public_base_url,
         "idempotency_key": idempotency_key, "created_at": now, "updated_at": now,
     }
+    def insert_and_reserve(conn: Connection) -> None:
+        conn.execute(insert(tasks), row)  # parameters apart: one cached statement
+        billing.reserve(conn, account_id, api_key_id, row["id"], price_cents, model=model, guardrail_id=guardrail_id)
+
     try:
-        async with db.write() as conn:
-            await conn.execute(insert(tasks), row)  # parameters apart: one cached statement
-            await billing.reserve(conn, account_id, api_key_id, row["id"], price_cents, model=model,
-                                  guardrail_id=guardrail_id)
+        await db.write_sync(insert_and_reserve)
     except IntegrityError:
         if idempotency_key:
             existing = await find_by_idempotency_key(db, account_id, idempotency_key)
@@ -111,15 +112,17 @@ async def claim_due(db: Database, owner: str, limit: int, lease_seconds: float) 
         .order_by(tasks.c.next_run_at).limit(limit)
         .with_for_update(skip_locked=True)
     )
-    async with db.write() as conn:
-        ids = [r[0] for r in (await conn.execute(due)).all()]
+    def claim(conn: Connection) -> list[Any]:
+        ids = [r[0] for r in conn.execute(due).all()]
         if not ids:
             return []
-        rows = (await conn.execute(
+        return conn.execute(
             update(tasks).where(tasks.c.id.in_(ids))
             .values(state="running", lease_owner=owner, lease_until=now + lease_seconds, updated_at=now)
             .returning(*tasks.c)
-        )).mappings().all()
+        ).mappings().all()
+
+    rows = await db.write_sync(claim)
     return [dict(r) for r in rows]
 
 
@@ -129,20 +132,16 @@ def _leased(task_id: str, owner: str):
 
 async def renew_leases(db: Database, owner: str, task_ids: list[str], lease_seconds: float) -> int:
     """Extend the leases we still hold on these tasks (the worker's heartbeat). Returns how many we hold."""
-    now = time.time()
-    async with db.write() as conn:
-        res = await conn.execute(update(tasks).where(
-            tasks.c.id.in_(task_ids), tasks.c.lease_owner == owner, tasks.c.state.notin_(TERMINAL),
-        ).values(lease_until=now + lease_seconds))
-    return res.rowcount
+    stmt = update(tasks).where(
+        tasks.c.id.in_(task_ids), tasks.c.lease_owner == owner, tasks.c.state.notin_(TERMINAL),
+    ).values(lease_until=time.time() + lease_seconds)
+    return await db.write_sync(lambda conn: conn.execute(stmt).rowcount)
 
 
 async def update_leased(db: Database, task_id: str, owner: str, **values: Any) -> bool:
     """Persist progress of a task we hold the lease on; False if the lease was lost."""
-    async with db.write() as conn:
-        res = await conn.execute(update(tasks).where(_leased(task_id, owner)).values(
-            updated_at=time.time(), **values))
-    return res.rowcount == 1
+    stmt = update(tasks).where(_leased(task_id, owner)).values(updated_at=time.time(), **values)
+    return await db.write_sync(lambda conn: conn.execute(stmt).rowcount) == 1
 
 
 async def release(db: Database, task_id: str, owner: str, next_run_at: float, **values: Any) -> bool:
@@ -156,24 +155,30 @@ async def finish(db: Database, task: dict[str, Any], owner: str, *, signer: UrlS
     """Complete (result) or fail (error) a leased task: state, settlement/refund and callback in one commit."""
     now = time.time()
     state = "failed" if error is not None else "completed"
-    async with db.write() as conn:
-        res = await conn.execute(update(tasks).where(_leased(task["id"], owner)).values(
+
+    def finish_and_pay(conn: Connection) -> bool:
+        res = conn.execute(update(tasks).where(_leased(task["id"], owner)).values(
             state=state, result=result, error=error, completed_at=now, updated_at=now,
             lease_owner=None, lease_until=None))
         if res.rowcount != 1:
             return False  # someone else finished it, or our lease was taken over
         if state == "completed":
-            await billing.settle(conn, task["account_id"], task["api_key_id"], task["id"],
-                                 task["price_cents"], task["price_cents"])
+            billing.settle(conn, task["account_id"], task["api_key_id"], task["id"],
+                           task["price_cents"], task["price_cents"])
         else:
-            await billing.refund(conn, task["account_id"], task["api_key_id"], task["id"], task["price_cents"],
-                                 note=error)
+            billing.refund(conn, task["account_id"], task["api_key_id"], task["id"], task["price_cents"], note=error)
         if task.get("callback_url"):
-            final = {**task, "state": state, "result": result, "error": error, "completed_at": now}
-            body = status_body(final, signer, task["public_base_url"] or "", url_ttl)
-            await conn.execute(insert(callback_deliveries).values(
+            conn.execute(insert(callback_deliveries).values(
                 id=str(uuid.uuid4()), task_id=task["id"], account_id=task["account_id"],
-                url=task["callback_url"], body=orjson.dumps(body).decode(), state="pending", attempts=0,
+                url=task["callback_url"], body=callback_body, state="pending", attempts=0,
                 next_attempt_at=now, created_at=now))
+        return True
+
+    callback_body = None
+    if task.get("callback_url"):
+        final = {**task, "state": state, "result": result, "error": error, "completed_at": now}
+        callback_body = orjson.dumps(status_body(final, signer, task["public_base_url"] or "", url_ttl)).decode()
+    if not await db.write_sync(finish_and_pay):
+        return False
     record_task_finished(task["family"], state)
     return True
