@@ -2,10 +2,12 @@
 multimodal, embeddings, models, errors, and exact token billing."""
 
 
+import httpx
 import openai
 import pytest
 
 from runapi.llm.models import llm_models
+from tests.conftest import new_account
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +122,37 @@ def test_token_billing_is_exact_over_many_requests(server):
     import httpx
     bal = httpx.get(server.url + "/api/v1/me/balance", headers={"Authorization": f"Bearer {key}"}).json()
     assert bal["balance_cents"] == 1000 - micro // 1_000_000  # sub-cent usage carries, nothing is rounded away
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"model": "gemini-2.5-flash", "reasoning_effort": "high"}, "gemini-2.5-flash does not support reasoning_effort"),
+    ({"model": "gemini-3-flash-preview", "reasoning_effort": "medium"}, 'reasoning_effort must be "low" or "high"'),
+    ({"model": "gpt-5.2", "reasoning_effort": "minimal"}, 'reasoning_effort must be "low" or "high"'),
+    ({"model": "gemini-3-pro-preview", "response_format": {"type": "json_object"}},
+     "response_format.type must be json_schema"),
+    ({"model": "gemini-3-pro-preview", "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}},
+      "tools": [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]},
+     "response_format cannot be combined with custom function calling (only with the Google Search tool)"),
+    ({"model": "gemini-3-pro-preview", "extra_body": {"include_thoughts": "yes"}}, "include_thoughts must be a boolean"),
+])
+def test_documented_per_model_rules_are_400s_before_any_charge(server, body, message):
+    _, key = new_account(server, credits=100)
+    c = openai.OpenAI(api_key=key, base_url=server.url + "/v1", max_retries=0)
+    with pytest.raises(openai.BadRequestError) as info:
+        c.chat.completions.create(messages=[{"role": "user", "content": "hi"}], **body)
+    assert info.value.body["message"] == message
+    assert httpx.get(server.url + "/api/v1/me/balance", headers={"Authorization": f"Bearer {key}"}).json()[
+        "balance_cents"] == 100
+
+
+def test_gemini_thoughts_and_search_tool_with_structured_output_on_chat_completions(server):
+    c = openai.OpenAI(api_key=server.key, base_url=server.url + "/v1", max_retries=0)
+    r = c.chat.completions.create(
+        model="gemini-3.1-pro-preview", messages=[{"role": "user", "content": "Summarise the news."}],
+        extra_body={"include_thoughts": True}, reasoning_effort="high")
+    assert r.choices[0].message.content and getattr(r.choices[0].message, "reasoning_content", None)
+    ok = c.chat.completions.create(
+        model="gemini-3-pro-preview", messages=[{"role": "user", "content": "x"}],
+        tools=[{"type": "function", "function": {"name": "googleSearch"}}],
+        response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}})
+    assert ok.choices[0].finish_reason in ("stop", "tool_calls")

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from ..errors import ApiError
 from ..llm import sandbox
 from ..llm.canonical import ChatRequest, ChatResult, Usage
+from ..llm.models import llm_models
 from ..llm.tokens import text_tokens
 from .llm_common import (
     MeteredStream,
@@ -59,12 +60,14 @@ def _chat_request(body: Any) -> ChatRequest:
     if body.get("stream_options") is not None and not isinstance(body["stream_options"], dict):
         raise ApiError(400, "stream_options must be an object")
     known = {"model", "messages", "tools", "tool_choice", "max_tokens", "max_completion_tokens", "temperature",
-             "stream", "stream_options", "response_format", "reasoning_effort", "stop"}
+             "stream", "stream_options", "response_format", "reasoning_effort", "stop", "include_thoughts"}
     thinking = body.get("thinking")  # DeepSeek's switch, {"type": "enabled"}: also passed on as is
     return ChatRequest(model=body.get("model"), messages=messages, tools=tools, tool_choice=body.get("tool_choice"),
                        max_tokens=max_tokens, temperature=body.get("temperature"), stream=bool(body.get("stream")),
                        response_format=body.get("response_format"), reasoning_effort=body.get("reasoning_effort"),
-                       include_reasoning=isinstance(thinking, dict) and thinking.get("type") == "enabled",
+                       # DeepSeek's thinking switch, or Gemini's include_thoughts (documented for chat completions)
+                       include_reasoning=(isinstance(thinking, dict) and thinking.get("type") == "enabled")
+                       or body.get("include_thoughts") is True,
                        stop=_stop(body.get("stop")), extra={k: v for k, v in body.items() if k not in known})
 
 
@@ -100,10 +103,40 @@ def sse(payload: Any) -> bytes:
     return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
+LOW_OR_HIGH_EFFORT = {"gpt-5.2"}  # the docs' chat-completions table: reasoning_effort "low" or "high"
+NO_EFFORT = {"gemini-2.5-flash"}  # "gemini-2.5-flash 不支持 reasoning_effort"
+SEARCH_TOOL = "googleSearch"  # Gemini's fixed Google Search tool, written as a function tool
+
+
+def _model_rules(body: dict[str, Any], req: ChatRequest) -> None:
+    """The documented per-model rules of chat completions (400s), before anything is reserved."""
+    model = llm_models().get(req.model) if isinstance(req.model, str) else None
+    if model is None:
+        return  # unknown model: admit answers 404
+    gemini = model.owned_by == "google"
+    effort = body.get("reasoning_effort")
+    if effort is not None:
+        if model.id in NO_EFFORT:
+            raise ApiError(400, f"{model.id} does not support reasoning_effort")
+        if (gemini or model.id in LOW_OR_HIGH_EFFORT) and effort not in ("low", "high"):
+            raise ApiError(400, 'reasoning_effort must be "low" or "high"')
+    thoughts = body.get("include_thoughts")
+    if thoughts is not None and not isinstance(thoughts, bool):
+        raise ApiError(400, "include_thoughts must be a boolean")
+    if gemini and body.get("response_format") is not None:
+        fmt = body["response_format"]
+        if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+            raise ApiError(400, "response_format.type must be json_schema")
+        if any((t.get("function") or {}).get("name") != SEARCH_TOOL for t in req.tools or ()):
+            raise ApiError(400, "response_format cannot be combined with custom function calling "
+                                "(only with the Google Search tool)")
+
+
 async def chat_completions(request: Request):
     who = await caller(request)
     body = await json_body(request)
     req = _chat_request(body)
+    _model_rules(body, req)
     admitted = await admit_chat(request, who, req)
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if not req.stream:
