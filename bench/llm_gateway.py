@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -29,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
+from wrkload import post_script, run_wrk
 
 KEY = "rk-bench-" + "b" * 40
 LITELLM_KEY = "sk-bench-master-" + "m" * 32
@@ -96,26 +96,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def wrk(url: str, seconds: int, connections: int, headers: dict) -> dict:
-    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    script.write(f"wrk.method = 'POST'\nwrk.body = '{BODY}'\nwrk.headers['Content-Type'] = 'application/json'\n")
-    script.close()
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name]
-    for k, v in headers.items():
-        cmd += ["-H", f"{k}: {v}"]
-    out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 30).stdout
-    os.unlink(script.name)
-
-    def ms(label: str) -> float | None:
-        m = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
-        if not m:
-            return None
-        return round(float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)], 3)
-
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": round(rps), "requests": total, "p50_ms": ms("50"), "p99_ms": ms("99"),
-            "non_2xx": int(errors.group(1)) if errors else 0}
+    return run_wrk(url, seconds, connections, post_script(BODY), headers)
 
 
 @dataclass

@@ -36,6 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from llm_gateway import cpu_seconds, free_port, healthy, tree
+from wrkload import post_script, run_wrk
 
 KEY = "rk-bench-" + "s" * 40
 PATH = "/api/v1/suno/generate_lyrics"
@@ -118,21 +119,7 @@ def fresh_database(admin_url: str) -> str:
 
 
 def wrk(url: str, seconds: int, connections: int, script: str, key: str) -> dict:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(script)
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", f.name,
-           "-H", f"Authorization: Bearer {key}", url]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
-    os.unlink(f.name)
-
-    def ms(label: str) -> float | None:
-        m = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
-        return round(float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)], 2) if m else None
-
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": round(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))),
-            "requests": int(re.search(r"(\d+) requests in", out).group(1)),
-            "p50_ms": ms("50"), "p99_ms": ms("99"), "non_2xx": int(errors.group(1)) if errors else 0}
+    return run_wrk(url, seconds, connections, script, {"Authorization": f"Bearer {key}"})
 
 
 def run_config(api: int, workers: int, admin_url: str, redis_url: str, args: argparse.Namespace) -> dict:
@@ -160,7 +147,7 @@ def run_config(api: int, workers: int, admin_url: str, redis_url: str, args: arg
 
         cpu0, t0 = cpu(), time.monotonic()
         create = wrk(base + PATH, args.seconds, args.connections,
-                     f"wrk.method = 'POST'\nwrk.body = '{body}'\nwrk.headers['Content-Type'] = 'application/json'\n",
+                     post_script(body),
                      KEY)
         cpu1 = cpu()
         ids = [r[0] for r in asyncio.run(_sql(dsn, "SELECT id FROM tasks ORDER BY created_at LIMIT 5000"))]
