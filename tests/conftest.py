@@ -145,6 +145,20 @@ def new_account(server: Server, credits: int = 10_000, email: str | None = None)
     return server.db_call(go)
 
 
+def keys_under_guardrails(server: Server, guardrails: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """For each name, a new API key of the bootstrap account bound to a new guardrail with that body (made
+    through the management API). Returns name → key token."""
+    mgmt = server.db_call(lambda db: admin.mint_key(db, 1, "management"))
+    keys = {}
+    with server.client(mgmt.token) as m:
+        for name, body in guardrails.items():
+            key = m.post("/api/v1/keys", json={"name": name}).json()
+            g = m.post("/api/v1/guardrails", json={"name": name, **body}).json()["guardrail"]
+            m.post("/api/v1/guardrail_assignments", json={"guardrail_id": g["id"], "api_token_id": key["id"]})
+            keys[name] = key["key"]
+    return keys
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 20) -> None:
     """Until `predicate()` is true (polled every 50 ms), or fail the test after `timeout` seconds."""
     deadline = time.time() + timeout

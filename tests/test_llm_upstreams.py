@@ -7,7 +7,7 @@ import openai
 import pytest
 
 from runapi.llm.models import llm_models
-from tests.conftest import free_port, new_account, start_server
+from tests.conftest import free_port, keys_under_guardrails, new_account, start_server
 from tests.fake_openai import FakeOpenAI
 from tests.test_metrics import scrape
 
@@ -133,32 +133,24 @@ def test_billing_uses_upstream_usage_with_cached_input(gw, modes):
 
 def test_guardrails_steer_routing_and_fallback_by_provider_name(gw, modes):
     primary, backup = modes
-    from runapi.auth import admin
-    mgmt = gw.db_call(lambda db: admin.mint_key(db, 1, "management"))
-    with gw.client(mgmt.token) as m:
-        key = m.post("/api/v1/keys", json={"name": "no-primary"}).json()
-        g = m.post("/api/v1/guardrails", json={"name": "no primary", "blocked_providers": ["primary"]}).json()
-        m.post("/api/v1/guardrail_assignments", json={"guardrail_id": g["guardrail"]["id"], "api_token_id": key["id"]})
-        strict = m.post("/api/v1/keys", json={"name": "only-primary"}).json()
-        g2 = m.post("/api/v1/guardrails", json={"name": "only primary", "allowed_providers": ["primary"]}).json()
-        m.post("/api/v1/guardrail_assignments", json={"guardrail_id": g2["guardrail"]["id"],
-                                                      "api_token_id": strict["id"]})
+    keys = keys_under_guardrails(gw, {"no primary": {"blocked_providers": ["primary"]},
+                                      "only primary": {"allowed_providers": ["primary"]}})
     hello = [{"role": "user", "content": "x"}]
     # The blocked primary is passed over: the backup serves gpt-5.2 for this key.
     before = len(primary.requests)
-    r = client(key["key"], gw).chat.completions.create(model="gpt-5.2", messages=hello)
+    r = client(keys["no primary"], gw).chat.completions.create(model="gpt-5.2", messages=hello)
     assert r.choices[0].message.content == "backup says: x" and len(primary.requests) == before
     # ...and when the backup fails, the request fails rather than falling back to the blocked primary.
     backup.mode = "500"
     with pytest.raises(openai.APIStatusError) as failed:
-        client(key["key"], gw).chat.completions.create(model="gpt-5.2", messages=hello)
+        client(keys["no primary"], gw).chat.completions.create(model="gpt-5.2", messages=hello)
     assert failed.value.status_code == 502 and len(primary.requests) == before
     backup.mode = "ok"
     # Only primary allowed: deepseek-v4-flash is served by backup alone, so it is refused (never the sandbox).
     with pytest.raises(openai.PermissionDeniedError):
-        client(strict["key"], gw).chat.completions.create(model="deepseek-v4-flash", messages=hello)
+        client(keys["only primary"], gw).chat.completions.create(model="deepseek-v4-flash", messages=hello)
     with pytest.raises(openai.PermissionDeniedError):  # gpt-5.5 has no deployment: the sandbox serves it
-        client(strict["key"], gw).chat.completions.create(model="gpt-5.5", messages=hello)
+        client(keys["only primary"], gw).chat.completions.create(model="gpt-5.5", messages=hello)
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the server thread's raise

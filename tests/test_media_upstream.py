@@ -15,7 +15,7 @@ from sqlalchemy import select
 from runapi.catalog import get_catalog
 from runapi.providers.upstream.fal import fal_table
 from runapi.store.schema import tasks
-from tests.conftest import new_account, start_server, wait_done
+from tests.conftest import keys_under_guardrails, new_account, start_server, wait_done
 from tests.fake_media import (
     MP3,
     MP4,
@@ -305,20 +305,11 @@ def test_concurrency_limit_sends_overflow_to_the_next_deployment(srv, modes):
 
 
 def test_guardrails_steer_routing_and_fallback_by_deployment_name(srv, modes):
-    from runapi.auth import admin
-    mgmt = srv.db_call(lambda db: admin.mint_key(db, 1, "management"))
-    with srv.client(mgmt.token) as m:
-        key = m.post("/api/v1/keys", json={"name": "no-primary"}).json()
-        g = m.post("/api/v1/guardrails", json={"name": "no primary", "blocked_providers": ["fal-primary"]}).json()
-        m.post("/api/v1/guardrail_assignments", json={"guardrail_id": g["guardrail"]["id"], "api_token_id": key["id"]})
-        strict = m.post("/api/v1/keys", json={"name": "no-fal"}).json()
-        g2 = m.post("/api/v1/guardrails", json={"name": "no fal at all",
-                                                "blocked_providers": ["fal-primary", "fal-backup"]}).json()
-        m.post("/api/v1/guardrail_assignments", json={"guardrail_id": g2["guardrail"]["id"],
-                                                      "api_token_id": strict["id"]})
+    keys = keys_under_guardrails(srv, {"no primary": {"blocked_providers": ["fal-primary"]},
+                                       "no fal at all": {"blocked_providers": ["fal-primary", "fal-backup"]}})
     before_primary = len(modes.primary.calls("POST"))
     modes.backup.mode = "500"  # the permitted deployment fails: fallback must not reach the blocked one
-    with srv.client(key["key"]) as c:
+    with srv.client(keys["no primary"]) as c:
         r = c.post("/api/v1/imagen_4/text_to_image", json={"model": "imagen-4", "prompt": "x"})
         assert r.status_code == 202
         row = task_row(srv, r.json()["id"])
@@ -327,7 +318,7 @@ def test_guardrails_steer_routing_and_fallback_by_deployment_name(srv, modes):
         assert body["status"] == "failed"
     assert len(modes.primary.calls("POST")) == before_primary
     modes.backup.mode = "ok"
-    with srv.client(key["key"]) as c:
+    with srv.client(keys["no primary"]) as c:
         r = c.post("/api/v1/imagen_4/text_to_image", json={"model": "imagen-4", "prompt": "y"})
         assert finish(c, "imagen_4", "text_to_image", r.json()["id"])["status"] == "completed"
         r = c.post("/api/v1/gpt_image/text_to_image",
@@ -335,7 +326,7 @@ def test_guardrails_steer_routing_and_fallback_by_deployment_name(srv, modes):
         assert r.status_code == 202
         r = c.post("/api/v1/suno/generate_lyrics", json={"prompt": "x"})  # no upstream carries Suno: sandbox
         assert r.status_code == 202 and task_row(srv, r.json()["id"])["provider"] == "sandbox"
-    with srv.client(strict["key"]) as c:
+    with srv.client(keys["no fal at all"]) as c:
         r = c.post("/api/v1/imagen_4/text_to_image", json={"model": "imagen-4", "prompt": "x"})
         assert r.status_code == 403 and "fal-primary" in r.json()["error"]
 

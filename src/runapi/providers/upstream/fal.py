@@ -65,11 +65,7 @@ class FalQueue:
         return resp
 
     async def start(self, task: TaskInput, ctx: Context) -> Started:
-        model = task.model.id if task.model else ""
-        mapping = self.table.get(task.action.key, model)
-        route = mapping.route(task.params, model) if mapping else None
-        if route is None:
-            raise errors.UpstreamError(f"{self.deployment.name} cannot run {task.action.key} with {model}")
+        mapping, route = self.table.route_for(task, self.deployment.name)
         app = self.deployment.model_map.get(route.app, route.app)
         webhook = {"fal_webhook": ctx.webhook_url} if self.deployment.webhooks and ctx.webhook_url else {}
         resp = await self._call("POST", f"{self.deployment.base_url}/{app}", json=mapping.body(route, ctx),

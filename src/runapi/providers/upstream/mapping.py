@@ -36,6 +36,8 @@ from typing import Any
 
 from ...catalog.conditions import evaluate, is_set, shown
 from ...yamlload import load_yaml
+from ..base import TaskInput
+from .errors import UpstreamError
 
 MISSING: Any = object()
 _SPEC_KEYS = ({"param"}, {"params"}, {"task_file"}, {"object"}, {"each"}, {"const"})
@@ -241,3 +243,12 @@ class Table:
 
     def get(self, action_key: str, model: str | None) -> Mapping | None:
         return self.entries.get((action_key, model or ""))
+
+    def route_for(self, task: TaskInput, upstream: str) -> tuple[Mapping, Route]:
+        """The mapping and the route (upstream app/model) that run this task; UpstreamError if none does."""
+        model = task.model.id if task.model else ""
+        mapping = self.get(task.action.key, model)
+        route = mapping.route(task.params, model) if mapping else None
+        if mapping is None or route is None:
+            raise UpstreamError(f"{upstream} cannot run {task.action.key} with {model}")
+        return mapping, route

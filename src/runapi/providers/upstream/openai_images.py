@@ -38,11 +38,7 @@ class OpenAIImages(Synchronous):
         return self.table.get(action_key, model) is not None
 
     async def start(self, task: TaskInput, ctx: Context) -> Finished:
-        model = task.model.id if task.model else ""
-        mapping = self.table.get(task.action.key, model)
-        route = mapping.route(task.params, model) if mapping else None
-        if route is None:
-            raise errors.UpstreamError(f"{self.deployment.name} cannot run {task.action.key} with {model}")
+        mapping, route = self.table.route_for(task, self.deployment.name)
         body = {**mapping.body(route, ctx), "model": self.deployment.model_map.get(route.app, route.app)}
         images, mask = body.pop("image", None), body.pop("mask", None)
         headers = {"Authorization": f"Bearer {self.deployment.api_key}"} if self.deployment.api_key else {}
