@@ -9,7 +9,6 @@ import openai
 import pytest
 from openai.types.responses import Response
 
-from runapi.api.llm_responses import ResponseStore
 from runapi.errors import ApiError
 from runapi.llm import router
 from runapi.llm.canonical import Delta, ToolCall
@@ -401,18 +400,32 @@ def test_event_stream_orders_items():
     assert es.output[0]["content"][0]["text"] == "Checking. "
 
 
-def test_response_store_is_a_bounded_lru():
-    store = ResponseStore(max_entries=3, max_bytes=10_000)
-    for i in range(3):
-        store.put(f"r{i}", 1, {"id": f"r{i}"}, [])
-    assert store.get("r0", 1) is not None  # touch r0: r1 is now the oldest
-    store.put("r3", 1, {"id": "r3"}, [])
-    assert store.get("r1", 1) is None and {k for k in ("r0", "r2", "r3") if store.get(k, 1)} == {"r0", "r2", "r3"}
-    assert store.get("r0", 2) is None  # other accounts do not see it
-    store.put("big", 1, {"id": "big"}, [{"role": "user", "content": "x" * 9_000}])
-    assert len(store) <= 3 and store.get("big", 1) is not None and store._bytes <= 10_000
-    store.put("huge", 1, {"id": "huge"}, [{"role": "user", "content": "x" * 20_000}])
-    assert store.get("huge", 1) is None  # larger than the whole store: not kept
+def test_stored_responses_are_shared_by_processes_and_expire(tmp_path):
+    """Two servers on one database (as two API processes are): a response made on one is continued, read and
+    deleted on the other; an expired one is gone for both."""
+    db_url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    one = start_server(tmp_path / "one", database_url=db_url)
+    two = start_server(tmp_path / "two", database_url=db_url)
+    try:
+        first = openai.OpenAI(api_key=one.key, base_url=one.url + "/v1", max_retries=0)
+        second = openai.OpenAI(api_key=two.key, base_url=two.url + "/v1", max_retries=0)
+        r1 = first.responses.create(model="gpt-5.4", input="Remember the word kiwi.")
+        r2 = second.responses.create(model="gpt-5.4", input="Which word?", previous_response_id=r1.id)
+        assert r2.status == "completed" and second.responses.retrieve(r1.id).id == r1.id
+        second.responses.delete(r1.id)
+        with pytest.raises(openai.NotFoundError):
+            first.responses.retrieve(r1.id)
+
+        from runapi.llm import stored_responses
+
+        async def age_out(db):
+            await stored_responses.put(db, "resp_old", 1, {"id": "resp_old"}, [], retention_seconds=-1)
+            return await stored_responses.get(db, "resp_old", 1), await stored_responses.expire(db)
+        found, expired = one.db_call(age_out)
+        assert found is None and expired >= 1
+    finally:
+        two.stop()
+        one.stop()
 
 
 # ------------------------------------------------------------ through an OpenAI-compatible upstream

@@ -80,6 +80,8 @@ class Settings(BaseSettings):
 
     # An LLM reservation still open this long was left by a process that died mid-call: refunded in full.
     llm_abandoned_after_seconds: float = 3600.0
+    # Responses API responses stored for previous_response_id / GET are kept this long (OpenAI: 30 days).
+    responses_retention_days: float = 30.0
 
     # Observability: log lines as text or JSON objects (one per line); one access line per request;
     # when metrics_token is set, GET /metrics needs `Authorization: Bearer <token>`.

@@ -4,21 +4,18 @@ Requests are translated to the canonical chat format (llm/responses_format.py), 
 other LLM surface (llm_common), and answered through the router.
 
 Stored responses (`previous_response_id`): unless a request says `"store": false`, each finished response is
-kept in memory, in this process only, together with the conversation that produced it (input and output as
-canonical messages, without the request's `instructions`, which OpenAI does not carry over either). A follow-up
-request naming it continues that conversation. The store is a bounded LRU (RESPONSE_STORE_MAX_ENTRIES
-responses, about RESPONSE_STORE_MAX_BYTES of JSON): the least recently used responses are forgotten first, and
-everything is forgotten on restart or on another worker process, where a follow-up gets 404
-`previous_response_not_found`. Responses are visible only to keys of the account that created them.
+kept in the database (llm/stored_responses.py: every API process sees it, restarts keep it, it expires after
+`responses_retention_days`) together with the conversation that produced it (input and output as canonical
+messages, without the request's `instructions`, which OpenAI does not carry over either). A follow-up request
+naming it continues that conversation; an unknown or expired one gets 404 `previous_response_not_found`.
+Responses are visible only to keys of the account that created them.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -28,6 +25,7 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from ..errors import ApiError
+from ..llm import stored_responses as stored
 from ..llm.responses_format import (
     EventStream,
     ResponsesRequest,
@@ -38,83 +36,27 @@ from ..llm.responses_format import (
     response_object,
     result_output,
 )
+from .context import runtime
 from .llm_common import Admitted, MeteredStream, admit_chat, caller, run_complete
 from .responses import Json, json_body
 
 log = logging.getLogger("runapi.llm.responses")
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-RESPONSE_STORE_MAX_ENTRIES = 2000
-RESPONSE_STORE_MAX_BYTES = 64 * 1024 * 1024
-
-
-@dataclass
-class Stored:
-    account_id: int
-    response: dict[str, Any]
-    messages: list[dict[str, Any]]  # the whole conversation up to and including this response's output
-    size: int
-
-
-class ResponseStore:
-    """In-memory LRU of finished responses, bounded by count and by serialized size."""
-
-    def __init__(self, max_entries: int = RESPONSE_STORE_MAX_ENTRIES, max_bytes: int = RESPONSE_STORE_MAX_BYTES):
-        self.max_entries, self.max_bytes = max_entries, max_bytes
-        self._items: OrderedDict[str, Stored] = OrderedDict()
-        self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def put(self, resp_id: str, account_id: int, response: dict[str, Any], messages: list[dict[str, Any]]) -> None:
-        size = len(orjson.dumps(response)) + len(orjson.dumps(messages))
-        if size > self.max_bytes:
-            return  # too big to keep at all
-        self.delete(resp_id, account_id)
-        self._items[resp_id] = Stored(account_id, response, messages, size)
-        self._bytes += size
-        while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
-            _, old = self._items.popitem(last=False)
-            self._bytes -= old.size
-
-    def get(self, resp_id: str, account_id: int) -> Stored | None:
-        item = self._items.get(resp_id)
-        if item is None or item.account_id != account_id:
-            return None
-        self._items.move_to_end(resp_id)
-        return item
-
-    def delete(self, resp_id: str, account_id: int) -> bool:
-        item = self._items.get(resp_id)
-        if item is None or item.account_id != account_id:
-            return False
-        del self._items[resp_id]
-        self._bytes -= item.size
-        return True
-
-
-def response_store(request: Request) -> ResponseStore:
-    """One store per application instance (the process's server)."""
-    state = request.app.state
-    store = getattr(state, "responses_store", None)
-    if store is None:
-        store = state.responses_store = ResponseStore()
-    return store
-
-
 def _not_found(resp_id: str, previous: bool = False) -> ApiError:
     if previous:
         return ApiError(404, f"Previous response with id '{resp_id}' not found.", code="previous_response_not_found")
     return ApiError(404, f"Response with id '{resp_id}' not found.")
 
 
-def _remember(request: Request, admitted: Admitted, parsed: ResponsesRequest, history: list[dict[str, Any]],
-              response: dict[str, Any]) -> None:
+async def _remember(request: Request, admitted: Admitted, parsed: ResponsesRequest, history: list[dict[str, Any]],
+                    response: dict[str, Any]) -> None:
     if not parsed.store:
         return
     conversation = [*history, *parsed.input_messages, *items_to_messages(response["output"])]
-    response_store(request).put(response["id"], admitted.who.account_id, response, conversation)
+    rt = runtime(request)
+    await stored.put(rt.db, response["id"], admitted.who.account_id, response, conversation,
+                     rt.settings.responses_retention_days * 86400)
 
 
 def frame(event: dict[str, Any]) -> bytes:
@@ -133,7 +75,7 @@ async def create_response(request: Request):
     parsed = parse_request(await json_body(request))
     history: list[dict[str, Any]] = []
     if parsed.previous_response_id:
-        previous = response_store(request).get(parsed.previous_response_id, who.account_id)
+        previous = await stored.get(runtime(request).db, parsed.previous_response_id, who.account_id)
         if previous is None:
             raise _not_found(parsed.previous_response_id, previous=True)
         history = previous.messages
@@ -148,7 +90,7 @@ async def create_response(request: Request):
         response = response_object(resp_id, created, model, parsed, status=final_status(result.finish_reason),
                                    output=output, usage=result.usage, finish_reason=result.finish_reason,
                                    completed_at=int(time.time()))
-        _remember(request, admitted, parsed, history, response)
+        await _remember(request, admitted, parsed, history, response)
         return Json(response)
 
     # A failure before the first delta is an ordinary error response (and a full refund).
@@ -178,7 +120,7 @@ async def create_response(request: Request):
             response = response_object(resp_id, created, model, parsed, status=final_status(finish),
                                        output=stream.output, usage=metered.usage, finish_reason=finish,
                                        completed_at=int(time.time()))
-            _remember(request, admitted, parsed, history, response)
+            await _remember(request, admitted, parsed, history, response)
             yield frame(stream.done(response))
         finally:
             await metered.close()  # settles to the usage seen, or refunds when nothing came
@@ -192,16 +134,16 @@ async def get_response(request: Request) -> Json:
     resp_id = request.path_params["response_id"]
     if request.query_params.get("stream") in ("true", "1"):
         raise ApiError(400, "Streaming a stored response is not supported; retrieve it without stream")
-    stored = response_store(request).get(resp_id, who.account_id)
-    if stored is None:
+    found = await stored.get(runtime(request).db, resp_id, who.account_id)
+    if found is None:
         raise _not_found(resp_id)
-    return Json(stored.response)
+    return Json(found.response)
 
 
 async def delete_response(request: Request) -> Json:
     who = await caller(request)
     resp_id = request.path_params["response_id"]
-    if not response_store(request).delete(resp_id, who.account_id):
+    if not await stored.remove(runtime(request).db, resp_id, who.account_id):
         raise _not_found(resp_id)
     return Json({"id": resp_id, "object": "response.deleted", "deleted": True})
 

@@ -13,6 +13,7 @@ from ..billing.batcher import LedgerBatcher, refund_abandoned
 from ..callbacks.delivery import CallbackDispatcher
 from ..coord import Coordinator, make_coordinator
 from ..llm import router as llm_router
+from ..llm import stored_responses
 from ..net.safe_http import safe_client
 from ..policy.guardrails import GuardrailCache
 from ..providers import ProviderRegistry
@@ -80,6 +81,9 @@ class Runtime:
         rt._loops.append(asyncio.create_task(rt._every(
             60.0, lambda: refund_abandoned(db, rt.ledger, settings.llm_abandoned_after_seconds),
             "refunding abandoned LLM reservations", run_now=True), name="llm-janitor"))
+        rt._loops.append(asyncio.create_task(rt._every(
+            300.0, lambda: stored_responses.expire(db), "expiring stored responses", run_now=True),
+            name="responses-expiry"))
         return rt
 
     async def _every(self, seconds: float, job, what: str, run_now: bool = False) -> None:

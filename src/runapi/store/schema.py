@@ -132,6 +132,19 @@ open_reservations = Table(
     Index("ix_open_reservations_time", "created_at"),
 )
 
+# Responses API responses kept for previous_response_id and GET/DELETE /v1/responses/{id}: in the database, so
+# every API process sees them and restarts keep them; deleted when they expire.
+stored_responses = Table(
+    "stored_responses", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("messages", JSON, nullable=False),  # the conversation up to and including this response's output
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_stored_responses_expiry", "expires_at"),
+)
+
 callback_deliveries = Table(
     "callback_deliveries", metadata,
     Column("id", String(36), primary_key=True),  # X-Callback-Id, the same on every retry
