@@ -1,8 +1,10 @@
 """A fake OpenAI-compatible upstream on 127.0.0.1 speaking /v1/chat/completions (JSON and SSE), whose
-behaviour tests switch at run time: answer, fail with 500, rate-limit with 429 + Retry-After, refuse with 400."""
+behaviour tests switch at run time: answer, fail with 500, rate-limit with 429 + Retry-After, refuse with 400,
+break off a stream after its first word with an in-stream error (`break`), or stall after it (`stall`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -61,8 +63,17 @@ class FakeOpenAI:
                                               "finish_reason": "tool_calls" if tool_calls else "stop"}],
                                  "usage": usage})
 
+        mode = self.mode
+
         async def events():
             base = {"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 1, "model": body["model"]}
+            if mode in ("break", "stall"):
+                yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {"content": "partial "},
+                                                                  "finish_reason": None}]}) + "\n\n"
+                if mode == "stall":
+                    await asyncio.sleep(30)  # the client leaves before the rest (and the usage) arrives
+                yield "data: " + json.dumps({"error": {"message": "upstream went away", "type": "server_error"}}) + "\n\n"
+                return
             for word in text.split(" "):
                 yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {"content": word + " "},
                                                                   "finish_reason": None}]}) + "\n\n"

@@ -10,10 +10,9 @@ import anthropic
 import httpx
 import pytest
 
-from runapi.errors import ApiError
-from runapi.llm import router
-from runapi.llm.canonical import Delta
 from runapi.llm.models import llm_models
+from runapi.llm.tokens import messages_tokens
+from tests.conftest import start_server
 
 TOOLS = [{"name": "get_weather", "description": "Weather for a city",
           "input_schema": {"type": "object", "properties": {"city": {"type": "string"},
@@ -310,64 +309,66 @@ def test_token_billing_is_exact_over_many_requests(server):
     assert balance(server, key)["balance_cents"] == 1000 - micro // 1_000_000  # sub-cent usage carries
 
 
-def test_upstream_failures_refund(server, monkeypatch):
+@pytest.fixture(scope="module")
+def flaky(tmp_path_factory):
+    """A gateway whose Anthropic models are served by a fake OpenAI-compatible upstream the tests can break."""
+    from tests.fake_openai import FakeOpenAI
+    upstream = FakeOpenAI("upstream")
+    gw = start_server(tmp_path_factory.mktemp("anthropic-flaky"), llm_upstreams=[
+        {"name": "flaky", "base_url": upstream.base_url, "models": ["claude-sonnet-4-6", "claude-opus-4-6"]}])
+    yield gw, upstream
+    gw.stop()
+    upstream.stop()
+
+
+def test_upstream_failures_refund(flaky):
     from tests.conftest import new_account
-    _, key = new_account(server, credits=500)
-    c = anthropic.Anthropic(api_key=key, base_url=server.url, max_retries=0)
+    gw, upstream = flaky
+    _, key = new_account(gw, credits=500)
+    c = anthropic.Anthropic(api_key=key, base_url=gw.url, max_retries=0)
     ask = dict(model="claude-sonnet-4-6", max_tokens=1000, messages=[{"role": "user", "content": "hello"}])
-
-    async def fails_at_once(runtime, req, barred=()):
-        raise ApiError(529, "Overloaded")
-        yield  # pragma: no cover
-
-    async def fails_midway(runtime, req, barred=()):
-        yield Delta(text="partial ")
-        raise ApiError(529, "Overloaded")
-
-    async def complete_fails(runtime, req, barred=()):
-        raise ApiError(529, "Overloaded")
-
-    monkeypatch.setattr(router, "stream", fails_at_once)
-    with pytest.raises(anthropic.APIStatusError) as info:  # a real HTTP error, not a 200 stream
-        with c.messages.stream(**ask) as stream:
-            stream.get_final_message()
-    assert info.value.status_code == 529 and info.value.body["error"]["type"] == "overloaded_error"
-    monkeypatch.setattr(router, "stream", fails_midway)
-    with pytest.raises(anthropic.APIStatusError) as info:  # the in-band error event
-        with c.messages.stream(**ask) as stream:
-            list(stream.text_stream)
-    assert info.value.body["error"] == {"type": "overloaded_error", "message": "Overloaded"}
-    monkeypatch.setattr(router, "complete", complete_fails)
-    with pytest.raises(anthropic.APIStatusError):
-        c.messages.create(**ask)
-    assert wait_balance(server, key, 500) == 500  # every reservation came back
+    try:
+        upstream.mode = "500"
+        with pytest.raises(anthropic.APIStatusError) as info:  # a real HTTP error, not a 200 stream
+            with c.messages.stream(**ask) as stream:
+                stream.get_final_message()
+        assert info.value.status_code == 502 and info.value.body["error"]["type"] == "api_error"
+        with pytest.raises(anthropic.APIStatusError):
+            c.messages.create(**ask)
+        upstream.mode = "break"  # a first word, then the upstream's stream fails: the in-band error event
+        with pytest.raises(anthropic.APIStatusError) as info:
+            with c.messages.stream(**ask) as stream:
+                list(stream.text_stream)
+        assert info.value.body["error"]["type"] == "api_error"
+        assert "upstream went away" in info.value.body["error"]["message"]
+    finally:
+        upstream.mode = "ok"
+    # Failures before any output are refunded; the broken stream is billed for the word it delivered.
+    sonnet_left = 500 - llm_models()["claude-sonnet-4-6"].cost_micro_cents(
+        messages_tokens(ask["messages"]), 2) // 1_000_000
+    assert wait_balance(gw, key, sonnet_left) == sonnet_left
 
 
-def test_client_hang_up_bills_what_was_generated(server, monkeypatch):
-    import asyncio
-
-    from runapi.llm.tokens import messages_tokens
+def test_client_hang_up_bills_what_was_generated(flaky):
     from tests.conftest import new_account
-    _, key = new_account(server, credits=500)
-
-    async def slow(runtime, req, barred=()):
-        yield Delta(text="partial ")
-        await asyncio.sleep(30)  # the client leaves before the rest (and the usage) arrives
-        yield Delta(text="never", finish_reason="stop")
-
-    monkeypatch.setattr(router, "stream", slow)
+    gw, upstream = flaky
+    _, key = new_account(gw, credits=500)
+    upstream.mode = "stall"  # "partial ", then nothing: the client leaves before the usage arrives
     messages = [{"role": "user", "content": "word " * 4000}]
     body = {"model": "claude-opus-4-6", "max_tokens": 1000, "stream": True, "messages": messages}
-    with httpx.stream("POST", server.url + "/v1/messages", json=body, timeout=30,
-                      headers={"x-api-key": key, "anthropic-version": "2023-06-01"}) as r:
-        for line in r.iter_lines():
-            if line.startswith("event: content_block_delta"):
-                break  # hang up mid-answer
+    try:
+        with httpx.stream("POST", gw.url + "/v1/messages", json=body, timeout=30,
+                          headers={"x-api-key": key, "anthropic-version": "2023-06-01"}) as r:
+            for line in r.iter_lines():
+                if line.startswith("event: content_block_delta"):
+                    break  # hang up mid-answer
+    finally:
+        upstream.mode = "ok"
     opus = llm_models()["claude-opus-4-6"]
     reserved = opus.cost_cents(messages_tokens(messages), 1000)
     charged = opus.cost_micro_cents(messages_tokens(messages), 2) // 1_000_000  # "partial " is two tokens
     assert 0 < charged < reserved
-    assert wait_balance(server, key, 500 - charged) == 500 - charged
+    assert wait_balance(gw, key, 500 - charged) == 500 - charged
 
 
 def test_billing_is_exact_when_clients_hang_up_after_message_stop(server):

@@ -9,8 +9,6 @@ import openai
 import pytest
 from openai.types.responses import Response
 
-from runapi.errors import ApiError
-from runapi.llm import router
 from runapi.llm.canonical import Delta, ToolCall
 from runapi.llm.models import llm_models
 from runapi.llm.responses_format import EventStream, items_to_messages, parse_request
@@ -279,40 +277,36 @@ def test_allowed_models_422(server):
             s.get_final_response()
 
 
-def test_upstream_failures_are_not_billed(server, monkeypatch):
-    _, key = new_account(server, credits=500)
-    c = openai.OpenAI(api_key=key, base_url=server.url + "/v1", max_retries=0)
-
-    async def breaks_midway(runtime, req, barred=()):
-        yield Delta(text="partial ")
-        raise ApiError(502, "upstream went away")
-
-    async def fails_at_once(runtime, req, barred=()):
-        raise ApiError(502, "Upstream error: nothing answered")
-        yield  # pragma: no cover - makes this an async generator
-
-    async def broken_complete(runtime, req, barred=()):
-        raise ApiError(502, "Upstream error: nothing answered")
-
-    monkeypatch.setattr(router, "complete", broken_complete)
-    with pytest.raises(openai.APIStatusError) as info:
-        c.responses.create(model="gpt-5.4", input="x")
-    assert info.value.status_code == 502
-    monkeypatch.setattr(router, "stream", fails_at_once)
-    with pytest.raises(openai.APIStatusError) as info:  # before any output: a plain error response
-        with c.responses.stream(model="gpt-5.4", input="x") as s:
-            s.get_final_response()
-    assert info.value.status_code == 502 and info.value.body["message"] == "Upstream error: nothing answered"
-    monkeypatch.setattr(router, "stream", breaks_midway)
-    events = list(c.responses.create(model="gpt-5.4", input="x", stream=True))
-    assert [e.type for e in events] == ["response.created", "response.in_progress", "response.output_item.added",
-                                        "response.content_part.added", "response.output_text.delta",
-                                        "response.failed"]
-    failed = events[-1].response
-    assert events[-1].type == "response.failed" and failed.status == "failed"
-    assert failed.error.code == "server_error" and failed.error.message == "upstream went away"
-    assert failed.output[0].type == "message"  # what had arrived is reported
-    assert balance(server, key)["balance_cents"] == 500  # reservations went back in full
+def test_upstream_failures_are_refunded_or_billed_for_what_was_sent(tmp_path):
+    from tests.fake_openai import FakeOpenAI
+    upstream = FakeOpenAI("upstream")
+    gw = start_server(tmp_path, llm_upstreams=[{"name": "flaky", "base_url": upstream.base_url,
+                                                "models": ["gpt-5.4"]}])
+    try:
+        _, key = new_account(gw, credits=500)
+        c = openai.OpenAI(api_key=key, base_url=gw.url + "/v1", max_retries=0)
+        upstream.mode = "500"
+        with pytest.raises(openai.APIStatusError) as info:
+            c.responses.create(model="gpt-5.4", input="x")
+        assert info.value.status_code == 502
+        with pytest.raises(openai.APIStatusError) as info:  # before any output: a plain error response
+            with c.responses.stream(model="gpt-5.4", input="x") as s:
+                s.get_final_response()
+        assert info.value.status_code == 502 and info.value.body["message"].startswith("Upstream error:")
+        assert balance(gw, key)["balance_cents"] == 500  # reservations went back in full
+        upstream.mode = "break"  # "partial ", then the upstream's stream fails
+        events = list(c.responses.create(model="gpt-5.4", input="x", stream=True))
+        assert [e.type for e in events] == ["response.created", "response.in_progress", "response.output_item.added",
+                                            "response.content_part.added", "response.output_text.delta",
+                                            "response.failed"]
+        failed = events[-1].response
+        assert failed.status == "failed" and failed.error.code == "server_error"
+        assert failed.error.message == "Upstream error: flaky: upstream went away"
+        assert failed.output[0].type == "message"  # what had arrived is reported
+    finally:
+        upstream.mode = "ok"
+        gw.stop()
+        upstream.stop()
 
 
 def test_token_billing_is_exact_over_many_requests(server):

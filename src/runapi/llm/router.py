@@ -112,7 +112,12 @@ async def stream(runtime: Any, req: ChatRequest, barred: Collection[str] = ()) -
         except StopAsyncIteration:
             return
         yield first
-        async for delta in gen:
-            yield delta
+        try:
+            async for delta in gen:
+                yield delta
+        except UpstreamError as exc:  # broke off mid-answer: too late to fall back; say so in the surface's terms
+            log.warning("upstream %s broke off a stream for %s: %s", upstream.d.name, req.model, exc)
+            record_upstream_error(upstream.d.name, upstream_error_kind(exc.status))
+            raise ApiError(502, f"Upstream error: {exc}") from exc
         return
     raise _failed(last) from last
