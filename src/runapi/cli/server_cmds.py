@@ -44,6 +44,11 @@ def serve(host: str | None, port: int | None, processes: int, no_task_workers: b
     if processes == 1:
         uvicorn.run(create_app(settings), **where)
         return
+    if settings.resolved_database_url.startswith("sqlite"):
+        # Measured: 2 processes on one SQLite file serve fewer LLM calls than 1 (they queue on its file lock).
+        logging.getLogger("runapi").warning(
+            "--workers %d on SQLite: the processes share one database file and take turns writing to it; "
+            "for more throughput use PostgreSQL (RUNAPI_DATABASE_URL)", processes)
     os.environ[LOG_LEVEL_ENV] = log_level
     share_metrics_between_processes()  # /metrics in any process then counts all of them
     uvicorn.run("runapi.cli.server_cmds:app_from_environment", factory=True, workers=processes, **where)
