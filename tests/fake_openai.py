@@ -8,6 +8,10 @@ import asyncio
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -15,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from tests.conftest import free_port
+from tests.conftest import Server, free_port, start_server
 
 
 class FakeOpenAI:
@@ -82,3 +86,17 @@ class FakeOpenAI:
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
+
+
+@contextmanager
+def gateway_over_fake(tmp: Path, models: list[str], **deployment: Any) -> Iterator[tuple[Server, FakeOpenAI]]:
+    """A gateway whose `models` are served by one fresh FakeOpenAI deployment named "up" (extra deployment
+    fields such as model_map or api_key as keywords); both stop on exit."""
+    fake = FakeOpenAI("upstream")
+    server = start_server(tmp, llm_upstreams=[{"name": "up", "base_url": fake.base_url, "models": models,
+                                               **deployment}])
+    try:
+        yield server, fake
+    finally:
+        server.stop()
+        fake.stop()

@@ -12,7 +12,7 @@ import pytest
 
 from runapi.llm.models import llm_models
 from runapi.llm.tokens import messages_tokens
-from tests.conftest import start_server
+from tests.fake_openai import gateway_over_fake
 
 TOOLS = [{"name": "get_weather", "description": "Weather for a city",
           "input_schema": {"type": "object", "properties": {"city": {"type": "string"},
@@ -312,13 +312,9 @@ def test_token_billing_is_exact_over_many_requests(server):
 @pytest.fixture(scope="module")
 def flaky(tmp_path_factory):
     """A gateway whose Anthropic models are served by a fake OpenAI-compatible upstream the tests can break."""
-    from tests.fake_openai import FakeOpenAI
-    upstream = FakeOpenAI("upstream")
-    gw = start_server(tmp_path_factory.mktemp("anthropic-flaky"), llm_upstreams=[
-        {"name": "flaky", "base_url": upstream.base_url, "models": ["claude-sonnet-4-6", "claude-opus-4-6"]}])
-    yield gw, upstream
-    gw.stop()
-    upstream.stop()
+    with gateway_over_fake(tmp_path_factory.mktemp("anthropic-flaky"),
+                           ["claude-sonnet-4-6", "claude-opus-4-6"]) as pair:
+        yield pair
 
 
 def test_upstream_failures_refund(flaky):

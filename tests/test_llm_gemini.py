@@ -344,14 +344,10 @@ def test_embedding_billing(server):
 
 @pytest.fixture(scope="module")
 def upstream_gw(tmp_path_factory):
-    from tests.conftest import start_server
-    from tests.fake_openai import FakeOpenAI
-    up = FakeOpenAI("upstream")
-    srv = start_server(tmp_path_factory.mktemp("gemup"), llm_upstreams=[
-        {"name": "up", "base_url": up.base_url, "models": [PRO], "model_map": {PRO: "gemini-3-pro-preview-001"}}])
-    yield srv, up
-    srv.stop()
-    up.stop()
+    from tests.fake_openai import gateway_over_fake
+    with gateway_over_fake(tmp_path_factory.mktemp("gemup"), [PRO],
+                           model_map={PRO: "gemini-3-pro-preview-001"}) as pair:
+        yield pair
 
 
 def test_through_an_openai_compatible_upstream(upstream_gw):

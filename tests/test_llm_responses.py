@@ -14,6 +14,7 @@ from runapi.llm.models import llm_models
 from runapi.llm.responses_format import EventStream, items_to_messages, parse_request
 from runapi.llm.tokens import messages_tokens
 from tests.conftest import new_account, start_server
+from tests.fake_openai import gateway_over_fake
 
 WEATHER = {"type": "function", "name": "get_weather", "description": "Weather for a city",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"},
@@ -277,11 +278,8 @@ def test_allowed_models_422(server):
             s.get_final_response()
 
 
-def test_upstream_failures_are_refunded_or_billed_for_what_was_sent(tmp_path):
-    from tests.fake_openai import FakeOpenAI
-    upstream = FakeOpenAI("upstream")
-    gw = start_server(tmp_path, llm_upstreams=[{"name": "flaky", "base_url": upstream.base_url,
-                                                "models": ["gpt-5.4"]}])
+def test_upstream_failures_are_refunded_or_billed_for_what_was_sent(upstream_gw):
+    gw, upstream = upstream_gw
     try:
         _, key = new_account(gw, credits=500)
         c = openai.OpenAI(api_key=key, base_url=gw.url + "/v1", max_retries=0)
@@ -301,12 +299,10 @@ def test_upstream_failures_are_refunded_or_billed_for_what_was_sent(tmp_path):
                                             "response.failed"]
         failed = events[-1].response
         assert failed.status == "failed" and failed.error.code == "server_error"
-        assert failed.error.message == "Upstream error: flaky: upstream went away"
+        assert failed.error.message == "Upstream error: up: upstream went away"
         assert failed.output[0].type == "message"  # what had arrived is reported
     finally:
         upstream.mode = "ok"
-        gw.stop()
-        upstream.stop()
 
 
 def test_token_billing_is_exact_over_many_requests(server):
@@ -427,13 +423,8 @@ def test_stored_responses_are_shared_by_processes_and_expire(tmp_path):
 
 @pytest.fixture(scope="module")
 def upstream_gw(tmp_path_factory):
-    from tests.fake_openai import FakeOpenAI
-    fake = FakeOpenAI("upstream")
-    srv = start_server(tmp_path_factory.mktemp("respup"), llm_upstreams=[
-        {"name": "up", "base_url": fake.base_url, "api_key": "sk-up", "models": ["gpt-5.4"]}])
-    yield srv, fake
-    srv.stop()
-    fake.stop()
+    with gateway_over_fake(tmp_path_factory.mktemp("respup"), ["gpt-5.4"], api_key="sk-up") as pair:
+        yield pair
 
 
 def test_upstream_gets_the_translated_request_and_its_usage_is_billed(upstream_gw):
