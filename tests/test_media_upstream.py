@@ -420,7 +420,7 @@ def test_a_removed_deployment_fails_its_tasks_instead_of_retrying_forever(tmp_pa
     from runapi.providers.sandbox import SandboxProvider
 
     registry = ProviderRegistry(SandboxProvider(httpx.AsyncClient()))
-    assert registry.route("imagen_4", "imagen-4", "text_to_image").name == "sandbox"
+    assert registry.candidates("imagen_4", "imagen-4", "text_to_image") == ["sandbox"]
     assert registry.get("fal-gone").name == "fal-gone"
 
 

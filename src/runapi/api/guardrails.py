@@ -280,9 +280,6 @@ async def delete_assignment(request: Request) -> Response:
     return Response(status_code=204)
 
 
-# ------------------------------------------------------------------------------------------- enforcement
-
-
 routes = [
     Route("/api/v1/guardrails", list_guardrails, methods=["GET"]),
     Route("/api/v1/guardrails", create_guardrail, methods=["POST"]),

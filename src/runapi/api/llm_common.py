@@ -14,7 +14,7 @@ from ..llm import billing, router
 from ..llm.canonical import ChatRequest, Usage
 from ..llm.models import LlmModel, llm_models
 from ..llm.tokens import messages_tokens
-from ..policy.guardrails import check_guardrail, pick_provider
+from ..policy.guardrails import check_guardrail
 from .context import authenticated, runtime
 from .media import enforce_key_limit
 
@@ -64,10 +64,9 @@ async def admit(request: Request, who: Principal, model_id: object, kind: str, i
     model = resolve_model(who, model_id, (kind,))
     rt = runtime(request)
     await enforce_key_limit(rt, who)
-    provider, barred = await pick_provider(rt, who, router.candidates(rt, model.id))
-    guardrail_id = await check_guardrail(rt, who, model.id, provider)
-    reservation = await billing.reserve(rt.ledger, who, model, input_tokens, max_output, guardrail_id)
-    return Admitted(who, model, reservation, tuple(barred))
+    guarded = await check_guardrail(rt, who, model.id, router.candidates(rt, model.id))
+    reservation = await billing.reserve(rt.ledger, who, model, input_tokens, max_output, guarded.guardrail_id)
+    return Admitted(who, model, reservation, guarded.barred)
 
 
 async def settle(request: Request, admitted: Admitted, usage: Usage) -> None:

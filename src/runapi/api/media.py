@@ -10,10 +10,10 @@ from ..billing.ledger import spent_since, window_start
 from ..catalog import Action, Catalog
 from ..catalog.validation import validate
 from ..errors import ApiError, task_not_found
+from ..policy.guardrails import check_guardrail
 from ..tasks import engine
 from ..tasks.views import status_body
 from .context import authenticated, base_url, runtime
-from ..policy.guardrails import check_guardrail, pick_provider
 from .responses import Json, json_body
 
 MAX_IDEMPOTENCY_KEY = 255
@@ -45,14 +45,13 @@ def create_endpoint(action: Action):
         await enforce_key_limit(rt, who)
         await engine.resolve_refs(rt.db, who.account_id, action, params)
         price = model.quote(params) if model else 0
-        provider, barred = await pick_provider(
-            rt, who, rt.providers.candidates(action.family, model.id if model else None, action.name))
-        guardrail_id = await check_guardrail(rt, who, model.id if model else None, provider)
+        guarded = await check_guardrail(rt, who, model.id if model else None,
+                                        rt.providers.candidates(action.family, model.id if model else None, action.name))
         task, created = await engine.create_task(
             rt.db, account_id=who.account_id, api_key_id=who.key_id, family=action.family, action=action.name,
-            model=model.id if model else None, params=params, price_cents=price, provider=provider,
-            public_base_url=base_url(request), idempotency_key=idem, guardrail_id=guardrail_id,
-            provider_job=rt.providers.initial_job(barred))
+            model=model.id if model else None, params=params, price_cents=price, provider=guarded.provider,
+            public_base_url=base_url(request), idempotency_key=idem, guardrail_id=guarded.guardrail_id,
+            provider_job=rt.providers.initial_job(guarded.barred))
         if created:
             rt.wake_worker()
         if action.sync:

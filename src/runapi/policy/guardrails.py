@@ -4,6 +4,7 @@ it forbids (403): models, providers, spent budgets."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -81,19 +82,25 @@ def provider_permitted(g: dict[str, Any] | None, provider: str) -> bool:
     return not (g["allowed_providers"] and provider not in g["allowed_providers"])
 
 
-async def pick_provider(rt: Any, who: Principal, candidates: list[str]) -> tuple[str, list[str]]:
-    """The first of `candidates` (fallback order) the caller's guardrail permits, and the ones it forbids
-    (never to be fallen back to). With none permitted the first is returned, for check_guardrail to refuse."""
+@dataclass(frozen=True)
+class Guarded:
+    """What the caller's guardrail decided for one request."""
+
+    guardrail_id: str | None  # the guardrail in force (recorded with the spend), if any
+    provider: str  # the first of the candidates it permits: where the request goes
+    barred: tuple[str, ...]  # candidates it forbids: never fallen back to
+
+
+async def check_guardrail(rt: Any, who: Principal, model: str | None, candidates: list[str]) -> Guarded:
+    """Route through the caller's guardrail (one cached lookup): the first of `candidates` (providers in
+    fallback order) it permits serves the request. Raise 403 if it forbids the model, every candidate, or its
+    budgets are spent."""
     g = await rt.guardrails.get(who)
     permitted = [p for p in candidates if provider_permitted(g, p)]
-    return (permitted or candidates)[0], [p for p in candidates if p not in permitted]
-
-
-async def check_guardrail(rt: Any, who: Principal, model: str | None, provider: str) -> str | None:
-    """Raise 403 if the key's guardrail forbids this model/provider or its budgets are spent; returns its id."""
-    g = await rt.guardrails.get(who)
+    provider = (permitted or candidates)[0]
+    guarded = Guarded(g["id"] if g else None, provider, tuple(p for p in candidates if p not in permitted))
     if g is None:
-        return None
+        return guarded
     name = g["name"]
     if model is not None:
         if g["blocked_models"] and model in g["blocked_models"]:
@@ -105,7 +112,7 @@ async def check_guardrail(rt: Any, who: Principal, model: str | None, provider: 
             raise ApiError(403, f"Provider {provider} is blocked by guardrail {name}")
         raise ApiError(403, f"Provider {provider} is not allowed by guardrail {name}")
     if g["credit_limit_cents"] is None and not g["model_budgets"]:
-        return g["id"]
+        return guarded
     async with rt.db.read() as conn:
         if g["credit_limit_cents"] is not None:
             spent = await spent_since(conn, who.account_id, window_start(g["credit_limit_reset_interval"]),
@@ -121,4 +128,4 @@ async def check_guardrail(rt: Any, who: Principal, model: str | None, provider: 
                                       exclude_models=budget["match_mode"] == "exclude")
             if spent >= budget["credit_limit_cents"]:
                 raise ApiError(403, f"Guardrail {name} model budget exceeded")
-    return g["id"]
+    return guarded

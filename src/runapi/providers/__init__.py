@@ -47,9 +47,6 @@ class ProviderRegistry:
                 return [a.deployment.name for a in serving]
         return [self.default.name]
 
-    def route(self, family: str, model: str | None, action: str | None = None) -> Provider:
-        return self.by_name[self.candidates(family, model, action)[0]]
-
     def initial_job(self, excluded: list[str]) -> dict[str, Any] | None:
         """The job a new task starts with when some deployments must never be tried (a guardrail blocks them):
         they count as tried already, so fallback passes them by."""
