@@ -45,11 +45,12 @@ def create_endpoint(action: Action):
         await enforce_key_limit(rt, who)
         await engine.resolve_refs(rt.db, who.account_id, action, params)
         price = model.quote(params) if model else 0
-        guarded = await check_guardrail(rt, who, model.id if model else None,
-                                        rt.providers.candidates(action.family, model.id if model else None, action.name))
+        model_id = model.id if model else None
+        candidates = rt.providers.candidates(action.family, model_id, action.name)
+        guarded = await check_guardrail(rt, who, model_id, candidates)
         task, created = await engine.create_task(
             rt.db, account_id=who.account_id, api_key_id=who.key_id, family=action.family, action=action.name,
-            model=model.id if model else None, params=params, price_cents=price, provider=guarded.provider,
+            model=model_id, params=params, price_cents=price, provider=guarded.provider,
             public_base_url=base_url(request), idempotency_key=idem, guardrail_id=guarded.guardrail_id,
             provider_job=rt.providers.initial_job(guarded.barred))
         if created:

@@ -147,9 +147,10 @@ def _resolve(move: Move, outcome: Any) -> None:
 
 
 def apply_moves(conn: Connection, moves: list[Move]) -> list[Any]:
-    """Apply a batch in one transaction (synchronous: run by Database.write_sync). Settles and refunds go first, so what they give back can cover the
-    batch's reservations; every account involved is locked up front in id order (no deadlocks between
-    processes on PostgreSQL). Returns each move's outcome: None, cents charged, ALREADY_FINISHED or a 402."""
+    """Apply a batch in one transaction (synchronous: run by Database.write_sync). Settles and refunds go
+    first, so what they give back can cover the batch's reservations; every account involved is locked up
+    front in id order (no deadlocks between processes on PostgreSQL). Returns each move's outcome: None,
+    cents charged, ALREADY_FINISHED or a 402."""
     now = time.time()
     outcomes: list[Any] = [None] * len(moves)
     account_ids = sorted({m.account_id for m in moves})
