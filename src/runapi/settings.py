@@ -48,8 +48,13 @@ class Settings(BaseSettings):
     sandbox_delay_seconds: float = 0.0
 
     callback_retry_delays: tuple[float, ...] = DEFAULT_CALLBACK_DELAYS
+    # The whole of one delivery attempt (connect, send, status and answer body); the attempt then counts as
+    # a timeout and is retried.
     callback_timeout_seconds: float = 10.0
     callback_concurrency: int = 16
+    # At most this many of one account's callbacks in flight at once per process (of callback_concurrency),
+    # so one account's slow or hanging receivers cannot hold every delivery slot.
+    callback_account_concurrency: int = 4
 
     generated_url_ttl_seconds: int = 7 * 24 * 3600
     fetch_max_bytes: int = 50 * 1024 * 1024

@@ -1,5 +1,11 @@
 """Delivers callbacks from the outbox: signed POST, retried up to 10 times with growing delays, every
-attempt recorded. A delivery is leased while in flight, so a crash mid-send only means one more attempt."""
+attempt recorded. A delivery is leased while in flight, so a crash mid-send only means one more attempt.
+
+An attempt is counted when it is claimed (so one cut short by a crash or a hang still counts towards the
+retry cap) and its whole exchange (connect, send, answer and body) must end within the callback timeout,
+which is shorter than the lease: the same callback is never sent twice at once. Each account may hold at
+most `callback_account_concurrency` of this process's delivery slots, so one account's slow receivers
+cannot delay the others' callbacks."""
 
 from __future__ import annotations
 
@@ -7,16 +13,23 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 
 from ..observability.metrics import record_callback_attempt
 from ..store.schema import accounts, callback_attempts, callback_deliveries
 from . import signing
 
 log = logging.getLogger("runapi.callbacks")
+
+# The lease outlives an attempt's deadline by this much, so a live sender always records its outcome first.
+LEASE_MARGIN_SECONDS = 5.0
+# Only the status matters; a receiver's answer body is read up to this much (keeps the connection reusable).
+MAX_ANSWER_BYTES = 64 * 1024
+INTERRUPTED = "interrupted: the sender stopped before an answer was recorded"
 
 
 class CallbackDispatcher:
@@ -25,23 +38,58 @@ class CallbackDispatcher:
         self.http = http
         self.owner = f"cb-{uuid.uuid4().hex[:12]}"
         self.inflight: set[asyncio.Task] = set()
+        self.busy: Counter[int] = Counter()  # account id → its deliveries in flight here
 
     async def claim_due(self, limit: int) -> list[dict[str, Any]]:
+        """Lease up to `limit` due deliveries, taking accounts in turn and none past its share of slots;
+        each claimed delivery's attempt is counted (and recorded as interrupted until its outcome is known)."""
+        s = self.rt.settings
+        share = max(1, s.callback_account_concurrency)
+        max_attempts = 1 + len(s.callback_retry_delays)
         now = time.time()
         cd = callback_deliveries
-        due = (select(cd.c.id).where(cd.c.state == "pending", cd.c.next_attempt_at <= now,
-                                     or_(cd.c.lease_until.is_(None), cd.c.lease_until < now))
-               .order_by(cd.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True))
-        lease = now + self.rt.settings.callback_timeout_seconds + 5  # a crashed sender is retried soon after
+        full = [account for account, n in self.busy.items() if n >= share]
+        due = (select(cd.c.id, cd.c.account_id, cd.c.attempts)
+               .where(cd.c.state == "pending", cd.c.next_attempt_at <= now,
+                      or_(cd.c.lease_until.is_(None), cd.c.lease_until < now),
+                      *([cd.c.account_id.not_in(full)] if full else []))
+               .order_by(cd.c.next_attempt_at).limit(limit * 2).with_for_update(skip_locked=True))
+        lease = now + s.callback_timeout_seconds + LEASE_MARGIN_SECONDS
         async with self.rt.db.write() as conn:
-            ids = [r[0] for r in (await conn.execute(due)).all()]
-            if not ids:
+            candidates = (await conn.execute(due)).all()
+            # The last attempt was cut short (a crash, or a lease lost mid-write): the cap is reached.
+            spent = [c.id for c in candidates if c.attempts >= max_attempts]
+            if spent:
+                await conn.execute(update(cd).where(cd.c.id.in_(spent)).values(
+                    state="failed", last_error=INTERRUPTED, lease_owner=None, lease_until=None))
+            picked = self._round_robin([c for c in candidates if c.attempts < max_attempts], limit, share)
+            if not picked:
                 return []
-            await conn.execute(update(cd).where(cd.c.id.in_(ids)).values(lease_owner=self.owner, lease_until=lease))
-            rows = (await conn.execute(
+            await conn.execute(update(cd).where(cd.c.id.in_(picked)).values(
+                attempts=cd.c.attempts + 1, lease_owner=self.owner, lease_until=lease))
+            rows = [dict(r) for r in (await conn.execute(
                 select(cd, accounts.c.callback_secret).join(accounts, accounts.c.id == cd.c.account_id)
-                .where(cd.c.id.in_(ids)))).mappings().all()
-        return [dict(r) for r in rows]
+                .where(cd.c.id.in_(picked)))).mappings().all()]
+            await conn.execute(insert(callback_attempts), [
+                {"delivery_id": r["id"], "attempt": r["attempts"], "started_at": now, "duration_ms": 0,
+                 "status_code": None, "error": INTERRUPTED} for r in rows])
+        return rows
+
+    def _round_robin(self, candidates: list[Any], limit: int, share: int) -> list[str]:
+        """The oldest due delivery of each account, then each one's next, …, within each account's share."""
+        queues: dict[int, list[str]] = {}
+        for c in candidates:  # oldest first
+            queues.setdefault(c.account_id, []).append(c.id)
+        room = {account: share - self.busy[account] for account in queues}
+        picked: list[str] = []
+        while len(picked) < limit and any(queues.values()):
+            for account, ids in queues.items():
+                if ids and room[account] > 0 and len(picked) < limit:
+                    picked.append(ids.pop(0))
+                    room[account] -= 1
+                elif room[account] <= 0:
+                    ids.clear()
+        return picked
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.rt.settings
@@ -54,9 +102,7 @@ class CallbackDispatcher:
                 except Exception:
                     log.exception("callback claim failed")
             for d in claimed:
-                t = asyncio.create_task(self.deliver(d))
-                self.inflight.add(t)
-                t.add_done_callback(self.inflight.discard)
+                self._start(d)
             if claimed:
                 continue
             self.rt.callback_wake.clear()
@@ -67,27 +113,52 @@ class CallbackDispatcher:
         if self.inflight:
             await asyncio.wait(self.inflight, timeout=5)
 
+    def _start(self, d: dict[str, Any]) -> None:
+        account = d["account_id"]
+        self.busy[account] += 1
+        share = max(1, self.rt.settings.callback_account_concurrency)
+
+        def done(t: asyncio.Task) -> None:
+            self.inflight.discard(t)
+            if self.busy[account] >= share:
+                self.rt.callback_wake.set()  # the account was held back at its share: it may go on now
+            self.busy[account] -= 1
+            if self.busy[account] <= 0:
+                del self.busy[account]
+
+        t = asyncio.create_task(self.deliver(d))
+        self.inflight.add(t)
+        t.add_done_callback(done)
+
     async def deliver(self, d: dict[str, Any]) -> None:
         s = self.rt.settings
-        attempt = d["attempts"] + 1
+        attempt = d["attempts"]  # counted at claim
         started = time.time()
         status_code: int | None = None
         error: str | None = None
         try:
             hdrs = signing.headers(d["callback_secret"], d["id"], int(started), d["body"])
-            resp = await self.http.post(d["url"], content=d["body"].encode(), headers=hdrs,
-                                        timeout=s.callback_timeout_seconds)
-            status_code = resp.status_code
-            if not 200 <= resp.status_code < 300:
-                error = f"HTTP {resp.status_code}"
-        except httpx.TimeoutException:
+            # One deadline for the whole exchange: httpx's own timeouts are per read, and a receiver that
+            # answers 200 and then drips its body would hold the slot (and outlive the lease) for ever.
+            async with asyncio.timeout(s.callback_timeout_seconds):
+                async with self.http.stream("POST", d["url"], content=d["body"].encode(), headers=hdrs,
+                                            timeout=s.callback_timeout_seconds) as resp:
+                    status_code = resp.status_code
+                    read = 0
+                    async for chunk in resp.aiter_raw():
+                        read += len(chunk)
+                        if read >= MAX_ANSWER_BYTES:
+                            break
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except (TimeoutError, httpx.TimeoutException):
             error = "timeout"
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         duration_ms = int((time.time() - started) * 1000)
         delivered = error is None
         retries_left = attempt <= len(s.callback_retry_delays)
-        values: dict[str, Any] = {"attempts": attempt, "last_status": status_code, "last_error": error,
+        values: dict[str, Any] = {"last_status": status_code, "last_error": error,
                                   "lease_owner": None, "lease_until": None}
         if delivered:
             values.update(state="delivered", delivered_at=time.time())
@@ -95,14 +166,15 @@ class CallbackDispatcher:
             values.update(next_attempt_at=time.time() + s.callback_retry_delays[attempt - 1])
         else:
             values.update(state="failed")
-        cd = callback_deliveries
+        cd, ca = callback_deliveries, callback_attempts
         try:
             async with self.rt.db.write() as conn:
-                await conn.execute(insert(callback_attempts).values(
-                    delivery_id=d["id"], attempt=attempt, started_at=started, duration_ms=duration_ms,
-                    status_code=status_code, error=error))
-                await conn.execute(update(cd).where(cd.c.id == d["id"], cd.c.lease_owner == self.owner)
-                                   .values(**values))
+                await conn.execute(update(ca).where(and_(ca.c.delivery_id == d["id"], ca.c.attempt == attempt))
+                                   .values(started_at=started, duration_ms=duration_ms, status_code=status_code,
+                                           error=error))
+                # Only while this attempt still holds the lease (not one taken over after it ran out).
+                await conn.execute(update(cd).where(cd.c.id == d["id"], cd.c.lease_owner == self.owner,
+                                                    cd.c.attempts == attempt).values(**values))
             record_callback_attempt(delivered, will_retry=retries_left)
         except Exception:
             log.exception("recording callback attempt %s/%s failed", d["id"], attempt)
