@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 
 from runapi.api.app import create_app
+from runapi.api.http_server import uvicorn_options
 from runapi.auth import admin
 from runapi.settings import Settings
 from runapi.store import Database
@@ -85,7 +86,8 @@ class Server:
 def start_server(tmp: Path, **overrides: Any) -> Server:
     settings = test_settings(tmp, **overrides)
     port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                            **uvicorn_options(settings))
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()

@@ -32,6 +32,15 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # Slow clients: a connection must send a request's complete headers within the header timeout of opening
+    # (or of a later request's first byte); a request body may pause at most the idle timeout and must be in
+    # within the body timeout; an idle kept-alive connection is closed after keep-alive seconds. Past
+    # max_connections open in one process, a new connection is answered 503 and closed.
+    http_header_timeout_seconds: float = 10.0
+    http_body_idle_timeout_seconds: float = 30.0
+    http_body_timeout_seconds: float = 600.0
+    http_keep_alive_seconds: float = 5.0
+    http_max_connections: int = 1000
 
     # SQLite durability: FULL fsyncs every commit (survives power loss); NORMAL survives process crashes.
     sqlite_synchronous: str = "FULL"

@@ -8,7 +8,7 @@ import logging
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp
 
 from ..catalog import get_catalog
@@ -48,6 +48,11 @@ async def http_error(request: Request, exc: Exception) -> Json:
 async def server_error(request: Request, exc: Exception) -> Json:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return Json({"error": "Internal server error"}, status_code=500)
+
+
+async def client_gone(request: Request, exc: Exception) -> Json:
+    # The client hung up mid-body (or was cut off by the body timeout): no one reads this, and it is no error.
+    return Json({"error": "Client closed the request"}, status_code=400)
 
 
 class ObservedStarlette(Starlette):
@@ -95,5 +100,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     return ObservedStarlette(
         routes=routes, lifespan=lifespan, access_log=settings.access_log,
-        exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: server_error},
+        exception_handlers={ApiError: api_error, HTTPException: http_error, ClientDisconnect: client_gone,
+                            Exception: server_error},
     )

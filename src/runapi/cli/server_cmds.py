@@ -34,13 +34,14 @@ def serve(host: str | None, port: int | None, processes: int, no_task_workers: b
     import uvicorn
 
     from ..api.app import create_app
+    from ..api.http_server import uvicorn_options
 
     if no_task_workers:
         os.environ["RUNAPI_RUN_WORKERS"] = "false"  # the environment reaches the processes of --workers N too
     settings = Settings()
     setup_logging(settings, log_level)
     where = {"host": host or settings.host, "port": port or settings.port, "log_level": log_level,
-             "proxy_headers": True, **UVICORN_LOGGING}
+             **UVICORN_LOGGING, **uvicorn_options(settings, processes)}
     if processes == 1:
         uvicorn.run(create_app(settings), **where)
         return

@@ -1,0 +1,122 @@
+"""The HTTP edge: how uvicorn serves the app, shared by `runapi serve` (one process or --workers N) and the
+tests' servers.
+
+uvicorn closes an idle kept-alive connection, but it sets no deadline on a connection that opens and sends
+nothing, sends its headers a byte at a time, or stops sending a request body half-way: each holds a socket
+(and, for a body, a request) for as long as the client likes. GuardedHttpToolsProtocol adds those deadlines
+and a cap on open connections per process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from ..settings import Settings
+
+# Written to a connection past the cap before it is closed: the client learns why, and may retry.
+OVERLOADED = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
+              b"content-length: 19\r\nretry-after: 1\r\nconnection: close\r\n\r\nService Unavailable")
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    header_timeout: float  # opening (or a later request's first byte) → its headers complete
+    body_idle_timeout: float  # longest pause within a request body
+    body_timeout: float  # headers complete → body complete
+    max_connections: int  # open at once in one process
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> ConnectionLimits:
+        return cls(s.http_header_timeout_seconds, s.http_body_idle_timeout_seconds, s.http_body_timeout_seconds,
+                   s.http_max_connections)
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with header and body deadlines and a connection cap. One timer per
+    connection, armed for the phase the client is in: waiting for headers, or for the rest of a body."""
+
+    # None: from the RUNAPI_* environment (the processes of `serve --workers N` are started afresh by
+    # uvicorn and find their settings there); protocol_with() makes a class with given limits.
+    limits: ClassVar[ConnectionLimits | None] = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cls = type(self)
+        if cls.limits is None:
+            cls.limits = ConnectionLimits.from_settings(Settings())
+        self._limits: ConnectionLimits = cls.limits
+        self._timer: asyncio.TimerHandle | None = None
+        self._phase = ""  # "headers" | "body" while a timer runs
+        self._body_deadline = 0.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self._limits.max_connections:
+            transport.write(OVERLOADED)
+            transport.close()
+            return
+        self._arm("headers", self._limits.header_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._timer is None:  # a later request on a kept-alive connection: its headers are due in time
+            self._arm("headers", self._limits.header_timeout)
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        # Until on_message_complete (at once when there is no body): the body must keep coming.
+        self._body_deadline = time.monotonic() + self._limits.body_timeout
+        self._arm("body", min(self._limits.body_idle_timeout, self._limits.body_timeout))
+
+    def on_body(self, body: bytes) -> None:
+        super().on_body(body)
+        self._arm("body", min(self._limits.body_idle_timeout, self._body_deadline - time.monotonic()))
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._disarm()
+
+    def _arm(self, phase: str, seconds: float) -> None:
+        self._disarm()
+        self._phase = phase
+        self._timer = self.loop.call_later(max(seconds, 0.0), self._expired)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expired(self) -> None:
+        self._timer = None
+        if self.transport.is_closing():
+            return
+        if self.flow.read_paused:
+            # The app has not taken what arrived yet: the client is not the one being waited for.
+            self._arm(self._phase, self._limits.body_idle_timeout)
+            return
+        if self._phase == "headers" and self.cycle is not None and not self.cycle.response_complete:
+            # The next request's start arrived while this one's answer is still being sent (pipelining):
+            # its headers' time starts when reading resumes.
+            self._arm("headers", self._limits.header_timeout)
+            return
+        self.transport.close()  # the app, if it waits for the body, sees a disconnect
+
+
+def protocol_with(limits: ConnectionLimits) -> type[GuardedHttpToolsProtocol]:
+    return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), {"limits": limits})
+
+
+def uvicorn_options(settings: Settings, processes: int = 1) -> dict[str, Any]:
+    """Keywords for uvicorn.run / uvicorn.Config: the guarded protocol, keep-alive, proxy headers. With
+    several processes the protocol class goes by reference (uvicorn pickles the config for its processes)
+    and each process reads the limits from the RUNAPI_* environment, as it reads all its settings."""
+    http = GuardedHttpToolsProtocol if processes > 1 else protocol_with(ConnectionLimits.from_settings(settings))
+    return {"http": http, "timeout_keep_alive": settings.http_keep_alive_seconds, "proxy_headers": True}
