@@ -62,6 +62,8 @@ class CallbackDispatcher:
             if spent:
                 await conn.execute(update(cd).where(cd.c.id.in_(spent)).values(
                     state="failed", last_error=INTERRUPTED, lease_owner=None, lease_until=None))
+                for _ in spent:
+                    record_callback_attempt(False, will_retry=False)
             picked = self._round_robin([c for c in candidates if c.attempts < max_attempts], limit, share)
             if not picked:
                 return []
