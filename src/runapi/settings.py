@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -12,6 +13,17 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Documented retry policy: up to 10 retries "with growing delays" (seconds after each failed attempt).
 DEFAULT_CALLBACK_DELAYS = (5, 15, 30, 60, 120, 300, 600, 1200, 2400, 3600)
+
+
+def is_loopback(host: str) -> bool:
+    """Is this bind address (or host name) reachable from this machine only?"""
+    host = host.strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
