@@ -37,7 +37,7 @@ def source_server(size: int) -> ThreadingHTTPServer:
     body = PNG_HEADER + b"\0" * (size - len(PNG_HEADER))
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(200)
             self.send_header("Content-Type", "image/png")
             self.send_header("Content-Length", str(len(body)))

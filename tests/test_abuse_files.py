@@ -149,7 +149,7 @@ def test_quota_is_exact_under_concurrency_on_postgres(services, tmp_path):
 
 
 def test_disk_full_answers_507_and_leaves_no_partial_file(server, monkeypatch):
-    import runapi.storage as storage
+    from runapi import storage
 
     def half_then_enospc(f, data):
         f.write(data[: len(data) // 2])
