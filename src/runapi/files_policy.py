@@ -20,6 +20,7 @@ ALLOWED_MIME = {
     "audio/x-m4a", "audio/webm", "application/pdf",
 }
 CANONICAL = {"audio/x-wav": "audio/wav", "audio/x-flac": "audio/flac", "audio/x-m4a": "audio/mp4"}
+_OWN_EXTENSIONS = {"opus": "audio/ogg", "jpeg": "image/jpeg"}  # ones we write that filetype does not map
 _UNSAFE_NAME = re.compile(r"[^\w.\-() ]+", re.UNICODE)
 
 
@@ -34,6 +35,23 @@ def sniff(data: bytes) -> str | None:
 def extension_for(mime: str) -> str:
     kind = filetype.get_type(mime=mime) or filetype.get_type(mime={v: k for k, v in CANONICAL.items()}.get(mime, mime))
     return kind.extension if kind else "bin"
+
+
+def type_for_extension(name: str) -> str | None:
+    """The allowed type a file name's extension stands for, or None. Only for names we chose (generated
+    outputs); a user's file name says nothing about what the bytes are."""
+    ext = name.rsplit("/", 1)[-1].rpartition(".")[2].lower() if "." in name.rsplit("/", 1)[-1] else ""
+    kind = filetype.get_type(ext=ext) if ext else None
+    mime = _OWN_EXTENSIONS.get(ext) or (kind.mime if kind else None)
+    return CANONICAL.get(mime, mime) if mime in ALLOWED_MIME else None
+
+
+def download_name(name: str, mime: str) -> str:
+    """`name`, with the extension of `mime` added when its own stands for another type (x.html that is a
+    GIF is saved as x.html.gif), so a saved copy opens as what it is."""
+    if type_for_extension(name) == mime:
+        return name
+    return f"{name}.{extension_for(mime) if mime in ALLOWED_MIME else 'bin'}"
 
 
 def clean_file_name(name: str | None, mime: str) -> str:

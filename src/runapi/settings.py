@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Documented retry policy: up to 10 retries "with growing delays" (seconds after each failed attempt).
 DEFAULT_CALLBACK_DELAYS = (5, 15, 30, 60, 120, 300, 600, 1200, 2400, 3600)
+
+
+def is_loopback(host: str) -> bool:
+    """Is this bind address (or host name) reachable from this machine only?"""
+    host = host.strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -28,6 +40,13 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
     public_url: str | None = Field(default=None, description="Base URL clients reach the server at; default: from the request")
+    # Without public_url, links take the request's Host only when it is one of these names (port ignored;
+    # ".example.com" also matches subdomains, "*" any host). Empty: the bind host, plus localhost, 127.0.0.1
+    # and ::1 when bound to loopback. Any other Host gets links to the address the connection arrived at.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)  # "a.com,b.com" or JSON
+    # Signed file links (uploads, generated media) point here when set, e.g. https://files.example.com: a
+    # separate origin, so even a hostile file never runs with the API origin's privileges.
+    files_url: str | None = None
     secret_key: str | None = Field(default=None, description="Signs file URLs; default: generated once into data_dir")
 
     host: str = "127.0.0.1"
@@ -66,6 +85,14 @@ class Settings(BaseSettings):
     callback_account_concurrency: int = 4
 
     generated_url_ttl_seconds: int = 7 * 24 * 3600
+    # Uploads per account (POST /api/v1/files, prepared uploads): bytes held in unexpired files, and how many
+    # uploads / bytes may start in any 60 s. 0 turns a limit off.
+    upload_quota_bytes: int = 1024 * 1024 * 1024
+    uploads_per_minute: int = 30
+    upload_bytes_per_minute: int = 250 * 1024 * 1024
+    # Local storage keeps this much disk free (the database may share the disk): writes that would go below
+    # it answer 507, and /health/ready reports the storage as not ready.
+    storage_min_free_bytes: int = 512 * 1024 * 1024
     fetch_max_bytes: int = 50 * 1024 * 1024
     fetch_timeout_seconds: float = 30.0
     # Outbound fetches (input URLs, callbacks) refuse loopback/private targets unless this is set (local dev, tests).
@@ -98,7 +125,8 @@ class Settings(BaseSettings):
     responses_retention_days: float = 30.0
 
     # Observability: log lines as text or JSON objects (one per line); one access line per request;
-    # when metrics_token is set, GET /metrics needs `Authorization: Bearer <token>`.
+    # when metrics_token is set, GET /metrics needs `Authorization: Bearer <token>`; without it /metrics is
+    # served only when the server is bound to loopback (it shows per-model usage).
     log_format: Literal["text", "json"] = "text"
     access_log: bool = True
     metrics_token: str | None = None
@@ -106,6 +134,18 @@ class Settings(BaseSettings):
     bootstrap_api_key: str | None = None
     bootstrap_credits_cents: int = 10_000
     bootstrap_email: str = "admin@localhost"
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                import json
+
+                return json.loads(value)
+            return [h.strip() for h in value.split(",") if h.strip()]
+        return value
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -15,9 +15,10 @@ from ..catalog import get_catalog
 from ..errors import ApiError
 from ..observability import endpoints as observability
 from ..observability.middleware import RequestObserver
-from ..settings import Settings
+from ..settings import Settings, is_loopback
 from . import account, files, guardrails, keys, llm_anthropic, llm_gemini, llm_openai, llm_responses, openapi, uploads
 from .bootstrap import ensure_bootstrap
+from .context import allowed_hosts
 from .media import media_routes
 from .responses import Json, error_response, llm_error_response
 from . import webhooks
@@ -70,6 +71,20 @@ class ObservedStarlette(Starlette):
         return RequestObserver(super().build_middleware_stack(), access_log_enabled=self.access_log)
 
 
+def warn_about_exposure(settings: Settings) -> None:
+    """Settings that are fine on 127.0.0.1 but not on an address others reach."""
+    if is_loopback(settings.host):
+        return
+    if not settings.public_url:
+        log.warning("RUNAPI_PUBLIC_URL is not set and the server is bound to %s: links are built from the "
+                    "request's Host only for RUNAPI_ALLOWED_HOSTS (%s), else from the address a connection "
+                    "arrived at; set RUNAPI_PUBLIC_URL to the address clients use", settings.host,
+                    ", ".join(sorted(allowed_hosts(settings))) or "none")
+    if not settings.metrics_token:
+        log.warning("RUNAPI_METRICS_TOKEN is not set and the server is bound to %s: /metrics answers 403 "
+                    "until a token is set", settings.host)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
 
@@ -77,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette):
         rt = await Runtime.start(settings)
         app.state.runtime = rt
+        warn_about_exposure(settings)
         await ensure_bootstrap(rt)
         try:
             yield

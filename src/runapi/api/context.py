@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from ..auth.principal import Principal, bearer_token
+from ..settings import Settings, is_loopback
 from .runtime import Runtime
 
 
@@ -22,5 +23,41 @@ async def authenticated(request: Request) -> Principal:
 
 
 def base_url(request: Request) -> str:
-    configured = runtime(request).settings.public_url
-    return (configured or str(request.base_url)).rstrip("/")
+    """Where links (files, upload targets, webhooks) point: RUNAPI_PUBLIC_URL; else the request's Host when it
+    is an allowed one; else the address this connection arrived at, which a client cannot forge. (A 400 for
+    an unknown Host would break every install reached by an address nobody listed, e.g. in a container.)"""
+    settings = runtime(request).settings
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    if host_allowed(request.headers.get("host", ""), allowed_hosts(settings)):
+        return str(request.base_url).rstrip("/")
+    server = request.scope.get("server")
+    if not server or server[1] is None:  # e.g. a unix socket
+        server = (settings.host, settings.port)
+    host = f"[{server[0]}]" if ":" in server[0] else server[0]
+    return f"{request.url.scheme}://{host}:{server[1]}{request.scope.get('root_path', '')}".rstrip("/")
+
+
+def allowed_hosts(settings: Settings) -> frozenset[str]:
+    """RUNAPI_ALLOWED_HOSTS, or the bind host (and the loopback names when bound to loopback)."""
+    if settings.allowed_hosts:
+        return frozenset(h.strip().lower() for h in settings.allowed_hosts)
+    bind = settings.host.strip("[]").lower()
+    names = {bind} if bind not in ("0.0.0.0", "::", "") else set()
+    if is_loopback(bind):
+        names |= {"localhost", "127.0.0.1", "::1"}
+    return frozenset(names)
+
+
+def host_allowed(host_header: str, allowed: frozenset[str]) -> bool:
+    host = host_header.strip().lower()
+    if host.startswith("["):  # [v6]:port
+        host = host[1:host.find("]")] if "]" in host else ""
+    elif host.count(":") == 1:
+        host = host.rsplit(":", 1)[0]
+    host = host.rstrip(".")
+    if not host:
+        return False
+    return "*" in allowed or host in allowed or any(
+        pattern.startswith(".") and (host.endswith(pattern) or host == pattern[1:]) or
+        pattern.startswith("*.") and host.endswith(pattern[1:]) for pattern in allowed)

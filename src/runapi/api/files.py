@@ -1,15 +1,48 @@
-"""Serves stored objects at signed, expiring URLs."""
+"""Serves stored objects at signed, expiring URLs.
+
+A file is served only as the type we know it to be, never the type its name suggests: an upload as the type
+sniffed from its bytes when it was stored (files.mime_type), a generated file as the type we produced (its
+key's extension is ours). Only images, audio and video are shown inline, and never SVG; everything else is
+an attachment. Every answer carries nosniff and a CSP that blocks scripts and sandboxes the document, so a
+polyglot (a GIF that is also HTML) stays an inert image even opened directly."""
 
 from __future__ import annotations
 
-import mimetypes
+from urllib.parse import quote
 
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
+from .. import files_policy as policy
 from ..errors import ApiError
+from ..store.schema import files
 from .context import runtime
+
+FILE_HEADERS = {
+    "Cache-Control": "private, max-age=3600",
+    "X-Content-Type-Options": "nosniff",  # browsers must not reinterpret an upload as something executable
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
+OCTET = "application/octet-stream"
+
+
+async def served_type(request: Request, key: str) -> str:
+    parts = key.split("/")
+    if parts[0] == "uploads" and len(parts) == 4:  # uploads/{account}/{file_id}/{name}
+        async with runtime(request).db.read() as conn:
+            mime = (await conn.execute(select(files.c.mime_type).where(
+                files.c.id == parts[2], files.c.key == key))).scalar_one_or_none()
+    else:  # generated outputs (and stores of our own): the extension is one we chose for the type
+        mime = policy.type_for_extension(key)
+    return mime if mime in policy.ALLOWED_MIME else OCTET
+
+
+def disposition(mime: str, key: str) -> str:
+    inline = mime.split("/")[0] in ("image", "audio", "video") and mime != "image/svg+xml"
+    name = policy.download_name(key.rsplit("/", 1)[-1], mime)
+    return f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{quote(name, safe='')}"
 
 
 async def serve_file(request: Request) -> Response:
@@ -17,9 +50,8 @@ async def serve_file(request: Request) -> Response:
     key = request.path_params["key"]
     if not rt.signer.verify(key, request.query_params.get("expires"), request.query_params.get("signature")):
         raise ApiError(403, "Link expired or invalid signature")
-    media_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
-    # nosniff: browsers must not reinterpret an upload as something executable
-    headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
+    media_type = await served_type(request, key)
+    headers = {**FILE_HEADERS, "Content-Disposition": disposition(media_type, key)}
     path = await rt.storage.get_path(key)
     if path is not None:
         return FileResponse(path, media_type=media_type, headers=headers)

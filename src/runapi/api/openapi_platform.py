@@ -37,7 +37,8 @@ def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, A
 def _errors(shape: str, *codes: int) -> dict[str, Any]:
     text = {400: "Invalid request", 401: "Unauthorized", 402: "Insufficient credits", 403: "Forbidden",
             404: "Not found", 408: "Download timeout", 413: "Too large", 415: "Unsupported file type",
-            422: "Invalid parameter value", 503: "Unavailable"}
+            422: "Invalid parameter value", 429: "Too many requests (see Retry-After)", 503: "Unavailable",
+            507: "Insufficient storage (try again later)"}
     return {str(code): _json(text[code], _ref(shape)) for code in codes}
 
 
@@ -217,18 +218,18 @@ def file_paths() -> dict[str, Any]:
                     ("upload_url", "headers", "signed_id"))
     return {
         "/api/v1/files": {"post": _op("files", "Upload a file (multipart, URL or base64); link valid one hour", {
-            "201": _json("Stored", FILE), **_errors("FilesError", 400, 401, 403, 408, 413, 415)},
+            "201": _json("Stored", FILE), **_errors("FilesError", 400, 401, 403, 408, 413, 415, 429, 507)},
             requestBody={"required": True, "content": {"multipart/form-data": {"schema": multipart},
                                                        JSON: {"schema": json_source}}})},
         "/api/v1/files/prepare": {"post": _op("files", "Start a direct upload: a pre-signed PUT URL", {
-            "200": _json("Prepared", prepared), **_errors("FilesError", 400, 401, 403, 413)},
+            "200": _json("Prepared", prepared), **_errors("FilesError", 400, 401, 403, 413, 429)},
             requestBody=_body(_obj({"byte_size": {"type": "integer", "minimum": 1}, "filename": {"type": "string"},
                                     "checksum": {"type": "string", "maxLength": 40}}, ("byte_size",))))},
         "/api/v1/files/confirm": {"post": _op("files", "Finish a direct upload", {
-            "201": _json("Stored", FILE), **_errors("FilesError", 400, 401, 403, 404, 415)},
+            "201": _json("Stored", FILE), **_errors("FilesError", 400, 401, 403, 404, 415, 507)},
             requestBody=_body(_obj({"signed_id": {"type": "string"}}, ("signed_id",))))},
         "/uploads/{file_id}": {"put": _op("files", "The pre-signed upload target (the URL is the credential)", {
-            "204": {"description": "Received"}, **_errors("FilesError", 403, 404, 413, 422)},
+            "204": {"description": "Received"}, **_errors("FilesError", 403, 404, 413, 422, 507)},
             parameters=[_path_param("file_id"), *SIGNED_QUERY],
             requestBody={"required": True, "content": {"application/octet-stream": {
                 "schema": {"type": "string", "format": "binary"}}}}, **OPEN)},

@@ -53,7 +53,7 @@ class Runtime:
         await db.create_schema()
         http = safe_client(allow_private=settings.allow_private_network, timeout=settings.fetch_timeout_seconds)
         storage = make_storage(settings)
-        signer = UrlSigner(settings.resolved_secret_key)
+        signer = UrlSigner(settings.resolved_secret_key, settings.files_url)
         coord = make_coordinator(settings.redis_url, settings.redis_channel_prefix)
         await coord.start()
         sandbox = SandboxProvider(http, settings.sandbox_delay_seconds, settings.fetch_max_bytes, storage, signer)

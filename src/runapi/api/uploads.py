@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +25,7 @@ from .. import files_policy as policy
 from ..auth.principal import require_api_key
 from ..errors import ApiError
 from ..net.safe_http import BlockedDestination, TooLarge, fetch_bytes
+from ..storage import StorageFull, quota
 from ..store.schema import files
 from .context import authenticated, base_url, runtime
 from .management import iso
@@ -43,6 +44,26 @@ def too_large(limit: int) -> ApiError:
 
 def unsupported() -> ApiError:
     return ApiError(415, "File type not supported", code="unsupported_file_type")
+
+
+def refused(exc: quota.UploadRefused) -> ApiError:
+    """Rate: 429 with Retry-After (waiting helps). Quota: 403 (the account's own limit; it frees up only as
+    its files expire), kept apart from 413 (this file alone is too big) and 507 (our disk is full)."""
+    if exc.reason == "rate":
+        return ApiError(429, exc.message, code="rate_limit_exceeded", headers={"Retry-After": str(exc.retry_after)})
+    return ApiError(403, exc.message, code="storage_quota_exceeded")
+
+
+def storage_full() -> ApiError:
+    return ApiError(507, "Insufficient storage: the file could not be stored, try again later",
+                    code="insufficient_storage", headers={"Retry-After": "60"})
+
+
+async def _put(request: Request, key: str, data: bytes, mime: str) -> None:
+    try:
+        await runtime(request).storage.put(key, data, mime)
+    except StorageFull:
+        raise storage_full() from None
 
 
 async def _from_url(request: Request, source: dict[str, Any]) -> tuple[bytes, str | None]:
@@ -120,19 +141,27 @@ async def _store(request: Request, account_id: int, api_key_id: str | None, data
         raise unsupported()
     rt = runtime(request)
     now = time.time()
+    prepared = file_id is not None  # a confirmed prepared upload: its row was reserved at prepare
     file_id = file_id or f"file_{uuid.uuid4().hex}"
     file_name = policy.clean_file_name(name, mime)
     key = f"uploads/{account_id}/{file_id}/{file_name}"
-    await rt.storage.put(key, data, mime)
     row = {"id": file_id, "account_id": account_id, "api_key_id": api_key_id, "key": key, "file_name": file_name,
-           "size_bytes": len(data), "mime_type": mime, "state": "ready", "created_at": now,
+           "size_bytes": len(data), "mime_type": mime, "state": "storing", "created_at": now,
            "expires_at": now + policy.LIFETIME_SECONDS}
+    if not prepared:
+        try:
+            await quota.reserve(rt.db, row, quota.UploadLimits.from_settings(rt.settings))
+        except quota.UploadRefused as exc:
+            raise refused(exc) from None
+    try:
+        await _put(request, key, data, mime)
+    except BaseException:
+        if not prepared:
+            await quota.release(rt.db, file_id)
+        raise
+    row["state"] = "ready"
     async with rt.db.write() as conn:
-        exists = (await conn.execute(select(files.c.id).where(files.c.id == file_id))).first()
-        if exists:
-            await conn.execute(update(files).where(files.c.id == file_id).values(**row))
-        else:
-            await conn.execute(insert(files).values(**row))
+        await conn.execute(update(files).where(files.c.id == file_id).values(**row))
     return _answer(request, row)
 
 
@@ -144,9 +173,19 @@ def _answer(request: Request, row: dict[str, Any]) -> dict[str, Any]:
             "created_at": iso(row["created_at"]), "expires_at": iso(row["expires_at"])}
 
 
+async def _precheck(request: Request, account_id: int) -> None:
+    """Refuse an account already at its upload limits before reading or fetching anything."""
+    rt = runtime(request)
+    try:
+        await quota.precheck(rt.db, account_id, quota.UploadLimits.from_settings(rt.settings))
+    except quota.UploadRefused as exc:
+        raise refused(exc) from None
+
+
 async def create_file(request: Request) -> Json:
     who = await authenticated(request)
     require_api_key(who)
+    await _precheck(request, who.account_id)
     if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         data, name = await _from_multipart(request)
     else:
@@ -185,11 +224,13 @@ async def prepare_upload(request: Request) -> Json:
     rt = runtime(request)
     now = time.time()
     file_id = f"file_{uuid.uuid4().hex}"
-    async with rt.db.write() as conn:
-        await conn.execute(insert(files).values(
-            id=file_id, account_id=who.account_id, api_key_id=who.key_id, key=None,
-            file_name=str(name or "upload")[:255], size_bytes=size, checksum=checksum, state="pending",
-            created_at=now, expires_at=now + policy.LIFETIME_SECONDS))
+    try:  # the prepared size counts against the limits from now on (the PUT may not exceed it)
+        row = {"id": file_id, "account_id": who.account_id, "api_key_id": who.key_id, "key": None,
+               "file_name": str(name or "upload")[:255], "size_bytes": size, "checksum": checksum,
+               "state": "pending", "created_at": now, "expires_at": now + policy.LIFETIME_SECONDS}
+        await quota.reserve(rt.db, row, quota.UploadLimits.from_settings(rt.settings))
+    except quota.UploadRefused as exc:
+        raise refused(exc) from None
     expires = int(now + policy.LIFETIME_SECONDS)
     sig = rt.signer.sign("upload", file_id, expires)
     headers = {"Content-Type": "application/octet-stream"}
@@ -223,7 +264,7 @@ async def receive_upload(request: Request) -> Response:
         raise ApiError(422, "Upload size does not match the prepared byte_size", code="size_mismatch")
     if row["checksum"] and base64.b64encode(hashlib.md5(data).digest()).decode() != row["checksum"]:
         raise ApiError(422, "Upload checksum does not match", code="checksum_mismatch")
-    await rt.storage.put(f"pending/{file_id}", data, "application/octet-stream")
+    await _put(request, f"pending/{file_id}", data, "application/octet-stream")
     return Response(status_code=204)
 
 
@@ -253,7 +294,7 @@ async def expire_files(rt: Any) -> int:
     now = time.time()
     async with rt.db.read() as conn:
         rows = (await conn.execute(select(files.c.id, files.c.key).where(
-            files.c.state.in_(("ready", "pending")), files.c.expires_at < now).limit(500))).all()
+            files.c.state.in_(quota.HELD_STATES), files.c.expires_at < now).limit(500))).all()
     for file_id, key in rows:
         for k in (key, f"pending/{file_id}"):
             if k:

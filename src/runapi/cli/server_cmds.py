@@ -38,9 +38,13 @@ def serve(host: str | None, port: int | None, processes: int, no_task_workers: b
 
     if no_task_workers:
         os.environ["RUNAPI_RUN_WORKERS"] = "false"  # the environment reaches the processes of --workers N too
+    if host:  # the app judges links and /metrics by the address it is really bound to
+        os.environ["RUNAPI_HOST"] = host
+    if port:
+        os.environ["RUNAPI_PORT"] = str(port)
     settings = Settings()
     setup_logging(settings, log_level)
-    where = {"host": host or settings.host, "port": port or settings.port, "log_level": log_level,
+    where = {"host": settings.host, "port": settings.port, "log_level": log_level, "proxy_headers": True,
              **UVICORN_LOGGING, **uvicorn_options(settings, processes)}
     if processes == 1:
         uvicorn.run(create_app(settings), **where)

@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..auth.principal import bearer_token
+from ..settings import is_loopback
 from . import exposition
 from .health import readiness
 
@@ -26,6 +27,10 @@ async def ready(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     rt = request.app.state.runtime
     required = rt.settings.metrics_token
+    if not required and not is_loopback(rt.settings.host):
+        # per-model usage is nobody else's business: on a reachable bind, /metrics needs a token
+        return JSONResponse({"error": "Set RUNAPI_METRICS_TOKEN to serve /metrics on a non-loopback address"},
+                            status_code=403)
     if required:
         given = bearer_token(request.headers.get("authorization")) or ""
         if not hmac.compare_digest(given.encode(), required.encode()):

@@ -1,4 +1,5 @@
-"""Readiness: does the database answer a query, and is the object storage reachable?"""
+"""Readiness: does the database answer a query, and is the object storage reachable (and, on a local disk,
+is there room above the free-space floor)?"""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ async def check_storage(storage: Storage) -> None:
     if isinstance(storage, LocalStorage):
         if not storage.root.is_dir() or not os.access(storage.root, os.W_OK | os.X_OK):
             raise OSError(f"storage directory {storage.root} is missing or not writable")
+        free = await asyncio.to_thread(storage.free_bytes)
+        if free < storage.min_free_bytes:  # uploads would be refused with 507: send traffic elsewhere
+            raise OSError(f"{free // 2**20} MiB free, below the {storage.min_free_bytes // 2**20} MiB floor "
+                          "(RUNAPI_STORAGE_MIN_FREE_BYTES)")
         return
     bucket, client = getattr(storage, "bucket", None), getattr(storage, "client", None)
     if bucket and client is not None:  # S3-compatible: one HEAD on the bucket

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import errno
 import hashlib
 import hmac
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 from urllib.parse import quote, urlencode
 
 FILES_PREFIX = "/files/"
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+class StorageFull(OSError):
+    """The backend has no room for the object (disk full, quota, or below the free-space floor): a 507,
+    not a 500. Nothing of the object is left behind."""
+
+
+def _write_all(f: BinaryIO, data: bytes) -> None:
+    f.write(data)
 
 
 class Storage(Protocol):
@@ -24,11 +38,17 @@ class Storage(Protocol):
 
 
 class LocalStorage:
-    """Objects as files under one directory; written via a temp file + rename, so a reader never sees half."""
+    """Objects as files under one directory; written via a temp file + rename, so a reader never sees half,
+    and the temp file is removed when the write fails. Writes that would leave less than `min_free_bytes`
+    free on the disk are refused (StorageFull)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, min_free_bytes: int = 0):
         self.root = root
+        self.min_free_bytes = min_free_bytes
         self.root.mkdir(parents=True, exist_ok=True)
+
+    def free_bytes(self) -> int:
+        return shutil.disk_usage(self.root).free
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -37,12 +57,25 @@ class LocalStorage:
         return path
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        await asyncio.to_thread(self._put, self._path(key), data)  # a 50 MB write must not stall the loop
+
+    def _put(self, path: Path, data: bytes) -> None:
+        if self.min_free_bytes and self.free_bytes() - len(data) < self.min_free_bytes:
+            raise StorageFull(errno.ENOSPC, "storage is below its free-space floor")
+        tmp = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as f:
+                _write_all(f, data)
+            os.replace(tmp, path)
+        except BaseException as exc:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            if isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS and not isinstance(exc, StorageFull):
+                raise StorageFull(exc.errno, os.strerror(exc.errno)) from exc
+            raise
 
     async def get_path(self, key: str) -> Path | None:
         try:
@@ -67,14 +100,17 @@ def make_storage(settings) -> Storage:  # noqa: ANN001
         return S3Storage(bucket=settings.s3_bucket, prefix=settings.s3_prefix, endpoint_url=settings.s3_endpoint_url,
                          region=settings.s3_region, access_key_id=settings.s3_access_key_id,
                          secret_access_key=settings.s3_secret_access_key)
-    return LocalStorage(settings.resolved_storage_dir)
+    return LocalStorage(settings.resolved_storage_dir, settings.storage_min_free_bytes)
 
 
 class UrlSigner:
-    """`{base}/files/{key}?expires=...&signature=...`; HMAC-SHA256 over key and expiry with the server secret."""
+    """`{base}/files/{key}?expires=...&signature=...`; HMAC-SHA256 over key and expiry with the server secret.
+    With `files_url` (RUNAPI_FILES_URL) every link goes to that origin instead of the caller's base; the
+    signature does not cover the host, so the files origin (the same server behind another name) verifies it."""
 
-    def __init__(self, secret: bytes):
+    def __init__(self, secret: bytes, files_url: str | None = None):
         self.secret = secret
+        self.files_url = files_url.rstrip("/") if files_url else None
 
     def sign(self, *parts: object) -> str:
         """URL-safe HMAC-SHA256 of the parts joined by newlines (other pre-signed URLs use it too)."""
@@ -86,7 +122,7 @@ class UrlSigner:
 
     def url(self, base_url: str, key: str, expires: int) -> str:
         query = urlencode({"expires": expires, "signature": self._signature(key, expires)})
-        return f"{base_url.rstrip('/')}{FILES_PREFIX}{quote(key)}?{query}"
+        return f"{(self.files_url or base_url).rstrip('/')}{FILES_PREFIX}{quote(key)}?{query}"
 
     def verify(self, key: str, expires: str | None, signature: str | None, now: float | None = None) -> bool:
         if not expires or not signature or not (expires.isascii() and expires.isdigit()):

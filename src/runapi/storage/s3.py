@@ -6,11 +6,17 @@ expire on our terms; the API streams the object from the bucket."""
 from __future__ import annotations
 
 import asyncio
+import errno
 from pathlib import Path
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from . import StorageFull
+
+# Answers meaning "no room" (MinIO answers 507 XMinioStorageFull when its disks are full): a 507 for us too.
+_FULL_CODES = {"XMinioStorageFull", "QuotaExceeded", "InsufficientStorage"}
 
 
 class S3Storage:
@@ -31,8 +37,14 @@ class S3Storage:
         return self.prefix + key
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
-        await asyncio.to_thread(self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data,
-                                ContentType=content_type)
+        try:
+            await asyncio.to_thread(self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data,
+                                    ContentType=content_type)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if error.get("Code") in _FULL_CODES or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 507:
+                raise StorageFull(errno.ENOSPC, f"object storage is full: {error.get('Code')}") from exc
+            raise
 
     async def read(self, key: str) -> bytes | None:
         def get() -> bytes | None:

@@ -219,8 +219,9 @@ files = Table(
     Column("size_bytes", BigInteger, nullable=False),
     Column("mime_type", String(100)),
     Column("checksum", String(40)),  # prepared uploads: base64 MD5 the PUT must match
-    Column("state", String(20), nullable=False),  # pending (prepared) | ready | deleted
+    Column("state", String(20), nullable=False),  # pending (prepared) | storing | ready | deleted
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Index("ix_files_expiry", "state", "expires_at"),
+    Index("ix_files_account", "account_id", "created_at"),  # per-account upload quota and rate
 )
