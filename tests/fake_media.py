@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from runapi.providers.sandbox import media
 from tests.conftest import free_port
+from tests.fal_contract import refusals
 
 
 def tiny_png(color: tuple[int, int, int] = (200, 40, 40)) -> bytes:
@@ -76,15 +77,19 @@ def _fal_outputs(app: str, base: str, count: int) -> dict[str, Any]:
 
 
 class FakeFal(FakeServer):
-    """fal.ai's queue API. Modes: ok | slow (IN_QUEUE, IN_PROGRESS for `slow_polls` status checks) | 500 | 429
-    (submit refused, Retry-After) | policy (the result is a 422 content_policy_violation) | lost (the result is
-    a 503 runner error) | status500 (status checks fail) | webhook (in progress for 0.3 s, then POSTs the
-    outcome to the submit's `fal_webhook` URL)."""
+    """fal.ai's queue API. Every submission is checked against fal's published input schema for its endpoint
+    (tests/contracts/fal_schemas.yaml): an unknown endpoint id answers 404, a body with an unknown field, a
+    wrong type or enum value, a value out of range or a missing required field answers 422 with fal's
+    `{"detail": [{loc, msg, type}]}`. Modes: ok | slow (IN_QUEUE, IN_PROGRESS for `slow_polls` status checks) |
+    500 | 429 (submit refused, Retry-After) | policy (the result is a 422 content_policy_violation) | lost (the
+    result is a 503 runner error) | status500 (status checks fail) | webhook (in progress for 0.3 s, then
+    POSTs the outcome to the submit's `fal_webhook` URL)."""
 
     def __init__(self, name: str):
         self.name = name
         self.slow_polls = 3
         self.jobs: dict[str, dict[str, Any]] = {}
+        self.refused: list[dict[str, Any]] = []  # submissions fal's schema refused (app, body, detail)
         self._later: set[asyncio.Task] = set()
         super().__init__([
             Route("/files/{name}", self.file, methods=["GET"]),
@@ -104,6 +109,12 @@ class FakeFal(FakeServer):
         if self.mode == "429":
             return JSONResponse({"detail": "Too many concurrent requests"}, status_code=429,
                                 headers={"Retry-After": "30"})
+        refused = refusals(app, body)
+        if refused is None:
+            return JSONResponse({"detail": f"Application '{app}' not found"}, status_code=404)
+        if refused:
+            self.refused.append({"app": app, "body": body, "detail": refused})
+            return JSONResponse({"detail": refused}, status_code=422)
         rid = str(uuid.uuid4())
         self.jobs[rid] = {"app": app, "body": body, "polls": 0, "mode": self.mode,
                           "webhook": request.query_params.get("fal_webhook")}
