@@ -186,8 +186,37 @@ class FakeFal(FakeServer):
         return Response(PNG, media_type="image/png")
 
 
+GPT_IMAGE_1_SIZES = {"auto", "1024x1024", "1536x1024", "1024x1536"}
+
+
+def openai_size_error(model: str, size: str | None) -> str | None:
+    """OpenAI's verdict on `size` for an image model, None when valid. gpt-image-2 takes any WxH with both
+    edges multiples of 16, the longer at most 3840, long:short at most 3:1 and 655,360-8,294,400 pixels;
+    gpt-image-1 and 1.5 take three sizes."""
+    if size is None or size == "auto":
+        return None
+    if model.startswith("gpt-image-1"):
+        return None if size in GPT_IMAGE_1_SIZES else f"Invalid size '{size}' for {model}"
+    if model != "gpt-image-2":
+        return None
+    try:
+        width, height = (int(v) for v in size.split("x"))
+    except ValueError:
+        return f"Invalid size '{size}': expected WIDTHxHEIGHT"
+    if width % 16 or height % 16:
+        return f"Invalid size '{size}': width and height must be multiples of 16"
+    if max(width, height) > 3840:
+        return f"Invalid size '{size}': the longest edge must be at most 3840"
+    if max(width, height) > 3 * min(width, height):
+        return f"Invalid size '{size}': the aspect ratio must be at most 3:1"
+    if not 655_360 <= width * height <= 8_294_400:
+        return f"Invalid size '{size}': the image must have between 655360 and 8294400 pixels"
+    return None
+
+
 class FakeOpenAIImages(FakeServer):
-    """/v1/images/generations and /v1/images/edits, b64_json answers. Modes: ok | 500 | 429 | policy."""
+    """/v1/images/generations and /v1/images/edits, b64_json answers; `size` is checked per model as OpenAI
+    does (400 invalid_value). Modes: ok | 500 | 429 | policy."""
 
     def __init__(self):
         super().__init__([Route("/v1/images/generations", self.generate, methods=["POST"]),
@@ -206,6 +235,13 @@ class FakeOpenAIImages(FakeServer):
                                 status_code=400)
         return None
 
+    def _invalid(self, body: dict[str, Any]) -> Response | None:
+        message = openai_size_error(str(body.get("model")), body.get("size"))
+        if message is None:
+            return None
+        return JSONResponse({"error": {"message": message, "type": "invalid_request_error", "param": "size",
+                                       "code": "invalid_value"}}, status_code=400)
+
     def _images(self, n: int) -> Response:
         return JSONResponse({"created": 1, "data": [{"b64_json": base64.b64encode(PNG).decode()}
                                                     for _ in range(n)]})
@@ -213,7 +249,7 @@ class FakeOpenAIImages(FakeServer):
     async def generate(self, request: Request) -> Response:
         body = await request.json()
         await self.record(request, body=body)
-        return self._failure() or self._images(int(body.get("n") or 1))
+        return self._failure() or self._invalid(body) or self._images(int(body.get("n") or 1))
 
     async def edit(self, request: Request) -> Response:
         form = await request.form()
@@ -221,7 +257,8 @@ class FakeOpenAIImages(FakeServer):
         mask = form.get("mask")
         await self.record(request, body={k: v for k, v in form.items() if isinstance(v, str)},
                           images=images, mask=await mask.read() if mask is not None else None)
-        return self._failure() or self._images(int(form.get("n") or 1))
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        return self._failure() or self._invalid(fields) or self._images(int(form.get("n") or 1))
 
 
 class FakeElevenLabs(FakeServer):

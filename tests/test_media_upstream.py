@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from runapi.catalog import get_catalog
 from runapi.providers.upstream.fal import fal_table
+from runapi.providers.upstream.openai_images import openai_table
 from runapi.store.schema import tasks
 from tests import fal_contract
 from tests.conftest import keys_under_guardrails, new_account, start_server, wait_done
@@ -25,6 +26,7 @@ from tests.fake_media import (
     FakeElevenLabs,
     FakeFal,
     FakeOpenAIImages,
+    openai_size_error,
 )
 
 FAST = 0.05  # fakes answer at once; poll them quickly
@@ -493,6 +495,29 @@ def test_openai_images_generate_and_edit(srv, modes, inputs_host):
     edit_call = modes.openai.calls("POST", "/edits")[-1]
     assert edit_call["images"] == [PNG, PNG]
     assert edit_call["body"]["size"] == "2048x1152" and edit_call["body"]["model"] == "gpt-image-2"
+
+
+def test_every_openai_image_size_is_within_openai_limits():
+    sizes = set()
+    for mapping in openai_table().entries.values():
+        for route in mapping.routes:
+            spec = route.input.get("size")
+            for table in (spec.get("map", {}), spec.get("default", {}).get("map", {})):
+                sizes |= {(route.app, size) for size in table.values()}
+    assert ("gpt-image-2", "2880x2880") in sizes and ("gpt-image-2", "1280x720") in sizes
+    assert openai_size_error("gpt-image-2", "3840x3840") and openai_size_error("gpt-image-2", "1024x576")
+    assert openai_size_error("gpt-image-2", "3840x2880") and not openai_size_error("gpt-image-2", "3840x2160")
+    assert {(app, size): openai_size_error(app, size) for app, size in sizes if openai_size_error(app, size)} == {}
+
+
+def test_gpt_image_2_at_4k_and_1k_passes_openai(srv, modes):
+    with srv.client() as c:
+        for ratio, resolution, size in (("4:3", "4k", "3264x2448"), ("16:9", "1k", "1280x720"),
+                                        ("3:4", "4k", "2448x3264")):
+            task_id = create(c, "gpt_image_2", "text_to_image", {"model": "gpt-image-2", "prompt": "a kite",
+                                                                 "aspect_ratio": ratio, "output_resolution": resolution})
+            assert finish(c, "gpt_image_2", "text_to_image", task_id)["status"] == "completed"
+            assert modes.openai.calls("POST", "/generations")[-1]["body"]["size"] == size
 
 
 def test_openai_moderation_refusal_fails_with_its_message_and_refunds(srv, modes):
