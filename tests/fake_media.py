@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from runapi.providers.sandbox import media
 from tests.conftest import free_port
+from tests.fal_contract import refusals
 
 
 def tiny_png(color: tuple[int, int, int] = (200, 40, 40)) -> bytes:
@@ -76,15 +77,19 @@ def _fal_outputs(app: str, base: str, count: int) -> dict[str, Any]:
 
 
 class FakeFal(FakeServer):
-    """fal.ai's queue API. Modes: ok | slow (IN_QUEUE, IN_PROGRESS for `slow_polls` status checks) | 500 | 429
-    (submit refused, Retry-After) | policy (the result is a 422 content_policy_violation) | lost (the result is
-    a 503 runner error) | status500 (status checks fail) | webhook (in progress for 0.3 s, then POSTs the
-    outcome to the submit's `fal_webhook` URL)."""
+    """fal.ai's queue API. Every submission is checked against fal's published input schema for its endpoint
+    (tests/contracts/fal_schemas.yaml): an unknown endpoint id answers 404, a body with an unknown field, a
+    wrong type or enum value, a value out of range or a missing required field answers 422 with fal's
+    `{"detail": [{loc, msg, type}]}`. Modes: ok | slow (IN_QUEUE, IN_PROGRESS for `slow_polls` status checks) |
+    500 | 429 (submit refused, Retry-After) | policy (the result is a 422 content_policy_violation) | lost (the
+    result is a 503 runner error) | status500 (status checks fail) | webhook (in progress for 0.3 s, then
+    POSTs the outcome to the submit's `fal_webhook` URL)."""
 
     def __init__(self, name: str):
         self.name = name
         self.slow_polls = 3
         self.jobs: dict[str, dict[str, Any]] = {}
+        self.refused: list[dict[str, Any]] = []  # submissions fal's schema refused (app, body, detail)
         self._later: set[asyncio.Task] = set()
         super().__init__([
             Route("/files/{name}", self.file, methods=["GET"]),
@@ -104,6 +109,12 @@ class FakeFal(FakeServer):
         if self.mode == "429":
             return JSONResponse({"detail": "Too many concurrent requests"}, status_code=429,
                                 headers={"Retry-After": "30"})
+        refused = refusals(app, body)
+        if refused is None:
+            return JSONResponse({"detail": f"Application '{app}' not found"}, status_code=404)
+        if refused:
+            self.refused.append({"app": app, "body": body, "detail": refused})
+            return JSONResponse({"detail": refused}, status_code=422)
         rid = str(uuid.uuid4())
         self.jobs[rid] = {"app": app, "body": body, "polls": 0, "mode": self.mode,
                           "webhook": request.query_params.get("fal_webhook")}
@@ -175,8 +186,37 @@ class FakeFal(FakeServer):
         return Response(PNG, media_type="image/png")
 
 
+GPT_IMAGE_1_SIZES = {"auto", "1024x1024", "1536x1024", "1024x1536"}
+
+
+def openai_size_error(model: str, size: str | None) -> str | None:
+    """OpenAI's verdict on `size` for an image model, None when valid. gpt-image-2 takes any WxH with both
+    edges multiples of 16, the longer at most 3840, long:short at most 3:1 and 655,360-8,294,400 pixels;
+    gpt-image-1 and 1.5 take three sizes."""
+    if size is None or size == "auto":
+        return None
+    if model.startswith("gpt-image-1"):
+        return None if size in GPT_IMAGE_1_SIZES else f"Invalid size '{size}' for {model}"
+    if model != "gpt-image-2":
+        return None
+    try:
+        width, height = (int(v) for v in size.split("x"))
+    except ValueError:
+        return f"Invalid size '{size}': expected WIDTHxHEIGHT"
+    if width % 16 or height % 16:
+        return f"Invalid size '{size}': width and height must be multiples of 16"
+    if max(width, height) > 3840:
+        return f"Invalid size '{size}': the longest edge must be at most 3840"
+    if max(width, height) > 3 * min(width, height):
+        return f"Invalid size '{size}': the aspect ratio must be at most 3:1"
+    if not 655_360 <= width * height <= 8_294_400:
+        return f"Invalid size '{size}': the image must have between 655360 and 8294400 pixels"
+    return None
+
+
 class FakeOpenAIImages(FakeServer):
-    """/v1/images/generations and /v1/images/edits, b64_json answers. Modes: ok | 500 | 429 | policy."""
+    """/v1/images/generations and /v1/images/edits, b64_json answers; `size` is checked per model as OpenAI
+    does (400 invalid_value). Modes: ok | 500 | 429 | policy."""
 
     def __init__(self):
         super().__init__([Route("/v1/images/generations", self.generate, methods=["POST"]),
@@ -195,6 +235,13 @@ class FakeOpenAIImages(FakeServer):
                                 status_code=400)
         return None
 
+    def _invalid(self, body: dict[str, Any]) -> Response | None:
+        message = openai_size_error(str(body.get("model")), body.get("size"))
+        if message is None:
+            return None
+        return JSONResponse({"error": {"message": message, "type": "invalid_request_error", "param": "size",
+                                       "code": "invalid_value"}}, status_code=400)
+
     def _images(self, n: int) -> Response:
         return JSONResponse({"created": 1, "data": [{"b64_json": base64.b64encode(PNG).decode()}
                                                     for _ in range(n)]})
@@ -202,7 +249,7 @@ class FakeOpenAIImages(FakeServer):
     async def generate(self, request: Request) -> Response:
         body = await request.json()
         await self.record(request, body=body)
-        return self._failure() or self._images(int(body.get("n") or 1))
+        return self._failure() or self._invalid(body) or self._images(int(body.get("n") or 1))
 
     async def edit(self, request: Request) -> Response:
         form = await request.form()
@@ -210,7 +257,8 @@ class FakeOpenAIImages(FakeServer):
         mask = form.get("mask")
         await self.record(request, body={k: v for k, v in form.items() if isinstance(v, str)},
                           images=images, mask=await mask.read() if mask is not None else None)
-        return self._failure() or self._images(int(form.get("n") or 1))
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        return self._failure() or self._invalid(fields) or self._images(int(form.get("n") or 1))
 
 
 class FakeElevenLabs(FakeServer):

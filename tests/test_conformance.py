@@ -8,13 +8,17 @@ cross-field rule) a request derived from an example that breaks just that constr
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+import yaml
 
 from runapi.catalog import Action, Param, get_catalog
+from runapi.catalog.model import build_family
 from runapi.catalog.validation import validate
 from runapi.errors import ApiError
+from runapi.yamlload import load_yaml
 from tests.conftest import wait_done
 
 CATALOG = get_catalog()
@@ -61,6 +65,43 @@ def test_every_action_has_valid_examples_for_every_model(action):
 def test_every_model_has_a_price(action):
     for model in action.models.values():
         assert isinstance(model.price.cents, int) and model.price.cents >= 0
+
+
+FAMILY = {"family": "demo", "actions": {"draw": {"result": "images", "params": {"model": {"type": "string"}},
+                                                  "models": {"demo-1": {"price": {"cents": 3}}}}}}
+
+
+@pytest.mark.parametrize(("model", "message"), [
+    (None, "demo/draw/demo-1: no price"),
+    ({"description": "no price here"}, "demo/draw/demo-1: no price"),
+    ({"price": {}}, "demo/draw/demo-1: no price"),
+    ({"price": {"cents": -1}}, "demo/draw/demo-1: prices are whole cents"),
+    ({"price": {"cents": 2, "by": {"size": {"big": 2.5}}}}, "demo/draw/demo-1: prices are whole cents"),
+    ({"price": {"cents": 2, "per_second": 1}}, "demo/draw/demo-1: unknown price keys"),
+])
+def test_a_model_without_a_valid_price_does_not_load(model, message):
+    assert build_family(copy.deepcopy(FAMILY)).actions["draw"].models["demo-1"].price.cents == 3
+    raw = copy.deepcopy(FAMILY)
+    raw["actions"]["draw"]["models"]["demo-1"] = model
+    with pytest.raises(ValueError, match=message):
+        build_family(raw)
+
+
+def test_a_catalog_directory_missing_a_price_does_not_load(tmp_path, monkeypatch):
+    source = next(iter(sorted((Path(__file__).parents[1] / "src/runapi/catalog/families").glob("*.yaml"))))
+    raw = load_yaml(source)
+    action, spec = next(iter(raw["actions"].items()))
+    model = next(iter(spec["models"]))
+    del spec["models"][model]["price"]
+    (tmp_path / source.name).write_text(yaml.safe_dump(raw, allow_unicode=True))
+    monkeypatch.setenv("RUNAPI_CATALOG_DIR", str(tmp_path))
+    get_catalog.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=f"{raw['family']}/{action}/{model}: no price"):
+            get_catalog()
+    finally:
+        monkeypatch.delenv("RUNAPI_CATALOG_DIR")
+        get_catalog.cache_clear()
 
 
 # ---------------------------------------------------------------- derived violations

@@ -14,7 +14,9 @@ from sqlalchemy import select
 
 from runapi.catalog import get_catalog
 from runapi.providers.upstream.fal import fal_table
+from runapi.providers.upstream.openai_images import openai_table
 from runapi.store.schema import tasks
+from tests import fal_contract
 from tests.conftest import keys_under_guardrails, new_account, start_server, wait_done
 from tests.fake_media import (
     MP3,
@@ -24,6 +26,7 @@ from tests.fake_media import (
     FakeElevenLabs,
     FakeFal,
     FakeOpenAIImages,
+    openai_size_error,
 )
 
 FAST = 0.05  # fakes answer at once; poll them quickly
@@ -151,24 +154,161 @@ def test_fal_table_names_real_actions_models_and_params():
 
 # --- fal: every covered family end to end ----------------------------------------------------------------
 
-def test_every_fal_mapped_model_completes_with_our_signed_links(srv, modes):
+# Requests reaching the fal routes the catalog's own examples do not reach (each route is run at least once).
+IMG = "https://example.com/a.png"
+ROUTE_EXAMPLES = [
+    ("veo_3_1", "text_to_video", {"model": "veo-3.1-fast", "prompt": "a fox", "input_mode": "reference",
+                                  "reference_image_urls": [IMG], "aspect_ratio": "16:9", "seeds": 12345}),
+    ("veo_3_1", "text_to_video", {"model": "veo-3.1", "prompt": "a fox", "first_frame_image_url": IMG}),
+    ("kling", "text_to_video", {"model": "kling-3.0", "prompt": "a fox", "first_frame_image_url": IMG,
+                                "output_resolution": "4k"}),
+    ("kling", "text_to_video", {"model": "kling-3.0", "prompt": "a fox", "first_frame_image_url": IMG,
+                                "output_resolution": "1080p", "duration_seconds": 5}),
+    ("kling", "text_to_video", {"model": "kling-3.0", "prompt": "a fox", "aspect_ratio": "9:16",
+                                "output_resolution": "720p"}),
+    ("kling", "text_to_video", {"model": "kling-3.0", "aspect_ratio": "1:1", "output_resolution": "4k",
+                                "multi_shots": True, "enable_sound": True, "prompt": "a fox",
+                                "multi_prompt": [{"prompt": "a fox runs", "duration_seconds": 3},
+                                                 {"prompt": "a fox sleeps", "duration_seconds": 2}]}),
+    ("seedance", "text_to_video", {"model": "seedance-2.0-fast", "prompt": "a fox runs", "first_frame_image_url": IMG,
+                                   "enable_safety_checker": True}),
+    ("nano_banana", "text_to_image", {"model": "nano-banana", "prompt": "a fox", "reference_image_urls": [IMG]}),
+    ("nano_banana", "text_to_image", {"model": "nano-banana-pro", "prompt": "a fox", "reference_image_urls": [IMG],
+                                      "output_resolution": "2k"}),
+    ("nano_banana", "text_to_image", {"model": "nano-banana-2", "prompt": "a fox", "aspect_ratio": "16:9"}),
+    ("flux_kontext", "text_to_image", {"model": "flux-kontext-max", "prompt": "a fox", "source_image_url": IMG}),
+    ("flux_2", "remix_image", {"model": "flux-2-flex-remix-image", "prompt": "a fox", "source_image_urls": [IMG],
+                               "aspect_ratio": "auto", "output_resolution": "2k"}),
+    ("wan", "speech_to_video", {"model": "wan-2.2-a14b-speech-to-video-turbo", "source_image_url": IMG,
+                                "source_audio_url": "https://example.com/a.mp3"}),
+]
+
+
+def fal_requests() -> list[tuple[object, str, dict]]:
+    """(action, model, request) for every catalog example of a fal-mapped model, and ROUTE_EXAMPLES."""
     catalog = get_catalog()
+    out = []
+    for (action_key, model) in fal_table().entries:
+        action = catalog.action(*action_key.split("/"))
+        out += [(action, model, dict(ex)) for ex in action.examples if (ex.get("model") or action.default_model) == model]
+    for family, name, body in ROUTE_EXAMPLES:
+        out.append((catalog.action(family, name), body["model"], body))
+    return out
+
+
+def route_of(action, model: str, body: dict):
+    params = {p.name: p.default for p in action.models[model].params.values() if p.default is not None}
+    return fal_table().get(action.key, model).route({**params, **body}, model)
+
+
+def test_fal_schema_table_has_every_endpoint_the_mapping_uses():
+    apps = {r.app for m in fal_table().entries.values() for r in m.routes if r.refuse is None}
+    assert apps == set(fal_contract.schemas()), "tests/contracts/fal_schemas.yaml and fal_models.yaml differ"
+    for app in apps:
+        assert fal_contract.validator(app) is not None
+
+
+def test_every_fal_route_has_a_request_that_reaches_it():
+    reached = {(a.key, m, route_of(a, m, body).app) for a, m, body in fal_requests()}
+    for (action_key, model), mapping in fal_table().entries.items():
+        if has_task_ref(get_catalog().action(*action_key.split("/"))):
+            continue  # runs in test_task_references_reach_fal_as_signed_links
+        for route in mapping.routes:
+            if route.refuse is None:
+                assert (action_key, model, route.app) in reached, (action_key, model, route.app)
+
+
+def test_every_fal_route_completes_with_our_signed_links(srv, modes):
+    """Every example and route runs through the public API to the fake fal, which checks each body against
+    fal's schema for that endpoint: a wrong endpoint id, field name, type or enum value fails here."""
     started = []
     with srv.client() as c:
-        for (action_key, model) in fal_table().entries:
-            action = catalog.action(*action_key.split("/"))
+        for action, model, body in fal_requests():
             if has_task_ref(action):
                 continue  # covered by test_task_references_reach_fal_as_signed_links
-            started.append((action, model, create(c, action.family, action.name, example_for(action, model))))
-        for action, model, task_id in started:
-            body = finish(c, action.family, action.name, task_id)
-            assert body["status"] == "completed", (action.key, model, body)
+            started.append((action, model, body, create(c, action.family, action.name, body)))
+        for action, model, body, task_id in started:
+            result = finish(c, action.family, action.name, task_id)
+            assert result["status"] == "completed", (action.key, body, result, modes.primary.refused[-1:])
             expected = MP4 if action.result == "videos" else PNG
-            assert downloads(srv, body, action.result)[0] == expected
+            assert downloads(srv, result, action.result)[0] == expected
     apps = {call["app"] for fake in (modes.primary, modes.limited) for call in fake.calls("POST")}
-    for action, model, _ in started:
-        routes = fal_table().get(action.key, model).routes
-        assert {r.app for r in routes} & apps, (action.key, model)
+    for action, model, body, _ in started:
+        assert route_of(action, model, body).app in apps, (action.key, body)
+    assert not modes.primary.refused and not modes.limited.refused
+
+
+def test_fake_fal_refuses_like_fal(modes):
+    """The fake answers as fal does to what its schema refuses, so the tests above can fail."""
+    url = modes.primary.url
+    assert httpx.post(f"{url}/fal-ai/wan/v2.2-a14b/speech-to-video/turbo", json={}).status_code == 404
+    r = httpx.post(f"{url}/fal-ai/wan-25-preview/text-to-video",
+                   json={"prompt": "", "aspect_ratio": "4:3", "duration": "7", "seed": "x", "colour": "red"})
+    assert r.status_code == 422
+    detail = {tuple(d["loc"]): d["type"] for d in r.json()["detail"]}
+    assert detail == {("body", "aspect_ratio"): "enum", ("body", "duration"): "enum", ("body", "seed"): "integer_type",
+                      ("body", "colour"): "extra_forbidden", ("body", "prompt"): "string_too_short"}
+    r = httpx.post(f"{url}/fal-ai/kling-video/v3/pro/text-to-video",
+                   json={"multi_prompt": [{"duration": "3"}], "cfg_scale": 2})
+    assert r.status_code == 422
+    detail = {tuple(d["loc"]): d["type"] for d in r.json()["detail"]}
+    assert detail == {("body", "multi_prompt", 0, "prompt"): "missing", ("body", "cfg_scale"): "less_than_equal"}
+    r = httpx.post(f"{url}/fal-ai/flux-2-pro/edit", json={"prompt": "a fox", "image_urls": [IMG],
+                                                            "image_size": "auto 1k"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "image_size"]
+
+
+@pytest.mark.parametrize(("family", "action", "body", "message"), [
+    ("wan", "text_to_video", {"model": "wan-2.5-text-to-video", "prompt": "a fox", "duration_seconds": 7,
+                              "aspect_ratio": "16:9"}, "wan-2.5-text-to-video supports duration_seconds 5 or 10"),
+    ("wan", "text_to_video", {"model": "wan-2.2-a14b-text-to-video-turbo", "prompt": "a fox", "aspect_ratio": "4:3"},
+     "wan-2.2-a14b-text-to-video-turbo supports aspect_ratio 16:9, 9:16 or 1:1"),
+    ("wan", "image_to_video", {"model": "wan-2.2-a14b-image-to-video-turbo", "first_frame_image_url": IMG,
+                               "duration_seconds": 10}, "wan-2.2-a14b-image-to-video-turbo makes 5-second videos"),
+])
+def test_inputs_fal_cannot_honour_fail_without_a_submission_and_refund(srv, modes, family, action, body, message):
+    _, key = new_account(srv, credits=1000)
+    before = len(modes.primary.calls("POST")) + len(modes.backup.calls("POST"))
+    with srv.client(key) as c:
+        result = finish(c, family, action, create(c, family, action, body))
+    assert result["status"] == "failed" and result["error"].startswith(message)
+    assert len(modes.primary.calls("POST")) + len(modes.backup.calls("POST")) == before
+    assert balance(srv, key) == 1000
+
+
+def test_fal_bodies_for_the_corrected_routes(srv, modes):
+    with srv.client() as c:
+        ids = [create(c, "flux_2", "remix_image", {"model": "flux-2-pro-remix-image", "prompt": "a fox",
+                                                   "source_image_urls": [IMG], "aspect_ratio": "auto"}),
+               create(c, "seedance", "text_to_video", {"model": "seedance-1.5-pro", "prompt": "a bud opens",
+                                                       "aspect_ratio": "1:1", "duration_seconds": 4,
+                                                       "source_image_urls": [IMG, "https://example.com/b.png"]}),
+               create(c, "kling", "text_to_video", {
+                   "model": "kling-3.0", "aspect_ratio": "16:9", "output_resolution": "720p", "multi_shots": True,
+                   "enable_sound": True, "prompt": "ignored with shots",
+                   "multi_prompt": [{"prompt": "a fox runs", "duration_seconds": 3}]}),
+               create(c, "wan", "image_to_video", {"model": "wan-2.5-image-to-video", "first_frame_image_url": IMG,
+                                                   "duration_seconds": 10})]
+        for (family, action), task_id in zip([("flux_2", "remix_image"), ("seedance", "text_to_video"),
+                                              ("kling", "text_to_video"), ("wan", "image_to_video")], ids):
+            assert finish(c, family, action, task_id)["status"] == "completed"
+    calls = {call["app"]: call["body"] for call in modes.primary.calls("POST")[-4:]}
+    assert calls["fal-ai/flux-2-pro/edit"]["image_size"] == "auto"
+    seedance = calls["fal-ai/bytedance/seedance/v1.5/pro/image-to-video"]
+    assert (seedance["image_url"], seedance["end_image_url"]) == (IMG, "https://example.com/b.png")
+    kling = calls["fal-ai/kling-video/v3/standard/text-to-video"]
+    assert "prompt" not in kling and kling["multi_prompt"] == [{"prompt": "a fox runs", "duration": "3"}]
+    wan = calls["fal-ai/wan-25-preview/image-to-video"]
+    assert wan["prompt"] and wan["duration"] == "10"
+
+
+def test_seedance_1_5_refuses_9_21_before_billing(srv):
+    _, key = new_account(srv, credits=1000)
+    with srv.client(key) as c:
+        r = c.post("/api/v1/seedance/text_to_video", json={
+            "model": "seedance-1.5-pro", "prompt": "a fox runs", "aspect_ratio": "9:21", "duration_seconds": 4})
+    assert r.status_code == 422 and "aspect_ratio" in r.text
+    assert balance(srv, key) == 1000
 
 
 def test_fal_request_body_is_mapped_from_our_parameters(srv, modes):
@@ -218,7 +358,7 @@ def test_submission_falls_back_to_the_next_deployment(srv, modes, failure):
     _, key = new_account(srv, credits=1000)
     before = len(modes.backup.calls("POST"))
     with srv.client(key) as c:
-        task_id = create(c, "flux_kontext", "text_to_image", {"model": "flux-kontext-pro", "prompt": "x"})
+        task_id = create(c, "flux_kontext", "text_to_image", {"model": "flux-kontext-pro", "prompt": "a fox"})
         body = finish(c, "flux_kontext", "text_to_image", task_id)
     assert body["status"] == "completed" and body["images"][0]["origin_url"] == body["images"][0]["url"]
     row = task_row(srv, task_id)
@@ -246,7 +386,7 @@ def test_a_job_lost_upstream_moves_to_the_next_deployment(srv, modes):
     modes.primary.mode = "lost"
     with srv.client() as c:
         task_id = create(c, "seedream", "text_to_image", {
-            "model": "seedream-4.5-text-to-image", "prompt": "x", "aspect_ratio": "16:9", "output_quality": "high"})
+            "model": "seedream-4.5-text-to-image", "prompt": "a fox", "aspect_ratio": "16:9", "output_quality": "high"})
         body = finish(c, "seedream", "text_to_image", task_id)
     assert body["status"] == "completed"
     assert task_row(srv, task_id)["provider_job"]["tried"] == ["fal-primary", "fal-backup"]
@@ -269,7 +409,7 @@ def test_nothing_answers_failed_with_the_upstream_error_and_refunded(srv, modes)
     modes.primary.mode = modes.backup.mode = "500"
     _, key = new_account(srv, credits=1000)
     with srv.client(key) as c:
-        task_id = create(c, "hailuo", "text_to_video", {"model": "hailuo-02-text-to-video-pro", "prompt": "x"})
+        task_id = create(c, "hailuo", "text_to_video", {"model": "hailuo-02-text-to-video-pro", "prompt": "a fox"})
         body = finish(c, "hailuo", "text_to_video", task_id)
     assert body["status"] == "failed"
     assert body["error"].startswith("Upstream error:") and "HTTP 503" in body["error"]
@@ -280,7 +420,7 @@ def test_status_outage_is_retried_then_fails_and_refunds(srv, modes):
     modes.primary.mode = "status500"  # accepted, then every status check fails: the worker's backoff retries
     _, key = new_account(srv, credits=1000)
     with srv.client(key) as c:
-        task_id = create(c, "imagen_4", "text_to_image", {"model": "imagen-4-ultra", "prompt": "x"})
+        task_id = create(c, "imagen_4", "text_to_image", {"model": "imagen-4-ultra", "prompt": "a fox"})
         body = finish(c, "imagen_4", "text_to_image", task_id)
     assert body["status"] == "failed"
     assert body["error"].startswith("Upstream error: fal-primary answered HTTP 500")
@@ -310,7 +450,7 @@ def test_guardrails_steer_routing_and_fallback_by_deployment_name(srv, modes):
     before_primary = len(modes.primary.calls("POST"))
     modes.backup.mode = "500"  # the permitted deployment fails: fallback must not reach the blocked one
     with srv.client(keys["no primary"]) as c:
-        r = c.post("/api/v1/imagen_4/text_to_image", json={"model": "imagen-4", "prompt": "x"})
+        r = c.post("/api/v1/imagen_4/text_to_image", json={"model": "imagen-4", "prompt": "a fox"})
         assert r.status_code == 202
         row = task_row(srv, r.json()["id"])
         assert row["provider"] == "fal-backup" and row["provider_job"]["tried"] == ["fal-primary"]
@@ -319,15 +459,15 @@ def test_guardrails_steer_routing_and_fallback_by_deployment_name(srv, modes):
     assert len(modes.primary.calls("POST")) == before_primary
     modes.backup.mode = "ok"
     with srv.client(keys["no primary"]) as c:
-        r = c.post("/api/v1/imagen_4/text_to_image", json={"model": "imagen-4", "prompt": "y"})
+        r = c.post("/api/v1/imagen_4/text_to_image", json={"model": "imagen-4", "prompt": "a cat"})
         assert finish(c, "imagen_4", "text_to_image", r.json()["id"])["status"] == "completed"
         r = c.post("/api/v1/gpt_image/text_to_image",
-                   json={"model": "gpt-image-1.5", "prompt": "x", "aspect_ratio": "1:1", "quality": "medium"})
+                   json={"model": "gpt-image-1.5", "prompt": "a fox", "aspect_ratio": "1:1", "quality": "medium"})
         assert r.status_code == 202
-        r = c.post("/api/v1/suno/generate_lyrics", json={"prompt": "x"})  # no upstream carries Suno: sandbox
+        r = c.post("/api/v1/suno/generate_lyrics", json={"prompt": "a fox"})  # no upstream carries Suno: sandbox
         assert r.status_code == 202 and task_row(srv, r.json()["id"])["provider"] == "sandbox"
     with srv.client(keys["no fal at all"]) as c:
-        r = c.post("/api/v1/imagen_4/text_to_image", json={"model": "imagen-4", "prompt": "x"})
+        r = c.post("/api/v1/imagen_4/text_to_image", json={"model": "imagen-4", "prompt": "a fox"})
         assert r.status_code == 403 and "fal-primary" in r.json()["error"]
 
 
@@ -357,12 +497,35 @@ def test_openai_images_generate_and_edit(srv, modes, inputs_host):
     assert edit_call["body"]["size"] == "2048x1152" and edit_call["body"]["model"] == "gpt-image-2"
 
 
+def test_every_openai_image_size_is_within_openai_limits():
+    sizes = set()
+    for mapping in openai_table().entries.values():
+        for route in mapping.routes:
+            spec = route.input.get("size")
+            for table in (spec.get("map", {}), spec.get("default", {}).get("map", {})):
+                sizes |= {(route.app, size) for size in table.values()}
+    assert ("gpt-image-2", "2880x2880") in sizes and ("gpt-image-2", "1280x720") in sizes
+    assert openai_size_error("gpt-image-2", "3840x3840") and openai_size_error("gpt-image-2", "1024x576")
+    assert openai_size_error("gpt-image-2", "3840x2880") and not openai_size_error("gpt-image-2", "3840x2160")
+    assert {(app, size): openai_size_error(app, size) for app, size in sizes if openai_size_error(app, size)} == {}
+
+
+def test_gpt_image_2_at_4k_and_1k_passes_openai(srv, modes):
+    with srv.client() as c:
+        for ratio, resolution, size in (("4:3", "4k", "3264x2448"), ("16:9", "1k", "1280x720"),
+                                        ("3:4", "4k", "2448x3264")):
+            task_id = create(c, "gpt_image_2", "text_to_image", {"model": "gpt-image-2", "prompt": "a kite",
+                                                                 "aspect_ratio": ratio, "output_resolution": resolution})
+            assert finish(c, "gpt_image_2", "text_to_image", task_id)["status"] == "completed"
+            assert modes.openai.calls("POST", "/generations")[-1]["body"]["size"] == size
+
+
 def test_openai_moderation_refusal_fails_with_its_message_and_refunds(srv, modes):
     modes.openai.mode = "policy"
     _, key = new_account(srv, credits=1000)
     with srv.client(key) as c:
         task_id = create(c, "gpt_image", "text_to_image",
-                         {"model": "gpt-image-1.5", "prompt": "x", "aspect_ratio": "1:1", "quality": "medium"})
+                         {"model": "gpt-image-1.5", "prompt": "a fox", "aspect_ratio": "1:1", "quality": "medium"})
         body = finish(c, "gpt_image", "text_to_image", task_id)
     assert body["status"] == "failed" and body["error"] == "Your request was rejected by the safety system."
     assert balance(srv, key) == 1000
@@ -445,12 +608,12 @@ def test_fal_webhook_wakes_the_task_at_once_and_forged_ones_are_refused(tmp_path
          "webhooks": True}])
     try:
         with server.client() as c:
-            task_id = create(c, "imagen_4", "text_to_image", {"model": "imagen-4", "prompt": "x"})
+            task_id = create(c, "imagen_4", "text_to_image", {"model": "imagen-4", "prompt": "a fox"})
             body = finish(c, "imagen_4", "text_to_image", task_id)
             assert body["status"] == "completed" and downloads(server, body, "images") == [PNG]
             (job,) = fal.jobs.values()
             assert job["webhook"].startswith(f"{server.url}/webhooks/upstream/{task_id}?signature=")
-            assert job["webhook_status"] == 200 and job["body"]["prompt"] == "x"
+            assert job["webhook_status"] == 200 and job["body"]["prompt"] == "a fox"
             forged = c.post(f"/webhooks/upstream/{task_id}?signature=nope")
             assert forged.status_code == 401
     finally:
@@ -466,7 +629,7 @@ def test_a_timed_out_task_cancels_its_upstream_job_and_is_refunded(tmp_path):
     try:
         _, key = new_account(server, credits=1000)
         with server.client(key) as c:
-            task_id = create(c, "imagen_4", "text_to_image", {"model": "imagen-4", "prompt": "x"})
+            task_id = create(c, "imagen_4", "text_to_image", {"model": "imagen-4", "prompt": "a fox"})
             body = finish(c, "imagen_4", "text_to_image", task_id)
         assert body["status"] == "failed" and body["error"] == "Task timed out"
         assert fal.calls("PUT", "/cancel") and next(iter(fal.jobs.values()))["cancelled"] is True

@@ -156,6 +156,22 @@ class Family:
     actions: dict[str, Action]
 
 
+PRICE_KEYS = {"cents", "by", "per", "per_default"}
+
+
+def _price(raw: Any, where: str) -> Price:
+    """Every model states its price: a missing one must not quietly make the model free."""
+    if not isinstance(raw, dict) or "cents" not in raw:
+        raise ValueError(f"{where}: no price (every model needs `price: {{cents: N}}`)")
+    unknown = set(raw) - PRICE_KEYS
+    if unknown:
+        raise ValueError(f"{where}: unknown price keys {sorted(unknown)}")
+    amounts = [raw["cents"], *(v for table in (raw.get("by") or {}).values() for v in table.values())]
+    if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in amounts):
+        raise ValueError(f"{where}: prices are whole cents >= 0, got {raw}")
+    return Price(**raw)
+
+
 def build_family(raw: dict[str, Any]) -> Family:
     name = raw["family"]
     actions = {}
@@ -178,7 +194,7 @@ def build_family(raw: dict[str, Any]) -> Family:
                 description=m.get("description", ""),
                 params=params,
                 sandbox={**sandbox, **m.get("sandbox", {})},
-                price=Price(**m.get("price", {"cents": 0})),
+                price=_price(m.get("price"), f"{name}/{action_name}/{model_id}"),
             )
         if "model" in base and base["model"].enum is None:
             # The model parameter's allowed values are the action's models, declared once.

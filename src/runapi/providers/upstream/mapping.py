@@ -15,12 +15,17 @@ Table layout, per `family/action`:
           - fal-ai/veo3.1
 
 A route's `when` uses the catalog's condition syntax (FORMAT.md); the first route that holds is used. Route
-input is merged over the shared input; a field set to null is dropped.
+input is merged over the shared input; a field set to null is dropped. A route `{when, refuse: message}`
+fails the task with that message: for inputs the upstream has no way to honour (a length or aspect it does
+not make), which must not be sent anyway (the upstream would refuse them) nor quietly changed.
 
 Value specs: `$name` (the parameter, left out when not set); a plain scalar or list (a literal);
-`{param: name, first: true, map: {ours: theirs}, as: int|float|str|upper|lower, format: "{}s",
-default: x}` (applied in that order; unmapped values pass through); `{params: [a, b], map: {"a b": x}}`
-(the values joined with a space, looked up); `{task_file: param, kind: videos, index: param_or_int}` (a
+`{param: name, first: true, at: n, map: {ours: theirs}, as: int|float|str|upper|lower, format: "{}s",
+default: x}` (applied in that order; unmapped values pass through; `at` picks a list's n-th element, left
+out when the list is shorter); `{params: [a, b], map: {"a b": x}, default: x}` (the values joined with a
+space, looked up; a combination the map lacks takes the default or is left out, never sent joined);
+any dict spec may carry `when: condition` (left out unless it holds, e.g. a prompt that must not travel
+with a multi-shot prompt list); `{task_file: param, kind: videos, index: param_or_int}` (a
 signed link to a file a referenced task produced); `{object: {field: spec}}` (a nested object, left out when
 empty); `{each: param, item: {field: spec}}` (a list built from a list of objects, `$field` naming the
 item's own fields); `{const: value}` (a literal object).
@@ -41,7 +46,7 @@ from .errors import UpstreamError
 
 MISSING: Any = object()
 _SPEC_KEYS = ({"param"}, {"params"}, {"task_file"}, {"object"}, {"each"}, {"const"})
-_PARAM_OPTIONS = {"param", "first", "map", "as", "format", "default"}
+_PARAM_OPTIONS = {"param", "first", "at", "map", "as", "format", "default", "when"}
 _CASTS: dict[str, Callable[[Any], Any]] = {
     "int": lambda v: int(float(v)), "float": float, "str": shown,
     "upper": lambda v: str(v).upper(), "lower": lambda v: str(v).lower(),
@@ -78,14 +83,22 @@ def resolve(spec: Any, ctx: Context) -> Any:
         return [v for v in (resolve(s, ctx) for s in spec) if v is not MISSING]
     if not isinstance(spec, dict):
         return spec
+    if "when" in spec and not evaluate(spec["when"], ctx.params):
+        return MISSING
     if "param" in spec:
         value = ctx.get(spec["param"])
+        if value is not MISSING and "at" in spec:
+            items = value if isinstance(value, list) else [value]
+            value = items[spec["at"]] if spec["at"] < len(items) else MISSING
         return _param(spec, value) if value is not MISSING else _default(spec, ctx)
     if "params" in spec:
         values = [ctx.get(p) for p in spec["params"]]
         if any(v is MISSING for v in values):
             return _default(spec, ctx)
-        return _lookup(spec["map"], " ".join(shown(v) or "" for v in values))
+        key = " ".join(shown(v) or "" for v in values)
+        found = _lookup(spec["map"], key)
+        # a combination the table lacks (e.g. "auto 1k") is no upstream value: never send it joined
+        return _default(spec, ctx) if found is key else found
     if "task_file" in spec:
         return _task_file(spec, ctx)
     if "object" in spec:
@@ -150,6 +163,10 @@ def check_spec(spec: Any, where: str) -> None:
         raise ValueError(f"{where}: unknown options {sorted(keys - _PARAM_OPTIONS)}")
     if "default" in spec:
         check_spec(spec["default"], f"{where}.default")
+    if "when" in spec:
+        evaluate(spec["when"], {})  # parses: a typo fails at load
+    if "at" in spec and (not isinstance(spec["at"], int) or spec["at"] < 0):
+        raise ValueError(f"{where}: at must be a list index, got {spec['at']!r}")
     if "as" in spec and spec["as"] not in _CASTS:
         raise ValueError(f"{where}: unknown cast {spec['as']!r}")
     if kind == {"object"}:
@@ -165,6 +182,7 @@ class Route:
     app: str
     input: dict[str, Any]
     when: str | None = None
+    refuse: str | None = None  # this input cannot run here: the task fails with this message
 
 
 @dataclass(frozen=True)
@@ -196,6 +214,12 @@ def _routes(raw: Any, shared: dict[str, Any], where: str) -> tuple[Route, ...]:
     for i, entry in enumerate(entries):
         if isinstance(entry, str):
             entry = {"app": entry}
+        if "refuse" in entry:
+            if set(entry) != {"when", "refuse"}:
+                raise ValueError(f"{where}[{i}]: a refusal is {{when, refuse}}, got {sorted(entry)}")
+            evaluate(entry["when"], {})
+            routes.append(Route(app="", input={}, when=entry["when"], refuse=str(entry["refuse"])))
+            continue
         unknown = set(entry) - {"app", "input", "when"}
         if unknown or "app" not in entry:
             raise ValueError(f"{where}[{i}]: a route is {{app, input, when}}, got {sorted(entry)}")
@@ -251,4 +275,6 @@ class Table:
         route = mapping.route(task.params, model) if mapping else None
         if mapping is None or route is None:
             raise UpstreamError(f"{upstream} cannot run {task.action.key} with {model}")
+        if route.refuse is not None:  # the request itself is out of this upstream's reach: no retry elsewhere
+            raise UpstreamError(route.refuse, retryable=False)
         return mapping, route
