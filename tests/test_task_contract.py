@@ -100,6 +100,14 @@ def test_concurrent_requests_with_one_key_create_one_task_and_charge_once(server
         assert balance(c) == 96
 
 
+def test_a_request_with_an_integer_past_64_bits_is_fingerprinted_not_a_500(api):
+    # an integral float validates as an integer: int(1e30) does not fit orjson's 64 bits (found by the fuzzer)
+    resp = api.post(f"{GROK}/extend_video", json={"source_task_id": str(uuid.uuid4()), "prompt": "x",
+                                                  "start_seconds": 1e30, "extension_duration_seconds": 6},
+                    headers={"Idempotency-Key": "contract-bigint"})
+    assert (resp.status_code, resp.json()) == (404, {"error": "Task not found"})
+
+
 # ---------------------------------------------------------------- 2. headers
 
 

@@ -8,6 +8,7 @@ failure only apply to a non-terminal task whose lease the caller still holds, so
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import uuid
 from typing import Any
@@ -69,9 +70,10 @@ async def create_task(db: Database, *, account_id: int, api_key_id: str | None, 
 def request_fingerprint(family: str, action: str, model: str | None, params: dict[str, Any]) -> str:
     """The endpoint and the validated request (defaults applied) as canonical JSON, hashed: two requests an
     Idempotency-Key may stand for are the same exactly when their fingerprints are."""
-    canonical = orjson.dumps({"endpoint": f"{family}/{action}", "model": model, "params": params},
-                             option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()
+    # stdlib json, not orjson: a validated integer may exceed 64 bits (an integral float such as 1e30)
+    canonical = json.dumps({"endpoint": f"{family}/{action}", "model": model, "params": params},
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 async def find_replay(db: Database, account_id: int, key: str, family: str, action: str,
