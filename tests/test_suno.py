@@ -325,8 +325,8 @@ def test_voice_chain_and_check_voice(client, host):
     assert voice["provider_status"] == "success" and voice["voice_id"].startswith("voice_")
     check = client.post(f"{BASE}/check_voice", json={"task_id": voice["id"]})
     assert check.status_code == 200 and check.json() == {"is_available": True}
-    # a validation-phrase task is not a generate_voice task: wrong kind, so not found
-    create(client, "check_voice", {"task_id": phrase["id"]}, 404)
+    # a validation-phrase task is not a generate_voice task: wrong kind, named in the 422
+    assert "suno/generate_voice" in create(client, "check_voice", {"task_id": phrase["id"]}, 422)["error"]
     # the voice works as a v5 persona
     used = run(client, "text_to_music", {"vocal_mode": "auto_lyrics", "prompt": "a warm ballad", "model": "suno-v5",
                                          "persona_id": voice["voice_id"], "persona_type": "voice"})
@@ -357,8 +357,8 @@ def test_validation_rules(client):
     create(client, "text_to_sound", {"prompt": "x", "model": "suno-v5", "sound_tempo": 301}, 422)
     create(client, "extend_music", {"parameter_mode": "source", "model": "suno-v5"}, 400)  # no track at all
     create(client, "extend_music", {"parameter_mode": "custom", "upload_url": "https://example.com/a.mp3",
-                                    "prompt": "x", "style": "y", "title": "z", "continue_at": 1, "model": "suno-v5"},
-           400)  # upload mode custom needs instrumental
+                                    "style": "y", "title": "z", "continue_at": 1, "model": "suno-v5"},
+           400)  # upload mode custom sings (instrumental defaults to false, as in the docs' example): needs a prompt
     create(client, "extend_music", {"parameter_mode": "source", "audio_id": "a", "model": "suno-v5",
                                     "upload_url": "https://example.com/a.mp3"}, 422)  # one source, not both
 
@@ -389,10 +389,10 @@ def test_chain_to_another_accounts_task_is_not_found(server, client, song):
     assert create(client, "convert_audio", {"task_id": theirs["id"], "audio_id": audio_id}, 404)["error"]
     assert create(client, "get_timestamped_lyrics", {"task_id": theirs["id"], "audio_id": audio_id}, 404)["error"]
     assert create(client, "generate_artwork", {"task_id": theirs["id"]}, 404)
-    # a task of the wrong kind is not found either
+    # a task of ours of the wrong kind exists: 422 naming the kind required
     lyrics = run(client, "generate_lyrics", {"prompt": "night"})
-    assert create(client, "separate_audio_stems", {"task_id": lyrics["id"], "audio_id": audio_id}, 404)
-    assert create(client, "check_voice", {"task_id": song["id"]}, 404)
+    assert create(client, "separate_audio_stems", {"task_id": lyrics["id"], "audio_id": audio_id}, 422)
+    assert "suno/generate_voice" in create(client, "check_voice", {"task_id": song["id"]}, 422)["error"]
 
 
 @pytest.fixture(scope="module")
@@ -409,11 +409,11 @@ def test_chain_to_an_unfinished_task_is_rejected(slow_server):
         for action, body in (("convert_audio", {"audio_id": "x"}), ("generate_artwork", {}),
                              ("get_timestamped_lyrics", {"audio_id": "x"})):
             err = create(c, action, {"task_id": pending["id"], **body}, 422)["error"]
-            assert "must name a completed task" in err
+            assert err == "Records are being generated"  # the docs' 422 for a resource still processing
         phrase = create(c, "voice_to_validation_phrase", {"voice_url": "https://example.com/v.mp3",
                                                           "vocal_start_seconds": 0, "vocal_end_seconds": 3})
-        assert "completed" in create(c, "generate_voice", {"task_id": phrase["id"],
-                                                           "verify_url": "https://example.com/r.mp3"}, 422)["error"]
+        assert create(c, "generate_voice", {"task_id": phrase["id"], "verify_url": "https://example.com/r.mp3"},
+                      422)["error"] == "Records are being generated"
 
 
 def test_generation_stage_while_processing(tmp_path):

@@ -6,6 +6,7 @@ from functools import lru_cache
 from importlib.metadata import version
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
@@ -29,7 +30,7 @@ def _schema(p: Param) -> dict[str, Any]:
                      ("min_length", "minLength"), ("max_length", "maxLength"), ("min_items", "minItems"),
                      ("max_items", "maxItems"), ("description", "description")):
         value = getattr(p, src)
-        if value is not None:
+        if value is not None and not (src == "default" and p.default_when):
             s[dst] = list(value) if isinstance(value, tuple) else value
     if p.format == "url":
         (s["items"] if p.type == "array" else s)["format"] = "uri"
@@ -38,6 +39,8 @@ def _schema(p: Param) -> dict[str, Any]:
         notes.append(f"Only for models: {', '.join(p.only_models)}.")
     if p.required_when:
         notes.append(f"Required when {p.required_when}.")
+    if p.default_when:
+        notes.append(f"Defaults to {orjson.dumps(p.default).decode()} when {p.default_when}.")
     if notes:
         s["description"] = " ".join([s.get("description", ""), *notes]).strip()
     return s

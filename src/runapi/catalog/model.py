@@ -11,7 +11,7 @@ from .conditions import shown
 PARAM_KEYS = (
     "type", "items", "required", "required_when", "forbidden_when", "only_models", "enum", "default",
     "min", "max", "min_length", "max_length", "min_items", "max_items", "format", "task_ref", "description",
-    "fields", "max_total_length",
+    "fields", "max_total_length", "default_when",
 )
 ACTION_KEYS = (
     "summary", "result", "result_fields", "sync", "model_param", "default_model", "echo", "params", "rules",
@@ -30,6 +30,8 @@ class Param:
     only_models: tuple[str, ...] | None = None
     enum: tuple[Any, ...] | None = None
     default: Any = None
+    # the default applies only where this holds (a documented example omits a param its table requires there)
+    default_when: str | None = None
     min: float | None = None
     max: float | None = None
     min_length: int | None = None

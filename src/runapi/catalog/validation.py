@@ -168,6 +168,8 @@ def validate(action: Action, body: Any) -> tuple[ModelSpec | None, dict[str, Any
         if p.name not in out and p.default is not None and (p.only_models is None or model_id in p.only_models):
             if p.forbidden_when and evaluate(p.forbidden_when, {**out, "model": model_id}):
                 continue
+            if p.default_when and not evaluate(p.default_when, {**given, "model": model_id}):
+                continue
             out[p.name] = p.default
     if model_id:
         out["model"] = model_id

@@ -93,6 +93,9 @@ tasks = Table(
     Column("callback_url", Text),
     Column("public_base_url", Text),
     Column("idempotency_key", String(255)),
+    # sha256 of the endpoint + validated request: an Idempotency-Key replays only the request it was first used for
+    Column("request_hash", String(64)),
+    Column("client_request_id", String(512)),  # the client's X-Client-Request-Id, echoed on every answer
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("completed_at", Float),

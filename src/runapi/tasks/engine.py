@@ -7,6 +7,8 @@ failure only apply to a non-terminal task whose lease the caller still holds, so
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import uuid
 from typing import Any
@@ -17,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..billing import ledger as billing
 from ..catalog import Action
-from ..errors import invalid, task_not_found
+from ..errors import ApiError, invalid, task_not_found
 from ..observability.metrics import record_task_created, record_task_finished
 from ..storage import UrlSigner
 from ..store import Database
@@ -31,11 +33,13 @@ async def create_task(db: Database, *, account_id: int, api_key_id: str | None, 
                       model: str | None, params: dict[str, Any], price_cents: int, provider: str,
                       public_base_url: str, idempotency_key: str | None = None,
                       guardrail_id: str | None = None,
-                      provider_job: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+                      provider_job: dict[str, Any] | None = None,
+                      client_request_id: str | None = None) -> tuple[dict[str, Any], bool]:
     """Commit the task and its reservation. Returns (task, created); an Idempotency-Key replay returns the
-    original task with created=False and charges nothing."""
+    original task with created=False and charges nothing; the key used for another request is a 409."""
+    request_hash = request_fingerprint(family, action, model, params)
     if idempotency_key:
-        existing = await find_by_idempotency_key(db, account_id, idempotency_key)
+        existing = await find_replay(db, account_id, idempotency_key, family, action, request_hash)
         if existing:
             return existing, False
     now = time.time()
@@ -44,7 +48,8 @@ async def create_task(db: Database, *, account_id: int, api_key_id: str | None, 
         "action": action, "model": model, "params": params, "state": "queued", "price_cents": price_cents,
         "provider": provider, "provider_job": provider_job, "polls": 0, "failures": 0, "next_run_at": now,
         "callback_url": params.get("callback_url"), "public_base_url": public_base_url,
-        "idempotency_key": idempotency_key, "created_at": now, "updated_at": now,
+        "idempotency_key": idempotency_key, "request_hash": request_hash, "client_request_id": client_request_id,
+        "created_at": now, "updated_at": now,
     }
     def insert_and_reserve(conn: Connection) -> None:
         conn.execute(insert(tasks), row)  # parameters apart: one cached statement
@@ -53,13 +58,39 @@ async def create_task(db: Database, *, account_id: int, api_key_id: str | None, 
     try:
         await db.write_sync(insert_and_reserve)
     except IntegrityError:
-        if idempotency_key:
-            existing = await find_by_idempotency_key(db, account_id, idempotency_key)
+        if idempotency_key:  # a concurrent request with this key won the unique index: answer with its task
+            existing = await find_replay(db, account_id, idempotency_key, family, action, request_hash)
             if existing:
                 return existing, False
         raise
     record_task_created(family)
     return row, True
+
+
+def request_fingerprint(family: str, action: str, model: str | None, params: dict[str, Any]) -> str:
+    """The endpoint and the validated request (defaults applied) as canonical JSON, hashed: two requests an
+    Idempotency-Key may stand for are the same exactly when their fingerprints are."""
+    # stdlib json, not orjson: a validated integer may exceed 64 bits (an integral float such as 1e30)
+    canonical = json.dumps({"endpoint": f"{family}/{action}", "model": model, "params": params},
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def find_replay(db: Database, account_id: int, key: str, family: str, action: str,
+                      request_hash: str) -> dict[str, Any] | None:
+    """The task this account created with this Idempotency-Key, if the request is the same one; 409 if the key
+    was used for anything else (another endpoint or other parameters)."""
+    existing = await find_by_idempotency_key(db, account_id, key)
+    if existing is None:
+        return None
+    if (existing["family"], existing["action"]) != (family, action):
+        raise ApiError(409, f"Idempotency-Key {key!r} was already used on another endpoint "
+                            f"({existing['family']}/{existing['action']}); use a new key for a new request")
+    # rows from before request hashes were stored match on the endpoint alone
+    if existing.get("request_hash") not in (None, request_hash):
+        raise ApiError(409, f"Idempotency-Key {key!r} was already used with different request parameters; "
+                            "use a new key for a new request")
+    return existing
 
 
 async def find_by_idempotency_key(db: Database, account_id: int, key: str) -> dict[str, Any] | None:
@@ -85,21 +116,36 @@ async def is_terminal(db: Database, task_id: str) -> bool:
 async def resolve_refs(db: Database, account_id: int, action: Action, params: dict[str, Any],
                        strict: bool = True) -> dict[str, dict[str, Any]]:
     """Load the tasks that task_ref params name. With strict (at create): 404 unless the task exists in this
-    account and is of an allowed kind, 422 unless it has completed."""
+    account; 422 naming the kinds allowed if it is of another kind; 422 with the docs' "Records are being
+    generated" while it is still processing, and 422 if it failed."""
     refs: dict[str, dict[str, Any]] = {}
     for p in action.params.values():
         if not p.task_ref or params.get(p.name) is None:
             continue
         ref = await get_task(db, str(params[p.name]), account_id)
-        if ref is None or f"{ref['family']}/{ref['action']}" not in p.task_ref:
+        if ref is None:
             if strict:
                 raise task_not_found()
             continue
-        if ref["state"] != "completed" and strict:
+        kind = f"{ref['family']}/{ref['action']}"
+        if kind not in p.task_ref:
+            if strict:  # it exists, so "not found" would mislead: say which kinds this parameter takes
+                raise invalid(f"{p.name} must name a {_one_of(p.task_ref)} task (task {ref['id']} is a {kind} task)")
+            continue
+        if strict and ref["state"] != "completed":
+            if WIRE_STATUS[ref["state"]] == "processing":
+                raise invalid(RECORDS_BEING_GENERATED)
             raise invalid(f"{p.name} must name a completed task (task {ref['id']} is "
                           f"{WIRE_STATUS[ref['state']]})")
         refs[p.name] = ref
     return refs
+
+
+RECORDS_BEING_GENERATED = "Records are being generated"  # the docs' 422 for a resource still processing
+
+
+def _one_of(kinds: tuple[str, ...]) -> str:
+    return kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " or " + kinds[-1]
 
 
 async def claim_due(db: Database, owner: str, limit: int, lease_seconds: float) -> list[dict[str, Any]]:

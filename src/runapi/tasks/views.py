@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any, Mapping
 
 from ..catalog import get_catalog
 from ..storage import UrlSigner
 
 WIRE_STATUS = {"queued": "processing", "running": "processing", "completed": "completed", "failed": "failed"}
+MAX_RETRY_AFTER_SECONDS = 30  # the longest a worker waits between two polls of an upstream job (worker.backoff)
+
+
+def retry_after_seconds(task: Mapping[str, Any], now: float | None = None) -> int:
+    """Retry-After for a processing task: until its next scheduled step (an upstream poll, a sandbox delay),
+    at least 1 s (the header takes whole seconds); 1 while it is due or being worked on, so a task that
+    finishes at once (the sandbox) is picked up at the next poll instead of the SDKs' default 2 s."""
+    wait = float(task.get("next_run_at") or 0) - (time.time() if now is None else now)
+    return max(1, min(MAX_RETRY_AFTER_SECONDS, math.ceil(wait)))
 
 
 def status_body(task: Mapping[str, Any], signer: UrlSigner, base_url: str, url_ttl: int) -> dict[str, Any]:
