@@ -44,7 +44,7 @@ def serve(host: str | None, port: int | None, processes: int, no_task_workers: b
         os.environ["RUNAPI_PORT"] = str(port)
     settings = Settings()
     setup_logging(settings, log_level)
-    where = {"host": settings.host, "port": settings.port, "log_level": log_level, "proxy_headers": True,
+    where = {"host": settings.host, "port": settings.port, "log_level": log_level,
              **UVICORN_LOGGING, **uvicorn_options(settings, processes)}
     if processes == 1:
         uvicorn.run(create_app(settings), **where)
