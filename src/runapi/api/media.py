@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from ..auth.principal import require_api_key
-from ..billing.ledger import spent_since, window_start
+from ..billing.limits import key_limits
 from ..catalog import Action, Catalog
 from ..catalog.validation import validate
 from ..errors import ApiError, task_not_found
@@ -17,17 +17,6 @@ from .context import authenticated, base_url, runtime
 from .responses import Json, json_body
 
 MAX_IDEMPOTENCY_KEY = 255
-
-
-async def enforce_key_limit(rt, who) -> None:
-    """A key at or past its limit for the current UTC window is refused; the request that crosses it is not."""
-    if who.credit_limit_cents is None:
-        return
-    async with rt.db.read() as conn:
-        spent = await spent_since(conn, who.account_id, window_start(who.credit_limit_reset_interval),
-                                  api_key_id=who.key_id)
-    if spent >= who.credit_limit_cents:
-        raise ApiError(403, "API key credit limit exceeded")
 
 
 def create_endpoint(action: Action):
@@ -42,7 +31,6 @@ def create_endpoint(action: Action):
         idem = request.headers.get("idempotency-key", "").strip() or None
         if idem and len(idem) > MAX_IDEMPOTENCY_KEY:
             raise ApiError(400, f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY} characters")
-        await enforce_key_limit(rt, who)
         await engine.resolve_refs(rt.db, who.account_id, action, params)
         price = model.quote(params) if model else 0
         model_id = model.id if model else None
@@ -52,7 +40,9 @@ def create_endpoint(action: Action):
             rt.db, account_id=who.account_id, api_key_id=who.key_id, family=action.family, action=action.name,
             model=model_id, params=params, price_cents=price, provider=guarded.provider,
             public_base_url=base_url(request), idempotency_key=idem, guardrail_id=guarded.guardrail_id,
-            provider_job=rt.providers.initial_job(guarded.barred))
+            provider_job=rt.providers.initial_job(guarded.barred),
+            # checked and charged with the reservation, in one step: only the request crossing a limit runs
+            limits=key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits)
         if created:
             rt.wake_worker()
         if action.sync:
