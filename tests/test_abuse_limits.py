@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from runapi.auth import admin
 from runapi.billing.ledger import spent_since, utc_day_start
 from runapi.store.schema import accounts, ledger, open_reservations, spend_counters
-from tests.conftest import new_account
+from tests.conftest import new_account, start_server
 from tests.fake_openai import gateway_over_fake
 
 T2I = "/api/v1/nano_banana/text_to_image"  # nano-banana: 4 cents a task
@@ -94,6 +94,31 @@ def test_key_daily_limit_holds_under_100_simultaneous_llm_calls(server, mgmt):
                                                  "messages": [{"role": "user", "content": LONG_PROMPT}]})
     spent, price = spend(server, api_key_id=key["id"])
     check_race("key limit (LLM)", responses, 200, "API key credit limit exceeded", 10, spent, price)
+
+
+def test_limits_hold_across_two_servers_on_one_database(server, mgmt, tmp_path):
+    """Two API servers (own pools, own write locks, own guardrail caches) on one database: the check is in the
+    database's transaction, not in a process, so 50 + 50 simultaneous requests still cross a limit once."""
+    other = start_server(tmp_path, database_url=server.settings.resolved_database_url)
+    try:
+        token, gid = guarded_key(mgmt, {"credit_limit_cents": 10, "credit_limit_reset_interval": "daily"})
+        body = {"model": "nano-banana", "prompt": "race"}
+
+        async def fire():
+            clients = [httpx.AsyncClient(base_url=s.url, headers={"Authorization": f"Bearer {token}"},
+                                         limits=httpx.Limits(max_connections=50), timeout=120)
+                       for s in (server, other)]
+            try:
+                return await asyncio.gather(*(clients[i % 2].post(T2I, json=body) for i in range(CONCURRENCY)))
+            finally:
+                for c in clients:
+                    await c.aclose()
+        responses = asyncio.run(fire())
+        spent, price = spend(server, guardrail_id=gid)
+        check_race("guardrail budget, two servers", responses, 202, "credit limit exceeded", 10, spent, price)
+        assert spent == 12
+    finally:
+        other.stop()
 
 
 def counter(server, scope: str) -> int | None:
