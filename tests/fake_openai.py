@@ -26,6 +26,7 @@ class FakeOpenAI:
     def __init__(self, name: str):
         self.name = name
         self.mode = "ok"
+        self.usage: dict | None = None  # reported instead of the fixed usage below, when set
         self.requests: list[dict] = []
         app = Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"])])
         self.port = free_port()
@@ -52,8 +53,8 @@ class FakeOpenAI:
                                 status_code=400)
         last = body["messages"][-1].get("content")
         text = f"{self.name} says: {last}"
-        usage = {"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200,
-                 "prompt_tokens_details": {"cached_tokens": 600}}
+        usage = self.usage or {"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200,
+                               "prompt_tokens_details": {"cached_tokens": 600}}
         tool_calls = None
         if body.get("tools"):
             tool_calls = [{"id": "call_up1", "type": "function",

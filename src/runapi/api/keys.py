@@ -13,6 +13,7 @@ from starlette.routing import Route
 from ..auth import admin
 from ..auth.principal import Principal
 from ..billing.ledger import spent_since, window_start
+from ..billing.limits import forget_key_counters
 from ..store.schema import api_keys, guardrail_assignments
 from .context import runtime
 from .management import (
@@ -112,6 +113,8 @@ async def patch_key(request: Request) -> Json:
     if fields:
         async with rt.db.write() as conn:
             await conn.execute(update(api_keys).where(api_keys.c.id == row["id"]).values(**fields))
+            if "credit_limit_cents" in fields or "credit_limit_reset_interval" in fields:
+                await conn.execute(forget_key_counters(row["id"]))  # re-derived from the ledger under the new limit
         rt.authenticate.forget(row["id"])  # enabled:false takes effect on the next request
     return Json(key_object({**row, **fields}, row["guardrail_id"]))
 

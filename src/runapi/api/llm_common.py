@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import anyio
 from starlette.requests import Request
 
 from ..auth.principal import Principal, require_api_key
+from ..billing.limits import key_limits
 from ..errors import ApiError
 from ..llm import billing, router
 from ..llm.canonical import ChatRequest, Usage
 from ..llm.models import LlmModel, llm_models
-from ..llm.tokens import messages_tokens
+from ..llm.tokens import messages_tokens, reserve_tokens
 from ..policy.guardrails import check_guardrail
 from .context import authenticated, runtime
-from .media import enforce_key_limit
 
 
 @dataclass
@@ -60,12 +61,15 @@ def resolve_model(who: Principal, model_id: object, kinds: tuple[str, ...],
 
 async def admit(request: Request, who: Principal, model_id: object, kind: str, input_tokens: int,
                 max_output: int | None) -> Admitted:
-    """Check the model, the key's allow-list and limits and its guardrail; then reserve credits (402)."""
+    """Check the model, the key's allow-list and its guardrail; then reserve credits for the most the call can
+    cost, checked against the key's and the guardrail's limits in the same step (403, or 402). From here on the
+    caller settles or refunds on every path (`run_complete`, `MeteredStream`, `refunded_on_error`)."""
     model = resolve_model(who, model_id, (kind,))
     rt = runtime(request)
-    await enforce_key_limit(rt, who)
     guarded = await check_guardrail(rt, who, model.id, router.candidates(rt, model.id))
-    reservation = await billing.reserve(rt.ledger, who, model, input_tokens, max_output, guarded.guardrail_id)
+    limits = key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits
+    reservation = await billing.reserve(rt.ledger, who, model, input_tokens, max_output, guarded.guardrail_id,
+                                        limits)
     return Admitted(who, model, reservation, guarded.barred)
 
 
@@ -74,7 +78,18 @@ async def settle(request: Request, admitted: Admitted, usage: Usage) -> None:
 
 
 async def admit_chat(request: Request, who: Principal, req: ChatRequest) -> Admitted:
-    return await admit(request, who, req.model, "chat", messages_tokens(req.messages, req.tools), req.max_tokens)
+    return await admit(request, who, req.model, "chat", reserve_tokens(req.messages, req.tools), req.max_tokens)
+
+
+@contextlib.asynccontextmanager
+async def refunded_on_error(request: Request, admitted: Admitted) -> AsyncIterator[None]:
+    """Work done between admission and settlement outside `run_complete`: any failure refunds the reservation
+    (a refund after the settle committed changes nothing)."""
+    try:
+        yield
+    except BaseException:
+        await _shielded(billing.refund(runtime(request).ledger, admitted.reservation, "request failed"))
+        raise
 
 
 async def run_complete(request: Request, admitted: Admitted, req: ChatRequest):

@@ -27,6 +27,7 @@ from .llm_common import (
     admit,
     admit_chat,
     caller,
+    refunded_on_error,
     resolve_model,
     run_complete,
     settle,
@@ -187,8 +188,9 @@ async def embed_contents(request: Request, model_id: str, batch: bool) -> Json:
         sizes.append(_dimensions(model, gf.pick(r, "outputDimensionality")))
     tokens = sum(text_tokens(t) for t in texts)
     admitted = await admit(request, who, model.id, "embedding", tokens, 0)
-    embeddings = [{"values": sandbox.embed(t, n)} for t, n in zip(texts, sizes)]
-    await settle(request, admitted, Usage(input_tokens=tokens))
+    async with refunded_on_error(request, admitted):
+        embeddings = [{"values": sandbox.embed(t, n)} for t, n in zip(texts, sizes)]
+        await settle(request, admitted, Usage(input_tokens=tokens))
     usage = {"promptTokenCount": tokens, "totalTokenCount": tokens}
     if batch:
         return Json({"embeddings": embeddings, "usageMetadata": usage})

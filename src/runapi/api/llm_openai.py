@@ -25,6 +25,8 @@ from .llm_common import (
     admit,
     admit_chat,
     caller,
+    refunded_on_error,
+    resolve_model,
     run_complete,
     settle,
     visible_models,
@@ -222,21 +224,23 @@ async def embeddings(request: Request) -> Json:
     if any(t is None for t in texts):
         raise ApiError(400, "input must be a string, an array of strings or an array of token arrays")
     tokens = sum(text_tokens(t) for t in texts)
-    admitted = await admit(request, who, body.get("model"), "embedding", tokens, 0)
-    dims = body.get("dimensions")
+    model = resolve_model(who, body.get("model"), ("embedding",))
+    dims = body.get("dimensions")  # validated before anything is reserved
     if dims is not None:
-        if admitted.model.id == "text-embedding-ada-002":
+        if model.id == "text-embedding-ada-002":
             raise ApiError(400, "dimensions is not supported by text-embedding-ada-002")
-        if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= admitted.model.dimensions:
-            raise ApiError(400, f"dimensions must be an integer from 1 to {admitted.model.dimensions}")
-    size = dims or admitted.model.dimensions
+        if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= (model.dimensions or 0):
+            raise ApiError(400, f"dimensions must be an integer from 1 to {model.dimensions}")
+    size = dims or model.dimensions
     as_base64 = body.get("encoding_format") == "base64"
-    data = []
-    for i, text in enumerate(texts):
-        vec = sandbox.embed(text, size)
-        value = base64.b64encode(struct.pack(f"<{len(vec)}f", *vec)).decode() if as_base64 else vec
-        data.append({"object": "embedding", "index": i, "embedding": value})
-    await settle(request, admitted, Usage(input_tokens=tokens))
+    admitted = await admit(request, who, model.id, "embedding", tokens, 0)
+    async with refunded_on_error(request, admitted):
+        data = []
+        for i, text in enumerate(texts):
+            vec = sandbox.embed(text, size)
+            value = base64.b64encode(struct.pack(f"<{len(vec)}f", *vec)).decode() if as_base64 else vec
+            data.append({"object": "embedding", "index": i, "embedding": value})
+        await settle(request, admitted, Usage(input_tokens=tokens))
     return Json({"object": "list", "data": data, "model": admitted.model.id,
                  "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from ..auth.principal import require_api_key
-from ..billing.ledger import spent_since, window_start
+from ..billing.limits import key_limits
 from ..catalog import Action, Catalog
 from ..catalog.validation import validate
 from ..errors import ApiError, task_not_found
@@ -20,17 +20,6 @@ MAX_IDEMPOTENCY_KEY = 255
 MAX_CLIENT_REQUEST_ID = 512
 TASK_ID_HEADER = "X-RunAPI-Task-Id"
 CLIENT_REQUEST_ID_HEADER = "X-Client-Request-Id"
-
-
-async def enforce_key_limit(rt, who) -> None:
-    """A key at or past its limit for the current UTC window is refused; the request that crosses it is not."""
-    if who.credit_limit_cents is None:
-        return
-    async with rt.db.read() as conn:
-        spent = await spent_since(conn, who.account_id, window_start(who.credit_limit_reset_interval),
-                                  api_key_id=who.key_id)
-    if spent >= who.credit_limit_cents:
-        raise ApiError(403, "API key credit limit exceeded")
 
 
 def create_endpoint(action: Action):
@@ -55,7 +44,6 @@ def create_endpoint(action: Action):
             if existing:
                 return await created_answer(request, action, existing, replayed=True,
                                             client_request_id=client_request_id)
-        await enforce_key_limit(rt, who)
         await engine.resolve_refs(rt.db, who.account_id, action, params)
         price = model.quote(params) if model else 0
         candidates = rt.providers.candidates(action.family, model_id, action.name)
@@ -64,7 +52,9 @@ def create_endpoint(action: Action):
             rt.db, account_id=who.account_id, api_key_id=who.key_id, family=action.family, action=action.name,
             model=model_id, params=params, price_cents=price, provider=guarded.provider,
             public_base_url=base_url(request), idempotency_key=idem, guardrail_id=guarded.guardrail_id,
-            provider_job=rt.providers.initial_job(guarded.barred), client_request_id=client_request_id)
+            provider_job=rt.providers.initial_job(guarded.barred), client_request_id=client_request_id,
+            # checked and charged with the reservation, in one step: only the request crossing a limit runs
+            limits=key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits)
         if created:
             rt.wake_worker()
         return await created_answer(request, action, task, replayed=not created, client_request_id=client_request_id)

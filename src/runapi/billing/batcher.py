@@ -9,6 +9,10 @@ of moves, and an idle gateway still commits each move at once. Every caller stil
 Settling or refunding deletes the request's `open_reservations` row, and only the move that deletes it takes
 effect, so a request is finished exactly once even when a crashed process's janitor and a live process race.
 If a batch fails as a whole, its moves are retried one per transaction, so one bad move fails alone.
+
+A reservation's spend limits (billing/limits.py) are checked and charged in the batch's transaction, under the
+account locks it takes first, so simultaneous requests cannot all pass a limit. A settle never takes more than
+the balance holds: usage beyond the reservation and the balance is recorded as a shortfall, not owed.
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ from ..errors import ApiError, insufficient_credits
 from ..observability.metrics import record_ledger_batch
 from ..store import Database
 from ..store.schema import accounts, ledger, open_reservations
+from .limits import Charged, Counters, Limit, give_back
 
 log = logging.getLogger("runapi.billing")
 
 # Built once: the compiled-statement cache then serves every batch.
-_LOCK_ACCOUNTS = (select(accounts.c.id, accounts.c.carry_micro_cents)
+_LOCK_ACCOUNTS = (select(accounts.c.id, accounts.c.carry_micro_cents, accounts.c.balance_cents)
                   .where(accounts.c.id.in_(bindparam("ids", expanding=True)))
                   .order_by(accounts.c.id).with_for_update())
 _TAKE = (update(accounts)
@@ -39,7 +44,7 @@ _TAKE = (update(accounts)
 _GIVE_BACK = (update(accounts).where(accounts.c.id == bindparam("aid"))
               .values(balance_cents=accounts.c.balance_cents + bindparam("delta"), carry_micro_cents=bindparam("carry")))
 _CLOSE = (delete(open_reservations).where(open_reservations.c.request_id.in_(bindparam("ids", expanding=True)))
-          .returning(open_reservations.c.request_id))
+          .returning(open_reservations.c.request_id, open_reservations.c.counters))
 
 
 @dataclass
@@ -53,6 +58,7 @@ class Move:
     model: str | None = None
     guardrail_id: str | None = None
     note: str | None = None
+    limits: tuple[Limit, ...] = ()  # reserve: checked and charged with it
     future: asyncio.Future = field(default=None, repr=False)  # type: ignore[assignment]
 
 
@@ -69,9 +75,11 @@ class LedgerBatcher:
         self.stats = {"moves": 0, "commits": 0}  # how well moves are grouped (metrics, tests)
 
     async def reserve(self, account_id: int, api_key_id: str | None, request_id: str, cents: int,
-                      model: str | None, guardrail_id: str | None) -> None:
-        """Hold `cents` for a request (402 if the balance cannot cover it)."""
-        move = Move("reserve", account_id, api_key_id, request_id, cents, model=model, guardrail_id=guardrail_id)
+                      model: str | None, guardrail_id: str | None, limits: tuple[Limit, ...] = ()) -> None:
+        """Hold `cents` for a request: 403 once one of its `limits` is reached, 402 if the balance cannot cover
+        it."""
+        move = Move("reserve", account_id, api_key_id, request_id, cents, model=model, guardrail_id=guardrail_id,
+                    limits=limits)
         try:
             await self._commit(move)
         except asyncio.CancelledError:
@@ -149,36 +157,50 @@ def _resolve(move: Move, outcome: Any) -> None:
 def apply_moves(conn: Connection, moves: list[Move]) -> list[Any]:
     """Apply a batch in one transaction (synchronous: run by Database.write_sync). Settles and refunds go
     first, so what they give back can cover the batch's reservations; every account involved is locked up
-    front in id order (no deadlocks between processes on PostgreSQL). Returns each move's outcome: None,
-    cents charged, ALREADY_FINISHED or a 402."""
+    front in id order (no deadlocks between processes on PostgreSQL), which also makes each reservation's
+    limit check and charge one step. Returns each move's outcome: None, cents charged, ALREADY_FINISHED, a
+    403 (a limit reached) or a 402."""
     now = time.time()
     outcomes: list[Any] = [None] * len(moves)
     account_ids = sorted({m.account_id for m in moves})
-    carry = {row.id: int(row.carry_micro_cents or 0)
-             for row in conn.execute(_LOCK_ACCOUNTS, {"ids": account_ids})}
+    carry, balance = {}, {}
+    for row in conn.execute(_LOCK_ACCOUNTS, {"ids": account_ids}):
+        carry[row.id], balance[row.id] = int(row.carry_micro_cents or 0), int(row.balance_cents)
     ledger_rows: list[dict[str, Any]] = []
 
     finishing = [i for i, m in enumerate(moves) if m.kind != "reserve"]
     delta: dict[int, int] = defaultdict(int)
     if finishing:
-        still_open = set((conn.execute(
-            _CLOSE, {"ids": list({moves[i].request_id for i in finishing})})).scalars())
+        still_open = {r.request_id: r.counters for r in conn.execute(
+            _CLOSE, {"ids": list({moves[i].request_id for i in finishing})})}
+        returns: list[tuple[Charged | None, int]] = []
         for i in finishing:
             m = moves[i]
             if m.request_id not in still_open:
                 outcomes[i] = ALREADY_FINISHED
                 continue
-            still_open.discard(m.request_id)  # a second move for the same request in this batch is too late
+            counters = still_open.pop(m.request_id)  # a second move for the same request in this batch is too late
+            note = m.note
             if m.kind == "settle":
                 charged, carry[m.account_id] = divmod(carry[m.account_id] + m.cost_micro_cents, 1_000_000)
-                back, outcomes[i] = m.cents - charged, charged
+                back = m.cents - charged
+                left = balance[m.account_id] + delta[m.account_id] + back
+                if back < 0 and left < 0:  # usage past the reservation and the balance: take what there is
+                    short = min(-left, -back)
+                    back += short
+                    charged -= short
+                    note = f"shortfall {short} cents: usage exceeded the reservation and the balance"
+                    log.warning("request %s: %s", m.request_id, note)
+                outcomes[i] = charged
             else:
                 back = m.cents
             delta[m.account_id] += back
-            ledger_rows.append(_row(m, m.kind, back, now))
+            returns.append((counters, back))
+            ledger_rows.append(_row(m, m.kind, back, now, note))
         for account_id in sorted(delta):
             conn.execute(_GIVE_BACK, {"aid": account_id, "delta": delta[account_id],
                                             "carry": carry[account_id]})
+        give_back(conn, returns)
 
     reserving = [i for i, m in enumerate(moves) if m.kind == "reserve"]
     opened: list[dict[str, Any]] = []
@@ -187,20 +209,15 @@ def apply_moves(conn: Connection, moves: list[Move]) -> list[Any]:
         by_account[moves[i].account_id].append(i)
     for account_id in sorted(by_account):
         idx = by_account[account_id]
-        total = sum(moves[i].cents for i in idx)
-        # Usually the balance covers them all: one statement. Otherwise first come, first served.
-        if total > 0 and (conn.execute(_TAKE, {"aid": account_id, "cents": total})).rowcount != 1:
-            for i in idx:
-                if moves[i].cents > 0 and (conn.execute(
-                        _TAKE, {"aid": account_id, "cents": moves[i].cents})).rowcount != 1:
-                    outcomes[i] = insufficient_credits()
-        for i in idx:
-            if isinstance(outcomes[i], ApiError):
+        charged_limits = _reserve_for_account(conn, account_id, [moves[i] for i in idx], now)
+        for i, outcome in zip(idx, charged_limits):
+            if isinstance(outcome, ApiError):
+                outcomes[i] = outcome
                 continue
             m = moves[i]
             ledger_rows.append(_row(m, "reserve", -m.cents, now))
             opened.append({"request_id": m.request_id, "account_id": m.account_id, "api_key_id": m.api_key_id,
-                           "cents": m.cents, "created_at": now})
+                           "cents": m.cents, "counters": outcome, "created_at": now})
     if opened:
         conn.execute(insert(open_reservations), opened)
     if ledger_rows:
@@ -208,11 +225,40 @@ def apply_moves(conn: Connection, moves: list[Move]) -> list[Any]:
     return outcomes
 
 
-def _row(m: Move, kind: str, amount: int, now: float) -> dict[str, Any]:
+def _reserve_for_account(conn: Connection, account_id: int, moves: list[Move], now: float) -> list[Any]:
+    """Reserve one account's moves of a batch (its row is locked). Each outcome: the limit counters charged
+    (None without limits), or the 403/402 refusing it."""
+    counters = Counters(conn, account_id, now) if any(m.limits for m in moves) else None
+
+    def limits_of(m: Move) -> Any:
+        return counters.charge(m.limits, m.cents) if counters is not None and m.limits else None
+
+    outcomes = [limits_of(m) for m in moves]
+    total = sum(m.cents for m, out in zip(moves, outcomes) if not isinstance(out, ApiError))
+    # Usually the balance covers them all: one statement. Otherwise first come, first served, each move's
+    # limits charged only if the balance covers it.
+    if total > 0 and (conn.execute(_TAKE, {"aid": account_id, "cents": total})).rowcount != 1:
+        if counters is not None:
+            counters.reset()
+        outcomes = []
+        for m in moves:
+            out = limits_of(m)
+            if not isinstance(out, ApiError) and m.cents > 0 and (conn.execute(
+                    _TAKE, {"aid": account_id, "cents": m.cents})).rowcount != 1:
+                if out is not None:
+                    counters.uncharge(out, m.cents)  # type: ignore[union-attr]
+                out = insufficient_credits()
+            outcomes.append(out)
+    if counters is not None:
+        counters.flush()
+    return outcomes
+
+
+def _row(m: Move, kind: str, amount: int, now: float, note: str | None = None) -> dict[str, Any]:
     return {"account_id": m.account_id, "api_key_id": m.api_key_id, "task_id": m.request_id, "kind": kind,
             "model": m.model if kind == "reserve" else None,
             "guardrail_id": m.guardrail_id if kind == "reserve" else None,
-            "amount_cents": amount, "note": m.note, "created_at": now}
+            "amount_cents": amount, "note": note if note is not None else m.note, "created_at": now}
 
 
 async def abandoned_reservations(db: Database, older_than: float, limit: int = 500) -> list[dict[str, Any]]:

@@ -40,18 +40,21 @@ _ENTRY = insert(ledger)
 
 
 def _entry(account_id: int, kind: str, cents: int, *, api_key_id: str | None = None, task_id: str | None = None,
-           model: str | None = None, guardrail_id: str | None = None, note: str | None = None) -> dict:
+           model: str | None = None, guardrail_id: str | None = None, note: str | None = None,
+           at: float | None = None) -> dict:
     return {"account_id": account_id, "api_key_id": api_key_id, "task_id": task_id, "kind": kind, "model": model,
-            "guardrail_id": guardrail_id, "amount_cents": cents, "note": note, "created_at": time.time()}
+            "guardrail_id": guardrail_id, "amount_cents": cents, "note": note,
+            "created_at": time.time() if at is None else at}
 
 
 def reserve(conn: Connection, account_id: int, api_key_id: str | None, task_id: str, cents: int,
-                  model: str | None = None, guardrail_id: str | None = None) -> None:
-    """Take `cents` from the balance for a task, or raise 402 if the balance cannot cover it."""
+                  model: str | None = None, guardrail_id: str | None = None, at: float | None = None) -> None:
+    """Take `cents` from the balance for a task, or raise 402 if the balance cannot cover it. `at`: the time
+    the reservation counts in (the window its limits were charged in; billing/limits.py)."""
     if cents > 0 and (conn.execute(_TAKE, {"aid": account_id, "cents": cents})).rowcount != 1:
         raise insufficient_credits()
     conn.execute(_ENTRY, _entry(account_id, "reserve", -cents, api_key_id=api_key_id, task_id=task_id,
-                                      model=model, guardrail_id=guardrail_id))
+                                      model=model, guardrail_id=guardrail_id, at=at))
 
 
 def settle(conn: Connection, account_id: int, api_key_id: str | None, task_id: str,
@@ -91,12 +94,11 @@ def utc_day_start(now: float | None = None) -> float:
     return window_start("daily", now)  # type: ignore[return-value]
 
 
-async def spent_since(conn: AsyncConnection, account_id: int, since: float | None, *,
-                      api_key_id: str | None = None, guardrail_id: str | None = None,
-                      models: list[str] | None = None, exclude_models: bool = False) -> int:
-    """Net spend of the tasks reserved since `since` (optionally of one key, one guardrail, or a model
-    scope): each reservation less what settle/refund gave back, attributed to the reservation's time so a
-    refund never makes a later window negative."""
+def spent_query(account_id: int, since: float | None, *, api_key_id: str | None = None,
+                guardrail_id: str | None = None, models: list[str] | tuple[str, ...] | None = None,
+                exclude_models: bool = False):
+    """The statement behind `spent_since` (also run synchronously, inside a write transaction, to derive a
+    limit's counter: billing/limits.py)."""
     reserved = select(ledger.c.task_id).where(ledger.c.account_id == account_id, ledger.c.kind == "reserve")
     if since is not None:
         reserved = reserved.where(ledger.c.created_at >= since)
@@ -105,12 +107,23 @@ async def spent_since(conn: AsyncConnection, account_id: int, since: float | Non
     if guardrail_id is not None:
         reserved = reserved.where(ledger.c.guardrail_id == guardrail_id)
     if models is not None:
-        in_scope = ledger.c.model.in_(models)
+        in_scope = ledger.c.model.in_(list(models))
         reserved = reserved.where(~in_scope | ledger.c.model.is_(None) if exclude_models else in_scope)
     q = select(func.coalesce(func.sum(ledger.c.amount_cents), 0)).where(
         ledger.c.account_id == account_id, ledger.c.kind != "credit")
     if since is not None or api_key_id is not None or guardrail_id is not None or models is not None:
         q = q.where(ledger.c.task_id.in_(reserved))
+    return q
+
+
+async def spent_since(conn: AsyncConnection, account_id: int, since: float | None, *,
+                      api_key_id: str | None = None, guardrail_id: str | None = None,
+                      models: list[str] | None = None, exclude_models: bool = False) -> int:
+    """Net spend of the tasks reserved since `since` (optionally of one key, one guardrail, or a model
+    scope): each reservation less what settle/refund gave back, attributed to the reservation's time so a
+    refund never makes a later window negative."""
+    q = spent_query(account_id, since, api_key_id=api_key_id, guardrail_id=guardrail_id, models=models,
+                    exclude_models=exclude_models)
     return -int((await conn.execute(q)).scalar_one())
 
 

@@ -1,6 +1,7 @@
-"""Token billing: reserve before the call (estimated input + the output cap), settle to real usage after,
-refund in full when the upstream fails. Same ledger and windows as media tasks; the moves go through the
-runtime's LedgerBatcher (group commit), so each is durable before the call proceeds."""
+"""Token billing: reserve before the call for the most it can cost (input with images and documents at their
+most, plus max_tokens or the model's output cap), settle to real usage after, refund in full when the upstream
+fails. Same ledger, windows and limits as media tasks; the moves go through the runtime's LedgerBatcher (group
+commit), so each is durable before the call proceeds."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ from dataclasses import dataclass
 
 from ..auth.principal import Principal
 from ..billing.batcher import LedgerBatcher
+from ..billing.limits import Limit
 from ..observability.metrics import record_llm_tokens
 from .canonical import Usage
 from .models import LlmModel
-
-DEFAULT_OUTPUT_CAP = 4096
 
 
 @dataclass
@@ -24,11 +24,20 @@ class Reservation:
     api_key_id: str
 
 
+def output_bound(model: LlmModel, max_output: int | None) -> int:
+    """The most output a call can produce: its max_tokens, within the model's own cap."""
+    if max_output is None:
+        return model.max_output
+    return min(max_output, model.max_output) if model.max_output else max_output
+
+
 async def reserve(ledger: LedgerBatcher, who: Principal, model: LlmModel, input_tokens: int,
-                  max_output: int | None, guardrail_id: str | None) -> Reservation:
-    cents = model.cost_cents(input_tokens, max_output if max_output is not None else DEFAULT_OUTPUT_CAP)
+                  max_output: int | None, guardrail_id: str | None, limits: tuple[Limit, ...] = ()) -> Reservation:
+    """Hold what the call can cost at most (402 if the balance cannot cover it; 403 once a limit is reached)."""
+    cents = model.cost_cents(input_tokens, output_bound(model, max_output))
     res = Reservation(f"llm_{uuid.uuid4().hex}", cents, who.account_id, who.key_id)
-    await ledger.reserve(who.account_id, who.key_id, res.request_id, cents, model=model.id, guardrail_id=guardrail_id)
+    await ledger.reserve(who.account_id, who.key_id, res.request_id, cents, model=model.id, guardrail_id=guardrail_id,
+                         limits=limits)
     return res
 
 

@@ -21,6 +21,7 @@ class LlmModel:
     output: int  # cents per 1M output tokens
     cache_read: int = 0  # cents per 1M cached input tokens
     dimensions: int | None = None
+    max_output: int = 0  # most output tokens one call can produce: what a call without max_tokens reserves for
     created: int = 1767225600  # 2026-01-01, for list formats that need a timestamp
 
     def cost_micro_cents(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> int:

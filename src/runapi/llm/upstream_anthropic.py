@@ -28,7 +28,7 @@ from .upstream_common import (
 )
 
 API_VERSION = "2023-06-01"
-DEFAULT_MAX_TOKENS = 4096  # Messages requires max_tokens; the same cap billing reserves for when none is given
+DEFAULT_MAX_TOKENS = 4096  # Messages requires max_tokens (billing reserves for the model's cap when none is given)
 MIN_THINKING_BUDGET = 1024
 EFFORT_BUDGETS = {"low": 1024, "medium": 4096, "high": 16384, "xhigh": 32000}
 FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop", "max_tokens": "length",

@@ -1,5 +1,6 @@
 """Guardrail enforcement on the request path: find the caller's effective guardrail (cached) and refuse what
-it forbids (403): models, providers, spent budgets."""
+it forbids (403): models, providers; and name its budgets, which the reservation checks and charges in one
+step (billing/limits.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from ..auth.principal import Principal
-from ..billing.ledger import spent_since, window_start
+from ..billing.limits import Limit, budget_scope
 from ..coord import ALL, Coordinator
 from ..errors import ApiError
 from ..store import Database
@@ -89,12 +90,34 @@ class Guarded:
     guardrail_id: str | None  # the guardrail in force (recorded with the spend), if any
     provider: str  # the first of the candidates it permits: where the request goes
     barred: tuple[str, ...]  # candidates it forbids: never fallen back to
+    limits: tuple[Limit, ...] = ()  # its budgets this request counts towards: checked when reserving
+
+
+def guardrail_limits(g: dict[str, Any], model: str | None) -> tuple[Limit, ...]:
+    """The budgets of guardrail `g` a request for `model` counts towards: its total, and the model budgets
+    whose scope the model is in (budgets never refuse requests outside their scope). Their counters are
+    re-derived from the ledger whenever the guardrail changes (`version`)."""
+    gid, name, version = g["id"], g["name"], repr(g["updated_at"])
+    out = []
+    if g["credit_limit_cents"] is not None:
+        interval = g["credit_limit_reset_interval"]
+        out.append(Limit(f"guardrail:{gid}:{interval or 'all'}", interval, g["credit_limit_cents"],
+                         f"Guardrail {name} credit limit exceeded", version, guardrail_id=gid))
+    for budget in g["model_budgets"] or []:
+        exclude = budget["match_mode"] == "exclude"
+        if (model in budget["models"]) == exclude:
+            continue
+        interval = budget["credit_limit_reset_interval"]
+        out.append(Limit(budget_scope(gid, budget["models"], budget["match_mode"], interval), interval,
+                         budget["credit_limit_cents"], f"Guardrail {name} model budget exceeded", version,
+                         guardrail_id=gid, models=tuple(budget["models"]), exclude_models=exclude))
+    return tuple(out)
 
 
 async def check_guardrail(rt: Any, who: Principal, model: str | None, candidates: list[str]) -> Guarded:
     """Route through the caller's guardrail (one cached lookup): the first of `candidates` (providers in
-    fallback order) it permits serves the request. Raise 403 if it forbids the model, every candidate, or its
-    budgets are spent."""
+    fallback order) it permits serves the request. Raise 403 if it forbids the model or every candidate; its
+    budgets are checked when the request reserves (`Guarded.limits`)."""
     g = await rt.guardrails.get(who)
     permitted = [p for p in candidates if provider_permitted(g, p)]
     provider = (permitted or candidates)[0]
@@ -111,21 +134,4 @@ async def check_guardrail(rt: Any, who: Principal, model: str | None, candidates
         if g["blocked_providers"] and provider in g["blocked_providers"]:
             raise ApiError(403, f"Provider {provider} is blocked by guardrail {name}")
         raise ApiError(403, f"Provider {provider} is not allowed by guardrail {name}")
-    if g["credit_limit_cents"] is None and not g["model_budgets"]:
-        return guarded
-    async with rt.db.read() as conn:
-        if g["credit_limit_cents"] is not None:
-            spent = await spent_since(conn, who.account_id, window_start(g["credit_limit_reset_interval"]),
-                                      guardrail_id=g["id"])
-            if spent >= g["credit_limit_cents"]:
-                raise ApiError(403, f"Guardrail {name} credit limit exceeded")
-        for budget in g["model_budgets"] or []:
-            in_scope = (model in budget["models"]) == (budget["match_mode"] == "include")
-            if not in_scope:
-                continue  # budgets never refuse requests outside their scope
-            spent = await spent_since(conn, who.account_id, window_start(budget["credit_limit_reset_interval"]),
-                                      guardrail_id=g["id"], models=budget["models"],
-                                      exclude_models=budget["match_mode"] == "exclude")
-            if spent >= budget["credit_limit_cents"]:
-                raise ApiError(403, f"Guardrail {name} model budget exceeded")
-    return guarded
+    return Guarded(guarded.guardrail_id, provider, guarded.barred, guardrail_limits(g, model))

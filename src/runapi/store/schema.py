@@ -96,6 +96,7 @@ tasks = Table(
     # sha256 of the endpoint + validated request: an Idempotency-Key replays only the request it was first used for
     Column("request_hash", String(64)),
     Column("client_request_id", String(512)),  # the client's X-Client-Request-Id, echoed on every answer
+    Column("spend_counters", JSON),  # the limit counters its reservation charged (billing/limits.py)
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("completed_at", Float),
@@ -131,8 +132,22 @@ open_reservations = Table(
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("api_key_id", String(40)),
     Column("cents", BigInteger, nullable=False),
+    Column("counters", JSON),  # the limit counters the reservation charged (billing/limits.py)
     Column("created_at", Float, nullable=False),
     Index("ix_open_reservations_time", "created_at"),
+)
+
+# What each limited scope (a key's limit, a guardrail's budget, a model budget) has spent in one window: the
+# limit check and the reservation are one conditional step on this row, under the account's row lock, so
+# simultaneous requests cannot all pass a check made before any of them reserved. Derived from the ledger
+# when first needed (and whenever the limit's configuration `version` changes), kept in step after that.
+spend_counters = Table(
+    "spend_counters", metadata,
+    Column("scope", String(200), primary_key=True),  # e.g. key:<id>:daily, guardrail:<id>:monthly
+    Column("window_start", Float, primary_key=True),  # the window's UTC start; 0 for all time
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("version", String(100), nullable=False),
+    Column("spent_cents", BigInteger, nullable=False),
 )
 
 # Responses API responses kept for previous_response_id and GET/DELETE /v1/responses/{id}: in the database, so

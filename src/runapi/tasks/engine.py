@@ -18,6 +18,7 @@ from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..billing import ledger as billing
+from ..billing import limits as spend_limits
 from ..catalog import Action
 from ..errors import ApiError, invalid, task_not_found
 from ..observability.metrics import record_task_created, record_task_finished
@@ -34,9 +35,11 @@ async def create_task(db: Database, *, account_id: int, api_key_id: str | None, 
                       public_base_url: str, idempotency_key: str | None = None,
                       guardrail_id: str | None = None,
                       provider_job: dict[str, Any] | None = None,
-                      client_request_id: str | None = None) -> tuple[dict[str, Any], bool]:
-    """Commit the task and its reservation. Returns (task, created); an Idempotency-Key replay returns the
-    original task with created=False and charges nothing; the key used for another request is a 409."""
+                      client_request_id: str | None = None,
+                      limits: tuple[spend_limits.Limit, ...] = ()) -> tuple[dict[str, Any], bool]:
+    """Commit the task and its reservation, checked against `limits` in the same step (403 once one is
+    reached, 402 if the balance cannot cover it). Returns (task, created); an Idempotency-Key replay returns
+    the original task with created=False and charges nothing; the key used for another request is a 409."""
     request_hash = request_fingerprint(family, action, model, params)
     if idempotency_key:
         existing = await find_replay(db, account_id, idempotency_key, family, action, request_hash)
@@ -52,8 +55,11 @@ async def create_task(db: Database, *, account_id: int, api_key_id: str | None, 
         "created_at": now, "updated_at": now,
     }
     def insert_and_reserve(conn: Connection) -> None:
+        at = time.time()
+        row["spend_counters"] = spend_limits.charge(conn, account_id, limits, price_cents, at)
+        billing.reserve(conn, account_id, api_key_id, row["id"], price_cents, model=model, guardrail_id=guardrail_id,
+                        at=at)
         conn.execute(insert(tasks), row)  # parameters apart: one cached statement
-        billing.reserve(conn, account_id, api_key_id, row["id"], price_cents, model=model, guardrail_id=guardrail_id)
 
     try:
         await db.write_sync(insert_and_reserve)
@@ -213,6 +219,7 @@ async def finish(db: Database, task: dict[str, Any], owner: str, *, signer: UrlS
                            task["price_cents"], task["price_cents"])
         else:
             billing.refund(conn, task["account_id"], task["api_key_id"], task["id"], task["price_cents"], note=error)
+            spend_limits.give_back(conn, [(task.get("spend_counters"), task["price_cents"])])
         if task.get("callback_url"):
             conn.execute(insert(callback_deliveries).values(
                 id=str(uuid.uuid4()), task_id=task["id"], account_id=task["account_id"],
