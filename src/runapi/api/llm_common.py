@@ -65,7 +65,8 @@ async def admit(request: Request, who: Principal, model_id: object, kind: str, i
     rt = runtime(request)
     await enforce_key_limit(rt, who)
     guarded = await check_guardrail(rt, who, model.id, router.candidates(rt, model.id))
-    reservation = await billing.reserve(rt.ledger, who, model, input_tokens, max_output, guarded.guardrail_id)
+    reservation = await billing.reserve(rt.ledger, who, model, input_tokens, max_output, guarded.guardrail_id,
+                                        guarded.member_guardrail_id)
     return Admitted(who, model, reservation, guarded.barred)
 
 

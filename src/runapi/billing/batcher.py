@@ -52,6 +52,7 @@ class Move:
     cost_micro_cents: int = 0  # settle: the exact cost
     model: str | None = None
     guardrail_id: str | None = None
+    member_guardrail_id: str | None = None
     note: str | None = None
     future: asyncio.Future = field(default=None, repr=False)  # type: ignore[assignment]
 
@@ -69,9 +70,10 @@ class LedgerBatcher:
         self.stats = {"moves": 0, "commits": 0}  # how well moves are grouped (metrics, tests)
 
     async def reserve(self, account_id: int, api_key_id: str | None, request_id: str, cents: int,
-                      model: str | None, guardrail_id: str | None) -> None:
+                      model: str | None, guardrail_id: str | None, member_guardrail_id: str | None = None) -> None:
         """Hold `cents` for a request (402 if the balance cannot cover it)."""
-        move = Move("reserve", account_id, api_key_id, request_id, cents, model=model, guardrail_id=guardrail_id)
+        move = Move("reserve", account_id, api_key_id, request_id, cents, model=model, guardrail_id=guardrail_id,
+                    member_guardrail_id=member_guardrail_id)
         try:
             await self._commit(move)
         except asyncio.CancelledError:
@@ -212,6 +214,7 @@ def _row(m: Move, kind: str, amount: int, now: float) -> dict[str, Any]:
     return {"account_id": m.account_id, "api_key_id": m.api_key_id, "task_id": m.request_id, "kind": kind,
             "model": m.model if kind == "reserve" else None,
             "guardrail_id": m.guardrail_id if kind == "reserve" else None,
+            "member_guardrail_id": m.member_guardrail_id if kind == "reserve" else None,
             "amount_cents": amount, "note": m.note, "created_at": now}
 
 

@@ -25,10 +25,12 @@ class Reservation:
 
 
 async def reserve(ledger: LedgerBatcher, who: Principal, model: LlmModel, input_tokens: int,
-                  max_output: int | None, guardrail_id: str | None) -> Reservation:
+                  max_output: int | None, guardrail_id: str | None,
+                  member_guardrail_id: str | None = None) -> Reservation:
     cents = model.cost_cents(input_tokens, max_output if max_output is not None else DEFAULT_OUTPUT_CAP)
     res = Reservation(f"llm_{uuid.uuid4().hex}", cents, who.account_id, who.key_id)
-    await ledger.reserve(who.account_id, who.key_id, res.request_id, cents, model=model.id, guardrail_id=guardrail_id)
+    await ledger.reserve(who.account_id, who.key_id, res.request_id, cents, model=model.id, guardrail_id=guardrail_id,
+                         member_guardrail_id=member_guardrail_id)
     return res
 
 

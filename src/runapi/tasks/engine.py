@@ -30,7 +30,7 @@ TERMINAL = ("completed", "failed")
 async def create_task(db: Database, *, account_id: int, api_key_id: str | None, family: str, action: str,
                       model: str | None, params: dict[str, Any], price_cents: int, provider: str,
                       public_base_url: str, idempotency_key: str | None = None,
-                      guardrail_id: str | None = None,
+                      guardrail_id: str | None = None, member_guardrail_id: str | None = None,
                       provider_job: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
     """Commit the task and its reservation. Returns (task, created); an Idempotency-Key replay returns the
     original task with created=False and charges nothing."""
@@ -48,7 +48,8 @@ async def create_task(db: Database, *, account_id: int, api_key_id: str | None, 
     }
     def insert_and_reserve(conn: Connection) -> None:
         conn.execute(insert(tasks), row)  # parameters apart: one cached statement
-        billing.reserve(conn, account_id, api_key_id, row["id"], price_cents, model=model, guardrail_id=guardrail_id)
+        billing.reserve(conn, account_id, api_key_id, row["id"], price_cents, model=model, guardrail_id=guardrail_id,
+                        member_guardrail_id=member_guardrail_id)
 
     try:
         await db.write_sync(insert_and_reserve)
