@@ -20,7 +20,7 @@ from . import account, files, guardrails, keys, llm_anthropic, llm_gemini, llm_o
 from .bootstrap import ensure_bootstrap
 from .media import media_routes
 from .responses import Json, error_response, llm_error_response
-from . import webhooks
+from . import members, webhooks
 from .routing import IndexedRouter
 from .runtime import Runtime
 
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *observability.routes(),
         *account.routes,
         *keys.routes,
+        *members.routes,
         *guardrails.routes,
         *media_routes(get_catalog()),
         *files.routes,
