@@ -87,9 +87,10 @@ def test_add_credits_refuses_negative_zero_and_overflowing_amounts(tmp_path):
             await db.dispose()
 
     asyncio.run(with_db(lambda db: admin.create_account(db, "A", "a@a.test", credits_cents=500)))
-    for cents in ("-5", str(2**63)):
-        out = cli("admin", "add-credits", "--account", "1", "--cents", cents, env={"RUNAPI_DATA_DIR": str(tmp_path)})
-        assert out.returncode != 0 and "--cents" in out.stderr, out.stderr
+    for account, cents, bad in (("1", "-5", "--cents"), ("1", str(2**63), "--cents"), ("9" * 20, "1", "--account")):
+        out = cli("admin", "add-credits", "--account", account, "--cents", cents,
+                  env={"RUNAPI_DATA_DIR": str(tmp_path)})
+        assert out.returncode != 0 and bad in out.stderr and "Traceback" not in out.stderr, out.stderr
 
     async def go(db):
         for bad in (0, -1, 2**63):

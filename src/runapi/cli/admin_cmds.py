@@ -35,6 +35,7 @@ def _run(fn: Callable[[Database], Awaitable[Any]]) -> Any:
 # floats or overflowed.
 CENTS = click.IntRange(min=0, max=BIGINT_MAX)
 POSITIVE_CENTS = click.IntRange(min=1, max=BIGINT_MAX)
+ACCOUNT = click.IntRange(min=1, max=2**31 - 1)  # accounts.id is a 32-bit INTEGER
 
 
 @click.group()
@@ -59,7 +60,7 @@ def create_account(name: str, email: str, credits_cents: int, no_key: bool) -> N
 
 
 @admin.command("create-key")
-@click.option("--account", "account_id", type=int, required=True)
+@click.option("--account", "account_id", type=ACCOUNT, required=True)
 @click.option("--management", is_flag=True, help="A management key (manages API keys; cannot generate).")
 @click.option("--name", default=None)
 def create_key(account_id: int, management: bool, name: str | None) -> None:
@@ -69,7 +70,7 @@ def create_key(account_id: int, management: bool, name: str | None) -> None:
 
 
 @admin.command("add-member")
-@click.option("--account", "account_id", type=int, required=True)
+@click.option("--account", "account_id", type=ACCOUNT, required=True)
 @click.option("--email", required=True, help="The user (created if new).")
 @click.option("--name", default=None)
 @click.option("--role", type=click.Choice(ops.ROLES), default="member", show_default=True,
@@ -91,7 +92,7 @@ def add_member(account_id: int, email: str, name: str | None, role: str, no_key:
 
 
 @admin.command("add-credits")
-@click.option("--account", "account_id", type=int, required=True)
+@click.option("--account", "account_id", type=ACCOUNT, required=True)
 @click.option("--cents", type=POSITIVE_CENTS, required=True, help="Amount in cents (positive).")
 @click.option("--note", default=None)
 def add_credits(account_id: int, cents: int, note: str | None) -> None:
@@ -100,7 +101,7 @@ def add_credits(account_id: int, cents: int, note: str | None) -> None:
 
 
 @admin.command("callback-secret")
-@click.option("--account", "account_id", type=int, required=True)
+@click.option("--account", "account_id", type=ACCOUNT, required=True)
 @click.option("--rotate", is_flag=True, help="Replace the secret with a new one.")
 def callback_secret(account_id: int, rotate: bool) -> None:
     """Show the base64 secret that signs this account's callbacks."""
