@@ -1,8 +1,8 @@
 """Property-based fuzzing of the whole HTTP API from its own /openapi.json (schemathesis).
 
 Every operation the live server documents is called with generated requests, valid (positive) and invalid
-(negative), authenticated with a real key: a management key for the keys and guardrails APIs, an API key for
-everything else. Checks: no 5xx for any input, and every answer whose status and media type the document
+(negative), authenticated with a real key: a management key for the keys, members and guardrails APIs, an API
+key for everything else. Checks: no 5xx for any input, and every answer whose status and media type the document
 declares matches the declared schema.
 
 Bounded and repeatable: a fixed seed, derandomized generation, no example database, no shrinking, and
@@ -29,7 +29,7 @@ from tests.conftest import new_account, start_server
 
 FUZZ_MAX_EXAMPLES = int(os.environ.get("RUNAPI_FUZZ_MAX_EXAMPLES", "40"))
 FUZZ_SEED = 20260107
-MANAGEMENT_TAGS = {"keys", "guardrails"}
+MANAGEMENT_TAGS = {"keys", "members", "guardrails"}
 # Synchronous actions wait for their task; with no workers they answer their documented "try again" 503.
 SYNC_PATHS = {action.path for action in get_catalog().actions() if action.sync}
 SYNC_WAIT_SECONDS = 0.05

@@ -21,7 +21,7 @@ from .bootstrap import ensure_bootstrap
 from .context import allowed_hosts
 from .media import media_routes
 from .responses import Json, error_response, llm_error_response
-from . import webhooks
+from . import members, webhooks
 from .routing import IndexedRouter
 from .runtime import Runtime
 
@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *observability.routes(),
         *account.routes,
         *keys.routes,
+        *members.routes,
         *guardrails.routes,
         *media_routes(get_catalog()),
         *files.routes,

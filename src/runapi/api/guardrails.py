@@ -20,6 +20,7 @@ from .management import (
     INTERVALS,
     MISSING,
     body_object,
+    check_cents,
     check_limit_pair,
     given,
     iso,
@@ -64,9 +65,7 @@ def _model_budgets(body: dict[str, Any]) -> Any:
         models = item.get("models")
         if not isinstance(models, list) or not models or not all(isinstance(m, str) and m for m in models):
             raise ApiError(422, f"{name}.models must be a non-empty array of model ids")
-        limit = item.get("credit_limit_cents")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise ApiError(422, f"{name}.credit_limit_cents must be a non-negative integer")
+        limit = check_cents(item.get("credit_limit_cents"), f"{name}.credit_limit_cents")
         interval = item.get("credit_limit_reset_interval")
         if interval is not None and interval not in INTERVALS:
             raise ApiError(422, f"{name}.credit_limit_reset_interval must be one of {', '.join(INTERVALS)} or null")
@@ -114,14 +113,16 @@ async def _load(conn: AsyncConnection, who: Principal, guardrail_id: str) -> dic
 
 
 async def _may_change(conn: AsyncConnection, who: Principal, row: dict[str, Any]) -> None:
-    """Admins change any guardrail; others only ones they created that are bound only to their own keys."""
+    """Admins change any guardrail; others only ones they created that are bound only to their own keys, and
+    only by themselves: a guardrail an admin bound (even the member's own) is the admin's to change."""
     if who.role == "admin":
         return
     assigned = (await conn.execute(
-        select(guardrail_assignments.c.api_key_id, guardrail_assignments.c.membership_id, api_keys.c.membership_id)
+        select(guardrail_assignments.c.api_key_id, guardrail_assignments.c.membership_id, api_keys.c.membership_id,
+               guardrail_assignments.c.created_by)
         .outerjoin(api_keys, api_keys.c.id == guardrail_assignments.c.api_key_id)
         .where(guardrail_assignments.c.guardrail_id == row["id"]))).all()
-    foreign = any(a[1] is not None or a[2] != who.membership_id for a in assigned)
+    foreign = any(a[1] is not None or a[2] != who.membership_id or a[3] != who.membership_id for a in assigned)
     if row["created_by"] != who.membership_id or foreign:
         raise ApiError(403, "Only an account admin can change this guardrail")
 
@@ -271,10 +272,13 @@ async def delete_assignment(request: Request) -> Response:
     who = await manager(request)
     rt = runtime(request)
     async with rt.db.write() as conn:
-        found = (await conn.execute(select(guardrail_assignments.c.id).where(
+        found = (await conn.execute(select(guardrail_assignments.c.id, guardrail_assignments.c.created_by).where(
             _visible_assignments(who), guardrail_assignments.c.id == request.path_params["id"]))).first()
         if found is None:
             raise not_found()
+        if who.role != "admin" and found[1] != who.membership_id:
+            # the admin's guardrail on a member's key is the admin's to lift, not the member's
+            raise ApiError(403, "Only an account admin can delete an assignment an admin made")
         await conn.execute(delete(guardrail_assignments).where(guardrail_assignments.c.id == found[0]))
     rt.guardrails.changed()
     return Response(status_code=204)

@@ -69,7 +69,7 @@ async def admit(request: Request, who: Principal, model_id: object, kind: str, i
     guarded = await check_guardrail(rt, who, model.id, router.candidates(rt, model.id))
     limits = key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits
     reservation = await billing.reserve(rt.ledger, who, model, input_tokens, max_output, guarded.guardrail_id,
-                                        limits)
+                                        limits, guarded.member_guardrail_id)
     return Admitted(who, model, reservation, guarded.barred)
 
 

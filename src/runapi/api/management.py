@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from ..auth.principal import Principal
 from ..errors import ApiError
+from ..store.schema import BIGINT_MAX
 from .context import authenticated
 
 INTERVALS = ("daily", "weekly", "monthly")
@@ -67,8 +68,15 @@ def opt_cents(body: dict[str, Any], name: str) -> Any:
         return value
     if value is None or value == "":
         return None
+    return check_cents(value, name)
+
+
+def check_cents(value: Any, name: str) -> int:
+    """A non-negative integer number of cents that fits the database's BIGINT."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ApiError(422, f"{name} must be a non-negative integer number of cents")
+    if value > BIGINT_MAX:
+        raise ApiError(422, f"{name} must be at most {BIGINT_MAX} cents")
     return value
 
 

@@ -52,6 +52,7 @@ def create_endpoint(action: Action):
             rt.db, account_id=who.account_id, api_key_id=who.key_id, family=action.family, action=action.name,
             model=model_id, params=params, price_cents=price, provider=guarded.provider,
             public_base_url=base_url(request), idempotency_key=idem, guardrail_id=guarded.guardrail_id,
+            member_guardrail_id=guarded.member_guardrail_id,
             provider_job=rt.providers.initial_job(guarded.barred), client_request_id=client_request_id,
             # checked and charged with the reservation, in one step: only the request crossing a limit runs
             limits=key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits)

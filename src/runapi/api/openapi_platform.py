@@ -1,4 +1,4 @@
-"""OpenAPI paths for everything that is not a catalog media action: probes and metrics, account, keys,
+"""OpenAPI paths for everything that is not a catalog media action: probes and metrics, account, keys, members,
 guardrails, files and uploads, and the three LLM surfaces (OpenAI, Anthropic, Gemini).
 
 Request schemas state what the handlers accept; response schemas are declared where the body is ours and
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..llm.models import llm_models
+from ..store.schema import BIGINT_MAX
 
 JSON = "application/json"
 OPEN: dict[str, Any] = {"security": []}  # no API key
@@ -69,7 +70,7 @@ SCHEMAS: dict[str, Any] = {
 # ----------------------------------------------------------------------------------------------- platform
 
 INTERVAL = {"type": "string", "enum": ["daily", "weekly", "monthly"]}
-CENTS = {"type": "integer", "minimum": 0}
+CENTS = {"type": "integer", "minimum": 0, "maximum": BIGINT_MAX}
 STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1}}
 TIME = _nullable({"type": "string"})
 
@@ -170,6 +171,24 @@ def key_paths() -> dict[str, Any]:
                 "204": {"description": "Deleted"}, **_errors("Error", 401, 403, 404)}, parameters=by_id),
         },
     }
+
+
+def member_paths() -> dict[str, Any]:
+    member = _obj({"id": {"type": "string"}, "user_id": {"type": "integer"}, "name": {"type": "string"},
+                   "email": {"type": "string"}, "role": {"type": "string", "enum": ["admin", "member"]},
+                   "created_at": TIME}, ("id", "email", "role"))
+    key = _obj({"id": {"type": "string"}, "key": {"type": "string"}, "masked_token": {"type": "string"}},
+               ("id", "key", "masked_token"))
+    body = _obj({"email": {"type": "string", "minLength": 3, "maxLength": 320}, "name": {"type": "string", "maxLength": 200},
+                 "role": {"type": "string", "enum": ["admin", "member"]}}, ("email",))
+    return {"/api/v1/members": {
+        "get": _op("members", "Account members (admins: all; members: themselves)", {
+            "200": _json("Members", _obj({"members": {"type": "array", "items": member}}, ("members",))),
+            **_errors("Error", 401, 403)}),
+        "post": _op("members", "Add a member (admin); their first management key is shown once", {
+            "201": _json("Added", _obj({"member": member, "management_key": key}, ("member", "management_key"))),
+            **_errors("Error", 400, 401, 403, 422)}, requestBody=_body(body)),
+    }}
 
 
 def guardrail_paths() -> dict[str, Any]:
@@ -390,5 +409,5 @@ def gemini_paths() -> dict[str, Any]:
 
 
 def platform_paths() -> dict[str, Any]:
-    return {**probe_paths(), **account_paths(), **key_paths(), **guardrail_paths(), **file_paths(),
+    return {**probe_paths(), **account_paths(), **key_paths(), **member_paths(), **guardrail_paths(), **file_paths(),
             **openai_paths(), **anthropic_paths(), **gemini_paths()}

@@ -25,7 +25,7 @@ from .. import files_policy as policy
 from ..auth.principal import require_api_key
 from ..errors import ApiError
 from ..net.safe_http import BlockedDestination, TooLarge, fetch_bytes
-from ..storage import StorageFull, quota
+from ..storage import StorageFull, parse_expires, quota
 from ..store.schema import files
 from .context import authenticated, base_url, runtime
 from .management import iso
@@ -244,9 +244,9 @@ async def receive_upload(request: Request) -> Response:
     """The pre-authorised PUT target: the URL is the credential (no API key is sent here)."""
     rt = runtime(request)
     file_id = request.path_params["file_id"]
-    expires, sig = request.query_params.get("expires", ""), request.query_params.get("signature", "")
-    if not (expires.isascii() and expires.isdigit()) or int(expires) < time.time() or not hmac.compare_digest(
-            rt.signer.sign("upload", file_id, int(expires)), sig):
+    expires, sig = parse_expires(request.query_params.get("expires")), request.query_params.get("signature", "")
+    if expires is None or expires < time.time() or not hmac.compare_digest(
+            rt.signer.sign("upload", file_id, expires).encode(), sig.encode()):
         raise ApiError(403, "Upload URL expired or invalid", code="invalid_signature")
     async with rt.db.read() as conn:
         row = (await conn.execute(select(files).where(files.c.id == file_id, files.c.state == "pending")))\

@@ -27,7 +27,7 @@ async def upstream_webhook(request: Request) -> Json:
     rt = runtime(request)
     task_id = request.path_params["task_id"]
     given = request.query_params.get("signature", "")
-    if not hmac.compare_digest(webhook_signature(rt.signer, task_id), given):
+    if not hmac.compare_digest(webhook_signature(rt.signer, task_id).encode(), given.encode()):  # bytes: any input
         raise ApiError(401, "Invalid webhook signature")
     if not await poke(rt, task_id):
         # A worker holds the task right now (its step may have read "in progress" just before the job

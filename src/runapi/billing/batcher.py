@@ -57,6 +57,7 @@ class Move:
     cost_micro_cents: int = 0  # settle: the exact cost
     model: str | None = None
     guardrail_id: str | None = None
+    member_guardrail_id: str | None = None
     note: str | None = None
     limits: tuple[Limit, ...] = ()  # reserve: checked and charged with it
     future: asyncio.Future = field(default=None, repr=False)  # type: ignore[assignment]
@@ -75,11 +76,12 @@ class LedgerBatcher:
         self.stats = {"moves": 0, "commits": 0}  # how well moves are grouped (metrics, tests)
 
     async def reserve(self, account_id: int, api_key_id: str | None, request_id: str, cents: int,
-                      model: str | None, guardrail_id: str | None, limits: tuple[Limit, ...] = ()) -> None:
+                      model: str | None, guardrail_id: str | None, limits: tuple[Limit, ...] = (),
+                      member_guardrail_id: str | None = None) -> None:
         """Hold `cents` for a request: 403 once one of its `limits` is reached, 402 if the balance cannot cover
         it."""
         move = Move("reserve", account_id, api_key_id, request_id, cents, model=model, guardrail_id=guardrail_id,
-                    limits=limits)
+                    member_guardrail_id=member_guardrail_id, limits=limits)
         try:
             await self._commit(move)
         except asyncio.CancelledError:
@@ -258,6 +260,7 @@ def _row(m: Move, kind: str, amount: int, now: float, note: str | None = None) -
     return {"account_id": m.account_id, "api_key_id": m.api_key_id, "task_id": m.request_id, "kind": kind,
             "model": m.model if kind == "reserve" else None,
             "guardrail_id": m.guardrail_id if kind == "reserve" else None,
+            "member_guardrail_id": m.member_guardrail_id if kind == "reserve" else None,
             "amount_cents": amount, "note": note if note is not None else m.note, "created_at": now}
 
 

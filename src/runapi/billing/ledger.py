@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import insufficient_credits
@@ -40,21 +40,24 @@ _ENTRY = insert(ledger)
 
 
 def _entry(account_id: int, kind: str, cents: int, *, api_key_id: str | None = None, task_id: str | None = None,
-           model: str | None = None, guardrail_id: str | None = None, note: str | None = None,
-           at: float | None = None) -> dict:
+           model: str | None = None, guardrail_id: str | None = None, member_guardrail_id: str | None = None,
+           note: str | None = None, at: float | None = None) -> dict:
     return {"account_id": account_id, "api_key_id": api_key_id, "task_id": task_id, "kind": kind, "model": model,
-            "guardrail_id": guardrail_id, "amount_cents": cents, "note": note,
-            "created_at": time.time() if at is None else at}
+            "guardrail_id": guardrail_id, "member_guardrail_id": member_guardrail_id, "amount_cents": cents,
+            "note": note, "created_at": time.time() if at is None else at}
 
 
 def reserve(conn: Connection, account_id: int, api_key_id: str | None, task_id: str, cents: int,
-                  model: str | None = None, guardrail_id: str | None = None, at: float | None = None) -> None:
-    """Take `cents` from the balance for a task, or raise 402 if the balance cannot cover it. `at`: the time
-    the reservation counts in (the window its limits were charged in; billing/limits.py)."""
+                  model: str | None = None, guardrail_id: str | None = None,
+                  member_guardrail_id: str | None = None, at: float | None = None) -> None:
+    """Take `cents` from the balance for a task, or raise 402 if the balance cannot cover it. The spend
+    counts against each guardrail in force (the key's and its member's). `at`: the time the reservation counts
+    in (the window its limits were charged in; billing/limits.py)."""
     if cents > 0 and (conn.execute(_TAKE, {"aid": account_id, "cents": cents})).rowcount != 1:
         raise insufficient_credits()
     conn.execute(_ENTRY, _entry(account_id, "reserve", -cents, api_key_id=api_key_id, task_id=task_id,
-                                      model=model, guardrail_id=guardrail_id, at=at))
+                                      model=model, guardrail_id=guardrail_id,
+                                      member_guardrail_id=member_guardrail_id, at=at))
 
 
 def settle(conn: Connection, account_id: int, api_key_id: str | None, task_id: str,
@@ -104,8 +107,9 @@ def spent_query(account_id: int, since: float | None, *, api_key_id: str | None 
         reserved = reserved.where(ledger.c.created_at >= since)
     if api_key_id is not None:
         reserved = reserved.where(ledger.c.api_key_id == api_key_id)
-    if guardrail_id is not None:
-        reserved = reserved.where(ledger.c.guardrail_id == guardrail_id)
+    if guardrail_id is not None:  # in force as the key's guardrail or as its member's
+        reserved = reserved.where(or_(ledger.c.guardrail_id == guardrail_id,
+                                      ledger.c.member_guardrail_id == guardrail_id))
     if models is not None:
         in_scope = ledger.c.model.in_(list(models))
         reserved = reserved.where(~in_scope | ledger.c.model.is_(None) if exclude_models else in_scope)

@@ -9,6 +9,9 @@ from ..errors import ApiError, invalid, missing_parameter
 from .conditions import evaluate
 from .model import Action, ModelSpec, Param
 
+# Integers a parameter may carry when the docs give no range: what upstreams and stores take (signed 64 bits).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 JSON_TYPE_NAMES = {
     "string": "a string", "integer": "an integer", "number": "a number",
     "boolean": "a boolean", "array": "an array", "object": "an object",
@@ -57,6 +60,9 @@ def _check_scalar(p: Param, name: str, value: Any, model_id: str | None) -> Any:
         raise invalid(f"Invalid type for {name}: expected {JSON_TYPE_NAMES.get(kind or '', kind)}")
     if kind == "integer" and isinstance(value, float):
         value = int(value)
+    if kind == "integer" and not INT64_MIN <= value <= INT64_MAX:  # params without a documented range
+        raise invalid(f"{name} must be at {'most' if value > 0 else 'least'} {INT64_MAX if value > 0 else INT64_MIN}"
+                      f" (got {value})")
     if p.enum is not None and name == p.name and value not in p.enum:
         suffix = f" for model {model_id}" if model_id and p.name != "model" else ""
         raise invalid(f"Invalid value for {name}: {value!r}. Allowed values{suffix}: {_allowed(p.enum)}")

@@ -12,6 +12,7 @@ import click
 from ..auth import admin as ops
 from ..settings import Settings
 from ..store import Database
+from ..store.schema import BIGINT_MAX
 
 
 def _run(fn: Callable[[Database], Awaitable[Any]]) -> Any:
@@ -26,19 +27,26 @@ def _run(fn: Callable[[Database], Awaitable[Any]]) -> Any:
 
     try:
         return asyncio.run(go())
-    except LookupError as exc:
+    except (LookupError, ValueError) as exc:  # no such account, or a value the database cannot take
         raise click.ClickException(str(exc.args[0] if exc.args else exc)) from None
+
+
+# Whole cents as the balance column stores them (signed 64 bits): larger numbers are refused, not turned into
+# floats or overflowed.
+CENTS = click.IntRange(min=0, max=BIGINT_MAX)
+POSITIVE_CENTS = click.IntRange(min=1, max=BIGINT_MAX)
+ACCOUNT = click.IntRange(min=1, max=2**31 - 1)  # accounts.id is a 32-bit INTEGER
 
 
 @click.group()
 def admin() -> None:
-    """Accounts, keys, credits and callback secrets."""
+    """Accounts, members, keys, credits and callback secrets."""
 
 
 @admin.command("create-account")
 @click.option("--name", required=True)
 @click.option("--email", required=True, help="The account's first member (its admin).")
-@click.option("--credits", "credits_cents", type=int, default=0, help="Initial credits in cents.")
+@click.option("--credits", "credits_cents", type=CENTS, default=0, help="Initial credits in cents.")
 @click.option("--no-key", is_flag=True, help="Do not mint an API key.")
 def create_account(name: str, email: str, credits_cents: int, no_key: bool) -> None:
     async def go(db: Database) -> dict:
@@ -52,7 +60,7 @@ def create_account(name: str, email: str, credits_cents: int, no_key: bool) -> N
 
 
 @admin.command("create-key")
-@click.option("--account", "account_id", type=int, required=True)
+@click.option("--account", "account_id", type=ACCOUNT, required=True)
 @click.option("--management", is_flag=True, help="A management key (manages API keys; cannot generate).")
 @click.option("--name", default=None)
 def create_key(account_id: int, management: bool, name: str | None) -> None:
@@ -61,9 +69,31 @@ def create_key(account_id: int, management: bool, name: str | None) -> None:
     click.echo(json.dumps({"id": key.id, "kind": key.kind, "token": key.token, "masked_token": key.masked}, indent=2))
 
 
+@admin.command("add-member")
+@click.option("--account", "account_id", type=ACCOUNT, required=True)
+@click.option("--email", required=True, help="The user (created if new).")
+@click.option("--name", default=None)
+@click.option("--role", type=click.Choice(ops.ROLES), default="member", show_default=True,
+              help="member: manages only their own keys, under the admins' guardrails.")
+@click.option("--no-key", is_flag=True, help="Do not mint a management key for the member.")
+def add_member(account_id: int, email: str, name: str | None, role: str, no_key: bool) -> None:
+    """Add a member to an account; prints their management key once."""
+    async def go(db: Database) -> dict:
+        member = await ops.add_member(db, account_id, email, name, role)
+        out = {"membership_id": member["id"], "account_id": account_id, "user_id": member["user_id"],
+               "email": member["email"], "role": role}
+        if not no_key:
+            key = await ops.mint_key(db, account_id, "management", name=f"{email} management",
+                                     membership_id=member["id"])
+            out.update(management_key=key.token, management_key_id=key.id)
+        return out
+
+    click.echo(json.dumps(_run(go), indent=2))
+
+
 @admin.command("add-credits")
-@click.option("--account", "account_id", type=int, required=True)
-@click.option("--cents", type=int, required=True, help="Amount in cents (negative to remove).")
+@click.option("--account", "account_id", type=ACCOUNT, required=True)
+@click.option("--cents", type=POSITIVE_CENTS, required=True, help="Amount in cents (positive).")
 @click.option("--note", default=None)
 def add_credits(account_id: int, cents: int, note: str | None) -> None:
     balance = _run(lambda db: ops.add_credits(db, account_id, cents, note))
@@ -71,7 +101,7 @@ def add_credits(account_id: int, cents: int, note: str | None) -> None:
 
 
 @admin.command("callback-secret")
-@click.option("--account", "account_id", type=int, required=True)
+@click.option("--account", "account_id", type=ACCOUNT, required=True)
 @click.option("--rotate", is_flag=True, help="Replace the secret with a new one.")
 def callback_secret(account_id: int, rotate: bool) -> None:
     """Show the base64 secret that signs this account's callbacks."""

@@ -32,12 +32,13 @@ def output_bound(model: LlmModel, max_output: int | None) -> int:
 
 
 async def reserve(ledger: LedgerBatcher, who: Principal, model: LlmModel, input_tokens: int,
-                  max_output: int | None, guardrail_id: str | None, limits: tuple[Limit, ...] = ()) -> Reservation:
+                  max_output: int | None, guardrail_id: str | None, limits: tuple[Limit, ...] = (),
+                  member_guardrail_id: str | None = None) -> Reservation:
     """Hold what the call can cost at most (402 if the balance cannot cover it; 403 once a limit is reached)."""
     cents = model.cost_cents(input_tokens, output_bound(model, max_output))
     res = Reservation(f"llm_{uuid.uuid4().hex}", cents, who.account_id, who.key_id)
     await ledger.reserve(who.account_id, who.key_id, res.request_id, cents, model=model.id, guardrail_id=guardrail_id,
-                         limits=limits)
+                         limits=limits, member_guardrail_id=member_guardrail_id)
     return res
 
 

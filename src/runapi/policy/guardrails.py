@@ -1,5 +1,5 @@
-"""Guardrail enforcement on the request path: find the caller's effective guardrail (cached) and refuse what
-it forbids (403): models, providers; and name its budgets, which the reservation checks and charges in one
+"""Guardrail enforcement on the request path: find the caller's guardrails in force (cached) and refuse what
+they forbid (403): models, providers; and name their budgets, which the reservation checks and charges in one
 step (billing/limits.py)."""
 
 from __future__ import annotations
@@ -17,9 +17,13 @@ from ..errors import ApiError
 from ..store import Database
 from ..store.schema import guardrail_assignments, guardrails
 
+Rules = tuple[dict[str, Any], ...]  # the guardrails in force for one key: the key's first, then its member's
 
-async def effective_guardrail(db: Database, who: Principal) -> dict[str, Any] | None:
-    """The guardrail bound to the key, else the one bound to its member; None if neither (or disabled)."""
+
+async def effective_guardrails(db: Database, who: Principal) -> Rules:
+    """The enabled guardrails bound to the key and to its member. Both apply (the effective policy is their
+    intersection): a key-level guardrail narrows the member's, it never replaces it, so binding a lax guardrail
+    to one's own key, or disabling the key's, leaves the member's (an admin's) in force."""
     async with db.read() as conn:
         rows = (await conn.execute(
             select(guardrails, guardrail_assignments.c.api_key_id.label("on_key"))
@@ -28,7 +32,11 @@ async def effective_guardrail(db: Database, who: Principal) -> dict[str, Any] | 
                 guardrail_assignments.c.api_key_id == who.key_id,
                 guardrail_assignments.c.membership_id == who.membership_id)))).mappings().all()
     rows = sorted(rows, key=lambda r: r["on_key"] is None)  # key-level first
-    return dict(rows[0]) if rows and rows[0]["enabled"] else None
+    in_force: list[dict[str, Any]] = []
+    for r in rows:
+        if r["enabled"] and all(g["id"] != r["id"] for g in in_force):  # the same one on key and member: once
+            in_force.append(dict(r))
+    return tuple(in_force)
 
 
 class GuardrailCache:
@@ -42,21 +50,21 @@ class GuardrailCache:
         self.db = db
         self.ttl = ttl
         self.coord: Coordinator | None = None
-        self._entries: dict[tuple[str | None, str | None], tuple[float, dict[str, Any] | None]] = {}
+        self._entries: dict[tuple[str | None, str | None], tuple[float, Rules]] = {}
         self._generation = 0  # a lookup that raced an invalidation must not store its stale answer
 
     def attach(self, coord: Coordinator) -> None:
         self.coord = coord
         coord.subscribe_invalidation("guardrail", self._drop)
 
-    async def get(self, who: Principal) -> dict[str, Any] | None:
+    async def get(self, who: Principal) -> Rules:
         key = (who.key_id, who.membership_id)
         hit = self._entries.get(key)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return hit[1]
         generation = self._generation
-        found = await effective_guardrail(self.db, who)
+        found = await effective_guardrails(self.db, who)
         if generation == self._generation and self.ttl > 0:
             if len(self._entries) >= self.MAX_ENTRIES:
                 self._entries.clear()
@@ -85,12 +93,13 @@ def provider_permitted(g: dict[str, Any] | None, provider: str) -> bool:
 
 @dataclass(frozen=True)
 class Guarded:
-    """What the caller's guardrail decided for one request."""
+    """What the caller's guardrails decided for one request."""
 
-    guardrail_id: str | None  # the guardrail in force (recorded with the spend), if any
-    provider: str  # the first of the candidates it permits: where the request goes
-    barred: tuple[str, ...]  # candidates it forbids: never fallen back to
-    limits: tuple[Limit, ...] = ()  # its budgets this request counts towards: checked when reserving
+    guardrail_id: str | None  # the first guardrail in force (recorded with the spend), if any
+    member_guardrail_id: str | None  # the member's guardrail when the key's applies too (also recorded)
+    provider: str  # the first of the candidates they permit: where the request goes
+    barred: tuple[str, ...]  # candidates they forbid: never fallen back to
+    limits: tuple[Limit, ...] = ()  # their budgets this request counts towards: checked when reserving
 
 
 def guardrail_limits(g: dict[str, Any], model: str | None) -> tuple[Limit, ...]:
@@ -114,16 +123,7 @@ def guardrail_limits(g: dict[str, Any], model: str | None) -> tuple[Limit, ...]:
     return tuple(out)
 
 
-async def check_guardrail(rt: Any, who: Principal, model: str | None, candidates: list[str]) -> Guarded:
-    """Route through the caller's guardrail (one cached lookup): the first of `candidates` (providers in
-    fallback order) it permits serves the request. Raise 403 if it forbids the model or every candidate; its
-    budgets are checked when the request reserves (`Guarded.limits`)."""
-    g = await rt.guardrails.get(who)
-    permitted = [p for p in candidates if provider_permitted(g, p)]
-    provider = (permitted or candidates)[0]
-    guarded = Guarded(g["id"] if g else None, provider, tuple(p for p in candidates if p not in permitted))
-    if g is None:
-        return guarded
+def _check_model_and_provider(g: dict[str, Any], model: str | None, provider: str) -> None:
     name = g["name"]
     if model is not None:
         if g["blocked_models"] and model in g["blocked_models"]:
@@ -134,4 +134,18 @@ async def check_guardrail(rt: Any, who: Principal, model: str | None, candidates
         if g["blocked_providers"] and provider in g["blocked_providers"]:
             raise ApiError(403, f"Provider {provider} is blocked by guardrail {name}")
         raise ApiError(403, f"Provider {provider} is not allowed by guardrail {name}")
-    return Guarded(guarded.guardrail_id, provider, guarded.barred, guardrail_limits(g, model))
+
+
+async def check_guardrail(rt: Any, who: Principal, model: str | None, candidates: list[str]) -> Guarded:
+    """Route through the caller's guardrails (one cached lookup): the first of `candidates` (providers in
+    fallback order) that every guardrail in force permits serves the request. Raise 403 if any of them forbids
+    the model or every candidate; the budgets of all of them are checked when the request reserves
+    (`Guarded.limits`)."""
+    rules = await rt.guardrails.get(who)
+    permitted = [p for p in candidates if all(provider_permitted(g, p) for g in rules)]
+    provider = (permitted or candidates)[0]
+    for g in rules:
+        _check_model_and_provider(g, model, provider)
+    return Guarded(rules[0]["id"] if rules else None, rules[1]["id"] if len(rules) > 1 else None, provider,
+                   tuple(p for p in candidates if p not in permitted),
+                   tuple(limit for g in rules for limit in guardrail_limits(g, model)))

@@ -103,6 +103,14 @@ def make_storage(settings) -> Storage:  # noqa: ANN001
     return LocalStorage(settings.resolved_storage_dir, settings.storage_min_free_bytes)
 
 
+def parse_expires(value: str | None) -> int | None:
+    """The `expires` of a signed URL as epoch seconds, or None if it is not one: ASCII digits, at most 19 (what
+    we sign fits in 64 bits; a longer number could only be forged, and past 4,300 digits int() raises)."""
+    if not value or len(value) > 19 or not (value.isascii() and value.isdigit()):
+        return None
+    return int(value)
+
+
 class UrlSigner:
     """`{base}/files/{key}?expires=...&signature=...`; HMAC-SHA256 over key and expiry with the server secret.
     With `files_url` (RUNAPI_FILES_URL) every link goes to that origin instead of the caller's base; the
@@ -125,8 +133,10 @@ class UrlSigner:
         return f"{(self.files_url or base_url).rstrip('/')}{FILES_PREFIX}{quote(key)}?{query}"
 
     def verify(self, key: str, expires: str | None, signature: str | None, now: float | None = None) -> bool:
-        if not expires or not signature or not (expires.isascii() and expires.isdigit()):
+        at = parse_expires(expires)
+        if at is None or not signature:
             return False
-        if int(expires) < (now if now is not None else time.time()):
+        if at < (now if now is not None else time.time()):
             return False
-        return hmac.compare_digest(self._signature(key, int(expires)), signature)
+        # as bytes: compare_digest refuses str with non-ASCII characters (a client's signature may have them)
+        return hmac.compare_digest(self._signature(key, at).encode(), signature.encode())

@@ -20,6 +20,9 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# The largest value a BigInteger column holds on every backend (signed 64 bits): the API refuses larger ones.
+BIGINT_MAX = 2**63 - 1
+
 accounts = Table(
     "accounts", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -63,6 +66,9 @@ api_keys = Table(
     Column("credit_limit_cents", BigInteger),
     Column("credit_limit_reset_interval", String(20)),
     Column("allowed_models", JSON),
+    # memberships that last set the limits above / disabled the key: a non-admin cannot undo an admin's
+    Column("limits_set_by", String(40)),
+    Column("disabled_by", String(40)),
     Column("created_at", Float, nullable=False),
     Column("last_used_at", Float),
     Column("deleted_at", Float),
@@ -113,7 +119,8 @@ ledger = Table(
     Column("api_key_id", String(40)),
     Column("task_id", String(36)),
     Column("model", String(100)),  # what the spend was for (guardrail model budgets)
-    Column("guardrail_id", String(40)),  # the guardrail in force for the request, if any
+    Column("guardrail_id", String(40)),  # the guardrail in force for the request, if any (the key's first)
+    Column("member_guardrail_id", String(40)),  # the member's guardrail, when the key's also applied
     Column("kind", String(20), nullable=False),  # credit | reserve | settle | refund
     Column("amount_cents", BigInteger, nullable=False),  # signed: credit/refund > 0, reserve < 0
     Column("note", Text),
@@ -121,6 +128,7 @@ ledger = Table(
     Index("ix_ledger_account_time", "account_id", "created_at"),
     Index("ix_ledger_key_time", "api_key_id", "created_at"),
     Index("ix_ledger_guardrail_time", "guardrail_id", "created_at"),
+    Index("ix_ledger_member_guardrail_time", "member_guardrail_id", "created_at"),
     UniqueConstraint("task_id", "kind", name="uq_ledger_task_kind"),
 )
 

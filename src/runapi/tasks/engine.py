@@ -33,7 +33,7 @@ TERMINAL = ("completed", "failed")
 async def create_task(db: Database, *, account_id: int, api_key_id: str | None, family: str, action: str,
                       model: str | None, params: dict[str, Any], price_cents: int, provider: str,
                       public_base_url: str, idempotency_key: str | None = None,
-                      guardrail_id: str | None = None,
+                      guardrail_id: str | None = None, member_guardrail_id: str | None = None,
                       provider_job: dict[str, Any] | None = None,
                       client_request_id: str | None = None,
                       limits: tuple[spend_limits.Limit, ...] = ()) -> tuple[dict[str, Any], bool]:
@@ -58,7 +58,7 @@ async def create_task(db: Database, *, account_id: int, api_key_id: str | None, 
         at = time.time()
         row["spend_counters"] = spend_limits.charge(conn, account_id, limits, price_cents, at)
         billing.reserve(conn, account_id, api_key_id, row["id"], price_cents, model=model, guardrail_id=guardrail_id,
-                        at=at)
+                        member_guardrail_id=member_guardrail_id, at=at)
         conn.execute(insert(tasks), row)  # parameters apart: one cached statement
 
     try:

@@ -1,12 +1,12 @@
 """tasks.request_hash (Idempotency-Key scope) and tasks.client_request_id (X-Client-Request-Id)
 
-Revision ID: 0005_task_contract
+Revision ID: 0005
 Revises: 0004
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_task_contract"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None

@@ -1,12 +1,12 @@
 """upload_quota: an index for the per-account upload quota and rate (files by account and creation time)
 
-Revision ID: 0005_upload_quota
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 from alembic import op
 
-revision = "0005_upload_quota"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

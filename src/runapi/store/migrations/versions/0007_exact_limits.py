@@ -1,14 +1,14 @@
 """spend_counters: per-window spend of each limited scope, checked and charged in one step; the counters a
 reservation charged, on tasks and open_reservations
 
-Revision ID: 0005_exact_limits
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_exact_limits"
-down_revision = "0004"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
