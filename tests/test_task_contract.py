@@ -13,6 +13,7 @@ import pytest
 
 from runapi.catalog import get_catalog
 from runapi.catalog.validation import validate
+from runapi.tasks import engine
 from tests.conftest import new_account, start_server, wait_done
 
 T2I = "/api/v1/nano_banana/text_to_image"
@@ -100,12 +101,19 @@ def test_concurrent_requests_with_one_key_create_one_task_and_charge_once(server
         assert balance(c) == 96
 
 
-def test_a_request_with_an_integer_past_64_bits_is_fingerprinted_not_a_500(api):
-    # an integral float validates as an integer: int(1e30) does not fit orjson's 64 bits (found by the fuzzer)
+def test_a_request_with_an_integer_past_64_bits_is_a_422_not_a_500(api):
+    # an integral float validates as an integer: int(1e30) does not fit 64 bits (found by the fuzzer)
     resp = api.post(f"{GROK}/extend_video", json={"source_task_id": str(uuid.uuid4()), "prompt": "x",
                                                   "start_seconds": 1e30, "extension_duration_seconds": 6},
                     headers={"Idempotency-Key": "contract-bigint"})
-    assert (resp.status_code, resp.json()) == (404, {"error": "Task not found"})
+    assert resp.status_code == 422 and "start_seconds" in resp.json()["error"]
+
+
+def test_the_fingerprint_takes_integers_past_64_bits():
+    # the fingerprint must never be what fails (orjson cannot encode integers past 64 bits)
+    a = engine.request_fingerprint("grok", "extend_video", None, {"start_seconds": 10**30})
+    b = engine.request_fingerprint("grok", "extend_video", None, {"start_seconds": 10**30 + 1})
+    assert a != b and len(a) == 64
 
 
 # ---------------------------------------------------------------- 2. headers
