@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     task_timeout_seconds: float = 3600.0
 
     sandbox_delay_seconds: float = 0.0
+    # Threads that decode and encode sandbox media (0: one per core); more tasks wait their turn, so this
+    # bounds the CPU and memory media work takes (each task's inputs and outputs are budgeted too).
+    media_workers: int = Field(default=0, ge=0)
 
     callback_retry_delays: tuple[float, ...] = DEFAULT_CALLBACK_DELAYS
     callback_timeout_seconds: float = 10.0
