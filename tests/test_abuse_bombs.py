@@ -81,9 +81,8 @@ def test_image_bomb_by_url_fails_the_task_and_the_server_stays_responsive(server
 
 
 PEAK_RSS_SCRIPT = """
-import asyncio, json, resource, sys
-sys.path.insert(0, {root!r})
-from tests.test_abuse_bombs import bomb_png
+import asyncio, json, resource, struct, zlib
+{bomb_src}
 from runapi.providers.sandbox.base import Inputs
 data = bomb_png(14000)
 inputs = Inputs(None, None, 50 << 20)
@@ -102,11 +101,13 @@ print(json.dumps({{"outcome": outcome, "grew_kb": resource.getrusage(resource.RU
 
 def test_image_bomb_is_refused_from_its_header_with_bounded_memory(tmp_path):
     """In a process of its own, so its peak RSS is the bomb's alone: refused without decoding 196 MP."""
+    import inspect
     import os
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = subprocess.run([sys.executable, "-c", PEAK_RSS_SCRIPT.format(root=root)], capture_output=True,
+    script = PEAK_RSS_SCRIPT.format(bomb_src=inspect.getsource(bomb_png))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True,
                          text=True, timeout=120, check=False, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert out.stdout.strip(), out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["outcome"].startswith("InputRejected") and "pixels" in result["outcome"], result
     assert result["grew_kb"] < 64 * 1024, result  # decoding it would take 196 MB (greyscale), 588 MB as RGB
