@@ -1,8 +1,8 @@
 """CPU and memory bombs against a real `runapi serve` subprocess (issue 11, item 3): the server's peak RSS and
 the worst `/health` latency while they run, and how each bomb ends.
 
-  * image bomb: a small PNG whose header declares SIDE×SIDE pixels (default 14000², ~190 KB), uploaded to our
-    own storage and given to N Topaz image upscales at once (default 4);
+  * image bomb: a small PNG whose header declares SIDE×SIDE pixels (default 14000², ~190 KB), given to N Topaz
+    image upscales at once (default 4): uploaded to our own storage, and served from a local URL;
   * Topaz 4× of a 2 s 1080p clip (and 2×, which lands exactly on 4K);
   * /v1/embeddings with many inputs.
 
@@ -84,12 +84,32 @@ class Watch:
                 self.stop.wait(0.05)
 
     def __enter__(self):
+        self.peak_rss_kb = rss_kb(self.pid)
         self.thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop.set()
         self.thread.join(130)
+
+
+def serve_bytes(data: bytes) -> str:
+    """A local HTTP server answering every GET with `data` (input URLs; RUNAPI_ALLOW_PRIVATE_NETWORK)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{httpd.server_address[1]}"
 
 
 def upload(c: httpx.Client, data: bytes, name: str) -> str:
@@ -147,9 +167,11 @@ def main() -> None:
                 png = bomb_png(args.side)
                 bomb_url = upload(c, png, "bomb.png")
 
-                def image_bomb() -> dict:
+                host = serve_bytes(png)
+
+                def image_bomb(source_url: str) -> dict:
                     path = "/api/v1/topaz/upscale_image"
-                    answers = [c.post(path, json={"model": "topaz-upscale-image", "source_image_url": bomb_url,
+                    answers = [c.post(path, json={"model": "topaz-upscale-image", "source_image_url": source_url,
                                                   "upscale_factor": 1}) for _ in range(args.bombs)]
                     ids = [a.json()["id"] for a in answers if a.status_code == 202]
                     done = wait_all(c, path, ids, args.timeout)
@@ -159,7 +181,8 @@ def main() -> None:
                                                      if a.status_code != 202}),
                             "task_outcomes": sorted({d.get("status") + ": " + str(d.get("error", ""))[:120]
                                                      for d in done})}
-                results["image_bomb"] = scenario(c, url, proc.pid, image_bomb)
+                results["image_bomb_uploaded"] = scenario(c, url, proc.pid, lambda: image_bomb(bomb_url))
+                results["image_bomb_by_url"] = scenario(c, url, proc.pid, lambda: image_bomb(f"{host}/bomb.png"))
 
                 def topaz(factor: int) -> dict:
                     video_url = upload(c, clip(1920, 1080, 2.0), "clip.mp4")
@@ -191,6 +214,8 @@ def main() -> None:
                             round(len(r.content) / 2**20, 1), "error": (r.json().get("error") or {}).get("message")
                             if r.status_code != 200 else None}
                 results["embeddings"] = scenario(c, url, proc.pid, embeddings)
+                args.embeddings = 2048  # the most a request may now ask for
+                results["embeddings_2048"] = scenario(c, url, proc.pid, embeddings)
                 results["server_peak_rss_mb_overall"] = round(rss_kb(proc.pid, "VmHWM") / 1024)
         finally:
             proc.terminate()
