@@ -183,7 +183,7 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any
         if mode == "extend":
             extra = _extra_seconds(spec, p)
             last = media.last_frame(data, budget).resize((width, height))
-            count = max(1, int(round(extra * media.FPS)))
+            count = max(1, round(extra * media.FPS))
             canvas = media.canvas_for(seed, width, height, last)
             frames = _chain(frames, media._frames_from_canvas(canvas, width, height, count))
             seconds = info.duration + extra
