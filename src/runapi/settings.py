@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     task_timeout_seconds: float = 3600.0
 
     sandbox_delay_seconds: float = 0.0
+    # Threads that decode and encode sandbox media (0: one per core); more tasks wait their turn, so this
+    # bounds the CPU and memory media work takes (each task's inputs and outputs are budgeted too).
+    media_workers: int = Field(default=0, ge=0)
 
     callback_retry_delays: tuple[float, ...] = DEFAULT_CALLBACK_DELAYS
     # The whole of one delivery attempt (connect, send, status and answer body); the attempt then counts as

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import struct
 import time
@@ -12,7 +13,7 @@ from typing import Any
 import orjson
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ..errors import ApiError
@@ -211,7 +212,23 @@ async def get_model(request: Request) -> Json:
                    code="model_not_found")
 
 
-async def embeddings(request: Request) -> Json:
+# OpenAI's limits per embeddings request: 2,048 inputs, 300,000 tokens in all.
+MAX_EMBEDDING_INPUTS = 2048
+MAX_EMBEDDING_TOKENS = 300_000
+
+
+def _embeddings_body(texts: list[str], size: int, as_base64: bool, model: str, tokens: int) -> bytes:
+    """The rendered answer (up to 2,048 vectors, tens of MB of JSON): built in a thread, off the event loop."""
+    data = []
+    for i, text in enumerate(texts):
+        vec = sandbox.embed(text, size)
+        value = base64.b64encode(struct.pack(f"<{len(vec)}f", *vec)).decode() if as_base64 else vec
+        data.append({"object": "embedding", "index": i, "embedding": value})
+    return orjson.dumps({"object": "list", "data": data, "model": model,
+                         "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
+
+async def embeddings(request: Request) -> Response:
     who = await caller(request)
     body = await json_body(request)
     if not isinstance(body, dict):
@@ -220,10 +237,16 @@ async def embeddings(request: Request) -> Json:
     texts = [raw] if isinstance(raw, str) else raw
     if not isinstance(texts, list) or not texts:
         raise ApiError(400, "Missing required parameter: input")
+    if len(texts) > MAX_EMBEDDING_INPUTS:  # before any work on them, and before anything is reserved
+        raise ApiError(400, f"'$.input' is invalid: an array must have at most {MAX_EMBEDDING_INPUTS} items "
+                            f"(got {len(texts)})")
     texts = [t if isinstance(t, str) else " ".join(map(str, t)) if isinstance(t, list) else None for t in texts]
     if any(t is None for t in texts):
         raise ApiError(400, "input must be a string, an array of strings or an array of token arrays")
     tokens = sum(text_tokens(t) for t in texts)
+    if tokens > MAX_EMBEDDING_TOKENS:
+        raise ApiError(400, f"Requested {tokens} tokens, max {MAX_EMBEDDING_TOKENS} tokens per request",
+                       code="max_tokens_per_request")
     model = resolve_model(who, body.get("model"), ("embedding",))
     dims = body.get("dimensions")  # validated before anything is reserved
     if dims is not None:
@@ -235,14 +258,9 @@ async def embeddings(request: Request) -> Json:
     as_base64 = body.get("encoding_format") == "base64"
     admitted = await admit(request, who, model.id, "embedding", tokens, 0)
     async with refunded_on_error(request, admitted):
-        data = []
-        for i, text in enumerate(texts):
-            vec = sandbox.embed(text, size)
-            value = base64.b64encode(struct.pack(f"<{len(vec)}f", *vec)).decode() if as_base64 else vec
-            data.append({"object": "embedding", "index": i, "embedding": value})
+        body = await asyncio.to_thread(_embeddings_body, texts, size, as_base64, admitted.model.id, tokens)
         await settle(request, admitted, Usage(input_tokens=tokens))
-    return Json({"object": "list", "data": data, "model": admitted.model.id,
-                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+    return Response(body, media_type="application/json")
 
 
 routes = [

@@ -11,6 +11,7 @@ from ..catalog import Action, Catalog
 from ..catalog.validation import validate
 from ..errors import ApiError, task_not_found
 from ..policy.guardrails import check_guardrail
+from ..providers import InputRejected
 from ..tasks import engine
 from ..tasks.views import retry_after_seconds, status_body
 from .context import authenticated, base_url, runtime
@@ -20,6 +21,18 @@ MAX_IDEMPOTENCY_KEY = 255
 MAX_CLIENT_REQUEST_ID = 512
 TASK_ID_HEADER = "X-RunAPI-Task-Id"
 CLIENT_REQUEST_ID_HEADER = "X-Client-Request-Id"
+
+
+async def preflight(provider, action: Action, model, params) -> None:
+    """A provider that can tell from the request alone (e.g. an uploaded input too large) that the task would
+    fail refuses it here, before any credit is reserved."""
+    check = getattr(provider, "preflight", None)
+    if check is None:
+        return
+    try:
+        await check(action, model, params)
+    except InputRejected as exc:
+        raise ApiError(422, str(exc)) from None
 
 
 def create_endpoint(action: Action):
@@ -48,6 +61,7 @@ def create_endpoint(action: Action):
         price = model.quote(params) if model else 0
         candidates = rt.providers.candidates(action.family, model_id, action.name)
         guarded = await check_guardrail(rt, who, model_id, candidates)
+        await preflight(rt.providers.get(guarded.provider), action, model, params)
         task, created = await engine.create_task(
             rt.db, account_id=who.account_id, api_key_id=who.key_id, family=action.family, action=action.name,
             model=model_id, params=params, price_cents=price, provider=guarded.provider,

@@ -56,7 +56,8 @@ class Runtime:
         signer = UrlSigner(settings.resolved_secret_key, settings.files_url)
         coord = make_coordinator(settings.redis_url, settings.redis_channel_prefix)
         await coord.start()
-        sandbox = SandboxProvider(http, settings.sandbox_delay_seconds, settings.fetch_max_bytes, storage, signer)
+        sandbox = SandboxProvider(http, settings.sandbox_delay_seconds, settings.fetch_max_bytes, storage, signer,
+                                  settings.media_workers)
         upstreams = build_router(settings.media_upstreams, http, sandbox.inputs, signer, settings.public_url)
         rt = cls(settings=settings, db=db, storage=storage,
                  signer=signer, providers=ProviderRegistry(sandbox, upstreams), http=http,

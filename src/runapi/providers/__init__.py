@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from .base import (
     Done,
+    InputRejected,
     Output,
     Progress,
     Provider,
@@ -17,7 +18,7 @@ from .base import (
 if TYPE_CHECKING:
     from .upstream import MediaRouter
 
-__all__ = ["Done", "Output", "Progress", "Provider", "ProviderRegistry", "TaskFailed", "TaskInput",
+__all__ = ["Done", "InputRejected", "Output", "Progress", "Provider", "ProviderRegistry", "TaskFailed", "TaskInput",
            "TransientFailure"]
 
 

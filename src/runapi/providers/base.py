@@ -49,6 +49,11 @@ class TaskFailed(Exception):
     """Permanent failure: the task fails with this message and its credits are refunded."""
 
 
+class InputRejected(TaskFailed):
+    """An input (or the output it implies) beyond what the provider takes: refused with 422 before billing when
+    the input is known at create time, else the task fails with this message (refunded)."""
+
+
 class TransientFailure(Exception):
     """A failure worth retrying (an upstream briefly down): the worker retries with its backoff, and if the
     retries run out the task fails with this message (not a generic one) and is refunded."""

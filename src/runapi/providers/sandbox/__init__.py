@@ -12,19 +12,48 @@ from typing import Any
 
 import httpx
 
+from ...catalog import Action, ModelSpec
 from ...storage import Storage, UrlSigner
-from ..base import Done, Progress, TaskFailed, TaskInput
-from . import audio_gen, image_gen, suno_gen, video_gen  # noqa: F401  (register generators)
-from .base import GENERATORS, Inputs
+from ..base import Done, InputRejected, Progress, TaskFailed, TaskInput
+from . import audio_gen, image_gen, limits, suno_gen, video_gen  # noqa: F401  (register generators)
+from .base import GENERATORS, Inputs, as_list
+
+_IMAGE_INPUTS = {"image": ("references",), "image_edit": ("sources",), "image_upscale": ("sources",),
+                 "remove_background": ("sources",), "video": ("images",)}
 
 
 class SandboxProvider:
     name = "sandbox"
 
     def __init__(self, http: httpx.AsyncClient, delay_seconds: float = 0.0, fetch_max_bytes: int = 50 << 20,
-                 storage: Storage | None = None, signer: UrlSigner | None = None):
+                 storage: Storage | None = None, signer: UrlSigner | None = None, media_workers: int = 0):
         self.inputs = Inputs(http, storage, fetch_max_bytes, signer)
         self.delay_seconds = delay_seconds
+        limits.configure(media_workers)
+
+    async def preflight(self, action: Action, model: ModelSpec | None, params: dict[str, Any]) -> None:
+        """Before anything is billed: input files already in our storage (uploads, earlier results) are
+        checked — declared pixels, length, and the output they imply — against the budgets the task would fail
+        on (limits.py). Raises InputRejected. Other URLs are checked when the task fetches them."""
+        spec = model.sandbox if model else action.sandbox
+        gen = spec.get("generator", "")
+        urls = [u for key in _IMAGE_INPUTS.get(gen, ()) + (("sources",) if gen == "video_from_source" else ())
+                for name in as_list(spec.get(key)) for u in as_list(params.get(name)) if isinstance(u, str)]
+        for i, url in enumerate(urls):
+            data = await self.inputs.own_file(url)
+            if data is None:
+                continue
+            try:
+                if gen == "video_from_source":
+                    video_gen.source_plan(spec, params, await video_gen.probe_source(data))
+                else:
+                    img = await limits.run(limits.open_image, data, False)
+                    if gen == "image_upscale" and i == 0:
+                        limits.check_output_image(*image_gen.upscaled_size(spec, params, img.width, img.height))
+            except InputRejected:
+                raise
+            except TaskFailed as exc:
+                raise InputRejected(str(exc)) from exc
 
     async def submit(self, task: TaskInput) -> dict[str, Any]:
         return {"ready_at": time.time() + self.delay_seconds}

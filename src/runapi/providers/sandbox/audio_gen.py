@@ -28,7 +28,6 @@ Sandbox keys (catalog `sandbox:`; defaults in brackets):
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import re
@@ -41,7 +40,7 @@ import av
 import numpy as np
 
 from ..base import Done, Output, TaskFailed, TaskInput
-from . import media
+from . import limits, media
 from .base import Inputs, as_list, generator, task_seed
 
 SR = media.SAMPLE_RATE
@@ -224,7 +223,7 @@ async def generate_speech(inputs: Inputs, task: TaskInput, spec: dict[str, Any])
             out.meta["timestamps"] = words
         return out
 
-    return Done(outputs=[await asyncio.to_thread(work)])
+    return Done(outputs=[await limits.run(work)])
 
 
 @generator("dialogue")
@@ -254,7 +253,7 @@ async def generate_dialogue(inputs: Inputs, task: TaskInput, spec: dict[str, Any
             parts.append(samples)
         return _mp3(np.concatenate(parts))
 
-    return Done(outputs=[await asyncio.to_thread(work)])
+    return Done(outputs=[await limits.run(work)])
 
 
 # ---------------------------------------------------------------- sound effects
@@ -427,7 +426,7 @@ async def generate_sound(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) 
         data, ctype, ext = encode_output(samples, fmt)
         return Output("audios", data, ctype, ext, {"duration": round(len(samples) / SR, 3), "loop": loop})
 
-    return Done(outputs=[await asyncio.to_thread(work)])
+    return Done(outputs=[await limits.run(work)])
 
 
 # ---------------------------------------------------------------- inputs: speech-to-text and isolation
@@ -446,7 +445,7 @@ async def _source_audio(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -
         except (av.error.FFmpegError, ValueError, IndexError) as exc:
             raise TaskFailed("Failed to read the source audio: not a supported audio or video file") from exc
 
-    samples = await asyncio.to_thread(decode)
+    samples = await limits.run(decode)
     if len(samples) == 0:
         raise TaskFailed("The source file has no audio track")
     if len(samples) > max_seconds * SR:
@@ -561,7 +560,7 @@ def transcribe(data: bytes, samples: np.ndarray, language_code: Any = None, tag_
 async def generate_transcript(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
     p = task.params
     data, samples = await _source_audio(inputs, task, spec)
-    result = await asyncio.to_thread(
+    result = await limits.run(
         transcribe, data, samples, _param(p, spec, "language_param", "language_code"),
         bool(_param(p, spec, "events_param", "tag_audio_events", False)),
         bool(_param(p, spec, "diarize_param", "diarize", False)))
@@ -608,4 +607,4 @@ def isolate(samples: np.ndarray, low_hz: float = 80.0, high_hz: float = 8000.0) 
 @generator("isolate_audio")
 async def generate_isolated(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
     _, samples = await _source_audio(inputs, task, spec)
-    return Done(outputs=[await asyncio.to_thread(lambda: _mp3(isolate(samples)))])
+    return Done(outputs=[await limits.run(lambda: _mp3(isolate(samples)))])

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ...net.safe_http import BlockedDestination, TooLarge, fetch_bytes
 from ...storage import FILES_PREFIX, Storage, UrlSigner
 from ..base import Done, TaskFailed, TaskInput
-from . import images
-
-Image.MAX_IMAGE_PIXELS = 100_000_000  # refuse decompression bombs in fetched inputs
+from . import images, limits
 
 Generator = Callable[["Inputs", TaskInput, dict[str, Any]], Awaitable[Done]]
 GENERATORS: dict[str, Generator] = {}
@@ -49,7 +46,7 @@ class Inputs:
         self.max_bytes = max_bytes
         self.signer = signer
 
-    async def _own_file(self, url: str) -> bytes | None:
+    async def own_file(self, url: str) -> bytes | None:
         """Links we signed (uploads, earlier results) are read from storage: no network, and they work even
         when our public address is private or not reachable from here."""
         if self.signer is None or self.storage is None:
@@ -64,7 +61,7 @@ class Inputs:
         return await self.storage.read(key)
 
     async def fetch(self, url: str, max_bytes: int | None = None, what: str = "file") -> bytes:
-        own = await self._own_file(url)
+        own = await self.own_file(url)
         if own is not None:
             if len(own) > (max_bytes or self.max_bytes):
                 raise TaskFailed(f"Failed to fetch the {what}: file is larger than {max_bytes or self.max_bytes} bytes")
@@ -77,14 +74,11 @@ class Inputs:
         except (httpx.HTTPError, httpx.InvalidURL, BlockedDestination) as exc:
             raise TaskFailed(f"Failed to fetch the {what}") from exc
 
-    async def image(self, url: str, max_bytes: int | None = None) -> Image.Image:
+    async def image(self, url: str, max_bytes: int | None = None, load: bool = True) -> Image.Image:
+        """The decoded image (load=False: its header only, checked), decoded in the media pool after its
+        declared size is checked against the pixel budget."""
         data = await self.fetch(url, max_bytes, "image")
-        try:
-            img = Image.open(io.BytesIO(data))
-            img.load()
-            return img
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-            raise TaskFailed("Failed to fetch the image: not a supported image") from exc
+        return await limits.run(limits.open_image, data, load)
 
     async def task_file(self, task: dict[str, Any], kind: str, index: int = 0) -> bytes:
         """A file produced by a referenced task (e.g. its first video)."""

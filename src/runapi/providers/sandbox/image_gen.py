@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
 from PIL import Image, ImageOps
 
 from ..base import Done, Output, TaskFailed, TaskInput
-from . import images
+from . import images, limits
 from .base import Inputs, as_list, generator, task_seed
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[x*×]\s*(\d+)\s*$", re.IGNORECASE)
@@ -51,13 +50,15 @@ def _format(spec: dict[str, Any], params: dict[str, Any]) -> str:
 
 
 async def _fetch_all(inputs: Inputs, task: TaskInput, spec: dict[str, Any], key: str) -> list[Image.Image]:
+    """The input images; only the first is used, so the others are checked (header, size) but not decoded."""
     urls = [u for name in as_list(spec.get(key)) for u in as_list(task.params.get(name))]
-    return [await inputs.image(u, spec.get("max_source_bytes")) for u in urls]
+    return [await inputs.image(u, spec.get("max_source_bytes"), load=i == 0) for i, u in enumerate(urls)]
 
 
 async def _images(task: TaskInput, spec: dict[str, Any], fetched: list[Image.Image]) -> Done:
     p = task.params
     width, height = target_size(spec, p, fetched[0] if fetched else None)
+    limits.check_output_image(width, height)
     fmt = _format(spec, p)
 
     def work() -> list[Output]:
@@ -69,7 +70,7 @@ async def _images(task: TaskInput, spec: dict[str, Any], fetched: list[Image.Ima
             outs.append(Output("images", enc.data, enc.content_type, enc.extension))
         return outs
 
-    return Done(outputs=await asyncio.to_thread(work))
+    return Done(outputs=await limits.run(work))
 
 
 @generator("image")
@@ -96,25 +97,36 @@ def _factor(spec: dict[str, Any], params: dict[str, Any]) -> float:
         return float(spec.get("factor", 2))
 
 
+def upscaled_size(spec: dict[str, Any], params: dict[str, Any], width: int, height: int) -> tuple[int, int]:
+    """The input's size times the requested factor, the long side capped at the spec's max_side."""
+    factor = _factor(spec, params)
+    w, h = round(width * factor), round(height * factor)
+    if spec.get("max_side") and max(w, h) > spec["max_side"]:
+        scale = spec["max_side"] / max(w, h)
+        w, h = round(w * scale), round(h * scale)
+    return max(1, w), max(1, h)
+
+
 @generator("image_upscale")
 async def upscale_image(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
     """Real resampling (Lanczos) of the input by the requested factor."""
     fetched = await _fetch_all(inputs, task, spec, "sources")
     if not fetched:
         raise TaskFailed("No source image given")
-    factor = _factor(spec, task.params)
-    src = ImageOps.exif_transpose(fetched[0]).convert("RGB")
-    w, h = round(src.width * factor), round(src.height * factor)
-    if spec.get("max_side") and max(w, h) > spec["max_side"]:
-        scale = spec["max_side"] / max(w, h)
-        w, h = round(w * scale), round(h * scale)
+    w, h = upscaled_size(spec, task.params, fetched[0].width, fetched[0].height)
+    limits.check_output_image(w, h)
     fmt = _format(spec, task.params)
 
     def work() -> Output:
-        enc = images.encode(src.resize((max(1, w), max(1, h)), Image.LANCZOS), fmt)
+        src = ImageOps.exif_transpose(fetched[0]).convert("RGB")
+        if (src.width, src.height) != (fetched[0].width, fetched[0].height):  # EXIF rotated it
+            w2, h2 = h, w
+        else:
+            w2, h2 = w, h
+        enc = images.encode(src.resize((w2, h2), Image.LANCZOS), fmt)
         return Output("images", enc.data, enc.content_type, enc.extension)
 
-    return Done(outputs=[await asyncio.to_thread(work)])
+    return Done(outputs=[await limits.run(work)])
 
 
 @generator("remove_background")
@@ -128,4 +140,4 @@ async def remove_background(inputs: Inputs, task: TaskInput, spec: dict[str, Any
         img = ImageOps.exif_transpose(fetched[0]).convert("RGBA")
         return Output("images", images.encode(images.cut_background(img), "png").data, "image/png", "png")
 
-    return Done(outputs=[await asyncio.to_thread(work)])
+    return Done(outputs=[await limits.run(work)])

@@ -16,7 +16,8 @@ import av
 import numpy as np
 from PIL import Image
 
-from . import images
+from ..base import InputRejected
+from . import images, limits
 
 FPS = 24
 SAMPLE_RATE = 44_100
@@ -30,6 +31,7 @@ class VideoInfo:
     height: int
     duration: float
     has_audio: bool
+    fps: float = FPS
 
 
 def _even(x: float) -> int:
@@ -133,8 +135,12 @@ def encode_video(seed: bytes, width: int, height: int, seconds: float, has_audio
         vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
         vs.options = {"preset": "ultrafast", "crf": "32"}
         audio_stream = out.add_stream("aac", rate=SAMPLE_RATE, layout="stereo") if has_audio else None
-        for arr in frames:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
+        for i, arr in enumerate(frames):  # RGB arrays, or decoded frames at the output size (streamed through)
+            if isinstance(arr, av.VideoFrame):
+                frame = arr  # renumbered in the output's time base (it keeps the input's otherwise)
+                frame.pts, frame.time_base = i, Fraction(1, FPS)
+            else:
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
             for packet in vs.encode(frame):
                 out.mux(packet)
         for packet in vs.encode(None):
@@ -145,26 +151,66 @@ def encode_video(seed: bytes, width: int, height: int, seconds: float, has_audio
 
 
 def probe(data: bytes) -> VideoInfo:
+    """Size, duration and frame rate from the container's headers (no frame is decoded)."""
     with av.open(io.BytesIO(data)) as c:
         v = c.streams.video[0]
-        duration = float(c.duration / av.time_base) if c.duration else float(v.duration * v.time_base)
-        return VideoInfo(v.codec_context.width, v.codec_context.height, duration, bool(c.streams.audio))
+        rate = v.average_rate or v.guessed_rate or v.base_rate
+        fps = float(rate) if rate else float(FPS)
+        if c.duration:
+            duration = float(c.duration / av.time_base)
+        elif v.duration is not None and v.time_base is not None:
+            duration = float(v.duration * v.time_base)
+        else:  # not declared: the frame budget is enforced while decoding
+            duration = (v.frames or 0) / fps
+        return VideoInfo(v.codec_context.width, v.codec_context.height, duration, bool(c.streams.audio), fps)
 
 
-def decode_frames(data: bytes, width: int | None = None, height: int | None = None, limit_seconds: float = 120):
-    """RGB frames of an input video, resized when width/height are given (real resampling for upscale)."""
+def _decoded(data: bytes, max_frames: int):
+    """The video's frames as decoded; a stream with more frames than allowed (its headers understated them),
+    or a frame beyond 4K, stops the task instead of running on."""
     with av.open(io.BytesIO(data)) as c:
         stream = c.streams.video[0]
-        max_frames = int(limit_seconds * FPS * 2)
+        stream.thread_type = "AUTO"
         for i, frame in enumerate(c.decode(stream)):
             if i >= max_frames:
-                break
-            if width and height:
-                frame = frame.reformat(width=width, height=height, format="rgb24",
-                                       interpolation="BICUBIC")
-                yield frame.to_ndarray()
-            else:
-                yield frame.to_ndarray(format="rgb24")
+                raise InputRejected(f"The source video has more than {max_frames} frames")
+            if frame.width * frame.height > limits.MAX_VIDEO_PIXELS:
+                raise InputRejected(f"The source video has {frame.width}×{frame.height} frames; at most 4K "
+                                    f"({limits.MAX_VIDEO_PIXELS:,} pixels) is accepted")
+            yield frame
+
+
+def _frame_limit(limit_seconds: float) -> int:
+    return int(limit_seconds * FPS * 2)
+
+
+def decode_frames(data: bytes, width: int | None = None, height: int | None = None, limit_seconds: float = 120,
+                  max_frames: int | None = None):
+    """RGB frames of an input video, resized when width/height are given (real resampling for upscale)."""
+    for frame in _decoded(data, max_frames or _frame_limit(limit_seconds)):
+        if width and height:
+            yield frame.reformat(width=width, height=height, format="rgb24", interpolation="BICUBIC").to_ndarray()
+        else:
+            yield frame.to_ndarray(format="rgb24")
+
+
+def resized_frames(data: bytes, width: int, height: int, max_frames: int):
+    """Frames resampled straight into the encoder's format: one frame in memory at a time, no RGB round trip
+    (upscaling streams: decode, resample, encode)."""
+    for frame in _decoded(data, max_frames):
+        yield frame.reformat(width=width, height=height, format="yuv420p", interpolation="BICUBIC")
+
+
+def first_and_last_frames(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """RGB first and last frames, decoding the video once without keeping the others."""
+    first = last = None
+    for frame in _decoded(data, _frame_limit(limits.MAX_VIDEO_SECONDS)):
+        last = frame
+        if first is None:
+            first = frame.to_ndarray(format="rgb24")
+    if first is None or last is None:
+        raise ValueError("video has no frames")
+    return first, last.to_ndarray(format="rgb24")
 
 
 def decode_audio(data: bytes, limit_seconds: float = 600) -> np.ndarray:
@@ -185,13 +231,13 @@ def decode_audio(data: bytes, limit_seconds: float = 600) -> np.ndarray:
     return np.concatenate(out).astype(np.float32) if out else np.zeros(0, dtype=np.float32)
 
 
-def last_frame(data: bytes) -> Image.Image:
+def last_frame(data: bytes, max_frames: int | None = None) -> Image.Image:
     frame = None
-    for frame in decode_frames(data):
+    for frame in _decoded(data, max_frames or _frame_limit(120)):
         pass
     if frame is None:
         raise ValueError("video has no frames")
-    return Image.fromarray(frame)
+    return Image.fromarray(frame.to_ndarray(format="rgb24"))
 
 
 _SAMPLE_FORMATS = {"libmp3lame": "fltp", "libopus": "flt", "pcm_mulaw": "s16", "pcm_alaw": "s16"}
@@ -226,4 +272,4 @@ def encode_mono(codec: str, container_format: str, samples: np.ndarray, rate: in
 
 
 __all__ = ["Fraction", "VideoInfo", "decode_audio", "decode_frames", "encode_audio", "encode_mono", "encode_video",
-           "last_frame", "probe", "resolution_label", "video_size"]
+           "first_and_last_frames", "last_frame", "probe", "resized_frames", "resolution_label", "video_size"]

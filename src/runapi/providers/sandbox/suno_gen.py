@@ -18,7 +18,6 @@ indexed in storage under its id, so `extend_music` can name a track by `audio_id
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import math
@@ -31,7 +30,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..base import Done, Output, TaskFailed, TaskInput
-from . import images, media
+from . import images, limits, media
 from .base import Inputs, generator, task_seed
 
 SR = media.SAMPLE_RATE
@@ -933,13 +932,13 @@ async def _track(inputs: Inputs, task: TaskInput, audio_id: str | None,
             raise TaskFailed(f"Task {row['id']} has no audio tracks")
         raise TaskFailed(f"audio_id {audio_id} is not a track of task {row['id']}")
     data = await _stored(inputs, chosen.get("audio_url"))
-    samples = await asyncio.to_thread(_decode, data, "source audio")
+    samples = await limits.run(_decode, data, "source audio")
     return chosen, samples, row
 
 
 async def _upload(inputs: Inputs, url: str, what: str = "upload_url audio") -> np.ndarray:
     data = await inputs.fetch(url, what="audio")
-    samples = await asyncio.to_thread(_decode, data, what)
+    samples = await limits.run(_decode, data, what)
     if len(samples) > MAX_UPLOAD_SECONDS * SR:
         raise TaskFailed(f"The {what} is longer than 8 minutes")
     return samples
@@ -971,7 +970,7 @@ async def _indexed(inputs: Inputs, task: TaskInput, audio_id: str) -> tuple[dict
     if meta_raw is None or audio is None:
         raise TaskFailed(f"Unknown audio_id {audio_id}")
     meta = json.loads(meta_raw.decode("utf-8"))
-    samples = await asyncio.to_thread(_decode, audio, "source audio")
+    samples = await limits.run(_decode, audio, "source audio")
     return meta, samples
 
 
@@ -1012,7 +1011,7 @@ async def _tracks_done(inputs: Inputs, task: TaskInput, spec: dict[str, Any], re
             r["mp3"] = mp3
         return outputs, audios
 
-    outputs, audios = await asyncio.to_thread(work)
+    outputs, audios = await limits.run(work)
     for r, audio in zip(renders, audios):
         await _index(inputs, task, _public(audio), r.pop("mp3"))
     return Done(outputs=outputs, extra={"generation_stage": "all_audios_ready", "audios": audios})
@@ -1064,7 +1063,7 @@ async def _generate(inputs, task, spec, p) -> list[dict[str, Any]]:
             renders.append(_render(task, spec, i, samples, lyrics, title, _tags(p.get("style"), p.get("prompt"), rng)))
         return renders
 
-    return await asyncio.to_thread(work)
+    return await limits.run(work)
 
 
 async def _extend_source(inputs, task, p) -> tuple[np.ndarray, dict[str, Any]]:
@@ -1116,7 +1115,7 @@ async def _extend(inputs, task, spec, p) -> list[dict[str, Any]]:
             renders.append(_render(task, spec, i, samples.astype(np.float32), lyrics, title, tags))
         return renders
 
-    return await asyncio.to_thread(work)
+    return await limits.run(work)
 
 
 async def _cover(inputs, task, spec, p) -> list[dict[str, Any]]:
@@ -1141,7 +1140,7 @@ async def _cover(inputs, task, spec, p) -> list[dict[str, Any]]:
                                    _tags(p.get("style"), p.get("prompt"), rng)))
         return renders
 
-    return await asyncio.to_thread(work)
+    return await limits.run(work)
 
 
 async def _mashup(inputs, task, spec, p) -> list[dict[str, Any]]:
@@ -1174,7 +1173,7 @@ async def _mashup(inputs, task, spec, p) -> list[dict[str, Any]]:
                                    _tags(p.get("style"), p.get("prompt"), rng)))
         return renders
 
-    return await asyncio.to_thread(work)
+    return await limits.run(work)
 
 
 async def _overlay(inputs, task, spec, p, parts: tuple[str, ...], style: str, lyrics: str,
@@ -1195,7 +1194,7 @@ async def _overlay(inputs, task, spec, p, parts: tuple[str, ...], style: str, ly
                                    _tags(style or None, None, rng)))
         return renders
 
-    return await asyncio.to_thread(work)
+    return await limits.run(work)
 
 
 async def _add_vocals(inputs, task, spec, p) -> list[dict[str, Any]]:
@@ -1228,7 +1227,7 @@ async def suno_sound(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> D
                                    _title(None, p.get("prompt"), rng=rng), tags))
         return renders
 
-    renders = await asyncio.to_thread(work)
+    renders = await limits.run(work)
     return await _tracks_done(inputs, task, spec, renders, text_key="prompt")
 
 
@@ -1258,14 +1257,14 @@ async def suno_stems(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> D
             outputs.append(Output(None, _mp3(x), "audio/mpeg", "mp3"))
         return outputs, urls
 
-    outputs, urls = await asyncio.to_thread(work)
+    outputs, urls = await limits.run(work)
     return Done(outputs=outputs, extra={"separated_audios": urls})
 
 
 @generator("suno_wav")
 async def suno_wav(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
     _, source, _ = await _track(inputs, task, task.params.get("audio_id"))
-    wav = await asyncio.to_thread(media.encode_audio, b"", len(source) / SR, "wav", source)
+    wav = await limits.run(media.encode_audio, b"", len(source) / SR, "wav", source)
     return Done(outputs=[Output(None, wav, "audio/wav", "wav")], extra={"wav_url": {"$file": 0}})
 
 
@@ -1281,10 +1280,10 @@ async def suno_midi(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Do
         urls = ((row.get("result") or {}).get("extra") or {}).get("separated_audios") or {}
         for key, ref in urls.items():
             data = await _stored(inputs, ref, "stem")
-            stems[key.removesuffix("_url")] = await asyncio.to_thread(_decode, data, "stem")
+            stems[key.removesuffix("_url")] = await limits.run(_decode, data, "stem")
     else:
         _, source, _ = await _track(inputs, task, None)
-        stems = await asyncio.to_thread(separate, source, "split_stem")
+        stems = await limits.run(separate, source, "split_stem")
 
     def work():
         instruments = []
@@ -1296,7 +1295,7 @@ async def suno_midi(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Do
                 instruments.append({"name": MIDI_NAMES.get(name, name), "notes": notes})
         return instruments
 
-    instruments = await asyncio.to_thread(work)
+    instruments = await limits.run(work)
     if not instruments:
         raise TaskFailed("MIDI generation failed: no notes were detected in the stems")
     return Done(outputs=[], extra={"instruments": instruments})
@@ -1313,14 +1312,14 @@ async def suno_artwork(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) ->
                                                "png").data, "image/png", "png")
                 for i in range(int(spec.get("count", 2)))]
 
-    return Done(outputs=await asyncio.to_thread(work))
+    return Done(outputs=await limits.run(work))
 
 
 @generator("suno_video")
 async def suno_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
     p = task.params
     track, samples, _ = await _track(inputs, task, p.get("audio_id"))
-    data = await asyncio.to_thread(waveform_video, task_seed(task), samples, str(track.get("title") or ""),
+    data = await limits.run(waveform_video, task_seed(task), samples, str(track.get("title") or ""),
                                    p.get("author"), p.get("domain_name"))
     return Done(outputs=[Output(None, data, "video/mp4", "mp4")], extra={"video_url": {"$file": 0}})
 
@@ -1377,7 +1376,7 @@ async def suno_timestamped_lyrics(inputs: Inputs, task: TaskInput, spec: dict[st
                                 "end_time": round(min(end, seconds), 2), "palign": 0})
         return aligned, [round(float(v), 3) for v in envelope(samples, 200)]
 
-    aligned, waveform = await asyncio.to_thread(work)
+    aligned, waveform = await limits.run(work)
     hoot = 0.05 + (int.from_bytes(seed[:2], "big") / 65535) * 0.35
     return Done(outputs=[], extra={"aligned_words": aligned, "waveform_data": waveform, "hoot_cer": hoot,
                                    "is_streamed": False})
@@ -1426,7 +1425,7 @@ async def suno_replace_section(inputs: Inputs, task: TaskInput, spec: dict[str, 
         cover = _jpeg(cover_image(_sub(seed, "img"), str(p["title"]), COVER_SIDE, envelope(out, 48)))
         return mp3, cover, _seconds(out)
 
-    mp3, cover, duration = await asyncio.to_thread(work)
+    mp3, cover, duration = await limits.run(work)
     lyrics = str(p.get("full_lyrics") or p["lyrics"])
     tags = _tags(p.get("tags"), None, _rng(seed))
     result = {"id": track.get("id"), "audio_url": {"$file": 0}, "stream_audio_url": {"$file": 0},
