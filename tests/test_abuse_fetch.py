@@ -16,7 +16,8 @@ import pytest
 from runapi.auth import admin
 from runapi.store import Database
 from runapi.tasks import engine
-from tests.conftest import Recorder, new_account, start_server, test_settings, wait_done, wait_for
+from tests.conftest import Recorder, new_account, start_server, wait_done, wait_for
+from tests.conftest import test_settings as settings_for
 from tests.drip import PNG, DripServer
 
 EDIT = "/api/v1/nano_banana/edit_image"
@@ -139,7 +140,7 @@ def test_slow_uploads_of_one_account_do_not_starve_anothers_upload(make_server, 
 def test_claiming_takes_turns_across_accounts(tmp_path):
     """engine.claim_due on the suite's database (SQLite, or PostgreSQL with RUNAPI_TEST_DATABASE_URL): an
     account's flood of older tasks does not hide the others' behind the LIMIT; idle slots are lent."""
-    settings = test_settings(tmp_path)
+    settings = settings_for(tmp_path)
 
     async def go():
         db = Database(settings.resolved_database_url, "NORMAL")
