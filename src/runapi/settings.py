@@ -71,7 +71,14 @@ class Settings(BaseSettings):
     # picked up by another within this time.
     lease_seconds: float = 30.0
     max_task_attempts: int = 5
+    # A task still unfinished this long after creation fails ("Task timed out", refunded), cut mid-step too.
     task_timeout_seconds: float = 3600.0
+    # One step (submit, poll, input fetches, result copies) is cut after this, so a worker slot is never held
+    # for ever; the step is then retried with backoff like any failed step.
+    task_step_timeout_seconds: float = 600.0
+    # Worker slots one account may hold while other accounts' tasks are due (default: half the slots, at
+    # least 1). With nobody else waiting an account may use more, but never the last free slot.
+    worker_account_share: int | None = None
 
     sandbox_delay_seconds: float = 0.0
     # Threads that decode and encode sandbox media (0: one per core); more tasks wait their turn, so this
@@ -98,6 +105,11 @@ class Settings(BaseSettings):
     storage_min_free_bytes: int = 512 * 1024 * 1024
     fetch_max_bytes: int = 50 * 1024 * 1024
     fetch_timeout_seconds: float = 30.0
+    # Total time for one outbound fetch (input URL, URL upload, result copy), however slowly bytes arrive;
+    # default: fetch_timeout_seconds (which alone bounds each connect/read).
+    fetch_deadline_seconds: float | None = None
+    # Concurrent outbound fetches per account through each shared pool (100 connections); 0: no cap.
+    fetch_account_concurrency: int = 8
     # Outbound fetches (input URLs, callbacks) refuse loopback/private targets unless this is set (local dev, tests).
     allow_private_network: bool = False
 
@@ -149,6 +161,16 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [h.strip() for h in value.split(",") if h.strip()]
         return value
+
+    @property
+    def resolved_fetch_deadline(self) -> float:
+        return self.fetch_deadline_seconds if self.fetch_deadline_seconds is not None else self.fetch_timeout_seconds
+
+    @property
+    def resolved_worker_account_share(self) -> int:
+        if self.worker_account_share is not None:
+            return max(1, self.worker_account_share)
+        return max(1, self.worker_concurrency // 2)
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -51,7 +51,8 @@ class Runtime:
         db = Database(settings.resolved_database_url, settings.sqlite_synchronous, settings.db_pool_size,
                       settings.db_max_overflow)
         await db.create_schema()
-        http = safe_client(allow_private=settings.allow_private_network, timeout=settings.fetch_timeout_seconds)
+        http = safe_client(allow_private=settings.allow_private_network, timeout=settings.fetch_timeout_seconds,
+                           deadline=settings.resolved_fetch_deadline, per_tenant=settings.fetch_account_concurrency)
         storage = make_storage(settings)
         signer = UrlSigner(settings.resolved_secret_key, settings.files_url)
         coord = make_coordinator(settings.redis_url, settings.redis_channel_prefix)
@@ -65,7 +66,9 @@ class Runtime:
                  ledger=LedgerBatcher(db), guardrails=GuardrailCache(db, settings.auth_cache_seconds),
                  files_http=safe_client(allow_private=settings.allow_private_network,
                                         timeout=settings.fetch_timeout_seconds,
-                                        https_only=not settings.allow_private_network))
+                                        https_only=not settings.allow_private_network,
+                                        deadline=settings.resolved_fetch_deadline,
+                                        per_tenant=settings.fetch_account_concurrency))
         rt.authenticate.attach(coord)
         llm_router.build(rt)  # a bad RUNAPI_LLM_UPSTREAMS stops the start, not the first call
         rt.guardrails.attach(coord)

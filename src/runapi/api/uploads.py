@@ -66,7 +66,7 @@ async def _put(request: Request, key: str, data: bytes, mime: str) -> None:
         raise storage_full() from None
 
 
-async def _from_url(request: Request, source: dict[str, Any]) -> tuple[bytes, str | None]:
+async def _from_url(request: Request, source: dict[str, Any], account_id: int) -> tuple[bytes, str | None]:
     url = source.get("url")
     if not isinstance(url, str) or not url.strip():
         raise invalid_source("source.url is required for source.type url")
@@ -78,7 +78,7 @@ async def _from_url(request: Request, source: dict[str, Any]) -> tuple[bytes, st
     if scheme != "https" and not (rt.settings.allow_private_network and scheme == "http"):
         raise invalid_source("Only HTTPS URLs are allowed")
     try:
-        data, _ = await fetch_bytes(rt.files_http, url, policy.URL_MAX_BYTES)
+        data, _ = await fetch_bytes(rt.files_http, url, policy.URL_MAX_BYTES, tenant=account_id)
     except TooLarge:
         raise too_large(policy.URL_MAX_BYTES) from None
     except httpx.TimeoutException:
@@ -195,7 +195,7 @@ async def create_file(request: Request) -> Json:
             raise invalid_source("Provide a multipart 'file' or a JSON 'source' object")
         kind = source.get("type")
         if kind == "url":
-            data, name = await _from_url(request, source)
+            data, name = await _from_url(request, source, who.account_id)
         elif kind == "base64":
             data, name = _from_base64(source), None
         else:

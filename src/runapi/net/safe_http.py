@@ -4,6 +4,10 @@ The check sits in the connection layer: every connection, including each redirec
 itself, refuses if any resolved address is not public, and connects to the address it checked (no second
 DNS lookup to rebind). Numeric tricks (decimal/octal IPv4, IPv4-mapped IPv6, NAT64, 6to4) are normalised by
 the resolver and by `_embedded_ipv4` before the check.
+
+httpx timeouts are per operation (connect, each read), so a host that drips one byte at a time keeps a
+download open for ever. `fetch_bytes` therefore has a total deadline (the client's `deadline`) over the whole
+fetch: waiting for the tenant's share of the pool, connecting, redirects and reading the body.
 """
 
 from __future__ import annotations
@@ -11,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
 
 import httpcore
 import httpx
+
+from .fair import TenantLimiter, current_tenant
 
 MAX_REDIRECTS = 5
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -27,6 +34,11 @@ class BlockedDestination(httpcore.ConnectError):
 
 class TooLarge(Exception):
     pass
+
+
+class FetchTimeout(httpx.TimeoutException):
+    """The whole fetch did not finish within its total deadline. An httpx timeout, so every caller maps it as
+    it already maps a read timeout (uploads: 408 "Download timeout")."""
 
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -112,18 +124,50 @@ async def _require_https(request: httpx.Request) -> None:
         raise httpx.UnsupportedProtocol("Only HTTPS URLs are allowed", request=request)
 
 
+class SafeClient(httpx.AsyncClient):
+    """An httpx client that also carries the limits `fetch_bytes` applies: the total `deadline` of one fetch
+    and the per-tenant share (`tenants`) of its connection pool."""
+
+    def __init__(self, *args: Any, deadline: float | None = None, tenants: TenantLimiter | None = None,
+                 **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+        self.tenants = tenants or TenantLimiter(0)
+
+
 def safe_client(allow_private: bool = False, timeout: float = 30.0, policy: AddressPolicy | None = None,
-                https_only: bool = False, **kwargs: Any) -> httpx.AsyncClient:
-    """`https_only` refuses plain HTTP on the first request and on every redirect hop."""
+                https_only: bool = False, deadline: float | None = None, per_tenant: int = 0,
+                **kwargs: Any) -> SafeClient:
+    """`https_only` refuses plain HTTP on the first request and on every redirect hop. `deadline` bounds a
+    whole `fetch_bytes` (default: `timeout`); `per_tenant` > 0 caps each tenant's concurrent fetches."""
     hooks = {"request": [_require_https]} if https_only else {}
-    return httpx.AsyncClient(
+    return SafeClient(
         transport=SafeTransport(allow_private=allow_private, policy=policy), timeout=timeout, follow_redirects=True,
-        max_redirects=MAX_REDIRECTS, trust_env=False, event_hooks=hooks, **kwargs,
+        max_redirects=MAX_REDIRECTS, trust_env=False, event_hooks=hooks,
+        deadline=deadline if deadline is not None else timeout, tenants=TenantLimiter(per_tenant), **kwargs,
     )
 
 
-async def fetch_bytes(client: httpx.AsyncClient, url: str, max_bytes: int) -> tuple[bytes, str | None]:
-    """GET a URL into memory, refusing more than `max_bytes`. Returns (body, content-type)."""
+async def fetch_bytes(client: httpx.AsyncClient, url: str, max_bytes: int, *, deadline: float | None = None,
+                      tenant: Hashable | None = None) -> tuple[bytes, str | None]:
+    """GET a URL into memory, refusing more than `max_bytes`. Returns (body, content-type).
+
+    The whole fetch — the wait for the tenant's share of the pool included — ends by `deadline` seconds
+    (default: the client's), else FetchTimeout. `tenant` defaults to the current tenant scope."""
+    deadline = deadline if deadline is not None else getattr(client, "deadline", None)
+    tenants = getattr(client, "tenants", None) or TenantLimiter(0)
+    tenant = tenant if tenant is not None else current_tenant.get()
+    try:
+        async with asyncio.timeout(deadline) as budget:
+            async with tenants.hold(tenant):
+                return await _fetch(client, url, max_bytes)
+    except TimeoutError:
+        if budget.expired():
+            raise FetchTimeout(f"download did not finish within {deadline:g} s") from None
+        raise
+
+
+async def _fetch(client: httpx.AsyncClient, url: str, max_bytes: int) -> tuple[bytes, str | None]:
     async with client.stream("GET", url) as resp:
         resp.raise_for_status()
         declared = resp.headers.get("content-length")

@@ -11,6 +11,8 @@ import hashlib
 import json
 import time
 import uuid
+from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -154,18 +156,54 @@ def _one_of(kinds: tuple[str, ...]) -> str:
     return kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " or " + kinds[-1]
 
 
-async def claim_due(db: Database, owner: str, limit: int, lease_seconds: float) -> list[dict[str, Any]]:
-    """Lease up to `limit` runnable tasks. SKIP LOCKED on PostgreSQL; SQLite serialises writers anyway."""
+async def claim_due(db: Database, owner: str, limit: int, lease_seconds: float, *,
+                    held: Mapping[int, int] | None = None, share: int | None = None,
+                    ceiling: int | None = None) -> list[dict[str, Any]]:
+    """Lease up to `limit` runnable tasks, oldest due first, fairly across accounts. SKIP LOCKED on
+    PostgreSQL; SQLite serialises writers anyway.
+
+    Fairness (without `share`: none). `held` is what the claiming worker already runs per account. While
+    other accounts have due tasks, an account gets at most `share` of the worker's slots in all; slots that
+    nobody else wants right now may go to it up to `ceiling` (the worker keeps one slot back, so an account
+    whose tasks become due later starts at once; an over-share account then gets no new slot while others
+    wait, and converges back to its share as its steps end). Claimed in rounds so that one account's flood of
+    due tasks cannot hide the others' behind the LIMIT: each round reads the oldest due tasks of the accounts
+    still under the cap (accounts at it are left out of the query); a round that reaches an account's cap
+    leaves it out of the next one, so every round either claims something or ends the phase (at most
+    `limit` rounds). Phase one uses `share`, phase two (only if slots are left and some account is capped)
+    `ceiling`. Rows read but not taken are only locked until this transaction ends."""
     now = time.time()
-    due = (
-        select(tasks.c.id)
-        .where(tasks.c.state.in_(("queued", "running")), tasks.c.next_run_at <= now,
-               or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now))
-        .order_by(tasks.c.next_run_at).limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+    caps = [limit] if share is None else [share] + ([ceiling] if ceiling is not None and ceiling > share else [])
+    due = (tasks.c.state.in_(("queued", "running")), tasks.c.next_run_at <= now,
+           or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now))
+
+    def pick(conn: Connection) -> list[str]:
+        counts: Counter[int] = Counter(held or {})
+        picked: list[str] = []
+        for cap in caps:
+            full = {acct for acct, n in counts.items() if n >= cap}
+            while len(picked) < limit:
+                query = (select(tasks.c.id, tasks.c.account_id)
+                         .where(*due, tasks.c.account_id.notin_(full), tasks.c.id.notin_(picked))
+                         .order_by(tasks.c.next_run_at).limit(limit - len(picked))
+                         .with_for_update(skip_locked=True))
+                capped_now = False
+                for task_id, acct in conn.execute(query).all():
+                    if counts[acct] >= cap:
+                        capped_now = True
+                        continue
+                    picked.append(task_id)
+                    counts[acct] += 1
+                    if counts[acct] >= cap:
+                        full.add(acct)
+                if not capped_now:
+                    break  # every row read was taken: the slots are full or no more tasks are due
+            if not full:
+                break  # nobody was capped: this phase saw every due task
+        return picked
+
     def claim(conn: Connection) -> list[Any]:
-        ids = [r[0] for r in conn.execute(due).all()]
+        ids = pick(conn)
         if not ids:
             return []
         return conn.execute(

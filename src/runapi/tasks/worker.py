@@ -1,4 +1,11 @@
-"""Runs tasks: claims due tasks with a lease, advances each one step through its provider, finishes it."""
+"""Runs tasks: claims due tasks with a lease, advances each one step through its provider, finishes it.
+
+No account can stall the others: the worker claims fairly across accounts (an account holds at most its
+share of the slots while others' tasks are due, see engine.claim_due), every step runs in its account's
+tenant scope (so its outbound fetches count against that account's share of the pool, see net.fair), and
+every step is cut at a deadline: the task's remaining time (it then fails "Task timed out" at once, refunded)
+or the step limit (task_step_timeout_seconds; retried with backoff), so a slot is never held for ever.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,11 @@ import os
 import socket
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
 from ..catalog import get_catalog
+from ..net.fair import tenant_scope
 from ..providers import Done, Progress, TaskFailed, TaskInput, TransientFailure
 from . import engine
 
@@ -27,21 +36,28 @@ class TaskWorker:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.wake = asyncio.Event()
         self.inflight: dict[asyncio.Task, str] = {}  # step -> task id, for the lease heartbeat
+        self.accounts: dict[asyncio.Task, int] = {}  # step -> its task's account, for fair claiming
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.rt.settings
         heartbeat = asyncio.create_task(self.renew_leases(stop), name="lease-heartbeat")
+        share = s.resolved_worker_account_share
+        # borrowing idle slots never takes the last one: a newly due account starts at once
+        ceiling = max(share, s.worker_concurrency - 1)
         while not stop.is_set():
             free = s.worker_concurrency - len(self.inflight)
             claimed: list[dict[str, Any]] = []
             if free > 0:
                 try:
-                    claimed = await engine.claim_due(self.rt.db, self.owner, free, s.lease_seconds)
+                    claimed = await engine.claim_due(self.rt.db, self.owner, free, s.lease_seconds,
+                                                     held=Counter(self.accounts.values()), share=share,
+                                                     ceiling=ceiling)
                 except Exception:  # database briefly unavailable: keep the worker alive
                     log.exception("claim failed")
             for task in claimed:
                 t = asyncio.create_task(self.step(task))
                 self.inflight[t] = task["id"]
+                self.accounts[t] = task["account_id"]
                 t.add_done_callback(self._done)
             if claimed and len(claimed) == free:
                 await asyncio.sleep(0)  # more may be due; still yield to the event loop
@@ -73,10 +89,16 @@ class TaskWorker:
 
     def _done(self, t: asyncio.Task) -> None:
         self.inflight.pop(t, None)
+        self.accounts.pop(t, None)
         self.wake.set()  # a slot is free
 
     async def step(self, task: dict[str, Any]) -> None:
-        await TaskRunner(self.rt, self.owner).step(task)
+        with tenant_scope(task["account_id"]):
+            await TaskRunner(self.rt, self.owner).step(task)
+
+
+class _StepCut(Exception):
+    """A provider call ran into the step's deadline."""
 
 
 class TaskRunner:
@@ -89,26 +111,29 @@ class TaskRunner:
     async def step(self, task: dict[str, Any]) -> None:
         rt, s = self.rt, self.rt.settings
         finish_kw = {"signer": rt.signer, "url_ttl": s.generated_url_ttl_seconds}
+        action, job, task_bound = None, task["provider_job"], False
         try:
             action = get_catalog().action(task["family"], task["action"])
-            if time.time() - task["created_at"] > s.task_timeout_seconds:
-                await self.cancel_upstream(task, action)
-                await engine.finish(rt.db, task, self.owner, error="Task timed out", **finish_kw)
-                rt.task_finished(task["id"])
+            remaining = s.task_timeout_seconds - (time.time() - task["created_at"])
+            if remaining <= 0:
+                await self.time_out(task, action)
                 return
             if action is None:
                 raise TaskFailed(f"Unknown action {task['family']}/{task['action']}")
+            # Provider calls (which fetch inputs, run generators, call upstreams) end by this deadline; our
+            # own database writes are not cut mid-way.
+            task_bound = remaining <= s.task_step_timeout_seconds  # which deadline a cut step ran into
+            deadline = asyncio.get_running_loop().time() + min(remaining, s.task_step_timeout_seconds)
             refs = await engine.resolve_refs(rt.db, task["account_id"], action, task["params"], strict=False)
             inp = TaskInput(id=task["id"], action=action, model=action.models.get(task["model"] or ""),
                             params=task["params"], refs=refs, account_id=task["account_id"],
                             public_base_url=task.get("public_base_url"))
             provider = rt.providers.get(task["provider"])
-            job = task["provider_job"]
             if job is None:
-                job = await provider.submit(inp)
+                job = await _within(deadline, provider.submit(inp))
                 if not await engine.update_leased(rt.db, task["id"], self.owner, provider_job=job):
                     return
-            outcome = await provider.poll(inp, job)
+            outcome = await _within(deadline, provider.poll(inp, job))
             if isinstance(outcome, Progress):
                 delay = outcome.poll_in if outcome.poll_in is not None else backoff(task["polls"])
                 await engine.release(rt.db, task["id"], self.owner, time.time() + max(delay, 0.0),
@@ -120,21 +145,40 @@ class TaskRunner:
         except TaskFailed as exc:
             await engine.finish(rt.db, task, self.owner, error=str(exc), **finish_kw)
             rt.task_finished(task["id"])
+        except _StepCut:
+            if task_bound:
+                await self.time_out({**task, "provider_job": job}, action)
+            else:  # the step limit: a failed step like any other, retried with backoff
+                await self.step_failed(task, TransientFailure(
+                    f"Generation step did not finish within {s.task_step_timeout_seconds:g} s"))
         except Exception as exc:
             log.exception("task %s step failed", task["id"], extra={"task_id": task["id"]})
-            failures = task["failures"] + 1
-            try:
-                if failures >= s.max_task_attempts:
-                    # an upstream outage names itself; anything else is our bug and stays generic
-                    error = str(exc) if isinstance(exc, TransientFailure) else "Generation failed"
-                    await engine.finish(rt.db, task, self.owner, error=error, **finish_kw)
-                    rt.task_finished(task["id"])
-                else:
-                    await engine.release(rt.db, task["id"], self.owner, time.time() + backoff(failures, 1.0),
-                                         failures=failures)
-            except Exception:
-                log.exception("task %s: could not record failure; the lease will expire and it will be retried",
-                              task["id"], extra={"task_id": task["id"]})
+            await self.step_failed(task, exc)
+
+    async def step_failed(self, task: dict[str, Any], exc: Exception) -> None:
+        """Retry the step with backoff, or fail the task once it has failed max_task_attempts times."""
+        rt, s = self.rt, self.rt.settings
+        failures = task["failures"] + 1
+        try:
+            if failures >= s.max_task_attempts:
+                # an upstream outage names itself; anything else is our bug and stays generic
+                error = str(exc) if isinstance(exc, TransientFailure) else "Generation failed"
+                await engine.finish(rt.db, task, self.owner, error=error, signer=rt.signer,
+                                    url_ttl=s.generated_url_ttl_seconds)
+                rt.task_finished(task["id"])
+            else:
+                await engine.release(rt.db, task["id"], self.owner, time.time() + backoff(failures, 1.0),
+                                     failures=failures)
+        except Exception:
+            log.exception("task %s: could not record failure; the lease will expire and it will be retried",
+                          task["id"], extra={"task_id": task["id"]})
+
+    async def time_out(self, task: dict[str, Any], action: Any) -> None:
+        """Fail a task that outlived task_timeout_seconds (refunded), stopping its upstream job."""
+        await self.cancel_upstream(task, action)
+        if await engine.finish(self.rt.db, task, self.owner, error="Task timed out", signer=self.rt.signer,
+                               url_ttl=self.rt.settings.generated_url_ttl_seconds):
+            self.rt.task_finished(task["id"])
 
     async def cancel_upstream(self, task: dict[str, Any], action: Any) -> None:
         """A task given up on (timed out) stops its upstream job too, so it is not run and billed for nothing.
@@ -161,6 +205,17 @@ class TaskRunner:
             if out.kind:
                 files.setdefault(out.kind, []).append({"key": key, "content_type": out.content_type, **out.meta})
         return {"files": files, "extra": _resolve_file_refs(done.extra, keys)}
+
+
+async def _within(deadline: float, call: Any) -> Any:
+    """Await a provider call, raising _StepCut if it is still running at `deadline` (event-loop time)."""
+    try:
+        async with asyncio.timeout_at(deadline) as cut:
+            return await call
+    except TimeoutError:
+        if cut.expired():
+            raise _StepCut from None
+        raise
 
 
 def _resolve_file_refs(value: Any, keys: list[str]) -> Any:
