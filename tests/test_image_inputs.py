@@ -208,19 +208,24 @@ def test_gpt4o_mask_repaints_only_the_transparent_area():
     assert np.abs(out[:, :500] - src[:, :500]).mean() > 20
 
 
-def test_character_and_style_references_change_the_result():
-    files = {"s": png(64, 64, 5), "r": png(64, 64, 6), "st": png(8, 8, 7), "rm": mask_png(64, 64),
-             "r2": png(64, 64, 8)}
-    base = {"model": "ideogram-v3-character-remix", "prompt": "watercolor", "source_image_url": "s",
-            "rendering_speed": "balanced"}
+def test_character_style_and_reference_mask_images_shape_the_result():
+    """Same request, other content behind one URL: the result changes, so the content is used (the seed
+    alone, which follows the request, cannot explain it)."""
+    files = {"s": png(64, 64, 5), "r": png(64, 64, 6), "st": png(8, 8, 7), "rm": mask_png(64, 64)}
+    params = {"model": "ideogram-v3-character-remix", "prompt": "watercolor", "source_image_url": "s",
+              "rendering_speed": "balanced", "reference_image_urls": ["r"], "style_reference_image_urls": ["st"],
+              "reference_mask_urls": ["rm"]}
 
-    def remix(**extra):
-        return run_generator("ideogram_v3", "remix_image", "ideogram-v3-character-remix", {**base, **extra}, files)[0]
+    def remix(**swap):
+        return run_generator("ideogram_v3", "remix_image", "ideogram-v3-character-remix", params,
+                             {**files, **swap})[0]
 
-    with_ref = remix(reference_image_urls=["r"])
-    assert not np.array_equal(with_ref, remix(reference_image_urls=["r2"]))  # the reference shows
-    assert not np.array_equal(with_ref, remix(reference_image_urls=["r"], style_reference_image_urls=["st"]))
-    assert not np.array_equal(with_ref, remix(reference_image_urls=["r"], reference_mask_urls=["rm"]))
+    base = remix()
+    assert not np.array_equal(base, remix(r=png(64, 64, 9)))
+    assert not np.array_equal(base, remix(st=png(8, 8, 10)))
+    white = io.BytesIO()
+    Image.new("L", (64, 64), 255).save(white, "PNG")
+    assert not np.array_equal(base, remix(rm=white.getvalue()))  # the whole reference vs its right half
 
 
 # ------------------------------------------------------------------------------------------ exact ratios
