@@ -18,8 +18,9 @@ from ..base import Done, InputRejected, Progress, TaskFailed, TaskInput
 from . import audio_gen, image_gen, limits, suno_gen, video_gen  # noqa: F401  (register generators)
 from .base import GENERATORS, Inputs, as_list
 
-_IMAGE_INPUTS = {"image": ("references",), "image_edit": ("sources",), "image_upscale": ("sources",),
-                 "remove_background": ("sources",), "video": ("images",)}
+_GUIDES = ("mask", "character_references", "reference_masks", "style_references")  # image_gen.Guides
+_IMAGE_INPUTS = {"image": ("references",) + _GUIDES, "image_edit": ("sources",) + _GUIDES,
+                 "image_upscale": ("sources",), "remove_background": ("sources",), "video": ("images",)}
 
 
 class SandboxProvider:
@@ -37,9 +38,10 @@ class SandboxProvider:
         on (limits.py). Raises InputRejected. Other URLs are checked when the task fetches them."""
         spec = model.sandbox if model else action.sandbox
         gen = spec.get("generator", "")
-        urls = [u for key in _IMAGE_INPUTS.get(gen, ()) + (("sources",) if gen == "video_from_source" else ())
+        urls = [(key, u) for key in _IMAGE_INPUTS.get(gen, ()) + (("sources",) if gen == "video_from_source" else ())
                 for name in as_list(spec.get(key)) for u in as_list(params.get(name)) if isinstance(u, str)]
-        for i, url in enumerate(urls):
+        sizes: dict[str, tuple[int, int]] = {}  # the first source's and the mask's, when ours
+        for i, (key, url) in enumerate(urls):
             data = await self.inputs.own_file(url)
             if data is None:
                 continue
@@ -47,13 +49,18 @@ class SandboxProvider:
                 if gen == "video_from_source":
                     video_gen.source_plan(spec, params, await video_gen.probe_source(data))
                 else:
-                    img = await limits.run(limits.open_image, data, False)
+                    what = "mask" if key == "mask" else "image"
+                    img = await limits.run(limits.open_image, data, False, what)
                     if gen == "image_upscale" and i == 0:
                         limits.check_output_image(*image_gen.upscaled_size(spec, params, img.width, img.height))
+                    if i == 0 or key == "mask":
+                        sizes.setdefault("source" if i == 0 and key != "mask" else "mask", img.size)
             except InputRejected:
                 raise
             except TaskFailed as exc:
                 raise InputRejected(str(exc)) from exc
+        if "source" in sizes and "mask" in sizes:
+            image_gen.check_mask(sizes["mask"], sizes["source"])
 
     async def submit(self, task: TaskInput) -> dict[str, Any]:
         return {"ready_at": time.time() + self.delay_seconds}

@@ -74,11 +74,12 @@ class Inputs:
         except (httpx.HTTPError, httpx.InvalidURL, BlockedDestination) as exc:
             raise TaskFailed(f"Failed to fetch the {what}") from exc
 
-    async def image(self, url: str, max_bytes: int | None = None, load: bool = True) -> Image.Image:
+    async def image(self, url: str, max_bytes: int | None = None, load: bool = True,
+                    what: str = "image") -> Image.Image:
         """The decoded image (load=False: its header only, checked), decoded in the media pool after its
-        declared size is checked against the pixel budget."""
-        data = await self.fetch(url, max_bytes, "image")
-        return await limits.run(limits.open_image, data, load)
+        declared size is checked against the pixel budget. `what` names the input in failure messages."""
+        data = await self.fetch(url, max_bytes, what)
+        return await limits.run(limits.open_image, data, load, what)
 
     async def task_file(self, task: dict[str, Any], kind: str, index: int = 0) -> bytes:
         """A file produced by a referenced task (e.g. its first video)."""

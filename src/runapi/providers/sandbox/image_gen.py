@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image, ImageOps
 
-from ..base import Done, Output, TaskFailed, TaskInput
+from ..base import Done, InputRejected, Output, TaskFailed, TaskInput
 from . import images, limits
 from .base import Inputs, as_list, generator, task_seed
 
@@ -49,23 +50,78 @@ def _format(spec: dict[str, Any], params: dict[str, Any]) -> str:
     return str(params.get(spec.get("format_param", "output_format")) or spec.get("default_format", "png"))
 
 
-async def _fetch_all(inputs: Inputs, task: TaskInput, spec: dict[str, Any], key: str) -> list[Image.Image]:
+async def _fetch_all(inputs: Inputs, task: TaskInput, spec: dict[str, Any], key: str,
+                     what: str = "image") -> list[Image.Image]:
     """The input images; only the first is used, so the others are checked (header, size) but not decoded."""
     urls = [u for name in as_list(spec.get(key)) for u in as_list(task.params.get(name))]
-    return [await inputs.image(u, spec.get("max_source_bytes"), load=i == 0) for i, u in enumerate(urls)]
+    return [await inputs.image(u, spec.get("max_source_bytes"), load=i == 0, what=what) for i, u in enumerate(urls)]
 
 
-async def _images(task: TaskInput, spec: dict[str, Any], fetched: list[Image.Image]) -> Done:
+@dataclass
+class Guides:
+    """What steers an edit besides its source: the mask of the area to repaint, a character reference (with
+    its own mask) and a style reference. Each is fetched and checked like the source; a failure fails the task."""
+    mask: Image.Image | None = None
+    reference: Image.Image | None = None
+    reference_mask: Image.Image | None = None
+    style: Image.Image | None = None
+
+
+def check_mask(mask_size: tuple[int, int], source_size: tuple[int, int]) -> None:
+    """The docs: the mask must have the same dimensions as the original image (遮罩需与原图尺寸一致)."""
+    if tuple(mask_size) != tuple(source_size):
+        raise InputRejected(f"The mask must have the same dimensions as the source image: the mask is "
+                            f"{mask_size[0]}×{mask_size[1]}, the source {source_size[0]}×{source_size[1]}")
+
+
+async def _guides(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Guides:
+    async def first(key: str, what: str) -> Image.Image | None:
+        fetched = await _fetch_all(inputs, task, spec, key, what)
+        return fetched[0] if fetched else None
+
+    return Guides(mask=await first("mask", "mask"), reference=await first("character_references", "reference image"),
+                  reference_mask=await first("reference_masks", "reference mask"),
+                  style=await first("style_references", "style reference image"))
+
+
+def _shown_size(img: Image.Image) -> tuple[int, int]:
+    """The size as displayed (EXIF orientations 5-8 swap the sides)."""
+    return (img.height, img.width) if img.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (img.width, img.height)
+
+
+def _names_a_size(spec: dict[str, Any], params: dict[str, Any]) -> bool:
+    keys = [spec.get("size_param"), spec.get("aspect_param", "aspect_ratio")]
+    return any(k and params.get(k) not in (None, "auto") for k in keys)
+
+
+async def _images(task: TaskInput, spec: dict[str, Any], fetched: list[Image.Image],
+                  guides: Guides | None = None) -> Done:
     p = task.params
-    width, height = target_size(spec, p, fetched[0] if fetched else None)
+    guides = guides or Guides()
+    if guides.mask is not None and not fetched:
+        raise TaskFailed("A mask needs a source image to edit")
+    if guides.mask is not None:
+        check_mask(guides.mask.size, fetched[0].size)
+    if guides.mask is not None and not _names_a_size(spec, p):
+        width, height = _shown_size(fetched[0])  # inpainting keeps the source's frame
+    else:
+        width, height = target_size(spec, p, fetched[0] if fetched else None)
     limits.check_output_image(width, height)
     fmt = _format(spec, p)
 
     def work() -> list[Output]:
+        region = images.edit_region(guides.mask, fetched[0], alpha=bool(spec.get("mask_alpha"))) \
+            if guides.mask is not None else None
+        keep = guides.reference_mask.convert("L") if guides.reference_mask is not None else None
         outs = []
         for i in range(_count(spec, p)):
             seed = task_seed(task, i)
-            img = images.blend_source(fetched[0], seed, width, height) if fetched else images.render(seed, width, height)
+            if region is not None:
+                img = images.inpaint(fetched[0], region, seed, width, height, guides.reference, guides.style, keep)
+            elif fetched:
+                img = images.blend_source(fetched[0], seed, width, height, guides.reference, guides.style, keep)
+            else:
+                img = images.render(seed, width, height)
             enc = images.encode(img, fmt)
             outs.append(Output("images", enc.data, enc.content_type, enc.extension))
         return outs
@@ -75,7 +131,8 @@ async def _images(task: TaskInput, spec: dict[str, Any], fetched: list[Image.Ima
 
 @generator("image")
 async def generate_image(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
-    return await _images(task, spec, await _fetch_all(inputs, task, spec, "references"))
+    fetched = await _fetch_all(inputs, task, spec, "references")
+    return await _images(task, spec, fetched, await _guides(inputs, task, spec))
 
 
 @generator("image_edit")
@@ -83,7 +140,7 @@ async def edit_image(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> D
     fetched = await _fetch_all(inputs, task, spec, "sources")
     if not fetched:
         raise TaskFailed("No source image given")
-    return await _images(task, spec, fetched)
+    return await _images(task, spec, fetched, await _guides(inputs, task, spec))
 
 
 def _factor(spec: dict[str, Any], params: dict[str, Any]) -> float:

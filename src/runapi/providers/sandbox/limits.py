@@ -62,22 +62,22 @@ def check_image_pixels(width: int, height: int, what: str = "image") -> None:
                             f"pixels (e.g. 7680×4320) are accepted")
 
 
-def open_image(data: bytes, load: bool = True) -> Image.Image:
+def open_image(data: bytes, load: bool = True, what: str = "image") -> Image.Image:
     """Decode an input image after checking the size its header declares (Image.open reads only the header).
-    With load=False only the header is read and checked."""
+    With load=False only the header is read and checked. `what` names the input in messages (e.g. "mask")."""
     try:
         img = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputRejected(f"The image has more than {MAX_INPUT_IMAGE_PIXELS:,} pixels; at most that many "
+        raise InputRejected(f"The {what} has more than {MAX_INPUT_IMAGE_PIXELS:,} pixels; at most that many "
                             f"(e.g. 7680×4320) are accepted") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise InputRejected("Failed to fetch the image: not a supported image") from exc
-    check_image_pixels(img.width, img.height)
+        raise InputRejected(f"Failed to fetch the {what}: not a supported image") from exc
+    check_image_pixels(img.width, img.height, what)
     if load:
         try:
             img.load()
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning) as exc:
-            raise InputRejected("Failed to fetch the image: not a supported image") from exc
+            raise InputRejected(f"Failed to fetch the {what}: not a supported image") from exc
     return img
 
 
