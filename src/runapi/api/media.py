@@ -23,14 +23,14 @@ TASK_ID_HEADER = "X-RunAPI-Task-Id"
 CLIENT_REQUEST_ID_HEADER = "X-Client-Request-Id"
 
 
-async def preflight(provider, action: Action, model, params) -> None:
+async def preflight(provider, action: Action, model, params, refs=None) -> None:
     """A provider that can tell from the request alone (e.g. an uploaded input too large) that the task would
     fail refuses it here, before any credit is reserved."""
     check = getattr(provider, "preflight", None)
     if check is None:
         return
     try:
-        await check(action, model, params)
+        await check(action, model, params, refs=refs)
     except InputRejected as exc:
         raise ApiError(422, str(exc)) from None
 
@@ -57,11 +57,11 @@ def create_endpoint(action: Action):
             if existing:
                 return await created_answer(request, action, existing, replayed=True,
                                             client_request_id=client_request_id)
-        await engine.resolve_refs(rt.db, who.account_id, action, params)
+        refs = await engine.resolve_refs(rt.db, who.account_id, action, params)
         price = model.quote(params) if model else 0
         candidates = rt.providers.candidates(action.family, model_id, action.name)
         guarded = await check_guardrail(rt, who, model_id, candidates)
-        await preflight(rt.providers.get(guarded.provider), action, model, params)
+        await preflight(rt.providers.get(guarded.provider), action, model, params, refs)
         task, created = await engine.create_task(
             rt.db, account_id=who.account_id, api_key_id=who.key_id, family=action.family, action=action.name,
             model=model_id, params=params, price_cents=price, provider=guarded.provider,

@@ -3,6 +3,7 @@
 
 Grammar:  expr := term ('or' term)* ; term := factor ('and' factor)* ; factor := 'not' factor | '(' expr ')' | clause
 clause := name ('=='|'!='|'>'|'>='|'<'|'<=') (value | $other_param) | name ['not'] 'in' '[' values ']' | name 'is' ['not'] ('set'|'absent'|'present')
+name := param | 'count(' param (',' param)* ')'   (how many items those params hold together: a limit across lists)
 """
 
 from __future__ import annotations
@@ -45,6 +46,15 @@ def shown(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def count_items(values: dict[str, Any], names: tuple[str, ...]) -> int:
+    """Items across several params: a list counts its items, any other set value counts one."""
+    total = 0
+    for name in names:
+        value = values.get(name)
+        total += len(value) if isinstance(value, list) else int(is_set(value))
+    return total
 
 
 def _compare(value: Any, op: str, rhs: str) -> bool:
@@ -99,6 +109,13 @@ class _Parser:
 
     def clause(self) -> Predicate:
         name = self.take()
+        if name == "count" and self.peek() == "(":
+            names = self.names()
+            op = self.take()
+            if op not in ("==", "!=", ">", ">=", "<", "<="):
+                raise ValueError(f"count(...) needs a comparison, got {op!r}")
+            rhs = _literal(self.take())
+            return lambda v: _compare(count_items(v, names), op, rhs)
         op = self.take()
         if op == "is":
             negate = self.peek() == "not"
@@ -124,6 +141,16 @@ class _Parser:
             rhs = _literal(token)
             return lambda v: _compare(v.get(name), op, rhs)
         raise ValueError(f"unknown operator {op!r}")
+
+    def names(self) -> tuple[str, ...]:
+        self.take("(")
+        names = []
+        while self.peek() != ")":
+            names.append(self.take())
+            if self.peek() == ",":
+                self.take()
+        self.take(")")
+        return tuple(names)
 
     def values(self) -> frozenset[str]:
         self.take("[")

@@ -11,7 +11,7 @@ from .conditions import shown
 PARAM_KEYS = (
     "type", "items", "required", "required_when", "forbidden_when", "only_models", "enum", "default",
     "min", "max", "min_length", "max_length", "min_items", "max_items", "format", "task_ref", "description",
-    "fields", "max_total_length", "default_when",
+    "fields", "max_total_length", "default_when", "total_of",
 )
 ACTION_KEYS = (
     "summary", "result", "result_fields", "sync", "model_param", "default_model", "echo", "params", "rules",
@@ -44,6 +44,9 @@ class Param:
     # arrays of objects: each item's own fields, and a cap on one text field summed over all items
     fields: tuple["Param", ...] | None = None
     max_total_length: dict[str, Any] | None = None  # {field: text, max: 5000}
+    # a total the items carry: {items: multi_prompt, field: duration_seconds, when: "multi_shots == true"} makes
+    # this param the sum of that field where `when` holds (a different value sent is refused)
+    total_of: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, name: str, raw: dict[str, Any]) -> "Param":

@@ -128,6 +128,29 @@ def _check_object(p: Param, where: str, item: Any, model_id: str | None) -> dict
     return out
 
 
+def _apply_total(p: Param, out: dict[str, Any], model_id: str | None) -> None:
+    """A param that is the sum of a field over a list's items (e.g. a multi-shot video's length is the sum of its
+    shots): set from the items, so length and price follow them; a different value sent is refused."""
+    spec = p.total_of or {}
+    if p.only_models is not None and model_id not in p.only_models:
+        return
+    if spec.get("when") and not evaluate(spec["when"], {**out, "model": model_id}):
+        return
+    items, field = spec["items"], spec["field"]
+    values = [item.get(field) for item in out.get(items) or () if isinstance(item, dict)]
+    if not values:
+        return
+    total = sum(v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool))
+    where = f"the sum of {items}[].{field}"
+    if p.name in out and out[p.name] != total:
+        raise invalid(f"{p.name} ({_num(out[p.name])}) must equal {where} ({_num(total)}), or be left out")
+    if p.min is not None and total < p.min:
+        raise invalid(f"{p.name} is {where}, which must be at least {_num(p.min)} (got {_num(total)})")
+    if p.max is not None and total > p.max:
+        raise invalid(f"{p.name} is {where}, which must be at most {_num(p.max)} (got {_num(total)})")
+    out[p.name] = total
+
+
 def resolve_model(action: Action, body: dict[str, Any]) -> ModelSpec | None:
     if action.model_param == "absent" or not action.models:
         return next(iter(action.models.values()), None)
@@ -170,6 +193,9 @@ def validate(action: Action, body: Any) -> tuple[ModelSpec | None, dict[str, Any
         if p.forbidden_when and evaluate(p.forbidden_when, {**given, "model": model_id}):
             raise invalid(f"Parameter {name} is not allowed when {p.forbidden_when}")
         out[name] = _check(p, value, model_id)
+    for p in params.values():
+        if p.total_of:
+            _apply_total(p, out, model_id)
     for p in params.values():
         if p.name not in out and p.default is not None and (p.only_models is None or model_id in p.only_models):
             if p.forbidden_when and evaluate(p.forbidden_when, {**out, "model": model_id}):

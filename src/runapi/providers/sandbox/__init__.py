@@ -32,12 +32,23 @@ class SandboxProvider:
         self.delay_seconds = delay_seconds
         limits.configure(media_workers)
 
-    async def preflight(self, action: Action, model: ModelSpec | None, params: dict[str, Any]) -> None:
-        """Before anything is billed: input files already in our storage (uploads, earlier results) are
-        checked — declared pixels, length, and the output they imply — against the budgets the task would fail
-        on (limits.py). Raises InputRejected. Other URLs are checked when the task fetches them."""
+    async def preflight(self, action: Action, model: ModelSpec | None, params: dict[str, Any],
+                        refs: dict[str, dict[str, Any]] | None = None) -> None:
+        """Before anything is billed: input files already in our storage (uploads, earlier results, the videos
+        of referenced tasks) are checked — declared pixels, length, and the output they imply — against the
+        budgets and documented limits the task would fail on (limits.py, the catalog's sandbox keys). Raises
+        InputRejected. Other URLs are checked when the task fetches them."""
         spec = model.sandbox if model else action.sandbox
         gen = spec.get("generator", "")
+        try:
+            await self._media_preflight(gen, spec, params, refs or {})
+        except InputRejected:
+            raise
+        except TaskFailed as exc:
+            raise InputRejected(str(exc)) from exc
+
+    async def _media_preflight(self, gen: str, spec: dict[str, Any], params: dict[str, Any],
+                               refs: dict[str, dict[str, Any]]) -> None:
         urls = [(key, u) for key in _IMAGE_INPUTS.get(gen, ()) + (("sources",) if gen == "video_from_source" else ())
                 for name in as_list(spec.get(key)) for u in as_list(params.get(name)) if isinstance(u, str)]
         sizes: dict[str, tuple[int, int]] = {}  # the first source's and the mask's, when ours
@@ -45,22 +56,28 @@ class SandboxProvider:
             data = await self.inputs.own_file(url)
             if data is None:
                 continue
-            try:
-                if gen == "video_from_source":
-                    video_gen.source_plan(spec, params, await video_gen.probe_source(data))
-                else:
-                    what = "mask" if key == "mask" else "image"
-                    img = await limits.run(limits.open_image, data, False, what)
-                    if gen == "image_upscale" and i == 0:
-                        limits.check_output_image(*image_gen.upscaled_size(spec, params, img.width, img.height))
-                    if i == 0 or key == "mask":
-                        sizes.setdefault("source" if i == 0 and key != "mask" else "mask", img.size)
-            except InputRejected:
-                raise
-            except TaskFailed as exc:
-                raise InputRejected(str(exc)) from exc
+            if gen == "video_from_source":
+                video_gen.source_plan(spec, params, await video_gen.probe_source(data))
+            else:
+                what = "mask" if key == "mask" else "image"
+                img = await limits.run(limits.open_image, data, False, what)
+                if gen == "image_upscale" and i == 0:
+                    limits.check_output_image(*image_gen.upscaled_size(spec, params, img.width, img.height))
+                if i == 0 or key == "mask":
+                    sizes.setdefault("source" if i == 0 and key != "mask" else "mask", img.size)
         if "source" in sizes and "mask" in sizes:
             image_gen.check_mask(sizes["mask"], sizes["source"])
+        if gen == "video_from_source" and not urls and refs:  # a referenced task's video: ours, so known
+            ref = next(iter(refs.values()))
+            data = await self.inputs.task_file(ref, "videos", int(params.get(spec.get("index_param", "index")) or 0))
+            video_gen.source_plan(spec, params, await video_gen.probe_source(data))
+        if gen == "video" and spec.get("max_reference_seconds"):  # the lengths known now bound the total
+            lengths = []
+            for url in video_gen.reference_video_urls(spec, params):
+                data = await self.inputs.own_file(url)
+                if data is not None:
+                    lengths.append((await video_gen.probe_source(data)).duration)
+            video_gen.check_reference_seconds(spec, lengths)
 
     async def submit(self, task: TaskInput) -> dict[str, Any]:
         return {"ready_at": time.time() + self.delay_seconds}

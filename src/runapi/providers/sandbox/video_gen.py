@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 from typing import Any
@@ -96,6 +97,10 @@ async def generate_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) 
         has_audio = True
     count = int(p.get(spec["count_param"]) or 1) if spec.get("count_param") else int(spec.get("count", 1))
     limits.check_video_output(width, height, max(1, round(seconds * media.FPS)), count)
+    if spec.get("max_reference_seconds"):  # the inputs' total length is documented: measure them
+        lengths = [(await probe_source(await inputs.fetch(u, spec.get("max_source_bytes"), "video"))).duration
+                   for u in reference_video_urls(spec, p)]
+        check_reference_seconds(spec, lengths)
 
     def work() -> Done:
         videos = [_video_output(media.encode_video(task_seed(task, i), width, height, seconds, has_audio, first,
@@ -105,6 +110,61 @@ async def generate_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) 
         return _with_extras(task, spec, videos, given)
 
     return await limits.run(work)
+
+
+def reference_video_urls(spec: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    return [u for name in as_list(spec.get("reference_videos")) for u in as_list(params.get(name)) if isinstance(u, str)]
+
+
+def check_reference_seconds(spec: dict[str, Any], lengths: list[float]) -> None:
+    """`max_reference_seconds`: the reference videos together last at most that long (e.g. Seedance 2.x: 15 s).
+    Given the lengths known so far (a lower bound of the total), so it can refuse before billing."""
+    limit = float(spec["max_reference_seconds"])
+    total = sum(lengths)
+    if total > limit + 0.05:  # container durations round to a frame or an audio packet
+        names = " and ".join(as_list(spec.get("reference_videos")))
+        raise TaskFailed(f"The {names} videos must total at most {_num(limit)} s (got {total:.2f} s)")
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def crop_box(spec: dict[str, Any], params: dict[str, Any], info: media.VideoInfo) -> tuple[int, int, int, int] | None:
+    """`aspect_param` on a source video: the centred window of the requested ratio (x, y, width, height), or
+    None when no ratio is asked for or the source already has it."""
+    text = params.get(spec.get("aspect_param") or "")
+    ratio = images.parse_ratio(text) if isinstance(text, str) else None
+    if not ratio or abs(info.width / info.height - ratio) < 0.01:
+        return None
+    if info.width / info.height > ratio:  # wider than asked: keep the full height
+        h = info.height - info.height % 2
+        w = min(info.width, max(2, int(h * ratio) // 2 * 2))
+    else:
+        w = info.width - info.width % 2
+        h = min(info.height, max(2, int(w / ratio) // 2 * 2))
+    return (info.width - w) // 2, (info.height - h) // 2, w, h
+
+
+def kept_seconds(spec: dict[str, Any], params: dict[str, Any], info: media.VideoInfo) -> float:
+    """Extend with `start_param`: how much of the source stays before the extension (source[0:start]); a start
+    past the source's end is refused."""
+    name = spec.get("start_param")
+    if not name or params.get(name) is None:
+        return info.duration
+    start = float(params[name])
+    if start > info.duration + 1 / max(info.fps, 1.0):  # one frame of slack for the container's rounding
+        raise TaskFailed(f"{name} ({_num(start)}) is beyond the end of the source video ({info.duration:.2f} s)")
+    return min(start, info.duration)
+
+
+def _resolutions_allowed(spec: dict[str, Any], info: media.VideoInfo) -> None:
+    """`source_resolutions`: the documented source resolutions (Grok upscale: 480p only)."""
+    allowed = as_list(spec.get("source_resolutions"))
+    label = media.resolution_label(info.width, info.height)
+    if allowed and label not in allowed:
+        verb = "upscaled" if spec.get("mode") == "upscale" else "used"
+        raise TaskFailed(f"Only {' or '.join(allowed)} source videos can be {verb} (the source video is {label})")
 
 
 async def _source_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> tuple[bytes, Any]:
@@ -135,18 +195,21 @@ def source_plan(spec: dict[str, Any], params: dict[str, Any], info: media.VideoI
     budgets (limits.py); returns the output's width and height and how many frames decoding may yield.
     Runs before any frame is decoded — and at create time for inputs already in our storage."""
     limits.check_video_input(info.width, info.height, info.duration, info.fps, spec.get("max_input_seconds"))
+    _resolutions_allowed(spec, info)
     mode = spec.get("mode", "edit")
+    crop = crop_box(spec, params, info)
+    src_w, src_h = (crop[2], crop[3]) if crop else (info.width, info.height)
     resolution = params.get(spec.get("resolution_param", "output_resolution")) or spec.get("default_resolution")
     if resolution:
-        width, height = media.video_size(info.width / info.height, str(resolution))
+        width, height = media.video_size(src_w / src_h, str(resolution))
     elif mode == "upscale":
         factor = _number(params.get(spec.get("factor_param", "upscale_factor")), float(spec.get("factor", 2)))
-        width, height = media._even(info.width * factor), media._even(info.height * factor)
+        width, height = media._even(src_w * factor), media._even(src_h * factor)
     else:
-        width, height = info.width, info.height
+        width, height = src_w, src_h
     frames = round(info.duration * info.fps)
     if mode == "extend":
-        frames += round(_extra_seconds(spec, params) * media.FPS)
+        frames = round(kept_seconds(spec, params, info) * info.fps) + round(_extra_seconds(spec, params) * media.FPS)
     limits.check_video_output(width, height, max(1, frames), what="upscaled video" if mode == "upscale" else "video")
     budget = limits.frame_budget(info.width, info.height, info.duration, info.fps, spec.get("max_input_seconds"))
     return width, height, budget
@@ -172,23 +235,37 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any
     seed = task_seed(task)
     width, height, budget = source_plan(spec, p, info)
 
+    crop = crop_box(spec, p, info)
+    kept = kept_seconds(spec, p, info) if mode == "extend" else info.duration
+    # extend: the frames of the source before the extension starts (all of them without a start)
+    keep = round(kept * info.fps) if kept < info.duration else None
+
     def work() -> Done:
         audio = media.decode_audio(data) if info.has_audio else None
         seconds = info.duration
-        if mode == "upscale":  # streamed: decode, resample, encode one frame at a time
+        if crop is not None:  # another aspect ratio: the centred window of it, then scaled if asked
+            frames = _cropped(media.decode_frames(data, max_frames=budget), crop, width, height)
+        elif mode == "upscale":  # streamed: decode, resample, encode one frame at a time
             frames = media.resized_frames(data, width, height, budget)
         else:
             frames = media.decode_frames(data, width, height, max_frames=budget) \
                 if (width, height) != (info.width, info.height) else media.decode_frames(data, max_frames=budget)
+        if keep is not None:
+            frames = itertools.islice(frames, keep)
         if mode == "extend":
             extra = _extra_seconds(spec, p)
-            last = media.last_frame(data, budget).resize((width, height))
+            # the extension continues from the frame where it starts (the first frame when it starts at 0)
+            last = media.last_frame(data, budget) if keep is None else _frame_at(data, max(0, keep - 1), budget)
+            if crop is not None:
+                x, y, w, h = crop
+                last = last.crop((x, y, x + w, y + h))
+            last = last.resize((width, height))
             count = max(1, round(extra * media.FPS))
             canvas = media.canvas_for(seed, width, height, last)
             frames = _chain(frames, media._frames_from_canvas(canvas, width, height, count))
-            seconds = info.duration + extra
+            seconds = kept + extra
             if audio is not None:
-                audio = np.concatenate([audio, media._tone(seed, extra)])
+                audio = np.concatenate([audio[:int(kept * media.SAMPLE_RATE)], media._tone(seed, extra)])
         elif mode != "upscale":
             frames = _regraded(frames, seed)
         sound = audio is not None and len(audio) > 0
@@ -197,6 +274,26 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any
         return _with_extras(task, spec, [video], [source_ref] if spec.get("echo_source") else None)
 
     return await limits.run(work)
+
+
+def _frame_at(data: bytes, index: int, budget: int):
+    from PIL import Image
+
+    frame = None
+    for frame in itertools.islice(media._decoded(data, budget), index + 1):
+        pass
+    if frame is None:
+        raise TaskFailed("Failed to fetch the video: it has no frames")
+    return Image.fromarray(frame.to_ndarray(format="rgb24"))
+
+
+def _cropped(frames, crop: tuple[int, int, int, int], width: int, height: int):
+    from PIL import Image
+
+    x, y, w, h = crop
+    for frame in frames:
+        window = frame[y:y + h, x:x + w]
+        yield window if (w, h) == (width, height) else np.asarray(Image.fromarray(window).resize((width, height)))
 
 
 def _chain(*iterables):
