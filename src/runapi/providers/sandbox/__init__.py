@@ -77,7 +77,10 @@ class SandboxProvider:
         reached = stages.index(job["stage"]) + 1 if job.get("stage") in stages else 0
         elapsed_share = 1 - remaining / self.delay_seconds if self.delay_seconds > 0 else 1.0
         due = min(len(stages), int(elapsed_share * len(stages)) + 1)
-        next_at = lambda i: remaining - (1 - i / len(stages)) * self.delay_seconds  # noqa: E731
+
+        def next_at(i: int) -> float:  # seconds until stage i is due
+            return remaining - (1 - i / len(stages)) * self.delay_seconds
+
         if reached >= due:
             return Progress(poll_in=max(0.0, next_at(reached)) if reached < len(stages) else remaining)
         stage = stages[reached]
