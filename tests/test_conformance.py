@@ -280,6 +280,17 @@ def _completed_example_task(api, source_action: Action, host: str, depth: int = 
 def _resolve_task_refs(api, action: Action, body: dict[str, Any], host: str, depth: int = 0) -> dict[str, Any]:
     """Chained actions: replace a task_ref example value by a completed task of the first allowed kind."""
     for p in action.params.values():
+        if p.record_ref and p.name in body:  # a persona/voice id: one this account made, as the docs chain it
+            kind = next(k for k in p.record_ref if "voice" in k) if body.get("persona_type") == "voice" \
+                else next(iter(p.record_ref))
+            fam, act = kind.split("/")
+            maker = CATALOG.action(fam, act)
+            made = _resolve_task_refs(api, maker, localize(dict(maker.examples[0]), host), host, depth + 1)
+            resp = api.post(maker.path, json=made)
+            value = resp.json() if maker.sync else wait_done(api, maker.path, resp.json()["id"], timeout=120)
+            for part in p.record_ref[kind].split("."):
+                value = value[part]
+            body[p.name] = value
         if p.task_ref and p.name in body:
             fam, act = p.task_ref[0].split("/")
             body[p.name] = _completed_example_task(api, CATALOG.action(fam, act), host, depth)

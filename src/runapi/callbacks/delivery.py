@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.orm import aliased
 
 from ..observability.metrics import record_callback_attempt
 from ..store.schema import accounts, callback_attempts, callback_deliveries
@@ -49,9 +50,15 @@ class CallbackDispatcher:
         now = time.time()
         cd = callback_deliveries
         full = [account for account, n in self.busy.items() if n >= share]
+        # A task's callbacks (its stages, then its final one) go out in order: one waits while an earlier one
+        # has not had its first attempt or is being sent. A failing earlier stage holds back none after it.
+        earlier = aliased(cd)
+        waits = (select(earlier.c.id).where(
+            earlier.c.task_id == cd.c.task_id, earlier.c.seq < cd.c.seq, earlier.c.state == "pending",
+            or_(earlier.c.attempts == 0, earlier.c.lease_until >= now)).exists())
         due = (select(cd.c.id, cd.c.account_id, cd.c.attempts)
                .where(cd.c.state == "pending", cd.c.next_attempt_at <= now,
-                      or_(cd.c.lease_until.is_(None), cd.c.lease_until < now),
+                      or_(cd.c.lease_until.is_(None), cd.c.lease_until < now), ~waits,
                       *([cd.c.account_id.not_in(full)] if full else []))
                .order_by(cd.c.next_attempt_at).limit(limit * 2).with_for_update(skip_locked=True))
         lease = now + s.callback_timeout_seconds + LEASE_MARGIN_SECONDS
@@ -118,12 +125,12 @@ class CallbackDispatcher:
     def _start(self, d: dict[str, Any]) -> None:
         account = d["account_id"]
         self.busy[account] += 1
-        share = max(1, self.rt.settings.callback_account_concurrency)
 
         def done(t: asyncio.Task) -> None:
             self.inflight.discard(t)
-            if self.busy[account] >= share:
-                self.rt.callback_wake.set()  # the account was held back at its share: it may go on now
+            # the account may have been held back at its share, or the task's next callback (a later stage,
+            # the final one) waited for this one: look again now rather than at the next idle poll
+            self.rt.callback_wake.set()
             self.busy[account] -= 1
             if self.busy[account] <= 0:
                 del self.busy[account]

@@ -11,11 +11,11 @@ from .conditions import shown
 PARAM_KEYS = (
     "type", "items", "required", "required_when", "forbidden_when", "only_models", "enum", "default",
     "min", "max", "min_length", "max_length", "min_items", "max_items", "format", "task_ref", "description",
-    "fields", "max_total_length", "default_when", "total_of",
+    "fields", "max_total_length", "default_when", "total_of", "record_ref",
 )
 ACTION_KEYS = (
     "summary", "result", "result_fields", "sync", "model_param", "default_model", "echo", "params", "rules",
-    "sandbox", "models", "examples", "status_extra",
+    "sandbox", "models", "examples", "status_extra", "stages",
 )
 
 
@@ -47,6 +47,8 @@ class Param:
     # a total the items carry: {items: multi_prompt, field: duration_seconds, when: "multi_shots == true"} makes
     # this param the sum of that field where `when` holds (a different value sent is refused)
     total_of: dict[str, Any] | None = None
+    # the id of a record a completed task of this account produced: {family/action: dotted path in its result}
+    record_ref: dict[str, str] | None = None
 
     @classmethod
     def from_dict(cls, name: str, raw: dict[str, Any]) -> "Param":
@@ -143,6 +145,10 @@ class Action:
     examples: tuple[dict[str, Any], ...] = ()
     # fixed fields per wire status, e.g. {processing: {generation_stage: text_generated}}
     status_extra: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # progress stages a processing task passes through, in order, each shown in `stage_field` and called back
+    stages: tuple[str, ...] = ()
+    stage_field: str | None = None
+    first_file_stage: str | None = None  # the stage whose callback carries the first result file
 
     @property
     def path(self) -> str:
@@ -223,5 +229,8 @@ def build_family(raw: dict[str, Any]) -> Family:
             result_fields=tuple(a.get("result_fields", ("url",))),
             examples=tuple(a.get("examples", ())),
             status_extra=a.get("status_extra", {}),
+            stages=tuple((a.get("stages") or {}).get("order", ())),
+            stage_field=(a.get("stages") or {}).get("field"),
+            first_file_stage=(a.get("stages") or {}).get("first_file"),
         )
     return Family(name=name, title=raw.get("title", name), description=raw.get("description", ""), actions=actions)

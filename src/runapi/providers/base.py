@@ -37,6 +37,10 @@ class Progress:
 
     poll_in: float | None = None
     job: dict[str, Any] | None = None  # updated job state to persist, if any
+    # a progress stage reached (one of the action's catalog `stages`): shown while processing and called back;
+    # at the catalog's `first_file` stage, `partial` is what is made so far (its callback shows the first item)
+    stage: str | None = None
+    partial: Done | None = None
 
 
 @dataclass

@@ -91,6 +91,7 @@ tasks = Table(
     Column("price_cents", BigInteger, nullable=False),
     Column("provider", String(60), nullable=False),
     Column("provider_job", JSON),
+    Column("stage", String(40)),  # the last progress stage reported while processing (catalog `stages`)
     Column("polls", Integer, nullable=False, default=0),
     Column("failures", Integer, nullable=False, default=0),  # consecutive transient errors, reset on progress
     Column("next_run_at", Float, nullable=False),
@@ -174,7 +175,9 @@ stored_responses = Table(
 callback_deliveries = Table(
     "callback_deliveries", metadata,
     Column("id", String(36), primary_key=True),  # X-Callback-Id, the same on every retry
-    Column("task_id", String(36), nullable=False, unique=True),
+    Column("task_id", String(36), nullable=False),
+    # a task's callbacks in order: its progress stages (0, 1, ...), then its final one; sent in this order
+    Column("seq", Integer, nullable=False, server_default="0"),
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("url", Text, nullable=False),
     Column("body", Text, nullable=False),  # frozen at enqueue: every attempt signs the same bytes
@@ -188,6 +191,7 @@ callback_deliveries = Table(
     Column("created_at", Float, nullable=False),
     Column("delivered_at", Float),
     Index("ix_callbacks_due", "state", "next_attempt_at"),
+    UniqueConstraint("task_id", "seq", name="uq_callbacks_task_seq"),  # each stage is called back once
 )
 
 callback_attempts = Table(

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..billing import ledger as billing
 from ..billing import limits as spend_limits
-from ..catalog import Action
+from ..catalog import Action, get_catalog
 from ..errors import ApiError, invalid, task_not_found
 from ..observability.metrics import record_task_created, record_task_finished
 from ..storage import UrlSigner
@@ -128,6 +128,14 @@ async def resolve_refs(db: Database, account_id: int, action: Action, params: di
     generated" while it is still processing, and 422 if it failed."""
     refs: dict[str, dict[str, Any]] = {}
     for p in action.params.values():
+        if p.record_ref and params.get(p.name) is not None:
+            record = await find_record(db, account_id, p.record_ref, str(params[p.name]))
+            if record is None and strict:
+                raise ApiError(404, f"Record does not exist: {p.name} {params[p.name]!r} was not created by this "
+                                    f"account ({_one_of(tuple(p.record_ref))})")
+            if record is not None:
+                refs[p.name] = record
+            continue
         if not p.task_ref or params.get(p.name) is None:
             continue
         ref = await get_task(db, str(params[p.name]), account_id)
@@ -147,6 +155,23 @@ async def resolve_refs(db: Database, account_id: int, action: Action, params: di
                           f"{WIRE_STATUS[ref['state']]})")
         refs[p.name] = ref
     return refs
+
+
+async def find_record(db: Database, account_id: int, kinds: dict[str, str], value: str) -> dict[str, Any] | None:
+    """The completed task of this account whose result holds `value` at the path its kind declares (a persona
+    id, a custom voice id); records of other accounts do not exist for this one."""
+    for kind, path in kinds.items():
+        family, action = kind.split("/")
+        field = tasks.c.result["extra"]
+        for part in path.split("."):
+            field = field[part]
+        async with db.read() as conn:
+            row = (await conn.execute(select(tasks).where(
+                tasks.c.account_id == account_id, tasks.c.family == family, tasks.c.action == action,
+                tasks.c.state == "completed", field.as_string() == value).limit(1))).mappings().first()
+        if row:
+            return dict(row)
+    return None
 
 
 RECORDS_BEING_GENERATED = "Records are being generated"  # the docs' 422 for a resource still processing
@@ -240,6 +265,70 @@ async def release(db: Database, task_id: str, owner: str, next_run_at: float, **
                                **values)
 
 
+async def report_stage(db: Database, task: dict[str, Any], owner: str, stage: str, next_run_at: float, *,
+                       callback_body: dict[str, Any] | None, **values: Any) -> bool:
+    """End a step that reached a progress stage: the task shows it, and its callback is queued in the same
+    commit (durable and retried like the final one, sent before it). False if the lease was lost."""
+    now = time.time()
+    seq = _stage_seq(task, stage)
+
+    def advance(conn: Connection) -> bool:
+        res = conn.execute(update(tasks).where(_leased(task["id"], owner)).values(
+            stage=stage, updated_at=now, lease_owner=None, lease_until=None, next_run_at=next_run_at, **values))
+        if res.rowcount != 1:
+            return False
+        if task.get("callback_url") and callback_body is not None:
+            _queue_callback(conn, task, seq, callback_body, now)
+        return True
+
+    return await db.write_sync(advance)
+
+
+def _stage_seq(task: dict[str, Any], stage: str | None) -> int:
+    """A callback's place among the task's callbacks: its stage's index, the final one after all stages."""
+    action = get_catalog().action(task["family"], task["action"])
+    stages = action.stages if action else ()
+    return stages.index(stage) if stage in stages else len(stages)
+
+
+def _queue_callback(conn: Connection, task: dict[str, Any], seq: int, body: dict[str, Any], now: float) -> None:
+    conn.execute(insert(callback_deliveries).values(
+        id=str(uuid.uuid4()), task_id=task["id"], seq=seq, account_id=task["account_id"],
+        url=task["callback_url"], body=orjson.dumps(body).decode(), state="pending", attempts=0,
+        next_attempt_at=now, created_at=now))
+
+
+def stage_bodies(task: dict[str, Any], signer: UrlSigner, url_ttl: int, result: dict[str, Any] | None,
+                 error: str | None, now: float) -> list[tuple[int, dict[str, Any]]]:
+    """The callbacks a finishing task still owes: a completed task calls back the stages its provider skipped
+    (an instant sandbox task, an upstream that jumped ahead) before the final one, so a receiver always sees
+    every stage in order; a failed task only owes its final callback."""
+    base = task["public_base_url"] or ""
+    final = {**task, "state": "failed" if error is not None else "completed", "result": result, "error": error,
+             "completed_at": now}
+    bodies = []
+    action = get_catalog().action(task["family"], task["action"])
+    if action and action.stages and error is None:
+        reached = action.stages.index(task["stage"]) if task.get("stage") in action.stages else -1
+        for i in range(reached + 1, len(action.stages)):
+            staged = {**final, "state": "running", "stage": action.stages[i]}
+            partial = partial_result(action, result) if action.stages[i] == action.first_file_stage else None
+            bodies.append((i, status_body(staged, signer, base, url_ttl, partial=partial)))
+    bodies.append((_stage_seq(task, None), status_body(final, signer, base, url_ttl)))
+    return bodies
+
+
+def partial_result(action: Action, result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the stage that has the first file shows of the final result: the first item of its result list
+    (a stored file, or an item of the generator's extra fields such as a Suno track)."""
+    if not result:
+        return None
+    extra = result.get("extra") or {}
+    listed = extra.get(action.result)
+    return {"files": {kind: items[:1] for kind, items in (result.get("files") or {}).items()},
+            "extra": {action.result: listed[:1]} if isinstance(listed, list) else {}}
+
+
 async def finish(db: Database, task: dict[str, Any], owner: str, *, signer: UrlSigner, url_ttl: int,
                  result: dict[str, Any] | None = None, error: str | None = None) -> bool:
     """Complete (result) or fail (error) a leased task: state, settlement/refund and callback in one commit."""
@@ -258,17 +347,11 @@ async def finish(db: Database, task: dict[str, Any], owner: str, *, signer: UrlS
         else:
             billing.refund(conn, task["account_id"], task["api_key_id"], task["id"], task["price_cents"], note=error)
             spend_limits.give_back(conn, [(task.get("spend_counters"), task["price_cents"])])
-        if task.get("callback_url"):
-            conn.execute(insert(callback_deliveries).values(
-                id=str(uuid.uuid4()), task_id=task["id"], account_id=task["account_id"],
-                url=task["callback_url"], body=callback_body, state="pending", attempts=0,
-                next_attempt_at=now, created_at=now))
+        for seq, body in callbacks:
+            _queue_callback(conn, task, seq, body, now)
         return True
 
-    callback_body = None
-    if task.get("callback_url"):
-        final = {**task, "state": state, "result": result, "error": error, "completed_at": now}
-        callback_body = orjson.dumps(status_body(final, signer, task["public_base_url"] or "", url_ttl)).decode()
+    callbacks = stage_bodies(task, signer, url_ttl, result, error, now) if task.get("callback_url") else []
     if not await db.write_sync(finish_and_pay):
         return False
     record_task_finished(task["family"], state)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from typing import Any, Mapping
@@ -21,7 +22,9 @@ def retry_after_seconds(task: Mapping[str, Any], now: float | None = None) -> in
     return max(1, min(MAX_RETRY_AFTER_SECONDS, math.ceil(wait)))
 
 
-def status_body(task: Mapping[str, Any], signer: UrlSigner, base_url: str, url_ttl: int) -> dict[str, Any]:
+def status_body(task: Mapping[str, Any], signer: UrlSigner, base_url: str, url_ttl: int,
+                partial: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`partial`: files a progress stage already has (its callback shows them; the task is still processing)."""
     action = get_catalog().action(task["family"], task["action"])
     fields = set(action.result_fields) if action else {"url"}
     body: dict[str, Any] = {"id": task["id"], "status": WIRE_STATUS[task["state"]]}
@@ -30,17 +33,21 @@ def status_body(task: Mapping[str, Any], signer: UrlSigner, base_url: str, url_t
     for name in action.echo if action else ():
         if task["params"].get(name) is not None:
             body[name] = task["params"][name]
-    if task["state"] == "completed":
-        result = task["result"] or {}
-        expires = int((task["completed_at"] or 0) + url_ttl)  # stable URL across polls; links live 7 days
+    shown = task["result"] if task["state"] == "completed" else partial
+    if shown is not None:
+        result = shown or {}
+        # stable URL across polls; links live 7 days
+        expires = int((task.get("completed_at") or time.time()) + url_ttl)
         for kind, items in result.get("files", {}).items():
             body[kind] = [_item(item, fields, signer.url(base_url, item["key"], expires)) for item in items]
         body.update(_signed(result.get("extra", {}), signer, base_url, expires))
-    elif task["state"] == "failed":
+    if task["state"] == "failed":
         body["error"] = task["error"] or "Generation failed"
+    if action and action.stage_field and body["status"] == "processing" and task.get("stage"):
+        body[action.stage_field] = task["stage"]
     if action:
         for k, v in action.status_extra.get(body["status"], {}).items():
-            body.setdefault(k, v)
+            body.setdefault(k, copy.deepcopy(v))  # documented placeholders such as `lyrics: []`
     return body
 
 

@@ -22,6 +22,7 @@ from ..catalog import get_catalog
 from ..net.fair import tenant_scope
 from ..providers import Done, Progress, TaskFailed, TaskInput, TransientFailure
 from . import engine
+from .views import status_body
 
 log = logging.getLogger("runapi.worker")
 
@@ -136,6 +137,9 @@ class TaskRunner:
             outcome = await _within(deadline, provider.poll(inp, job))
             if isinstance(outcome, Progress):
                 delay = outcome.poll_in if outcome.poll_in is not None else backoff(task["polls"])
+                if outcome.stage and outcome.stage != task.get("stage") and outcome.stage in action.stages:
+                    await self.report_stage(task, outcome, time.time() + max(delay, 0.0), job)
+                    return
                 await engine.release(rt.db, task["id"], self.owner, time.time() + max(delay, 0.0),
                                      polls=task["polls"] + 1, failures=0, provider_job=outcome.job or job)
                 return
@@ -179,6 +183,21 @@ class TaskRunner:
         if await engine.finish(self.rt.db, task, self.owner, error="Task timed out", signer=self.rt.signer,
                                url_ttl=self.rt.settings.generated_url_ttl_seconds):
             self.rt.task_finished(task["id"])
+
+    async def report_stage(self, task: dict[str, Any], outcome: Progress, next_run_at: float,
+                           job: dict[str, Any]) -> None:
+        """A provider reached a progress stage: store what it has made so far and call the stage back."""
+        rt, s = self.rt, self.rt.settings
+        body = None
+        if task.get("callback_url"):
+            made = await self.store_outputs(task["id"], outcome.partial) if outcome.partial else None
+            partial = engine.partial_result(get_catalog().action(task["family"], task["action"]), made)
+            staged = {**task, "state": "running", "stage": outcome.stage}
+            body = status_body(staged, rt.signer, task["public_base_url"] or "", s.generated_url_ttl_seconds,
+                               partial=partial)
+        await engine.report_stage(rt.db, task, self.owner, outcome.stage, next_run_at, callback_body=body,
+                                  polls=task["polls"] + 1, failures=0, provider_job=outcome.job or job)
+        rt.callback_wake.set()  # deliver the stage's callback now
 
     async def cancel_upstream(self, task: dict[str, Any], action: Any) -> None:
         """A task given up on (timed out) stops its upstream job too, so it is not run and billed for nothing.

@@ -1049,7 +1049,7 @@ def _render(task: TaskInput, spec: dict[str, Any], i: int, samples: np.ndarray, 
 
 async def _generate(inputs, task, spec, p) -> list[dict[str, Any]]:
     vocal_mode = p.get("vocal_mode")
-    style_text = " ".join(str(p.get(k) or "") for k in ("style", "prompt", "persona_id"))
+    style_text = " ".join(str(p.get(k) or "") for k in ("style", "prompt")) + _persona_traits(task)
 
     def work():
         renders = []
@@ -1064,6 +1064,16 @@ async def _generate(inputs, task, spec, p) -> list[dict[str, Any]]:
         return renders
 
     return await limits.run(work)
+
+
+def _persona_traits(task: TaskInput) -> str:
+    """The applied persona's own traits (its description, a voice's style) steer the music like style words do;
+    the persona was checked at create (task.refs holds the task that made it)."""
+    row = task.refs.get("persona_id")
+    if not row:
+        return ""
+    made = row.get("params") or {}
+    return " " + " ".join(str(made.get(k) or "") for k in ("name", "description", "style", "voice_name"))
 
 
 async def _extend_source(inputs, task, p) -> tuple[np.ndarray, dict[str, Any]]:
@@ -1085,6 +1095,7 @@ async def _extend(inputs, task, spec, p) -> list[dict[str, Any]]:
     head = source[: max(int(cut * SR), 1)]
     instrumental = bool(p.get("instrumental")) if custom else "[Instrumental]" in str(meta.get("lyrics", ""))
     style_text = " ".join(str(x or "") for x in (p.get("style"), p.get("prompt"), " ".join(meta.get("tags") or [])))
+    style_text += _persona_traits(task)
     melody = _melody(head[-int(min(len(head) / SR, 20) * SR):]) if len(head) > SR else []
     root = _pitch_class_root(melody)
     max_total = _max_seconds(spec)
@@ -1121,7 +1132,7 @@ async def _extend(inputs, task, spec, p) -> list[dict[str, Any]]:
 async def _cover(inputs, task, spec, p) -> list[dict[str, Any]]:
     source = await _upload(inputs, p["upload_url"])
     vocal_mode = p.get("vocal_mode")
-    style_text = " ".join(str(p.get(k) or "") for k in ("style", "prompt"))
+    style_text = " ".join(str(p.get(k) or "") for k in ("style", "prompt")) + _persona_traits(task)
 
     def work():
         melody = _melody(source)
@@ -1148,7 +1159,7 @@ async def _mashup(inputs, task, spec, p) -> list[dict[str, Any]]:
     a = await _upload(inputs, urls[0], "first upload_url_list audio")
     b = await _upload(inputs, urls[1], "second upload_url_list audio")
     vocal_mode = p.get("vocal_mode")
-    style_text = " ".join(str(p.get(k) or "") for k in ("style", "prompt"))
+    style_text = " ".join(str(p.get(k) or "") for k in ("style", "prompt")) + _persona_traits(task)
 
     def work():
         n = min(max(len(a), len(b)), int(_max_seconds(spec) * SR))
