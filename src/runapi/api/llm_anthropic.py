@@ -112,7 +112,10 @@ async def messages(request: Request):
         return Json(fmt.message(mid, model, result, stops), headers=headers)
     # waits for the first delta: an upstream that fails at once gets a real HTTP error (and a refund)
     metered = await MeteredStream(request, admitted, req).start()
-    estimate = messages_tokens(req.messages, req.tools)
+    # the upstream's input side (cache reads and writes) when it told it, else the estimate
+    first = metered.first
+    prompt = first.prompt_usage if first is not None and first.prompt_usage is not None else Usage(
+        input_tokens=messages_tokens(req.messages, req.tools))
 
     async def events() -> AsyncIterator[bytes]:
         finish: str | None = None
@@ -124,7 +127,7 @@ async def messages(request: Request):
             yield event("message_start", {"type": "message_start", "message": {
                 "id": mid, "type": "message", "role": "assistant", "model": model, "content": [],
                 "stop_reason": None, "stop_sequence": None,
-                "usage": fmt.usage(Usage(input_tokens=estimate))}})
+                "usage": fmt.usage(prompt)}})
             yield event("ping", {"type": "ping"})
             async for d in metered:
                 if d.finish_reason is not None:

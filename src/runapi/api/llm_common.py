@@ -139,6 +139,7 @@ class MeteredStream:
         self.text_chars = 0
         self.usage = Usage()
         self.reported = False  # the stream sent real usage
+        self.prompt_usage: Usage | None = None  # its input side, when the upstream said at the start
         self.produced = False
         self._closed = False
 
@@ -161,6 +162,8 @@ class MeteredStream:
 
     def _seen(self, delta):
         self.produced = True
+        if delta.prompt_usage is not None:
+            self.prompt_usage = delta.prompt_usage
         if delta.usage is not None:
             self.usage = delta.usage
             self.reported = True
@@ -177,8 +180,12 @@ class MeteredStream:
         the output already sent (so hanging up just before the end is not free)."""
         if self.reported:
             return self.usage
-        return Usage(input_tokens=messages_tokens(self.req.messages, self.req.tools),
-                     output_tokens=-(-self.text_chars // 4))
+        output = -(-self.text_chars // 4)
+        if self.prompt_usage is not None:  # the upstream's own input count, cache reads and writes included
+            p = self.prompt_usage
+            return Usage(input_tokens=p.input_tokens, output_tokens=output, cached_tokens=p.cached_tokens,
+                         cache_write_tokens=p.cache_write_tokens, cache_write_1h_tokens=p.cache_write_1h_tokens)
+        return Usage(input_tokens=messages_tokens(self.req.messages, self.req.tools), output_tokens=output)
 
     async def close(self) -> None:
         """Settle (or refund) exactly once. Shielded: a client that disconnects cancels the response task,

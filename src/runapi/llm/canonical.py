@@ -90,3 +90,4 @@ class Delta:
     usage: Usage | None = None
     stop_sequence: str | None = None
     choice: int = 0  # which of n choices this piece belongs to
+    prompt_usage: Usage | None = None  # the input side, when the upstream tells it at the start (Anthropic)

@@ -104,10 +104,19 @@ def answer(req: ChatRequest) -> ChatResult:
     return first
 
 
+def _uncached(value: Any) -> Any:
+    """`value` without cache breakpoints: they change what is cached, never the answer."""
+    if isinstance(value, dict):
+        return {k: _uncached(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [_uncached(v) for v in value]
+    return value
+
+
 def _one(req: ChatRequest, index: int) -> ChatResult:
     last = req.messages[-1] if req.messages else {"role": "user", "content": ""}
     input_tokens = messages_tokens(req.messages, req.tools)
-    seed = json.dumps(req.messages, sort_keys=True, default=str) + (f"#{index}" if index else "")
+    seed = json.dumps(_uncached(req.messages), sort_keys=True, default=str) + (f"#{index}" if index else "")
     digest = hashlib.sha256(seed.encode()).hexdigest()
     reasoning = _reasoning(req, last, digest)
     thought_tokens = text_tokens(reasoning or "")

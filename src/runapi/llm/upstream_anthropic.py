@@ -375,11 +375,14 @@ class AnthropicMessages:
         body = messages_body(req, self.d.upstream_model(req.model), stream=True)
         async with open_stream(self.http, self.d, self.d.url("v1/messages"), body, self._headers(req)) as resp:
             reader = StreamReader(self.d.name)
+            first = True
             async for _, data in sse_events(resp):
                 event = parse_json(data, self.d.name)
                 if event.get("type") == "message_stop":
                     yield reader.end()
                     return
                 for delta in reader.feed(event):
+                    if first:  # message_start's usage (cache reads and writes) rides on the first delta
+                        delta.prompt_usage, first = usage(reader.usage), False
                     yield delta
         raise UpstreamError(f"{self.d.name}: the stream ended before message_stop")
