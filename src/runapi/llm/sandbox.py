@@ -105,11 +105,15 @@ def answer(req: ChatRequest) -> ChatResult:
 
 
 def _uncached(value: Any) -> Any:
-    """`value` without cache breakpoints: they change what is cached, never the answer."""
+    """`value` without cache breakpoints (they change what is cached, never the answer); text-only parts kept
+    as parts only for a breakpoint read as the plain string."""
     if isinstance(value, dict):
         return {k: _uncached(v) for k, v in value.items() if k != "cache_control"}
     if isinstance(value, list):
-        return [_uncached(v) for v in value]
+        items = [_uncached(v) for v in value]
+        if items and all(isinstance(v, dict) and set(v) == {"type", "text"} and v["type"] == "text" for v in items):
+            return "\n".join(str(v["text"]) for v in items)  # as the same text sent as a string
+        return items
     return value
 
 
