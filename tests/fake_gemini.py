@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from tests.fake_anthropic import serve
 
+COUNT_TOKENS = 4343  # what :countTokens answers
 THOUGHT_SIGNATURE = base64.b64encode(b"\x01\x02gemini-thought-signature\xfe\xff").decode()
 
 
@@ -72,6 +73,8 @@ class FakeGemini:
             return _error(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted", {"retry-after": "30"})
         if self.mode == "400":
             return _error(400, "INVALID_ARGUMENT", "The request was blocked by the safety filter")
+        if method == "countTokens":
+            return JSONResponse({"totalTokens": COUNT_TOKENS})
         parts, usage = self._answer(body)
         if method == "generateContent":
             return JSONResponse({"candidates": [{"content": {"role": "model", "parts": parts},

@@ -149,8 +149,10 @@ def test_guardrails_steer_routing_and_fallback_by_provider_name(gw, modes):
     # Only primary allowed: deepseek-v4-flash is served by backup alone, so it is refused (never the sandbox).
     with pytest.raises(openai.PermissionDeniedError):
         client(keys["only primary"], gw).chat.completions.create(model="deepseek-v4-flash", messages=hello)
-    with pytest.raises(openai.PermissionDeniedError):  # gpt-5.5 has no deployment: the sandbox serves it
+    # gpt-5.5 has no deployment, and with upstreams configured the sandbox does not stand in (503)
+    with pytest.raises(openai.InternalServerError) as refused:
         client(keys["only primary"], gw).chat.completions.create(model="gpt-5.5", messages=hello)
+    assert refused.value.status_code == 503
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the server thread's raise

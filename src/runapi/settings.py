@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     # "api_key": "...", "models": ["gpt-5.2"] or ["*"], "model_map": {"gpt-5.2": "gpt-5.2-2026-01-01"}}]
     # "protocol": "openai" (Chat Completions, default) | "anthropic" (base_url without /v1) | "gemini" (likewise)
     llm_upstreams: list[dict] = Field(default_factory=list)
+    # With llm_upstreams configured, a model none of them serves answers 503; true: the sandbox LLM answers it
+    # (marked `X-RunAPI-Provider: sandbox`, and billed). Without any llm_upstreams the sandbox always answers.
+    sandbox_fallback: bool = False
 
     # Media upstreams, tried in order for the models they serve (README "Real media providers"):
     # [{"name": "fal", "kind": "fal" | "openai_images" | "elevenlabs", "base_url": "...", "api_key": "...",

@@ -19,8 +19,16 @@ from starlette.routing import Route
 
 from ..errors import ApiError
 from ..llm import anthropic_format as fmt
+from ..llm.canonical import Usage
 from ..llm.tokens import messages_tokens
-from .llm_common import MeteredStream, admit_chat, caller, resolve_model, run_complete
+from .llm_common import (
+    MeteredStream,
+    admit_chat,
+    caller,
+    count_upstream,
+    resolve_model,
+    run_complete,
+)
 from .responses import ANTHROPIC_TYPES, Json, json_body
 
 log = logging.getLogger("runapi.api")
@@ -95,16 +103,19 @@ class Blocks:
 async def messages(request: Request):
     who = await caller(request)
     body = await json_body(request)
-    req, stops = fmt.chat_request(body)
+    req, stops = fmt.chat_request(body, beta=request.headers.get("anthropic-beta"))
     admitted = await admit_chat(request, who, req)
     mid, model = fmt.message_id(), admitted.model.id
-    headers = {"request-id": f"req_{uuid.uuid4().hex}"}
+    headers = {"request-id": f"req_{uuid.uuid4().hex}", **admitted.headers}
     if not req.stream:
         result = await run_complete(request, admitted, req)  # settled, or refunded and re-raised
         return Json(fmt.message(mid, model, result, stops), headers=headers)
     # waits for the first delta: an upstream that fails at once gets a real HTTP error (and a refund)
     metered = await MeteredStream(request, admitted, req).start()
-    estimate = messages_tokens(req.messages, req.tools)
+    # the upstream's input side (cache reads and writes) when it told it, else the estimate
+    first = metered.first
+    prompt = first.prompt_usage if first is not None and first.prompt_usage is not None else Usage(
+        input_tokens=messages_tokens(req.messages, req.tools))
 
     async def events() -> AsyncIterator[bytes]:
         finish: str | None = None
@@ -116,8 +127,7 @@ async def messages(request: Request):
             yield event("message_start", {"type": "message_start", "message": {
                 "id": mid, "type": "message", "role": "assistant", "model": model, "content": [],
                 "stop_reason": None, "stop_sequence": None,
-                "usage": {"input_tokens": estimate, "output_tokens": 0, "cache_creation_input_tokens": 0,
-                          "cache_read_input_tokens": 0}}})
+                "usage": fmt.usage(prompt)}})
             yield event("ping", {"type": "ping"})
             async for d in metered:
                 if d.finish_reason is not None:
@@ -163,12 +173,14 @@ async def messages(request: Request):
 
 
 async def count_tokens(request: Request) -> Json:
-    """The input tokens a Messages request would be billed for (the gateway's own estimate; no model call)."""
+    """The input tokens of a Messages request: the configured upstream's count when it can give one, else the
+    gateway's own estimate (no model call, nothing billed)."""
     who = await caller(request)
     body = await json_body(request)
-    req, _ = fmt.chat_request(body, counting=True)
+    req, _ = fmt.chat_request(body, counting=True, beta=request.headers.get("anthropic-beta"))
     resolve_model(who, req.model, ("chat",))
-    return Json({"input_tokens": messages_tokens(req.messages, req.tools)})
+    counted = await count_upstream(request, who, req)
+    return Json({"input_tokens": messages_tokens(req.messages, req.tools) if counted is None else counted})
 
 
 routes = [

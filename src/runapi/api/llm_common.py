@@ -26,6 +26,12 @@ class Admitted:
     model: LlmModel
     reservation: billing.Reservation
     barred: tuple[str, ...] = ()  # deployments the caller's guardrail forbids: never fallen back to
+    sandbox: bool = False  # answered by the sandbox LLM, not a real model: marked so no one mistakes it
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Response headers naming who answered, when it was the sandbox."""
+        return {router.PROVIDER_HEADER: "sandbox"} if self.sandbox else {}
 
 
 def visible_models(who: Principal, kind: str | None = None) -> list[LlmModel]:
@@ -60,17 +66,29 @@ def resolve_model(who: Principal, model_id: object, kinds: tuple[str, ...],
 
 
 async def admit(request: Request, who: Principal, model_id: object, kind: str, input_tokens: int,
-                max_output: int | None) -> Admitted:
+                max_output: int | None, caching: bool = False) -> Admitted:
     """Check the model, the key's allow-list and its guardrail; then reserve credits for the most the call can
     cost, checked against the key's and the guardrail's limits in the same step (403, or 402). From here on the
     caller settles or refunds on every path (`run_complete`, `MeteredStream`, `refunded_on_error`)."""
     model = resolve_model(who, model_id, (kind,))
     rt = runtime(request)
+    sandboxed = router.sandboxed(rt, model.id, kind)  # 503 here, before reserving, when the sandbox may not answer
     guarded = await check_guardrail(rt, who, model.id, router.candidates(rt, model.id))
     limits = key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits
     reservation = await billing.reserve(rt.ledger, who, model, input_tokens, max_output, guarded.guardrail_id,
-                                        limits, guarded.member_guardrail_id)
-    return Admitted(who, model, reservation, guarded.barred)
+                                        limits, guarded.member_guardrail_id, caching)
+    return Admitted(who, model, reservation, guarded.barred, sandboxed)
+
+
+async def count_upstream(request: Request, who: Principal, req: ChatRequest) -> int | None:
+    """The input tokens the model's upstream counts for `req` (None: no upstream that counts, or none reachable),
+    through the deployments the caller's guardrail allows."""
+    rt = runtime(request)
+    model = llm_models().get(req.model)
+    if model is None or model.kind != "chat" or not router.deployments(rt, req.model):
+        return None
+    guarded = await check_guardrail(rt, who, req.model, router.candidates(rt, req.model))
+    return await router.count_tokens(rt, req, guarded.barred)
 
 
 async def settle(request: Request, admitted: Admitted, usage: Usage) -> None:
@@ -78,7 +96,10 @@ async def settle(request: Request, admitted: Admitted, usage: Usage) -> None:
 
 
 async def admit_chat(request: Request, who: Principal, req: ChatRequest) -> Admitted:
-    return await admit(request, who, req.model, "chat", reserve_tokens(req.messages, req.tools), req.max_tokens)
+    # n choices produce up to n times the output (the sandbox honours n; upstreams are asked for one)
+    max_output = None if req.max_tokens is None else req.max_tokens * max(req.n, 1)
+    return await admit(request, who, req.model, "chat", reserve_tokens(req.messages, req.tools), max_output,
+                       req.uses_cache())
 
 
 @contextlib.asynccontextmanager
@@ -118,6 +139,7 @@ class MeteredStream:
         self.text_chars = 0
         self.usage = Usage()
         self.reported = False  # the stream sent real usage
+        self.prompt_usage: Usage | None = None  # its input side, when the upstream said at the start
         self.produced = False
         self._closed = False
 
@@ -140,6 +162,8 @@ class MeteredStream:
 
     def _seen(self, delta):
         self.produced = True
+        if delta.prompt_usage is not None:
+            self.prompt_usage = delta.prompt_usage
         if delta.usage is not None:
             self.usage = delta.usage
             self.reported = True
@@ -156,8 +180,12 @@ class MeteredStream:
         the output already sent (so hanging up just before the end is not free)."""
         if self.reported:
             return self.usage
-        return Usage(input_tokens=messages_tokens(self.req.messages, self.req.tools),
-                     output_tokens=-(-self.text_chars // 4))
+        output = -(-self.text_chars // 4)
+        if self.prompt_usage is not None:  # the upstream's own input count, cache reads and writes included
+            p = self.prompt_usage
+            return Usage(input_tokens=p.input_tokens, output_tokens=output, cached_tokens=p.cached_tokens,
+                         cache_write_tokens=p.cache_write_tokens, cache_write_1h_tokens=p.cache_write_1h_tokens)
+        return Usage(input_tokens=messages_tokens(self.req.messages, self.req.tools), output_tokens=output)
 
     async def close(self) -> None:
         """Settle (or refund) exactly once. Shielded: a client that disconnects cancels the response task,

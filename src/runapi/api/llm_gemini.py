@@ -27,6 +27,7 @@ from .llm_common import (
     admit,
     admit_chat,
     caller,
+    count_upstream,
     refunded_on_error,
     resolve_model,
     run_complete,
@@ -108,7 +109,8 @@ async def generate_content(request: Request, model_id: str, stream: bool) -> Any
     response_id = _response_id()
     if not stream:
         result = await run_complete(request, admitted, req)
-        return Json(gf.generate_response(result, admitted.model.id, response_id, include_thoughts))
+        return Json(gf.generate_response(result, admitted.model.id, response_id, include_thoughts),
+                    headers=admitted.headers)
     as_sse = request.query_params.get("alt") == "sse"
     metered = await MeteredStream(request, admitted, req).start()  # a failure before output: an error + refund
 
@@ -137,7 +139,7 @@ async def generate_content(request: Request, model_id: str, stream: bool) -> Any
             await metered.close()  # shielded inside: a client that goes away cannot interrupt the settlement
 
     media_type = "text/event-stream" if as_sse else "application/json"
-    return StreamingResponse(chunks(), media_type=media_type, headers=SSE_HEADERS,
+    return StreamingResponse(chunks(), media_type=media_type, headers={**SSE_HEADERS, **admitted.headers},
                              background=BackgroundTask(metered.close))  # also if the client leaves early
 
 
@@ -147,7 +149,8 @@ async def count_tokens(request: Request, model_id: str) -> Json:
     body = await json_body(request)
     inner = gf.pick(body, "generateContentRequest") if isinstance(body, dict) else None
     req, _ = gf.chat_request(model_id, inner if isinstance(inner, dict) else body)
-    total = messages_tokens(req.messages, req.tools)
+    counted = await count_upstream(request, who, req)  # the upstream's count when it gives one, else the estimate
+    total = messages_tokens(req.messages, req.tools) if counted is None else counted
     return Json({"totalTokens": total, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": total}]})
 
 
@@ -193,8 +196,8 @@ async def embed_contents(request: Request, model_id: str, batch: bool) -> Json:
         await settle(request, admitted, Usage(input_tokens=tokens))
     usage = {"promptTokenCount": tokens, "totalTokenCount": tokens}
     if batch:
-        return Json({"embeddings": embeddings, "usageMetadata": usage})
-    return Json({"embedding": embeddings[0], "usageMetadata": usage})
+        return Json({"embeddings": embeddings, "usageMetadata": usage}, headers=admitted.headers)
+    return Json({"embedding": embeddings[0], "usageMetadata": usage}, headers=admitted.headers)
 
 
 async def model_resource(request: Request) -> Any:

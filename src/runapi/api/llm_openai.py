@@ -17,7 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ..errors import ApiError
-from ..llm import sandbox
+from ..llm import router, sandbox
 from ..llm.canonical import ChatRequest, ChatResult, Usage
 from ..llm.models import llm_models
 from ..llm.tokens import text_tokens
@@ -35,6 +35,7 @@ from .llm_common import (
 from .responses import Json, json_body
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+MAX_CHOICES = 128  # OpenAI's limit on `n`
 
 
 def _chat_request(body: Any) -> ChatRequest:
@@ -62,8 +63,13 @@ def _chat_request(body: Any) -> ChatRequest:
         raise ApiError(400, "tool_choice must be none, auto, required or {type: function, function: {name}}")
     if body.get("stream_options") is not None and not isinstance(body["stream_options"], dict):
         raise ApiError(400, "stream_options must be an object")
+    n = body.get("n", 1)
+    if n is None:
+        n = 1
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_CHOICES:
+        raise ApiError(400, f"n must be an integer from 1 to {MAX_CHOICES}")
     known = {"model", "messages", "tools", "tool_choice", "max_tokens", "max_completion_tokens", "temperature",
-             "stream", "stream_options", "response_format", "reasoning_effort", "stop", "include_thoughts"}
+             "stream", "stream_options", "response_format", "reasoning_effort", "stop", "include_thoughts", "n"}
     thinking = body.get("thinking")  # DeepSeek's switch, {"type": "enabled"}: also passed on as is
     return ChatRequest(model=body.get("model"), messages=messages, tools=tools, tool_choice=body.get("tool_choice"),
                        max_tokens=max_tokens, temperature=body.get("temperature"), stream=bool(body.get("stream")),
@@ -71,7 +77,7 @@ def _chat_request(body: Any) -> ChatRequest:
                        # DeepSeek's thinking switch, or Gemini's include_thoughts (documented for chat completions)
                        include_reasoning=(isinstance(thinking, dict) and thinking.get("type") == "enabled")
                        or body.get("include_thoughts") is True,
-                       stop=_stop(body.get("stop")), extra={k: v for k, v in body.items() if k not in known})
+                       stop=_stop(body.get("stop")), extra={k: v for k, v in body.items() if k not in known}, n=n)
 
 
 def _stop(raw: Any) -> list[str] | None:
@@ -90,16 +96,20 @@ def _usage(u: Usage) -> dict[str, Any]:
             "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens}}
 
 
-def _completion(cid: str, created: int, model: str, result: ChatResult) -> dict[str, Any]:
+def _choice(index: int, result: ChatResult) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": result.text or None, "refusal": None}
     if result.reasoning:
         message["reasoning_content"] = result.reasoning  # where DeepSeek (and most compatible servers) put it
     if result.tool_calls:
         message["tool_calls"] = [{"id": c.id, "type": "function",
                                   "function": {"name": c.name, "arguments": c.arguments}} for c in result.tool_calls]
-    return {"id": cid, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": message, "finish_reason": result.finish_reason, "logprobs": None}],
-            "usage": _usage(result.usage)}
+    return {"index": index, "message": message, "finish_reason": result.finish_reason, "logprobs": None}
+
+
+def _completion(cid: str, created: int, model: str, result: ChatResult, fingerprint: str | None) -> dict[str, Any]:
+    choices = [_choice(i, r) for i, r in enumerate([result, *result.alternatives])]
+    return {"id": cid, "object": "chat.completion", "created": created, "model": model, "choices": choices,
+            "usage": _usage(result.usage), "system_fingerprint": fingerprint}
 
 
 def sse(payload: Any) -> bytes:
@@ -142,33 +152,37 @@ async def chat_completions(request: Request):
     _model_rules(body, req)
     admitted = await admit_chat(request, who, req)
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    fingerprint = router.SANDBOX_FINGERPRINT if admitted.sandbox else None
     if not req.stream:
         result = await run_complete(request, admitted, req)
-        return Json(_completion(cid, created, admitted.model.id, result))
+        return Json(_completion(cid, created, admitted.model.id, result, fingerprint), headers=admitted.headers)
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     metered = await MeteredStream(request, admitted, req).start()
 
     async def events() -> AsyncIterator[bytes]:
-        base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": admitted.model.id}
+        base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": admitted.model.id,
+                "system_fingerprint": fingerprint}
         try:
-            yield sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
-                                            "finish_reason": None}]})
-            announced: set[int] = set()  # tool indexes whose id and name were sent
+            for c in range(req.n):
+                yield sse({**base, "choices": [{"index": c, "delta": {"role": "assistant", "content": ""},
+                                                "finish_reason": None}]})
+            announced: set[tuple[int, int]] = set()  # (choice, tool index) whose id and name were sent
             async for d in metered:
+                c = d.choice
                 if d.reasoning:
-                    yield sse({**base, "choices": [{"index": 0, "delta": {"reasoning_content": d.reasoning},
+                    yield sse({**base, "choices": [{"index": c, "delta": {"reasoning_content": d.reasoning},
                                                     "finish_reason": None}]})
                 if d.text is not None:
-                    yield sse({**base, "choices": [{"index": 0, "delta": {"content": d.text}, "finish_reason": None}]})
+                    yield sse({**base, "choices": [{"index": c, "delta": {"content": d.text}, "finish_reason": None}]})
                 elif d.tool_call is not None:
                     call: dict[str, Any] = {"index": d.tool_index, "function": {"arguments": d.tool_call.arguments}}
-                    if d.tool_index not in announced:  # a call's first fragment names it
-                        announced.add(d.tool_index)
+                    if (c, d.tool_index) not in announced:  # a call's first fragment names it
+                        announced.add((c, d.tool_index))
                         call.update(id=d.tool_call.id, type="function",
                                     function={"name": d.tool_call.name, "arguments": d.tool_call.arguments})
-                    yield sse({**base, "choices": [{"index": 0, "delta": {"tool_calls": [call]}, "finish_reason": None}]})
+                    yield sse({**base, "choices": [{"index": c, "delta": {"tool_calls": [call]}, "finish_reason": None}]})
                 elif d.finish_reason is not None:
-                    yield sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": d.finish_reason}]})
+                    yield sse({**base, "choices": [{"index": c, "delta": {}, "finish_reason": d.finish_reason}]})
             if include_usage:
                 yield sse({**base, "choices": [], "usage": _usage(metered.usage)})
             yield b"data: [DONE]\n\n"
@@ -177,7 +191,7 @@ async def chat_completions(request: Request):
 
     # close() also runs as a background task: if the client leaves before the body starts, the generator's
     # finally never runs, and the reservation must still be settled or refunded
-    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS,
+    return StreamingResponse(events(), media_type="text/event-stream", headers={**SSE_HEADERS, **admitted.headers},
                              background=BackgroundTask(metered.close))
 
 
@@ -260,7 +274,7 @@ async def embeddings(request: Request) -> Response:
     async with refunded_on_error(request, admitted):
         body = await asyncio.to_thread(_embeddings_body, texts, size, as_base64, admitted.model.id, tokens)
         await settle(request, admitted, Usage(input_tokens=tokens))
-    return Response(body, media_type="application/json")
+    return Response(body, media_type="application/json", headers=admitted.headers)
 
 
 routes = [

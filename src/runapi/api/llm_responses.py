@@ -91,7 +91,7 @@ async def create_response(request: Request):
                                    output=output, usage=result.usage, finish_reason=result.finish_reason,
                                    completed_at=int(time.time()))
         await _remember(request, admitted, parsed, history, response)
-        return Json(response)
+        return Json(response, headers=admitted.headers)
 
     # A failure before the first delta is an ordinary error response (and a full refund).
     metered = await MeteredStream(request, admitted, req).start()
@@ -125,7 +125,7 @@ async def create_response(request: Request):
         finally:
             await metered.close()  # settles to the usage seen, or refunds when nothing came
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS,
+    return StreamingResponse(events(), media_type="text/event-stream", headers={**SSE_HEADERS, **admitted.headers},
                              background=BackgroundTask(metered.close))  # also if the client leaves early
 
 

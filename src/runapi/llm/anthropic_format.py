@@ -51,6 +51,27 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+CACHE_TTLS = ("5m", "1h")
+
+
+def cache_control(block: dict[str, Any], where: str) -> dict[str, Any] | None:
+    """A block's validated cache_control ({"type": "ephemeral", "ttl": "5m" | "1h"}), or None."""
+    raw = block.get("cache_control")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or raw.get("type") != "ephemeral" or set(raw) - {"type", "ttl"}:
+        raise bad(f"{where}.cache_control: must be {{\"type\": \"ephemeral\"}} with an optional ttl")
+    if "ttl" in raw and raw["ttl"] not in CACHE_TTLS:
+        raise bad(f"{where}.cache_control.ttl: must be one of 5m, 1h")
+    return dict(raw)
+
+
+def _cached(part: dict[str, Any], block: dict[str, Any], where: str) -> dict[str, Any]:
+    """The canonical part, carrying the block's cache breakpoint (Anthropic upstreams get it back)."""
+    cc = cache_control(block, where)
+    return {**part, "cache_control": cc} if cc is not None else part
+
+
 def _text_block(block: dict[str, Any], where: str) -> str:
     text = block.get("text")
     if not isinstance(text, str):
@@ -103,8 +124,9 @@ def _document_part(block: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def _collapse(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
-    """Text-only content as one string (what every OpenAI-compatible upstream accepts), else the parts."""
-    if all(p.get("type") == "text" for p in parts):
+    """Text-only content as one string (what every OpenAI-compatible upstream accepts), else the parts (also
+    when a part carries a cache breakpoint, which a string would lose)."""
+    if all(p.get("type") == "text" and "cache_control" not in p for p in parts):
         return "\n".join(p["text"] for p in parts)
     return parts
 
@@ -143,7 +165,7 @@ def _tool_result(block: dict[str, Any], where: str) -> tuple[dict[str, Any], lis
     text = "\n".join(texts)
     if block.get("is_error") is True:
         text = f"Error: {text}" if text else "Error"
-    return {"role": "tool", "tool_call_id": call_id, "content": text}, images
+    return _cached({"role": "tool", "tool_call_id": call_id, "content": text}, block, where), images
 
 
 def _user_messages(content: Any, where: str) -> list[dict[str, Any]]:
@@ -155,11 +177,11 @@ def _user_messages(content: Any, where: str) -> list[dict[str, Any]]:
         spot = f"{where}.content.{j}"
         kind = block.get("type")
         if kind == "text":
-            parts.append({"type": "text", "text": _text_block(block, spot)})
+            parts.append(_cached({"type": "text", "text": _text_block(block, spot)}, block, spot))
         elif kind == "image":
-            parts.append(_image_part(block, spot))
+            parts.append(_cached(_image_part(block, spot), block, spot))
         elif kind == "document":
-            parts.append(_document_part(block, spot))
+            parts.append(_cached(_document_part(block, spot), block, spot))
         elif kind == "tool_result":
             message, images = _tool_result(block, spot)
             tools.append(message)
@@ -177,21 +199,22 @@ def _user_messages(content: Any, where: str) -> list[dict[str, Any]]:
 def _assistant_message(content: Any, where: str) -> dict[str, Any]:
     if isinstance(content, str):
         return {"role": "assistant", "content": content}
-    texts: list[str] = []
+    texts: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
     thinking: dict[str, Any] | None = None
     for j, block in enumerate(content):
         spot = f"{where}.content.{j}"
         kind = block.get("type")
         if kind == "text":
-            texts.append(_text_block(block, spot))
+            texts.append(_cached({"type": "text", "text": _text_block(block, spot)}, block, spot))
         elif kind == "tool_use":
             call_id, name = block.get("id"), block.get("name")
             if not isinstance(call_id, str) or not call_id or not isinstance(name, str) or not name:
                 raise bad(f"{spot}: tool_use blocks need `id` and `name`")
             args = block.get("input", {})
-            calls.append({"id": call_id, "type": "function",
-                          "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)}})
+            calls.append(_cached({"id": call_id, "type": "function",
+                                  "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)}},
+                                 block, spot))
         elif kind == "thinking":
             # signed thinking came from Anthropic, which wants it back in tool loops; unsigned is only shown
             if isinstance(block.get("signature"), str) and block["signature"] and thinking is None:
@@ -201,7 +224,8 @@ def _assistant_message(content: Any, where: str) -> dict[str, Any]:
             continue
         else:
             raise bad(f"{spot}: block type `{kind}` is not supported in assistant messages")
-    message: dict[str, Any] = {"role": "assistant", "content": "\n".join(texts) if texts else (None if calls else "")}
+    text: Any = _collapse(texts) if texts else (None if calls else "")
+    message: dict[str, Any] = {"role": "assistant", "content": text}
     if calls:
         message["tool_calls"] = calls
     if thinking is not None:
@@ -209,19 +233,20 @@ def _assistant_message(content: Any, where: str) -> dict[str, Any]:
     return message
 
 
-def _system(system: Any) -> str | None:
+def _system(system: Any) -> str | list[dict[str, Any]] | None:
+    """The system prompt: a string, or its text parts when a block carries a cache breakpoint."""
     if system is None:
         return None
     if isinstance(system, str):
         return system or None
     if not isinstance(system, list):
         raise bad("system: must be a string or an array of text blocks")
-    texts = []
+    parts = []
     for j, block in enumerate(system):
         if not isinstance(block, dict) or block.get("type") != "text":
             raise bad(f"system.{j}: only text blocks are allowed in system")
-        texts.append(_text_block(block, f"system.{j}"))
-    return "\n".join(texts) or None
+        parts.append(_cached({"type": "text", "text": _text_block(block, f"system.{j}")}, block, f"system.{j}"))
+    return _collapse(parts) or None
 
 
 def _tools(tools: Any) -> list[dict[str, Any]] | None:
@@ -245,7 +270,7 @@ def _tools(tools: Any) -> list[dict[str, Any]] | None:
             fn["description"] = tool["description"]
         if isinstance(tool.get("strict"), bool):
             fn["strict"] = tool["strict"]
-        out.append({"type": "function", "function": fn})
+        out.append(_cached({"type": "function", "function": fn}, tool, f"tools.{i}"))
     return out or None
 
 
@@ -324,9 +349,9 @@ def stop_sequences(body: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(stops))
 
 
-def chat_request(body: Any, counting: bool = False) -> tuple[ChatRequest, list[str]]:
+def chat_request(body: Any, counting: bool = False, beta: str | None = None) -> tuple[ChatRequest, list[str]]:
     """The canonical request for an Anthropic Messages body, and its stop sequences (enforced by the surface).
-    `counting`: a count_tokens body, which has no max_tokens."""
+    `counting`: a count_tokens body, which has no max_tokens. `beta`: the anthropic-beta header."""
     if not isinstance(body, dict):
         raise bad("Request body must be a JSON object")
     if not body.get("model"):
@@ -378,7 +403,7 @@ def chat_request(body: Any, counting: bool = False) -> tuple[ChatRequest, list[s
     req = ChatRequest(model=body["model"], messages=messages, tools=tools, tool_choice=tool_choice,
                       max_tokens=max_tokens, temperature=temperature, stream=body.get("stream") is True,
                       response_format=_response_format(body), reasoning_effort=effort, reasoning_budget=budget,
-                      include_reasoning=thinking, stop=stops or None, extra=extra)
+                      include_reasoning=thinking, stop=stops or None, extra=extra, anthropic_beta=beta or None)
     return req, stops
 
 
@@ -392,9 +417,13 @@ def stop_reason(finish_reason: str | None, has_tool_calls: bool = False) -> str:
 
 
 def usage(u: Usage) -> dict[str, Any]:
-    """Anthropic counts cache reads apart from input_tokens (canonical input includes them)."""
-    return {"input_tokens": max(u.input_tokens - u.cached_tokens, 0), "output_tokens": u.output_tokens,
-            "cache_creation_input_tokens": 0, "cache_read_input_tokens": u.cached_tokens}
+    """Anthropic counts cache reads and writes apart from input_tokens (canonical input includes them)."""
+    written_1h = min(u.cache_write_1h_tokens, u.cache_write_tokens)
+    return {"input_tokens": max(u.input_tokens - u.cached_tokens - u.cache_write_tokens, 0),
+            "output_tokens": u.output_tokens, "cache_creation_input_tokens": u.cache_write_tokens,
+            "cache_read_input_tokens": u.cached_tokens,
+            "cache_creation": {"ephemeral_5m_input_tokens": u.cache_write_tokens - written_1h,
+                               "ephemeral_1h_input_tokens": written_1h}}
 
 
 def cut_at_stop(text: str, stops: list[str]) -> tuple[str, str | None]:

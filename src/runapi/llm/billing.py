@@ -33,9 +33,10 @@ def output_bound(model: LlmModel, max_output: int | None) -> int:
 
 async def reserve(ledger: LedgerBatcher, who: Principal, model: LlmModel, input_tokens: int,
                   max_output: int | None, guardrail_id: str | None, limits: tuple[Limit, ...] = (),
-                  member_guardrail_id: str | None = None) -> Reservation:
-    """Hold what the call can cost at most (402 if the balance cannot cover it; 403 once a limit is reached)."""
-    cents = model.cost_cents(input_tokens, output_bound(model, max_output))
+                  member_guardrail_id: str | None = None, caching: bool = False) -> Reservation:
+    """Hold what the call can cost at most (402 if the balance cannot cover it; 403 once a limit is reached);
+    `caching`: the request has cache breakpoints, so its input may be written to the cache at a higher price."""
+    cents = model.most_cents(input_tokens, output_bound(model, max_output), caching)
     res = Reservation(f"llm_{uuid.uuid4().hex}", cents, who.account_id, who.key_id)
     await ledger.reserve(who.account_id, who.key_id, res.request_id, cents, model=model.id, guardrail_id=guardrail_id,
                          limits=limits, member_guardrail_id=member_guardrail_id)
@@ -43,7 +44,9 @@ async def reserve(ledger: LedgerBatcher, who: Principal, model: LlmModel, input_
 
 
 async def settle(ledger: LedgerBatcher, res: Reservation, model: LlmModel, usage: Usage) -> int | None:
-    cost = model.cost_micro_cents(usage.input_tokens, usage.output_tokens, usage.cached_tokens)
+    written_1h = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)
+    cost = model.cost_micro_cents(usage.input_tokens, usage.output_tokens, usage.cached_tokens,
+                                  usage.cache_write_tokens - written_1h, written_1h)
     charged = await ledger.settle(res.account_id, res.api_key_id, res.request_id, res.cents, cost)
     if charged is not None:  # counted once, by the move that settled it
         record_llm_tokens(model.id, usage.input_tokens, usage.output_tokens, usage.cached_tokens)

@@ -27,6 +27,18 @@ class ChatRequest:
     include_reasoning: bool = False  # the client asked to see the reasoning (thinking blocks, thought parts, …)
     stop: list[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # passed through to OpenAI-compatible upstreams
+    n: int = 1  # choices wanted (Chat Completions `n`)
+    # Anthropic prompt caching: `cache_control` ({"type": "ephemeral", "ttl": "5m" | "1h"}) may sit on content
+    # parts, on system parts, on tools and on tool_calls / tool messages; Anthropic upstreams get it back where
+    # it was, others drop it. `anthropic_beta` is the client's anthropic-beta header, forwarded to them too.
+    anthropic_beta: str | None = None
+
+    def uses_cache(self) -> bool:
+        """Whether any cache breakpoint was asked for (cache writes cost more than input: reserve for them)."""
+        def marked(items: Any) -> bool:
+            return isinstance(items, list) and any(isinstance(x, dict) and "cache_control" in x for x in items)
+        return marked(self.tools) or any(
+            "cache_control" in m or marked(m.get("content")) or marked(m.get("tool_calls")) for m in self.messages)
 
     def wants_reasoning(self) -> bool:
         """Whether the request turns thinking on (a model may still think without being asked)."""
@@ -37,10 +49,12 @@ class ChatRequest:
 
 @dataclass
 class Usage:
-    input_tokens: int = 0  # including cached_tokens
+    input_tokens: int = 0  # including cached_tokens and cache_write_tokens
     output_tokens: int = 0  # including reasoning_tokens: reasoning is billed as output
-    cached_tokens: int = 0
+    cached_tokens: int = 0  # input read from the prompt cache
     reasoning_tokens: int = 0
+    cache_write_tokens: int = 0  # input written to the prompt cache (Anthropic), 5-minute and 1-hour TTLs
+    cache_write_1h_tokens: int = 0  # the part of cache_write_tokens written with the 1-hour TTL
 
 
 @dataclass
@@ -59,6 +73,8 @@ class ChatResult:
     reasoning: str | None = None
     reasoning_signature: str | None = None  # Anthropic's signature over its thinking
     stop_sequence: str | None = None  # which stop sequence ended the text, when the upstream says
+    # choices 1..n-1 when the request asked for n > 1 (Chat Completions); `usage` covers all of them
+    alternatives: list[ChatResult] = field(default_factory=list)
 
 
 @dataclass
@@ -73,3 +89,5 @@ class Delta:
     finish_reason: str | None = None
     usage: Usage | None = None
     stop_sequence: str | None = None
+    choice: int = 0  # which of n choices this piece belongs to
+    prompt_usage: Usage | None = None  # the input side, when the upstream tells it at the start (Anthropic)

@@ -345,7 +345,7 @@ def parse_request(body: Any) -> ResponsesRequest:
 
 def usage_object(u: Usage) -> dict[str, Any]:
     return {"input_tokens": u.input_tokens,
-            "input_tokens_details": {"cached_tokens": u.cached_tokens, "cache_write_tokens": 0},
+            "input_tokens_details": {"cached_tokens": u.cached_tokens, "cache_write_tokens": u.cache_write_tokens},
             "output_tokens": u.output_tokens,
             "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
             "total_tokens": u.input_tokens + u.output_tokens}

@@ -1,5 +1,7 @@
 """Where a chat request goes: the ordered deployments configured for its model (RUNAPI_LLM_UPSTREAMS), with
-fallback to the next one on connection errors, 5xx and 429; or the sandbox LLM when none is configured. Each
+fallback to the next one on connection errors, 5xx and 429; or the sandbox LLM when none is configured at all
+(the embedded default). Once any real deployment is configured, a model none of them serves is refused (503)
+rather than answered by the sandbox, unless RUNAPI_SANDBOX_FALLBACK is set; sandbox answers are marked. Each
 deployment speaks its `protocol`: OpenAI Chat Completions (default), Anthropic Messages or the Gemini API.
 Every surface calls `complete` / `stream`; errors the client should see come out as ApiError."""
 
@@ -22,6 +24,8 @@ from .upstream_openai import OpenAICompatible
 log = logging.getLogger("runapi.llm")
 MAX_RETRY_AFTER_WAIT = 2.0  # a 429 with a short Retry-After on the last deployment is waited out once
 ADAPTERS = {"openai": OpenAICompatible, "anthropic": AnthropicMessages, "gemini": GeminiApi}
+PROVIDER_HEADER = "X-RunAPI-Provider"  # "sandbox" on the sandbox's answers
+SANDBOX_FINGERPRINT = "runapi-sandbox"  # system_fingerprint of the sandbox's Chat Completions answers
 
 
 def build(runtime: Any) -> list[Upstream]:
@@ -53,10 +57,23 @@ def candidates(runtime: Any, model: str) -> list[str]:
     return [u.d.name for u in deployments(runtime, model)] or ["sandbox"]
 
 
+def sandboxed(runtime: Any, model: str, kind: str = "chat") -> bool:
+    """Whether the sandbox answers for `model` (embeddings always come from it: no deployment serves them).
+    With real deployments configured that is refused (503) unless the sandbox fallback is on."""
+    if kind == "chat" and deployments(runtime, model):
+        return False
+    if build(runtime) and not runtime.settings.sandbox_fallback:
+        raise ApiError(503, f"No upstream is configured for model {model} (RUNAPI_LLM_UPSTREAMS); this server "
+                            "does not answer it from the sandbox unless RUNAPI_SANDBOX_FALLBACK=true")
+    return True
+
+
 def _chain(runtime: Any, model: str, barred: Collection[str]) -> list[Upstream]:
     chain = deployments(runtime, model, barred)
     if not chain and deployments(runtime, model):  # never the sandbox in place of forbidden upstreams
         raise ApiError(403, f"No provider for {model} is allowed by the guardrail")
+    if not chain:
+        sandboxed(runtime, model)
     return chain
 
 
@@ -87,6 +104,23 @@ async def complete(runtime: Any, req: ChatRequest, barred: Collection[str] = ())
                 except UpstreamError as again:
                     last = again
     raise _failed(last) from last
+
+
+async def count_tokens(runtime: Any, req: ChatRequest, barred: Collection[str] = ()) -> int | None:
+    """The input tokens the first deployment that can count (Anthropic, Gemini) says `req` has; None when no
+    deployment can (the caller falls back to the estimate). A refusal of the request itself is the client's."""
+    for upstream in deployments(runtime, req.model, barred):
+        counter = getattr(upstream, "count_tokens", None)
+        if counter is None:
+            continue
+        try:
+            return await counter(req)
+        except UpstreamError as exc:
+            log.warning("upstream %s could not count tokens for %s: %s", upstream.d.name, req.model, exc)
+            record_upstream_error(upstream.d.name, upstream_error_kind(exc.status))
+            if not exc.retryable:
+                raise _failed(exc) from exc
+    return None
 
 
 async def stream(runtime: Any, req: ChatRequest, barred: Collection[str] = ()) -> AsyncIterator[Delta]:

@@ -81,10 +81,47 @@ def _reasoning(req: ChatRequest, last: dict[str, Any], digest: str) -> str | Non
     return thought or None
 
 
+def _json_reply(req: ChatRequest, text: str) -> str | None:
+    """A JSON answer when response_format asks for one: an example of the schema, or an object with the reply."""
+    fmt = req.response_format if isinstance(req.response_format, dict) else {}
+    if fmt.get("type") == "json_schema":
+        schema = (fmt.get("json_schema") or {}).get("schema") if isinstance(fmt.get("json_schema"), dict) else None
+        return json.dumps(_example(schema if isinstance(schema, dict) else {"type": "object"}, "sandbox"),
+                          ensure_ascii=False)
+    if fmt.get("type") == "json_object":
+        return json.dumps({"reply": text}, ensure_ascii=False)
+    return None
+
+
 def answer(req: ChatRequest) -> ChatResult:
+    """The answer, with n - 1 alternatives when `req.n` asks for several choices (each a little different)."""
+    results = [_one(req, i) for i in range(max(req.n, 1))]
+    first = results[0]
+    for other in results[1:]:  # the prompt is read once; every choice's output is billed
+        first.usage.output_tokens += other.usage.output_tokens
+        first.usage.reasoning_tokens += other.usage.reasoning_tokens
+    first.alternatives = results[1:]
+    return first
+
+
+def _uncached(value: Any) -> Any:
+    """`value` without cache breakpoints (they change what is cached, never the answer); text-only parts kept
+    as parts only for a breakpoint read as the plain string."""
+    if isinstance(value, dict):
+        return {k: _uncached(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        items = [_uncached(v) for v in value]
+        if items and all(isinstance(v, dict) and set(v) == {"type", "text"} and v["type"] == "text" for v in items):
+            return "\n".join(str(v["text"]) for v in items)  # as the same text sent as a string
+        return items
+    return value
+
+
+def _one(req: ChatRequest, index: int) -> ChatResult:
     last = req.messages[-1] if req.messages else {"role": "user", "content": ""}
     input_tokens = messages_tokens(req.messages, req.tools)
-    digest = hashlib.sha256(json.dumps(req.messages, sort_keys=True, default=str).encode()).hexdigest()
+    seed = json.dumps(_uncached(req.messages), sort_keys=True, default=str) + (f"#{index}" if index else "")
+    digest = hashlib.sha256(seed.encode()).hexdigest()
     reasoning = _reasoning(req, last, digest)
     thought_tokens = text_tokens(reasoning or "")
     tool = _pick_tool(req) if last.get("role") == "user" else None
@@ -103,6 +140,7 @@ def answer(req: ChatRequest) -> ChatResult:
         images = _images_in(last.get("content"))
         seen = f" I see {images} image{'s' if images != 1 else ''}." if images else ""
         text = f"Sandbox reply ({digest[:8]}) to: {said[:300]}{seen}"
+    text = _json_reply(req, text) or text
     finish = "stop"
     room = None if req.max_tokens is None else max(req.max_tokens - thought_tokens, 1)
     if room is not None and text_tokens(text) > room:
@@ -113,18 +151,22 @@ def answer(req: ChatRequest) -> ChatResult:
 
 
 async def stream(req: ChatRequest) -> AsyncIterator[Delta]:
-    result = answer(req)
-    for piece in re.findall(r"\S+\s*|\s+", result.reasoning or ""):
-        yield Delta(reasoning=piece)
-    for i, call in enumerate(result.tool_calls):
-        yield Delta(tool_call=ToolCall(call.id, call.name, ""), tool_index=i)
-        args = call.arguments
-        step = max(1, math.ceil(len(args) / 3))
-        for j in range(0, len(args), step):
-            yield Delta(tool_call=ToolCall(call.id, call.name, args[j:j + step]), tool_index=i)
-    for piece in re.findall(r"\S+\s*|\s+", result.text):
-        yield Delta(text=piece)
-    yield Delta(finish_reason=result.finish_reason, usage=result.usage)
+    first = answer(req)
+    results = [first, *first.alternatives]
+    for c, result in enumerate(results):
+        for piece in re.findall(r"\S+\s*|\s+", result.reasoning or ""):
+            yield Delta(reasoning=piece, choice=c)
+        for i, call in enumerate(result.tool_calls):
+            yield Delta(tool_call=ToolCall(call.id, call.name, ""), tool_index=i, choice=c)
+            args = call.arguments
+            step = max(1, math.ceil(len(args) / 3))
+            for j in range(0, len(args), step):
+                yield Delta(tool_call=ToolCall(call.id, call.name, args[j:j + step]), tool_index=i, choice=c)
+        for piece in re.findall(r"\S+\s*|\s+", result.text):
+            yield Delta(text=piece, choice=c)
+        if c:  # the last delta (choice 0's end) carries the usage of all choices
+            yield Delta(finish_reason=result.finish_reason, choice=c)
+    yield Delta(finish_reason=first.finish_reason, usage=first.usage)
 
 
 def embed(text: str, dimensions: int) -> list[float]:

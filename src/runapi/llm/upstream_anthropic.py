@@ -30,6 +30,7 @@ from .upstream_common import (
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096  # Messages requires max_tokens (billing reserves for the model's cap when none is given)
 MIN_THINKING_BUDGET = 1024
+COUNTED = ("model", "messages", "system", "tools", "tool_choice", "thinking")  # what count_tokens accepts
 EFFORT_BUDGETS = {"low": 1024, "medium": 4096, "high": 16384, "xhigh": 32000}
 FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop", "max_tokens": "length",
                   "model_context_window_exceeded": "length", "tool_use": "tool_calls", "refusal": "content_filter"}
@@ -77,29 +78,43 @@ def _document_block(file: dict[str, Any]) -> dict[str, Any]:
     return block
 
 
+def _mark(block: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+    """The block with the source's cache breakpoint, if it had one."""
+    if isinstance(source.get("cache_control"), dict):
+        block["cache_control"] = source["cache_control"]
+    return block
+
+
 def content_blocks(content: Any) -> list[dict[str, Any]]:
-    """Canonical content (a string or OpenAI parts) as Anthropic blocks; empty text is left out, since
-    Anthropic refuses empty text blocks."""
+    """Canonical content (a string or OpenAI parts) as Anthropic blocks, cache breakpoints kept; empty text is
+    left out, since Anthropic refuses empty text blocks."""
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
     blocks: list[dict[str, Any]] = []
     for part in content if isinstance(content, list) else []:
         if not isinstance(part, dict):
             continue
-        kind = part.get("type")
-        if kind == "text":
-            if part.get("text"):
-                blocks.append({"type": "text", "text": str(part["text"])})
-        elif kind == "image_url":
-            image = part.get("image_url")
-            url = image.get("url") if isinstance(image, dict) else image
-            if isinstance(url, str) and url:
-                blocks.append(_image_block(url))
-        elif kind == "file":
-            blocks.append(_document_block(part.get("file") or {}))
-        else:
-            raise _refuse(f"content type {kind!r} cannot be sent to an Anthropic upstream")
+        before = len(blocks)
+        _append_part(blocks, part)
+        if len(blocks) > before:
+            _mark(blocks[-1], part)
     return blocks
+
+
+def _append_part(blocks: list[dict[str, Any]], part: dict[str, Any]) -> None:
+    kind = part.get("type")
+    if kind == "text":
+        if part.get("text"):
+            blocks.append({"type": "text", "text": str(part["text"])})
+    elif kind == "image_url":
+        image = part.get("image_url")
+        url = image.get("url") if isinstance(image, dict) else image
+        if isinstance(url, str) and url:
+            blocks.append(_image_block(url))
+    elif kind == "file":
+        blocks.append(_document_block(part.get("file") or {}))
+    else:
+        raise _refuse(f"content type {kind!r} cannot be sent to an Anthropic upstream")
 
 
 def _assistant_blocks(m: dict[str, Any]) -> list[dict[str, Any]]:
@@ -111,7 +126,8 @@ def _assistant_blocks(m: dict[str, Any]) -> list[dict[str, Any]]:
     blocks += content_blocks(m.get("content"))
     for call in m.get("tool_calls") or []:
         name, args = call_arguments(call)
-        blocks.append({"type": "tool_use", "id": tool_use_id(str(call.get("id") or "")), "name": name, "input": args})
+        blocks.append(_mark({"type": "tool_use", "id": tool_use_id(str(call.get("id") or "")), "name": name,
+                             "input": args}, call))
     return blocks
 
 
@@ -122,19 +138,23 @@ def _tool_result(m: dict[str, Any]) -> dict[str, Any]:
         block["content"] = content_blocks(content)
     elif content:
         block["content"] = str(content)
-    return block
+    return _mark(block, m)
 
 
-def _turns(messages: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
-    """(system texts, alternating user/assistant turns). Tool results are user blocks; consecutive turns of
-    one role are merged, as Anthropic wants strict alternation."""
-    system: list[str] = []
+def _turns(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(system text blocks, alternating user/assistant turns). Tool results are user blocks; consecutive turns
+    of one role are merged, as Anthropic wants strict alternation."""
+    system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
     for m in messages:
         role = m.get("role")
         if role in ("system", "developer"):
-            if text_of(m.get("content")):
-                system.append(text_of(m.get("content")))
+            content = m.get("content")
+            if isinstance(content, list):
+                system += [b for b in content_blocks([p for p in content if isinstance(p, dict)
+                                                      and p.get("type") == "text"])]
+            elif text_of(content):
+                system.append({"type": "text", "text": text_of(content)})
             continue
         if role == "assistant":
             turn_role, blocks = "assistant", _assistant_blocks(m)
@@ -177,8 +197,10 @@ def messages_body(req: ChatRequest, model: str, stream: bool) -> dict[str, Any]:
     system, turns = _turns(req.messages)
     max_tokens = req.max_tokens or DEFAULT_MAX_TOKENS
     body: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": turns}
-    if system:
-        body["system"] = "\n\n".join(system)
+    if any("cache_control" in b for b in system):  # blocks as given, each breakpoint where the client put it
+        body["system"] = system
+    elif system:
+        body["system"] = "\n\n".join(b["text"] for b in system)
     if stream:
         body["stream"] = True
     if req.stop:
@@ -192,7 +214,7 @@ def messages_body(req: ChatRequest, model: str, stream: bool) -> dict[str, Any]:
                                     "input_schema": fn.get("parameters") or {"type": "object", "properties": {}}}
             if fn.get("description"):
                 spec["description"] = fn["description"]
-            body["tools"].append(spec)
+            body["tools"].append(_mark(spec, tool))
         choice = _tool_choice(req.tool_choice, req.extra.get("parallel_tool_calls") is False)
         if choice is not None:
             body["tool_choice"] = choice
@@ -222,11 +244,14 @@ def usage(raw: dict[str, Any], reasoning_text: str = "") -> Usage:
     part of output_tokens; its share is reported, or else estimated from the thinking text."""
     read = int(raw.get("cache_read_input_tokens") or 0)
     written = int(raw.get("cache_creation_input_tokens") or 0)
+    by_ttl = raw.get("cache_creation") if isinstance(raw.get("cache_creation"), dict) else {}
+    written_1h = min(int(by_ttl.get("ephemeral_1h_input_tokens") or 0), written)
     output = int(raw.get("output_tokens") or 0)
     thinking = (raw.get("output_tokens_details") or {}).get("thinking_tokens")
     reasoning = int(thinking) if thinking is not None else min(text_tokens(reasoning_text), output)
     return Usage(input_tokens=int(raw.get("input_tokens") or 0) + read + written, output_tokens=output,
-                 cached_tokens=read, reasoning_tokens=reasoning)
+                 cached_tokens=read, reasoning_tokens=reasoning, cache_write_tokens=written,
+                 cache_write_1h_tokens=written_1h)
 
 
 def chat_result(data: dict[str, Any]) -> ChatResult:
@@ -322,28 +347,42 @@ class AnthropicMessages:
         self.d = deployment
         self.http = http
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self, req: ChatRequest) -> dict[str, str]:
         headers = {"anthropic-version": API_VERSION}
         if self.d.api_key:
             headers["x-api-key"] = self.d.api_key
+        if req.anthropic_beta:  # the client's beta features (e.g. extended cache TTL) go on to Anthropic
+            headers["anthropic-beta"] = req.anthropic_beta
         return headers
+
+    async def count_tokens(self, req: ChatRequest) -> int:
+        """The upstream's own count (`POST /v1/messages/count_tokens`) of what `req` would send."""
+        body = {k: v for k, v in messages_body(req, self.d.upstream_model(req.model), stream=False).items()
+                if k in COUNTED}
+        data = await post_json(self.http, self.d, self.d.url("v1/messages/count_tokens"), body, self._headers(req))
+        if not isinstance(data.get("input_tokens"), int):
+            raise UpstreamError(f"{self.d.name}: count_tokens answered without input_tokens")
+        return data["input_tokens"]
 
     async def complete(self, req: ChatRequest) -> ChatResult:
         body = messages_body(req, self.d.upstream_model(req.model), stream=False)
-        data = await post_json(self.http, self.d, self.d.url("v1/messages"), body, self._headers())
+        data = await post_json(self.http, self.d, self.d.url("v1/messages"), body, self._headers(req))
         if data.get("type") == "error":
             raise _stream_error(data, self.d.name)
         return chat_result(data)
 
     async def stream(self, req: ChatRequest) -> AsyncIterator[Delta]:
         body = messages_body(req, self.d.upstream_model(req.model), stream=True)
-        async with open_stream(self.http, self.d, self.d.url("v1/messages"), body, self._headers()) as resp:
+        async with open_stream(self.http, self.d, self.d.url("v1/messages"), body, self._headers(req)) as resp:
             reader = StreamReader(self.d.name)
+            first = True
             async for _, data in sse_events(resp):
                 event = parse_json(data, self.d.name)
                 if event.get("type") == "message_stop":
                     yield reader.end()
                     return
                 for delta in reader.feed(event):
+                    if first:  # message_start's usage (cache reads and writes) rides on the first delta
+                        delta.prompt_usage, first = usage(reader.usage), False
                     yield delta
         raise UpstreamError(f"{self.d.name}: the stream ended before message_stop")

@@ -337,6 +337,15 @@ class GeminiApi:
     def _headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self.d.api_key} if self.d.api_key else {}
 
+    async def count_tokens(self, req: ChatRequest) -> int:
+        """The upstream's own count (`:countTokens`) of the generateContent request `req` would send."""
+        body = {"generateContentRequest": {"model": f"models/{self.d.upstream_model(req.model)}",
+                                           **generate_body(req)}}
+        data = await post_json(self.http, self.d, self._url(req, "countTokens"), body, self._headers())
+        if not isinstance(data.get("totalTokens"), int):
+            raise UpstreamError(f"{self.d.name}: countTokens answered without totalTokens")
+        return data["totalTokens"]
+
     async def complete(self, req: ChatRequest) -> ChatResult:
         data = await post_json(self.http, self.d, self._url(req, "generateContent"), generate_body(req),
                                self._headers())
