@@ -121,8 +121,12 @@ class TaskRunner:
             await engine.finish(rt.db, task, self.owner, error=str(exc), **finish_kw)
             rt.task_finished(task["id"])
         except Exception as exc:
-            log.exception("task %s step failed", task["id"], extra={"task_id": task["id"]})
             failures = task["failures"] + 1
+            if isinstance(exc, TransientFailure):  # an expected upstream failure: its message says it all
+                log.warning("task %s step failed (attempt %d of %d): %s", task["id"], failures,
+                            s.max_task_attempts, exc, extra={"task_id": task["id"]})
+            else:  # our bug: keep the traceback
+                log.exception("task %s step failed", task["id"], extra={"task_id": task["id"]})
             try:
                 if failures >= s.max_task_attempts:
                     # an upstream outage names itself; anything else is our bug and stays generic
