@@ -26,7 +26,7 @@ def cli(*args, cwd=None, env=None, timeout=60):
         if env.get(name) == "":
             env.pop(name)
     return subprocess.run([sys.executable, "-m", "runapi.cli", *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=timeout)
+                          env=env, timeout=timeout, check=False)
 
 
 # ------------------------------------------------------------------ callbacks that would never be delivered

@@ -83,7 +83,7 @@ async def refused_destination(url: str, allow_private: bool, deadline: float = R
         return False
     try:
         addresses = await asyncio.wait_for(resolve(host, 443), deadline)
-    except (OSError, UnicodeError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, UnicodeError):
         return False
     return bool(addresses) and not all(is_allowed(ip, allow_private) for ip in addresses)
 
