@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from runapi.net.safe_http import refused_destination
 from tests.conftest import start_server, wait_done
 from tests.fake_media import FakeFal
 
@@ -46,6 +45,8 @@ def test_a_loopback_callback_url_is_refused_at_create_naming_the_setting(strict_
 
 
 def test_the_callback_check_follows_the_setting_and_never_waits_long():
+    from runapi.net.safe_http import refused_destination
+
     run = asyncio.run
     assert run(refused_destination("http://127.0.0.1:8080/cb", allow_private=False))
     assert not run(refused_destination("http://127.0.0.1:8080/cb", allow_private=True))
