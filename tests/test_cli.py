@@ -16,7 +16,7 @@ def cli(*args, env=None, input=None):
 
 def test_admin_commands(tmp_path):
     env = {"RUNAPI_DATA_DIR": str(tmp_path)}
-    out = cli("admin", "create-account", "--name", "Acme", "--email", "ops@acme.test", "--credits", "500", env=env)
+    out = cli("admin", "--create", "create-account", "--name", "Acme", "--email", "ops@acme.test", "--credits", "500", env=env)
     assert out.returncode == 0, out.stderr
     created = json.loads(out.stdout)
     assert created["account_id"] == 1 and created["api_key"].startswith("rk-")

@@ -10,6 +10,7 @@ from ..billing.limits import key_limits
 from ..catalog import Action, Catalog
 from ..catalog.validation import validate
 from ..errors import ApiError, task_not_found
+from ..net.safe_http import refused_destination
 from ..policy.guardrails import check_guardrail
 from ..providers import InputRejected
 from ..tasks import engine
@@ -57,6 +58,7 @@ def create_endpoint(action: Action):
             if existing:
                 return await created_answer(request, action, existing, replayed=True,
                                             client_request_id=client_request_id)
+        await check_callback_url(params.get("callback_url"), rt.settings.allow_private_network)
         refs = await engine.resolve_refs(rt.db, who.account_id, action, params)
         price = model.quote(params) if model else 0
         candidates = rt.providers.candidates(action.family, model_id, action.name)
@@ -75,6 +77,14 @@ def create_endpoint(action: Action):
         return await created_answer(request, action, task, replayed=not created, client_request_id=client_request_id)
 
     return create
+
+
+async def check_callback_url(url: str | None, allow_private: bool) -> None:
+    """A callback the delivery worker would refuse to send (loopback/private address, the SSRF policy of
+    net/safe_http.py) is refused now, naming the setting, instead of the task completing and never calling."""
+    if url and await refused_destination(url, allow_private):
+        raise ApiError(422, "callback_url resolves to a loopback or private address, which callbacks are not "
+                            "sent to; set RUNAPI_ALLOW_PRIVATE_NETWORK=true to allow it (local development)")
 
 
 def client_request_id_of(request: Request) -> str | None:

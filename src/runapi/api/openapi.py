@@ -131,10 +131,25 @@ async def docs(request: Request) -> HTMLResponse:
     return HTMLResponse(DOCS_HTML)
 
 
+ROOT = {"service": "runapi", "docs": "/docs", "openapi": "/openapi.json",
+        "tasks": "POST /api/v1/<family>/<action>, then GET /api/v1/<family>/<action>/<id>"}
+ROOT_HTML = """<!doctype html><html><head><title>runapi</title><meta charset="utf-8"></head><body>
+<p>runapi is running. The API is described at <a href="/docs">/docs</a> (OpenAPI document:
+<a href="/openapi.json">/openapi.json</a>).</p></body></html>"""
+
+
+async def root(request: Request) -> Json | HTMLResponse:
+    """`GET /`: a pointer to the docs rather than a bare 404 (browsers get a page, clients JSON)."""
+    if "text/html" in request.headers.get("accept", ""):
+        return HTMLResponse(ROOT_HTML)
+    return Json(ROOT)
+
+
 def routes() -> list:
     from swagger_ui_bundle import swagger_ui_path
 
     return [
+        Route("/", root, methods=["GET"], include_in_schema=False),
         Route("/openapi.json", openapi_json, methods=["GET"], include_in_schema=False),
         Route("/docs", docs, methods=["GET"], include_in_schema=False),
         Mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="swagger-static"),

@@ -8,9 +8,17 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..yamlload import load_yaml
-from .model import Action, Family, ModelSpec, Param, Price, build_family
+from .model import (
+    PLATFORM_PARAMS,
+    Action,
+    Family,
+    ModelSpec,
+    Param,
+    Price,
+    build_family,
+)
 
-__all__ = ["Action", "Catalog", "Family", "ModelSpec", "Param", "Price", "get_catalog"]
+__all__ = ["PLATFORM_PARAMS", "Action", "Catalog", "Family", "ModelSpec", "Param", "Price", "get_catalog"]
 
 FAMILIES_DIR = Path(__file__).parent / "families"
 

@@ -11,8 +11,15 @@ from .conditions import shown
 PARAM_KEYS = (
     "type", "items", "required", "required_when", "forbidden_when", "only_models", "enum", "default",
     "min", "max", "min_length", "max_length", "min_items", "max_items", "format", "task_ref", "description",
-    "fields", "max_total_length", "default_when", "total_of", "record_ref",
+    "fields", "max_total_length", "default_when", "total_of", "record_ref", "effect", "reason",
 )
+
+# Parameters the platform consumes itself, whatever the action (so no generator or upstream mapping reads them):
+# name → what uses it. Every other parameter needs a reader, or `effect: none` with a `reason` (FORMAT.md).
+PLATFORM_PARAMS = {
+    "callback_url": "the callback worker posts the task's final status there (callbacks/delivery.py)",
+    "model": "routing: picks the model spec, price and provider",
+}
 ACTION_KEYS = (
     "summary", "result", "result_fields", "sync", "model_param", "default_model", "echo", "params", "rules",
     "sandbox", "models", "examples", "status_extra", "stages",
@@ -49,6 +56,18 @@ class Param:
     total_of: dict[str, Any] | None = None
     # the id of a record a completed task of this account produced: {family/action: dotted path in its result}
     record_ref: dict[str, str] | None = None
+    # `effect: none` + `reason`: accepted (the docs list it) but deliberately changes nothing; anything else
+    # must be read by the sandbox generator or an upstream mapping (tests/test_param_effects.py)
+    effect: str | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.effect is not None and self.effect != "none":
+            raise ValueError(f"param {self.name}: effect must be none (the only declared effect), got {self.effect!r}")
+        if self.effect == "none" and not (isinstance(self.reason, str) and self.reason.strip()):
+            raise ValueError(f"param {self.name}: effect: none needs a reason")
+        if self.effect is None and self.reason is not None:
+            raise ValueError(f"param {self.name}: reason without effect: none")
 
     @classmethod
     def from_dict(cls, name: str, raw: dict[str, Any]) -> "Param":

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.engine import make_url
 
 from ..auth import admin as ops
 from ..settings import Settings
@@ -15,10 +17,28 @@ from ..store import Database
 from ..store.schema import BIGINT_MAX
 
 
+def _database(settings: Settings, create: bool) -> str:
+    """The database URL these commands act on, said on stderr (they act on ./runapi-data of the current
+    directory unless RUNAPI_DATA_DIR / RUNAPI_DATABASE_URL say otherwise). A SQLite file that does not exist
+    yet is not silently created: that is nearly always the wrong directory, unless --create asks for it."""
+    url = settings.resolved_database_url
+    shown = make_url(url).render_as_string(hide_password=True)
+    click.echo(f"runapi admin: database {shown}", err=True)
+    path = make_url(url).database if url.startswith("sqlite") else None
+    if path and path != ":memory:" and not Path(path).exists() and not create:
+        raise click.ClickException(
+            f"no database at {path}: run this where the server runs, or set RUNAPI_DATA_DIR or "
+            "RUNAPI_DATABASE_URL to its database; pass `runapi admin --create ...` to start a new one")
+    return url
+
+
 def _run(fn: Callable[[Database], Awaitable[Any]]) -> Any:
+    ctx = click.get_current_context()
+    settings = Settings()
+    url = _database(settings, bool((ctx.obj or {}).get("create")))
+
     async def go() -> Any:
-        settings = Settings()
-        db = Database(settings.resolved_database_url, settings.sqlite_synchronous)
+        db = Database(url, settings.sqlite_synchronous)
         await db.create_schema()
         try:
             return await fn(db)
@@ -39,8 +59,12 @@ ACCOUNT = click.IntRange(min=1, max=2**31 - 1)  # accounts.id is a 32-bit INTEGE
 
 
 @click.group()
-def admin() -> None:
-    """Accounts, members, keys, credits and callback secrets."""
+@click.option("--create", is_flag=True, help="Create the database if it does not exist yet (else refused).")
+@click.pass_context
+def admin(ctx: click.Context, create: bool) -> None:
+    """Accounts, members, keys, credits and callback secrets, in the database of RUNAPI_DATABASE_URL, else
+    RUNAPI_DATA_DIR/runapi.db (default ./runapi-data: run it where the server runs)."""
+    ctx.obj = {"create": create}
 
 
 @admin.command("create-account")

@@ -6,8 +6,12 @@ import asyncio
 import logging
 import os
 import signal
+import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from ..observability.logs import configure_logging
 from ..observability.multiprocess import share_metrics_between_processes
@@ -16,6 +20,40 @@ from ..settings import Settings
 # log_config=None: uvicorn keeps our root handler, so its lines share the format; access_log=False: the app's
 # RequestObserver writes the access line (with request id and duration), uvicorn must not write a second one.
 UVICORN_LOGGING = {"log_config": None, "access_log": False}
+
+
+def load_settings() -> Settings:
+    """The settings, with the upstream deployments parsed up front: a bad RUNAPI_* value is one line naming
+    the variable (and the deployment), exit status 2, instead of a traceback from deep inside start-up."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = f"RUNAPI_{str(first['loc'][0]).upper()}"
+        item = f" (item {first['loc'][1]})" if len(first["loc"]) > 1 else ""
+        _refuse(f"{where}{item}: {first['msg']}")
+    except ValueError as exc:  # pydantic-settings: a value that is not JSON where JSON is expected
+        field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else ""
+        _refuse(f"RUNAPI_{field.upper()}: not valid JSON" if field else str(exc))
+    from ..llm.upstream_common import Deployment
+    from ..providers.upstream.config import MediaDeployment
+
+    _check_deployments("RUNAPI_LLM_UPSTREAMS", settings.llm_upstreams, Deployment.from_setting)
+    _check_deployments("RUNAPI_MEDIA_UPSTREAMS", settings.media_upstreams, MediaDeployment.parse)
+    return settings
+
+
+def _check_deployments(variable: str, entries: list[dict], parse: Callable[[dict[str, Any]], Any]) -> None:
+    for i, raw in enumerate(entries):
+        try:
+            parse(raw)
+        except (TypeError, ValueError, KeyError) as exc:
+            _refuse(f"{variable}: deployment {raw.get('name', f'#{i}')!r}: {exc}")
+
+
+def _refuse(message: str) -> None:
+    click.echo(f"runapi: {message}", err=True)
+    sys.exit(2)
 
 
 LOG_LEVEL_ENV = "RUNAPI_SERVE_LOG_LEVEL"  # hands --log-level to the processes of `serve --workers N`
@@ -42,7 +80,7 @@ def serve(host: str | None, port: int | None, processes: int, no_task_workers: b
         os.environ["RUNAPI_HOST"] = host
     if port:
         os.environ["RUNAPI_PORT"] = str(port)
-    settings = Settings()
+    settings = load_settings()
     setup_logging(settings, log_level)
     where = {"host": settings.host, "port": settings.port, "log_level": log_level,
              **UVICORN_LOGGING, **uvicorn_options(settings, processes)}
@@ -83,7 +121,7 @@ def worker(log_level: str, metrics_port: int | None) -> None:
     """Run task and callback workers without the API."""
     from ..api.runtime import Runtime
 
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings.log_format, log_level)
     if metrics_port:
         from ..observability.exposition import serve_process_metrics

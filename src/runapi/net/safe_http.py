@@ -79,6 +79,26 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
 
 AddressPolicy = Callable[[IPAddress], bool]
 
+RESOLVE_DEADLINE_SECONDS = 2.0  # a create request waits this long at most for a host's DNS answer
+
+
+async def refused_destination(url: str, allow_private: bool, deadline: float = RESOLVE_DEADLINE_SECONDS) -> bool:
+    """True if `url`'s host resolves (now) to any address the connection layer would refuse, so a
+    request can be told at once instead of its callback silently never arriving. The resolver runs in the
+    loop's thread pool and is awaited for `deadline` seconds at most: a host that does not answer in time (or
+    does not resolve) is not refused here; delivery checks it again on every attempt."""
+    try:
+        host = httpx.URL(url).host
+    except httpx.InvalidURL:
+        return False  # not ours to judge here: validation answers malformed URLs
+    if not host:
+        return False
+    try:
+        addresses = await asyncio.wait_for(resolve(host, 443), deadline)
+    except (TimeoutError, OSError, UnicodeError):
+        return False
+    return bool(addresses) and not all(is_allowed(ip, allow_private) for ip in addresses)
+
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, policy: AddressPolicy):

@@ -156,13 +156,17 @@ class TaskRunner:
                 await self.step_failed(task, TransientFailure(
                     f"Generation step did not finish within {s.task_step_timeout_seconds:g} s"))
         except Exception as exc:
-            log.exception("task %s step failed", task["id"], extra={"task_id": task["id"]})
             await self.step_failed(task, exc)
 
     async def step_failed(self, task: dict[str, Any], exc: Exception) -> None:
         """Retry the step with backoff, or fail the task once it has failed max_task_attempts times."""
         rt, s = self.rt, self.rt.settings
         failures = task["failures"] + 1
+        if isinstance(exc, TransientFailure):  # an expected upstream failure: its message says it all
+            log.warning("task %s step failed (attempt %d of %d): %s", task["id"], failures,
+                        s.max_task_attempts, exc, extra={"task_id": task["id"]})
+        else:  # our bug: keep the traceback
+            log.exception("task %s step failed", task["id"], extra={"task_id": task["id"]}, exc_info=exc)
         try:
             if failures >= s.max_task_attempts:
                 # an upstream outage names itself; anything else is our bug and stays generic
