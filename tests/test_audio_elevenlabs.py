@@ -9,9 +9,10 @@ import av
 import numpy as np
 import pytest
 
+from runapi.api.errors import http_status
 from runapi.catalog import get_catalog
 from runapi.catalog.validation import validate
-from runapi.errors import ApiError
+from runapi.errors import RunapiError
 from runapi.net.safe_http import safe_client
 from runapi.providers.base import TaskFailed, TaskInput
 from runapi.providers.sandbox import GENERATORS, audio_gen, media, samples
@@ -108,12 +109,12 @@ def test_speech_cjk_text_and_its_timestamps():
 def test_turbo_voice_default_and_multilingual_voice_required():
     _, params = validate(action("text_to_speech"), {"model": "text-to-speech-turbo-v2.5", "text": "hi"})
     assert params["voice"] == "EkK5I93UQWFDigLMpZcX"
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(RunapiError) as err:
         validate(action("text_to_speech"), {"model": "text-to-speech-multilingual-v2", "text": "hi"})
-    assert err.value.status == 400 and "voice" in err.value.message
-    with pytest.raises(ApiError) as err:
+    assert http_status(err.value) == 400 and "voice" in err.value.message
+    with pytest.raises(RunapiError) as err:
         validate(action("text_to_speech"), {"model": "text-to-speech-turbo-v2.5", "text": "hi", "speed": 1.3})
-    assert err.value.status == 422
+    assert http_status(err.value) == 422
 
 
 def test_speech_word_timestamps_match_the_audio():
@@ -165,15 +166,15 @@ def test_dialogue_validation():
     act = action("text_to_dialogue")
     for bad, status in [({"dialogue": [{"text": "a", "voice": "b"}], "stability": 0.3}, 422),
                         ({"dialogue": []}, 422), ({"dialogue": ["hello"]}, 422), ({}, 400)]:
-        with pytest.raises(ApiError) as err:
+        with pytest.raises(RunapiError) as err:
             validate(act, bad)
-        assert err.value.status == status, bad
+        assert http_status(err.value) == status, bad
     # item fields and the 5000-character total are checked at creation (422), before anything is charged
-    with pytest.raises(ApiError, match=r"dialogue\[1\]\.voice") as err:
+    with pytest.raises(RunapiError, match=r"dialogue\[1\]\.voice") as err:
         validate(act, {"dialogue": [{"text": "a", "voice": "Adam"}, {"text": "b"}]})
-    assert err.value.status == 422
+    assert http_status(err.value) == 422
     lines = lambda n: [{"text": "a" * 2600, "voice": "Adam"}, {"text": "b" * n, "voice": "Bo"}]  # noqa: E731
-    with pytest.raises(ApiError, match="5000"):
+    with pytest.raises(RunapiError, match="5000"):
         validate(act, {"dialogue": lines(2401)})
     ok = run("text_to_dialogue", {"dialogue": lines(2400)})
     assert abs(seconds_of(ok.outputs[0].data) - 5000 / 14) < 0.2

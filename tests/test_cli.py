@@ -80,8 +80,9 @@ def test_catalog_commands(server, tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     done = json.loads(out.stdout)
     assert done["status"] == "completed" and done["model"] == "nano-banana"
-    from PIL import Image
     import io
+
+    from PIL import Image
     assert Image.open(io.BytesIO(httpx.get(done["images"][0]["url"]).content)).size == (1024, 576)
     bad = cli("nano-banana", "text-to-image", "--model", "nano-banana", "--prompt", "hi", "--aspect-ratio", "7:5",
               env=env)

@@ -14,10 +14,11 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
+from runapi.api.errors import http_status
 from runapi.catalog import Action, Param, get_catalog
 from runapi.catalog.model import build_family
 from runapi.catalog.validation import validate
-from runapi.errors import ApiError
+from runapi.errors import RunapiError
 from runapi.yamlload import load_yaml
 from tests.conftest import wait_done
 
@@ -44,8 +45,8 @@ def example_for_model(action: Action, model_id: str | None) -> dict[str, Any] | 
 def status_of(action: Action, body: Any) -> tuple[int, str] | None:
     try:
         validate(action, body)
-    except ApiError as exc:
-        return exc.status, exc.message
+    except RunapiError as exc:
+        return http_status(exc), exc.message
     return None
 
 

@@ -147,6 +147,7 @@ def test_production_rules_https_only_and_no_private_addresses(strict_server, rec
 def test_expired_files_are_gone(api, server):
     body = api.post("/api/v1/files", files={"file": ("a.png", PNG)}).json()
     from sqlalchemy import update
+
     from runapi.api.uploads import expire_files
     from runapi.store.schema import files
 

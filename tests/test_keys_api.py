@@ -124,6 +124,7 @@ def test_api_keys_cannot_manage_and_members_see_their_own(server, mgmt):
     # a member (not admin) management key sees and manages only its own keys
     async def member_key(db):
         from sqlalchemy import insert
+
         from runapi.store.schema import memberships, users
         async with db.write() as conn:
             uid = (await conn.execute(insert(users).values(name="m", email=f"m{time.time_ns()}@x", created_at=0)
@@ -144,6 +145,7 @@ def test_api_keys_cannot_manage_and_members_see_their_own(server, mgmt):
 
 def test_windows():
     from datetime import datetime, timezone
+
     from runapi.billing.ledger import window_start
     t = datetime(2026, 11, 26, 15, 30, tzinfo=timezone.utc).timestamp()  # a Thursday
     assert window_start("daily", t) == datetime(2026, 11, 26, tzinfo=timezone.utc).timestamp()

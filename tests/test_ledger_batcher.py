@@ -8,9 +8,10 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from runapi.api.errors import http_status
 from runapi.auth import admin
 from runapi.billing.batcher import LedgerBatcher, refund_abandoned
-from runapi.errors import ApiError
+from runapi.errors import RunapiError
 from runapi.store import Database
 from runapi.store.schema import accounts, ledger, open_reservations
 from tests.services import create_database, env_database_url
@@ -57,8 +58,8 @@ def test_concurrent_reserves_share_commits_and_never_overspend(run):
         return results, await books(db, account_id), batcher.stats
 
     results, (balance, total, still_open), stats = run(scenario)
-    refused = [r for r in results if isinstance(r, ApiError)]
-    assert len(refused) == 100 - 33 and all(r.status == 402 for r in refused)
+    refused = [r for r in results if isinstance(r, RunapiError)]
+    assert len(refused) == 100 - 33 and all(http_status(r) == 402 for r in refused)
     assert balance == total == 1_000 - 33 * 30 and still_open == 33
     assert stats["moves"] == 100 and stats["commits"] < 100  # grouped
 
@@ -102,7 +103,7 @@ def test_a_bad_move_fails_alone(run):
     results, (balance, total, still_open) = run(scenario)
     assert results[:5] == [None] * 5
     # SQLite does not enforce VARCHAR lengths; PostgreSQL does. The duplicate fails on every database.
-    assert isinstance(results[6], Exception) and not isinstance(results[6], ApiError)
+    assert isinstance(results[6], Exception) and not isinstance(results[6], RunapiError)
     reserved = 1 + 5 + (results[5] is None)
     assert balance == total == 1_000 - reserved and still_open == reserved
 

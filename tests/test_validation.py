@@ -2,19 +2,20 @@
 
 import pytest
 
+from runapi.api.errors import http_status
 from runapi.catalog import get_catalog
 from runapi.catalog.conditions import evaluate
 from runapi.catalog.validation import validate
-from runapi.errors import ApiError
+from runapi.errors import RunapiError
 
 T2I = get_catalog().action("nano_banana", "text_to_image")
 EDIT = get_catalog().action("nano_banana", "edit_image")
 
 
 def err(action, body):
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(RunapiError) as info:
         validate(action, body)
-    return info.value.status, info.value.message
+    return http_status(info.value), info.value.message
 
 
 def ok(action, body):

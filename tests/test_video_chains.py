@@ -2,8 +2,8 @@
 
 import uuid
 
-from tests.conftest import new_account, wait_done
 from runapi.providers.sandbox import media
+from tests.conftest import new_account, wait_done
 
 VEO = "/api/v1/veo_3_1"
 

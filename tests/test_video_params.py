@@ -7,9 +7,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from runapi.api.errors import http_status
 from runapi.catalog import get_catalog
 from runapi.catalog.validation import validate
-from runapi.errors import ApiError
+from runapi.errors import RunapiError
 from runapi.providers.base import TaskFailed
 from runapi.providers.sandbox import media, video_gen
 from tests.conftest import wait_done
@@ -46,8 +47,8 @@ def refused(api: httpx.Client, path: str, body: dict) -> str:
 def error_of(family: str, action: str, body: dict) -> str | None:
     try:
         validate(CATALOG.action(family, action), body)
-    except ApiError as exc:
-        assert exc.status == 422
+    except RunapiError as exc:
+        assert http_status(exc) == 422
         return exc.message
     return None
 

@@ -12,16 +12,29 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp
 
 from ..catalog import get_catalog
-from ..errors import ApiError
+from ..errors import ApiError, RunapiError
 from ..observability import endpoints as observability
 from ..observability.middleware import RequestObserver
 from ..settings import Settings, is_loopback
-from . import account, files, guardrails, keys, llm_anthropic, llm_gemini, llm_openai, llm_responses, openapi, uploads
+from . import (
+    account,
+    files,
+    guardrails,
+    keys,
+    llm_anthropic,
+    llm_gemini,
+    llm_openai,
+    llm_responses,
+    members,
+    openapi,
+    uploads,
+    webhooks,
+)
 from .bootstrap import ensure_bootstrap
 from .context import allowed_hosts
+from .errors import as_api_error
 from .media import media_routes
 from .responses import Json, error_response, llm_error_response
-from . import members, webhooks
 from .routing import IndexedRouter
 from .runtime import Runtime
 
@@ -31,7 +44,8 @@ HTTP_MESSAGES = {404: "Not found", 405: "Method not allowed"}
 
 
 async def api_error(request: Request, exc: Exception) -> Json:
-    assert isinstance(exc, ApiError)
+    assert isinstance(exc, (ApiError, RunapiError))
+    exc = as_api_error(exc)
     path = request.url.path
     if path.startswith("/v1/") or path.startswith("/v1beta/"):
         return llm_error_response(path, exc)  # each SDK surface gets its own error shape
@@ -117,6 +131,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     return ObservedStarlette(
         routes=routes, lifespan=lifespan, access_log=settings.access_log,
-        exception_handlers={ApiError: api_error, HTTPException: http_error, ClientDisconnect: client_gone,
+        exception_handlers={ApiError: api_error, RunapiError: api_error, HTTPException: http_error, ClientDisconnect: client_gone,
                             Exception: server_error},
     )

@@ -18,8 +18,17 @@ from ..errors import ApiError
 from ..store.schema import api_keys, guardrail_assignments
 from .context import runtime
 from .management import (
-    body_object, check_limit_pair, given, iso, manager, not_found, opt_bool, opt_cents, opt_interval,
-    opt_string, opt_string_list,
+    body_object,
+    check_limit_pair,
+    given,
+    iso,
+    manager,
+    not_found,
+    opt_bool,
+    opt_cents,
+    opt_interval,
+    opt_string,
+    opt_string_list,
 )
 from .responses import Json, json_body
 

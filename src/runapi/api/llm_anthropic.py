@@ -17,10 +17,11 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-from ..errors import ApiError
+from ..errors import ApiError, RunapiError
 from ..llm import anthropic_format as fmt
 from ..llm.canonical import Usage
 from ..llm.tokens import messages_tokens
+from .errors import as_api_error
 from .llm_common import (
     MeteredStream,
     admit_chat,
@@ -155,8 +156,9 @@ async def messages(request: Request):
                                           "usage": fmt.usage(metered.billable_usage())})
             yield event("message_stop", {"type": "message_stop"})
         except Exception as exc:  # the stream has begun: report in-band, as Anthropic does
-            if isinstance(exc, ApiError):
-                kind, text = ANTHROPIC_TYPES.get(exc.status, "api_error"), exc.message
+            if isinstance(exc, (ApiError, RunapiError)):
+                refusal = as_api_error(exc)
+                kind, text = ANTHROPIC_TYPES.get(refusal.status, "api_error"), refusal.message
             else:
                 log.exception("anthropic stream failed for %s", model)
                 kind, text = "api_error", "Internal server error"

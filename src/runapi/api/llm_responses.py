@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-from ..errors import ApiError
+from ..errors import ApiError, RunapiError
 from ..llm import stored_responses as stored
 from ..llm.responses_format import (
     EventStream,
@@ -37,6 +37,7 @@ from ..llm.responses_format import (
     result_output,
 )
 from .context import runtime
+from .errors import as_api_error
 from .llm_common import Admitted, MeteredStream, admit_chat, caller, run_complete
 from .responses import Json, json_body
 
@@ -64,9 +65,10 @@ def frame(event: dict[str, Any]) -> bytes:
 
 
 def _failure(exc: Exception) -> dict[str, str]:
-    if isinstance(exc, ApiError):
-        code = "rate_limit_exceeded" if exc.status == 429 else "server_error"
-        return {"code": code, "message": exc.message}
+    if isinstance(exc, (ApiError, RunapiError)):
+        refusal = as_api_error(exc)
+        code = "rate_limit_exceeded" if refusal.status == 429 else "server_error"
+        return {"code": code, "message": refusal.message}
     return {"code": "server_error", "message": "The model failed to produce a response."}
 
 

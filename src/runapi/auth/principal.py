@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 
 from ..coord import ALL, Coordinator
-from ..errors import ApiError, unauthorized
+from ..errors import Forbidden, unauthorized
 from ..store import Database
 from ..store.schema import api_keys, memberships
 from . import tokens
@@ -124,4 +124,4 @@ class Authenticator:
 def require_api_key(p: Principal) -> None:
     """Management keys manage keys; they cannot generate."""
     if p.kind != "api":
-        raise ApiError(403, "Management keys cannot be used for generation; use an API key")
+        raise Forbidden("Management keys cannot be used for generation; use an API key")

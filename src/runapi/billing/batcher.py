@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from ..errors import ApiError, insufficient_credits
+from ..errors import RunapiError, insufficient_credits
 from ..observability.metrics import record_ledger_batch
 from ..store import Database
 from ..store.schema import accounts, ledger, open_reservations
@@ -213,7 +213,7 @@ def apply_moves(conn: Connection, moves: list[Move]) -> list[Any]:
         idx = by_account[account_id]
         charged_limits = _reserve_for_account(conn, account_id, [moves[i] for i in idx], now)
         for i, outcome in zip(idx, charged_limits):
-            if isinstance(outcome, ApiError):
+            if isinstance(outcome, RunapiError):
                 outcomes[i] = outcome
                 continue
             m = moves[i]
@@ -236,7 +236,7 @@ def _reserve_for_account(conn: Connection, account_id: int, moves: list[Move], n
         return counters.charge(m.limits, m.cents) if counters is not None and m.limits else None
 
     outcomes = [limits_of(m) for m in moves]
-    total = sum(m.cents for m, out in zip(moves, outcomes) if not isinstance(out, ApiError))
+    total = sum(m.cents for m, out in zip(moves, outcomes) if not isinstance(out, RunapiError))
     # Usually the balance covers them all: one statement. Otherwise first come, first served, each move's
     # limits charged only if the balance covers it.
     if total > 0 and (conn.execute(_TAKE, {"aid": account_id, "cents": total})).rowcount != 1:
@@ -245,7 +245,7 @@ def _reserve_for_account(conn: Connection, account_id: int, moves: list[Move], n
         outcomes = []
         for m in moves:
             out = limits_of(m)
-            if not isinstance(out, ApiError) and m.cents > 0 and (conn.execute(
+            if not isinstance(out, RunapiError) and m.cents > 0 and (conn.execute(
                     _TAKE, {"aid": account_id, "cents": m.cents})).rowcount != 1:
                 if out is not None:
                     counters.uncharge(out, m.cents)  # type: ignore[union-attr]

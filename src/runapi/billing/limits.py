@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from ..errors import ApiError
+from ..errors import Forbidden
 from ..store.schema import accounts, spend_counters
 from .ledger import spent_query, window_start
 
@@ -115,13 +115,13 @@ class Counters:
                 self._base[key] = spent
         return key, self._base[key] + self._added[key]
 
-    def charge(self, limits: tuple[Limit, ...], cents: int) -> Charged | ApiError:
-        """Charge `cents` to every limit, or to none and return the 403 of the first one already reached."""
+    def charge(self, limits: tuple[Limit, ...], cents: int) -> Charged | Forbidden:
+        """Charge `cents` to every limit, or to none and return the refusal of the first one already reached."""
         keys: dict[tuple[str, float], None] = {}
         for limit in limits:
             key, spent = self._spent(limit)
             if spent >= limit.cents:
-                return ApiError(403, limit.refusal)
+                return Forbidden(limit.refusal)
             keys[key] = None  # two budgets counting the same requests share one counter: charged once
         for key in keys:
             self._added[key] += cents
@@ -145,14 +145,14 @@ _LOCK_ACCOUNT = select(accounts.c.id).where(accounts.c.id == bindparam("aid")).w
 
 
 def charge(conn: Connection, account_id: int, limits: tuple[Limit, ...], cents: int, now: float) -> Charged | None:
-    """For one reservation (tasks): lock the account, then check and charge its limits, or raise the 403.
+    """For one reservation (tasks): lock the account, then check and charge its limits, or raise the refusal.
     Run before the reservation in the same transaction, so a 402 after it rolls the charge back."""
     if not limits:
         return None
     conn.execute(_LOCK_ACCOUNT, {"aid": account_id})  # no-op on SQLite, whose write transaction is exclusive
     counters = Counters(conn, account_id, now)
     charged = counters.charge(limits, cents)
-    if isinstance(charged, ApiError):
+    if isinstance(charged, Forbidden):
         raise charged
     counters.flush()
     return charged

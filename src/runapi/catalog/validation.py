@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import ApiError, invalid, missing_parameter
+from ..errors import BadRequest, invalid, missing_parameter
 from .conditions import evaluate
 from .model import Action, ModelSpec, Param
 
@@ -167,9 +167,9 @@ def resolve_model(action: Action, body: dict[str, Any]) -> ModelSpec | None:
 
 
 def validate(action: Action, body: Any) -> tuple[ModelSpec | None, dict[str, Any]]:
-    """Return the model and the request's parameters with defaults applied, or raise ApiError."""
+    """Return the model and the request's parameters with defaults applied, or raise a RunapiError."""
     if not isinstance(body, dict):
-        raise ApiError(400, "Request body must be a JSON object")
+        raise BadRequest("Request body must be a JSON object")
     model = resolve_model(action, body)
     params = model.params if model else action.params
     model_id = model.id if model else None

@@ -7,7 +7,7 @@ import json
 import uuid
 from typing import Any
 
-from ..errors import ApiError
+from ..errors import BadRequest
 from .canonical import ChatRequest, ChatResult, ToolCall, Usage
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
@@ -15,8 +15,8 @@ STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_
 EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "xhigh"}
 
 
-def bad(message: str) -> ApiError:
-    return ApiError(400, message)
+def bad(message: str) -> BadRequest:
+    return BadRequest(message)
 
 
 def message_id() -> str:

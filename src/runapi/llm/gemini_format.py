@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from ..errors import ApiError
+from ..errors import BadRequest
 from .canonical import ChatRequest, ChatResult, Delta, Usage
 from .models import LlmModel
 
@@ -49,8 +49,8 @@ def pick(obj: Any, name: str, default: Any = None) -> Any:
     return obj.get(_snake(name), default)
 
 
-def _bad(message: str) -> ApiError:
-    return ApiError(400, message)
+def _bad(message: str) -> BadRequest:
+    return BadRequest(message)
 
 
 # ---------------------------------------------------------------------------------------------- request

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ApiError
+from ..errors import BadRequest, MissingParameter
 from .canonical import ChatRequest, ChatResult, Delta, Usage
 
 WEB_SEARCH_TYPES = {"web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11"}
@@ -33,8 +33,8 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
-def _bad(message: str, param: str | None = None) -> ApiError:
-    return ApiError(400, message, code="invalid_value" if param else None)
+def _bad(message: str, param: str | None = None) -> BadRequest:
+    return BadRequest(message, code="invalid_value" if param else None)
 
 
 # ---------------------------------------------------------------- request
@@ -278,7 +278,7 @@ def _text_format(raw: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
 
 def parse_request(body: Any) -> ResponsesRequest:
     if not isinstance(body, dict):
-        raise ApiError(400, "Request body must be a JSON object")
+        raise BadRequest("Request body must be a JSON object")
     for name, what in UNSUPPORTED_PARAMS.items():
         if body.get(name):
             raise _bad(f"{name}: {what} not supported by this gateway", name)
@@ -288,7 +288,7 @@ def parse_request(body: Any) -> ResponsesRequest:
     elif isinstance(raw_input, list) and raw_input:
         input_messages = items_to_messages(raw_input)
     else:
-        raise ApiError(400, "Missing required parameter: input")
+        raise MissingParameter("input")
 
     instructions = body.get("instructions")
     if instructions is None:

@@ -3,7 +3,7 @@ fallback to the next one on connection errors, 5xx and 429; or the sandbox LLM w
 (the embedded default). Once any real deployment is configured, a model none of them serves is refused (503)
 rather than answered by the sandbox, unless RUNAPI_SANDBOX_FALLBACK is set; sandbox answers are marked. Each
 deployment speaks its `protocol`: OpenAI Chat Completions (default), Anthropic Messages or the Gemini API.
-Every surface calls `complete` / `stream`; errors the client should see come out as ApiError."""
+Every surface calls `complete` / `stream`; errors the client should see come out as RunapiError."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Collection
 from typing import Any
 
-from ..errors import ApiError
+from ..errors import Forbidden, Unavailable, UpstreamFailed
 from ..observability.metrics import record_upstream_error, upstream_error_kind
 from . import sandbox
 from .canonical import ChatRequest, ChatResult, Delta
@@ -63,24 +63,25 @@ def sandboxed(runtime: Any, model: str, kind: str = "chat") -> bool:
     if kind == "chat" and deployments(runtime, model):
         return False
     if build(runtime) and not runtime.settings.sandbox_fallback:
-        raise ApiError(503, f"No upstream is configured for model {model} (RUNAPI_LLM_UPSTREAMS); this server "
-                            "does not answer it from the sandbox unless RUNAPI_SANDBOX_FALLBACK=true")
+        raise Unavailable(f"No upstream is configured for model {model} (RUNAPI_LLM_UPSTREAMS); this server "
+                              "does not answer it from the sandbox unless RUNAPI_SANDBOX_FALLBACK=true")
     return True
 
 
 def _chain(runtime: Any, model: str, barred: Collection[str]) -> list[Upstream]:
     chain = deployments(runtime, model, barred)
     if not chain and deployments(runtime, model):  # never the sandbox in place of forbidden upstreams
-        raise ApiError(403, f"No provider for {model} is allowed by the guardrail")
+        raise Forbidden(f"No provider for {model} is allowed by the guardrail")
     if not chain:
         sandboxed(runtime, model)
     return chain
 
 
-def _failed(exc: UpstreamError) -> ApiError:
+def _failed(exc: UpstreamError) -> UpstreamFailed:
     if exc.retryable:
-        return ApiError(502, f"Upstream error: {exc}")
-    return ApiError(exc.status or 400, str(exc))  # the upstream's own refusal (e.g. content policy) as is
+        return UpstreamFailed(f"Upstream error: {exc}")
+    # the upstream's own refusal (e.g. content policy) as is
+    return UpstreamFailed(str(exc), upstream_status=exc.status or 400)
 
 
 async def complete(runtime: Any, req: ChatRequest, barred: Collection[str] = ()) -> ChatResult:
@@ -152,6 +153,6 @@ async def stream(runtime: Any, req: ChatRequest, barred: Collection[str] = ()) -
         except UpstreamError as exc:  # broke off mid-answer: too late to fall back; say so in the surface's terms
             log.warning("upstream %s broke off a stream for %s: %s", upstream.d.name, req.model, exc)
             record_upstream_error(upstream.d.name, upstream_error_kind(exc.status))
-            raise ApiError(502, f"Upstream error: {exc}") from exc
+            raise UpstreamFailed(f"Upstream error: {exc}") from exc
         return
     raise _failed(last) from last

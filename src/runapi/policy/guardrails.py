@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 from ..auth.principal import Principal
 from ..billing.limits import Limit, budget_scope
 from ..coord import ALL, Coordinator
-from ..errors import ApiError
+from ..errors import Forbidden
 from ..store import Database
 from ..store.schema import guardrail_assignments, guardrails
 
@@ -127,13 +127,13 @@ def _check_model_and_provider(g: dict[str, Any], model: str | None, provider: st
     name = g["name"]
     if model is not None:
         if g["blocked_models"] and model in g["blocked_models"]:
-            raise ApiError(403, f"Model {model} is blocked by guardrail {name}")
+            raise Forbidden(f"Model {model} is blocked by guardrail {name}")
         if g["allowed_models"] and model not in g["allowed_models"]:
-            raise ApiError(403, f"Model {model} is not allowed by guardrail {name}")
+            raise Forbidden(f"Model {model} is not allowed by guardrail {name}")
     if not provider_permitted(g, provider):
         if g["blocked_providers"] and provider in g["blocked_providers"]:
-            raise ApiError(403, f"Provider {provider} is blocked by guardrail {name}")
-        raise ApiError(403, f"Provider {provider} is not allowed by guardrail {name}")
+            raise Forbidden(f"Provider {provider} is blocked by guardrail {name}")
+        raise Forbidden(f"Provider {provider} is not allowed by guardrail {name}")
 
 
 async def check_guardrail(rt: Any, who: Principal, model: str | None, candidates: list[str]) -> Guarded:

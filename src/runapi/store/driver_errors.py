@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import DBAPIError
 
-from ..errors import ApiError
+from ..errors import InvalidInput, Unavailable
 
 # SQLSTATE classes/codes that mean "no usable connection": 08 connection exceptions, 57P01-57P03 admin
 # shutdown / crash shutdown / cannot connect now, 53300 too many connections.
@@ -20,11 +20,11 @@ _UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 _UNSTORABLE_TEXT_SQLSTATES = ("22021", "22P05")
 
 
-class DatabaseUnavailable(ApiError):
+class DatabaseUnavailable(Unavailable):
     """The database cannot be reached right now; the request may be retried."""
 
     def __init__(self) -> None:
-        super().__init__(503, "Service temporarily unavailable", headers={"Retry-After": "1"})
+        super().__init__("Service temporarily unavailable", retry_after=1)
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -52,10 +52,10 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
-def unstorable_text(exc: BaseException) -> ApiError | None:
+def unstorable_text(exc: BaseException) -> InvalidInput | None:
     """The 422 for a parameter PostgreSQL cannot hold as text (a NUL character), else None."""
     if isinstance(exc, DBAPIError) and _sqlstate(exc) in _UNSTORABLE_TEXT_SQLSTATES:
-        return ApiError(422, "Text parameters must not contain NUL characters")
+        return InvalidInput("Text parameters must not contain NUL characters")
     return None
 
 

@@ -22,7 +22,13 @@ from sqlalchemy.exc import IntegrityError
 from ..billing import ledger as billing
 from ..billing import limits as spend_limits
 from ..catalog import Action, get_catalog
-from ..errors import ApiError, invalid, task_not_found
+from ..errors import (
+    RECORDS_BEING_GENERATED,
+    Conflict,
+    RecordNotFound,
+    invalid,
+    task_not_found,
+)
 from ..observability.metrics import record_task_created, record_task_finished
 from ..storage import UrlSigner
 from ..store import Database
@@ -92,11 +98,11 @@ async def find_replay(db: Database, account_id: int, key: str, family: str, acti
     if existing is None:
         return None
     if (existing["family"], existing["action"]) != (family, action):
-        raise ApiError(409, f"Idempotency-Key {key!r} was already used on another endpoint "
+        raise Conflict(f"Idempotency-Key {key!r} was already used on another endpoint "
                             f"({existing['family']}/{existing['action']}); use a new key for a new request")
     # rows from before request hashes were stored match on the endpoint alone
     if existing.get("request_hash") not in (None, request_hash):
-        raise ApiError(409, f"Idempotency-Key {key!r} was already used with different request parameters; "
+        raise Conflict(f"Idempotency-Key {key!r} was already used with different request parameters; "
                             "use a new key for a new request")
     return existing
 
@@ -131,7 +137,7 @@ async def resolve_refs(db: Database, account_id: int, action: Action, params: di
         if p.record_ref and params.get(p.name) is not None:
             record = await find_record(db, account_id, p.record_ref, str(params[p.name]))
             if record is None and strict:
-                raise ApiError(404, f"Record does not exist: {p.name} {params[p.name]!r} was not created by this "
+                raise RecordNotFound(f"Record does not exist: {p.name} {params[p.name]!r} was not created by this "
                                     f"account ({_one_of(tuple(p.record_ref))})")
             if record is not None:
                 refs[p.name] = record
@@ -174,7 +180,6 @@ async def find_record(db: Database, account_id: int, kinds: dict[str, str], valu
     return None
 
 
-RECORDS_BEING_GENERATED = "Records are being generated"  # the docs' 422 for a resource still processing
 
 
 def _one_of(kinds: tuple[str, ...]) -> str:
