@@ -11,6 +11,7 @@ from ...base import Done, Output, TaskFailed, TaskInput
 from .. import dsp, limits
 from ..base import Inputs, generator, task_seed
 from ..dsp import SR
+from . import steer
 from .analysis import _melody, _pitch_class_root
 from .common import (
     TRACKS_PER_TASK,
@@ -27,7 +28,7 @@ from .common import (
     _track,
     _upload,
 )
-from .synth import Plan, _song, compose, mix, sound
+from .synth import Plan, compose, mix, sound
 from .text import (
     _keywords,
     _lyric_words,
@@ -86,7 +87,9 @@ def _render(task: TaskInput, spec: dict[str, Any], i: int, samples: np.ndarray, 
 
 async def _generate(inputs, task, spec, p) -> list[dict[str, Any]]:
     vocal_mode = p.get("vocal_mode")
-    style_text = " ".join(str(p.get(k) or "") for k in ("style", "prompt")) + _persona_traits(task)
+    style_text, negs, args = _steering(task, p)
+    layers = steer.keep_layers(("drums", "bass", "pad", "lead" if vocal_mode == "instrumental" else "vocal"), negs)
+    weight = p.get("audio_weight")  # no source audio here: how alike the two tracks are (≥ 0.5: one shared plan)
 
     def work():
         renders = []
@@ -95,44 +98,53 @@ async def _generate(inputs, task, spec, p) -> list[dict[str, Any]]:
             rng = _rng(seed)
             lyrics = _lyrics_for(seed, vocal_mode, p, p.get("prompt"))
             seconds = _song_seconds(seed, spec, len(_lyric_words(lyrics)))
-            samples = _song(seed, seconds, style_text, vocals=vocal_mode != "instrumental")
+            plan_seed = task_seed(task, 0) if weight is not None and float(weight) >= 0.5 else seed
+            samples = mix(compose(seed, seconds, Plan(plan_seed, style_text, **args), layers))
             title = _title(p.get("title"), p.get("prompt"), lyrics, rng=rng)
-            renders.append(_render(task, spec, i, samples, lyrics, title, _tags(p.get("style"), p.get("prompt"), rng)))
+            tags = steer.keep_tags(_tags(p.get("style"), p.get("prompt"), rng), negs)
+            renders.append(_render(task, spec, i, samples, lyrics, title, tags))
         return renders
 
     return await limits.run(work)
 
 
-def _persona_traits(task: TaskInput) -> str:
-    """The applied persona's own traits (its description, a voice's style) steer the music like style words do;
-    the persona was checked at create (task.refs holds the task that made it)."""
-    row = task.refs.get("persona_id")
-    if not row:
-        return ""
-    made = row.get("params") or {}
-    return " " + " ".join(str(made.get(k) or "") for k in ("name", "description", "style", "voice_name"))
+def _steering(task: TaskInput, p: dict[str, Any], base: str | None = None,
+              gender_applies: bool = True) -> tuple[str, list[str], dict[str, Any]]:
+    """Style text (style and prompt, or `base`; plus a style persona's traits; minus negative_tags), the negative
+    tags, and synth.Plan's steering arguments."""
+    traits, persona_shift = steer.persona(task, p)
+    text = " ".join(str(p.get(k) or "") for k in ("style", "prompt")) if base is None else base
+    negs = steer.negatives(p)
+    shift = steer.vocal_shift(p, persona_shift, gender_applies)
+    return steer.exclude(text + traits, negs) if negs else text + traits, negs, steer.plan_args(p, shift)
 
 
 async def _extend_source(inputs, task, p) -> tuple[np.ndarray, dict[str, Any]]:
-    if p.get("upload_url"):
-        samples = await _upload(inputs, p["upload_url"])
-        return samples, {}
-    if p.get("task_id"):
-        track, samples, _ = await _track(inputs, task, p.get("audio_id"))
+    """The track named by task_id + audio_id, or by audio_id alone (the track index), or the upload."""
+    task_id, audio_id = p.get("task_id"), p.get("audio_id")
+    if task_id:
+        track, samples, _ = await _track(inputs, task, audio_id)
         return samples, track
-    meta, samples = await _indexed(inputs, task, str(p.get("audio_id")))
-    return samples, meta
+    if audio_id:
+        meta, samples = await _indexed(inputs, task, str(audio_id))
+        return samples, meta
+    return await _upload(inputs, p["upload_url"]), {}
 
 
 async def _extend(inputs, task, spec, p) -> list[dict[str, Any]]:
     source, meta = await _extend_source(inputs, task, p)
     custom = p.get("parameter_mode") == "custom"
     src_seconds = len(source) / SR
-    cut = min(float(p["continue_at"]), src_seconds) if custom and p.get("continue_at") is not None else src_seconds
+    # continue_at (required in custom mode) cuts the source there in either mode when given
+    at = p.get("continue_at")
+    cut = min(float(at), src_seconds) if at is not None else src_seconds
     head = source[: max(int(cut * SR), 1)]
-    instrumental = bool(p.get("instrumental")) if custom else "[Instrumental]" in str(meta.get("lyrics", ""))
-    style_text = " ".join(str(x or "") for x in (p.get("style"), p.get("prompt"), " ".join(meta.get("tags") or [])))
-    style_text += _persona_traits(task)
+    flag = p.get("instrumental")  # else inherited: the source's lyrics say whether it is instrumental
+    instrumental = bool(flag) if custom or flag is not None else "[Instrumental]" in str(meta.get("lyrics", ""))
+    style_text, negs, args = _steering(task, p, " ".join(str(x or "") for x in (
+        p.get("style"), p.get("prompt"), " ".join(meta.get("tags") or []))), gender_applies=custom)
+    blend = 0.5 if p.get("audio_weight") is None else 0.5 + 2.5 * float(p["audio_weight"])  # s of crossfade
+    layers = steer.keep_layers(("drums", "bass", "pad", "lead" if instrumental else "vocal"), negs)
     melody = _melody(head[-int(min(len(head) / SR, 20) * SR):]) if len(head) > SR else []
     root = _pitch_class_root(melody)
     max_total = _max_seconds(spec)
@@ -145,11 +157,10 @@ async def _extend(inputs, task, spec, p) -> list[dict[str, Any]]:
             seed = task_seed(task, i)
             rng = _rng(seed)
             extra_s = min(float(spec.get("extend_seconds", 24)) + rng.uniform(0, 6), max_total - cut)
-            plan = Plan(seed, style_text, root=root)
-            tail = mix(compose(seed, extra_s + 0.5, plan, ("drums", "bass", "pad", "lead" if instrumental else "vocal"),
-                               intro_bars=0))
+            plan = Plan(seed, style_text, root=root, **args)
+            tail = mix(compose(seed, extra_s + blend, plan, layers, intro_bars=0))
             scale = dsp.rms(head[-SR * 4:]) / max(dsp.rms(tail), 1e-6)
-            samples = dsp.fade(dsp.crossfade(head, tail * min(scale, 4.0), 0.5), 0.0, 1.5)
+            samples = dsp.fade(dsp.crossfade(head, tail * min(scale, 4.0), blend), 0.0, 1.5)
             samples = dsp.normalize(samples) if np.max(np.abs(samples)) > 1 else samples
             if instrumental:
                 lyrics = "[Instrumental]"
@@ -157,9 +168,10 @@ async def _extend(inputs, task, spec, p) -> list[dict[str, Any]]:
                 new = _write_lyrics(seed, p.get("prompt") or meta.get("title"), ["Verse"])
                 lyrics = (str(meta["lyrics"]).strip() + "\n\n" + new) if meta.get("lyrics") else new
             base_title = meta.get("title")
-            title = p.get("title") if custom and p.get("title") else (f"{base_title} Extended" if base_title else
-                                                                       _title(None, p.get("prompt"), rng=rng))
+            title = p.get("title") or (f"{base_title} Extended" if base_title else
+                                       _title(None, p.get("prompt"), rng=rng))
             tags = _tags(p.get("style"), p.get("prompt"), rng) if custom or not meta.get("tags") else list(meta["tags"])
+            tags = steer.keep_tags(tags, negs)
             renders.append(_render(task, spec, i, samples.astype(np.float32), lyrics, title, tags))
         return renders
 
@@ -169,7 +181,9 @@ async def _extend(inputs, task, spec, p) -> list[dict[str, Any]]:
 async def _cover(inputs, task, spec, p) -> list[dict[str, Any]]:
     source = await _upload(inputs, p["upload_url"])
     vocal_mode = p.get("vocal_mode")
-    style_text = " ".join(str(p.get(k) or "") for k in ("style", "prompt")) + _persona_traits(task)
+    style_text, negs, args = _steering(task, p)
+    layers = steer.keep_layers(("drums", "bass", "pad", "lead" if vocal_mode == "instrumental" else "vocal"), negs)
+    keep = p.get("audio_weight")  # when given: that share of the original stays audible under the cover
 
     def work():
         melody = _melody(source)
@@ -179,13 +193,15 @@ async def _cover(inputs, task, spec, p) -> list[dict[str, Any]]:
         for i in range(TRACKS_PER_TASK):
             seed = task_seed(task, i)
             rng = _rng(seed)
-            plan = Plan(seed, style_text, root=root)
-            layers = ("drums", "bass", "pad", "lead" if vocal_mode == "instrumental" else "vocal")
+            plan = Plan(seed, style_text, root=root, **args)
             samples = mix(compose(seed, seconds, plan, layers, melody=melody, intro_bars=0))
+            if keep is not None:
+                samples = dsp.normalize(samples * (1 - float(keep)) + source * float(keep) * (
+                    dsp.rms(samples) / max(dsp.rms(source), 1e-6)))
             lyrics = _lyrics_for(seed, vocal_mode, p, p.get("prompt"))
             title = _title(p.get("title"), p.get("prompt"), lyrics, rng=rng)
             renders.append(_render(task, spec, i, samples, lyrics, f"{title} (Cover)" if not p.get("title") else title,
-                                   _tags(p.get("style"), p.get("prompt"), rng)))
+                                   steer.keep_tags(_tags(p.get("style"), p.get("prompt"), rng), negs)))
         return renders
 
     return await limits.run(work)
@@ -196,7 +212,8 @@ async def _mashup(inputs, task, spec, p) -> list[dict[str, Any]]:
     a = await _upload(inputs, urls[0], "first upload_url_list audio")
     b = await _upload(inputs, urls[1], "second upload_url_list audio")
     vocal_mode = p.get("vocal_mode")
-    style_text = " ".join(str(p.get(k) or "") for k in ("style", "prompt")) + _persona_traits(task)
+    style_text, negs, args = _steering(task, p)
+    gain = steer.new_part_gain(p, 0.8)  # audio_weight: the two sources against the new vocal
 
     def work():
         n = min(max(len(a), len(b)), int(_max_seconds(spec) * SR))
@@ -211,14 +228,14 @@ async def _mashup(inputs, task, spec, p) -> list[dict[str, Any]]:
             rng = _rng(seed)
             samples = base
             if vocal_mode != "instrumental":
-                plan = Plan(seed, style_text, root=_pitch_class_root(_melody(fa[: 20 * SR])))
+                plan = Plan(seed, style_text, root=_pitch_class_root(_melody(fa[: 20 * SR])), **args)
                 voice = compose(seed, n / SR, plan, ("vocal",), intro_bars=0)["vocal"]
-                samples = base + voice * (0.8 * dsp.rms(base) / max(dsp.rms(voice), 1e-6))
+                samples = base + voice * (gain * dsp.rms(base) / max(dsp.rms(voice), 1e-6))
             samples = dsp.fade(dsp.normalize(samples), 0.02, 1.0)
             lyrics = _lyrics_for(seed, vocal_mode, p, p.get("prompt"))
             renders.append(_render(task, spec, i, samples, lyrics,
                                    _title(p.get("title"), p.get("prompt"), lyrics, rng=rng),
-                                   _tags(p.get("style"), p.get("prompt"), rng)))
+                                   steer.keep_tags(_tags(p.get("style"), p.get("prompt"), rng), negs)))
         return renders
 
     return await limits.run(work)
@@ -228,6 +245,10 @@ async def _overlay(inputs, task, spec, p, parts: tuple[str, ...], style: str, ly
                    gain: float = 0.9) -> list[dict[str, Any]]:
     """A new part (a vocal line, or drums/bass/pad) composed in the upload's key and mixed over it."""
     source = await _upload(inputs, p["upload_url"])
+    tag_text = style
+    style, negs, args = _steering(task, p, style)
+    parts = steer.keep_layers(parts, negs) or parts[-1:]
+    gain = steer.new_part_gain(p, gain)
 
     def work():
         root = _pitch_class_root(_melody(source[: 30 * SR]))
@@ -235,11 +256,11 @@ async def _overlay(inputs, task, spec, p, parts: tuple[str, ...], style: str, ly
         for i in range(TRACKS_PER_TASK):
             seed = task_seed(task, i)
             rng = _rng(seed)
-            plan = Plan(seed, style, root=root)
+            plan = Plan(seed, style, root=root, **args)
             added = mix(compose(seed, len(source) / SR, plan, parts, intro_bars=0))
             samples = source + added * (gain * dsp.rms(source) / max(dsp.rms(added), 1e-6))
             renders.append(_render(task, spec, i, dsp.normalize(samples), lyrics, str(p["title"]),
-                                   _tags(style or None, None, rng)))
+                                   steer.keep_tags(_tags(tag_text or None, None, rng), negs)))
         return renders
 
     return await limits.run(work)
@@ -291,13 +312,16 @@ async def suno_replace_section(inputs: Inputs, task: TaskInput, spec: dict[str, 
         raise TaskFailed(f"infill_start_time is beyond the end of the track ({seconds:.2f} s)")
     end = min(end, seconds)
     seed = task_seed(task)
+    negs = steer.negatives(p)
+    style = str(p.get("tags") or "")
 
     def work():
         a, b = int(start * SR), int(end * SR)
-        plan = Plan(seed, str(p.get("tags") or ""), root=_pitch_class_root(_melody(source[max(0, a - 10 * SR):a])))
+        plan = Plan(seed, steer.exclude(style, negs) if negs else style,
+                    root=_pitch_class_root(_melody(source[max(0, a - 10 * SR):a])))
         vocals = "[instrumental]" not in str(p.get("lyrics") or "").lower()
-        new = mix(compose(seed, (b - a) / SR + 0.1, plan, ("drums", "bass", "pad", "vocal" if vocals else "lead"),
-                          intro_bars=0))[: b - a]
+        layers = steer.keep_layers(("drums", "bass", "pad", "vocal" if vocals else "lead"), negs)
+        new = mix(compose(seed, (b - a) / SR + 0.1, plan, layers, intro_bars=0))[: b - a]
         new = new * (dsp.rms(source[a:b]) / max(dsp.rms(new), 1e-6))
         out = source.copy()
         edge = min(int(0.05 * SR), (b - a) // 4)
@@ -313,7 +337,7 @@ async def suno_replace_section(inputs: Inputs, task: TaskInput, spec: dict[str, 
 
     mp3, cover, duration = await limits.run(work)
     lyrics = str(p.get("full_lyrics") or p["lyrics"])
-    tags = _tags(p.get("tags"), None, _rng(seed))
+    tags = steer.keep_tags(_tags(p.get("tags"), None, _rng(seed)), negs)
     result = {"id": track.get("id"), "audio_url": {"$file": 0}, "stream_audio_url": {"$file": 0},
               "image_url": {"$file": 1}, "lyrics": lyrics, "model_name": track.get("model_name"),
               "title": p["title"], "tags": tags, "duration": duration}

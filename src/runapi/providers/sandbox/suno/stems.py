@@ -7,9 +7,8 @@ from typing import Any
 import numpy as np
 
 from ...base import Done, Output, TaskFailed, TaskInput
-from .. import dsp, limits, media
+from .. import dsp, limits
 from ..base import Inputs, generator
-from ..dsp import SR
 from .analysis import MIDI_NAMES, STEM_ORDER, separate, transcribe
 from .common import _decode, _ref, _stored, _track
 

@@ -22,16 +22,28 @@ VOWELS = {"a": (800, 1150, 2900), "e": (400, 1600, 2700), "i": (350, 2000, 2800)
           "u": (325, 700, 2530)}
 
 
+NEUTRAL_TEMPO = 106  # the middle of the no-style tempo range
+
+
 class Plan:
-    """Tempo, key, mode and chord progression of a piece, from its seed and its style words."""
+    """Tempo, key, mode and chord progression of a piece, from its seed and its style words.
+
+    Suno's steering parameters, when given: `style_weight` (0-1) is how far the style words move the tempo
+    away from a neutral 106 BPM (0: not at all, 1: fully); `weirdness` (0-1) is the chance of a melodic leap
+    (a fourth or fifth) per sung note; `vocal_shift` moves the sung line in semitones (vocal gender)."""
 
     def __init__(self, seed: bytes, style_text: str = "", root: int | None = None, minor: bool | None = None,
-                 tempo: float | None = None):
+                 tempo: float | None = None, style_weight: float | None = None, weirdness: float | None = None,
+                 vocal_shift: int = 0):
         rng = _rng(_sub(seed, "plan"))
         text = (style_text or "").lower()
         lo, hi = (118, 140) if any(w in text for w in FAST_WORDS) else \
             (70, 92) if any(w in text for w in SLOW_WORDS) else (88, 124)
         self.tempo = float(tempo or rng.randint(lo, hi))
+        if style_weight is not None and not tempo:
+            self.tempo = float(round(NEUTRAL_TEMPO + float(style_weight) * (self.tempo - NEUTRAL_TEMPO)))
+        self.weirdness = float(weirdness or 0.0)
+        self.vocal_shift = int(vocal_shift)
         self.minor = bool(minor) if minor is not None else (any(w in text for w in MINOR_WORDS) or rng.random() < 0.3)
         self.root = int(root) if root is not None else 36 + rng.randrange(12)
         self.prog = rng.choice(PROGRESSIONS)
@@ -115,7 +127,9 @@ def compose(seed: bytes, seconds: float, plan: Plan, layers: tuple[str, ...] = (
                         continue
                     target = chord[rng.randrange(3)] + 7 * (1 if section == 1 else 0) + 7
                     degree = max(3, min(16, degree + max(-2, min(2, target - degree)) + rng.choice([-1, 0, 0, 1])))
-                    freq = dsp.midi_hz(plan.degree(degree, 1))
+                    if plan.weirdness and rng.random() < plan.weirdness:  # an unexpected leap
+                        degree = max(3, min(16, degree + rng.choice([-4, -3, 3, 4])))
+                    freq = dsp.midi_hz(plan.degree(degree, 1) + (plan.vocal_shift if voice_layer == "vocal" else 0))
                     if voice_layer == "vocal":
                         wave = _voice(freq, step * 0.95, rng.choice("aeiou"), noise_rng)
                         dsp.place(out["vocal"], tt, wave, 0.22)
@@ -135,7 +149,7 @@ def compose(seed: bytes, seconds: float, plan: Plan, layers: tuple[str, ...] = (
                     pitch -= 12
                 dur = max(0.08, min(end - start, 2.0))
                 if layer == "vocal":
-                    dsp.place(out["vocal"], start, _voice(dsp.midi_hz(pitch), dur, rng.choice("aeiou"), noise_rng), 0.22)
+                    dsp.place(out["vocal"], start, _voice(dsp.midi_hz(pitch + plan.vocal_shift), dur, rng.choice("aeiou"), noise_rng), 0.22)
                 else:
                     dsp.place(out["lead"], start, dsp.harmonic_tone(dsp.midi_hz(pitch), dur, [1, .6, .4, .3, .2], attack=0.01,
                                                    decay=1.0), 0.2)
@@ -150,12 +164,6 @@ def mix(layers: dict[str, np.ndarray], levels: dict[str, float] | None = None) -
     return dsp.fade(dsp.normalize(total if total is not None else np.zeros(1, np.float32)))
 
 
-def _song(seed: bytes, seconds: float, style_text: str, vocals: bool) -> np.ndarray:
-    plan = Plan(seed, style_text)
-    layers = ("drums", "bass", "pad", "vocal" if vocals else "lead")
-    return mix(compose(seed, seconds, plan, layers))
-
-
 SOUND_KEYS = {"C": 0, "C#": 1, "D": 2, "D#": 3, "E": 4, "F": 5, "F#": 6, "G": 7, "G#": 8, "A": 9, "A#": 10, "B": 11}
 
 
@@ -167,7 +175,7 @@ def sound(seed: bytes, prompt: str, seconds: float, loop: bool, tempo: int | Non
     n = int(seconds * SR)
     t = np.arange(n, dtype=np.float32) / SR
     out = np.zeros(n, dtype=np.float32)
-    has = lambda *words: any(w in text for w in words)  # noqa: E731
+    has = lambda *words: any(w in text for w in words)
     matched = False
     if has("rain", "drizzle", "storm", "雨"):
         matched = True

@@ -9,10 +9,7 @@ from typing import Any
 
 from .common import _rng
 
-STOP = set("""a an the and or of to in on with for at by from into onto is are be been was were my your our their
-his her its it this that these those as so very some any about song songs music track tracks beat beats sound
-sounds soft make made create want like just more most over under using use feat featuring vocal vocals voice
-""".split())
+STOP = set(["a", "an", "the", "and", "or", "of", "to", "in", "on", "with", "for", "at", "by", "from", "into", "onto", "is", "are", "be", "been", "was", "were", "my", "your", "our", "their", "his", "her", "its", "it", "this", "that", "these", "those", "as", "so", "very", "some", "any", "about", "song", "songs", "music", "track", "tracks", "beat", "beats", "sound", "sounds", "soft", "make", "made", "create", "want", "like", "just", "more", "most", "over", "under", "using", "use", "feat", "featuring", "vocal", "vocals", "voice"])
 
 
 GENRES = ["lo-fi", "lofi", "pop", "rock", "jazz", "classical", "edm", "electronic", "hip hop", "hip-hop", "rap",
@@ -242,10 +239,12 @@ def _lyric_words(lyrics: str | None) -> list[str]:
 
 
 def _lyrics_for(seed: bytes, vocal_mode: str | None, p: dict[str, Any], brief: str | None) -> str:
+    """Given lyrics are sung (in exact_lyrics, and in auto_lyrics too when sent); else written from the brief."""
+    lyrics = p.get("lyrics")
     if vocal_mode == "instrumental":
         return "[Instrumental]"
-    if vocal_mode == "exact_lyrics" and p.get("lyrics"):
-        return str(p["lyrics"])
+    if lyrics:
+        return str(lyrics)
     return _write_lyrics(seed, brief, ["Verse", "Chorus"])
 
 
