@@ -8,6 +8,7 @@ import copy
 import hashlib
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from runapi.catalog import get_catalog
@@ -112,8 +113,8 @@ async def dump(only: set[str] | None = None) -> dict[str, Any]:
 
 if __name__ == "__main__":
     if sys.argv[1] == "--compare":
-        a, b = (json.load(open(p)) for p in sys.argv[2:4])
+        a, b = (json.loads(Path(p).read_text()) for p in sys.argv[2:4])
         bad = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
         print("identical" if not bad else f"DIFFERENT: {bad}", f"({len(a)} vs {len(b)} examples)")
         sys.exit(1 if bad else 0)
-    json.dump(asyncio.run(dump()), open(sys.argv[1], "w"), indent=1, sort_keys=True)
+    Path(sys.argv[1]).write_text(json.dumps(asyncio.run(dump()), indent=1, sort_keys=True))

@@ -9,7 +9,7 @@ from typing import Any
 
 from .common import _rng
 
-STOP = set(["a", "an", "the", "and", "or", "of", "to", "in", "on", "with", "for", "at", "by", "from", "into", "onto", "is", "are", "be", "been", "was", "were", "my", "your", "our", "their", "his", "her", "its", "it", "this", "that", "these", "those", "as", "so", "very", "some", "any", "about", "song", "songs", "music", "track", "tracks", "beat", "beats", "sound", "sounds", "soft", "make", "made", "create", "want", "like", "just", "more", "most", "over", "under", "using", "use", "feat", "featuring", "vocal", "vocals", "voice"])
+STOP = {"a", "an", "the", "and", "or", "of", "to", "in", "on", "with", "for", "at", "by", "from", "into", "onto", "is", "are", "be", "been", "was", "were", "my", "your", "our", "their", "his", "her", "its", "it", "this", "that", "these", "those", "as", "so", "very", "some", "any", "about", "song", "songs", "music", "track", "tracks", "beat", "beats", "sound", "sounds", "soft", "make", "made", "create", "want", "like", "just", "more", "most", "over", "under", "using", "use", "feat", "featuring", "vocal", "vocals", "voice"}
 
 
 GENRES = ["lo-fi", "lofi", "pop", "rock", "jazz", "classical", "edm", "electronic", "hip hop", "hip-hop", "rap",
@@ -208,7 +208,7 @@ def _write_lyrics(seed: bytes, brief: str | None, sections: list[str]) -> str:
     for name in sections:
         if name.startswith("Chorus"):
             lines = chorus_lines
-        elif name.startswith("Bridge") or name.startswith("Outro"):
+        elif name.startswith(("Bridge", "Outro")):
             lines = [_fill(t, rng, a, b, c) for t in rng.sample(bridge, 2)]
         else:
             lines = [_fill(t, rng, a, b, c) for t in rng.sample(verse, 4)]
