@@ -121,14 +121,14 @@ def _steering(task: TaskInput, p: dict[str, Any], base: str | None = None,
 
 async def _extend_source(inputs, task, p) -> tuple[np.ndarray, dict[str, Any]]:
     """The track named by task_id + audio_id, or by audio_id alone (the track index), or the upload."""
-    task_id, audio_id = p.get("task_id"), p.get("audio_id")
+    upload, task_id, audio_id = p.get("upload_url"), p.get("task_id"), p.get("audio_id")
+    if upload:
+        return await _upload(inputs, upload), {}
     if task_id:
         track, samples, _ = await _track(inputs, task, audio_id)
         return samples, track
-    if audio_id:
-        meta, samples = await _indexed(inputs, task, str(audio_id))
-        return samples, meta
-    return await _upload(inputs, p["upload_url"]), {}
+    meta, samples = await _indexed(inputs, task, str(audio_id))
+    return samples, meta
 
 
 async def _extend(inputs, task, spec, p) -> list[dict[str, Any]]:
