@@ -34,9 +34,6 @@ KNOWN_IGNORED: set[tuple[str, str]] = {
     # being fixed on their own branches (issue 12 items 5-7): remove once merged
     ('grok_imagine/extend_video', 'start_seconds'),
     ('runway_aleph/edit_video', 'aspect_ratio'),
-    ('suno/cover_audio', 'persona_id'),
-    ('suno/create_mashup', 'persona_id'),
-    ('suno/extend_music', 'persona_id'),
     # found by this guard, not yet triaged (read by no upstream table, and the sandbox only seeds its output
     # with them): give each a reader (an upstream mapping or the sandbox) or `effect: none` with a reason
     ('elevenlabs/text_to_dialogue', 'language_code'),
