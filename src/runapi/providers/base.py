@@ -24,7 +24,7 @@ class TaskInput:
 class Output:
     """One produced file. `kind` names the result list it belongs to (images, videos, audios, ...)."""
 
-    kind: str
+    kind: str | None  # None: not listed by kind; the result's `extra` names it as {"$file": index}
     data: bytes
     content_type: str
     extension: str

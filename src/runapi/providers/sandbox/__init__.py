@@ -15,7 +15,7 @@ import httpx
 from ...catalog import Action, ModelSpec
 from ...storage import Storage, UrlSigner
 from ..base import Done, InputRejected, Progress, TaskFailed, TaskInput
-from . import audio_gen, image_gen, limits, suno_gen, video_gen  # noqa: F401  (register generators)
+from . import audio_gen, image_gen, limits, suno, video_gen  # noqa: F401  (register generators)
 from .base import GENERATORS, Inputs, as_list
 
 MADE_KEPT = 64  # results kept between a stage and the task's end (more running at once are made again)

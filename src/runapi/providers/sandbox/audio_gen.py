@@ -29,10 +29,8 @@ Sandbox keys (catalog `sandbox:`; defaults in brackets):
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import unicodedata
-import wave
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +38,7 @@ import av
 import numpy as np
 
 from ..base import Done, Output, TaskFailed, TaskInput
-from . import limits, media
+from . import dsp, limits, media
 from .base import Inputs, as_list, generator, task_seed
 
 SR = media.SAMPLE_RATE
@@ -145,7 +143,7 @@ def synthesize_speech(text: str, voice: str, seed: bytes, seconds: float, unit_s
     units = np.array([s.units for s in slots], dtype=np.float64)
     bounds = np.minimum(np.concatenate([[0.0], np.cumsum(units) * unit_seconds]), seconds)
 
-    rng = np.random.default_rng(int.from_bytes(seed[:8], "big"))
+    rng = dsp.seed_rng(seed)
     f0_base = voice_pitch(voice)
     variation = 0.03 + 0.12 * (1.0 - stability) + 0.08 * style
     # pitch: one control point per word, with declination across the utterance
@@ -274,20 +272,6 @@ _KEYWORDS = {
 }
 
 
-def _smooth(x: np.ndarray, width: int) -> np.ndarray:
-    """Moving average (a cheap low-pass)."""
-    if width <= 1:
-        return x
-    c = np.cumsum(np.concatenate([np.zeros(width), x]))
-    return (c[width:] - c[:-width]) / width
-
-
-def _fft_convolve(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    size = len(x) + len(kernel) - 1
-    n = 1 << (size - 1).bit_length()
-    return np.fft.irfft(np.fft.rfft(x, n) * np.fft.rfft(kernel, n), n)[:len(x)]
-
-
 def _layer_weights(prompt: str, influence: float, rng: np.random.Generator) -> np.ndarray:
     random_w = rng.uniform(0.1, 1.0, len(_LAYERS))
     text = prompt.lower()
@@ -302,15 +286,15 @@ def synthesize_sound(prompt: str, seed: bytes, seconds: float, influence: float 
     n = max(1, int(round(seconds * SR)))
     fade = min(int(0.25 * SR), n // 4) if loop else 0
     total = n + fade
-    rng = np.random.default_rng(int.from_bytes(seed[:8], "big"))
+    rng = dsp.seed_rng(seed)
     weights = _layer_weights(prompt, influence, rng)
     t = np.arange(total) / SR
     white = rng.standard_normal(total + 1)
     lfo = 0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.1, 0.5) * t + rng.uniform(0, 6.28))
     layers = {
         "hiss": np.diff(white) * 0.5 * lfo,
-        "rumble": _smooth(_smooth(white[:total], 150), 150) * 12,
-        "wind": (_smooth(white[:total], 12) - _smooth(white[:total], 160)) * 2.5
+        "rumble": dsp.smooth(dsp.smooth(white[:total], 150), 150) * 12,
+        "wind": (dsp.smooth(white[:total], 12) - dsp.smooth(white[:total], 160)) * 2.5
         * (0.3 + 0.7 * np.abs(np.sin(2 * np.pi * rng.uniform(0.08, 0.3) * t))),
     }
     impulses = np.zeros(total)
@@ -318,13 +302,13 @@ def synthesize_sound(prompt: str, seed: bytes, seconds: float, influence: float 
     impulses[rng.integers(0, total, count)] = rng.uniform(0.3, 1.0, count) * rng.choice([-1, 1], count)
     k_len = int(0.03 * SR)
     kernel = np.exp(-np.arange(k_len) / (0.004 * SR)) * rng.standard_normal(k_len)
-    layers["crackle"] = _fft_convolve(impulses, kernel) * 0.8
+    layers["crackle"] = dsp.fft_convolve(impulses, kernel) * 0.8
     thumps = np.zeros(total)
     interval = rng.uniform(0.35, 0.8)
     thumps[(np.arange(0, seconds + fade / SR, interval) * SR).astype(int).clip(0, total - 1)] = 1.0
     k_len = int(0.15 * SR)
     kt = np.arange(k_len) / SR
-    layers["thumps"] = _fft_convolve(thumps, np.exp(-kt * 30) * np.sin(2 * np.pi * rng.uniform(70, 140) * kt))
+    layers["thumps"] = dsp.fft_convolve(thumps, np.exp(-kt * 30) * np.sin(2 * np.pi * rng.uniform(70, 140) * kt))
     tones = np.zeros(total)
     step = rng.uniform(0.3, 1.0)
     base = rng.uniform(400, 1400)
@@ -336,7 +320,7 @@ def synthesize_sound(prompt: str, seed: bytes, seconds: float, influence: float 
     layers["tones"] = tones * 0.5
     motor = rng.uniform(40, 90) * (1 + 0.03 * np.sin(2 * np.pi * 0.7 * t))
     saw = 2 * (np.cumsum(motor / SR) % 1.0) - 1
-    layers["engine"] = _smooth(saw, 8) * 0.5 + 0.1 * np.diff(white) * 0.5
+    layers["engine"] = dsp.smooth(saw, 8) * 0.5 + 0.1 * np.diff(white) * 0.5
 
     mix = np.zeros(total)
     for w, name in zip(weights, _LAYERS):
@@ -390,15 +374,9 @@ def encode_output(samples: np.ndarray, output_format: str = "mp3_44100_128") -> 
     codec, rate, kbps = parse_output_format(output_format)
     resampled = _resample(samples, rate)
     if codec == "mp3":
-        return media.encode_mono("libmp3lame", "mp3", resampled, rate, kbps or 128), "audio/mpeg", "mp3"
+        return dsp.mp3(resampled, rate, kbps or 128), "audio/mpeg", "mp3"
     if codec in ("pcm", "wav"):
-        buf = io.BytesIO()
-        with wave.open(buf, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(rate)
-            w.writeframes((np.clip(resampled, -1, 1) * 32767).astype("<i2").tobytes())
-        return buf.getvalue(), "audio/wav", "wav"
+        return dsp.wav(resampled, rate), "audio/wav", "wav"
     if codec in ("ulaw", "alaw"):
         return media.encode_mono(f"pcm_{'mulaw' if codec == 'ulaw' else 'alaw'}", "wav", resampled, rate, None), \
             "audio/wav", "wav"
