@@ -20,7 +20,7 @@ import pytest
 from runapi.catalog import PLATFORM_PARAMS, get_catalog
 from runapi.catalog.model import build_family
 from runapi.providers.sandbox import SandboxProvider
-from runapi.providers.upstream import mapping
+from runapi.providers.upstream import elevenlabs, mapping
 from runapi.yamlload import load_yaml
 from tests.conftest import wait_done
 from tests.test_conformance import _resolve_task_refs, inputs_host, localize  # noqa: F401  (fixture)
@@ -31,19 +31,8 @@ UPSTREAM_TABLES = sorted((Path(mapping.__file__).parent).glob("*.yaml"))
 # Parameters known to be validated and then dropped, each being fixed on its own branch (issue 12 items 5-7).
 # Empty this set as the fixes land: a parameter listed here that is read after all makes the test fail too.
 KNOWN_IGNORED: set[tuple[str, str]] = {
-    # being fixed on their own branches (issue 12 items 5-7): remove once merged
-    ('grok_imagine/extend_video', 'start_seconds'),
-    ('runway_aleph/edit_video', 'aspect_ratio'),
-    ('suno/cover_audio', 'persona_id'),
-    ('suno/create_mashup', 'persona_id'),
-    ('suno/extend_music', 'persona_id'),
     # found by this guard, not yet triaged (read by no upstream table, and the sandbox only seeds its output
     # with them): give each a reader (an upstream mapping or the sandbox) or `effect: none` with a reason
-    ('elevenlabs/text_to_dialogue', 'language_code'),
-    ('elevenlabs/text_to_speech', 'language_code'),
-    ('elevenlabs/text_to_speech', 'next_text'),
-    ('elevenlabs/text_to_speech', 'previous_text'),
-    ('elevenlabs/text_to_speech', 'similarity_boost'),
     ('flux_kontext/text_to_image', 'enable_translation'),
     ('flux_kontext/text_to_image', 'watermark'),
     ('gpt_4o_image/text_to_image', 'enable_prompt_expansion'),
@@ -270,6 +259,10 @@ def upstream_reads() -> dict[tuple[str, str], set[str]]:
                     for v in (route.get("input") or {}).values():
                         names |= _spec_reads(v)
                 out[(action_key, model)] |= names
+    for action_key, body in elevenlabs.BODIES.items():  # the ElevenLabs adapter's request bodies (same format)
+        names = set().union(*(_spec_reads(v) for v in body.values()), set())
+        for model in elevenlabs.MODELS:
+            out[(action_key, model)] |= names
     return out
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from ..base import Done, InputRejected, Output, TaskFailed, TaskInput
-from . import images, limits
+from . import images, limits, marks
 from .base import Inputs, as_list, generator, task_seed
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[x*×]\s*(\d+)\s*$", re.IGNORECASE)
@@ -43,7 +43,15 @@ def target_size(spec: dict[str, Any], params: dict[str, Any], first: Image.Image
         ratio = first.width / first.height if first is not None else 1.0
     base = images.RESOLUTION_BASE.get(str(params.get(spec.get("resolution_param", "output_resolution"))),
                                       int(spec.get("base", 1024)))
+    if spec.get("pro_param") and params.get(spec["pro_param"]):  # a high-quality mode: `pro_base` pixels
+        base = int(spec.get("pro_base", base))
     return images.dimensions(ratio, base, spec.get("max_side"))
+
+
+def _quality(spec: dict[str, Any], params: dict[str, Any]) -> int:
+    """`quality_param`: the JPEG/WebP quality asked for (1-100), else 90."""
+    raw = params.get(spec["quality_param"]) if spec.get("quality_param") else None
+    return max(1, min(100, int(raw))) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else 90
 
 
 def _format(spec: dict[str, Any], params: dict[str, Any]) -> str:
@@ -108,6 +116,9 @@ async def _images(task: TaskInput, spec: dict[str, Any], fetched: list[Image.Ima
         width, height = target_size(spec, p, fetched[0] if fetched else None)
     limits.check_output_image(width, height)
     fmt = _format(spec, p)
+    description = marks.metadata_text(marks.generation_info(spec, p))
+    stamp = marks.stamp_for(spec, p, width, height)
+    quality = _quality(spec, p)
 
     def work() -> list[Output]:
         region = images.edit_region(guides.mask, fetched[0], alpha=bool(spec.get("mask_alpha"))) \
@@ -122,7 +133,9 @@ async def _images(task: TaskInput, spec: dict[str, Any], fetched: list[Image.Ima
                 img = images.blend_source(fetched[0], seed, width, height, guides.reference, guides.style, keep)
             else:
                 img = images.render(seed, width, height)
-            enc = images.encode(img, fmt)
+            if stamp is not None:
+                img = stamp.image(img)
+            enc = images.encode(img, fmt, description, quality)
             outs.append(Output("images", enc.data, enc.content_type, enc.extension))
         return outs
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..base import Done, Output, TaskFailed, TaskInput
-from . import images, limits, media
+from . import images, limits, marks, media
 from .base import Inputs, as_list, generator, task_seed
 
 _NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)")
@@ -75,6 +75,11 @@ async def generate_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) 
     p = task.params
     image_urls = [u for name in as_list(spec.get("images")) for u in as_list(p.get(name))]
     first = await inputs.image(image_urls[0]) if image_urls else None
+    ref_name = spec.get("images_from_task")  # a task_ref param: that task's image (`index_param`) opens the video
+    if first is None and ref_name and p.get(ref_name) and task.refs.get(ref_name):
+        index = int(p.get(spec.get("index_param", "index")) or 0)
+        data = await inputs.task_file(task.refs[ref_name], "images", index)
+        first = await limits.run(limits.open_image, data, True, "source image")
     seconds = _number(p.get(spec.get("duration_param", "duration_seconds")), float(spec.get("default_duration", 5)))
     seconds = min(max(seconds, 1.0), float(spec.get("max_duration", 60)))
     ratio_text = p.get(spec.get("aspect_param", "aspect_ratio"))
@@ -97,19 +102,52 @@ async def generate_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) 
         has_audio = True
     count = int(p.get(spec["count_param"]) or 1) if spec.get("count_param") else int(spec.get("count", 1))
     limits.check_video_output(width, height, max(1, round(seconds * media.FPS)), count)
+    reference_videos = [await inputs.fetch(u, spec.get("max_source_bytes"), "video")
+                        for u in reference_video_urls(spec, p)]
     if spec.get("max_reference_seconds"):  # the inputs' total length is documented: measure them
-        lengths = [(await probe_source(await inputs.fetch(u, spec.get("max_source_bytes"), "video"))).duration
-                   for u in reference_video_urls(spec, p)]
-        check_reference_seconds(spec, lengths)
+        check_reference_seconds(spec, [(await probe_source(data)).duration for data in reference_videos])
+    if first is None:  # no opening frame: the first reference image, else reference video, is blended in
+        first = await _reference_frame(inputs, spec, p, reference_videos)
+    background = [u for name in as_list(spec.get("background_audio")) for u in as_list(p.get(name))]
+    if background and soundtrack is None:  # background / reference audio: the soundtrack, looped to length
+        samples = await limits.run(media.decode_audio, await inputs.fetch(background[0], what="audio"))
+        if not len(samples):
+            raise TaskFailed("Failed to fetch the audio: no audio track")
+        soundtrack = np.resize(samples, max(1, int(seconds * media.SAMPLE_RATE))).astype(np.float32)
+        has_audio = True
+
+    comment = marks.metadata_text(marks.generation_info(spec, p))
+    stamp = marks.stamp_for(spec, p, media._even(width), media._even(height))
+    # `motion_param` with `motion` {value: scale}: how far the camera travels (1 = the default pan)
+    motion = float((spec.get("motion") or {}).get(str(p.get(spec.get("motion_param") or "")), 1.0))
 
     def work() -> Done:
         videos = [_video_output(media.encode_video(task_seed(task, i), width, height, seconds, has_audio, first,
-                                                   audio=soundtrack), width, height, seconds, has_audio)
+                                                   audio=soundtrack, comment=comment, stamp=stamp,
+                                                   motion=motion),
+                                width, height, seconds, has_audio)
                   for i in range(count)]
         given = [u for name in as_list(spec.get("sources_from")) for u in as_list(p.get(name))]
         return _with_extras(task, spec, videos, given)
 
     return await limits.run(work)
+
+
+async def _reference_frame(inputs: Inputs, spec: dict[str, Any], params: dict[str, Any],
+                           reference_videos: list[bytes]):
+    """`reference_images` (params with image URLs): the first is fetched, checked and blended into the video
+    like an opening frame; the others are checked. Without one, the first reference video's first frame."""
+    from PIL import Image
+
+    urls = [u for name in as_list(spec.get("reference_images")) for u in as_list(params.get(name))]
+    fetched = [await inputs.image(u, load=i == 0, what="reference image") for i, u in enumerate(urls)]
+    if fetched:
+        return fetched[0]
+    if reference_videos:
+        await probe_source(reference_videos[0])  # a decodable video, else the task fails
+        first, _ = await limits.run(media.first_and_last_frames, reference_videos[0])
+        return Image.fromarray(first)
+    return None
 
 
 def reference_video_urls(spec: dict[str, Any], params: dict[str, Any]) -> list[str]:
@@ -239,6 +277,11 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any
     kept = kept_seconds(spec, p, info) if mode == "extend" else info.duration
     # extend: the frames of the source before the extension starts (all of them without a start)
     keep = round(kept * info.fps) if kept < info.duration else None
+    comment = marks.metadata_text(marks.generation_info(spec, p))
+    stamp = marks.stamp_for(spec, p, width, height)
+    style_urls = [u for name in as_list(spec.get("style_references")) for u in as_list(p.get(name))]
+    style = await inputs.image(style_urls[0], what="style reference image") if style_urls else None
+    tone = None if style is None else await limits.run(_mean_colour, style)
 
     def work() -> Done:
         audio = media.decode_audio(data) if info.has_audio else None
@@ -268,12 +311,26 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any
                 audio = np.concatenate([audio[:int(kept * media.SAMPLE_RATE)], media._tone(seed, extra)])
         elif mode != "upscale":
             frames = _regraded(frames, seed)
+            if tone is not None:  # a style reference: every frame tinted toward its mean colour
+                frames = _tinted(frames, tone)
         sound = audio is not None and len(audio) > 0
-        encoded = media.encode_video(seed, width, height, seconds, has_audio=sound, frames=frames, audio=audio)
+        encoded = media.encode_video(seed, width, height, seconds, has_audio=sound, frames=frames, audio=audio,
+                                     comment=comment, stamp=stamp)
         video = _video_output(encoded, width, height, seconds, sound)
         return _with_extras(task, spec, [video], [source_ref] if spec.get("echo_source") else None)
 
     return await limits.run(work)
+
+
+def _mean_colour(img) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(img.convert("RGB").resize((1, 1), Image.BOX).getpixel((0, 0)), dtype=np.float32)
+
+
+def _tinted(frames, tone: np.ndarray, amount: float = 0.35):
+    for frame in frames:
+        yield np.clip(frame.astype(np.float32) * (1 - amount) + tone * amount, 0, 255).astype(np.uint8)
 
 
 def _frame_at(data: bytes, index: int, budget: int):
