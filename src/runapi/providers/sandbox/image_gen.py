@@ -54,6 +54,22 @@ def _quality(spec: dict[str, Any], params: dict[str, Any]) -> int:
     return max(1, min(100, int(raw))) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else 90
 
 
+def _palette_tone(spec: dict[str, Any], params: dict[str, Any]) -> tuple[int, int, int] | None:
+    """`palette_param`: a list of {hex, ratio}; their ratio-weighted mean colour (None without a usable one)."""
+    items = params.get(spec["palette_param"]) if spec.get("palette_param") else None
+    total, acc = 0.0, [0.0, 0.0, 0.0]
+    for item in items if isinstance(items, list) else []:
+        text = str((item or {}).get("hex", "")).lstrip("#") if isinstance(item, dict) else ""
+        if not re.fullmatch(r"[0-9a-fA-F]{6}", text):
+            continue
+        weight = item.get("ratio")
+        weight = float(weight) if isinstance(weight, (int, float)) and weight > 0 else 1.0
+        total += weight
+        for k in range(3):
+            acc[k] += int(text[2 * k:2 * k + 2], 16) * weight
+    return tuple(round(a / total) for a in acc) if total else None
+
+
 def _format(spec: dict[str, Any], params: dict[str, Any]) -> str:
     return str(params.get(spec.get("format_param", "output_format")) or spec.get("default_format", "png"))
 
@@ -119,20 +135,28 @@ async def _images(task: TaskInput, spec: dict[str, Any], fetched: list[Image.Ima
     description = marks.metadata_text(marks.generation_info(spec, p))
     stamp = marks.stamp_for(spec, p, width, height)
     quality = _quality(spec, p)
+    tone = _palette_tone(spec, p)
+    sequential = bool(spec.get("sequential_param") and p.get(spec["sequential_param"]))
 
     def work() -> list[Output]:
         region = images.edit_region(guides.mask, fetched[0], alpha=bool(spec.get("mask_alpha"))) \
             if guides.mask is not None else None
         keep = guides.reference_mask.convert("L") if guides.reference_mask is not None else None
-        outs = []
+        outs: list[Output] = []
+        previous: Image.Image | None = None
         for i in range(_count(spec, p)):
             seed = task_seed(task, i)
             if region is not None:
                 img = images.inpaint(fetched[0], region, seed, width, height, guides.reference, guides.style, keep)
             elif fetched:
                 img = images.blend_source(fetched[0], seed, width, height, guides.reference, guides.style, keep)
+            elif sequential and outs:  # a sequence: each image grows out of the one before
+                img = images.blend_source(previous, seed, width, height)
             else:
                 img = images.render(seed, width, height)
+            if tone is not None:  # a colour palette: the picture leans toward its weighted colour
+                img = Image.blend(img.convert("RGB"), Image.new("RGB", img.size, tone), 0.35)
+            previous = img
             if stamp is not None:
                 img = stamp.image(img)
             enc = images.encode(img, fmt, description, quality)

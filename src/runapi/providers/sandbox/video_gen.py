@@ -121,16 +121,30 @@ async def generate_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) 
     # `motion_param` with `motion` {value: scale}: how far the camera travels (1 = the default pan)
     motion = float((spec.get("motion") or {}).get(str(p.get(spec.get("motion_param") or "")), 1.0))
 
+    shots = 3 if spec.get("shots_param") and p.get(spec["shots_param"]) else 1  # multi-shot: three cuts
+
     def work() -> Done:
         videos = [_video_output(media.encode_video(task_seed(task, i), width, height, seconds, has_audio, first,
-                                                   audio=soundtrack, comment=comment, stamp=stamp,
-                                                   motion=motion),
+                                                   audio=soundtrack, comment=comment, stamp=stamp, motion=motion,
+                                                   frames=_shot_frames(task_seed(task, i), width, height, seconds,
+                                                                       first, motion, shots) if shots > 1 else None),
                                 width, height, seconds, has_audio)
                   for i in range(count)]
         given = [u for name in as_list(spec.get("sources_from")) for u in as_list(p.get(name))]
         return _with_extras(task, spec, videos, given)
 
     return await limits.run(work)
+
+
+def _shot_frames(seed: bytes, width: int, height: int, seconds: float, first, motion: float, shots: int):
+    """Multi-shot: the clip cut into `shots` scenes, each panning across its own picture (the first from the
+    opening frame, if any)."""
+    w, h = media._even(width), media._even(height)
+    count = max(1, round(seconds * media.FPS))
+    for k in range(shots):
+        n = count // shots + (1 if k < count % shots else 0)
+        canvas = media.canvas_for(images.seed_bytes(seed.hex(), "shot", k), w, h, first if k == 0 else None, motion)
+        yield from media._frames_from_canvas(canvas, w, h, n)
 
 
 async def _reference_frame(inputs: Inputs, spec: dict[str, Any], params: dict[str, Any],
@@ -219,12 +233,15 @@ async def _source_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -
     raise TaskFailed("No source video given")
 
 
-def _regraded(frames, seed: bytes):
-    """Edit: a deterministic colour grade derived from the seed, applied to every frame."""
+def _regraded(frames, seed: bytes, shots: int = 1, total: int = 1):
+    """Edit: a deterministic colour grade derived from the seed, applied to every frame; multi-shot (`shots` > 1
+    over `total` frames): each shot its own grade."""
     rng = np.random.default_rng(int.from_bytes(seed[:8], "big"))
     # every channel moves by 15-30 %, so an edit is always visible
-    gain = (1 + rng.choice([-1, 1], size=3) * rng.uniform(0.15, 0.3, size=3)).astype(np.float32)
-    for frame in frames:
+    gains = [(1 + rng.choice([-1, 1], size=3) * rng.uniform(0.15, 0.3, size=3)).astype(np.float32)
+             for _ in range(shots)]
+    for i, frame in enumerate(frames):
+        gain = gains[min(shots - 1, i * shots // max(total, 1))]
         yield np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)
 
 
@@ -275,6 +292,8 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any
 
     crop = crop_box(spec, p, info)
     kept = kept_seconds(spec, p, info) if mode == "extend" else info.duration
+    if mode == "edit" and spec.get("duration_param") and p.get(spec["duration_param"]) is not None:
+        kept = min(_number(p[spec["duration_param"]], info.duration), info.duration)  # edit: the first N seconds
     # extend: the frames of the source before the extension starts (all of them without a start)
     keep = round(kept * info.fps) if kept < info.duration else None
     comment = marks.metadata_text(marks.generation_info(spec, p))
@@ -282,10 +301,16 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any
     style_urls = [u for name in as_list(spec.get("style_references")) for u in as_list(p.get(name))]
     style = await inputs.image(style_urls[0], what="style reference image") if style_urls else None
     tone = None if style is None else await limits.run(_mean_colour, style)
+    audio_on = p.get(spec["audio_param"]) if spec.get("audio_param") else None  # edit: keep/add or drop sound
+    shots = 3 if spec.get("shots_param") and p.get(spec["shots_param"]) else 1
 
     def work() -> Done:
         audio = media.decode_audio(data) if info.has_audio else None
-        seconds = info.duration
+        seconds = kept if mode == "edit" else info.duration
+        if mode == "edit" and audio is not None:
+            audio = audio[:int(seconds * media.SAMPLE_RATE)]
+        if mode == "edit" and audio_on is not None:
+            audio = (audio if audio is not None and len(audio) else media._tone(seed, seconds)) if audio_on else None
         if crop is not None:  # another aspect ratio: the centred window of it, then scaled if asked
             frames = _cropped(media.decode_frames(data, max_frames=budget), crop, width, height)
         elif mode == "upscale":  # streamed: decode, resample, encode one frame at a time
@@ -310,7 +335,7 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any
             if audio is not None:
                 audio = np.concatenate([audio[:int(kept * media.SAMPLE_RATE)], media._tone(seed, extra)])
         elif mode != "upscale":
-            frames = _regraded(frames, seed)
+            frames = _regraded(frames, seed, shots, max(1, round(seconds * info.fps)))
             if tone is not None:  # a style reference: every frame tinted toward its mean colour
                 frames = _tinted(frames, tone)
         sound = audio is not None and len(audio) > 0
