@@ -41,8 +41,8 @@ def target_size(spec: dict[str, Any], params: dict[str, Any], first: Image.Image
         ratio = _NAMED_RATIOS.get(ratio_text)
     if ratio is None:  # "auto" or not given: follow the first input image, else square
         ratio = first.width / first.height if first is not None else 1.0
-    base = images.RESOLUTION_BASE.get(str(params.get(spec.get("resolution_param", "output_resolution"))),
-                                      int(spec.get("base", 1024)))
+    bases = {**images.RESOLUTION_BASE, **(spec.get("resolution_bases") or {})}
+    base = bases.get(str(params.get(spec.get("resolution_param", "output_resolution"))), int(spec.get("base", 1024)))
     if spec.get("pro_param") and params.get(spec["pro_param"]):  # a high-quality mode: `pro_base` pixels
         base = int(spec.get("pro_base", base))
     return images.dimensions(ratio, base, spec.get("max_side"))

@@ -153,7 +153,10 @@ async def _reference_frame(inputs: Inputs, spec: dict[str, Any], params: dict[st
     like an opening frame; the others are checked. Without one, the first reference video's first frame."""
     from PIL import Image
 
-    urls = [u for name in as_list(spec.get("reference_images")) for u in as_list(params.get(name))]
+    mode = spec.get("reference_mode")  # [param, value]: reference images count only in that input mode
+    in_mode = not mode or params.get(mode[0]) == mode[1]
+    urls = [u for name in as_list(spec.get("reference_images")) for u in as_list(params.get(name))] if in_mode else []
+    urls += _element_images(spec, params)
     fetched = [await inputs.image(u, load=i == 0, what="reference image") for i, u in enumerate(urls)]
     if fetched:
         return fetched[0]
@@ -162,6 +165,19 @@ async def _reference_frame(inputs: Inputs, spec: dict[str, Any], params: dict[st
         first, _ = await limits.run(media.first_and_last_frames, reference_videos[0])
         return Image.fromarray(first)
     return None
+
+
+def _element_images(spec: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    """`elements_param` (Kling elements: {name, element_input_urls, ...}): the images of the elements the prompt
+    names as @name, in the order they are defined."""
+    elements = params.get(spec["elements_param"]) if spec.get("elements_param") else None
+    if not isinstance(elements, list):
+        return []
+    texts = [str(params.get("prompt") or "")] + [str(shot.get("prompt") or "") for shot in
+                                                 as_list(params.get("multi_prompt")) if isinstance(shot, dict)]
+    named = set(re.findall(r"@([\w\-]+)", " ".join(texts)))
+    return [u for e in elements if isinstance(e, dict) and e.get("name") in named
+            for u in as_list(e.get("element_input_urls"))]
 
 
 def reference_video_urls(spec: dict[str, Any], params: dict[str, Any]) -> list[str]:
@@ -302,6 +318,13 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any
     style = await inputs.image(style_urls[0], what="style reference image") if style_urls else None
     tone = None if style is None else await limits.run(_mean_colour, style)
     audio_on = p.get(spec["audio_param"]) if spec.get("audio_param") else None  # edit: keep/add or drop sound
+    subject_urls = [u for name in as_list(spec.get("subject_image")) for u in as_list(p.get(name))]
+    subject = None
+    if subject_urls:  # motion control: the subject image laid over the motion; `background_param` says
+        img = await inputs.image(subject_urls[0], what="subject image")  # which of the two dominates
+        subject = await limits.run(_fitted, img, width, height)
+        from_image = p.get(spec.get("background_param") or "") == "image"
+        subject_weight = 0.7 if from_image else 0.3
     shots = 3 if spec.get("shots_param") and p.get(spec["shots_param"]) else 1
 
     def work() -> Done:
@@ -338,6 +361,8 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any
             frames = _regraded(frames, seed, shots, max(1, round(seconds * info.fps)))
             if tone is not None:  # a style reference: every frame tinted toward its mean colour
                 frames = _tinted(frames, tone)
+            if subject is not None:
+                frames = _overlaid(frames, subject, subject_weight)
         sound = audio is not None and len(audio) > 0
         encoded = media.encode_video(seed, width, height, seconds, has_audio=sound, frames=frames, audio=audio,
                                      comment=comment, stamp=stamp)
@@ -351,6 +376,23 @@ def _mean_colour(img) -> np.ndarray:
     from PIL import Image
 
     return np.asarray(img.convert("RGB").resize((1, 1), Image.BOX).getpixel((0, 0)), dtype=np.float32)
+
+
+def _fitted(img, width: int, height: int) -> np.ndarray:
+    from PIL import Image, ImageOps
+
+    return np.asarray(ImageOps.fit(ImageOps.exif_transpose(img).convert("RGB"), (width, height), Image.BICUBIC),
+                      dtype=np.float32)
+
+
+def _overlaid(frames, picture: np.ndarray, weight: float):
+    for frame in frames:
+        if frame.shape[:2] != picture.shape[:2]:  # a source whose size was not even: match the frame
+            from PIL import Image
+
+            picture = np.asarray(Image.fromarray(picture.astype(np.uint8)).resize((frame.shape[1], frame.shape[0])),
+                                 dtype=np.float32)
+        yield np.clip(frame.astype(np.float32) * (1 - weight) + picture * weight, 0, 255).astype(np.uint8)
 
 
 def _tinted(frames, tone: np.ndarray, amount: float = 0.35):
