@@ -48,12 +48,6 @@ def target_size(spec: dict[str, Any], params: dict[str, Any], first: Image.Image
     return images.dimensions(ratio, base, spec.get("max_side"))
 
 
-def _quality(spec: dict[str, Any], params: dict[str, Any]) -> int:
-    """`quality_param`: the JPEG/WebP quality asked for (1-100), else 90."""
-    raw = params.get(spec["quality_param"]) if spec.get("quality_param") else None
-    return max(1, min(100, int(raw))) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else 90
-
-
 def _palette_tone(spec: dict[str, Any], params: dict[str, Any]) -> tuple[int, int, int] | None:
     """`palette_param`: a list of {hex, ratio}; their ratio-weighted mean colour (None without a usable one)."""
     items = params.get(spec["palette_param"]) if spec.get("palette_param") else None
@@ -134,7 +128,6 @@ async def _images(task: TaskInput, spec: dict[str, Any], fetched: list[Image.Ima
     fmt = _format(spec, p)
     description = marks.metadata_text(marks.generation_info(spec, p))
     stamp = marks.stamp_for(spec, p, width, height)
-    quality = _quality(spec, p)
     tone = _palette_tone(spec, p)
     sequential = bool(spec.get("sequential_param") and p.get(spec["sequential_param"]))
 
@@ -159,7 +152,7 @@ async def _images(task: TaskInput, spec: dict[str, Any], fetched: list[Image.Ima
             previous = img
             if stamp is not None:
                 img = stamp.image(img)
-            enc = images.encode(img, fmt, description, quality)
+            enc = images.encode(img, fmt, description)
             outs.append(Output("images", enc.data, enc.content_type, enc.extension))
         return outs
 

@@ -163,9 +163,8 @@ def styled(paint: Image.Image, reference: Image.Image | None, style: Image.Image
     return paint
 
 
-def encode(image: Image.Image, fmt: str, description: str | None = None, quality: int = 90) -> Encoded:
-    """`description` goes into EXIF ImageDescription (the generation parameters, see marks.py); `quality` is
-    the JPEG/WebP quality."""
+def encode(image: Image.Image, fmt: str, description: str | None = None) -> Encoded:
+    """`description` goes into EXIF ImageDescription (the generation parameters, see marks.py)."""
     pil_format, content_type, ext = FORMATS.get(fmt, FORMATS["png"])
     buf = io.BytesIO()
     extra = {}
@@ -176,9 +175,9 @@ def encode(image: Image.Image, fmt: str, description: str | None = None, quality
     if pil_format == "PNG":
         image.save(buf, "PNG", compress_level=1, **extra)
     elif pil_format == "JPEG":
-        image.convert("RGB").save(buf, "JPEG", quality=quality, **extra)
+        image.convert("RGB").save(buf, "JPEG", quality=90, **extra)
     else:
-        image.save(buf, pil_format, quality=quality, **extra)
+        image.save(buf, pil_format, quality=90, **extra)
     return Encoded(buf.getvalue(), content_type, ext, image.width, image.height)
 
 
