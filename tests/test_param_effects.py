@@ -28,7 +28,7 @@ from tests.test_conformance import _resolve_task_refs, inputs_host, localize  # 
 CATALOG = get_catalog()
 UPSTREAM_TABLES = sorted((Path(mapping.__file__).parent).glob("*.yaml"))
 
-# Parameters known to be validated and then dropped, each being fixed on its own branch (issue 12 items 5-7).
+# Parameters known to be validated and then dropped (only Suno's are left, fixed on their own branch).
 # Empty this set as the fixes land: a parameter listed here that is read after all makes the test fail too.
 KNOWN_IGNORED: set[tuple[str, str]] = {
     # found by this guard, not yet triaged (read by no upstream table, and the sandbox only seeds its output
