@@ -538,9 +538,11 @@ def test_elevenlabs_every_action(srv, modes, inputs_host):
         ids = {
             "text_to_speech": create(c, "elevenlabs", "text_to_speech", {
                 "model": "text-to-speech-multilingual-v2", "text": "Hi there", "voice": "rachel",
-                "stability": 0.4, "timestamps": True}),
+                "stability": 0.4, "similarity_boost": 0.8, "timestamps": True, "language_code": "en",
+                "previous_text": "Well.", "next_text": "Bye."}),
             "text_to_dialogue": create(c, "elevenlabs", "text_to_dialogue", {
-                "dialogue": [{"text": "Hello", "voice": "Adam"}, {"text": "Hi", "voice": "21m00Tcm4TlvDq8ikWAM"}]}),
+                "dialogue": [{"text": "Hello", "voice": "Adam"}, {"text": "Hi", "voice": "21m00Tcm4TlvDq8ikWAM"}],
+                "language_code": "en"}),
             "text_to_sound": create(c, "elevenlabs", "text_to_sound", {"text": "rain", "duration_seconds": 2}),
             "speech_to_text": create(c, "elevenlabs", "speech_to_text", {
                 "source_audio_url": inputs_host.url + "/talk.mp3", "diarize": True}),
@@ -555,8 +557,12 @@ def test_elevenlabs_every_action(srv, modes, inputs_host):
     assert bodies["speech_to_text"]["text"] == "Hello from the fake."
     speech = modes.eleven.calls("POST", "/with-timestamps")[-1]
     assert speech["voice"] == "21m00Tcm4TlvDq8ikWAM" and speech["headers"]["xi-api-key"] == "xi-test"
-    assert speech["body"]["model_id"] == "eleven_multilingual_v2" and speech["body"]["voice_settings"] == {"stability": 0.4}
+    assert speech["body"]["model_id"] == "eleven_multilingual_v2"
+    assert speech["body"]["voice_settings"] == {"stability": 0.4, "similarity_boost": 0.8}
+    assert (speech["body"]["language_code"], speech["body"]["previous_text"], speech["body"]["next_text"]) == (
+        "en", "Well.", "Bye.")
     dialogue = modes.eleven.calls("POST", "/text-to-dialogue")[-1]["body"]
+    assert dialogue["language_code"] == "en"
     assert dialogue["inputs"] == [{"text": "Hello", "voice_id": "pNInz6obpgDQGcFmaJgB"},
                                   {"text": "Hi", "voice_id": "21m00Tcm4TlvDq8ikWAM"}]
     stt = modes.eleven.calls("POST", "/speech-to-text")[-1]

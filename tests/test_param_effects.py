@@ -20,7 +20,7 @@ import pytest
 from runapi.catalog import PLATFORM_PARAMS, get_catalog
 from runapi.catalog.model import build_family
 from runapi.providers.sandbox import SandboxProvider
-from runapi.providers.upstream import mapping
+from runapi.providers.upstream import elevenlabs, mapping
 from runapi.yamlload import load_yaml
 from tests.conftest import wait_done
 from tests.test_conformance import _resolve_task_refs, inputs_host, localize  # noqa: F401  (fixture)
@@ -28,104 +28,9 @@ from tests.test_conformance import _resolve_task_refs, inputs_host, localize  # 
 CATALOG = get_catalog()
 UPSTREAM_TABLES = sorted((Path(mapping.__file__).parent).glob("*.yaml"))
 
-# Parameters known to be validated and then dropped, each being fixed on its own branch (issue 12 items 5-7).
-# Empty this set as the fixes land: a parameter listed here that is read after all makes the test fail too.
-KNOWN_IGNORED: set[tuple[str, str]] = {
-    # being fixed on their own branches (issue 12 items 5-7): remove once merged
-    ('grok_imagine/extend_video', 'start_seconds'),
-    ('runway_aleph/edit_video', 'aspect_ratio'),
-    # found by this guard, not yet triaged (read by no upstream table, and the sandbox only seeds its output
-    # with them): give each a reader (an upstream mapping or the sandbox) or `effect: none` with a reason
-    ('elevenlabs/text_to_dialogue', 'language_code'),
-    ('elevenlabs/text_to_speech', 'language_code'),
-    ('elevenlabs/text_to_speech', 'next_text'),
-    ('elevenlabs/text_to_speech', 'previous_text'),
-    ('elevenlabs/text_to_speech', 'similarity_boost'),
-    ('flux_kontext/text_to_image', 'enable_translation'),
-    ('flux_kontext/text_to_image', 'watermark'),
-    ('gpt_4o_image/text_to_image', 'enable_prompt_expansion'),
-    ('grok_imagine/edit_image', 'enable_safety_checker'),
-    ('grok_imagine/edit_image', 'prompt'),
-    ('grok_imagine/extend_video', 'prompt'),
-    ('grok_imagine/image_to_video', 'enable_safety_checker'),
-    ('grok_imagine/image_to_video', 'index'),
-    ('grok_imagine/image_to_video', 'motion_style'),
-    ('grok_imagine/image_to_video', 'prompt'),
-    ('grok_imagine/image_to_video', 'source_task_id'),
-    ('grok_imagine/text_to_image', 'enable_pro'),
-    ('grok_imagine/text_to_image', 'enable_safety_checker'),
-    ('grok_imagine/text_to_image', 'prompt'),
-    ('grok_imagine/text_to_video', 'enable_safety_checker'),
-    ('grok_imagine/text_to_video', 'motion_style'),
-    ('grok_imagine/text_to_video', 'prompt'),
-    ('hailuo/image_to_video', 'enable_safety_checker'),
-    ('hailuo/text_to_video', 'enable_safety_checker'),
-    ('ideogram_v3/edit_image', 'style'),
-    ('imagen_4/remix_image', 'prompt'),
-    ('imagen_4/text_to_image', 'negative_prompt'),
-    ('kling/motion_control', 'background_source'),
-    ('kling/motion_control', 'character_orientation'),
-    ('kling/motion_control', 'prompt'),
-    ('kling/motion_control', 'source_first_frame_image_url'),
-    ('kling/text_to_video', 'kling_elements'),
-    ('luma/modify_video', 'prompt'),
-    ('luma/modify_video', 'watermark'),
-    ('runway/extend_video', 'prompt'),
-    ('runway/extend_video', 'watermark'),
-    ('runway/text_to_video', 'prompt'),
-    ('runway/text_to_video', 'watermark'),
-    ('runway_aleph/edit_video', 'prompt'),
-    ('runway_aleph/edit_video', 'reference_image_url'),
-    ('runway_aleph/edit_video', 'seed'),
-    ('seedance/text_to_video', 'reference_audio_urls'),
-    ('seedance/text_to_video', 'reference_image_urls'),
-    ('seedance/text_to_video', 'reference_video_urls'),
-    ('seedance/text_to_video', 'web_search'),
-    ('seedream/edit_image', 'output_quality'),
-    ('seedream/text_to_image', 'output_quality'),
-    ('veo_3_1/extend_video', 'watermark'),
-    ('veo_3_1/text_to_video', 'enable_translation'),
-    ('veo_3_1/text_to_video', 'input_mode'),
-    ('veo_3_1/text_to_video', 'reference_image_urls'),
-    ('veo_3_1/text_to_video', 'watermark'),
-    ('wan/edit_video', 'aspect_ratio'),
-    ('wan/edit_video', 'audio'),
-    ('wan/edit_video', 'audio_setting'),
-    ('wan/edit_video', 'duration_seconds'),
-    ('wan/edit_video', 'enable_prompt_expansion'),
-    ('wan/edit_video', 'enable_safety_checker'),
-    ('wan/edit_video', 'multi_shots'),
-    ('wan/edit_video', 'negative_prompt'),
-    ('wan/edit_video', 'prompt'),
-    ('wan/edit_video', 'reference_image_url'),
-    ('wan/edit_video', 'seed'),
-    ('wan/edit_video', 'source_video_url'),
-    ('wan/edit_video', 'source_video_urls'),
-    ('wan/edit_video', 'watermark'),
-    ('wan/image_to_video', 'enable_safety_checker'),
-    ('wan/image_to_video', 'multi_shots'),
-    ('wan/image_to_video', 'negative_prompt'),
-    ('wan/image_to_video', 'prompt'),
-    ('wan/image_to_video', 'watermark'),
-    ('wan/text_to_image', 'bbox_list'),
-    ('wan/text_to_image', 'color_palette'),
-    ('wan/text_to_image', 'enable_safety_checker'),
-    ('wan/text_to_image', 'enable_sequential'),
-    ('wan/text_to_image', 'prompt'),
-    ('wan/text_to_image', 'seed'),
-    ('wan/text_to_image', 'thinking_mode'),
-    ('wan/text_to_image', 'watermark'),
-    ('wan/text_to_video', 'background_audio_url'),
-    ('wan/text_to_video', 'enable_prompt_expansion'),
-    ('wan/text_to_video', 'enable_safety_checker'),
-    ('wan/text_to_video', 'negative_prompt'),
-    ('wan/text_to_video', 'prompt'),
-    ('wan/text_to_video', 'reference_audio_url'),
-    ('wan/text_to_video', 'reference_image_urls'),
-    ('wan/text_to_video', 'reference_video_urls'),
-    ('wan/text_to_video', 'seed'),
-    ('wan/text_to_video', 'watermark'),
-}
+# Parameters known to be validated and then dropped: none. A parameter listed here that is read after all
+# makes the test fail too, so the set only ever shrinks.
+KNOWN_IGNORED: set[tuple[str, str]] = set()
 
 READS: dict[tuple[str, str], set[str]] = defaultdict(set)  # (action key, model id) → params the sandbox read
 
@@ -220,6 +125,10 @@ def upstream_reads() -> dict[tuple[str, str], set[str]]:
                     for v in (route.get("input") or {}).values():
                         names |= _spec_reads(v)
                 out[(action_key, model)] |= names
+    for action_key, body in elevenlabs.BODIES.items():  # the ElevenLabs adapter's request bodies (same format)
+        names = set().union(*(_spec_reads(v) for v in body.values()), set())
+        for model in elevenlabs.MODELS:
+            out[(action_key, model)] |= names
     return out
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from ..base import Done, InputRejected, Output, TaskFailed, TaskInput
-from . import images, limits
+from . import images, limits, marks
 from .base import Inputs, as_list, generator, task_seed
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[x*×]\s*(\d+)\s*$", re.IGNORECASE)
@@ -41,9 +41,27 @@ def target_size(spec: dict[str, Any], params: dict[str, Any], first: Image.Image
         ratio = _NAMED_RATIOS.get(ratio_text)
     if ratio is None:  # "auto" or not given: follow the first input image, else square
         ratio = first.width / first.height if first is not None else 1.0
-    base = images.RESOLUTION_BASE.get(str(params.get(spec.get("resolution_param", "output_resolution"))),
-                                      int(spec.get("base", 1024)))
+    bases = {**images.RESOLUTION_BASE, **(spec.get("resolution_bases") or {})}
+    base = bases.get(str(params.get(spec.get("resolution_param", "output_resolution"))), int(spec.get("base", 1024)))
+    if spec.get("pro_param") and params.get(spec["pro_param"]):  # a high-quality mode: `pro_base` pixels
+        base = int(spec.get("pro_base", base))
     return images.dimensions(ratio, base, spec.get("max_side"))
+
+
+def _palette_tone(spec: dict[str, Any], params: dict[str, Any]) -> tuple[int, int, int] | None:
+    """`palette_param`: a list of {hex, ratio}; their ratio-weighted mean colour (None without a usable one)."""
+    items = params.get(spec["palette_param"]) if spec.get("palette_param") else None
+    total, acc = 0.0, [0.0, 0.0, 0.0]
+    for item in items if isinstance(items, list) else []:
+        text = str((item or {}).get("hex", "")).lstrip("#") if isinstance(item, dict) else ""
+        if not re.fullmatch(r"[0-9a-fA-F]{6}", text):
+            continue
+        weight = item.get("ratio")
+        weight = float(weight) if isinstance(weight, (int, float)) and weight > 0 else 1.0
+        total += weight
+        for k in range(3):
+            acc[k] += int(text[2 * k:2 * k + 2], 16) * weight
+    return tuple(round(a / total) for a in acc) if total else None
 
 
 def _format(spec: dict[str, Any], params: dict[str, Any]) -> str:
@@ -108,21 +126,33 @@ async def _images(task: TaskInput, spec: dict[str, Any], fetched: list[Image.Ima
         width, height = target_size(spec, p, fetched[0] if fetched else None)
     limits.check_output_image(width, height)
     fmt = _format(spec, p)
+    description = marks.metadata_text(marks.generation_info(spec, p))
+    stamp = marks.stamp_for(spec, p, width, height)
+    tone = _palette_tone(spec, p)
+    sequential = bool(spec.get("sequential_param") and p.get(spec["sequential_param"]))
 
     def work() -> list[Output]:
         region = images.edit_region(guides.mask, fetched[0], alpha=bool(spec.get("mask_alpha"))) \
             if guides.mask is not None else None
         keep = guides.reference_mask.convert("L") if guides.reference_mask is not None else None
-        outs = []
+        outs: list[Output] = []
+        previous: Image.Image | None = None
         for i in range(_count(spec, p)):
             seed = task_seed(task, i)
             if region is not None:
                 img = images.inpaint(fetched[0], region, seed, width, height, guides.reference, guides.style, keep)
             elif fetched:
                 img = images.blend_source(fetched[0], seed, width, height, guides.reference, guides.style, keep)
+            elif sequential and outs:  # a sequence: each image grows out of the one before
+                img = images.blend_source(previous, seed, width, height)
             else:
                 img = images.render(seed, width, height)
-            enc = images.encode(img, fmt)
+            if tone is not None:  # a colour palette: the picture leans toward its weighted colour
+                img = Image.blend(img.convert("RGB"), Image.new("RGB", img.size, tone), 0.35)
+            previous = img
+            if stamp is not None:
+                img = stamp.image(img)
+            enc = images.encode(img, fmt, description)
             outs.append(Output("images", enc.data, enc.content_type, enc.extension))
         return outs
 

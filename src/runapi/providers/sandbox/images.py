@@ -163,15 +163,21 @@ def styled(paint: Image.Image, reference: Image.Image | None, style: Image.Image
     return paint
 
 
-def encode(image: Image.Image, fmt: str) -> Encoded:
+def encode(image: Image.Image, fmt: str, description: str | None = None) -> Encoded:
+    """`description` goes into EXIF ImageDescription (the generation parameters, see marks.py)."""
     pil_format, content_type, ext = FORMATS.get(fmt, FORMATS["png"])
     buf = io.BytesIO()
+    extra = {}
+    if description:
+        exif = Image.Exif()
+        exif[0x010E] = description
+        extra["exif"] = exif
     if pil_format == "PNG":
-        image.save(buf, "PNG", compress_level=1)
+        image.save(buf, "PNG", compress_level=1, **extra)
     elif pil_format == "JPEG":
-        image.convert("RGB").save(buf, "JPEG", quality=90)
+        image.convert("RGB").save(buf, "JPEG", quality=90, **extra)
     else:
-        image.save(buf, pil_format, quality=90)
+        image.save(buf, pil_format, quality=90, **extra)
     return Encoded(buf.getvalue(), content_type, ext, image.width, image.height)
 
 

@@ -113,8 +113,10 @@ def _frames_from_canvas(canvas: np.ndarray, width: int, height: int, count: int,
         yield canvas[y:y + height, x:x + width]
 
 
-def canvas_for(seed: bytes, width: int, height: int, first_frame: Image.Image | None = None) -> np.ndarray:
-    cw, ch = _even(width * 1.15), _even(height * 1.15)
+def canvas_for(seed: bytes, width: int, height: int, first_frame: Image.Image | None = None,
+               motion: float = 1.0) -> np.ndarray:
+    """The picture the frames pan across: `motion` scales how much larger than the frame it is (the pan)."""
+    cw, ch = _even(width * (1 + 0.15 * motion)), _even(height * (1 + 0.15 * motion))
     if first_frame is not None:
         img = images.blend_source(first_frame, seed, cw, ch)
     else:
@@ -123,14 +125,20 @@ def canvas_for(seed: bytes, width: int, height: int, first_frame: Image.Image | 
 
 
 def encode_video(seed: bytes, width: int, height: int, seconds: float, has_audio: bool = False,
-                 first_frame: Image.Image | None = None, frames=None, audio: np.ndarray | None = None) -> bytes:
-    """MP4 with H.264 video (yuv420p) and, when has_audio, an AAC track of the same length."""
+                 first_frame: Image.Image | None = None, frames=None, audio: np.ndarray | None = None,
+                 comment: str | None = None, stamp=None, motion: float = 1.0) -> bytes:
+    """MP4 with H.264 video (yuv420p) and, when has_audio, an AAC track of the same length. `comment` goes
+    into the container's metadata; `stamp` (marks.Stamp) is drawn on every frame."""
     width, height = _even(width), _even(height)
     count = max(1, int(round(seconds * FPS)))
     if frames is None:
-        frames = _frames_from_canvas(canvas_for(seed, width, height, first_frame), width, height, count)
+        frames = _frames_from_canvas(canvas_for(seed, width, height, first_frame, motion), width, height, count)
+    if stamp is not None:
+        frames = (stamp.array(f.to_ndarray(format="rgb24") if isinstance(f, av.VideoFrame) else f) for f in frames)
     buf = io.BytesIO()
     with av.open(buf, mode="w", format="mp4") as out:
+        if comment:
+            out.metadata["comment"] = comment
         vs = out.add_stream("libx264", rate=FPS)
         vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
         vs.options = {"preset": "ultrafast", "crf": "32"}

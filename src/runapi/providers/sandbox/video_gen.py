@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..base import Done, Output, TaskFailed, TaskInput
-from . import images, limits, media
+from . import images, limits, marks, media
 from .base import Inputs, as_list, generator, task_seed
 
 _NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)")
@@ -75,6 +75,11 @@ async def generate_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) 
     p = task.params
     image_urls = [u for name in as_list(spec.get("images")) for u in as_list(p.get(name))]
     first = await inputs.image(image_urls[0]) if image_urls else None
+    ref_name = spec.get("images_from_task")  # a task_ref param: that task's image (`index_param`) opens the video
+    if first is None and ref_name and p.get(ref_name) and task.refs.get(ref_name):
+        index = int(p.get(spec.get("index_param", "index")) or 0)
+        data = await inputs.task_file(task.refs[ref_name], "images", index)
+        first = await limits.run(limits.open_image, data, True, "source image")
     seconds = _number(p.get(spec.get("duration_param", "duration_seconds")), float(spec.get("default_duration", 5)))
     seconds = min(max(seconds, 1.0), float(spec.get("max_duration", 60)))
     ratio_text = p.get(spec.get("aspect_param", "aspect_ratio"))
@@ -97,19 +102,82 @@ async def generate_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) 
         has_audio = True
     count = int(p.get(spec["count_param"]) or 1) if spec.get("count_param") else int(spec.get("count", 1))
     limits.check_video_output(width, height, max(1, round(seconds * media.FPS)), count)
+    reference_videos = [await inputs.fetch(u, spec.get("max_source_bytes"), "video")
+                        for u in reference_video_urls(spec, p)]
     if spec.get("max_reference_seconds"):  # the inputs' total length is documented: measure them
-        lengths = [(await probe_source(await inputs.fetch(u, spec.get("max_source_bytes"), "video"))).duration
-                   for u in reference_video_urls(spec, p)]
-        check_reference_seconds(spec, lengths)
+        check_reference_seconds(spec, [(await probe_source(data)).duration for data in reference_videos])
+    if first is None:  # no opening frame: the first reference image, else reference video, is blended in
+        first = await _reference_frame(inputs, spec, p, reference_videos)
+    background = [u for name in as_list(spec.get("background_audio")) for u in as_list(p.get(name))]
+    if background and soundtrack is None:  # background / reference audio: the soundtrack, looped to length
+        samples = await limits.run(media.decode_audio, await inputs.fetch(background[0], what="audio"))
+        if not len(samples):
+            raise TaskFailed("Failed to fetch the audio: no audio track")
+        soundtrack = np.resize(samples, max(1, int(seconds * media.SAMPLE_RATE))).astype(np.float32)
+        has_audio = True
+
+    comment = marks.metadata_text(marks.generation_info(spec, p))
+    stamp = marks.stamp_for(spec, p, media._even(width), media._even(height))
+    # `motion_param` with `motion` {value: scale}: how far the camera travels (1 = the default pan)
+    motion = float((spec.get("motion") or {}).get(str(p.get(spec.get("motion_param") or "")), 1.0))
+
+    shots = 3 if spec.get("shots_param") and p.get(spec["shots_param"]) else 1  # multi-shot: three cuts
 
     def work() -> Done:
         videos = [_video_output(media.encode_video(task_seed(task, i), width, height, seconds, has_audio, first,
-                                                   audio=soundtrack), width, height, seconds, has_audio)
+                                                   audio=soundtrack, comment=comment, stamp=stamp, motion=motion,
+                                                   frames=_shot_frames(task_seed(task, i), width, height, seconds,
+                                                                       first, motion, shots) if shots > 1 else None),
+                                width, height, seconds, has_audio)
                   for i in range(count)]
         given = [u for name in as_list(spec.get("sources_from")) for u in as_list(p.get(name))]
         return _with_extras(task, spec, videos, given)
 
     return await limits.run(work)
+
+
+def _shot_frames(seed: bytes, width: int, height: int, seconds: float, first, motion: float, shots: int):
+    """Multi-shot: the clip cut into `shots` scenes, each panning across its own picture (the first from the
+    opening frame, if any)."""
+    w, h = media._even(width), media._even(height)
+    count = max(1, round(seconds * media.FPS))
+    for k in range(shots):
+        n = count // shots + (1 if k < count % shots else 0)
+        canvas = media.canvas_for(images.seed_bytes(seed.hex(), "shot", k), w, h, first if k == 0 else None, motion)
+        yield from media._frames_from_canvas(canvas, w, h, n)
+
+
+async def _reference_frame(inputs: Inputs, spec: dict[str, Any], params: dict[str, Any],
+                           reference_videos: list[bytes]):
+    """`reference_images` (params with image URLs): the first is fetched, checked and blended into the video
+    like an opening frame; the others are checked. Without one, the first reference video's first frame."""
+    from PIL import Image
+
+    mode = spec.get("reference_mode")  # [param, value]: reference images count only in that input mode
+    in_mode = not mode or params.get(mode[0]) == mode[1]
+    urls = [u for name in as_list(spec.get("reference_images")) for u in as_list(params.get(name))] if in_mode else []
+    urls += _element_images(spec, params)
+    fetched = [await inputs.image(u, load=i == 0, what="reference image") for i, u in enumerate(urls)]
+    if fetched:
+        return fetched[0]
+    if reference_videos:
+        await probe_source(reference_videos[0])  # a decodable video, else the task fails
+        first, _ = await limits.run(media.first_and_last_frames, reference_videos[0])
+        return Image.fromarray(first)
+    return None
+
+
+def _element_images(spec: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    """`elements_param` (Kling elements: {name, element_input_urls, ...}): the images of the elements the prompt
+    names as @name, in the order they are defined."""
+    elements = params.get(spec["elements_param"]) if spec.get("elements_param") else None
+    if not isinstance(elements, list):
+        return []
+    texts = [str(params.get("prompt") or "")] + [str(shot.get("prompt") or "") for shot in
+                                                 as_list(params.get("multi_prompt")) if isinstance(shot, dict)]
+    named = set(re.findall(r"@([\w\-]+)", " ".join(texts)))
+    return [u for e in elements if isinstance(e, dict) and e.get("name") in named
+            for u in as_list(e.get("element_input_urls"))]
 
 
 def reference_video_urls(spec: dict[str, Any], params: dict[str, Any]) -> list[str]:
@@ -181,12 +249,15 @@ async def _source_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -
     raise TaskFailed("No source video given")
 
 
-def _regraded(frames, seed: bytes):
-    """Edit: a deterministic colour grade derived from the seed, applied to every frame."""
+def _regraded(frames, seed: bytes, shots: int = 1, total: int = 1):
+    """Edit: a deterministic colour grade derived from the seed, applied to every frame; multi-shot (`shots` > 1
+    over `total` frames): each shot its own grade."""
     rng = np.random.default_rng(int.from_bytes(seed[:8], "big"))
     # every channel moves by 15-30 %, so an edit is always visible
-    gain = (1 + rng.choice([-1, 1], size=3) * rng.uniform(0.15, 0.3, size=3)).astype(np.float32)
-    for frame in frames:
+    gains = [(1 + rng.choice([-1, 1], size=3) * rng.uniform(0.15, 0.3, size=3)).astype(np.float32)
+             for _ in range(shots)]
+    for i, frame in enumerate(frames):
+        gain = gains[min(shots - 1, i * shots // max(total, 1))]
         yield np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)
 
 
@@ -237,12 +308,32 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any
 
     crop = crop_box(spec, p, info)
     kept = kept_seconds(spec, p, info) if mode == "extend" else info.duration
+    if mode == "edit" and spec.get("duration_param") and p.get(spec["duration_param"]) is not None:
+        kept = min(_number(p[spec["duration_param"]], info.duration), info.duration)  # edit: the first N seconds
     # extend: the frames of the source before the extension starts (all of them without a start)
     keep = round(kept * info.fps) if kept < info.duration else None
+    comment = marks.metadata_text(marks.generation_info(spec, p))
+    stamp = marks.stamp_for(spec, p, width, height)
+    style_urls = [u for name in as_list(spec.get("style_references")) for u in as_list(p.get(name))]
+    style = await inputs.image(style_urls[0], what="style reference image") if style_urls else None
+    tone = None if style is None else await limits.run(_mean_colour, style)
+    audio_on = p.get(spec["audio_param"]) if spec.get("audio_param") else None  # edit: keep/add or drop sound
+    subject_urls = [u for name in as_list(spec.get("subject_image")) for u in as_list(p.get(name))]
+    subject = None
+    if subject_urls:  # motion control: the subject image laid over the motion; `background_param` says
+        img = await inputs.image(subject_urls[0], what="subject image")  # which of the two dominates
+        subject = await limits.run(_fitted, img, width, height)
+        from_image = p.get(spec.get("background_param") or "") == "image"
+        subject_weight = 0.7 if from_image else 0.3
+    shots = 3 if spec.get("shots_param") and p.get(spec["shots_param"]) else 1
 
     def work() -> Done:
         audio = media.decode_audio(data) if info.has_audio else None
-        seconds = info.duration
+        seconds = kept if mode == "edit" else info.duration
+        if mode == "edit" and audio is not None:
+            audio = audio[:int(seconds * media.SAMPLE_RATE)]
+        if mode == "edit" and audio_on is not None:
+            audio = (audio if audio is not None and len(audio) else media._tone(seed, seconds)) if audio_on else None
         if crop is not None:  # another aspect ratio: the centred window of it, then scaled if asked
             frames = _cropped(media.decode_frames(data, max_frames=budget), crop, width, height)
         elif mode == "upscale":  # streamed: decode, resample, encode one frame at a time
@@ -267,13 +358,46 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any
             if audio is not None:
                 audio = np.concatenate([audio[:int(kept * media.SAMPLE_RATE)], media._tone(seed, extra)])
         elif mode != "upscale":
-            frames = _regraded(frames, seed)
+            frames = _regraded(frames, seed, shots, max(1, round(seconds * info.fps)))
+            if tone is not None:  # a style reference: every frame tinted toward its mean colour
+                frames = _tinted(frames, tone)
+            if subject is not None:
+                frames = _overlaid(frames, subject, subject_weight)
         sound = audio is not None and len(audio) > 0
-        encoded = media.encode_video(seed, width, height, seconds, has_audio=sound, frames=frames, audio=audio)
+        encoded = media.encode_video(seed, width, height, seconds, has_audio=sound, frames=frames, audio=audio,
+                                     comment=comment, stamp=stamp)
         video = _video_output(encoded, width, height, seconds, sound)
         return _with_extras(task, spec, [video], [source_ref] if spec.get("echo_source") else None)
 
     return await limits.run(work)
+
+
+def _mean_colour(img) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(img.convert("RGB").resize((1, 1), Image.BOX).getpixel((0, 0)), dtype=np.float32)
+
+
+def _fitted(img, width: int, height: int) -> np.ndarray:
+    from PIL import Image, ImageOps
+
+    return np.asarray(ImageOps.fit(ImageOps.exif_transpose(img).convert("RGB"), (width, height), Image.BICUBIC),
+                      dtype=np.float32)
+
+
+def _overlaid(frames, picture: np.ndarray, weight: float):
+    for frame in frames:
+        if frame.shape[:2] != picture.shape[:2]:  # a source whose size was not even: match the frame
+            from PIL import Image
+
+            picture = np.asarray(Image.fromarray(picture.astype(np.uint8)).resize((frame.shape[1], frame.shape[0])),
+                                 dtype=np.float32)
+        yield np.clip(frame.astype(np.float32) * (1 - weight) + picture * weight, 0, 255).astype(np.uint8)
+
+
+def _tinted(frames, tone: np.ndarray, amount: float = 0.35):
+    for frame in frames:
+        yield np.clip(frame.astype(np.float32) * (1 - amount) + tone * amount, 0, 255).astype(np.uint8)
 
 
 def _frame_at(data: bytes, index: int, budget: int):
