@@ -169,7 +169,7 @@ async def update_guardrail(db: Database, who: Principal, guardrail_id: str, fiel
                 raise InvalidInput(f"A guardrail named {fields['name']!r} already exists")
         fields["updated_at"] = time.time()
         await conn.execute(update(guardrails).where(guardrails.c.id == current.id).values(**fields))
-    shown = {k: _tuple(v) if k in LIST_FIELDS or k == "model_budgets" else v
+    shown: dict[str, Any] = {k: _tuple(v) if k in LIST_FIELDS or k == "model_budgets" else v
              for k, v in fields.items() if k != "name_key"}
     return replace(current, **shown)
 
