@@ -137,3 +137,11 @@ def missing_parameter(name: str) -> MissingParameter:
 
 def invalid(message: str) -> InvalidInput:
     return InvalidInput(message)
+
+
+# The documented message for a record (key, guardrail, assignment, file) this account cannot see.
+RECORD_NOT_FOUND = "Record does not exist"
+
+
+def record_not_found() -> NotFound:
+    return NotFound(RECORD_NOT_FOUND)

@@ -15,8 +15,9 @@ async def ensure_bootstrap(rt: Runtime) -> None:
         if await admin.count_accounts(rt.db):
             return
         s = rt.settings
-        created = await admin.create_account(rt.db, "Default account", s.bootstrap_email, s.bootstrap_credits_cents)
-        key = await admin.mint_key(rt.db, created["account_id"], "api", name="bootstrap", token=s.bootstrap_api_key)
+        created, key = await admin.create_account_with_key(rt.db, "Default account", s.bootstrap_email,
+                                                           s.bootstrap_credits_cents, "bootstrap",
+                                                           token=s.bootstrap_api_key)
         if s.bootstrap_api_key:
             message = f"created account {created['account_id']} with the API key from RUNAPI_BOOTSTRAP_API_KEY"
         else:

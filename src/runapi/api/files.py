@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from .. import files_policy as policy
 from ..errors import ApiError
-from ..store.schema import files
+from ..storage import files_store
 from .context import runtime
 
 FILE_HEADERS = {
@@ -31,9 +30,7 @@ OCTET = "application/octet-stream"
 async def served_type(request: Request, key: str) -> str:
     parts = key.split("/")
     if parts[0] == "uploads" and len(parts) == 4:  # uploads/{account}/{file_id}/{name}
-        async with runtime(request).db.read() as conn:
-            mime = (await conn.execute(select(files.c.mime_type).where(
-                files.c.id == parts[2], files.c.key == key))).scalar_one_or_none()
+        mime = await files_store.upload_type(runtime(request).db, parts[2], key)
     else:  # generated outputs (and stores of our own): the extension is one we chose for the type
         mime = policy.type_for_extension(key)
     return mime if mime in policy.ALLOWED_MIME else OCTET

@@ -7,13 +7,13 @@ from typing import Any
 
 from starlette.requests import Request
 
+from ..auth.keys import INTERVALS
 from ..auth.principal import Principal
-from ..errors import ApiError
+from ..errors import RECORD_NOT_FOUND, ApiError
 from ..store.schema import BIGINT_MAX
 from .context import authenticated
 
-INTERVALS = ("daily", "weekly", "monthly")
-NOT_FOUND = "Record does not exist"
+NOT_FOUND = RECORD_NOT_FOUND
 MISSING = object()  # "the request did not carry this field" (unlike an explicit null)
 
 
@@ -104,9 +104,3 @@ def opt_string_list(body: dict[str, Any], name: str) -> Any:
 def given(values: dict[str, Any]) -> dict[str, Any]:
     """The fields the request actually carried (omitted ones keep their stored value)."""
     return {k: v for k, v in values.items() if v is not MISSING}
-
-
-def check_limit_pair(limit: Any, interval: Any) -> None:
-    if limit is not None and interval is None:
-        raise ApiError(422, "credit_limit_reset_interval is required when credit_limit_cents is set "
-                            f"(allowed values: {', '.join(INTERVALS)})")

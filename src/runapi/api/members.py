@@ -8,6 +8,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
+from .. import accounts
+from ..accounts import Member
 from ..auth import admin
 from ..errors import ApiError
 from .context import runtime
@@ -15,17 +17,15 @@ from .management import MISSING, body_object, iso, manager, opt_string
 from .responses import Json, json_body
 
 
-def member_object(row: dict[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "user_id": row["user_id"], "name": row["name"], "email": row["email"],
-            "role": row["role"], "created_at": iso(row["created_at"])}
+def member_object(m: Member) -> dict[str, Any]:
+    return {"id": m.id, "user_id": m.user_id, "name": m.name, "email": m.email, "role": m.role,
+            "created_at": iso(m.created_at)}
 
 
 async def list_members(request: Request) -> Json:
     """Admins see every member of the account; a member sees themselves."""
     who = await manager(request)
-    rows = await admin.list_members(runtime(request).db, who.account_id,
-                                    None if who.role == "admin" else who.membership_id)
-    return Json({"members": [member_object(r) for r in rows]})
+    return Json({"members": [member_object(m) for m in await accounts.list_members(runtime(request).db, who)]})
 
 
 async def add_member(request: Request) -> Json:
@@ -42,13 +42,7 @@ async def add_member(request: Request) -> Json:
     role = body.get("role", "member")
     if role not in admin.ROLES:
         raise ApiError(422, f"Invalid value for role: {role!r}. Allowed values: {', '.join(admin.ROLES)}")
-    db = runtime(request).db
-    try:
-        member = await admin.add_member(db, who.account_id, email, None if name is MISSING else name, role)
-    except ValueError as exc:
-        raise ApiError(422, str(exc)) from None
-    key = await admin.mint_key(db, who.account_id, "management", name=f"{member['email']} management",
-                               membership_id=member["id"])
+    member, key = await accounts.add_member(runtime(request).db, who, email, None if name is MISSING else name, role)
     return Json({"member": member_object(member),
                  "management_key": {"id": key.id, "key": key.token, "masked_token": key.masked}}, status_code=201)
 

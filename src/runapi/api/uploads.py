@@ -15,7 +15,6 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,8 +24,7 @@ from .. import files_policy as policy
 from ..auth.principal import require_api_key
 from ..errors import ApiError
 from ..net.safe_http import BlockedDestination, TooLarge, fetch_bytes
-from ..storage import StorageFull, parse_expires, quota
-from ..store.schema import files
+from ..storage import StorageFull, files_store, parse_expires, quota
 from .context import authenticated, base_url, runtime
 from .management import iso
 from .responses import Json, json_body
@@ -159,18 +157,16 @@ async def _store(request: Request, account_id: int, api_key_id: str | None, data
         if not prepared:
             await quota.release(rt.db, file_id)
         raise
-    row["state"] = "ready"
-    async with rt.db.write() as conn:
-        await conn.execute(update(files).where(files.c.id == file_id).values(**row))
-    return _answer(request, row)
+    return _answer(request, await files_store.mark_ready(rt.db, row))
 
 
-def _answer(request: Request, row: dict[str, Any]) -> dict[str, Any]:
+def _answer(request: Request, stored: files_store.StoredFile) -> dict[str, Any]:
     rt = runtime(request)
-    return {"file_name": row["file_name"],
-            "url": rt.signer.url(base_url(request), row["key"], int(row["expires_at"])),
-            "size_bytes": row["size_bytes"], "mime_type": row["mime_type"],
-            "created_at": iso(row["created_at"]), "expires_at": iso(row["expires_at"])}
+    assert stored.key is not None  # (a ready file is stored)
+    return {"file_name": stored.file_name,
+            "url": rt.signer.url(base_url(request), stored.key, int(stored.expires_at)),
+            "size_bytes": stored.size_bytes, "mime_type": stored.mime_type,
+            "created_at": iso(stored.created_at), "expires_at": iso(stored.expires_at)}
 
 
 async def _precheck(request: Request, account_id: int) -> None:
@@ -248,21 +244,19 @@ async def receive_upload(request: Request) -> Response:
     if expires is None or expires < time.time() or not hmac.compare_digest(
             rt.signer.sign("upload", file_id, expires).encode(), sig.encode()):
         raise ApiError(403, "Upload URL expired or invalid", code="invalid_signature")
-    async with rt.db.read() as conn:
-        row = (await conn.execute(select(files).where(files.c.id == file_id, files.c.state == "pending")))\
-            .mappings().first()
+    row = await files_store.pending_upload(rt.db, file_id)
     if row is None:
         raise ApiError(404, "Record does not exist", code="not_found")
     chunks, total = [], 0
     async for chunk in request.stream():
         total += len(chunk)
-        if total > row["size_bytes"]:
+        if total > row.size_bytes:
             raise ApiError(413, "Upload is larger than the prepared byte_size", code="file_too_large")
         chunks.append(chunk)
     data = b"".join(chunks)
-    if len(data) != row["size_bytes"]:
+    if len(data) != row.size_bytes:
         raise ApiError(422, "Upload size does not match the prepared byte_size", code="size_mismatch")
-    if row["checksum"] and base64.b64encode(hashlib.md5(data).digest()).decode() != row["checksum"]:
+    if row.checksum and base64.b64encode(hashlib.md5(data).digest()).decode() != row.checksum:
         raise ApiError(422, "Upload checksum does not match", code="checksum_mismatch")
     await _put(request, f"pending/{file_id}", data, "application/octet-stream")
     return Response(status_code=204)
@@ -276,14 +270,12 @@ async def confirm_upload(request: Request) -> Json:
     if not isinstance(file_id, str):
         raise invalid_source("signed_id is required")
     rt = runtime(request)
-    async with rt.db.read() as conn:
-        row = (await conn.execute(select(files).where(files.c.id == file_id, files.c.account_id == who.account_id,
-                                                      files.c.state == "pending"))).mappings().first()
+    row = await files_store.pending_upload(rt.db, file_id, who.account_id)
     data = await rt.storage.read(f"pending/{file_id}") if row else None
     if row is None or data is None:
         raise ApiError(404, "Record does not exist", code="not_found")
     try:
-        answer = await _store(request, who.account_id, who.key_id, data, row["file_name"], file_id=file_id)
+        answer = await _store(request, who.account_id, who.key_id, data, row.file_name, file_id=file_id)
     finally:
         await rt.storage.delete(f"pending/{file_id}")
     return Json(answer, status_code=201)
@@ -291,17 +283,13 @@ async def confirm_upload(request: Request) -> Json:
 
 async def expire_files(rt: Any) -> int:
     """Delete files past their hour: the object, then the row's state. Returns how many went."""
-    now = time.time()
-    async with rt.db.read() as conn:
-        rows = (await conn.execute(select(files.c.id, files.c.key).where(
-            files.c.state.in_(quota.HELD_STATES), files.c.expires_at < now).limit(500))).all()
-    for file_id, key in rows:
-        for k in (key, f"pending/{file_id}"):
+    gone = await files_store.expired(rt.db)
+    for f in gone:
+        for k in (f.key, f"pending/{f.id}"):
             if k:
                 await rt.storage.delete(k)
-        async with rt.db.write() as conn:
-            await conn.execute(update(files).where(files.c.id == file_id).values(state="deleted"))
-    return len(rows)
+        await files_store.mark_deleted(rt.db, f.id)
+    return len(gone)
 
 
 routes = [

@@ -9,13 +9,12 @@ import asyncio
 import hmac
 import time
 
-from sqlalchemy import or_, select, update
 from starlette.requests import Request
 from starlette.routing import Route
 
 from ..errors import ApiError
 from ..providers.upstream.router import webhook_signature
-from ..store.schema import tasks
+from ..tasks import engine
 from .context import runtime
 from .responses import Json
 
@@ -40,17 +39,10 @@ async def upstream_webhook(request: Request) -> Json:
 
 async def poke(rt, task_id: str) -> bool:
     """Make an unleased, unfinished task due now and wake a worker. False while a worker holds it."""
-    now = time.time()
-    async with rt.db.write() as conn:
-        res = await conn.execute(update(tasks).where(
-            tasks.c.id == task_id, tasks.c.state.in_(("queued", "running")),
-            or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now)).values(next_run_at=now))
-    if res.rowcount:
+    outcome = await engine.make_due(rt.db, task_id)
+    if outcome == "due":
         rt.wake_worker()
-        return True
-    async with rt.db.read() as conn:
-        state = (await conn.execute(select(tasks.c.state).where(tasks.c.id == task_id))).scalar()
-    return state not in ("queued", "running")  # finished or unknown: nothing to wake
+    return outcome != "held"  # finished or unknown: nothing to wake
 
 
 async def _poke_until_free(rt, task_id: str) -> None:

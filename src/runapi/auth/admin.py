@@ -28,12 +28,27 @@ class MintedKey:
 
 async def create_account(db: Database, name: str, email: str, credits_cents: int = 0) -> dict:
     """A new account whose first member (the given user, created if new) is its admin."""
+    created, _ = await _create_account(db, name, email, credits_cents, None, None)
+    return created
+
+
+async def create_account_with_key(db: Database, name: str, email: str, credits_cents: int, key_name: str,
+                                  token: str | None = None) -> tuple[dict, MintedKey]:
+    """`create_account` and its admin's first API key in one transaction: a failure leaves neither (an account
+    nobody holds a key to would also end the first-start bootstrap, which runs only on an empty database)."""
+    created, key = await _create_account(db, name, email, credits_cents, key_name, token)
+    assert key is not None
+    return created, key
+
+
+async def _create_account(db: Database, name: str, email: str, credits_cents: int, key_name: str | None,
+                          token: str | None) -> tuple[dict, MintedKey | None]:
     if credits_cents:
         check_credit_amount(credits_cents)
     now = time.time()
     membership_id = tokens.new_prefixed_id("member")
 
-    def create(conn: Connection) -> tuple[int, int]:
+    def create(conn: Connection) -> tuple[dict, MintedKey | None]:
         account_id = conn.execute(insert(accounts).values(
             name=name, balance_cents=0, callback_secret=tokens.new_callback_secret(), created_at=now,
         ).returning(accounts.c.id)).scalar_one()
@@ -45,10 +60,20 @@ async def create_account(db: Database, name: str, email: str, credits_cents: int
             id=membership_id, account_id=account_id, user_id=user_id, role="admin", created_at=now))
         if credits_cents:
             billing.credit(conn, account_id, credits_cents, note="initial credits")
-        return account_id, user_id
+        key = None
+        if key_name is not None:
+            values, key = _new_key(account_id, "api", key_name, membership_id, token)
+            _insert_key(conn, values)
+        return {"account_id": account_id, "user_id": user_id, "membership_id": membership_id}, key
 
-    account_id, user_id = await db.write_sync(create)
-    return {"account_id": account_id, "user_id": user_id, "membership_id": membership_id}
+    return await db.write_sync(create)
+
+
+def _insert_key(conn: Connection, values: dict[str, Any]) -> None:
+    try:
+        conn.execute(insert(api_keys).values(values))
+    except IntegrityError as exc:  # (not the caller's input: a refused insert here is ours to report)
+        raise RuntimeError("the new key could not be stored") from exc
 
 
 def check_email(email: object) -> str:
@@ -63,13 +88,28 @@ async def add_member(db: Database, account_id: int, email: str, name: str | None
                      role: str = "member") -> dict[str, Any]:
     """Add a user (created if new) to an account with a role: `member` (manages only their own keys, under the
     admins' guardrails) or `admin`. LookupError: no such account; ValueError: bad input or already a member."""
+    member, _ = await _add_member(db, account_id, email, name, role, with_key=False)
+    return member
+
+
+async def add_member_with_key(db: Database, account_id: int, email: str, name: str | None = None,
+                              role: str = "member") -> tuple[dict[str, Any], MintedKey]:
+    """`add_member` and the member's first management key in one transaction: a failure leaves neither (a
+    member without the key they were promised cannot sign in to get one)."""
+    member, key = await _add_member(db, account_id, email, name, role, with_key=True)
+    assert key is not None
+    return member, key
+
+
+async def _add_member(db: Database, account_id: int, email: str, name: str | None, role: str,
+                      with_key: bool) -> tuple[dict[str, Any], MintedKey | None]:
     email = check_email(email)
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     now = time.time()
     membership_id = tokens.new_prefixed_id("member")
 
-    def add(conn: Connection) -> dict[str, Any]:
+    def add(conn: Connection) -> tuple[dict[str, Any], MintedKey | None]:
         if conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).scalar() is None:
             raise LookupError(f"account {account_id} not found")
         user = conn.execute(select(users.c.id, users.c.name).where(users.c.email == email)).first()
@@ -82,8 +122,12 @@ async def add_member(db: Database, account_id: int, email: str, name: str | None
             raise ValueError(f"{email} is already a member of account {account_id} ({taken})")
         conn.execute(insert(memberships).values(
             id=membership_id, account_id=account_id, user_id=user[0], role=role, created_at=now))
+        key = None
+        if with_key:
+            values, key = _new_key(account_id, "management", f"{email} management", membership_id)
+            _insert_key(conn, values)  # (its failure is not "already a member" below)
         return {"id": membership_id, "account_id": account_id, "user_id": user[0], "name": user[1],
-                "email": email, "role": role, "created_at": now}
+                "email": email, "role": role, "created_at": now}, key
 
     try:
         return await db.write_sync(add)
@@ -120,16 +164,24 @@ async def mint_key(db: Database, account_id: int, kind: str = "api", name: str |
     if kind not in ("api", "management"):
         raise ValueError("kind must be api or management")
     membership_id = membership_id or await admin_membership(db, account_id)
+    values, key = _new_key(account_id, kind, name, membership_id, token, settings)
+    async with db.write() as conn:
+        await conn.execute(insert(api_keys).values(values))
+    return key
+
+
+def _new_key(account_id: int, kind: str, name: str | None, membership_id: str, token: str | None = None,
+             settings: dict[str, Any] | None = None) -> tuple[dict[str, Any], MintedKey]:
+    """The row of a new key (only the token's hash is kept) and what to show of it once."""
     token = token or tokens.new_token(kind)
     key_id = tokens.new_prefixed_id("token" if kind == "api" else "mgmt")
     now = time.time()
-    async with db.write() as conn:
-        await conn.execute(insert(api_keys).values({
-            "id": key_id, "account_id": account_id, "membership_id": membership_id, "kind": kind, "name": name,
-            "lookup": tokens.lookup_prefix(token), "token_hash": tokens.token_hash(token),
-            "masked": tokens.masked(token), "enabled": True, "created_at": now, **(settings or {}),
-        }))
-    return MintedKey(id=key_id, token=token, masked=tokens.masked(token), kind=kind, created_at=now)
+    values = {
+        "id": key_id, "account_id": account_id, "membership_id": membership_id, "kind": kind, "name": name,
+        "lookup": tokens.lookup_prefix(token), "token_hash": tokens.token_hash(token),
+        "masked": tokens.masked(token), "enabled": True, "created_at": now, **(settings or {}),
+    }
+    return values, MintedKey(id=key_id, token=token, masked=tokens.masked(token), kind=kind, created_at=now)
 
 
 def check_credit_amount(cents: int) -> int:

@@ -74,11 +74,10 @@ def admin(ctx: click.Context, create: bool) -> None:
 @click.option("--no-key", is_flag=True, help="Do not mint an API key.")
 def create_account(name: str, email: str, credits_cents: int, no_key: bool) -> None:
     async def go(db: Database) -> dict:
-        created = await ops.create_account(db, name, email, credits_cents)
-        if not no_key:
-            key = await ops.mint_key(db, created["account_id"], "api", name="default")
-            created.update(api_key=key.token, api_key_id=key.id)
-        return created
+        if no_key:
+            return await ops.create_account(db, name, email, credits_cents)
+        created, key = await ops.create_account_with_key(db, name, email, credits_cents, "default")
+        return {**created, "api_key": key.token, "api_key_id": key.id}
 
     click.echo(json.dumps(_run(go), indent=2))
 
@@ -103,12 +102,13 @@ def create_key(account_id: int, management: bool, name: str | None) -> None:
 def add_member(account_id: int, email: str, name: str | None, role: str, no_key: bool) -> None:
     """Add a member to an account; prints their management key once."""
     async def go(db: Database) -> dict:
-        member = await ops.add_member(db, account_id, email, name, role)
+        if no_key:
+            member, key = await ops.add_member(db, account_id, email, name, role), None
+        else:  # the member and their key in one transaction
+            member, key = await ops.add_member_with_key(db, account_id, email, name, role)
         out = {"membership_id": member["id"], "account_id": account_id, "user_id": member["user_id"],
                "email": member["email"], "role": role}
-        if not no_key:
-            key = await ops.mint_key(db, account_id, "management", name=f"{email} management",
-                                     membership_id=member["id"])
+        if key is not None:
             out.update(management_key=key.token, management_key_id=key.id)
         return out
 

@@ -270,6 +270,20 @@ async def release(db: Database, task_id: str, owner: str, next_run_at: float, **
                                **values)
 
 
+async def make_due(db: Database, task_id: str) -> str:
+    """Make an unleased, unfinished task due now (an upstream webhook says its job ended). Returns "due" (a
+    worker should be woken), "held" (a worker holds its lease now: try again) or "gone" (finished or unknown)."""
+    now = time.time()
+    stmt = update(tasks).where(
+        tasks.c.id == task_id, tasks.c.state.in_(("queued", "running")),
+        or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now)).values(next_run_at=now)
+    if await db.write_sync(lambda conn: conn.execute(stmt).rowcount):
+        return "due"
+    async with db.read() as conn:
+        state = (await conn.execute(select(tasks.c.state).where(tasks.c.id == task_id))).scalar()
+    return "held" if state in ("queued", "running") else "gone"
+
+
 async def report_stage(db: Database, task: dict[str, Any], owner: str, stage: str, next_run_at: float, *,
                        callback_body: dict[str, Any] | None, **values: Any) -> bool:
     """End a step that reached a progress stage: the task shows it, and its callback is queued in the same
