@@ -289,21 +289,6 @@ async def confirm_upload(request: Request) -> Json:
     return Json(answer, status_code=201)
 
 
-async def expire_files(rt: Any) -> int:
-    """Delete files past their hour: the object, then the row's state. Returns how many went."""
-    now = time.time()
-    async with rt.db.read() as conn:
-        rows = (await conn.execute(select(files.c.id, files.c.key).where(
-            files.c.state.in_(quota.HELD_STATES), files.c.expires_at < now).limit(500))).all()
-    for file_id, key in rows:
-        for k in (key, f"pending/{file_id}"):
-            if k:
-                await rt.storage.delete(k)
-        async with rt.db.write() as conn:
-            await conn.execute(update(files).where(files.c.id == file_id).values(state="deleted"))
-    return len(rows)
-
-
 routes = [
     Route("/api/v1/files", create_file, methods=["POST"]),
     Route("/api/v1/files/prepare", prepare_upload, methods=["POST"]),
