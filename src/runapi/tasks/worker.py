@@ -233,13 +233,12 @@ class TaskRunner:
     async def cancel_upstream(self, task: dict[str, Any], action: Action | None) -> None:
         """A task given up on (timed out) stops its upstream job too, so it is not run and billed for nothing.
         Best effort: the task fails and is refunded either way."""
-        cancel = getattr(self.rt.providers.get(task["provider"]), "cancel", None)
-        if cancel is None or not task["provider_job"] or action is None:
+        if not task["provider_job"] or action is None:
             return
         inp = TaskInput(id=task["id"], action=action, model=action.models.get(task["model"] or ""),
                         params=task["params"], account_id=task["account_id"])
         try:
-            await cancel(inp, task["provider_job"])
+            await self.rt.providers.get(task["provider"]).cancel(inp, task["provider_job"])
         except Exception:  # nothing more to do for a job we are abandoning
             log.warning("task %s: cancelling the upstream job failed", task["id"], exc_info=True)
 

@@ -30,8 +30,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..base import Done, Output, TaskFailed, TaskInput
+from ..inputs import Inputs
 from . import images, limits, media
-from .base import Inputs, generator, task_seed
+from .base import generator, task_seed
 
 SR = media.SAMPLE_RATE
 NAMESPACE = uuid.UUID("7f6b1c52-3d0e-4f8a-9b1d-5c2e8a4f9d31")
