@@ -83,7 +83,7 @@ def test_image_bomb_by_url_fails_the_task_and_the_server_stays_responsive(server
 PEAK_RSS_SCRIPT = """
 import asyncio, json, resource, struct, zlib
 {bomb_src}
-from runapi.providers.sandbox.base import Inputs
+from runapi.providers.inputs import Inputs
 data = bomb_png(14000)
 inputs = Inputs(None, None, 50 << 20)
 async def fetch(*a, **k):

@@ -16,7 +16,7 @@ from runapi.errors import RunapiError
 from runapi.net.safe_http import safe_client
 from runapi.providers.base import TaskFailed, TaskInput
 from runapi.providers.sandbox import GENERATORS, audio_gen, media, samples
-from runapi.providers.sandbox.base import Inputs
+from runapi.providers.inputs import Inputs
 from tests.conftest import wait_done
 
 SR = media.SAMPLE_RATE

@@ -148,7 +148,7 @@ def test_expired_files_are_gone(api, server):
     body = api.post("/api/v1/files", files={"file": ("a.png", PNG)}).json()
     from sqlalchemy import update
 
-    from runapi.api.uploads import expire_files
+    from runapi.storage.expiry import expire_files
     from runapi.store.schema import files
 
     async def age(db):
@@ -156,13 +156,8 @@ def test_expired_files_are_gone(api, server):
             await conn.execute(update(files).values(expires_at=time.time() - 1).where(files.c.state == "ready"))
     server.db_call(age)
 
-    class Rt:  # the expiry job needs only the database and storage
-        pass
-
-    async def run(db):
+    async def run(db):  # the expiry job needs only the database and storage
         from runapi.storage import LocalStorage
-        rt = Rt()
-        rt.db, rt.storage = db, LocalStorage(server.settings.resolved_storage_dir)
-        return await expire_files(rt)
+        return await expire_files(db, LocalStorage(server.settings.resolved_storage_dir))
     assert server.db_call(run) >= 1
     assert httpx.get(body["url"]).status_code == 404

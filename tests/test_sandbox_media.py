@@ -11,7 +11,7 @@ from runapi.catalog import get_catalog
 from runapi.net.safe_http import safe_client
 from runapi.providers.base import TaskInput
 from runapi.providers.sandbox import GENERATORS, media, samples
-from runapi.providers.sandbox.base import Inputs
+from runapi.providers.inputs import Inputs
 
 ACTION = get_catalog().action("nano_banana", "text_to_image")  # any action: generators read `spec` and params
 

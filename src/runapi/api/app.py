@@ -1,5 +1,5 @@
 """The ASGI application: routes from the catalog plus platform routes, one error format, a lifespan that
-starts the runtime (database, storage, in-process workers)."""
+starts the services (database, storage, in-process workers)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ..catalog import get_catalog
 from ..errors import ApiError, RunapiError
 from ..observability import endpoints as observability
 from ..observability.middleware import RequestObserver
+from ..services import build_services
 from ..settings import Settings, is_loopback
 from . import (
     account,
@@ -36,7 +37,6 @@ from .errors import as_api_error
 from .media import media_routes
 from .responses import Json, error_response, llm_error_response
 from .routing import IndexedRouter
-from .runtime import Runtime
 
 log = logging.getLogger("runapi.api")
 
@@ -104,8 +104,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        rt = await Runtime.start(settings)
-        app.state.runtime = rt
+        rt = await build_services(settings)
+        app.state.runtime = rt  # the app owns its services: built here, stopped on the way out
         warn_about_exposure(settings)
         await ensure_bootstrap(rt)
         try:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 from ..auth import admin
-from .runtime import Runtime
+from ..services import Services
 
 log = logging.getLogger("runapi")
 
 
-async def ensure_bootstrap(rt: Runtime) -> None:
+async def ensure_bootstrap(rt: Services) -> None:
     async with rt.db.startup_lock("bootstrap"):  # processes starting together on an empty database
         if await admin.count_accounts(rt.db):
             return

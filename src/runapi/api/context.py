@@ -1,16 +1,18 @@
-"""Per-request access to the runtime, the caller and the base URL clients see."""
+"""Per-request access to the services, the caller and the base URL clients see."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 
 from ..auth.principal import Principal, bearer_token
+from ..services import Services
 from ..settings import Settings, is_loopback
-from .runtime import Runtime
 
 
-def runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+def runtime(request: Request) -> Services:
+    """The services the app owns (built in its lifespan, see app.create_app)."""
+    services: Services = request.app.state.runtime
+    return services
 
 
 async def authenticated(request: Request) -> Principal:

@@ -281,17 +281,6 @@ async def confirm_upload(request: Request) -> Json:
     return Json(answer, status_code=201)
 
 
-async def expire_files(rt: Any) -> int:
-    """Delete files past their hour: the object, then the row's state. Returns how many went."""
-    gone = await files_store.expired(rt.db)
-    for f in gone:
-        for k in (f.key, f"pending/{f.id}"):
-            if k:
-                await rt.storage.delete(k)
-        await files_store.mark_deleted(rt.db, f.id)
-    return len(gone)
-
-
 routes = [
     Route("/api/v1/files", create_file, methods=["POST"]),
     Route("/api/v1/files/prepare", prepare_upload, methods=["POST"]),

@@ -14,13 +14,15 @@ import logging
 import time
 import uuid
 from collections import Counter
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from ..observability.metrics import record_callback_attempt
+from ..settings import Settings
+from ..store import Database
 from ..store.schema import accounts, callback_attempts, callback_deliveries
 from . import signing
 
@@ -33,9 +35,17 @@ MAX_ANSWER_BYTES = 64 * 1024
 INTERRUPTED = "interrupted: the sender stopped before an answer was recorded"
 
 
+class DispatcherServices(Protocol):
+    """What the dispatcher uses of the services (runapi.services.Services is one)."""
+
+    settings: Settings
+    db: Database
+    callback_wake: asyncio.Event  # set when a callback is due now (a task finished, a stage was reached)
+
+
 class CallbackDispatcher:
-    def __init__(self, runtime: Any, http: httpx.AsyncClient):
-        self.rt = runtime
+    def __init__(self, services: DispatcherServices, http: httpx.AsyncClient):
+        self.rt = services
         self.http = http
         self.owner = f"cb-{uuid.uuid4().hex[:12]}"
         self.inflight: set[asyncio.Task] = set()

@@ -119,7 +119,7 @@ def setup_logging(settings: Settings, level: str) -> None:
               help="Serve this worker's Prometheus metrics on this port (the API serves its own at /metrics).")
 def worker(log_level: str, metrics_port: int | None) -> None:
     """Run task and callback workers without the API."""
-    from ..api.runtime import Runtime
+    from ..services import build_services
 
     settings = load_settings()
     configure_logging(settings.log_format, log_level)
@@ -129,7 +129,7 @@ def worker(log_level: str, metrics_port: int | None) -> None:
         serve_process_metrics(metrics_port, settings.host)
 
     async def run() -> None:
-        rt = await Runtime.start(settings, run_workers=True)
+        rt = await build_services(settings, run_workers=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

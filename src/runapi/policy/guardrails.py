@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 
@@ -136,7 +136,14 @@ def _check_model_and_provider(g: dict[str, Any], model: str | None, provider: st
         raise Forbidden(f"Provider {provider} is not allowed by guardrail {name}")
 
 
-async def check_guardrail(rt: Any, who: Principal, model: str | None, candidates: list[str]) -> Guarded:
+class HasGuardrails(Protocol):
+    """What check_guardrail uses of the services: the guardrail cache."""
+
+    @property
+    def guardrails(self) -> GuardrailCache: ...
+
+
+async def check_guardrail(rt: HasGuardrails, who: Principal, model: str | None, candidates: list[str]) -> Guarded:
     """Route through the caller's guardrails (one cached lookup): the first of `candidates` (providers in
     fallback order) that every guardrail in force permits serves the request. Raise 403 if any of them forbids
     the model or every candidate; the budgets of all of them are checked when the request reserves

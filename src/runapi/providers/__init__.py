@@ -13,13 +13,15 @@ from .base import (
     TaskFailed,
     TaskInput,
     TransientFailure,
+    WebhookCall,
+    WebhookNotSupported,
 )
 
 if TYPE_CHECKING:
     from .upstream import MediaRouter
 
 __all__ = ["Done", "InputRejected", "Output", "Progress", "Provider", "ProviderRegistry", "TaskFailed", "TaskInput",
-           "TransientFailure"]
+           "TransientFailure", "WebhookCall", "WebhookNotSupported"]
 
 
 class ProviderRegistry:
@@ -61,7 +63,7 @@ class ProviderRegistry:
             await self.upstreams.aclose()
 
 
-class _Unconfigured:
+class _Unconfigured(Provider):
     """A task routed to a deployment that has since been removed from the settings: it fails (refunded)
     instead of being retried forever."""
 

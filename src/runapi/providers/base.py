@@ -1,9 +1,24 @@
-"""The provider interface: submit a task, poll it, get media back. Sandbox and upstream adapters implement it."""
+"""The provider interface: what runs a media task. The task worker (tasks/worker.py) drives every provider the
+same way, one step at a time, persisting the job handle between steps so any worker process can take the next:
+
+    job = await provider.submit(task)            # once: start the work, get the handle to persist
+    outcome = await provider.poll(task, job)     # until Done: Progress says when to ask again
+    await provider.cancel(task, job)             # the task was given up on (timed out): stop the job
+    await provider.on_webhook(call)              # the provider's upstream called back about a job
+
+Implementations: the sandbox (providers/sandbox), one RoutedProvider per configured upstream deployment
+(providers/upstream), and FakeProvider (providers/fake.py), a scriptable one for tests.
+
+Failures are signalled by exceptions: TaskFailed (permanent: the task fails, refunded; InputRejected is one),
+TransientFailure (retried with the worker's backoff); anything else is a bug, retried and logged.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from ..catalog import Action, ModelSpec
 
@@ -63,11 +78,44 @@ class TransientFailure(Exception):
     retries run out the task fails with this message (not a generic one) and is refunded."""
 
 
-class Provider(Protocol):
-    name: str
+class WebhookNotSupported(Exception):
+    """This provider takes no webhooks (the endpoint answers 404 for its tasks)."""
 
+
+@dataclass(frozen=True)
+class WebhookCall:
+    """An incoming webhook call about one task's job, as received (nothing in it is trusted yet)."""
+
+    task_id: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class Provider(ABC):
+    """One way of running media tasks. `submit` and `poll` are required; `cancel` and `on_webhook` have
+    defaults for providers with nothing to stop or no webhooks."""
+
+    name: str  # what a task row records and what guardrails' provider lists match
+
+    @abstractmethod
     async def submit(self, task: TaskInput) -> dict[str, Any]:
-        """Start work; return the job handle to persist. Must be safe to call again for the same task id."""
+        """Start work; return the job handle to persist. Must be safe to call again for the same task id (a
+        worker may crash between this call and persisting its answer)."""
 
+    @abstractmethod
     async def poll(self, task: TaskInput, job: dict[str, Any]) -> Progress | Done:
-        """Check on a job. Raise TaskFailed for a permanent failure; other exceptions are retried."""
+        """Check on a job. Raise TaskFailed for a permanent failure, TransientFailure for one worth retrying;
+        other exceptions are retried too (and logged as bugs)."""
+
+    async def cancel(self, task: TaskInput, job: dict[str, Any]) -> bool:
+        """Best effort: stop the job of a task given up on, so it is not run and billed for nothing. True if a
+        job was asked to stop; the default has nothing to stop."""
+        return False
+
+    async def on_webhook(self, call: WebhookCall) -> bool:
+        """The provider's upstream called back about the job of task `call.task_id`. True when the call is
+        authentic and the task should be checked now (its next poll fetches the outcome over the provider's
+        authenticated API, so nothing in the body needs to be trusted); False to refuse it. The default takes
+        no webhooks."""
+        raise WebhookNotSupported(self.name)

@@ -16,15 +16,40 @@ import socket
 import time
 import uuid
 from collections import Counter
-from typing import Any
+from typing import Any, Protocol
 
-from ..catalog import get_catalog
+from ..catalog import Action, get_catalog
 from ..net.fair import tenant_scope
-from ..providers import Done, Progress, TaskFailed, TaskInput, TransientFailure
+from ..providers import (
+    Done,
+    Progress,
+    ProviderRegistry,
+    TaskFailed,
+    TaskInput,
+    TransientFailure,
+)
+from ..settings import Settings
+from ..storage import Storage, UrlSigner
+from ..store import Database
 from . import engine
 from .views import status_body
 
 log = logging.getLogger("runapi.worker")
+
+
+class WorkerServices(Protocol):
+    """What the task worker uses of the services (runapi.services.Services is one): typed as this slice so
+    the worker neither imports the composition root nor sees more than it needs."""
+
+    settings: Settings
+    db: Database
+    storage: Storage
+    signer: UrlSigner
+    providers: ProviderRegistry
+    callback_wake: asyncio.Event  # set to deliver a stage's callback now
+
+    def task_finished(self, task_id: str) -> None:
+        """A task finished here: deliver its callback, tell its waiters (in any process)."""
 
 
 def backoff(n: int, base: float = 2.0, cap: float = 30.0) -> float:
@@ -32,12 +57,12 @@ def backoff(n: int, base: float = 2.0, cap: float = 30.0) -> float:
 
 
 class TaskWorker:
-    def __init__(self, runtime: Any):
-        self.rt = runtime
+    def __init__(self, services: WorkerServices):
+        self.rt = services
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.wake = asyncio.Event()
-        self.inflight: dict[asyncio.Task, str] = {}  # step -> task id, for the lease heartbeat
-        self.accounts: dict[asyncio.Task, int] = {}  # step -> its task's account, for fair claiming
+        self.inflight: dict[asyncio.Task[None], str] = {}  # step -> task id, for the lease heartbeat
+        self.accounts: dict[asyncio.Task[None], int] = {}  # step -> its task's account, for fair claiming
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.rt.settings
@@ -88,7 +113,7 @@ class TaskWorker:
             except Exception:  # database briefly unavailable: the next beat tries again
                 log.warning("lease renewal for %d task(s) failed", len(ids), exc_info=True)
 
-    def _done(self, t: asyncio.Task) -> None:
+    def _done(self, t: asyncio.Task[None]) -> None:
         self.inflight.pop(t, None)
         self.accounts.pop(t, None)
         self.wake.set()  # a slot is free
@@ -105,13 +130,12 @@ class _StepCut(Exception):
 class TaskRunner:
     """Advances one leased task by one step through its provider, and finishes it when it is done."""
 
-    def __init__(self, runtime: Any, owner: str):
-        self.rt = runtime
+    def __init__(self, services: WorkerServices, owner: str):
+        self.rt = services
         self.owner = owner
 
     async def step(self, task: dict[str, Any]) -> None:
         rt, s = self.rt, self.rt.settings
-        finish_kw = {"signer": rt.signer, "url_ttl": s.generated_url_ttl_seconds}
         action, job, task_bound = None, task["provider_job"], False
         try:
             action = get_catalog().action(task["family"], task["action"])
@@ -138,16 +162,19 @@ class TaskRunner:
             if isinstance(outcome, Progress):
                 delay = outcome.poll_in if outcome.poll_in is not None else backoff(task["polls"])
                 if outcome.stage and outcome.stage != task.get("stage") and outcome.stage in action.stages:
-                    await self.report_stage(task, outcome, time.time() + max(delay, 0.0), job)
+                    await self.report_stage(task, action, outcome.stage, outcome, time.time() + max(delay, 0.0),
+                                            job)
                     return
                 await engine.release(rt.db, task["id"], self.owner, time.time() + max(delay, 0.0),
                                      polls=task["polls"] + 1, failures=0, provider_job=outcome.job or job)
                 return
             result = await self.store_outputs(task["id"], outcome)
-            await engine.finish(rt.db, task, self.owner, result=result, **finish_kw)
+            await engine.finish(rt.db, task, self.owner, result=result, signer=rt.signer,
+                                url_ttl=s.generated_url_ttl_seconds)
             rt.task_finished(task["id"])
         except TaskFailed as exc:
-            await engine.finish(rt.db, task, self.owner, error=str(exc), **finish_kw)
+            await engine.finish(rt.db, task, self.owner, error=str(exc), signer=rt.signer,
+                                url_ttl=s.generated_url_ttl_seconds)
             rt.task_finished(task["id"])
         except _StepCut:
             if task_bound:
@@ -181,38 +208,37 @@ class TaskRunner:
             log.exception("task %s: could not record failure; the lease will expire and it will be retried",
                           task["id"], extra={"task_id": task["id"]})
 
-    async def time_out(self, task: dict[str, Any], action: Any) -> None:
+    async def time_out(self, task: dict[str, Any], action: Action | None) -> None:
         """Fail a task that outlived task_timeout_seconds (refunded), stopping its upstream job."""
         await self.cancel_upstream(task, action)
         if await engine.finish(self.rt.db, task, self.owner, error="Task timed out", signer=self.rt.signer,
                                url_ttl=self.rt.settings.generated_url_ttl_seconds):
             self.rt.task_finished(task["id"])
 
-    async def report_stage(self, task: dict[str, Any], outcome: Progress, next_run_at: float,
-                           job: dict[str, Any]) -> None:
+    async def report_stage(self, task: dict[str, Any], action: Action, stage: str, outcome: Progress,
+                           next_run_at: float, job: dict[str, Any]) -> None:
         """A provider reached a progress stage: store what it has made so far and call the stage back."""
         rt, s = self.rt, self.rt.settings
         body = None
         if task.get("callback_url"):
             made = await self.store_outputs(task["id"], outcome.partial) if outcome.partial else None
-            partial = engine.partial_result(get_catalog().action(task["family"], task["action"]), made)
-            staged = {**task, "state": "running", "stage": outcome.stage}
+            partial = engine.partial_result(action, made)
+            staged = {**task, "state": "running", "stage": stage}
             body = status_body(staged, rt.signer, task["public_base_url"] or "", s.generated_url_ttl_seconds,
                                partial=partial)
-        await engine.report_stage(rt.db, task, self.owner, outcome.stage, next_run_at, callback_body=body,
+        await engine.report_stage(rt.db, task, self.owner, stage, next_run_at, callback_body=body,
                                   polls=task["polls"] + 1, failures=0, provider_job=outcome.job or job)
         rt.callback_wake.set()  # deliver the stage's callback now
 
-    async def cancel_upstream(self, task: dict[str, Any], action: Any) -> None:
+    async def cancel_upstream(self, task: dict[str, Any], action: Action | None) -> None:
         """A task given up on (timed out) stops its upstream job too, so it is not run and billed for nothing.
         Best effort: the task fails and is refunded either way."""
-        cancel = getattr(self.rt.providers.get(task["provider"]), "cancel", None)
-        if cancel is None or not task["provider_job"] or action is None:
+        if not task["provider_job"] or action is None:
             return
         inp = TaskInput(id=task["id"], action=action, model=action.models.get(task["model"] or ""),
                         params=task["params"], account_id=task["account_id"])
         try:
-            await cancel(inp, task["provider_job"])
+            await self.rt.providers.get(task["provider"]).cancel(inp, task["provider_job"])
         except Exception:  # nothing more to do for a job we are abandoning
             log.warning("task %s: cancelling the upstream job failed", task["id"], exc_info=True)
 

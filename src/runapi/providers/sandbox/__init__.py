@@ -14,9 +14,10 @@ import httpx
 
 from ...catalog import Action, ModelSpec
 from ...storage import Storage, UrlSigner
-from ..base import Done, InputRejected, Progress, TaskFailed, TaskInput
+from ..base import Done, InputRejected, Progress, Provider, TaskFailed, TaskInput
+from ..inputs import Inputs
 from . import audio_gen, image_gen, limits, suno, video_gen  # noqa: F401  (register generators)
-from .base import GENERATORS, Inputs, as_list
+from .base import GENERATORS, as_list
 
 MADE_KEPT = 64  # results kept between a stage and the task's end (more running at once are made again)
 _GUIDES = ("mask", "character_references", "reference_masks", "style_references")  # image_gen.Guides
@@ -24,7 +25,10 @@ _IMAGE_INPUTS = {"image": ("references",) + _GUIDES, "image_edit": ("sources",) 
                  "image_upscale": ("sources",), "remove_background": ("sources",), "video": ("images",)}
 
 
-class SandboxProvider:
+class SandboxProvider(Provider):
+    """Runs every task locally and deterministically; nothing to cancel (a step is cut by the worker's
+    deadline), no webhooks."""
+
     name = "sandbox"
 
     def __init__(self, http: httpx.AsyncClient, delay_seconds: float = 0.0, fetch_max_bytes: int = 50 << 20,

@@ -38,8 +38,9 @@ import av
 import numpy as np
 
 from ..base import Done, Output, TaskFailed, TaskInput
+from ..inputs import Inputs
 from . import dsp, limits, media
-from .base import Inputs, as_list, generator, task_seed
+from .base import as_list, generator, task_seed
 
 SR = media.SAMPLE_RATE
 CHUNK = SR * 10  # synthesis works in 10 s blocks to keep memory flat for long texts

@@ -9,8 +9,9 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from ..base import Done, InputRejected, Output, TaskFailed, TaskInput
+from ..inputs import Inputs
 from . import images, limits, marks
-from .base import Inputs, as_list, generator, task_seed
+from .base import as_list, generator, task_seed
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[x*×]\s*(\d+)\s*$", re.IGNORECASE)
 _NAMED_RATIOS = {"square": 1.0, "square_hd": 1.0, "portrait": 3 / 4, "landscape": 4 / 3,

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from ..base import Done, Output, TaskFailed, TaskInput
+from ..inputs import Inputs
 from . import images, limits, marks, media
-from .base import Inputs, as_list, generator, task_seed
+from .base import as_list, generator, task_seed
 
 _NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)")
 

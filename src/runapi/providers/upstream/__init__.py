@@ -10,23 +10,17 @@ from typing import Any
 import httpx
 
 from ...storage import UrlSigner
-from ..sandbox.base import Inputs
+from ..inputs import Inputs
 from .adapter import Adapter
 from .config import MediaDeployment
-from .elevenlabs import ElevenLabs
-from .fal import FalQueue
-from .openai_images import OpenAIImages
+from .registry import ADAPTERS, UnknownAdapterKind, adapter_class
 from .router import MediaRouter, RoutedProvider
 
-__all__ = ["MediaDeployment", "MediaRouter", "RoutedProvider", "build_router"]
+__all__ = ["ADAPTERS", "MediaDeployment", "MediaRouter", "RoutedProvider", "UnknownAdapterKind", "build_router"]
 
 
 def _adapter(d: MediaDeployment, api: httpx.AsyncClient, inputs: Inputs) -> Adapter:
-    if d.kind == "fal":
-        return FalQueue(d, api)
-    if d.kind == "openai_images":
-        return OpenAIImages(d, api, inputs)
-    return ElevenLabs(d, api, inputs)
+    return adapter_class(d.kind, d.name)(d, api, inputs)
 
 
 def build_router(raw_deployments: list[dict[str, Any]], downloads: httpx.AsyncClient, inputs: Inputs,

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+import httpx
 
 from ..base import TaskInput
 from .config import MediaDeployment
 from .errors import UpstreamError
 from .mapping import Context
+
+if TYPE_CHECKING:
+    from ..inputs import Inputs
 
 
 @dataclass
@@ -58,6 +63,15 @@ class Adapter(Protocol):
 
     async def aclose(self) -> None:
         """Release connections."""
+
+
+class AdapterClass(Protocol):
+    """What the registry (registry.py) holds for each kind: a class built from its deployment, the shared
+    upstream API client and the task-input reader (for adapters that upload inputs themselves)."""
+
+    default_base_url: str  # where the upstream's API lives when the deployment names no base_url
+
+    def __call__(self, deployment: MediaDeployment, http: httpx.AsyncClient, inputs: Inputs) -> Adapter: ...
 
 
 class Synchronous:

@@ -5,13 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("fal", "openai_images", "elevenlabs")
-DEFAULT_BASE_URLS = {
-    "fal": "https://queue.fal.run",
-    "openai_images": "https://api.openai.com/v1",
-    "elevenlabs": "https://api.elevenlabs.io",
-}
-
 
 @dataclass(frozen=True)
 class MediaDeployment:
@@ -34,9 +27,10 @@ class MediaDeployment:
         unknown = set(raw) - {f for f in cls.__dataclass_fields__}
         if unknown:
             raise ValueError(f"media upstream {raw.get('name')!r}: unknown keys {sorted(unknown)}")
+        from .registry import adapter_class  # the adapters import this module
+
         kind = raw.get("kind")
-        if kind not in KINDS:
-            raise ValueError(f"media upstream {raw.get('name')!r}: kind must be one of {', '.join(KINDS)}")
+        adapter = adapter_class(kind, raw.get("name"))  # an unknown kind is refused, naming it
         if not raw.get("name"):
             raise ValueError("every media upstream needs a name")
         models = raw.get("models", ["*"])
@@ -44,8 +38,8 @@ class MediaDeployment:
         limit = raw.get("max_concurrency")
         if limit is not None and int(limit) < 1:
             raise ValueError(f"media upstream {raw['name']!r}: max_concurrency must be at least 1")
-        return cls(name=str(raw["name"]), kind=kind,
-                   base_url=str(raw.get("base_url") or DEFAULT_BASE_URLS[kind]).rstrip("/"),
+        return cls(name=str(raw["name"]), kind=str(kind),
+                   base_url=str(raw.get("base_url") or adapter.default_base_url).rstrip("/"),
                    api_key=raw.get("api_key"), models=models, model_map=dict(raw.get("model_map") or {}),
                    max_concurrency=int(limit) if limit is not None else None,
                    timeout_seconds=float(raw.get("timeout_seconds", 100.0)),

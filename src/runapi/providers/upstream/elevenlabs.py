@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from ..base import TaskFailed, TaskInput
-from ..sandbox.base import Inputs
+from ..inputs import Inputs
 from . import errors
 from .adapter import Finished, Synchronous, UpstreamFile
 from .config import MediaDeployment
@@ -64,6 +64,8 @@ BODIES: dict[str, dict[str, Any]] = {
 
 
 class ElevenLabs(Synchronous):
+    default_base_url = "https://api.elevenlabs.io"
+
     def __init__(self, deployment: MediaDeployment, http: httpx.AsyncClient, inputs: Inputs):
         self.deployment = deployment
         self.http = http

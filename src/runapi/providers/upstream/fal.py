@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..base import TaskInput
+from ..inputs import Inputs
 from . import errors
 from .adapter import Finished, Running, Started
 from .config import MediaDeployment
@@ -28,7 +29,11 @@ def fal_table() -> Table:
 
 
 class FalQueue:
-    def __init__(self, deployment: MediaDeployment, http: httpx.AsyncClient, table: Table | None = None):
+    default_base_url = "https://queue.fal.run"
+
+    def __init__(self, deployment: MediaDeployment, http: httpx.AsyncClient, inputs: Inputs | None = None,
+                 table: Table | None = None):
+        # `inputs` unused: fal fetches the task's input links itself
         self.deployment = deployment
         self.http = http
         self.table = table or fal_table()

@@ -15,7 +15,7 @@ import httpx
 
 from ...files_policy import extension_for, sniff
 from ..base import TaskFailed, TaskInput
-from ..sandbox.base import Inputs
+from ..inputs import Inputs
 from . import errors
 from .adapter import Finished, Synchronous, UpstreamFile
 from .config import MediaDeployment
@@ -27,6 +27,8 @@ def openai_table() -> Table:
 
 
 class OpenAIImages(Synchronous):
+    default_base_url = "https://api.openai.com/v1"
+
     def __init__(self, deployment: MediaDeployment, http: httpx.AsyncClient, inputs: Inputs,
                  table: Table | None = None):
         self.deployment = deployment

@@ -24,7 +24,7 @@ import httpx
 
 from ...observability.metrics import record_upstream_error, upstream_error_kind
 from ...storage import UrlSigner
-from ..base import Done, Progress, TaskFailed, TaskInput, TransientFailure
+from ..base import Done, Progress, Provider, TaskFailed, TaskInput, TransientFailure
 from .adapter import Adapter, Finished, Running, Started
 from .errors import UpstreamError
 from .limits import Admission
@@ -95,11 +95,14 @@ class MediaRouter:
             return Progress(poll_in=outcome.poll_in, job={**job, "handle": handle})
         return await self._finish(task, adapter, outcome)
 
-    async def cancel(self, task: TaskInput, job: dict[str, Any]) -> None:
+    async def cancel(self, task: TaskInput, job: dict[str, Any]) -> bool:
+        """Stop the job at the deployment holding it, if one does; True if one was asked to."""
         adapter = self.by_name.get(job.get("deployment", ""))
         if job.get("stage") == "upstream" and adapter is not None:
             await adapter.cancel(job["handle"])
             self.admission.release(adapter.deployment.name, task.id)
+            return True
+        return False
 
     # --- internals -----------------------------------------------------------------------------------
 
@@ -177,7 +180,7 @@ class MediaRouter:
             await client.aclose()
 
 
-class RoutedProvider:
+class RoutedProvider(Provider):
     """The Provider the worker sees for one deployment name: submit only records that the task waits for an
     upstream; every upstream call happens in poll, so it is retried, limited and persisted like the rest."""
 
@@ -191,5 +194,5 @@ class RoutedProvider:
     async def poll(self, task: TaskInput, job: dict[str, Any]) -> Progress | Done:
         return await self.router.poll(task, job, self.name)
 
-    async def cancel(self, task: TaskInput, job: dict[str, Any]) -> None:
-        await self.router.cancel(task, job)
+    async def cancel(self, task: TaskInput, job: dict[str, Any]) -> bool:
+        return await self.router.cancel(task, job)

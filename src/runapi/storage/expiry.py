@@ -1,0 +1,20 @@
+"""File expiry: uploaded files past their hour are deleted (the object, then the row's state). Runs in every
+process that owns the services (API or worker), below the web layer."""
+
+from __future__ import annotations
+
+from ..store import Database
+from . import Storage, files_store
+
+BATCH = 500  # rows per run: the loop runs again in 30 s
+
+
+async def expire_files(db: Database, storage: Storage) -> int:
+    """Delete files past their hour: the object, then the row's state. Returns how many went."""
+    gone = await files_store.expired(db, BATCH)
+    for f in gone:
+        for k in (f.key, f"pending/{f.id}"):
+            if k:
+                await storage.delete(k)
+        await files_store.mark_deleted(db, f.id)
+    return len(gone)
