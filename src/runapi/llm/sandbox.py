@@ -18,7 +18,8 @@ from .canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
 from .tokens import content_tokens, messages_tokens, text_tokens
 
 
-def _text_of(content: Any) -> str:
+def _said(content: Any) -> str:
+    """What a message says, every part with text joined by spaces (the sandbox reads words, not wire text)."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -74,7 +75,7 @@ def _reasoning(req: ChatRequest, last: dict[str, Any], digest: str) -> str | Non
     """Deterministic thoughts, kept within half of max_tokens so the answer still has room."""
     if not req.wants_reasoning():
         return None
-    said = _text_of(last.get("content")).strip()
+    said = _said(last.get("content")).strip()
     thought = f"Thinking ({digest[:8]}) about: {said[:120]}. The sandbox answers deterministically."
     if req.max_tokens is not None and text_tokens(thought) > req.max_tokens // 2:
         thought = _truncate(thought, req.max_tokens // 2) if req.max_tokens >= 2 else ""
@@ -127,16 +128,16 @@ def _one(req: ChatRequest, index: int) -> ChatResult:
     tool = _pick_tool(req) if last.get("role") == "user" else None
     if tool is not None:
         fn = tool.get("function") or tool
-        words = re.findall(r"\w+", _text_of(last.get("content")))
+        words = re.findall(r"\w+", _said(last.get("content")))
         args = _example(fn.get("parameters") or {"type": "object"}, words[-1] if words else "sandbox")
         call = ToolCall(id=f"call_{digest[:24]}", name=fn["name"], arguments=json.dumps(args, ensure_ascii=False))
         usage = Usage(input_tokens, text_tokens(call.name + call.arguments) + thought_tokens,
                       reasoning_tokens=thought_tokens)
         return ChatResult(text="", tool_calls=[call], finish_reason="tool_calls", usage=usage, reasoning=reasoning)
     if last.get("role") == "tool":
-        text = f"The tool returned: {_text_of(last.get('content'))[:400]}"
+        text = f"The tool returned: {_said(last.get('content'))[:400]}"
     else:
-        said = _text_of(last.get("content")).strip()
+        said = _said(last.get("content")).strip()
         images = _images_in(last.get("content"))
         seen = f" I see {images} image{'s' if images != 1 else ''}." if images else ""
         text = f"Sandbox reply ({digest[:8]}) to: {said[:300]}{seen}"

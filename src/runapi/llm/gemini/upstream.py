@@ -18,9 +18,9 @@ from typing import Any
 
 import aiohttp
 
-from .canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
-from .upstream_common import (
-    Deployment,
+from ..canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
+from ..upstream_common import (
+    LlmDeployment,
     UpstreamError,
     append_turn,
     call_arguments,
@@ -327,7 +327,7 @@ class StreamReader:
 
 
 class GeminiApi:
-    def __init__(self, deployment: Deployment, http: aiohttp.ClientSession):
+    def __init__(self, deployment: LlmDeployment, http: aiohttp.ClientSession):
         self.d = deployment
         self.http = http
 

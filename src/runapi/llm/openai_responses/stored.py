@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 from sqlalchemy import delete, insert, select
 
-from ..store import Database
-from ..store.schema import stored_responses
+from ...store import Database
+from ...store.schema import stored_responses
 
 MAX_BYTES = 16 * 1024 * 1024  # a response and its conversation larger than this is not stored
 

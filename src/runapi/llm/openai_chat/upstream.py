@@ -9,9 +9,9 @@ from typing import Any
 
 import aiohttp
 
-from .canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
-from .upstream_common import (
-    Deployment,
+from ..canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
+from ..upstream_common import (
+    LlmDeployment,
     UpstreamError,
     open_stream,
     parse_json,
@@ -19,7 +19,7 @@ from .upstream_common import (
     sse_events,
 )
 
-__all__ = ["Deployment", "OpenAICompatible", "UpstreamError"]
+__all__ = ["LlmDeployment", "OpenAICompatible", "UpstreamError"]
 MAX_STOP = 4  # the Chat Completions limit; surfaces that allow more enforce the rest themselves
 
 
@@ -68,7 +68,7 @@ def _result(choice: dict[str, Any], usage: Usage) -> ChatResult:
 
 
 class OpenAICompatible:
-    def __init__(self, deployment: Deployment, http: aiohttp.ClientSession):
+    def __init__(self, deployment: LlmDeployment, http: aiohttp.ClientSession):
         self.d = deployment
         self.http = http
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import aiohttp
 
-from .canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
-from .tokens import text_tokens
-from .upstream_common import (
-    Deployment,
+from ..canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
+from ..tokens import text_tokens
+from ..upstream_common import (
+    LlmDeployment,
     UpstreamError,
     append_turn,
     call_arguments,
@@ -49,7 +49,7 @@ def _refuse(message: str) -> UpstreamError:
 # ---------------------------------------------------------------------------------------------- request
 
 
-def tool_use_id(call_id: str) -> str:
+def upstream_tool_id(call_id: str) -> str:
     """Anthropic accepts tool ids of [A-Za-z0-9_-] only; ids minted elsewhere are mapped the same way in the
     tool_use block and in its tool_result, so they still pair up."""
     return re.sub(r"[^A-Za-z0-9_-]", "_", call_id) or "toolu_0"
@@ -126,14 +126,14 @@ def _assistant_blocks(m: dict[str, Any]) -> list[dict[str, Any]]:
     blocks += content_blocks(m.get("content"))
     for call in m.get("tool_calls") or []:
         name, args = call_arguments(call)
-        blocks.append(_mark({"type": "tool_use", "id": tool_use_id(str(call.get("id") or "")), "name": name,
+        blocks.append(_mark({"type": "tool_use", "id": upstream_tool_id(str(call.get("id") or "")), "name": name,
                              "input": args}, call))
     return blocks
 
 
 def _tool_result(m: dict[str, Any]) -> dict[str, Any]:
     content = m.get("content")
-    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_use_id(str(m.get("tool_call_id") or ""))}
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": upstream_tool_id(str(m.get("tool_call_id") or ""))}
     if isinstance(content, list):
         block["content"] = content_blocks(content)
     elif content:
@@ -343,7 +343,7 @@ class StreamReader:
 
 
 class AnthropicMessages:
-    def __init__(self, deployment: Deployment, http: aiohttp.ClientSession):
+    def __init__(self, deployment: LlmDeployment, http: aiohttp.ClientSession):
         self.d = deployment
         self.http = http
 
