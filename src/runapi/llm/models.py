@@ -19,6 +19,7 @@ class LlmModel:
     id: str
     owned_by: str
     kind: str  # chat | embedding
+    display_name: str  # what model listings show
     input: int  # cents per 1M input tokens
     output: int  # cents per 1M output tokens
     cache_read: int = 0  # cents per 1M cached input tokens

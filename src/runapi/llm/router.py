@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncGenerator, Callable, Collection
 
 import aiohttp
 
@@ -22,11 +22,11 @@ from .anthropic.upstream import AnthropicMessages
 from .canonical import ChatRequest, ChatResult, Delta
 from .gemini.upstream import GeminiApi
 from .openai_chat.upstream import OpenAICompatible
-from .upstream_common import LlmDeployment, Upstream, new_http_client
+from .upstream_common import LlmDeployment, TokenCounter, Upstream, new_http_client
 
 log = logging.getLogger("runapi.llm")
 MAX_RETRY_AFTER_WAIT = 2.0  # a 429 with a short Retry-After on the last deployment is waited out once
-ADAPTERS = {"openai": OpenAICompatible, "anthropic": AnthropicMessages, "gemini": GeminiApi}
+ADAPTERS: dict[str, Callable[[LlmDeployment, aiohttp.ClientSession], Upstream]] = {"openai": OpenAICompatible, "anthropic": AnthropicMessages, "gemini": GeminiApi}
 PROVIDER_HEADER = "X-RunAPI-Provider"  # "sandbox" on the sandbox's answers
 
 
@@ -103,6 +103,7 @@ class LlmRouter:
                         return await upstream.complete(req)
                     except UpstreamError as again:
                         last = again
+        assert last is not None  # the chain is not empty
         raise _failed(last) from last
 
 
@@ -110,11 +111,10 @@ class LlmRouter:
         """The input tokens the first deployment that can count (Anthropic, Gemini) says `req` has; None when no
         deployment can (the caller falls back to the estimate). A refusal of the request itself is the client's."""
         for upstream in self.deployments(req.model, barred):
-            counter = getattr(upstream, "count_tokens", None)
-            if counter is None:
+            if not isinstance(upstream, TokenCounter):
                 continue
             try:
-                return await counter(req)
+                return await upstream.count_tokens(req)
             except UpstreamError as exc:
                 log.warning("upstream %s could not count tokens for %s: %s", upstream.d.name, req.model, exc)
                 record_upstream_error(upstream.d.name, upstream_error_kind(exc.status))
@@ -123,7 +123,7 @@ class LlmRouter:
         return None
 
 
-    async def stream(self, req: ChatRequest, barred: Collection[str] = ()) -> AsyncIterator[Delta]:
+    async def stream(self, req: ChatRequest, barred: Collection[str] = ()) -> AsyncGenerator[Delta, None]:
         """Falls back between deployments until one produces its first delta; after that it is committed."""
         chain = self._chain(req.model, barred)
         if not chain:
@@ -154,4 +154,5 @@ class LlmRouter:
                 record_upstream_error(upstream.d.name, upstream_error_kind(exc.status))
                 raise UpstreamFailed(f"Upstream error: {exc}") from exc
             return
+        assert last is not None  # the chain is not empty
         raise _failed(last) from last

@@ -9,8 +9,8 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator
+from typing import Any, cast
 
 import numpy as np
 
@@ -40,7 +40,7 @@ def _example(schema: dict[str, Any], hint: str) -> Any:
     if isinstance(schema.get("enum"), list) and schema["enum"]:
         return schema["enum"][0]
     if kind == "object" or "properties" in schema:
-        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        props: dict[str, Any] = schema["properties"] if isinstance(schema.get("properties"), dict) else {}
         required = schema.get("required")
         wanted = [k for k in required if isinstance(k, str)] if isinstance(required, list) else list(props)
         return {k: _example(props.get(k) or {}, hint) for k in wanted}
@@ -151,7 +151,7 @@ def _one(req: ChatRequest, index: int) -> ChatResult:
     return ChatResult(text=text, tool_calls=[], finish_reason=finish, usage=usage, reasoning=reasoning)
 
 
-async def stream(req: ChatRequest) -> AsyncIterator[Delta]:
+async def stream(req: ChatRequest) -> AsyncGenerator[Delta, None]:
     first = answer(req)
     results = [first, *first.alternatives]
     for c, result in enumerate(results):
@@ -174,7 +174,7 @@ def embed(text: str, dimensions: int) -> list[float]:
     """A deterministic unit vector: equal texts get equal vectors, different texts nearly orthogonal ones."""
     seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
     vec = np.random.default_rng(seed).standard_normal(dimensions)
-    return (vec / np.linalg.norm(vec)).round(6).tolist()
+    return cast(list[float], (vec / np.linalg.norm(vec)).round(6).tolist())
 
 
 __all__ = ["answer", "content_tokens", "embed", "stream"]

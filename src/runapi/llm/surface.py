@@ -8,7 +8,7 @@ canonical request to admit and run, and how its answer is written, whole (`answe
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -67,6 +67,6 @@ class ChatCall(ABC):
         """The JSON body of the non-streamed answer (the call is already settled)."""
 
     @abstractmethod
-    def frames(self, who: Answering, deltas: Deltas, describe: Describe) -> AsyncIterator[bytes]:
+    def frames(self, who: Answering, deltas: Deltas, describe: Describe) -> AsyncGenerator[bytes, None]:
         """The streamed answer's bytes. The handler settles (or refunds) after the last frame, or when the
         client leaves; an error after the first frame is the protocol's to report in-band, or to raise."""

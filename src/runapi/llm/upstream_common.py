@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
 import orjson
 
 from ..upstream_errors import UpstreamError
+from .canonical import ChatRequest, ChatResult, Delta
 
 PROTOCOLS = ("openai", "anthropic", "gemini")
 
@@ -55,9 +56,16 @@ class Upstream(Protocol):
 
     d: LlmDeployment
 
-    async def complete(self, req: Any) -> Any: ...
+    async def complete(self, req: ChatRequest) -> ChatResult: ...
 
-    def stream(self, req: Any) -> AsyncIterator[Any]: ...
+    def stream(self, req: ChatRequest) -> AsyncGenerator[Delta, None]: ...
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """An adapter whose upstream counts a request's input tokens (Anthropic, Gemini)."""
+
+    async def count_tokens(self, req: ChatRequest) -> int: ...
 
 
 def new_http_client() -> aiohttp.ClientSession:

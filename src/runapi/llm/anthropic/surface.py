@@ -9,8 +9,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -71,7 +71,7 @@ def tool_input(arguments: str) -> Any:
 # ---------------------------------------------------------------- request
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
@@ -587,7 +587,7 @@ class MessagesCall(ChatCall):
     async def answer(self, who: Answering, result: ChatResult) -> dict[str, Any]:
         return message(self.id, who.model, result, self.stops)
 
-    async def frames(self, who: Answering, deltas: Deltas, describe: Describe) -> AsyncIterator[bytes]:
+    async def frames(self, who: Answering, deltas: Deltas, describe: Describe) -> AsyncGenerator[bytes, None]:
         req, stops = self.req, self.stops
         # the upstream's input side (cache reads and writes) when it told it, else the estimate
         first = deltas.first

@@ -13,7 +13,7 @@ import binascii
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -492,19 +492,12 @@ class StreamTranslator:
 # --------------------------------------------------------------------------------------- models, embeds
 
 
-def display_name(model_id: str) -> str:
-    words = []
-    for w in model_id.split("-"):
-        words.append({"gpt": "GPT", "deepseek": "DeepSeek"}.get(w, w[:1].upper() + w[1:]))
-    return " ".join(words)
-
-
 def model_resource(m: LlmModel) -> dict[str, Any]:
     embedding = m.kind == "embedding"
     out: dict[str, Any] = {
-        "name": f"models/{m.id}", "baseModelId": m.id, "version": "001", "displayName": display_name(m.id),
-        "description": (f"{display_name(m.id)} embeddings ({m.dimensions} dimensions), served by runapi"
-                        if embedding else f"{display_name(m.id)} ({m.owned_by}), served by runapi"),
+        "name": f"models/{m.id}", "baseModelId": m.id, "version": "001", "displayName": m.display_name,
+        "description": (f"{m.display_name} embeddings ({m.dimensions} dimensions), served by runapi"
+                        if embedding else f"{m.display_name} ({m.owned_by}), served by runapi"),
         "inputTokenLimit": m.input_token_limit, "outputTokenLimit": m.output_token_limit,
         "supportedGenerationMethods": list(EMBED_METHODS if embedding else CHAT_METHODS),
     }
@@ -550,7 +543,7 @@ class GenerateCall(ChatCall):
     async def answer(self, who: Answering, result: ChatResult) -> dict[str, Any]:
         return generate_response(result, who.model, self.id, self.include_thoughts)
 
-    async def frames(self, who: Answering, deltas: Deltas, describe: Describe) -> AsyncIterator[bytes]:
+    async def frames(self, who: Answering, deltas: Deltas, describe: Describe) -> AsyncGenerator[bytes, None]:
         out = StreamTranslator(who.model, self.id, self.include_thoughts)
         first = True
 

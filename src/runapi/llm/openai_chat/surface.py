@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -154,7 +154,7 @@ class ChatCompletionCall(ChatCall):
     async def answer(self, who: Answering, result: ChatResult) -> dict[str, Any]:
         return completion(self.id, self.created, who.model, result, SANDBOX_FINGERPRINT if who.sandbox else None)
 
-    async def frames(self, who: Answering, deltas: Deltas, describe: Describe) -> AsyncIterator[bytes]:
+    async def frames(self, who: Answering, deltas: Deltas, describe: Describe) -> AsyncGenerator[bytes, None]:
         base = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": who.model,
                 "system_fingerprint": SANDBOX_FINGERPRINT if who.sandbox else None}
         for c in range(self.req.n):

@@ -17,7 +17,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -214,7 +214,7 @@ def _tools(raw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None,
             raise _bad(f"tools[{i}] must be an object", "tools")
         kind = tool.get("type")
         if kind == "function":
-            fn = tool.get("function") if isinstance(tool.get("function"), dict) else tool
+            fn: dict[str, Any] = tool["function"] if isinstance(tool.get("function"), dict) else tool
             name = fn.get("name")
             if not isinstance(name, str) or not name:
                 raise _bad(f"tools[{i}]: a function tool needs a name", "tools")
@@ -344,7 +344,7 @@ def parse_request(body: Any) -> ResponsesRequest:
         parallel_tool_calls=True if parallel is None else bool(parallel), metadata=metadata or {},
         store=body.get("store") is not False, stream=bool(body.get("stream")), previous_response_id=previous,
         user=body.get("user") if isinstance(body.get("user"), str) else None,
-        truncation=body.get("truncation") if body.get("truncation") in ("auto", "disabled") else "disabled",
+        truncation=str(body["truncation"]) if body.get("truncation") in ("auto", "disabled") else "disabled",
         extra=extra)
 
 
@@ -587,7 +587,7 @@ class EventStream:
 
 
 def frame(event: dict[str, Any]) -> bytes:
-    return b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+    return b"event: " + str(event["type"]).encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
 def failure_object(failure: Failure) -> dict[str, str]:
@@ -621,7 +621,7 @@ class ResponsesCall(ChatCall):
         await self.remember(response)
         return response
 
-    async def frames(self, who: Answering, deltas: Deltas, describe: Describe) -> AsyncIterator[bytes]:
+    async def frames(self, who: Answering, deltas: Deltas, describe: Describe) -> AsyncGenerator[bytes, None]:
         finish: str | None = None
         stream = EventStream(self._response(who.model, status="in_progress", output=[], usage=None),
                              summary_wanted=self.parsed.summary_wanted)
