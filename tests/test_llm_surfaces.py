@@ -293,3 +293,12 @@ def test_one_upstream_error_for_media_and_llm():
     assert media_errors.UpstreamError is UpstreamError is upstream_common.UpstreamError
     exc = UpstreamError("busy", 429, retry_after=1.5)
     assert exc.retryable and exc.rate_limited and exc.retry_after == 1.5 and not exc.job_failed
+
+
+def test_embedding_size_rules():
+    small, ada = llm_models()["text-embedding-3-small"], llm_models()["text-embedding-ada-002"]
+    assert small.embedding_size(None, "dimensions") == 1536 and small.embedding_size(256, "dimensions") == 256
+    with pytest.raises(BadRequest, match="dimensions must be an integer from 1 to 1536"):
+        small.embedding_size(4096, "dimensions")
+    with pytest.raises(BadRequest, match="outputDimensionality is not supported by text-embedding-ada-002"):
+        ada.embedding_size(8, "outputDimensionality")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from starlette.background import BackgroundTask
@@ -27,6 +27,8 @@ from ..policy.guardrails import check_guardrail
 from .context import authenticated, runtime
 from .errors import as_api_error
 from .responses import Json
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -221,6 +223,17 @@ async def _shielded(work: Coroutine[Any, Any, Any]) -> None:
     asyncio.shield."""
     with anyio.CancelScope(shield=True):
         await work
+
+
+async def serve_embedding(request: Request, who: Principal, model: LlmModel, tokens: int,
+                          make: Callable[[], Awaitable[T]]) -> tuple[T, dict[str, str]]:
+    """One embeddings call (the sandbox makes every vector): reserve for its input, `make` the answer, settle;
+    a failure in between refunds. Returns the answer and the response headers."""
+    admitted = await admit(request, who, model.id, "embedding", tokens, 0)
+    async with refunded_on_error(request, admitted):
+        answer = await make()
+        await settle(request, admitted, Usage(input_tokens=tokens))
+    return answer, admitted.headers
 
 
 def describe(exc: BaseException) -> Failure:

@@ -14,19 +14,16 @@ from starlette.routing import Route
 from ..auth.principal import Principal
 from ..errors import ApiError
 from ..llm import sandbox
-from ..llm.canonical import Usage
 from ..llm.gemini import surface as gf
 from ..llm.models import LlmModel
 from ..llm.surface import ChatCall
 from ..llm.tokens import messages_tokens, text_tokens
 from .llm_common import (
-    admit,
     caller,
     count_upstream,
-    refunded_on_error,
     resolve_model,
     serve_chat,
-    settle,
+    serve_embedding,
     visible_models,
 )
 from .responses import Json, json_body
@@ -109,16 +106,6 @@ async def count_tokens(request: Request, model_id: str) -> Json:
     return Json({"totalTokens": total, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": total}]})
 
 
-def _dimensions(model: LlmModel, raw: Any) -> int:
-    if raw is None:
-        return model.dimensions or 0
-    if model.dimensions_fixed:
-        raise ApiError(400, f"outputDimensionality is not supported by {model.id}")
-    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= (model.dimensions or 0):
-        raise ApiError(400, f"outputDimensionality must be an integer from 1 to {model.dimensions}")
-    return raw
-
-
 async def embed_contents(request: Request, model_id: str, batch: bool) -> Json:
     who = await caller(request)
     method = "batchEmbedContents" if batch else "embedContent"
@@ -143,16 +130,17 @@ async def embed_contents(request: Request, model_id: str, batch: bool) -> Json:
         if batch and named is not None and _model_id(str(named)) != model.id:
             raise ApiError(400, f"* {where}.model: the model of every request must be models/{model.id}")
         texts.append(gf.embed_text(gf.pick(r, "content"), where))
-        sizes.append(_dimensions(model, gf.pick(r, "outputDimensionality")))
+        sizes.append(model.embedding_size(gf.pick(r, "outputDimensionality"), "outputDimensionality"))
     tokens = sum(text_tokens(t) for t in texts)
-    admitted = await admit(request, who, model.id, "embedding", tokens, 0)
-    async with refunded_on_error(request, admitted):
-        embeddings = [{"values": sandbox.embed(t, n)} for t, n in zip(texts, sizes)]
-        await settle(request, admitted, Usage(input_tokens=tokens))
+
+    async def make() -> list[dict[str, Any]]:
+        return [{"values": sandbox.embed(t, n)} for t, n in zip(texts, sizes, strict=True)]
+
+    embeddings, headers = await serve_embedding(request, who, model, tokens, make)
     usage = {"promptTokenCount": tokens, "totalTokenCount": tokens}
     if batch:
-        return Json({"embeddings": embeddings, "usageMetadata": usage}, headers=admitted.headers)
-    return Json({"embedding": embeddings[0], "usageMetadata": usage}, headers=admitted.headers)
+        return Json({"embeddings": embeddings, "usageMetadata": usage}, headers=headers)
+    return Json({"embedding": embeddings[0], "usageMetadata": usage}, headers=headers)
 
 
 async def model_resource(request: Request) -> Any:

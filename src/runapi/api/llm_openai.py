@@ -16,17 +16,14 @@ from ..auth.principal import Principal
 from ..errors import ApiError
 from ..llm import sandbox
 from ..llm.anthropic import surface as messages_surface
-from ..llm.canonical import Usage
 from ..llm.openai_chat.surface import ChatCompletionCall, model_object
 from ..llm.surface import ChatCall
 from ..llm.tokens import text_tokens
 from .llm_common import (
-    admit,
     caller,
-    refunded_on_error,
     resolve_model,
     serve_chat,
-    settle,
+    serve_embedding,
     visible_models,
 )
 from .responses import Json, json_body
@@ -98,19 +95,11 @@ async def embeddings(request: Request) -> Response:
         raise ApiError(400, f"Requested {tokens} tokens, max {MAX_EMBEDDING_TOKENS} tokens per request",
                        code="max_tokens_per_request")
     model = resolve_model(who, body.get("model"), ("embedding",))
-    dims = body.get("dimensions")  # validated before anything is reserved
-    if dims is not None:
-        if model.dimensions_fixed:
-            raise ApiError(400, f"dimensions is not supported by {model.id}")
-        if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= (model.dimensions or 0):
-            raise ApiError(400, f"dimensions must be an integer from 1 to {model.dimensions}")
-    size: int = dims or model.dimensions or 0
+    size = model.embedding_size(body.get("dimensions"), "dimensions")  # checked before anything is reserved
     as_base64 = body.get("encoding_format") == "base64"
-    admitted = await admit(request, who, model.id, "embedding", tokens, 0)
-    async with refunded_on_error(request, admitted):
-        body = await asyncio.to_thread(_embeddings_body, texts, size, as_base64, admitted.model.id, tokens)
-        await settle(request, admitted, Usage(input_tokens=tokens))
-    return Response(body, media_type="application/json", headers=admitted.headers)
+    answer, headers = await serve_embedding(request, who, model, tokens, lambda: asyncio.to_thread(
+        _embeddings_body, texts, size, as_base64, model.id, tokens))
+    return Response(answer, media_type="application/json", headers=headers)
 
 
 routes = [

@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..errors import BadRequest
 from ..yamlload import load_yaml
 
 PATH = Path(__file__).parent.parent / "catalog" / "llm_models.yaml"
@@ -40,6 +41,16 @@ class LlmModel:
     # the limits model listings advertise (Gemini's inputTokenLimit / outputTokenLimit)
     input_token_limit: int = 128_000
     output_token_limit: int = 8_192
+
+    def embedding_size(self, raw: Any, param: str) -> int:
+        """The vector size a request asks for in `param` (None: the model's own), checked against the model."""
+        if raw is None:
+            return self.dimensions or 0
+        if self.dimensions_fixed:
+            raise BadRequest(f"{param} is not supported by {self.id}")
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= (self.dimensions or 0):
+            raise BadRequest(f"{param} must be an integer from 1 to {self.dimensions}")
+        return raw
 
     @property
     def write_5m(self) -> int:
