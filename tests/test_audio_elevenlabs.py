@@ -15,8 +15,8 @@ from runapi.catalog.validation import validate
 from runapi.errors import RunapiError
 from runapi.net.safe_http import safe_client
 from runapi.providers.base import TaskFailed, TaskInput
-from runapi.providers.sandbox import GENERATORS, audio_gen, media, samples
 from runapi.providers.inputs import Inputs
+from runapi.providers.sandbox import GENERATORS, audio_gen, media, samples
 from tests.conftest import wait_done
 
 SR = media.SAMPLE_RATE

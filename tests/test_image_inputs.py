@@ -17,8 +17,8 @@ from PIL import Image
 from runapi.catalog import get_catalog
 from runapi.net.safe_http import safe_client
 from runapi.providers.base import TaskInput
-from runapi.providers.sandbox import GENERATORS, image_gen, images, samples
 from runapi.providers.inputs import Inputs
+from runapi.providers.sandbox import GENERATORS, image_gen, images, samples
 from tests.conftest import wait_done
 
 EDIT = "/api/v1/ideogram_v3/edit_image"

@@ -20,10 +20,10 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from runapi.llm.anthropic.upstream import messages_body, upstream_tool_id
 from runapi.llm.canonical import ChatRequest
+from runapi.llm.gemini.upstream import call_id, generate_body, signature_of
 from runapi.llm.models import llm_models
-from runapi.llm.upstream_anthropic import messages_body, tool_use_id
-from runapi.llm.upstream_gemini import call_id, generate_body, signature_of
 from tests.conftest import new_account, start_server
 from tests.fake_anthropic import SIGNATURE, FakeAnthropic
 from tests.fake_gemini import THOUGHT_SIGNATURE, FakeGemini
@@ -482,7 +482,7 @@ def test_anthropic_request_translation():
     forced = messages_body(ChatRequest(model="m", messages=[{"role": "user", "content": "q"}], temperature=1.5,
                                        tools=req.tools, tool_choice="required", reasoning_effort="high"), "c", False)
     assert "thinking" not in forced and forced["temperature"] == 1.0 and forced["max_tokens"] == 4096
-    assert tool_use_id("toolu_ok-1") == "toolu_ok-1"
+    assert upstream_tool_id("toolu_ok-1") == "toolu_ok-1"
 
 
 def test_gemini_request_translation_and_thought_signatures():
@@ -506,8 +506,8 @@ def test_gemini_request_translation_and_thought_signatures():
 
 
 def test_unknown_protocol_is_refused_at_configuration():
-    from runapi.llm.upstream_common import Deployment
+    from runapi.llm.upstream_common import LlmDeployment
     with pytest.raises(ValueError, match="protocol"):
-        Deployment.from_setting({"name": "x", "base_url": "http://h", "protocol": "cohere"})
+        LlmDeployment.from_setting({"name": "x", "base_url": "http://h", "protocol": "cohere"})
     with pytest.raises(ValueError, match="unknown field"):
-        Deployment.from_setting({"name": "x", "base_url": "http://h", "protocl": "gemini"})
+        LlmDeployment.from_setting({"name": "x", "base_url": "http://h", "protocl": "gemini"})

@@ -11,7 +11,11 @@ from openai.types.responses import Response
 
 from runapi.llm.canonical import Delta, ToolCall
 from runapi.llm.models import llm_models
-from runapi.llm.responses_format import EventStream, items_to_messages, parse_request
+from runapi.llm.openai_responses.surface import (
+    EventStream,
+    items_to_messages,
+    parse_request,
+)
 from runapi.llm.tokens import messages_tokens
 from tests.conftest import new_account, start_server
 from tests.fake_openai import gateway_over_fake
@@ -406,7 +410,7 @@ def test_stored_responses_are_shared_by_processes_and_expire(tmp_path):
         with pytest.raises(openai.NotFoundError):
             first.responses.retrieve(r1.id)
 
-        from runapi.llm import stored_responses
+        from runapi.llm.openai_responses import stored as stored_responses
 
         async def age_out(db):
             await stored_responses.put(db, "resp_old", 1, {"id": "resp_old"}, [], retention_seconds=-1)

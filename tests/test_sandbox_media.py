@@ -10,8 +10,8 @@ from PIL import Image
 from runapi.catalog import get_catalog
 from runapi.net.safe_http import safe_client
 from runapi.providers.base import TaskInput
-from runapi.providers.sandbox import GENERATORS, media, samples
 from runapi.providers.inputs import Inputs
+from runapi.providers.sandbox import GENERATORS, media, samples
 
 ACTION = get_catalog().action("nano_banana", "text_to_image")  # any action: generators read `spec` and params
 

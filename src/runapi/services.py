@@ -20,8 +20,8 @@ from .auth.principal import Authenticator
 from .billing.batcher import LedgerBatcher, refund_abandoned
 from .callbacks.delivery import CallbackDispatcher
 from .coord import Coordinator, make_coordinator
-from .llm import router as llm_router
-from .llm import stored_responses
+from .llm.openai_responses import stored as stored_responses
+from .llm.router import LlmRouter
 from .net.safe_http import safe_client
 from .policy.guardrails import GuardrailCache
 from .providers import ProviderRegistry
@@ -52,6 +52,7 @@ class Services:
     coord: Coordinator
     ledger: LedgerBatcher
     guardrails: GuardrailCache
+    llm: LlmRouter  # the LLM deployments, built at start: a bad RUNAPI_LLM_UPSTREAMS stops the start
     callback_wake: asyncio.Event = field(default_factory=asyncio.Event)
     worker: TaskWorker | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -78,13 +79,13 @@ class Services:
                   signer=signer, providers=ProviderRegistry(sandbox, upstreams), http=http,
                   authenticate=Authenticator(db, settings.auth_cache_seconds), coord=coord,
                   ledger=LedgerBatcher(db), guardrails=GuardrailCache(db, settings.auth_cache_seconds),
+                  llm=LlmRouter.from_settings(settings),
                   files_http=safe_client(allow_private=settings.allow_private_network,
                                          timeout=settings.fetch_timeout_seconds,
                                          https_only=not settings.allow_private_network,
                                          deadline=settings.resolved_fetch_deadline,
                                          per_tenant=settings.fetch_account_concurrency))
         svc.authenticate.attach(coord)
-        llm_router.build(svc)  # a bad RUNAPI_LLM_UPSTREAMS stops the start, not the first call
         svc.guardrails.attach(coord)
         coord.on_task_created(svc._wake_local_worker)
         coord.on_task_finished(svc._finished_somewhere)
@@ -174,7 +175,7 @@ class Services:
         await self.http.aclose()
         await self.files_http.aclose()
         await self.providers.aclose()
-        await llm_router.close(self)
+        await self.llm.close()
         await self.ledger.close()
         await self.coord.close()
         await self.db.dispose()

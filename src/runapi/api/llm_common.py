@@ -1,23 +1,34 @@
-"""What every LLM surface does around the model call: auth, model lookup, limits, reservation, settlement."""
+"""What every LLM surface does around the model call: auth, model lookup, limits, reservation, settlement; and
+the one generic chat handler, `serve_chat`, that each protocol plugs its `ChatCall` into (llm/surface.py):
+authenticate → parse → admit → run (one call, or a metered stream) → settle or refund."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import anyio
+from starlette.background import BackgroundTask
 from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
 
 from ..auth.principal import Principal, require_api_key
 from ..billing.limits import key_limits
-from ..errors import ApiError
-from ..llm import billing, router
-from ..llm.canonical import ChatRequest, Usage
+from ..errors import ApiError, RunapiError
+from ..llm import billing
+from ..llm.canonical import ChatRequest, ChatResult, Delta, Usage
 from ..llm.models import LlmModel, llm_models
+from ..llm.router import PROVIDER_HEADER
+from ..llm.surface import SSE_HEADERS, Answering, ChatCall, Failure
 from ..llm.tokens import messages_tokens, reserve_tokens
 from ..policy.guardrails import check_guardrail
 from .context import authenticated, runtime
+from .errors import as_api_error
+from .responses import Json
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -31,7 +42,7 @@ class Admitted:
     @property
     def headers(self) -> dict[str, str]:
         """Response headers naming who answered, when it was the sandbox."""
-        return {router.PROVIDER_HEADER: "sandbox"} if self.sandbox else {}
+        return {PROVIDER_HEADER: "sandbox"} if self.sandbox else {}
 
 
 def visible_models(who: Principal, kind: str | None = None) -> list[LlmModel]:
@@ -72,8 +83,8 @@ async def admit(request: Request, who: Principal, model_id: object, kind: str, i
     caller settles or refunds on every path (`run_complete`, `MeteredStream`, `refunded_on_error`)."""
     model = resolve_model(who, model_id, (kind,))
     rt = runtime(request)
-    sandboxed = router.sandboxed(rt, model.id, kind)  # 503 here, before reserving, when the sandbox may not answer
-    guarded = await check_guardrail(rt, who, model.id, router.candidates(rt, model.id))
+    sandboxed = rt.llm.sandboxed(model.id, kind)  # 503 here, before reserving, when the sandbox may not answer
+    guarded = await check_guardrail(rt, who, model.id, rt.llm.candidates(model.id))
     limits = key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits
     reservation = await billing.reserve(rt.ledger, who, model, input_tokens, max_output, guarded.guardrail_id,
                                         limits, guarded.member_guardrail_id, caching)
@@ -85,10 +96,10 @@ async def count_upstream(request: Request, who: Principal, req: ChatRequest) -> 
     through the deployments the caller's guardrail allows."""
     rt = runtime(request)
     model = llm_models().get(req.model)
-    if model is None or model.kind != "chat" or not router.deployments(rt, req.model):
+    if model is None or model.kind != "chat" or not rt.llm.deployments(req.model):
         return None
-    guarded = await check_guardrail(rt, who, req.model, router.candidates(rt, req.model))
-    return await router.count_tokens(rt, req, guarded.barred)
+    guarded = await check_guardrail(rt, who, req.model, rt.llm.candidates(req.model))
+    return await rt.llm.count_tokens(req, guarded.barred)
 
 
 async def settle(request: Request, admitted: Admitted, usage: Usage) -> None:
@@ -113,11 +124,11 @@ async def refunded_on_error(request: Request, admitted: Admitted) -> AsyncIterat
         raise
 
 
-async def run_complete(request: Request, admitted: Admitted, req: ChatRequest):
+async def run_complete(request: Request, admitted: Admitted, req: ChatRequest) -> ChatResult:
     """One non-streamed call: settled to real usage, or refunded in full when it fails."""
     rt = runtime(request)
     try:
-        result = await router.complete(rt, req, admitted.barred)
+        result = await rt.llm.complete(req, admitted.barred)
     except BaseException:
         await _shielded(billing.refund(rt.ledger, admitted.reservation, "upstream failure"))
         raise
@@ -134,8 +145,8 @@ class MeteredStream:
         self.rt = runtime(request)
         self.admitted = admitted
         self.req = req
-        self.gen = router.stream(self.rt, req, admitted.barred)
-        self.first = None
+        self.gen = self.rt.llm.stream(req, admitted.barred)
+        self.first: Delta | None = None
         self.text_chars = 0
         self.usage = Usage()
         self.reported = False  # the stream sent real usage
@@ -154,13 +165,13 @@ class MeteredStream:
             raise
         return self
 
-    async def __aiter__(self):
+    async def __aiter__(self) -> AsyncIterator[Delta]:
         if self.first is not None:
             yield self._seen(self.first)
         async for delta in self.gen:
             yield self._seen(delta)
 
-    def _seen(self, delta):
+    def _seen(self, delta: Delta) -> Delta:
         self.produced = True
         if delta.prompt_usage is not None:
             self.prompt_usage = delta.prompt_usage
@@ -206,9 +217,61 @@ class MeteredStream:
                 await billing.refund(self.rt.ledger, self.admitted.reservation, "no output")
 
 
-async def _shielded(work) -> None:
+async def _shielded(work: Coroutine[Any, Any, Any]) -> None:
     """Run a money-moving step to completion even if the caller is cancelled. An anyio shield, because
     Starlette cancels a disconnected client's response through an anyio cancel scope, which pierces
     asyncio.shield."""
     with anyio.CancelScope(shield=True):
         await work
+
+
+async def serve_embedding(request: Request, who: Principal, model: LlmModel, tokens: int,
+                          make: Callable[[], Awaitable[T]]) -> tuple[T, dict[str, str]]:
+    """One embeddings call (the sandbox makes every vector): reserve for its input, `make` the answer, settle;
+    a failure in between refunds. Returns the answer and the response headers."""
+    admitted = await admit(request, who, model.id, "embedding", tokens, 0)
+    async with refunded_on_error(request, admitted):
+        answer = await make()
+        await settle(request, admitted, Usage(input_tokens=tokens))
+    return answer, admitted.headers
+
+
+def describe(exc: BaseException) -> Failure:
+    """A mid-stream exception in client terms, for protocols that report it in-band."""
+    if isinstance(exc, (ApiError, RunapiError)):
+        refusal = as_api_error(exc)
+        return Failure(refusal.status, refusal.message)
+    return Failure(500, "Internal server error", internal=True)
+
+
+Parse = Callable[[Request, Principal], Awaitable[ChatCall]]
+
+
+async def serve_chat(request: Request, parse: Parse) -> Response:
+    """The one chat handler: every surface's request goes through the same admission, run and settlement;
+    `parse` (the protocol) turns the request into a `ChatCall`, which encodes the answer."""
+    who = await caller(request)
+    call = await parse(request, who)
+    admitted = await admit_chat(request, who, call.req)
+    answering = Answering(admitted.model.id, admitted.sandbox)
+    headers = {**call.headers, **admitted.headers}
+    if not call.req.stream:
+        result = await run_complete(request, admitted, call.req)  # settled, or refunded and re-raised
+        return Json(await call.answer(answering, result), headers=headers)
+    # waits for the first delta: an upstream that fails at once gets a real HTTP error (and a refund)
+    metered = await MeteredStream(request, admitted, call.req).start()
+
+    async def frames() -> AsyncIterator[bytes]:
+        try:
+            async with contextlib.aclosing(call.frames(answering, metered, describe)) as encoded:
+                async for chunk in encoded:
+                    yield chunk
+        finally:
+            # settles to the usage seen (or refunds when nothing came); shielded inside, so a client that
+            # goes away cannot interrupt it
+            await metered.close()
+
+    # close() also runs as a background task: if the client leaves before the body starts, the generator's
+    # finally never runs, and the reservation must still be settled or refunded
+    return StreamingResponse(frames(), media_type=call.media_type, headers={**SSE_HEADERS, **headers},
+                             background=BackgroundTask(metered.close))

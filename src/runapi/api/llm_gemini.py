@@ -1,42 +1,33 @@
 """Gemini-compatible surface: /v1beta/models, :generateContent, :streamGenerateContent (SSE or a JSON array),
 :countTokens, :embedContent and :batchEmbedContents, wire-compatible with the official google-genai SDK
-(`HttpOptions(base_url=..., api_version="v1beta")`). Translation lives in llm/gemini_format.py."""
+(`HttpOptions(base_url=..., api_version="v1beta")`). The protocol lives in llm/gemini/."""
 
 from __future__ import annotations
 
 import base64
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
-from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ..auth.principal import Principal
 from ..errors import ApiError
-from ..llm import gemini_format as gf
 from ..llm import sandbox
-from ..llm.canonical import Usage
+from ..llm.gemini import surface as gf
 from ..llm.models import LlmModel
+from ..llm.surface import ChatCall
 from ..llm.tokens import messages_tokens, text_tokens
 from .llm_common import (
-    MeteredStream,
-    admit,
-    admit_chat,
     caller,
     count_upstream,
-    refunded_on_error,
     resolve_model,
-    run_complete,
-    settle,
+    serve_chat,
+    serve_embedding,
     visible_models,
 )
 from .responses import Json, json_body
 
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
@@ -53,10 +44,6 @@ def _not_found(model_id: str, method: str) -> ApiError:
 def _resolve(who: Principal, model_id: str, method: str, kinds: tuple[str, ...]) -> LlmModel:
     """The catalog model for `method`, with the 404 in Google's words."""
     return resolve_model(who, model_id, kinds, lambda m: _not_found(str(m), method))
-
-
-def _response_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
 # ------------------------------------------------------------------------------------------------ models
@@ -99,48 +86,13 @@ async def get_model(request: Request, name: str) -> Json:
 # ---------------------------------------------------------------------------------------------- generate
 
 
-async def generate_content(request: Request, model_id: str, stream: bool) -> Any:
-    who = await caller(request)
-    method = "streamGenerateContent" if stream else "generateContent"
-    _resolve(who, model_id, method, ("chat",))
-    req, include_thoughts = gf.chat_request(model_id, await json_body(request))
-    req.stream = stream
-    admitted = await admit_chat(request, who, req)
-    response_id = _response_id()
-    if not stream:
-        result = await run_complete(request, admitted, req)
-        return Json(gf.generate_response(result, admitted.model.id, response_id, include_thoughts),
-                    headers=admitted.headers)
-    as_sse = request.query_params.get("alt") == "sse"
-    metered = await MeteredStream(request, admitted, req).start()  # a failure before output: an error + refund
+async def generate_content(request: Request, model_id: str, stream: bool) -> Response:
+    async def parse(request: Request, who: Principal) -> ChatCall:
+        _resolve(who, model_id, "streamGenerateContent" if stream else "generateContent", ("chat",))
+        return gf.GenerateCall(model_id, await json_body(request), stream,
+                               as_sse=request.query_params.get("alt") == "sse")
 
-    async def chunks() -> AsyncIterator[bytes]:
-        out = gf.StreamTranslator(admitted.model.id, response_id, include_thoughts)
-        first = True
-
-        def frame(chunk: dict[str, Any]) -> bytes:
-            nonlocal first
-            data = orjson.dumps(chunk)
-            if as_sse:
-                return b"data: " + data + b"\r\n\r\n"
-            lead = b"[" if first else b",\r\n"
-            first = False
-            return lead + data
-
-        try:
-            async for d in metered:
-                for chunk in out.feed(d):
-                    yield frame(chunk)
-            await metered.close()  # settled before the last chunk, so a client that has it all owes nothing more
-            yield frame(out.close())
-            if not as_sse:
-                yield b"]"
-        finally:
-            await metered.close()  # shielded inside: a client that goes away cannot interrupt the settlement
-
-    media_type = "text/event-stream" if as_sse else "application/json"
-    return StreamingResponse(chunks(), media_type=media_type, headers={**SSE_HEADERS, **admitted.headers},
-                             background=BackgroundTask(metered.close))  # also if the client leaves early
+    return await serve_chat(request, parse)
 
 
 async def count_tokens(request: Request, model_id: str) -> Json:
@@ -152,16 +104,6 @@ async def count_tokens(request: Request, model_id: str) -> Json:
     counted = await count_upstream(request, who, req)  # the upstream's count when it gives one, else the estimate
     total = messages_tokens(req.messages, req.tools) if counted is None else counted
     return Json({"totalTokens": total, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": total}]})
-
-
-def _dimensions(model: LlmModel, raw: Any) -> int:
-    if raw is None:
-        return model.dimensions or 0
-    if model.id == "text-embedding-ada-002":
-        raise ApiError(400, "outputDimensionality is not supported by text-embedding-ada-002")
-    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= (model.dimensions or 0):
-        raise ApiError(400, f"outputDimensionality must be an integer from 1 to {model.dimensions}")
-    return raw
 
 
 async def embed_contents(request: Request, model_id: str, batch: bool) -> Json:
@@ -188,16 +130,17 @@ async def embed_contents(request: Request, model_id: str, batch: bool) -> Json:
         if batch and named is not None and _model_id(str(named)) != model.id:
             raise ApiError(400, f"* {where}.model: the model of every request must be models/{model.id}")
         texts.append(gf.embed_text(gf.pick(r, "content"), where))
-        sizes.append(_dimensions(model, gf.pick(r, "outputDimensionality")))
+        sizes.append(model.embedding_size(gf.pick(r, "outputDimensionality"), "outputDimensionality"))
     tokens = sum(text_tokens(t) for t in texts)
-    admitted = await admit(request, who, model.id, "embedding", tokens, 0)
-    async with refunded_on_error(request, admitted):
-        embeddings = [{"values": sandbox.embed(t, n)} for t, n in zip(texts, sizes)]
-        await settle(request, admitted, Usage(input_tokens=tokens))
+
+    async def make() -> list[dict[str, Any]]:
+        return [{"values": sandbox.embed(t, n)} for t, n in zip(texts, sizes, strict=True)]
+
+    embeddings, headers = await serve_embedding(request, who, model, tokens, make)
     usage = {"promptTokenCount": tokens, "totalTokenCount": tokens}
     if batch:
-        return Json({"embeddings": embeddings, "usageMetadata": usage}, headers=admitted.headers)
-    return Json({"embedding": embeddings[0], "usageMetadata": usage}, headers=admitted.headers)
+        return Json({"embeddings": embeddings, "usageMetadata": usage}, headers=headers)
+    return Json({"embedding": embeddings[0], "usageMetadata": usage}, headers=headers)
 
 
 async def model_resource(request: Request) -> Any:

@@ -35,10 +35,10 @@ def load_settings() -> Settings:
     except ValueError as exc:  # pydantic-settings: a value that is not JSON where JSON is expected
         field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else ""
         _refuse(f"RUNAPI_{field.upper()}: not valid JSON" if field else str(exc))
-    from ..llm.upstream_common import Deployment
+    from ..llm.upstream_common import LlmDeployment
     from ..providers.upstream.config import MediaDeployment
 
-    _check_deployments("RUNAPI_LLM_UPSTREAMS", settings.llm_upstreams, Deployment.from_setting)
+    _check_deployments("RUNAPI_LLM_UPSTREAMS", settings.llm_upstreams, LlmDeployment.from_setting)
     _check_deployments("RUNAPI_MEDIA_UPSTREAMS", settings.media_upstreams, MediaDeployment.parse)
     return settings
 

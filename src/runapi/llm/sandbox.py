@@ -9,8 +9,8 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator
+from typing import Any, cast
 
 import numpy as np
 
@@ -18,7 +18,8 @@ from .canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
 from .tokens import content_tokens, messages_tokens, text_tokens
 
 
-def _text_of(content: Any) -> str:
+def _said(content: Any) -> str:
+    """What a message says, every part with text joined by spaces (the sandbox reads words, not wire text)."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -39,7 +40,7 @@ def _example(schema: dict[str, Any], hint: str) -> Any:
     if isinstance(schema.get("enum"), list) and schema["enum"]:
         return schema["enum"][0]
     if kind == "object" or "properties" in schema:
-        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        props: dict[str, Any] = schema["properties"] if isinstance(schema.get("properties"), dict) else {}
         required = schema.get("required")
         wanted = [k for k in required if isinstance(k, str)] if isinstance(required, list) else list(props)
         return {k: _example(props.get(k) or {}, hint) for k in wanted}
@@ -74,7 +75,7 @@ def _reasoning(req: ChatRequest, last: dict[str, Any], digest: str) -> str | Non
     """Deterministic thoughts, kept within half of max_tokens so the answer still has room."""
     if not req.wants_reasoning():
         return None
-    said = _text_of(last.get("content")).strip()
+    said = _said(last.get("content")).strip()
     thought = f"Thinking ({digest[:8]}) about: {said[:120]}. The sandbox answers deterministically."
     if req.max_tokens is not None and text_tokens(thought) > req.max_tokens // 2:
         thought = _truncate(thought, req.max_tokens // 2) if req.max_tokens >= 2 else ""
@@ -127,16 +128,16 @@ def _one(req: ChatRequest, index: int) -> ChatResult:
     tool = _pick_tool(req) if last.get("role") == "user" else None
     if tool is not None:
         fn = tool.get("function") or tool
-        words = re.findall(r"\w+", _text_of(last.get("content")))
+        words = re.findall(r"\w+", _said(last.get("content")))
         args = _example(fn.get("parameters") or {"type": "object"}, words[-1] if words else "sandbox")
         call = ToolCall(id=f"call_{digest[:24]}", name=fn["name"], arguments=json.dumps(args, ensure_ascii=False))
         usage = Usage(input_tokens, text_tokens(call.name + call.arguments) + thought_tokens,
                       reasoning_tokens=thought_tokens)
         return ChatResult(text="", tool_calls=[call], finish_reason="tool_calls", usage=usage, reasoning=reasoning)
     if last.get("role") == "tool":
-        text = f"The tool returned: {_text_of(last.get('content'))[:400]}"
+        text = f"The tool returned: {_said(last.get('content'))[:400]}"
     else:
-        said = _text_of(last.get("content")).strip()
+        said = _said(last.get("content")).strip()
         images = _images_in(last.get("content"))
         seen = f" I see {images} image{'s' if images != 1 else ''}." if images else ""
         text = f"Sandbox reply ({digest[:8]}) to: {said[:300]}{seen}"
@@ -150,7 +151,7 @@ def _one(req: ChatRequest, index: int) -> ChatResult:
     return ChatResult(text=text, tool_calls=[], finish_reason=finish, usage=usage, reasoning=reasoning)
 
 
-async def stream(req: ChatRequest) -> AsyncIterator[Delta]:
+async def stream(req: ChatRequest) -> AsyncGenerator[Delta, None]:
     first = answer(req)
     results = [first, *first.alternatives]
     for c, result in enumerate(results):
@@ -173,7 +174,7 @@ def embed(text: str, dimensions: int) -> list[float]:
     """A deterministic unit vector: equal texts get equal vectors, different texts nearly orthogonal ones."""
     seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
     vec = np.random.default_rng(seed).standard_normal(dimensions)
-    return (vec / np.linalg.norm(vec)).round(6).tolist()
+    return cast(list[float], (vec / np.linalg.norm(vec)).round(6).tolist())
 
 
 __all__ = ["answer", "content_tokens", "embed", "stream"]

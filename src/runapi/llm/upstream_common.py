@@ -5,30 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
 import orjson
 
+from ..upstream_errors import UpstreamError
+from .canonical import ChatRequest, ChatResult, Delta
+
 PROTOCOLS = ("openai", "anthropic", "gemini")
 
 
-class UpstreamError(Exception):
-    """The upstream failed or refused; `retryable` failures move on to the next deployment."""
-
-    def __init__(self, message: str, status: int | None = None, retryable: bool = True,
-                 retry_after: float | None = None):
-        super().__init__(message)
-        self.status = status
-        self.retryable = retryable
-        self.retry_after = retry_after
-
-
 @dataclass
-class Deployment:
+class LlmDeployment:
     name: str  # what guardrails' allowed_providers / blocked_providers match
     base_url: str
     api_key: str | None = None
@@ -38,7 +30,7 @@ class Deployment:
     timeout_seconds: float = 120.0
 
     @classmethod
-    def from_setting(cls, raw: dict[str, Any]) -> Deployment:
+    def from_setting(cls, raw: dict[str, Any]) -> LlmDeployment:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:
@@ -62,11 +54,18 @@ class Deployment:
 class Upstream(Protocol):
     """One deployment's adapter, whatever protocol it speaks."""
 
-    d: Deployment
+    d: LlmDeployment
 
-    async def complete(self, req: Any) -> Any: ...
+    async def complete(self, req: ChatRequest) -> ChatResult: ...
 
-    def stream(self, req: Any) -> AsyncIterator[Any]: ...
+    def stream(self, req: ChatRequest) -> AsyncGenerator[Delta, None]: ...
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """An adapter whose upstream counts a request's input tokens (Anthropic, Gemini)."""
+
+    async def count_tokens(self, req: ChatRequest) -> int: ...
 
 
 def new_http_client() -> aiohttp.ClientSession:
@@ -111,7 +110,7 @@ _CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 _JSON = {"content-type": "application/json"}
 
 
-async def post_json(http: aiohttp.ClientSession, d: Deployment, url: str, body: dict[str, Any],
+async def post_json(http: aiohttp.ClientSession, d: LlmDeployment, url: str, body: dict[str, Any],
                     headers: dict[str, str]) -> dict[str, Any]:
     try:
         async with http.post(url, data=orjson.dumps(body), headers={**_JSON, **headers},
@@ -131,7 +130,7 @@ async def post_json(http: aiohttp.ClientSession, d: Deployment, url: str, body: 
 
 
 @asynccontextmanager
-async def open_stream(http: aiohttp.ClientSession, d: Deployment, url: str, body: dict[str, Any],
+async def open_stream(http: aiohttp.ClientSession, d: LlmDeployment, url: str, body: dict[str, Any],
                       headers: dict[str, str]) -> AsyncIterator[aiohttp.ClientResponse]:
     """A streamed POST whose connection and HTTP errors are UpstreamError (so the router can fall back). The
     timeout bounds the wait for each chunk, not the whole stream (answers may stream for minutes)."""

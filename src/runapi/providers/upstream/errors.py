@@ -8,26 +8,10 @@ from typing import Any
 
 import httpx
 
+from ...upstream_errors import UpstreamError
 
-class UpstreamError(Exception):
-    """An upstream refused or failed.
-
-    `retryable`: another deployment (or a later try) may succeed: connection errors, 5xx, 429, auth and
-    not-found at this host. Otherwise it is the upstream's verdict on the request itself (validation, content
-    policy) and the task fails with this message. `job_failed`: the upstream accepted the job and then lost it,
-    so the router submits it elsewhere rather than polling again."""
-
-    def __init__(self, message: str, status: int | None = None, retryable: bool = True,
-                 retry_after: float | None = None, job_failed: bool = False):
-        super().__init__(message)
-        self.status = status
-        self.retryable = retryable
-        self.retry_after = retry_after
-        self.job_failed = job_failed
-
-    @property
-    def rate_limited(self) -> bool:
-        return self.status == 429
+__all__ = ["UpstreamError", "body_message", "first_message", "from_response", "from_transport", "json_object",
+           "retry_after"]
 
 
 # At submission these mean "this deployment cannot take it" (bad key, unknown app here, busy), not "the

@@ -12,11 +12,16 @@ import base64
 import binascii
 import json
 import re
+import uuid
+from collections.abc import AsyncGenerator
 from typing import Any
 
-from ..errors import BadRequest
-from .canonical import ChatRequest, ChatResult, Delta, Usage
-from .models import LlmModel
+import orjson
+
+from ...errors import BadRequest
+from ..canonical import ChatRequest, ChatResult, Delta, Usage
+from ..models import LlmModel
+from ..surface import Answering, ChatCall, Deltas, Describe
 
 FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP", "function_call": "STOP",
                   "content_filter": "SAFETY"}
@@ -25,10 +30,12 @@ IGNORED_TOOLS = ("googleSearch", "googleSearchRetrieval", "codeExecution", "urlC
                  "googleMaps", "enterpriseWebSearch", "computerUse", "retrieval", "mcpServers")
 CHAT_METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
 EMBED_METHODS = ["embedContent", "batchEmbedContents", "countTokens"]
-# The catalog carries no context sizes; these are the providers' published limits (or close to them).
-TOKEN_LIMITS = {"google": (1_048_576, 65_536), "openai": (400_000, 128_000), "anthropic": (200_000, 64_000),
-                "deepseek": (128_000, 8_192)}
-EMBED_INPUT_LIMIT = 8_191
+ERROR_STATUSES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 402: "RESOURCE_EXHAUSTED",
+                  403: "PERMISSION_DENIED", 404: "NOT_FOUND", 422: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED"}
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    return {"error": {"code": status, "message": message, "status": ERROR_STATUSES.get(status, "INTERNAL")}}
 
 
 def _snake(name: str) -> str:
@@ -485,26 +492,18 @@ class StreamTranslator:
 # --------------------------------------------------------------------------------------- models, embeds
 
 
-def display_name(model_id: str) -> str:
-    words = []
-    for w in model_id.split("-"):
-        words.append({"gpt": "GPT", "deepseek": "DeepSeek"}.get(w, w[:1].upper() + w[1:]))
-    return " ".join(words)
-
-
 def model_resource(m: LlmModel) -> dict[str, Any]:
     embedding = m.kind == "embedding"
-    limits = (EMBED_INPUT_LIMIT, 1) if embedding else TOKEN_LIMITS.get(m.owned_by, (128_000, 8_192))
     out: dict[str, Any] = {
-        "name": f"models/{m.id}", "baseModelId": m.id, "version": "001", "displayName": display_name(m.id),
-        "description": (f"{display_name(m.id)} embeddings ({m.dimensions} dimensions), served by runapi"
-                        if embedding else f"{display_name(m.id)} ({m.owned_by}), served by runapi"),
-        "inputTokenLimit": limits[0], "outputTokenLimit": limits[1],
+        "name": f"models/{m.id}", "baseModelId": m.id, "version": "001", "displayName": m.display_name,
+        "description": (f"{m.display_name} embeddings ({m.dimensions} dimensions), served by runapi"
+                        if embedding else f"{m.display_name} ({m.owned_by}), served by runapi"),
+        "inputTokenLimit": m.input_token_limit, "outputTokenLimit": m.output_token_limit,
         "supportedGenerationMethods": list(EMBED_METHODS if embedding else CHAT_METHODS),
     }
     if not embedding:
         out.update(temperature=1.0, topP=0.95, maxTemperature=2.0)
-        if m.owned_by == "google":
+        if m.thinking:
             out["thinking"] = True
     return out
 
@@ -523,3 +522,44 @@ def embed_text(content: Any, where: str) -> str:
             raise _bad(f"* {where}.content.parts: only text parts can be embedded by this model")
         texts.append(text)
     return " ".join(texts)
+
+
+def response_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+class GenerateCall(ChatCall):
+    """One :generateContent or :streamGenerateContent call; streamed as SSE (`alt=sse`) or as one JSON array
+    written piece by piece (the default)."""
+
+    def __init__(self, model_id: str, body: Any, stream: bool, as_sse: bool):
+        req, self.include_thoughts = chat_request(model_id, body)
+        req.stream = stream
+        super().__init__(req)
+        self.as_sse = as_sse
+        self.media_type = "text/event-stream" if as_sse else "application/json"
+        self.id = response_id()
+
+    async def answer(self, who: Answering, result: ChatResult) -> dict[str, Any]:
+        return generate_response(result, who.model, self.id, self.include_thoughts)
+
+    async def frames(self, who: Answering, deltas: Deltas, describe: Describe) -> AsyncGenerator[bytes, None]:
+        out = StreamTranslator(who.model, self.id, self.include_thoughts)
+        first = True
+
+        def frame(chunk: dict[str, Any]) -> bytes:
+            nonlocal first
+            data = orjson.dumps(chunk)
+            if self.as_sse:
+                return b"data: " + data + b"\r\n\r\n"
+            lead = b"[" if first else b",\r\n"
+            first = False
+            return lead + data
+
+        async for d in deltas:
+            for chunk in out.feed(d):
+                yield frame(chunk)
+        await deltas.close()  # settled before the last chunk, so a client that has it all owes nothing more
+        yield frame(out.close())
+        if not self.as_sse:
+            yield b"]"

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import aiohttp
 
-from .canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
-from .tokens import text_tokens
-from .upstream_common import (
-    Deployment,
-    UpstreamError,
+from ...upstream_errors import UpstreamError
+from ..canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
+from ..tokens import text_tokens
+from ..upstream_common import (
+    LlmDeployment,
     append_turn,
     call_arguments,
     data_url,
@@ -49,7 +49,7 @@ def _refuse(message: str) -> UpstreamError:
 # ---------------------------------------------------------------------------------------------- request
 
 
-def tool_use_id(call_id: str) -> str:
+def upstream_tool_id(call_id: str) -> str:
     """Anthropic accepts tool ids of [A-Za-z0-9_-] only; ids minted elsewhere are mapped the same way in the
     tool_use block and in its tool_result, so they still pair up."""
     return re.sub(r"[^A-Za-z0-9_-]", "_", call_id) or "toolu_0"
@@ -126,14 +126,14 @@ def _assistant_blocks(m: dict[str, Any]) -> list[dict[str, Any]]:
     blocks += content_blocks(m.get("content"))
     for call in m.get("tool_calls") or []:
         name, args = call_arguments(call)
-        blocks.append(_mark({"type": "tool_use", "id": tool_use_id(str(call.get("id") or "")), "name": name,
+        blocks.append(_mark({"type": "tool_use", "id": upstream_tool_id(str(call.get("id") or "")), "name": name,
                              "input": args}, call))
     return blocks
 
 
 def _tool_result(m: dict[str, Any]) -> dict[str, Any]:
     content = m.get("content")
-    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_use_id(str(m.get("tool_call_id") or ""))}
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": upstream_tool_id(str(m.get("tool_call_id") or ""))}
     if isinstance(content, list):
         block["content"] = content_blocks(content)
     elif content:
@@ -244,7 +244,7 @@ def usage(raw: dict[str, Any], reasoning_text: str = "") -> Usage:
     part of output_tokens; its share is reported, or else estimated from the thinking text."""
     read = int(raw.get("cache_read_input_tokens") or 0)
     written = int(raw.get("cache_creation_input_tokens") or 0)
-    by_ttl = raw.get("cache_creation") if isinstance(raw.get("cache_creation"), dict) else {}
+    by_ttl: dict[str, Any] = raw["cache_creation"] if isinstance(raw.get("cache_creation"), dict) else {}
     written_1h = min(int(by_ttl.get("ephemeral_1h_input_tokens") or 0), written)
     output = int(raw.get("output_tokens") or 0)
     thinking = (raw.get("output_tokens_details") or {}).get("thinking_tokens")
@@ -278,7 +278,7 @@ def chat_result(data: dict[str, Any]) -> ChatResult:
 
 def _stream_error(event: dict[str, Any], who: str) -> UpstreamError:
     error = event.get("error") or {}
-    status, retryable = ERROR_TYPES.get(error.get("type"), (500, True))
+    status, retryable = ERROR_TYPES.get(str(error.get("type")), (500, True))
     return UpstreamError(f"{who}: {error.get('message') or error.get('type') or 'stream error'}", status, retryable)
 
 
@@ -343,7 +343,7 @@ class StreamReader:
 
 
 class AnthropicMessages:
-    def __init__(self, deployment: Deployment, http: aiohttp.ClientSession):
+    def __init__(self, deployment: LlmDeployment, http: aiohttp.ClientSession):
         self.d = deployment
         self.http = http
 
@@ -362,7 +362,7 @@ class AnthropicMessages:
         data = await post_json(self.http, self.d, self.d.url("v1/messages/count_tokens"), body, self._headers(req))
         if not isinstance(data.get("input_tokens"), int):
             raise UpstreamError(f"{self.d.name}: count_tokens answered without input_tokens")
-        return data["input_tokens"]
+        return int(data["input_tokens"])
 
     async def complete(self, req: ChatRequest) -> ChatResult:
         body = messages_body(req, self.d.upstream_model(req.model), stream=False)
@@ -371,7 +371,7 @@ class AnthropicMessages:
             raise _stream_error(data, self.d.name)
         return chat_result(data)
 
-    async def stream(self, req: ChatRequest) -> AsyncIterator[Delta]:
+    async def stream(self, req: ChatRequest) -> AsyncGenerator[Delta, None]:
         body = messages_body(req, self.d.upstream_model(req.model), stream=True)
         async with open_stream(self.http, self.d, self.d.url("v1/messages"), body, self._headers(req)) as resp:
             reader = StreamReader(self.d.name)

@@ -14,12 +14,20 @@ response.completed or response.incomplete), numbering every event with `sequence
 from __future__ import annotations
 
 import json
+import logging
+import time
 import uuid
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BadRequest, MissingParameter
-from .canonical import ChatRequest, ChatResult, Delta, Usage
+import orjson
+
+from ...errors import BadRequest, MissingParameter
+from ..canonical import ChatRequest, ChatResult, Delta, Usage
+from ..surface import Answering, ChatCall, Deltas, Describe, Failure
+
+log = logging.getLogger("runapi.llm.responses")
 
 WEB_SEARCH_TYPES = {"web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11"}
 MESSAGE_ROLES = {"user", "assistant", "system", "developer"}
@@ -206,7 +214,7 @@ def _tools(raw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None,
             raise _bad(f"tools[{i}] must be an object", "tools")
         kind = tool.get("type")
         if kind == "function":
-            fn = tool.get("function") if isinstance(tool.get("function"), dict) else tool
+            fn: dict[str, Any] = tool["function"] if isinstance(tool.get("function"), dict) else tool
             name = fn.get("name")
             if not isinstance(name, str) or not name:
                 raise _bad(f"tools[{i}]: a function tool needs a name", "tools")
@@ -336,7 +344,7 @@ def parse_request(body: Any) -> ResponsesRequest:
         parallel_tool_calls=True if parallel is None else bool(parallel), metadata=metadata or {},
         store=body.get("store") is not False, stream=bool(body.get("stream")), previous_response_id=previous,
         user=body.get("user") if isinstance(body.get("user"), str) else None,
-        truncation=body.get("truncation") if body.get("truncation") in ("auto", "disabled") else "disabled",
+        truncation=str(body["truncation"]) if body.get("truncation") in ("auto", "disabled") else "disabled",
         extra=extra)
 
 
@@ -576,3 +584,64 @@ class EventStream:
         kind = {"completed": "response.completed", "incomplete": "response.incomplete"}.get(
             response["status"], "response.failed")
         return self._event(kind, response=response)
+
+
+def frame(event: dict[str, Any]) -> bytes:
+    return b"event: " + str(event["type"]).encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+
+
+def failure_object(failure: Failure) -> dict[str, str]:
+    """A response's `error` after the stream broke off, in the Responses API's codes."""
+    if failure.internal:
+        return {"code": "server_error", "message": "The model failed to produce a response."}
+    return {"code": "rate_limit_exceeded" if failure.status == 429 else "server_error", "message": failure.message}
+
+
+Remember = Callable[[dict[str, Any]], Awaitable[None]]  # keeps a finished response (stored responses)
+
+
+class ResponsesCall(ChatCall):
+    """One POST /v1/responses call, continuing `history` (the stored conversation it names, if any); each
+    finished response is handed to `remember`."""
+
+    def __init__(self, parsed: ResponsesRequest, history: list[dict[str, Any]], remember: Remember):
+        super().__init__(parsed.chat_request(history))
+        self.parsed = parsed
+        self.remember = remember
+        self.id, self.created = new_id("resp"), int(time.time())
+
+    def _response(self, model: str, **fields: Any) -> dict[str, Any]:
+        return response_object(self.id, self.created, model, self.parsed, **fields)
+
+    async def answer(self, who: Answering, result: ChatResult) -> dict[str, Any]:
+        output = result_output(result, summary_wanted=self.parsed.summary_wanted)
+        response = self._response(who.model, status=final_status(result.finish_reason), output=output,
+                                  usage=result.usage, finish_reason=result.finish_reason,
+                                  completed_at=int(time.time()))
+        await self.remember(response)
+        return response
+
+    async def frames(self, who: Answering, deltas: Deltas, describe: Describe) -> AsyncGenerator[bytes, None]:
+        finish: str | None = None
+        stream = EventStream(self._response(who.model, status="in_progress", output=[], usage=None),
+                             summary_wanted=self.parsed.summary_wanted)
+        for event in stream.start():
+            yield frame(event)
+        try:
+            async for d in deltas:
+                if d.finish_reason is not None:
+                    finish = d.finish_reason
+                for event in stream.feed(d):
+                    yield frame(event)
+        except Exception as exc:  # noqa: BLE001 - the upstream broke off mid-answer: say so in the stream's terms
+            log.warning("responses stream %s failed: %r", self.id, exc)
+            failed = self._response(who.model, status="failed", output=stream.output, usage=deltas.usage,
+                                    error=failure_object(describe(exc)))
+            yield frame(stream.done(failed))
+            return
+        for event in stream.finish(finish):
+            yield frame(event)
+        response = self._response(who.model, status=final_status(finish), output=stream.output, usage=deltas.usage,
+                                  finish_reason=finish, completed_at=int(time.time()))
+        await self.remember(response)
+        yield frame(stream.done(response))

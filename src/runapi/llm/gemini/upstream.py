@@ -13,15 +13,15 @@ import binascii
 import json
 import mimetypes
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import aiohttp
 
-from .canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
-from .upstream_common import (
-    Deployment,
-    UpstreamError,
+from ...upstream_errors import UpstreamError
+from ..canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
+from ..upstream_common import (
+    LlmDeployment,
     append_turn,
     call_arguments,
     data_url,
@@ -272,7 +272,9 @@ def _call(part: dict[str, Any]) -> ToolCall:
 
 def chat_result(data: dict[str, Any]) -> ChatResult:
     candidate = _candidate(data)
-    texts, thoughts, calls = [], [], []
+    texts: list[str] = []
+    thoughts: list[str] = []
+    calls: list[ToolCall] = []
     for part in (candidate.get("content") or {}).get("parts") or []:
         if part.get("functionCall"):
             calls.append(_call(part))
@@ -327,7 +329,7 @@ class StreamReader:
 
 
 class GeminiApi:
-    def __init__(self, deployment: Deployment, http: aiohttp.ClientSession):
+    def __init__(self, deployment: LlmDeployment, http: aiohttp.ClientSession):
         self.d = deployment
         self.http = http
 
@@ -344,14 +346,14 @@ class GeminiApi:
         data = await post_json(self.http, self.d, self._url(req, "countTokens"), body, self._headers())
         if not isinstance(data.get("totalTokens"), int):
             raise UpstreamError(f"{self.d.name}: countTokens answered without totalTokens")
-        return data["totalTokens"]
+        return int(data["totalTokens"])
 
     async def complete(self, req: ChatRequest) -> ChatResult:
         data = await post_json(self.http, self.d, self._url(req, "generateContent"), generate_body(req),
                                self._headers())
         return chat_result(data)
 
-    async def stream(self, req: ChatRequest) -> AsyncIterator[Delta]:
+    async def stream(self, req: ChatRequest) -> AsyncGenerator[Delta, None]:
         url = self._url(req, "streamGenerateContent") + "?alt=sse"
         async with open_stream(self.http, self.d, url, generate_body(req), self._headers()) as resp:
             reader = StreamReader(self.d.name)

@@ -4,22 +4,22 @@ comes back as `reasoning_content` (DeepSeek, and most servers that copied it) or
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import aiohttp
 
-from .canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
-from .upstream_common import (
-    Deployment,
-    UpstreamError,
+from ...upstream_errors import UpstreamError
+from ..canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
+from ..upstream_common import (
+    LlmDeployment,
     open_stream,
     parse_json,
     post_json,
     sse_events,
 )
 
-__all__ = ["Deployment", "OpenAICompatible", "UpstreamError"]
+__all__ = ["OpenAICompatible"]
 MAX_STOP = 4  # the Chat Completions limit; surfaces that allow more enforce the rest themselves
 
 
@@ -68,7 +68,7 @@ def _result(choice: dict[str, Any], usage: Usage) -> ChatResult:
 
 
 class OpenAICompatible:
-    def __init__(self, deployment: Deployment, http: aiohttp.ClientSession):
+    def __init__(self, deployment: LlmDeployment, http: aiohttp.ClientSession):
         self.d = deployment
         self.http = http
 
@@ -99,7 +99,7 @@ class OpenAICompatible:
         result.alternatives = [_result(c, Usage()) for c in choices[1:req.n]]
         return result
 
-    async def stream(self, req: ChatRequest) -> AsyncIterator[Delta]:
+    async def stream(self, req: ChatRequest) -> AsyncGenerator[Delta, None]:
         """Deltas as they arrive. Errors before the first delta are UpstreamError (so the router can fall
         back); later ones end the stream."""
         async with open_stream(self.http, self.d, self.d.url("chat/completions"), self._body(req, True),

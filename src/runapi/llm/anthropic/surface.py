@@ -1,18 +1,42 @@
-"""Pure translation between Anthropic's Messages API and the gateway's canonical (OpenAI Chat Completions)
-shapes: the request in, the result out, the names of stop reasons, and stop-sequence handling."""
+"""The Messages surface: pure translation between Anthropic's Messages API and the gateway's canonical (OpenAI
+Chat Completions) shapes: the request in, the result out, the stream's content-block events, the names of stop
+reasons, stop-sequence handling (OpenAI-style upstreams do not say which sequence stopped them, and take at most
+four) and Anthropic's error shape."""
 
 from __future__ import annotations
 
 import json
+import logging
+import time
 import uuid
-from typing import Any
+from collections.abc import AsyncGenerator
+from typing import Any, TypeGuard
 
-from ..errors import BadRequest
-from .canonical import ChatRequest, ChatResult, ToolCall, Usage
+import orjson
+
+from ...errors import BadRequest
+from ..canonical import ChatRequest, ChatResult, ToolCall, Usage
+from ..models import LlmModel
+from ..surface import Answering, ChatCall, Deltas, Describe
+from ..tokens import messages_tokens
+
+log = logging.getLogger("runapi.api")
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
                 "function_call": "tool_use", "content_filter": "refusal"}
 EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "xhigh"}
+ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
+               403: "permission_error", 404: "not_found_error", 422: "invalid_request_error",
+               429: "rate_limit_error", 529: "overloaded_error"}
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message}}
+
+
+def model_object(m: LlmModel) -> dict[str, Any]:
+    return {"type": "model", "id": m.id, "display_name": m.id, "lifecycle": "active",
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(m.created))}
 
 
 def bad(message: str) -> BadRequest:
@@ -23,7 +47,7 @@ def message_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
 
-def tool_use_id(call_id: str) -> str:
+def client_tool_id(call_id: str) -> str:
     """Anthropic's id style for a canonical call id (upstreams answer `call_…`); the id is echoed back by the
     client as tool_use_id and sent upstream as-is, so any stable string works."""
     if not call_id:
@@ -47,7 +71,7 @@ def tool_input(arguments: str) -> Any:
 # ---------------------------------------------------------------- request
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
@@ -477,8 +501,135 @@ def message(mid: str, model: str, result: ChatResult, stops: list[str]) -> dict[
         content.append({"type": "text", "text": text})
     calls: list[ToolCall] = [] if hit is not None else result.tool_calls
     for call in calls:
-        content.append({"type": "tool_use", "id": tool_use_id(call.id), "name": call.name,
+        content.append({"type": "tool_use", "id": client_tool_id(call.id), "name": call.name,
                         "input": tool_input(call.arguments)})
     reason = "stop_sequence" if hit is not None else stop_reason(result.finish_reason, bool(calls))
     return {"id": mid, "type": "message", "role": "assistant", "model": model, "content": content,
             "stop_reason": reason, "stop_sequence": hit, "usage": usage(result.usage)}
+
+
+# ------------------------------------------------------------------------------------------------ stream
+
+
+def event(name: str, payload: dict[str, Any]) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+class Blocks:
+    """Turns canonical deltas into Anthropic content-block events, one open block at a time."""
+
+    def __init__(self) -> None:
+        self.count = 0  # blocks opened so far; the open one is count - 1
+        self.open: tuple[str, int] | None = None  # ("text", 0), ("thinking", 0) or ("tool", tool_index)
+        self.tools = 0
+
+    def close(self) -> list[bytes]:
+        if self.open is None:
+            return []
+        self.open = None
+        return [event("content_block_stop", {"type": "content_block_stop", "index": self.count - 1})]
+
+    def _start(self, key: tuple[str, int], block: dict[str, Any]) -> list[bytes]:
+        out = self.close()
+        self.open = key
+        self.count += 1
+        out.append(event("content_block_start", {"type": "content_block_start", "index": self.count - 1,
+                                                 "content_block": block}))
+        return out
+
+    def text(self, text: str) -> list[bytes]:
+        if not text:
+            return []
+        out = [] if self.open == ("text", 0) else self._start(("text", 0), {"type": "text", "text": ""})
+        out.append(event("content_block_delta", {"type": "content_block_delta", "index": self.count - 1,
+                                                 "delta": {"type": "text_delta", "text": text}}))
+        return out
+
+    def thinking(self, text: str) -> list[bytes]:
+        if not text:
+            return []
+        out = [] if self.open == ("thinking", 0) else self._start(
+            ("thinking", 0), {"type": "thinking", "thinking": "", "signature": ""})
+        out.append(event("content_block_delta", {"type": "content_block_delta", "index": self.count - 1,
+                                                 "delta": {"type": "thinking_delta", "thinking": text}}))
+        return out
+
+    def signature(self, signature: str) -> list[bytes]:
+        """Anthropic signs a thinking block last, just before it closes."""
+        if not signature or self.open != ("thinking", 0):
+            return []
+        return [event("content_block_delta", {"type": "content_block_delta", "index": self.count - 1,
+                                               "delta": {"type": "signature_delta", "signature": signature}})]
+
+    def tool(self, index: int, call_id: str, name: str, arguments: str) -> list[bytes]:
+        out: list[bytes] = []
+        if self.open != ("tool", index):
+            # upstreams stream one call after another; a call's first fragment carries its id and name
+            self.tools += 1
+            out = self._start(("tool", index), {"type": "tool_use", "id": client_tool_id(call_id), "name": name,
+                                                 "input": {}})
+        if arguments:
+            out.append(event("content_block_delta", {"type": "content_block_delta", "index": self.count - 1,
+                                                     "delta": {"type": "input_json_delta",
+                                                               "partial_json": arguments}}))
+        return out
+
+
+class MessagesCall(ChatCall):
+    """One /v1/messages call."""
+
+    def __init__(self, body: Any, beta: str | None = None):
+        req, self.stops = chat_request(body, beta=beta)
+        super().__init__(req)
+        self.id = message_id()
+        self.headers = {"request-id": f"req_{uuid.uuid4().hex}"}
+
+    async def answer(self, who: Answering, result: ChatResult) -> dict[str, Any]:
+        return message(self.id, who.model, result, self.stops)
+
+    async def frames(self, who: Answering, deltas: Deltas, describe: Describe) -> AsyncGenerator[bytes, None]:
+        req, stops = self.req, self.stops
+        # the upstream's input side (cache reads and writes) when it told it, else the estimate
+        first = deltas.first
+        prompt = first.prompt_usage if first is not None and first.prompt_usage is not None else Usage(
+            input_tokens=messages_tokens(req.messages, req.tools))
+        finish: str | None = None
+        upstream_stop: str | None = None
+        blocks = Blocks()
+        scanner = StopScanner(stops)
+        try:
+            yield event("message_start", {"type": "message_start", "message": {
+                "id": self.id, "type": "message", "role": "assistant", "model": who.model, "content": [],
+                "stop_reason": None, "stop_sequence": None, "usage": usage(prompt)}})
+            yield event("ping", {"type": "ping"})
+            async for d in deltas:
+                if d.finish_reason is not None:
+                    finish, upstream_stop = d.finish_reason, d.stop_sequence
+                if scanner.hit is not None:
+                    continue  # after a stop sequence the rest is drained for its usage only
+                if d.reasoning or d.reasoning_signature:
+                    for chunk in [*blocks.text(scanner.flush()), *blocks.thinking(d.reasoning or ""),
+                                  *blocks.signature(d.reasoning_signature or "")]:
+                        yield chunk
+                elif d.text:
+                    for chunk in blocks.text(scanner.feed(d.text)):
+                        yield chunk
+                elif d.tool_call is not None:
+                    for chunk in [*blocks.text(scanner.flush()),
+                                  *blocks.tool(d.tool_index, d.tool_call.id, d.tool_call.name,
+                                               d.tool_call.arguments)]:
+                        yield chunk
+            for chunk in [*blocks.text(scanner.flush()), *blocks.close()]:
+                yield chunk
+            hit = scanner.hit if scanner.hit is not None else upstream_stop if upstream_stop in stops else None
+            reason = "stop_sequence" if hit is not None else stop_reason(finish, blocks.tools > 0)
+            # without reported usage (a hang-up, or an upstream that sends none) what was generated is billed
+            yield event("message_delta", {"type": "message_delta",
+                                          "delta": {"stop_reason": reason, "stop_sequence": hit},
+                                          "usage": usage(deltas.billable_usage())})
+            yield event("message_stop", {"type": "message_stop"})
+        except Exception as exc:  # the stream has begun: report in-band, as Anthropic does
+            failure = describe(exc)
+            if failure.internal:
+                log.exception("anthropic stream failed for %s", who.model)
+            yield event("error", error_body(failure.status, failure.message))

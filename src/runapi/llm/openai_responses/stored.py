@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 from sqlalchemy import delete, insert, select
 
-from ..store import Database
-from ..store.schema import stored_responses
+from ...store import Database
+from ...store.schema import stored_responses
 
 MAX_BYTES = 16 * 1024 * 1024  # a response and its conversation larger than this is not stored
 
@@ -48,7 +48,7 @@ async def remove(db: Database, resp_id: str, account_id: int) -> bool:
     stmt = delete(stored_responses).where(stored_responses.c.id == resp_id,
                                           stored_responses.c.account_id == account_id,
                                           stored_responses.c.expires_at > time.time())
-    return await db.write_sync(lambda conn: conn.execute(stmt).rowcount) == 1
+    return bool(await db.write_sync(lambda conn: conn.execute(stmt).rowcount) == 1)
 
 
 async def expire(db: Database) -> int:
