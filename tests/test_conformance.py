@@ -8,8 +8,9 @@ cross-field rule) a request derived from an example that breaks just that constr
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml

@@ -106,7 +106,7 @@ def test_kill_9_loses_nothing_and_charges_once(tmp_path, recorder):
                     all_tasks, entries, balance = await audit(db)
                     if all(t.state in ("completed", "failed") for t in all_tasks) or time.time() > deadline:
                         return all_tasks, entries, balance
-                    time.sleep(0.2)
+                    await asyncio.sleep(0.2)
             finally:
                 await db.dispose()
 

@@ -1,6 +1,7 @@
 """Management Keys API: every documented field and semantic, permissions, and enforcement on requests."""
 
 import time
+from datetime import UTC
 
 import pytest
 
@@ -144,13 +145,13 @@ def test_api_keys_cannot_manage_and_members_see_their_own(server, mgmt):
 
 
 def test_windows():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from runapi.billing.ledger import window_start
-    t = datetime(2026, 11, 26, 15, 30, tzinfo=timezone.utc).timestamp()  # a Thursday
-    assert window_start("daily", t) == datetime(2026, 11, 26, tzinfo=timezone.utc).timestamp()
-    assert window_start("weekly", t) == datetime(2026, 11, 23, tzinfo=timezone.utc).timestamp()  # Monday
-    assert window_start("monthly", t) == datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp()
+    t = datetime(2026, 11, 26, 15, 30, tzinfo=UTC).timestamp()  # a Thursday
+    assert window_start("daily", t) == datetime(2026, 11, 26, tzinfo=UTC).timestamp()
+    assert window_start("weekly", t) == datetime(2026, 11, 23, tzinfo=UTC).timestamp()  # Monday
+    assert window_start("monthly", t) == datetime(2026, 11, 1, tzinfo=UTC).timestamp()
     assert window_start(None, t) is None
 
 

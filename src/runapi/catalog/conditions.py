@@ -9,8 +9,9 @@ name := param | 'count(' param (',' param)* ')'   (how many items those params h
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 _TOKEN = re.compile(r"""\s*(\(|\)|\[|\]|,|==|!=|>=|<=|>|<|"[^"]*"|'[^']*'|[^\s()\[\],=!<>]+)""")
 

@@ -49,7 +49,7 @@ class Param:
     task_ref: tuple[str, ...] | None = None
     description: str | None = None
     # arrays of objects: each item's own fields, and a cap on one text field summed over all items
-    fields: tuple["Param", ...] | None = None
+    fields: tuple[Param, ...] | None = None
     max_total_length: dict[str, Any] | None = None  # {field: text, max: 5000}
     # a total the items carry: {items: multi_prompt, field: duration_seconds, when: "multi_shots == true"} makes
     # this param the sum of that field where `when` holds (a different value sent is refused)
@@ -70,13 +70,13 @@ class Param:
             raise ValueError(f"param {self.name}: reason without effect: none")
 
     @classmethod
-    def from_dict(cls, name: str, raw: dict[str, Any]) -> "Param":
+    def from_dict(cls, name: str, raw: dict[str, Any]) -> Param:
         unknown = set(raw) - set(PARAM_KEYS)
         if unknown:
             raise ValueError(f"param {name}: unknown keys {sorted(unknown)}")
         return cls(name=name, **_tuples(raw))
 
-    def overridden(self, raw: dict[str, Any]) -> "Param":
+    def overridden(self, raw: dict[str, Any]) -> Param:
         unknown = set(raw) - set(PARAM_KEYS)
         if unknown:
             raise ValueError(f"param {self.name}: unknown override keys {sorted(unknown)}")

@@ -57,7 +57,8 @@ class RedisCoordinator(Coordinator):
     async def close(self) -> None:
         if self._outbox is not None:  # flush what is queued, briefly
             deadline = time.monotonic() + 2
-            while not self._outbox.empty() and time.monotonic() < deadline:
+            # a queue offers no "became empty" event: poll it briefly
+            while not self._outbox.empty() and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
         for t in self._tasks:
             t.cancel()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..catalog import get_catalog
 from ..storage import UrlSigner

@@ -70,7 +70,9 @@ def transcribe(x: np.ndarray, drums: bool = False, max_notes: int = 400) -> list
     mag = np.abs(np.fft.rfft(frames * np.hanning(size), axis=1))
     freqs = np.fft.rfftfreq(size, 1 / SR)
     active = rms > max(0.12 * peak, 1e-4)
-    t = lambda i: round(i * hop / SR, 6)
+    def t(i: int) -> float:
+        return round(i * hop / SR, 6)
+
     notes: list[dict[str, Any]] = []
     if drums:
         flux = np.maximum(np.diff(rms, prepend=0.0), 0)

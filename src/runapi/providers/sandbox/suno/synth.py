@@ -175,7 +175,9 @@ def sound(seed: bytes, prompt: str, seconds: float, loop: bool, tempo: int | Non
     n = int(seconds * SR)
     t = np.arange(n, dtype=np.float32) / SR
     out = np.zeros(n, dtype=np.float32)
-    has = lambda *words: any(w in text for w in words)
+    def has(*words: str) -> bool:
+        return any(w in text for w in words)
+
     matched = False
     if has("rain", "drizzle", "storm", "雨"):
         matched = True
