@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select, text
 
 import tests.test_concurrency_billing as billing_case
+from runapi.api.errors import as_api_error
 from runapi.auth import admin
 from runapi.billing.batcher import LedgerBatcher
 from runapi.store import Database, DatabaseUnavailable
@@ -96,7 +97,8 @@ def test_an_unreachable_database_is_unavailable_not_an_error():
             await conn.execute(text("SELECT 1"))
     with pytest.raises(DatabaseUnavailable) as caught:
         run(go, f"postgresql+asyncpg://runapi@127.0.0.1:{free_port()}/postgres")
-    assert caught.value.status == 503
+    refusal = as_api_error(caught.value)
+    assert (refusal.status, refusal.headers) == (503, {"Retry-After": "1"})
 
 
 def test_nul_characters_are_a_client_error_not_a_crash(pg_server):
