@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from runapi.settings import DEFAULT_CALLBACK_DELAYS
 from runapi.store.schema import callback_deliveries
-from tests.conftest import Recorder, new_account, start_server, wait_for
+from tests.support.servers import Recorder, new_account, start_server, wait_for
 from tests.test_abuse_callbacks import DripReceiver
 
 T2I = "/api/v1/nano_banana/text_to_image"

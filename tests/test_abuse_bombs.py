@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from runapi.providers.sandbox import limits, media
 from runapi.store.schema import ledger, open_reservations
-from tests.conftest import wait_done
+from tests.support.servers import wait_done
 
 TOPAZ_IMAGE = "/api/v1/topaz/upscale_image"
 TOPAZ_VIDEO = "/api/v1/topaz/upscale_video"

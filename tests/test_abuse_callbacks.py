@@ -30,8 +30,8 @@ from runapi.auth import admin
 from runapi.callbacks.delivery import CallbackDispatcher
 from runapi.store import Database
 from runapi.store.schema import callback_attempts, callback_deliveries
-from tests import conftest
-from tests.conftest import free_port, new_account, start_server, wait_done, wait_for
+from tests.support import servers
+from tests.support.servers import free_port, new_account, start_server, wait_done, wait_for
 
 T2I = "/api/v1/nano_banana/text_to_image"
 
@@ -157,7 +157,7 @@ def test_one_accounts_dripping_receivers_do_not_delay_anothers_callback(cb_serve
 
 def run_db(tmp_path, go):
     """`go(db, settings)` on a fresh database of its own (PostgreSQL when the suite runs on it)."""
-    settings = conftest.test_settings(tmp_path, callback_retry_delays=(0.05,) * 2)
+    settings = servers.test_settings(tmp_path, callback_retry_delays=(0.05,) * 2)
 
     async def main():
         db = Database(settings.resolved_database_url, "NORMAL")

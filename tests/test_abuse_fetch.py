@@ -16,9 +16,9 @@ import pytest
 from runapi.auth import admin
 from runapi.store import Database
 from runapi.tasks import engine
-from tests.conftest import Recorder, new_account, start_server, wait_done, wait_for
-from tests.conftest import test_settings as settings_for
-from tests.drip import PNG, DripServer
+from tests.support.drip import PNG, DripServer
+from tests.support.servers import Recorder, new_account, start_server, wait_done, wait_for
+from tests.support.servers import test_settings as settings_for
 
 EDIT = "/api/v1/nano_banana/edit_image"
 T2I = "/api/v1/nano_banana/text_to_image"

@@ -19,8 +19,8 @@ from sqlalchemy import select, update
 
 from runapi.providers.sandbox import samples
 from runapi.store.schema import files
-from tests.conftest import new_account, start_server, wait_done
-from tests.services import create_database
+from tests.support.servers import new_account, start_server, wait_done
+from tests.support.services import create_database
 
 PNG = samples.sample_bytes("png")
 # Sniffed as a GIF (magic bytes), and a browser told it is HTML would run the script.
@@ -298,7 +298,7 @@ def test_metrics_need_a_token_off_loopback(tmp_path):
 
 def test_startup_warns_about_an_exposed_bind(tmp_path, caplog):
     from runapi.api.app import warn_about_exposure
-    from tests.conftest import test_settings
+    from tests.support.servers import test_settings
 
     with caplog.at_level(logging.WARNING, logger="runapi.api"):
         warn_about_exposure(test_settings(tmp_path, host="0.0.0.0"))

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from runapi.auth import admin
 from runapi.billing.ledger import spent_since, utc_day_start
 from runapi.store.schema import accounts, ledger, open_reservations, spend_counters
-from tests.conftest import new_account, start_server
-from tests.fake_openai import gateway_over_fake
+from tests.support.fake_openai import gateway_over_fake
+from tests.support.servers import new_account, start_server
 
 T2I = "/api/v1/nano_banana/text_to_image"  # nano-banana: 4 cents a task
 CHAT = "/v1/chat/completions"

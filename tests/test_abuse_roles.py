@@ -10,7 +10,7 @@ from sqlalchemy import insert
 
 from runapi.auth import admin
 from runapi.store.schema import memberships, users
-from tests.conftest import start_server
+from tests.support.servers import start_server
 from tests.test_cli import cli
 
 T2I = "/api/v1/nano_banana/text_to_image"  # nano-banana costs 4 cents, nano-banana-pro 12

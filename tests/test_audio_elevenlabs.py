@@ -17,7 +17,7 @@ from runapi.net.safe_http import safe_client
 from runapi.providers.base import TaskFailed, TaskInput
 from runapi.providers.inputs import Inputs
 from runapi.providers.sandbox import GENERATORS, audio_gen, media, samples
-from tests.conftest import wait_done
+from tests.support.servers import wait_done
 
 SR = media.SAMPLE_RATE
 CATALOG = get_catalog()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from runapi.auth import admin
 from runapi.store.schema import callback_attempts, callback_deliveries
-from tests.conftest import start_server, wait_done, wait_for
+from tests.support.servers import start_server, wait_done, wait_for
 
 T2I = "/api/v1/nano_banana/text_to_image"
 

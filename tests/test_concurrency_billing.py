@@ -7,7 +7,7 @@ import httpx
 from sqlalchemy import select
 
 from runapi.store.schema import accounts, ledger, tasks
-from tests.conftest import new_account, wait_done
+from tests.support.servers import new_account, wait_done
 
 T2I = "/api/v1/nano_banana/text_to_image"
 

@@ -21,7 +21,7 @@ from runapi.catalog.model import build_family
 from runapi.catalog.validation import validate
 from runapi.errors import RunapiError
 from runapi.yamlload import load_yaml
-from tests.conftest import wait_done
+from tests.support.servers import wait_done
 
 CATALOG = get_catalog()
 ACTIONS = CATALOG.actions()
@@ -257,7 +257,7 @@ def localize(value: Any, host: str) -> Any:
 
 @pytest.fixture(scope="module")
 def inputs_host():
-    from tests.conftest import Recorder
+    from tests.support.servers import Recorder
 
     def serve(method, path, headers, body):
         ctype, data = sample_file(path.split("?")[0])

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from runapi.store import Database
 from runapi.store.schema import accounts, ledger, tasks
-from tests.conftest import TEST_KEY, free_port
+from tests.support.servers import TEST_KEY, free_port
 
 T2I = "/api/v1/nano_banana/text_to_image"
 CREDITS = 100_000

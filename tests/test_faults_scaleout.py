@@ -20,9 +20,9 @@ from sqlalchemy import select
 
 from runapi.store import Database
 from runapi.store.schema import accounts, callback_deliveries, ledger, tasks
-from tests.conftest import TEST_KEY
-from tests.processes import Cluster, callback_delays
-from tests.services import unavailable
+from tests.support.processes import Cluster, callback_delays
+from tests.support.servers import TEST_KEY
+from tests.support.services import unavailable
 
 N_TASKS = 1000
 CREDITS = 1_000_000

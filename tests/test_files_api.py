@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from runapi.providers.sandbox import samples
-from tests.conftest import wait_done
+from tests.support.servers import wait_done
 
 PNG = samples.sample_bytes("png")
 

@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from runapi.api import media, openapi
 from runapi.auth import admin
 from runapi.catalog import get_catalog
-from tests.conftest import new_account, start_server
+from tests.support.servers import new_account, start_server
 
 FUZZ_MAX_EXAMPLES = int(os.environ.get("RUNAPI_FUZZ_MAX_EXAMPLES", "40"))
 FUZZ_SEED = 20260107

@@ -19,7 +19,7 @@ from runapi.net.safe_http import safe_client
 from runapi.providers.base import TaskInput
 from runapi.providers.inputs import Inputs
 from runapi.providers.sandbox import GENERATORS, image_gen, images, samples
-from tests.conftest import wait_done
+from tests.support.servers import wait_done
 
 EDIT = "/api/v1/ideogram_v3/edit_image"
 REMIX = "/api/v1/ideogram_v3/remix_image"

@@ -6,7 +6,7 @@ from datetime import UTC
 import pytest
 
 from runapi.auth import admin
-from tests.conftest import wait_done
+from tests.support.servers import wait_done
 
 T2I = "/api/v1/nano_banana/text_to_image"
 

@@ -14,7 +14,7 @@ from runapi.billing.batcher import LedgerBatcher, refund_abandoned
 from runapi.errors import RunapiError
 from runapi.store import Database
 from runapi.store.schema import accounts, ledger, open_reservations
-from tests.services import create_database, env_database_url
+from tests.support.services import create_database, env_database_url
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from runapi.llm.models import llm_models
 from runapi.llm.tokens import messages_tokens
-from tests.fake_openai import gateway_over_fake
+from tests.support.fake_openai import gateway_over_fake
 
 TOOLS = [{"name": "get_weather", "description": "Weather for a city",
           "input_schema": {"type": "object", "properties": {"city": {"type": "string"},
@@ -291,7 +291,7 @@ def test_errors_in_anthropic_shape(client, server):
 
 
 def test_token_billing_is_exact_over_many_requests(server):
-    from tests.conftest import new_account
+    from tests.support.servers import new_account
     _, key = new_account(server, credits=1000)
     c = anthropic.Anthropic(api_key=key, base_url=server.url, max_retries=0)
     micro = 0
@@ -318,7 +318,7 @@ def flaky(tmp_path_factory):
 
 
 def test_upstream_failures_refund(flaky):
-    from tests.conftest import new_account
+    from tests.support.servers import new_account
     gw, upstream = flaky
     _, key = new_account(gw, credits=500)
     c = anthropic.Anthropic(api_key=key, base_url=gw.url, max_retries=0)
@@ -346,7 +346,7 @@ def test_upstream_failures_refund(flaky):
 
 
 def test_client_hang_up_bills_what_was_generated(flaky):
-    from tests.conftest import new_account
+    from tests.support.servers import new_account
     gw, upstream = flaky
     _, key = new_account(gw, credits=500)
     upstream.mode = "stall"  # "partial ", then nothing: the client leaves before the usage arrives
@@ -370,7 +370,7 @@ def test_client_hang_up_bills_what_was_generated(flaky):
 def test_billing_is_exact_when_clients_hang_up_after_message_stop(server):
     """Clients may close the connection as soon as they have message_stop; that cancels the response task
     while it settles, and the settlement must still complete (each lost one would keep the reservation)."""
-    from tests.conftest import new_account
+    from tests.support.servers import new_account
     _, key = new_account(server, credits=1000)
     model = llm_models()["claude-opus-4-6"]
     micro = 0

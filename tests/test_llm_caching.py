@@ -14,11 +14,11 @@ import openai
 import pytest
 
 from runapi.llm.models import llm_models
-from tests.conftest import new_account, start_server
-from tests.fake_anthropic import CACHE_WRITE, USAGE, FakeAnthropic
-from tests.fake_anthropic import COUNT_TOKENS as ANTHROPIC_COUNT
-from tests.fake_gemini import COUNT_TOKENS as GEMINI_COUNT
-from tests.fake_gemini import FakeGemini
+from tests.support.fake_anthropic import CACHE_WRITE, USAGE, FakeAnthropic
+from tests.support.fake_anthropic import COUNT_TOKENS as ANTHROPIC_COUNT
+from tests.support.fake_gemini import COUNT_TOKENS as GEMINI_COUNT
+from tests.support.fake_gemini import FakeGemini
+from tests.support.servers import new_account, start_server
 
 MODEL = "claude-sonnet-4-6"
 BETA = "extended-cache-ttl-2025-04-11"

@@ -313,7 +313,7 @@ def test_embed_content_single_request(server):
 
 
 def test_token_billing_is_exact_over_many_requests(server):
-    from tests.conftest import new_account
+    from tests.support.servers import new_account
     _, key = new_account(server, credits=1000)
     c = gemini(server, key)
     model = llm_models()[PRO]
@@ -331,7 +331,7 @@ def test_token_billing_is_exact_over_many_requests(server):
 
 
 def test_embedding_billing(server):
-    from tests.conftest import new_account
+    from tests.support.servers import new_account
     _, key = new_account(server, credits=100)
     c = gemini(server, key)
     texts = ["word " * 60_000, "another " * 40_000]  # ~155k tokens at 13 cents per 1M: 2 cents and a carry
@@ -344,7 +344,7 @@ def test_embedding_billing(server):
 
 @pytest.fixture(scope="module")
 def upstream_gw(tmp_path_factory):
-    from tests.fake_openai import gateway_over_fake
+    from tests.support.fake_openai import gateway_over_fake
     with gateway_over_fake(tmp_path_factory.mktemp("gemup"), [PRO],
                            model_map={PRO: "gemini-3-pro-preview-001"}) as pair:
         yield pair
@@ -353,7 +353,7 @@ def upstream_gw(tmp_path_factory):
 def test_through_an_openai_compatible_upstream(upstream_gw):
     """What a Gemini request becomes on the wire to an upstream, and the upstream's usage (with cached input)
     coming back as usageMetadata and the bill."""
-    from tests.conftest import new_account
+    from tests.support.servers import new_account
     srv, up = upstream_gw
     _, key = new_account(srv, credits=1000)
     c = gemini(srv, key)

@@ -24,10 +24,10 @@ from runapi.llm.anthropic.upstream import messages_body, upstream_tool_id
 from runapi.llm.canonical import ChatRequest
 from runapi.llm.gemini.upstream import call_id, generate_body, signature_of
 from runapi.llm.models import llm_models
-from tests.conftest import new_account, start_server
-from tests.fake_anthropic import SIGNATURE, FakeAnthropic
-from tests.fake_gemini import THOUGHT_SIGNATURE, FakeGemini
-from tests.fake_openai import FakeOpenAI
+from tests.support.fake_anthropic import SIGNATURE, FakeAnthropic
+from tests.support.fake_gemini import THOUGHT_SIGNATURE, FakeGemini
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.servers import new_account, start_server
 
 PROTOCOLS = ["anthropic", "gemini"]
 SURFACES = ["chat", "responses", "messages", "gemini"]

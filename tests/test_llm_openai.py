@@ -7,7 +7,7 @@ import openai
 import pytest
 
 from runapi.llm.models import llm_models
-from tests.conftest import new_account
+from tests.support.servers import new_account
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_errors_in_openai_shape(server):
 
 
 def test_token_billing_is_exact_over_many_requests(server):
-    from tests.conftest import new_account
+    from tests.support.servers import new_account
     _, key = new_account(server, credits=1000)
     c = openai.OpenAI(api_key=key, base_url=server.url + "/v1", max_retries=0)
     model = llm_models()["gpt-5.5"]

@@ -172,7 +172,7 @@ def _deepseek_like(method, path, headers, body):
 
 
 def test_openai_compatible_upstream_reasoning_reaches_every_surface(recorder, tmp_path):
-    from tests.conftest import start_server
+    from tests.support.servers import start_server
 
     upstream = recorder(_deepseek_like)
     srv = start_server(tmp_path, llm_upstreams=[{"name": "deepseek", "base_url": upstream.url + "/v1",

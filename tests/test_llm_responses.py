@@ -17,8 +17,8 @@ from runapi.llm.openai_responses.surface import (
     parse_request,
 )
 from runapi.llm.tokens import messages_tokens
-from tests.conftest import new_account, start_server
-from tests.fake_openai import gateway_over_fake
+from tests.support.fake_openai import gateway_over_fake
+from tests.support.servers import new_account, start_server
 
 WEATHER = {"type": "function", "name": "get_weather", "description": "Weather for a city",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"},

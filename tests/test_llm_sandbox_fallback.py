@@ -12,8 +12,8 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import new_account, start_server
-from tests.fake_openai import FakeOpenAI
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.servers import new_account, start_server
 
 HELLO = [{"role": "user", "content": "hello"}]
 

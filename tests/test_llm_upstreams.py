@@ -7,8 +7,8 @@ import openai
 import pytest
 
 from runapi.llm.models import llm_models
-from tests.conftest import free_port, keys_under_guardrails, new_account, start_server
-from tests.fake_openai import FakeOpenAI
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.servers import free_port, keys_under_guardrails, new_account, start_server
 from tests.test_metrics import scrape
 
 

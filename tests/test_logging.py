@@ -20,8 +20,8 @@ from runapi.api.app import ObservedStarlette, create_app, server_error
 from runapi.cli.server_cmds import UVICORN_LOGGING
 from runapi.observability.context import request_id
 from runapi.observability.logs import configure_logging, make_handler
-from tests.conftest import free_port
-from tests.conftest import test_settings as settings_for
+from tests.support.servers import free_port
+from tests.support.servers import test_settings as settings_for
 
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 

@@ -16,9 +16,8 @@ from runapi.catalog import get_catalog
 from runapi.providers.upstream.fal import fal_table
 from runapi.providers.upstream.openai_images import openai_table
 from runapi.store.schema import tasks
-from tests import fal_contract
-from tests.conftest import keys_under_guardrails, new_account, start_server, wait_done
-from tests.fake_media import (
+from tests.support import fal_contract
+from tests.support.fake_media import (
     MP3,
     MP4,
     PNG,
@@ -28,6 +27,7 @@ from tests.fake_media import (
     FakeOpenAIImages,
     openai_size_error,
 )
+from tests.support.servers import keys_under_guardrails, new_account, start_server, wait_done
 
 FAST = 0.05  # fakes answer at once; poll them quickly
 

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from runapi.observability import record_llm_tokens, record_upstream_error
-from tests.conftest import start_server, wait_done, wait_for
+from tests.support.servers import start_server, wait_done, wait_for
 
 T2I = "/api/v1/nano_banana/text_to_image"
 EDIT = "/api/v1/nano_banana/edit_image"

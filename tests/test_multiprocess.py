@@ -14,8 +14,8 @@ import pytest
 
 from runapi.auth import admin
 from runapi.store import Database
-from tests.conftest import TEST_KEY
-from tests.processes import Cluster
+from tests.support.processes import Cluster
+from tests.support.servers import TEST_KEY
 
 LYRICS = "/api/v1/suno/generate_lyrics"
 HOUR = "3600"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import start_server, wait_done
-from tests.fake_media import FakeFal
+from tests.support.fake_media import FakeFal
+from tests.support.servers import start_server, wait_done
 
 ROOT = Path(__file__).resolve().parents[1]
 T2I = "/api/v1/nano_banana/text_to_image"

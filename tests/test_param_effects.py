@@ -22,7 +22,7 @@ from runapi.catalog.model import build_family
 from runapi.providers.sandbox import SandboxProvider
 from runapi.providers.upstream import elevenlabs, mapping
 from runapi.yamlload import load_yaml
-from tests.conftest import wait_done
+from tests.support.servers import wait_done
 from tests.test_conformance import _resolve_task_refs, inputs_host, localize  # noqa: F401  (fixture)
 
 CATALOG = get_catalog()

@@ -15,8 +15,8 @@ from runapi.auth import admin
 from runapi.billing.batcher import LedgerBatcher
 from runapi.store import Database, DatabaseUnavailable
 from runapi.store.schema import accounts
-from tests.conftest import free_port, start_server
-from tests.services import create_database
+from tests.support.servers import free_port, start_server
+from tests.support.services import create_database
 
 
 def run(coro_fn, url: str):

@@ -2,7 +2,7 @@
 
 import time
 
-from tests.conftest import wait_done
+from tests.support.servers import wait_done
 
 
 def test_inputs_and_callbacks_on_loopback_are_refused(strict_server, recorder):

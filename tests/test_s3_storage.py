@@ -10,7 +10,7 @@ from botocore.config import Config
 from PIL import Image
 
 from runapi.providers.sandbox import samples
-from tests.conftest import start_server, wait_done
+from tests.support.servers import start_server, wait_done
 
 moto_server = pytest.importorskip("moto.server")
 

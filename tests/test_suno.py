@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from runapi.providers.sandbox import media, samples
-from tests.conftest import new_account, start_server, wait_done
+from tests.support.servers import new_account, start_server, wait_done
 
 BASE = "/api/v1/suno"
 SR = media.SAMPLE_RATE
@@ -417,7 +417,7 @@ def test_chain_to_an_unfinished_task_is_rejected(slow_server):
 
 
 def test_generation_stage_while_processing(tmp_path):
-    from tests.conftest import start_server
+    from tests.support.servers import start_server
     srv = start_server(tmp_path, sandbox_delay_seconds=30)
     try:
         with srv.client() as c:

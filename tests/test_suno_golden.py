@@ -1,6 +1,6 @@
 """The Suno sandbox's output is byte-for-byte stable for the same request (golden hashes of a few catalog
 examples, recorded from the code before suno_gen.py was split into the suno/ package). A deliberate change of
-the generated media updates these; `python -m tests.suno_golden` hashes every example for a wider check."""
+the generated media updates these; `python -m tests.support.suno_golden` hashes every example for a wider check."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from runapi.catalog import get_catalog
-from tests.suno_golden import Runner
+from tests.support.suno_golden import Runner
 
 GOLDEN = {
     ("generate_lyrics", 0): {"extra": "19de4f5c12e93b620d619fb8901ae510a032c77522a3ed0a4950a086f0bf01ba", "files": []},

@@ -10,7 +10,7 @@ import numpy as np
 from runapi.catalog import get_catalog
 from runapi.providers.sandbox import dsp
 from runapi.providers.sandbox.suno import analysis, steer, synth, text
-from tests.suno_golden import Runner
+from tests.support.suno_golden import Runner
 
 SEED = b"suno-params-test"
 

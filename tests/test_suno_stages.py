@@ -13,7 +13,7 @@ from sqlalchemy import select
 from runapi.storage import UrlSigner
 from runapi.store.schema import callback_deliveries
 from runapi.tasks.views import status_body
-from tests.conftest import new_account, start_server, wait_done, wait_for
+from tests.support.servers import new_account, start_server, wait_done, wait_for
 
 BASE = "/api/v1/suno"
 SONG = {"vocal_mode": "instrumental", "style": "Jazz", "title": "Stages", "model": "suno-v5"}

@@ -14,7 +14,7 @@ import pytest
 from runapi.catalog import get_catalog
 from runapi.catalog.validation import validate
 from runapi.tasks import engine
-from tests.conftest import new_account, start_server, wait_done
+from tests.support.servers import new_account, start_server, wait_done
 
 T2I = "/api/v1/nano_banana/text_to_image"
 EDIT = "/api/v1/nano_banana/edit_image"

@@ -6,7 +6,7 @@ import uuid
 
 from PIL import Image
 
-from tests.conftest import new_account, wait_done
+from tests.support.servers import new_account, wait_done
 
 T2I = "/api/v1/nano_banana/text_to_image"
 EDIT = "/api/v1/nano_banana/edit_image"

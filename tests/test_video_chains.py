@@ -3,7 +3,7 @@
 import uuid
 
 from runapi.providers.sandbox import media
-from tests.conftest import new_account, wait_done
+from tests.support.servers import new_account, wait_done
 
 VEO = "/api/v1/veo_3_1"
 
@@ -47,7 +47,7 @@ def test_chain_errors(api, server):
 
 
 def test_chain_on_an_unfinished_task_is_422(tmp_path):
-    from tests.conftest import start_server
+    from tests.support.servers import start_server
     srv = start_server(tmp_path, sandbox_delay_seconds=30)
     try:
         with srv.client() as c:

@@ -13,7 +13,7 @@ from runapi.catalog.validation import validate
 from runapi.errors import RunapiError
 from runapi.providers.base import TaskFailed
 from runapi.providers.sandbox import media, video_gen
-from tests.conftest import wait_done
+from tests.support.servers import wait_done
 
 CATALOG = get_catalog()
 GROK = "/api/v1/grok_imagine"

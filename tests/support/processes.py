@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import TEST_KEY, free_port
-from tests.services import Services, create_database
+from tests.support.servers import TEST_KEY, free_port
+from tests.support.services import Services, create_database
 
 
 @dataclass

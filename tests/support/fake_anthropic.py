@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from tests.conftest import free_port
+from tests.support.servers import free_port
 
 USAGE = {"input_tokens": 4000, "cache_read_input_tokens": 6000, "cache_creation_input_tokens": 0,
          "output_tokens": 2000}

@@ -1,5 +1,5 @@
 """Hashes of every Suno sandbox generator's output for every catalog example, run directly (no server): the
-before/after check of a refactor. `python -m tests.suno_golden OUT.json` writes them; `--compare OLD.json`."""
+before/after check of a refactor. `python -m tests.support.suno_golden OUT.json` writes them; `--compare OLD.json`."""
 
 from __future__ import annotations
 

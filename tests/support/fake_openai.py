@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from tests.conftest import Server, free_port, start_server
+from tests.support.servers import Server, free_port, start_server
 
 
 class FakeOpenAI:

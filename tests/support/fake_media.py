@@ -20,8 +20,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from runapi.providers.sandbox import media
-from tests.conftest import free_port
-from tests.fal_contract import refusals
+from tests.support.fal_contract import refusals
+from tests.support.servers import free_port
 
 
 def tiny_png(color: tuple[int, int, int] = (200, 40, 40)) -> bytes:

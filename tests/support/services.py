@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "ci-services.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ci-services.sh"
 IN_CI = os.environ.get("RUNAPI_CI") == "1"
 
 

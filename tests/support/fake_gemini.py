@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from tests.fake_anthropic import serve
+from tests.support.fake_anthropic import serve
 
 COUNT_TOKENS = 4343  # what :countTokens answers
 THOUGHT_SIGNATURE = base64.b64encode(b"\x01\x02gemini-thought-signature\xfe\xff").decode()
