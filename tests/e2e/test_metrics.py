@@ -14,36 +14,15 @@ import sys
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from runapi.observability import record_llm_tokens, record_upstream_error
+from tests.support.metrics import Scrape, scrape
 from tests.support.servers import start_server, wait_done, wait_for
 
 T2I = "/api/v1/nano_banana/text_to_image"
 EDIT = "/api/v1/nano_banana/edit_image"
 METRICS_TOKEN = "scrape-secret"
-
-
-class Scrape:
-    def __init__(self, text: str):
-        self.samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
-
-    def value(self, name: str, **labels: str) -> float:
-        """Sum of the samples called `name` whose labels include `labels` (0 when there are none)."""
-        return sum(s.value for s in self.samples
-                   if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
-
-    def has(self, name: str, **labels: str) -> bool:
-        return any(s.name == name and all(s.labels.get(k) == v for k, v in labels.items()) for s in self.samples)
-
-
-def scrape(server, token: str | None = None) -> Scrape:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    resp = httpx.get(f"{server.url}/metrics", headers=headers)
-    assert resp.status_code == 200, resp.text
-    assert resp.headers["content-type"].startswith("text/plain; version=0.0.4")
-    return Scrape(resp.text)
 
 
 def test_http_requests_are_counted_by_route_template_with_latency(server, api):

@@ -9,7 +9,7 @@ import pytest
 from runapi.auth import admin
 from runapi.settings import Settings
 from runapi.store import Database
-from tests.test_cli import cli
+from tests.support.cli import cli
 
 BIGINT_MAX = 2**63 - 1  # what BIGINT columns hold
 HUGE = "9" * 5000  # past the 4,300 digits int() parses

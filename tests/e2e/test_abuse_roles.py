@@ -10,8 +10,8 @@ from sqlalchemy import insert
 
 from runapi.auth import admin
 from runapi.store.schema import memberships, users
+from tests.support.cli import cli
 from tests.support.servers import start_server
-from tests.test_cli import cli
 
 T2I = "/api/v1/nano_banana/text_to_image"  # nano-banana costs 4 cents, nano-banana-pro 12
 

@@ -8,8 +8,8 @@ import pytest
 
 from runapi.llm.models import llm_models
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.metrics import scrape
 from tests.support.servers import free_port, keys_under_guardrails, new_account, start_server
-from tests.test_metrics import scrape
 
 
 @pytest.fixture(scope="module")

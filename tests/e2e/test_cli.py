@@ -1,17 +1,10 @@
 """`runapi admin …` against a real database file, and client commands against a running server."""
 
 import json
-import os
-import subprocess
-import sys
 
 import httpx
 
-
-def cli(*args, env=None, input=None):
-    proc = subprocess.run([sys.executable, "-m", "runapi.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, input=input, timeout=60)
-    return proc
+from tests.support.cli import cli
 
 
 def test_admin_commands(tmp_path):

@@ -4,7 +4,7 @@ a [tool.setuptools.package-data] pattern, or a plain `pip install .` (CI, the RE
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "src" / "runapi"
 
 

@@ -7,9 +7,9 @@ import asyncio
 import uuid
 
 import pytest
+import tests.test_concurrency_billing as billing_case
 from sqlalchemy import select, text
 
-import tests.test_concurrency_billing as billing_case
 from runapi.api.errors import as_api_error
 from runapi.auth import admin
 from runapi.billing.batcher import LedgerBatcher
