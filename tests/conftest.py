@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.servers import Recorder, free_port, start_server
-from tests.support.services import Services, unavailable
+from tests.support.services import DatabaseBackend, Services, unavailable
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +65,22 @@ def recorder():
     yield make
     for r in made:
         r.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def db_backend(request) -> DatabaseBackend:
+    """Each test that takes this runs once per database: on SQLite, and on PostgreSQL + Redis from `services`
+    (skipped without them, failed in CI). A test for one backend only says so with
+    `@pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True)`."""
+    if request.param == "postgresql":
+        return DatabaseBackend("postgresql", request.getfixturevalue("services"))
+    return DatabaseBackend("sqlite")
+
+
+@pytest.fixture(scope="module")
+def db_server(db_backend, tmp_path_factory):
+    """A server on a fresh database of `db_backend`'s kind, shared by the module's tests on that backend."""
+    data_dir = tmp_path_factory.mktemp(db_backend.name)
+    srv = start_server(data_dir, **db_backend.server_settings(data_dir))
+    yield srv
+    srv.stop()

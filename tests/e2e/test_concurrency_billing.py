@@ -1,5 +1,6 @@
 """200 simultaneous creates against a balance that covers only some of them: exactly that many are
-accepted, the rest get 402, the balance never goes negative, and the ledger balances to the cent."""
+accepted, the rest get 402, the balance never goes negative, and the ledger balances to the cent. On each
+database backend (SQLite; PostgreSQL, where the reserve is a conditional update under real concurrency)."""
 
 import asyncio
 
@@ -12,7 +13,8 @@ from tests.support.servers import new_account, wait_done
 T2I = "/api/v1/nano_banana/text_to_image"
 
 
-def test_200_simultaneous_requests_never_overspend(server):
+def test_200_simultaneous_requests_never_overspend(db_server):
+    server = db_server
     credits = 4 * 37 + 3  # room for 37 nano-banana tasks at 4 cents, and 3 cents left over
     account_id, key = new_account(server, credits=credits)
 

@@ -1,13 +1,12 @@
 """The store on PostgreSQL: migrations applied by many processes at once, money exact under concurrency
-(conditional reserve, FOR UPDATE on the sub-cent carry), and a lost database reported as unavailable."""
+(FOR UPDATE on the sub-cent carry; the conditional reserve is tested on every backend by
+test_concurrency_billing), a lost database reported as unavailable, and text PostgreSQL cannot hold."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
-import tests.test_concurrency_billing as billing_case
 from sqlalchemy import select, text
 
 from runapi.api.errors import as_api_error
@@ -15,7 +14,7 @@ from runapi.auth import admin
 from runapi.billing.batcher import LedgerBatcher
 from runapi.store import Database, DatabaseUnavailable
 from runapi.store.schema import accounts
-from tests.support.servers import free_port, start_server
+from tests.support.servers import free_port
 from tests.support.services import create_database
 
 
@@ -47,18 +46,6 @@ def test_migrations_from_many_processes_at_once(services):
                 await db.dispose()
     versions, n_tables = asyncio.run(go())
     assert len(versions) == 1 and n_tables > 5
-
-
-@pytest.fixture(scope="module")
-def pg_server(services, tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("pg"), database_url=create_database(services.database_url),
-                       redis_url=services.redis_url, redis_channel_prefix=f"pg{uuid.uuid4().hex[:8]}")
-    yield srv
-    srv.stop()
-
-
-def test_200_simultaneous_requests_never_overspend_on_postgres(pg_server):
-    billing_case.test_200_simultaneous_requests_never_overspend(pg_server)
 
 
 def test_concurrent_metered_settlements_carry_every_micro_cent(services):
@@ -101,9 +88,10 @@ def test_an_unreachable_database_is_unavailable_not_an_error():
     assert (refusal.status, refusal.headers) == (503, {"Retry-After": "1"})
 
 
-def test_nul_characters_are_a_client_error_not_a_crash(pg_server):
+@pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True)
+def test_nul_characters_are_a_client_error_not_a_crash(db_server):
     """PostgreSQL text cannot hold NUL (SQLite can): such input is refused with 422, never a 500."""
-    with pg_server.client() as c:
+    with db_server.client() as c:
         assert c.get("/api/v1/nano_banana/text_to_image/abc%00def").status_code in (404, 422)
         r = c.post("/api/v1/suno/generate_lyrics", json={"prompt": "nul \x00 inside"})  # JSON escapes it: fine
         assert r.status_code == 202, r.text

@@ -7,6 +7,8 @@ Two uses, two sets of variables:
   where they are, for the tests that need them whatever the suite runs on (the `services` fixture).
 Without either, those tests start a throwaway pair with the same script when the binaries are installed, and
 skip otherwise — except in CI (`RUNAPI_CI=1`), where a missing service is a failure, not a skip.
+A test that takes the `db_backend` fixture runs once per `DatabaseBackend`: on SQLite, and on PostgreSQL from the
+`services` fixture (so under the same rule: skipped locally without the binaries, failed in CI).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import shutil
 import subprocess
 import threading
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,3 +125,20 @@ class Services:
         res = subprocess.run([str(SCRIPT), "restart-postgres", str(seconds_down)], env=self.script_env, check=False,
                              capture_output=True, text=True)
         return res.returncode == 0
+
+
+@dataclass(frozen=True)
+class DatabaseBackend:
+    """The database a test server runs on, for tests parametrised over backends (the `db_backend` fixture in
+    tests/e2e/conftest.py): SQLite, or PostgreSQL (with Redis, as deployed at scale) from `services`."""
+
+    name: str  # "sqlite" | "postgresql", the test id's suffix
+    services: Services | None = None  # where PostgreSQL and Redis are; None for SQLite
+
+    def server_settings(self, data_dir: Path) -> dict[str, Any]:
+        """start_server's overrides for a fresh database of this kind. SQLite is named explicitly, so that a
+        suite run on PostgreSQL (RUNAPI_TEST_DATABASE_URL) still tests SQLite here."""
+        if self.services is None:
+            return {"database_url": f"sqlite+aiosqlite:///{(data_dir / 'runapi.db').resolve()}"}
+        return {"database_url": create_database(self.services.database_url), "redis_url": self.services.redis_url,
+                "redis_channel_prefix": f"db{uuid.uuid4().hex[:8]}"}
