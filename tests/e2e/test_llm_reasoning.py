@@ -14,8 +14,6 @@ import pytest
 from google import genai
 from google.genai import types
 
-from runapi.llm import sandbox
-from runapi.llm.canonical import ChatRequest
 from runapi.llm.tokens import text_tokens
 
 ASK = [{"role": "user", "content": "Why is the sky blue?"}]
@@ -34,23 +32,6 @@ def claude(server):
 @pytest.fixture(scope="module")
 def gem(server):
     return genai.Client(api_key=server.key, http_options=types.HttpOptions(base_url=server.url, api_version="v1beta"))
-
-
-@pytest.mark.parametrize("request_kwargs, thinks", [
-    ({}, False), ({"reasoning_effort": "none"}, False), ({"reasoning_effort": "minimal"}, False),
-    ({"reasoning_effort": "low"}, True), ({"include_reasoning": True}, True), ({"reasoning_budget": 2048}, True),
-    ({"include_reasoning": True, "reasoning_effort": "none"}, False),
-])
-def test_sandbox_thinks_only_when_asked(request_kwargs, thinks):
-    result = sandbox.answer(ChatRequest(model="m", messages=ASK, **request_kwargs))
-    assert bool(result.reasoning) is thinks
-    assert result.usage.reasoning_tokens == text_tokens(result.reasoning or "")
-    assert result.usage.output_tokens == text_tokens(result.text) + result.usage.reasoning_tokens
-
-
-def test_sandbox_reasoning_leaves_room_for_the_answer_within_max_tokens():
-    result = sandbox.answer(ChatRequest(model="m", messages=ASK, reasoning_effort="high", max_tokens=10))
-    assert result.reasoning and result.text and result.usage.output_tokens <= 10 and result.finish_reason == "length"
 
 
 def test_chat_completions_reasoning_content(oai):

@@ -6,36 +6,19 @@ pool off the event loop; Topaz takes at most 30 s of input and gives at most 4K;
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 import sys
-import threading
-import time
-import zlib
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
-from runapi.providers.sandbox import limits, media
+from runapi.providers.sandbox import media
 from runapi.store.schema import ledger, open_reservations
+from tests.support.abuse_bombs import bomb_png
 from tests.support.servers import wait_done
 
 TOPAZ_IMAGE = "/api/v1/topaz/upscale_image"
 TOPAZ_VIDEO = "/api/v1/topaz/upscale_video"
-
-
-def bomb_png(side: int) -> bytes:
-    """A valid greyscale PNG of side×side black pixels: KBs on the wire (14000² is 190 KB), side² when decoded.
-    Compressed row by row, so making it never holds the decoded image."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    comp = zlib.compressobj(6)
-    row = b"\x00" * (side + 1)
-    idat = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
 
 
 def upload(api: httpx.Client, data: bytes, name: str) -> str:
@@ -98,7 +81,6 @@ except Exception as exc:
 print(json.dumps({{"outcome": outcome, "grew_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before}}))
 """
 
-
 def test_image_bomb_is_refused_from_its_header_with_bounded_memory(tmp_path):
     """In a process of its own, so its peak RSS is the bomb's alone: refused without decoding 196 MP."""
     import inspect
@@ -111,40 +93,6 @@ def test_image_bomb_is_refused_from_its_header_with_bounded_memory(tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["outcome"].startswith("InputRejected") and "pixels" in result["outcome"], result
     assert result["grew_kb"] < 64 * 1024, result  # decoding it would take 196 MB (greyscale), 588 MB as RGB
-
-
-def test_open_image_checks_the_header_before_decoding():
-    with pytest.raises(limits.InputRejected, match="pixels"):
-        limits.open_image(bomb_png(6000))
-    img = limits.open_image(bomb_png(64))
-    assert img.size == (64, 64)
-
-
-def test_media_work_runs_in_a_bounded_pool():
-    """At most `media_workers` decodes/encodes at once; the event loop is never the one doing them."""
-    import asyncio
-
-    limits.configure(2)
-    running, peak, lock = [0], [0], threading.Lock()
-
-    def work():
-        with lock:
-            running[0] += 1
-            peak[0] = max(peak[0], running[0])
-        time.sleep(0.05)
-        with lock:
-            running[0] -= 1
-        return threading.current_thread().name
-
-    async def go():
-        return await asyncio.gather(*(limits.run(work) for _ in range(6)))
-
-    try:
-        names = asyncio.run(go())
-    finally:
-        limits.configure(0)
-    assert peak[0] == 2
-    assert all(n.startswith("media") for n in names)
 
 
 # ------------------------------------------------------------------------------------------------ Topaz video

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from runapi.coord import ALL, InProcessCoordinator, make_coordinator
+from runapi.coord import make_coordinator
+from tests.support.redis_coord import Listener
 
 
 async def until(condition, what: str, timeout: float = 10) -> None:
@@ -18,20 +19,6 @@ async def until(condition, what: str, timeout: float = 10) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"never happened: {what}")
         await asyncio.sleep(0.01)
-
-
-class Listener:
-    def __init__(self, coord) -> None:
-        self.invalidated: list[tuple[str, str]] = []
-        self.woken = 0
-        self.finished: list[str] = []
-        for kind in ("api_key", "guardrail", "account"):
-            coord.subscribe_invalidation(kind, lambda key, kind=kind: self.invalidated.append((kind, key)))
-        coord.on_task_created(self.wake)
-        coord.on_task_finished(self.finished.append)
-
-    def wake(self) -> None:
-        self.woken += 1
 
 
 def test_redis_carries_every_signal_between_processes(services):
@@ -61,27 +48,3 @@ def test_redis_carries_every_signal_between_processes(services):
             await a.close()
             await b.close()
     asyncio.run(go())
-
-
-def test_unknown_invalidation_kind_is_refused():
-    with pytest.raises(ValueError, match="unknown invalidation kind"):
-        InProcessCoordinator().publish_invalidation("apikey", "x")
-
-
-def test_in_process_coordinator_delivers_locally():
-    coord = make_coordinator(None)
-    got = Listener(coord)
-    coord.publish_invalidation("account", ALL)
-    coord.task_created()
-    coord.task_finished("t1")
-    assert (got.invalidated, got.woken, got.finished) == ([("account", "*")], 1, ["t1"])
-    assert not coord.shared
-
-
-def test_a_broken_listener_does_not_stop_the_others():
-    coord = InProcessCoordinator()
-    seen: list[str] = []
-    coord.subscribe_invalidation("api_key", lambda key: 1 / 0)
-    coord.subscribe_invalidation("api_key", seen.append)
-    coord.publish_invalidation("api_key", "k")
-    assert seen == ["k"]

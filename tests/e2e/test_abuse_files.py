@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import errno
-import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -294,17 +293,3 @@ def test_metrics_need_a_token_off_loopback(tmp_path):
         assert httpx.get(f"{srv.url}/metrics", headers={"Authorization": "Bearer s3cret"}).status_code == 200
     finally:
         srv.stop()
-
-
-def test_startup_warns_about_an_exposed_bind(tmp_path, caplog):
-    from runapi.api.app import warn_about_exposure
-    from tests.support.servers import test_settings
-
-    with caplog.at_level(logging.WARNING, logger="runapi.api"):
-        warn_about_exposure(test_settings(tmp_path, host="0.0.0.0"))
-    text = caplog.text
-    assert "RUNAPI_PUBLIC_URL" in text and "RUNAPI_METRICS_TOKEN" in text
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="runapi.api"):
-        warn_about_exposure(test_settings(tmp_path, host="127.0.0.1"))
-    assert caplog.text == ""

@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from runapi.storage import UrlSigner
 from runapi.store.schema import callback_deliveries
-from runapi.tasks.views import status_body
 from tests.support.servers import new_account, start_server, wait_done, wait_for
 
 BASE = "/api/v1/suno"
@@ -107,15 +105,3 @@ def test_status_passes_through_first_audio_ready(staged_server, recorder):
         first = bodies[1]["audios"][0]
         assert first["id"] == final["audios"][0]["id"]
         assert c.get(first["audio_url"]).content == c.get(final["audios"][0]["audio_url"]).content
-
-
-@pytest.mark.parametrize("action,field", [("generate_lyrics", "lyrics"), ("generate_midi", "instruments"),
-                                          ("generate_artwork", "covers")])
-def test_processing_and_failed_bodies_carry_the_documented_empty_list(action, field):
-    signer = UrlSigner(b"s")
-    task = {"id": "t1", "family": "suno", "action": action, "model": None, "params": {}, "state": "running",
-            "result": None, "error": None, "completed_at": None}
-    assert status_body(task, signer, "http://x", 60) == {"id": "t1", "status": "processing", field: []}
-    failed = {**task, "state": "failed", "error": "Generation failed."}
-    assert status_body(failed, signer, "http://x", 60) == {"id": "t1", "status": "failed",
-                                                            "error": "Generation failed.", field: []}

@@ -1,7 +1,6 @@
 """Management Keys API: every documented field and semantic, permissions, and enforcement on requests."""
 
 import time
-from datetime import UTC
 
 import pytest
 
@@ -142,17 +141,6 @@ def test_api_keys_cannot_manage_and_members_see_their_own(server, mgmt):
         assert m.get(f"/api/v1/keys/{admins_key}").status_code == 404
         assert m.patch(f"/api/v1/keys/{admins_key}", json={"enabled": False}).status_code == 404
     assert own["id"] in {k["id"] for k in mgmt.get("/api/v1/keys").json()}  # the admin sees all
-
-
-def test_windows():
-    from datetime import datetime
-
-    from runapi.billing.ledger import window_start
-    t = datetime(2026, 11, 26, 15, 30, tzinfo=UTC).timestamp()  # a Thursday
-    assert window_start("daily", t) == datetime(2026, 11, 26, tzinfo=UTC).timestamp()
-    assert window_start("weekly", t) == datetime(2026, 11, 23, tzinfo=UTC).timestamp()  # Monday
-    assert window_start("monthly", t) == datetime(2026, 11, 1, tzinfo=UTC).timestamp()
-    assert window_start(None, t) is None
 
 
 def test_last_used_at_is_recorded(mgmt, server):

@@ -137,9 +137,3 @@ def test_timeouts_are_retried(slow_server, recorder):
         wait_for(lambda: deliveries_state(slow_server, task_id) == "delivered")
     d, attempts = deliveries(slow_server, task_id)
     assert attempts[0]["error"] == "timeout" and attempts[1]["status_code"] == 200
-
-
-def test_growing_default_delays():
-    from runapi.settings import DEFAULT_CALLBACK_DELAYS
-    assert len(DEFAULT_CALLBACK_DELAYS) == 10
-    assert all(a < b for a, b in zip(DEFAULT_CALLBACK_DELAYS, DEFAULT_CALLBACK_DELAYS[1:]))

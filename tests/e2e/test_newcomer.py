@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +13,7 @@ import pytest
 from tests.support.fake_media import FakeFal
 from tests.support.servers import start_server, wait_done
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 T2I = "/api/v1/nano_banana/text_to_image"
 
 
@@ -42,30 +40,6 @@ def test_a_loopback_callback_url_is_refused_at_create_naming_the_setting(strict_
         ok = api.post(T2I, json={"model": "nano-banana", "prompt": "x", "callback_url": "https://93.184.216.34/cb"})
         assert ok.status_code == 202, ok.text
     assert host.requests == []
-
-
-def test_the_callback_check_follows_the_setting_and_never_waits_long():
-    from runapi.net.safe_http import refused_destination
-
-    run = asyncio.run
-    assert run(refused_destination("http://127.0.0.1:8080/cb", allow_private=False))
-    assert not run(refused_destination("http://127.0.0.1:8080/cb", allow_private=True))
-    assert run(refused_destination("http://0.0.0.0/cb", allow_private=True))  # never, as delivery
-    assert not run(refused_destination("https://93.184.216.34/cb", allow_private=False))
-    # a name that does not resolve (no network here) is left to delivery, which checks every attempt
-    assert not run(refused_destination("https://no-such-host.invalid/cb", allow_private=False))
-
-    async def slow_resolver(host, port):
-        await asyncio.sleep(30)
-        return []
-
-    from runapi.net import safe_http
-    original = safe_http.resolve
-    safe_http.resolve = slow_resolver
-    try:
-        assert not run(refused_destination("https://slow.example/cb", allow_private=False, deadline=0.05))
-    finally:
-        safe_http.resolve = original
 
 
 def test_a_private_callback_url_is_accepted_when_the_setting_allows_it(api, recorder):
@@ -118,30 +92,6 @@ def test_admin_names_its_database_and_will_not_create_one_unasked(tmp_path):
     listed = cli("admin", "list-accounts", cwd=tmp_path, env=env)
     assert listed.returncode == 0 and f"database sqlite+aiosqlite:///{db}" in listed.stderr, listed.stderr
     assert '"name": "A"' in listed.stdout
-
-
-def test_admin_hides_a_database_password(capsys):
-    from runapi.cli.admin_cmds import _database
-    from runapi.settings import Settings
-
-    url = "postgresql+asyncpg://u:s3cret@127.0.0.1:9/x"
-    assert _database(Settings(database_url=url), create=False) == url
-    said = capsys.readouterr().err
-    assert "s3cret" not in said and "127.0.0.1:9/x" in said, said
-
-
-# ------------------------------------------------------------------ README on a fresh clone
-
-
-def test_readme_links_resolve_inside_the_repo_and_its_commands_use_separate_environments():
-    readme = (ROOT / "README.md").read_text()
-    assert "../shared" not in readme
-    for link in re.findall(r"\]\(((?!https?:)[^)#]+)\)", readme):
-        assert (ROOT / link).exists(), link
-    assert (ROOT / "docs" / "DESIGN.md").exists()
-    first, second = [line for line in readme.splitlines()[2:6] if line.startswith("python3 -m venv")]
-    env_of = [re.match(r"python3 -m venv (\S+)", line).group(1) for line in (first, second)]
-    assert env_of[0] != env_of[1] and "serve" in first, (first, second)
 
 
 # ------------------------------------------------------------------ retried upstream failures

@@ -18,37 +18,12 @@ from starlette.routing import Route
 
 from runapi.api.app import ObservedStarlette, create_app, server_error
 from runapi.cli.server_cmds import UVICORN_LOGGING
-from runapi.observability.context import request_id
-from runapi.observability.logs import configure_logging, make_handler
+from runapi.observability.logs import configure_logging
+from tests.support.logs import json_lines
 from tests.support.servers import free_port
 from tests.support.servers import test_settings as settings_for
 
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-@pytest.fixture
-def captured_logs():
-    """Every log record of the process, as the configured handler writes it, at INFO and above."""
-
-    def install(log_format: str) -> io.StringIO:
-        stream = io.StringIO()
-        handler = make_handler(log_format, stream)
-        root = logging.getLogger()
-        installed.append((handler, root.level))
-        root.addHandler(handler)
-        root.setLevel(logging.INFO)
-        return stream
-
-    installed: list[tuple[logging.Handler, int]] = []
-    yield install
-    root = logging.getLogger()
-    for handler, level in installed:
-        root.removeHandler(handler)
-        root.setLevel(level)
-
-
-def json_lines(stream: io.StringIO) -> list[dict]:
-    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
 
 
 def wait_for_lines(stream: io.StringIO, predicate, timeout: float = 10) -> list[dict]:
@@ -89,26 +64,6 @@ def test_json_access_line_per_request(api, captured_logs):
     assert line["path"] == "/api/v1/me/balance" and "dont-log-me" not in json.dumps(line)
     assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$", line["ts"])
-
-
-def test_json_lines_carry_extras_exceptions_and_the_current_request_id(captured_logs):
-    stream = captured_logs("json")
-    log = logging.getLogger("runapi.test")
-    token = request_id.set("ctx-req-7")
-    try:
-        log.warning("task %s stalled", "t-1", extra={"task_id": "t-1", "attempt": 3})
-        try:
-            raise ValueError("boom")
-        except ValueError:
-            log.exception("step failed")
-    finally:
-        request_id.reset(token)
-    log.warning("outside any request")
-    warned, failed, outside = json_lines(stream)
-    assert warned == {"ts": warned["ts"], "level": "WARNING", "logger": "runapi.test", "msg": "task t-1 stalled",
-                      "request_id": "ctx-req-7", "task_id": "t-1", "attempt": 3}
-    assert failed["level"] == "ERROR" and "ValueError: boom" in failed["exc"] and failed["request_id"] == "ctx-req-7"
-    assert outside["request_id"] == "-"
 
 
 def test_text_lines_carry_the_request_id(api, captured_logs):

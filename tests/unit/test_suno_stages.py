@@ -1,0 +1,21 @@
+"""Suno's processing and failed bodies carry the documented empty lists, without a server. The stages over HTTP
+and their callbacks are in tests/e2e/test_suno_stages.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from runapi.storage import UrlSigner
+from runapi.tasks.views import status_body
+
+
+@pytest.mark.parametrize("action,field", [("generate_lyrics", "lyrics"), ("generate_midi", "instruments"),
+                                          ("generate_artwork", "covers")])
+def test_processing_and_failed_bodies_carry_the_documented_empty_list(action, field):
+    signer = UrlSigner(b"s")
+    task = {"id": "t1", "family": "suno", "action": action, "model": None, "params": {}, "state": "running",
+            "result": None, "error": None, "completed_at": None}
+    assert status_body(task, signer, "http://x", 60) == {"id": "t1", "status": "processing", field: []}
+    failed = {**task, "state": "failed", "error": "Generation failed."}
+    assert status_body(failed, signer, "http://x", 60) == {"id": "t1", "status": "failed",
+                                                            "error": "Generation failed.", field: []}
