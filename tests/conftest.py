@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.conformance import inputs_host  # noqa: F401  (a fixture: the catalog examples' inputs)
 from tests.support.logs import captured_logs  # noqa: F401  (a fixture, for the tests of logging)
 from tests.support.servers import Recorder, free_port, start_server
 from tests.support.services import DatabaseBackend, Services, unavailable

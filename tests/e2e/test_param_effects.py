@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from runapi.catalog import PLATFORM_PARAMS, get_catalog
-from runapi.catalog.model import build_family
 from runapi.providers.sandbox import SandboxProvider
 from runapi.providers.upstream import elevenlabs, mapping
 from runapi.yamlload import load_yaml
+from tests.support.conformance import _resolve_task_refs, localize
+from tests.support.param_effects import _names_in_condition, _Recording, _spec_reads
 from tests.support.servers import wait_done
-from tests.test_conformance import _resolve_task_refs, inputs_host, localize  # noqa: F401  (fixture)
 
 CATALOG = get_catalog()
 UPSTREAM_TABLES = sorted((Path(mapping.__file__).parent).glob("*.yaml"))
@@ -33,33 +31,6 @@ UPSTREAM_TABLES = sorted((Path(mapping.__file__).parent).glob("*.yaml"))
 KNOWN_IGNORED: set[tuple[str, str]] = set()
 
 READS: dict[tuple[str, str], set[str]] = defaultdict(set)  # (action key, model id) → params the sandbox read
-
-
-class _Recording(dict):
-    """The task's params as the generator sees them, noting each key it looks up. Iterating (as the task seed
-    does over everything) is not a read of any one parameter."""
-
-    def __init__(self, data: dict[str, Any], log: set[str], iteration_reads: bool = False):
-        super().__init__(data)
-        self._log = log
-        self._iteration_reads = iteration_reads
-
-    def __getitem__(self, key):
-        self._log.add(key)
-        return super().__getitem__(key)
-
-    def get(self, key, default=None):
-        self._log.add(key)
-        return super().get(key, default)
-
-    def __contains__(self, key):
-        self._log.add(key)
-        return super().__contains__(key)
-
-    def values(self):  # refs: "the one referenced task", whatever its parameter is called
-        if self._iteration_reads:
-            self._log.update(self.keys())
-        return super().values()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -75,35 +46,6 @@ def recording_sandbox():
     SandboxProvider.poll = poll
     yield
     SandboxProvider.poll = original
-
-
-def _names_in_condition(text: str) -> set[str]:
-    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))  # over-approximates: keywords and values too
-
-
-def _spec_reads(spec: Any) -> set[str]:
-    """The parameters one value spec of a mapping table reads (mapping.py's format)."""
-    if isinstance(spec, str):
-        return {spec[1:]} if spec.startswith("$") else set()
-    if isinstance(spec, list):
-        return set().union(*(_spec_reads(s) for s in spec)) if spec else set()
-    if not isinstance(spec, dict):
-        return set()
-    names: set[str] = set()
-    for key in ("param", "task_file", "each"):
-        if isinstance(spec.get(key), str):
-            names.add(spec[key])
-    names.update(spec.get("params") or ())
-    if isinstance(spec.get("index"), str):
-        names.add(spec["index"])
-    if "when" in spec:
-        names |= _names_in_condition(spec["when"])
-    for key in ("default", "object"):
-        if key in spec:
-            inner = spec[key]
-            names |= set().union(*(_spec_reads(v) for v in inner.values())) if key == "object" and inner \
-                else _spec_reads(inner)
-    return names
 
 
 def upstream_reads() -> dict[tuple[str, str], set[str]]:
@@ -166,7 +108,7 @@ def _run_examples(api, host: str) -> None:
             assert done["status"] == "completed", (action.key, done)
 
 
-def test_every_parameter_has_an_effect(api, inputs_host):  # noqa: F811
+def test_every_parameter_has_an_effect(api, inputs_host):
     _run_examples(api, inputs_host.url)
     unread = unread_params()
     new = sorted(unread - KNOWN_IGNORED)
@@ -174,42 +116,3 @@ def test_every_parameter_has_an_effect(api, inputs_host):  # noqa: F811
                      f"`effect: none` with a `reason` in the catalog): {new}")
     fixed = sorted(KNOWN_IGNORED - unread)
     assert not fixed, f"read now: remove from KNOWN_IGNORED: {fixed}"
-
-
-def test_the_guard_sees_a_parameter_nobody_reads():
-    """The recorder and the table walk find reads, and a declared parameter without one is reported."""
-    spec = {"prompt": "$prompt", "size": {"params": ["aspect_ratio", "output_resolution"], "map": {},
-                                          "default": {"param": "quality"}},
-            "img": {"object": {"url": {"task_file": "source_task_id", "index": "index"}}},
-            "shots": {"each": "multi_prompt", "item": {"prompt": "$prompt"}, "when": "mode == pro"}}
-    assert set().union(*(_spec_reads(v) for v in spec.values())) == {
-        "prompt", "aspect_ratio", "output_resolution", "quality", "source_task_id", "index", "multi_prompt",
-        "mode", "pro"}
-    log: set[str] = set()
-    params = _Recording({"a": 1, "b": 2, "c": 3}, log)
-    params.get("a")
-    _ = params["b"]
-    list(params.items())
-    assert log == {"a", "b"}
-
-
-@pytest.mark.parametrize(("raw", "message"), [
-    ({"effect": "none"}, "effect: none needs a reason"),
-    ({"effect": "none", "reason": " "}, "effect: none needs a reason"),
-    ({"effect": "some", "reason": "x"}, "effect must be none"),
-    ({"reason": "why"}, "reason without effect: none"),
-])
-def test_effect_none_needs_a_reason(raw, message):
-    family = {"family": "demo", "actions": {"draw": {"result": "images", "params": {
-        "model": {"type": "string"}, "seed": {"type": "integer", **raw}},
-        "models": {"demo-1": {"price": {"cents": 3}}}}}}
-    with pytest.raises(ValueError, match=message):
-        build_family(family)
-
-
-def test_effect_none_loads_with_its_reason():
-    family = build_family({"family": "demo", "actions": {"draw": {"result": "images", "params": {
-        "model": {"type": "string"}, "seed": {"type": "integer", "effect": "none", "reason": "the docs' own no-op"}},
-        "models": {"demo-1": {"price": {"cents": 3}}}}}})
-    seed = family.actions["draw"].params["seed"]
-    assert (seed.effect, seed.reason) == ("none", "the docs' own no-op")

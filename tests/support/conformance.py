@@ -1,27 +1,17 @@
-"""Conformance suite generated from the catalog.
-
-For every action: each example is valid and runs end to end through the server on the sandbox; and for each
-declared constraint (required, enum, range, length, item count, per-model applicability, URL format, type,
-cross-field rule) a request derived from an example that breaks just that constraint gets the documented error.
-"""
+"""Cases derived from the catalog (tests/unit/test_conformance.py checks them without a server,
+tests/e2e/test_conformance.py over HTTP) and its examples run against a server with their inputs served locally
+(also used by tests/e2e/test_param_effects.py)."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from runapi.api.errors import http_status
 from runapi.catalog import Action, Param, get_catalog
-from runapi.catalog.model import build_family
-from runapi.catalog.validation import validate
-from runapi.errors import RunapiError
-from runapi.yamlload import load_yaml
-from tests.support.servers import wait_done
+from tests.support.servers import Recorder, wait_done
 
 CATALOG = get_catalog()
 ACTIONS = CATALOG.actions()
@@ -32,81 +22,11 @@ def action_id(a: Action) -> str:
     return a.key
 
 
-def examples_for(action: Action) -> list[dict[str, Any]]:
-    return [dict(e) for e in action.examples]
-
-
 def example_for_model(action: Action, model_id: str | None) -> dict[str, Any] | None:
     for ex in action.examples:
         if model_id is None or ex.get("model", action.default_model or next(iter(action.models), None)) == model_id:
             return dict(ex)
     return None
-
-
-def status_of(action: Action, body: Any) -> tuple[int, str] | None:
-    try:
-        validate(action, body)
-    except RunapiError as exc:
-        return http_status(exc), exc.message
-    return None
-
-
-# ---------------------------------------------------------------- catalog completeness
-
-
-@pytest.mark.parametrize("action", ACTIONS, ids=action_id)
-def test_every_action_has_valid_examples_for_every_model(action):
-    assert action.examples, f"{action.key} has no examples"
-    for ex in action.examples:
-        assert status_of(action, copy.deepcopy(ex)) is None, (ex, status_of(action, copy.deepcopy(ex)))
-    covered = {validate(action, copy.deepcopy(ex))[0].id for ex in action.examples if action.models}
-    assert covered == set(action.models), f"models without an example: {set(action.models) - covered}"
-
-
-@pytest.mark.parametrize("action", ACTIONS, ids=action_id)
-def test_every_model_has_a_price(action):
-    for model in action.models.values():
-        assert isinstance(model.price.cents, int) and model.price.cents >= 0
-
-
-FAMILY = {"family": "demo", "actions": {"draw": {"result": "images", "params": {"model": {"type": "string"}},
-                                                  "models": {"demo-1": {"price": {"cents": 3}}}}}}
-
-
-@pytest.mark.parametrize(("model", "message"), [
-    (None, "demo/draw/demo-1: no price"),
-    ({"description": "no price here"}, "demo/draw/demo-1: no price"),
-    ({"price": {}}, "demo/draw/demo-1: no price"),
-    ({"price": {"cents": -1}}, "demo/draw/demo-1: prices are whole cents"),
-    ({"price": {"cents": 2, "by": {"size": {"big": 2.5}}}}, "demo/draw/demo-1: prices are whole cents"),
-    ({"price": {"cents": 2, "per_second": 1}}, "demo/draw/demo-1: unknown price keys"),
-])
-def test_a_model_without_a_valid_price_does_not_load(model, message):
-    assert build_family(copy.deepcopy(FAMILY)).actions["draw"].models["demo-1"].price.cents == 3
-    raw = copy.deepcopy(FAMILY)
-    raw["actions"]["draw"]["models"]["demo-1"] = model
-    with pytest.raises(ValueError, match=message):
-        build_family(raw)
-
-
-def test_a_catalog_directory_missing_a_price_does_not_load(tmp_path, monkeypatch):
-    source = next(iter(sorted((Path(__file__).parents[1] / "src/runapi/catalog/families").glob("*.yaml"))))
-    raw = load_yaml(source)
-    action, spec = next(iter(raw["actions"].items()))
-    model = next(iter(spec["models"]))
-    del spec["models"][model]["price"]
-    (tmp_path / source.name).write_text(yaml.safe_dump(raw, allow_unicode=True))
-    monkeypatch.setenv("RUNAPI_CATALOG_DIR", str(tmp_path))
-    get_catalog.cache_clear()
-    try:
-        with pytest.raises(ValueError, match=f"{raw['family']}/{action}/{model}: no price"):
-            get_catalog()
-    finally:
-        monkeypatch.delenv("RUNAPI_CATALOG_DIR")
-        get_catalog.cache_clear()
-
-
-# ---------------------------------------------------------------- derived violations
 
 
 def _valid_value(p: Param, action: Action, model_id: str | None) -> Any:
@@ -208,26 +128,7 @@ def violations(action: Action) -> Iterator[tuple[str, dict[str, Any], int]]:
         yield f"rule {i}: {rule.message}", dict(rule.counterexample), 422
 
 
-@pytest.mark.parametrize("action", ACTIONS, ids=action_id)
-def test_each_declared_constraint_is_enforced(action):
-    failures = []
-    checked = 0
-    for what, body, expected in violations(action):
-        got = status_of(action, body)
-        checked += 1
-        if got is None or got[0] not in (expected if isinstance(expected, tuple) else (expected,)):
-            failures.append(f"{what}: expected {expected}, got {got}")
-    assert not failures, "\n".join(failures)
-    assert checked > 0
-
-
-def test_rule_counterexamples_fail_with_their_own_message():
-    for action in ACTIONS:
-        for rule in action.rules:
-            assert status_of(action, dict(rule.counterexample)) == (422, rule.message), (action.key, rule.message)
-
-
-# ---------------------------------------------------------------- end to end on the sandbox
+# ---------------------------------------------------------------- examples run against a server
 
 
 SAMPLE_CACHE: dict[str, bytes] = {}
@@ -257,8 +158,7 @@ def localize(value: Any, host: str) -> Any:
 
 @pytest.fixture(scope="module")
 def inputs_host():
-    from tests.support.servers import Recorder
-
+    """A local host serving sample_file() for any path: the examples' inputs (a fixture, in tests/conftest.py)."""
     def serve(method, path, headers, body):
         ctype, data = sample_file(path.split("?")[0])
         return 200, {"Content-Type": ctype}, data
@@ -297,37 +197,3 @@ def _resolve_task_refs(api, action: Action, body: dict[str, Any], host: str, dep
             fam, act = p.task_ref[0].split("/")
             body[p.name] = _completed_example_task(api, CATALOG.action(fam, act), host, depth)
     return body
-
-
-@pytest.mark.parametrize("action", ACTIONS, ids=action_id)
-def test_examples_complete_end_to_end(action, api, inputs_host):
-    for example in action.examples:
-        body = _resolve_task_refs(api, action, localize(copy.deepcopy(example), inputs_host.url), inputs_host.url)
-        resp = api.post(action.path, json=body)
-        if action.sync:
-            assert resp.status_code == 200, resp.text
-            continue
-        assert resp.status_code == 202, resp.text
-        done = wait_done(api, action.path, resp.json()["id"], timeout=120)
-        assert done["status"] == "completed", (action.key, body, done)
-        for name in action.echo:
-            assert done.get(name) == body.get(name)
-        items = done.get(action.result)
-        assert items, (action.key, done)
-        if isinstance(items, list):
-            for item in items:
-                assert set(item) <= set(action.result_fields) | {"url"}, item
-                if "url" in item:
-                    assert api.get(item["url"]).status_code == 200
-
-
-@pytest.mark.parametrize("action", ACTIONS, ids=action_id)
-def test_violations_over_http_use_the_documented_status(action, api):
-    seen = set()
-    for what, body, expected in violations(action):
-        if isinstance(expected, tuple) or expected in seen:
-            continue
-        seen.add(expected)
-        resp = api.post(action.path, json=body)
-        assert resp.status_code == expected, (what, resp.text)
-        assert isinstance(resp.json()["error"], str)
