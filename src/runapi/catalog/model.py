@@ -57,7 +57,7 @@ class Param:
     # the id of a record a completed task of this account produced: {family/action: dotted path in its result}
     record_ref: dict[str, str] | None = None
     # `effect: none` + `reason`: accepted (the docs list it) but deliberately changes nothing; anything else
-    # must be read by the sandbox generator or an upstream mapping (tests/test_param_effects.py)
+    # must be read by the sandbox generator or an upstream mapping (tests/e2e/test_param_effects.py)
     effect: str | None = None
     reason: str | None = None
 

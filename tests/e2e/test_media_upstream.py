@@ -1,4 +1,4 @@
-"""Real media upstreams, against local fakes speaking each provider's protocol (tests/fake_media.py): every
+"""Real media upstreams, against local fakes speaking each provider's protocol (tests/support/fake_media.py): every
 family the fal mapping covers completes end to end through the public API with our own signed links; slow
 queues, fallback on 5xx / 429 / lost jobs, content-policy refusals, concurrency limits, refunds, guardrails,
 OpenAI Images and ElevenLabs."""
@@ -12,11 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from runapi.catalog import get_catalog
-from runapi.providers.upstream.fal import fal_table
-from runapi.providers.upstream.openai_images import openai_table
 from runapi.store.schema import tasks
-from tests.support import fal_contract
 from tests.support.fake_media import (
     MP3,
     MP4,
@@ -25,8 +21,8 @@ from tests.support.fake_media import (
     FakeElevenLabs,
     FakeFal,
     FakeOpenAIImages,
-    openai_size_error,
 )
+from tests.support.media_upstream import IMG, fal_requests, has_task_ref, route_of
 from tests.support.servers import keys_under_guardrails, new_account, start_server, wait_done
 
 FAST = 0.05  # fakes answer at once; poll them quickly
@@ -107,115 +103,13 @@ def example_for(action, model: str) -> dict:
     raise AssertionError(f"no example for {action.key} {model}")
 
 
-def has_task_ref(action) -> bool:
-    return any(p.task_ref for p in action.params.values())
-
-
 def downloads(srv, body: dict, kind: str) -> list[bytes]:
     urls = [item["url"] for item in body[kind]]
     assert urls and all(u.startswith(srv.url + "/files/generated/") and "signature=" in u for u in urls)
     return [httpx.get(u).content for u in urls]
 
 
-# --- the mapping table ------------------------------------------------------------------------------------
-
-def _names(spec, out: set[str]) -> None:
-    if isinstance(spec, str) and spec.startswith("$"):
-        out.add(spec[1:])
-    elif isinstance(spec, list):
-        for s in spec:
-            _names(s, out)
-    elif isinstance(spec, dict):
-        for key in ("param", "task_file", "each"):
-            if key in spec:
-                out.add(spec[key])
-        out.update(spec.get("params", []))
-        if "default" in spec:
-            _names(spec["default"], out)
-        for inner in (spec.get("object") or {}).values():
-            _names(inner, out)
-
-
-def test_fal_table_names_real_actions_models_and_params():
-    catalog = get_catalog()
-    for (action_key, model), mapping in fal_table().entries.items():
-        action = catalog.action(*action_key.split("/"))
-        assert action is not None and model in action.models, (action_key, model)
-        for route in mapping.routes:
-            names: set[str] = set()
-            for spec in route.input.values():
-                if isinstance(spec, dict) and "each" in spec:
-                    names.add(spec["each"])  # item fields belong to the array's objects
-                else:
-                    _names(spec, names)
-            unknown = names - set(action.params)
-            assert not unknown, f"{action_key}/{model} -> {route.app}: unknown params {unknown}"
-
-
 # --- fal: every covered family end to end ----------------------------------------------------------------
-
-# Requests reaching the fal routes the catalog's own examples do not reach (each route is run at least once).
-IMG = "https://example.com/a.png"
-ROUTE_EXAMPLES = [
-    ("veo_3_1", "text_to_video", {"model": "veo-3.1-fast", "prompt": "a fox", "input_mode": "reference",
-                                  "reference_image_urls": [IMG], "aspect_ratio": "16:9", "seeds": 12345}),
-    ("veo_3_1", "text_to_video", {"model": "veo-3.1", "prompt": "a fox", "first_frame_image_url": IMG}),
-    ("kling", "text_to_video", {"model": "kling-3.0", "prompt": "a fox", "first_frame_image_url": IMG,
-                                "output_resolution": "4k"}),
-    ("kling", "text_to_video", {"model": "kling-3.0", "prompt": "a fox", "first_frame_image_url": IMG,
-                                "output_resolution": "1080p", "duration_seconds": 5}),
-    ("kling", "text_to_video", {"model": "kling-3.0", "prompt": "a fox", "aspect_ratio": "9:16",
-                                "output_resolution": "720p"}),
-    ("kling", "text_to_video", {"model": "kling-3.0", "aspect_ratio": "1:1", "output_resolution": "4k",
-                                "multi_shots": True, "enable_sound": True, "prompt": "a fox",
-                                "multi_prompt": [{"prompt": "a fox runs", "duration_seconds": 3},
-                                                 {"prompt": "a fox sleeps", "duration_seconds": 2}]}),
-    ("seedance", "text_to_video", {"model": "seedance-2.0-fast", "prompt": "a fox runs", "first_frame_image_url": IMG,
-                                   "enable_safety_checker": True}),
-    ("nano_banana", "text_to_image", {"model": "nano-banana", "prompt": "a fox", "reference_image_urls": [IMG]}),
-    ("nano_banana", "text_to_image", {"model": "nano-banana-pro", "prompt": "a fox", "reference_image_urls": [IMG],
-                                      "output_resolution": "2k"}),
-    ("nano_banana", "text_to_image", {"model": "nano-banana-2", "prompt": "a fox", "aspect_ratio": "16:9"}),
-    ("flux_kontext", "text_to_image", {"model": "flux-kontext-max", "prompt": "a fox", "source_image_url": IMG}),
-    ("flux_2", "remix_image", {"model": "flux-2-flex-remix-image", "prompt": "a fox", "source_image_urls": [IMG],
-                               "aspect_ratio": "auto", "output_resolution": "2k"}),
-    ("wan", "speech_to_video", {"model": "wan-2.2-a14b-speech-to-video-turbo", "source_image_url": IMG,
-                                "source_audio_url": "https://example.com/a.mp3"}),
-]
-
-
-def fal_requests() -> list[tuple[object, str, dict]]:
-    """(action, model, request) for every catalog example of a fal-mapped model, and ROUTE_EXAMPLES."""
-    catalog = get_catalog()
-    out = []
-    for (action_key, model) in fal_table().entries:
-        action = catalog.action(*action_key.split("/"))
-        out += [(action, model, dict(ex)) for ex in action.examples if (ex.get("model") or action.default_model) == model]
-    for family, name, body in ROUTE_EXAMPLES:
-        out.append((catalog.action(family, name), body["model"], body))
-    return out
-
-
-def route_of(action, model: str, body: dict):
-    params = {p.name: p.default for p in action.models[model].params.values() if p.default is not None}
-    return fal_table().get(action.key, model).route({**params, **body}, model)
-
-
-def test_fal_schema_table_has_every_endpoint_the_mapping_uses():
-    apps = {r.app for m in fal_table().entries.values() for r in m.routes if r.refuse is None}
-    assert apps == set(fal_contract.schemas()), "tests/contracts/fal_schemas.yaml and fal_models.yaml differ"
-    for app in apps:
-        assert fal_contract.validator(app) is not None
-
-
-def test_every_fal_route_has_a_request_that_reaches_it():
-    reached = {(a.key, m, route_of(a, m, body).app) for a, m, body in fal_requests()}
-    for (action_key, model), mapping in fal_table().entries.items():
-        if has_task_ref(get_catalog().action(*action_key.split("/"))):
-            continue  # runs in test_task_references_reach_fal_as_signed_links
-        for route in mapping.routes:
-            if route.refuse is None:
-                assert (action_key, model, route.app) in reached, (action_key, model, route.app)
 
 
 def test_every_fal_route_completes_with_our_signed_links(srv, modes):
@@ -495,19 +389,6 @@ def test_openai_images_generate_and_edit(srv, modes, inputs_host):
     edit_call = modes.openai.calls("POST", "/edits")[-1]
     assert edit_call["images"] == [PNG, PNG]
     assert edit_call["body"]["size"] == "2048x1152" and edit_call["body"]["model"] == "gpt-image-2"
-
-
-def test_every_openai_image_size_is_within_openai_limits():
-    sizes = set()
-    for mapping in openai_table().entries.values():
-        for route in mapping.routes:
-            spec = route.input.get("size")
-            for table in (spec.get("map", {}), spec.get("default", {}).get("map", {})):
-                sizes |= {(route.app, size) for size in table.values()}
-    assert ("gpt-image-2", "2880x2880") in sizes and ("gpt-image-2", "1280x720") in sizes
-    assert openai_size_error("gpt-image-2", "3840x3840") and openai_size_error("gpt-image-2", "1024x576")
-    assert openai_size_error("gpt-image-2", "3840x2880") and not openai_size_error("gpt-image-2", "3840x2160")
-    assert {(app, size): openai_size_error(app, size) for app, size in sizes if openai_size_error(app, size)} == {}
 
 
 def test_gpt_image_2_at_4k_and_1k_passes_openai(srv, modes):

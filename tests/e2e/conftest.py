@@ -1,5 +1,6 @@
-"""Fixtures: a real server per test module (tests/support/servers.py), local HTTP servers standing in for
-customers' callback receivers and image hosts, and PostgreSQL + Redis for the tests that need them."""
+"""Fixtures of the end-to-end tier: a real server per test module (tests/support/servers.py), local HTTP servers
+standing in for customers' callback receivers and image hosts, PostgreSQL + Redis for the tests that need them,
+and the database backend as a parameter (`db_backend`, `db_server`)."""
 
 from __future__ import annotations
 
