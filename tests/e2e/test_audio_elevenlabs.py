@@ -1,13 +1,17 @@
 """ElevenLabs on the sandbox over fetched inputs and through the API: transcription and voice isolation of audio
-served by a local host, and the status bodies over HTTP. Speech, dialogue and sound effects, which need no socket,
-are in tests/unit/test_audio_elevenlabs.py."""
+served by a local host, the status bodies over HTTP, and dialogue validation up to its longest accepted dialogue
+(minutes of audio to render). Speech, dialogue and sound effects that render quickly and need no socket are in
+tests/unit/test_audio_elevenlabs.py."""
 
 import numpy as np
 import pytest
 
+from runapi.api.errors import http_status
+from runapi.catalog.validation import validate
+from runapi.errors import RunapiError
 from runapi.providers.base import TaskFailed
 from runapi.providers.sandbox import audio_gen, media, samples
-from tests.support.audio_elevenlabs import SR, band_energy, run, seconds_of
+from tests.support.audio_elevenlabs import SR, action, band_energy, run, seconds_of
 from tests.support.servers import wait_done
 
 
@@ -40,6 +44,31 @@ def crafted_input() -> np.ndarray:
     x[int(2.5 * SR):int(3.5 * SR)] = voice(1500)
     x[int(4.0 * SR):int(4.5 * SR)] = 0.2 * np.random.default_rng(1).standard_normal(SR // 2)
     return x
+
+
+# ---------------------------------------------------------------- dialogue
+
+
+# Its longest accepted dialogue renders about six minutes of audio: seconds of CPU, too slow for the unit tier.
+def test_dialogue_validation():
+    act = action("text_to_dialogue")
+    for bad, status in [({"dialogue": [{"text": "a", "voice": "b"}], "stability": 0.3}, 422),
+                        ({"dialogue": []}, 422), ({"dialogue": ["hello"]}, 422), ({}, 400)]:
+        with pytest.raises(RunapiError) as err:
+            validate(act, bad)
+        assert http_status(err.value) == status, bad
+    # item fields and the 5000-character total are checked at creation (422), before anything is charged
+    with pytest.raises(RunapiError, match=r"dialogue\[1\]\.voice") as err:
+        validate(act, {"dialogue": [{"text": "a", "voice": "Adam"}, {"text": "b"}]})
+    assert http_status(err.value) == 422
+    lines = lambda n: [{"text": "a" * 2600, "voice": "Adam"}, {"text": "b" * n, "voice": "Bo"}]  # noqa: E731
+    with pytest.raises(RunapiError, match="5000"):
+        validate(act, {"dialogue": lines(2401)})
+    ok = run("text_to_dialogue", {"dialogue": lines(2400)})
+    assert abs(seconds_of(ok.outputs[0].data) - 5000 / 14) < 0.2
+
+
+# ---------------------------------------------------------------- speech to text
 
 
 def test_transcript_words_sit_in_the_sounding_parts(host):
