@@ -158,7 +158,7 @@ def localize(value: Any, host: str) -> Any:
 
 @pytest.fixture(scope="module")
 def inputs_host():
-    """A local host serving sample_file() for any path: the examples' inputs (a fixture, in tests/conftest.py)."""
+    """A local host serving sample_file() for any path: the examples' inputs (a fixture, via tests/e2e/conftest.py)."""
     def serve(method, path, headers, body):
         ctype, data = sample_file(path.split("?")[0])
         return 200, {"Content-Type": ctype}, data

@@ -78,7 +78,7 @@ def _fal_outputs(app: str, base: str, count: int) -> dict[str, Any]:
 
 class FakeFal(FakeServer):
     """fal.ai's queue API. Every submission is checked against fal's published input schema for its endpoint
-    (tests/contracts/fal_schemas.yaml): an unknown endpoint id answers 404, a body with an unknown field, a
+    (tests/support/contracts/fal_schemas.yaml): an unknown endpoint id answers 404, a body with an unknown field, a
     wrong type or enum value, a value out of range or a missing required field answers 422 with fal's
     `{"detail": [{loc, msg, type}]}`. Modes: ok | slow (IN_QUEUE, IN_PROGRESS for `slow_polls` status checks) |
     500 | 429 (submit refused, Retry-After) | policy (the result is a 422 content_policy_violation) | lost (the

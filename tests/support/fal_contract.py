@@ -1,4 +1,4 @@
-"""fal's input schemas (tests/contracts/fal_schemas.yaml) as validators, and fal's way of refusing a body:
+"""fal's input schemas (tests/support/contracts/fal_schemas.yaml) as validators, and fal's way of refusing a body:
 `{"detail": [{"loc": ["body", field, ...], "msg": ..., "type": ...}]}` (pydantic's error list, 422).
 
 The table is compact (type, required, enum, min/max, lengths, items, fields per field); it becomes JSON
