@@ -36,10 +36,10 @@ def load_settings() -> Settings:
         field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else ""
         _refuse(f"RUNAPI_{field.upper()}: not valid JSON" if field else str(exc))
     from ..llm.upstream_common import LlmDeployment
-    from ..providers.upstream.config import MediaDeployment
+    from ..providers.upstream.registry import parse_deployment
 
     _check_deployments("RUNAPI_LLM_UPSTREAMS", settings.llm_upstreams, LlmDeployment.from_setting)
-    _check_deployments("RUNAPI_MEDIA_UPSTREAMS", settings.media_upstreams, MediaDeployment.parse)
+    _check_deployments("RUNAPI_MEDIA_UPSTREAMS", settings.media_upstreams, parse_deployment)
     return settings
 
 
