@@ -148,5 +148,5 @@ def _max_seconds(spec: dict[str, Any]) -> float:
 def _song_seconds(seed: bytes, spec: dict[str, Any], words: int = 0) -> float:
     """Sandbox song length: `song_seconds` [30, 45] by seed, longer for long exact lyrics (≤ `max_song`)."""
     lo, hi = spec.get("song_seconds", [30, 45])
-    base = lo + (int.from_bytes(_sub(seed, "len")[:4], "big") % (int(hi - lo) * 10 + 1)) / 10
+    base: float = lo + (int.from_bytes(_sub(seed, "len")[:4], "big") % (int(hi - lo) * 10 + 1)) / 10
     return min(max(base, words * 0.5 + 12), float(spec.get("max_song", 120)), _max_seconds(spec))

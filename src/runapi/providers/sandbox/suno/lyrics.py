@@ -55,7 +55,7 @@ async def suno_timestamped_lyrics(inputs: Inputs, task: TaskInput, spec: dict[st
     words = _lyric_words(track.get("lyrics"))
     seed = task_seed(task)
 
-    def work():
+    def work() -> tuple[list[dict[str, Any]], list[float]]:
         seconds = len(samples) / SR
         energy = vocal_activity(samples)
         hop = dsp.HOP
@@ -66,7 +66,7 @@ async def suno_timestamped_lyrics(inputs: Inputs, task: TaskInput, spec: dict[st
         first = idx[0] * hop / SR if len(idx) else 0.0
         last = min((idx[-1] + 1) * hop / SR, seconds) if len(idx) else seconds
         cum = np.cumsum(active.astype(np.float64))
-        aligned = []
+        aligned: list[dict[str, Any]] = []
         if words and cum[-1] > 0:
             times = []
             for k in range(len(words) + 1):
