@@ -5,6 +5,7 @@ each change moves (reserved at create, then settled or refunded exactly once).""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from runapi.tasks.model import NewTask, Task, TaskState
 FAMILY, ACTION, MODEL = "nano_banana", "text_to_image", "nano-banana"
 PRICE, CREDITS, LEASE = 10, 100, 30.0
 SIGNER = UrlSigner(b"k" * 32)
+DB_FILE = "runapi.db"  # where Settings(data_dir=...) puts the SQLite database
 T = TypeVar("T")
 
 
@@ -71,10 +73,33 @@ class Env:
             return [(kind, amount) for kind, amount in rows.all()]
 
 
-def run(tmp_path: Path, scenario: Callable[[Env], Awaitable[T]]) -> T:
-    async def go() -> T:
-        db = Database(Settings(data_dir=tmp_path).resolved_database_url)
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database file at the newest migration, made once: each test starts from a copy (migrating is most of
+    the cost of a fresh database)."""
+    template = tmp_path_factory.mktemp("migrated")
+
+    async def migrate() -> None:
+        db = Database(Settings(data_dir=template).resolved_database_url)
         await db.create_schema()
+        await db.dispose()
+
+    asyncio.run(migrate())
+    return template / DB_FILE
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, migrated: Path) -> Path:
+    """A data directory of this test's own, holding a copy of the migrated database."""
+    shutil.copy(migrated, tmp_path / DB_FILE)
+    return tmp_path
+
+
+def run(data_dir: Path, scenario: Callable[[Env], Awaitable[T]]) -> T:
+    """Run `scenario` on a new account in the database in `data_dir`."""
+
+    async def go() -> T:
+        db = Database(Settings(data_dir=data_dir).resolved_database_url)
         try:
             account = (await admin.create_account(db, "a", "a@example.com", CREDITS))["account_id"]
             return await scenario(Env(db, account))
@@ -84,7 +109,7 @@ def run(tmp_path: Path, scenario: Callable[[Env], Awaitable[T]]) -> T:
     return asyncio.run(go())
 
 
-def test_create_queues_the_task_and_reserves_its_price(tmp_path):
+def test_create_queues_the_task_and_reserves_its_price(data_dir):
     async def scenario(env: Env) -> None:
         task = await env.create()
         assert task.state is TaskState.QUEUED and (task.polls, task.failures, task.lease_owner) == (0, 0, None)
@@ -93,10 +118,10 @@ def test_create_queues_the_task_and_reserves_its_price(tmp_path):
         assert await env.moves(task) == [("reserve", -PRICE)]
         assert not await engine.is_terminal(env.db, task.id)
 
-    run(tmp_path, scenario)
+    run(data_dir, scenario)
 
 
-def test_claim_leases_and_release_gives_the_task_back(tmp_path):
+def test_claim_leases_and_release_gives_the_task_back(data_dir):
     async def scenario(env: Env) -> None:
         task = await env.create()
         before = time.time()
@@ -115,10 +140,10 @@ def test_claim_leases_and_release_gives_the_task_back(tmp_path):
         assert again.lease_owner == "w2" and again.polls == 1
         assert await env.moves(task) == [("reserve", -PRICE)]  # steps move no money
 
-    run(tmp_path, scenario)
+    run(data_dir, scenario)
 
 
-def test_completing_settles_exactly_once(tmp_path):
+def test_completing_settles_exactly_once(data_dir):
     async def scenario(env: Env) -> None:
         task = await env.create()
         [claimed] = await env.claim()
@@ -136,10 +161,10 @@ def test_completing_settles_exactly_once(tmp_path):
         assert await env.balance() == CREDITS - PRICE
         assert await env.claim() == []  # finished tasks are never claimed again
 
-    run(tmp_path, scenario)
+    run(data_dir, scenario)
 
 
-def test_failing_refunds_exactly_once(tmp_path):
+def test_failing_refunds_exactly_once(data_dir):
     async def scenario(env: Env) -> None:
         task = await env.create()
         [claimed] = await env.claim()
@@ -152,10 +177,10 @@ def test_failing_refunds_exactly_once(tmp_path):
         assert await env.moves(task) == [("reserve", -PRICE), ("refund", PRICE)]
         assert await env.balance() == CREDITS
 
-    run(tmp_path, scenario)
+    run(data_dir, scenario)
 
 
-def test_a_lost_lease_is_taken_over_and_the_old_holder_can_change_nothing(tmp_path):
+def test_a_lost_lease_is_taken_over_and_the_old_holder_can_change_nothing(data_dir):
     async def scenario(env: Env) -> None:
         task = await env.create()
         [first] = await env.claim("w1", lease=-1.0)  # a lease that has already run out: w1 stalled
@@ -173,10 +198,10 @@ def test_a_lost_lease_is_taken_over_and_the_old_holder_can_change_nothing(tmp_pa
         assert await env.finish(second, "w2", result={"files": {}, "extra": {}})
         assert await env.moves(task) == [("reserve", -PRICE), ("settle", 0)]
 
-    run(tmp_path, scenario)
+    run(data_dir, scenario)
 
 
-def test_make_due_says_whether_a_worker_holds_the_task(tmp_path):
+def test_make_due_says_whether_a_worker_holds_the_task(data_dir):
     async def scenario(env: Env) -> None:
         task = await env.create()
         assert await engine.make_due(env.db, task.id) == "due"
@@ -186,10 +211,10 @@ def test_make_due_says_whether_a_worker_holds_the_task(tmp_path):
         assert await engine.make_due(env.db, task.id) == "gone"
         assert await engine.make_due(env.db, "no-such-task") == "gone"
 
-    run(tmp_path, scenario)
+    run(data_dir, scenario)
 
 
-def test_an_idempotency_key_replays_its_request_and_refuses_others(tmp_path):
+def test_an_idempotency_key_replays_its_request_and_refuses_others(data_dir):
     async def scenario(env: Env) -> None:
         original, created = await engine.create_task(env.db, env.new(idempotency_key="k1"))
         assert created
@@ -207,10 +232,10 @@ def test_an_idempotency_key_replays_its_request_and_refuses_others(tmp_path):
         other, created = await engine.create_task(env.db, env.new(idempotency_key="k2"))
         assert created and other.id != original.id
 
-    run(tmp_path, scenario)
+    run(data_dir, scenario)
 
 
-def test_a_failed_task_gives_its_spend_limit_back(tmp_path):
+def test_a_failed_task_gives_its_spend_limit_back(data_dir):
     async def scenario(env: Env) -> None:
         limits = key_limits("token_x", PRICE, None)  # room for one task at a time
         first = await env.create(limits=limits)
@@ -223,10 +248,10 @@ def test_a_failed_task_gives_its_spend_limit_back(tmp_path):
         await env.create(limits=limits)  # refunded and given back: the limit has room again
         assert await env.balance() == CREDITS - PRICE
 
-    run(tmp_path, scenario)
+    run(data_dir, scenario)
 
 
-def test_finishing_queues_the_callback_in_the_same_step(tmp_path):
+def test_finishing_queues_the_callback_in_the_same_step(data_dir):
     async def scenario(env: Env) -> None:
         task = await env.create(params={"prompt": "a cat", "callback_url": "https://example.com/cb"})
         assert task.callback_url == "https://example.com/cb"
@@ -238,10 +263,10 @@ def test_finishing_queues_the_callback_in_the_same_step(tmp_path):
                                        .where(callback_deliveries.c.task_id == task.id))).all()
         assert [tuple(r) for r in rows] == [("pending", "https://example.com/cb")]
 
-    run(tmp_path, scenario)
+    run(data_dir, scenario)
 
 
-def test_references_must_name_a_completed_task_of_the_right_kind(tmp_path):
+def test_references_must_name_a_completed_task_of_the_right_kind(data_dir):
     from runapi.catalog import get_catalog
 
     extend = get_catalog().action("grok_imagine", "extend_video")
@@ -271,4 +296,4 @@ def test_references_must_name_a_completed_task_of_the_right_kind(tmp_path):
         with pytest.raises(InvalidInput, match=f"is a {FAMILY}/{ACTION} task"):
             await engine.resolve_refs(env.db, env.account, extend, {"source_task_id": image.id})
 
-    run(tmp_path, scenario)
+    run(data_dir, scenario)

@@ -19,7 +19,7 @@ def retry_after_seconds(task: Task, now: float | None = None) -> int:
     """Retry-After for a processing task: until its next scheduled step (an upstream poll, a sandbox delay),
     at least 1 s (the header takes whole seconds); 1 while it is due or being worked on, so a task that
     finishes at once (the sandbox) is picked up at the next poll instead of the SDKs' default 2 s."""
-    wait = float(task.next_run_at or 0) - (time.time() if now is None else now)
+    wait = task.next_run_at - (time.time() if now is None else now)
     return max(1, min(MAX_RETRY_AFTER_SECONDS, math.ceil(wait)))
 
 
