@@ -20,6 +20,7 @@ from runapi.net.safe_http import safe_client
 from runapi.providers.base import TaskFailed, TaskInput
 from runapi.providers.sandbox import GENERATORS, images, marks, media
 from runapi.providers.sandbox.base import Inputs
+from runapi.tasks.model import Task, TaskState
 
 CATALOG = get_catalog()
 ACTION = CATALOG.action("wan", "text_to_video")  # generators read `spec` and params only
@@ -243,7 +244,9 @@ def test_images_from_task_open_the_video_with_that_tasks_image():
             return solid_png(key)
 
     spec = {**CLIP, "images_from_task": "source_task_id", "index_param": "index"}
-    ref = {"id": "t0", "result": {"files": {"images": [{"key": "red"}, {"key": "blue"}]}}}
+    ref = Task(id="t0", account_id=1, family="grok", action="text_to_image", params={}, state=TaskState.COMPLETED,
+               price_cents=0, provider="sandbox", next_run_at=0.0, created_at=0.0, updated_at=0.0,
+               result={"files": {"images": [{"key": "red"}, {"key": "blue"}]}})
     picked = first_frame_mean(run("video", {"source_task_id": "t0", "index": 1}, spec,
                                   refs={"source_task_id": ref}, storage=Storage()).outputs[0].data)
     assert picked[2] - picked[0] > 60

@@ -4,6 +4,7 @@ all_audios_ready body), and processing/failed bodies carry the documented empty 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from runapi.storage import UrlSigner
 from runapi.store.schema import callback_deliveries
+from runapi.tasks.model import Task, TaskState
 from runapi.tasks.views import status_body
 from tests.conftest import new_account, start_server, wait_done, wait_for
 
@@ -113,9 +115,9 @@ def test_status_passes_through_first_audio_ready(staged_server, recorder):
                                           ("generate_artwork", "covers")])
 def test_processing_and_failed_bodies_carry_the_documented_empty_list(action, field):
     signer = UrlSigner(b"s")
-    task = {"id": "t1", "family": "suno", "action": action, "model": None, "params": {}, "state": "running",
-            "result": None, "error": None, "completed_at": None}
+    task = Task(id="t1", account_id=1, family="suno", action=action, params={}, state=TaskState.RUNNING,
+                price_cents=0, provider="sandbox", next_run_at=0.0, created_at=0.0, updated_at=0.0)
     assert status_body(task, signer, "http://x", 60) == {"id": "t1", "status": "processing", field: []}
-    failed = {**task, "state": "failed", "error": "Generation failed."}
+    failed = dataclasses.replace(task, state=TaskState.FAILED, error="Generation failed.")
     assert status_body(failed, signer, "http://x", 60) == {"id": "t1", "status": "failed",
                                                             "error": "Generation failed.", field: []}

@@ -252,7 +252,7 @@ async def _source_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -
         ref = next(iter(task.refs.values()))
         index = int(task.params.get(spec.get("index_param", "index")) or 0)
         data = await inputs.task_file(ref, "videos", index)
-        key = ref["result"]["files"]["videos"][index]["key"]
+        key = (ref.result or {})["files"]["videos"][index]["key"]  # task_file found it
         return data, {"$key": key}
     raise TaskFailed("No source video given")
 

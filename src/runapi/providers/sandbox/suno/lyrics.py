@@ -50,7 +50,7 @@ async def suno_boost_style(inputs: Inputs, task: TaskInput, spec: dict[str, Any]
 async def suno_timestamped_lyrics(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
     """Words of the track's lyrics placed where its vocal band carries energy, over its real duration."""
     track, samples, row = await _track(inputs, task, task.params.get("audio_id"))
-    if row["action"] == "text_to_sound" and not (row.get("params") or {}).get("grab_lyrics"):
+    if row.action == "text_to_sound" and not row.params.get("grab_lyrics"):
         raise TaskFailed("Timestamped lyrics are not available: the sound task was created with grab_lyrics false")
     words = _lyric_words(track.get("lyrics"))
     seed = task_seed(task)

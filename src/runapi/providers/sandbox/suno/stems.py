@@ -45,10 +45,10 @@ async def suno_midi(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Do
     same way)."""
     row = _ref(task)
     stems: dict[str, np.ndarray] = {}
-    if row["action"] == "separate_audio_stems":
-        if (row.get("params") or {}).get("type") != "split_stem":
+    if row.action == "separate_audio_stems":
+        if row.params.get("type") != "split_stem":
             raise TaskFailed("generate_midi needs a split_stem separation task (this task used separate_vocal)")
-        urls = ((row.get("result") or {}).get("extra") or {}).get("separated_audios") or {}
+        urls = ((row.result or {}).get("extra") or {}).get("separated_audios") or {}
         for key, ref in urls.items():
             data = await _stored(inputs, ref, "stem")
             stems[key.removesuffix("_url")] = await limits.run(_decode, data, "stem")
