@@ -121,7 +121,7 @@ def test_create_carries_the_task_id_and_echoes_and_stores_the_client_request_id(
     assert status.headers["X-RunAPI-Task-Id"] == task_id and status.headers["X-Client-Request-Id"] == rid
 
     row = server.db_call(lambda db: engine.get_task(db, task_id, 1))
-    assert row["client_request_id"] == rid
+    assert row.client_request_id == rid
     plain = api.post(T2I, json={"model": "nano-banana", "prompt": "x"})
     assert plain.headers["X-RunAPI-Task-Id"] == plain.json()["id"] and "X-Client-Request-Id" not in plain.headers
 

@@ -15,6 +15,7 @@ from runapi.catalog import get_catalog
 from runapi.providers.base import TaskFailed, TaskInput
 from runapi.providers.sandbox import samples
 from runapi.providers.sandbox.base import GENERATORS, Inputs
+from runapi.tasks.model import Task, TaskState
 
 CATALOG = get_catalog()
 
@@ -61,7 +62,7 @@ class Runner:
         return self.rows[kind]
 
     async def run(self, action, index: int, params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        refs: dict[str, dict[str, Any]] = {}
+        refs: dict[str, Task] = {}
         for p in action.params.values():
             if p.name not in params:
                 continue
@@ -73,11 +74,11 @@ class Runner:
                 for part in p.record_ref[kind].split(".")[0:]:
                     value = value[part]
                 params[p.name] = value
-                refs[p.name] = row
+                refs[p.name] = _completed(row)
             if p.task_ref:
                 row = await self.row_for(p.task_ref[0])
                 params[p.name] = row["id"]
-                refs[p.name] = row
+                refs[p.name] = _completed(row)
         model = action.models.get(params.get("model")) if params.get("model") else next(iter(action.models.values()))
         spec = model.sandbox if model else action.sandbox
         task = TaskInput(id=f"{action.key}#{index}", action=action, model=model, params=params, refs=refs)
@@ -95,6 +96,13 @@ class Runner:
         digest = {"files": [hashlib.sha256(o.data).hexdigest() for o in done.outputs],
                   "extra": hashlib.sha256(json.dumps(done.extra, sort_keys=True, default=str).encode()).hexdigest()}
         return digest, row
+
+
+def _completed(row: dict[str, Any]) -> Task:
+    """The referenced task a worker would pass the generator (what a row here records of it)."""
+    return Task(id=row["id"], account_id=1, family="suno", action=row["action"], params=row["params"],
+                state=TaskState.COMPLETED, price_cents=0, provider="sandbox", next_run_at=0.0, created_at=0.0,
+                updated_at=0.0, result=row["result"])
 
 
 async def dump(only: set[str] | None = None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from collections import Counter
 from runapi.auth import admin
 from runapi.store import Database
 from runapi.tasks import engine
+from runapi.tasks.model import NewTask
 from tests.support.servers import test_settings as settings_for
 
 
@@ -26,15 +27,16 @@ def test_claiming_takes_turns_across_accounts(tmp_path):
                 acct = (await admin.create_account(db, name, f"{name}@example.com", 10_000))["account_id"]
                 owners[acct] = name
                 for i in range(count):
-                    await engine.create_task(db, account_id=acct, api_key_id=None, family="nano_banana",
-                                             action="text_to_image", model="nano-banana", params={"prompt": i},
-                                             price_cents=1, provider="sandbox", public_base_url="")
+                    await engine.create_task(db, NewTask(account_id=acct, api_key_id=None, family="nano_banana",
+                                                         action="text_to_image", model="nano-banana",
+                                                         params={"prompt": i}, price_cents=1, provider="sandbox",
+                                                         public_base_url=""))
 
             def by_owner(rows):
-                return Counter(owners[r["account_id"]] for r in rows)
+                return Counter(owners[r.account_id] for r in rows)
 
             first = await engine.claim_due(db, "w", 5, 30, held={}, share=2, ceiling=3)
-            held = Counter(r["account_id"] for r in first)
+            held = Counter(r.account_id for r in first)
             # only a and b can use the next slots; b has nothing more due: a borrows up to the ceiling
             second = await engine.claim_due(db, "w", 5, 30, held=held, share=2, ceiling=3)
             # without a share: oldest first, as before

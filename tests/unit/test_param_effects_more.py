@@ -15,6 +15,7 @@ from PIL import Image
 
 from runapi.providers.base import TaskFailed
 from runapi.providers.sandbox import marks, media
+from runapi.tasks.model import Task, TaskState
 from tests.support.param_effects_more import (
     CATALOG,
     CLIP,
@@ -143,7 +144,9 @@ def test_images_from_task_open_the_video_with_that_tasks_image():
             return solid_png(key)
 
     spec = {**CLIP, "images_from_task": "source_task_id", "index_param": "index"}
-    ref = {"id": "t0", "result": {"files": {"images": [{"key": "red"}, {"key": "blue"}]}}}
+    ref = Task(id="t0", account_id=1, family="grok", action="text_to_image", params={}, state=TaskState.COMPLETED,
+               price_cents=0, provider="sandbox", next_run_at=0.0, created_at=0.0, updated_at=0.0,
+               result={"files": {"images": [{"key": "red"}, {"key": "blue"}]}})
     picked = first_frame_mean(run("video", {"source_task_id": "t0", "index": 1}, spec,
                                   refs={"source_task_id": ref}, storage=Storage()).outputs[0].data)
     assert picked[2] - picked[0] > 60

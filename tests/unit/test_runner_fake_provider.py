@@ -25,6 +25,7 @@ from runapi.storage import LocalStorage, UrlSigner
 from runapi.store import Database
 from runapi.store.schema import tasks
 from runapi.tasks import engine
+from runapi.tasks.model import NewTask
 from runapi.tasks.worker import TaskRunner
 
 FAMILY, ACTION, MODEL = "elevenlabs", "text_to_speech", "text-to-speech-turbo-v2.5"
@@ -58,18 +59,18 @@ def run(provider: FakeProvider, tmp_path, *, steps: int, **settings) -> tuple[di
         registry.register(provider)
         svc = Services(s, db, LocalStorage(tmp_path / "files"), UrlSigner(b"k" * 32), registry)
         account = (await admin.create_account(db, "a", "a@example.com", 1000))["account_id"]
-        task, _ = await engine.create_task(db, account_id=account, api_key_id=None, family=FAMILY, action=ACTION,
-                                           model=MODEL, params={"text": "hi"}, price_cents=PRICE,
-                                           provider=provider.name, public_base_url="http://test")
+        task, _ = await engine.create_task(db, NewTask(account_id=account, api_key_id=None, family=FAMILY,
+                                           action=ACTION, model=MODEL, params={"text": "hi"}, price_cents=PRICE,
+                                           provider=provider.name, public_base_url="http://test"))
         runner = TaskRunner(svc, "owner-1")
         for _ in range(steps):
             async with db.write() as conn:  # due now, whatever backoff the last step chose
-                await conn.execute(update(tasks).where(tasks.c.id == task["id"]).values(next_run_at=0))
+                await conn.execute(update(tasks).where(tasks.c.id == task.id).values(next_run_at=0))
             claimed = await engine.claim_due(db, "owner-1", 1, 30.0)
             if not claimed:
                 break
             await runner.step(claimed[0])
-        row = await engine.get_task(db, task["id"], account)
+        row = await engine.get_task(db, task.id, account)
         await db.dispose()
         return row, svc
 
@@ -85,34 +86,34 @@ def test_fake_provider_implements_the_provider_interface():
 def test_a_task_completes_after_progress(tmp_path):
     provider = FakeProvider(script=[Progress(poll_in=0.0), FakeProvider.done(b"img", note="x")])
     row, svc = run(provider, tmp_path, steps=3)
-    assert row["state"] == "completed"
+    assert row.state == "completed"
     assert provider.methods() == ["submit", "poll", "poll"]  # submitted once, its job kept between steps
-    assert all(c.job == {"fake_job": row["id"]} for c in provider.calls if c.method == "poll")
-    assert row["result"]["extra"] == {"note": "x"}
-    key = row["result"]["files"]["images"][0]["key"]
+    assert all(c.job == {"fake_job": row.id} for c in provider.calls if c.method == "poll")
+    assert row.result["extra"] == {"note": "x"}
+    key = row.result["files"]["images"][0]["key"]
     assert asyncio.run(svc.storage.read(key)) == b"img"
-    assert svc.finished == [row["id"]]
+    assert svc.finished == [row.id]
 
 
 def test_a_transient_failure_is_retried(tmp_path):
     provider = FakeProvider(script=[TransientFailure("Upstream busy"), FakeProvider.done()])
     row, _ = run(provider, tmp_path, steps=3)
-    assert row["state"] == "completed"
+    assert row.state == "completed"
     assert provider.methods() == ["submit", "poll", "poll"]
 
 
 def test_transient_failures_until_the_attempts_run_out_fail_the_task_with_their_message(tmp_path):
     provider = FakeProvider(then=TransientFailure("Upstream error: down"))
     row, svc = run(provider, tmp_path, steps=5, max_task_attempts=3)
-    assert row["state"] == "failed" and row["error"] == "Upstream error: down"
+    assert row.state == "failed" and row.error == "Upstream error: down"
     assert provider.methods().count("poll") == 3
-    assert svc.finished == [row["id"]]
+    assert svc.finished == [row.id]
 
 
 def test_a_permanent_failure_fails_at_once(tmp_path):
     provider = FakeProvider(script=[TaskFailed("Content policy")])
     row, _ = run(provider, tmp_path, steps=3)
-    assert row["state"] == "failed" and row["error"] == "Content policy"
+    assert row.state == "failed" and row.error == "Content policy"
     assert provider.methods() == ["submit", "poll"]
 
 
@@ -121,10 +122,10 @@ def test_a_timed_out_task_has_its_job_cancelled(tmp_path):
     # ("Task timed out", refunded), and not polled again
     provider = FakeProvider(then=Progress(poll_in=0.0))
     row, svc = _run_then_age(provider, tmp_path)
-    assert row["state"] == "failed" and row["error"] == "Task timed out"
+    assert row.state == "failed" and row.error == "Task timed out"
     assert provider.methods() == ["submit", "poll", "cancel"]
-    assert provider.calls[-1].job == {"fake_job": row["id"]}
-    assert svc.finished == [row["id"]]
+    assert provider.calls[-1].job == {"fake_job": row.id}
+    assert svc.finished == [row.id]
 
 
 def _run_then_age(provider: FakeProvider, tmp_path):
@@ -138,16 +139,16 @@ def _run_then_age(provider: FakeProvider, tmp_path):
         registry.register(provider)
         svc = Services(s, db, LocalStorage(tmp_path / "files"), UrlSigner(b"k" * 32), registry)
         account = (await admin.create_account(db, "a", "a@example.com", 1000))["account_id"]
-        task, _ = await engine.create_task(db, account_id=account, api_key_id=None, family=FAMILY, action=ACTION,
-                                           model=MODEL, params={"text": "hi"}, price_cents=PRICE,
-                                           provider=provider.name, public_base_url="http://test")
+        task, _ = await engine.create_task(db, NewTask(account_id=account, api_key_id=None, family=FAMILY,
+                                           action=ACTION, model=MODEL, params={"text": "hi"}, price_cents=PRICE,
+                                           provider=provider.name, public_base_url="http://test"))
         runner = TaskRunner(svc, "owner-1")
         await runner.step((await engine.claim_due(db, "owner-1", 1, 30.0))[0])
         async with db.write() as conn:
-            await conn.execute(update(tasks).where(tasks.c.id == task["id"])
+            await conn.execute(update(tasks).where(tasks.c.id == task.id)
                                .values(created_at=time.time() - 120, next_run_at=0))
         await runner.step((await engine.claim_due(db, "owner-1", 1, 30.0))[0])
-        row = await engine.get_task(db, task["id"], account)
+        row = await engine.get_task(db, task.id, account)
         await db.dispose()
         return row, svc
 

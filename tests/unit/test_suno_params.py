@@ -55,7 +55,7 @@ def test_negative_tags_remove_styles_tags_and_named_instruments():
 
 
 def test_voice_persona_sets_the_register_and_style_persona_the_style():
-    made = {"params": {"voice_name": "Warm", "style": "Pop, Male Vocal"}}
+    made = types.SimpleNamespace(params={"voice_name": "Warm", "style": "Pop, Male Vocal"})
     task = types.SimpleNamespace(refs={"persona_id": made})
     assert steer.persona(task, {"persona_type": "voice"}) == ("", steer.MALE_SHIFT)  # type: ignore[arg-type]
     traits, shift = steer.persona(task, {"persona_type": "style"})  # type: ignore[arg-type]

@@ -3,9 +3,12 @@ and their callbacks are in tests/e2e/test_suno_stages.py."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from runapi.storage import UrlSigner
+from runapi.tasks.model import Task, TaskState
 from runapi.tasks.views import status_body
 
 
@@ -13,9 +16,9 @@ from runapi.tasks.views import status_body
                                           ("generate_artwork", "covers")])
 def test_processing_and_failed_bodies_carry_the_documented_empty_list(action, field):
     signer = UrlSigner(b"s")
-    task = {"id": "t1", "family": "suno", "action": action, "model": None, "params": {}, "state": "running",
-            "result": None, "error": None, "completed_at": None}
+    task = Task(id="t1", account_id=1, family="suno", action=action, params={}, state=TaskState.RUNNING,
+                price_cents=0, provider="sandbox", next_run_at=0.0, created_at=0.0, updated_at=0.0)
     assert status_body(task, signer, "http://x", 60) == {"id": "t1", "status": "processing", field: []}
-    failed = {**task, "state": "failed", "error": "Generation failed."}
+    failed = dataclasses.replace(task, state=TaskState.FAILED, error="Generation failed.")
     assert status_body(failed, signer, "http://x", 60) == {"id": "t1", "status": "failed",
                                                             "error": "Generation failed.", field: []}

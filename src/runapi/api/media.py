@@ -14,6 +14,7 @@ from ..net.safe_http import refused_destination
 from ..policy.guardrails import check_guardrail
 from ..providers import InputRejected
 from ..tasks import engine
+from ..tasks.model import NewTask, Task, TaskState
 from ..tasks.views import retry_after_seconds, status_body
 from .context import authenticated, base_url, runtime
 from .responses import Json, json_body
@@ -64,14 +65,14 @@ def create_endpoint(action: Action):
         candidates = rt.providers.candidates(action.family, model_id, action.name)
         guarded = await check_guardrail(rt, who, model_id, candidates)
         await preflight(rt.providers.get(guarded.provider), action, model, params, refs)
-        task, created = await engine.create_task(
-            rt.db, account_id=who.account_id, api_key_id=who.key_id, family=action.family, action=action.name,
+        task, created = await engine.create_task(rt.db, NewTask(
+            account_id=who.account_id, api_key_id=who.key_id, family=action.family, action=action.name,
             model=model_id, params=params, price_cents=price, provider=guarded.provider,
             public_base_url=base_url(request), idempotency_key=idem, guardrail_id=guarded.guardrail_id,
             member_guardrail_id=guarded.member_guardrail_id,
             provider_job=rt.providers.initial_job(guarded.barred), client_request_id=client_request_id,
             # checked and charged with the reservation, in one step: only the request crossing a limit runs
-            limits=key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits)
+            limits=key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits))
         if created:
             rt.wake_worker()
         return await created_answer(request, action, task, replayed=not created, client_request_id=client_request_id)
@@ -99,23 +100,23 @@ def client_request_id_of(request: Request) -> str | None:
     return value
 
 
-def task_headers(task: dict, client_request_id: str | None = None) -> dict[str, str]:
-    headers = {TASK_ID_HEADER: task["id"]}
-    echoed = client_request_id or task.get("client_request_id")
+def task_headers(task: Task, client_request_id: str | None = None) -> dict[str, str]:
+    headers = {TASK_ID_HEADER: task.id}
+    echoed = client_request_id or task.client_request_id
     if echoed:
         headers[CLIENT_REQUEST_ID_HEADER] = echoed
     return headers
 
 
-async def created_answer(request: Request, action: Action, task: dict, *, replayed: bool,
+async def created_answer(request: Request, action: Action, task: Task, *, replayed: bool,
                          client_request_id: str | None) -> Json:
     """The answer to a create: 202 {"id", "status"}; for an Idempotency-Key replay, the same status code with the
     task's current status body and "task_replayed": true (a retry looks like the original answer, plus news)."""
     headers = task_headers(task, client_request_id)
     if action.sync:
-        return await sync_result(request, task["id"], task["account_id"], headers)
+        return await sync_result(request, task.id, task.account_id, headers)
     if not replayed:
-        return Json({"id": task["id"], "status": "processing"}, status_code=202, headers=headers)
+        return Json({"id": task.id, "status": TaskState.QUEUED.wire}, status_code=202, headers=headers)
     rt = runtime(request)  # the replayed row was read just now: it is the task's current state
     body = status_body(task, rt.signer, base_url(request), rt.settings.generated_url_ttl_seconds)
     if body["status"] == "processing":
@@ -132,10 +133,12 @@ async def sync_result(request: Request, task_id: str, account_id: int, headers: 
     rt = runtime(request)
     await rt.wait_finished(task_id, SYNC_TIMEOUT_SECONDS)
     task = await engine.get_task(rt.db, task_id, account_id)
+    if task is None:  # not seen: it was created by this account just now, and tasks are never deleted
+        raise task_not_found()
     body = status_body(task, rt.signer, base_url(request), rt.settings.generated_url_ttl_seconds)
-    if body["status"] == "failed":
+    if task.state is TaskState.FAILED:
         raise ApiError(422, body["error"], headers=headers)
-    if body["status"] != "completed":
+    if task.state is not TaskState.COMPLETED:
         raise ApiError(503, "The request is taking longer than expected; try again",
                        headers={**headers, "Retry-After": "5"})
     return Json({k: v for k, v in body.items() if k not in TASK_KEYS}, headers=headers)
@@ -146,7 +149,7 @@ def status_endpoint(action: Action):
         rt = runtime(request)
         who = await authenticated(request)
         task = await engine.get_task(rt.db, request.path_params["task_id"], who.account_id)
-        if task is None or task["family"] != action.family or task["action"] != action.name:
+        if task is None or task.family != action.family or task.action != action.name:
             raise task_not_found()
         body = status_body(task, rt.signer, base_url(request), rt.settings.generated_url_ttl_seconds)
         headers = task_headers(task)

@@ -14,6 +14,7 @@ import httpx
 
 from ...catalog import Action, ModelSpec
 from ...storage import Storage, UrlSigner
+from ...tasks.model import Task
 from ..base import Done, InputRejected, Progress, Provider, TaskFailed, TaskInput
 from ..inputs import Inputs
 from . import audio_gen, image_gen, limits, suno, video_gen  # noqa: F401  (register generators)
@@ -39,7 +40,7 @@ class SandboxProvider(Provider):
         limits.configure(media_workers)
 
     async def preflight(self, action: Action, model: ModelSpec | None, params: dict[str, Any],
-                        refs: dict[str, dict[str, Any]] | None = None) -> None:
+                        refs: dict[str, Task] | None = None) -> None:
         """Before anything is billed: input files already in our storage (uploads, earlier results, the videos
         of referenced tasks) are checked — declared pixels, length, and the output they imply — against the
         budgets and documented limits the task would fail on (limits.py, the catalog's sandbox keys). Raises
@@ -54,7 +55,7 @@ class SandboxProvider(Provider):
             raise InputRejected(str(exc)) from exc
 
     async def _media_preflight(self, gen: str, spec: dict[str, Any], params: dict[str, Any],
-                               refs: dict[str, dict[str, Any]]) -> None:
+                               refs: dict[str, Task]) -> None:
         urls = [(key, u) for key in _IMAGE_INPUTS.get(gen, ()) + (("sources",) if gen == "video_from_source" else ())
                 for name in as_list(spec.get(key)) for u in as_list(params.get(name)) if isinstance(u, str)]
         sizes: dict[str, tuple[int, int]] = {}  # the first source's and the mask's, when ours

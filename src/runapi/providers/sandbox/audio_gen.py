@@ -379,7 +379,7 @@ def encode_output(samples: np.ndarray, output_format: str = "mp3_44100_128") -> 
     if codec in ("pcm", "wav"):
         return dsp.wav(resampled, rate), "audio/wav", "wav"
     if codec in ("ulaw", "alaw"):
-        return media.encode_mono(f"pcm_{'mulaw' if codec == 'ulaw' else 'alaw'}", "wav", resampled, rate, None), \
+        return media.encode_mono("pcm_mulaw" if codec == "ulaw" else "pcm_alaw", "wav", resampled, rate, None), \
             "audio/wav", "wav"
     return media.encode_mono("libopus", "ogg", resampled, rate, kbps or 64), "audio/ogg", "opus"
 
@@ -458,7 +458,7 @@ def _language(code: Any) -> str:
     return _LANG_ALIASES.get(raw, raw)
 
 
-def _regions(samples: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
+def _regions(samples: np.ndarray) -> tuple[list[tuple[np.intp, np.intp]], np.ndarray]:
     """Frame ranges [start, end) with sound, from short-time energy; and the per-frame RMS."""
     n = len(samples) // _FRAME
     if n == 0:
@@ -470,7 +470,8 @@ def _regions(samples: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
     # no pause at all is one region), nor under -60 dBFS or 35 dB under the peak
     threshold = max(min(np.percentile(db, 10) + 6.0, db.max() - 15.0), db.max() - 35.0, -60.0)
     active = db > threshold
-    regions: list[list[int]] = []
+    # numpy integers, kept as such: the times derived from them (and their rounding) are numpy floats
+    regions: list[list[np.intp]] = []
     for i in np.flatnonzero(active):
         if regions and i - regions[-1][1] <= 7:  # bridge gaps under 150 ms
             regions[-1][1] = i + 1

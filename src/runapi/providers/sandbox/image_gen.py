@@ -62,7 +62,7 @@ def _palette_tone(spec: dict[str, Any], params: dict[str, Any]) -> tuple[int, in
         total += weight
         for k in range(3):
             acc[k] += int(text[2 * k:2 * k + 2], 16) * weight
-    return tuple(round(a / total) for a in acc) if total else None
+    return (round(acc[0] / total), round(acc[1] / total), round(acc[2] / total)) if total else None
 
 
 def _format(spec: dict[str, Any], params: dict[str, Any]) -> str:
@@ -144,7 +144,7 @@ async def _images(task: TaskInput, spec: dict[str, Any], fetched: list[Image.Ima
                 img = images.inpaint(fetched[0], region, seed, width, height, guides.reference, guides.style, keep)
             elif fetched:
                 img = images.blend_source(fetched[0], seed, width, height, guides.reference, guides.style, keep)
-            elif sequential and outs:  # a sequence: each image grows out of the one before
+            elif sequential and previous is not None:  # a sequence: each image grows out of the one before
                 img = images.blend_source(previous, seed, width, height)
             else:
                 img = images.render(seed, width, height)
@@ -211,7 +211,7 @@ async def upscale_image(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -
             w2, h2 = h, w
         else:
             w2, h2 = w, h
-        enc = images.encode(src.resize((w2, h2), Image.LANCZOS), fmt)
+        enc = images.encode(src.resize((w2, h2), Image.Resampling.LANCZOS), fmt)
         return Output("images", enc.data, enc.content_type, enc.extension)
 
     return Done(outputs=[await limits.run(work)])

@@ -61,7 +61,8 @@ class Stamp:
     def __init__(self, text: str, width: int, height: int):
         size = max(10, min(width, height) // 20)
         font = ImageFont.load_default(size)
-        left, top, right, bottom = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
+        # whole pixels (FreeType's box already is; the stubs allow fractions)
+        left, top, right, bottom = map(int, ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font))
         pad = max(2, size // 4)
         band = Image.new("L", (min(width, right - left + 2 * pad), min(height, bottom - top + 2 * pad)), 0)
         ImageDraw.Draw(band).text((pad - left, pad - top), text, fill=255, font=font)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,6 +15,10 @@ from ..base import Done, Output, TaskFailed, TaskInput
 from ..inputs import Inputs
 from . import images, limits, marks, media
 from .base import as_list, generator, task_seed
+
+if TYPE_CHECKING:
+    import av
+    from PIL import Image
 
 _NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)")
 
@@ -88,6 +93,7 @@ async def generate_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) 
     if ratio is None:
         ratio = first.width / first.height if first is not None else images.parse_ratio(
             spec.get("default_aspect", "16:9"))
+        assert ratio is not None, "the catalog's default_aspect is a ratio"
     resolution = str(p.get(spec.get("resolution_param", "output_resolution")) or spec.get("default_resolution", "720p"))
     width, height = media.video_size(ratio, resolution)
     has_audio = _has_audio(spec, p)
@@ -137,7 +143,8 @@ async def generate_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) 
     return await limits.run(work)
 
 
-def _shot_frames(seed: bytes, width: int, height: int, seconds: float, first, motion: float, shots: int):
+def _shot_frames(seed: bytes, width: int, height: int, seconds: float, first: Image.Image | None, motion: float,
+                 shots: int) -> Iterator[np.ndarray]:
     """Multi-shot: the clip cut into `shots` scenes, each panning across its own picture (the first from the
     opening frame, if any)."""
     w, h = media._even(width), media._even(height)
@@ -149,7 +156,7 @@ def _shot_frames(seed: bytes, width: int, height: int, seconds: float, first, mo
 
 
 async def _reference_frame(inputs: Inputs, spec: dict[str, Any], params: dict[str, Any],
-                           reference_videos: list[bytes]):
+                           reference_videos: list[bytes]) -> Image.Image | None:
     """`reference_images` (params with image URLs): the first is fetched, checked and blended into the video
     like an opening frame; the others are checked. Without one, the first reference video's first frame."""
     from PIL import Image
@@ -245,12 +252,12 @@ async def _source_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -
         ref = next(iter(task.refs.values()))
         index = int(task.params.get(spec.get("index_param", "index")) or 0)
         data = await inputs.task_file(ref, "videos", index)
-        key = ref["result"]["files"]["videos"][index]["key"]
+        key = (ref.result or {})["files"]["videos"][index]["key"]  # task_file found it
         return data, {"$key": key}
     raise TaskFailed("No source video given")
 
 
-def _regraded(frames, seed: bytes, shots: int = 1, total: int = 1):
+def _regraded(frames: Iterable[np.ndarray], seed: bytes, shots: int = 1, total: int = 1) -> Iterator[np.ndarray]:
     """Edit: a deterministic colour grade derived from the seed, applied to every frame; multi-shot (`shots` > 1
     over `total` frames): each shot its own grade."""
     rng = np.random.default_rng(int.from_bytes(seed[:8], "big"))
@@ -335,35 +342,40 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any
             audio = audio[:int(seconds * media.SAMPLE_RATE)]
         if mode == "edit" and audio_on is not None:
             audio = (audio if audio is not None and len(audio) else media._tone(seed, seconds)) if audio_on else None
-        if crop is not None:  # another aspect ratio: the centred window of it, then scaled if asked
-            frames = _cropped(media.decode_frames(data, max_frames=budget), crop, width, height)
-        elif mode == "upscale":  # streamed: decode, resample, encode one frame at a time
+        frames: Iterator[np.ndarray | av.VideoFrame]
+        if crop is None and mode == "upscale":  # streamed: decode, resample, encode one frame at a time
             frames = media.resized_frames(data, width, height, budget)
-        else:
-            frames = media.decode_frames(data, width, height, max_frames=budget) \
-                if (width, height) != (info.width, info.height) else media.decode_frames(data, max_frames=budget)
-        if keep is not None:
-            frames = itertools.islice(frames, keep)
-        if mode == "extend":
-            extra = _extra_seconds(spec, p)
-            # the extension continues from the frame where it starts (the first frame when it starts at 0)
-            last = media.last_frame(data, budget) if keep is None else _frame_at(data, max(0, keep - 1), budget)
-            if crop is not None:
-                x, y, w, h = crop
-                last = last.crop((x, y, x + w, y + h))
-            last = last.resize((width, height))
-            count = max(1, round(extra * media.FPS))
-            canvas = media.canvas_for(seed, width, height, last)
-            frames = _chain(frames, media._frames_from_canvas(canvas, width, height, count))
-            seconds = kept + extra
-            if audio is not None:
-                audio = np.concatenate([audio[:int(kept * media.SAMPLE_RATE)], media._tone(seed, extra)])
-        elif mode != "upscale":
-            frames = _regraded(frames, seed, shots, max(1, round(seconds * info.fps)))
-            if tone is not None:  # a style reference: every frame tinted toward its mean colour
-                frames = _tinted(frames, tone)
-            if subject is not None:
-                frames = _overlaid(frames, subject, subject_weight)
+            if keep is not None:
+                frames = itertools.islice(frames, keep)
+        else:  # RGB arrays
+            if crop is not None:  # another aspect ratio: the centred window of it, then scaled if asked
+                rgb = _cropped(media.decode_frames(data, max_frames=budget), crop, width, height)
+            else:
+                rgb = media.decode_frames(data, width, height, max_frames=budget) \
+                    if (width, height) != (info.width, info.height) else media.decode_frames(data, max_frames=budget)
+            if keep is not None:
+                rgb = itertools.islice(rgb, keep)
+            if mode == "extend":
+                extra = _extra_seconds(spec, p)
+                # the extension continues from the frame where it starts (the first frame when it starts at 0)
+                last = media.last_frame(data, budget) if keep is None else _frame_at(data, max(0, keep - 1), budget)
+                if crop is not None:
+                    x, y, w, h = crop
+                    last = last.crop((x, y, x + w, y + h))
+                last = last.resize((width, height))
+                count = max(1, round(extra * media.FPS))
+                canvas = media.canvas_for(seed, width, height, last)
+                rgb = _chain(rgb, media._frames_from_canvas(canvas, width, height, count))
+                seconds = kept + extra
+                if audio is not None:
+                    audio = np.concatenate([audio[:int(kept * media.SAMPLE_RATE)], media._tone(seed, extra)])
+            elif mode != "upscale":
+                rgb = _regraded(rgb, seed, shots, max(1, round(seconds * info.fps)))
+                if tone is not None:  # a style reference: every frame tinted toward its mean colour
+                    rgb = _tinted(rgb, tone)
+                if subject is not None:
+                    rgb = _overlaid(rgb, subject, subject_weight)
+            frames = rgb
         sound = audio is not None and len(audio) > 0
         encoded = media.encode_video(seed, width, height, seconds, has_audio=sound, frames=frames, audio=audio,
                                      comment=comment, stamp=stamp)
@@ -373,20 +385,20 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: dict[str, Any
     return await limits.run(work)
 
 
-def _mean_colour(img) -> np.ndarray:
+def _mean_colour(img: Image.Image) -> np.ndarray:
     from PIL import Image
 
-    return np.asarray(img.convert("RGB").resize((1, 1), Image.BOX).getpixel((0, 0)), dtype=np.float32)
+    return np.asarray(img.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0)), dtype=np.float32)
 
 
-def _fitted(img, width: int, height: int) -> np.ndarray:
+def _fitted(img: Image.Image, width: int, height: int) -> np.ndarray:
     from PIL import Image, ImageOps
 
-    return np.asarray(ImageOps.fit(ImageOps.exif_transpose(img).convert("RGB"), (width, height), Image.BICUBIC),
-                      dtype=np.float32)
+    return np.asarray(ImageOps.fit(ImageOps.exif_transpose(img).convert("RGB"), (width, height),
+                                   Image.Resampling.BICUBIC), dtype=np.float32)
 
 
-def _overlaid(frames, picture: np.ndarray, weight: float):
+def _overlaid(frames: Iterable[np.ndarray], picture: np.ndarray, weight: float) -> Iterator[np.ndarray]:
     for frame in frames:
         if frame.shape[:2] != picture.shape[:2]:  # a source whose size was not even: match the frame
             from PIL import Image
@@ -396,12 +408,12 @@ def _overlaid(frames, picture: np.ndarray, weight: float):
         yield np.clip(frame.astype(np.float32) * (1 - weight) + picture * weight, 0, 255).astype(np.uint8)
 
 
-def _tinted(frames, tone: np.ndarray, amount: float = 0.35):
+def _tinted(frames: Iterable[np.ndarray], tone: np.ndarray, amount: float = 0.35) -> Iterator[np.ndarray]:
     for frame in frames:
         yield np.clip(frame.astype(np.float32) * (1 - amount) + tone * amount, 0, 255).astype(np.uint8)
 
 
-def _frame_at(data: bytes, index: int, budget: int):
+def _frame_at(data: bytes, index: int, budget: int) -> Image.Image:
     from PIL import Image
 
     frame = None
@@ -412,7 +424,8 @@ def _frame_at(data: bytes, index: int, budget: int):
     return Image.fromarray(frame.to_ndarray(format="rgb24"))
 
 
-def _cropped(frames, crop: tuple[int, int, int, int], width: int, height: int):
+def _cropped(frames: Iterable[np.ndarray], crop: tuple[int, int, int, int], width: int,
+             height: int) -> Iterator[np.ndarray]:
     from PIL import Image
 
     x, y, w, h = crop
@@ -421,6 +434,6 @@ def _cropped(frames, crop: tuple[int, int, int, int], width: int, height: int):
         yield window if (w, h) == (width, height) else np.asarray(Image.fromarray(window).resize((width, height)))
 
 
-def _chain(*iterables):
+def _chain(*iterables: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
     for it in iterables:
         yield from it

@@ -13,10 +13,11 @@ from ...storage import UrlSigner
 from ..inputs import Inputs
 from .adapter import Adapter
 from .config import MediaDeployment
-from .registry import ADAPTERS, UnknownAdapterKind, adapter_class
+from .registry import ADAPTERS, UnknownAdapterKind, adapter_class, parse_deployment
 from .router import MediaRouter, RoutedProvider
 
-__all__ = ["ADAPTERS", "MediaDeployment", "MediaRouter", "RoutedProvider", "UnknownAdapterKind", "build_router"]
+__all__ = ["ADAPTERS", "MediaDeployment", "MediaRouter", "RoutedProvider", "UnknownAdapterKind", "build_router",
+           "parse_deployment"]
 
 
 def _adapter(d: MediaDeployment, api: httpx.AsyncClient, inputs: Inputs) -> Adapter:
@@ -27,7 +28,7 @@ def build_router(raw_deployments: list[dict[str, Any]], downloads: httpx.AsyncCl
                  signer: UrlSigner | None = None, public_url: str | None = None) -> MediaRouter | None:
     """The router for the configured deployments, or None when there are none. Upstream API calls go to
     operator-configured hosts on their own client; result downloads use `downloads` (the SSRF-safe one)."""
-    deployments = [MediaDeployment.parse(raw) for raw in raw_deployments]
+    deployments = [parse_deployment(raw) for raw in raw_deployments]
     if not deployments:
         return None
     names = [d.name for d in deployments]

@@ -3,7 +3,10 @@ class that serves it. A new upstream is a new adapter class and one line here.""
 
 from __future__ import annotations
 
+from typing import Any
+
 from .adapter import AdapterClass
+from .config import MediaDeployment
 from .elevenlabs import ElevenLabs
 from .fal import FalQueue
 from .openai_images import OpenAIImages
@@ -30,3 +33,28 @@ def adapter_class(kind: object, deployment: object = None) -> AdapterClass:
     if found is None:
         raise UnknownAdapterKind(deployment, kind)
     return found
+
+
+def parse_deployment(raw: dict[str, Any]) -> MediaDeployment:
+    """One RUNAPI_MEDIA_UPSTREAMS entry as a deployment; ValueError naming what is wrong (an unknown key, an
+    unknown kind, a missing name, a bad limit)."""
+    unknown = set(raw) - set(MediaDeployment.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"media upstream {raw.get('name')!r}: unknown keys {sorted(unknown)}")
+    kind = raw.get("kind")
+    adapter = adapter_class(kind, raw.get("name"))  # an unknown kind is refused, naming it
+    if not raw.get("name"):
+        raise ValueError("every media upstream needs a name")
+    models = raw.get("models", ["*"])
+    models = (models,) if isinstance(models, str) else tuple(models)
+    limit = raw.get("max_concurrency")
+    if limit is not None and int(limit) < 1:
+        raise ValueError(f"media upstream {raw['name']!r}: max_concurrency must be at least 1")
+    return MediaDeployment(name=str(raw["name"]), kind=str(kind),
+                           base_url=str(raw.get("base_url") or adapter.default_base_url).rstrip("/"),
+                           api_key=raw.get("api_key"), models=models, model_map=dict(raw.get("model_map") or {}),
+                           max_concurrency=int(limit) if limit is not None else None,
+                           timeout_seconds=float(raw.get("timeout_seconds", 100.0)),
+                           max_output_bytes=int(raw.get("max_output_bytes", 512 << 20)),
+                           poll_seconds=float(raw["poll_seconds"]) if raw.get("poll_seconds") is not None else None,
+                           webhooks=bool(raw.get("webhooks", False)))

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ....tasks.model import Task
 from ...base import TaskFailed, TaskInput
 from .. import images, limits, media
 from ..base import Inputs, task_seed
@@ -69,15 +70,15 @@ async def _stored(inputs: Inputs, ref: Any, what: str = "source audio") -> bytes
     return data
 
 
-def _row_tracks(row: dict[str, Any]) -> list[dict[str, Any]]:
-    extra = (row.get("result") or {}).get("extra") or {}
+def _row_tracks(row: Task) -> list[dict[str, Any]]:
+    extra = (row.result or {}).get("extra") or {}
     tracks = [t for t in extra.get("audios") or [] if isinstance(t, dict)]
     if isinstance(extra.get("track"), dict):
         tracks.append(extra["track"])
     return tracks
 
 
-def _ref(task: TaskInput, param: str = "task_id") -> dict[str, Any]:
+def _ref(task: TaskInput, param: str = "task_id") -> Task:
     row = task.refs.get(param)
     if row is None:
         raise TaskFailed(f"{param} does not name a completed task of this account")
@@ -85,15 +86,15 @@ def _ref(task: TaskInput, param: str = "task_id") -> dict[str, Any]:
 
 
 async def _track(inputs: Inputs, task: TaskInput, audio_id: str | None,
-                 param: str = "task_id") -> tuple[dict[str, Any], np.ndarray, dict[str, Any]]:
+                 param: str = "task_id") -> tuple[dict[str, Any], np.ndarray, Task]:
     """The track `audio_id` of the task named by `param` (its first track when audio_id is None)."""
     row = _ref(task, param)
     tracks = _row_tracks(row)
     chosen = next((t for t in tracks if audio_id is None or t.get("id") == audio_id), None)
     if chosen is None:
         if not tracks:
-            raise TaskFailed(f"Task {row['id']} has no audio tracks")
-        raise TaskFailed(f"audio_id {audio_id} is not a track of task {row['id']}")
+            raise TaskFailed(f"Task {row.id} has no audio tracks")
+        raise TaskFailed(f"audio_id {audio_id} is not a track of task {row.id}")
     data = await _stored(inputs, chosen.get("audio_url"))
     samples = await limits.run(_decode, data, "source audio")
     return chosen, samples, row
@@ -148,5 +149,5 @@ def _max_seconds(spec: dict[str, Any]) -> float:
 def _song_seconds(seed: bytes, spec: dict[str, Any], words: int = 0) -> float:
     """Sandbox song length: `song_seconds` [30, 45] by seed, longer for long exact lyrics (≤ `max_song`)."""
     lo, hi = spec.get("song_seconds", [30, 45])
-    base = lo + (int.from_bytes(_sub(seed, "len")[:4], "big") % (int(hi - lo) * 10 + 1)) / 10
+    base: float = lo + (int.from_bytes(_sub(seed, "len")[:4], "big") % (int(hi - lo) * 10 + 1)) / 10
     return min(max(base, words * 0.5 + 12), float(spec.get("max_song", 120)), _max_seconds(spec))

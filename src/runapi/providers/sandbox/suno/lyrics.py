@@ -50,12 +50,12 @@ async def suno_boost_style(inputs: Inputs, task: TaskInput, spec: dict[str, Any]
 async def suno_timestamped_lyrics(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
     """Words of the track's lyrics placed where its vocal band carries energy, over its real duration."""
     track, samples, row = await _track(inputs, task, task.params.get("audio_id"))
-    if row["action"] == "text_to_sound" and not (row.get("params") or {}).get("grab_lyrics"):
+    if row.action == "text_to_sound" and not row.params.get("grab_lyrics"):
         raise TaskFailed("Timestamped lyrics are not available: the sound task was created with grab_lyrics false")
     words = _lyric_words(track.get("lyrics"))
     seed = task_seed(task)
 
-    def work():
+    def work() -> tuple[list[dict[str, Any]], list[float]]:
         seconds = len(samples) / SR
         energy = vocal_activity(samples)
         hop = dsp.HOP
@@ -66,7 +66,7 @@ async def suno_timestamped_lyrics(inputs: Inputs, task: TaskInput, spec: dict[st
         first = idx[0] * hop / SR if len(idx) else 0.0
         last = min((idx[-1] + 1) * hop / SR, seconds) if len(idx) else seconds
         cum = np.cumsum(active.astype(np.float64))
-        aligned = []
+        aligned: list[dict[str, Any]] = []
         if words and cum[-1] > 0:
             times = []
             for k in range(len(words) + 1):

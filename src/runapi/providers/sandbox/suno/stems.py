@@ -19,9 +19,10 @@ async def suno_stems(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> D
     kind = p.get("type") or "separate_vocal"
     _, source, _ = await _track(inputs, task, p.get("audio_id"))
 
-    def work():
+    def work() -> tuple[list[Output], dict[str, Any]]:
         stems = separate(source, kind)
-        outputs, urls = [], {}
+        outputs: list[Output] = []
+        urls: dict[str, Any] = {}
         for name, x in stems.items():
             urls[f"{name}_url"] = {"$file": len(outputs)}
             outputs.append(Output(None, dsp.mp3(x), "audio/mpeg", "mp3"))
@@ -44,10 +45,10 @@ async def suno_midi(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Do
     same way)."""
     row = _ref(task)
     stems: dict[str, np.ndarray] = {}
-    if row["action"] == "separate_audio_stems":
-        if (row.get("params") or {}).get("type") != "split_stem":
+    if row.action == "separate_audio_stems":
+        if row.params.get("type") != "split_stem":
             raise TaskFailed("generate_midi needs a split_stem separation task (this task used separate_vocal)")
-        urls = ((row.get("result") or {}).get("extra") or {}).get("separated_audios") or {}
+        urls = ((row.result or {}).get("extra") or {}).get("separated_audios") or {}
         for key, ref in urls.items():
             data = await _stored(inputs, ref, "stem")
             stems[key.removesuffix("_url")] = await limits.run(_decode, data, "stem")
@@ -55,8 +56,8 @@ async def suno_midi(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Do
         _, source, _ = await _track(inputs, task, None)
         stems = await limits.run(separate, source, "split_stem")
 
-    def work():
-        instruments = []
+    def work() -> list[dict[str, Any]]:
+        instruments: list[dict[str, Any]] = []
         for name in STEM_ORDER:
             if name not in stems:
                 continue

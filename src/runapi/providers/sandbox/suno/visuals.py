@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,8 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def _draw_wave(draw: ImageDraw.ImageDraw, env: np.ndarray, box: tuple[int, int, int, int], color, gap: int = 2):
+def _draw_wave(draw: ImageDraw.ImageDraw, env: np.ndarray, box: tuple[int, int, int, int], color: tuple[int, ...],
+               gap: int = 2) -> None:
     x0, y0, x1, y1 = box
     bars = len(env)
     width = (x1 - x0) / bars
@@ -88,7 +90,7 @@ def waveform_video(seed: bytes, samples: np.ndarray, title: str, author: str | N
     count = max(1, int(round(seconds * media.FPS)))
     x0, x1 = box[0], box[2]
 
-    def frames():
+    def frames() -> Iterator[np.ndarray]:
         for i in range(count):
             x = x0 + int((x1 - x0) * i / max(count - 1, 1))
             frame = dim_a.copy()
@@ -104,7 +106,7 @@ async def suno_artwork(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) ->
     track, samples, _ = await _track(inputs, task, None)
     title = str(track.get("title") or "Untitled")
 
-    def work():
+    def work() -> list[Output]:
         env = dsp.envelope(samples, 96)
         return [Output("covers", images.encode(cover_image(task_seed(task, i), title, ARTWORK_SIDE, env, variant=i),
                                                "png").data, "image/png", "png")

@@ -21,7 +21,7 @@ async def suno_persona(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) ->
     p = task.params
     row = _ref(task)
     if not any(t.get("id") == p.get("audio_id") for t in _row_tracks(row)):
-        raise TaskFailed(f"audio_id {p.get('audio_id')} is not a track of task {row['id']}")
+        raise TaskFailed(f"audio_id {p.get('audio_id')} is not a track of task {row.id}")
     persona_id = uuid.UUID(_sid("persona", task_seed(task).hex())).hex
     return Done(outputs=[], extra={"persona": {"id": persona_id, "name": p["name"],
                                                "description": p["description"]}})
@@ -34,8 +34,8 @@ async def suno_validation_phrase(inputs: Inputs, task: TaskInput, spec: dict[str
     seed = task_seed(task)
     if spec.get("mode") == "regenerate":
         row = _ref(task)
-        previous = str(((row.get("result") or {}).get("extra") or {}).get("validation_phrase") or "")
-        lang = (row.get("params") or {}).get("language") or _phrase_language(previous)
+        previous = str(((row.result or {}).get("extra") or {}).get("validation_phrase") or "")
+        lang = row.params.get("language") or _phrase_language(previous)
         choices = [ph for ph in PHRASES.get(lang, PHRASES["en"]) if ph != previous]
         return Done(outputs=[], extra={"provider_status": "wait_validating",
                                        "validation_phrase": _rng(seed).choice(choices)})
@@ -57,9 +57,9 @@ async def suno_validation_phrase(inputs: Inputs, task: TaskInput, spec: dict[str
 @generator("suno_voice")
 async def suno_voice(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
     row = _ref(task)
-    phrase = ((row.get("result") or {}).get("extra") or {}).get("validation_phrase")
+    phrase = ((row.result or {}).get("extra") or {}).get("validation_phrase")
     if not phrase:
-        raise TaskFailed(f"Task {row['id']} has no validation phrase")
+        raise TaskFailed(f"Task {row.id} has no validation phrase")
     recording = await _upload(inputs, task.params["verify_url"], "verify_url recording")
     if dsp.rms(recording) < 1e-4:
         raise TaskFailed("The verification recording is silent")
@@ -70,7 +70,7 @@ async def suno_voice(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> D
 @generator("suno_check_voice")
 async def suno_check_voice(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
     row = _ref(task)
-    extra = (row.get("result") or {}).get("extra") or {}
-    available = row["action"] == "generate_voice" and bool(extra.get("voice_id")) \
+    extra = (row.result or {}).get("extra") or {}
+    available = row.action == "generate_voice" and bool(extra.get("voice_id")) \
         and extra.get("provider_status") == "success"
     return Done(outputs=[], extra={"is_available": available})
