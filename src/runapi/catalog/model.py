@@ -22,7 +22,7 @@ PLATFORM_PARAMS = {
 }
 ACTION_KEYS = (
     "summary", "result", "result_fields", "sync", "model_param", "default_model", "echo", "params", "rules",
-    "sandbox", "models", "examples", "status_extra", "stages",
+    "sandbox", "models", "examples", "status_extra", "stages", "result_extra",
 )
 
 
@@ -164,6 +164,8 @@ class Action:
     examples: tuple[dict[str, Any], ...] = ()
     # fixed fields per wire status, e.g. {processing: {generation_stage: text_generated}}
     status_extra: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # fixed documented fields of the completed body (e.g. progress: "1.00"), whichever provider made the result
+    result_extra: dict[str, Any] = field(default_factory=dict)
     # progress stages a processing task passes through, in order, each shown in `stage_field` and called back
     stages: tuple[str, ...] = ()
     stage_field: str | None = None
@@ -248,6 +250,7 @@ def build_family(raw: dict[str, Any]) -> Family:
             result_fields=tuple(a.get("result_fields", ("url",))),
             examples=tuple(a.get("examples", ())),
             status_extra=a.get("status_extra", {}),
+            result_extra=a.get("result_extra", {}),
             stages=tuple((a.get("stages") or {}).get("order", ())),
             stage_field=(a.get("stages") or {}).get("field"),
             first_file_stage=(a.get("stages") or {}).get("first_file"),

@@ -128,5 +128,5 @@ class SandboxProvider(Provider):
         if gen is None:
             raise TaskFailed(f"The sandbox cannot run {task.action.key}")
         done = await gen(self.inputs, task, spec)
-        done.extra = {**spec.get("result_extra", {}), **done.extra}  # fixed documented fields, e.g. progress
+        done.extra = {**task.action.result_extra, **done.extra}  # fixed documented fields, e.g. progress
         return done
