@@ -98,9 +98,10 @@ class Price:
     cents: int
     by: dict[str, dict[str, int]] = field(default_factory=dict)
     per: str | None = None
-    per_default: float | None = None  # the `per` quantity when the request leaves it out
+    # the `per` quantity when the request leaves it out (a length: what the sandbox makes then); else 1
+    per_default: float | None = None
 
-    def quote(self, params: dict[str, Any], fallback_per: float | None = None) -> int:
+    def quote(self, params: dict[str, Any]) -> int:
         cents = self.cents
         for param_name, table in self.by.items():
             value = shown(params.get(param_name))
@@ -111,7 +112,7 @@ class Price:
         if self.per:
             quantity = params.get(self.per)
             if quantity is None or isinstance(quantity, bool):
-                quantity = self.per_default if self.per_default is not None else fallback_per
+                quantity = self.per_default
             try:
                 amount = float(str(quantity).rstrip("sx")) if quantity is not None else 1.0
             except ValueError:
@@ -129,11 +130,8 @@ class ModelSpec:
     price: Price
 
     def quote(self, params: dict[str, Any]) -> int:
-        """Price in cents; a per-second price without a duration uses what the sandbox would produce."""
-        fallback = None
-        if self.price.per and self.price.per == self.sandbox.get("duration_param", "duration_seconds"):
-            fallback = self.sandbox.get("default_duration", 5)
-        return self.price.quote(params, fallback)
+        """Price in cents (the price block states everything it needs, `per_default` included)."""
+        return self.price.quote(params)
 
 
 @dataclass(frozen=True)
