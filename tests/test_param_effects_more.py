@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from runapi.catalog import get_catalog
+from runapi.catalog.sandbox_schema import parse_sandbox
 from runapi.net.safe_http import safe_client
 from runapi.providers.base import TaskFailed, TaskInput
 from runapi.providers.sandbox import GENERATORS, images, marks, media
@@ -33,7 +34,8 @@ def run(generator, params, spec, refs=None, storage=None):
     async def go():
         async with safe_client(allow_private=True) as http:
             task = TaskInput(id="t", action=ACTION, model=None, params=params, refs=refs or {})
-            return await GENERATORS[generator](Inputs(http, storage, 50 << 20), task, spec)
+            typed = parse_sandbox({"generator": generator, **spec}, "test")
+            return await GENERATORS[generator](Inputs(http, storage, 50 << 20), task, typed)
     return asyncio.run(go())
 
 
@@ -114,7 +116,7 @@ def test_watermark_is_stamped_in_the_bottom_right_corner(value, monkeypatch):
     assert len(changed) and changed[:, 0].min() >= 64 // 2 and changed[:, 1].min() >= 0  # the lower part only
     assert (np.abs(marked - plain)[:32] == 0).all()
     assert run("image", {"watermark": False}, SMALL).outputs[0].data  # false: no stamp, no failure
-    assert marks.watermark_text({}, {"watermark": False}) is None
+    assert marks.watermark_text(parse_sandbox(SMALL, "test"), {"watermark": False}) is None
 
 
 def test_colour_palette_pulls_the_picture_toward_its_weighted_colour():

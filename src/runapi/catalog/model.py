@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .conditions import shown
+from .sandbox_schema import SandboxSpec, default_length, parse_sandbox
 
 PARAM_KEYS = (
     "type", "items", "required", "required_when", "forbidden_when", "only_models", "enum", "default",
@@ -24,6 +25,7 @@ ACTION_KEYS = (
     "summary", "result", "result_fields", "sync", "model_param", "default_model", "echo", "params", "rules",
     "sandbox", "models", "examples", "status_extra", "stages", "result_extra",
 )
+MODEL_KEYS = ("description", "params", "sandbox", "price")
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ class ModelSpec:
     id: str
     description: str
     params: dict[str, Param]
-    sandbox: dict[str, Any]
+    sandbox: SandboxSpec | None  # the action's block merged with the model's; None: no sandbox
     price: Price
 
     def quote(self, params: dict[str, Any]) -> int:
@@ -153,7 +155,7 @@ class Action:
     model_param: str  # required | optional | absent
     params: dict[str, Param]
     models: dict[str, ModelSpec]
-    sandbox: dict[str, Any]
+    sandbox: SandboxSpec | None  # the action's own block (tasks whose model left the catalog)
     default_model: str | None = None
     rules: tuple[Rule, ...] = ()
     sync: bool = False
@@ -202,6 +204,20 @@ def _price(raw: Any, where: str) -> Price:
     return Price(**raw)
 
 
+def _check_length_price(where: str, price: Price, params: dict[str, Param], sandbox: SandboxSpec | None) -> None:
+    """A price per the sandbox's length param, where a request may leave the length out, states `per_default`:
+    the length the sandbox then makes. Else an absent length would be charged as one second."""
+    made = default_length(sandbox)
+    if made is None or price.per != made[0] or made[0] not in params:
+        return
+    param = params[made[0]]
+    if param.required or (param.default is not None and param.default_when is None):
+        return  # the request always has a length
+    if price.per_default != made[1]:
+        raise ValueError(f"{where}: price per {price.per} needs per_default: {made[1]:g} (the seconds the sandbox "
+                         f"makes without {price.per}), got {price.per_default}")
+
+
 def build_family(raw: dict[str, Any]) -> Family:
     name = raw["family"]
     actions = {}
@@ -210,21 +226,29 @@ def build_family(raw: dict[str, Any]) -> Family:
         if unknown:
             raise ValueError(f"{name}/{action_name}: unknown keys {sorted(unknown)}")
         base = {pname: Param.from_dict(pname, p or {}) for pname, p in a.get("params", {}).items()}
-        sandbox = a.get("sandbox", {})
+        sandbox = a.get("sandbox") or {}
+        action_sandbox = parse_sandbox(sandbox, f"{name}/{action_name}")  # its own mistakes named here
         models = {}
         for model_id, m in a.get("models", {}).items():
             m = m or {}
+            where = f"{name}/{action_name}/{model_id}"
+            unknown = set(m) - set(MODEL_KEYS)
+            if unknown:
+                raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
             overrides = m.get("params", {})
             missing = set(overrides) - set(base)
             if missing:
-                raise ValueError(f"{name}/{action_name}/{model_id}: overrides unknown params {sorted(missing)}")
+                raise ValueError(f"{where}: overrides unknown params {sorted(missing)}")
             params = {pname: p.overridden(overrides[pname]) if pname in overrides else p for pname, p in base.items()}
+            model_sandbox = parse_sandbox({**sandbox, **(m.get("sandbox") or {})}, where)
+            price = _price(m.get("price"), where)
+            _check_length_price(where, price, params, model_sandbox)
             models[model_id] = ModelSpec(
                 id=model_id,
                 description=m.get("description", ""),
                 params=params,
-                sandbox={**sandbox, **m.get("sandbox", {})},
-                price=_price(m.get("price"), f"{name}/{action_name}/{model_id}"),
+                sandbox=model_sandbox,
+                price=price,
             )
         if "model" in base and base["model"].enum is None:
             # The model parameter's allowed values are the action's models, declared once.
@@ -239,7 +263,7 @@ def build_family(raw: dict[str, Any]) -> Family:
             model_param=a.get("model_param", "required"),
             params=base,
             models=models,
-            sandbox=sandbox,
+            sandbox=action_sandbox,
             default_model=a.get("default_model"),
             rules=tuple(Rule(when=r["if"], then=r["then"], message=r["message"], counterexample=r.get("counterexample"))
                         for r in a.get("rules", [])),

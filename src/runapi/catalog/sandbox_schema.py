@@ -22,10 +22,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 __all__ = [
-    "GENERATOR_NAMES", "IMAGE_FORMATS", "VIDEO_RESOLUTIONS", "DialogueSpec", "ImageEditSpec", "ImageSpec",
-    "ImageUpscaleSpec", "IsolateAudioSpec", "MarkedSpec", "PlainSpec", "RemoveBackgroundSpec", "SandboxSpec",
-    "SoundSpec", "SpeechSpec", "SpeechToTextSpec", "SunoArtworkSpec", "SunoLyricsSpec", "SunoMusicSpec",
-    "SunoSoundSpec", "SunoValidationPhraseSpec", "VideoFromSourceSpec", "VideoSpec", "parse_sandbox",
+    "GENERATOR_NAMES", "IMAGE_FORMATS", "VIDEO_RESOLUTIONS", "DialogueSpec", "ImageEditSpec", "ImageOptions",
+    "ImageSpec", "ImageUpscaleSpec", "IsolateAudioSpec", "MarkedSpec", "PlainSpec", "RemoveBackgroundSpec",
+    "SandboxSpec", "SoundSpec", "SpeechSpec", "SpeechToTextSpec", "SunoArtworkSpec", "SunoLyricsSpec",
+    "SunoMusicSpec", "SunoSoundSpec", "SunoValidationPhraseSpec", "VideoFromSourceSpec", "VideoOptions", "VideoSpec",
+    "default_length", "parse_sandbox",
 ]
 
 
@@ -36,6 +37,8 @@ def _tupled(value: Any) -> Any:
 
 def _names(value: Any) -> Any:
     """One param name, or a list of them: always a tuple of names."""
+    if not isinstance(value, (str, list, tuple)):
+        raise ValueError("expected a param name or a list of param names")
     return (value,) if isinstance(value, str) else _tupled(value)
 
 
@@ -69,7 +72,7 @@ class MarkedSpec(_Spec):
 # ---------------------------------------------------------------- images (image_gen.py)
 
 
-class _ImageSpec(MarkedSpec):
+class ImageOptions(MarkedSpec):
     """What `image` and `image_edit` share: the output's size, format and count, and the inputs that steer it."""
 
     max_source_bytes: int | None = None  # cap on each fetched input (else the provider's fetch limit)
@@ -94,12 +97,12 @@ class _ImageSpec(MarkedSpec):
     style_references: ParamNames = ()
 
 
-class ImageSpec(_ImageSpec):
+class ImageSpec(ImageOptions):
     generator: Literal["image"]
     references: ParamNames = ()  # images blended in; auto aspect follows the first
 
 
-class ImageEditSpec(_ImageSpec):
+class ImageEditSpec(ImageOptions):
     generator: Literal["image_edit"]
     sources: ParamNames = ()  # the image(s) to edit (the task fails without one)
 
@@ -109,7 +112,7 @@ class ImageUpscaleSpec(_Spec):
     sources: ParamNames = ()
     max_source_bytes: int | None = None
     factor_param: str | None = None  # the factor, e.g. 2 or "4x"
-    factor: float = 2
+    factor: float = 2.0
     max_side: int | None = None
     format_param: str = "output_format"
     default_format: ImageFormat = "png"
@@ -124,7 +127,7 @@ class RemoveBackgroundSpec(_Spec):
 # ---------------------------------------------------------------- videos (video_gen.py)
 
 
-class _VideoSpec(MarkedSpec):
+class VideoOptions(MarkedSpec):
     """Documented companions of any video result (`video_gen._with_extras`)."""
 
     max_source_bytes: int | None = None
@@ -133,10 +136,10 @@ class _VideoSpec(MarkedSpec):
     last_frame: bool = False  # `last_frame_image_url`
 
 
-class VideoSpec(_VideoSpec):
+class VideoSpec(VideoOptions):
     generator: Literal["video"]
     duration_param: str = "duration_seconds"
-    default_duration: float = 5
+    default_duration: float = 5.0
     # the longest clip: the reader's default is 60 s for a generated clip but 600 s when an input audio sets the
     # length (`audio_source`), so it is kept at the reader
     max_duration: float | None = None
@@ -164,7 +167,7 @@ class VideoSpec(_VideoSpec):
     sources_from: ParamNames = ()  # `sources: [{url}]` listing these input URLs
 
 
-class VideoFromSourceSpec(_VideoSpec):
+class VideoFromSourceSpec(VideoOptions):
     generator: Literal["video_from_source"]
     mode: Literal["extend", "upscale", "edit"] = "edit"
     sources: ParamNames = ()  # a video URL; without one, the referenced task's video (`index_param`)
@@ -175,12 +178,12 @@ class VideoFromSourceSpec(_VideoSpec):
     resolution_param: str = "output_resolution"
     default_resolution: VideoResolution | None = None  # none: the source's size (or `factor` for upscale)
     factor_param: str = "upscale_factor"
-    factor: float = 2
+    factor: float = 2.0
     start_param: str | None = None  # extend: the result is source[0:start] + the extension
     # extend: the seconds added (the reader's default is duration_seconds); edit: the source's first N seconds,
     # only when named (so the default stays at the extend reader)
     duration_param: str | None = None
-    default_duration: float = 5
+    default_duration: float = 5.0
     style_references: ParamNames = ()
     audio_param: str | None = None  # edit: sound on (the source's or a tone) or off
     subject_image: ParamNames = ()  # laid over the motion ...
@@ -201,14 +204,14 @@ class SpeechSpec(_Spec):
     stability_param: str | None = "stability"
     style_param: str | None = "style"
     timestamps_param: str | None = None
-    chars_per_second: float = 14
+    chars_per_second: float = 14.0
 
 
 class DialogueSpec(_Spec):
     generator: Literal["dialogue"]
     turns_param: str = "dialogue"  # items {text, voice}
     stability_param: str | None = "stability"
-    chars_per_second: float = 14
+    chars_per_second: float = 14.0
     max_total_chars: int | None = None
 
 
@@ -216,8 +219,8 @@ class SoundSpec(_Spec):
     generator: Literal["sound"]
     text_param: str | None = "text"
     duration_param: str | None = "duration_seconds"
-    default_duration: float = 5
-    max_duration: float = 60
+    default_duration: float = 5.0
+    max_duration: float = 60.0
     loop_param: str | None = "loop"
     influence_param: str | None = "prompt_influence"
     format_param: str | None = "output_format"
@@ -228,7 +231,7 @@ class SpeechToTextSpec(_Spec):
     generator: Literal["speech_to_text"]
     sources: ParamNames = ("source_audio_url",)
     max_source_bytes: int | None = None
-    max_seconds: float = 600
+    max_seconds: float = 600.0
     language_param: str | None = "language_code"
     events_param: str | None = "tag_audio_events"
     diarize_param: str | None = "diarize"
@@ -238,7 +241,7 @@ class IsolateAudioSpec(_Spec):
     generator: Literal["isolate_audio"]
     sources: ParamNames = ("source_audio_url",)
     max_source_bytes: int | None = None
-    max_seconds: float = 600
+    max_seconds: float = 600.0
 
 
 # ---------------------------------------------------------------- Suno (suno/)
@@ -248,16 +251,16 @@ class SunoMusicSpec(_Spec):
     generator: Literal["suno_music"]
     mode: Literal["generate", "extend", "cover", "mashup", "add_vocals", "add_instrumental"] = "generate"
     model_name: str | None = None  # the tracks' model_name (default: the model's id)
-    max_seconds: float = 480  # longest track, as uploads ("最长 8 分钟", suno/common.MAX_UPLOAD_SECONDS)
-    song_seconds: Annotated[tuple[float, float], BeforeValidator(_tupled)] = (30, 45)  # length range by seed
-    max_song: float = 120  # longest song for long exact lyrics
-    extend_seconds: float = 24  # extend: seconds added (plus up to 6 by seed)
+    max_seconds: float = 480.0  # longest track, as uploads ("最长 8 分钟", suno/common.MAX_UPLOAD_SECONDS)
+    song_seconds: Annotated[tuple[float, float], BeforeValidator(_tupled)] = (30.0, 45.0)  # length range by seed
+    max_song: float = 120.0  # longest song for long exact lyrics
+    extend_seconds: float = 24.0  # extend: seconds added (plus up to 6 by seed)
 
 
 class SunoSoundSpec(_Spec):
     generator: Literal["suno_sound"]
     model_name: str | None = None
-    max_seconds: float = 480
+    max_seconds: float = 480.0
 
 
 class SunoLyricsSpec(_Spec):
@@ -298,6 +301,16 @@ _BY_GENERATOR: dict[str, type[_Spec]] = {
     for name in cls.model_fields["generator"].annotation.__args__  # type: ignore[union-attr]
 }
 GENERATOR_NAMES = frozenset(_BY_GENERATOR)
+
+
+def default_length(spec: SandboxSpec | None) -> tuple[str, float] | None:
+    """The param a generator takes a length in seconds from, and the seconds it makes when the request leaves
+    it out (a price per that param states the same `per_default`; catalog/model.py checks it)."""
+    if isinstance(spec, (VideoSpec, SoundSpec)) and spec.duration_param:
+        return spec.duration_param, spec.default_duration
+    if isinstance(spec, VideoFromSourceSpec) and spec.mode == "extend":  # the seconds added
+        return spec.duration_param or "duration_seconds", spec.default_duration
+    return None
 
 
 def parse_sandbox(raw: Mapping[str, Any], where: str) -> SandboxSpec | None:
