@@ -88,8 +88,9 @@ class Param:
 def _tuples(raw: dict[str, Any]) -> dict[str, Any]:
     out = {k: tuple(v) if isinstance(v, list) and k in ("enum", "only_models", "task_ref") else v
            for k, v in raw.items()}
-    if isinstance(out.get("fields"), dict):
-        out["fields"] = tuple(Param.from_dict(name, spec or {}) for name, spec in out["fields"].items())
+    fields = raw.get("fields")
+    if isinstance(fields, dict):
+        out["fields"] = tuple(Param.from_dict(name, spec or {}) for name, spec in fields.items())
     return out
 
 
