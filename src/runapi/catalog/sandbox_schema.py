@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -48,8 +48,8 @@ ParamNames = Annotated[tuple[str, ...], BeforeValidator(_names)]
 # media.RESOLUTION_SHORT_SIDE; the catalog does not import the providers)
 ImageFormat = Literal["png", "jpg", "jpeg", "webp"]
 VideoResolution = Literal["360p", "480p", "540p", "720p", "768p", "1080p", "1440p", "2k", "2160p", "4k"]
-IMAGE_FORMATS: tuple[str, ...] = ImageFormat.__args__  # type: ignore[attr-defined]
-VIDEO_RESOLUTIONS: tuple[str, ...] = VideoResolution.__args__  # type: ignore[attr-defined]
+IMAGE_FORMATS: tuple[str, ...] = get_args(ImageFormat)
+VIDEO_RESOLUTIONS: tuple[str, ...] = get_args(VideoResolution)
 
 
 class _Spec(BaseModel):
@@ -293,12 +293,9 @@ SandboxSpec = Annotated[
     Field(discriminator="generator"),
 ]
 _ADAPTER: TypeAdapter[SandboxSpec] = TypeAdapter(SandboxSpec)
-_BY_GENERATOR: dict[str, type[_Spec]] = {
-    name: cls for cls in (ImageSpec, ImageEditSpec, ImageUpscaleSpec, RemoveBackgroundSpec, VideoSpec,
-                          VideoFromSourceSpec, SpeechSpec, DialogueSpec, SoundSpec, SpeechToTextSpec,
-                          IsolateAudioSpec, SunoMusicSpec, SunoSoundSpec, SunoLyricsSpec, SunoArtworkSpec,
-                          SunoValidationPhraseSpec, PlainSpec)
-    for name in cls.model_fields["generator"].annotation.__args__  # type: ignore[union-attr]
+_BY_GENERATOR: dict[str, type[_Spec]] = {  # each member of the union, by every generator name it declares
+    name: cls for cls in get_args(get_args(SandboxSpec)[0])
+    for name in get_args(cls.model_fields["generator"].annotation)
 }
 GENERATOR_NAMES = frozenset(_BY_GENERATOR)
 
