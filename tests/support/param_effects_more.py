@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from runapi.catalog import get_catalog
+from runapi.catalog.sandbox_schema import parse_sandbox
 from runapi.net.safe_http import safe_client
 from runapi.providers.base import TaskInput
 from runapi.providers.sandbox import GENERATORS, images, marks
@@ -29,7 +30,8 @@ def run(generator, params, spec, refs=None, storage=None):
     async def go():
         async with safe_client(allow_private=True) as http:
             task = TaskInput(id="t", action=ACTION, model=None, params=params, refs=refs or {})
-            return await GENERATORS[generator](Inputs(http, storage, 50 << 20), task, spec)
+            typed = parse_sandbox({"generator": generator, **spec}, "test")
+            return await GENERATORS[generator](Inputs(http, storage, 50 << 20), task, typed)
     return asyncio.run(go())
 
 

@@ -83,7 +83,7 @@ class Runner:
         spec = model.sandbox if model else action.sandbox
         task = TaskInput(id=f"{action.key}#{index}", action=action, model=model, params=params, refs=refs)
         try:
-            done = await GENERATORS[spec["generator"]](self.inputs, task, spec)
+            done = await GENERATORS[spec.generator](self.inputs, task, spec)
         except TaskFailed as exc:
             return {"failed": str(exc)}, {}
         keys = []

@@ -25,7 +25,7 @@ from tests.support.image_inputs import mask_png, png
 def run_generator(family: str, action: str, model: str, params: dict, files: dict[str, bytes]):
     """The action's sandbox generator on `params`, its input URLs served from `files` (no server)."""
     act = get_catalog().action(family, action)
-    spec = {**act.sandbox, **act.models[model].sandbox}
+    spec = act.models[model].sandbox  # the action's block merged with the model's
 
     async def go():
         async with safe_client(allow_private=True) as http:
@@ -35,7 +35,7 @@ def run_generator(family: str, action: str, model: str, params: dict, files: dic
                 return files[url]
             inputs.fetch = fetch
             task = TaskInput(id="t", action=act, model=act.models[model], params=params, refs={})
-            return await GENERATORS[spec["generator"]](inputs, task, spec)
+            return await GENERATORS[spec.generator](inputs, task, spec)
     done = asyncio.run(go())
     return [np.asarray(Image.open(io.BytesIO(o.data)).convert("RGB")).astype(int) for o in done.outputs]
 
@@ -99,7 +99,7 @@ def exact_sizes_exist(ratio: tuple[int, int], area: float, max_side: int | None,
 
 def image_actions():
     for action in get_catalog().actions():
-        if action.sandbox.get("generator") not in ("image", "image_edit"):
+        if action.sandbox is None or action.sandbox.generator not in ("image", "image_edit"):
             continue
         for model in action.models.values() or [None]:
             yield action, model
@@ -108,21 +108,21 @@ def image_actions():
 def test_every_documented_ratio_is_exact_where_a_size_exists():
     checked = exact = 0
     for action, model in image_actions():
-        spec = {**action.sandbox, **(model.sandbox if model else {})}
+        spec = model.sandbox if model else action.sandbox
         params = {**action.params, **(model.params if model else {})}
-        aspect = params.get(spec.get("aspect_param", "aspect_ratio"))
-        resolution = params.get(spec.get("resolution_param", "output_resolution"))
+        aspect = params.get(spec.aspect_param)
+        resolution = params.get(spec.resolution_param)
         ratios = [r for r in (aspect.enum or ()) if isinstance(r, str) and ":" in r] if aspect else []
         for ratio_text in ratios:
             for res in (resolution.enum if resolution and resolution.enum else [None]):
-                req = {spec.get("aspect_param", "aspect_ratio"): ratio_text}
+                req = {spec.aspect_param: ratio_text}
                 if res is not None:
-                    req[spec.get("resolution_param", "output_resolution")] = res
+                    req[spec.resolution_param] = res
                 w, h = image_gen.target_size(spec, req, None)
                 p, q = (int(x) for x in ratio_text.split(":"))
-                base = images.RESOLUTION_BASE.get(str(res), int(spec.get("base", 1024)))
+                base = images.RESOLUTION_BASE.get(str(res), spec.base)
                 ideal_w, ideal_h = base * math.sqrt(p / q), base / math.sqrt(p / q)
-                cap = spec.get("max_side")
+                cap = spec.max_side
                 if cap and max(ideal_w, ideal_h) > cap:
                     s = cap / max(ideal_w, ideal_h)
                     ideal_w, ideal_h = ideal_w * s, ideal_h * s
@@ -147,7 +147,7 @@ def test_every_documented_ratio_is_exact_where_a_size_exists():
 ])
 def test_nano_banana_sizes(model, ratio, res, size):
     action = get_catalog().action("nano_banana", "text_to_image")
-    spec = {**action.sandbox, **action.models[model].sandbox}
+    spec = action.models[model].sandbox
     params = {"aspect_ratio": ratio, **({"output_resolution": res} if res else {})}
     assert image_gen.target_size(spec, params, None) == size
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from runapi.catalog.sandbox_schema import parse_sandbox
 from runapi.providers.base import TaskFailed
 from runapi.providers.sandbox import marks, media
 from runapi.tasks.model import Task, TaskState
@@ -63,7 +64,7 @@ def test_watermark_is_stamped_in_the_bottom_right_corner(value, monkeypatch):
     assert len(changed) and changed[:, 0].min() >= 64 // 2 and changed[:, 1].min() >= 0  # the lower part only
     assert (np.abs(marked - plain)[:32] == 0).all()
     assert run("image", {"watermark": False}, SMALL).outputs[0].data  # false: no stamp, no failure
-    assert marks.watermark_text({}, {"watermark": False}) is None
+    assert marks.watermark_text(parse_sandbox(SMALL, "test"), {"watermark": False}) is None
 
 
 def test_colour_palette_pulls_the_picture_toward_its_weighted_colour():

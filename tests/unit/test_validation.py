@@ -129,7 +129,8 @@ def test_price_quote_per_quantity_defaults_and_value_spellings():
     from runapi.catalog import Price
     per_second = Price(cents=10, per="duration_seconds")
     assert per_second.quote({"duration_seconds": 8}) == 80
-    assert per_second.quote({}, fallback_per=5) == 50
+    assert per_second.quote({}) == 10  # no per_default: one unit
+    assert Price(cents=10, per="duration_seconds", per_default=5).quote({}) == 50
     assert per_second.quote({"duration_seconds": "6s"}) == 60
     assert per_second.quote({"duration_seconds": 2.5}) == 25
     assert Price(cents=3, per="n", per_default=4).quote({}) == 12

@@ -8,6 +8,7 @@ import pytest
 
 from runapi.api.errors import http_status
 from runapi.catalog import get_catalog
+from runapi.catalog.sandbox_schema import parse_sandbox
 from runapi.catalog.validation import validate
 from runapi.errors import RunapiError
 from runapi.providers.base import TaskFailed
@@ -56,7 +57,7 @@ def test_kling_inconsistent_totals_are_refused():
 
 def test_extend_start_beyond_an_unknown_source_fails_the_task():
     """Where the source is only known when the task runs, the generator refuses it (the task fails, refunded)."""
-    spec = {"mode": "extend", "start_param": "start_seconds"}
+    spec = parse_sandbox({"generator": "video_from_source", "mode": "extend", "start_param": "start_seconds"}, "test")
     info = media.VideoInfo(64, 36, 6.0, False)
     assert video_gen.kept_seconds(spec, {"start_seconds": 6}, info) == 6.0
     assert video_gen.kept_seconds(spec, {"start_seconds": 2}, info) == 2.0

@@ -154,9 +154,8 @@ class MediaRouter:
             self.admission.release(adapter.deployment.name, task.id)
             raise
         self.admission.release(adapter.deployment.name, task.id)
-        spec = task.model.sandbox if task.model else task.action.sandbox
         # fixed documented fields (e.g. progress: "1.00") belong to the wire format, whoever made the media
-        return Done(outputs=outputs, extra={**spec.get("result_extra", {}), **outcome.extra})
+        return Done(outputs=outputs, extra={**task.action.result_extra, **outcome.extra})
 
     def _context(self, task: TaskInput) -> Context:
         base = self.public_url or task.public_base_url

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ....catalog.sandbox_schema import SunoMusicSpec, SunoSoundSpec
 from ....tasks.model import Task
 from ...base import TaskFailed, TaskInput
 from .. import images, limits, media
@@ -138,16 +139,16 @@ async def _indexed(inputs: Inputs, task: TaskInput, audio_id: str) -> tuple[dict
     return meta, samples
 
 
-def _model_name(task: TaskInput, spec: dict[str, Any]) -> str:
-    return str(spec.get("model_name") or (task.model.id if task.model else "chirp-v4-5"))
+def _model_name(task: TaskInput, spec: SunoMusicSpec | SunoSoundSpec) -> str:
+    return str(spec.model_name or (task.model.id if task.model else "chirp-v4-5"))
 
 
-def _max_seconds(spec: dict[str, Any]) -> float:
-    return float(spec.get("max_seconds", MAX_UPLOAD_SECONDS))
+def _max_seconds(spec: SunoMusicSpec | SunoSoundSpec) -> float:
+    return spec.max_seconds  # its default is MAX_UPLOAD_SECONDS (the catalog cannot import it)
 
 
-def _song_seconds(seed: bytes, spec: dict[str, Any], words: int = 0) -> float:
+def _song_seconds(seed: bytes, spec: SunoMusicSpec, words: int = 0) -> float:
     """Sandbox song length: `song_seconds` [30, 45] by seed, longer for long exact lyrics (≤ `max_song`)."""
-    lo, hi = spec.get("song_seconds", [30, 45])
+    lo, hi = spec.song_seconds
     base: float = lo + (int.from_bytes(_sub(seed, "len")[:4], "big") % (int(hi - lo) * 10 + 1)) / 10
-    return min(max(base, words * 0.5 + 12), float(spec.get("max_song", 120)), _max_seconds(spec))
+    return min(max(base, words * 0.5 + 12), spec.max_song, _max_seconds(spec))

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ....catalog.sandbox_schema import PlainSpec, SunoMusicSpec, SunoSoundSpec
 from ...base import Done, Output, TaskFailed, TaskInput
 from .. import dsp, limits
 from ..base import Inputs, generator, task_seed
@@ -41,8 +42,8 @@ from .text import (
 from .visuals import COVER_SIDE, _jpeg, cover_image
 
 
-async def _tracks_done(inputs: Inputs, task: TaskInput, spec: dict[str, Any], renders: list[dict[str, Any]],
-                       text_key: str = "lyrics") -> Done:
+async def _tracks_done(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec | SunoSoundSpec,
+                       renders: list[dict[str, Any]], text_key: str = "lyrics") -> Done:
     """Encode each rendered track (MP3 + JPEG cover) and shape Suno's `audios` list."""
 
     def work() -> tuple[list[Output], list[dict[str, Any]]]:
@@ -67,9 +68,9 @@ async def _tracks_done(inputs: Inputs, task: TaskInput, spec: dict[str, Any], re
 
 
 @generator("suno_music")
-async def suno_music(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_music(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec) -> Done:
     """text_to_music / extend_music / cover_audio / create_mashup / add_vocals / add_instrumental (spec `mode`)."""
-    mode = spec.get("mode", "generate")
+    mode = spec.mode
     p = task.params
     handler = {"generate": _generate, "extend": _extend, "cover": _cover, "mashup": _mashup,
                "add_vocals": _add_vocals, "add_instrumental": _add_instrumental}.get(mode)
@@ -79,13 +80,13 @@ async def suno_music(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> D
     return await _tracks_done(inputs, task, spec, renders)
 
 
-def _render(task: TaskInput, spec: dict[str, Any], i: int, samples: np.ndarray, text: str, title: str,
+def _render(task: TaskInput, spec: SunoMusicSpec | SunoSoundSpec, i: int, samples: np.ndarray, text: str, title: str,
             tags: list[str]) -> dict[str, Any]:
     return {"id": _audio_id(task, i), "seed": task_seed(task, i), "samples": samples, "text": text,
             "title": title, "tags": tags, "model_name": _model_name(task, spec)}
 
 
-async def _generate(inputs: Inputs, task: TaskInput, spec: dict[str, Any], p: dict[str, Any]) -> list[dict[str, Any]]:
+async def _generate(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[str, Any]) -> list[dict[str, Any]]:
     vocal_mode = p.get("vocal_mode")
     style_text, negs, args = _steering(task, p)
     layers = steer.keep_layers(("drums", "bass", "pad", "lead" if vocal_mode == "instrumental" else "vocal"), negs)
@@ -131,7 +132,7 @@ async def _extend_source(inputs: Inputs, task: TaskInput, p: dict[str, Any]) -> 
     return samples, meta
 
 
-async def _extend(inputs: Inputs, task: TaskInput, spec: dict[str, Any], p: dict[str, Any]) -> list[dict[str, Any]]:
+async def _extend(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[str, Any]) -> list[dict[str, Any]]:
     source, meta = await _extend_source(inputs, task, p)
     custom = p.get("parameter_mode") == "custom"
     src_seconds = len(source) / SR
@@ -156,7 +157,7 @@ async def _extend(inputs: Inputs, task: TaskInput, spec: dict[str, Any], p: dict
         for i in range(TRACKS_PER_TASK):
             seed = task_seed(task, i)
             rng = _rng(seed)
-            extra_s = min(float(spec.get("extend_seconds", 24)) + rng.uniform(0, 6), max_total - cut)
+            extra_s = min(spec.extend_seconds + rng.uniform(0, 6), max_total - cut)
             plan = Plan(seed, style_text, root=root, **args)
             tail = mix(compose(seed, extra_s + blend, plan, layers, intro_bars=0))
             scale = dsp.rms(head[-SR * 4:]) / max(dsp.rms(tail), 1e-6)
@@ -178,7 +179,7 @@ async def _extend(inputs: Inputs, task: TaskInput, spec: dict[str, Any], p: dict
     return await limits.run(work)
 
 
-async def _cover(inputs: Inputs, task: TaskInput, spec: dict[str, Any], p: dict[str, Any]) -> list[dict[str, Any]]:
+async def _cover(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[str, Any]) -> list[dict[str, Any]]:
     source = await _upload(inputs, p["upload_url"])
     vocal_mode = p.get("vocal_mode")
     style_text, negs, args = _steering(task, p)
@@ -207,7 +208,7 @@ async def _cover(inputs: Inputs, task: TaskInput, spec: dict[str, Any], p: dict[
     return await limits.run(work)
 
 
-async def _mashup(inputs: Inputs, task: TaskInput, spec: dict[str, Any], p: dict[str, Any]) -> list[dict[str, Any]]:
+async def _mashup(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[str, Any]) -> list[dict[str, Any]]:
     urls = list(p["upload_url_list"])
     a = await _upload(inputs, urls[0], "first upload_url_list audio")
     b = await _upload(inputs, urls[1], "second upload_url_list audio")
@@ -241,7 +242,7 @@ async def _mashup(inputs: Inputs, task: TaskInput, spec: dict[str, Any], p: dict
     return await limits.run(work)
 
 
-async def _overlay(inputs: Inputs, task: TaskInput, spec: dict[str, Any],
+async def _overlay(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec,
                    p: dict[str, Any], parts: tuple[str, ...], style: str, lyrics: str,
                    gain: float = 0.9) -> list[dict[str, Any]]:
     """A new part (a vocal line, or drums/bass/pad) composed in the upload's key and mixed over it."""
@@ -267,17 +268,17 @@ async def _overlay(inputs: Inputs, task: TaskInput, spec: dict[str, Any],
     return await limits.run(work)
 
 
-async def _add_vocals(inputs: Inputs, task: TaskInput, spec: dict[str, Any], p: dict[str, Any]) -> list[dict[str, Any]]:
+async def _add_vocals(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[str, Any]) -> list[dict[str, Any]]:
     return await _overlay(inputs, task, spec, p, ("vocal",), str(p.get("style") or ""), str(p["lyrics"]))
 
 
-async def _add_instrumental(inputs: Inputs, task: TaskInput, spec: dict[str, Any],
+async def _add_instrumental(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec,
                             p: dict[str, Any]) -> list[dict[str, Any]]:
     return await _overlay(inputs, task, spec, p, ("drums", "bass", "pad"), str(p.get("tags") or ""), "")
 
 
 @generator("suno_sound")
-async def suno_sound(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_sound(inputs: Inputs, task: TaskInput, spec: SunoSoundSpec) -> Done:
     p = task.params
 
     def work() -> list[dict[str, Any]]:
@@ -303,7 +304,7 @@ async def suno_sound(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> D
 
 
 @generator("suno_replace_section")
-async def suno_replace_section(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_replace_section(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     p = task.params
     track, source, _ = await _track(inputs, task, p.get("audio_id"))
     seconds = len(source) / SR

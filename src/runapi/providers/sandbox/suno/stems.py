@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ....catalog.sandbox_schema import PlainSpec
 from ...base import Done, Output, TaskFailed, TaskInput
 from .. import dsp, limits
 from ..base import Inputs, generator
@@ -14,7 +15,7 @@ from .common import _decode, _ref, _stored, _track
 
 
 @generator("suno_stems")
-async def suno_stems(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_stems(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     p = task.params
     kind = p.get("type") or "separate_vocal"
     _, source, _ = await _track(inputs, task, p.get("audio_id"))
@@ -33,14 +34,14 @@ async def suno_stems(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> D
 
 
 @generator("suno_wav")
-async def suno_wav(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_wav(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     _, source, _ = await _track(inputs, task, task.params.get("audio_id"))
     wav = await limits.run(dsp.wav, source)
     return Done(outputs=[Output(None, wav, "audio/wav", "wav")], extra={"wav_url": {"$file": 0}})
 
 
 @generator("suno_midi")
-async def suno_midi(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_midi(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     """Notes transcribed from a split_stem task's stems (or, for a music task, from its first track split the
     same way)."""
     row = _ref(task)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ....catalog.sandbox_schema import PlainSpec, SunoArtworkSpec
 from ...base import Done, Output, TaskInput
 from .. import dsp, images, limits, media
 from ..base import Inputs, generator, task_seed
@@ -102,7 +102,7 @@ def waveform_video(seed: bytes, samples: np.ndarray, title: str, author: str | N
 
 
 @generator("suno_artwork")
-async def suno_artwork(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_artwork(inputs: Inputs, task: TaskInput, spec: SunoArtworkSpec) -> Done:
     track, samples, _ = await _track(inputs, task, None)
     title = str(track.get("title") or "Untitled")
 
@@ -110,13 +110,13 @@ async def suno_artwork(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) ->
         env = dsp.envelope(samples, 96)
         return [Output("covers", images.encode(cover_image(task_seed(task, i), title, ARTWORK_SIDE, env, variant=i),
                                                "png").data, "image/png", "png")
-                for i in range(int(spec.get("count", 2)))]
+                for i in range(spec.count)]
 
     return Done(outputs=await limits.run(work))
 
 
 @generator("suno_video")
-async def suno_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_video(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     p = task.params
     track, samples, _ = await _track(inputs, task, p.get("audio_id"))
     data = await limits.run(waveform_video, task_seed(task), samples, str(track.get("title") or ""),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Any
 
 import numpy as np
 
+from ....catalog.sandbox_schema import PlainSpec, SunoValidationPhraseSpec
 from ...base import Done, TaskFailed, TaskInput
 from .. import dsp
 from ..base import Inputs, generator, task_seed
@@ -17,7 +17,7 @@ from .text import PHRASES, _phrase_language
 
 
 @generator("suno_persona")
-async def suno_persona(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_persona(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     p = task.params
     row = _ref(task)
     if not any(t.get("id") == p.get("audio_id") for t in _row_tracks(row)):
@@ -28,11 +28,11 @@ async def suno_persona(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) ->
 
 
 @generator("suno_validation_phrase")
-async def suno_validation_phrase(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_validation_phrase(inputs: Inputs, task: TaskInput, spec: SunoValidationPhraseSpec) -> Done:
     """A phrase for the user to read: new (from a source vocal window) or regenerated (differs from the last)."""
     p = task.params
     seed = task_seed(task)
-    if spec.get("mode") == "regenerate":
+    if spec.mode == "regenerate":
         row = _ref(task)
         previous = str(((row.result or {}).get("extra") or {}).get("validation_phrase") or "")
         lang = row.params.get("language") or _phrase_language(previous)
@@ -55,7 +55,7 @@ async def suno_validation_phrase(inputs: Inputs, task: TaskInput, spec: dict[str
 
 
 @generator("suno_voice")
-async def suno_voice(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_voice(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     row = _ref(task)
     phrase = ((row.result or {}).get("extra") or {}).get("validation_phrase")
     if not phrase:
@@ -68,7 +68,7 @@ async def suno_voice(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> D
 
 
 @generator("suno_check_voice")
-async def suno_check_voice(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_check_voice(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     row = _ref(task)
     extra = (row.result or {}).get("extra") or {}
     available = row.action == "generate_voice" and bool(extra.get("voice_id")) \
