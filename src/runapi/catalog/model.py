@@ -109,15 +109,20 @@ class Price:
                 if match is not None:
                     cents = match
         if self.per:
-            quantity = params.get(self.per)
-            if quantity is None or isinstance(quantity, bool):
-                quantity = self.per_default if self.per_default is not None else fallback_per
-            try:
-                amount = float(str(quantity).rstrip("sx")) if quantity is not None else 1.0
-            except ValueError:
-                amount = 1.0
-            cents = math.ceil(cents * amount)  # never undercharge a fractional quantity
+            cents = math.ceil(cents * self.quantity(params, fallback_per))  # never undercharge a fraction
         return cents
+
+    def quantity(self, params: dict[str, Any], fallback_per: float | None = None) -> float:
+        """How many units the price counts: the `per` parameter's value (1 for a price per request)."""
+        if not self.per:
+            return 1.0
+        quantity = params.get(self.per)
+        if quantity is None or isinstance(quantity, bool):
+            quantity = self.per_default if self.per_default is not None else fallback_per
+        try:
+            return float(str(quantity).rstrip("sx")) if quantity is not None else 1.0
+        except ValueError:
+            return 1.0
 
 
 @dataclass(frozen=True)
@@ -130,10 +135,17 @@ class ModelSpec:
 
     def quote(self, params: dict[str, Any]) -> int:
         """Price in cents; a per-second price without a duration uses what the sandbox would produce."""
-        fallback = None
+        return self.price.quote(params, self._fallback_per())
+
+    def units(self, params: dict[str, Any]) -> tuple[str, float]:
+        """What the price of a request with `params` counts, and how many: ("duration_seconds", 8.0),
+        ("output_count", 4.0), or ("request", 1.0) for a price per request (the usage log shows it)."""
+        return self.price.per or "request", self.price.quantity(params, self._fallback_per())
+
+    def _fallback_per(self) -> Any:
         if self.price.per and self.price.per == self.sandbox.get("duration_param", "duration_seconds"):
-            fallback = self.sandbox.get("default_duration", 5)
-        return self.price.quote(params, fallback)
+            return self.sandbox.get("default_duration", 5)
+        return None
 
 
 @dataclass(frozen=True)
