@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Integer, case, cast, func, insert, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -36,10 +36,8 @@ from ..store import Database
 from ..store.pages import PageRequest, read_page
 from ..store.schema import api_keys, usage_events
 
-Kind = Literal["llm", "task"]
-KINDS: tuple[Kind, ...] = ("llm", "task")
-GroupBy = Literal["day", "model", "api_key"]
-GROUPINGS: tuple[GroupBy, ...] = ("day", "model", "api_key")
+KINDS = ("llm", "task")
+GROUPINGS = ("day", "model", "api_key")  # UTC days
 COMPLETED, FAILED = "completed", "failed"
 MICRO = 1_000_000  # micro-cents per cent
 DAY_SECONDS = 86_400
@@ -150,7 +148,7 @@ class UsageScope:
 class UsageFilter:
     api_key_id: str | None = None
     model: str | None = None
-    kind: Kind | None = None
+    kind: str | None = None  # llm | task
     created_after: float | None = None  # inclusive, epoch seconds
     created_before: float | None = None  # exclusive
 
@@ -246,7 +244,7 @@ _SUMMED = ("input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens
            "cost_micro_cents", "charged_cents")
 
 
-async def summarize_usage(db: Database, scope: UsageScope, filters: UsageFilter, group_by: GroupBy) -> list[UsageGroup]:
+async def summarize_usage(db: Database, scope: UsageScope, filters: UsageFilter, group_by: str) -> list[UsageGroup]:
     """Totals per UTC day (oldest first), per model or per API key (most costly first)."""
     if group_by not in GROUPINGS:
         raise InvalidInput(f"Invalid value for group_by: {group_by!r}. Allowed values: {', '.join(GROUPINGS)}")
@@ -271,7 +269,7 @@ def _day(conn: AsyncConnection, at: Any) -> ColumnElement[Any]:
     return cast(days if conn.dialect.name == "sqlite" else func.floor(days), Integer)
 
 
-def _group(row: Any, group_by: GroupBy) -> UsageGroup:
+def _group(row: Any, group_by: str) -> UsageGroup:
     m = row._mapping
     key = m["grp"]
     if group_by == "day" and key is not None:
