@@ -20,7 +20,8 @@ rounded down; less on a shortfall). Sums of `charged_cents` equal the balance's 
 from __future__ import annotations
 
 import math
-import uuid
+import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,7 +47,9 @@ _RECORD = insert(usage_events)  # built once: every batch reuses the compiled st
 
 
 def new_id() -> str:
-    return f"usage_{uuid.uuid4().hex}"
+    """usage_ + the time in nanoseconds + 48 random bits: ids grow with time, so each insert lands at the end of
+    the primary-key index (no page splits all over a large table), and cheaper to make than a uuid4."""
+    return f"usage_{time.time_ns():016x}{os.urandom(6).hex()}"
 
 
 # ------------------------------------------------------------------------------------------------- writing
