@@ -1,6 +1,6 @@
-"""The usage log on a real SQLite database, without a server: rows written with their ledger moves (LLM settle
-and refund through the LedgerBatcher, a task's finish), listing with cursor pagination and filters, who sees
-what, and the summaries."""
+"""The usage log on a real database (SQLite, or PostgreSQL when RUNAPI_TEST_DATABASE_URL is set), without a
+server: rows written with their ledger moves (LLM settle and refund through the LedgerBatcher, a task's
+finish), listing with cursor pagination and filters, who sees what, and the summaries."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from runapi.errors import InvalidInput
 from runapi.store import Database
 from runapi.store.pages import PageRequest
 from runapi.store.schema import accounts, usage_events
+from tests.services import create_database, env_database_url
 
 DAY = 86_400
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -39,7 +40,9 @@ class World:
 def run(tmp_path: Any) -> Callable[[Callable[[World], Awaitable[Any]]], Any]:
     def go(fn: Callable[[World], Awaitable[Any]]) -> Any:
         async def main() -> Any:
-            db = Database(f"sqlite+aiosqlite:///{tmp_path / 'usage.db'}", "NORMAL")
+            url = create_database(env_database_url()) if env_database_url() else \
+                f"sqlite+aiosqlite:///{tmp_path / 'usage.db'}"
+            db = Database(url, "NORMAL")
             await db.create_schema()
             account = await admin.create_account(db, "acme", f"{uuid.uuid4().hex}@x.test", credits_cents=10_000)
             other = await admin.create_account(db, "other", f"{uuid.uuid4().hex}@x.test", credits_cents=10_000)
@@ -99,6 +102,18 @@ def test_an_llm_settle_writes_its_row_with_exact_cost_and_the_cents_charged(run)
     # the charged cents are the balance's move exactly; the exact costs are too, with the carry still held
     assert sum(r["charged_cents"] for r in logged) == bal0 - bal1
     assert sum(r["cost_micro_cents"] for r in logged) == (bal0 - bal1) * 1_000_000 + carry1 - carry0
+
+
+def test_text_too_long_for_its_column_is_clipped_not_a_failed_settle(run):
+    async def scenario(w: World) -> Any:
+        ref = f"llm_{uuid.uuid4().hex}"
+        await w.batcher.reserve(w.account_id, "key_a", ref, 5, "gpt-5.2", None)
+        facts = LlmUsage(model="gpt-5.2", action="chat", provider="p" * 300, request_id="r" * 300, latency_ms=1)
+        charged = await w.batcher.settle(w.account_id, "key_a", ref, 5, 2_000_000, usage=facts)
+        return charged, await rows(w.db, w.account_id)
+
+    charged, [row] = run(scenario)
+    assert charged == 2 and (len(row["provider"]), len(row["request_id"])) == (60, 128)
 
 
 def test_a_refunded_call_is_logged_failed_at_no_cost_once(run):

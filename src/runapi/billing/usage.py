@@ -75,13 +75,19 @@ def llm_row(account_id: int, api_key_id: str | None, ref: str, usage: LlmUsage, 
             cost_micro_cents: int, charged_cents: int, at: float) -> dict[str, Any]:
     """An LLM call's row (the batcher inserts a batch's rows together with `record_rows`)."""
     return {"id": new_id(), "account_id": account_id, "api_key_id": api_key_id, "kind": "llm", "ref": ref,
-            "request_id": usage.request_id, "model": usage.model, "family": None, "action": usage.action,
-            "provider": usage.provider, "status": COMPLETED if completed else FAILED,
+            "request_id": _clip(usage.request_id, 128), "model": _clip(usage.model, 100), "family": None,
+            "action": usage.action, "provider": _clip(usage.provider, 60), "status": COMPLETED if completed else FAILED,
             "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
             "cached_tokens": usage.cached_tokens, "cache_write_tokens": usage.cache_write_tokens,
             "reasoning_tokens": usage.reasoning_tokens, "unit": None, "units": None,
             "cost_micro_cents": cost_micro_cents, "charged_cents": charged_cents,
             "latency_ms": usage.latency_ms, "created_at": at}
+
+
+def _clip(text: str | None, length: int) -> str | None:
+    """Within its column (PostgreSQL enforces the length): a long deployment name must not fail the money move
+    the row rides on."""
+    return text[:length] if text is not None and len(text) > length else text
 
 
 def record_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -98,9 +104,9 @@ def record_task(conn: Connection, *, account_id: int, api_key_id: str | None, ta
     charged = price_cents if completed else 0
     conn.execute(_RECORD, {
         "id": new_id(), "account_id": account_id, "api_key_id": api_key_id, "kind": "task", "ref": task_id,
-        "request_id": None, "model": model, "family": family, "action": action, "provider": provider,
+        "request_id": None, "model": model, "family": family, "action": action, "provider": _clip(provider, 60),
         "status": COMPLETED if completed else FAILED, "input_tokens": 0, "output_tokens": 0, "cached_tokens": 0,
-        "cache_write_tokens": 0, "reasoning_tokens": 0, "unit": unit, "units": units,
+        "cache_write_tokens": 0, "reasoning_tokens": 0, "unit": _clip(unit, 60), "units": units,
         "cost_micro_cents": charged * MICRO, "charged_cents": charged,
         "latency_ms": max(round((at - created_at) * 1000), 0), "created_at": at})
 
