@@ -190,10 +190,10 @@ async def seed(w: World, n: int, *, account_id: int | None = None, api_key_id: s
         row = usage.llm_row(account_id or w.account_id, api_key_id, f"llm_{uuid.uuid4().hex}", llm_facts(model),
                             completed=True, cost_micro_cents=cost, charged_cents=cost // 1_000_000,
                             at=at + i * step)
-        row["kind"] = kind
-        made.append(row)
+        fields = dict(zip(usage.COLUMNS, row), kind=kind)
+        made.append(tuple(fields[c] for c in usage.COLUMNS))
     await w.db.write_sync(usage.record_rows, made)
-    return [r["id"] for r in made]
+    return [r[0] for r in made]
 
 
 async def walk(w: World, scope: UsageScope, page: PageRequest, filters: UsageFilter | None = None) -> list[str]:

@@ -31,7 +31,7 @@ from ..observability.metrics import record_ledger_batch
 from ..store import Database
 from ..store.schema import accounts, ledger, open_reservations
 from .limits import Charged, Counters, Limit, give_back
-from .usage import LlmUsage, llm_row, record_rows
+from .usage import LlmUsage, Row, llm_row, record_rows
 
 log = logging.getLogger("runapi.billing")
 
@@ -175,7 +175,7 @@ def apply_moves(conn: Connection, moves: list[Move]) -> list[Any]:
     for row in conn.execute(_LOCK_ACCOUNTS, {"ids": account_ids}):
         carry[row.id], balance[row.id] = int(row.carry_micro_cents or 0), int(row.balance_cents)
     ledger_rows: list[dict[str, Any]] = []
-    usage_rows: list[dict[str, Any]] = []
+    usage_rows: list[Row] = []
 
     finishing = [i for i, m in enumerate(moves) if m.kind != "reserve"]
     delta: dict[int, int] = defaultdict(int)

@@ -141,7 +141,9 @@ usage_events = Table(
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("api_key_id", String(40)),
     Column("kind", String(10), nullable=False),  # llm | task
-    # the ledger's task_id of the request (a task's id, an LLM call's reservation id llm_...): one row each
+    # the ledger's task_id of the request (a task's id, an LLM call's reservation id llm_...). One row each, by
+    # construction (only the move that finishes the request writes it); not a unique index, which would cost
+    # every LLM settle one more B-tree insert for a guarantee the transaction already gives
     Column("ref", String(40), nullable=False),
     Column("request_id", String(128)),  # LLM: the X-Request-Id of the call
     Column("model", String(100)),
@@ -163,7 +165,6 @@ usage_events = Table(
     Index("ix_usage_account_time", "account_id", "created_at"),
     Index("ix_usage_key_time", "api_key_id", "created_at"),
     Index("ix_usage_account_model_time", "account_id", "model", "created_at"),
-    UniqueConstraint("ref", name="uq_usage_ref"),
 )
 
 # Metered (LLM) reservations not yet settled or refunded. Settling deletes the row, so a request can be

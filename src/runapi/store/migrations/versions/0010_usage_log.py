@@ -35,7 +35,6 @@ def upgrade() -> None:
         sa.Column("charged_cents", sa.BigInteger(), nullable=False),
         sa.Column("latency_ms", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
-        sa.UniqueConstraint("ref", name="uq_usage_ref"),
     )
     op.create_index("ix_usage_account_time", "usage_events", ["account_id", "created_at"])
     op.create_index("ix_usage_key_time", "usage_events", ["api_key_id", "created_at"])
