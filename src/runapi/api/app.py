@@ -32,6 +32,7 @@ from . import (
     members,
     openapi,
     uploads,
+    usage,
     webhooks,
 )
 from .bootstrap import ensure_bootstrap
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         *observability.routes(),
         *account.routes,
+        *usage.routes,
         *keys.routes,
         *members.routes,
         *guardrails.routes,

@@ -44,6 +44,10 @@ class Admitted:
         """Response headers naming who answered, when it was the sandbox."""
         return {PROVIDER_HEADER: "sandbox"} if self.sandbox else {}
 
+    def provider(self, deployment: str | None) -> str | None:
+        """Who answered, for the usage log: the sandbox, or the deployment the router says (None if none did)."""
+        return "sandbox" if self.sandbox else deployment
+
 
 def visible_models(who: Principal, kind: str | None = None) -> list[LlmModel]:
     """The shared catalog, narrowed to the key's allowed_models."""
@@ -102,8 +106,9 @@ async def count_upstream(request: Request, who: Principal, req: ChatRequest) -> 
     return await rt.llm.count_tokens(req, guarded.barred)
 
 
-async def settle(request: Request, admitted: Admitted, usage: Usage) -> None:
-    await billing.settle(runtime(request).ledger, admitted.reservation, admitted.model, usage)
+async def settle(request: Request, admitted: Admitted, usage: Usage, deployment: str | None = None) -> None:
+    await billing.settle(runtime(request).ledger, admitted.reservation, admitted.model, usage,
+                         admitted.provider(deployment))
 
 
 async def admit_chat(request: Request, who: Principal, req: ChatRequest) -> Admitted:
@@ -120,7 +125,8 @@ async def refunded_on_error(request: Request, admitted: Admitted) -> AsyncIterat
     try:
         yield
     except BaseException:
-        await _shielded(billing.refund(runtime(request).ledger, admitted.reservation, "request failed"))
+        await _shielded(billing.refund(runtime(request).ledger, admitted.reservation, "request failed",
+                                       admitted.provider(None)))
         raise
 
 
@@ -130,9 +136,9 @@ async def run_complete(request: Request, admitted: Admitted, req: ChatRequest) -
     try:
         result = await rt.llm.complete(req, admitted.barred)
     except BaseException:
-        await _shielded(billing.refund(rt.ledger, admitted.reservation, "upstream failure"))
+        await _shielded(billing.refund(rt.ledger, admitted.reservation, "upstream failure", admitted.provider(None)))
         raise
-    await _shielded(settle(request, admitted, result.usage))
+    await _shielded(settle(request, admitted, result.usage, result.deployment))
     return result
 
 
@@ -152,6 +158,7 @@ class MeteredStream:
         self.reported = False  # the stream sent real usage
         self.prompt_usage: Usage | None = None  # its input side, when the upstream said at the start
         self.produced = False
+        self.deployment: str | None = None  # who answered (the router marks the first delta)
         self._closed = False
 
     async def start(self) -> MeteredStream:
@@ -161,7 +168,8 @@ class MeteredStream:
             self.first = None
         except BaseException:
             self._closed = True
-            await _shielded(billing.refund(self.rt.ledger, self.admitted.reservation, "upstream failure"))
+            await _shielded(billing.refund(self.rt.ledger, self.admitted.reservation, "upstream failure",
+                                           self.admitted.provider(None)))
             raise
         return self
 
@@ -173,6 +181,8 @@ class MeteredStream:
 
     def _seen(self, delta: Delta) -> Delta:
         self.produced = True
+        if delta.deployment is not None:
+            self.deployment = delta.deployment
         if delta.prompt_usage is not None:
             self.prompt_usage = delta.prompt_usage
         if delta.usage is not None:
@@ -212,9 +222,10 @@ class MeteredStream:
         finally:
             if self.produced:
                 await billing.settle(self.rt.ledger, self.admitted.reservation, self.admitted.model,
-                                     self.billable_usage())
+                                     self.billable_usage(), self.admitted.provider(self.deployment))
             else:
-                await billing.refund(self.rt.ledger, self.admitted.reservation, "no output")
+                await billing.refund(self.rt.ledger, self.admitted.reservation, "no output",
+                                     self.admitted.provider(self.deployment))
 
 
 async def _shielded(work: Coroutine[Any, Any, Any]) -> None:

@@ -1,4 +1,4 @@
-"""OpenAPI paths for everything that is not a catalog media action: probes and metrics, account, keys, members,
+"""OpenAPI paths for everything that is not a catalog media action: probes and metrics, account, usage, keys, members,
 guardrails, files and uploads, and the three LLM surfaces (OpenAI, Anthropic, Gemini).
 
 Request schemas state what the handlers accept; response schemas are declared where the body is ours and
@@ -73,6 +73,7 @@ INTERVAL = {"type": "string", "enum": ["daily", "weekly", "monthly"]}
 CENTS = {"type": "integer", "minimum": 0, "maximum": BIGINT_MAX}
 STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1}}
 TIME = _nullable({"type": "string"})
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens")
 
 KEY_FIELDS = _obj({
     "name": _nullable({"type": "string", "maxLength": 200}), "credit_limit_cents": _nullable(CENTS),
@@ -145,6 +146,59 @@ def account_paths() -> dict[str, Any]:
             "200": _json("OK", me), **_errors("Error", 401)})},
         "/api/v1/me/balance": {"get": _op("account", "Balance and spend in cents", {
             "200": _json("OK", balance), **_errors("Error", 401)})},
+    }
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+def usage_paths() -> dict[str, Any]:
+    text = {"type": "string", "maxLength": 200}
+    count = {"type": "integer", "minimum": 0}
+    unix = {"type": "integer", "minimum": 0, "maximum": 253_402_300_799}
+    filters = [
+        _query("api_key_id", text, "Only this API key's requests"),
+        _query("model", text, "Only this model's requests"),
+        _query("kind", {"type": "string", "enum": ["llm", "task"]}, "LLM calls or media tasks"),
+        _query("created_after", unix, "From this unix time (seconds, inclusive)"),
+        _query("created_before", unix, "Until this unix time (seconds, exclusive)"),
+    ]
+    paging = [
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "Rows per page"),
+        _query("after", text, "The page after this row id (in list order)"),
+        _query("before", text, "The page before this row id (in list order)"),
+        _query("order", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}, "By creation time"),
+    ]
+    nullable_text = _nullable({"type": "string"})
+    event = _obj({
+        "id": {"type": "string"}, "object": {"const": "usage"}, "created": {"type": "number"}, "created_at": TIME,
+        "kind": {"type": "string", "enum": ["llm", "task"]}, "api_key_id": nullable_text, "model": nullable_text,
+        "family": nullable_text, "action": nullable_text, "provider": nullable_text,
+        "status": {"type": "string", "enum": ["completed", "failed"]}, "task_id": nullable_text,
+        "request_id": nullable_text, **{name: count for name in TOKEN_FIELDS}, "unit": nullable_text,
+        "units": _nullable({"type": "number"}), "cost_cents": {"type": "number", "minimum": 0},
+        "cost_micro_cents": count, "charged_cents": count, "latency_ms": count,
+    }, ("id", "object", "created", "kind", "status", "cost_cents", "cost_micro_cents", "charged_cents"))
+    group = _obj({"key": nullable_text, "requests": count, "failed": count, **{name: count for name in TOKEN_FIELDS},
+                  "cost_cents": {"type": "number", "minimum": 0}, "cost_micro_cents": count, "charged_cents": count},
+                 ("key", "requests", "cost_cents", "cost_micro_cents", "charged_cents"))
+    nullable_id = _nullable({"type": "string"})
+    page = _obj({"object": {"const": "list"}, "data": {"type": "array", "items": event}, "first_id": nullable_id,
+                 "last_id": nullable_id, "has_more": {"type": "boolean"}},
+                ("object", "data", "first_id", "last_id", "has_more"))
+    summary = _obj({"object": {"const": "list"}, "group_by": {"type": "string", "enum": ["day", "model", "api_key"]},
+                    "data": {"type": "array", "items": group}}, ("object", "group_by", "data"))
+    group_by = _query("group_by", {"type": "string", "enum": ["day", "model", "api_key"], "default": "day"},
+                      "Totals per UTC day, per model or per API key")
+    return {
+        "/api/v1/usage": {"get": _op(
+            "usage", "The usage log: one row per billed request (API key: its own; management key: the account's "
+            "for an admin, the member's keys' otherwise)", {
+                "200": _json("A page of rows, newest first unless order=asc", page), **_errors("Error", 401, 422)},
+            parameters=[*filters, *paging])},
+        "/api/v1/usage/summary": {"get": _op("usage", "Usage totals per day, model or API key", {
+            "200": _json("Totals", summary), **_errors("Error", 401, 422)}, parameters=[group_by, *filters])},
     }
 
 
@@ -409,5 +463,5 @@ def gemini_paths() -> dict[str, Any]:
 
 
 def platform_paths() -> dict[str, Any]:
-    return {**probe_paths(), **account_paths(), **key_paths(), **member_paths(), **guardrail_paths(), **file_paths(),
+    return {**probe_paths(), **account_paths(), **usage_paths(), **key_paths(), **member_paths(), **guardrail_paths(), **file_paths(),
             **openai_paths(), **anthropic_paths(), **gemini_paths()}

@@ -31,6 +31,7 @@ from ..observability.metrics import record_ledger_batch
 from ..store import Database
 from ..store.schema import accounts, ledger, open_reservations
 from .limits import Charged, Counters, Limit, give_back
+from .usage import LlmUsage, Row, llm_row, record_rows
 
 log = logging.getLogger("runapi.billing")
 
@@ -60,6 +61,7 @@ class Move:
     member_guardrail_id: str | None = None
     note: str | None = None
     limits: tuple[Limit, ...] = ()  # reserve: checked and charged with it
+    usage: LlmUsage | None = None  # settle/refund: the call's usage-log row, written with the move
     future: asyncio.Future[Any] = field(init=False, repr=False)  # set by LedgerBatcher._commit, on the running loop
 
 
@@ -90,17 +92,20 @@ class LedgerBatcher:
             raise
 
     async def settle(self, account_id: int, api_key_id: str | None, request_id: str, reserved: int,
-                     cost_micro_cents: int) -> int | None:
-        """Charge the exact cost (whole cents, the sub-cent rest carried per account) against the reservation.
-        Returns the cents charged, or None if the request was already settled or refunded."""
+                     cost_micro_cents: int, usage: LlmUsage | None = None) -> int | None:
+        """Charge the exact cost (whole cents, the sub-cent rest carried per account) against the reservation,
+        and log its `usage` in the same commit. Returns the cents charged, or None if the request was already
+        settled or refunded."""
         out = await self._commit(Move("settle", account_id, api_key_id, request_id, reserved,
-                                      cost_micro_cents=cost_micro_cents))
+                                      cost_micro_cents=cost_micro_cents, usage=usage))
         return None if out is ALREADY_FINISHED else out
 
     async def refund(self, account_id: int, api_key_id: str | None, request_id: str, reserved: int,
-                     note: str | None = None) -> bool:
-        """Give the whole reservation back. False if the request was already settled or refunded."""
-        out = await self._commit(Move("refund", account_id, api_key_id, request_id, reserved, note=note))
+                     note: str | None = None, usage: LlmUsage | None = None) -> bool:
+        """Give the whole reservation back (and log the failed call's `usage`, if given, in the same commit).
+        False if the request was already settled or refunded."""
+        out = await self._commit(Move("refund", account_id, api_key_id, request_id, reserved, note=note,
+                                      usage=usage))
         return out is not ALREADY_FINISHED
 
     async def close(self) -> None:
@@ -160,8 +165,9 @@ def apply_moves(conn: Connection, moves: list[Move]) -> list[Any]:
     """Apply a batch in one transaction (synchronous: run by Database.write_sync). Settles and refunds go
     first, so what they give back can cover the batch's reservations; every account involved is locked up
     front in id order (no deadlocks between processes on PostgreSQL), which also makes each reservation's
-    limit check and charge one step. Returns each move's outcome: None, cents charged, ALREADY_FINISHED, a
-    403 (a limit reached) or a 402."""
+    limit check and charge one step. A settle or refund that takes effect writes its usage-log row too (one
+    insert for the batch). Returns each move's outcome: None, cents charged, ALREADY_FINISHED, a 403 (a limit
+    reached) or a 402."""
     now = time.time()
     outcomes: list[Any] = [None] * len(moves)
     account_ids = sorted({m.account_id for m in moves})
@@ -169,6 +175,7 @@ def apply_moves(conn: Connection, moves: list[Move]) -> list[Any]:
     for row in conn.execute(_LOCK_ACCOUNTS, {"ids": account_ids}):
         carry[row.id], balance[row.id] = int(row.carry_micro_cents or 0), int(row.balance_cents)
     ledger_rows: list[dict[str, Any]] = []
+    usage_rows: list[Row] = []
 
     finishing = [i for i, m in enumerate(moves) if m.kind != "reserve"]
     delta: dict[int, int] = defaultdict(int)
@@ -194,8 +201,14 @@ def apply_moves(conn: Connection, moves: list[Move]) -> list[Any]:
                     note = f"shortfall {short} cents: usage exceeded the reservation and the balance"
                     log.warning("request %s: %s", m.request_id, note)
                 outcomes[i] = charged
+                if m.usage is not None:
+                    usage_rows.append(llm_row(m.account_id, m.api_key_id, m.request_id, m.usage, completed=True,
+                                              cost_micro_cents=m.cost_micro_cents, charged_cents=charged, at=now))
             else:
                 back = m.cents
+                if m.usage is not None:
+                    usage_rows.append(llm_row(m.account_id, m.api_key_id, m.request_id, m.usage, completed=False,
+                                              cost_micro_cents=0, charged_cents=0, at=now))
             delta[m.account_id] += back
             returns.append((counters, back))
             ledger_rows.append(_row(m, m.kind, back, now, note))
@@ -224,6 +237,7 @@ def apply_moves(conn: Connection, moves: list[Move]) -> list[Any]:
         conn.execute(insert(open_reservations), opened)
     if ledger_rows:
         conn.execute(insert(ledger), ledger_rows)
+    record_rows(conn, usage_rows)
     return outcomes
 
 

@@ -61,6 +61,8 @@ def count_items(values: dict[str, Any], names: tuple[str, ...]) -> int:
 def _compare(value: Any, op: str, rhs: str | None) -> bool:
     if op in ("==", "!="):
         return (shown(value) == rhs) == (op == "==")
+    if rhs is None:  # an ordering against a missing value is false
+        return False
     try:
         left, right = float(value), float(rhs)
     except (TypeError, ValueError):

@@ -113,15 +113,20 @@ class Price:
                 if match is not None:
                     cents = match
         if self.per:
-            quantity = params.get(self.per)
-            if quantity is None or isinstance(quantity, bool):
-                quantity = self.per_default
-            try:
-                amount = float(str(quantity).rstrip("sx")) if quantity is not None else 1.0
-            except ValueError:
-                amount = 1.0
-            cents = math.ceil(cents * amount)  # never undercharge a fractional quantity
+            cents = math.ceil(cents * self.quantity(params))  # never undercharge a fractional quantity
         return cents
+
+    def quantity(self, params: dict[str, Any]) -> float:
+        """How many units the price counts: the `per` parameter's value (1 for a price per request)."""
+        if not self.per:
+            return 1.0
+        quantity = params.get(self.per)
+        if quantity is None or isinstance(quantity, bool):
+            quantity = self.per_default
+        try:
+            return float(str(quantity).rstrip("sx")) if quantity is not None else 1.0
+        except ValueError:
+            return 1.0
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,11 @@ class ModelSpec:
     def quote(self, params: dict[str, Any]) -> int:
         """Price in cents (the price block states everything it needs, `per_default` included)."""
         return self.price.quote(params)
+
+    def units(self, params: dict[str, Any]) -> tuple[str, float]:
+        """What the price of a request with `params` counts, and how many: ("duration_seconds", 8.0),
+        ("output_count", 4.0), or ("request", 1.0) for a price per request (the usage log shows it)."""
+        return self.price.per or "request", self.price.quantity(params)
 
 
 @dataclass(frozen=True)

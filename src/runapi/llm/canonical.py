@@ -75,6 +75,7 @@ class ChatResult:
     stop_sequence: str | None = None  # which stop sequence ended the text, when the upstream says
     # choices 1..n-1 when the request asked for n > 1 (Chat Completions); `usage` covers all of them
     alternatives: list[ChatResult] = field(default_factory=list)
+    deployment: str | None = None  # the configured deployment that answered (the router sets it; the usage log)
 
 
 @dataclass
@@ -91,3 +92,4 @@ class Delta:
     stop_sequence: str | None = None
     choice: int = 0  # which of n choices this piece belongs to
     prompt_usage: Usage | None = None  # the input side, when the upstream tells it at the start (Anthropic)
+    deployment: str | None = None  # on a stream's first delta: the deployment answering (set by the router)

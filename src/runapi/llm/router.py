@@ -30,6 +30,11 @@ ADAPTERS: dict[str, Callable[[LlmDeployment, aiohttp.ClientSession], Upstream]] 
 PROVIDER_HEADER = "X-RunAPI-Provider"  # "sandbox" on the sandbox's answers
 
 
+def _answered_by(upstream: Upstream, result: ChatResult) -> ChatResult:
+    result.deployment = upstream.d.name
+    return result
+
+
 def _failed(exc: UpstreamError) -> UpstreamFailed:
     if exc.retryable:
         return UpstreamFailed(f"Upstream error: {exc}")
@@ -90,7 +95,7 @@ class LlmRouter:
         last: UpstreamError | None = None
         for i, upstream in enumerate(chain):
             try:
-                return await upstream.complete(req)
+                return _answered_by(upstream, await upstream.complete(req))
             except UpstreamError as exc:
                 last = exc
                 log.warning("upstream %s failed for %s: %s", upstream.d.name, req.model, exc)
@@ -100,7 +105,7 @@ class LlmRouter:
                 if i == len(chain) - 1 and exc.retry_after and exc.retry_after <= MAX_RETRY_AFTER_WAIT:
                     await asyncio.sleep(exc.retry_after)
                     try:
-                        return await upstream.complete(req)
+                        return _answered_by(upstream, await upstream.complete(req))
                     except UpstreamError as again:
                         last = again
         assert last is not None  # the chain is not empty
@@ -145,6 +150,7 @@ class LlmRouter:
                 continue
             except StopAsyncIteration:
                 return
+            first.deployment = upstream.d.name
             yield first
             try:
                 async for delta in gen:

@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .context import request_id
+from .context import request_id, request_started
 from .metrics import HTTP_DURATION, HTTP_REQUESTS
 
 access_log = logging.getLogger("runapi.access")
@@ -59,6 +59,7 @@ class RequestObserver:
         rid_header = (b"x-request-id", rid.encode())
         status = 500  # if the app fails before answering, the server answers 500
         started = perf_counter()
+        started_token = request_started.set(started)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -74,6 +75,7 @@ class RequestObserver:
         # Reset only after a normal return: when an exception escapes, the server's own error log line for
         # it is written in this same context and should carry the id too.
         request_id.reset(token)
+        request_started.reset(started_token)
 
     def _observe(self, scope: Scope, status: int, seconds: float) -> None:
         method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"

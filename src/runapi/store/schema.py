@@ -133,6 +133,40 @@ ledger = Table(
     UniqueConstraint("task_id", "kind", name="uq_ledger_task_kind"),
 )
 
+# One row per billed request (an LLM call or a task), written in the transaction of the ledger move that makes
+# its cost final (billing/usage.py): what it was, who made it, what it used and what it cost.
+usage_events = Table(
+    "usage_events", metadata,
+    Column("id", String(40), primary_key=True),  # prefix id: usage_...
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("api_key_id", String(40)),
+    Column("kind", String(10), nullable=False),  # llm | task
+    # the ledger's task_id of the request (a task's id, an LLM call's reservation id llm_...). One row each, by
+    # construction (only the move that finishes the request writes it); not a unique index, which would cost
+    # every LLM settle one more B-tree insert for a guarantee the transaction already gives
+    Column("ref", String(40), nullable=False),
+    Column("request_id", String(128)),  # LLM: the X-Request-Id of the call
+    Column("model", String(100)),
+    Column("family", String(60)),  # tasks
+    Column("action", String(60)),  # tasks: the action; LLM: chat | embedding
+    Column("provider", String(60)),  # the deployment that answered, or "sandbox"
+    Column("status", String(20), nullable=False),  # completed | failed
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),  # including reasoning_tokens
+    Column("cached_tokens", BigInteger, nullable=False),  # input read from the prompt cache
+    Column("cache_write_tokens", BigInteger, nullable=False),
+    Column("reasoning_tokens", BigInteger, nullable=False),
+    Column("unit", String(60)),  # tasks: what the price counts (its `per` parameter, or "request")
+    Column("units", Float),  # tasks: how many of them the price counted
+    Column("cost_micro_cents", BigInteger, nullable=False),  # the exact cost, in millionths of a cent
+    Column("charged_cents", BigInteger, nullable=False),  # what the balance lost for it (sub-cent rests carried)
+    Column("latency_ms", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_usage_account_time", "account_id", "created_at"),
+    Index("ix_usage_key_time", "api_key_id", "created_at"),
+    Index("ix_usage_account_model_time", "account_id", "model", "created_at"),
+)
+
 # Metered (LLM) reservations not yet settled or refunded. Settling deletes the row, so a request can be
 # finished at most once across processes, and the janitor refunds what a crashed process left open.
 open_reservations = Table(

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..billing import ledger as billing
 from ..billing import limits as spend_limits
+from ..billing import usage
 from ..catalog import Action, get_catalog
 from ..errors import (
     RECORDS_BEING_GENERATED,
@@ -378,6 +379,10 @@ async def finish(db: Database, task: Task, owner: str, *, signer: UrlSigner, url
         else:
             billing.refund(conn, task.account_id, task.api_key_id, task.id, task.price_cents, note=error)
             spend_limits.give_back(conn, [(task.spend_counters, task.price_cents)])
+        usage.record_task(conn, account_id=task.account_id, api_key_id=task.api_key_id, task_id=task.id,
+                          family=task.family, action=task.action, model=task.model,
+                          provider=task.provider, params=task.params, price_cents=task.price_cents,
+                          completed=state == TaskState.COMPLETED, created_at=task.created_at, at=now)
         for seq, body in callbacks:
             _queue_callback(conn, task, seq, body, now)
         return True
