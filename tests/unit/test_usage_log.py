@@ -18,6 +18,8 @@ from runapi.auth.principal import Principal
 from runapi.billing import usage
 from runapi.billing.batcher import LedgerBatcher
 from runapi.billing.usage import LlmUsage, UsageFilter, UsageScope
+from runapi.catalog import get_catalog
+from runapi.catalog.validation import validate
 from runapi.errors import InvalidInput
 from runapi.store import Database
 from runapi.store.pages import PageRequest
@@ -173,8 +175,10 @@ def test_units_count_what_the_price_counts():
     assert usage.task_units("kling", "text_to_video", "kling-3.0", {"duration_seconds": 10}) == \
         ("duration_seconds", 10.0)
     assert usage.task_units("kling", "text_to_video", "kling-3.0", {}) == ("duration_seconds", 5.0)  # per_default
-    assert usage.task_units("hailuo", "text_to_video", "hailuo-02-text-to-video-standard", {}) == \
-        ("duration_seconds", 6.0)  # the sandbox's default duration, as the quote used
+    hailuo = get_catalog().action("hailuo", "text_to_video")
+    _, params = validate(hailuo, {"model": "hailuo-02-text-to-video-standard", "prompt": "x"})
+    assert usage.task_units("hailuo", "text_to_video", "hailuo-02-text-to-video-standard", params) == \
+        ("duration_seconds", 6.0)  # the default length validation applied, as the quote used
     assert usage.task_units("nano_banana", "text_to_image", "nano-banana", {"prompt": "x"}) == ("request", 1.0)
 
 
