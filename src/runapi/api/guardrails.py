@@ -8,12 +8,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..auth.keys import INTERVALS
 from ..errors import ApiError
 from ..policy import guardrail_store as store
 from ..policy.guardrail_store import LIST_FIELDS, Assignment, Guardrail
 from .context import runtime
 from .management import (
-    INTERVALS,
     MISSING,
     body_object,
     check_cents,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -140,7 +141,7 @@ def list_accounts() -> None:
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:  # scripts: the first line of stdin, so the password never shows in `ps` or shell history
-        return click.get_text_stream("stdin").readline().rstrip("\r\n")
+        return sys.stdin.readline().rstrip("\r\n")
     return str(click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password"))
 
 

@@ -60,8 +60,8 @@ def secret(request: Request) -> bytes:
 async def current_session(request: Request) -> ConsoleSession | None:
     """The live session of this request's cookie (looked up once per request)."""
     cached = getattr(request.state, "console_session", _UNSET)
-    if cached is not _UNSET:
-        return cached  # type: ignore[no-any-return]
+    if cached is None or isinstance(cached, ConsoleSession):
+        return cached
     found = await resolve_session(services(request).db, request.cookies.get(SESSION_COOKIE))
     request.state.console_session = found
     return found

@@ -18,7 +18,7 @@ from ...api.llm_common import admit_chat, run_complete, visible_models
 from ...errors import ApiError, InvalidInput, RunapiError
 from ...llm.openai_chat.surface import ChatCompletionCall
 from ..session import Viewer
-from ..web import form, render, refusal_status
+from ..web import form, refusal_status, render
 from .playground import acting_key, own_api_keys
 
 MAX_HISTORY_CHARS = 200_000
@@ -68,7 +68,7 @@ async def send(request: Request, viewer: Viewer) -> Response:
     system = str(data.get("system") or "").strip()
     message = str(data.get("message") or "").strip()
     history = _history(data.get("history"))
-    state = {"history": history, "model": model, "system": system}
+    state: dict[str, Any] = {"history": history, "model": model, "system": system}
     if not message:
         return await _page(request, viewer, key_id, 422, error="Write a message first.", **state)
     turns = [*history, {"role": "user", "content": message}]

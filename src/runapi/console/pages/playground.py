@@ -152,11 +152,29 @@ async def run(request: Request, viewer: Viewer) -> Response:
     return await _task_view(request, viewer, submitted.task, status=201)
 
 
+@dataclass(frozen=True)
+class TaskSummary:
+    """What the page shows of a task row besides its status body."""
+
+    id: str
+    what: str  # the model, or family/action for actions without one
+    price_cents: int
+    created_at: float
+    seconds: float | None  # how long it took, once finished
+
+    @classmethod
+    def of(cls, task: dict[str, Any]) -> TaskSummary:
+        done = task.get("completed_at")
+        return cls(id=task["id"], what=task.get("model") or f"{task['family']}/{task['action']}",
+                   price_cents=int(task["price_cents"]), created_at=task["created_at"],
+                   seconds=done - task["created_at"] if done else None)
+
+
 async def _task_view(request: Request, viewer: Viewer, task: dict[str, Any], status: int = 200) -> Response:
     rt = services(request)
     body = status_body(task, rt.signer, base_url(request), rt.settings.generated_url_ttl_seconds)
     template = "partials/playground_task.html" if request.headers.get("hx-request") else "playground_task.html"
-    return await render(request, template, viewer, status=status, task=task, body=body,
+    return await render(request, template, viewer, status=status, task=TaskSummary.of(task), body=body,
                         previews=unique(previews({k: v for k, v in body.items() if k != "id"})))
 
 
