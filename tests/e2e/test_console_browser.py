@@ -211,6 +211,9 @@ def test_a_post_without_the_csrf_token_is_refused(page, console):
     assert answer.status == 403
     assert "forged" not in page.goto("/console/keys").text()
     assert len(console.server.client().get("/api/v1/me").json()) == before
+    huge = httpx.post(f"{console.url}/console/sign-in", content=b"email=" + b"x" * (2 << 20),
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert huge.status_code == 413  # refused before the body is read
 
 
 def test_a_member_cannot_reach_the_operator_view(page):

@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
+from .. import files_policy
 from .context import SCOPE_KEY, ConsoleState
 from .pages import callback_secret, chat, guardrails, keys, operator, overview, playground, signin
 from .session import current_session, viewer_for
@@ -27,6 +28,9 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-frame-options", b"DENY"),
            (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
 NO_STORE = (b"cache-control", b"no-store")
+# Bodies the console accepts: a form, or the playground's files (a few inputs of the files API's size).
+MAX_FORM_BYTES = 1 << 20
+MAX_UPLOAD_FORM_BYTES = 2 * files_policy.LOCAL_MAX_BYTES
 
 
 async def home(request: Request) -> Response:
@@ -89,6 +93,9 @@ class ConsoleApp:
             await self.router(scope, receive, send)
             return
         scope[SCOPE_KEY] = self.state
+        if too_large(scope):
+            await PlainTextResponse("Request body too large", status_code=413)(scope, receive, send)
+            return
         static = scope["path"].startswith(f"{scope.get('root_path', '')}/static/")
 
         async def send_with_headers(message: Message) -> None:
@@ -99,6 +106,17 @@ class ConsoleApp:
             await send(message)
 
         await self.router(scope, receive, send_with_headers)
+
+
+def too_large(scope: Scope) -> bool:
+    """A declared body over what the console takes (multipart: the playground's uploads), refused before any
+    of it is read."""
+    headers = dict(scope.get("headers") or [])
+    declared = headers.get(b"content-length", b"").decode("latin-1")
+    if not (declared.isascii() and declared.isdigit()):
+        return False
+    multipart = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+    return int(declared) > (MAX_UPLOAD_FORM_BYTES if multipart else MAX_FORM_BYTES)
 
 
 def console_routes() -> list[BaseRoute]:
