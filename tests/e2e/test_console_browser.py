@@ -166,6 +166,39 @@ def test_a_new_keys_token_is_shown_once_and_works(page, console):
         assert api.get("/api/v1/me/balance").status_code == 401
 
 
+def test_a_member_cannot_lift_the_limit_an_admin_set(browser, console):
+    from playwright.sync_api import expect
+
+    member = browser.new_context(base_url=console.url)
+    admin_ = browser.new_context(base_url=console.url)
+    try:
+        mine = member.new_page()
+        sign_in(mine, MEMBER, MEMBER_PASSWORD)
+        mine.goto("/console/keys")
+        mine.get_by_label("Name", exact=True).fill("member key")
+        mine.get_by_role("button", name="Create key").click()
+        expect(mine.get_by_test_id("new-key-token")).to_be_visible()
+
+        boss = admin_.new_page()
+        sign_in(boss, ADMIN, ADMIN_PASSWORD)
+        boss.goto("/console/keys")
+        boss.get_by_role("link", name="member key").click()  # admins see every key of the account
+        boss.get_by_label("Credit limit").fill("100")
+        boss.get_by_role("button", name="Save").click()
+        expect(boss.get_by_role("status")).to_have_text("Saved.")
+
+        mine.get_by_role("link", name="member key").click()
+        expect(mine.get_by_text("An admin set these limits")).to_be_visible()
+        mine.get_by_label("Credit limit").fill("")
+        mine.get_by_role("button", name="Save").click()
+        expect(mine.get_by_role("alert")).to_contain_text("Only an account admin can change the limits")
+        mine.get_by_role("link", name="← API keys").click()
+        expect(mine.get_by_role("row").filter(has_text="member key")).to_contain_text("$1.00 daily")
+    finally:
+        member.close()
+        admin_.close()
+
+
 def test_the_playground_runs_an_image_and_shows_it(page):
     from playwright.sync_api import expect
 
