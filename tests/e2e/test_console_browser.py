@@ -218,6 +218,25 @@ def test_the_playground_runs_an_image_and_shows_it(page):
     expect(page.locator(".task")).to_contain_text("$0.12")  # nano-banana-pro's price, charged
 
 
+def test_a_file_chosen_in_the_playground_is_uploaded_and_used(page, tmp_path):
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    source = tmp_path / "source.png"
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(source)
+    sign_in(page, ADMIN, ADMIN_PASSWORD)
+    nav(page, "Playground")
+    page.get_by_label("Family").select_option("nano_banana")
+    page.get_by_label("Action").select_option("edit_image")
+    page.get_by_label("Prompt").fill("make it blue")
+    page.get_by_label("or upload files").set_input_files(str(source))
+    page.get_by_role("button", name="Run").click()
+    expect(page.get_by_test_id("task-status")).to_have_text("completed")
+    request = page.get_by_test_id("task-request").text_content() or ""
+    assert "/files/uploads/1/" in request and "source.png" in request  # the upload's signed URL, in the request
+    expect(page.locator(".preview img").first).to_be_visible()
+
+
 def test_the_chat_playground_answers(page):
     from playwright.sync_api import expect
 

@@ -161,13 +161,14 @@ class TaskSummary:
     price_cents: int
     created_at: float
     seconds: float | None  # how long it took, once finished
+    params: dict[str, Any]  # the request as validated (defaults applied)
 
     @classmethod
     def of(cls, task: dict[str, Any]) -> TaskSummary:
         done = task.get("completed_at")
         return cls(id=task["id"], what=task.get("model") or f"{task['family']}/{task['action']}",
                    price_cents=int(task["price_cents"]), created_at=task["created_at"],
-                   seconds=done - task["created_at"] if done else None)
+                   seconds=done - task["created_at"] if done else None, params=dict(task.get("params") or {}))
 
 
 async def _task_view(request: Request, viewer: Viewer, task: dict[str, Any], status: int = 200) -> Response:
