@@ -98,8 +98,9 @@ def refusal_status(exc: RunapiError | ApiError) -> int:
     return exc.status if isinstance(exc, ApiError) else http_status(exc)
 
 
-def page(handler: Handler, *, operator: bool = False, admin: bool = False) -> Endpoint:
-    """Wrap a handler: signed in, CSRF-checked on POST, role-checked, refusals as pages."""
+def page(handler: Handler, *, operator: bool = False) -> Endpoint:
+    """Wrap a handler: signed in, CSRF-checked on POST, operator-only when asked, refusals as pages. (What an
+    admin or a member may do is decided by the services the handler calls, as for the API.)"""
 
     async def endpoint(request: Request) -> Response:
         session = await current_session(request)
@@ -111,8 +112,6 @@ def page(handler: Handler, *, operator: bool = False, admin: bool = False) -> En
                                                           "console (CSRF check failed). Reload the page and retry.")
         if operator and not viewer.is_operator:
             return await error_page(request, viewer, 403, "Only the instance operator can open this page.")
-        if admin and not viewer.is_admin:
-            return await error_page(request, viewer, 403, "Only an account admin can do this.")
         try:
             return await handler(request, viewer)
         except Refused as exc:
