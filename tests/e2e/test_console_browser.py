@@ -165,6 +165,12 @@ def test_a_new_keys_token_is_shown_once_and_works(page, console):
     with console.server.client(token) as api:
         assert api.get("/api/v1/me/balance").status_code == 401
 
+    page.get_by_role("link", name="from the browser").click()
+    page.get_by_text("Delete this key").click()  # behind a disclosure: no accidental click
+    page.get_by_role("button", name="Delete key").click()
+    expect(page).to_have_url(re.compile(r"/console/keys$"))
+    expect(page.get_by_role("row").filter(has_text="from the browser")).to_have_count(0)
+
 
 def test_a_member_cannot_lift_the_limit_an_admin_set(browser, console):
     from playwright.sync_api import expect
