@@ -31,7 +31,7 @@ import httpx
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from tests.drip import PNG, DripServer
+from tests.support.drip import PNG, DripServer
 
 KEY = "rk-bench-" + "a" * 40
 EDIT = "/api/v1/nano_banana/edit_image"

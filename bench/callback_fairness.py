@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 
 from runapi.settings import DEFAULT_CALLBACK_DELAYS
 from runapi.store.schema import callback_deliveries
-from tests.conftest import Recorder, new_account, start_server, wait_for
-from tests.test_abuse_callbacks import DripReceiver
+from tests.e2e.test_abuse_callbacks import DripReceiver
+from tests.support.servers import Recorder, new_account, start_server, wait_for
 
 T2I = "/api/v1/nano_banana/text_to_image"
 

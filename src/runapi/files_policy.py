@@ -27,9 +27,10 @@ _UNSAFE_NAME = re.compile(r"[^\w.\-() ]+", re.UNICODE)
 def sniff(data: bytes) -> str | None:
     """The MIME type the bytes really are, if it is one we accept."""
     kind = filetype.guess(data[:8192])
-    if kind is None or kind.mime not in ALLOWED_MIME:
+    mime: str | None = None if kind is None else kind.mime
+    if mime is None or mime not in ALLOWED_MIME:
         return None
-    return CANONICAL.get(kind.mime, kind.mime)
+    return CANONICAL.get(mime, mime)
 
 
 def extension_for(mime: str) -> str:

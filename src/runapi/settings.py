@@ -6,7 +6,7 @@ import ipaddress
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -127,7 +127,7 @@ class Settings(BaseSettings):
     # LLM upstreams, tried in order for the models they serve: [{"name": "openai", "base_url": ".../v1",
     # "api_key": "...", "models": ["gpt-5.2"] or ["*"], "model_map": {"gpt-5.2": "gpt-5.2-2026-01-01"}}]
     # "protocol": "openai" (Chat Completions, default) | "anthropic" (base_url without /v1) | "gemini" (likewise)
-    llm_upstreams: list[dict] = Field(default_factory=list)
+    llm_upstreams: list[dict[str, Any]] = Field(default_factory=list)
     # With llm_upstreams configured, a model none of them serves answers 503; true: the sandbox LLM answers it
     # (marked `X-RunAPI-Provider: sandbox`, and billed). Without any llm_upstreams the sandbox always answers.
     sandbox_fallback: bool = False
@@ -135,7 +135,7 @@ class Settings(BaseSettings):
     # Media upstreams, tried in order for the models they serve (README "Real media providers"):
     # [{"name": "fal", "kind": "fal" | "openai_images" | "elevenlabs", "base_url": "...", "api_key": "...",
     #   "models": ["veo-3.1"] or ["*"], "model_map": {...}, "max_concurrency": 4}]. Empty: the sandbox.
-    media_upstreams: list[dict] = Field(default_factory=list)
+    media_upstreams: list[dict[str, Any]] = Field(default_factory=list)
 
     # An LLM reservation still open this long was left by a process that died mid-call: refunded in full.
     llm_abandoned_after_seconds: float = 3600.0

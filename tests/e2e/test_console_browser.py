@@ -20,11 +20,7 @@ import httpx
 import pytest
 
 from runapi.auth import admin, console_sessions, passwords
-
-try:  # the tests/ reorganisation moves the server helpers to tests/support
-    from tests.support.servers import Server, start_server  # type: ignore[import-not-found]
-except ImportError:
-    from tests.conftest import Server, start_server
+from tests.support.servers import Server, start_server
 
 CHROMIUM = Path(os.environ.get("RUNAPI_CHROMIUM", "/usr/bin/chromium"))
 IN_CI = os.environ.get("RUNAPI_CI") == "1"

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from ..catalog import get_catalog
@@ -44,7 +47,7 @@ log = logging.getLogger("runapi.api")
 HTTP_MESSAGES = {404: "Not found", 405: "Method not allowed"}
 
 
-async def api_error(request: Request, exc: Exception) -> Json:
+async def api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, (ApiError, RunapiError))
     exc = as_api_error(exc)
     path = request.url.path
@@ -54,7 +57,7 @@ async def api_error(request: Request, exc: Exception) -> Json:
     return error_response(exc, structured=structured)
 
 
-async def http_error(request: Request, exc: Exception) -> Json:
+async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     message = HTTP_MESSAGES.get(exc.status_code, exc.detail or "Error")
     # Routing 404s and 405s in the error shape of the surface the path belongs to, like every other error.
@@ -75,7 +78,7 @@ class ObservedStarlette(Starlette):
     """Starlette with the RequestObserver outside its ServerErrorMiddleware, so the observer also sees (and
     tags with the request id) the 500 answers that middleware sends for unhandled exceptions."""
 
-    def __init__(self, *args, access_log: bool = True, **kwargs):
+    def __init__(self, *args: Any, access_log: bool = True, **kwargs: Any) -> None:
         self.access_log = access_log
         super().__init__(*args, **kwargs)
         lifespan = self.router.lifespan_context
@@ -104,7 +107,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         rt = await build_services(settings)
         app.state.runtime = rt  # the app owns its services: built here, stopped on the way out
         warn_about_exposure(settings)

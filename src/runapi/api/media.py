@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.requests import Request
 from starlette.routing import Route
 
@@ -9,6 +11,7 @@ from ..auth.principal import require_api_key
 from ..catalog import Action, Catalog
 from ..errors import ApiError, task_not_found
 from ..tasks import engine
+from ..tasks.model import Task, TaskState
 from ..tasks.submit import submit_task, validated
 from ..tasks.views import retry_after_seconds, status_body
 from .context import authenticated, base_url, runtime
@@ -18,9 +21,10 @@ MAX_IDEMPOTENCY_KEY = 255
 MAX_CLIENT_REQUEST_ID = 512
 TASK_ID_HEADER = "X-RunAPI-Task-Id"
 CLIENT_REQUEST_ID_HEADER = "X-Client-Request-Id"
+Endpoint = Callable[[Request], Awaitable[Json]]
 
 
-def create_endpoint(action: Action):
+def create_endpoint(action: Action) -> Endpoint:
     async def create(request: Request) -> Json:
         rt = runtime(request)
         who = await authenticated(request)
@@ -51,23 +55,23 @@ def client_request_id_of(request: Request) -> str | None:
     return value
 
 
-def task_headers(task: dict, client_request_id: str | None = None) -> dict[str, str]:
-    headers = {TASK_ID_HEADER: task["id"]}
-    echoed = client_request_id or task.get("client_request_id")
+def task_headers(task: Task, client_request_id: str | None = None) -> dict[str, str]:
+    headers = {TASK_ID_HEADER: task.id}
+    echoed = client_request_id or task.client_request_id
     if echoed:
         headers[CLIENT_REQUEST_ID_HEADER] = echoed
     return headers
 
 
-async def created_answer(request: Request, action: Action, task: dict, *, replayed: bool,
+async def created_answer(request: Request, action: Action, task: Task, *, replayed: bool,
                          client_request_id: str | None) -> Json:
     """The answer to a create: 202 {"id", "status"}; for an Idempotency-Key replay, the same status code with the
     task's current status body and "task_replayed": true (a retry looks like the original answer, plus news)."""
     headers = task_headers(task, client_request_id)
     if action.sync:
-        return await sync_result(request, task["id"], task["account_id"], headers)
+        return await sync_result(request, task.id, task.account_id, headers)
     if not replayed:
-        return Json({"id": task["id"], "status": "processing"}, status_code=202, headers=headers)
+        return Json({"id": task.id, "status": TaskState.QUEUED.wire}, status_code=202, headers=headers)
     rt = runtime(request)  # the replayed row was read just now: it is the task's current state
     body = status_body(task, rt.signer, base_url(request), rt.settings.generated_url_ttl_seconds)
     if body["status"] == "processing":
@@ -84,21 +88,23 @@ async def sync_result(request: Request, task_id: str, account_id: int, headers: 
     rt = runtime(request)
     await rt.wait_finished(task_id, SYNC_TIMEOUT_SECONDS)
     task = await engine.get_task(rt.db, task_id, account_id)
+    if task is None:  # not seen: it was created by this account just now, and tasks are never deleted
+        raise task_not_found()
     body = status_body(task, rt.signer, base_url(request), rt.settings.generated_url_ttl_seconds)
-    if body["status"] == "failed":
+    if task.state is TaskState.FAILED:
         raise ApiError(422, body["error"], headers=headers)
-    if body["status"] != "completed":
+    if task.state is not TaskState.COMPLETED:
         raise ApiError(503, "The request is taking longer than expected; try again",
                        headers={**headers, "Retry-After": "5"})
     return Json({k: v for k, v in body.items() if k not in TASK_KEYS}, headers=headers)
 
 
-def status_endpoint(action: Action):
+def status_endpoint(action: Action) -> Endpoint:
     async def status(request: Request) -> Json:
         rt = runtime(request)
         who = await authenticated(request)
         task = await engine.get_task(rt.db, request.path_params["task_id"], who.account_id)
-        if task is None or task["family"] != action.family or task["action"] != action.name:
+        if task is None or task.family != action.family or task.action != action.name:
             raise task_not_found()
         body = status_body(task, rt.signer, base_url(request), rt.settings.generated_url_ttl_seconds)
         headers = task_headers(task)

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..catalog import Action, Param, get_catalog
@@ -145,7 +145,7 @@ async def root(request: Request) -> Json | HTMLResponse:
     return Json(ROOT)
 
 
-def routes() -> list:
+def routes() -> list[BaseRoute]:
     from swagger_ui_bundle import swagger_ui_path
 
     return [

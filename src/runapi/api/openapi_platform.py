@@ -2,7 +2,7 @@
 guardrails, files and uploads, and the three LLM surfaces (OpenAI, Anthropic, Gemini).
 
 Request schemas state what the handlers accept; response schemas are declared where the body is ours and
-stable (they are checked against real answers by tests/test_fuzz_openapi.py). LLM answers are declared by
+stable (they are checked against real answers by tests/e2e/test_fuzz_openapi.py). LLM answers are declared by
 their top-level shape only: the SDKs' own types are the full contract."""
 
 from __future__ import annotations

@@ -4,12 +4,14 @@ after the media ones, paid for ~160 failed matches per call, about a tenth of th
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.routing import Match, Route, Router
 from starlette.types import Receive, Scope, Send
 
 
 class IndexedRouter(Router):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._fixed: dict[str, list[Route]] = {}
         for i, route in enumerate(self.routes):

@@ -14,12 +14,13 @@ from starlette.routing import Route
 
 from ..errors import ApiError
 from ..providers.upstream.router import webhook_signature
+from ..services import Services
 from ..tasks import engine
 from .context import runtime
 from .responses import Json
 
 POKE_FOR_SECONDS = 60.0  # a task in the middle of a step is poked again until the step ends
-_background: set[asyncio.Task] = set()
+_background: set[asyncio.Task[None]] = set()
 
 
 async def upstream_webhook(request: Request) -> Json:
@@ -37,7 +38,7 @@ async def upstream_webhook(request: Request) -> Json:
     return Json({"received": True})
 
 
-async def poke(rt, task_id: str) -> bool:
+async def poke(rt: Services, task_id: str) -> bool:
     """Make an unleased, unfinished task due now and wake a worker. False while a worker holds it."""
     outcome = await engine.make_due(rt.db, task_id)
     if outcome == "due":
@@ -45,7 +46,7 @@ async def poke(rt, task_id: str) -> bool:
     return outcome != "held"  # finished or unknown: nothing to wake
 
 
-async def _poke_until_free(rt, task_id: str) -> None:
+async def _poke_until_free(rt: Services, task_id: str) -> None:
     deadline = time.monotonic() + POKE_FOR_SECONDS
     while time.monotonic() < deadline:
         await asyncio.sleep(0.2)

@@ -26,14 +26,14 @@ class MintedKey:
     created_at: float = 0.0
 
 
-async def create_account(db: Database, name: str, email: str, credits_cents: int = 0) -> dict:
+async def create_account(db: Database, name: str, email: str, credits_cents: int = 0) -> dict[str, Any]:
     """A new account whose first member (the given user, created if new) is its admin."""
     created, _ = await _create_account(db, name, email, credits_cents, None, None)
     return created
 
 
 async def create_account_with_key(db: Database, name: str, email: str, credits_cents: int, key_name: str,
-                                  token: str | None = None) -> tuple[dict, MintedKey]:
+                                  token: str | None = None) -> tuple[dict[str, Any], MintedKey]:
     """`create_account` and its admin's first API key in one transaction: a failure leaves neither (an account
     nobody holds a key to would also end the first-start bootstrap, which runs only on an empty database)."""
     created, key = await _create_account(db, name, email, credits_cents, key_name, token)
@@ -42,13 +42,13 @@ async def create_account_with_key(db: Database, name: str, email: str, credits_c
 
 
 async def _create_account(db: Database, name: str, email: str, credits_cents: int, key_name: str | None,
-                          token: str | None) -> tuple[dict, MintedKey | None]:
+                          token: str | None) -> tuple[dict[str, Any], MintedKey | None]:
     if credits_cents:
         check_credit_amount(credits_cents)
     now = time.time()
     membership_id = tokens.new_prefixed_id("member")
 
-    def create(conn: Connection) -> tuple[dict, MintedKey | None]:
+    def create(conn: Connection) -> tuple[dict[str, Any], MintedKey | None]:
         account_id = conn.execute(insert(accounts).values(
             name=name, balance_cents=0, callback_secret=tokens.new_callback_secret(), created_at=now,
         ).returning(accounts.c.id)).scalar_one()
@@ -148,7 +148,7 @@ async def list_members(db: Database, account_id: int, membership_id: str | None 
 
 async def admin_membership(db: Database, account_id: int) -> str:
     async with db.read() as conn:
-        mid = (await conn.execute(select(memberships.c.id).where(
+        mid: str | None = (await conn.execute(select(memberships.c.id).where(
             memberships.c.account_id == account_id, memberships.c.role == "admin"
         ).order_by(memberships.c.created_at).limit(1))).scalar()
     if mid is None:
@@ -214,14 +214,14 @@ async def callback_secret(db: Database, account_id: int, rotate: bool = False) -
         if rotate:
             await conn.execute(update(accounts).where(accounts.c.id == account_id)
                                .values(callback_secret=tokens.new_callback_secret()))
-        secret = (await conn.execute(select(accounts.c.callback_secret)
+        secret: str | None = (await conn.execute(select(accounts.c.callback_secret)
                                      .where(accounts.c.id == account_id))).scalar()
     if secret is None:
         raise LookupError(f"account {account_id} not found")
     return secret
 
 
-async def list_accounts(db: Database) -> list[dict]:
+async def list_accounts(db: Database) -> list[dict[str, Any]]:
     async with db.read() as conn:
         rows = (await conn.execute(select(accounts.c.id, accounts.c.name, accounts.c.balance_cents)
                                    .order_by(accounts.c.id))).mappings().all()

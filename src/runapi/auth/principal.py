@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -116,7 +117,7 @@ class Authenticator:
     def _drop_account(self, account_id: str) -> None:
         self._drop_where(lambda p: account_id == ALL or str(p.account_id) == account_id)
 
-    def _drop_where(self, stale) -> None:
+    def _drop_where(self, stale: Callable[[Principal], bool]) -> None:
         for digest in [d for d, (p, _) in self._cache.items() if stale(p)]:
             self._cache.pop(digest, None)
 

@@ -60,7 +60,7 @@ class Move:
     member_guardrail_id: str | None = None
     note: str | None = None
     limits: tuple[Limit, ...] = ()  # reserve: checked and charged with it
-    future: asyncio.Future = field(default=None, repr=False)  # type: ignore[assignment]
+    future: asyncio.Future[Any] = field(init=False, repr=False)  # set by LedgerBatcher._commit, on the running loop
 
 
 ALREADY_FINISHED = object()  # outcome of a settle/refund whose reservation was already closed
@@ -71,8 +71,8 @@ class LedgerBatcher:
         self.db = db
         self.max_batch = max_batch
         self._queue: list[Move] = []
-        self._drain: asyncio.Task | None = None
-        self._background: set[asyncio.Task] = set()
+        self._drain: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
         self.stats = {"moves": 0, "commits": 0}  # how well moves are grouped (metrics, tests)
 
     async def reserve(self, account_id: int, api_key_id: str | None, request_id: str, cents: int,
@@ -116,7 +116,7 @@ class LedgerBatcher:
         # Shielded: a cancelled caller must not cancel the future the batch resolves.
         return await asyncio.shield(move.future)
 
-    def _refund_abandoned(self, move: Move, fut: asyncio.Future) -> None:
+    def _refund_abandoned(self, move: Move, fut: asyncio.Future[Any]) -> None:
         if fut.cancelled() or fut.exception() is not None:
             return
         task = asyncio.ensure_future(self.refund(move.account_id, move.api_key_id, move.request_id, move.cents,
@@ -248,7 +248,8 @@ def _reserve_for_account(conn: Connection, account_id: int, moves: list[Move], n
             if not isinstance(out, RunapiError) and m.cents > 0 and (conn.execute(
                     _TAKE, {"aid": account_id, "cents": m.cents})).rowcount != 1:
                 if out is not None:
-                    counters.uncharge(out, m.cents)  # type: ignore[union-attr]
+                    assert counters is not None  # only counters charge limits
+                    counters.uncharge(out, m.cents)
                 out = insufficient_credits()
             outcomes.append(out)
     if counters is not None:

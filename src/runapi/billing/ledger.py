@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import insufficient_credits
@@ -24,7 +25,7 @@ def credit(conn: Connection, account_id: int, cents: int, note: str | None = Non
         update(accounts).where(accounts.c.id == account_id)
         .values(balance_cents=accounts.c.balance_cents + cents).returning(accounts.c.balance_cents)
     )
-    balance = res.scalar_one()
+    balance: int = res.scalar_one()
     conn.execute(_ENTRY, _entry(account_id, "credit", cents, note=note))
     return balance
 
@@ -41,7 +42,7 @@ _ENTRY = insert(ledger)
 
 def _entry(account_id: int, kind: str, cents: int, *, api_key_id: str | None = None, task_id: str | None = None,
            model: str | None = None, guardrail_id: str | None = None, member_guardrail_id: str | None = None,
-           note: str | None = None, at: float | None = None) -> dict:
+           note: str | None = None, at: float | None = None) -> dict[str, Any]:
     return {"account_id": account_id, "api_key_id": api_key_id, "task_id": task_id, "kind": kind, "model": model,
             "guardrail_id": guardrail_id, "member_guardrail_id": member_guardrail_id, "amount_cents": cents,
             "note": note, "created_at": time.time() if at is None else at}
@@ -94,12 +95,14 @@ def window_start(interval: str | None, now: float | None = None) -> float | None
 
 
 def utc_day_start(now: float | None = None) -> float:
-    return window_start("daily", now)  # type: ignore[return-value]
+    start = window_start("daily", now)
+    assert start is not None  # a named interval always has a start
+    return start
 
 
 def spent_query(account_id: int, since: float | None, *, api_key_id: str | None = None,
                 guardrail_id: str | None = None, models: list[str] | tuple[str, ...] | None = None,
-                exclude_models: bool = False):
+                exclude_models: bool = False) -> Select[Any]:
     """The statement behind `spent_since` (also run synchronously, inside a write transaction, to derive a
     limit's counter: billing/limits.py)."""
     reserved = select(ledger.c.task_id).where(ledger.c.account_id == account_id, ledger.c.kind == "reserve")

@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Delete, bindparam, delete, insert, select, update
 
 from ..errors import Forbidden
 from ..store.schema import accounts, spend_counters
@@ -58,7 +58,7 @@ def budget_scope(guardrail_id: str, models: list[str], match_mode: str, interval
     return f"budget:{guardrail_id}:{digest}:{interval or 'all'}"
 
 
-def forget_key_counters(key_id: str):
+def forget_key_counters(key_id: str) -> Delete:
     """Statement dropping a key's counters (its limit changed: the next request derives them again, counting
     what was spent while no limit was kept)."""
     return delete(spend_counters).where(spend_counters.c.scope.startswith(f"key:{key_id}:", autoescape=True))

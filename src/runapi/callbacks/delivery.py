@@ -48,7 +48,7 @@ class CallbackDispatcher:
         self.rt = services
         self.http = http
         self.owner = f"cb-{uuid.uuid4().hex[:12]}"
-        self.inflight: set[asyncio.Task] = set()
+        self.inflight: set[asyncio.Task[None]] = set()
         self.busy: Counter[int] = Counter()  # account id → its deliveries in flight here
 
     async def claim_due(self, limit: int) -> list[dict[str, Any]]:
@@ -136,7 +136,7 @@ class CallbackDispatcher:
         account = d["account_id"]
         self.busy[account] += 1
 
-        def done(t: asyncio.Task) -> None:
+        def done(t: asyncio.Task[None]) -> None:
             self.inflight.discard(t)
             # the account may have been held back at its share, or the task's next callback (a later stage,
             # the final one) waited for this one: look again now rather than at the next idle poll

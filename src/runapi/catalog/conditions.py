@@ -58,7 +58,7 @@ def count_items(values: dict[str, Any], names: tuple[str, ...]) -> int:
     return total
 
 
-def _compare(value: Any, op: str, rhs: str) -> bool:
+def _compare(value: Any, op: str, rhs: str | None) -> bool:
     if op in ("==", "!="):
         return (shown(value) == rhs) == (op == "==")
     try:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .conditions import shown
+from .sandbox_schema import SandboxSpec, default_length, parse_sandbox
 
 PARAM_KEYS = (
     "type", "items", "required", "required_when", "forbidden_when", "only_models", "enum", "default",
@@ -22,8 +23,9 @@ PLATFORM_PARAMS = {
 }
 ACTION_KEYS = (
     "summary", "result", "result_fields", "sync", "model_param", "default_model", "echo", "params", "rules",
-    "sandbox", "models", "examples", "status_extra", "stages",
+    "sandbox", "models", "examples", "status_extra", "stages", "result_extra",
 )
+MODEL_KEYS = ("description", "params", "sandbox", "price")
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class Param:
     # the id of a record a completed task of this account produced: {family/action: dotted path in its result}
     record_ref: dict[str, str] | None = None
     # `effect: none` + `reason`: accepted (the docs list it) but deliberately changes nothing; anything else
-    # must be read by the sandbox generator or an upstream mapping (tests/test_param_effects.py)
+    # must be read by the sandbox generator or an upstream mapping (tests/e2e/test_param_effects.py)
     effect: str | None = None
     reason: str | None = None
 
@@ -86,8 +88,9 @@ class Param:
 def _tuples(raw: dict[str, Any]) -> dict[str, Any]:
     out = {k: tuple(v) if isinstance(v, list) and k in ("enum", "only_models", "task_ref") else v
            for k, v in raw.items()}
-    if isinstance(out.get("fields"), dict):
-        out["fields"] = tuple(Param.from_dict(name, spec or {}) for name, spec in out["fields"].items())
+    fields = raw.get("fields")
+    if isinstance(fields, dict):
+        out["fields"] = tuple(Param.from_dict(name, spec or {}) for name, spec in fields.items())
     return out
 
 
@@ -98,9 +101,10 @@ class Price:
     cents: int
     by: dict[str, dict[str, int]] = field(default_factory=dict)
     per: str | None = None
-    per_default: float | None = None  # the `per` quantity when the request leaves it out
+    # the `per` quantity when the request leaves it out (a length: what the sandbox makes then); else 1
+    per_default: float | None = None
 
-    def quote(self, params: dict[str, Any], fallback_per: float | None = None) -> int:
+    def quote(self, params: dict[str, Any]) -> int:
         cents = self.cents
         for param_name, table in self.by.items():
             value = shown(params.get(param_name))
@@ -111,7 +115,7 @@ class Price:
         if self.per:
             quantity = params.get(self.per)
             if quantity is None or isinstance(quantity, bool):
-                quantity = self.per_default if self.per_default is not None else fallback_per
+                quantity = self.per_default
             try:
                 amount = float(str(quantity).rstrip("sx")) if quantity is not None else 1.0
             except ValueError:
@@ -125,15 +129,12 @@ class ModelSpec:
     id: str
     description: str
     params: dict[str, Param]
-    sandbox: dict[str, Any]
+    sandbox: SandboxSpec | None  # the action's block merged with the model's; None: no sandbox
     price: Price
 
     def quote(self, params: dict[str, Any]) -> int:
-        """Price in cents; a per-second price without a duration uses what the sandbox would produce."""
-        fallback = None
-        if self.price.per and self.price.per == self.sandbox.get("duration_param", "duration_seconds"):
-            fallback = self.sandbox.get("default_duration", 5)
-        return self.price.quote(params, fallback)
+        """Price in cents (the price block states everything it needs, `per_default` included)."""
+        return self.price.quote(params)
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ class Action:
     model_param: str  # required | optional | absent
     params: dict[str, Param]
     models: dict[str, ModelSpec]
-    sandbox: dict[str, Any]
+    sandbox: SandboxSpec | None  # the action's own block (tasks whose model left the catalog)
     default_model: str | None = None
     rules: tuple[Rule, ...] = ()
     sync: bool = False
@@ -164,6 +165,8 @@ class Action:
     examples: tuple[dict[str, Any], ...] = ()
     # fixed fields per wire status, e.g. {processing: {generation_stage: text_generated}}
     status_extra: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # fixed documented fields of the completed body (e.g. progress: "1.00"), whichever provider made the result
+    result_extra: dict[str, Any] = field(default_factory=dict)
     # progress stages a processing task passes through, in order, each shown in `stage_field` and called back
     stages: tuple[str, ...] = ()
     stage_field: str | None = None
@@ -202,6 +205,20 @@ def _price(raw: Any, where: str) -> Price:
     return Price(**raw)
 
 
+def _check_length_price(where: str, price: Price, params: dict[str, Param], sandbox: SandboxSpec | None) -> None:
+    """A price per the sandbox's length param, where a request may leave the length out, states `per_default`:
+    the length the sandbox then makes. Else an absent length would be charged as one second."""
+    made = default_length(sandbox)
+    if made is None or price.per != made[0] or made[0] not in params:
+        return
+    param = params[made[0]]
+    if param.required or (param.default is not None and param.default_when is None):
+        return  # the request always has a length
+    if price.per_default != made[1]:
+        raise ValueError(f"{where}: price per {price.per} needs per_default: {made[1]:g} (the seconds the sandbox "
+                         f"makes without {price.per}), got {price.per_default}")
+
+
 def build_family(raw: dict[str, Any]) -> Family:
     name = raw["family"]
     actions = {}
@@ -210,21 +227,29 @@ def build_family(raw: dict[str, Any]) -> Family:
         if unknown:
             raise ValueError(f"{name}/{action_name}: unknown keys {sorted(unknown)}")
         base = {pname: Param.from_dict(pname, p or {}) for pname, p in a.get("params", {}).items()}
-        sandbox = a.get("sandbox", {})
+        sandbox = a.get("sandbox") or {}
+        action_sandbox = parse_sandbox(sandbox, f"{name}/{action_name}")  # its own mistakes named here
         models = {}
         for model_id, m in a.get("models", {}).items():
             m = m or {}
+            where = f"{name}/{action_name}/{model_id}"
+            unknown = set(m) - set(MODEL_KEYS)
+            if unknown:
+                raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
             overrides = m.get("params", {})
             missing = set(overrides) - set(base)
             if missing:
-                raise ValueError(f"{name}/{action_name}/{model_id}: overrides unknown params {sorted(missing)}")
+                raise ValueError(f"{where}: overrides unknown params {sorted(missing)}")
             params = {pname: p.overridden(overrides[pname]) if pname in overrides else p for pname, p in base.items()}
+            model_sandbox = parse_sandbox({**sandbox, **(m.get("sandbox") or {})}, where)
+            price = _price(m.get("price"), where)
+            _check_length_price(where, price, params, model_sandbox)
             models[model_id] = ModelSpec(
                 id=model_id,
                 description=m.get("description", ""),
                 params=params,
-                sandbox={**sandbox, **m.get("sandbox", {})},
-                price=_price(m.get("price"), f"{name}/{action_name}/{model_id}"),
+                sandbox=model_sandbox,
+                price=price,
             )
         if "model" in base and base["model"].enum is None:
             # The model parameter's allowed values are the action's models, declared once.
@@ -239,7 +264,7 @@ def build_family(raw: dict[str, Any]) -> Family:
             model_param=a.get("model_param", "required"),
             params=base,
             models=models,
-            sandbox=sandbox,
+            sandbox=action_sandbox,
             default_model=a.get("default_model"),
             rules=tuple(Rule(when=r["if"], then=r["then"], message=r["message"], counterexample=r.get("counterexample"))
                         for r in a.get("rules", [])),
@@ -248,6 +273,7 @@ def build_family(raw: dict[str, Any]) -> Family:
             result_fields=tuple(a.get("result_fields", ("url",))),
             examples=tuple(a.get("examples", ())),
             status_extra=a.get("status_extra", {}),
+            result_extra=a.get("result_extra", {}),
             stages=tuple((a.get("stages") or {}).get("order", ())),
             stage_field=(a.get("stages") or {}).get("field"),
             first_file_stage=(a.get("stages") or {}).get("first_file"),

@@ -75,7 +75,7 @@ def admin(ctx: click.Context, create: bool) -> None:
 @click.option("--credits", "credits_cents", type=CENTS, default=0, help="Initial credits in cents.")
 @click.option("--no-key", is_flag=True, help="Do not mint an API key.")
 def create_account(name: str, email: str, credits_cents: int, no_key: bool) -> None:
-    async def go(db: Database) -> dict:
+    async def go(db: Database) -> dict[str, Any]:
         if no_key:
             return await ops.create_account(db, name, email, credits_cents)
         created, key = await ops.create_account_with_key(db, name, email, credits_cents, "default")
@@ -103,7 +103,7 @@ def create_key(account_id: int, management: bool, name: str | None) -> None:
 @click.option("--no-key", is_flag=True, help="Do not mint a management key for the member.")
 def add_member(account_id: int, email: str, name: str | None, role: str, no_key: bool) -> None:
     """Add a member to an account; prints their management key once."""
-    async def go(db: Database) -> dict:
+    async def go(db: Database) -> dict[str, Any]:
         if no_key:
             member, key = await ops.add_member(db, account_id, email, name, role), None
         else:  # the member and their key in one transaction

@@ -38,7 +38,7 @@ def _action_command(action: Action) -> click.Command:
             body[key] = list(value) if p.type == "array" else json.loads(value) if p.type == "object" else value
         run_task(action.family, action.name, body, wait, interval, api_key)
 
-    params = [_option(p) for p in action.params.values()]
+    params: list[click.Parameter] = [_option(p) for p in action.params.values()]
     params += [click.Option(["--wait"], is_flag=True, help="Poll until the task completes or fails."),
                click.Option(["--interval"], type=float, default=2.0, help="Seconds between polls.")]
     cmd = click.Command(action.name.replace("_", "-"), callback=callback, params=params,

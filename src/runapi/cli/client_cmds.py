@@ -19,7 +19,8 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 def _config() -> dict[str, Any]:
     try:
-        return json.loads(CONFIG_PATH.read_text())
+        config: dict[str, Any] = json.loads(CONFIG_PATH.read_text())
+        return config
     except (OSError, ValueError):
         return {}
 

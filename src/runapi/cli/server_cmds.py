@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import ValidationError
@@ -16,6 +16,9 @@ from pydantic import ValidationError
 from ..observability.logs import configure_logging
 from ..observability.multiprocess import share_metrics_between_processes
 from ..settings import Settings
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 # log_config=None: uvicorn keeps our root handler, so its lines share the format; access_log=False: the app's
 # RequestObserver writes the access line (with request id and duration), uvicorn must not write a second one.
@@ -43,7 +46,7 @@ def load_settings() -> Settings:
     return settings
 
 
-def _check_deployments(variable: str, entries: list[dict], parse: Callable[[dict[str, Any]], Any]) -> None:
+def _check_deployments(variable: str, entries: list[dict[str, Any]], parse: Callable[[dict[str, Any]], Any]) -> None:
     for i, raw in enumerate(entries):
         try:
             parse(raw)
@@ -97,7 +100,7 @@ def serve(host: str | None, port: int | None, processes: int, no_task_workers: b
     uvicorn.run("runapi.cli.server_cmds:app_from_environment", factory=True, workers=processes, **where)
 
 
-def app_from_environment():
+def app_from_environment() -> Starlette:
     """The app of one process of `serve --workers N` (uvicorn starts each one fresh): settings from RUNAPI_*."""
     from ..api.app import create_app
 

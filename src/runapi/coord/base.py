@@ -107,7 +107,7 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"unknown invalidation kind {kind!r} (one of {', '.join(INVALIDATION_KINDS)})")
 
 
-def _call(listener, *args) -> None:
+def _call(listener: Callable[..., object], *args: object) -> None:
     try:
         listener(*args)
     except Exception:  # one broken listener must not stop the others

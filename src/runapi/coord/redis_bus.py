@@ -38,7 +38,7 @@ class RedisCoordinator(Coordinator):
         self._outbox: asyncio.Queue[tuple[str, str, float]] | None = None
         self._wake_queued = False  # many creates in a burst need only one wake-up on the wire
         self._subscribed = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     def channel(self, name: str) -> str:
         return f"{self.prefix}:{name}"

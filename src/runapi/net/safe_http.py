@@ -74,7 +74,7 @@ def is_allowed(ip: IPAddress, allow_private: bool) -> bool:
 
 async def resolve(host: str, port: int) -> list[IPAddress]:
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]  # (an IP sockaddr: host first)
 
 
 AddressPolicy = Callable[[IPAddress], bool]
@@ -106,7 +106,8 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         self.inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None, socket_options: Iterable[Any] | None = None):
+                          local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
         try:
             addresses = await resolve(host, port)
         except OSError as exc:
@@ -122,7 +123,7 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
                 last = exc
         raise last or httpcore.ConnectError(f"cannot connect to {host}")
 
-    async def connect_unix_socket(self, *args: Any, **kwargs: Any):
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
         raise BlockedDestination("unix sockets are not allowed")
 
     async def sleep(self, seconds: float) -> None:

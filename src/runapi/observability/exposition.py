@@ -15,10 +15,11 @@ from sqlalchemy import and_, case, func, or_, select
 
 from ..store import Database
 from ..store.schema import tasks
+from ..tasks.model import UNFINISHED_STATES
 
 log = logging.getLogger("runapi.metrics")
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
-UNFINISHED = ("queued", "running")
+UNFINISHED = tuple(state.value for state in UNFINISHED_STATES)  # the label values, as stored
 
 
 async def task_gauges(db: Database) -> list[Metric]:

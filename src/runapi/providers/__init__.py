@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .base import (
@@ -50,7 +51,7 @@ class ProviderRegistry:
                 return [a.deployment.name for a in serving]
         return [self.default.name]
 
-    def initial_job(self, excluded: list[str]) -> dict[str, Any] | None:
+    def initial_job(self, excluded: Sequence[str]) -> dict[str, Any] | None:
         """The job a new task starts with when some deployments must never be tried (a guardrail blocks them):
         they count as tried already, so fallback passes them by."""
         return {"stage": "pending", "tried": list(excluded)} if excluded else None

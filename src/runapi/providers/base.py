@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..catalog import Action, ModelSpec
+from ..tasks.model import Task
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,8 @@ class TaskInput:
     action: Action
     model: ModelSpec | None
     params: dict[str, Any]
-    # task_ref params resolved to the referenced (completed) task rows of the same account
-    refs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # task_ref (and record_ref) params resolved to the referenced (completed) tasks of the same account
+    refs: dict[str, Task] = field(default_factory=dict)
     account_id: int | None = None
     public_base_url: str | None = None  # the address the task was created at (links for upstreams)
 

@@ -4,7 +4,6 @@ referenced tasks straight from our storage."""
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
@@ -12,6 +11,7 @@ from PIL import Image
 
 from ..net.safe_http import BlockedDestination, TooLarge, fetch_bytes
 from ..storage import FILES_PREFIX, Storage, UrlSigner
+from ..tasks.model import Task
 from .base import TaskFailed
 
 
@@ -64,12 +64,12 @@ class Inputs:
         data = await self.fetch(url, max_bytes, what)
         return await limits.run(limits.open_image, data, load, what)
 
-    async def task_file(self, task: dict[str, Any], kind: str, index: int = 0) -> bytes:
+    async def task_file(self, task: Task, kind: str, index: int = 0) -> bytes:
         """A file produced by a referenced task (e.g. its first video)."""
-        files = ((task.get("result") or {}).get("files") or {}).get(kind) or []
+        files = ((task.result or {}).get("files") or {}).get(kind) or []
         if not 0 <= index < len(files):
-            raise TaskFailed(f"Source task {task['id']} has no {kind[:-1]} at index {index}")
+            raise TaskFailed(f"Source task {task.id} has no {kind[:-1]} at index {index}")
         data = await self.storage.read(files[index]["key"]) if self.storage else None
         if data is None:
-            raise TaskFailed(f"The source {kind[:-1]} of task {task['id']} is no longer available")
+            raise TaskFailed(f"The source {kind[:-1]} of task {task.id} is no longer available")
         return data

@@ -13,8 +13,11 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 from urllib.parse import quote, urlencode
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 FILES_PREFIX = "/files/"
 _FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
@@ -93,7 +96,7 @@ class LocalStorage:
         path.unlink(missing_ok=True)
 
 
-def make_storage(settings) -> Storage:  # noqa: ANN001
+def make_storage(settings: Settings) -> Storage:
     if settings.storage_backend == "s3":
         from .s3 import S3Storage
 

@@ -49,7 +49,8 @@ class S3Storage:
     async def read(self, key: str) -> bytes | None:
         def get() -> bytes | None:
             try:
-                return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+                body: bytes = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+                return body
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                     return None

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -56,7 +56,7 @@ class Database:
     @staticmethod
     def _configure_sqlite(engine: Engine, synchronous: str, immediate: bool) -> None:
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn, _record):
+        def _on_connect(dbapi_conn: Any, _record: object) -> None:  # the driver's own connection
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
@@ -67,7 +67,7 @@ class Database:
 
         if immediate:
             @event.listens_for(engine, "begin")
-            def _on_begin(conn):
+            def _on_begin(conn: Connection) -> None:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     @staticmethod
@@ -98,7 +98,7 @@ class Database:
         from alembic import command
         from alembic.config import Config
 
-        def upgrade(sync_conn) -> None:
+        def upgrade(sync_conn: Connection) -> None:
             cfg = Config()
             cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
             cfg.attributes["connection"] = sync_conn
@@ -194,7 +194,7 @@ class Database:
             await self.read_engine.dispose()
 
 
-def _in_transaction(engine: Engine, fn: Callable[..., T], args: tuple) -> T:
+def _in_transaction(engine: Engine, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
     with engine.begin() as conn:
         return fn(conn, *args)
 

@@ -13,10 +13,11 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
+from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Update, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..billing import ledger as billing
@@ -33,52 +34,63 @@ from ..observability.metrics import record_task_created, record_task_finished
 from ..storage import UrlSigner
 from ..store import Database
 from ..store.schema import callback_deliveries, tasks
-from .views import WIRE_STATUS, status_body
+from .model import TERMINAL_STATES, UNFINISHED_STATES, NewTask, Task, TaskState
+from .views import status_body
 
-TERMINAL = ("completed", "failed")
+# What make_due found: a worker should be woken / a worker holds the lease now (try again) / finished or unknown
+Poke = Literal["due", "held", "gone"]
 
 
-async def create_task(db: Database, *, account_id: int, api_key_id: str | None, family: str, action: str,
-                      model: str | None, params: dict[str, Any], price_cents: int, provider: str,
-                      public_base_url: str, idempotency_key: str | None = None,
-                      guardrail_id: str | None = None, member_guardrail_id: str | None = None,
-                      provider_job: dict[str, Any] | None = None,
-                      client_request_id: str | None = None,
-                      limits: tuple[spend_limits.Limit, ...] = ()) -> tuple[dict[str, Any], bool]:
-    """Commit the task and its reservation, checked against `limits` in the same step (403 once one is
+async def create_task(db: Database, new: NewTask) -> tuple[Task, bool]:
+    """Commit the task and its reservation, checked against `new.limits` in the same step (403 once one is
     reached, 402 if the balance cannot cover it). Returns (task, created); an Idempotency-Key replay returns
     the original task with created=False and charges nothing; the key used for another request is a 409."""
-    request_hash = request_fingerprint(family, action, model, params)
-    if idempotency_key:
-        existing = await find_replay(db, account_id, idempotency_key, family, action, request_hash)
+    request_hash = request_fingerprint(new.family, new.action, new.model, new.params)
+    if new.idempotency_key:
+        existing = await find_replay(db, new.account_id, new.idempotency_key, new.family, new.action, request_hash)
         if existing:
             return existing, False
     now = time.time()
-    row = {
-        "id": str(uuid.uuid4()), "account_id": account_id, "api_key_id": api_key_id, "family": family,
-        "action": action, "model": model, "params": params, "state": "queued", "price_cents": price_cents,
-        "provider": provider, "provider_job": provider_job, "polls": 0, "failures": 0, "next_run_at": now,
-        "callback_url": params.get("callback_url"), "public_base_url": public_base_url,
-        "idempotency_key": idempotency_key, "request_hash": request_hash, "client_request_id": client_request_id,
-        "created_at": now, "updated_at": now,
-    }
-    def insert_and_reserve(conn: Connection) -> None:
+    task = Task(
+        id=str(uuid.uuid4()), account_id=new.account_id, api_key_id=new.api_key_id, family=new.family,
+        action=new.action, model=new.model, params=new.params, state=TaskState.QUEUED, price_cents=new.price_cents,
+        provider=new.provider, provider_job=new.provider_job, polls=0, failures=0, next_run_at=now,
+        callback_url=new.params.get("callback_url"), public_base_url=new.public_base_url,
+        idempotency_key=new.idempotency_key, request_hash=request_hash, client_request_id=new.client_request_id,
+        created_at=now, updated_at=now,
+    )
+
+    def insert_and_reserve(conn: Connection) -> spend_limits.Charged | None:
         at = time.time()
-        row["spend_counters"] = spend_limits.charge(conn, account_id, limits, price_cents, at)
-        billing.reserve(conn, account_id, api_key_id, row["id"], price_cents, model=model, guardrail_id=guardrail_id,
-                        member_guardrail_id=member_guardrail_id, at=at)
-        conn.execute(insert(tasks), row)  # parameters apart: one cached statement
+        counters = spend_limits.charge(conn, new.account_id, new.limits, new.price_cents, at)
+        billing.reserve(conn, new.account_id, new.api_key_id, task.id, new.price_cents, model=new.model,
+                        guardrail_id=new.guardrail_id, member_guardrail_id=new.member_guardrail_id, at=at)
+        conn.execute(insert(tasks), _insert_values(task, counters))  # parameters apart: one cached statement
+        return counters
 
     try:
-        await db.write_sync(insert_and_reserve)
+        counters = await db.write_sync(insert_and_reserve)
     except IntegrityError:
-        if idempotency_key:  # a concurrent request with this key won the unique index: answer with its task
-            existing = await find_replay(db, account_id, idempotency_key, family, action, request_hash)
+        if new.idempotency_key:  # a concurrent request with this key won the unique index: answer with its task
+            existing = await find_replay(db, new.account_id, new.idempotency_key, new.family, new.action,
+                                         request_hash)
             if existing:
                 return existing, False
         raise
-    record_task_created(family)
-    return row, True
+    record_task_created(new.family)
+    return replace(task, spend_counters=counters), True
+
+
+# The columns a new task is inserted with; the others (result, error, stage, lease, completed_at) are left unset,
+# so they hold SQL NULL rather than a JSON null.
+_INSERTED = ("id", "account_id", "api_key_id", "family", "action", "model", "params", "state", "price_cents",
+             "provider", "provider_job", "polls", "failures", "next_run_at", "callback_url", "public_base_url",
+             "idempotency_key", "request_hash", "client_request_id", "created_at", "updated_at")
+
+
+def _insert_values(task: Task, counters: spend_limits.Charged | None) -> dict[str, Any]:
+    row = task.to_row()
+    return {**{name: row[name] for name in _INSERTED}, "spend_counters": counters}
 
 
 def request_fingerprint(family: str, action: str, model: str | None, params: dict[str, Any]) -> str:
@@ -91,48 +103,48 @@ def request_fingerprint(family: str, action: str, model: str | None, params: dic
 
 
 async def find_replay(db: Database, account_id: int, key: str, family: str, action: str,
-                      request_hash: str) -> dict[str, Any] | None:
+                      request_hash: str) -> Task | None:
     """The task this account created with this Idempotency-Key, if the request is the same one; 409 if the key
     was used for anything else (another endpoint or other parameters)."""
     existing = await find_by_idempotency_key(db, account_id, key)
     if existing is None:
         return None
-    if (existing["family"], existing["action"]) != (family, action):
+    if (existing.family, existing.action) != (family, action):
         raise Conflict(f"Idempotency-Key {key!r} was already used on another endpoint "
-                            f"({existing['family']}/{existing['action']}); use a new key for a new request")
+                       f"({existing.kind}); use a new key for a new request")
     # rows from before request hashes were stored match on the endpoint alone
-    if existing.get("request_hash") not in (None, request_hash):
+    if existing.request_hash not in (None, request_hash):
         raise Conflict(f"Idempotency-Key {key!r} was already used with different request parameters; "
                             "use a new key for a new request")
     return existing
 
 
-async def find_by_idempotency_key(db: Database, account_id: int, key: str) -> dict[str, Any] | None:
+async def find_by_idempotency_key(db: Database, account_id: int, key: str) -> Task | None:
     async with db.read() as conn:
         row = (await conn.execute(select(tasks).where(
             tasks.c.account_id == account_id, tasks.c.idempotency_key == key))).mappings().first()
-    return dict(row) if row else None
+    return Task.from_row(row) if row else None
 
 
-async def get_task(db: Database, task_id: str, account_id: int) -> dict[str, Any] | None:
+async def get_task(db: Database, task_id: str, account_id: int) -> Task | None:
     async with db.read() as conn:
         row = (await conn.execute(select(tasks).where(
             tasks.c.id == task_id, tasks.c.account_id == account_id))).mappings().first()
-    return dict(row) if row else None
+    return Task.from_row(row) if row else None
 
 
 async def is_terminal(db: Database, task_id: str) -> bool:
     async with db.read() as conn:
         state = (await conn.execute(select(tasks.c.state).where(tasks.c.id == task_id))).scalar()
-    return state in TERMINAL
+    return state in TERMINAL_STATES
 
 
 async def resolve_refs(db: Database, account_id: int, action: Action, params: dict[str, Any],
-                       strict: bool = True) -> dict[str, dict[str, Any]]:
+                       strict: bool = True) -> dict[str, Task]:
     """Load the tasks that task_ref params name. With strict (at create): 404 unless the task exists in this
     account; 422 naming the kinds allowed if it is of another kind; 422 with the docs' "Records are being
     generated" while it is still processing, and 422 if it failed."""
-    refs: dict[str, dict[str, Any]] = {}
+    refs: dict[str, Task] = {}
     for p in action.params.values():
         if p.record_ref and params.get(p.name) is not None:
             record = await find_record(db, account_id, p.record_ref, str(params[p.name]))
@@ -149,21 +161,20 @@ async def resolve_refs(db: Database, account_id: int, action: Action, params: di
             if strict:
                 raise task_not_found()
             continue
-        kind = f"{ref['family']}/{ref['action']}"
-        if kind not in p.task_ref:
+        if ref.kind not in p.task_ref:
             if strict:  # it exists, so "not found" would mislead: say which kinds this parameter takes
-                raise invalid(f"{p.name} must name a {_one_of(p.task_ref)} task (task {ref['id']} is a {kind} task)")
+                raise invalid(f"{p.name} must name a {_one_of(p.task_ref)} task "
+                              f"(task {ref.id} is a {ref.kind} task)")
             continue
-        if strict and ref["state"] != "completed":
-            if WIRE_STATUS[ref["state"]] == "processing":
+        if strict and ref.state is not TaskState.COMPLETED:
+            if not ref.state.terminal:
                 raise invalid(RECORDS_BEING_GENERATED)
-            raise invalid(f"{p.name} must name a completed task (task {ref['id']} is "
-                          f"{WIRE_STATUS[ref['state']]})")
+            raise invalid(f"{p.name} must name a completed task (task {ref.id} is {ref.state.wire})")
         refs[p.name] = ref
     return refs
 
 
-async def find_record(db: Database, account_id: int, kinds: dict[str, str], value: str) -> dict[str, Any] | None:
+async def find_record(db: Database, account_id: int, kinds: dict[str, str], value: str) -> Task | None:
     """The completed task of this account whose result holds `value` at the path its kind declares (a persona
     id, a custom voice id); records of other accounts do not exist for this one."""
     for kind, path in kinds.items():
@@ -174,12 +185,10 @@ async def find_record(db: Database, account_id: int, kinds: dict[str, str], valu
         async with db.read() as conn:
             row = (await conn.execute(select(tasks).where(
                 tasks.c.account_id == account_id, tasks.c.family == family, tasks.c.action == action,
-                tasks.c.state == "completed", field.as_string() == value).limit(1))).mappings().first()
+                tasks.c.state == TaskState.COMPLETED, field.as_string() == value).limit(1))).mappings().first()
         if row:
-            return dict(row)
+            return Task.from_row(row)
     return None
-
-
 
 
 def _one_of(kinds: tuple[str, ...]) -> str:
@@ -188,7 +197,7 @@ def _one_of(kinds: tuple[str, ...]) -> str:
 
 async def claim_due(db: Database, owner: str, limit: int, lease_seconds: float, *,
                     held: Mapping[int, int] | None = None, share: int | None = None,
-                    ceiling: int | None = None) -> list[dict[str, Any]]:
+                    ceiling: int | None = None) -> list[Task]:
     """Lease up to `limit` runnable tasks, oldest due first, fairly across accounts. SKIP LOCKED on
     PostgreSQL; SQLite serialises writers anyway.
 
@@ -204,7 +213,7 @@ async def claim_due(db: Database, owner: str, limit: int, lease_seconds: float, 
     `ceiling`. Rows read but not taken are only locked until this transaction ends."""
     now = time.time()
     caps = [limit] if share is None else [share] + ([ceiling] if ceiling is not None and ceiling > share else [])
-    due = (tasks.c.state.in_(("queued", "running")), tasks.c.next_run_at <= now,
+    due = (tasks.c.state.in_(UNFINISHED_STATES), tasks.c.next_run_at <= now,
            or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now))
 
     def pick(conn: Connection) -> list[str]:
@@ -232,36 +241,40 @@ async def claim_due(db: Database, owner: str, limit: int, lease_seconds: float, 
                 break  # nobody was capped: this phase saw every due task
         return picked
 
-    def claim(conn: Connection) -> list[Any]:
+    def claim(conn: Connection) -> list[Task]:
         ids = pick(conn)
         if not ids:
             return []
-        return conn.execute(
+        rows = conn.execute(
             update(tasks).where(tasks.c.id.in_(ids))
-            .values(state="running", lease_owner=owner, lease_until=now + lease_seconds, updated_at=now)
+            .values(state=TaskState.RUNNING, lease_owner=owner, lease_until=now + lease_seconds, updated_at=now)
             .returning(*tasks.c)
         ).mappings().all()
+        return [Task.from_row(r) for r in rows]
 
-    rows = await db.write_sync(claim)
-    return [dict(r) for r in rows]
+    return await db.write_sync(claim)
 
 
-def _leased(task_id: str, owner: str):
-    return and_(tasks.c.id == task_id, tasks.c.lease_owner == owner, tasks.c.state.notin_(TERMINAL))
+def _rowcount(conn: Connection, stmt: Update) -> int:
+    return int(conn.execute(stmt).rowcount)
+
+
+def _leased(task_id: str, owner: str) -> ColumnElement[bool]:
+    return and_(tasks.c.id == task_id, tasks.c.lease_owner == owner, tasks.c.state.notin_(TERMINAL_STATES))
 
 
 async def renew_leases(db: Database, owner: str, task_ids: list[str], lease_seconds: float) -> int:
     """Extend the leases we still hold on these tasks (the worker's heartbeat). Returns how many we hold."""
     stmt = update(tasks).where(
-        tasks.c.id.in_(task_ids), tasks.c.lease_owner == owner, tasks.c.state.notin_(TERMINAL),
+        tasks.c.id.in_(task_ids), tasks.c.lease_owner == owner, tasks.c.state.notin_(TERMINAL_STATES),
     ).values(lease_until=time.time() + lease_seconds)
-    return await db.write_sync(lambda conn: conn.execute(stmt).rowcount)
+    return await db.write_sync(_rowcount, stmt)
 
 
 async def update_leased(db: Database, task_id: str, owner: str, **values: Any) -> bool:
     """Persist progress of a task we hold the lease on; False if the lease was lost."""
     stmt = update(tasks).where(_leased(task_id, owner)).values(updated_at=time.time(), **values)
-    return await db.write_sync(lambda conn: conn.execute(stmt).rowcount) == 1
+    return await db.write_sync(_rowcount, stmt) == 1
 
 
 async def release(db: Database, task_id: str, owner: str, next_run_at: float, **values: Any) -> bool:
@@ -270,21 +283,21 @@ async def release(db: Database, task_id: str, owner: str, next_run_at: float, **
                                **values)
 
 
-async def make_due(db: Database, task_id: str) -> str:
+async def make_due(db: Database, task_id: str) -> Poke:
     """Make an unleased, unfinished task due now (an upstream webhook says its job ended). Returns "due" (a
     worker should be woken), "held" (a worker holds its lease now: try again) or "gone" (finished or unknown)."""
     now = time.time()
     stmt = update(tasks).where(
-        tasks.c.id == task_id, tasks.c.state.in_(("queued", "running")),
+        tasks.c.id == task_id, tasks.c.state.in_(UNFINISHED_STATES),
         or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now)).values(next_run_at=now)
-    if await db.write_sync(lambda conn: conn.execute(stmt).rowcount):
+    if await db.write_sync(_rowcount, stmt):
         return "due"
     async with db.read() as conn:
         state = (await conn.execute(select(tasks.c.state).where(tasks.c.id == task_id))).scalar()
-    return "held" if state in ("queued", "running") else "gone"
+    return "held" if state in UNFINISHED_STATES else "gone"
 
 
-async def report_stage(db: Database, task: dict[str, Any], owner: str, stage: str, next_run_at: float, *,
+async def report_stage(db: Database, task: Task, owner: str, stage: str, next_run_at: float, *,
                        callback_body: dict[str, Any] | None, **values: Any) -> bool:
     """End a step that reached a progress stage: the task shows it, and its callback is queued in the same
     commit (durable and retried like the final one, sent before it). False if the lease was lost."""
@@ -292,45 +305,45 @@ async def report_stage(db: Database, task: dict[str, Any], owner: str, stage: st
     seq = _stage_seq(task, stage)
 
     def advance(conn: Connection) -> bool:
-        res = conn.execute(update(tasks).where(_leased(task["id"], owner)).values(
+        res = conn.execute(update(tasks).where(_leased(task.id, owner)).values(
             stage=stage, updated_at=now, lease_owner=None, lease_until=None, next_run_at=next_run_at, **values))
         if res.rowcount != 1:
             return False
-        if task.get("callback_url") and callback_body is not None:
+        if task.callback_url and callback_body is not None:
             _queue_callback(conn, task, seq, callback_body, now)
         return True
 
     return await db.write_sync(advance)
 
 
-def _stage_seq(task: dict[str, Any], stage: str | None) -> int:
+def _stage_seq(task: Task, stage: str | None) -> int:
     """A callback's place among the task's callbacks: its stage's index, the final one after all stages."""
-    action = get_catalog().action(task["family"], task["action"])
+    action = get_catalog().action(task.family, task.action)
     stages = action.stages if action else ()
     return stages.index(stage) if stage in stages else len(stages)
 
 
-def _queue_callback(conn: Connection, task: dict[str, Any], seq: int, body: dict[str, Any], now: float) -> None:
+def _queue_callback(conn: Connection, task: Task, seq: int, body: dict[str, Any], now: float) -> None:
     conn.execute(insert(callback_deliveries).values(
-        id=str(uuid.uuid4()), task_id=task["id"], seq=seq, account_id=task["account_id"],
-        url=task["callback_url"], body=orjson.dumps(body).decode(), state="pending", attempts=0,
+        id=str(uuid.uuid4()), task_id=task.id, seq=seq, account_id=task.account_id,
+        url=task.callback_url, body=orjson.dumps(body).decode(), state="pending", attempts=0,
         next_attempt_at=now, created_at=now))
 
 
-def stage_bodies(task: dict[str, Any], signer: UrlSigner, url_ttl: int, result: dict[str, Any] | None,
+def stage_bodies(task: Task, signer: UrlSigner, url_ttl: int, result: dict[str, Any] | None,
                  error: str | None, now: float) -> list[tuple[int, dict[str, Any]]]:
     """The callbacks a finishing task still owes: a completed task calls back the stages its provider skipped
     (an instant sandbox task, an upstream that jumped ahead) before the final one, so a receiver always sees
     every stage in order; a failed task only owes its final callback."""
-    base = task["public_base_url"] or ""
-    final = {**task, "state": "failed" if error is not None else "completed", "result": result, "error": error,
-             "completed_at": now}
+    base = task.public_base_url or ""
+    final = replace(task, state=TaskState.FAILED if error is not None else TaskState.COMPLETED, result=result,
+                    error=error, completed_at=now)
     bodies = []
-    action = get_catalog().action(task["family"], task["action"])
+    action = get_catalog().action(task.family, task.action)
     if action and action.stages and error is None:
-        reached = action.stages.index(task["stage"]) if task.get("stage") in action.stages else -1
+        reached = action.stages.index(task.stage) if task.stage in action.stages else -1
         for i in range(reached + 1, len(action.stages)):
-            staged = {**final, "state": "running", "stage": action.stages[i]}
+            staged = replace(final, state=TaskState.RUNNING, stage=action.stages[i])
             partial = partial_result(action, result) if action.stages[i] == action.first_file_stage else None
             bodies.append((i, status_body(staged, signer, base, url_ttl, partial=partial)))
     bodies.append((_stage_seq(task, None), status_body(final, signer, base, url_ttl)))
@@ -348,30 +361,29 @@ def partial_result(action: Action, result: dict[str, Any] | None) -> dict[str, A
             "extra": {action.result: listed[:1]} if isinstance(listed, list) else {}}
 
 
-async def finish(db: Database, task: dict[str, Any], owner: str, *, signer: UrlSigner, url_ttl: int,
+async def finish(db: Database, task: Task, owner: str, *, signer: UrlSigner, url_ttl: int,
                  result: dict[str, Any] | None = None, error: str | None = None) -> bool:
     """Complete (result) or fail (error) a leased task: state, settlement/refund and callback in one commit."""
     now = time.time()
-    state = "failed" if error is not None else "completed"
+    state = TaskState.FAILED if error is not None else TaskState.COMPLETED
 
     def finish_and_pay(conn: Connection) -> bool:
-        res = conn.execute(update(tasks).where(_leased(task["id"], owner)).values(
+        res = conn.execute(update(tasks).where(_leased(task.id, owner)).values(
             state=state, result=result, error=error, completed_at=now, updated_at=now,
             lease_owner=None, lease_until=None))
         if res.rowcount != 1:
             return False  # someone else finished it, or our lease was taken over
-        if state == "completed":
-            billing.settle(conn, task["account_id"], task["api_key_id"], task["id"],
-                           task["price_cents"], task["price_cents"])
+        if state is TaskState.COMPLETED:
+            billing.settle(conn, task.account_id, task.api_key_id, task.id, task.price_cents, task.price_cents)
         else:
-            billing.refund(conn, task["account_id"], task["api_key_id"], task["id"], task["price_cents"], note=error)
-            spend_limits.give_back(conn, [(task.get("spend_counters"), task["price_cents"])])
+            billing.refund(conn, task.account_id, task.api_key_id, task.id, task.price_cents, note=error)
+            spend_limits.give_back(conn, [(task.spend_counters, task.price_cents)])
         for seq, body in callbacks:
             _queue_callback(conn, task, seq, body, now)
         return True
 
-    callbacks = stage_bodies(task, signer, url_ttl, result, error, now) if task.get("callback_url") else []
+    callbacks = stage_bodies(task, signer, url_ttl, result, error, now) if task.callback_url else []
     if not await db.write_sync(finish_and_pay):
         return False
-    record_task_finished(task["family"], state)
+    record_task_finished(task.family, state)
     return True

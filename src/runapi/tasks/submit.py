@@ -19,6 +19,7 @@ from ..providers import InputRejected, Provider, ProviderRegistry
 from ..settings import Settings
 from ..store import Database
 from . import engine
+from .model import NewTask, Task
 
 
 class SubmitServices(Protocol):
@@ -48,7 +49,7 @@ class ValidRequest:
 
 @dataclass(frozen=True)
 class Submitted:
-    task: dict[str, Any]  # the task row (a replayed one for an Idempotency-Key seen before)
+    task: Task  # the new task (a replayed one for an Idempotency-Key seen before)
     created: bool  # False: an Idempotency-Key replay of an earlier task, nothing charged now
 
 
@@ -103,14 +104,14 @@ async def submit_task(rt: SubmitServices, who: Principal, request: ValidRequest,
     candidates = rt.providers.candidates(action.family, model_id, action.name)
     guarded = await check_guardrail(rt, who, model_id, candidates)
     await preflight(rt.providers.get(guarded.provider), action, model, params, refs)
-    task, created = await engine.create_task(
-        rt.db, account_id=who.account_id, api_key_id=who.key_id, family=action.family, action=action.name,
+    task, created = await engine.create_task(rt.db, NewTask(
+        account_id=who.account_id, api_key_id=who.key_id, family=action.family, action=action.name,
         model=model_id, params=params, price_cents=price, provider=guarded.provider,
         public_base_url=public_base_url, idempotency_key=idempotency_key, guardrail_id=guarded.guardrail_id,
         member_guardrail_id=guarded.member_guardrail_id,
-        provider_job=rt.providers.initial_job(list(guarded.barred)), client_request_id=client_request_id,
+        provider_job=rt.providers.initial_job(guarded.barred), client_request_id=client_request_id,
         # checked and charged with the reservation, in one step: only the request crossing a limit runs
-        limits=key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits)
+        limits=key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits))
     if created:
         rt.wake_worker()
     return Submitted(task, created)

@@ -10,42 +10,42 @@ from typing import Any
 
 from ..catalog import get_catalog
 from ..storage import UrlSigner
+from .model import Task, TaskState
 
-WIRE_STATUS = {"queued": "processing", "running": "processing", "completed": "completed", "failed": "failed"}
 MAX_RETRY_AFTER_SECONDS = 30  # the longest a worker waits between two polls of an upstream job (worker.backoff)
 
 
-def retry_after_seconds(task: Mapping[str, Any], now: float | None = None) -> int:
+def retry_after_seconds(task: Task, now: float | None = None) -> int:
     """Retry-After for a processing task: until its next scheduled step (an upstream poll, a sandbox delay),
     at least 1 s (the header takes whole seconds); 1 while it is due or being worked on, so a task that
     finishes at once (the sandbox) is picked up at the next poll instead of the SDKs' default 2 s."""
-    wait = float(task.get("next_run_at") or 0) - (time.time() if now is None else now)
+    wait = task.next_run_at - (time.time() if now is None else now)
     return max(1, min(MAX_RETRY_AFTER_SECONDS, math.ceil(wait)))
 
 
-def status_body(task: Mapping[str, Any], signer: UrlSigner, base_url: str, url_ttl: int,
+def status_body(task: Task, signer: UrlSigner, base_url: str, url_ttl: int,
                 partial: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """`partial`: files a progress stage already has (its callback shows them; the task is still processing)."""
-    action = get_catalog().action(task["family"], task["action"])
+    action = get_catalog().action(task.family, task.action)
     fields = set(action.result_fields) if action else {"url"}
-    body: dict[str, Any] = {"id": task["id"], "status": WIRE_STATUS[task["state"]]}
-    if task["model"]:
-        body["model"] = task["model"]
+    body: dict[str, Any] = {"id": task.id, "status": task.state.wire}
+    if task.model:
+        body["model"] = task.model
     for name in action.echo if action else ():
-        if task["params"].get(name) is not None:
-            body[name] = task["params"][name]
-    shown = task["result"] if task["state"] == "completed" else partial
+        if task.params.get(name) is not None:
+            body[name] = task.params[name]
+    shown = task.result if task.state is TaskState.COMPLETED else partial
     if shown is not None:
         result = shown or {}
         # stable URL across polls; links live 7 days
-        expires = int((task.get("completed_at") or time.time()) + url_ttl)
+        expires = int((task.completed_at or time.time()) + url_ttl)
         for kind, items in result.get("files", {}).items():
             body[kind] = [_item(item, fields, signer.url(base_url, item["key"], expires)) for item in items]
         body.update(_signed(result.get("extra", {}), signer, base_url, expires))
-    if task["state"] == "failed":
-        body["error"] = task["error"] or "Generation failed"
-    if action and action.stage_field and body["status"] == "processing" and task.get("stage"):
-        body[action.stage_field] = task["stage"]
+    if task.state is TaskState.FAILED:
+        body["error"] = task.error or "Generation failed"
+    if action and action.stage_field and body["status"] == "processing" and task.stage:
+        body[action.stage_field] = task.stage
     if action:
         for k, v in action.status_extra.get(body["status"], {}).items():
             body.setdefault(k, copy.deepcopy(v))  # documented placeholders such as `lyrics: []`

@@ -16,7 +16,9 @@ import socket
 import time
 import uuid
 from collections import Counter
-from typing import Any, Protocol
+from collections.abc import Awaitable
+from dataclasses import replace
+from typing import Any, Protocol, TypeVar
 
 from ..catalog import Action, get_catalog
 from ..net.fair import tenant_scope
@@ -32,9 +34,11 @@ from ..settings import Settings
 from ..storage import Storage, UrlSigner
 from ..store import Database
 from . import engine
+from .model import Task, TaskState
 from .views import status_body
 
 log = logging.getLogger("runapi.worker")
+T = TypeVar("T")
 
 
 class WorkerServices(Protocol):
@@ -57,7 +61,7 @@ def backoff(n: int, base: float = 2.0, cap: float = 30.0) -> float:
 
 
 class TaskWorker:
-    def __init__(self, services: WorkerServices):
+    def __init__(self, services: WorkerServices) -> None:
         self.rt = services
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.wake = asyncio.Event()
@@ -72,7 +76,7 @@ class TaskWorker:
         ceiling = max(share, s.worker_concurrency - 1)
         while not stop.is_set():
             free = s.worker_concurrency - len(self.inflight)
-            claimed: list[dict[str, Any]] = []
+            claimed: list[Task] = []
             if free > 0:
                 try:
                     claimed = await engine.claim_due(self.rt.db, self.owner, free, s.lease_seconds,
@@ -82,8 +86,8 @@ class TaskWorker:
                     log.exception("claim failed")
             for task in claimed:
                 t = asyncio.create_task(self.step(task))
-                self.inflight[t] = task["id"]
-                self.accounts[t] = task["account_id"]
+                self.inflight[t] = task.id
+                self.accounts[t] = task.account_id
                 t.add_done_callback(self._done)
             if claimed and len(claimed) == free:
                 await asyncio.sleep(0)  # more may be due; still yield to the event loop
@@ -118,8 +122,8 @@ class TaskWorker:
         self.accounts.pop(t, None)
         self.wake.set()  # a slot is free
 
-    async def step(self, task: dict[str, Any]) -> None:
-        with tenant_scope(task["account_id"]):
+    async def step(self, task: Task) -> None:
+        with tenant_scope(task.account_id):
             await TaskRunner(self.rt, self.owner).step(task)
 
 
@@ -130,117 +134,117 @@ class _StepCut(Exception):
 class TaskRunner:
     """Advances one leased task by one step through its provider, and finishes it when it is done."""
 
-    def __init__(self, services: WorkerServices, owner: str):
+    def __init__(self, services: WorkerServices, owner: str) -> None:
         self.rt = services
         self.owner = owner
 
-    async def step(self, task: dict[str, Any]) -> None:
+    async def step(self, task: Task) -> None:
         rt, s = self.rt, self.rt.settings
-        action, job, task_bound = None, task["provider_job"], False
+        action, job, task_bound = None, task.provider_job, False
         try:
-            action = get_catalog().action(task["family"], task["action"])
-            remaining = s.task_timeout_seconds - (time.time() - task["created_at"])
+            action = get_catalog().action(task.family, task.action)
+            remaining = s.task_timeout_seconds - (time.time() - task.created_at)
             if remaining <= 0:
                 await self.time_out(task, action)
                 return
             if action is None:
-                raise TaskFailed(f"Unknown action {task['family']}/{task['action']}")
+                raise TaskFailed(f"Unknown action {task.kind}")
             # Provider calls (which fetch inputs, run generators, call upstreams) end by this deadline; our
             # own database writes are not cut mid-way.
             task_bound = remaining <= s.task_step_timeout_seconds  # which deadline a cut step ran into
             deadline = asyncio.get_running_loop().time() + min(remaining, s.task_step_timeout_seconds)
-            refs = await engine.resolve_refs(rt.db, task["account_id"], action, task["params"], strict=False)
-            inp = TaskInput(id=task["id"], action=action, model=action.models.get(task["model"] or ""),
-                            params=task["params"], refs=refs, account_id=task["account_id"],
-                            public_base_url=task.get("public_base_url"))
-            provider = rt.providers.get(task["provider"])
+            refs = await engine.resolve_refs(rt.db, task.account_id, action, task.params, strict=False)
+            inp = TaskInput(id=task.id, action=action, model=action.models.get(task.model or ""),
+                            params=task.params, refs=refs, account_id=task.account_id,
+                            public_base_url=task.public_base_url)
+            provider = rt.providers.get(task.provider)
             if job is None:
                 job = await _within(deadline, provider.submit(inp))
-                if not await engine.update_leased(rt.db, task["id"], self.owner, provider_job=job):
+                if not await engine.update_leased(rt.db, task.id, self.owner, provider_job=job):
                     return
             outcome = await _within(deadline, provider.poll(inp, job))
             if isinstance(outcome, Progress):
-                delay = outcome.poll_in if outcome.poll_in is not None else backoff(task["polls"])
-                if outcome.stage and outcome.stage != task.get("stage") and outcome.stage in action.stages:
+                delay = outcome.poll_in if outcome.poll_in is not None else backoff(task.polls)
+                if outcome.stage and outcome.stage != task.stage and outcome.stage in action.stages:
                     await self.report_stage(task, action, outcome.stage, outcome, time.time() + max(delay, 0.0),
                                             job)
                     return
-                await engine.release(rt.db, task["id"], self.owner, time.time() + max(delay, 0.0),
-                                     polls=task["polls"] + 1, failures=0, provider_job=outcome.job or job)
+                await engine.release(rt.db, task.id, self.owner, time.time() + max(delay, 0.0),
+                                     polls=task.polls + 1, failures=0, provider_job=outcome.job or job)
                 return
-            result = await self.store_outputs(task["id"], outcome)
+            result = await self.store_outputs(task.id, outcome)
             await engine.finish(rt.db, task, self.owner, result=result, signer=rt.signer,
                                 url_ttl=s.generated_url_ttl_seconds)
-            rt.task_finished(task["id"])
+            rt.task_finished(task.id)
         except TaskFailed as exc:
             await engine.finish(rt.db, task, self.owner, error=str(exc), signer=rt.signer,
                                 url_ttl=s.generated_url_ttl_seconds)
-            rt.task_finished(task["id"])
+            rt.task_finished(task.id)
         except _StepCut:
             if task_bound:
-                await self.time_out({**task, "provider_job": job}, action)
+                await self.time_out(replace(task, provider_job=job), action)
             else:  # the step limit: a failed step like any other, retried with backoff
                 await self.step_failed(task, TransientFailure(
                     f"Generation step did not finish within {s.task_step_timeout_seconds:g} s"))
         except Exception as exc:
             await self.step_failed(task, exc)
 
-    async def step_failed(self, task: dict[str, Any], exc: Exception) -> None:
+    async def step_failed(self, task: Task, exc: Exception) -> None:
         """Retry the step with backoff, or fail the task once it has failed max_task_attempts times."""
         rt, s = self.rt, self.rt.settings
-        failures = task["failures"] + 1
+        failures = task.failures + 1
         if isinstance(exc, TransientFailure):  # an expected upstream failure: its message says it all
-            log.warning("task %s step failed (attempt %d of %d): %s", task["id"], failures,
-                        s.max_task_attempts, exc, extra={"task_id": task["id"]})
+            log.warning("task %s step failed (attempt %d of %d): %s", task.id, failures,
+                        s.max_task_attempts, exc, extra={"task_id": task.id})
         else:  # our bug: keep the traceback
-            log.exception("task %s step failed", task["id"], extra={"task_id": task["id"]}, exc_info=exc)
+            log.exception("task %s step failed", task.id, extra={"task_id": task.id}, exc_info=exc)
         try:
             if failures >= s.max_task_attempts:
                 # an upstream outage names itself; anything else is our bug and stays generic
                 error = str(exc) if isinstance(exc, TransientFailure) else "Generation failed"
                 await engine.finish(rt.db, task, self.owner, error=error, signer=rt.signer,
                                     url_ttl=s.generated_url_ttl_seconds)
-                rt.task_finished(task["id"])
+                rt.task_finished(task.id)
             else:
-                await engine.release(rt.db, task["id"], self.owner, time.time() + backoff(failures, 1.0),
+                await engine.release(rt.db, task.id, self.owner, time.time() + backoff(failures, 1.0),
                                      failures=failures)
         except Exception:
             log.exception("task %s: could not record failure; the lease will expire and it will be retried",
-                          task["id"], extra={"task_id": task["id"]})
+                          task.id, extra={"task_id": task.id})
 
-    async def time_out(self, task: dict[str, Any], action: Action | None) -> None:
+    async def time_out(self, task: Task, action: Action | None) -> None:
         """Fail a task that outlived task_timeout_seconds (refunded), stopping its upstream job."""
         await self.cancel_upstream(task, action)
         if await engine.finish(self.rt.db, task, self.owner, error="Task timed out", signer=self.rt.signer,
                                url_ttl=self.rt.settings.generated_url_ttl_seconds):
-            self.rt.task_finished(task["id"])
+            self.rt.task_finished(task.id)
 
-    async def report_stage(self, task: dict[str, Any], action: Action, stage: str, outcome: Progress,
+    async def report_stage(self, task: Task, action: Action, stage: str, outcome: Progress,
                            next_run_at: float, job: dict[str, Any]) -> None:
         """A provider reached a progress stage: store what it has made so far and call the stage back."""
         rt, s = self.rt, self.rt.settings
         body = None
-        if task.get("callback_url"):
-            made = await self.store_outputs(task["id"], outcome.partial) if outcome.partial else None
+        if task.callback_url:
+            made = await self.store_outputs(task.id, outcome.partial) if outcome.partial else None
             partial = engine.partial_result(action, made)
-            staged = {**task, "state": "running", "stage": stage}
-            body = status_body(staged, rt.signer, task["public_base_url"] or "", s.generated_url_ttl_seconds,
+            staged = replace(task, state=TaskState.RUNNING, stage=stage)
+            body = status_body(staged, rt.signer, task.public_base_url or "", s.generated_url_ttl_seconds,
                                partial=partial)
         await engine.report_stage(rt.db, task, self.owner, stage, next_run_at, callback_body=body,
-                                  polls=task["polls"] + 1, failures=0, provider_job=outcome.job or job)
+                                  polls=task.polls + 1, failures=0, provider_job=outcome.job or job)
         rt.callback_wake.set()  # deliver the stage's callback now
 
-    async def cancel_upstream(self, task: dict[str, Any], action: Action | None) -> None:
+    async def cancel_upstream(self, task: Task, action: Action | None) -> None:
         """A task given up on (timed out) stops its upstream job too, so it is not run and billed for nothing.
         Best effort: the task fails and is refunded either way."""
-        if not task["provider_job"] or action is None:
+        if not task.provider_job or action is None:
             return
-        inp = TaskInput(id=task["id"], action=action, model=action.models.get(task["model"] or ""),
-                        params=task["params"], account_id=task["account_id"])
+        inp = TaskInput(id=task.id, action=action, model=action.models.get(task.model or ""),
+                        params=task.params, account_id=task.account_id)
         try:
-            await self.rt.providers.get(task["provider"]).cancel(inp, task["provider_job"])
+            await self.rt.providers.get(task.provider).cancel(inp, task.provider_job)
         except Exception:  # nothing more to do for a job we are abandoning
-            log.warning("task %s: cancelling the upstream job failed", task["id"], exc_info=True)
+            log.warning("task %s: cancelling the upstream job failed", task.id, exc_info=True)
 
     async def store_outputs(self, task_id: str, done: Done) -> dict[str, Any]:
         """Store every output; list it under its kind (unless kind is None) and turn {"$file": i} references
@@ -256,7 +260,7 @@ class TaskRunner:
         return {"files": files, "extra": _resolve_file_refs(done.extra, keys)}
 
 
-async def _within(deadline: float, call: Any) -> Any:
+async def _within(deadline: float, call: Awaitable[T]) -> T:
     """Await a provider call, raising _StepCut if it is still running at `deadline` (event-loop time)."""
     try:
         async with asyncio.timeout_at(deadline) as cut:

@@ -28,6 +28,7 @@ from ...storage import StorageFull as DiskFull
 from ...storage import quota
 from ...storage.uploads import UnsupportedType, store_upload
 from ...tasks import engine
+from ...tasks.model import Task
 from ...tasks.submit import submit_task, validated
 from ...tasks.views import status_body
 from ..context import services
@@ -164,14 +165,14 @@ class TaskSummary:
     params: dict[str, Any]  # the request as validated (defaults applied)
 
     @classmethod
-    def of(cls, task: dict[str, Any]) -> TaskSummary:
-        done = task.get("completed_at")
-        return cls(id=task["id"], what=task.get("model") or f"{task['family']}/{task['action']}",
-                   price_cents=int(task["price_cents"]), created_at=task["created_at"],
-                   seconds=done - task["created_at"] if done else None, params=dict(task.get("params") or {}))
+    def of(cls, task: Task) -> TaskSummary:
+        done = task.completed_at
+        return cls(id=task.id, what=task.model or task.kind, price_cents=task.price_cents,
+                   created_at=task.created_at, seconds=done - task.created_at if done else None,
+                   params=dict(task.params))
 
 
-async def _task_view(request: Request, viewer: Viewer, task: dict[str, Any], status: int = 200) -> Response:
+async def _task_view(request: Request, viewer: Viewer, task: Task, status: int = 200) -> Response:
     rt = services(request)
     body = status_body(task, rt.signer, base_url(request), rt.settings.generated_url_ttl_seconds)
     template = "partials/playground_task.html" if request.headers.get("hx-request") else "playground_task.html"

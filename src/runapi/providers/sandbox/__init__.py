@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 
 from ...catalog import Action, ModelSpec
+from ...catalog.sandbox_schema import ImageUpscaleSpec, SandboxSpec, VideoFromSourceSpec, VideoSpec
 from ...storage import Storage, UrlSigner
+from ...tasks.model import Task
 from ..base import Done, InputRejected, Progress, Provider, TaskFailed, TaskInput
 from ..inputs import Inputs
 from . import audio_gen, image_gen, limits, suno, video_gen  # noqa: F401  (register generators)
@@ -21,6 +23,7 @@ from .base import GENERATORS, as_list
 
 MADE_KEPT = 64  # results kept between a stage and the task's end (more running at once are made again)
 _GUIDES = ("mask", "character_references", "reference_masks", "style_references")  # image_gen.Guides
+# per generator, the spec keys naming the params with input images (the first is the source)
 _IMAGE_INPUTS = {"image": ("references",) + _GUIDES, "image_edit": ("sources",) + _GUIDES,
                  "image_upscale": ("sources",), "remove_background": ("sources",), "video": ("images",)}
 
@@ -39,45 +42,48 @@ class SandboxProvider(Provider):
         limits.configure(media_workers)
 
     async def preflight(self, action: Action, model: ModelSpec | None, params: dict[str, Any],
-                        refs: dict[str, dict[str, Any]] | None = None) -> None:
+                        refs: dict[str, Task] | None = None) -> None:
         """Before anything is billed: input files already in our storage (uploads, earlier results, the videos
         of referenced tasks) are checked — declared pixels, length, and the output they imply — against the
         budgets and documented limits the task would fail on (limits.py, the catalog's sandbox keys). Raises
         InputRejected. Other URLs are checked when the task fetches them."""
         spec = model.sandbox if model else action.sandbox
-        gen = spec.get("generator", "")
+        if spec is None:
+            return
         try:
-            await self._media_preflight(gen, spec, params, refs or {})
+            await self._media_preflight(spec, params, refs or {})
         except InputRejected:
             raise
         except TaskFailed as exc:
             raise InputRejected(str(exc)) from exc
 
-    async def _media_preflight(self, gen: str, spec: dict[str, Any], params: dict[str, Any],
-                               refs: dict[str, dict[str, Any]]) -> None:
-        urls = [(key, u) for key in _IMAGE_INPUTS.get(gen, ()) + (("sources",) if gen == "video_from_source" else ())
-                for name in as_list(spec.get(key)) for u in as_list(params.get(name)) if isinstance(u, str)]
+    async def _media_preflight(self, spec: SandboxSpec, params: dict[str, Any],
+                               refs: dict[str, Task]) -> None:
+        gen = spec.generator
+        keys = _IMAGE_INPUTS.get(gen, ()) + (("sources",) if isinstance(spec, VideoFromSourceSpec) else ())
+        urls = [(key, u) for key in keys
+                for name in getattr(spec, key) for u in as_list(params.get(name)) if isinstance(u, str)]
         sizes: dict[str, tuple[int, int]] = {}  # the first source's and the mask's, when ours
         for i, (key, url) in enumerate(urls):
             data = await self.inputs.own_file(url)
             if data is None:
                 continue
-            if gen == "video_from_source":
+            if isinstance(spec, VideoFromSourceSpec):
                 video_gen.source_plan(spec, params, await video_gen.probe_source(data))
             else:
                 what = "mask" if key == "mask" else "image"
                 img = await limits.run(limits.open_image, data, False, what)
-                if gen == "image_upscale" and i == 0:
+                if isinstance(spec, ImageUpscaleSpec) and i == 0:
                     limits.check_output_image(*image_gen.upscaled_size(spec, params, img.width, img.height))
                 if i == 0 or key == "mask":
                     sizes.setdefault("source" if i == 0 and key != "mask" else "mask", img.size)
         if "source" in sizes and "mask" in sizes:
             image_gen.check_mask(sizes["mask"], sizes["source"])
-        if gen == "video_from_source" and not urls and refs:  # a referenced task's video: ours, so known
+        if isinstance(spec, VideoFromSourceSpec) and not urls and refs:  # a referenced task's video: ours
             ref = next(iter(refs.values()))
-            data = await self.inputs.task_file(ref, "videos", int(params.get(spec.get("index_param", "index")) or 0))
+            data = await self.inputs.task_file(ref, "videos", int(params.get(spec.index_param) or 0))
             video_gen.source_plan(spec, params, await video_gen.probe_source(data))
-        if gen == "video" and spec.get("max_reference_seconds"):  # the lengths known now bound the total
+        if isinstance(spec, VideoSpec) and spec.max_reference_seconds:  # the lengths known now bound the total
             lengths = []
             for url in video_gen.reference_video_urls(spec, params):
                 data = await self.inputs.own_file(url)
@@ -123,9 +129,9 @@ class SandboxProvider(Provider):
 
     async def generate(self, task: TaskInput) -> Done:
         spec = task.model.sandbox if task.model else task.action.sandbox
-        gen = GENERATORS.get(spec.get("generator", ""))
+        gen = GENERATORS.get(spec.generator) if spec else None
         if gen is None:
             raise TaskFailed(f"The sandbox cannot run {task.action.key}")
         done = await gen(self.inputs, task, spec)
-        done.extra = {**spec.get("result_extra", {}), **done.extra}  # fixed documented fields, e.g. progress
+        done.extra = {**task.action.result_extra, **done.extra}  # fixed documented fields, e.g. progress
         return done

@@ -14,16 +14,17 @@ All outputs are real, decodable files, deterministic from the request (or, for p
   deterministic transcript's words (and audio events / speakers on request) inside those regions.
 - `isolate_audio`: a real STFT band-pass (voice band) and spectral noise gate; same length as the input.
 
-Sandbox keys (catalog `sandbox:`; defaults in brackets):
+Sandbox keys (catalog `sandbox:`, declared in catalog/sandbox_schema.py; defaults in brackets):
   speech: text_param [text], voice_param [voice], speed_param [speed], stability_param [stability],
           style_param [style], timestamps_param, chars_per_second [14], default_voice.
   dialogue: turns_param [dialogue] (items {text, voice}), stability_param [stability], chars_per_second [14],
           max_total_chars.
-  sound: text_param [text], duration_param [duration_seconds], default_duration [5], loop_param [loop],
-          influence_param [prompt_influence], format_param [output_format], default_format [mp3_44100_128].
-  speech_to_text: sources, language_param [language_code], events_param [tag_audio_events],
-          diarize_param [diarize], max_seconds [600].
-  isolate_audio: sources, max_seconds [600].
+  sound: text_param [text], duration_param [duration_seconds], default_duration [5], max_duration [60],
+          loop_param [loop], influence_param [prompt_influence], format_param [output_format],
+          default_format [mp3_44100_128].
+  speech_to_text: sources [source_audio_url], language_param [language_code], events_param [tag_audio_events],
+          diarize_param [diarize], max_seconds [600], max_source_bytes.
+  isolate_audio: sources [source_audio_url], max_seconds [600], max_source_bytes.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import Any
 import av
 import numpy as np
 
+from ...catalog.sandbox_schema import DialogueSpec, IsolateAudioSpec, SoundSpec, SpeechSpec, SpeechToTextSpec
 from ..base import Done, Output, TaskFailed, TaskInput
 from ..inputs import Inputs
 from . import dsp, limits, media
@@ -191,8 +193,8 @@ def synthesize_speech(text: str, voice: str, seed: bytes, seconds: float, unit_s
     return out, _word_spans(text, bounds[:-1], bounds[1:])
 
 
-def _param(p: dict[str, Any], spec: dict[str, Any], key: str, default_name: str, default: Any = None) -> Any:
-    name = spec.get(key, default_name)
+def _param(p: dict[str, Any], name: str | None, default: Any = None) -> Any:
+    """The value of the param a spec key names (None: the key names none), else `default`."""
     value = p.get(name) if name else None
     return default if value is None else value
 
@@ -203,15 +205,15 @@ def _mp3(samples: np.ndarray) -> Output:
 
 
 @generator("speech")
-async def generate_speech(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def generate_speech(inputs: Inputs, task: TaskInput, spec: SpeechSpec) -> Done:
     p = task.params
-    text = str(_param(p, spec, "text_param", "text", ""))
-    voice = str(_param(p, spec, "voice_param", "voice", spec.get("default_voice", "default")))
-    speed = float(_param(p, spec, "speed_param", "speed", 1.0))
-    stability = float(_param(p, spec, "stability_param", "stability", 0.5))
-    style = float(_param(p, spec, "style_param", "style", 0.0))
-    want_timestamps = bool(p.get(spec["timestamps_param"])) if spec.get("timestamps_param") else False
-    cps = float(spec.get("chars_per_second", 14))
+    text = str(_param(p, spec.text_param, ""))
+    voice = str(_param(p, spec.voice_param, spec.default_voice))
+    speed = float(_param(p, spec.speed_param, 1.0))
+    stability = float(_param(p, spec.stability_param, 0.5))
+    style = float(_param(p, spec.style_param, 0.0))
+    want_timestamps = bool(p.get(spec.timestamps_param)) if spec.timestamps_param else False
+    cps = spec.chars_per_second
     seconds = speech_seconds(text, cps, speed)
     seed = task_seed(task)
 
@@ -226,9 +228,9 @@ async def generate_speech(inputs: Inputs, task: TaskInput, spec: dict[str, Any])
 
 
 @generator("dialogue")
-async def generate_dialogue(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def generate_dialogue(inputs: Inputs, task: TaskInput, spec: DialogueSpec) -> Done:
     p = task.params
-    name = spec.get("turns_param", "dialogue")
+    name = spec.turns_param
     turns = as_list(p.get(name))
     if not turns:
         raise TaskFailed(f"{name} must contain at least one line")
@@ -236,12 +238,12 @@ async def generate_dialogue(inputs: Inputs, task: TaskInput, spec: dict[str, Any
         for key in ("text", "voice"):
             if not isinstance(turn, dict) or not isinstance(turn.get(key), str) or not turn[key].strip():
                 raise TaskFailed(f"{name}[{i}].{key} is required and must be a non-empty string")
-    limit = spec.get("max_total_chars")
+    limit = spec.max_total_chars
     total_chars = sum(len(t["text"]) for t in turns)
-    if limit is not None and total_chars > int(limit):
+    if limit is not None and total_chars > limit:
         raise TaskFailed(f"The total text of {name} must be at most {limit} characters (got {total_chars})")
-    stability = float(_param(p, spec, "stability_param", "stability", 0.5))
-    cps = float(spec.get("chars_per_second", 14))
+    stability = float(_param(p, spec.stability_param, 0.5))
+    cps = spec.chars_per_second
 
     def work() -> Output:
         parts = []
@@ -379,20 +381,20 @@ def encode_output(samples: np.ndarray, output_format: str = "mp3_44100_128") -> 
     if codec in ("pcm", "wav"):
         return dsp.wav(resampled, rate), "audio/wav", "wav"
     if codec in ("ulaw", "alaw"):
-        return media.encode_mono(f"pcm_{'mulaw' if codec == 'ulaw' else 'alaw'}", "wav", resampled, rate, None), \
+        return media.encode_mono("pcm_mulaw" if codec == "ulaw" else "pcm_alaw", "wav", resampled, rate, None), \
             "audio/wav", "wav"
     return media.encode_mono("libopus", "ogg", resampled, rate, kbps or 64), "audio/ogg", "opus"
 
 
 @generator("sound")
-async def generate_sound(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def generate_sound(inputs: Inputs, task: TaskInput, spec: SoundSpec) -> Done:
     p = task.params
-    prompt = str(_param(p, spec, "text_param", "text", ""))
-    seconds = float(_param(p, spec, "duration_param", "duration_seconds", spec.get("default_duration", 5)))
-    seconds = min(max(seconds, 0.1), float(spec.get("max_duration", 60)))
-    loop = bool(_param(p, spec, "loop_param", "loop", False))
-    influence = float(_param(p, spec, "influence_param", "prompt_influence", 0.3))
-    fmt = str(_param(p, spec, "format_param", "output_format", spec.get("default_format", "mp3_44100_128")))
+    prompt = str(_param(p, spec.text_param, ""))
+    seconds = float(_param(p, spec.duration_param, spec.default_duration))
+    seconds = min(max(seconds, 0.1), spec.max_duration)
+    loop = bool(_param(p, spec.loop_param, False))
+    influence = float(_param(p, spec.influence_param, 0.3))
+    fmt = str(_param(p, spec.format_param, spec.default_format))
     try:
         parse_output_format(fmt)
     except ValueError:
@@ -411,12 +413,13 @@ async def generate_sound(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) 
 # ---------------------------------------------------------------- inputs: speech-to-text and isolation
 
 
-async def _source_audio(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> tuple[bytes, np.ndarray]:
-    urls = [u for name in as_list(spec.get("sources", "source_audio_url")) for u in as_list(task.params.get(name))]
+async def _source_audio(inputs: Inputs, task: TaskInput,
+                        spec: SpeechToTextSpec | IsolateAudioSpec) -> tuple[bytes, np.ndarray]:
+    urls = [u for name in spec.sources for u in as_list(task.params.get(name))]
     if not urls:
         raise TaskFailed("No source audio given")
-    data = await inputs.fetch(urls[0], spec.get("max_source_bytes"), "audio")
-    max_seconds = float(spec.get("max_seconds", 600))
+    data = await inputs.fetch(urls[0], spec.max_source_bytes, "audio")
+    max_seconds = spec.max_seconds
 
     def decode() -> np.ndarray:
         try:
@@ -458,7 +461,7 @@ def _language(code: Any) -> str:
     return _LANG_ALIASES.get(raw, raw)
 
 
-def _regions(samples: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
+def _regions(samples: np.ndarray) -> tuple[list[tuple[np.intp, np.intp]], np.ndarray]:
     """Frame ranges [start, end) with sound, from short-time energy; and the per-frame RMS."""
     n = len(samples) // _FRAME
     if n == 0:
@@ -470,7 +473,8 @@ def _regions(samples: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
     # no pause at all is one region), nor under -60 dBFS or 35 dB under the peak
     threshold = max(min(np.percentile(db, 10) + 6.0, db.max() - 15.0), db.max() - 35.0, -60.0)
     active = db > threshold
-    regions: list[list[int]] = []
+    # numpy integers, kept as such: the times derived from them (and their rounding) are numpy floats
+    regions: list[list[np.intp]] = []
     for i in np.flatnonzero(active):
         if regions and i - regions[-1][1] <= 7:  # bridge gaps under 150 ms
             regions[-1][1] = i + 1
@@ -536,13 +540,12 @@ def transcribe(data: bytes, samples: np.ndarray, language_code: Any = None, tag_
 
 
 @generator("speech_to_text")
-async def generate_transcript(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def generate_transcript(inputs: Inputs, task: TaskInput, spec: SpeechToTextSpec) -> Done:
     p = task.params
     data, samples = await _source_audio(inputs, task, spec)
     result = await limits.run(
-        transcribe, data, samples, _param(p, spec, "language_param", "language_code"),
-        bool(_param(p, spec, "events_param", "tag_audio_events", False)),
-        bool(_param(p, spec, "diarize_param", "diarize", False)))
+        transcribe, data, samples, _param(p, spec.language_param),
+        bool(_param(p, spec.events_param, False)), bool(_param(p, spec.diarize_param, False)))
     return Done(outputs=[], extra=result)
 
 
@@ -584,6 +587,6 @@ def isolate(samples: np.ndarray, low_hz: float = 80.0, high_hz: float = 8000.0) 
 
 
 @generator("isolate_audio")
-async def generate_isolated(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def generate_isolated(inputs: Inputs, task: TaskInput, spec: IsolateAudioSpec) -> Done:
     _, samples = await _source_audio(inputs, task, spec)
     return Done(outputs=[await limits.run(lambda: _mp3(isolate(samples)))])

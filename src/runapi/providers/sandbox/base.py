@@ -6,17 +6,23 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ...catalog.sandbox_schema import GENERATOR_NAMES
 from ..base import Done, TaskInput
 from ..inputs import Inputs
 from . import images
 
 __all__ = ["GENERATORS", "Generator", "Inputs", "as_list", "generator", "task_seed"]
 
-Generator = Callable[["Inputs", TaskInput, dict[str, Any]], Awaitable[Done]]
+# Each generator takes its own spec class (catalog/sandbox_schema.py: ImageSpec, VideoSpec, ...); the registry
+# is keyed by the spec's `generator`, so the spec a generator is handed is always of its class.
+Generator = Callable[["Inputs", TaskInput, Any], Awaitable[Done]]
 GENERATORS: dict[str, Generator] = {}
 
 
 def generator(name: str) -> Callable[[Generator], Generator]:
+    if name not in GENERATOR_NAMES:  # the catalog could never name it: declare its spec in sandbox_schema.py
+        raise ValueError(f"generator {name!r} has no spec in catalog/sandbox_schema.py")
+
     def register(fn: Generator) -> Generator:
         GENERATORS[name] = fn
         return fn

@@ -157,7 +157,7 @@ def envelope(x: np.ndarray, points: int) -> np.ndarray:
     edges = np.linspace(0, len(x), points + 1).astype(int)
     sq = np.concatenate([[0.0], np.cumsum(np.square(x, dtype=np.float64))])
     counts = np.maximum(edges[1:] - edges[:-1], 1)
-    env = np.sqrt((sq[edges[1:]] - sq[edges[:-1]]) / counts)
+    env: np.ndarray = np.sqrt((sq[edges[1:]] - sq[edges[:-1]]) / counts)
     m = env.max()
     return (env / m).astype(np.float32) if m > 0 else env.astype(np.float32)
 
@@ -194,7 +194,8 @@ def harmonic_tone(freq: float, seconds: float, weights: list[float], attack: flo
         if k * freq >= SR * 0.45:
             break
         out += w * np.sin(2 * np.pi * k * freq * t)
-    return out * adsr(n, attack, decay, release)
+    shaped: np.ndarray = out * adsr(n, attack, decay, release)
+    return shaped
 
 
 def kick(seconds: float = 0.35) -> np.ndarray:
@@ -226,14 +227,16 @@ def colored_noise(rng: np.random.Generator, n: int, color: str) -> np.ndarray:
     f = np.maximum(np.fft.rfftfreq(n, 1 / SR), 20.0)
     spec = spec / (np.sqrt(f) if color == "pink" else f)
     x = np.fft.irfft(spec, n=n).astype(np.float32)
-    return x / (np.max(np.abs(x)) + 1e-9)
+    normalised: np.ndarray = x / (np.max(np.abs(x)) + 1e-9)
+    return normalised
 
 def smooth(x: np.ndarray, width: int) -> np.ndarray:
     """Causal moving average over `width` samples (a cheap low-pass)."""
     if width <= 1:
         return x
     c = np.cumsum(np.concatenate([np.zeros(width), x]))
-    return (c[width:] - c[:-width]) / width
+    averaged: np.ndarray = (c[width:] - c[:-width]) / width
+    return averaged
 
 
 def fft_convolve(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
+from ...catalog.sandbox_schema import ImageEditSpec, ImageOptions, ImageSpec, ImageUpscaleSpec, RemoveBackgroundSpec
 from ..base import Done, InputRejected, Output, TaskFailed, TaskInput
 from ..inputs import Inputs
 from . import images, limits, marks
@@ -18,23 +19,23 @@ _NAMED_RATIOS = {"square": 1.0, "square_hd": 1.0, "portrait": 3 / 4, "landscape"
                  "portrait_4_3": 3 / 4, "portrait_16_9": 9 / 16, "landscape_4_3": 4 / 3, "landscape_16_9": 16 / 9}
 
 
-def _count(spec: dict[str, Any], params: dict[str, Any]) -> int:
-    count_param = spec.get("count_param")
+def _count(spec: ImageOptions, params: dict[str, Any]) -> int:
+    count_param = spec.count_param
     if count_param and params.get(count_param) is not None:
         return max(1, int(params[count_param]))
-    return int(spec.get("count", 1))
+    return spec.count
 
 
-def target_size(spec: dict[str, Any], params: dict[str, Any], first: Image.Image | None) -> tuple[int, int]:
+def target_size(spec: ImageOptions, params: dict[str, Any], first: Image.Image | None) -> tuple[int, int]:
     """Output size from an explicit WxH, else from aspect ratio × resolution base, capped at max_side."""
-    size_value = params.get(spec["size_param"]) if spec.get("size_param") else None
+    size_value = params.get(spec.size_param) if spec.size_param else None
     if isinstance(size_value, str):
         m = _SIZE.match(size_value)
         if m:
             w, h = int(m.group(1)), int(m.group(2))
-            return images.dimensions(w / h, int((w * h) ** 0.5), spec.get("max_side"), multiple=1) \
-                if spec.get("max_side") and max(w, h) > spec["max_side"] else (w, h)
-    ratio_text = params.get(spec.get("aspect_param", "aspect_ratio"))
+            return images.dimensions(w / h, int((w * h) ** 0.5), spec.max_side, multiple=1) \
+                if spec.max_side and max(w, h) > spec.max_side else (w, h)
+    ratio_text = params.get(spec.aspect_param)
     if size_value is not None and ratio_text is None:
         ratio_text = size_value
     ratio = images.parse_ratio(ratio_text) if isinstance(ratio_text, str) else None
@@ -42,16 +43,16 @@ def target_size(spec: dict[str, Any], params: dict[str, Any], first: Image.Image
         ratio = _NAMED_RATIOS.get(ratio_text)
     if ratio is None:  # "auto" or not given: follow the first input image, else square
         ratio = first.width / first.height if first is not None else 1.0
-    bases = {**images.RESOLUTION_BASE, **(spec.get("resolution_bases") or {})}
-    base = bases.get(str(params.get(spec.get("resolution_param", "output_resolution"))), int(spec.get("base", 1024)))
-    if spec.get("pro_param") and params.get(spec["pro_param"]):  # a high-quality mode: `pro_base` pixels
-        base = int(spec.get("pro_base", base))
-    return images.dimensions(ratio, base, spec.get("max_side"))
+    bases = {**images.RESOLUTION_BASE, **spec.resolution_bases}
+    base = bases.get(str(params.get(spec.resolution_param)), spec.base)
+    if spec.pro_param and params.get(spec.pro_param):  # a high-quality mode: `pro_base` pixels
+        base = spec.pro_base if spec.pro_base is not None else base
+    return images.dimensions(ratio, base, spec.max_side)
 
 
-def _palette_tone(spec: dict[str, Any], params: dict[str, Any]) -> tuple[int, int, int] | None:
+def _palette_tone(spec: ImageOptions, params: dict[str, Any]) -> tuple[int, int, int] | None:
     """`palette_param`: a list of {hex, ratio}; their ratio-weighted mean colour (None without a usable one)."""
-    items = params.get(spec["palette_param"]) if spec.get("palette_param") else None
+    items = params.get(spec.palette_param) if spec.palette_param else None
     total, acc = 0.0, [0.0, 0.0, 0.0]
     for item in items if isinstance(items, list) else []:
         text = str((item or {}).get("hex", "")).lstrip("#") if isinstance(item, dict) else ""
@@ -62,18 +63,19 @@ def _palette_tone(spec: dict[str, Any], params: dict[str, Any]) -> tuple[int, in
         total += weight
         for k in range(3):
             acc[k] += int(text[2 * k:2 * k + 2], 16) * weight
-    return tuple(round(a / total) for a in acc) if total else None
+    return (round(acc[0] / total), round(acc[1] / total), round(acc[2] / total)) if total else None
 
 
-def _format(spec: dict[str, Any], params: dict[str, Any]) -> str:
-    return str(params.get(spec.get("format_param", "output_format")) or spec.get("default_format", "png"))
+def _format(spec: ImageOptions | ImageUpscaleSpec, params: dict[str, Any]) -> str:
+    return str(params.get(spec.format_param) or spec.default_format)
 
 
-async def _fetch_all(inputs: Inputs, task: TaskInput, spec: dict[str, Any], key: str,
+async def _fetch_all(inputs: Inputs, task: TaskInput, names: tuple[str, ...], max_bytes: int | None,
                      what: str = "image") -> list[Image.Image]:
-    """The input images; only the first is used, so the others are checked (header, size) but not decoded."""
-    urls = [u for name in as_list(spec.get(key)) for u in as_list(task.params.get(name))]
-    return [await inputs.image(u, spec.get("max_source_bytes"), load=i == 0, what=what) for i, u in enumerate(urls)]
+    """The input images the params `names` hold; only the first is used, so the others are checked (header,
+    size) but not decoded."""
+    urls = [u for name in names for u in as_list(task.params.get(name))]
+    return [await inputs.image(u, max_bytes, load=i == 0, what=what) for i, u in enumerate(urls)]
 
 
 @dataclass
@@ -93,14 +95,15 @@ def check_mask(mask_size: tuple[int, int], source_size: tuple[int, int]) -> None
                             f"{mask_size[0]}×{mask_size[1]}, the source {source_size[0]}×{source_size[1]}")
 
 
-async def _guides(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Guides:
-    async def first(key: str, what: str) -> Image.Image | None:
-        fetched = await _fetch_all(inputs, task, spec, key, what)
+async def _guides(inputs: Inputs, task: TaskInput, spec: ImageOptions) -> Guides:
+    async def first(names: tuple[str, ...], what: str) -> Image.Image | None:
+        fetched = await _fetch_all(inputs, task, names, spec.max_source_bytes, what)
         return fetched[0] if fetched else None
 
-    return Guides(mask=await first("mask", "mask"), reference=await first("character_references", "reference image"),
-                  reference_mask=await first("reference_masks", "reference mask"),
-                  style=await first("style_references", "style reference image"))
+    return Guides(mask=await first(spec.mask, "mask"),
+                  reference=await first(spec.character_references, "reference image"),
+                  reference_mask=await first(spec.reference_masks, "reference mask"),
+                  style=await first(spec.style_references, "style reference image"))
 
 
 def _shown_size(img: Image.Image) -> tuple[int, int]:
@@ -108,12 +111,12 @@ def _shown_size(img: Image.Image) -> tuple[int, int]:
     return (img.height, img.width) if img.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (img.width, img.height)
 
 
-def _names_a_size(spec: dict[str, Any], params: dict[str, Any]) -> bool:
-    keys = [spec.get("size_param"), spec.get("aspect_param", "aspect_ratio")]
+def _names_a_size(spec: ImageOptions, params: dict[str, Any]) -> bool:
+    keys = [spec.size_param, spec.aspect_param]
     return any(k and params.get(k) not in (None, "auto") for k in keys)
 
 
-async def _images(task: TaskInput, spec: dict[str, Any], fetched: list[Image.Image],
+async def _images(task: TaskInput, spec: ImageOptions, fetched: list[Image.Image],
                   guides: Guides | None = None) -> Done:
     p = task.params
     guides = guides or Guides()
@@ -130,10 +133,10 @@ async def _images(task: TaskInput, spec: dict[str, Any], fetched: list[Image.Ima
     description = marks.metadata_text(marks.generation_info(spec, p))
     stamp = marks.stamp_for(spec, p, width, height)
     tone = _palette_tone(spec, p)
-    sequential = bool(spec.get("sequential_param") and p.get(spec["sequential_param"]))
+    sequential = bool(spec.sequential_param and p.get(spec.sequential_param))
 
     def work() -> list[Output]:
-        region = images.edit_region(guides.mask, fetched[0], alpha=bool(spec.get("mask_alpha"))) \
+        region = images.edit_region(guides.mask, fetched[0], alpha=spec.mask_alpha) \
             if guides.mask is not None else None
         keep = guides.reference_mask.convert("L") if guides.reference_mask is not None else None
         outs: list[Output] = []
@@ -144,7 +147,7 @@ async def _images(task: TaskInput, spec: dict[str, Any], fetched: list[Image.Ima
                 img = images.inpaint(fetched[0], region, seed, width, height, guides.reference, guides.style, keep)
             elif fetched:
                 img = images.blend_source(fetched[0], seed, width, height, guides.reference, guides.style, keep)
-            elif sequential and outs:  # a sequence: each image grows out of the one before
+            elif sequential and previous is not None:  # a sequence: each image grows out of the one before
                 img = images.blend_source(previous, seed, width, height)
             else:
                 img = images.render(seed, width, height)
@@ -161,44 +164,44 @@ async def _images(task: TaskInput, spec: dict[str, Any], fetched: list[Image.Ima
 
 
 @generator("image")
-async def generate_image(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
-    fetched = await _fetch_all(inputs, task, spec, "references")
+async def generate_image(inputs: Inputs, task: TaskInput, spec: ImageSpec) -> Done:
+    fetched = await _fetch_all(inputs, task, spec.references, spec.max_source_bytes)
     return await _images(task, spec, fetched, await _guides(inputs, task, spec))
 
 
 @generator("image_edit")
-async def edit_image(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
-    fetched = await _fetch_all(inputs, task, spec, "sources")
+async def edit_image(inputs: Inputs, task: TaskInput, spec: ImageEditSpec) -> Done:
+    fetched = await _fetch_all(inputs, task, spec.sources, spec.max_source_bytes)
     if not fetched:
         raise TaskFailed("No source image given")
     return await _images(task, spec, fetched, await _guides(inputs, task, spec))
 
 
-def _factor(spec: dict[str, Any], params: dict[str, Any]) -> float:
-    raw = params.get(spec["factor_param"]) if spec.get("factor_param") else None
+def _factor(spec: ImageUpscaleSpec, params: dict[str, Any]) -> float:
+    raw = params.get(spec.factor_param) if spec.factor_param else None
     if raw is None:
-        return float(spec.get("factor", 2))
+        return spec.factor
     text = str(raw).lower().rstrip("x")
     try:
         return float(text)
     except ValueError:
-        return float(spec.get("factor", 2))
+        return spec.factor
 
 
-def upscaled_size(spec: dict[str, Any], params: dict[str, Any], width: int, height: int) -> tuple[int, int]:
+def upscaled_size(spec: ImageUpscaleSpec, params: dict[str, Any], width: int, height: int) -> tuple[int, int]:
     """The input's size times the requested factor, the long side capped at the spec's max_side."""
     factor = _factor(spec, params)
     w, h = round(width * factor), round(height * factor)
-    if spec.get("max_side") and max(w, h) > spec["max_side"]:
-        scale = spec["max_side"] / max(w, h)
+    if spec.max_side and max(w, h) > spec.max_side:
+        scale = spec.max_side / max(w, h)
         w, h = round(w * scale), round(h * scale)
     return max(1, w), max(1, h)
 
 
 @generator("image_upscale")
-async def upscale_image(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def upscale_image(inputs: Inputs, task: TaskInput, spec: ImageUpscaleSpec) -> Done:
     """Real resampling (Lanczos) of the input by the requested factor."""
-    fetched = await _fetch_all(inputs, task, spec, "sources")
+    fetched = await _fetch_all(inputs, task, spec.sources, spec.max_source_bytes)
     if not fetched:
         raise TaskFailed("No source image given")
     w, h = upscaled_size(spec, task.params, fetched[0].width, fetched[0].height)
@@ -211,16 +214,16 @@ async def upscale_image(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -
             w2, h2 = h, w
         else:
             w2, h2 = w, h
-        enc = images.encode(src.resize((w2, h2), Image.LANCZOS), fmt)
+        enc = images.encode(src.resize((w2, h2), Image.Resampling.LANCZOS), fmt)
         return Output("images", enc.data, enc.content_type, enc.extension)
 
     return Done(outputs=[await limits.run(work)])
 
 
 @generator("remove_background")
-async def remove_background(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def remove_background(inputs: Inputs, task: TaskInput, spec: RemoveBackgroundSpec) -> Done:
     """Transparent background: pixels close to the border's dominant colour become transparent."""
-    fetched = await _fetch_all(inputs, task, spec, "sources")
+    fetched = await _fetch_all(inputs, task, spec.sources, spec.max_source_bytes)
     if not fetched:
         raise TaskFailed("No source image given")
 

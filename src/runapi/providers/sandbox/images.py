@@ -90,7 +90,7 @@ def exact_dimensions(ratio: float, area: float, max_side: int | None, multiple: 
 
 
 def _palette(rng: random.Random) -> list[tuple[int, int, int]]:
-    return [tuple(rng.randrange(256) for _ in range(3)) for _ in range(6)]  # type: ignore[misc]
+    return [(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(6)]
 
 
 def render(seed: bytes, width: int, height: int) -> Image.Image:
@@ -107,13 +107,13 @@ def render(seed: bytes, width: int, height: int) -> Image.Image:
         color = (*colors[2 + i % 4], rng.randint(90, 200))
         box = (x, y, x + r, y + r * rng.uniform(0.5, 1.5))
         (draw.ellipse if rng.random() < 0.6 else draw.rectangle)(box, fill=color)
-    return canvas.resize((width, height), Image.BICUBIC)
+    return canvas.resize((width, height), Image.Resampling.BICUBIC)
 
 
 def blend_source(source: Image.Image, seed: bytes, width: int, height: int, reference: Image.Image | None = None,
                  style: Image.Image | None = None, reference_region: Image.Image | None = None) -> Image.Image:
     """An 'edit': the source fitted to the target frame, tinted by a seeded pattern (carrying the references)."""
-    fitted = ImageOps.fit(ImageOps.exif_transpose(source).convert("RGB"), (width, height), Image.BICUBIC)
+    fitted = ImageOps.fit(ImageOps.exif_transpose(source).convert("RGB"), (width, height), Image.Resampling.BICUBIC)
     return Image.blend(fitted, styled(render(seed, width, height), reference, style, reference_region), 0.3)
 
 
@@ -140,8 +140,8 @@ def inpaint(source: Image.Image, region: Image.Image, seed: bytes, width: int, h
             reference_region: Image.Image | None = None) -> Image.Image:
     """A masked edit: the source fitted to the frame, repainted only where `region` says (fitted alike); the
     repaint is the seeded pattern, carrying the reference (where its own mask allows) and the style's tone."""
-    fitted = ImageOps.fit(ImageOps.exif_transpose(source).convert("RGB"), (width, height), Image.BICUBIC)
-    weight = ImageOps.fit(region, (width, height), Image.BILINEAR)
+    fitted = ImageOps.fit(ImageOps.exif_transpose(source).convert("RGB"), (width, height), Image.Resampling.BICUBIC)
+    weight = ImageOps.fit(region, (width, height), Image.Resampling.BILINEAR)
     paint = styled(render(seed, width, height), reference, style, reference_region)
     return Image.composite(paint, fitted, weight)
 
@@ -152,13 +152,13 @@ def styled(paint: Image.Image, reference: Image.Image | None, style: Image.Image
     and tinted toward a style reference's mean colour."""
     size = paint.size
     if reference is not None:
-        ref = ImageOps.fit(ImageOps.exif_transpose(reference).convert("RGB"), size, Image.BICUBIC)
+        ref = ImageOps.fit(ImageOps.exif_transpose(reference).convert("RGB"), size, Image.Resampling.BICUBIC)
         if reference_region is not None:
-            keep = ImageOps.fit(reference_region, size, Image.BILINEAR)
+            keep = ImageOps.fit(reference_region, size, Image.Resampling.BILINEAR)
             ref = Image.composite(ref, paint, keep)
         paint = Image.blend(paint, ref, 0.5)
     if style is not None:
-        tone = ImageOps.exif_transpose(style).convert("RGB").resize((1, 1), Image.BOX).getpixel((0, 0))
+        tone = ImageOps.exif_transpose(style).convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
         paint = Image.blend(paint, Image.new("RGB", size, tone), 0.35)
     return paint
 

@@ -2,10 +2,10 @@
 in the file's metadata (as real generators record theirs: the prompt, the negative prompt, the seed) and a
 visible watermark stamped into the pixels.
 
-Spec keys (any image or video generator; defaults in brackets): `prompt_param` [prompt],
-`negative_prompt_param` [negative_prompt], `seed_param` [seed], `watermark_param` [watermark] (a string is
-the watermark's text, `true` stamps `watermark_text` [AI generated]), `enhance_param` (boolean: the recorded
-prompt is the expanded one, see `expanded_prompt`).
+Spec keys (any image or video generator; declared with their defaults in catalog/sandbox_schema.MarkedSpec):
+`prompt_param` [prompt], `negative_prompt_param` [negative_prompt], `seed_param` [seed], `watermark_param`
+[watermark] (a string is the watermark's text, `true` stamps `watermark_text` [AI generated]), `enhance_param`
+(boolean: the recorded prompt is the expanded one, see `expanded_prompt`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ...catalog.sandbox_schema import MarkedSpec
+
 IMAGE_DESCRIPTION = 0x010E  # EXIF ImageDescription: where images carry their generation parameters
 VIDEO_COMMENT = "comment"   # MP4 metadata key (©cmt) for videos
 
@@ -25,17 +27,15 @@ def expanded_prompt(prompt: str) -> str:
     return f"{prompt.rstrip('. ')}. Detailed, well composed, natural lighting, high quality."
 
 
-def generation_info(spec: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
+def generation_info(spec: MarkedSpec, params: dict[str, Any]) -> dict[str, str]:
     """The parameters recorded in the output's metadata (only those the request set)."""
     info: dict[str, str] = {}
-    for key, default, label in (("prompt_param", "prompt", "prompt"),
-                                ("negative_prompt_param", "negative_prompt", "negative_prompt"),
-                                ("seed_param", "seed", "seed")):
-        name = spec.get(key, default)
+    for name, label in ((spec.prompt_param, "prompt"), (spec.negative_prompt_param, "negative_prompt"),
+                        (spec.seed_param, "seed")):
         value = params.get(name) if name else None
         if value is not None and value != "":
             info[label] = str(value)
-    enhance = spec.get("enhance_param")
+    enhance = spec.enhance_param
     if enhance and params.get(enhance) and "prompt" in info:
         info["prompt"] = expanded_prompt(info["prompt"])
     return info
@@ -45,11 +45,11 @@ def metadata_text(info: dict[str, str]) -> str | None:
     return json.dumps(info, ensure_ascii=False, sort_keys=True) if info else None
 
 
-def watermark_text(spec: dict[str, Any], params: dict[str, Any]) -> str | None:
-    name = spec.get("watermark_param", "watermark")
+def watermark_text(spec: MarkedSpec, params: dict[str, Any]) -> str | None:
+    name = spec.watermark_param
     value = params.get(name) if name else None
     if value is True:
-        return str(spec.get("watermark_text", "AI generated"))
+        return spec.watermark_text
     if isinstance(value, str) and value.strip():
         return value.strip()
     return None
@@ -61,7 +61,8 @@ class Stamp:
     def __init__(self, text: str, width: int, height: int):
         size = max(10, min(width, height) // 20)
         font = ImageFont.load_default(size)
-        left, top, right, bottom = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
+        # whole pixels (FreeType's box already is; the stubs allow fractions)
+        left, top, right, bottom = map(int, ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font))
         pad = max(2, size // 4)
         band = Image.new("L", (min(width, right - left + 2 * pad), min(height, bottom - top + 2 * pad)), 0)
         ImageDraw.Draw(band).text((pad - left, pad - top), text, fill=255, font=font)
@@ -84,6 +85,6 @@ class Stamp:
         return Image.fromarray(stamped, mode)
 
 
-def stamp_for(spec: dict[str, Any], params: dict[str, Any], width: int, height: int) -> Stamp | None:
+def stamp_for(spec: MarkedSpec, params: dict[str, Any], width: int, height: int) -> Stamp | None:
     text = watermark_text(spec, params)
     return Stamp(text, width, height) if text else None

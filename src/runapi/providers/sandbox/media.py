@@ -9,15 +9,25 @@ from __future__ import annotations
 import io
 import math
 import wave
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING, Literal
 
 import av
 import numpy as np
+from av.audio.stream import AudioStream
+from av.container import OutputContainer
 from PIL import Image
 
 from ..base import InputRejected
 from . import images, limits
+
+if TYPE_CHECKING:
+    from .marks import Stamp
+
+# The codecs encode_mono writes (all audio codecs, so PyAV's add_stream gives an AudioStream).
+MonoCodec = Literal["libmp3lame", "libopus", "pcm_mulaw", "pcm_alaw"]
 
 FPS = 24
 SAMPLE_RATE = 44_100
@@ -70,7 +80,7 @@ def _tone(seed: bytes, seconds: float, sample_rate: int = SAMPLE_RATE) -> np.nda
     return out
 
 
-def _encode_audio_stream(container: av.container.OutputContainer, stream, samples: np.ndarray) -> None:
+def _encode_audio_stream(container: OutputContainer, stream: AudioStream, samples: np.ndarray) -> None:
     frame_size = stream.codec_context.frame_size or 1152
     pts = 0
     for start in range(0, len(samples), frame_size):
@@ -104,7 +114,8 @@ def encode_audio(seed: bytes, seconds: float, fmt: str = "mp3", samples: np.ndar
     return buf.getvalue()
 
 
-def _frames_from_canvas(canvas: np.ndarray, width: int, height: int, count: int, start: int = 0):
+def _frames_from_canvas(canvas: np.ndarray, width: int, height: int, count: int,
+                        start: int = 0) -> Iterator[np.ndarray]:
     """Windows sliding diagonally across `canvas` (which is larger than the frame)."""
     span_x, span_y = canvas.shape[1] - width, canvas.shape[0] - height
     for i in range(start, start + count):
@@ -125,8 +136,9 @@ def canvas_for(seed: bytes, width: int, height: int, first_frame: Image.Image | 
 
 
 def encode_video(seed: bytes, width: int, height: int, seconds: float, has_audio: bool = False,
-                 first_frame: Image.Image | None = None, frames=None, audio: np.ndarray | None = None,
-                 comment: str | None = None, stamp=None, motion: float = 1.0) -> bytes:
+                 first_frame: Image.Image | None = None, frames: Iterable[np.ndarray | av.VideoFrame] | None = None,
+                 audio: np.ndarray | None = None, comment: str | None = None, stamp: Stamp | None = None,
+                 motion: float = 1.0) -> bytes:
     """MP4 with H.264 video (yuv420p) and, when has_audio, an AAC track of the same length. `comment` goes
     into the container's metadata; `stamp` (marks.Stamp) is drawn on every frame."""
     width, height = _even(width), _even(height)
@@ -160,7 +172,7 @@ def encode_video(seed: bytes, width: int, height: int, seconds: float, has_audio
 
 def probe(data: bytes) -> VideoInfo:
     """Size, duration and frame rate from the container's headers (no frame is decoded)."""
-    with av.open(io.BytesIO(data)) as c:
+    with av.open(io.BytesIO(data), mode="r") as c:
         v = c.streams.video[0]
         rate = v.average_rate or v.guessed_rate or v.base_rate
         fps = float(rate) if rate else float(FPS)
@@ -173,10 +185,10 @@ def probe(data: bytes) -> VideoInfo:
         return VideoInfo(v.codec_context.width, v.codec_context.height, duration, bool(c.streams.audio), fps)
 
 
-def _decoded(data: bytes, max_frames: int):
+def _decoded(data: bytes, max_frames: int) -> Iterator[av.VideoFrame]:
     """The video's frames as decoded; a stream with more frames than allowed (its headers understated them),
     or a frame beyond 4K, stops the task instead of running on."""
-    with av.open(io.BytesIO(data)) as c:
+    with av.open(io.BytesIO(data), mode="r") as c:
         stream = c.streams.video[0]
         stream.thread_type = "AUTO"
         for i, frame in enumerate(c.decode(stream)):
@@ -193,7 +205,7 @@ def _frame_limit(limit_seconds: float) -> int:
 
 
 def decode_frames(data: bytes, width: int | None = None, height: int | None = None, limit_seconds: float = 120,
-                  max_frames: int | None = None):
+                  max_frames: int | None = None) -> Iterator[np.ndarray]:
     """RGB frames of an input video, resized when width/height are given (real resampling for upscale)."""
     for frame in _decoded(data, max_frames or _frame_limit(limit_seconds)):
         if width and height:
@@ -202,7 +214,7 @@ def decode_frames(data: bytes, width: int | None = None, height: int | None = No
             yield frame.to_ndarray(format="rgb24")
 
 
-def resized_frames(data: bytes, width: int, height: int, max_frames: int):
+def resized_frames(data: bytes, width: int, height: int, max_frames: int) -> Iterator[av.VideoFrame]:
     """Frames resampled straight into the encoder's format: one frame in memory at a time, no RGB round trip
     (upscaling streams: decode, resample, encode)."""
     for frame in _decoded(data, max_frames):
@@ -224,7 +236,7 @@ def first_and_last_frames(data: bytes) -> tuple[np.ndarray, np.ndarray]:
 def decode_audio(data: bytes, limit_seconds: float = 600) -> np.ndarray:
     """Mono float32 samples at SAMPLE_RATE of an input file's first audio track (empty when it has none)."""
     out: list[np.ndarray] = []
-    with av.open(io.BytesIO(data)) as c:
+    with av.open(io.BytesIO(data), mode="r") as c:
         if not c.streams.audio:
             return np.zeros(0, dtype=np.float32)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
@@ -251,7 +263,7 @@ def last_frame(data: bytes, max_frames: int | None = None) -> Image.Image:
 _SAMPLE_FORMATS = {"libmp3lame": "fltp", "libopus": "flt", "pcm_mulaw": "s16", "pcm_alaw": "s16"}
 
 
-def encode_mono(codec: str, container_format: str, samples: np.ndarray, rate: int, kbps: int | None) -> bytes:
+def encode_mono(codec: MonoCodec, container_format: str, samples: np.ndarray, rate: int, kbps: int | None) -> bytes:
     """Mono audio (mp3, opus, mu-law, a-law) with PyAV; LAME at a fast setting keeps a 6-minute file near two
     seconds of CPU."""
     buf = io.BytesIO()

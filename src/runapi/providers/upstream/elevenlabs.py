@@ -121,7 +121,7 @@ class ElevenLabs(Synchronous):
         fields = {"model_id": model_id, **{k: _form(v) for k, v in body.items()}}
         resp = await self._post("/v1/speech-to-text", data=fields, files={"file": ("audio", audio)})
         data = errors.json_object(resp, self.deployment.name)
-        extra = {k: data[k] for k in ("text", "language_code", "words") if k in data}
+        extra: dict[str, Any] = {k: data[k] for k in ("text", "language_code", "words") if k in data}
         if "text" not in extra:
             raise errors.UpstreamError(f"{self.deployment.name} returned no transcript")
         return Finished([], extra)

@@ -56,7 +56,7 @@ def first_message(data: Any) -> str | None:
     if isinstance(data, dict):
         err = data.get("error")
         if isinstance(err, dict) and err.get("message"):
-            return err["message"]
+            return str(err["message"])  # (body_message stringifies whatever is picked anyway)
         if isinstance(err, str):
             return err
         detail = data.get("detail")

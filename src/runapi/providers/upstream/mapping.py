@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ...catalog.conditions import evaluate, is_set, shown
+from ...tasks.model import Task
 from ...yamlload import load_yaml
 from ..base import TaskInput
 from .errors import UpstreamError
@@ -52,13 +53,13 @@ _CASTS: dict[str, Callable[[Any], Any]] = {
     "upper": lambda v: str(v).upper(), "lower": lambda v: str(v).lower(),
 }
 
-FileLink = Callable[[dict[str, Any], str, int], str]  # (referenced task row, kind, index) → URL
+FileLink = Callable[[Task, str, int], str]  # (referenced task, kind, index) → URL
 
 
 @dataclass(frozen=True)
 class Context:
     params: dict[str, Any]
-    refs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refs: dict[str, Task] = field(default_factory=dict)
     file_link: FileLink | None = None
     webhook_url: str | None = None  # where the upstream may report the job's end (a signed wake-up link)
 

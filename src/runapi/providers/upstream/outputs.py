@@ -53,7 +53,7 @@ def as_output(f: UpstreamFile, data: bytes) -> Output:
     mime = sniff(data)
     if mime is None:
         raise TaskFailed("The upstream returned a file that is not a supported image, video or audio")
-    return Output(f.kind, data, mime, extension_for(mime), dict(f.meta))  # type: ignore[arg-type]
+    return Output(f.kind, data, mime, extension_for(mime), dict(f.meta))
 
 
 async def collect(http: httpx.AsyncClient, files: list[UpstreamFile], max_bytes: int) -> list[Output]:

@@ -24,6 +24,7 @@ import httpx
 
 from ...observability.metrics import record_upstream_error, upstream_error_kind
 from ...storage import UrlSigner
+from ...tasks.model import Task
 from ..base import Done, Progress, Provider, TaskFailed, TaskInput, TransientFailure
 from .adapter import Adapter, Finished, Running, Started
 from .errors import UpstreamError
@@ -153,24 +154,23 @@ class MediaRouter:
             self.admission.release(adapter.deployment.name, task.id)
             raise
         self.admission.release(adapter.deployment.name, task.id)
-        spec = task.model.sandbox if task.model else task.action.sandbox
         # fixed documented fields (e.g. progress: "1.00") belong to the wire format, whoever made the media
-        return Done(outputs=outputs, extra={**spec.get("result_extra", {}), **outcome.extra})
+        return Done(outputs=outputs, extra={**task.action.result_extra, **outcome.extra})
 
     def _context(self, task: TaskInput) -> Context:
         base = self.public_url or task.public_base_url
         webhook = webhook_url(self.signer, base, task.id) if self.signer and base else None
         return Context(params=task.params, refs=task.refs, file_link=self._file_link, webhook_url=webhook)
 
-    def _file_link(self, row: dict[str, Any], kind: str, index: int) -> str:
+    def _file_link(self, row: Task, kind: str, index: int) -> str:
         """A signed link to a file a referenced task produced, for the upstream to fetch. It must be able to
         reach our public address (RUNAPI_PUBLIC_URL, or the address the task was created at)."""
-        files = ((row.get("result") or {}).get("files") or {}).get(kind) or []
+        files = ((row.result or {}).get("files") or {}).get(kind) or []
         if not 0 <= index < len(files):
-            raise TaskFailed(f"Source task {row['id']} has no {kind[:-1]} at index {index}")
+            raise TaskFailed(f"Source task {row.id} has no {kind[:-1]} at index {index}")
         if self.signer is None:
             raise TaskFailed("Referenced files cannot be passed to this upstream")
-        base = self.public_url or row.get("public_base_url") or ""
+        base = self.public_url or row.public_base_url or ""
         return self.signer.url(base, files[index]["key"], int(time.time() + FILE_LINK_TTL))
 
     async def aclose(self) -> None:

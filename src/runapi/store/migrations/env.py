@@ -4,14 +4,14 @@ or on RUNAPI_DATABASE_URL's sync equivalent when invoked from the alembic comman
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from runapi.store.schema import metadata
 
 config = context.config
 
 
-def run(connection) -> None:
+def run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
                       compare_type=True)
     with context.begin_transaction():

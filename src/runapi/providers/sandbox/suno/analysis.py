@@ -119,7 +119,7 @@ def vocal_activity(x: np.ndarray) -> np.ndarray:
     mask_h, _ = dsp.hpss(spec)
     freqs = np.fft.rfftfreq(dsp.N_FFT, 1 / SR)
     band = dsp.log_steps(freqs, [700.0])[0] - dsp.log_steps(freqs, [3500.0])[0]
-    energy = np.sqrt(np.sum(np.abs(spec * mask_h * band) ** 2, axis=1))
+    energy: np.ndarray = np.sqrt(np.sum(np.abs(spec * mask_h * band) ** 2, axis=1))
     skip = dsp.N_FFT // dsp.HOP  # dsp.stft pads dsp.N_FFT samples in front
     return energy[skip:skip + int(math.ceil(len(x) / dsp.HOP))]
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from ....catalog.sandbox_schema import SunoMusicSpec, SunoSoundSpec
+from ....tasks.model import Task
 from ...base import TaskFailed, TaskInput
 from .. import images, limits, media
 from ..base import Inputs, task_seed
@@ -69,15 +71,15 @@ async def _stored(inputs: Inputs, ref: Any, what: str = "source audio") -> bytes
     return data
 
 
-def _row_tracks(row: dict[str, Any]) -> list[dict[str, Any]]:
-    extra = (row.get("result") or {}).get("extra") or {}
+def _row_tracks(row: Task) -> list[dict[str, Any]]:
+    extra = (row.result or {}).get("extra") or {}
     tracks = [t for t in extra.get("audios") or [] if isinstance(t, dict)]
     if isinstance(extra.get("track"), dict):
         tracks.append(extra["track"])
     return tracks
 
 
-def _ref(task: TaskInput, param: str = "task_id") -> dict[str, Any]:
+def _ref(task: TaskInput, param: str = "task_id") -> Task:
     row = task.refs.get(param)
     if row is None:
         raise TaskFailed(f"{param} does not name a completed task of this account")
@@ -85,15 +87,15 @@ def _ref(task: TaskInput, param: str = "task_id") -> dict[str, Any]:
 
 
 async def _track(inputs: Inputs, task: TaskInput, audio_id: str | None,
-                 param: str = "task_id") -> tuple[dict[str, Any], np.ndarray, dict[str, Any]]:
+                 param: str = "task_id") -> tuple[dict[str, Any], np.ndarray, Task]:
     """The track `audio_id` of the task named by `param` (its first track when audio_id is None)."""
     row = _ref(task, param)
     tracks = _row_tracks(row)
     chosen = next((t for t in tracks if audio_id is None or t.get("id") == audio_id), None)
     if chosen is None:
         if not tracks:
-            raise TaskFailed(f"Task {row['id']} has no audio tracks")
-        raise TaskFailed(f"audio_id {audio_id} is not a track of task {row['id']}")
+            raise TaskFailed(f"Task {row.id} has no audio tracks")
+        raise TaskFailed(f"audio_id {audio_id} is not a track of task {row.id}")
     data = await _stored(inputs, chosen.get("audio_url"))
     samples = await limits.run(_decode, data, "source audio")
     return chosen, samples, row
@@ -137,16 +139,16 @@ async def _indexed(inputs: Inputs, task: TaskInput, audio_id: str) -> tuple[dict
     return meta, samples
 
 
-def _model_name(task: TaskInput, spec: dict[str, Any]) -> str:
-    return str(spec.get("model_name") or (task.model.id if task.model else "chirp-v4-5"))
+def _model_name(task: TaskInput, spec: SunoMusicSpec | SunoSoundSpec) -> str:
+    return str(spec.model_name or (task.model.id if task.model else "chirp-v4-5"))
 
 
-def _max_seconds(spec: dict[str, Any]) -> float:
-    return float(spec.get("max_seconds", MAX_UPLOAD_SECONDS))
+def _max_seconds(spec: SunoMusicSpec | SunoSoundSpec) -> float:
+    return spec.max_seconds  # its default is MAX_UPLOAD_SECONDS (the catalog cannot import it)
 
 
-def _song_seconds(seed: bytes, spec: dict[str, Any], words: int = 0) -> float:
+def _song_seconds(seed: bytes, spec: SunoMusicSpec, words: int = 0) -> float:
     """Sandbox song length: `song_seconds` [30, 45] by seed, longer for long exact lyrics (≤ `max_song`)."""
-    lo, hi = spec.get("song_seconds", [30, 45])
-    base = lo + (int.from_bytes(_sub(seed, "len")[:4], "big") % (int(hi - lo) * 10 + 1)) / 10
-    return min(max(base, words * 0.5 + 12), float(spec.get("max_song", 120)), _max_seconds(spec))
+    lo, hi = spec.song_seconds
+    base: float = lo + (int.from_bytes(_sub(seed, "len")[:4], "big") % (int(hi - lo) * 10 + 1)) / 10
+    return min(max(base, words * 0.5 + 12), spec.max_song, _max_seconds(spec))

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ....catalog.sandbox_schema import PlainSpec, SunoLyricsSpec
 from ...base import Done, TaskFailed, TaskInput
 from .. import dsp, limits
 from ..base import Inputs, generator, task_seed
@@ -17,10 +18,10 @@ from .text import STYLE_BOOST, STYLE_GENERIC, _lyric_words, _title, _write_lyric
 
 
 @generator("suno_lyrics")
-async def suno_lyrics(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_lyrics(inputs: Inputs, task: TaskInput, spec: SunoLyricsSpec) -> Done:
     prompt = str(task.params.get("prompt") or "")
     entries = []
-    for i in range(int(spec.get("count", 2))):
+    for i in range(spec.count):
         seed = task_seed(task, i)
         text = _write_lyrics(seed, prompt, ["Verse", "Chorus", "Verse 2", "Chorus", "Bridge", "Outro"])
         entries.append({"title": _title(None, prompt, text, rng=_rng(seed)) + ("" if i == 0 else f" ({i + 1})"),
@@ -29,7 +30,7 @@ async def suno_lyrics(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> 
 
 
 @generator("suno_boost_style")
-async def suno_boost_style(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_boost_style(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     description = str(task.params.get("description") or "")
     terms = [t.strip() for t in re.split(r"[,，;/]+", description) if t.strip()]
     rng = _rng(task_seed(task))
@@ -47,15 +48,15 @@ async def suno_boost_style(inputs: Inputs, task: TaskInput, spec: dict[str, Any]
 
 
 @generator("suno_timestamped_lyrics")
-async def suno_timestamped_lyrics(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_timestamped_lyrics(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     """Words of the track's lyrics placed where its vocal band carries energy, over its real duration."""
     track, samples, row = await _track(inputs, task, task.params.get("audio_id"))
-    if row["action"] == "text_to_sound" and not (row.get("params") or {}).get("grab_lyrics"):
+    if row.action == "text_to_sound" and not row.params.get("grab_lyrics"):
         raise TaskFailed("Timestamped lyrics are not available: the sound task was created with grab_lyrics false")
     words = _lyric_words(track.get("lyrics"))
     seed = task_seed(task)
 
-    def work():
+    def work() -> tuple[list[dict[str, Any]], list[float]]:
         seconds = len(samples) / SR
         energy = vocal_activity(samples)
         hop = dsp.HOP
@@ -66,7 +67,7 @@ async def suno_timestamped_lyrics(inputs: Inputs, task: TaskInput, spec: dict[st
         first = idx[0] * hop / SR if len(idx) else 0.0
         last = min((idx[-1] + 1) * hop / SR, seconds) if len(idx) else seconds
         cum = np.cumsum(active.astype(np.float64))
-        aligned = []
+        aligned: list[dict[str, Any]] = []
         if words and cum[-1] > 0:
             times = []
             for k in range(len(words) + 1):

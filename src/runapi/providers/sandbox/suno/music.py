@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ....catalog.sandbox_schema import PlainSpec, SunoMusicSpec, SunoSoundSpec
 from ...base import Done, Output, TaskFailed, TaskInput
 from .. import dsp, limits
 from ..base import Inputs, generator, task_seed
@@ -41,8 +42,8 @@ from .text import (
 from .visuals import COVER_SIDE, _jpeg, cover_image
 
 
-async def _tracks_done(inputs: Inputs, task: TaskInput, spec: dict[str, Any], renders: list[dict[str, Any]],
-                       text_key: str = "lyrics") -> Done:
+async def _tracks_done(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec | SunoSoundSpec,
+                       renders: list[dict[str, Any]], text_key: str = "lyrics") -> Done:
     """Encode each rendered track (MP3 + JPEG cover) and shape Suno's `audios` list."""
 
     def work() -> tuple[list[Output], list[dict[str, Any]]]:
@@ -67,9 +68,9 @@ async def _tracks_done(inputs: Inputs, task: TaskInput, spec: dict[str, Any], re
 
 
 @generator("suno_music")
-async def suno_music(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_music(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec) -> Done:
     """text_to_music / extend_music / cover_audio / create_mashup / add_vocals / add_instrumental (spec `mode`)."""
-    mode = spec.get("mode", "generate")
+    mode = spec.mode
     p = task.params
     handler = {"generate": _generate, "extend": _extend, "cover": _cover, "mashup": _mashup,
                "add_vocals": _add_vocals, "add_instrumental": _add_instrumental}.get(mode)
@@ -79,20 +80,20 @@ async def suno_music(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> D
     return await _tracks_done(inputs, task, spec, renders)
 
 
-def _render(task: TaskInput, spec: dict[str, Any], i: int, samples: np.ndarray, text: str, title: str,
+def _render(task: TaskInput, spec: SunoMusicSpec | SunoSoundSpec, i: int, samples: np.ndarray, text: str, title: str,
             tags: list[str]) -> dict[str, Any]:
     return {"id": _audio_id(task, i), "seed": task_seed(task, i), "samples": samples, "text": text,
             "title": title, "tags": tags, "model_name": _model_name(task, spec)}
 
 
-async def _generate(inputs, task, spec, p) -> list[dict[str, Any]]:
+async def _generate(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[str, Any]) -> list[dict[str, Any]]:
     vocal_mode = p.get("vocal_mode")
     style_text, negs, args = _steering(task, p)
     layers = steer.keep_layers(("drums", "bass", "pad", "lead" if vocal_mode == "instrumental" else "vocal"), negs)
     weight = p.get("audio_weight")  # no source audio here: how alike the two tracks are (≥ 0.5: one shared plan)
 
-    def work():
-        renders = []
+    def work() -> list[dict[str, Any]]:
+        renders: list[dict[str, Any]] = []
         for i in range(TRACKS_PER_TASK):
             seed = task_seed(task, i)
             rng = _rng(seed)
@@ -119,7 +120,7 @@ def _steering(task: TaskInput, p: dict[str, Any], base: str | None = None,
     return steer.exclude(text + traits, negs) if negs else text + traits, negs, steer.plan_args(p, shift)
 
 
-async def _extend_source(inputs, task, p) -> tuple[np.ndarray, dict[str, Any]]:
+async def _extend_source(inputs: Inputs, task: TaskInput, p: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
     """The track named by task_id + audio_id, or by audio_id alone (the track index), or the upload."""
     upload, task_id, audio_id = p.get("upload_url"), p.get("task_id"), p.get("audio_id")
     if upload:
@@ -131,7 +132,7 @@ async def _extend_source(inputs, task, p) -> tuple[np.ndarray, dict[str, Any]]:
     return samples, meta
 
 
-async def _extend(inputs, task, spec, p) -> list[dict[str, Any]]:
+async def _extend(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[str, Any]) -> list[dict[str, Any]]:
     source, meta = await _extend_source(inputs, task, p)
     custom = p.get("parameter_mode") == "custom"
     src_seconds = len(source) / SR
@@ -151,12 +152,12 @@ async def _extend(inputs, task, spec, p) -> list[dict[str, Any]]:
     if cut >= max_total:
         raise TaskFailed(f"continue_at must be below the model's maximum song length ({int(max_total)} s)")
 
-    def work():
-        renders = []
+    def work() -> list[dict[str, Any]]:
+        renders: list[dict[str, Any]] = []
         for i in range(TRACKS_PER_TASK):
             seed = task_seed(task, i)
             rng = _rng(seed)
-            extra_s = min(float(spec.get("extend_seconds", 24)) + rng.uniform(0, 6), max_total - cut)
+            extra_s = min(spec.extend_seconds + rng.uniform(0, 6), max_total - cut)
             plan = Plan(seed, style_text, root=root, **args)
             tail = mix(compose(seed, extra_s + blend, plan, layers, intro_bars=0))
             scale = dsp.rms(head[-SR * 4:]) / max(dsp.rms(tail), 1e-6)
@@ -178,18 +179,18 @@ async def _extend(inputs, task, spec, p) -> list[dict[str, Any]]:
     return await limits.run(work)
 
 
-async def _cover(inputs, task, spec, p) -> list[dict[str, Any]]:
+async def _cover(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[str, Any]) -> list[dict[str, Any]]:
     source = await _upload(inputs, p["upload_url"])
     vocal_mode = p.get("vocal_mode")
     style_text, negs, args = _steering(task, p)
     layers = steer.keep_layers(("drums", "bass", "pad", "lead" if vocal_mode == "instrumental" else "vocal"), negs)
     keep = p.get("audio_weight")  # when given: that share of the original stays audible under the cover
 
-    def work():
+    def work() -> list[dict[str, Any]]:
         melody = _melody(source)
         root = _pitch_class_root(melody)
         seconds = len(source) / SR
-        renders = []
+        renders: list[dict[str, Any]] = []
         for i in range(TRACKS_PER_TASK):
             seed = task_seed(task, i)
             rng = _rng(seed)
@@ -207,7 +208,7 @@ async def _cover(inputs, task, spec, p) -> list[dict[str, Any]]:
     return await limits.run(work)
 
 
-async def _mashup(inputs, task, spec, p) -> list[dict[str, Any]]:
+async def _mashup(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[str, Any]) -> list[dict[str, Any]]:
     urls = list(p["upload_url_list"])
     a = await _upload(inputs, urls[0], "first upload_url_list audio")
     b = await _upload(inputs, urls[1], "second upload_url_list audio")
@@ -215,14 +216,14 @@ async def _mashup(inputs, task, spec, p) -> list[dict[str, Any]]:
     style_text, negs, args = _steering(task, p)
     gain = steer.new_part_gain(p, 0.8)  # audio_weight: the two sources against the new vocal
 
-    def work():
+    def work() -> list[dict[str, Any]]:
         n = min(max(len(a), len(b)), int(_max_seconds(spec) * SR))
         fa, fb = dsp.fit(a, n), dsp.fit(b, n)
         half = n // 2
         first = dsp.bandpass(fa, None, 250) + dsp.bandpass(fb, 250, None)
         second = dsp.bandpass(fb, None, 250) + dsp.bandpass(fa, 250, None)
         base = dsp.crossfade(first[: half + SR // 2], second[half - SR // 2:], 1.0)[:n]
-        renders = []
+        renders: list[dict[str, Any]] = []
         for i in range(TRACKS_PER_TASK):
             seed = task_seed(task, i)
             rng = _rng(seed)
@@ -241,7 +242,8 @@ async def _mashup(inputs, task, spec, p) -> list[dict[str, Any]]:
     return await limits.run(work)
 
 
-async def _overlay(inputs, task, spec, p, parts: tuple[str, ...], style: str, lyrics: str,
+async def _overlay(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec,
+                   p: dict[str, Any], parts: tuple[str, ...], style: str, lyrics: str,
                    gain: float = 0.9) -> list[dict[str, Any]]:
     """A new part (a vocal line, or drums/bass/pad) composed in the upload's key and mixed over it."""
     source = await _upload(inputs, p["upload_url"])
@@ -250,9 +252,9 @@ async def _overlay(inputs, task, spec, p, parts: tuple[str, ...], style: str, ly
     parts = steer.keep_layers(parts, negs) or parts[-1:]
     gain = steer.new_part_gain(p, gain)
 
-    def work():
+    def work() -> list[dict[str, Any]]:
         root = _pitch_class_root(_melody(source[: 30 * SR]))
-        renders = []
+        renders: list[dict[str, Any]] = []
         for i in range(TRACKS_PER_TASK):
             seed = task_seed(task, i)
             rng = _rng(seed)
@@ -266,20 +268,21 @@ async def _overlay(inputs, task, spec, p, parts: tuple[str, ...], style: str, ly
     return await limits.run(work)
 
 
-async def _add_vocals(inputs, task, spec, p) -> list[dict[str, Any]]:
+async def _add_vocals(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[str, Any]) -> list[dict[str, Any]]:
     return await _overlay(inputs, task, spec, p, ("vocal",), str(p.get("style") or ""), str(p["lyrics"]))
 
 
-async def _add_instrumental(inputs, task, spec, p) -> list[dict[str, Any]]:
+async def _add_instrumental(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec,
+                            p: dict[str, Any]) -> list[dict[str, Any]]:
     return await _overlay(inputs, task, spec, p, ("drums", "bass", "pad"), str(p.get("tags") or ""), "")
 
 
 @generator("suno_sound")
-async def suno_sound(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_sound(inputs: Inputs, task: TaskInput, spec: SunoSoundSpec) -> Done:
     p = task.params
 
-    def work():
-        renders = []
+    def work() -> list[dict[str, Any]]:
+        renders: list[dict[str, Any]] = []
         for i in range(TRACKS_PER_TASK):
             seed = task_seed(task, i)
             rng = _rng(seed)
@@ -301,7 +304,7 @@ async def suno_sound(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> D
 
 
 @generator("suno_replace_section")
-async def suno_replace_section(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_replace_section(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     p = task.params
     track, source, _ = await _track(inputs, task, p.get("audio_id"))
     seconds = len(source) / SR
@@ -315,7 +318,7 @@ async def suno_replace_section(inputs: Inputs, task: TaskInput, spec: dict[str, 
     negs = steer.negatives(p)
     style = str(p.get("tags") or "")
 
-    def work():
+    def work() -> tuple[bytes, bytes, float]:
         a, b = int(start * SR), int(end * SR)
         plan = Plan(seed, steer.exclude(style, negs) if negs else style,
                     root=_pitch_class_root(_melody(source[max(0, a - 10 * SR):a])))

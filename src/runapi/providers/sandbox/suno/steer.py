@@ -52,7 +52,7 @@ def persona(task: TaskInput, p: dict[str, Any]) -> tuple[str, int | None]:
     row = task.refs.get("persona_id")
     if not row:
         return "", None
-    made = row.get("params") or {}
+    made = row.params
     traits = " ".join(str(made.get(k) or "") for k in ("name", "description", "style", "voice_name"))
     if kind == "voice":
         return "", _gender_shift(traits)

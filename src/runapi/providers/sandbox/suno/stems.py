@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ....catalog.sandbox_schema import PlainSpec
 from ...base import Done, Output, TaskFailed, TaskInput
 from .. import dsp, limits
 from ..base import Inputs, generator
@@ -14,14 +15,15 @@ from .common import _decode, _ref, _stored, _track
 
 
 @generator("suno_stems")
-async def suno_stems(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_stems(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     p = task.params
     kind = p.get("type") or "separate_vocal"
     _, source, _ = await _track(inputs, task, p.get("audio_id"))
 
-    def work():
+    def work() -> tuple[list[Output], dict[str, Any]]:
         stems = separate(source, kind)
-        outputs, urls = [], {}
+        outputs: list[Output] = []
+        urls: dict[str, Any] = {}
         for name, x in stems.items():
             urls[f"{name}_url"] = {"$file": len(outputs)}
             outputs.append(Output(None, dsp.mp3(x), "audio/mpeg", "mp3"))
@@ -32,22 +34,22 @@ async def suno_stems(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> D
 
 
 @generator("suno_wav")
-async def suno_wav(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_wav(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     _, source, _ = await _track(inputs, task, task.params.get("audio_id"))
     wav = await limits.run(dsp.wav, source)
     return Done(outputs=[Output(None, wav, "audio/wav", "wav")], extra={"wav_url": {"$file": 0}})
 
 
 @generator("suno_midi")
-async def suno_midi(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_midi(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     """Notes transcribed from a split_stem task's stems (or, for a music task, from its first track split the
     same way)."""
     row = _ref(task)
     stems: dict[str, np.ndarray] = {}
-    if row["action"] == "separate_audio_stems":
-        if (row.get("params") or {}).get("type") != "split_stem":
+    if row.action == "separate_audio_stems":
+        if row.params.get("type") != "split_stem":
             raise TaskFailed("generate_midi needs a split_stem separation task (this task used separate_vocal)")
-        urls = ((row.get("result") or {}).get("extra") or {}).get("separated_audios") or {}
+        urls = ((row.result or {}).get("extra") or {}).get("separated_audios") or {}
         for key, ref in urls.items():
             data = await _stored(inputs, ref, "stem")
             stems[key.removesuffix("_url")] = await limits.run(_decode, data, "stem")
@@ -55,8 +57,8 @@ async def suno_midi(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Do
         _, source, _ = await _track(inputs, task, None)
         stems = await limits.run(separate, source, "split_stem")
 
-    def work():
-        instruments = []
+    def work() -> list[dict[str, Any]]:
+        instruments: list[dict[str, Any]] = []
         for name in STEM_ORDER:
             if name not in stems:
                 continue

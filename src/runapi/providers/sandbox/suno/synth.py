@@ -74,7 +74,8 @@ def _voice(freq: float, seconds: float, vowel: str, breath: np.random.Generator)
         out += w * np.sin(k * phase)
     hiss = breath.standard_normal(n).astype(np.float32)
     out += 0.015 * np.diff(hiss, prepend=np.float32(0))  # breath: high-passed noise
-    return (out * dsp.adsr(n, 0.04, 0.0, min(0.12, seconds / 3))).astype(np.float32)
+    shaped: np.ndarray = (out * dsp.adsr(n, 0.04, 0.0, min(0.12, seconds / 3))).astype(np.float32)
+    return shaped
 
 
 def compose(seed: bytes, seconds: float, plan: Plan, layers: tuple[str, ...] = ("drums", "bass", "pad", "vocal"),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ....catalog.sandbox_schema import PlainSpec, SunoArtworkSpec
 from ...base import Done, Output, TaskInput
 from .. import dsp, images, limits, media
 from ..base import Inputs, generator, task_seed
@@ -27,7 +28,8 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def _draw_wave(draw: ImageDraw.ImageDraw, env: np.ndarray, box: tuple[int, int, int, int], color, gap: int = 2):
+def _draw_wave(draw: ImageDraw.ImageDraw, env: np.ndarray, box: tuple[int, int, int, int], color: tuple[int, ...],
+               gap: int = 2) -> None:
     x0, y0, x1, y1 = box
     bars = len(env)
     width = (x1 - x0) / bars
@@ -88,7 +90,7 @@ def waveform_video(seed: bytes, samples: np.ndarray, title: str, author: str | N
     count = max(1, int(round(seconds * media.FPS)))
     x0, x1 = box[0], box[2]
 
-    def frames():
+    def frames() -> Iterator[np.ndarray]:
         for i in range(count):
             x = x0 + int((x1 - x0) * i / max(count - 1, 1))
             frame = dim_a.copy()
@@ -100,21 +102,21 @@ def waveform_video(seed: bytes, samples: np.ndarray, title: str, author: str | N
 
 
 @generator("suno_artwork")
-async def suno_artwork(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_artwork(inputs: Inputs, task: TaskInput, spec: SunoArtworkSpec) -> Done:
     track, samples, _ = await _track(inputs, task, None)
     title = str(track.get("title") or "Untitled")
 
-    def work():
+    def work() -> list[Output]:
         env = dsp.envelope(samples, 96)
         return [Output("covers", images.encode(cover_image(task_seed(task, i), title, ARTWORK_SIDE, env, variant=i),
                                                "png").data, "image/png", "png")
-                for i in range(int(spec.get("count", 2)))]
+                for i in range(spec.count)]
 
     return Done(outputs=await limits.run(work))
 
 
 @generator("suno_video")
-async def suno_video(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_video(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     p = task.params
     track, samples, _ = await _track(inputs, task, p.get("audio_id"))
     data = await limits.run(waveform_video, task_seed(task), samples, str(track.get("title") or ""),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Any
 
 import numpy as np
 
+from ....catalog.sandbox_schema import PlainSpec, SunoValidationPhraseSpec
 from ...base import Done, TaskFailed, TaskInput
 from .. import dsp
 from ..base import Inputs, generator, task_seed
@@ -17,25 +17,25 @@ from .text import PHRASES, _phrase_language
 
 
 @generator("suno_persona")
-async def suno_persona(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_persona(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     p = task.params
     row = _ref(task)
     if not any(t.get("id") == p.get("audio_id") for t in _row_tracks(row)):
-        raise TaskFailed(f"audio_id {p.get('audio_id')} is not a track of task {row['id']}")
+        raise TaskFailed(f"audio_id {p.get('audio_id')} is not a track of task {row.id}")
     persona_id = uuid.UUID(_sid("persona", task_seed(task).hex())).hex
     return Done(outputs=[], extra={"persona": {"id": persona_id, "name": p["name"],
                                                "description": p["description"]}})
 
 
 @generator("suno_validation_phrase")
-async def suno_validation_phrase(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_validation_phrase(inputs: Inputs, task: TaskInput, spec: SunoValidationPhraseSpec) -> Done:
     """A phrase for the user to read: new (from a source vocal window) or regenerated (differs from the last)."""
     p = task.params
     seed = task_seed(task)
-    if spec.get("mode") == "regenerate":
+    if spec.mode == "regenerate":
         row = _ref(task)
-        previous = str(((row.get("result") or {}).get("extra") or {}).get("validation_phrase") or "")
-        lang = (row.get("params") or {}).get("language") or _phrase_language(previous)
+        previous = str(((row.result or {}).get("extra") or {}).get("validation_phrase") or "")
+        lang = row.params.get("language") or _phrase_language(previous)
         choices = [ph for ph in PHRASES.get(lang, PHRASES["en"]) if ph != previous]
         return Done(outputs=[], extra={"provider_status": "wait_validating",
                                        "validation_phrase": _rng(seed).choice(choices)})
@@ -55,11 +55,11 @@ async def suno_validation_phrase(inputs: Inputs, task: TaskInput, spec: dict[str
 
 
 @generator("suno_voice")
-async def suno_voice(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_voice(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     row = _ref(task)
-    phrase = ((row.get("result") or {}).get("extra") or {}).get("validation_phrase")
+    phrase = ((row.result or {}).get("extra") or {}).get("validation_phrase")
     if not phrase:
-        raise TaskFailed(f"Task {row['id']} has no validation phrase")
+        raise TaskFailed(f"Task {row.id} has no validation phrase")
     recording = await _upload(inputs, task.params["verify_url"], "verify_url recording")
     if dsp.rms(recording) < 1e-4:
         raise TaskFailed("The verification recording is silent")
@@ -68,9 +68,9 @@ async def suno_voice(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> D
 
 
 @generator("suno_check_voice")
-async def suno_check_voice(inputs: Inputs, task: TaskInput, spec: dict[str, Any]) -> Done:
+async def suno_check_voice(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     row = _ref(task)
-    extra = (row.get("result") or {}).get("extra") or {}
-    available = row["action"] == "generate_voice" and bool(extra.get("voice_id")) \
+    extra = (row.result or {}).get("extra") or {}
+    available = row.action == "generate_voice" and bool(extra.get("voice_id")) \
         and extra.get("provider_status") == "success"
     return Done(outputs=[], extra={"is_available": available})
