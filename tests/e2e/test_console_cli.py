@@ -2,18 +2,11 @@
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from urllib.parse import parse_qs, urlsplit
 
 from runapi.auth import console_sessions, passwords
 from runapi.store import Database
-
-
-def cli(*args, env=None, input=None):
-    return subprocess.run([sys.executable, "-m", "runapi.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, input=input, timeout=60)
+from tests.support.cli import cli
 
 
 def on_db(tmp_path, fn):
