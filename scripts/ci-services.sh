@@ -2,7 +2,9 @@
 # Throwaway PostgreSQL and Redis for CI and the tests: a fresh cluster in a temp dir, owned by this user (or
 # by `postgres` when run as root, since initdb refuses root), listening on 127.0.0.1 only.
 #
-#   scripts/ci-services.sh install            apt-get the Debian packages if missing (root or sudo)
+#   scripts/ci-services.sh install            apt-get the Debian packages if missing (root or sudo): PostgreSQL,
+#                                             Redis, and Chromium for the console's browser tests (Playwright
+#                                             drives the system's Chromium; never `playwright install`)
 #   scripts/ci-services.sh start              start both; prints `export RUNAPI_SERVICES_...=...` lines
 #                                             (the tests' services fixture reads them)
 #   scripts/ci-services.sh restart-postgres [SECONDS_DOWN]
@@ -34,6 +36,7 @@ install() {
     local missing=()
     [ -n "$(pg_bin initdb || true)" ] || missing+=(postgresql)
     command -v redis-server >/dev/null || missing+=(redis-server)
+    [ -x "${RUNAPI_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
     [ ${#missing[@]} = 0 ] && return 0
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -97,3 +97,17 @@ async def add_member(db: Database, who: Principal, email: str, name: str | None,
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     return Member.from_row(member), key
+
+
+async def callback_secret(db: Database, who: Principal) -> str:
+    """The base64 secret that signs the account's callbacks: every member may read it (their tasks' callbacks
+    are signed with it)."""
+    return await admin.callback_secret(db, who.account_id)
+
+
+async def rotate_callback_secret(db: Database, who: Principal) -> str:
+    """Replace the account's callback secret with a new random one (admins only: every receiver of the account
+    must switch to it). Deliveries sign with the secret current when they are sent, retries included."""
+    if who.role != "admin":
+        raise Forbidden("Only an account admin can rotate the callback secret")
+    return await admin.callback_secret(db, who.account_id, rotate=True)

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from ..catalog import get_catalog
+from ..console.app import console_routes
 from ..errors import ApiError, RunapiError
 from ..observability import endpoints as observability
 from ..observability.middleware import RequestObserver
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *llm_gemini.routes,
         *webhooks.routes,
         *openapi.routes(),
+        *console_routes(),  # the web console (HTML pages, not in the OpenAPI document)
     ]
     return ObservedStarlette(
         routes=routes, lifespan=lifespan, access_log=settings.access_log,

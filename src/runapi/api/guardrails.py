@@ -69,7 +69,9 @@ def _model_budgets(body: dict[str, Any]) -> Any:
     return budgets
 
 
-def _fields(body: dict[str, Any]) -> dict[str, Any]:
+def guardrail_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """The fields a create or update request carried, checked (422 otherwise); the console reads its forms
+    into the same JSON shape and checks them here too."""
     fields = given({
         "name": opt_string(body, "name"), "description": opt_string(body, "description", 2000),
         "enabled": opt_bool(body, "enabled"), "credit_limit_cents": opt_cents(body, "credit_limit_cents"),
@@ -88,7 +90,7 @@ async def list_guardrails(request: Request) -> Json:
 
 async def create_guardrail(request: Request) -> Json:
     who = await manager(request)
-    fields = _fields(body_object(await json_body(request)))
+    fields = guardrail_fields(body_object(await json_body(request)))
     if "name" not in fields or fields["name"] is None:
         raise ApiError(400, "Missing required parameter: name")
     guardrail = await store.create_guardrail(runtime(request).db, who, fields)
@@ -103,7 +105,7 @@ async def get_guardrail(request: Request) -> Json:
 
 async def patch_guardrail(request: Request) -> Json:
     who = await manager(request)
-    fields = _fields(body_object(await json_body(request)))
+    fields = guardrail_fields(body_object(await json_body(request)))
     rt = runtime(request)
     guardrail = await store.update_guardrail(rt.db, who, request.path_params["id"], fields)
     rt.guardrails.changed()

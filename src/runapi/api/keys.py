@@ -35,7 +35,9 @@ def key_object(key: ApiKey) -> dict[str, Any]:
     }
 
 
-def _fields(body: dict[str, Any]) -> dict[str, Any]:
+def key_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """The fields a create or update request carried, checked (422 otherwise); the console reads its forms
+    into the same JSON shape and checks them here too."""
     return given({
         "name": opt_string(body, "name"), "credit_limit_cents": opt_cents(body, "credit_limit_cents"),
         "credit_limit_reset_interval": opt_interval(body), "allowed_models": opt_string_list(body, "allowed_models"),
@@ -50,7 +52,7 @@ async def list_keys(request: Request) -> Json:
 
 async def create_key(request: Request) -> Json:
     who = await manager(request)
-    fields = _fields(body_object(await json_body(request)))
+    fields = key_fields(body_object(await json_body(request)))
     key, token = await key_store.create_key(runtime(request).db, who, fields)
     return Json({**key_object(key), "key": token}, status_code=201)  # the token, this once
 
@@ -67,7 +69,7 @@ async def patch_key(request: Request) -> Json:
     who = await manager(request)
     rt = runtime(request)
     key = await key_store.get_key(rt.db, who, request.path_params["id"])
-    fields = _fields(body_object(await json_body(request)))
+    fields = key_fields(body_object(await json_body(request)))
     if fields:
         key = await key_store.update_key(rt.db, who, key.id, fields)
         rt.authenticate.forget(key.id)  # enabled:false takes effect on the next request

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.requests import Request
 from starlette.routing import Route
 
 from ..auth.principal import require_api_key
-from ..billing.limits import key_limits
 from ..catalog import Action, Catalog
-from ..catalog.validation import validate
 from ..errors import ApiError, task_not_found
-from ..net.safe_http import refused_destination
-from ..policy.guardrails import check_guardrail
-from ..providers import InputRejected
 from ..tasks import engine
-from ..tasks.model import NewTask, Task, TaskState
+from ..tasks.model import Task, TaskState
+from ..tasks.submit import submit_task, validated
 from ..tasks.views import retry_after_seconds, status_body
 from .context import authenticated, base_url, runtime
 from .responses import Json, json_body
@@ -23,69 +21,26 @@ MAX_IDEMPOTENCY_KEY = 255
 MAX_CLIENT_REQUEST_ID = 512
 TASK_ID_HEADER = "X-RunAPI-Task-Id"
 CLIENT_REQUEST_ID_HEADER = "X-Client-Request-Id"
+Endpoint = Callable[[Request], Awaitable[Json]]
 
 
-async def preflight(provider, action: Action, model, params, refs=None) -> None:
-    """A provider that can tell from the request alone (e.g. an uploaded input too large) that the task would
-    fail refuses it here, before any credit is reserved."""
-    check = getattr(provider, "preflight", None)
-    if check is None:
-        return
-    try:
-        await check(action, model, params, refs=refs)
-    except InputRejected as exc:
-        raise ApiError(422, str(exc)) from None
-
-
-def create_endpoint(action: Action):
+def create_endpoint(action: Action) -> Endpoint:
     async def create(request: Request) -> Json:
         rt = runtime(request)
         who = await authenticated(request)
         require_api_key(who)
-        body = await json_body(request)
-        model, params = validate(action, body)
-        if who.allowed_models is not None and model and model.id not in who.allowed_models:
-            raise ApiError(422, f"Model {model.id} is not allowed for this API key")  # the docs: 422
+        valid = validated(who, action, await json_body(request))
         idem = request.headers.get("idempotency-key", "").strip() or None
         if idem and len(idem) > MAX_IDEMPOTENCY_KEY:
             raise ApiError(400, f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY} characters")
         client_request_id = client_request_id_of(request)
-        model_id = model.id if model else None
-        if idem:
-            # a retry of a request already made answers with its task before anything that could refuse it
-            # now (the key's limit, which the original may have used up; a guardrail changed since)
-            fingerprint = engine.request_fingerprint(action.family, action.name, model_id, params)
-            existing = await engine.find_replay(rt.db, who.account_id, idem, action.family, action.name, fingerprint)
-            if existing:
-                return await created_answer(request, action, existing, replayed=True,
-                                            client_request_id=client_request_id)
-        await check_callback_url(params.get("callback_url"), rt.settings.allow_private_network)
-        refs = await engine.resolve_refs(rt.db, who.account_id, action, params)
-        price = model.quote(params) if model else 0
-        candidates = rt.providers.candidates(action.family, model_id, action.name)
-        guarded = await check_guardrail(rt, who, model_id, candidates)
-        await preflight(rt.providers.get(guarded.provider), action, model, params, refs)
-        task, created = await engine.create_task(rt.db, NewTask(
-            account_id=who.account_id, api_key_id=who.key_id, family=action.family, action=action.name,
-            model=model_id, params=params, price_cents=price, provider=guarded.provider,
-            public_base_url=base_url(request), idempotency_key=idem, guardrail_id=guarded.guardrail_id,
-            member_guardrail_id=guarded.member_guardrail_id,
-            provider_job=rt.providers.initial_job(guarded.barred), client_request_id=client_request_id,
-            # checked and charged with the reservation, in one step: only the request crossing a limit runs
-            limits=key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits))
-        if created:
-            rt.wake_worker()
-        return await created_answer(request, action, task, replayed=not created, client_request_id=client_request_id)
+        # pricing, guardrails and the reservation: the one create path (tasks/submit.py)
+        submitted = await submit_task(rt, who, valid, public_base_url=base_url(request),
+                                      idempotency_key=idem, client_request_id=client_request_id)
+        return await created_answer(request, action, submitted.task, replayed=not submitted.created,
+                                    client_request_id=client_request_id)
 
     return create
-
-
-async def check_callback_url(url: str | None, allow_private: bool) -> None:
-    """A callback the delivery worker would refuse to send (loopback/private address, the SSRF policy of
-    net/safe_http.py) is refused now, naming the setting, instead of the task completing and never calling."""
-    if url and await refused_destination(url, allow_private):
-        raise ApiError(422, "callback_url resolves to a loopback or private address, which callbacks are not "
-                            "sent to; set RUNAPI_ALLOW_PRIVATE_NETWORK=true to allow it (local development)")
 
 
 def client_request_id_of(request: Request) -> str | None:
@@ -144,7 +99,7 @@ async def sync_result(request: Request, task_id: str, account_id: int, headers: 
     return Json({k: v for k, v in body.items() if k not in TASK_KEYS}, headers=headers)
 
 
-def status_endpoint(action: Action):
+def status_endpoint(action: Action) -> Endpoint:
     async def status(request: Request) -> Json:
         rt = runtime(request)
         who = await authenticated(request)

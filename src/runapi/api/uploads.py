@@ -25,6 +25,7 @@ from ..auth.principal import require_api_key
 from ..errors import ApiError
 from ..net.safe_http import BlockedDestination, TooLarge, fetch_bytes
 from ..storage import StorageFull, files_store, parse_expires, quota
+from ..storage.uploads import UnsupportedType, store_upload
 from .context import authenticated, base_url, runtime
 from .management import iso
 from .responses import Json, json_body
@@ -133,31 +134,18 @@ async def _from_multipart(request: Request) -> tuple[bytes, str | None]:
 
 async def _store(request: Request, account_id: int, api_key_id: str | None, data: bytes, name: str | None,
                  file_id: str | None = None) -> dict[str, Any]:
-    """Sniff, store and record a ready file; the answer the docs show (201)."""
-    mime = policy.sniff(data)
-    if mime is None:
-        raise unsupported()
+    """Sniff, store and record a ready file (storage/uploads.py); the answer the docs show (201)."""
     rt = runtime(request)
-    now = time.time()
-    prepared = file_id is not None  # a confirmed prepared upload: its row was reserved at prepare
-    file_id = file_id or f"file_{uuid.uuid4().hex}"
-    file_name = policy.clean_file_name(name, mime)
-    key = f"uploads/{account_id}/{file_id}/{file_name}"
-    row = {"id": file_id, "account_id": account_id, "api_key_id": api_key_id, "key": key, "file_name": file_name,
-           "size_bytes": len(data), "mime_type": mime, "state": "storing", "created_at": now,
-           "expires_at": now + policy.LIFETIME_SECONDS}
-    if not prepared:
-        try:
-            await quota.reserve(rt.db, row, quota.UploadLimits.from_settings(rt.settings))
-        except quota.UploadRefused as exc:
-            raise refused(exc) from None
     try:
-        await _put(request, key, data, mime)
-    except BaseException:
-        if not prepared:
-            await quota.release(rt.db, file_id)
-        raise
-    return _answer(request, await files_store.mark_ready(rt.db, row))
+        stored = await store_upload(rt.db, rt.storage, quota.UploadLimits.from_settings(rt.settings), account_id,
+                                    api_key_id, data, name, file_id=file_id)
+    except UnsupportedType:
+        raise unsupported() from None
+    except quota.UploadRefused as exc:
+        raise refused(exc) from None
+    except StorageFull:
+        raise storage_full() from None
+    return _answer(request, stored)
 
 
 def _answer(request: Request, stored: files_store.StoredFile) -> dict[str, Any]:

@@ -193,3 +193,17 @@ async def delete_key(db: Database, who: Principal, key_id: str) -> ApiKey:
                            .values(deleted_at=time.time(), enabled=False))
         await conn.execute(delete(guardrail_assignments).where(guardrail_assignments.c.api_key_id == key.id))
     return key
+
+
+async def acting_key(db: Database, who: Principal, key_id: str) -> Principal:
+    """The caller as one of their own live, enabled API keys (the web console's playground runs requests so):
+    the key's allowed models and credit limit, and the caller's role, exactly as a request with that key."""
+    key = await get_key(db, who, key_id)
+    if key.membership_id != who.membership_id:
+        raise record_not_found()  # even an admin runs the playground only as their own keys
+    if not key.enabled:
+        raise Forbidden("This API key is disabled")
+    return Principal(key_id=key.id, account_id=key.account_id, membership_id=key.membership_id,
+                     user_id=who.user_id, role=who.role, kind="api", allowed_models=key.allowed_models,
+                     credit_limit_cents=key.credit_limit_cents,
+                     credit_limit_reset_interval=key.credit_limit_reset_interval)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import click
 from sqlalchemy.engine import make_url
 
 from ..auth import admin as ops
+from ..auth import console_sessions, passwords
 from ..settings import Settings
 from ..store import Database
 from ..store.schema import BIGINT_MAX
@@ -32,9 +34,9 @@ def _database(settings: Settings, create: bool) -> str:
     return url
 
 
-def _run(fn: Callable[[Database], Awaitable[Any]]) -> Any:
+def _run(fn: Callable[[Database], Awaitable[Any]], settings: Settings | None = None) -> Any:
     ctx = click.get_current_context()
-    settings = Settings()
+    settings = settings or Settings()
     url = _database(settings, bool((ctx.obj or {}).get("create")))
 
     async def go() -> Any:
@@ -135,3 +137,54 @@ def callback_secret(account_id: int, rotate: bool) -> None:
 @admin.command("list-accounts")
 def list_accounts() -> None:
     click.echo(json.dumps(_run(ops.list_accounts), indent=2))
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:  # scripts: the first line of stdin, so the password never shows in `ps` or shell history
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password"))
+
+
+@admin.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@click.option("--operator/--no-operator", default=None,
+              help="Also make the user the instance's operator (the console's operator view: every account, "
+                   "add credits, upstreams, queue), or take that away. Unchanged when not given.")
+def set_password(email: str, password_stdin: bool, operator: bool | None) -> None:
+    """Set the web console password of a user (a member of some account), prompting twice."""
+    password = _read_password(password_stdin)
+    try:
+        passwords.check_password(password)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    user = _run(lambda db: passwords.set_password(db, email, password, operator))
+    click.echo(json.dumps({"user_id": user.id, "email": user.email, "operator": user.is_operator}))
+
+
+def _console_url(settings: Settings, given: str | None) -> str:
+    if given:
+        return given.rstrip("/")
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.port}"
+
+
+@admin.command("login-link")
+@click.argument("email")
+@click.option("--base-url", default=None,
+              help="Where the console is reached (default RUNAPI_PUBLIC_URL, else http://RUNAPI_HOST:RUNAPI_PORT).")
+def login_link(email: str, base_url: str | None) -> None:
+    """Print a one-time web console sign-in link for a user (valid 15 minutes, single use)."""
+    settings = Settings()
+
+    async def go(db: Database) -> str:
+        user = await passwords.user_by_email(db, email)
+        if user is None:
+            raise LookupError(f"no user with email {email} (add them to an account first: runapi admin add-member)")
+        return await console_sessions.create_login_link(db, user.id)
+
+    token = _run(go, settings)
+    click.echo(f"{_console_url(settings, base_url)}/console/sign-in/link?token={token}")

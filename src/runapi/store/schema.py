@@ -40,6 +40,10 @@ users = Table(
     Column("name", String(200), nullable=False),
     Column("email", String(320), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
+    # web console sign-in: an argon2 hash (set by `runapi admin set-password`); null: no password sign-in
+    Column("password_hash", String(200)),
+    # the instance's operator: sees every account in the console's operator view and may add credits
+    Column("is_operator", Boolean, nullable=False, default=False, server_default="0"),
 )
 
 memberships = Table(
@@ -288,4 +292,27 @@ files = Table(
     Column("expires_at", Float, nullable=False),
     Index("ix_files_expiry", "state", "expires_at"),
     Index("ix_files_account", "account_id", "created_at"),  # per-account upload quota and rate
+)
+
+# Web console sign-ins: only the SHA-256 of the cookie's random token is kept; a row is one signed-in browser,
+# deleted at sign-out. Each session acts in one membership (an account the user belongs to).
+console_sessions = Table(
+    "console_sessions", metadata,
+    Column("id", String(40), primary_key=True),  # csess_...
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("membership_id", String(40), ForeignKey("memberships.id"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_console_sessions_expiry", "expires_at"),
+)
+
+# One-time console sign-in links (`runapi admin login-link`): the token's SHA-256, its expiry, when it was used.
+console_login_links = Table(
+    "console_login_links", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float),
 )

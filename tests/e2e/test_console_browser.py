@@ -1,0 +1,310 @@
+"""The web console in a real browser: Chromium (the Debian package, /usr/bin/chromium, or RUNAPI_CHROMIUM)
+driven by Playwright for Python against a real server. Never `playwright install`: the browser is the
+system's. Without Chromium or Playwright these tests skip, except in CI (RUNAPI_CI=1), where they fail.
+
+Sign-in with a password and with a one-time link, a key created and its token shown once, a playground image
+run and shown, a chat answer, CSRF refusals, the operator view closed to members, the keyboard path to the
+sign-in button, and sign-out revoking the session."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from runapi.auth import admin, console_sessions, passwords
+from tests.support.servers import Server, start_server
+
+CHROMIUM = Path(os.environ.get("RUNAPI_CHROMIUM", "/usr/bin/chromium"))
+IN_CI = os.environ.get("RUNAPI_CI") == "1"
+ADMIN, ADMIN_PASSWORD = "admin@localhost", "admin-password-1"
+MEMBER, MEMBER_PASSWORD = "member@example.test", "member-password-1"
+TIMEOUT_MS = 30_000
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally; fail in CI, where the browser must be there (scripts/ci-services.sh install)."""
+    if IN_CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium; scripts/ci-services.sh install)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("Playwright for Python is not installed (pip install -e '.[test]')")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM))
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Console:
+    server: Server
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def db_call(self, fn: Any) -> Any:
+        """`server.db_call` on a thread of its own: Playwright's sync API keeps an event loop on this one."""
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(self.server.db_call, fn).result()
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory) -> Iterator[Console]:
+    srv = start_server(tmp_path_factory.mktemp("console"))
+
+    async def people(db):
+        await passwords.set_password(db, ADMIN, ADMIN_PASSWORD, operator=True)
+        await admin.add_member(db, 1, MEMBER, "Mem", "member")
+        await passwords.set_password(db, MEMBER, MEMBER_PASSWORD)
+
+    found = Console(srv)
+    found.db_call(people)
+    yield found
+    srv.stop()
+
+
+@pytest.fixture
+def page(browser, console) -> Iterator[Any]:
+    context = browser.new_context(base_url=console.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def sign_in(page, email: str, password: str) -> None:
+    page.goto("/console/sign-in")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/console/overview")
+
+
+def nav(page, section: str) -> None:
+    page.get_by_role("navigation", name="Console sections").get_by_role("link", name=section, exact=True).click()
+
+
+def test_sign_in_with_a_password(page):
+    from playwright.sync_api import expect
+
+    page.goto("/console/keys")
+    expect(page).to_have_url(re.compile(r"/console/sign-in\?next=/console/keys$"))  # signed out: to sign-in
+    page.get_by_label("Email").fill(ADMIN)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Email or password is incorrect.")
+
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/console/keys$"))  # back where it was going
+    nav(page, "Overview")
+    expect(page.get_by_test_id("balance")).to_have_text("$1,000.00")  # the test server's 100,000 cents
+    cookie = next(c for c in page.context.cookies() if c["name"] == "runapi_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/console"
+    assert not cookie["secure"]  # plain http to 127.0.0.1: the one place without Secure
+
+
+def test_sign_in_with_a_one_time_link(page, console):
+    from playwright.sync_api import expect
+
+    async def link(db):
+        user = await passwords.user_by_email(db, MEMBER)
+        return await console_sessions.create_login_link(db, user.id)
+
+    url = f"/console/sign-in/link?token={console.db_call(link)}"
+    page.goto(url)
+    page.get_by_role("button", name=f"Sign in as {MEMBER}").click()
+    page.wait_for_url("**/console/overview")
+    expect(page.locator(".who")).to_have_text(MEMBER)
+
+    page.context.clear_cookies()
+    page.goto(url)  # used once: never again
+    expect(page.get_by_role("alert")).to_contain_text("invalid, used or expired")
+
+
+def test_a_new_keys_token_is_shown_once_and_works(page, console):
+    from playwright.sync_api import expect
+
+    sign_in(page, ADMIN, ADMIN_PASSWORD)
+    nav(page, "API keys")
+    page.get_by_label("Name", exact=True).fill("from the browser")
+    page.get_by_label("Credit limit").fill("2500")
+    page.get_by_role("button", name="Create key").click()
+    token = page.get_by_test_id("new-key-token").inner_text().strip()
+    assert token.startswith("rk-")
+    with console.server.client(token) as api:
+        assert api.get("/api/v1/me/balance").status_code == 200
+
+    page.reload()  # the page after: the key is listed, masked, and its token is gone
+    row = page.get_by_role("row").filter(has_text="from the browser")
+    expect(row).to_contain_text("$25.00 daily")
+    assert token not in page.content()
+
+    row.get_by_role("button", name="Disable").click()  # and switched off: the API refuses it
+    expect(page.get_by_role("row").filter(has_text="from the browser")).to_contain_text("Disabled")
+    with console.server.client(token) as api:
+        assert api.get("/api/v1/me/balance").status_code == 401
+
+    page.get_by_role("link", name="from the browser").click()
+    page.get_by_text("Delete this key").click()  # behind a disclosure: no accidental click
+    page.get_by_role("button", name="Delete key").click()
+    expect(page).to_have_url(re.compile(r"/console/keys$"))
+    expect(page.get_by_role("row").filter(has_text="from the browser")).to_have_count(0)
+
+
+def test_a_member_cannot_lift_the_limit_an_admin_set(browser, console):
+    from playwright.sync_api import expect
+
+    member = browser.new_context(base_url=console.url)
+    admin_ = browser.new_context(base_url=console.url)
+    try:
+        mine = member.new_page()
+        sign_in(mine, MEMBER, MEMBER_PASSWORD)
+        mine.goto("/console/keys")
+        mine.get_by_label("Name", exact=True).fill("member key")
+        mine.get_by_role("button", name="Create key").click()
+        expect(mine.get_by_test_id("new-key-token")).to_be_visible()
+
+        boss = admin_.new_page()
+        sign_in(boss, ADMIN, ADMIN_PASSWORD)
+        boss.goto("/console/keys")
+        boss.get_by_role("link", name="member key").click()  # admins see every key of the account
+        boss.get_by_label("Credit limit").fill("100")
+        boss.get_by_role("button", name="Save").click()
+        expect(boss.get_by_role("status")).to_have_text("Saved.")
+
+        mine.get_by_role("link", name="member key").click()
+        expect(mine.get_by_text("An admin set these limits")).to_be_visible()
+        mine.get_by_label("Credit limit").fill("")
+        mine.get_by_role("button", name="Save").click()
+        expect(mine.get_by_role("alert")).to_contain_text("Only an account admin can change the limits")
+        mine.get_by_role("link", name="← API keys").click()
+        expect(mine.get_by_role("row").filter(has_text="member key")).to_contain_text("$1.00 daily")
+    finally:
+        member.close()
+        admin_.close()
+
+
+def test_the_playground_runs_an_image_and_shows_it(page):
+    from playwright.sync_api import expect
+
+    sign_in(page, ADMIN, ADMIN_PASSWORD)
+    nav(page, "Playground")
+    page.get_by_label("Family").select_option("nano_banana")
+    page.get_by_label("Action").select_option("text_to_image")
+    page.get_by_label("Model").select_option("nano-banana-pro")
+    expect(page.get_by_label("Output resolution")).to_be_visible()  # the form follows the model
+    page.get_by_label("Prompt").fill("a lighthouse at dawn")
+    page.get_by_role("button", name="Run").click()
+    expect(page.get_by_test_id("task-status")).to_have_text("completed")
+    image = page.locator(".preview img").first
+    expect(image).to_be_visible()
+    image.wait_for(state="visible")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    expect(page.locator(".task")).to_contain_text("$0.12")  # nano-banana-pro's price, charged
+
+
+def test_a_file_chosen_in_the_playground_is_uploaded_and_used(page, tmp_path):
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    source = tmp_path / "source.png"
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(source)
+    sign_in(page, ADMIN, ADMIN_PASSWORD)
+    nav(page, "Playground")
+    page.get_by_label("Family").select_option("nano_banana")
+    page.get_by_label("Action").select_option("edit_image")
+    page.get_by_label("Prompt").fill("make it blue")
+    page.get_by_label("or upload files").set_input_files(str(source))
+    page.get_by_role("button", name="Run").click()
+    expect(page.get_by_test_id("task-status")).to_have_text("completed")
+    request = page.get_by_test_id("task-request").text_content() or ""
+    assert "/files/uploads/1/" in request and "source.png" in request  # the upload's signed URL, in the request
+    expect(page.locator(".preview img").first).to_be_visible()
+
+
+def test_the_chat_playground_answers(page):
+    from playwright.sync_api import expect
+
+    sign_in(page, ADMIN, ADMIN_PASSWORD)
+    nav(page, "Chat")
+    page.get_by_label("Message").fill("Hello there")
+    page.get_by_role("button", name="Send").click()
+    answer = page.locator(".turn-assistant .turn-text")
+    expect(answer).to_have_count(1)
+    assert "Hello there" in answer.inner_text()  # the sandbox model answers about the message
+    expect(page.get_by_role("status")).to_contain_text("output tokens, billed to the key")
+    page.get_by_label("Message").fill("And again")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".turn")).to_have_count(4)  # the conversation carries on
+
+
+def test_a_post_without_the_csrf_token_is_refused(page, console):
+    sign_in(page, ADMIN, ADMIN_PASSWORD)
+    before = len(console.server.client().get("/api/v1/me").json())
+    for data in ({"name": "forged"}, {"name": "forged", "csrf_token": "0" * 64}):
+        answer = page.request.post("/console/keys", form=data, max_redirects=0)  # with the session cookie
+        assert answer.status == 403 and "CSRF" in answer.text()
+    answer = page.request.post("/console/callback-secret/rotate", headers={"X-CSRF-Token": "nope"})
+    assert answer.status == 403
+    assert "forged" not in page.goto("/console/keys").text()
+    assert len(console.server.client().get("/api/v1/me").json()) == before
+    huge = httpx.post(f"{console.url}/console/sign-in", content=b"email=" + b"x" * (2 << 20),
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert huge.status_code == 413  # refused before the body is read
+
+
+def test_a_member_cannot_reach_the_operator_view(page):
+    from playwright.sync_api import expect
+
+    sign_in(page, MEMBER, MEMBER_PASSWORD)
+    expect(page.get_by_role("navigation", name="Console sections")).not_to_contain_text("Operator")
+    answer = page.goto("/console/operator")
+    assert answer is not None and answer.status == 403
+    expect(page.get_by_role("alert")).to_contain_text("Only the instance operator")
+    page.goto("/console/callback-secret")  # members read the secret but cannot rotate it
+    expect(page.get_by_test_id("callback-secret")).to_be_visible()
+    expect(page.get_by_role("button", name="Rotate secret")).to_have_count(0)
+
+
+def test_the_keyboard_reaches_the_sign_in_button(page):
+    page.goto("/console/sign-in")
+    page.keyboard.type(ADMIN)  # the email field has the focus on arrival
+    focused = None
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("() => [document.activeElement.tagName, document.activeElement.textContent.trim(),"
+                                " document.activeElement.name, getComputedStyle(document.activeElement).outlineStyle]")
+        if focused[2] == "password":
+            page.keyboard.type(ADMIN_PASSWORD)
+        if focused[0] == "BUTTON":
+            break
+    assert focused is not None and focused[:2] == ["BUTTON", "Sign in"]
+    assert focused[3] != "none"  # a visible focus ring
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/console/overview")
+
+
+def test_signing_out_revokes_the_session(page, console):
+    sign_in(page, ADMIN, ADMIN_PASSWORD)
+    cookie = next(c for c in page.context.cookies() if c["name"] == "runapi_session")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/console/sign-in")
+    stolen = httpx.get(f"{console.url}/console/overview", cookies={"runapi_session": cookie["value"]})
+    assert stolen.status_code == 303 and stolen.headers["location"].startswith("/console/sign-in")
