@@ -1,13 +1,13 @@
 """The web console: users.password_hash and users.is_operator, console_sessions, console_login_links.
 
-Revision ID: 0010_console
-Revises: 0009_suno_stages
+Revision ID: 0011_console
+Revises: 0010_usage_log
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_console"
-down_revision = "0009_suno_stages"
+revision = "0011_console"
+down_revision = "0010_usage_log"
 branch_labels = None
 depends_on = None
 
