@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from runapi.catalog import get_catalog
+from runapi.domain.task import Task, TaskState
 from runapi.providers.base import TaskFailed, TaskInput
 from runapi.providers.sandbox import samples
 from runapi.providers.sandbox.base import GENERATORS, Inputs
-from runapi.tasks.model import Task, TaskState
 
 CATALOG = get_catalog()
 

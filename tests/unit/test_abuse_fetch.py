@@ -7,9 +7,9 @@ import asyncio
 from collections import Counter
 
 from runapi.auth import admin
+from runapi.domain.task import NewTask
 from runapi.store import Database
 from runapi.tasks import engine
-from runapi.tasks.model import NewTask
 from tests.support.servers import test_settings as settings_for
 
 

@@ -17,13 +17,13 @@ from sqlalchemy import select
 
 from runapi.auth import admin
 from runapi.billing.limits import key_limits
+from runapi.domain.task import NewTask, Task, TaskState
 from runapi.errors import Conflict, Forbidden, InvalidInput
 from runapi.settings import Settings
 from runapi.storage import UrlSigner
 from runapi.store import Database
 from runapi.store.schema import accounts, callback_deliveries, ledger
 from runapi.tasks import engine
-from runapi.tasks.model import NewTask, Task, TaskState
 
 FAMILY, ACTION, MODEL = "nano_banana", "text_to_image", "nano-banana"
 PRICE, CREDITS, LEASE = 10, 100, 30.0

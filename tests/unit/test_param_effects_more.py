@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 
 from runapi.catalog.sandbox_schema import parse_sandbox
+from runapi.domain.task import Task, TaskState
 from runapi.providers.base import TaskFailed
 from runapi.providers.sandbox import marks, media
-from runapi.tasks.model import Task, TaskState
 from tests.support.param_effects_more import (
     CATALOG,
     CLIP,

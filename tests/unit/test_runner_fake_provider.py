@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from runapi.auth import admin
+from runapi.domain.task import NewTask
 from runapi.providers import (
     ProviderRegistry,
     TaskFailed,
@@ -25,7 +26,6 @@ from runapi.storage import LocalStorage, UrlSigner
 from runapi.store import Database
 from runapi.store.schema import tasks
 from runapi.tasks import engine
-from runapi.tasks.model import NewTask
 from runapi.tasks.worker import TaskRunner
 
 FAMILY, ACTION, MODEL = "elevenlabs", "text_to_speech", "text-to-speech-turbo-v2.5"

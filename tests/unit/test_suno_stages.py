@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
+from runapi.domain.task import Task, TaskState
 from runapi.storage import UrlSigner
-from runapi.tasks.model import Task, TaskState
 from runapi.tasks.views import status_body
 
 

@@ -17,7 +17,6 @@ from starlette.types import ASGIApp
 from ..catalog import get_catalog
 from ..console.app import console_routes
 from ..errors import ApiError, RunapiError
-from ..observability import endpoints as observability
 from ..observability.middleware import RequestObserver
 from ..services import build_services
 from ..settings import Settings, is_loopback
@@ -31,6 +30,7 @@ from . import (
     llm_openai,
     llm_responses,
     members,
+    observability,
     openapi,
     uploads,
     usage,

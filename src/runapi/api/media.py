@@ -9,9 +9,9 @@ from starlette.routing import Route
 
 from ..auth.principal import require_api_key
 from ..catalog import Action, Catalog
+from ..domain.task import Task, TaskState
 from ..errors import ApiError, task_not_found
 from ..tasks import engine
-from ..tasks.model import Task, TaskState
 from ..tasks.submit import submit_task, validated
 from ..tasks.views import retry_after_seconds, status_body
 from .context import authenticated, base_url, runtime

@@ -25,17 +25,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Connection, Integer, case, cast, func, insert, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..auth.principal import Principal
 from ..catalog import get_catalog
 from ..errors import InvalidInput
 from ..store import Database
 from ..store.pages import PageRequest, read_page
 from ..store.schema import api_keys, usage_events
+
+if TYPE_CHECKING:  # the caller's identity is only read (kind, role, ids): billing does not import auth
+    from ..auth.principal import Principal
 
 KINDS = ("llm", "task")
 GROUPINGS = ("day", "model", "api_key")  # UTC days

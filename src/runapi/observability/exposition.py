@@ -13,9 +13,9 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import and_, case, func, or_, select
 
+from ..domain.task import UNFINISHED_STATES
 from ..store import Database
 from ..store.schema import tasks
-from ..tasks.model import UNFINISHED_STATES
 
 log = logging.getLogger("runapi.metrics")
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..catalog import Action, ModelSpec
-from ..tasks.model import Task
+from ..domain.task import Task
 
 
 @dataclass(frozen=True)

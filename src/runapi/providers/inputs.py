@@ -9,9 +9,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import httpx
 from PIL import Image
 
+from ..domain.task import Task
 from ..net.safe_http import BlockedDestination, TooLarge, fetch_bytes
 from ..storage import FILES_PREFIX, Storage, UrlSigner
-from ..tasks.model import Task
 from .base import TaskFailed
 
 

@@ -24,6 +24,7 @@ from ..billing import ledger as billing
 from ..billing import limits as spend_limits
 from ..billing import usage
 from ..catalog import Action, get_catalog
+from ..domain.task import TERMINAL_STATES, UNFINISHED_STATES, NewTask, Task, TaskState
 from ..errors import (
     RECORDS_BEING_GENERATED,
     Conflict,
@@ -35,7 +36,6 @@ from ..observability.metrics import record_task_created, record_task_finished
 from ..storage import UrlSigner
 from ..store import Database
 from ..store.schema import callback_deliveries, tasks
-from .model import TERMINAL_STATES, UNFINISHED_STATES, NewTask, Task, TaskState
 from .views import status_body
 
 # What make_due found: a worker should be woken / a worker holds the lease now (try again) / finished or unknown

@@ -12,6 +12,7 @@ from ..auth.principal import Principal, require_api_key
 from ..billing.limits import key_limits
 from ..catalog import Action, ModelSpec
 from ..catalog.validation import validate
+from ..domain.task import NewTask, Task
 from ..errors import InvalidInput
 from ..net.safe_http import refused_destination
 from ..policy.guardrails import GuardrailCache, check_guardrail
@@ -19,7 +20,6 @@ from ..providers import InputRejected, Provider, ProviderRegistry
 from ..settings import Settings
 from ..store import Database
 from . import engine
-from .model import NewTask, Task
 
 
 class SubmitServices(Protocol):

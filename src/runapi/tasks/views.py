@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..catalog import get_catalog
+from ..domain.task import Task, TaskState
 from ..storage import UrlSigner
-from .model import Task, TaskState
 
 MAX_RETRY_AFTER_SECONDS = 30  # the longest a worker waits between two polls of an upstream job (worker.backoff)
 

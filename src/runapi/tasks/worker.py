@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 
 from ..catalog import Action, get_catalog
+from ..domain.task import Task, TaskState
 from ..net.fair import tenant_scope
 from ..providers import (
     Done,
@@ -34,7 +35,6 @@ from ..settings import Settings
 from ..storage import Storage, UrlSigner
 from ..store import Database
 from . import engine
-from .model import Task, TaskState
 from .views import status_body
 
 log = logging.getLogger("runapi.worker")

@@ -23,12 +23,12 @@ from ...auth import keys as key_store
 from ...auth.keys import ApiKey
 from ...auth.principal import Principal
 from ...catalog import Action, Family, ModelSpec, get_catalog
+from ...domain.task import Task
 from ...errors import Forbidden, InvalidInput, RateLimited, StorageFull, TooLarge, task_not_found
 from ...storage import StorageFull as DiskFull
 from ...storage import quota
 from ...storage.uploads import UnsupportedType, store_upload
 from ...tasks import engine
-from ...tasks.model import Task
 from ...tasks.submit import submit_task, validated
 from ...tasks.views import status_body
 from ..context import services

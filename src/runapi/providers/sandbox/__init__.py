@@ -14,8 +14,8 @@ import httpx
 
 from ...catalog import Action, ModelSpec
 from ...catalog.sandbox_schema import ImageUpscaleSpec, SandboxSpec, VideoFromSourceSpec, VideoSpec
+from ...domain.task import Task
 from ...storage import Storage, UrlSigner
-from ...tasks.model import Task
 from ..base import Done, InputRejected, Progress, Provider, TaskFailed, TaskInput
 from ..inputs import Inputs
 from . import audio_gen, image_gen, limits, suno, video_gen  # noqa: F401  (register generators)

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ...catalog.conditions import evaluate, is_set, shown
-from ...tasks.model import Task
+from ...domain.task import Task
 from ...yamlload import load_yaml
 from ..base import TaskInput
 from .errors import UpstreamError

@@ -22,9 +22,9 @@ from typing import Any
 
 import httpx
 
+from ...domain.task import Task
 from ...observability.metrics import record_upstream_error, upstream_error_kind
 from ...storage import UrlSigner
-from ...tasks.model import Task
 from ..base import Done, Progress, Provider, TaskFailed, TaskInput, TransientFailure
 from .adapter import Adapter, Finished, Running, Started
 from .errors import UpstreamError

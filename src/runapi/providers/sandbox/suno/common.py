@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ....catalog.sandbox_schema import SunoMusicSpec, SunoSoundSpec
-from ....tasks.model import Task
+from ....domain.task import Task
 from ...base import TaskFailed, TaskInput
 from .. import images, limits, media
 from ..base import Inputs, task_seed

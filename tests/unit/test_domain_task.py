@@ -1,4 +1,4 @@
-"""TaskState and Task (tasks/model.py): the wire status each state shows, and a `tasks` row read into a frozen
+"""TaskState and Task (domain/task.py): the wire status each state shows, and a `tasks` row read into a frozen
 Task and back, column for column."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
+from runapi.domain.task import TERMINAL_STATES, UNFINISHED_STATES, NewTask, Task, TaskState
 from runapi.store.schema import tasks
-from runapi.tasks.model import TERMINAL_STATES, UNFINISHED_STATES, NewTask, Task, TaskState
 
 
 def row(**over: object) -> dict[str, object]:

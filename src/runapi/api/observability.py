@@ -9,9 +9,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..auth.principal import bearer_token
+from ..observability import exposition
+from ..observability.health import readiness
 from ..settings import is_loopback
-from . import exposition
-from .health import readiness
 
 
 async def health(request: Request) -> Response:
