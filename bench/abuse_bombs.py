@@ -32,6 +32,7 @@ KEY = "rk-bench-" + "b" * 40
 
 def bomb_png(side: int) -> bytes:
     """A valid greyscale PNG of side×side black pixels, compressed row by row (never held decoded)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
@@ -135,8 +136,13 @@ def scenario(c: httpx.Client, url: str, pid: int, fn) -> dict:
     t0 = time.perf_counter()
     with Watch(url, pid) as w:
         outcome = fn()
-    return {"seconds": round(time.perf_counter() - t0, 2), "rss_before_mb": round(base / 1024),
-            "peak_rss_mb": round(w.peak_rss_kb / 1024), "health_max_seconds": round(w.health_max, 3), **outcome}
+    return {
+        "seconds": round(time.perf_counter() - t0, 2),
+        "rss_before_mb": round(base / 1024),
+        "peak_rss_mb": round(w.peak_rss_kb / 1024),
+        "health_max_seconds": round(w.health_max, 3),
+        **outcome,
+    }
 
 
 def main() -> None:
@@ -149,12 +155,22 @@ def main() -> None:
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        env = {**os.environ, "RUNAPI_DATA_DIR": tmp, "RUNAPI_BOOTSTRAP_API_KEY": KEY,
-               "RUNAPI_BOOTSTRAP_CREDITS_CENTS": "1000000", "RUNAPI_ALLOW_PRIVATE_NETWORK": "true",
-               "RUNAPI_SQLITE_SYNCHRONOUS": "NORMAL", "RUNAPI_ACCESS_LOG": "false"}
+        env = {
+            **os.environ,
+            "RUNAPI_DATA_DIR": tmp,
+            "RUNAPI_BOOTSTRAP_API_KEY": KEY,
+            "RUNAPI_BOOTSTRAP_CREDITS_CENTS": "1000000",
+            "RUNAPI_ALLOW_PRIVATE_NETWORK": "true",
+            "RUNAPI_SQLITE_SYNCHRONOUS": "NORMAL",
+            "RUNAPI_ACCESS_LOG": "false",
+        }
         with open(Path(tmp) / "server.log", "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "runapi.cli", "serve", "--port", str(port),
-                                     "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL, stderr=log)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "runapi.cli", "serve", "--port", str(port), "--log-level", "warning"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         url = f"http://127.0.0.1:{port}"
         try:
             with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=600) as c:
@@ -171,48 +187,67 @@ def main() -> None:
 
                 def image_bomb(source_url: str) -> dict:
                     path = "/api/v1/topaz/upscale_image"
-                    answers = [c.post(path, json={"model": "topaz-upscale-image", "source_image_url": source_url,
-                                                  "upscale_factor": 1}) for _ in range(args.bombs)]
+                    answers = [
+                        c.post(
+                            path,
+                            json={"model": "topaz-upscale-image", "source_image_url": source_url, "upscale_factor": 1},
+                        )
+                        for _ in range(args.bombs)
+                    ]
                     ids = [a.json()["id"] for a in answers if a.status_code == 202]
                     done = wait_all(c, path, ids, args.timeout)
-                    return {"png_bytes": len(png), "declared": f"{args.side}x{args.side}", "bombs": args.bombs,
-                            "create_statuses": [a.status_code for a in answers],
-                            "create_errors": sorted({a.json().get("error", "") for a in answers
-                                                     if a.status_code != 202}),
-                            "task_outcomes": sorted({d.get("status") + ": " + str(d.get("error", ""))[:120]
-                                                     for d in done})}
+                    return {
+                        "png_bytes": len(png),
+                        "declared": f"{args.side}x{args.side}",
+                        "bombs": args.bombs,
+                        "create_statuses": [a.status_code for a in answers],
+                        "create_errors": sorted({a.json().get("error", "") for a in answers if a.status_code != 202}),
+                        "task_outcomes": sorted({d.get("status") + ": " + str(d.get("error", ""))[:120] for d in done}),
+                    }
+
                 results["image_bomb_uploaded"] = scenario(c, url, proc.pid, lambda: image_bomb(bomb_url))
                 results["image_bomb_by_url"] = scenario(c, url, proc.pid, lambda: image_bomb(f"{host}/bomb.png"))
 
                 def topaz(factor: int) -> dict:
                     video_url = upload(c, clip(1920, 1080, 2.0), "clip.mp4")
                     path = "/api/v1/topaz/upscale_video"
-                    a = c.post(path, json={"model": "topaz-upscale-video", "source_video_url": video_url,
-                                           "upscale_factor": factor})
+                    a = c.post(
+                        path,
+                        json={"model": "topaz-upscale-video", "source_video_url": video_url, "upscale_factor": factor},
+                    )
                     if a.status_code != 202:
                         return {"create_status": a.status_code, "error": a.json().get("error")}
                     done = wait_all(c, path, [a.json()["id"]], args.timeout)[0]
-                    return {"create_status": a.status_code, "status": done.get("status"),
-                            "error": done.get("error")}
+                    return {"create_status": a.status_code, "status": done.get("status"), "error": done.get("error")}
+
                 results["topaz_4x_2s_1080p"] = scenario(c, url, proc.pid, lambda: topaz(4))
                 results["topaz_2x_2s_1080p"] = scenario(c, url, proc.pid, lambda: topaz(2))
 
                 def long_topaz() -> dict:
                     video_url = upload(c, clip(320, 240, 120.0), "long.mp4")
-                    a = c.post("/api/v1/topaz/upscale_video", json={
-                        "model": "topaz-upscale-video", "source_video_url": video_url, "upscale_factor": 1})
+                    a = c.post(
+                        "/api/v1/topaz/upscale_video",
+                        json={"model": "topaz-upscale-video", "source_video_url": video_url, "upscale_factor": 1},
+                    )
                     if a.status_code != 202:
                         return {"create_status": a.status_code, "error": a.json().get("error")}
                     done = wait_all(c, "/api/v1/topaz/upscale_video", [a.json()["id"]], args.timeout)[0]
                     return {"create_status": 202, "status": done.get("status"), "error": done.get("error")}
+
                 results["topaz_120s_input"] = scenario(c, url, proc.pid, long_topaz)
 
                 def embeddings() -> dict:
-                    r = c.post("/v1/embeddings", json={"model": "text-embedding-3-small",
-                                                       "input": ["hello world"] * args.embeddings})
-                    return {"inputs": args.embeddings, "status": r.status_code, "response_mb":
-                            round(len(r.content) / 2**20, 1), "error": (r.json().get("error") or {}).get("message")
-                            if r.status_code != 200 else None}
+                    r = c.post(
+                        "/v1/embeddings",
+                        json={"model": "text-embedding-3-small", "input": ["hello world"] * args.embeddings},
+                    )
+                    return {
+                        "inputs": args.embeddings,
+                        "status": r.status_code,
+                        "response_mb": round(len(r.content) / 2**20, 1),
+                        "error": (r.json().get("error") or {}).get("message") if r.status_code != 200 else None,
+                    }
+
                 results["embeddings"] = scenario(c, url, proc.pid, embeddings)
                 args.embeddings = 2048  # the most a request may now ask for
                 results["embeddings_2048"] = scenario(c, url, proc.pid, embeddings)

@@ -45,11 +45,20 @@ def free_port() -> int:
 
 
 def start(data_dir: str, port: int, extra_env: dict[str, str]) -> subprocess.Popen:
-    env = {**os.environ, "RUNAPI_DATA_DIR": data_dir, "RUNAPI_BOOTSTRAP_API_KEY": KEY,
-           "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(10**7), "RUNAPI_ALLOW_PRIVATE_NETWORK": "true",
-           "RUNAPI_SQLITE_SYNCHRONOUS": "NORMAL", **extra_env}
-    proc = subprocess.Popen([sys.executable, "-m", "runapi.cli", "serve", "--port", str(port),
-                             "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "RUNAPI_DATA_DIR": data_dir,
+        "RUNAPI_BOOTSTRAP_API_KEY": KEY,
+        "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(10**7),
+        "RUNAPI_ALLOW_PRIVATE_NETWORK": "true",
+        "RUNAPI_SQLITE_SYNCHRONOUS": "NORMAL",
+        **extra_env,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runapi.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     for _ in range(300):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
@@ -72,6 +81,7 @@ def second_account(data_dir: str) -> str:
             return (await admin.mint_key(db, made["account_id"], "api")).token
         finally:
             await db.dispose()
+
     return asyncio.run(go())
 
 
@@ -103,11 +113,16 @@ def wait_done(c: httpx.Client, path: str, task_id: str, limit: float) -> tuple[s
 
 
 def tasks_scenario(base: str, b_key: str, drip: DripServer, limit: float) -> dict:
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=30) as a, \
-            httpx.Client(base_url=base, headers={"Authorization": f"Bearer {b_key}"}, timeout=30) as b:
-        attack = [a.post(EDIT, json={"model": "nano-banana-edit", "prompt": "x",
-                                     "source_image_urls": [f"{drip.url}/a{i}.png"]}).json()["id"]
-                  for i in range(8)]
+    with (
+        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=30) as a,
+        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {b_key}"}, timeout=30) as b,
+    ):
+        attack = [
+            a.post(
+                EDIT, json={"model": "nano-banana-edit", "prompt": "x", "source_image_urls": [f"{drip.url}/a{i}.png"]}
+            ).json()["id"]
+            for i in range(8)
+        ]
         t_attack = time.perf_counter()
         for _ in range(200):  # until the attack holds slots (or 10 s)
             if drip.open >= 1:
@@ -124,24 +139,33 @@ def tasks_scenario(base: str, b_key: str, drip: DripServer, limit: float) -> dic
                 first_end = round(time.perf_counter() - t_attack, 2)
                 break
             time.sleep(0.2)
-        return {"other_task_status": status, "other_task_latency_s": round(latency, 3),
-                "attack_slots_held_at_start": held,
-                "attack_processing_when_other_done": attack_states.count("processing"),
-                "attack_first_task_ended_after_s": first_end}
+        return {
+            "other_task_status": status,
+            "other_task_latency_s": round(latency, 3),
+            "attack_slots_held_at_start": held,
+            "attack_processing_when_other_done": attack_states.count("processing"),
+            "attack_first_task_ended_after_s": first_end,
+        }
 
 
 def uploads_scenario(base: str, b_key: str, drip: DripServer, fast_url: str, n: int, limit: float) -> dict:
     statuses: list[int] = []
 
     async def flood() -> None:
-        async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=limit,
-                                     limits=httpx.Limits(max_connections=None)) as a:
+        async with httpx.AsyncClient(
+            base_url=base,
+            headers={"Authorization": f"Bearer {KEY}"},
+            timeout=limit,
+            limits=httpx.Limits(max_connections=None),
+        ) as a:
+
             async def one(i: int) -> None:
                 try:
                     r = await a.post("/api/v1/files", json={"source": {"type": "url", "url": f"{drip.url}/u{i}"}})
                     statuses.append(r.status_code)
                 except httpx.HTTPError:
                     statuses.append(0)
+
             await asyncio.gather(*(one(i) for i in range(n)))
 
     attacker = Thread(target=lambda: asyncio.run(flood()), daemon=True)
@@ -163,8 +187,13 @@ def uploads_scenario(base: str, b_key: str, drip: DripServer, fast_url: str, n: 
     counts: dict[str, int] = {}
     for s in statuses:
         counts[str(s)] = counts.get(str(s), 0) + 1
-    return {"attack_uploads": n, "attack_fetches_reaching_host": arrived, "other_upload_status": status,
-            "other_upload_latency_s": round(latency, 3), "attack_statuses": counts}
+    return {
+        "attack_uploads": n,
+        "attack_fetches_reaching_host": arrived,
+        "other_upload_status": status,
+        "other_upload_latency_s": round(latency, 3),
+        "attack_statuses": counts,
+    }
 
 
 def main() -> None:

@@ -35,8 +35,11 @@ def main() -> None:
     ap.add_argument("--bound", type=float, default=150.0, help="stop waiting for B's callback after this")
     args = ap.parse_args()
 
-    srv = start_server(Path(tempfile.mkdtemp(prefix="cb-fair-")), callback_timeout_seconds=10.0,
-                       callback_retry_delays=DEFAULT_CALLBACK_DELAYS)
+    srv = start_server(
+        Path(tempfile.mkdtemp(prefix="cb-fair-")),
+        callback_timeout_seconds=10.0,
+        callback_retry_delays=DEFAULT_CALLBACK_DELAYS,
+    )
     attacker = DripReceiver(interval=1.0, seconds=args.drip)
     victim = Recorder()
     try:
@@ -55,13 +58,24 @@ def main() -> None:
 
         async def attempts(db):
             async with db.read() as conn:
-                return (await conn.execute(select(func.sum(callback_deliveries.c.attempts)).where(
-                    callback_deliveries.c.account_id != 1))).scalar()
-        print(json.dumps({
-            "receivers": args.receivers, "drip_seconds": args.drip,
-            "victim_callback_latency_s": round(latency, 2) if latency is not None else f">{args.bound}",
-            "attacker_posts": len(attacker.posts), "attacker_max_open_at_once": attacker.max_open,
-            "attacker_attempts_recorded": srv.db_call(attempts)}))
+                return (
+                    await conn.execute(
+                        select(func.sum(callback_deliveries.c.attempts)).where(callback_deliveries.c.account_id != 1)
+                    )
+                ).scalar()
+
+        print(
+            json.dumps(
+                {
+                    "receivers": args.receivers,
+                    "drip_seconds": args.drip,
+                    "victim_callback_latency_s": round(latency, 2) if latency is not None else f">{args.bound}",
+                    "attacker_posts": len(attacker.posts),
+                    "attacker_max_open_at_once": attacker.max_open,
+                    "attacker_attempts_recorded": srv.db_call(attempts),
+                }
+            )
+        )
     finally:
         attacker.close()
         victim.close()

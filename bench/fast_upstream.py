@@ -5,9 +5,11 @@ import sys
 
 import uvicorn
 
-BODY = (b'{"id":"chatcmpl-x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,'
-        b'"message":{"role":"assistant","content":"Hello from the fast upstream."},"finish_reason":"stop"}],'
-        b'"usage":{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19}}')
+BODY = (
+    b'{"id":"chatcmpl-x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,'
+    b'"message":{"role":"assistant","content":"Hello from the fast upstream."},"finish_reason":"stop"}],'
+    b'"usage":{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19}}'
+)
 
 
 async def app(scope, receive, send):
@@ -17,8 +19,13 @@ async def app(scope, receive, send):
     while more:
         message = await receive()
         more = message.get("more_body", False)
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": BODY})
 
 

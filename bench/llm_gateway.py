@@ -111,8 +111,7 @@ class Contestant:
 
 def measure(c: Contestant, seconds: int, connections: int) -> dict:
     t0 = time.perf_counter()
-    proc = subprocess.Popen(c.cmd, env={**os.environ, **c.env}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(c.cmd, env={**os.environ, **c.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         healthy(f"http://127.0.0.1:{c.port}{c.health_path}")
         startup = time.perf_counter() - t0
@@ -123,8 +122,13 @@ def measure(c: Contestant, seconds: int, connections: int) -> dict:
         cpu0 = cpu_seconds(proc.pid)
         result = wrk(f"http://127.0.0.1:{c.port}/v1/chat/completions", seconds, connections, c.headers)
         cpu = cpu_seconds(proc.pid) - cpu0
-        return {**result, "cpu_ms_per_request": round(cpu * 1000 / max(result["requests"], 1), 3),
-                "idle_rss_mb": idle, "peak_rss_mb": rss_mb(proc.pid), "startup_s": round(startup, 2)}
+        return {
+            **result,
+            "cpu_ms_per_request": round(cpu * 1000 / max(result["requests"], 1), 3),
+            "idle_rss_mb": idle,
+            "peak_rss_mb": rss_mb(proc.pid),
+            "startup_s": round(startup, 2),
+        }
     finally:
         for p in reversed(tree(proc.pid)):
             try:
@@ -153,38 +157,81 @@ def main() -> None:
         up_base = f"http://127.0.0.1:{up_port}/v1"
         with tempfile.TemporaryDirectory() as data:
             port = free_port()
-            contestants = [Contestant(
-                # --log-level info: the access log is on (one line per call, to /dev/null here).
-                "runapi", [sys.executable, "-m", "runapi.cli", "serve", "--port", str(port),
-                           "--log-level", "info", *(["--workers", str(args.workers)] if args.workers > 1 else [])],
-                port, "/health", {"Authorization": f"Bearer {KEY}"},
-                {"RUNAPI_DATA_DIR": data, "RUNAPI_BOOTSTRAP_API_KEY": KEY,
-                 "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(10**12), "RUNAPI_RUN_WORKERS": "false",
-                 "RUNAPI_LLM_UPSTREAMS": json.dumps([{"name": "fast", "base_url": up_base, "models": ["*"]}])})]
+            contestants = [
+                Contestant(
+                    # --log-level info: the access log is on (one line per call, to /dev/null here).
+                    "runapi",
+                    [
+                        sys.executable,
+                        "-m",
+                        "runapi.cli",
+                        "serve",
+                        "--port",
+                        str(port),
+                        "--log-level",
+                        "info",
+                        *(["--workers", str(args.workers)] if args.workers > 1 else []),
+                    ],
+                    port,
+                    "/health",
+                    {"Authorization": f"Bearer {KEY}"},
+                    {
+                        "RUNAPI_DATA_DIR": data,
+                        "RUNAPI_BOOTSTRAP_API_KEY": KEY,
+                        "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(10**12),
+                        "RUNAPI_RUN_WORKERS": "false",
+                        "RUNAPI_LLM_UPSTREAMS": json.dumps([{"name": "fast", "base_url": up_base, "models": ["*"]}]),
+                    },
+                )
+            ]
             port = free_port()
-            contestants.append(Contestant("passthrough", [sys.executable, os.path.join(HERE, "passthrough.py"),
-                                                          str(port), up_base], port, "/health"))
+            contestants.append(
+                Contestant(
+                    "passthrough",
+                    [sys.executable, os.path.join(HERE, "passthrough.py"), str(port), up_base],
+                    port,
+                    "/health",
+                )
+            )
             if args.litellm:
                 port = free_port()
                 config = os.path.join(data, "litellm.yaml")
                 with open(config, "w") as f:
-                    f.write("model_list:\n  - model_name: gpt-5.2\n    litellm_params:\n"
-                            f"      model: openai/gpt-5.2\n      api_base: {up_base}\n      api_key: sk-fake\n")
-                contestants.append(Contestant(
-                    "litellm", [args.litellm, "--config", config, "--port", str(port), "--num_workers", "1"],
-                    port, "/health/liveliness", {"Authorization": f"Bearer {LITELLM_KEY}"},
-                    {"LITELLM_MASTER_KEY": LITELLM_KEY, "LITELLM_LOG": "ERROR"}))
+                    f.write(
+                        "model_list:\n  - model_name: gpt-5.2\n    litellm_params:\n"
+                        f"      model: openai/gpt-5.2\n      api_base: {up_base}\n      api_key: sk-fake\n"
+                    )
+                contestants.append(
+                    Contestant(
+                        "litellm",
+                        [args.litellm, "--config", config, "--port", str(port), "--num_workers", "1"],
+                        port,
+                        "/health/liveliness",
+                        {"Authorization": f"Bearer {LITELLM_KEY}"},
+                        {"LITELLM_MASTER_KEY": LITELLM_KEY, "LITELLM_LOG": "ERROR"},
+                    )
+                )
             for c in contestants:
                 if c.name in wanted:
                     results[c.name] = measure(c, args.seconds, args.connections)
         if "upstream" in wanted:
-            results["upstream_direct"] = wrk(f"http://127.0.0.1:{up_port}/v1/chat/completions", args.seconds,
-                                             args.connections, {})
+            results["upstream_direct"] = wrk(
+                f"http://127.0.0.1:{up_port}/v1/chat/completions", args.seconds, args.connections, {}
+            )
     finally:
         upstream.terminate()
         upstream.wait(timeout=30)
-    print(json.dumps({"benchmark": "llm_gateway", "seconds": args.seconds, "connections": args.connections,
-                      "runapi_workers": args.workers, **results}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "llm_gateway",
+                "seconds": args.seconds,
+                "connections": args.connections,
+                "runapi_workers": args.workers,
+                **results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,9 @@ async def make_app(upstream: str) -> web.Application:
 
     async def forward(request: web.Request) -> web.Response:
         body = await request.read()
-        async with request.app["http"].post(f"{upstream}/chat/completions", data=body,
-                                            headers={"content-type": "application/json"}) as resp:
+        async with request.app["http"].post(
+            f"{upstream}/chat/completions", data=body, headers={"content-type": "application/json"}
+        ) as resp:
             return web.Response(body=await resp.read(), status=resp.status, content_type="application/json")
 
     app.on_startup.append(start)
@@ -35,6 +36,7 @@ if __name__ == "__main__":
     port, upstream = int(sys.argv[1]), sys.argv[2].rstrip("/")
     try:
         import uvloop
+
         uvloop.install()
     except ImportError:
         pass

@@ -40,24 +40,41 @@ def cases(host: str) -> dict[str, tuple[str, dict, dict]]:
     return {
         "image_png_1k": ("image", {"prompt": "a", "aspect_ratio": "1:1"}, {}),
         "image_png_4k": ("image", {"prompt": "a", "aspect_ratio": "1:1", "output_resolution": "4k"}, {}),
-        "image_jpg_2k_16x9": ("image", {"prompt": "a", "aspect_ratio": "16:9", "output_resolution": "2k",
-                                        "output_format": "jpg"}, {}),
+        "image_jpg_2k_16x9": (
+            "image",
+            {"prompt": "a", "aspect_ratio": "16:9", "output_resolution": "2k", "output_format": "jpg"},
+            {},
+        ),
         "image_edit_1k": ("image_edit", {"prompt": "a", "src": [f"{host}/a.png"]}, {"sources": "src"}),
-        "image_upscale_4x": ("image_upscale", {"src": f"{host}/a.png", "f": 4},
-                             {"sources": "src", "factor_param": "f"}),
-        "video_5s_720p_audio": ("video", {"duration_seconds": 5, "output_resolution": "720p",
-                                          "aspect_ratio": "16:9"}, {"has_audio": True}),
-        "video_8s_1080p": ("video", {"duration_seconds": 8, "output_resolution": "1080p",
-                                     "aspect_ratio": "16:9"}, {}),
-        "video_extend_2s_plus_5s": ("video_from_source", {"v": f"{host}/a.mp4", "duration_seconds": 5},
-                                    {"mode": "extend", "sources": "v"}),
-        "video_upscale_to_1080p": ("video_from_source", {"v": f"{host}/a.mp4", "output_resolution": "1080p"},
-                                   {"mode": "upscale", "sources": "v"}),
+        "image_upscale_4x": (
+            "image_upscale",
+            {"src": f"{host}/a.png", "f": 4},
+            {"sources": "src", "factor_param": "f"},
+        ),
+        "video_5s_720p_audio": (
+            "video",
+            {"duration_seconds": 5, "output_resolution": "720p", "aspect_ratio": "16:9"},
+            {"has_audio": True},
+        ),
+        "video_8s_1080p": ("video", {"duration_seconds": 8, "output_resolution": "1080p", "aspect_ratio": "16:9"}, {}),
+        "video_extend_2s_plus_5s": (
+            "video_from_source",
+            {"v": f"{host}/a.mp4", "duration_seconds": 5},
+            {"mode": "extend", "sources": "v"},
+        ),
+        "video_upscale_to_1080p": (
+            "video_from_source",
+            {"v": f"{host}/a.mp4", "output_resolution": "1080p"},
+            {"mode": "upscale", "sources": "v"},
+        ),
         "speech_200_chars_mp3": ("speech", {"text": "Hello from the sandbox. " * 8, "voice": "v1"}, {}),
         "sound_effect_10s": ("sound", {"text": "rain on a tin roof", "duration_seconds": 10}, {}),
         "transcribe_3s": ("speech_to_text", {"a": f"{host}/a.mp3"}, {"sources": "a"}),
-        "suno_song_2_tracks": ("suno_music", {"vocal_mode": "auto_lyrics", "prompt": "lofi beat"},
-                               {"mode": "generate", "song_seconds": [30, 45], "max_song": 120}),
+        "suno_song_2_tracks": (
+            "suno_music",
+            {"vocal_mode": "auto_lyrics", "prompt": "lofi beat"},
+            {"mode": "generate", "song_seconds": [30, 45], "max_song": 120},
+        ),
     }
 
 

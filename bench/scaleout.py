@@ -79,14 +79,25 @@ class Receiver:
 
 def services(workdir: str) -> tuple[str, str]:
     """A PostgreSQL + Redis pair of our own (durable PostgreSQL), as (admin URL, redis URL)."""
-    env = {**os.environ, "RUNAPI_SERVICES_DIR": workdir, "RUNAPI_PG_PORT": str(free_port()),
-           "RUNAPI_REDIS_PORT": str(free_port())}
+    env = {
+        **os.environ,
+        "RUNAPI_SERVICES_DIR": workdir,
+        "RUNAPI_PG_PORT": str(free_port()),
+        "RUNAPI_REDIS_PORT": str(free_port()),
+    }
     script = os.path.join(ROOT, "scripts", "ci-services.sh")
     out = subprocess.run([script, "start"], env=env, capture_output=True, text=True, check=True).stdout
     found = dict(re.findall(r"export (\w+)='([^']*)'", out))
     pg, redis = found["RUNAPI_SERVICES_PG_URL"], found["RUNAPI_SERVICES_REDIS_URL"]
-    asyncio.run(_sql(pg, "ALTER SYSTEM SET fsync = on", "ALTER SYSTEM SET synchronous_commit = on",
-                     "ALTER SYSTEM SET full_page_writes = on", "SELECT pg_reload_conf()"))
+    asyncio.run(
+        _sql(
+            pg,
+            "ALTER SYSTEM SET fsync = on",
+            "ALTER SYSTEM SET synchronous_commit = on",
+            "ALTER SYSTEM SET full_page_writes = on",
+            "SELECT pg_reload_conf()",
+        )
+    )
     return pg, redis
 
 
@@ -126,18 +137,38 @@ def run_config(api: int, workers: int, admin_url: str, redis_url: str, args: arg
     receiver = Receiver()
     data = tempfile.mkdtemp(prefix="scaleout-")
     port = free_port()
-    env = {**os.environ, "RUNAPI_DATABASE_URL": fresh_database(admin_url), "RUNAPI_REDIS_URL": redis_url,
-           "RUNAPI_DATA_DIR": data, "RUNAPI_BOOTSTRAP_API_KEY": KEY, "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(10**12),
-           "RUNAPI_ALLOW_PRIVATE_NETWORK": "true", "RUNAPI_WORKER_CONCURRENCY": str(args.worker_concurrency),
-           "RUNAPI_ACCESS_LOG": "false"}
+    env = {
+        **os.environ,
+        "RUNAPI_DATABASE_URL": fresh_database(admin_url),
+        "RUNAPI_REDIS_URL": redis_url,
+        "RUNAPI_DATA_DIR": data,
+        "RUNAPI_BOOTSTRAP_API_KEY": KEY,
+        "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(10**12),
+        "RUNAPI_ALLOW_PRIVATE_NETWORK": "true",
+        "RUNAPI_WORKER_CONCURRENCY": str(args.worker_concurrency),
+        "RUNAPI_ACCESS_LOG": "false",
+    }
     cli = [sys.executable, "-m", "runapi.cli"]
-    procs = [subprocess.Popen([*cli, "serve", "--port", str(port), "--workers", str(api), "--no-task-workers",
-                               "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs = [
+        subprocess.Popen(
+            [*cli, "serve", "--port", str(port), "--workers", str(api), "--no-task-workers", "--log-level", "warning"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
     base = f"http://127.0.0.1:{port}"
     try:
         healthy(base + "/health")
-        procs += [subprocess.Popen([*cli, "worker", "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL) for _ in range(workers)]
+        procs += [
+            subprocess.Popen(
+                [*cli, "worker", "--log-level", "warning"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(workers)
+        ]
         time.sleep(2)  # workers connected
         body = json.dumps({"prompt": "a song about queues", "callback_url": receiver.url})
         dsn = env["RUNAPI_DATABASE_URL"]
@@ -146,15 +177,18 @@ def run_config(api: int, workers: int, admin_url: str, redis_url: str, args: arg
             return sum(cpu_seconds(p.pid) for p in procs)  # PostgreSQL's and Redis's own CPU not included
 
         cpu0, t0 = cpu(), time.monotonic()
-        create = wrk(base + PATH, args.seconds, args.connections,
-                     post_script(body),
-                     KEY)
+        create = wrk(base + PATH, args.seconds, args.connections, post_script(body), KEY)
         cpu1 = cpu()
         ids = [r[0] for r in asyncio.run(_sql(dsn, "SELECT id FROM tasks ORDER BY created_at LIMIT 5000"))]
         lua_ids = ",".join(f'"{i}"' for i in ids)
-        poll = wrk(base + PATH, args.seconds, args.connections,
-                   f"ids = {{{lua_ids}}}\nn = 0\nrequest = function()\n  n = n % #ids + 1\n"
-                   f"  return wrk.format('GET', '{PATH}/' .. ids[n])\nend\n", KEY)
+        poll = wrk(
+            base + PATH,
+            args.seconds,
+            args.connections,
+            f"ids = {{{lua_ids}}}\nn = 0\nrequest = function()\n  n = n % #ids + 1\n"
+            f"  return wrk.format('GET', '{PATH}/' .. ids[n])\nend\n",
+            KEY,
+        )
         cpu2 = cpu()
         created = asyncio.run(_sql(dsn, "SELECT count(*) FROM tasks"))[0][0]  # incl. requests wrk cut off
         deadline = time.monotonic() + (args.drain_timeout if workers else 0)  # no workers: API figures only
@@ -163,14 +197,21 @@ def run_config(api: int, workers: int, admin_url: str, redis_url: str, args: arg
         t_end = receiver.times[-1] if receiver.times else time.monotonic()
         done = len(receiver.ids)
         after_create = [t for t in receiver.times if t > t0 + args.seconds]
-        return {"api_processes": api, "worker_processes": workers, "create": create, "poll": poll,
-                "tasks_created": created, "callbacks_received": done,
-                "tasks_finished_per_s": round(done / max(t_end - t0, 1e-9), 1),
-                "callbacks_per_s_after_creation": round(len(after_create) / max(t_end - (t0 + args.seconds), 1e-9), 1)
-                if after_create else 0,
-                # all our processes (API and workers) during each phase, per request of that phase
-                "cpu_ms_per_create": round((cpu1 - cpu0) * 1000 / max(create["requests"], 1), 2),
-                "cpu_ms_per_poll": round((cpu2 - cpu1) * 1000 / max(poll["requests"], 1), 2)}
+        return {
+            "api_processes": api,
+            "worker_processes": workers,
+            "create": create,
+            "poll": poll,
+            "tasks_created": created,
+            "callbacks_received": done,
+            "tasks_finished_per_s": round(done / max(t_end - t0, 1e-9), 1),
+            "callbacks_per_s_after_creation": round(len(after_create) / max(t_end - (t0 + args.seconds), 1e-9), 1)
+            if after_create
+            else 0,
+            # all our processes (API and workers) during each phase, per request of that phase
+            "cpu_ms_per_create": round((cpu1 - cpu0) * 1000 / max(create["requests"], 1), 2),
+            "cpu_ms_per_poll": round((cpu2 - cpu1) * 1000 / max(poll["requests"], 1), 2),
+        }
     finally:
         for p in procs:
             for pid in reversed(tree(p.pid)):
@@ -204,8 +245,17 @@ def main() -> None:
     finally:
         stop_services(workdir)
         shutil.rmtree(workdir, ignore_errors=True)
-    print(json.dumps({"benchmark": "scaleout", "seconds": args.seconds, "connections": args.connections,
-                      "database": "postgresql (fsync on)", "results": results}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "scaleout",
+                "seconds": args.seconds,
+                "connections": args.connections,
+                "database": "postgresql (fsync on)",
+                "results": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -33,11 +33,19 @@ def free_port() -> int:
 
 
 def start(data_dir: str, port: int, sync: str, workers: bool) -> subprocess.Popen:
-    env = {**os.environ, "RUNAPI_DATA_DIR": data_dir, "RUNAPI_BOOTSTRAP_API_KEY": KEY,
-           "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(10**9), "RUNAPI_SQLITE_SYNCHRONOUS": sync,
-           "RUNAPI_RUN_WORKERS": "true" if workers else "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "runapi.cli", "serve", "--port", str(port),
-                             "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "RUNAPI_DATA_DIR": data_dir,
+        "RUNAPI_BOOTSTRAP_API_KEY": KEY,
+        "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(10**9),
+        "RUNAPI_SQLITE_SYNCHRONOUS": sync,
+        "RUNAPI_RUN_WORKERS": "true" if workers else "false",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runapi.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     for _ in range(300):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
@@ -74,10 +82,16 @@ async def phase(client: httpx.AsyncClient, n: int, concurrency: int, make, pid: 
     elapsed = time.perf_counter() - t0
     cpu = cpu_seconds(pid) - cpu0
     latencies.sort()
-    return {"requests": n, "seconds": round(elapsed, 3), "rps": round(n / elapsed, 1),
-            "p50_ms": round(statistics.median(latencies) * 1000, 2),
-            "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
-            "server_cpu_ms_per_request": round(cpu * 1000 / n, 3), "statuses": statuses, "_ids": ids}
+    return {
+        "requests": n,
+        "seconds": round(elapsed, 3),
+        "rps": round(n / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        "server_cpu_ms_per_request": round(cpu * 1000 / n, 3),
+        "statuses": statuses,
+        "_ids": ids,
+    }
 
 
 async def main() -> None:
@@ -92,22 +106,45 @@ async def main() -> None:
         proc = start(data_dir, port, args.sync, args.with_workers)
         try:
             limits = httpx.Limits(max_connections=args.concurrency)
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
-                                         headers={"Authorization": f"Bearer {KEY}"}, timeout=60) as c:
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}",
+                limits=limits,
+                headers={"Authorization": f"Bearer {KEY}"},
+                timeout=60,
+            ) as c:
                 body = {"model": "nano-banana", "prompt": "bench", "aspect_ratio": "16:9"}
                 await phase(c, 50, 4, lambda cl, i: cl.post("/api/v1/nano_banana/text_to_image", json=body), proc.pid)
-                create = await phase(c, args.requests, args.concurrency,
-                                     lambda cl, i: cl.post("/api/v1/nano_banana/text_to_image", json=body), proc.pid)
+                create = await phase(
+                    c,
+                    args.requests,
+                    args.concurrency,
+                    lambda cl, i: cl.post("/api/v1/nano_banana/text_to_image", json=body),
+                    proc.pid,
+                )
                 ids = create.pop("_ids")
-                poll = await phase(c, args.requests, args.concurrency,
-                                   lambda cl, i: cl.get(f"/api/v1/nano_banana/text_to_image/{ids[i % len(ids)]}"), proc.pid)
+                poll = await phase(
+                    c,
+                    args.requests,
+                    args.concurrency,
+                    lambda cl, i: cl.get(f"/api/v1/nano_banana/text_to_image/{ids[i % len(ids)]}"),
+                    proc.pid,
+                )
                 poll.pop("_ids")
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    print(json.dumps({"benchmark": "tasks_throughput", "sqlite_synchronous": args.sync,
-                      "workers": args.with_workers, "concurrency": args.concurrency,
-                      "create": create, "poll": poll}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "tasks_throughput",
+                "sqlite_synchronous": args.sync,
+                "workers": args.with_workers,
+                "concurrency": args.concurrency,
+                "create": create,
+                "poll": poll,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

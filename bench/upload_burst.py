@@ -62,11 +62,19 @@ def main() -> None:
     src = source_server(size)
     with tempfile.TemporaryDirectory() as data_dir:
         port = free_port()
-        env = {**os.environ, "RUNAPI_DATA_DIR": data_dir, "RUNAPI_BOOTSTRAP_API_KEY": KEY,
-               "RUNAPI_ALLOW_PRIVATE_NETWORK": "true", "RUNAPI_RUN_WORKERS": "false",
-               "RUNAPI_SQLITE_SYNCHRONOUS": "NORMAL"}
-        proc = subprocess.Popen([sys.executable, "-m", "runapi.cli", "serve", "--port", str(port),
-                                 "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "RUNAPI_DATA_DIR": data_dir,
+            "RUNAPI_BOOTSTRAP_API_KEY": KEY,
+            "RUNAPI_ALLOW_PRIVATE_NETWORK": "true",
+            "RUNAPI_RUN_WORKERS": "false",
+            "RUNAPI_SQLITE_SYNCHRONOUS": "NORMAL",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runapi.cli", "serve", "--port", str(port), "--log-level", "warning"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
         try:
             for _ in range(300):
                 try:
@@ -77,17 +85,23 @@ def main() -> None:
             url = f"http://127.0.0.1:{src.server_address[1]}/big.png"
 
             def one(_: int) -> int:
-                resp = httpx.post(f"http://127.0.0.1:{port}/api/v1/files", timeout=120,
-                                  headers={"Authorization": f"Bearer {KEY}"},
-                                  json={"source": {"type": "url", "url": url}})
+                resp = httpx.post(
+                    f"http://127.0.0.1:{port}/api/v1/files",
+                    timeout=120,
+                    headers={"Authorization": f"Bearer {KEY}"},
+                    json={"source": {"type": "url", "url": url}},
+                )
                 return resp.status_code
 
             started = time.perf_counter()
             with ThreadPoolExecutor(args.concurrency) as pool:
                 statuses = list(pool.map(one, range(args.uploads)))
             wall = time.perf_counter() - started
-            stored = sum(p.stat().st_size for p in (Path(data_dir) / "files" / "uploads").rglob("*") if p.is_file()) \
-                if (Path(data_dir) / "files" / "uploads").exists() else 0
+            stored = (
+                sum(p.stat().st_size for p in (Path(data_dir) / "files" / "uploads").rglob("*") if p.is_file())
+                if (Path(data_dir) / "files" / "uploads").exists()
+                else 0
+            )
         finally:
             proc.terminate()
             proc.wait(timeout=20)
@@ -95,8 +109,17 @@ def main() -> None:
     counts: dict[str, int] = {}
     for s in statuses:
         counts[str(s)] = counts.get(str(s), 0) + 1
-    print(json.dumps({"uploads": args.uploads, "mb_each": args.mb, "by_status": counts,
-                      "wall_seconds": round(wall, 2), "stored_mb": round(stored / 1024 / 1024, 1)}))
+    print(
+        json.dumps(
+            {
+                "uploads": args.uploads,
+                "mb_each": args.mb,
+                "by_status": counts,
+                "wall_seconds": round(wall, 2),
+                "stored_mb": round(stored / 1024 / 1024, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -29,6 +29,10 @@ def run_wrk(url: str, seconds: int, connections: int, script: str, headers: dict
         return round(float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)], 3) if m else None
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": round(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))),
-            "requests": int(re.search(r"(\d+) requests in", out).group(1)),
-            "p50_ms": ms("50"), "p99_ms": ms("99"), "non_2xx": int(errors.group(1)) if errors else 0}
+    return {
+        "rps": round(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "p50_ms": ms("50"),
+        "p99_ms": ms("99"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }

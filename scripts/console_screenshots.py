@@ -45,10 +45,24 @@ def start(data_dir: Path) -> tuple[str, uvicorn.Server, threading.Thread]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = Settings(data_dir=data_dir, host="127.0.0.1", port=port, access_log=False,
-                        worker_idle_poll_seconds=0.05, bootstrap_api_key="rk-screenshots-" + "k" * 32)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on", **uvicorn_options(settings)))
+    settings = Settings(
+        data_dir=data_dir,
+        host="127.0.0.1",
+        port=port,
+        access_log=False,
+        worker_idle_poll_seconds=0.05,
+        bootstrap_api_key="rk-screenshots-" + "k" * 32,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            **uvicorn_options(settings),
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 30

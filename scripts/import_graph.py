@@ -137,13 +137,21 @@ def main(argv: list[str]) -> None:
         graph.setdefault(a, set()).add(b)
     found = cycles(graph)
     if "--json" in argv:
-        print(json.dumps({"edges": [{"from": a, "to": b, "modules": n} for (a, b), n in sorted(counts.items())],
-                          "cycles": found}, indent=1))
+        print(
+            json.dumps(
+                {
+                    "edges": [{"from": a, "to": b, "modules": n} for (a, b), n in sorted(counts.items())],
+                    "cycles": found,
+                },
+                indent=1,
+            )
+        )
         return
     for here in sorted(graph):
         print(f"{here} -> {', '.join(sorted(graph[here]))}")
-    print(f"# {len(counts)} edges between {len(set(graph) | {b for _, b in counts})} packages; "
-          f"cycles: {found or 'none'}")
+    print(
+        f"# {len(counts)} edges between {len(set(graph) | {b for _, b in counts})} packages; cycles: {found or 'none'}"
+    )
 
 
 if __name__ == "__main__":

@@ -47,8 +47,11 @@ class Balance:
 
     @classmethod
     def from_row(cls, row: Any) -> Balance:
-        return cls(balance_cents=int(row["balance_cents"]), spent_cents_today=int(row["spent_cents_today"]),
-                   spent_cents_total=int(row["spent_cents_total"]))
+        return cls(
+            balance_cents=int(row["balance_cents"]),
+            spent_cents_today=int(row["spent_cents_today"]),
+            spent_cents_total=int(row["spent_cents_total"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -63,16 +66,29 @@ class Member:
 
     @classmethod
     def from_row(cls, row: Any) -> Member:
-        return cls(id=row["id"], account_id=row["account_id"], user_id=row["user_id"], name=row["name"],
-                   email=row["email"], role=row["role"], created_at=row["created_at"])
+        return cls(
+            id=row["id"],
+            account_id=row["account_id"],
+            user_id=row["user_id"],
+            name=row["name"],
+            email=row["email"],
+            role=row["role"],
+            created_at=row["created_at"],
+        )
 
 
 async def whoami(db: Database, who: Principal) -> tuple[User, Account]:
     async with db.read() as conn:
-        user = (await conn.execute(select(users.c.id, users.c.name, users.c.email)
-                                   .where(users.c.id == who.user_id))).mappings().one()
-        account = (await conn.execute(select(accounts.c.id, accounts.c.name)
-                                      .where(accounts.c.id == who.account_id))).mappings().one()
+        user = (
+            (await conn.execute(select(users.c.id, users.c.name, users.c.email).where(users.c.id == who.user_id)))
+            .mappings()
+            .one()
+        )
+        account = (
+            (await conn.execute(select(accounts.c.id, accounts.c.name).where(accounts.c.id == who.account_id)))
+            .mappings()
+            .one()
+        )
     return User.from_row(user), Account.from_row(account)
 
 
@@ -87,8 +103,9 @@ async def list_members(db: Database, who: Principal) -> list[Member]:
     return [Member.from_row(r) for r in rows]
 
 
-async def add_member(db: Database, who: Principal, email: str, name: str | None,
-                     role: str = "member") -> tuple[Member, MintedKey]:
+async def add_member(
+    db: Database, who: Principal, email: str, name: str | None, role: str = "member"
+) -> tuple[Member, MintedKey]:
     """Add a user to the caller's account and mint their first management key, in one transaction."""
     if who.role != "admin":
         raise Forbidden("Only an account admin can add members")

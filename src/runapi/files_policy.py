@@ -14,10 +14,31 @@ BASE64_MAX_BYTES = 10 * 1024 * 1024
 LIFETIME_SECONDS = 3600
 
 ALLOWED_MIME = {
-    "image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/tiff", "image/heic", "image/avif",
-    "video/mp4", "video/quicktime", "video/webm", "video/x-matroska", "video/x-msvideo", "video/mpeg",
-    "audio/mpeg", "audio/x-wav", "audio/wav", "audio/ogg", "audio/x-flac", "audio/flac", "audio/aac", "audio/mp4",
-    "audio/x-m4a", "audio/webm", "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "image/gif",
+    "image/bmp",
+    "image/tiff",
+    "image/heic",
+    "image/avif",
+    "video/mp4",
+    "video/quicktime",
+    "video/webm",
+    "video/x-matroska",
+    "video/x-msvideo",
+    "video/mpeg",
+    "audio/mpeg",
+    "audio/x-wav",
+    "audio/wav",
+    "audio/ogg",
+    "audio/x-flac",
+    "audio/flac",
+    "audio/aac",
+    "audio/mp4",
+    "audio/x-m4a",
+    "audio/webm",
+    "application/pdf",
 }
 CANONICAL = {"audio/x-wav": "audio/wav", "audio/x-flac": "audio/flac", "audio/x-m4a": "audio/mp4"}
 _OWN_EXTENSIONS = {"opus": "audio/ogg", "jpeg": "image/jpeg"}  # ones we write that filetype does not map

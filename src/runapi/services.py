@@ -63,28 +63,44 @@ class Services:
     async def start(cls, settings: Settings, run_workers: bool | None = None) -> Services:
         """Build every component, connect them, and start the background loops (and the task and callback
         workers when `run_workers`, default RUNAPI_RUN_WORKERS)."""
-        db = Database(settings.resolved_database_url, settings.sqlite_synchronous, settings.db_pool_size,
-                      settings.db_max_overflow)
+        db = Database(
+            settings.resolved_database_url, settings.sqlite_synchronous, settings.db_pool_size, settings.db_max_overflow
+        )
         await db.create_schema()
-        http = safe_client(allow_private=settings.allow_private_network, timeout=settings.fetch_timeout_seconds,
-                           deadline=settings.resolved_fetch_deadline, per_tenant=settings.fetch_account_concurrency)
+        http = safe_client(
+            allow_private=settings.allow_private_network,
+            timeout=settings.fetch_timeout_seconds,
+            deadline=settings.resolved_fetch_deadline,
+            per_tenant=settings.fetch_account_concurrency,
+        )
         storage = make_storage(settings)
         signer = UrlSigner(settings.resolved_secret_key, settings.files_url)
         coord = make_coordinator(settings.redis_url, settings.redis_channel_prefix)
         await coord.start()
-        sandbox = SandboxProvider(http, settings.sandbox_delay_seconds, settings.fetch_max_bytes, storage, signer,
-                                  settings.media_workers)
+        sandbox = SandboxProvider(
+            http, settings.sandbox_delay_seconds, settings.fetch_max_bytes, storage, signer, settings.media_workers
+        )
         upstreams = build_router(settings.media_upstreams, http, sandbox.inputs, signer, settings.public_url)
-        svc = cls(settings=settings, db=db, storage=storage,
-                  signer=signer, providers=ProviderRegistry(sandbox, upstreams), http=http,
-                  authenticate=Authenticator(db, settings.auth_cache_seconds), coord=coord,
-                  ledger=LedgerBatcher(db), guardrails=GuardrailCache(db, settings.auth_cache_seconds),
-                  llm=LlmRouter.from_settings(settings),
-                  files_http=safe_client(allow_private=settings.allow_private_network,
-                                         timeout=settings.fetch_timeout_seconds,
-                                         https_only=not settings.allow_private_network,
-                                         deadline=settings.resolved_fetch_deadline,
-                                         per_tenant=settings.fetch_account_concurrency))
+        svc = cls(
+            settings=settings,
+            db=db,
+            storage=storage,
+            signer=signer,
+            providers=ProviderRegistry(sandbox, upstreams),
+            http=http,
+            authenticate=Authenticator(db, settings.auth_cache_seconds),
+            coord=coord,
+            ledger=LedgerBatcher(db),
+            guardrails=GuardrailCache(db, settings.auth_cache_seconds),
+            llm=LlmRouter.from_settings(settings),
+            files_http=safe_client(
+                allow_private=settings.allow_private_network,
+                timeout=settings.fetch_timeout_seconds,
+                https_only=not settings.allow_private_network,
+                deadline=settings.resolved_fetch_deadline,
+                per_tenant=settings.fetch_account_concurrency,
+            ),
+        )
         svc.authenticate.attach(coord)
         svc.guardrails.attach(coord)
         coord.on_task_created(svc._wake_local_worker)
@@ -93,10 +109,16 @@ class Services:
             svc.start_workers()
         svc._loop(2.0, svc.authenticate.flush_last_used, "recording key usage times", "last-used-flush")
         svc._loop(30.0, lambda: expire_files(db, storage), "file expiry", "file-expiry", run_now=True)
-        svc._loop(60.0, lambda: refund_abandoned(db, svc.ledger, settings.llm_abandoned_after_seconds),
-                  "refunding abandoned LLM reservations", "llm-janitor", run_now=True)
-        svc._loop(300.0, lambda: stored_responses.expire(db), "expiring stored responses", "responses-expiry",
-                  run_now=True)
+        svc._loop(
+            60.0,
+            lambda: refund_abandoned(db, svc.ledger, settings.llm_abandoned_after_seconds),
+            "refunding abandoned LLM reservations",
+            "llm-janitor",
+            run_now=True,
+        )
+        svc._loop(
+            300.0, lambda: stored_responses.expire(db), "expiring stored responses", "responses-expiry", run_now=True
+        )
         return svc
 
     def _loop(self, seconds: float, job: Job, what: str, name: str, run_now: bool = False) -> None:
@@ -125,12 +147,15 @@ class Services:
 
     def start_workers(self) -> None:
         self.worker = TaskWorker(self)
-        callbacks_http = safe_client(allow_private=self.settings.allow_private_network,
-                                     timeout=self.settings.callback_timeout_seconds)
+        callbacks_http = safe_client(
+            allow_private=self.settings.allow_private_network, timeout=self.settings.callback_timeout_seconds
+        )
         callbacks_http.follow_redirects = False  # a callback goes to the URL given, nowhere else
         dispatcher = CallbackDispatcher(self, callbacks_http)
-        self._loops += [asyncio.create_task(self.worker.run(self._stop), name="task-worker"),
-                        asyncio.create_task(dispatcher.run(self._stop), name="callback-dispatcher")]
+        self._loops += [
+            asyncio.create_task(self.worker.run(self._stop), name="task-worker"),
+            asyncio.create_task(dispatcher.run(self._stop), name="callback-dispatcher"),
+        ]
 
     def task_finished(self, task_id: str) -> None:
         """A worker here finished a task: deliver its callback now, and tell whoever waits on it, anywhere."""

@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     s3_region: str | None = None
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
-    public_url: str | None = Field(default=None, description="Base URL clients reach the server at; default: from the request")
+    public_url: str | None = Field(
+        default=None, description="Base URL clients reach the server at; default: from the request"
+    )
     # Without public_url, links take the request's Host only when it is one of these names (port ignored;
     # ".example.com" also matches subdomains, "*" any host). Empty: the bind host, plus localhost, 127.0.0.1
     # and ::1 when bound to loopback. Any other Host gets links to the address the connection arrived at.

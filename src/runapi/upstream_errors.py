@@ -17,8 +17,14 @@ from __future__ import annotations
 class UpstreamError(Exception):
     """An upstream refused or failed (see the module docstring for the attributes)."""
 
-    def __init__(self, message: str, status: int | None = None, retryable: bool = True,
-                 retry_after: float | None = None, job_failed: bool = False):
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        retryable: bool = True,
+        retry_after: float | None = None,
+        job_failed: bool = False,
+    ):
         super().__init__(message)
         self.status = status
         self.retryable = retryable

@@ -33,10 +33,16 @@ def balance(api: httpx.Client) -> int:
 
 def ledger_rows(server) -> int:
     """Ledger rows plus open reservations: anything billing ever recorded."""
+
     async def go(db):
         async with db.read() as conn:
-            return sum([(await conn.execute(select(func.count()).select_from(t))).scalar_one()
-                        for t in (ledger, open_reservations)])
+            return sum(
+                [
+                    (await conn.execute(select(func.count()).select_from(t))).scalar_one()
+                    for t in (ledger, open_reservations)
+                ]
+            )
+
     return server.db_call(go)
 
 
@@ -54,8 +60,9 @@ def test_image_bomb_by_url_fails_the_task_and_the_server_stays_responsive(server
     png = bomb_png(6000)  # 36 MP: just over the 33.5 MP budget, cheap to make
     host = recorder(lambda m, p, h, b: (200, {"Content-Type": "image/png"}, png))
     before = balance(api)
-    r = api.post(TOPAZ_IMAGE, json={"model": "topaz-upscale-image", "source_image_url": f"{host.url}/b.png",
-                                    "upscale_factor": 2})
+    r = api.post(
+        TOPAZ_IMAGE, json={"model": "topaz-upscale-image", "source_image_url": f"{host.url}/b.png", "upscale_factor": 2}
+    )
     assert r.status_code == 202, r.text
     assert httpx.get(server.url + "/health", timeout=10).status_code == 200
     done = wait_done(api, TOPAZ_IMAGE, r.json()["id"], timeout=60)
@@ -81,14 +88,21 @@ except Exception as exc:
 print(json.dumps({{"outcome": outcome, "grew_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before}}))
 """
 
+
 def test_image_bomb_is_refused_from_its_header_with_bounded_memory(tmp_path):
     """In a process of its own, so its peak RSS is the bomb's alone: refused without decoding 196 MP."""
     import inspect
     import os
 
     script = PEAK_RSS_SCRIPT.format(bomb_src=inspect.getsource(bomb_png))
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True,
-                         text=True, timeout=120, check=False, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     assert out.stdout.strip(), out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["outcome"].startswith("InputRejected") and "pixels" in result["outcome"], result
@@ -133,8 +147,7 @@ def test_embeddings_over_2048_inputs_are_refused_before_any_reservation(server, 
     error = r.json()["error"]
     assert error["type"] == "invalid_request_error" and "2048" in error["message"]
     assert ledger_rows(server) == rows and balance(api) == before
-    ok = api.post("/v1/embeddings", json={"model": "text-embedding-3-small", "input": ["hi"] * 2048,
-                                          "dimensions": 4})
+    ok = api.post("/v1/embeddings", json={"model": "text-embedding-3-small", "input": ["hi"] * 2048, "dimensions": 4})
     assert ok.status_code == 200 and len(ok.json()["data"]) == 2048
 
 

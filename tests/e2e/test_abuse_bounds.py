@@ -36,8 +36,10 @@ def test_signed_links_refuse_huge_expiries_and_odd_signatures(server):
 def test_key_limits_beyond_bigint_are_refused_and_leave_no_key(server, mgmt):
     before = mgmt.get("/api/v1/keys").json()
     for cents in (2**63, 2**64 - 1):
-        resp = mgmt.post("/api/v1/keys", json={"name": "orphan?", "credit_limit_cents": cents,
-                                              "credit_limit_reset_interval": "daily"})
+        resp = mgmt.post(
+            "/api/v1/keys",
+            json={"name": "orphan?", "credit_limit_cents": cents, "credit_limit_reset_interval": "daily"},
+        )
         assert resp.status_code == 422 and f"at most {BIGINT_MAX}" in resp.json()["error"]
     assert mgmt.get("/api/v1/keys").json() == before  # no enabled, unlimited key left behind
     ok = mgmt.post("/api/v1/keys", json={"credit_limit_cents": BIGINT_MAX, "credit_limit_reset_interval": "daily"})
@@ -50,15 +52,23 @@ def test_key_limits_beyond_bigint_are_refused_and_leave_no_key(server, mgmt):
 
 
 def test_guardrail_cents_beyond_bigint_are_refused(mgmt):
-    total = mgmt.post("/api/v1/guardrails", json={"name": "huge", "credit_limit_cents": 2**63,
-                                                  "credit_limit_reset_interval": "daily"})
+    total = mgmt.post(
+        "/api/v1/guardrails", json={"name": "huge", "credit_limit_cents": 2**63, "credit_limit_reset_interval": "daily"}
+    )
     assert total.status_code == 422 and f"at most {BIGINT_MAX}" in total.json()["error"]
-    budget = mgmt.post("/api/v1/guardrails", json={"name": "huge budget", "model_budgets": [
-        {"match_mode": "include", "models": ["nano-banana"], "credit_limit_cents": 2**63}]})
+    budget = mgmt.post(
+        "/api/v1/guardrails",
+        json={
+            "name": "huge budget",
+            "model_budgets": [{"match_mode": "include", "models": ["nano-banana"], "credit_limit_cents": 2**63}],
+        },
+    )
     assert budget.status_code == 422
     assert budget.json()["error"] == f"model_budgets[0].credit_limit_cents must be at most {BIGINT_MAX} cents"
-    ok = mgmt.post("/api/v1/guardrails", json={"name": "max", "credit_limit_cents": BIGINT_MAX,
-                                               "credit_limit_reset_interval": "daily"})
+    ok = mgmt.post(
+        "/api/v1/guardrails",
+        json={"name": "max", "credit_limit_cents": BIGINT_MAX, "credit_limit_reset_interval": "daily"},
+    )
     assert ok.status_code == 201
     patched = mgmt.patch(f"/api/v1/guardrails/{ok.json()['guardrail']['id']}", json={"credit_limit_cents": 2**63})
     assert patched.status_code == 422
@@ -67,11 +77,13 @@ def test_guardrail_cents_beyond_bigint_are_refused(mgmt):
 def test_catalog_integers_without_a_range_fit_64_bits(server):
     with server.client() as c:
         for seed in (2**63, 10**30):
-            resp = c.post("/api/v1/qwen_2/text_to_image", json={"model": "qwen-2-text-to-image", "prompt": "x",
-                                                                 "seed": seed})
+            resp = c.post(
+                "/api/v1/qwen_2/text_to_image", json={"model": "qwen-2-text-to-image", "prompt": "x", "seed": seed}
+            )
             assert resp.status_code == 422 and f"seed must be at most {BIGINT_MAX}" in resp.json()["error"]
-        ok = c.post("/api/v1/qwen_2/text_to_image", json={"model": "qwen-2-text-to-image", "prompt": "x",
-                                                          "seed": BIGINT_MAX})
+        ok = c.post(
+            "/api/v1/qwen_2/text_to_image", json={"model": "qwen-2-text-to-image", "prompt": "x", "seed": BIGINT_MAX}
+        )
         assert ok.status_code == 202
 
 
@@ -88,8 +100,9 @@ def test_add_credits_refuses_negative_zero_and_overflowing_amounts(tmp_path):
 
     asyncio.run(with_db(lambda db: admin.create_account(db, "A", "a@a.test", credits_cents=500)))
     for account, cents, bad in (("1", "-5", "--cents"), ("1", str(2**63), "--cents"), ("9" * 20, "1", "--account")):
-        out = cli("admin", "add-credits", "--account", account, "--cents", cents,
-                  env={"RUNAPI_DATA_DIR": str(tmp_path)})
+        out = cli(
+            "admin", "add-credits", "--account", account, "--cents", cents, env={"RUNAPI_DATA_DIR": str(tmp_path)}
+        )
         assert out.returncode != 0 and bad in out.stderr and "Traceback" not in out.stderr, out.stderr
 
     async def go(db):

@@ -95,8 +95,9 @@ def drip():
 @pytest.fixture(scope="module")
 def cb_server(tmp_path_factory):
     # 0.5 s per attempt, a lease of 5.5 s, 1 try + 3 retries: a drip of 20 s outlives the lease 3 times over.
-    srv = start_server(tmp_path_factory.mktemp("abuse-cb"), callback_timeout_seconds=0.5,
-                       callback_retry_delays=(0.05,) * 3)
+    srv = start_server(
+        tmp_path_factory.mktemp("abuse-cb"), callback_timeout_seconds=0.5, callback_retry_delays=(0.05,) * 3
+    )
     yield srv
     srv.stop()
 
@@ -104,21 +105,35 @@ def cb_server(tmp_path_factory):
 def delivery(server, task_id):
     async def go(db):
         async with db.read() as conn:
-            d = (await conn.execute(select(callback_deliveries).where(
-                callback_deliveries.c.task_id == task_id))).mappings().one_or_none()
+            d = (
+                (await conn.execute(select(callback_deliveries).where(callback_deliveries.c.task_id == task_id)))
+                .mappings()
+                .one_or_none()
+            )
             if d is None:
                 return None, []
-            rows = (await conn.execute(select(callback_attempts).where(
-                callback_attempts.c.delivery_id == d["id"]).order_by(callback_attempts.c.attempt))).mappings().all()
+            rows = (
+                (
+                    await conn.execute(
+                        select(callback_attempts)
+                        .where(callback_attempts.c.delivery_id == d["id"])
+                        .order_by(callback_attempts.c.attempt)
+                    )
+                )
+                .mappings()
+                .all()
+            )
             return dict(d), [dict(a) for a in rows]
+
     return server.db_call(go)
 
 
 def test_a_dripping_receiver_gets_one_post_per_attempt_and_every_attempt_counts(cb_server, drip):
     receiver = drip(interval=0.1, seconds=20)
     with cb_server.client() as api:
-        task_id = api.post(T2I, json={"model": "nano-banana", "prompt": "x",
-                                      "callback_url": f"{receiver.url}/cb"}).json()["id"]
+        task_id = api.post(
+            T2I, json={"model": "nano-banana", "prompt": "x", "callback_url": f"{receiver.url}/cb"}
+        ).json()["id"]
         wait_for(lambda: (delivery(cb_server, task_id)[0] or {}).get("state") == "failed", timeout=15)
     d, attempts = delivery(cb_server, task_id)
     assert receiver.max_open == 1  # never re-sent while an attempt was still in flight
@@ -133,8 +148,12 @@ def test_one_accounts_dripping_receivers_do_not_delay_anothers_callback(cb_serve
     _, attacker_key = new_account(cb_server)
     with cb_server.client(attacker_key) as a:
         for i in range(16):
-            assert a.post(T2I, json={"model": "nano-banana", "prompt": f"a{i}",
-                                     "callback_url": f"{attacker.url}/cb{i}"}).status_code == 202
+            assert (
+                a.post(
+                    T2I, json={"model": "nano-banana", "prompt": f"a{i}", "callback_url": f"{attacker.url}/cb{i}"}
+                ).status_code
+                == 202
+            )
     wait_for(lambda: attacker.open >= 2)  # the attack is under way
     victim = recorder()
     with cb_server.client() as api:
@@ -143,17 +162,24 @@ def test_one_accounts_dripping_receivers_do_not_delay_anothers_callback(cb_serve
         wait_done(api, T2I, task_id)
         # Bounded well below the attacker's drip (20 s): before, every slot stayed with the attacker until then.
         wait_for(lambda: victim.requests, timeout=8)
-    print(f"\nvictim callback {time.time() - created:.2f}s after its task was created; attacker connections "
-          f"open: {attacker.open}, at most {attacker.max_open} at once, {len(attacker.posts)} POSTs")
+    print(
+        f"\nvictim callback {time.time() - created:.2f}s after its task was created; attacker connections "
+        f"open: {attacker.open}, at most {attacker.max_open} at once, {len(attacker.posts)} POSTs"
+    )
     assert attacker.open > 0  # delivered while the attack went on, not after it
 
 
 # --- slow connections (item 5) -------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def edge_server(tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("abuse-edge"), http_header_timeout_seconds=0.5,
-                       http_body_idle_timeout_seconds=0.5, http_keep_alive_seconds=3)
+    srv = start_server(
+        tmp_path_factory.mktemp("abuse-edge"),
+        http_header_timeout_seconds=0.5,
+        http_body_idle_timeout_seconds=0.5,
+        http_keep_alive_seconds=3,
+    )
     yield srv
     srv.stop()
 
@@ -180,7 +206,7 @@ def closed_by_server(s: socket.socket, trickle: bytes = b"", every: float = 0.1)
             return True
         if i < len(trickle):
             try:
-                s.sendall(trickle[i:i + 1])
+                s.sendall(trickle[i : i + 1])
             except OSError:
                 return True
             i += 1
@@ -201,12 +227,15 @@ def test_headers_sent_a_byte_at_a_time_are_cut_off(edge_server):
 def test_a_body_that_stops_arriving_is_cut_off(edge_server, caplog):
     caplog.set_level(logging.INFO)
     with connect(edge_server) as s:
-        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  b"Authorization: Bearer " + edge_server.key.encode() + b"\r\nContent-Length: 1000\r\n\r\n{")
+        s.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + edge_server.key.encode() + b"\r\nContent-Length: 1000\r\n\r\n{"
+        )
         assert closed_by_server(s)
     # the handler waiting for that body ends quietly: a client gone is not a server error
-    wait_for(lambda: any(r.name == "runapi.access" and "/v1/chat/completions" in r.getMessage()
-                         for r in caplog.records))
+    wait_for(
+        lambda: any(r.name == "runapi.access" and "/v1/chat/completions" in r.getMessage() for r in caplog.records)
+    )
     assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
 
 
@@ -240,11 +269,30 @@ def test_connections_past_the_cap_are_refused(tmp_path):
 @pytest.mark.parametrize("processes", [1, 2])
 def test_runapi_serve_applies_the_limits(tmp_path, processes):
     port = free_port()
-    env = {**os.environ, "RUNAPI_DATA_DIR": str(tmp_path), "RUNAPI_HTTP_HEADER_TIMEOUT_SECONDS": "0.5",
-           "RUNAPI_HTTP_MAX_CONNECTIONS": "50"}
-    proc = subprocess.Popen([sys.executable, "-m", "runapi.cli", "serve", "--port", str(port), "--workers",
-                             str(processes), "--no-task-workers", "--log-level", "warning"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "RUNAPI_DATA_DIR": str(tmp_path),
+        "RUNAPI_HTTP_HEADER_TIMEOUT_SECONDS": "0.5",
+        "RUNAPI_HTTP_MAX_CONNECTIONS": "50",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "runapi.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(processes),
+            "--no-task-workers",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: _health(url), timeout=30)

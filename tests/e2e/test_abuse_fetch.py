@@ -85,8 +85,13 @@ def test_the_task_timeout_cuts_a_step_short(make_server, drip):
 
 def test_step_deadline_frees_a_worker_slot(make_server, drip):
     """A step that outlives its own deadline gives its slot back and is retried with backoff."""
-    srv = make_server(worker_concurrency=1, task_step_timeout_seconds=1.0, fetch_timeout_seconds=30.0,
-                      fetch_deadline_seconds=30.0, max_task_attempts=1)
+    srv = make_server(
+        worker_concurrency=1,
+        task_step_timeout_seconds=1.0,
+        fetch_timeout_seconds=30.0,
+        fetch_deadline_seconds=30.0,
+        max_task_attempts=1,
+    )
     with srv.client() as c:
         task = c.post(EDIT, json=edit_body(f"{drip.url}/slow.png")).json()["id"]
         wait_for(lambda: drip.open >= 1, timeout=5)
@@ -104,15 +109,20 @@ def test_slow_uploads_of_one_account_do_not_starve_anothers_upload(make_server, 
     statuses: list[int] = []
 
     async def flood() -> None:
-        async with httpx.AsyncClient(base_url=srv.url, headers={"Authorization": f"Bearer {srv.key}"},
-                                     timeout=15, limits=httpx.Limits(max_connections=None)) as a:
+        async with httpx.AsyncClient(
+            base_url=srv.url,
+            headers={"Authorization": f"Bearer {srv.key}"},
+            timeout=15,
+            limits=httpx.Limits(max_connections=None),
+        ) as a:
+
             async def one(i: int) -> None:
                 try:
-                    r = await a.post("/api/v1/files", json={"source": {"type": "url",
-                                                                        "url": f"{drip.url}/s{i}.png"}})
+                    r = await a.post("/api/v1/files", json={"source": {"type": "url", "url": f"{drip.url}/s{i}.png"}})
                     statuses.append(r.status_code)
                 except httpx.HTTPError:
                     statuses.append(0)
+
             await asyncio.gather(*(one(i) for i in range(104)))
 
     attacker = threading.Thread(target=lambda: asyncio.run(flood()))

@@ -39,8 +39,7 @@ def uploads_on_disk(server) -> list[Path]:
 @pytest.fixture
 def limited(tmp_path):
     """A server whose limits a few small uploads reach."""
-    srv = start_server(tmp_path, upload_quota_bytes=len(PNG) * 5 // 2, uploads_per_minute=4,
-                       upload_bytes_per_minute=0)
+    srv = start_server(tmp_path, upload_quota_bytes=len(PNG) * 5 // 2, uploads_per_minute=4, upload_bytes_per_minute=0)
     yield srv
     srv.stop()
 
@@ -69,6 +68,7 @@ def test_storage_quota_is_per_account_and_freed_by_expiry(limited):
     async def expire(db):
         async with db.write() as conn:
             await conn.execute(update(files).values(expires_at=time.time() - 1))
+
     limited.db_call(expire)
     with limited.client() as c:
         assert upload(c).status_code == 201  # expired files no longer count
@@ -114,15 +114,21 @@ def _race(servers, key: str, n: int) -> list[int]:
 def _two_servers(tmp_path, **overrides):
     first = start_server(tmp_path, **overrides)
     # the second shares the first's database (SQLite file or PostgreSQL database) and storage
-    second = start_server(tmp_path, database_url=first.settings.resolved_database_url, **{
-        k: v for k, v in overrides.items() if k != "database_url"})
+    second = start_server(
+        tmp_path,
+        database_url=first.settings.resolved_database_url,
+        **{k: v for k, v in overrides.items() if k != "database_url"},
+    )
     return first, second
 
 
 @pytest.mark.parametrize("limit", ["quota", "rate"])
 def test_limits_are_exact_under_concurrency_on_sqlite(tmp_path, limit):
-    overrides = {"upload_quota_bytes": len(PNG) * 5, "uploads_per_minute": 0} if limit == "quota" else \
-        {"upload_quota_bytes": 0, "uploads_per_minute": 5}
+    overrides = (
+        {"upload_quota_bytes": len(PNG) * 5, "uploads_per_minute": 0}
+        if limit == "quota"
+        else {"upload_quota_bytes": 0, "uploads_per_minute": 5}
+    )
     servers = _two_servers(tmp_path, upload_bytes_per_minute=0, **overrides)
     try:
         statuses = _race(servers, servers[0].key, 24)
@@ -134,8 +140,13 @@ def test_limits_are_exact_under_concurrency_on_sqlite(tmp_path, limit):
 
 
 def test_quota_is_exact_under_concurrency_on_postgres(services, tmp_path):
-    servers = _two_servers(tmp_path, database_url=create_database(services.database_url),
-                           upload_quota_bytes=len(PNG) * 5, uploads_per_minute=0, upload_bytes_per_minute=0)
+    servers = _two_servers(
+        tmp_path,
+        database_url=create_database(services.database_url),
+        upload_quota_bytes=len(PNG) * 5,
+        uploads_per_minute=0,
+        upload_bytes_per_minute=0,
+    )
     try:
         statuses = _race(servers, servers[0].key, 24)
     finally:
@@ -160,9 +171,12 @@ def test_disk_full_answers_507_and_leaves_no_partial_file(server, monkeypatch):
     with server.client() as c:
         resp = upload(c, name="full.png")
         assert resp.status_code == 507, resp.text
-        assert resp.json() == {"error": {"code": "insufficient_storage",
-                                         "message": "Insufficient storage: the file could not be stored, "
-                                                    "try again later"}}
+        assert resp.json() == {
+            "error": {
+                "code": "insufficient_storage",
+                "message": "Insufficient storage: the file could not be stored, try again later",
+            }
+        }
         prepared = c.post("/api/v1/files/prepare", json={"filename": "p.png", "byte_size": len(PNG)}).json()
         assert httpx.put(prepared["upload_url"], content=PNG, headers=prepared["headers"]).status_code == 507
     assert uploads_on_disk(server) == before  # no temp file, no half object
@@ -170,6 +184,7 @@ def test_disk_full_answers_507_and_leaves_no_partial_file(server, monkeypatch):
     async def rows(db):
         async with db.read() as conn:
             return (await conn.execute(select(files.c.id).where(files.c.file_name == "full.png"))).all()
+
     assert server.db_call(rows) == []  # the failed upload holds no quota
     monkeypatch.undo()
     with server.client() as c:
@@ -253,11 +268,15 @@ def test_a_forged_host_does_not_set_the_links(server, api):
     forged = api.post("/api/v1/files", files={"file": ("a.png", PNG)}, headers={"Host": "evil.example"}).json()
     assert urlsplit(forged["url"]).netloc == f"127.0.0.1:{port}"
     assert httpx.get(forged["url"]).content == PNG
-    prepared = api.post("/api/v1/files/prepare", json={"filename": "p.png", "byte_size": len(PNG)},
-                        headers={"Host": "evil.example:443"}).json()
+    prepared = api.post(
+        "/api/v1/files/prepare", json={"filename": "p.png", "byte_size": len(PNG)}, headers={"Host": "evil.example:443"}
+    ).json()
     assert urlsplit(prepared["upload_url"]).netloc == f"127.0.0.1:{port}"
-    task = api.post("/api/v1/nano_banana/text_to_image", json={"model": "nano-banana", "prompt": "x"},
-                    headers={"Host": "evil.example"}).json()
+    task = api.post(
+        "/api/v1/nano_banana/text_to_image",
+        json={"model": "nano-banana", "prompt": "x"},
+        headers={"Host": "evil.example"},
+    ).json()
     done = wait_done(api, "/api/v1/nano_banana/text_to_image", task["id"])
     assert urlsplit(done["images"][0]["url"]).hostname == "127.0.0.1"
     # on a loopback bind, the loopback names are allowed
@@ -269,10 +288,17 @@ def test_allowed_hosts_and_public_url(tmp_path):
     srv = start_server(tmp_path, allowed_hosts=["api.example.com", ".example.org"])
     try:
         with srv.client() as c:
-            for host, expected in (("api.example.com", "api.example.com"), ("eu.example.org", "eu.example.org"),
-                                   ("evil.example", "127.0.0.1"), ("127.0.0.1", "127.0.0.1")):
-                link = upload(c).json()["url"] if host == "127.0.0.1" else \
-                    c.post("/api/v1/files", files={"file": ("a.png", PNG)}, headers={"Host": host}).json()["url"]
+            for host, expected in (
+                ("api.example.com", "api.example.com"),
+                ("eu.example.org", "eu.example.org"),
+                ("evil.example", "127.0.0.1"),
+                ("127.0.0.1", "127.0.0.1"),
+            ):
+                link = (
+                    upload(c).json()["url"]
+                    if host == "127.0.0.1"
+                    else c.post("/api/v1/files", files={"file": ("a.png", PNG)}, headers={"Host": host}).json()["url"]
+                )
                 assert urlsplit(link).hostname == expected, host
     finally:
         srv.stop()

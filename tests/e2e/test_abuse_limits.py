@@ -38,15 +38,22 @@ def mgmt(server):
 
 def race(server, token: str, path: str, body: dict, n: int = CONCURRENCY) -> list[httpx.Response]:
     """`n` identical requests at once, each on a connection of its own."""
+
     async def fire():
-        async with httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {token}"},
-                                     limits=httpx.Limits(max_connections=n), timeout=120) as c:
+        async with httpx.AsyncClient(
+            base_url=server.url,
+            headers={"Authorization": f"Bearer {token}"},
+            limits=httpx.Limits(max_connections=n),
+            timeout=120,
+        ) as c:
             return await asyncio.gather(*(c.post(path, json=body) for _ in range(n)))
+
     return asyncio.run(fire())
 
 
 def spend(server, **scope) -> tuple[int, int]:
     """(net spend, the largest single reservation) of the bootstrap account in `scope` (spent_since's filters)."""
+
     async def go(db):
         async with db.read() as conn:
             spent = await spent_since(conn, 1, None, **scope)
@@ -56,6 +63,7 @@ def spend(server, **scope) -> tuple[int, int]:
             if "guardrail_id" in scope:
                 q = q.where(ledger.c.guardrail_id == scope["guardrail_id"])
             return spent, int((await conn.execute(q)).scalar() or 0)
+
     return server.db_call(go)
 
 
@@ -63,17 +71,24 @@ def guarded_key(mgmt, body: dict) -> tuple[str, str]:
     """A new key of the bootstrap account under a new guardrail with `body`: (token, guardrail id)."""
     key = mgmt.post("/api/v1/keys", json={"name": "raced"}).json()
     g = mgmt.post("/api/v1/guardrails", json={"name": f"race{time.time_ns()}", **body}).json()["guardrail"]
-    assert mgmt.post("/api/v1/guardrail_assignments",
-                     json={"guardrail_id": g["id"], "api_token_id": key["id"]}).status_code == 201
+    assert (
+        mgmt.post(
+            "/api/v1/guardrail_assignments", json={"guardrail_id": g["id"], "api_token_id": key["id"]}
+        ).status_code
+        == 201
+    )
     return key["key"], g["id"]
 
 
-def check_race(label: str, responses: list[httpx.Response], ok: int, refusal: str, limit: int,
-               spent: int, price: int) -> None:
+def check_race(
+    label: str, responses: list[httpx.Response], ok: int, refusal: str, limit: int, spent: int, price: int
+) -> None:
     codes = [r.status_code for r in responses]
     accepted = codes.count(ok)
-    print(f"\n{label}: limit {limit} c, spent {spent} c ({accepted}/{len(codes)} accepted, one request "
-          f"<= {price} c), overshoot {max(spent - limit, 0)} c")
+    print(
+        f"\n{label}: limit {limit} c, spent {spent} c ({accepted}/{len(codes)} accepted, one request "
+        f"<= {price} c), overshoot {max(spent - limit, 0)} c"
+    )
     assert set(codes) <= {ok, 403}, sorted(set(codes))
     assert all(refusal in r.text for r in responses if r.status_code == 403)
     assert 403 in codes
@@ -90,8 +105,12 @@ def test_key_daily_limit_holds_under_100_simultaneous_tasks(server, mgmt):
 
 def test_key_daily_limit_holds_under_100_simultaneous_llm_calls(server, mgmt):
     key = mgmt.post("/api/v1/keys", json={"credit_limit_cents": 10, "credit_limit_reset_interval": "daily"}).json()
-    responses = race(server, key["key"], CHAT, {"model": "gpt-5.5", "max_tokens": 20,
-                                                 "messages": [{"role": "user", "content": LONG_PROMPT}]})
+    responses = race(
+        server,
+        key["key"],
+        CHAT,
+        {"model": "gpt-5.5", "max_tokens": 20, "messages": [{"role": "user", "content": LONG_PROMPT}]},
+    )
     spent, price = spend(server, api_key_id=key["id"])
     check_race("key limit (LLM)", responses, 200, "API key credit limit exceeded", 10, spent, price)
 
@@ -105,14 +124,21 @@ def test_limits_hold_across_two_servers_on_one_database(server, mgmt, tmp_path):
         body = {"model": "nano-banana", "prompt": "race"}
 
         async def fire():
-            clients = [httpx.AsyncClient(base_url=s.url, headers={"Authorization": f"Bearer {token}"},
-                                         limits=httpx.Limits(max_connections=50), timeout=120)
-                       for s in (server, other)]
+            clients = [
+                httpx.AsyncClient(
+                    base_url=s.url,
+                    headers={"Authorization": f"Bearer {token}"},
+                    limits=httpx.Limits(max_connections=50),
+                    timeout=120,
+                )
+                for s in (server, other)
+            ]
             try:
                 return await asyncio.gather(*(clients[i % 2].post(T2I, json=body) for i in range(CONCURRENCY)))
             finally:
                 for c in clients:
                     await c.aclose()
+
         responses = asyncio.run(fire())
         spent, price = spend(server, guardrail_id=gid)
         check_race("guardrail budget, two servers", responses, 202, "credit limit exceeded", 10, spent, price)
@@ -124,8 +150,14 @@ def test_limits_hold_across_two_servers_on_one_database(server, mgmt, tmp_path):
 def counter(server, scope: str) -> int | None:
     async def go(db):
         async with db.read() as conn:
-            return (await conn.execute(select(spend_counters.c.spent_cents).where(
-                spend_counters.c.scope == scope, spend_counters.c.window_start == utc_day_start()))).scalar()
+            return (
+                await conn.execute(
+                    select(spend_counters.c.spent_cents).where(
+                        spend_counters.c.scope == scope, spend_counters.c.window_start == utc_day_start()
+                    )
+                )
+            ).scalar()
+
     return server.db_call(go)
 
 
@@ -133,14 +165,28 @@ def test_settled_llm_calls_leave_the_counter_equal_to_the_ledger(server, mgmt):
     """Each call reserves for its output cap and settles to far less: the counter follows every give-back, so it
     always says what the ledger says, and the limit counts real spend, not the reservations."""
     key = mgmt.post("/api/v1/keys", json={"credit_limit_cents": 50, "credit_limit_reset_interval": "daily"}).json()
-    responses = race(server, key["key"], CHAT, {"model": "gpt-5.5", "max_tokens": 20_000,  # reserves 40+ c each
-                                                 "messages": [{"role": "user", "content": "hi"}]}, n=20)
+    responses = race(
+        server,
+        key["key"],
+        CHAT,
+        {
+            "model": "gpt-5.5",
+            "max_tokens": 20_000,  # reserves 40+ c each
+            "messages": [{"role": "user", "content": "hi"}],
+        },
+        n=20,
+    )
     assert [r.status_code for r in responses].count(200) >= 1
     spent, _ = spend(server, api_key_id=key["id"])
     assert counter(server, f"key:{key['id']}:daily") == spent < 50
     with server.client(key["key"]) as c:  # the limit is not spent: settled calls gave their reservations back
-        assert c.post(CHAT, json={"model": "gpt-5.5", "max_tokens": 20_000,
-                                  "messages": [{"role": "user", "content": "again"}]}).status_code == 200
+        assert (
+            c.post(
+                CHAT,
+                json={"model": "gpt-5.5", "max_tokens": 20_000, "messages": [{"role": "user", "content": "again"}]},
+            ).status_code
+            == 200
+        )
 
 
 def test_failed_calls_give_their_reservations_back_to_the_limit(upstream_gateway):
@@ -169,19 +215,43 @@ def test_guardrail_budget_holds_under_100_simultaneous_tasks(server, mgmt):
 
 
 def test_model_budget_holds_under_100_simultaneous_llm_calls(server, mgmt):
-    token, gid = guarded_key(mgmt, {"model_budgets": [
-        {"match_mode": "include", "models": ["gpt-5.5"], "credit_limit_cents": 8,
-         "credit_limit_reset_interval": "daily"}]})
-    responses = race(server, token, CHAT, {"model": "gpt-5.5", "max_tokens": 20,
-                                           "messages": [{"role": "user", "content": LONG_PROMPT}]})
+    token, gid = guarded_key(
+        mgmt,
+        {
+            "model_budgets": [
+                {
+                    "match_mode": "include",
+                    "models": ["gpt-5.5"],
+                    "credit_limit_cents": 8,
+                    "credit_limit_reset_interval": "daily",
+                }
+            ]
+        },
+    )
+    responses = race(
+        server,
+        token,
+        CHAT,
+        {"model": "gpt-5.5", "max_tokens": 20, "messages": [{"role": "user", "content": LONG_PROMPT}]},
+    )
     spent, price = spend(server, guardrail_id=gid, models=["gpt-5.5"])
     check_race("model budget", responses, 200, "model budget exceeded", 8, spent, price)
 
 
 def test_model_budget_holds_under_100_simultaneous_tasks(server, mgmt):
-    token, gid = guarded_key(mgmt, {"model_budgets": [
-        {"match_mode": "include", "models": ["nano-banana"], "credit_limit_cents": 8,
-         "credit_limit_reset_interval": "daily"}]})
+    token, gid = guarded_key(
+        mgmt,
+        {
+            "model_budgets": [
+                {
+                    "match_mode": "include",
+                    "models": ["nano-banana"],
+                    "credit_limit_cents": 8,
+                    "credit_limit_reset_interval": "daily",
+                }
+            ]
+        },
+    )
     responses = race(server, token, T2I, {"model": "nano-banana", "prompt": "race"})
     spent, price = spend(server, guardrail_id=gid, models=["nano-banana"])
     check_race("model budget (tasks)", responses, 202, "model budget exceeded", 8, spent, price)
@@ -194,11 +264,16 @@ def test_model_budget_holds_under_100_simultaneous_tasks(server, mgmt):
 def balance_and_ledger(server, account_id: int) -> tuple[int, list[tuple[str, int, str | None]]]:
     async def go(db):
         async with db.read() as conn:
-            bal = (await conn.execute(select(accounts.c.balance_cents).where(accounts.c.id == account_id))
-                   ).scalar_one()
-            rows = (await conn.execute(select(ledger.c.kind, ledger.c.amount_cents, ledger.c.note)
-                                       .where(ledger.c.account_id == account_id).order_by(ledger.c.id))).all()
+            bal = (await conn.execute(select(accounts.c.balance_cents).where(accounts.c.id == account_id))).scalar_one()
+            rows = (
+                await conn.execute(
+                    select(ledger.c.kind, ledger.c.amount_cents, ledger.c.note)
+                    .where(ledger.c.account_id == account_id)
+                    .order_by(ledger.c.id)
+                )
+            ).all()
         return int(bal), [tuple(r) for r in rows]
+
     return server.db_call(go)
 
 
@@ -216,8 +291,14 @@ def test_images_the_balance_cannot_cover_are_refused_up_front(upstream_gateway):
     seen = len(fake.requests)
     try:
         with gw.client(key) as c:
-            r = c.post(CHAT, json={"model": "gpt-5.2", "max_tokens": 1, "messages": [
-                {"role": "user", "content": [{"type": "text", "text": "describe"}, *images]}]})
+            r = c.post(
+                CHAT,
+                json={
+                    "model": "gpt-5.2",
+                    "max_tokens": 1,
+                    "messages": [{"role": "user", "content": [{"type": "text", "text": "describe"}, *images]}],
+                },
+            )
     finally:
         fake.usage = None
     balance, _ = balance_and_ledger(gw, account_id)
@@ -242,8 +323,9 @@ def test_usage_beyond_the_reservation_never_drives_the_balance_negative(upstream
     fake.usage = {"prompt_tokens": 200_000, "completion_tokens": 1, "total_tokens": 200_001}  # ~30 cents
     try:
         with gw.client(key) as c:
-            r = c.post(CHAT, json={"model": "gpt-5.2", "max_tokens": 1,
-                                   "messages": [{"role": "user", "content": "hi"}]})
+            r = c.post(
+                CHAT, json={"model": "gpt-5.2", "max_tokens": 1, "messages": [{"role": "user", "content": "hi"}]}
+            )
     finally:
         fake.usage = None
     assert r.status_code == 200  # the work was done: it is charged, up to what the balance holds
@@ -260,16 +342,25 @@ def test_usage_beyond_the_reservation_never_drives_the_balance_negative(upstream
 def open_reservation_count(server, account_id: int) -> int:
     async def go(db):
         async with db.read() as conn:
-            return len((await conn.execute(select(open_reservations.c.request_id)
-                                           .where(open_reservations.c.account_id == account_id))).all())
+            return len(
+                (
+                    await conn.execute(
+                        select(open_reservations.c.request_id).where(open_reservations.c.account_id == account_id)
+                    )
+                ).all()
+            )
+
     return server.db_call(go)
 
 
-@pytest.mark.parametrize("body", [
-    {"model": "text-embedding-3-small", "input": "x", "dimensions": 999_999},
-    {"model": "text-embedding-3-small", "input": "x", "dimensions": "many"},
-    {"model": "text-embedding-ada-002", "input": "x", "dimensions": 8},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"model": "text-embedding-3-small", "input": "x", "dimensions": 999_999},
+        {"model": "text-embedding-3-small", "input": "x", "dimensions": "many"},
+        {"model": "text-embedding-ada-002", "input": "x", "dimensions": 8},
+    ],
+)
 def test_embeddings_400_leaves_no_reservation_open(server, body):
     account_id, key = new_account(server, credits=100)
     with server.client(key) as c:

@@ -25,14 +25,20 @@ def admin_mgmt(server):
 
 def new_member(server) -> tuple[str, str]:
     """A non-admin member written straight to the database (so these tests do not depend on the endpoint)."""
+
     async def go(db):
         async with db.write() as conn:
-            uid = (await conn.execute(insert(users).values(name="m", email=f"r{time.time_ns()}@x", created_at=0)
-                                      .returning(users.c.id))).scalar_one()
+            uid = (
+                await conn.execute(
+                    insert(users).values(name="m", email=f"r{time.time_ns()}@x", created_at=0).returning(users.c.id)
+                )
+            ).scalar_one()
             mid = f"member_r{uid}"
-            await conn.execute(insert(memberships).values(id=mid, account_id=1, user_id=uid, role="member",
-                                                          created_at=0))
+            await conn.execute(
+                insert(memberships).values(id=mid, account_id=1, user_id=uid, role="member", created_at=0)
+            )
         return mid, (await admin.mint_key(db, 1, "management", membership_id=mid)).token
+
     return server.db_call(go)
 
 
@@ -114,13 +120,18 @@ def test_disabled_key_level_guardrail_falls_back_to_the_member_level_one(server,
 
 def test_effective_policy_is_the_intersection(server, admin_mgmt):
     member_id, token = new_member(server)
-    member_level = guardrail(admin_mgmt, allowed_models=["nano-banana", "nano-banana-pro"],
-                             credit_limit_cents=4, credit_limit_reset_interval="daily")
+    member_level = guardrail(
+        admin_mgmt,
+        allowed_models=["nano-banana", "nano-banana-pro"],
+        credit_limit_cents=4,
+        credit_limit_reset_interval="daily",
+    )
     assign(admin_mgmt, member_level["id"], account_user_id=member_id)
     with server.client(token) as m:
         key = m.post("/api/v1/keys", json={"name": "k"}).json()
-        key_level = guardrail(m, blocked_models=["nano-banana-pro"], credit_limit_cents=1000,
-                              credit_limit_reset_interval="daily")
+        key_level = guardrail(
+            m, blocked_models=["nano-banana-pro"], credit_limit_cents=1000, credit_limit_reset_interval="daily"
+        )
         assign(m, key_level["id"], api_token_id=key["id"])
     outside = generate(server, key["key"], "nano-banana-2")  # key-level allows it, member-level does not
     assert outside.status_code == 403 and member_level["name"] in outside.json()["error"]
@@ -134,14 +145,20 @@ def test_effective_policy_is_the_intersection(server, admin_mgmt):
 def test_member_cannot_lift_limits_an_admin_set(server, admin_mgmt):
     _, token = new_member(server)
     with server.client(token) as m:
-        key = m.post("/api/v1/keys", json={"name": "limited", "credit_limit_cents": 50,
-                                           "credit_limit_reset_interval": "daily"}).json()
+        key = m.post(
+            "/api/v1/keys", json={"name": "limited", "credit_limit_cents": 50, "credit_limit_reset_interval": "daily"}
+        ).json()
         # their own limits: theirs to change
         assert m.patch(f"/api/v1/keys/{key['id']}", json={"credit_limit_cents": 60}).status_code == 200
         limits = {"credit_limit_cents": 4, "credit_limit_reset_interval": "daily", "allowed_models": ["nano-banana"]}
         assert admin_mgmt.patch(f"/api/v1/keys/{key['id']}", json=limits).status_code == 200
-        for lift in ({"credit_limit_cents": None}, {"credit_limit_cents": 10_000}, {"allowed_models": None},
-                     {"allowed_models": ["nano-banana", "nano-banana-pro"]}, {"credit_limit_reset_interval": "monthly"}):
+        for lift in (
+            {"credit_limit_cents": None},
+            {"credit_limit_cents": 10_000},
+            {"allowed_models": None},
+            {"allowed_models": ["nano-banana", "nano-banana-pro"]},
+            {"credit_limit_reset_interval": "monthly"},
+        ):
             refused = m.patch(f"/api/v1/keys/{key['id']}", json=lift)
             assert refused.status_code == 403 and "admin" in refused.json()["error"], lift
         got = m.get(f"/api/v1/keys/{key['id']}").json()
@@ -156,8 +173,12 @@ def test_member_cannot_lift_limits_an_admin_set(server, admin_mgmt):
         assert m.patch(f"/api/v1/keys/{key['id']}", json={"enabled": True}).status_code == 403
         assert generate(server, key["key"]).status_code == 401
         # the admin can lift what the admin set; then the member is free to set their own again
-        assert admin_mgmt.patch(f"/api/v1/keys/{key['id']}", json={
-            "enabled": True, "credit_limit_cents": None, "allowed_models": None}).status_code == 200
+        assert (
+            admin_mgmt.patch(
+                f"/api/v1/keys/{key['id']}", json={"enabled": True, "credit_limit_cents": None, "allowed_models": None}
+            ).status_code
+            == 200
+        )
         assert generate(server, key["key"], "nano-banana-pro").status_code == 202
         assert m.patch(f"/api/v1/keys/{key['id']}", json={"allowed_models": ["nano-banana"]}).status_code == 200
 
@@ -181,8 +202,12 @@ def test_add_member_endpoint(server, admin_mgmt):
     # the admin can now bind a member-level guardrail to them
     assign(admin_mgmt, guardrail(admin_mgmt)["id"], account_user_id=member["id"])
     assert admin_mgmt.post("/api/v1/members", json={"email": email}).status_code == 422  # already a member
-    for bad, status in (({}, 400), ({"email": "not an email"}, 422), ({"email": f"y{email}", "role": "owner"}, 422),
-                        ({"email": 5}, 422)):
+    for bad, status in (
+        ({}, 400),
+        ({"email": "not an email"}, 422),
+        ({"email": f"y{email}", "role": "owner"}, 422),
+        ({"email": 5}, 422),
+    ):
         assert admin_mgmt.post("/api/v1/members", json=bad).status_code == status, bad
     # API keys cannot manage
     assert server.client().post("/api/v1/members", json={"email": f"z{email}"}).status_code == 403
@@ -191,8 +216,10 @@ def test_add_member_endpoint(server, admin_mgmt):
 def test_add_member_cli_end_to_end(tmp_path):
     server = start_server(tmp_path)  # account 1, its admin holding the bootstrap key
     try:
-        env = {"RUNAPI_DATA_DIR": str(tmp_path), **({"RUNAPI_DATABASE_URL": server.settings.database_url}
-                                                    if server.settings.database_url else {})}
+        env = {
+            "RUNAPI_DATA_DIR": str(tmp_path),
+            **({"RUNAPI_DATABASE_URL": server.settings.database_url} if server.settings.database_url else {}),
+        }
         out = cli("admin", "add-member", "--account", "1", "--email", "dev@acme.test", "--name", "Dev", env=env)
         assert out.returncode == 0, out.stderr
         member = json.loads(out.stdout)
@@ -207,8 +234,12 @@ def test_add_member_cli_end_to_end(tmp_path):
             key = m.post("/api/v1/keys", json={"name": "dev"}).json()
         admin_key = server.db_call(lambda db: admin.mint_key(db, 1, "management"))
         with server.client(admin_key.token) as a:
-            assert a.patch(f"/api/v1/keys/{key['id']}", json={"credit_limit_cents": 1,
-                                                             "credit_limit_reset_interval": "daily"}).status_code == 200
+            assert (
+                a.patch(
+                    f"/api/v1/keys/{key['id']}", json={"credit_limit_cents": 1, "credit_limit_reset_interval": "daily"}
+                ).status_code
+                == 200
+            )
         with server.client(member["management_key"]) as m:
             assert m.patch(f"/api/v1/keys/{key['id']}", json={"credit_limit_cents": None}).status_code == 403
     finally:

@@ -29,6 +29,7 @@ def host(recorder):
         if path in files:
             return 200, {}, files[path]
         return 200, {}, samples.sample_bytes(path.rsplit(".", 1)[-1])
+
     rec = recorder(serve)
     rec.files = files
     return rec
@@ -40,9 +41,9 @@ def crafted_input() -> np.ndarray:
     t = np.arange(SR) / SR
     syllables = 0.6 + 0.4 * np.sin(2 * np.pi * 3 * t)  # a speech-like amplitude rhythm
     voice = lambda f: 0.3 * syllables * (np.sin(2 * np.pi * f * t) + 0.5 * np.sin(4 * np.pi * f * t))  # noqa: E731
-    x[int(0.5 * SR):int(1.5 * SR)] = voice(140)
-    x[int(2.5 * SR):int(3.5 * SR)] = voice(1500)
-    x[int(4.0 * SR):int(4.5 * SR)] = 0.2 * np.random.default_rng(1).standard_normal(SR // 2)
+    x[int(0.5 * SR) : int(1.5 * SR)] = voice(140)
+    x[int(2.5 * SR) : int(3.5 * SR)] = voice(1500)
+    x[int(4.0 * SR) : int(4.5 * SR)] = 0.2 * np.random.default_rng(1).standard_normal(SR // 2)
     return x
 
 
@@ -52,8 +53,12 @@ def crafted_input() -> np.ndarray:
 # Its longest accepted dialogue renders about six minutes of audio: seconds of CPU, too slow for the unit tier.
 def test_dialogue_validation():
     act = action("text_to_dialogue")
-    for bad, status in [({"dialogue": [{"text": "a", "voice": "b"}], "stability": 0.3}, 422),
-                        ({"dialogue": []}, 422), ({"dialogue": ["hello"]}, 422), ({}, 400)]:
+    for bad, status in [
+        ({"dialogue": [{"text": "a", "voice": "b"}], "stability": 0.3}, 422),
+        ({"dialogue": []}, 422),
+        ({"dialogue": ["hello"]}, 422),
+        ({}, 400),
+    ]:
         with pytest.raises(RunapiError) as err:
             validate(act, bad)
         assert http_status(err.value) == status, bad
@@ -123,10 +128,10 @@ def test_isolation_keeps_the_voice_and_removes_hum_and_hiss(host):
     assert out.extension == "mp3" and out.content_type == "audio/mpeg"
     y = media.decode_audio(out.data)
     assert abs(len(y) / SR - len(noisy) / SR) < 0.03
-    x = noisy[:len(y)]
-    assert band_energy(y, 40, 60) < 0.01 * band_energy(x, 40, 60)           # hum: -20 dB or better
+    x = noisy[: len(y)]
+    assert band_energy(y, 40, 60) < 0.01 * band_energy(x, 40, 60)  # hum: -20 dB or better
     assert band_energy(y, 10000, 16000) < 0.01 * band_energy(x, 10000, 16000)  # hiss
-    assert band_energy(y, 200, 4000) > 0.3 * band_energy(x, 200, 4000)        # the voice stays
+    assert band_energy(y, 200, 4000) > 0.3 * band_energy(x, 200, 4000)  # the voice stays
     assert run("isolate_audio", {"source_audio_url": f"{host.url}/noisy.wav"}).outputs[0].data == out.data
 
 
@@ -148,8 +153,10 @@ def test_status_bodies_over_http(api, host):
     assert done["status"] == "completed" and isinstance(done["text"], str) and done["words"]
     assert "audios" not in done
 
-    created = api.post("/api/v1/elevenlabs/text_to_speech",
-                       json={"model": "text-to-speech-turbo-v2.5", "text": "Hello from RunAPI", "timestamps": True})
+    created = api.post(
+        "/api/v1/elevenlabs/text_to_speech",
+        json={"model": "text-to-speech-turbo-v2.5", "text": "Hello from RunAPI", "timestamps": True},
+    )
     assert created.status_code == 202, created.text
     done = wait_done(api, "/api/v1/elevenlabs/text_to_speech", created.json()["id"])
     assert done["status"] == "completed" and done["model"] == "text-to-speech-turbo-v2.5"

@@ -19,26 +19,39 @@ T2I = "/api/v1/nano_banana/text_to_image"
 
 # Verbatim from the docs (Callback → 校验回调签名, Python).
 def verify_callback(headers, raw_body, secret):
-    callback_id = headers.get('X-Callback-Id')
-    callback_timestamp = headers.get('X-Callback-Timestamp')
-    signature_header = headers.get('X-Callback-Signature', '')
+    callback_id = headers.get("X-Callback-Id")
+    callback_timestamp = headers.get("X-Callback-Timestamp")
+    signature_header = headers.get("X-Callback-Signature", "")
     signed_content = f"{callback_id}.{callback_timestamp}.{raw_body}"
     secret_bytes = base64.b64decode(secret)
     computed_sig_base64 = base64.b64encode(
-        hmac.new(secret_bytes, signed_content.encode('utf-8'), hashlib.sha256).digest()
-    ).decode('utf-8')
-    signatures = [s.strip() for s in signature_header.split(',') if s.strip()]
+        hmac.new(secret_bytes, signed_content.encode("utf-8"), hashlib.sha256).digest()
+    ).decode("utf-8")
+    signatures = [s.strip() for s in signature_header.split(",") if s.strip()]
     return any(hmac.compare_digest(sig, computed_sig_base64) for sig in signatures)
 
 
 def deliveries(server, task_id):
     async def go(db):
         async with db.read() as conn:
-            d = (await conn.execute(select(callback_deliveries).where(
-                callback_deliveries.c.task_id == task_id))).mappings().one()
-            attempts = (await conn.execute(select(callback_attempts).where(
-                callback_attempts.c.delivery_id == d["id"]).order_by(callback_attempts.c.attempt))).mappings().all()
+            d = (
+                (await conn.execute(select(callback_deliveries).where(callback_deliveries.c.task_id == task_id)))
+                .mappings()
+                .one()
+            )
+            attempts = (
+                (
+                    await conn.execute(
+                        select(callback_attempts)
+                        .where(callback_attempts.c.delivery_id == d["id"])
+                        .order_by(callback_attempts.c.attempt)
+                    )
+                )
+                .mappings()
+                .all()
+            )
             return dict(d), [dict(a) for a in attempts]
+
     return server.db_call(go)
 
 
@@ -68,13 +81,23 @@ def test_completed_callback_is_signed_and_equals_the_status_response(api, server
 def test_failed_task_callback_carries_the_error(api, server, recorder):
     receiver = recorder()
     host = recorder(lambda m, p, h, b: (500, {}, b""))
-    task_id = api.post("/api/v1/nano_banana/edit_image", json={
-        "model": "nano-banana-edit", "prompt": "x", "source_image_urls": [f"{host.url}/a.png"],
-        "callback_url": receiver.url}).json()["id"]
+    task_id = api.post(
+        "/api/v1/nano_banana/edit_image",
+        json={
+            "model": "nano-banana-edit",
+            "prompt": "x",
+            "source_image_urls": [f"{host.url}/a.png"],
+            "callback_url": receiver.url,
+        },
+    ).json()["id"]
     wait_for(lambda: receiver.requests)
     body = json.loads(receiver.requests[0]["body"])
-    assert body == {"id": task_id, "status": "failed", "model": "nano-banana-edit",
-                    "error": "Failed to fetch the image"}
+    assert body == {
+        "id": task_id,
+        "status": "failed",
+        "model": "nano-banana-edit",
+        "error": "Failed to fetch the image",
+    }
 
 
 def test_retries_until_2xx_with_the_same_id(api, server, recorder):

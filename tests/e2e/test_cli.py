@@ -9,7 +9,9 @@ from tests.support.cli import cli
 
 def test_admin_commands(tmp_path):
     env = {"RUNAPI_DATA_DIR": str(tmp_path)}
-    out = cli("admin", "--create", "create-account", "--name", "Acme", "--email", "ops@acme.test", "--credits", "500", env=env)
+    out = cli(
+        "admin", "--create", "create-account", "--name", "Acme", "--email", "ops@acme.test", "--credits", "500", env=env
+    )
     assert out.returncode == 0, out.stderr
     created = json.loads(out.stdout)
     assert created["account_id"] == 1 and created["api_key"].startswith("rk-")
@@ -24,6 +26,7 @@ def test_admin_commands(tmp_path):
 
     secret = cli("admin", "callback-secret", "--account", "1", env=env).stdout.strip()
     import base64
+
     assert len(base64.b64decode(secret)) == 32
     rotated = cli("admin", "callback-secret", "--account", "1", "--rotate", env=env).stdout.strip()
     assert rotated != secret
@@ -49,8 +52,20 @@ def test_client_commands(server, tmp_path):
     bad = cli("auth", "import-token", "--token", "rk-invalid-key-0000", env=env)
     assert bad.returncode != 0
 
-    out = cli("tasks", "create", "nano_banana", "text_to_image", "-p", "model=nano-banana", "-p", "prompt=hi",
-              "--wait", "--interval", "0.1", env=env)
+    out = cli(
+        "tasks",
+        "create",
+        "nano_banana",
+        "text_to_image",
+        "-p",
+        "model=nano-banana",
+        "-p",
+        "prompt=hi",
+        "--wait",
+        "--interval",
+        "0.1",
+        env=env,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     done = json.loads(out.stdout)
     assert done["status"] == "completed"
@@ -68,18 +83,41 @@ def test_catalog_commands(server, tmp_path):
     assert "nano-banana" in listed and "veo-3-1" in listed
     helptext = cli("nano-banana", "text-to-image", "--help", env=env).stdout
     assert "--aspect-ratio" in helptext and "--output-resolution" in helptext
-    out = cli("nano-banana", "text-to-image", "--model", "nano-banana", "--prompt", "hi", "--aspect-ratio",
-              "16:9", "--wait", "--interval", "0.1", env=env)
+    out = cli(
+        "nano-banana",
+        "text-to-image",
+        "--model",
+        "nano-banana",
+        "--prompt",
+        "hi",
+        "--aspect-ratio",
+        "16:9",
+        "--wait",
+        "--interval",
+        "0.1",
+        env=env,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     done = json.loads(out.stdout)
     assert done["status"] == "completed" and done["model"] == "nano-banana"
     import io
 
     from PIL import Image
+
     assert Image.open(io.BytesIO(httpx.get(done["images"][0]["url"]).content)).size == (1024, 576)
-    bad = cli("nano-banana", "text-to-image", "--model", "nano-banana", "--prompt", "hi", "--aspect-ratio", "7:5",
-              env=env)
+    bad = cli(
+        "nano-banana", "text-to-image", "--model", "nano-banana", "--prompt", "hi", "--aspect-ratio", "7:5", env=env
+    )
     assert bad.returncode == 2 and "7:5" in bad.stderr  # rejected locally from the catalog's enum
-    arr = cli("nano-banana", "edit-image", "--model", "nano-banana-edit", "--prompt", "x",
-              "--source-image-urls", "not-a-url", env=env)
+    arr = cli(
+        "nano-banana",
+        "edit-image",
+        "--model",
+        "nano-banana-edit",
+        "--prompt",
+        "x",
+        "--source-image-urls",
+        "not-a-url",
+        env=env,
+    )
     assert arr.returncode == 1 and "source_image_urls" in json.loads(arr.stdout)["error"]

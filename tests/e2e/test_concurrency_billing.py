@@ -20,10 +20,12 @@ def test_200_simultaneous_requests_never_overspend(db_server):
 
     async def fire():
         limits = httpx.Limits(max_connections=200)
-        async with httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {key}"},
-                                     limits=limits, timeout=60) as c:
-            return await asyncio.gather(*(c.post(T2I, json={"model": "nano-banana", "prompt": f"p{i}"})
-                                          for i in range(200)))
+        async with httpx.AsyncClient(
+            base_url=server.url, headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=60
+        ) as c:
+            return await asyncio.gather(
+                *(c.post(T2I, json={"model": "nano-banana", "prompt": f"p{i}"}) for i in range(200))
+            )
 
     responses = asyncio.run(fire())
     codes = [r.status_code for r in responses]
@@ -38,12 +40,17 @@ def test_200_simultaneous_requests_never_overspend(db_server):
 
     async def audit(db):
         async with db.read() as conn:
-            balance = (await conn.execute(select(accounts.c.balance_cents).where(accounts.c.id == account_id))
-                       ).scalar_one()
-            entries = (await conn.execute(select(ledger.c.kind, ledger.c.amount_cents)
-                                          .where(ledger.c.account_id == account_id))).all()
+            balance = (
+                await conn.execute(select(accounts.c.balance_cents).where(accounts.c.id == account_id))
+            ).scalar_one()
+            entries = (
+                await conn.execute(
+                    select(ledger.c.kind, ledger.c.amount_cents).where(ledger.c.account_id == account_id)
+                )
+            ).all()
             n_tasks = len((await conn.execute(select(tasks.c.id).where(tasks.c.account_id == account_id))).all())
         return balance, entries, n_tasks
+
     balance, entries, n_tasks = server.db_call(audit)
     assert balance == sum(amount for _, amount in entries) == 3
     assert n_tasks == 37 and sum(1 for k, _ in entries if k == "reserve") == 37

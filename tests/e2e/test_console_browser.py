@@ -265,8 +265,11 @@ def test_a_post_without_the_csrf_token_is_refused(page, console):
     assert answer.status == 403
     assert "forged" not in page.goto("/console/keys").text()
     assert len(console.server.client().get("/api/v1/me").json()) == before
-    huge = httpx.post(f"{console.url}/console/sign-in", content=b"email=" + b"x" * (2 << 20),
-                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    huge = httpx.post(
+        f"{console.url}/console/sign-in",
+        content=b"email=" + b"x" * (2 << 20),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert huge.status_code == 413  # refused before the body is read
 
 
@@ -289,8 +292,10 @@ def test_the_keyboard_reaches_the_sign_in_button(page):
     focused = None
     for _ in range(6):
         page.keyboard.press("Tab")
-        focused = page.evaluate("() => [document.activeElement.tagName, document.activeElement.textContent.trim(),"
-                                " document.activeElement.name, getComputedStyle(document.activeElement).outlineStyle]")
+        focused = page.evaluate(
+            "() => [document.activeElement.tagName, document.activeElement.textContent.trim(),"
+            " document.activeElement.name, getComputedStyle(document.activeElement).outlineStyle]"
+        )
         if focused[2] == "password":
             page.keyboard.type(ADMIN_PASSWORD)
         if focused[0] == "BUTTON":

@@ -16,16 +16,26 @@ def on_db(tmp_path, fn):
             return await fn(db)
         finally:
             await db.dispose()
+
     return asyncio.run(go())
 
 
 def test_set_password_and_login_link(tmp_path):
     env = {"RUNAPI_DATA_DIR": str(tmp_path), "RUNAPI_PUBLIC_URL": "https://api.acme.test/"}
-    assert cli("admin", "--create", "create-account", "--name", "Acme", "--email", "ops@acme.test",
-               env=env).returncode == 0
+    assert (
+        cli("admin", "--create", "create-account", "--name", "Acme", "--email", "ops@acme.test", env=env).returncode
+        == 0
+    )
 
-    out = cli("admin", "set-password", "ops@acme.test", "--password-stdin", "--operator", env=env,
-              input="a long enough password\n")
+    out = cli(
+        "admin",
+        "set-password",
+        "ops@acme.test",
+        "--password-stdin",
+        "--operator",
+        env=env,
+        input="a long enough password\n",
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {"user_id": 1, "email": "ops@acme.test", "operator": True}
     user = on_db(tmp_path, lambda db: passwords.verify_credentials(db, "ops@acme.test", "a long enough password"))

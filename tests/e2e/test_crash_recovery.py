@@ -22,13 +22,25 @@ CREDITS = 100_000
 
 
 def launch(data_dir, port):
-    env = {**os.environ, "RUNAPI_DATA_DIR": str(data_dir), "RUNAPI_BOOTSTRAP_API_KEY": TEST_KEY,
-           "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(CREDITS), "RUNAPI_SANDBOX_DELAY_SECONDS": "0.4",
-           "RUNAPI_ALLOW_PRIVATE_NETWORK": "true", "RUNAPI_WORKER_IDLE_POLL_SECONDS": "0.05",
-           "RUNAPI_LEASE_SECONDS": "2", "RUNAPI_CALLBACK_RETRY_DELAYS": json.dumps([0.1] * 10),
-           "RUNAPI_WORKER_CONCURRENCY": "4", "RUNAPI_CALLBACK_TIMEOUT_SECONDS": "2"}
-    proc = subprocess.Popen([sys.executable, "-m", "runapi.cli", "serve", "--port", str(port), "--log-level",
-                             "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "RUNAPI_DATA_DIR": str(data_dir),
+        "RUNAPI_BOOTSTRAP_API_KEY": TEST_KEY,
+        "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(CREDITS),
+        "RUNAPI_SANDBOX_DELAY_SECONDS": "0.4",
+        "RUNAPI_ALLOW_PRIVATE_NETWORK": "true",
+        "RUNAPI_WORKER_IDLE_POLL_SECONDS": "0.05",
+        "RUNAPI_LEASE_SECONDS": "2",
+        "RUNAPI_CALLBACK_RETRY_DELAYS": json.dumps([0.1] * 10),
+        "RUNAPI_WORKER_CONCURRENCY": "4",
+        "RUNAPI_CALLBACK_TIMEOUT_SECONDS": "2",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runapi.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -44,8 +56,10 @@ def create_many(base, n, accepted, errors):
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TEST_KEY}"}, timeout=5) as c:
         for i in range(n):
             try:
-                r = c.post(T2I, json={"model": "nano-banana", "prompt": f"p{i} {time.time_ns()}",
-                                      "callback_url": CALLBACK_URL[0]})
+                r = c.post(
+                    T2I,
+                    json={"model": "nano-banana", "prompt": f"p{i} {time.time_ns()}", "callback_url": CALLBACK_URL[0]},
+                )
                 if r.status_code == 202:
                     accepted.append(r.json()["id"])
                 time.sleep(0.05)  # spread creation across the kill
@@ -92,8 +106,13 @@ def test_kill_9_loses_nothing_and_charges_once(tmp_path, recorder):
         async def audit(db):
             async with db.read() as conn:
                 all_tasks = (await conn.execute(select(tasks.c.id, tasks.c.state, tasks.c.price_cents))).all()
-                entries = (await conn.execute(select(ledger.c.task_id, ledger.c.kind, ledger.c.amount_cents)
-                                              .where(ledger.c.task_id.is_not(None)))).all()
+                entries = (
+                    await conn.execute(
+                        select(ledger.c.task_id, ledger.c.kind, ledger.c.amount_cents).where(
+                            ledger.c.task_id.is_not(None)
+                        )
+                    )
+                ).all()
                 balance = (await conn.execute(select(accounts.c.balance_cents))).scalar_one()
             return all_tasks, entries, balance
 
@@ -111,6 +130,7 @@ def test_kill_9_loses_nothing_and_charges_once(tmp_path, recorder):
                 await db.dispose()
 
         import asyncio
+
         all_tasks, entries, balance = asyncio.run(go())
         assert set(accepted) <= {t.id for t in all_tasks}
         assert all(t.state == "completed" for t in all_tasks)

@@ -79,13 +79,17 @@ class Load:
             t.join()
 
     def run(self) -> None:
-        clients = [httpx.Client(base_url=a.url, headers={"Authorization": f"Bearer {TEST_KEY}"}, timeout=10)
-                   for a in self.apis]
+        clients = [
+            httpx.Client(base_url=a.url, headers={"Authorization": f"Bearer {TEST_KEY}"}, timeout=10) for a in self.apis
+        ]
         try:
             while len(self.accepted) < N_TASKS and time.time() < self.deadline:
                 i = next(self.seq)
-                path, body = (IMAGE, {"model": "nano-banana", "prompt": f"p{i}"}) if i % 10 == 0 else \
-                    (LYRICS, {"prompt": f"song {i}"})
+                path, body = (
+                    (IMAGE, {"model": "nano-banana", "prompt": f"p{i}"})
+                    if i % 10 == 0
+                    else (LYRICS, {"prompt": f"song {i}"})
+                )
                 try:
                     r = clients[i % len(clients)].post(path, json={**body, "callback_url": self.callback_url})
                     code: int | str = r.status_code
@@ -108,14 +112,23 @@ def audit(database_url: str):
         try:
             async with db.read() as conn:
                 all_tasks = (await conn.execute(select(tasks.c.id, tasks.c.state, tasks.c.price_cents))).all()
-                entries = (await conn.execute(select(ledger.c.task_id, ledger.c.kind, ledger.c.amount_cents)
-                                              .where(ledger.c.task_id.is_not(None)))).all()
+                entries = (
+                    await conn.execute(
+                        select(ledger.c.task_id, ledger.c.kind, ledger.c.amount_cents).where(
+                            ledger.c.task_id.is_not(None)
+                        )
+                    )
+                ).all()
                 balance = (await conn.execute(select(accounts.c.balance_cents))).scalar_one()
-                deliveries = (await conn.execute(select(callback_deliveries.c.task_id, callback_deliveries.c.id,
-                                                        callback_deliveries.c.state))).all()
+                deliveries = (
+                    await conn.execute(
+                        select(callback_deliveries.c.task_id, callback_deliveries.c.id, callback_deliveries.c.state)
+                    )
+                ).all()
             return all_tasks, entries, balance, deliveries
         finally:
             await db.dispose()
+
     return asyncio.run(go())
 
 
@@ -124,12 +137,20 @@ def test_kill_9_and_database_restart_lose_nothing(services, tmp_path, recorder):
         unavailable("a PostgreSQL this test can restart (scripts/ci-services.sh sets RUNAPI_SERVICES_DIR)")
     started = time.time()
     receiver = FlakyReceiver(recorder)
-    cluster = Cluster(services, tmp_path, settings={
-        "RUNAPI_SANDBOX_DELAY_SECONDS": "0.3", "RUNAPI_WORKER_IDLE_POLL_SECONDS": "0.5",
-        "RUNAPI_LEASE_SECONDS": "3", "RUNAPI_CALLBACK_RETRY_DELAYS": callback_delays(0.2),
-        "RUNAPI_CALLBACK_TIMEOUT_SECONDS": "2", "RUNAPI_WORKER_CONCURRENCY": "16",
-        "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(CREDITS), "RUNAPI_AUTH_CACHE_SECONDS": "30",
-    })
+    cluster = Cluster(
+        services,
+        tmp_path,
+        settings={
+            "RUNAPI_SANDBOX_DELAY_SECONDS": "0.3",
+            "RUNAPI_WORKER_IDLE_POLL_SECONDS": "0.5",
+            "RUNAPI_LEASE_SECONDS": "3",
+            "RUNAPI_CALLBACK_RETRY_DELAYS": callback_delays(0.2),
+            "RUNAPI_CALLBACK_TIMEOUT_SECONDS": "2",
+            "RUNAPI_WORKER_CONCURRENCY": "16",
+            "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(CREDITS),
+            "RUNAPI_AUTH_CACHE_SECONDS": "30",
+        },
+    )
     apis = [cluster.api(), cluster.api()]
     workers = [cluster.worker(), cluster.worker()]
     kills: Counter[str] = Counter()
@@ -154,10 +175,16 @@ def test_kill_9_and_database_restart_lose_nothing(services, tmp_path, recorder):
             assert services.restart_postgres(seconds_down=2), "pg_ctl restart failed"
             kills["postgres"] += 1
 
-        chaos = [(100, lambda: restart(apis[0])), (200, lambda: restart(workers[0])), (300, restart_postgres),
-                 (400, lambda: restart(apis[1])), (500, lambda: restart(workers[1])),
-                 (650, lambda: restart(apis[0], workers[1])), (800, lambda: restart(*workers)),
-                 (900, lambda: restart(apis[1]))]
+        chaos = [
+            (100, lambda: restart(apis[0])),
+            (200, lambda: restart(workers[0])),
+            (300, restart_postgres),
+            (400, lambda: restart(apis[1])),
+            (500, lambda: restart(workers[1])),
+            (650, lambda: restart(apis[0], workers[1])),
+            (800, lambda: restart(*workers)),
+            (900, lambda: restart(apis[1])),
+        ]
         for at, act in chaos:
             while len(load.accepted) < at and time.time() < load.deadline:
                 time.sleep(0.05)
@@ -182,10 +209,12 @@ def test_kill_9_and_database_restart_lose_nothing(services, tmp_path, recorder):
             time.sleep(0.5)
         elapsed = time.time() - started
 
-        print(f"\nscale-out faults: {len(load.accepted)} accepted of {len(all_tasks)} tasks in the database; "
-              f"kills {dict(kills)}; responses {dict(load.codes)}; created in {created_in:.1f}s, all done in "
-              f"{elapsed:.1f}s; callbacks answered {len(receiver.delivered)}, failed attempts {receiver.failed}, "
-              f"attempts in all {sum(receiver.attempts.values())}")
+        print(
+            f"\nscale-out faults: {len(load.accepted)} accepted of {len(all_tasks)} tasks in the database; "
+            f"kills {dict(kills)}; responses {dict(load.codes)}; created in {created_in:.1f}s, all done in "
+            f"{elapsed:.1f}s; callbacks answered {len(receiver.delivered)}, failed attempts {receiver.failed}, "
+            f"attempts in all {sum(receiver.attempts.values())}"
+        )
 
         assert len(load.accepted) >= N_TASKS, f"only {len(load.accepted)} tasks accepted: {dict(load.codes)}"
         assert kills == {"api": 4, "worker": 5, "postgres": 1}, kills
@@ -195,13 +224,13 @@ def test_kill_9_and_database_restart_lose_nothing(services, tmp_path, recorder):
 
         ids = {t.id for t in all_tasks}
         assert set(load.accepted) <= ids
-        assert all(t.state in ("completed", "failed") for t in all_tasks), \
-            Counter(t.state for t in all_tasks)
+        assert all(t.state in ("completed", "failed") for t in all_tasks), Counter(t.state for t in all_tasks)
         kinds = Counter((e.task_id, e.kind) for e in entries)
         for t in all_tasks:
             assert kinds[(t.id, "reserve")] == 1, t
-            assert (kinds[(t.id, "settle")], kinds[(t.id, "refund")]) == \
-                ((1, 0) if t.state == "completed" else (0, 1)), t
+            assert (kinds[(t.id, "settle")], kinds[(t.id, "refund")]) == (
+                (1, 0) if t.state == "completed" else (0, 1)
+            ), t
         assert balance == CREDITS - sum(t.price_cents for t in all_tasks if t.state == "completed")
         assert balance == CREDITS + sum(e.amount_cents for e in entries)
 

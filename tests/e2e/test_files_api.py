@@ -22,6 +22,7 @@ def check_answer(resp, size, mime):
     assert set(body) == {"file_name", "url", "size_bytes", "mime_type", "created_at", "expires_at"}
     assert body["size_bytes"] == size and body["mime_type"] == mime
     from datetime import datetime
+
     created = datetime.fromisoformat(body["created_at"].replace("Z", "+00:00"))
     expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
     assert (expires - created).total_seconds() == 3600
@@ -43,11 +44,16 @@ def test_type_is_sniffed_not_trusted(api):
     check_answer(api.post("/api/v1/files", files={"file": ("voice", mp3, "text/plain")}), len(mp3), "audio/mpeg")
 
 
-@pytest.mark.parametrize("payload", [
-    b"<!doctype html><html><script>alert(1)</script></html>",
-    b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
-    b"alert(document.cookie)", b"body { color: red }", b"\x00asm\x01\x00\x00\x00",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"<!doctype html><html><script>alert(1)</script></html>",
+        b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        b"alert(document.cookie)",
+        b"body { color: red }",
+        b"\x00asm\x01\x00\x00\x00",
+    ],
+)
 def test_browser_executable_types_are_refused(api, payload):
     resp = api.post("/api/v1/files", files={"file": ("image.png", payload, "image/png")})
     assert resp.status_code == 415
@@ -68,8 +74,9 @@ def test_base64_sources(api):
 
 def test_url_source_in_development_mode(api, recorder):
     host = recorder(lambda m, p, h, b: (200, {"Content-Type": "text/html"}, PNG))  # the header lies; bytes win
-    resp = api.post("/api/v1/files", json={"source": {"type": "url", "url": f"{host.url}/image.png"},
-                                           "file_name": "image.png"})
+    resp = api.post(
+        "/api/v1/files", json={"source": {"type": "url", "url": f"{host.url}/image.png"}, "file_name": "image.png"}
+    )
     check_answer(resp, len(PNG), "image/png")
     missing = recorder(lambda m, p, h, b: (404, {}, b""))
     resp = api.post("/api/v1/files", json={"source": {"type": "url", "url": f"{missing.url}/x.png"}})
@@ -86,8 +93,9 @@ def test_bad_requests(api):
 
 def test_prepare_put_confirm_as_the_sdk_does(api, server):
     checksum = base64.b64encode(hashlib.md5(PNG).digest()).decode()
-    prepared = api.post("/api/v1/files/prepare", json={"filename": "cat.png", "byte_size": len(PNG),
-                                                       "checksum": checksum}).json()
+    prepared = api.post(
+        "/api/v1/files/prepare", json={"filename": "cat.png", "byte_size": len(PNG), "checksum": checksum}
+    ).json()
     assert prepared["headers"]["Content-MD5"] == checksum
     # the upload URL is the credential: no API key
     assert httpx.put(prepared["upload_url"], content=PNG[:-1] + b"x", headers=prepared["headers"]).status_code == 422
@@ -103,6 +111,7 @@ def test_prepare_put_confirm_as_the_sdk_does(api, server):
 
 def test_platform_sdk_files_client(server, tmp_path):
     from runapi.core.files import FilesClient
+
     path = tmp_path / "photo.png"
     path.write_bytes(PNG)
     client = FilesClient(api_key=server.key, base_url=server.url)
@@ -118,8 +127,10 @@ def test_uploaded_urls_work_as_task_inputs(api):
     buf = io.BytesIO()
     img.save(buf, "PNG")
     url = api.post("/api/v1/files", files={"file": ("tall.png", buf.getvalue())}).json()["url"]
-    made = api.post("/api/v1/nano_banana/edit_image", json={"model": "nano-banana-edit", "prompt": "x",
-                                                            "source_image_urls": [url], "aspect_ratio": "auto"})
+    made = api.post(
+        "/api/v1/nano_banana/edit_image",
+        json={"model": "nano-banana-edit", "prompt": "x", "source_image_urls": [url], "aspect_ratio": "auto"},
+    )
     done = wait_done(api, "/api/v1/nano_banana/edit_image", made.json()["id"])
     out = Image.open(io.BytesIO(api.get(done["images"][0]["url"]).content))
     assert abs(out.width / out.height - 0.5) < 0.02
@@ -131,15 +142,21 @@ def test_production_rules_https_only_and_no_private_addresses(strict_server, rec
     with strict_server.client() as c:
         resp = c.post("/api/v1/files", json={"source": {"type": "url", "url": f"{host.url}/a.png"}})
         assert resp.json() == {"error": {"code": "invalid_source", "message": "Only HTTPS URLs are allowed"}}
-        for url in (f"https://127.0.0.1:{port}/a.png", f"https://localhost:{port}/a.png",
-                    f"https://[::1]:{port}/a.png", f"https://2130706433:{port}/a.png",
-                    f"https://[::ffff:127.0.0.1]:{port}/a.png"):
+        for url in (
+            f"https://127.0.0.1:{port}/a.png",
+            f"https://localhost:{port}/a.png",
+            f"https://[::1]:{port}/a.png",
+            f"https://2130706433:{port}/a.png",
+            f"https://[::ffff:127.0.0.1]:{port}/a.png",
+        ):
             resp = c.post("/api/v1/files", json={"source": {"type": "url", "url": url}})
             assert resp.status_code == 400 and resp.json()["error"]["code"] == "invalid_source", (url, resp.text)
         # uploads still work, and our own links are usable as task inputs without any network fetch
         url = c.post("/api/v1/files", files={"file": ("a.png", PNG)}).json()["url"]
-        made = c.post("/api/v1/nano_banana/edit_image", json={"model": "nano-banana-edit", "prompt": "x",
-                                                              "source_image_urls": [url]})
+        made = c.post(
+            "/api/v1/nano_banana/edit_image",
+            json={"model": "nano-banana-edit", "prompt": "x", "source_image_urls": [url]},
+        )
         assert wait_done(c, "/api/v1/nano_banana/edit_image", made.json()["id"])["status"] == "completed"
     assert host.requests == []
 
@@ -154,10 +171,13 @@ def test_expired_files_are_gone(api, server):
     async def age(db):
         async with db.write() as conn:
             await conn.execute(update(files).values(expires_at=time.time() - 1).where(files.c.state == "ready"))
+
     server.db_call(age)
 
     async def run(db):  # the expiry job needs only the database and storage
         from runapi.storage import LocalStorage
+
         return await expire_files(db, LocalStorage(server.settings.resolved_storage_dir))
+
     assert server.db_call(run) >= 1
     assert httpx.get(body["url"]).status_code == 404

@@ -35,8 +35,24 @@ SYNC_PATHS = {action.path for action in get_catalog().actions() if action.sync}
 SYNC_WAIT_SECONDS = 0.05
 # Mixed into generated values: inputs that random text rarely hits but parsers trip on (non-ASCII digits pass
 # str.isdigit(), unclosed IPv6 brackets, control characters, path tricks, integers past 64 bits).
-TRICKY_STRINGS = ["²", "١٢٣", "http://[", "https://[::1", "https://exa mple.com/\u0000", "\u0000", "../../x",
-                  "%00", "", " ", "-1", "9" * 40, "1e309", "NaN", "data:image/png;base64,@@", "file:///etc/passwd"]
+TRICKY_STRINGS = [
+    "²",
+    "١٢٣",
+    "http://[",
+    "https://[::1",
+    "https://exa mple.com/\u0000",
+    "\u0000",
+    "../../x",
+    "%00",
+    "",
+    " ",
+    "-1",
+    "9" * 40,
+    "1e309",
+    "NaN",
+    "data:image/png;base64,@@",
+    "file:///etc/passwd",
+]
 TRICKY_INTEGERS = [0, -1, 2**31, 2**63, -(2**63) - 1, 10**30]
 
 
@@ -69,14 +85,28 @@ def keys(fuzz_server) -> Keys:
 def load_schema() -> schemathesis.BaseSchema:
     """The document the server serves at /openapi.json (built from the same code; the live copy is checked
     against it below), loaded at collection time so each operation becomes its own test."""
-    config = schemathesis.Config.from_dict({
-        "seed": FUZZ_SEED,
-        "dictionaries": {"tricky-strings": {"values": TRICKY_STRINGS}, "tricky-integers": {"values": TRICKY_INTEGERS}},
-        "generation": {"mode": "all", "max-examples": FUZZ_MAX_EXAMPLES, "deterministic": True, "no-shrink": True,
-                       "dictionaries": {"string": {"dictionary": "tricky-strings", "probability": 0.15},
-                                        "integer": {"dictionary": "tricky-integers", "probability": 0.1}}},
-        "phases": {"coverage": {"enabled": os.environ.get("RUNAPI_FUZZ_COVERAGE") == "1"}},  # its boundary sweep is unbounded per operation
-    })
+    config = schemathesis.Config.from_dict(
+        {
+            "seed": FUZZ_SEED,
+            "dictionaries": {
+                "tricky-strings": {"values": TRICKY_STRINGS},
+                "tricky-integers": {"values": TRICKY_INTEGERS},
+            },
+            "generation": {
+                "mode": "all",
+                "max-examples": FUZZ_MAX_EXAMPLES,
+                "deterministic": True,
+                "no-shrink": True,
+                "dictionaries": {
+                    "string": {"dictionary": "tricky-strings", "probability": 0.15},
+                    "integer": {"dictionary": "tricky-integers", "probability": 0.1},
+                },
+            },
+            "phases": {
+                "coverage": {"enabled": os.environ.get("RUNAPI_FUZZ_COVERAGE") == "1"}
+            },  # its boundary sweep is unbounded per operation
+        }
+    )
     return schemathesis.openapi.from_dict(openapi.document(), config=config)
 
 
@@ -97,31 +127,59 @@ def no_server_error(ctx, response, case):
 @schema.parametrize()
 def test_api_never_answers_5xx_and_matches_its_schema(case, fuzz_server, keys):
     key = keys.management if MANAGEMENT_TAGS & set(case.operation.tags or ()) else keys.api
-    case.call_and_validate(base_url=fuzz_server.url, headers={"Authorization": f"Bearer {key}"},
-                           checks=[no_server_error, response_schema_conformance])
+    case.call_and_validate(
+        base_url=fuzz_server.url,
+        headers={"Authorization": f"Bearer {key}"},
+        checks=[no_server_error, response_schema_conformance],
+    )
 
 
 CHAT = {"model": "gpt-5.2", "messages": [{"role": "user", "content": "hi"}]}
 GEMINI_TOOL_SCHEMA = {"type": "OBJECT", "properties": {"a": {"type": "ARRAY", "minItems": "²"}}}
 
 
-@pytest.mark.parametrize(("method", "path", "request_kwargs"), [
-    # each of these answered 500 once (found by this fuzzer or while extending it)
-    ("PUT", "/uploads/file_x?expires=%C2%B2&signature=a", {"content": b"x"}),
-    ("GET", "/files/a.png?expires=%C2%B2&signature=a", {}),
-    ("POST", "/api/v1/files", {"json": {"source": {"type": "url", "url": "https://exa mple.com/\x00"}}}),
-    ("POST", "/api/v1/nano_banana/text_to_image",
-     {"json": {"model": "nano-banana", "prompt": "x", "callback_url": "http://["}}),
-    ("POST", "/v1/chat/completions", {"json": {**CHAT, "tools": [{"type": "function", "function": {}}]}}),
-    ("POST", "/v1/chat/completions",
-     {"json": {**CHAT, "tools": [{"type": "function", "function": {"name": "f", "parameters": [1]}}]}}),
-    ("POST", "/v1/chat/completions",
-     {"json": {**CHAT, "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"function": 5}}}),
-    ("POST", "/v1/chat/completions", {"json": {**CHAT, "stream": True, "stream_options": 5}}),
-    ("POST", "/v1beta/models/gemini-2.5-flash:generateContent",
-     {"json": {"contents": [{"parts": [{"text": "x"}]}],
-               "tools": [{"functionDeclarations": [{"name": "f", "parameters": GEMINI_TOOL_SCHEMA}]}]}}),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "request_kwargs"),
+    [
+        # each of these answered 500 once (found by this fuzzer or while extending it)
+        ("PUT", "/uploads/file_x?expires=%C2%B2&signature=a", {"content": b"x"}),
+        ("GET", "/files/a.png?expires=%C2%B2&signature=a", {}),
+        ("POST", "/api/v1/files", {"json": {"source": {"type": "url", "url": "https://exa mple.com/\x00"}}}),
+        (
+            "POST",
+            "/api/v1/nano_banana/text_to_image",
+            {"json": {"model": "nano-banana", "prompt": "x", "callback_url": "http://["}},
+        ),
+        ("POST", "/v1/chat/completions", {"json": {**CHAT, "tools": [{"type": "function", "function": {}}]}}),
+        (
+            "POST",
+            "/v1/chat/completions",
+            {"json": {**CHAT, "tools": [{"type": "function", "function": {"name": "f", "parameters": [1]}}]}},
+        ),
+        (
+            "POST",
+            "/v1/chat/completions",
+            {
+                "json": {
+                    **CHAT,
+                    "tools": [{"type": "function", "function": {"name": "f"}}],
+                    "tool_choice": {"function": 5},
+                }
+            },
+        ),
+        ("POST", "/v1/chat/completions", {"json": {**CHAT, "stream": True, "stream_options": 5}}),
+        (
+            "POST",
+            "/v1beta/models/gemini-2.5-flash:generateContent",
+            {
+                "json": {
+                    "contents": [{"parts": [{"text": "x"}]}],
+                    "tools": [{"functionDeclarations": [{"name": "f", "parameters": GEMINI_TOOL_SCHEMA}]}],
+                }
+            },
+        ),
+    ],
+)
 def test_inputs_that_once_answered_500(fuzz_server, keys, method, path, request_kwargs):
     with fuzz_server.client(keys.api) as client:
         resp = client.request(method, path, **request_kwargs)

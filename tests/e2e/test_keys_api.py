@@ -18,15 +18,32 @@ def mgmt(server):
 
 
 def test_create_shows_the_key_once_then_masked(mgmt, server):
-    resp = mgmt.post("/api/v1/keys", json={"name": "Production", "credit_limit_cents": 100,
-                                           "credit_limit_reset_interval": "daily",
-                                           "allowed_models": ["nano-banana", "veo-3.1"]})
+    resp = mgmt.post(
+        "/api/v1/keys",
+        json={
+            "name": "Production",
+            "credit_limit_cents": 100,
+            "credit_limit_reset_interval": "daily",
+            "allowed_models": ["nano-banana", "veo-3.1"],
+        },
+    )
     assert resp.status_code == 201
     created = resp.json()
     token = created["key"]
     assert created["masked_token"] == f"{token[3:7]}••••••••{token[-4:]}"
-    assert set(created) == {"name", "last_used_at", "created_at", "credit_limit_cents", "credit_limit_reset_interval",
-                            "allowed_models", "enabled", "id", "masked_token", "guardrail_id", "key"}
+    assert set(created) == {
+        "name",
+        "last_used_at",
+        "created_at",
+        "credit_limit_cents",
+        "credit_limit_reset_interval",
+        "allowed_models",
+        "enabled",
+        "id",
+        "masked_token",
+        "guardrail_id",
+        "key",
+    }
     assert created["id"].startswith("token_") and created["enabled"] is True and created["last_used_at"] is None
     assert created["created_at"].endswith("Z")
     listed = mgmt.get("/api/v1/keys").json()
@@ -43,22 +60,44 @@ def test_create_shows_the_key_once_then_masked(mgmt, server):
 def test_limit_needs_an_interval(mgmt):
     resp = mgmt.post("/api/v1/keys", json={"credit_limit_cents": 100})
     assert resp.status_code == 422 and "credit_limit_reset_interval" in resp.json()["error"]
-    assert mgmt.post("/api/v1/keys", json={"credit_limit_cents": 5, "credit_limit_reset_interval": "hourly"}
-                     ).status_code == 422
-    assert mgmt.post("/api/v1/keys", json={"credit_limit_cents": -1, "credit_limit_reset_interval": "daily"}
-                     ).status_code == 422
+    assert (
+        mgmt.post("/api/v1/keys", json={"credit_limit_cents": 5, "credit_limit_reset_interval": "hourly"}).status_code
+        == 422
+    )
+    assert (
+        mgmt.post("/api/v1/keys", json={"credit_limit_cents": -1, "credit_limit_reset_interval": "daily"}).status_code
+        == 422
+    )
     assert mgmt.post("/api/v1/keys", json={"allowed_models": "nano-banana"}).status_code == 422
     assert mgmt.post("/api/v1/keys", json={"enabled": "yes"}).status_code == 422
 
 
 def test_patch_semantics(mgmt):
-    key = mgmt.post("/api/v1/keys", json={"name": "a", "credit_limit_cents": 100, "credit_limit_reset_interval": "daily",
-                                          "allowed_models": ["nano-banana"]}).json()
+    key = mgmt.post(
+        "/api/v1/keys",
+        json={
+            "name": "a",
+            "credit_limit_cents": 100,
+            "credit_limit_reset_interval": "daily",
+            "allowed_models": ["nano-banana"],
+        },
+    ).json()
     path = f"/api/v1/keys/{key['id']}"
-    patched = mgmt.patch(path, json={"name": "Production (rotated)", "credit_limit_cents": 500,
-                                     "credit_limit_reset_interval": "weekly", "allowed_models": ["veo-3.1"]}).json()
-    assert (patched["name"], patched["credit_limit_cents"], patched["credit_limit_reset_interval"],
-            patched["allowed_models"]) == ("Production (rotated)", 500, "weekly", ["veo-3.1"])
+    patched = mgmt.patch(
+        path,
+        json={
+            "name": "Production (rotated)",
+            "credit_limit_cents": 500,
+            "credit_limit_reset_interval": "weekly",
+            "allowed_models": ["veo-3.1"],
+        },
+    ).json()
+    assert (
+        patched["name"],
+        patched["credit_limit_cents"],
+        patched["credit_limit_reset_interval"],
+        patched["allowed_models"],
+    ) == ("Production (rotated)", 500, "weekly", ["veo-3.1"])
     # omitted fields keep their value
     assert mgmt.patch(path, json={"name": "b"}).json()["allowed_models"] == ["veo-3.1"]
     # allowed_models: replaced whole; null and [] clear
@@ -121,17 +160,24 @@ def test_api_keys_cannot_manage_and_members_see_their_own(server, mgmt):
     with server.client() as api_key_client:
         assert api_key_client.get("/api/v1/keys").status_code == 403
         assert api_key_client.post("/api/v1/keys", json={}).status_code == 403
+
     # a member (not admin) management key sees and manages only its own keys
     async def member_key(db):
         from sqlalchemy import insert
 
         from runapi.store.schema import memberships, users
+
         async with db.write() as conn:
-            uid = (await conn.execute(insert(users).values(name="m", email=f"m{time.time_ns()}@x", created_at=0)
-                                      .returning(users.c.id))).scalar_one()
-            await conn.execute(insert(memberships).values(id=f"member_m{uid}", account_id=1, user_id=uid,
-                                                          role="member", created_at=0))
+            uid = (
+                await conn.execute(
+                    insert(users).values(name="m", email=f"m{time.time_ns()}@x", created_at=0).returning(users.c.id)
+                )
+            ).scalar_one()
+            await conn.execute(
+                insert(memberships).values(id=f"member_m{uid}", account_id=1, user_id=uid, role="member", created_at=0)
+            )
         return await admin.mint_key(db, 1, "management", membership_id=f"member_m{uid}")
+
     member = server.db_call(member_key)
     with server.client(member.token) as m:
         assert m.get("/api/v1/keys").json() == []

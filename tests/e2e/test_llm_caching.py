@@ -23,10 +23,16 @@ from tests.support.servers import new_account, start_server
 MODEL = "claude-sonnet-4-6"
 BETA = "extended-cache-ttl-2025-04-11"
 ONE_HOUR = {"type": "ephemeral", "ttl": "1h"}
-TOOL = {"name": "get_weather", "description": "Weather", "cache_control": {"type": "ephemeral"},
-        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}
-SYSTEM = [{"type": "text", "text": "You are a pirate."},
-          {"type": "text", "text": "A long, stable instruction block. " * 20, "cache_control": ONE_HOUR}]
+TOOL = {
+    "name": "get_weather",
+    "description": "Weather",
+    "cache_control": {"type": "ephemeral"},
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+}
+SYSTEM = [
+    {"type": "text", "text": "You are a pirate."},
+    {"type": "text", "text": "A long, stable instruction block. " * 20, "cache_control": ONE_HOUR},
+]
 MESSAGES = [{"role": "user", "content": [{"type": "text", "text": "Ahoy?", "cache_control": {"type": "ephemeral"}}]}]
 
 
@@ -40,11 +46,25 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def gw(fakes, tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("caching"), llm_upstreams=[
-        {"name": "anthropic", "protocol": "anthropic", "base_url": fakes["anthropic"].base_url, "api_key": "k",
-         "models": [MODEL]},
-        {"name": "gemini", "protocol": "gemini", "base_url": fakes["gemini"].base_url, "api_key": "g",
-         "models": ["gemini-2.5-pro"]}])
+    srv = start_server(
+        tmp_path_factory.mktemp("caching"),
+        llm_upstreams=[
+            {
+                "name": "anthropic",
+                "protocol": "anthropic",
+                "base_url": fakes["anthropic"].base_url,
+                "api_key": "k",
+                "models": [MODEL],
+            },
+            {
+                "name": "gemini",
+                "protocol": "gemini",
+                "base_url": fakes["gemini"].base_url,
+                "api_key": "g",
+                "models": ["gemini-2.5-pro"],
+            },
+        ],
+    )
     yield srv
     srv.stop()
 
@@ -62,8 +82,7 @@ def settled(gw, key, expected) -> int:
 
 
 def claude(gw, key) -> anthropic.Anthropic:
-    return anthropic.Anthropic(api_key=key, base_url=gw.url, max_retries=0,
-                               default_headers={"anthropic-beta": BETA})
+    return anthropic.Anthropic(api_key=key, base_url=gw.url, max_retries=0, default_headers={"anthropic-beta": BETA})
 
 
 def test_breakpoints_and_beta_reach_the_upstream(gw, fakes):
@@ -95,8 +114,12 @@ def test_cache_usage_reported_and_billed(gw, stream):
     assert u.cache_creation.ephemeral_5m_input_tokens == 0
     m = llm_models()[MODEL]
     assert m.cache_write_1h == 2 * m.input and m.cache_write_5m * 4 == 5 * m.input
-    micro = (USAGE["input_tokens"] * m.input + USAGE["cache_read_input_tokens"] * m.cache_read
-             + CACHE_WRITE * m.cache_write_1h + USAGE["output_tokens"] * m.output)
+    micro = (
+        USAGE["input_tokens"] * m.input
+        + USAGE["cache_read_input_tokens"] * m.cache_read
+        + CACHE_WRITE * m.cache_write_1h
+        + USAGE["output_tokens"] * m.output
+    )
     assert settled(gw, key, 1000 - micro // 1_000_000) == 1000 - micro // 1_000_000
 
 
@@ -105,8 +128,12 @@ def test_five_minute_writes_at_their_price(gw):
     msg = claude(gw, key).messages.create(model=MODEL, max_tokens=100, messages=MESSAGES)
     assert msg.usage.cache_creation.ephemeral_5m_input_tokens == CACHE_WRITE
     m = llm_models()[MODEL]
-    micro = (USAGE["input_tokens"] * m.input + USAGE["cache_read_input_tokens"] * m.cache_read
-             + CACHE_WRITE * m.cache_write_5m + USAGE["output_tokens"] * m.output)
+    micro = (
+        USAGE["input_tokens"] * m.input
+        + USAGE["cache_read_input_tokens"] * m.cache_read
+        + CACHE_WRITE * m.cache_write_5m
+        + USAGE["output_tokens"] * m.output
+    )
     assert settled(gw, key, 1000 - micro // 1_000_000) == 1000 - micro // 1_000_000
 
 
@@ -116,8 +143,9 @@ def test_openai_surfaces_report_cached_tokens(gw):
     r = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
     assert r.usage.prompt_tokens_details.cached_tokens == USAGE["cache_read_input_tokens"]
     assert r.usage.prompt_tokens == USAGE["input_tokens"] + USAGE["cache_read_input_tokens"]
-    resp = client.responses.create(model=MODEL, input=[{"role": "user", "content": [
-        {"type": "input_text", "text": "hi"}]}])
+    resp = client.responses.create(
+        model=MODEL, input=[{"role": "user", "content": [{"type": "input_text", "text": "hi"}]}]
+    )
     assert resp.usage.input_tokens_details.cached_tokens == USAGE["cache_read_input_tokens"]
 
 
@@ -125,8 +153,16 @@ def test_bad_cache_control_is_refused_before_the_upstream(gw, fakes):
     _, key = new_account(gw)
     seen = len(fakes["anthropic"].requests)
     with pytest.raises(anthropic.BadRequestError) as err:
-        claude(gw, key).messages.create(model=MODEL, max_tokens=100, messages=[{"role": "user", "content": [
-            {"type": "text", "text": "x", "cache_control": {"type": "ephemeral", "ttl": "2h"}}]}])
+        claude(gw, key).messages.create(
+            model=MODEL,
+            max_tokens=100,
+            messages=[
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": "x", "cache_control": {"type": "ephemeral", "ttl": "2h"}}],
+                }
+            ],
+        )
     assert "ttl" in str(err.value)
     assert len(fakes["anthropic"].requests) == seen
 
@@ -137,6 +173,9 @@ def test_count_tokens_asks_the_upstream(gw, fakes):
     assert counted.input_tokens == ANTHROPIC_COUNT
     sent = fakes["anthropic"].requests[-1]
     assert sent.get("count") and sent["body"]["system"] == SYSTEM
-    r = httpx.post(gw.url + "/v1beta/models/gemini-2.5-pro:countTokens", headers={"x-goog-api-key": key},
-                   json={"contents": [{"role": "user", "parts": [{"text": "hello"}]}]})
+    r = httpx.post(
+        gw.url + "/v1beta/models/gemini-2.5-pro:countTokens",
+        headers={"x-goog-api-key": key},
+        json={"contents": [{"role": "user", "parts": [{"text": "hello"}]}]},
+    )
     assert r.status_code == 200 and r.json()["totalTokens"] == GEMINI_COUNT

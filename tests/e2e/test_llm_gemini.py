@@ -17,15 +17,21 @@ PRO = "gemini-3-pro-preview"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))  # bytes that base64 to '+' and '/' (the SDK sends URL-safe '-' '_')
 
 WEATHER = types.FunctionDeclaration(
-    name="get_weather", description="Weather for a city",
-    parameters=types.Schema(type="OBJECT", required=["city", "unit"], properties={
-        "city": types.Schema(type="STRING"), "unit": types.Schema(type="STRING", enum=["c", "f"])}))
+    name="get_weather",
+    description="Weather for a city",
+    parameters=types.Schema(
+        type="OBJECT",
+        required=["city", "unit"],
+        properties={"city": types.Schema(type="STRING"), "unit": types.Schema(type="STRING", enum=["c", "f"])},
+    ),
+)
 
 
 def gemini(server, key=None) -> genai.Client:
     # The SDK's default api_version is "v1"; the Gemini surface lives under /v1beta like Google's.
-    return genai.Client(api_key=key or server.key,
-                        http_options=types.HttpOptions(base_url=server.url, api_version="v1beta"))
+    return genai.Client(
+        api_key=key or server.key, http_options=types.HttpOptions(base_url=server.url, api_version="v1beta")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +41,7 @@ def client(server):
 
 def management_key(server) -> str:
     from runapi.auth import admin
+
     return server.db_call(lambda db: admin.mint_key(db, 1, "management")).token
 
 
@@ -59,8 +66,9 @@ def test_generate_content_plain_text(client):
 def test_system_instruction(client):
     plain = client.models.generate_content(model=FLASH, contents="Tell me a joke")
     system = "You are a pirate. Answer like one."
-    r = client.models.generate_content(model=FLASH, contents="Tell me a joke",
-                                       config=types.GenerateContentConfig(system_instruction=system))
+    r = client.models.generate_content(
+        model=FLASH, contents="Tell me a joke", config=types.GenerateContentConfig(system_instruction=system)
+    )
     assert "Tell me a joke" in r.text and r.text != plain.text  # the model saw a different conversation
     extra = r.usage_metadata.prompt_token_count - plain.usage_metadata.prompt_token_count
     assert extra == PER_MESSAGE + text_tokens(system)  # the system message is counted (and billed)
@@ -87,7 +95,7 @@ def test_streaming_wire_formats(server):
     headers = {"x-goog-api-key": server.key}
     with httpx.stream("POST", url + "?alt=sse", json=body, headers=headers) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
-        events = [json.loads(line[len("data: "):]) for line in r.iter_lines() if line.startswith("data: ")]
+        events = [json.loads(line[len("data: ") :]) for line in r.iter_lines() if line.startswith("data: ")]
     array = httpx.post(url, json=body, headers=headers)
     assert array.status_code == 200 and array.headers["content-type"].startswith("application/json")
     chunks = array.json()
@@ -112,8 +120,10 @@ def test_function_calling_round_trip(client):
     assert r.text is None
     answer = types.Part.from_function_response(name="get_weather", response={"result": "18 degrees"})
     final = client.models.generate_content(
-        model=FLASH, config=config,
-        contents=[question, r.candidates[0].content, types.Content(role="user", parts=[answer])])
+        model=FLASH,
+        config=config,
+        contents=[question, r.candidates[0].content, types.Content(role="user", parts=[answer])],
+    )
     assert "18 degrees" in final.text and not final.function_calls
     # streamed: the call arrives whole in one part, with the finish on the last chunk
     chunks = list(client.models.generate_content_stream(model=FLASH, contents=[question], config=config))
@@ -125,13 +135,18 @@ def test_function_calling_round_trip(client):
 def test_function_calling_modes_and_google_search(client):
     tools = [types.Tool(function_declarations=[WEATHER]), types.Tool(google_search=types.GoogleSearch())]
     none = client.models.generate_content(
-        model=FLASH, contents="What is the weather in Rome",
-        config=types.GenerateContentConfig(tools=tools, tool_config=types.ToolConfig(
-            function_calling_config=types.FunctionCallingConfig(mode="NONE"))))
+        model=FLASH,
+        contents="What is the weather in Rome",
+        config=types.GenerateContentConfig(
+            tools=tools, tool_config=types.ToolConfig(function_calling_config=types.FunctionCallingConfig(mode="NONE"))
+        ),
+    )
     assert not none.function_calls and "weather in Rome" in none.text
     search_only = client.models.generate_content(
-        model=FLASH, contents="Who won yesterday",
-        config=types.GenerateContentConfig(tools=[types.Tool(google_search=types.GoogleSearch())]))
+        model=FLASH,
+        contents="Who won yesterday",
+        config=types.GenerateContentConfig(tools=[types.Tool(google_search=types.GoogleSearch())]),
+    )
     assert "Who won yesterday" in search_only.text  # accepted, not served by the sandbox
 
 
@@ -152,12 +167,17 @@ def test_automatic_function_calling_in_chat(client):
 
 def test_inline_image_and_file_uri(client):
     r = client.models.generate_content(
-        model=FLASH, contents=["What is in this picture?", types.Part.from_bytes(data=PNG, mime_type="image/png")])
+        model=FLASH, contents=["What is in this picture?", types.Part.from_bytes(data=PNG, mime_type="image/png")]
+    )
     assert "I see 1 image" in r.text
-    two = client.models.generate_content(model=PRO, contents=[
-        types.Part.from_bytes(data=PNG, mime_type="image/png"),
-        types.Part.from_uri(file_uri="https://example.com/cat.jpg", mime_type="image/jpeg"),
-        "Compare these"])
+    two = client.models.generate_content(
+        model=PRO,
+        contents=[
+            types.Part.from_bytes(data=PNG, mime_type="image/png"),
+            types.Part.from_uri(file_uri="https://example.com/cat.jpg", mime_type="image/jpeg"),
+            "Compare these",
+        ],
+    )
     assert "I see 2 images" in two.text
     assert two.usage_metadata.prompt_token_count > r.usage_metadata.prompt_token_count
 
@@ -167,32 +187,57 @@ def test_max_output_tokens(client):
     r = client.models.generate_content(model=FLASH, contents="write a long story " * 20, config=config)
     assert r.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
     assert r.usage_metadata.candidates_token_count <= 3
-    chunks = list(client.models.generate_content_stream(model=FLASH, contents="write a long story " * 20,
-                                                        config=config))
+    chunks = list(
+        client.models.generate_content_stream(model=FLASH, contents="write a long story " * 20, config=config)
+    )
     assert chunks[-1].candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
     assert "".join(c.text or "" for c in chunks) == r.text
 
 
 def test_generation_config_and_thinking(client):
     for level in ("LOW", "HIGH"):
-        r = client.models.generate_content(model=PRO, contents="Think about it", config=types.GenerateContentConfig(
-            temperature=0.2, top_p=0.9, stop_sequences=["END"], seed=7,
-            thinking_config=types.ThinkingConfig(thinking_level=level, include_thoughts=True)))
+        r = client.models.generate_content(
+            model=PRO,
+            contents="Think about it",
+            config=types.GenerateContentConfig(
+                temperature=0.2,
+                top_p=0.9,
+                stop_sequences=["END"],
+                seed=7,
+                thinking_config=types.ThinkingConfig(thinking_level=level, include_thoughts=True),
+            ),
+        )
         assert "Think about it" in r.text
-    r = client.models.generate_content(model=FLASH, contents="Budget", config=types.GenerateContentConfig(
-        thinking_config=types.ThinkingConfig(thinking_budget=0)))
+    r = client.models.generate_content(
+        model=FLASH,
+        contents="Budget",
+        config=types.GenerateContentConfig(thinking_config=types.ThinkingConfig(thinking_budget=0)),
+    )
     assert "Budget" in r.text
-    r = client.models.generate_content(model=FLASH, contents="Structured", config=types.GenerateContentConfig(
-        response_mime_type="application/json",
-        response_schema={"type": "OBJECT", "properties": {"name": {"type": "STRING"}}}))
+    r = client.models.generate_content(
+        model=FLASH,
+        contents="Structured",
+        config=types.GenerateContentConfig(
+            response_mime_type="application/json",
+            response_schema={"type": "OBJECT", "properties": {"name": {"type": "STRING"}}},
+        ),
+    )
     assert r.candidates[0].finish_reason == types.FinishReason.STOP
     with pytest.raises(errors.ClientError) as info:
-        client.models.generate_content(model=PRO, contents="x", config=types.GenerateContentConfig(
-            thinking_config=types.ThinkingConfig(thinking_level="MEDIUM")))
+        client.models.generate_content(
+            model=PRO,
+            contents="x",
+            config=types.GenerateContentConfig(thinking_config=types.ThinkingConfig(thinking_level="MEDIUM")),
+        )
     assert info.value.code == 400 and info.value.status == "INVALID_ARGUMENT"
     with pytest.raises(errors.ClientError) as info:
-        client.models.generate_content(model=PRO, contents="x", config=types.GenerateContentConfig(
-            thinking_config=types.ThinkingConfig(thinking_level="LOW", thinking_budget=100)))
+        client.models.generate_content(
+            model=PRO,
+            contents="x",
+            config=types.GenerateContentConfig(
+                thinking_config=types.ThinkingConfig(thinking_level="LOW", thinking_budget=100)
+            ),
+        )
     assert info.value.code == 400
 
 
@@ -205,13 +250,16 @@ def test_count_tokens_matches_usage(client):
 
 def test_count_tokens_of_a_full_request(server):
     """countTokens also takes {generateContentRequest: ...} (system instruction and tools count too)."""
-    request = {"systemInstruction": {"parts": [{"text": "Answer in French"}]},
-               "tools": [{"functionDeclarations": [{"name": "lookup", "parameters": {"type": "OBJECT"}}]}],
-               "contents": [{"role": "user", "parts": [{"text": "Bonjour"}]}]}
+    request = {
+        "systemInstruction": {"parts": [{"text": "Answer in French"}]},
+        "tools": [{"functionDeclarations": [{"name": "lookup", "parameters": {"type": "OBJECT"}}]}],
+        "contents": [{"role": "user", "parts": [{"text": "Bonjour"}]}],
+    }
     headers = {"x-goog-api-key": server.key}
     base = f"{server.url}/v1beta/models/{FLASH}"
-    counted = httpx.post(base + ":countTokens", json={"generateContentRequest": {"model": f"models/{FLASH}",
-                                                                                 **request}}, headers=headers)
+    counted = httpx.post(
+        base + ":countTokens", json={"generateContentRequest": {"model": f"models/{FLASH}", **request}}, headers=headers
+    )
     used = httpx.post(base + ":generateContent", json=request, headers=headers)
     assert counted.status_code == 200 and used.status_code == 200
     assert counted.json()["totalTokens"] == used.json()["usageMetadata"]["promptTokenCount"]
@@ -246,8 +294,11 @@ def test_models_list_get_and_allowed_models(client, server):
 def test_auth_headers(server):
     body = {"contents": [{"parts": [{"text": "Hi"}]}]}
     url = f"{server.url}/v1beta/models/{FLASH}:generateContent"
-    for headers, params in (({"x-goog-api-key": server.key}, None), ({}, {"key": server.key}),
-                            ({"Authorization": f"Bearer {server.key}"}, None)):
+    for headers, params in (
+        ({"x-goog-api-key": server.key}, None),
+        ({}, {"key": server.key}),
+        ({"Authorization": f"Bearer {server.key}"}, None),
+    ):
         r = httpx.post(url, json=body, headers=headers, params=params)
         assert r.status_code == 200, r.text
         assert r.json()["candidates"][0]["content"]["parts"][0]["text"].endswith("Hi")
@@ -260,8 +311,11 @@ def test_errors_in_google_shape(server, client):
     with pytest.raises(errors.ClientError) as info:
         bad.models.generate_content(model=FLASH, contents="x")
     assert info.value.code == 401 and info.value.status == "UNAUTHENTICATED"
-    raw = httpx.post(f"{server.url}/v1beta/models/{FLASH}:generateContent", params={"key": "rk-bad-0000000000"},
-                     json={"contents": [{"parts": [{"text": "x"}]}]})
+    raw = httpx.post(
+        f"{server.url}/v1beta/models/{FLASH}:generateContent",
+        params={"key": "rk-bad-0000000000"},
+        json={"contents": [{"parts": [{"text": "x"}]}]},
+    )
     assert raw.status_code == 401
     error = raw.json()["error"]
     assert set(error) == {"code", "message", "status"} and (error["code"], error["status"]) == (401, "UNAUTHENTICATED")
@@ -279,9 +333,12 @@ def test_errors_in_google_shape(server, client):
 
     url = f"{server.url}/v1beta/models/{FLASH}:generateContent"
     headers = {"x-goog-api-key": server.key}
-    for body in ({"contents": []}, {"contents": [{"role": "system", "parts": [{"text": "x"}]}]},
-                 {"contents": [{"parts": [{"inlineData": {"mimeType": "image/png", "data": "@@not base64"}}]}]},
-                 {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"maxOutputTokens": 0}}):
+    for body in (
+        {"contents": []},
+        {"contents": [{"role": "system", "parts": [{"text": "x"}]}]},
+        {"contents": [{"parts": [{"inlineData": {"mimeType": "image/png", "data": "@@not base64"}}]}]},
+        {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"maxOutputTokens": 0}},
+    ):
         r = httpx.post(url, json=body, headers=headers)
         assert r.status_code == 400 and r.json()["error"]["status"] == "INVALID_ARGUMENT", (body, r.text)
     r = httpx.post(f"{server.url}/v1beta/models/{FLASH}:fooBar", json={}, headers=headers)
@@ -293,12 +350,14 @@ def test_embeddings(client):
     vecs = [e.values for e in r.embeddings]
     assert len(vecs) == 3 and len(vecs[0]) == 1536 and vecs[0] == vecs[2] and vecs[0] != vecs[1]
     assert abs(sum(x * x for x in vecs[0]) - 1) < 1e-3
-    short = client.models.embed_content(model="text-embedding-3-large", contents="hi",
-                                        config=types.EmbedContentConfig(output_dimensionality=256))
+    short = client.models.embed_content(
+        model="text-embedding-3-large", contents="hi", config=types.EmbedContentConfig(output_dimensionality=256)
+    )
     assert len(short.embeddings[0].values) == 256
     with pytest.raises(errors.ClientError) as info:
-        client.models.embed_content(model="text-embedding-ada-002", contents="hi",
-                                    config=types.EmbedContentConfig(output_dimensionality=256))
+        client.models.embed_content(
+            model="text-embedding-ada-002", contents="hi", config=types.EmbedContentConfig(output_dimensionality=256)
+        )
     assert info.value.code == 400
     with pytest.raises(errors.ClientError) as info:
         client.models.embed_content(model=FLASH, contents="hi")
@@ -306,14 +365,17 @@ def test_embeddings(client):
 
 
 def test_embed_content_single_request(server):
-    r = httpx.post(f"{server.url}/v1beta/models/text-embedding-3-small:embedContent",
-                   headers={"x-goog-api-key": server.key},
-                   json={"content": {"parts": [{"text": "hello"}]}, "outputDimensionality": 8})
+    r = httpx.post(
+        f"{server.url}/v1beta/models/text-embedding-3-small:embedContent",
+        headers={"x-goog-api-key": server.key},
+        json={"content": {"parts": [{"text": "hello"}]}, "outputDimensionality": 8},
+    )
     assert r.status_code == 200 and len(r.json()["embedding"]["values"]) == 8
 
 
 def test_token_billing_is_exact_over_many_requests(server):
     from tests.support.servers import new_account
+
     _, key = new_account(server, credits=1000)
     c = gemini(server, key)
     model = llm_models()[PRO]
@@ -332,6 +394,7 @@ def test_token_billing_is_exact_over_many_requests(server):
 
 def test_embedding_billing(server):
     from tests.support.servers import new_account
+
     _, key = new_account(server, credits=100)
     c = gemini(server, key)
     texts = ["word " * 60_000, "another " * 40_000]  # ~155k tokens at 13 cents per 1M: 2 cents and a carry
@@ -345,8 +408,10 @@ def test_embedding_billing(server):
 @pytest.fixture(scope="module")
 def upstream_gw(tmp_path_factory):
     from tests.support.fake_openai import gateway_over_fake
-    with gateway_over_fake(tmp_path_factory.mktemp("gemup"), [PRO],
-                           model_map={PRO: "gemini-3-pro-preview-001"}) as pair:
+
+    with gateway_over_fake(
+        tmp_path_factory.mktemp("gemup"), [PRO], model_map={PRO: "gemini-3-pro-preview-001"}
+    ) as pair:
         yield pair
 
 
@@ -354,15 +419,20 @@ def test_through_an_openai_compatible_upstream(upstream_gw):
     """What a Gemini request becomes on the wire to an upstream, and the upstream's usage (with cached input)
     coming back as usageMetadata and the bill."""
     from tests.support.servers import new_account
+
     srv, up = upstream_gw
     _, key = new_account(srv, credits=1000)
     c = gemini(srv, key)
-    config = types.GenerateContentConfig(system_instruction="Be brief", max_output_tokens=300, temperature=0.5,
-                                         stop_sequences=["END"],
-                                         thinking_config=types.ThinkingConfig(thinking_budget=0))
-    r = c.models.generate_content(model=PRO, contents=["Hi there", types.Part.from_bytes(data=PNG,
-                                                                                          mime_type="image/png")],
-                                  config=config)
+    config = types.GenerateContentConfig(
+        system_instruction="Be brief",
+        max_output_tokens=300,
+        temperature=0.5,
+        stop_sequences=["END"],
+        thinking_config=types.ThinkingConfig(thinking_budget=0),
+    )
+    r = c.models.generate_content(
+        model=PRO, contents=["Hi there", types.Part.from_bytes(data=PNG, mime_type="image/png")], config=config
+    )
     assert r.text.startswith("upstream says:")
     sent = up.requests[-1]["body"]
     assert sent["model"] == "gemini-3-pro-preview-001" and sent["max_tokens"] == 300 and sent["temperature"] == 0.5
@@ -380,15 +450,31 @@ def test_through_an_openai_compatible_upstream(upstream_gw):
     call = first.function_calls[0]
     assert (call.name, call.args, call.id) == ("get_weather", {"city": "Oslo"}, "call_up1")
     assert up.requests[-1]["body"]["tools"][0]["function"]["parameters"]["properties"]["city"] == {"type": "string"}
-    c.models.generate_content(model=PRO, config=tools, contents=[
-        q, first.candidates[0].content,
-        types.Content(role="user", parts=[types.Part.from_function_response(name="get_weather",
-                                                                            response={"temp": 3})])])
+    c.models.generate_content(
+        model=PRO,
+        config=tools,
+        contents=[
+            q,
+            first.candidates[0].content,
+            types.Content(
+                role="user", parts=[types.Part.from_function_response(name="get_weather", response={"temp": 3})]
+            ),
+        ],
+    )
     assert up.requests[-1]["body"]["messages"][-2:] == [
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_up1", "type": "function",
-             "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}]},
-        {"role": "tool", "tool_call_id": "call_up1", "content": '{"temp": 3}'}]
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_up1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_up1", "content": '{"temp": 3}'},
+    ]
 
     streamed = list(c.models.generate_content_stream(model=PRO, contents="Stream it"))
     assert "".join(ch.text or "" for ch in streamed).strip() == "upstream says: Stream it"

@@ -46,14 +46,27 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def gw(fakes, tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("native"), llm_upstreams=[
-        {"name": "anthropic", "protocol": "anthropic", "base_url": fakes["anthropic"].base_url,
-         "api_key": "sk-ant-test", "models": [MODEL["anthropic"], SHARED],
-         "model_map": {MODEL["anthropic"]: "claude-sonnet-4-6-20260101"}},
-        {"name": "gemini", "protocol": "gemini", "base_url": fakes["gemini"].base_url, "api_key": "gm-test",
-         "models": [MODEL["gemini"], SHARED]},
-        {"name": "backup", "base_url": fakes["backup"].base_url, "models": [SHARED]},
-    ])
+    srv = start_server(
+        tmp_path_factory.mktemp("native"),
+        llm_upstreams=[
+            {
+                "name": "anthropic",
+                "protocol": "anthropic",
+                "base_url": fakes["anthropic"].base_url,
+                "api_key": "sk-ant-test",
+                "models": [MODEL["anthropic"], SHARED],
+                "model_map": {MODEL["anthropic"]: "claude-sonnet-4-6-20260101"},
+            },
+            {
+                "name": "gemini",
+                "protocol": "gemini",
+                "base_url": fakes["gemini"].base_url,
+                "api_key": "gm-test",
+                "models": [MODEL["gemini"], SHARED],
+            },
+            {"name": "backup", "base_url": fakes["backup"].base_url, "models": [SHARED]},
+        ],
+    )
     yield srv
     srv.stop()
 
@@ -79,7 +92,10 @@ class Answer:
 class Chat:
     """openai SDK, /v1/chat/completions."""
 
-    tool: ClassVar[dict[str, Any]] = {"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": SCHEMA}}
+    tool: ClassVar[dict[str, Any]] = {
+        "type": "function",
+        "function": {"name": "get_weather", "description": "Weather", "parameters": SCHEMA},
+    }
 
     def __init__(self, gw, key):
         self.c = openai.OpenAI(api_key=key, base_url=gw.url + "/v1", max_retries=0)
@@ -87,8 +103,10 @@ class Chat:
     def ask(self, model, prompt, stream=False, image=False, think=False, tools=False, stop=None) -> Answer:
         content: Any = prompt
         if image:
-            content = [{"type": "text", "text": prompt},
-                       {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]
+            content = [
+                {"type": "text", "text": prompt},
+                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+            ]
         kw: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": content}]}
         if think:
             kw["reasoning_effort"] = "high"
@@ -98,8 +116,11 @@ class Chat:
             kw["stop"] = stop
         if not stream:
             m = self.c.chat.completions.create(**kw).choices[0].message
-            return Answer(m.content or "", getattr(m, "reasoning_content", None) or "",
-                          [(c.id, c.function.name, json.loads(c.function.arguments)) for c in m.tool_calls or []])
+            return Answer(
+                m.content or "",
+                getattr(m, "reasoning_content", None) or "",
+                [(c.id, c.function.name, json.loads(c.function.arguments)) for c in m.tool_calls or []],
+            )
         text, reasoning, calls = "", "", {}
         for chunk in self.c.chat.completions.create(**kw, stream=True):
             for choice in chunk.choices:
@@ -114,15 +135,24 @@ class Chat:
     def tool_round_trip(self, model) -> str:
         messages: list[Any] = [{"role": "user", "content": "weather in Oslo?"}]
         m = self.c.chat.completions.create(model=model, messages=messages, tools=[self.tool]).choices[0].message
-        messages += [m.model_dump(exclude_none=True),
-                     {"role": "tool", "tool_call_id": m.tool_calls[0].id, "content": '{"sky": "sunny"}'}]
-        return self.c.chat.completions.create(model=model, messages=messages, tools=[self.tool]).choices[0].message.content
+        messages += [
+            m.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": m.tool_calls[0].id, "content": '{"sky": "sunny"}'},
+        ]
+        return (
+            self.c.chat.completions.create(model=model, messages=messages, tools=[self.tool]).choices[0].message.content
+        )
 
 
 class Responses:
     """openai SDK, /v1/responses."""
 
-    tool: ClassVar[dict[str, Any]] = {"type": "function", "name": "get_weather", "description": "Weather", "parameters": SCHEMA}
+    tool: ClassVar[dict[str, Any]] = {
+        "type": "function",
+        "name": "get_weather",
+        "description": "Weather",
+        "parameters": SCHEMA,
+    }
 
     def __init__(self, gw, key):
         self.c = openai.OpenAI(api_key=key, base_url=gw.url + "/v1", max_retries=0)
@@ -130,9 +160,15 @@ class Responses:
     def ask(self, model, prompt, stream=False, image=False, think=False, tools=False) -> Answer:
         value: Any = prompt
         if image:
-            value = [{"role": "user", "content": [{"type": "input_text", "text": prompt},
-                                                  {"type": "input_image",
-                                                   "image_url": f"data:image/png;base64,{PNG}"}]}]
+            value = [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "input_text", "text": prompt},
+                        {"type": "input_image", "image_url": f"data:image/png;base64,{PNG}"},
+                    ],
+                }
+            ]
         kw: dict[str, Any] = {"model": model, "input": value}
         if think:
             kw["reasoning"] = {"effort": "high", "summary": "auto"}
@@ -153,8 +189,12 @@ class Responses:
     def tool_round_trip(self, model) -> str:
         first = self.c.responses.create(model=model, input="weather in Oslo?", tools=[self.tool])
         call = next(i for i in first.output if i.type == "function_call")
-        second = self.c.responses.create(model=model, previous_response_id=first.id, tools=[self.tool], input=[
-            {"type": "function_call_output", "call_id": call.call_id, "output": '{"sky": "sunny"}'}])
+        second = self.c.responses.create(
+            model=model,
+            previous_response_id=first.id,
+            tools=[self.tool],
+            input=[{"type": "function_call_output", "call_id": call.call_id, "output": '{"sky": "sunny"}'}],
+        )
         return second.output_text
 
 
@@ -173,8 +213,10 @@ class Messages:
     def ask(self, model, prompt, stream=False, image=False, think=False, tools=False, stop=None) -> Answer:
         content: Any = prompt
         if image:
-            content = [{"type": "text", "text": prompt},
-                       {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}]
+            content = [
+                {"type": "text", "text": prompt},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+            ]
         kw: dict[str, Any] = {"model": model, "max_tokens": 4096, "messages": [{"role": "user", "content": content}]}
         if think:
             kw["thinking"] = {"type": "enabled", "budget_tokens": 2048}
@@ -188,10 +230,12 @@ class Messages:
         else:
             msg = self.c.messages.create(**kw)
         self.last = msg
-        return Answer("".join(b.text for b in msg.content if b.type == "text"),
-                      "".join(b.thinking for b in msg.content if b.type == "thinking"),
-                      [(b.id, b.name, b.input) for b in msg.content if b.type == "tool_use"],
-                      "".join(b.signature for b in msg.content if b.type == "thinking"))
+        return Answer(
+            "".join(b.text for b in msg.content if b.type == "text"),
+            "".join(b.thinking for b in msg.content if b.type == "thinking"),
+            [(b.id, b.name, b.input) for b in msg.content if b.type == "tool_use"],
+            "".join(b.signature for b in msg.content if b.type == "thinking"),
+        )
 
     def tool_round_trip(self, model, think=False) -> str:
         kw: dict[str, Any] = {"model": model, "max_tokens": 4096, "tools": [self.tool]}
@@ -200,9 +244,13 @@ class Messages:
         history: list[Any] = [{"role": "user", "content": "weather in Oslo?"}]
         first = self.c.messages.create(**kw, messages=history)
         use = next(b for b in first.content if b.type == "tool_use")
-        history += [{"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
-                    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id,
-                                                  "content": '{"sky": "sunny"}'}]}]
+        history += [
+            {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": use.id, "content": '{"sky": "sunny"}'}],
+            },
+        ]
         second = self.c.messages.create(**kw, messages=history)
         return "".join(b.text for b in second.content if b.type == "text")
 
@@ -210,8 +258,11 @@ class Messages:
 class Gemini:
     """google-genai SDK, /v1beta/models/...:generateContent and :streamGenerateContent."""
 
-    tool = types.Tool(function_declarations=[types.FunctionDeclaration(
-        name="get_weather", description="Weather", parameters_json_schema=SCHEMA)])
+    tool = types.Tool(
+        function_declarations=[
+            types.FunctionDeclaration(name="get_weather", description="Weather", parameters_json_schema=SCHEMA)
+        ]
+    )
 
     def __init__(self, gw, key):
         self.c = genai.Client(api_key=key, http_options=types.HttpOptions(base_url=gw.url, api_version="v1beta"))
@@ -222,27 +273,34 @@ class Gemini:
             contents = [types.Part.from_text(text=prompt), types.Part.from_bytes(data=PNG_BYTES, mime_type="image/png")]
         config = types.GenerateContentConfig(
             tools=[self.tool] if tools else None,
-            thinking_config=types.ThinkingConfig(include_thoughts=True, thinking_budget=2048) if think else None)
+            thinking_config=types.ThinkingConfig(include_thoughts=True, thinking_budget=2048) if think else None,
+        )
         if stream:
             chunks = list(self.c.models.generate_content_stream(model=model, contents=contents, config=config))
             parts = [p for c in chunks for p in (c.candidates[0].content.parts or [])]
         else:
-            parts = self.c.models.generate_content(model=model, contents=contents, config=config) \
-                .candidates[0].content.parts
-        return Answer("".join(p.text for p in parts if p.text and not p.thought),
-                      "".join(p.text for p in parts if p.text and p.thought),
-                      [(p.function_call.id, p.function_call.name, p.function_call.args)
-                       for p in parts if p.function_call])
+            parts = (
+                self.c.models.generate_content(model=model, contents=contents, config=config)
+                .candidates[0]
+                .content.parts
+            )
+        return Answer(
+            "".join(p.text for p in parts if p.text and not p.thought),
+            "".join(p.text for p in parts if p.text and p.thought),
+            [(p.function_call.id, p.function_call.name, p.function_call.args) for p in parts if p.function_call],
+        )
 
     def tool_round_trip(self, model) -> str:
         config = types.GenerateContentConfig(tools=[self.tool])
         question = types.Content(role="user", parts=[types.Part.from_text(text="weather in Oslo?")])
         first = self.c.models.generate_content(model=model, contents=[question], config=config)
         call = first.candidates[0].content.parts[0].function_call
-        answer = types.Content(role="user", parts=[types.Part.from_function_response(
-            name=call.name, response={"sky": "sunny"})])
-        return self.c.models.generate_content(model=model, contents=[question, first.candidates[0].content, answer],
-                                              config=config).text
+        answer = types.Content(
+            role="user", parts=[types.Part.from_function_response(name=call.name, response={"sky": "sunny"})]
+        )
+        return self.c.models.generate_content(
+            model=model, contents=[question, first.candidates[0].content, answer], config=config
+        ).text
 
 
 DRIVERS = {"chat": Chat, "responses": Responses, "messages": Messages, "gemini": Gemini}
@@ -305,8 +363,9 @@ def test_plain_answer_is_billed_from_upstream_usage(gw, ups, surface, protocol, 
         assert sent["method"] == ("streamGenerateContent" if stream else "generateContent")
         assert sent["query"] == ({"alt": "sse"} if stream else {})
         assert sent["body"]["contents"] == [{"role": "user", "parts": [{"text": "Hello there"}]}]
-    assert settled_balance(gw, key, 1000 - upstream_cost_cents(MODEL[protocol])) == \
-        1000 - upstream_cost_cents(MODEL[protocol])
+    assert settled_balance(gw, key, 1000 - upstream_cost_cents(MODEL[protocol])) == 1000 - upstream_cost_cents(
+        MODEL[protocol]
+    )
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
@@ -320,8 +379,13 @@ def test_tool_calls(gw, ups, surface, protocol, stream):
     if protocol == "anthropic":
         assert body["tools"] == [{"name": "get_weather", "description": "Weather", "input_schema": SCHEMA}]
     else:
-        assert body["tools"] == [{"functionDeclarations": [
-            {"name": "get_weather", "description": "Weather", "parametersJsonSchema": SCHEMA}]}]
+        assert body["tools"] == [
+            {
+                "functionDeclarations": [
+                    {"name": "get_weather", "description": "Weather", "parametersJsonSchema": SCHEMA}
+                ]
+            }
+        ]
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -382,26 +446,35 @@ def test_reasoning_shown_in_each_surface_format_and_billed_as_output(gw, ups, su
     if surface == "messages" and protocol == "anthropic":
         assert answer.signature == SIGNATURE  # verifiable by Anthropic when sent back
     # thoughts are billed as output: the Gemini fake reports 1,000 of its 2,000 output tokens as thoughts
-    assert settled_balance(gw, key, 1000 - upstream_cost_cents(MODEL[protocol])) == \
-        1000 - upstream_cost_cents(MODEL[protocol])
+    assert settled_balance(gw, key, 1000 - upstream_cost_cents(MODEL[protocol])) == 1000 - upstream_cost_cents(
+        MODEL[protocol]
+    )
 
 
 def test_reasoning_tokens_are_reported_per_surface(gw, ups):
-    r = Chat(gw, gw.key).c.chat.completions.create(model=MODEL["gemini"], reasoning_effort="high",
-                                                     messages=[{"role": "user", "content": "hi"}])
+    r = Chat(gw, gw.key).c.chat.completions.create(
+        model=MODEL["gemini"], reasoning_effort="high", messages=[{"role": "user", "content": "hi"}]
+    )
     assert r.usage.completion_tokens == 2000 and r.usage.completion_tokens_details.reasoning_tokens == 1000
     assert r.usage.prompt_tokens == 10_000 and r.usage.prompt_tokens_details.cached_tokens == 6000
-    msg = Messages(gw, gw.key).c.messages.create(model=MODEL["anthropic"], max_tokens=4096,
-                                                 messages=[{"role": "user", "content": "hi"}])
+    msg = Messages(gw, gw.key).c.messages.create(
+        model=MODEL["anthropic"], max_tokens=4096, messages=[{"role": "user", "content": "hi"}]
+    )
     assert msg.usage.input_tokens == 4000 and msg.usage.cache_read_input_tokens == 6000
     assert msg.usage.output_tokens == 2000
     client = Gemini(gw, gw.key).c  # held: a collected google-genai client closes its connection pool
     g = client.models.generate_content(
-        model=MODEL["gemini"], contents="hi",
-        config=types.GenerateContentConfig(thinking_config=types.ThinkingConfig(include_thoughts=True)))
+        model=MODEL["gemini"],
+        contents="hi",
+        config=types.GenerateContentConfig(thinking_config=types.ThinkingConfig(include_thoughts=True)),
+    )
     u = g.usage_metadata
-    assert (u.prompt_token_count, u.cached_content_token_count, u.candidates_token_count,
-            u.thoughts_token_count) == (10_000, 6000, 1000, 1000)
+    assert (u.prompt_token_count, u.cached_content_token_count, u.candidates_token_count, u.thoughts_token_count) == (
+        10_000,
+        6000,
+        1000,
+        1000,
+    )
 
 
 def test_stop_sequences_reach_native_upstreams(gw, ups):

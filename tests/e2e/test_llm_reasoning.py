@@ -44,8 +44,7 @@ def test_chat_completions_reasoning_content(oai):
     assert r.usage.completion_tokens == details.reasoning_tokens + text_tokens(message.content)
     again = oai.chat.completions.create(model="deepseek-v4-pro", messages=ASK, reasoning_effort="high")
     assert again.choices[0].message.reasoning_content == message.reasoning_content  # deterministic
-    streamed = oai.chat.completions.create(model="deepseek-v4-pro", messages=ASK, reasoning_effort="high",
-                                           stream=True)
+    streamed = oai.chat.completions.create(model="deepseek-v4-pro", messages=ASK, reasoning_effort="high", stream=True)
     chunks = [c.choices[0].delta for c in streamed if c.choices]
     assert "".join(getattr(d, "reasoning_content", None) or "" for d in chunks) == message.reasoning_content
     assert "".join(d.content or "" for d in chunks) == message.content
@@ -55,14 +54,19 @@ def test_chat_completions_reasoning_content(oai):
 
 
 def test_chat_completions_deepseek_thinking_switch(oai):
-    r = oai.chat.completions.create(model="deepseek-v4-flash", messages=ASK,
-                                    extra_body={"thinking": {"type": "enabled"}})
+    r = oai.chat.completions.create(
+        model="deepseek-v4-flash", messages=ASK, extra_body={"thinking": {"type": "enabled"}}
+    )
     assert r.choices[0].message.reasoning_content
 
 
 def test_anthropic_thinking_blocks(claude, server):
-    kw = {"model": "claude-sonnet-4-6", "max_tokens": 4096, "messages": ASK,
-          "thinking": {"type": "enabled", "budget_tokens": 2048}}
+    kw = {
+        "model": "claude-sonnet-4-6",
+        "max_tokens": 4096,
+        "messages": ASK,
+        "thinking": {"type": "enabled", "budget_tokens": 2048},
+    }
     msg = claude.messages.create(**kw)
     assert [b.type for b in msg.content] == ["thinking", "text"]
     assert msg.content[0].thinking.startswith("Thinking (") and msg.content[0].signature == ""
@@ -70,8 +74,12 @@ def test_anthropic_thinking_blocks(claude, server):
         final = stream.get_final_message()
     assert [b.type for b in final.content] == ["thinking", "text"]
     assert final.content[0].thinking == msg.content[0].thinking and final.content[1].text == msg.content[1].text
-    raw = httpx.post(server.url + "/v1/messages", json={**kw, "stream": True}, timeout=30,
-                     headers={"x-api-key": server.key, "anthropic-version": "2023-06-01"}).text
+    raw = httpx.post(
+        server.url + "/v1/messages",
+        json={**kw, "stream": True},
+        timeout=30,
+        headers={"x-api-key": server.key, "anthropic-version": "2023-06-01"},
+    ).text
     events = [json.loads(line[6:]) for line in raw.splitlines() if line.startswith("data: ")]
     starts = [e["content_block"] for e in events if e["type"] == "content_block_start"]
     assert starts[0] == {"type": "thinking", "thinking": "", "signature": ""} and starts[1]["type"] == "text"
@@ -83,10 +91,21 @@ def test_anthropic_thinking_blocks(claude, server):
 
 
 def test_anthropic_unsigned_thinking_in_history_is_accepted(claude):
-    msg = claude.messages.create(model="claude-sonnet-4-6", max_tokens=4096, messages=[
-        *ASK, {"role": "assistant", "content": [{"type": "thinking", "thinking": "hmm", "signature": ""},
-                                                {"type": "text", "text": "Rayleigh."}]},
-        {"role": "user", "content": "More?"}])
+    msg = claude.messages.create(
+        model="claude-sonnet-4-6",
+        max_tokens=4096,
+        messages=[
+            *ASK,
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "hmm", "signature": ""},
+                    {"type": "text", "text": "Rayleigh."},
+                ],
+            },
+            {"role": "user", "content": "More?"},
+        ],
+    )
     assert msg.content[0].type == "text"
 
 
@@ -97,14 +116,20 @@ def test_gemini_thought_parts(gem):
     assert [bool(p.thought) for p in parts] == [True, False] and parts[0].text.startswith("Thinking (")
     assert r.usage_metadata.thoughts_token_count == text_tokens(parts[0].text)
     assert r.usage_metadata.candidates_token_count == text_tokens(parts[1].text)
-    streamed = [p for c in gem.models.generate_content_stream(model="gemini-2.5-flash",
-                                                              contents="Why is the sky blue?", config=config)
-                for p in c.candidates[0].content.parts or []]
+    streamed = [
+        p
+        for c in gem.models.generate_content_stream(
+            model="gemini-2.5-flash", contents="Why is the sky blue?", config=config
+        )
+        for p in c.candidates[0].content.parts or []
+    ]
     assert "".join(p.text for p in streamed if p.thought) == parts[0].text
     assert "".join(p.text for p in streamed if not p.thought and p.text) == parts[1].text
     hidden = gem.models.generate_content(  # thinking on, thoughts not asked for: billed, not shown
-        model="gemini-2.5-flash", contents="Why is the sky blue?",
-        config=types.GenerateContentConfig(thinking_config=types.ThinkingConfig(thinking_budget=2048)))
+        model="gemini-2.5-flash",
+        contents="Why is the sky blue?",
+        config=types.GenerateContentConfig(thinking_config=types.ThinkingConfig(thinking_budget=2048)),
+    )
     assert not any(p.thought for p in hidden.candidates[0].content.parts)
     assert hidden.usage_metadata.thoughts_token_count > 0
 
@@ -118,11 +143,17 @@ def test_responses_reasoning_items_and_summary_events(oai):
     events = list(oai.responses.create(**kw, stream=True))
     kinds = [e.type for e in events]
     first = kinds.index("response.output_item.added")
-    assert kinds[first:first + 3] == ["response.output_item.added", "response.reasoning_summary_part.added",
-                                      "response.reasoning_summary_text.delta"]
+    assert kinds[first : first + 3] == [
+        "response.output_item.added",
+        "response.reasoning_summary_part.added",
+        "response.reasoning_summary_text.delta",
+    ]
     done = kinds.index("response.reasoning_summary_text.done")
-    assert kinds[done:done + 3] == ["response.reasoning_summary_text.done", "response.reasoning_summary_part.done",
-                                    "response.output_item.done"]
+    assert kinds[done : done + 3] == [
+        "response.reasoning_summary_text.done",
+        "response.reasoning_summary_part.done",
+        "response.output_item.done",
+    ]
     assert events[done].text == summary
     assert "".join(e.delta for e in events if e.type == "response.reasoning_summary_text.delta") == summary
     final = events[-1].response
@@ -130,8 +161,12 @@ def test_responses_reasoning_items_and_summary_events(oai):
     assert final.output_text == r.output_text
     quiet = oai.responses.create(model="gpt-5.4", input="Why is the sky blue?", reasoning={"effort": "high"})
     assert quiet.output[0].type == "reasoning" and quiet.output[0].summary == []  # thought, not summarised
-    quiet_events = [e.type for e in oai.responses.create(model="gpt-5.4", input="Why is the sky blue?",
-                                                          reasoning={"effort": "high"}, stream=True)]
+    quiet_events = [
+        e.type
+        for e in oai.responses.create(
+            model="gpt-5.4", input="Why is the sky blue?", reasoning={"effort": "high"}, stream=True
+        )
+    ]
     assert not any(t.startswith("response.reasoning_summary") for t in quiet_events)
 
 
@@ -141,11 +176,26 @@ def _deepseek_like(method, path, headers, body):
     usage = {"prompt_tokens": 10, "completion_tokens": 30, "completion_tokens_details": {"reasoning_tokens": 20}}
     if not req.get("stream"):
         message = {"role": "assistant", "content": "Rayleigh scattering.", "reasoning_content": "Light scatters."}
-        return 200, {"Content-Type": "application/json"}, json.dumps(
-            {"id": "x", "object": "chat.completion", "created": 1, "model": req["model"], "usage": usage,
-             "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}).encode()
-    deltas = [{"reasoning_content": "Light "}, {"reasoning_content": "scatters."}, {"content": "Rayleigh "},
-              {"content": "scattering."}]
+        return (
+            200,
+            {"Content-Type": "application/json"},
+            json.dumps(
+                {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "created": 1,
+                    "model": req["model"],
+                    "usage": usage,
+                    "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                }
+            ).encode(),
+        )
+    deltas = [
+        {"reasoning_content": "Light "},
+        {"reasoning_content": "scatters."},
+        {"content": "Rayleigh "},
+        {"content": "scattering."},
+    ]
     chunks = [{"choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
     chunks += [{"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, {"choices": [], "usage": usage}]
     sse = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
@@ -156,8 +206,9 @@ def test_openai_compatible_upstream_reasoning_reaches_every_surface(recorder, tm
     from tests.support.servers import start_server
 
     upstream = recorder(_deepseek_like)
-    srv = start_server(tmp_path, llm_upstreams=[{"name": "deepseek", "base_url": upstream.url + "/v1",
-                                                 "models": ["deepseek-v4-pro"]}])
+    srv = start_server(
+        tmp_path, llm_upstreams=[{"name": "deepseek", "base_url": upstream.url + "/v1", "models": ["deepseek-v4-pro"]}]
+    )
     try:
         claude = anthropic.Anthropic(api_key=srv.key, base_url=srv.url, max_retries=0)
         kw = {"model": "deepseek-v4-pro", "max_tokens": 4096, "messages": ASK}
@@ -169,11 +220,16 @@ def test_openai_compatible_upstream_reasoning_reaches_every_surface(recorder, tm
         config = types.GenerateContentConfig(thinking_config=types.ThinkingConfig(include_thoughts=True))
         r = gem.models.generate_content(model="deepseek-v4-pro", contents="Why?", config=config)
         assert [(p.text, bool(p.thought)) for p in r.candidates[0].content.parts] == [
-            ("Light scatters.", True), ("Rayleigh scattering.", False)]
+            ("Light scatters.", True),
+            ("Rayleigh scattering.", False),
+        ]
         assert r.usage_metadata.thoughts_token_count == 20 and r.usage_metadata.candidates_token_count == 10
         oai = openai.OpenAI(api_key=srv.key, base_url=srv.url + "/v1", max_retries=0)
-        chunks = [c.choices[0].delta for c in oai.chat.completions.create(model="deepseek-v4-pro", messages=ASK,
-                                                                         stream=True) if c.choices]
+        chunks = [
+            c.choices[0].delta
+            for c in oai.chat.completions.create(model="deepseek-v4-pro", messages=ASK, stream=True)
+            if c.choices
+        ]
         assert "".join(getattr(d, "reasoning_content", None) or "" for d in chunks) == "Light scatters."
     finally:
         srv.stop()

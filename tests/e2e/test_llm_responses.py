@@ -14,12 +14,24 @@ from runapi.llm.tokens import messages_tokens
 from tests.support.fake_openai import gateway_over_fake
 from tests.support.servers import new_account, start_server
 
-WEATHER = {"type": "function", "name": "get_weather", "description": "Weather for a city",
-           "parameters": {"type": "object", "properties": {"city": {"type": "string"},
-                                                           "unit": {"type": "string", "enum": ["c", "f"]}},
-                          "required": ["city", "unit"]}}
-TEXT_EVENTS = ["response.output_item.added", "response.content_part.added", "response.output_text.delta",
-               "response.output_text.done", "response.content_part.done", "response.output_item.done"]
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Weather for a city",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]}},
+        "required": ["city", "unit"],
+    },
+}
+TEXT_EVENTS = [
+    "response.output_item.added",
+    "response.content_part.added",
+    "response.output_text.delta",
+    "response.output_text.done",
+    "response.content_part.done",
+    "response.output_item.done",
+]
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +66,17 @@ def test_plain_string_input(client, server):
     again = client.responses.create(model="gpt-5.4", input="Hello there")
     assert again.output_text == r.output_text and again.id != r.id  # deterministic text, fresh ids
     # the raw JSON passes the SDK's model with full validation (every required field present, right types)
-    raw = httpx.post(server.url + "/v1/responses", headers={"x-api-key": server.key},
-                     json={"model": "gpt-5.2-codex", "input": "hi", "reasoning": {"effort": "medium"},
-                           "metadata": {"trace": "t1"}, "temperature": 0.5}).json()
+    raw = httpx.post(
+        server.url + "/v1/responses",
+        headers={"x-api-key": server.key},
+        json={
+            "model": "gpt-5.2-codex",
+            "input": "hi",
+            "reasoning": {"effort": "medium"},
+            "metadata": {"trace": "t1"},
+            "temperature": 0.5,
+        },
+    ).json()
     parsed = Response.model_validate(raw)
     assert parsed.reasoning.effort == "medium" and parsed.metadata == {"trace": "t1"} and parsed.temperature == 0.5
     assert parsed.tools == [] and parsed.tool_choice == "auto" and parsed.parallel_tool_calls is True
@@ -64,19 +84,35 @@ def test_plain_string_input(client, server):
 
 
 def test_message_array_with_input_image_and_file(client):
-    r = client.responses.create(model="gpt-5.4", input=[{"role": "user", "content": [
-        {"type": "input_text", "text": "What is in this picture?"},
-        {"type": "input_image", "image_url": "https://example.com/cat.png"}]}])
+    r = client.responses.create(
+        model="gpt-5.4",
+        input=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "What is in this picture?"},
+                    {"type": "input_image", "image_url": "https://example.com/cat.png"},
+                ],
+            }
+        ],
+    )
     assert "What is in this picture?" in r.output_text and "I see 1 image." in r.output_text
-    two = client.responses.create(model="gpt-5.4", input=[
-        {"role": "user", "content": "earlier question"},
-        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "earlier answer"}]},
-        {"role": "user", "content": [{"type": "input_text", "text": "compare"},
-                                     {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo="},
-                                     {"type": "input_image", "image_url": "https://example.com/b.png",
-                                      "detail": "low"},
-                                     {"type": "input_file", "filename": "a.pdf",
-                                      "file_data": "data:application/pdf;base64,JVBERi0="}]}])
+    two = client.responses.create(
+        model="gpt-5.4",
+        input=[
+            {"role": "user", "content": "earlier question"},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "earlier answer"}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "compare"},
+                    {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo="},
+                    {"type": "input_image", "image_url": "https://example.com/b.png", "detail": "low"},
+                    {"type": "input_file", "filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0="},
+                ],
+            },
+        ],
+    )
     assert "I see 2 images." in two.output_text
     base = client.responses.create(model="gpt-5.4", input=[{"role": "user", "content": "compare"}])
     assert two.usage.input_tokens > base.usage.input_tokens + 3 * 85  # images and the file are counted
@@ -86,12 +122,18 @@ def test_instructions(client):
     plain = client.responses.create(model="gpt-5.4", input="Explain relativity.")
     r = client.responses.create(model="gpt-5.4", input="Explain relativity.", instructions="Answer in one line.")
     assert r.instructions == "Answer in one line." and plain.instructions is None
-    assert r.usage.input_tokens == messages_tokens([{"role": "system", "content": "Answer in one line."},
-                                                    {"role": "user", "content": "Explain relativity."}])
+    assert r.usage.input_tokens == messages_tokens(
+        [{"role": "system", "content": "Answer in one line."}, {"role": "user", "content": "Explain relativity."}]
+    )
     assert r.usage.input_tokens > plain.usage.input_tokens
     # developer messages in input are system turns too
-    dev = client.responses.create(model="gpt-5.4", input=[{"role": "developer", "content": "Answer in one line."},
-                                                          {"role": "user", "content": "Explain relativity."}])
+    dev = client.responses.create(
+        model="gpt-5.4",
+        input=[
+            {"role": "developer", "content": "Answer in one line."},
+            {"role": "user", "content": "Explain relativity."},
+        ],
+    )
     assert dev.usage.input_tokens == r.usage.input_tokens
 
 
@@ -118,8 +160,12 @@ def test_streaming_event_sequence(client):
 
 
 def test_streaming_raw_sse_frames(server):
-    with httpx.stream("POST", server.url + "/v1/responses", headers={"Authorization": f"Bearer {server.key}"},
-                      json={"model": "gpt-5.2-codex", "input": "raw frames", "stream": True}) as r:
+    with httpx.stream(
+        "POST",
+        server.url + "/v1/responses",
+        headers={"Authorization": f"Bearer {server.key}"},
+        json={"model": "gpt-5.2-codex", "input": "raw frames", "stream": True},
+    ) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
         body = r.read().decode()
     frames = [f for f in body.split("\n\n") if f.strip()]
@@ -139,19 +185,25 @@ def test_function_calling_round_trip(client):
     assert call.type == "function_call" and call.id.startswith("fc_") and call.status == "completed"
     assert call.name == "get_weather" and json.loads(call.arguments) == {"city": "Paris", "unit": "c"}
     assert r.output_text == "" and r.tools[0].name == "get_weather" and r.tools[0].type == "function"
-    follow = [question, *[item.model_dump(exclude_none=True) for item in r.output],
-              {"type": "function_call_output", "call_id": call.call_id, "output": "18 degrees and sunny"}]
+    follow = [
+        question,
+        *[item.model_dump(exclude_none=True) for item in r.output],
+        {"type": "function_call_output", "call_id": call.call_id, "output": "18 degrees and sunny"},
+    ]
     final = client.responses.create(model="gpt-5.4", input=follow, tools=[WEATHER])
     assert final.output[0].type == "message" and "18 degrees and sunny" in final.output_text
     # the nested shape from the RunAPI docs, and a named tool_choice, behave the same
     nested = {"type": "function", "function": {k: v for k, v in WEATHER.items() if k != "type"}}
-    r2 = client.responses.create(model="gpt-5.2-codex", input=[question], tools=[nested],
-                                 tool_choice={"type": "function", "name": "get_weather"})
+    r2 = client.responses.create(
+        model="gpt-5.2-codex", input=[question], tools=[nested], tool_choice={"type": "function", "name": "get_weather"}
+    )
     assert r2.output[0].type == "function_call" and r2.output[0].arguments == call.arguments
     assert r2.tools[0].name == "get_weather"  # echoed in Responses shape
     # tool_choice none answers in text
-    assert client.responses.create(model="gpt-5.4", input=[question], tools=[WEATHER],
-                                   tool_choice="none").output[0].type == "message"
+    assert (
+        client.responses.create(model="gpt-5.4", input=[question], tools=[WEATHER], tool_choice="none").output[0].type
+        == "message"
+    )
 
 
 def test_streaming_function_call(client):
@@ -159,9 +211,14 @@ def test_streaming_function_call(client):
         events = list(stream)
         final = stream.get_final_response()
     assert squash([e.type for e in events]) == [
-        "response.created", "response.in_progress", "response.output_item.added",
-        "response.function_call_arguments.delta", "response.function_call_arguments.done",
-        "response.output_item.done", "response.completed"]
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
     added = events[2].item
     assert added.type == "function_call" and added.status == "in_progress" and added.arguments == ""
     args = "".join(e.delta for e in events if e.type == "response.function_call_arguments.delta")
@@ -171,9 +228,12 @@ def test_streaming_function_call(client):
     assert call.type == "function_call" and call.arguments == args and call.id == added.id
     assert call.call_id == added.call_id and call.call_id.startswith("call_")
     # answer the call by previous_response_id: only the output goes in
-    answer = client.responses.create(model="gpt-5.4", previous_response_id=final.id, tools=[WEATHER],
-                                     input=[{"type": "function_call_output", "call_id": call.call_id,
-                                             "output": "22 degrees"}])
+    answer = client.responses.create(
+        model="gpt-5.4",
+        previous_response_id=final.id,
+        tools=[WEATHER],
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "22 degrees"}],
+    )
     assert "The tool returned: 22 degrees" in answer.output_text
 
 
@@ -182,14 +242,19 @@ def test_previous_response_id_continuation(client, server):
     second = client.responses.create(model="gpt-5.4", input="What is my name?", previous_response_id=first.id)
     assert second.previous_response_id == first.id and second.instructions is None
     # exactly the earlier turn (without its instructions, which are not carried over) plus the new one
-    assert second.usage.input_tokens == messages_tokens([
-        {"role": "user", "content": "My name is Ada."}, {"role": "assistant", "content": first.output_text},
-        {"role": "user", "content": "What is my name?"}])
+    assert second.usage.input_tokens == messages_tokens(
+        [
+            {"role": "user", "content": "My name is Ada."},
+            {"role": "assistant", "content": first.output_text},
+            {"role": "user", "content": "What is my name?"},
+        ]
+    )
     alone = client.responses.create(model="gpt-5.4", input="What is my name?")
     assert alone.output_text != second.output_text  # the sandbox's answer depends on the whole conversation
     third = client.responses.create(model="gpt-5.4", input="And again?", previous_response_id=second.id)
-    assert third.usage.input_tokens == second.usage.input_tokens + messages_tokens([
-        {"role": "assistant", "content": second.output_text}, {"role": "user", "content": "And again?"}])
+    assert third.usage.input_tokens == second.usage.input_tokens + messages_tokens(
+        [{"role": "assistant", "content": second.output_text}, {"role": "user", "content": "And again?"}]
+    )
     # streamed responses are stored too
     with client.responses.stream(model="gpt-5.4", input="streamed turn", previous_response_id=third.id) as s:
         streamed = s.get_final_response()
@@ -222,8 +287,9 @@ def test_max_output_tokens_incomplete(client):
     assert r.status == "incomplete" and r.incomplete_details.reason == "max_output_tokens"
     assert r.max_output_tokens == 5 and r.usage.output_tokens <= 5 and r.output[0].status == "incomplete"
     # streamed: the stream ends with response.incomplete, as OpenAI's does
-    events = list(client.responses.create(model="gpt-5.4", input="write a long story " * 20,
-                                          max_output_tokens=5, stream=True))
+    events = list(
+        client.responses.create(model="gpt-5.4", input="write a long story " * 20, max_output_tokens=5, stream=True)
+    )
     assert events[-1].type == "response.incomplete" and events[-1].response.status == "incomplete"
     assert events[-1].response.incomplete_details.reason == "max_output_tokens"
     assert events[-1].response.output_text == r.output_text
@@ -263,6 +329,7 @@ def test_request_validation(client):
 
 def test_allowed_models_422(server):
     from runapi.auth import admin
+
     mgmt = server.db_call(lambda db: admin.mint_key(db, 1, "management"))
     with server.client(mgmt.token) as m:
         limited = m.post("/api/v1/keys", json={"allowed_models": ["gpt-5.4"]}).json()["key"]
@@ -292,9 +359,14 @@ def test_upstream_failures_are_refunded_or_billed_for_what_was_sent(upstream_gw)
         assert balance(gw, key)["balance_cents"] == 500  # reservations went back in full
         upstream.mode = "break"  # "partial ", then the upstream's stream fails
         events = list(c.responses.create(model="gpt-5.4", input="x", stream=True))
-        assert [e.type for e in events] == ["response.created", "response.in_progress", "response.output_item.added",
-                                            "response.content_part.added", "response.output_text.delta",
-                                            "response.failed"]
+        assert [e.type for e in events] == [
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.content_part.added",
+            "response.output_text.delta",
+            "response.failed",
+        ]
         failed = events[-1].response
         assert failed.status == "failed" and failed.error.code == "server_error"
         assert failed.error.message == "Upstream error: up: upstream went away"
@@ -314,8 +386,9 @@ def test_token_billing_is_exact_over_many_requests(server):
                 r = s.get_final_response()
         else:
             r = c.responses.create(model=model, input=f"question {i}", tools=[WEATHER] if i % 4 == 1 else None)
-        micro += llm_models()[model].cost_micro_cents(r.usage.input_tokens, r.usage.output_tokens,
-                                                      r.usage.input_tokens_details.cached_tokens)
+        micro += llm_models()[model].cost_micro_cents(
+            r.usage.input_tokens, r.usage.output_tokens, r.usage.input_tokens_details.cached_tokens
+        )
     assert balance(server, key)["balance_cents"] == 1000 - micro // 1_000_000  # sub-cent usage carries
 
 
@@ -343,6 +416,7 @@ def test_stored_responses_are_shared_by_processes_and_expire(tmp_path):
         async def age_out(db):
             await stored_responses.put(db, "resp_old", 1, {"id": "resp_old"}, [], retention_seconds=-1)
             return await stored_responses.get(db, "resp_old", 1), await stored_responses.expire(db)
+
         found, expired = one.db_call(age_out)
         assert found is None and expired >= 1
     finally:
@@ -363,8 +437,14 @@ def test_upstream_gets_the_translated_request_and_its_usage_is_billed(upstream_g
     srv, fake = upstream_gw
     _, key = new_account(srv, credits=1000)
     c = openai.OpenAI(api_key=key, base_url=srv.url + "/v1", max_retries=0)
-    r = c.responses.create(model="gpt-5.4", input="hi", instructions="sys", max_output_tokens=50,
-                           reasoning={"effort": "low"}, temperature=0.2)
+    r = c.responses.create(
+        model="gpt-5.4",
+        input="hi",
+        instructions="sys",
+        max_output_tokens=50,
+        reasoning={"effort": "low"},
+        temperature=0.2,
+    )
     sent = fake.requests[-1]["body"]
     assert sent["messages"] == [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"}]
     assert sent["max_tokens"] == 50 and sent["reasoning_effort"] == "low" and sent["temperature"] == 0.2
@@ -376,8 +456,10 @@ def test_upstream_gets_the_translated_request_and_its_usage_is_billed(upstream_g
     with c.responses.stream(model="gpt-5.4", input="streamed", previous_response_id=r.id) as s:
         streamed = s.get_final_response()
     assert fake.requests[-1]["body"]["messages"] == [
-        {"role": "user", "content": "hi"}, {"role": "assistant", "content": "upstream says: hi"},
-        {"role": "user", "content": "streamed"}]
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "upstream says: hi"},
+        {"role": "user", "content": "streamed"},
+    ]
     assert streamed.output_text.strip() == "upstream says: streamed" and streamed.usage.input_tokens == 1000
     c.responses.create(model="gpt-5.4", input="search", tools=[{"type": "web_search", "search_context_size": "low"}])
     assert fake.requests[-1]["body"]["web_search_options"] == {"search_context_size": "low"}

@@ -26,8 +26,11 @@ def fake():
 
 
 def _server(tmp_path_factory, fake, **kw):
-    return start_server(tmp_path_factory.mktemp("fallback"), llm_upstreams=[
-        {"name": "real", "base_url": fake.base_url, "models": ["gpt-5.4"]}], **kw)
+    return start_server(
+        tmp_path_factory.mktemp("fallback"),
+        llm_upstreams=[{"name": "real", "base_url": fake.base_url, "models": ["gpt-5.4"]}],
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +68,14 @@ def test_unserved_model_is_refused_on_every_surface(strict):
         oai.embeddings.create(model="text-embedding-3-small", input="x")
     with pytest.raises(anthropic.InternalServerError) as aerr:
         anthropic.Anthropic(api_key=key, base_url=strict.url, max_retries=0).messages.create(
-            model="claude-opus-4-6", max_tokens=50, messages=HELLO)
+            model="claude-opus-4-6", max_tokens=50, messages=HELLO
+        )
     assert aerr.value.status_code == 503 and aerr.value.body["type"] == "error"
-    r = httpx.post(strict.url + "/v1beta/models/gemini-2.5-pro:generateContent", headers={"x-goog-api-key": key},
-                   json={"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
+    r = httpx.post(
+        strict.url + "/v1beta/models/gemini-2.5-pro:generateContent",
+        headers={"x-goog-api-key": key},
+        json={"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+    )
     assert r.status_code == 503 and r.json()["error"]["code"] == 503
     assert balance(strict, key) == 1000  # nothing reserved, nothing billed
     served = oai.chat.completions.with_raw_response.create(model="gpt-5.4", messages=HELLO)
@@ -82,7 +89,8 @@ def test_fallback_answers_marked(lenient):
     assert raw.headers["x-runapi-provider"] == "sandbox"
     assert raw.parse().system_fingerprint == "runapi-sandbox"
     msg = anthropic.Anthropic(api_key=key, base_url=lenient.url, max_retries=0).messages.with_raw_response.create(
-        model="claude-opus-4-6", max_tokens=50, messages=HELLO)
+        model="claude-opus-4-6", max_tokens=50, messages=HELLO
+    )
     assert msg.headers["x-runapi-provider"] == "sandbox"
 
 

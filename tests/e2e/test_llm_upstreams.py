@@ -24,12 +24,20 @@ def ups():
 def gw(ups, tmp_path_factory):
     primary, backup = ups
     dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
-    srv = start_server(tmp_path_factory.mktemp("llmup"), llm_upstreams=[
-        {"name": "primary", "base_url": primary.base_url, "api_key": "sk-primary", "models": ["gpt-5.2"],
-         "model_map": {"gpt-5.2": "gpt-5.2-2026-01-01"}},
-        {"name": "backup", "base_url": backup.base_url, "models": ["gpt-5.2", "deepseek-v4-flash"]},
-        {"name": "dead", "base_url": dead, "models": ["gpt-5.4"]},
-    ])
+    srv = start_server(
+        tmp_path_factory.mktemp("llmup"),
+        llm_upstreams=[
+            {
+                "name": "primary",
+                "base_url": primary.base_url,
+                "api_key": "sk-primary",
+                "models": ["gpt-5.2"],
+                "model_map": {"gpt-5.2": "gpt-5.2-2026-01-01"},
+            },
+            {"name": "backup", "base_url": backup.base_url, "models": ["gpt-5.2", "deepseek-v4-flash"]},
+            {"name": "dead", "base_url": dead, "models": ["gpt-5.4"]},
+        ],
+    )
     yield srv
     srv.stop()
 
@@ -66,14 +74,21 @@ def test_falls_back_on_errors_and_rate_limits(gw, modes, failure):
     assert r.choices[0].message.content == "backup says: hi" and len(backup.requests) == before + 1
     after = scrape(gw)
     kind = {"500": "server_error", "429": "rate_limited"}[failure]
-    assert after.value("runapi_upstream_errors_total", provider="primary", kind=kind) == \
-        metrics_before.value("runapi_upstream_errors_total", provider="primary", kind=kind) + 1
-    billed = {k: after.value("runapi_llm_tokens_billed_total", model="gpt-5.2", kind=k)
-              - metrics_before.value("runapi_llm_tokens_billed_total", model="gpt-5.2", kind=k)
-              for k in ("input", "cached_input", "output")}
+    assert (
+        after.value("runapi_upstream_errors_total", provider="primary", kind=kind)
+        == metrics_before.value("runapi_upstream_errors_total", provider="primary", kind=kind) + 1
+    )
+    billed = {
+        k: after.value("runapi_llm_tokens_billed_total", model="gpt-5.2", kind=k)
+        - metrics_before.value("runapi_llm_tokens_billed_total", model="gpt-5.2", kind=k)
+        for k in ("input", "cached_input", "output")
+    }
     cached = r.usage.prompt_tokens_details.cached_tokens
-    assert billed == {"input": r.usage.prompt_tokens - cached, "cached_input": cached,
-                      "output": r.usage.completion_tokens}
+    assert billed == {
+        "input": r.usage.prompt_tokens - cached,
+        "cached_input": cached,
+        "output": r.usage.completion_tokens,
+    }
     # reserve and settle went through the ledger batcher
     assert after.value("runapi_ledger_batch_moves_sum") - metrics_before.value("runapi_ledger_batch_moves_sum") == 2
 
@@ -81,8 +96,11 @@ def test_falls_back_on_errors_and_rate_limits(gw, modes, failure):
 def test_streaming_falls_back_before_the_first_byte(gw, modes):
     primary, _ = modes
     primary.mode = "500"
-    chunks = list(client(gw.key, gw).chat.completions.create(
-        model="gpt-5.2", stream=True, messages=[{"role": "user", "content": "stream me"}]))
+    chunks = list(
+        client(gw.key, gw).chat.completions.create(
+            model="gpt-5.2", stream=True, messages=[{"role": "user", "content": "stream me"}]
+        )
+    )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).strip() == "backup says: stream me"
 
 
@@ -96,8 +114,11 @@ def test_nothing_answers_502_and_a_full_refund(gw, modes):
     with pytest.raises(openai.APIStatusError):  # a dead host (connection refused) is an upstream error too
         client(key, gw).chat.completions.create(model="gpt-5.4", messages=[{"role": "user", "content": "x"}])
     with pytest.raises(openai.APIStatusError):
-        list(client(key, gw).chat.completions.create(model="gpt-5.2", stream=True,
-                                                     messages=[{"role": "user", "content": "x"}]))
+        list(
+            client(key, gw).chat.completions.create(
+                model="gpt-5.2", stream=True, messages=[{"role": "user", "content": "x"}]
+            )
+        )
     assert balance(gw, key) == 500
 
 
@@ -115,8 +136,9 @@ def test_upstream_refusals_keep_their_message_and_refund(gw, modes):
 
 def test_tool_calls_pass_through(gw, modes):
     tools = [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}]
-    r = client(gw.key, gw).chat.completions.create(model="gpt-5.2", tools=tools,
-                                                   messages=[{"role": "user", "content": "weather?"}])
+    r = client(gw.key, gw).chat.completions.create(
+        model="gpt-5.2", tools=tools, messages=[{"role": "user", "content": "weather?"}]
+    )
     assert r.choices[0].message.tool_calls[0].function.name == "weather"
 
 
@@ -133,8 +155,9 @@ def test_billing_uses_upstream_usage_with_cached_input(gw, modes):
 
 def test_guardrails_steer_routing_and_fallback_by_provider_name(gw, modes):
     primary, backup = modes
-    keys = keys_under_guardrails(gw, {"no primary": {"blocked_providers": ["primary"]},
-                                      "only primary": {"allowed_providers": ["primary"]}})
+    keys = keys_under_guardrails(
+        gw, {"no primary": {"blocked_providers": ["primary"]}, "only primary": {"allowed_providers": ["primary"]}}
+    )
     hello = [{"role": "user", "content": "x"}]
     # The blocked primary is passed over: the backup serves gpt-5.2 for this key.
     before = len(primary.requests)

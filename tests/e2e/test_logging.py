@@ -103,8 +103,10 @@ def test_unhandled_errors_answer_500_with_the_request_id_logged(captured_logs):
 def configured_like_serve():
     """configure_logging as `runapi serve` calls it, writing to a buffer; the logging setup is restored after."""
     names = ("", "uvicorn", "uvicorn.error", "uvicorn.access")
-    saved = {name: (list(logging.getLogger(name).handlers), logging.getLogger(name).level,
-                    logging.getLogger(name).propagate) for name in names}
+    saved = {
+        name: (list(logging.getLogger(name).handlers), logging.getLogger(name).level, logging.getLogger(name).propagate)
+        for name in names
+    }
     stream = io.StringIO()
     configure_logging("json", "info", stream)
     yield stream
@@ -120,8 +122,14 @@ def test_serving_like_runapi_serve_writes_one_access_line(tmp_path, configured_l
     own lines come out in the same JSON format."""
     stream = configured_like_serve
     port = free_port()
-    config = uvicorn.Config(create_app(settings_for(tmp_path)), host="127.0.0.1", port=port, log_level="info",
-                            lifespan="on", **UVICORN_LOGGING)
+    config = uvicorn.Config(
+        create_app(settings_for(tmp_path)),
+        host="127.0.0.1",
+        port=port,
+        log_level="info",
+        lifespan="on",
+        **UVICORN_LOGGING,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -30,8 +30,13 @@ FAST = 0.05  # fakes answer at once; poll them quickly
 
 @pytest.fixture(scope="module")
 def fakes():
-    f = SimpleNamespace(limited=FakeFal("limited"), primary=FakeFal("primary"), backup=FakeFal("backup"),
-                        openai=FakeOpenAIImages(), eleven=FakeElevenLabs("xi-test"))
+    f = SimpleNamespace(
+        limited=FakeFal("limited"),
+        primary=FakeFal("primary"),
+        backup=FakeFal("backup"),
+        openai=FakeOpenAIImages(),
+        eleven=FakeElevenLabs("xi-test"),
+    )
     yield f
     for server in vars(f).values():
         server.stop()
@@ -39,16 +44,38 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
-    server = start_server(tmp_path_factory.mktemp("mediaup"), max_task_attempts=3, media_upstreams=[
-        {"name": "fal-limited", "kind": "fal", "base_url": fakes.limited.url, "api_key": "k-limited",
-         "models": ["z-image"], "max_concurrency": 1, "poll_seconds": FAST},
-        {"name": "fal-primary", "kind": "fal", "base_url": fakes.primary.url, "api_key": "k-primary",
-         "poll_seconds": FAST},
-        {"name": "fal-backup", "kind": "fal", "base_url": fakes.backup.url, "api_key": "k-backup",
-         "models": "*", "poll_seconds": FAST},
-        {"name": "openai", "kind": "openai_images", "base_url": fakes.openai.url + "/v1", "api_key": "sk-img"},
-        {"name": "elevenlabs", "kind": "elevenlabs", "base_url": fakes.eleven.url, "api_key": "xi-test"},
-    ])
+    server = start_server(
+        tmp_path_factory.mktemp("mediaup"),
+        max_task_attempts=3,
+        media_upstreams=[
+            {
+                "name": "fal-limited",
+                "kind": "fal",
+                "base_url": fakes.limited.url,
+                "api_key": "k-limited",
+                "models": ["z-image"],
+                "max_concurrency": 1,
+                "poll_seconds": FAST,
+            },
+            {
+                "name": "fal-primary",
+                "kind": "fal",
+                "base_url": fakes.primary.url,
+                "api_key": "k-primary",
+                "poll_seconds": FAST,
+            },
+            {
+                "name": "fal-backup",
+                "kind": "fal",
+                "base_url": fakes.backup.url,
+                "api_key": "k-backup",
+                "models": "*",
+                "poll_seconds": FAST,
+            },
+            {"name": "openai", "kind": "openai_images", "base_url": fakes.openai.url + "/v1", "api_key": "sk-img"},
+            {"name": "elevenlabs", "kind": "elevenlabs", "base_url": fakes.eleven.url, "api_key": "xi-test"},
+        ],
+    )
     yield server
     server.stop()
 
@@ -70,13 +97,17 @@ def modes(fakes, srv):
 @pytest.fixture
 def inputs_host(recorder):
     """Serves the input files the direct adapters upload (an image, an audio clip)."""
-    return recorder(lambda m, p, h, b: (200, {"Content-Type": "audio/mpeg"}, MP3) if p.endswith(".mp3")
-                    else (200, {"Content-Type": "image/png"}, PNG))
+    return recorder(
+        lambda m, p, h, b: (
+            (200, {"Content-Type": "audio/mpeg"}, MP3)
+            if p.endswith(".mp3")
+            else (200, {"Content-Type": "image/png"}, PNG)
+        )
+    )
 
 
 def balance(srv, key) -> int:
-    return httpx.get(srv.url + "/api/v1/me/balance",
-                     headers={"Authorization": f"Bearer {key}"}).json()["balance_cents"]
+    return httpx.get(srv.url + "/api/v1/me/balance", headers={"Authorization": f"Bearer {key}"}).json()["balance_cents"]
 
 
 def create(client: httpx.Client, family: str, action: str, body: dict) -> str:
@@ -93,6 +124,7 @@ def task_row(srv, task_id: str) -> dict:
     async def go(db):
         async with db.read() as conn:
             return dict((await conn.execute(select(tasks).where(tasks.c.id == task_id))).mappings().first())
+
     return srv.db_call(go)
 
 
@@ -136,30 +168,54 @@ def test_fake_fal_refuses_like_fal(modes):
     """The fake answers as fal does to what its schema refuses, so the tests above can fail."""
     url = modes.primary.url
     assert httpx.post(f"{url}/fal-ai/wan/v2.2-a14b/speech-to-video/turbo", json={}).status_code == 404
-    r = httpx.post(f"{url}/fal-ai/wan-25-preview/text-to-video",
-                   json={"prompt": "", "aspect_ratio": "4:3", "duration": "7", "seed": "x", "colour": "red"})
+    r = httpx.post(
+        f"{url}/fal-ai/wan-25-preview/text-to-video",
+        json={"prompt": "", "aspect_ratio": "4:3", "duration": "7", "seed": "x", "colour": "red"},
+    )
     assert r.status_code == 422
     detail = {tuple(d["loc"]): d["type"] for d in r.json()["detail"]}
-    assert detail == {("body", "aspect_ratio"): "enum", ("body", "duration"): "enum", ("body", "seed"): "integer_type",
-                      ("body", "colour"): "extra_forbidden", ("body", "prompt"): "string_too_short"}
-    r = httpx.post(f"{url}/fal-ai/kling-video/v3/pro/text-to-video",
-                   json={"multi_prompt": [{"duration": "3"}], "cfg_scale": 2})
+    assert detail == {
+        ("body", "aspect_ratio"): "enum",
+        ("body", "duration"): "enum",
+        ("body", "seed"): "integer_type",
+        ("body", "colour"): "extra_forbidden",
+        ("body", "prompt"): "string_too_short",
+    }
+    r = httpx.post(
+        f"{url}/fal-ai/kling-video/v3/pro/text-to-video", json={"multi_prompt": [{"duration": "3"}], "cfg_scale": 2}
+    )
     assert r.status_code == 422
     detail = {tuple(d["loc"]): d["type"] for d in r.json()["detail"]}
     assert detail == {("body", "multi_prompt", 0, "prompt"): "missing", ("body", "cfg_scale"): "less_than_equal"}
-    r = httpx.post(f"{url}/fal-ai/flux-2-pro/edit", json={"prompt": "a fox", "image_urls": [IMG],
-                                                            "image_size": "auto 1k"})
+    r = httpx.post(
+        f"{url}/fal-ai/flux-2-pro/edit", json={"prompt": "a fox", "image_urls": [IMG], "image_size": "auto 1k"}
+    )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "image_size"]
 
 
-@pytest.mark.parametrize(("family", "action", "body", "message"), [
-    ("wan", "text_to_video", {"model": "wan-2.5-text-to-video", "prompt": "a fox", "duration_seconds": 7,
-                              "aspect_ratio": "16:9"}, "wan-2.5-text-to-video supports duration_seconds 5 or 10"),
-    ("wan", "text_to_video", {"model": "wan-2.2-a14b-text-to-video-turbo", "prompt": "a fox", "aspect_ratio": "4:3"},
-     "wan-2.2-a14b-text-to-video-turbo supports aspect_ratio 16:9, 9:16 or 1:1"),
-    ("wan", "image_to_video", {"model": "wan-2.2-a14b-image-to-video-turbo", "first_frame_image_url": IMG,
-                               "duration_seconds": 10}, "wan-2.2-a14b-image-to-video-turbo makes 5-second videos"),
-])
+@pytest.mark.parametrize(
+    ("family", "action", "body", "message"),
+    [
+        (
+            "wan",
+            "text_to_video",
+            {"model": "wan-2.5-text-to-video", "prompt": "a fox", "duration_seconds": 7, "aspect_ratio": "16:9"},
+            "wan-2.5-text-to-video supports duration_seconds 5 or 10",
+        ),
+        (
+            "wan",
+            "text_to_video",
+            {"model": "wan-2.2-a14b-text-to-video-turbo", "prompt": "a fox", "aspect_ratio": "4:3"},
+            "wan-2.2-a14b-text-to-video-turbo supports aspect_ratio 16:9, 9:16 or 1:1",
+        ),
+        (
+            "wan",
+            "image_to_video",
+            {"model": "wan-2.2-a14b-image-to-video-turbo", "first_frame_image_url": IMG, "duration_seconds": 10},
+            "wan-2.2-a14b-image-to-video-turbo makes 5-second videos",
+        ),
+    ],
+)
 def test_inputs_fal_cannot_honour_fail_without_a_submission_and_refund(srv, modes, family, action, body, message):
     _, key = new_account(srv, credits=1000)
     before = len(modes.primary.calls("POST")) + len(modes.backup.calls("POST"))
@@ -172,19 +228,60 @@ def test_inputs_fal_cannot_honour_fail_without_a_submission_and_refund(srv, mode
 
 def test_fal_bodies_for_the_corrected_routes(srv, modes):
     with srv.client() as c:
-        ids = [create(c, "flux_2", "remix_image", {"model": "flux-2-pro-remix-image", "prompt": "a fox",
-                                                   "source_image_urls": [IMG], "aspect_ratio": "auto"}),
-               create(c, "seedance", "text_to_video", {"model": "seedance-1.5-pro", "prompt": "a bud opens",
-                                                       "aspect_ratio": "1:1", "duration_seconds": 4,
-                                                       "source_image_urls": [IMG, "https://example.com/b.png"]}),
-               create(c, "kling", "text_to_video", {
-                   "model": "kling-3.0", "aspect_ratio": "16:9", "output_resolution": "720p", "multi_shots": True,
-                   "enable_sound": True, "prompt": "ignored with shots",
-                   "multi_prompt": [{"prompt": "a fox runs", "duration_seconds": 3}]}),
-               create(c, "wan", "image_to_video", {"model": "wan-2.5-image-to-video", "first_frame_image_url": IMG,
-                                                   "duration_seconds": 10})]
-        for (family, action), task_id in zip([("flux_2", "remix_image"), ("seedance", "text_to_video"),
-                                              ("kling", "text_to_video"), ("wan", "image_to_video")], ids):
+        ids = [
+            create(
+                c,
+                "flux_2",
+                "remix_image",
+                {
+                    "model": "flux-2-pro-remix-image",
+                    "prompt": "a fox",
+                    "source_image_urls": [IMG],
+                    "aspect_ratio": "auto",
+                },
+            ),
+            create(
+                c,
+                "seedance",
+                "text_to_video",
+                {
+                    "model": "seedance-1.5-pro",
+                    "prompt": "a bud opens",
+                    "aspect_ratio": "1:1",
+                    "duration_seconds": 4,
+                    "source_image_urls": [IMG, "https://example.com/b.png"],
+                },
+            ),
+            create(
+                c,
+                "kling",
+                "text_to_video",
+                {
+                    "model": "kling-3.0",
+                    "aspect_ratio": "16:9",
+                    "output_resolution": "720p",
+                    "multi_shots": True,
+                    "enable_sound": True,
+                    "prompt": "ignored with shots",
+                    "multi_prompt": [{"prompt": "a fox runs", "duration_seconds": 3}],
+                },
+            ),
+            create(
+                c,
+                "wan",
+                "image_to_video",
+                {"model": "wan-2.5-image-to-video", "first_frame_image_url": IMG, "duration_seconds": 10},
+            ),
+        ]
+        for (family, action), task_id in zip(
+            [
+                ("flux_2", "remix_image"),
+                ("seedance", "text_to_video"),
+                ("kling", "text_to_video"),
+                ("wan", "image_to_video"),
+            ],
+            ids,
+        ):
             assert finish(c, family, action, task_id)["status"] == "completed"
     calls = {call["app"]: call["body"] for call in modes.primary.calls("POST")[-4:]}
     assert calls["fal-ai/flux-2-pro/edit"]["image_size"] == "auto"
@@ -199,26 +296,45 @@ def test_fal_bodies_for_the_corrected_routes(srv, modes):
 def test_seedance_1_5_refuses_9_21_before_billing(srv):
     _, key = new_account(srv, credits=1000)
     with srv.client(key) as c:
-        r = c.post("/api/v1/seedance/text_to_video", json={
-            "model": "seedance-1.5-pro", "prompt": "a fox runs", "aspect_ratio": "9:21", "duration_seconds": 4})
+        r = c.post(
+            "/api/v1/seedance/text_to_video",
+            json={"model": "seedance-1.5-pro", "prompt": "a fox runs", "aspect_ratio": "9:21", "duration_seconds": 4},
+        )
     assert r.status_code == 422 and "aspect_ratio" in r.text
     assert balance(srv, key) == 1000
 
 
 def test_fal_request_body_is_mapped_from_our_parameters(srv, modes):
     with srv.client() as c:
-        task_id = create(c, "veo_3_1", "text_to_video", {
-            "model": "veo-3.1-fast", "prompt": "a fox", "duration_seconds": 6, "aspect_ratio": "9:16",
-            "seeds": 12345, "first_frame_image_url": "https://example.com/a.png",
-            "last_frame_image_url": "https://example.com/b.png", "input_mode": "first_and_last_frames"})
+        task_id = create(
+            c,
+            "veo_3_1",
+            "text_to_video",
+            {
+                "model": "veo-3.1-fast",
+                "prompt": "a fox",
+                "duration_seconds": 6,
+                "aspect_ratio": "9:16",
+                "seeds": 12345,
+                "first_frame_image_url": "https://example.com/a.png",
+                "last_frame_image_url": "https://example.com/b.png",
+                "input_mode": "first_and_last_frames",
+            },
+        )
         body = finish(c, "veo_3_1", "text_to_video", task_id)
     assert body["status"] == "completed" and body["videos"][0]["has_audio"] is True
     call = modes.primary.calls("POST")[-1]
     assert call["app"] == "fal-ai/veo3.1/fast/first-last-frame-to-video"
     assert call["headers"]["authorization"] == "Key k-primary"
-    assert call["body"] == {"prompt": "a fox", "duration": "6s", "seed": 12345, "generate_audio": True,
-                            "aspect_ratio": "9:16", "first_frame_url": "https://example.com/a.png",
-                            "last_frame_url": "https://example.com/b.png"}
+    assert call["body"] == {
+        "prompt": "a fox",
+        "duration": "6s",
+        "seed": 12345,
+        "generate_audio": True,
+        "aspect_ratio": "9:16",
+        "first_frame_url": "https://example.com/a.png",
+        "last_frame_url": "https://example.com/b.png",
+    }
 
 
 def test_task_references_reach_fal_as_signed_links(srv, modes):
@@ -245,6 +361,7 @@ def test_slow_queue_is_polled_until_completed(srv, modes):
 
 
 # --- fallback, rate limits, failures, refunds ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("failure", ["500", "429"])
 def test_submission_falls_back_to_the_next_deployment(srv, modes, failure):
@@ -279,8 +396,17 @@ def test_retry_after_keeps_a_rate_limited_deployment_aside(srv, modes):
 def test_a_job_lost_upstream_moves_to_the_next_deployment(srv, modes):
     modes.primary.mode = "lost"
     with srv.client() as c:
-        task_id = create(c, "seedream", "text_to_image", {
-            "model": "seedream-4.5-text-to-image", "prompt": "a fox", "aspect_ratio": "16:9", "output_quality": "high"})
+        task_id = create(
+            c,
+            "seedream",
+            "text_to_image",
+            {
+                "model": "seedream-4.5-text-to-image",
+                "prompt": "a fox",
+                "aspect_ratio": "16:9",
+                "output_quality": "high",
+            },
+        )
         body = finish(c, "seedream", "text_to_image", task_id)
     assert body["status"] == "completed"
     assert task_row(srv, task_id)["provider_job"]["tried"] == ["fal-primary", "fal-backup"]
@@ -339,8 +465,13 @@ def test_concurrency_limit_sends_overflow_to_the_next_deployment(srv, modes):
 
 
 def test_guardrails_steer_routing_and_fallback_by_deployment_name(srv, modes):
-    keys = keys_under_guardrails(srv, {"no primary": {"blocked_providers": ["fal-primary"]},
-                                       "no fal at all": {"blocked_providers": ["fal-primary", "fal-backup"]}})
+    keys = keys_under_guardrails(
+        srv,
+        {
+            "no primary": {"blocked_providers": ["fal-primary"]},
+            "no fal at all": {"blocked_providers": ["fal-primary", "fal-backup"]},
+        },
+    )
     before_primary = len(modes.primary.calls("POST"))
     modes.backup.mode = "500"  # the permitted deployment fails: fallback must not reach the blocked one
     with srv.client(keys["no primary"]) as c:
@@ -355,8 +486,10 @@ def test_guardrails_steer_routing_and_fallback_by_deployment_name(srv, modes):
     with srv.client(keys["no primary"]) as c:
         r = c.post("/api/v1/imagen_4/text_to_image", json={"model": "imagen-4", "prompt": "a cat"})
         assert finish(c, "imagen_4", "text_to_image", r.json()["id"])["status"] == "completed"
-        r = c.post("/api/v1/gpt_image/text_to_image",
-                   json={"model": "gpt-image-1.5", "prompt": "a fox", "aspect_ratio": "1:1", "quality": "medium"})
+        r = c.post(
+            "/api/v1/gpt_image/text_to_image",
+            json={"model": "gpt-image-1.5", "prompt": "a fox", "aspect_ratio": "1:1", "quality": "medium"},
+        )
         assert r.status_code == 202
         r = c.post("/api/v1/suno/generate_lyrics", json={"prompt": "a fox"})  # no upstream carries Suno: sandbox
         assert r.status_code == 202 and task_row(srv, r.json()["id"])["provider"] == "sandbox"
@@ -367,18 +500,38 @@ def test_guardrails_steer_routing_and_fallback_by_deployment_name(srv, modes):
 
 # --- OpenAI Images ---------------------------------------------------------------------------------------
 
+
 def test_openai_images_generate_and_edit(srv, modes, inputs_host):
     with srv.client() as c:
-        gen = create(c, "gpt_image", "text_to_image",
-                     {"model": "gpt-image-1.5", "prompt": "a kite", "aspect_ratio": "3:2", "quality": "high"})
-        edit = create(c, "gpt_image_2", "edit_image", {"model": "gpt-image-2", "prompt": "make it blue",
-                                                       "source_image_urls": [inputs_host.url + "/a.png",
-                                                                             inputs_host.url + "/b.png"],
-                                                       "aspect_ratio": "16:9", "output_resolution": "2k"})
-        four_o = create(c, "gpt_4o_image", "text_to_image",
-                        {"model": "gpt-4o-image", "prompt": "two cats", "aspect_ratio": "1:1", "output_count": 2})
-        for action, family, task_id, n in (("text_to_image", "gpt_image", gen, 1), ("edit_image", "gpt_image_2", edit, 1),
-                                           ("text_to_image", "gpt_4o_image", four_o, 2)):
+        gen = create(
+            c,
+            "gpt_image",
+            "text_to_image",
+            {"model": "gpt-image-1.5", "prompt": "a kite", "aspect_ratio": "3:2", "quality": "high"},
+        )
+        edit = create(
+            c,
+            "gpt_image_2",
+            "edit_image",
+            {
+                "model": "gpt-image-2",
+                "prompt": "make it blue",
+                "source_image_urls": [inputs_host.url + "/a.png", inputs_host.url + "/b.png"],
+                "aspect_ratio": "16:9",
+                "output_resolution": "2k",
+            },
+        )
+        four_o = create(
+            c,
+            "gpt_4o_image",
+            "text_to_image",
+            {"model": "gpt-4o-image", "prompt": "two cats", "aspect_ratio": "1:1", "output_count": 2},
+        )
+        for action, family, task_id, n in (
+            ("text_to_image", "gpt_image", gen, 1),
+            ("edit_image", "gpt_image_2", edit, 1),
+            ("text_to_image", "gpt_4o_image", four_o, 2),
+        ):
             body = finish(c, family, action, task_id)
             assert body["status"] == "completed", body
             assert downloads(srv, body, "images") == [PNG] * n
@@ -393,10 +546,17 @@ def test_openai_images_generate_and_edit(srv, modes, inputs_host):
 
 def test_gpt_image_2_at_4k_and_1k_passes_openai(srv, modes):
     with srv.client() as c:
-        for ratio, resolution, size in (("4:3", "4k", "3264x2448"), ("16:9", "1k", "1280x720"),
-                                        ("3:4", "4k", "2448x3264")):
-            task_id = create(c, "gpt_image_2", "text_to_image", {"model": "gpt-image-2", "prompt": "a kite",
-                                                                 "aspect_ratio": ratio, "output_resolution": resolution})
+        for ratio, resolution, size in (
+            ("4:3", "4k", "3264x2448"),
+            ("16:9", "1k", "1280x720"),
+            ("3:4", "4k", "2448x3264"),
+        ):
+            task_id = create(
+                c,
+                "gpt_image_2",
+                "text_to_image",
+                {"model": "gpt-image-2", "prompt": "a kite", "aspect_ratio": ratio, "output_resolution": resolution},
+            )
             assert finish(c, "gpt_image_2", "text_to_image", task_id)["status"] == "completed"
             assert modes.openai.calls("POST", "/generations")[-1]["body"]["size"] == size
 
@@ -405,8 +565,12 @@ def test_openai_moderation_refusal_fails_with_its_message_and_refunds(srv, modes
     modes.openai.mode = "policy"
     _, key = new_account(srv, credits=1000)
     with srv.client(key) as c:
-        task_id = create(c, "gpt_image", "text_to_image",
-                         {"model": "gpt-image-1.5", "prompt": "a fox", "aspect_ratio": "1:1", "quality": "medium"})
+        task_id = create(
+            c,
+            "gpt_image",
+            "text_to_image",
+            {"model": "gpt-image-1.5", "prompt": "a fox", "aspect_ratio": "1:1", "quality": "medium"},
+        )
         body = finish(c, "gpt_image", "text_to_image", task_id)
     assert body["status"] == "failed" and body["error"] == "Your request was rejected by the safety system."
     assert balance(srv, key) == 1000
@@ -414,19 +578,39 @@ def test_openai_moderation_refusal_fails_with_its_message_and_refunds(srv, modes
 
 # --- ElevenLabs ------------------------------------------------------------------------------------------
 
+
 def test_elevenlabs_every_action(srv, modes, inputs_host):
     with srv.client() as c:
         ids = {
-            "text_to_speech": create(c, "elevenlabs", "text_to_speech", {
-                "model": "text-to-speech-multilingual-v2", "text": "Hi there", "voice": "rachel",
-                "stability": 0.4, "similarity_boost": 0.8, "timestamps": True, "language_code": "en",
-                "previous_text": "Well.", "next_text": "Bye."}),
-            "text_to_dialogue": create(c, "elevenlabs", "text_to_dialogue", {
-                "dialogue": [{"text": "Hello", "voice": "Adam"}, {"text": "Hi", "voice": "21m00Tcm4TlvDq8ikWAM"}],
-                "language_code": "en"}),
+            "text_to_speech": create(
+                c,
+                "elevenlabs",
+                "text_to_speech",
+                {
+                    "model": "text-to-speech-multilingual-v2",
+                    "text": "Hi there",
+                    "voice": "rachel",
+                    "stability": 0.4,
+                    "similarity_boost": 0.8,
+                    "timestamps": True,
+                    "language_code": "en",
+                    "previous_text": "Well.",
+                    "next_text": "Bye.",
+                },
+            ),
+            "text_to_dialogue": create(
+                c,
+                "elevenlabs",
+                "text_to_dialogue",
+                {
+                    "dialogue": [{"text": "Hello", "voice": "Adam"}, {"text": "Hi", "voice": "21m00Tcm4TlvDq8ikWAM"}],
+                    "language_code": "en",
+                },
+            ),
             "text_to_sound": create(c, "elevenlabs", "text_to_sound", {"text": "rain", "duration_seconds": 2}),
-            "speech_to_text": create(c, "elevenlabs", "speech_to_text", {
-                "source_audio_url": inputs_host.url + "/talk.mp3", "diarize": True}),
+            "speech_to_text": create(
+                c, "elevenlabs", "speech_to_text", {"source_audio_url": inputs_host.url + "/talk.mp3", "diarize": True}
+            ),
             "isolate_audio": create(c, "elevenlabs", "isolate_audio", {"source_audio_url": inputs_host.url + "/n.mp3"}),
         }
         bodies = {a: finish(c, "elevenlabs", a, t) for a, t in ids.items()}
@@ -434,18 +618,25 @@ def test_elevenlabs_every_action(srv, modes, inputs_host):
     for action in ("text_to_speech", "text_to_dialogue", "text_to_sound", "isolate_audio"):
         assert downloads(srv, bodies[action], "audios") == [MP3]
     assert bodies["text_to_speech"]["audios"][0]["timestamps"][:2] == [
-        {"word": "Hi", "start": 0.0, "end": 0.2}, {"word": "there", "start": 0.3, "end": 0.8}]
+        {"word": "Hi", "start": 0.0, "end": 0.2},
+        {"word": "there", "start": 0.3, "end": 0.8},
+    ]
     assert bodies["speech_to_text"]["text"] == "Hello from the fake."
     speech = modes.eleven.calls("POST", "/with-timestamps")[-1]
     assert speech["voice"] == "21m00Tcm4TlvDq8ikWAM" and speech["headers"]["xi-api-key"] == "xi-test"
     assert speech["body"]["model_id"] == "eleven_multilingual_v2"
     assert speech["body"]["voice_settings"] == {"stability": 0.4, "similarity_boost": 0.8}
     assert (speech["body"]["language_code"], speech["body"]["previous_text"], speech["body"]["next_text"]) == (
-        "en", "Well.", "Bye.")
+        "en",
+        "Well.",
+        "Bye.",
+    )
     dialogue = modes.eleven.calls("POST", "/text-to-dialogue")[-1]["body"]
     assert dialogue["language_code"] == "en"
-    assert dialogue["inputs"] == [{"text": "Hello", "voice_id": "pNInz6obpgDQGcFmaJgB"},
-                                  {"text": "Hi", "voice_id": "21m00Tcm4TlvDq8ikWAM"}]
+    assert dialogue["inputs"] == [
+        {"text": "Hello", "voice_id": "pNInz6obpgDQGcFmaJgB"},
+        {"text": "Hi", "voice_id": "21m00Tcm4TlvDq8ikWAM"},
+    ]
     stt = modes.eleven.calls("POST", "/speech-to-text")[-1]
     assert stt["audio"] == MP3 and stt["body"] == {"model_id": "scribe_v1", "diarize": "true"}
 
@@ -453,8 +644,12 @@ def test_elevenlabs_every_action(srv, modes, inputs_host):
 def test_elevenlabs_unknown_voice_and_refusal_fail_and_refund(srv, modes):
     _, key = new_account(srv, credits=1000)
     with srv.client(key) as c:
-        unknown = create(c, "elevenlabs", "text_to_speech",
-                         {"model": "text-to-speech-multilingual-v2", "text": "x", "voice": "Nobody"})
+        unknown = create(
+            c,
+            "elevenlabs",
+            "text_to_speech",
+            {"model": "text-to-speech-multilingual-v2", "text": "x", "voice": "Nobody"},
+        )
         assert finish(c, "elevenlabs", "text_to_speech", unknown)["error"] == "Unknown voice 'Nobody'"
         modes.eleven.mode = "policy"
         refused = create(c, "elevenlabs", "text_to_sound", {"text": "x"})
@@ -464,6 +659,7 @@ def test_elevenlabs_unknown_voice_and_refusal_fail_and_refund(srv, modes):
 
 
 # --- configuration ---------------------------------------------------------------------------------------
+
 
 def test_a_removed_deployment_fails_its_tasks_instead_of_retrying_forever(tmp_path):
     from runapi.providers import ProviderRegistry
@@ -478,21 +674,37 @@ def test_bad_settings_are_refused_at_start():
     from runapi.providers.upstream import build_router
 
     client = httpx.AsyncClient()
-    for bad in ([{"name": "x", "kind": "replicate"}], [{"kind": "fal"}], [{"name": "sandbox", "kind": "fal"}],
-                [{"name": "a", "kind": "fal", "max_concurrency": 0}], [{"name": "a", "kind": "fal", "colour": 1}]):
+    for bad in (
+        [{"name": "x", "kind": "replicate"}],
+        [{"kind": "fal"}],
+        [{"name": "sandbox", "kind": "fal"}],
+        [{"name": "a", "kind": "fal", "max_concurrency": 0}],
+        [{"name": "a", "kind": "fal", "colour": 1}],
+    ):
         with pytest.raises(ValueError):
             build_router(bad, client, None)
 
 
 # --- fal webhooks ----------------------------------------------------------------------------------------
 
+
 def test_fal_webhook_wakes_the_task_at_once_and_forged_ones_are_refused(tmp_path):
     fal = FakeFal("hooked")
     fal.mode = "webhook"
     # Polling every hour: only the webhook can finish this task within the test.
-    server = start_server(tmp_path, media_upstreams=[
-        {"name": "fal-hooked", "kind": "fal", "base_url": fal.url, "api_key": "k", "poll_seconds": 3600,
-         "webhooks": True}])
+    server = start_server(
+        tmp_path,
+        media_upstreams=[
+            {
+                "name": "fal-hooked",
+                "kind": "fal",
+                "base_url": fal.url,
+                "api_key": "k",
+                "poll_seconds": 3600,
+                "webhooks": True,
+            }
+        ],
+    )
     try:
         with server.client() as c:
             task_id = create(c, "imagen_4", "text_to_image", {"model": "imagen-4", "prompt": "a fox"})
@@ -511,8 +723,13 @@ def test_fal_webhook_wakes_the_task_at_once_and_forged_ones_are_refused(tmp_path
 def test_a_timed_out_task_cancels_its_upstream_job_and_is_refunded(tmp_path):
     fal = FakeFal("stuck")
     fal.mode, fal.slow_polls = "slow", 10**6  # never finishes
-    server = start_server(tmp_path, task_timeout_seconds=1.0, media_upstreams=[
-        {"name": "fal-stuck", "kind": "fal", "base_url": fal.url, "api_key": "k", "poll_seconds": 0.2}])
+    server = start_server(
+        tmp_path,
+        task_timeout_seconds=1.0,
+        media_upstreams=[
+            {"name": "fal-stuck", "kind": "fal", "base_url": fal.url, "api_key": "k", "poll_seconds": 0.2}
+        ],
+    )
     try:
         _, key = new_account(server, credits=1000)
         with server.client(key) as c:

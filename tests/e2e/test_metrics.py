@@ -36,26 +36,38 @@ def test_http_requests_are_counted_by_route_template_with_latency(server, api):
     after = scrape(server)
 
     created = {"method": "POST", "route": T2I, "status": "202"}
-    assert after.value("runapi_http_requests_total", **created) - before.value(
-        "runapi_http_requests_total", **created) == 2
+    assert (
+        after.value("runapi_http_requests_total", **created) - before.value("runapi_http_requests_total", **created)
+        == 2
+    )
     # two different task ids, one series: the template, not the raw path
     status_route = {"method": "GET", "route": T2I + "/{task_id}", "status": "200"}
-    assert after.value("runapi_http_requests_total", **status_route) - before.value(
-        "runapi_http_requests_total", **status_route) == 2
+    assert (
+        after.value("runapi_http_requests_total", **status_route)
+        - before.value("runapi_http_requests_total", **status_route)
+        == 2
+    )
     assert not after.has("runapi_http_requests_total", route=f"{T2I}/{first}")
     unmatched = {"method": "GET", "route": "unmatched", "status": "404"}
-    assert after.value("runapi_http_requests_total", **unmatched) - before.value(
-        "runapi_http_requests_total", **unmatched) == 2
+    assert (
+        after.value("runapi_http_requests_total", **unmatched) - before.value("runapi_http_requests_total", **unmatched)
+        == 2
+    )
     assert not after.has("runapi_http_requests_total", route="/no/such/path/12345")
 
     hist = {"method": "POST", "route": T2I}
-    assert after.value("runapi_http_request_duration_seconds_count", **hist) - before.value(
-        "runapi_http_request_duration_seconds_count", **hist) == 2
+    assert (
+        after.value("runapi_http_request_duration_seconds_count", **hist)
+        - before.value("runapi_http_request_duration_seconds_count", **hist)
+        == 2
+    )
     assert after.value("runapi_http_request_duration_seconds_sum", **hist) > before.value(
-        "runapi_http_request_duration_seconds_sum", **hist)
+        "runapi_http_request_duration_seconds_sum", **hist
+    )
     # cumulative buckets: +Inf holds every observation
     assert after.value("runapi_http_request_duration_seconds_bucket", le="+Inf", **hist) == after.value(
-        "runapi_http_request_duration_seconds_count", **hist)
+        "runapi_http_request_duration_seconds_count", **hist
+    )
 
 
 def test_llm_gateway_requests_are_measured(server, api):
@@ -64,8 +76,9 @@ def test_llm_gateway_requests_are_measured(server, api):
     assert resp.status_code == 200, resp.text
     after = scrape(server)
     labels = {"method": "POST", "route": "/v1/chat/completions", "status": "200"}
-    assert after.value("runapi_http_requests_total", **labels) - before.value(
-        "runapi_http_requests_total", **labels) == 1
+    assert (
+        after.value("runapi_http_requests_total", **labels) - before.value("runapi_http_requests_total", **labels) == 1
+    )
 
 
 def test_task_outcomes_are_counted_by_family(server, api, recorder):
@@ -73,8 +86,9 @@ def test_task_outcomes_are_counted_by_family(server, api, recorder):
     done = wait_done(api, T2I, api.post(T2I, json={"model": "nano-banana", "prompt": "x"}).json()["id"])
     assert done["status"] == "completed"
     missing = recorder(lambda m, p, h, b: (404, {}, b"missing"))
-    failed_id = api.post(EDIT, json={"model": "nano-banana-edit", "prompt": "x",
-                                     "source_image_urls": [f"{missing.url}/x.png"]}).json()["id"]
+    failed_id = api.post(
+        EDIT, json={"model": "nano-banana-edit", "prompt": "x", "source_image_urls": [f"{missing.url}/x.png"]}
+    ).json()["id"]
     assert wait_done(api, EDIT, failed_id)["status"] == "failed"
     after = scrape(server)
 
@@ -98,7 +112,8 @@ def test_callback_outcomes(server, api, recorder):
 
     def delta(outcome: str) -> float:
         return scrape(server).value("runapi_callback_deliveries_total", outcome=outcome) - before.value(
-            "runapi_callback_deliveries_total", outcome=outcome)
+            "runapi_callback_deliveries_total", outcome=outcome
+        )
 
     # the counter moves just after the attempt is recorded, so wait for the last one
     wait_for(lambda: delta("given_up") == 1)
@@ -112,11 +127,16 @@ def test_upstream_errors_and_llm_tokens_helpers(server):
     record_upstream_error("openai-test", "rate_limited")
     record_llm_tokens("gpt-test-model", input_tokens=120, output_tokens=30, cached_tokens=20)
     after = scrape(server)
-    assert after.value("runapi_upstream_errors_total", provider="openai-test", kind="rate_limited") - before.value(
-        "runapi_upstream_errors_total", provider="openai-test", kind="rate_limited") == 2
-    tokens = {kind: after.value("runapi_llm_tokens_billed_total", model="gpt-test-model", kind=kind)
-              - before.value("runapi_llm_tokens_billed_total", model="gpt-test-model", kind=kind)
-              for kind in ("input", "cached_input", "output")}
+    assert (
+        after.value("runapi_upstream_errors_total", provider="openai-test", kind="rate_limited")
+        - before.value("runapi_upstream_errors_total", provider="openai-test", kind="rate_limited")
+        == 2
+    )
+    tokens = {
+        kind: after.value("runapi_llm_tokens_billed_total", model="gpt-test-model", kind=kind)
+        - before.value("runapi_llm_tokens_billed_total", model="gpt-test-model", kind=kind)
+        for kind in ("input", "cached_input", "output")
+    }
     assert tokens == {"input": 100, "cached_input": 20, "output": 30}
 
 
@@ -212,6 +232,7 @@ def test_multiprocess_mode_merges_the_counts_of_every_process(tmp_path):
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     for count in (2, 3):
         subprocess.run([sys.executable, "-c", COUNT_IN_A_PROCESS, str(count)], env=env, check=True)
-    merged = subprocess.run([sys.executable, "-c", MERGED_SCRAPE], env=env, check=True, capture_output=True,
-                            text=True).stdout
+    merged = subprocess.run(
+        [sys.executable, "-c", MERGED_SCRAPE], env=env, check=True, capture_output=True, text=True
+    ).stdout
     assert Scrape(merged).value("runapi_tasks_created_total", family="multiprocess_family") == 5

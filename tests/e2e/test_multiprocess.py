@@ -39,6 +39,7 @@ def management_key(cluster: Cluster) -> str:
             return (await admin.mint_key(db, 1, "management", name="ops")).token
         finally:
             await db.dispose()
+
     return asyncio.run(go())
 
 
@@ -48,8 +49,9 @@ def client(proc, key: str = TEST_KEY) -> httpx.Client:
 
 @pytest.fixture
 def cluster(services, tmp_path):
-    made = Cluster(services, tmp_path, settings={"RUNAPI_AUTH_CACHE_SECONDS": HOUR,
-                                                 "RUNAPI_WORKER_IDLE_POLL_SECONDS": HOUR})
+    made = Cluster(
+        services, tmp_path, settings={"RUNAPI_AUTH_CACHE_SECONDS": HOUR, "RUNAPI_WORKER_IDLE_POLL_SECONDS": HOUR}
+    )
     yield made
     made.stop_all()
 
@@ -101,12 +103,15 @@ def test_serve_workers_runs_n_api_processes_and_replaces_one_that_dies(cluster):
     cluster.start(serve)
     cluster.start(worker)
     # multiprocessing may add a resource tracker; the API processes are the ones serving our port
-    api_pids = eventually(lambda: (p := {c for c in children(serve.popen.pid) if _listens(c)}) and
-                          len(p) == 2 and p, "two API processes")
+    api_pids = eventually(
+        lambda: (p := {c for c in children(serve.popen.pid) if _listens(c)}) and len(p) == 2 and p, "two API processes"
+    )
     victim = min(api_pids)
     os.kill(victim, signal.SIGKILL)
-    eventually(lambda: (p := {c for c in children(serve.popen.pid) if _listens(c)}) and len(p) == 2 and
-               victim not in p, "the dead API process is replaced")
+    eventually(
+        lambda: (p := {c for c in children(serve.popen.pid) if _listens(c)}) and len(p) == 2 and victim not in p,
+        "the dead API process is replaced",
+    )
     with client(serve) as c:
         for i in range(10):
             r = c.post(LYRICS, json={"prompt": f"after the crash {i}"})

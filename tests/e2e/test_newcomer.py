@@ -22,8 +22,15 @@ def cli(*args, cwd=None, env=None, timeout=60):
     for name in ("RUNAPI_DATA_DIR", "RUNAPI_DATABASE_URL"):
         if env.get(name) == "":
             env.pop(name)
-    return subprocess.run([sys.executable, "-m", "runapi.cli", *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "runapi.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
 
 
 # ------------------------------------------------------------------ callbacks that would never be delivered
@@ -62,12 +69,15 @@ def test_the_root_points_to_the_docs(server):
 # ------------------------------------------------------------------ a bad RUNAPI_*_UPSTREAMS
 
 
-@pytest.mark.parametrize(("variable", "value", "named"), [
-    ("RUNAPI_MEDIA_UPSTREAMS", '[{"name": "fal-main", "kind": "fall"}]', "fal-main"),
-    ("RUNAPI_MEDIA_UPSTREAMS", '[{"name": "fal-main"', None),
-    ("RUNAPI_LLM_UPSTREAMS", '[{"name": "openai", "base_url": "https://x", "protocol": "grpc"}]', "openai"),
-    ("RUNAPI_LLM_UPSTREAMS", '[{"name": "openai"}]', "openai"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("RUNAPI_MEDIA_UPSTREAMS", '[{"name": "fal-main", "kind": "fall"}]', "fal-main"),
+        ("RUNAPI_MEDIA_UPSTREAMS", '[{"name": "fal-main"', None),
+        ("RUNAPI_LLM_UPSTREAMS", '[{"name": "openai", "base_url": "https://x", "protocol": "grpc"}]', "openai"),
+        ("RUNAPI_LLM_UPSTREAMS", '[{"name": "openai"}]', "openai"),
+    ],
+)
 def test_a_bad_upstreams_setting_is_one_line_and_exit_2(tmp_path, variable, value, named):
     out = cli("serve", "--port", "9", cwd=tmp_path, env={variable: value, "RUNAPI_DATA_DIR": str(tmp_path / "d")})
     assert out.returncode == 2, out.stderr
@@ -101,8 +111,13 @@ def test_admin_names_its_database_and_will_not_create_one_unasked(tmp_path):
 def outage(tmp_path):
     fal = FakeFal("down")
     fal.mode = "status500"
-    srv = start_server(tmp_path, max_task_attempts=2, media_upstreams=[
-        {"name": "fal-down", "kind": "fal", "base_url": fal.url, "api_key": "k", "poll_seconds": 0.05}])
+    srv = start_server(
+        tmp_path,
+        max_task_attempts=2,
+        media_upstreams=[
+            {"name": "fal-down", "kind": "fal", "base_url": fal.url, "api_key": "k", "poll_seconds": 0.05}
+        ],
+    )
     yield srv
     srv.stop()
     fal.stop()
@@ -111,8 +126,9 @@ def outage(tmp_path):
 def test_an_expected_upstream_failure_logs_one_line_without_a_traceback(outage, caplog):
     caplog.set_level(logging.WARNING, logger="runapi")
     with outage.client() as api:
-        task_id = api.post("/api/v1/imagen_4/text_to_image",
-                           json={"model": "imagen-4-ultra", "prompt": "a fox"}).json()["id"]
+        task_id = api.post(
+            "/api/v1/imagen_4/text_to_image", json={"model": "imagen-4-ultra", "prompt": "a fox"}
+        ).json()["id"]
         done = wait_done(api, "/api/v1/imagen_4/text_to_image", task_id, timeout=30)
     assert done["status"] == "failed" and "HTTP 500" in done["error"]
     steps = [r for r in caplog.records if r.name == "runapi.worker" and "step failed" in r.getMessage()]

@@ -39,8 +39,9 @@ def recording_sandbox():
 
     async def poll(self, task, job):
         log = READS[(task.action.key, task.model.id if task.model else "")]
-        recorded = dataclasses.replace(task, params=_Recording(task.params, log),
-                                       refs=_Recording(task.refs, log, iteration_reads=True))
+        recorded = dataclasses.replace(
+            task, params=_Recording(task.params, log), refs=_Recording(task.refs, log, iteration_reads=True)
+        )
         return await original(self, recorded, job)
 
     SandboxProvider.poll = poll
@@ -112,7 +113,9 @@ def test_every_parameter_has_an_effect(api, inputs_host):
     _run_examples(api, inputs_host.url)
     unread = unread_params()
     new = sorted(unread - KNOWN_IGNORED)
-    assert not new, ("accepted but never read by the sandbox or any upstream mapping (give them an effect, or "
-                     f"`effect: none` with a `reason` in the catalog): {new}")
+    assert not new, (
+        "accepted but never read by the sandbox or any upstream mapping (give them an effect, or "
+        f"`effect: none` with a `reason` in the catalog): {new}"
+    )
     fixed = sorted(KNOWN_IGNORED - unread)
     assert not fixed, f"read now: remove from KNOWN_IGNORED: {fixed}"

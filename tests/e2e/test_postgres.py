@@ -25,6 +25,7 @@ def run(coro_fn, url: str):
             return await coro_fn(db)
         finally:
             await db.dispose()
+
     return asyncio.run(go())
 
 
@@ -38,12 +39,16 @@ def test_migrations_from_many_processes_at_once(services):
             await dbs[0].create_schema()  # and again: nothing to do
             async with dbs[0].read() as conn:
                 versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
-                n_tables = (await conn.execute(text(
-                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"))).scalar()
+                n_tables = (
+                    await conn.execute(
+                        text("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
+                    )
+                ).scalar()
             return versions, n_tables
         finally:
             for db in dbs:
                 await db.dispose()
+
     versions, n_tables = asyncio.run(go())
     assert len(versions) == 1 and n_tables > 5
 
@@ -62,6 +67,7 @@ def test_concurrent_metered_settlements_carry_every_micro_cent(services):
             batcher = batchers[i % 3]
             await batcher.reserve(account_id, None, f"req-{i}", 1, model=None, guardrail_id=None)
             return await batcher.settle(account_id, None, f"req-{i}", 1, 333_333)
+
         try:
             charged = await asyncio.gather(*(one(i) for i in range(60)))
         finally:
@@ -69,8 +75,11 @@ def test_concurrent_metered_settlements_carry_every_micro_cent(services):
                 await b.close()
                 await b.db.dispose()
         async with db.read() as conn:
-            balance, carry = (await conn.execute(select(accounts.c.balance_cents, accounts.c.carry_micro_cents)
-                                                 .where(accounts.c.id == account_id))).one()
+            balance, carry = (
+                await conn.execute(
+                    select(accounts.c.balance_cents, accounts.c.carry_micro_cents).where(accounts.c.id == account_id)
+                )
+            ).one()
         return sum(charged), balance, carry
 
     total_charged, balance, carry = run(go, url)
@@ -82,6 +91,7 @@ def test_an_unreachable_database_is_unavailable_not_an_error():
     async def go(db):
         async with db.read() as conn:
             await conn.execute(text("SELECT 1"))
+
     with pytest.raises(DatabaseUnavailable) as caught:
         run(go, f"postgresql+asyncpg://runapi@127.0.0.1:{free_port()}/postgres")
     refusal = as_api_error(caught.value)
@@ -95,6 +105,8 @@ def test_nul_characters_are_a_client_error_not_a_crash(db_server):
         assert c.get("/api/v1/nano_banana/text_to_image/abc%00def").status_code in (404, 422)
         r = c.post("/api/v1/suno/generate_lyrics", json={"prompt": "nul \x00 inside"})  # JSON escapes it: fine
         assert r.status_code == 202, r.text
-        r = c.post("/api/v1/grok_imagine/image_to_video", json={"model": "grok-imagine-image-to-video",
-                                                               "source_task_id": "x\x00y", "prompt": "go"})
+        r = c.post(
+            "/api/v1/grok_imagine/image_to_video",
+            json={"model": "grok-imagine-image-to-video", "source_task_id": "x\x00y", "prompt": "go"},
+        )
         assert r.status_code in (404, 422), r.text  # a task reference looked up in the database

@@ -47,4 +47,5 @@ def test_redis_carries_every_signal_between_processes(services):
         finally:
             await a.close()
             await b.close()
+
     asyncio.run(go())

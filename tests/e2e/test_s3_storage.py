@@ -21,8 +21,14 @@ def s3():
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
-                          region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}),
+    )
     client.create_bucket(Bucket="runapi-test")
     yield endpoint, client
     server.stop()
@@ -31,9 +37,15 @@ def s3():
 @pytest.fixture(scope="module")
 def s3_server(s3, tmp_path_factory):
     endpoint, _ = s3
-    srv = start_server(tmp_path_factory.mktemp("s3srv"), storage_backend="s3", s3_bucket="runapi-test",
-                       s3_prefix="objects", s3_endpoint_url=endpoint, s3_access_key_id="test",
-                       s3_secret_access_key="test")
+    srv = start_server(
+        tmp_path_factory.mktemp("s3srv"),
+        storage_backend="s3",
+        s3_bucket="runapi-test",
+        s3_prefix="objects",
+        s3_endpoint_url=endpoint,
+        s3_access_key_id="test",
+        s3_secret_access_key="test",
+    )
     yield srv
     srv.stop()
 
@@ -53,8 +65,10 @@ def test_results_and_uploads_live_in_the_bucket(s3, s3_server):
         up = api.post("/api/v1/files", files={"file": ("a.png", png)}).json()
         assert httpx.get(up["url"]).content == png
         # an upload used as an input is read back from the bucket
-        made = api.post("/api/v1/nano_banana/edit_image", json={"model": "nano-banana-edit", "prompt": "x",
-                                                                "source_image_urls": [up["url"]]})
+        made = api.post(
+            "/api/v1/nano_banana/edit_image",
+            json={"model": "nano-banana-edit", "prompt": "x", "source_image_urls": [up["url"]]},
+        )
         assert wait_done(api, "/api/v1/nano_banana/edit_image", made.json()["id"])["status"] == "completed"
         # the SDK's direct upload lands in the bucket too
         prepared = api.post("/api/v1/files/prepare", json={"filename": "b.png", "byte_size": len(png)}).json()

@@ -11,8 +11,9 @@ nano = pytest.importorskip("runapi.nano_banana")
 
 def test_sdk_creates_and_waits_for_a_task(server):
     client = nano.NanoBananaClient(api_key=server.key, base_url=server.url)
-    result = client.text_to_image.run(model="nano-banana-pro", prompt="a cat in a space helmet",
-                                      aspect_ratio="16:9", output_resolution="1k")
+    result = client.text_to_image.run(
+        model="nano-banana-pro", prompt="a cat in a space helmet", aspect_ratio="16:9", output_resolution="1k"
+    )
     assert result.status == "completed"
     url = result.images[0].url
     img = Image.open(io.BytesIO(httpx.get(url).content))
@@ -32,6 +33,7 @@ def test_sdk_account_endpoints(server):
 
 def test_sdk_maps_errors(server):
     from runapi.core import errors
+
     client = nano.NanoBananaClient(api_key=server.key, base_url=server.url)
     with pytest.raises(errors.ValidationError) as info:
         client.text_to_image.create(model="nano-banana", prompt="x", aspect_ratio="8:1")

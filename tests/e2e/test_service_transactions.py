@@ -22,6 +22,7 @@ def _count(server, table, *where) -> int:
     async def go(db):
         async with db.read() as conn:
             return (await conn.execute(select(func.count()).select_from(table).where(*where))).scalar_one()
+
     return server.db_call(go)
 
 
@@ -34,8 +35,7 @@ def test_add_member_leaves_no_member_without_its_key(server, monkeypatch):
     assert resp.status_code == 500
     monkeypatch.undo()
     assert _count(server, users, users.c.email == email) == 0
-    assert _count(server, memberships, memberships.c.user_id.in_(select(users.c.id).where(users.c.email == email))) \
-        == 0
+    assert _count(server, memberships, memberships.c.user_id.in_(select(users.c.id).where(users.c.email == email))) == 0
     with server.client(existing.token) as m:  # and the member can be added once the failure is gone
         resp = m.post("/api/v1/members", json={"email": email})
     assert resp.status_code == 201, resp.text
@@ -60,8 +60,9 @@ def test_create_account_leaves_no_account_without_its_key(server, monkeypatch):
         server.db_call(lambda db: admin.create_account_with_key(db, name, f"{name}@acme.test", 100, "default"))
     monkeypatch.undo()
     assert _count(server, accounts, accounts.c.name == name) == 0
-    created, key = server.db_call(lambda db: admin.create_account_with_key(db, name, f"{name}@acme.test", 100,
-                                                                           "default"))
+    created, key = server.db_call(
+        lambda db: admin.create_account_with_key(db, name, f"{name}@acme.test", 100, "default")
+    )
     with server.client(key.token) as c:
         assert c.get("/api/v1/me/balance").json()["balance_cents"] == 100
     assert created["account_id"] > 1

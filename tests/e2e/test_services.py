@@ -32,7 +32,13 @@ WORKER_RUN = textwrap.dedent("""
 def test_worker_runs_without_the_web_layer(tmp_path):
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
     env = {k: v for k, v in env.items() if not k.startswith("RUNAPI_")}  # only this test's settings
-    out = subprocess.run([sys.executable, "-c", WORKER_RUN, str(tmp_path)], env=env, capture_output=True,
-                         text=True, timeout=60, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", WORKER_RUN, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "WEB:", out.stdout

@@ -9,9 +9,15 @@ import pytest
 from runapi.net.safe_http import safe_client
 
 LOOPBACK_FORMS = [
-    "http://127.0.0.1:{port}/", "http://localhost:{port}/", "http://2130706433:{port}/",
-    "http://0177.0.0.1:{port}/", "http://0x7f.0.0.1:{port}/", "http://127.1:{port}/",
-    "http://[::1]:{port}/", "http://[::ffff:127.0.0.1]:{port}/", "http://[::ffff:7f00:1]:{port}/",
+    "http://127.0.0.1:{port}/",
+    "http://localhost:{port}/",
+    "http://2130706433:{port}/",
+    "http://0177.0.0.1:{port}/",
+    "http://0x7f.0.0.1:{port}/",
+    "http://127.1:{port}/",
+    "http://[::1]:{port}/",
+    "http://[::ffff:127.0.0.1]:{port}/",
+    "http://[::ffff:7f00:1]:{port}/",
 ]
 
 
@@ -19,6 +25,7 @@ def fetch(url, **kw):
     async def go():
         async with safe_client(**kw) as c:
             return await c.get(url)
+
     return asyncio.run(go())
 
 

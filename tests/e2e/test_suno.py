@@ -61,8 +61,11 @@ def client(server):
 @pytest.fixture(scope="module")
 def song(client):
     """A completed text_to_music task (auto lyrics)."""
-    return run(client, "text_to_music", {"vocal_mode": "auto_lyrics", "model": "suno-v5",
-                                         "prompt": "A chill lo-fi beat about the city at night"})
+    return run(
+        client,
+        "text_to_music",
+        {"vocal_mode": "auto_lyrics", "model": "suno-v5", "prompt": "A chill lo-fi beat about the city at night"},
+    )
 
 
 @pytest.fixture
@@ -86,7 +89,7 @@ def test_text_to_music_returns_two_real_tracks_shaped_like_the_docs(client, song
         assert track["stream_audio_url"] == track["audio_url"]
         x = audio_of(client, track["audio_url"])
         assert 30 <= track["duration"] <= 60 and abs(len(x) / SR - track["duration"]) < 0.05
-        assert np.sqrt(np.mean(x ** 2)) > 0.02  # real music, not silence
+        assert np.sqrt(np.mean(x**2)) > 0.02  # real music, not silence
         cover = Image.open(io.BytesIO(fetch(client, track["image_url"])))
         assert cover.format == "JPEG" and cover.size == (512, 512)
     a, b = (audio_of(client, t["audio_url"]) for t in song["audios"])
@@ -94,8 +97,11 @@ def test_text_to_music_returns_two_real_tracks_shaped_like_the_docs(client, song
 
 
 def test_same_request_same_tracks(client, song):
-    again = run(client, "text_to_music", {"vocal_mode": "auto_lyrics", "model": "suno-v5",
-                                          "prompt": "A chill lo-fi beat about the city at night"})
+    again = run(
+        client,
+        "text_to_music",
+        {"vocal_mode": "auto_lyrics", "model": "suno-v5", "prompt": "A chill lo-fi beat about the city at night"},
+    )
     assert again["id"] != song["id"]
     assert [t["id"] for t in again["audios"]] == [t["id"] for t in song["audios"]]
     assert fetch(client, again["audios"][0]["audio_url"]) == fetch(client, song["audios"][0]["audio_url"])
@@ -103,13 +109,25 @@ def test_same_request_same_tracks(client, song):
 
 def test_exact_lyrics_and_instrumental_modes(client):
     lyrics = "[Verse]\n夜晚城市 灯火辉煌\n\n[Chorus]\n钢铁的心 不会迷茫"
-    done = run(client, "text_to_music", {"vocal_mode": "exact_lyrics", "lyrics": lyrics, "style": "rock, electrifying",
-                                         "title": "钢铁侠", "model": "suno-v4"})
+    done = run(
+        client,
+        "text_to_music",
+        {
+            "vocal_mode": "exact_lyrics",
+            "lyrics": lyrics,
+            "style": "rock, electrifying",
+            "title": "钢铁侠",
+            "model": "suno-v4",
+        },
+    )
     for t in done["audios"]:
         assert t["lyrics"] == lyrics and t["title"] == "钢铁侠" and t["tags"] == ["rock", "electrifying"]
         assert t["model_name"] == "chirp-v4"
-    inst = run(client, "text_to_music", {"vocal_mode": "instrumental", "style": "Jazz", "title": "Late Night",
-                                         "model": "suno-v4.5"})
+    inst = run(
+        client,
+        "text_to_music",
+        {"vocal_mode": "instrumental", "style": "Jazz", "title": "Late Night", "model": "suno-v4.5"},
+    )
     assert all(t["lyrics"] == "[Instrumental]" and t["tags"] == ["Jazz"] for t in inst["audios"])
 
 
@@ -118,9 +136,19 @@ def test_full_chain_extend_convert_separate_visualize_lyrics(client, song):
     source = audio_of(client, track["audio_url"])
 
     # extend by audio_id alone, as the docs send it: the source up to continue_at, then a continuation
-    ext = run(client, "extend_music", {"parameter_mode": "custom", "audio_id": track["id"], "continue_at": 12,
-                                       "prompt": "Add a bright final chorus", "style": "lo-fi pop",
-                                       "title": "City Night Extended", "model": "suno-v5"})
+    ext = run(
+        client,
+        "extend_music",
+        {
+            "parameter_mode": "custom",
+            "audio_id": track["id"],
+            "continue_at": 12,
+            "prompt": "Add a bright final chorus",
+            "style": "lo-fi pop",
+            "title": "City Night Extended",
+            "model": "suno-v5",
+        },
+    )
     assert ext["generation_stage"] == "all_audios_ready" and len(ext["audios"]) == 2
     extended = ext["audios"][0]
     assert set(extended) == TRACK_KEYS and extended["title"] == "City Night Extended"
@@ -129,7 +157,7 @@ def test_full_chain_extend_convert_separate_visualize_lyrics(client, song):
     assert abs(len(y) / SR - extended["duration"]) < 0.05
     assert 12 + 15 < extended["duration"] < 12 + 40
     assert corr(y[: 11 * SR], source[: 11 * SR]) > 0.98  # the head is the source itself
-    assert abs(corr(y[14 * SR:20 * SR], source[14 * SR:20 * SR])) < 0.5  # then new material
+    assert abs(corr(y[14 * SR : 20 * SR], source[14 * SR : 20 * SR])) < 0.5  # then new material
 
     # convert the extended track to WAV: the decoded audio, same duration
     wav = run(client, "convert_audio", {"task_id": ext["id"], "audio_id": extended["id"]})
@@ -149,8 +177,11 @@ def test_full_chain_extend_convert_separate_visualize_lyrics(client, song):
     assert corr(vocal + inst, y) > 0.99 and corr(vocal, inst) < 0.9
 
     # a music video of the extended track, with that track as its sound
-    vid = run(client, "visualize_music", {"task_id": ext["id"], "audio_id": extended["id"], "author": "Suno Artist",
-                                          "domain_name": "music.example.com"})
+    vid = run(
+        client,
+        "visualize_music",
+        {"task_id": ext["id"], "audio_id": extended["id"], "author": "Suno Artist", "domain_name": "music.example.com"},
+    )
     data = fetch(client, vid["video_url"])
     info = media.probe(data)
     assert info.has_audio and (info.width, info.height) == (640, 360)
@@ -185,8 +216,21 @@ def test_split_stems_then_midi(client, song):
     source = audio_of(client, track["audio_url"])
     sep = run(client, "separate_audio_stems", {"task_id": song["id"], "audio_id": track["id"], "type": "split_stem"})
     stems = sep["separated_audios"]
-    names = ["backing_vocals", "bass", "brass", "drums", "fx", "guitar", "keyboard", "piano", "percussion",
-             "strings", "synth", "vocal", "woodwinds"]
+    names = [
+        "backing_vocals",
+        "bass",
+        "brass",
+        "drums",
+        "fx",
+        "guitar",
+        "keyboard",
+        "piano",
+        "percussion",
+        "strings",
+        "synth",
+        "vocal",
+        "woodwinds",
+    ]
     assert sorted(stems) == sorted(f"{n}_url" for n in names)
     decoded = {n: audio_of(client, stems[f"{n}_url"]) for n in names}
     assert all(len(x) == len(source) for x in decoded.values())
@@ -208,8 +252,9 @@ def test_split_stems_then_midi(client, song):
     assert np.median(bass_pitches) < 60
 
     vocal_only = run(client, "separate_audio_stems", {"task_id": song["id"], "audio_id": track["id"]})
-    failed = wait_done(client, f"{BASE}/generate_midi", create(client, "generate_midi",
-                                                               {"task_id": vocal_only["id"]})["id"])
+    failed = wait_done(
+        client, f"{BASE}/generate_midi", create(client, "generate_midi", {"task_id": vocal_only["id"]})["id"]
+    )
     assert failed["status"] == "failed" and "split_stem" in failed["error"]
 
 
@@ -222,56 +267,132 @@ def test_artwork_replace_section_and_persona(client, song):
 
     track = song["audios"][0]
     source = audio_of(client, track["audio_url"])
-    rep = run(client, "replace_section", {"task_id": song["id"], "audio_id": track["id"], "tags": "Jazz",
-                                          "lyrics": "[Verse]\nA calm and relaxing piano track.",
-                                          "title": "Relaxing Piano", "infill_start_time": 10.5,
-                                          "infill_end_time": 20.75})
+    rep = run(
+        client,
+        "replace_section",
+        {
+            "task_id": song["id"],
+            "audio_id": track["id"],
+            "tags": "Jazz",
+            "lyrics": "[Verse]\nA calm and relaxing piano track.",
+            "title": "Relaxing Piano",
+            "infill_start_time": 10.5,
+            "infill_end_time": 20.75,
+        },
+    )
     new = rep["track"]
     assert set(new) == TRACK_KEYS and new["id"] == track["id"] and new["tags"] == ["Jazz"]
     y = audio_of(client, new["audio_url"])
     assert abs(len(y) - len(source)) < SR // 50 and abs(new["duration"] - track["duration"]) < 0.05
-    assert corr(y[: 10 * SR], source[: 10 * SR]) > 0.98 and corr(y[21 * SR:], source[21 * SR:]) > 0.98
-    assert abs(corr(y[11 * SR:20 * SR], source[11 * SR:20 * SR])) < 0.6
+    assert corr(y[: 10 * SR], source[: 10 * SR]) > 0.98 and corr(y[21 * SR :], source[21 * SR :]) > 0.98
+    assert abs(corr(y[11 * SR : 20 * SR], source[11 * SR : 20 * SR])) < 0.6
 
-    persona = create(client, "generate_persona", {"task_id": song["id"], "audio_id": track["id"],
-                                                  "name": "Electronic Pop Singer", "description": "Modern pop"}, 200)
+    persona = create(
+        client,
+        "generate_persona",
+        {"task_id": song["id"], "audio_id": track["id"], "name": "Electronic Pop Singer", "description": "Modern pop"},
+        200,
+    )
     assert set(persona) == {"persona"} and persona["persona"]["name"] == "Electronic Pop Singer"
     assert persona["persona"]["description"] == "Modern pop" and re.fullmatch(r"[0-9a-f]{32}", persona["persona"]["id"])
-    used = run(client, "text_to_music", {"vocal_mode": "auto_lyrics", "prompt": "more of that", "model": "suno-v4",
-                                         "persona_id": persona["persona"]["id"], "persona_type": "style"})
+    used = run(
+        client,
+        "text_to_music",
+        {
+            "vocal_mode": "auto_lyrics",
+            "prompt": "more of that",
+            "model": "suno-v4",
+            "persona_id": persona["persona"]["id"],
+            "persona_type": "style",
+        },
+    )
     assert len(used["audios"]) == 2
 
 
 def test_uploads_cover_mashup_vocals_accompaniment_and_upload_extend(client, host):
     src = media.decode_audio(samples.sample_bytes("mp3"))
-    cover = run(client, "cover_audio", {"upload_url": f"{host.url}/music.mp3", "vocal_mode": "instrumental",
-                                        "style": "Classical", "title": "Peaceful Piano Meditation", "model": "suno-v5"})
+    cover = run(
+        client,
+        "cover_audio",
+        {
+            "upload_url": f"{host.url}/music.mp3",
+            "vocal_mode": "instrumental",
+            "style": "Classical",
+            "title": "Peaceful Piano Meditation",
+            "model": "suno-v5",
+        },
+    )
     for t in cover["audios"]:
         assert set(t) == TRACK_KEYS and t["title"] == "Peaceful Piano Meditation"
         assert abs(t["duration"] - len(src) / SR) < 0.05
-    mash = run(client, "create_mashup", {"upload_url_list": [f"{host.url}/a.mp3", f"{host.url}/b.wav"],
-                                         "vocal_mode": "auto_lyrics", "prompt": "Blend both", "model": "suno-v4"})
+    mash = run(
+        client,
+        "create_mashup",
+        {
+            "upload_url_list": [f"{host.url}/a.mp3", f"{host.url}/b.wav"],
+            "vocal_mode": "auto_lyrics",
+            "prompt": "Blend both",
+            "model": "suno-v4",
+        },
+    )
     assert len(mash["audios"]) == 2 and "[Verse]" in mash["audios"][0]["lyrics"]
-    voc = run(client, "add_vocals", {"upload_url": f"{host.url}/music.mp3", "lyrics": "[Verse]\nSoothing melody",
-                                     "title": "With Vocals", "style": "Jazz", "model": "suno-v4.5-plus"})
+    voc = run(
+        client,
+        "add_vocals",
+        {
+            "upload_url": f"{host.url}/music.mp3",
+            "lyrics": "[Verse]\nSoothing melody",
+            "title": "With Vocals",
+            "style": "Jazz",
+            "model": "suno-v4.5-plus",
+        },
+    )
     y = audio_of(client, voc["audios"][0]["audio_url"])
     assert voc["audios"][0]["lyrics"] == "[Verse]\nSoothing melody" and abs(len(y) - len(src)) < SR // 50
     assert 0.3 < corr(y, src) < 0.99  # the upload is there, with something added
-    acc = run(client, "add_instrumental", {"upload_url": f"{host.url}/music.mp3", "title": "Relaxing Piano",
-                                           "tags": "Relaxing Piano, Ambient, Peaceful",
-                                           "negative_tags": "Heavy Metal", "model": "suno-v4.5-all"})
+    acc = run(
+        client,
+        "add_instrumental",
+        {
+            "upload_url": f"{host.url}/music.mp3",
+            "title": "Relaxing Piano",
+            "tags": "Relaxing Piano, Ambient, Peaceful",
+            "negative_tags": "Heavy Metal",
+            "model": "suno-v4.5-all",
+        },
+    )
     assert acc["audios"][0]["tags"] == ["Relaxing Piano", "Ambient", "Peaceful"]
-    ext = run(client, "extend_music", {"upload_url": f"{host.url}/music.mp3", "parameter_mode": "custom",
-                                       "prompt": "More piano", "style": "Classical", "title": "Extended",
-                                       "continue_at": 2, "instrumental": True, "model": "suno-v4.5"})
+    ext = run(
+        client,
+        "extend_music",
+        {
+            "upload_url": f"{host.url}/music.mp3",
+            "parameter_mode": "custom",
+            "prompt": "More piano",
+            "style": "Classical",
+            "title": "Extended",
+            "continue_at": 2,
+            "instrumental": True,
+            "model": "suno-v4.5",
+        },
+    )
     z = audio_of(client, ext["audios"][0]["audio_url"])
     assert corr(z[: int(1.4 * SR)], src[: int(1.4 * SR)]) > 0.98 and len(z) > 15 * SR
     assert ext["audios"][0]["lyrics"] == "[Instrumental]"
 
 
 def test_text_to_sound_loop(client):
-    done = run(client, "text_to_sound", {"prompt": "Rain on a tin roof, distant thunder", "model": "suno-v5",
-                                         "sound_loop": True, "sound_tempo": 90, "sound_key": "Cm"})
+    done = run(
+        client,
+        "text_to_sound",
+        {
+            "prompt": "Rain on a tin roof, distant thunder",
+            "model": "suno-v5",
+            "sound_loop": True,
+            "sound_tempo": 90,
+            "sound_key": "Cm",
+        },
+    )
     keys = TRACK_KEYS - {"lyrics"} | {"prompt"}
     for t in done["audios"]:
         assert set(t) == keys and t["prompt"] == "Rain on a tin roof, distant thunder" and "loopable" in t["tags"]
@@ -309,31 +430,60 @@ def test_boost_style_is_synchronous(client):
 
 
 def test_voice_chain_and_check_voice(client, host):
-    phrase = run(client, "voice_to_validation_phrase", {"voice_url": f"{host.url}/source-vocal.mp3",
-                                                        "vocal_start_seconds": 0, "vocal_end_seconds": 2,
-                                                        "language": "zh"})
+    phrase = run(
+        client,
+        "voice_to_validation_phrase",
+        {
+            "voice_url": f"{host.url}/source-vocal.mp3",
+            "vocal_start_seconds": 0,
+            "vocal_end_seconds": 2,
+            "language": "zh",
+        },
+    )
     assert set(phrase) == {"id", "status", "model", "provider_status", "validation_phrase"}
     assert phrase["provider_status"] == "wait_validating" and re.search(r"[\u4e00-\u9fff]", phrase["validation_phrase"])
     again = run(client, "regenerate_validation_phrase", {"task_id": phrase["id"]})
     assert again["validation_phrase"] != phrase["validation_phrase"]
     assert re.search(r"[\u4e00-\u9fff]", again["validation_phrase"])
     third = run(client, "regenerate_validation_phrase", {"task_id": again["id"]})
-    assert third["validation_phrase"] != again["validation_phrase"] and re.search(r"[\u4e00-\u9fff]",
-                                                                                  third["validation_phrase"])
-    voice = run(client, "generate_voice", {"task_id": again["id"], "verify_url": f"{host.url}/verify-read.mp3",
-                                           "voice_name": "Warm", "singer_skill_level": "advanced"})
+    assert third["validation_phrase"] != again["validation_phrase"] and re.search(
+        r"[\u4e00-\u9fff]", third["validation_phrase"]
+    )
+    voice = run(
+        client,
+        "generate_voice",
+        {
+            "task_id": again["id"],
+            "verify_url": f"{host.url}/verify-read.mp3",
+            "voice_name": "Warm",
+            "singer_skill_level": "advanced",
+        },
+    )
     assert voice["provider_status"] == "success" and voice["voice_id"].startswith("voice_")
     check = client.post(f"{BASE}/check_voice", json={"task_id": voice["id"]})
     assert check.status_code == 200 and check.json() == {"is_available": True}
     # a validation-phrase task is not a generate_voice task: wrong kind, named in the 422
     assert "suno/generate_voice" in create(client, "check_voice", {"task_id": phrase["id"]}, 422)["error"]
     # the voice works as a v5 persona
-    used = run(client, "text_to_music", {"vocal_mode": "auto_lyrics", "prompt": "a warm ballad", "model": "suno-v5",
-                                         "persona_id": voice["voice_id"], "persona_type": "voice"})
+    used = run(
+        client,
+        "text_to_music",
+        {
+            "vocal_mode": "auto_lyrics",
+            "prompt": "a warm ballad",
+            "model": "suno-v5",
+            "persona_id": voice["voice_id"],
+            "persona_type": "voice",
+        },
+    )
     assert used["audios"]
     # an empty vocal window is refused at creation (422), not charged and failed later
-    bad = create(client, "voice_to_validation_phrase", {"voice_url": f"{host.url}/v.mp3", "vocal_start_seconds": 2,
-                                                        "vocal_end_seconds": 2}, 422)
+    bad = create(
+        client,
+        "voice_to_validation_phrase",
+        {"voice_url": f"{host.url}/v.mp3", "vocal_start_seconds": 2, "vocal_end_seconds": 2},
+        422,
+    )
     assert bad == {"error": "vocal_end_seconds must be greater than vocal_start_seconds"}
 
 
@@ -341,26 +491,60 @@ def test_voice_chain_and_check_voice(client, host):
 
 
 def test_validation_rules(client):
-    missing = create(client, "text_to_music", {"vocal_mode": "exact_lyrics", "lyrics": "la", "style": "pop",
-                                               "model": "suno-v5"}, 400)
+    missing = create(
+        client, "text_to_music", {"vocal_mode": "exact_lyrics", "lyrics": "la", "style": "pop", "model": "suno-v5"}, 400
+    )
     assert "title" in missing["error"]
-    voice = create(client, "text_to_music", {"vocal_mode": "auto_lyrics", "prompt": "x", "model": "suno-v4",
-                                             "persona_id": "p1", "persona_type": "voice"}, 422)
+    voice = create(
+        client,
+        "text_to_music",
+        {"vocal_mode": "auto_lyrics", "prompt": "x", "model": "suno-v4", "persona_id": "p1", "persona_type": "voice"},
+        422,
+    )
     assert voice["error"] == "persona_type voice is only supported by model suno-v5"
     # persona_type without persona_id is ignored
-    create(client, "text_to_music", {"vocal_mode": "auto_lyrics", "prompt": "x", "model": "suno-v4",
-                                     "persona_type": "voice"}, 202)
-    assert create(client, "text_to_music", {"vocal_mode": "auto_lyrics", "prompt": "x",
-                                            "model": "suno-v5.5"}, 422)["error"].startswith("Invalid value for model")
-    create(client, "create_mashup", {"upload_url_list": ["https://example.com/a.mp3"], "vocal_mode": "instrumental",
-                                     "style": "x", "title": "y", "model": "suno-v5"}, 422)
+    create(
+        client,
+        "text_to_music",
+        {"vocal_mode": "auto_lyrics", "prompt": "x", "model": "suno-v4", "persona_type": "voice"},
+        202,
+    )
+    assert create(client, "text_to_music", {"vocal_mode": "auto_lyrics", "prompt": "x", "model": "suno-v5.5"}, 422)[
+        "error"
+    ].startswith("Invalid value for model")
+    create(
+        client,
+        "create_mashup",
+        {
+            "upload_url_list": ["https://example.com/a.mp3"],
+            "vocal_mode": "instrumental",
+            "style": "x",
+            "title": "y",
+            "model": "suno-v5",
+        },
+        422,
+    )
     create(client, "text_to_sound", {"prompt": "x", "model": "suno-v5", "sound_tempo": 301}, 422)
     create(client, "extend_music", {"parameter_mode": "source", "model": "suno-v5"}, 400)  # no track at all
-    create(client, "extend_music", {"parameter_mode": "custom", "upload_url": "https://example.com/a.mp3",
-                                    "style": "y", "title": "z", "continue_at": 1, "model": "suno-v5"},
-           400)  # upload mode custom sings (instrumental defaults to false, as in the docs' example): needs a prompt
-    create(client, "extend_music", {"parameter_mode": "source", "audio_id": "a", "model": "suno-v5",
-                                    "upload_url": "https://example.com/a.mp3"}, 422)  # one source, not both
+    create(
+        client,
+        "extend_music",
+        {
+            "parameter_mode": "custom",
+            "upload_url": "https://example.com/a.mp3",
+            "style": "y",
+            "title": "z",
+            "continue_at": 1,
+            "model": "suno-v5",
+        },
+        400,
+    )  # upload mode custom sings (instrumental defaults to false, as in the docs' example): needs a prompt
+    create(
+        client,
+        "extend_music",
+        {"parameter_mode": "source", "audio_id": "a", "model": "suno-v5", "upload_url": "https://example.com/a.mp3"},
+        422,
+    )  # one source, not both
 
 
 def test_unknown_audio_ids(client, song):
@@ -369,20 +553,27 @@ def test_unknown_audio_ids(client, song):
     task = create(client, "convert_audio", {"task_id": song["id"], "audio_id": "00000000-0000-0000-0000-000000000000"})
     failed = wait_done(client, f"{BASE}/convert_audio", task["id"])
     assert failed["status"] == "failed" and "not a track" in failed["error"]
-    task = create(client, "extend_music", {"parameter_mode": "source", "model": "suno-v5",
-                                           "audio_id": "00000000-0000-4000-8000-000000000000"})
+    task = create(
+        client,
+        "extend_music",
+        {"parameter_mode": "source", "model": "suno-v5", "audio_id": "00000000-0000-4000-8000-000000000000"},
+    )
     failed = wait_done(client, f"{BASE}/extend_music", task["id"])
     assert failed["status"] == "failed" and "Unknown audio_id" in failed["error"]
-    traversal = create(client, "extend_music", {"parameter_mode": "source", "model": "suno-v5",
-                                                "audio_id": "../../generated/x/0"})
+    traversal = create(
+        client, "extend_music", {"parameter_mode": "source", "model": "suno-v5", "audio_id": "../../generated/x/0"}
+    )
     assert wait_done(client, f"{BASE}/extend_music", traversal["id"])["status"] == "failed"
 
 
 def test_chain_to_another_accounts_task_is_not_found(server, client, song):
     _, other_key = new_account(server)
     with server.client(other_key) as other:
-        theirs = run(other, "text_to_music", {"vocal_mode": "instrumental", "style": "Jazz", "title": "Theirs",
-                                              "model": "suno-v4"})
+        theirs = run(
+            other,
+            "text_to_music",
+            {"vocal_mode": "instrumental", "style": "Jazz", "title": "Theirs", "model": "suno-v4"},
+        )
         audio_id = theirs["audios"][0]["id"]
         # they can use it; we cannot
         assert create(other, "get_timestamped_lyrics", {"task_id": theirs["id"], "audio_id": audio_id}, 200)
@@ -404,27 +595,44 @@ def slow_server():
 
 def test_chain_to_an_unfinished_task_is_rejected(slow_server):
     with slow_server.client() as c:
-        pending = create(c, "text_to_music", {"vocal_mode": "instrumental", "style": "Jazz", "title": "Slow",
-                                              "model": "suno-v4"})
-        for action, body in (("convert_audio", {"audio_id": "x"}), ("generate_artwork", {}),
-                             ("get_timestamped_lyrics", {"audio_id": "x"})):
+        pending = create(
+            c, "text_to_music", {"vocal_mode": "instrumental", "style": "Jazz", "title": "Slow", "model": "suno-v4"}
+        )
+        for action, body in (
+            ("convert_audio", {"audio_id": "x"}),
+            ("generate_artwork", {}),
+            ("get_timestamped_lyrics", {"audio_id": "x"}),
+        ):
             err = create(c, action, {"task_id": pending["id"], **body}, 422)["error"]
             assert err == "Records are being generated"  # the docs' 422 for a resource still processing
-        phrase = create(c, "voice_to_validation_phrase", {"voice_url": "https://example.com/v.mp3",
-                                                          "vocal_start_seconds": 0, "vocal_end_seconds": 3})
-        assert create(c, "generate_voice", {"task_id": phrase["id"], "verify_url": "https://example.com/r.mp3"},
-                      422)["error"] == "Records are being generated"
+        phrase = create(
+            c,
+            "voice_to_validation_phrase",
+            {"voice_url": "https://example.com/v.mp3", "vocal_start_seconds": 0, "vocal_end_seconds": 3},
+        )
+        assert (
+            create(c, "generate_voice", {"task_id": phrase["id"], "verify_url": "https://example.com/r.mp3"}, 422)[
+                "error"
+            ]
+            == "Records are being generated"
+        )
 
 
 def test_generation_stage_while_processing(tmp_path):
     from tests.support.servers import start_server
+
     srv = start_server(tmp_path, sandbox_delay_seconds=30)
     try:
         with srv.client() as c:
-            made = c.post("/api/v1/suno/text_to_music", json={"vocal_mode": "auto_lyrics", "prompt": "x",
-                                                               "model": "suno-v5"}).json()
+            made = c.post(
+                "/api/v1/suno/text_to_music", json={"vocal_mode": "auto_lyrics", "prompt": "x", "model": "suno-v5"}
+            ).json()
             body = c.get(f"/api/v1/suno/text_to_music/{made['id']}").json()
-            assert body == {"id": made["id"], "status": "processing", "model": "suno-v5",
-                            "generation_stage": "text_generated"}
+            assert body == {
+                "id": made["id"],
+                "status": "processing",
+                "model": "suno-v5",
+                "generation_stage": "text_generated",
+            }
     finally:
         srv.stop()

@@ -16,10 +16,13 @@ GOLDEN = {
     ("boost_style", 0): {"extra": "7996bc5afd58b8d9ed945bb77200ff9135bfeab2664ec1334152d0d84d1fe2d9", "files": []},
     ("text_to_sound", 2): {
         "extra": "096777c0bf5a63bda04fdf32191a52bf797096c765750ef3caef527795dfdc1e",
-        "files": ["0b315f5a15cb5cee6961489f56369945d00165670d4129e190ad6d0d30bea909",
-                  "74bbd1337fd9fef092b7471c9813fdefc5b01f39776ed21f3f087223fee8572d",
-                  "4859b30c4bdc34a160a78e4d028c27109beb7514457580c0916b4b32f64c17e5",
-                  "ef16784d6bbcd5fef401aaf27474f41e195bb094ae11884d6c3b9fc1c8007a17"]},
+        "files": [
+            "0b315f5a15cb5cee6961489f56369945d00165670d4129e190ad6d0d30bea909",
+            "74bbd1337fd9fef092b7471c9813fdefc5b01f39776ed21f3f087223fee8572d",
+            "4859b30c4bdc34a160a78e4d028c27109beb7514457580c0916b4b32f64c17e5",
+            "ef16784d6bbcd5fef401aaf27474f41e195bb094ae11884d6c3b9fc1c8007a17",
+        ],
+    },
 }
 
 

@@ -19,8 +19,10 @@ SONG = {"vocal_mode": "instrumental", "style": "Jazz", "title": "Stages", "model
 
 def test_unknown_or_foreign_persona_is_refused(api, server):
     song = wait_done(api, f"{BASE}/text_to_music", api.post(f"{BASE}/text_to_music", json=SONG).json()["id"], 120)
-    persona = api.post(f"{BASE}/generate_persona", json={
-        "task_id": song["id"], "audio_id": song["audios"][0]["id"], "name": "Singer", "description": "warm"})
+    persona = api.post(
+        f"{BASE}/generate_persona",
+        json={"task_id": song["id"], "audio_id": song["audios"][0]["id"], "name": "Singer", "description": "warm"},
+    )
     assert persona.status_code == 200, persona.text
     persona_id = persona.json()["persona"]["id"]
 
@@ -30,8 +32,10 @@ def test_unknown_or_foreign_persona_is_refused(api, server):
     assert voice.status_code == 404 and "persona_id" in voice.json()["error"]
     _, other_key = new_account(server)
     with server.client(other_key) as other:  # another account's persona does not exist for this one
-        foreign = other.post(f"{BASE}/cover_audio", json={
-            "upload_url": "https://example.com/a.mp3", **SONG, "persona_id": persona_id, "persona_type": "style"})
+        foreign = other.post(
+            f"{BASE}/cover_audio",
+            json={"upload_url": "https://example.com/a.mp3", **SONG, "persona_id": persona_id, "persona_type": "style"},
+        )
         assert foreign.status_code == 404, foreign.text
     own = api.post(f"{BASE}/text_to_music", json={**SONG, "persona_id": persona_id, "persona_type": "style"})
     assert own.status_code == 202, own.text
@@ -48,8 +52,12 @@ def test_song_callbacks_arrive_at_each_stage_in_order(api, server, recorder):
     final = wait_done(api, f"{BASE}/text_to_music", task_id, 120)
     bodies = _stage_callbacks(receiver, 3)
     assert [b["generation_stage"] for b in bodies] == ["text_generated", "first_audio_ready", "all_audios_ready"]
-    assert bodies[0] == {"id": task_id, "status": "processing", "model": "suno-v5",
-                         "generation_stage": "text_generated"}
+    assert bodies[0] == {
+        "id": task_id,
+        "status": "processing",
+        "model": "suno-v5",
+        "generation_stage": "text_generated",
+    }
     assert bodies[1]["status"] == "processing" and len(bodies[1]["audios"]) == 1
     assert bodies[1]["audios"][0]["id"] == final["audios"][0]["id"]
     assert bodies[2] == final
@@ -58,17 +66,23 @@ def test_song_callbacks_arrive_at_each_stage_in_order(api, server, recorder):
 
     async def rows(db):
         async with db.read() as conn:
-            return (await conn.execute(select(callback_deliveries.c.seq, callback_deliveries.c.state).where(
-                callback_deliveries.c.task_id == task_id).order_by(callback_deliveries.c.seq))).all()
-    wait_for(lambda: [tuple(r) for r in server.db_call(rows)] == [(0, "delivered"), (1, "delivered"),
-                                                                 (2, "delivered")])
+            return (
+                await conn.execute(
+                    select(callback_deliveries.c.seq, callback_deliveries.c.state)
+                    .where(callback_deliveries.c.task_id == task_id)
+                    .order_by(callback_deliveries.c.seq)
+                )
+            ).all()
+
+    wait_for(lambda: [tuple(r) for r in server.db_call(rows)] == [(0, "delivered"), (1, "delivered"), (2, "delivered")])
 
 
 def test_failed_song_calls_back_once_with_the_failed_stage(api, recorder):
     receiver = recorder()
     dead = recorder(lambda m, p, h, b: (404, {}, b""))
-    task_id = api.post(f"{BASE}/cover_audio", json={"upload_url": f"{dead.url}/x.mp3", **SONG,
-                                                     "callback_url": receiver.url}).json()["id"]
+    task_id = api.post(
+        f"{BASE}/cover_audio", json={"upload_url": f"{dead.url}/x.mp3", **SONG, "callback_url": receiver.url}
+    ).json()["id"]
     assert wait_done(api, f"{BASE}/cover_audio", task_id, 60)["status"] == "failed"
     bodies = _stage_callbacks(receiver, 1)
     assert [b["generation_stage"] for b in bodies] == ["failed"]
@@ -100,8 +114,7 @@ def test_status_passes_through_first_audio_ready(staged_server, recorder):
         stages = list(dict.fromkeys(seen))  # in the order first seen
         assert stages == ["text_generated", "first_audio_ready", "all_audios_ready"], seen
         bodies = _stage_callbacks(receiver, 3)
-        assert [b["generation_stage"] for b in bodies] == ["text_generated", "first_audio_ready",
-                                                           "all_audios_ready"]
+        assert [b["generation_stage"] for b in bodies] == ["text_generated", "first_audio_ready", "all_audios_ready"]
         first = bodies[1]["audios"][0]
         assert first["id"] == final["audios"][0]["id"]
         assert c.get(first["audio_url"]).content == c.get(final["audios"][0]["audio_url"]).content

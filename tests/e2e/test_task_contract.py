@@ -59,8 +59,11 @@ def test_key_reused_with_other_parameters_or_on_another_endpoint_is_409(server):
         other_body = c.post(T2I, json={"model": "nano-banana", "prompt": "y"}, headers=headers)
         assert other_body.status_code == 409
         assert "different request parameters" in other_body.json()["error"]
-        other_endpoint = c.post(EDIT, json={"model": "nano-banana-edit", "prompt": "x",
-                                            "source_image_urls": ["https://example.com/a.png"]}, headers=headers)
+        other_endpoint = c.post(
+            EDIT,
+            json={"model": "nano-banana-edit", "prompt": "x", "source_image_urls": ["https://example.com/a.png"]},
+            headers=headers,
+        )
         assert other_endpoint.status_code == 409
         assert "nano_banana/text_to_image" in other_endpoint.json()["error"]
         # an explicit default is the same request; nothing else was created or charged
@@ -83,8 +86,11 @@ def test_concurrent_requests_with_one_key_create_one_task_and_charge_once(server
     def send():
         with server.client(key) as c:
             start.wait()
-            answers.append(c.post(T2I, json={"model": "nano-banana", "prompt": "race"},
-                                  headers={"Idempotency-Key": "contract-race"}))
+            answers.append(
+                c.post(
+                    T2I, json={"model": "nano-banana", "prompt": "race"}, headers={"Idempotency-Key": "contract-race"}
+                )
+            )
 
     threads = [threading.Thread(target=send) for _ in range(8)]
     for t in threads:
@@ -101,9 +107,16 @@ def test_concurrent_requests_with_one_key_create_one_task_and_charge_once(server
 
 def test_a_request_with_an_integer_past_64_bits_is_a_422_not_a_500(api):
     # an integral float validates as an integer: int(1e30) does not fit 64 bits (found by the fuzzer)
-    resp = api.post(f"{GROK}/extend_video", json={"source_task_id": str(uuid.uuid4()), "prompt": "x",
-                                                  "start_seconds": 1e30, "extension_duration_seconds": 6},
-                    headers={"Idempotency-Key": "contract-bigint"})
+    resp = api.post(
+        f"{GROK}/extend_video",
+        json={
+            "source_task_id": str(uuid.uuid4()),
+            "prompt": "x",
+            "start_seconds": 1e30,
+            "extension_duration_seconds": 6,
+        },
+        headers={"Idempotency-Key": "contract-bigint"},
+    )
     assert resp.status_code == 422 and "start_seconds" in resp.json()["error"]
 
 
@@ -180,12 +193,14 @@ def test_sdk_run_polls_by_retry_after(tmp_path, monkeypatch):
 
 
 def test_a_referenced_task_of_the_wrong_kind_is_422_naming_the_kind(api):
-    song = api.post(f"{SUNO}/text_to_music", json={"vocal_mode": "instrumental", "style": "Jazz", "title": "T",
-                                                   "model": "suno-v4"}).json()["id"]
+    song = api.post(
+        f"{SUNO}/text_to_music", json={"vocal_mode": "instrumental", "style": "Jazz", "title": "T", "model": "suno-v4"}
+    ).json()["id"]
     midi = api.post(f"{SUNO}/generate_midi", json={"task_id": song})
     assert midi.status_code == 422
-    assert midi.json()["error"] == (f"task_id must name a suno/separate_audio_stems task "
-                                    f"(task {song} is a suno/text_to_music task)")
+    assert midi.json()["error"] == (
+        f"task_id must name a suno/separate_audio_stems task (task {song} is a suno/text_to_music task)"
+    )
     image = api.post(f"{GROK}/text_to_image", json={"model": "grok-imagine-text-to-image", "prompt": "x"}).json()["id"]
     up = api.post(f"{GROK}/upscale_image", json={"source_task_id": image})
     assert up.status_code == 422

@@ -76,15 +76,31 @@ def test_generation_is_deterministic(api):
 
 def test_edit_uses_the_source_image_and_auto_follows_its_shape(api, recorder):
     host = recorder(lambda m, p, h, b: (200, {"Content-Type": "image/png"}, png(600, 300)))
-    done = run(api, EDIT, {"model": "nano-banana-edit", "prompt": "make it blue",
-                           "source_image_urls": [f"{host.url}/cat.png"], "aspect_ratio": "auto"})
+    done = run(
+        api,
+        EDIT,
+        {
+            "model": "nano-banana-edit",
+            "prompt": "make it blue",
+            "source_image_urls": [f"{host.url}/cat.png"],
+            "aspect_ratio": "auto",
+        },
+    )
     assert done["status"] == "completed", done
     _, img = image_at(api, done["images"][0]["url"])
     assert abs(img.width / img.height - 2.0) < 0.05 and max(img.size) == 1024
     assert host.requests[0]["path"] == "/cat.png"
     # the default aspect ratio is 1:1
-    done = run(api, EDIT, {"model": "nano-banana-edit", "prompt": "x", "source_image_urls": [f"{host.url}/a.png"],
-                           "output_format": "jpeg"})
+    done = run(
+        api,
+        EDIT,
+        {
+            "model": "nano-banana-edit",
+            "prompt": "x",
+            "source_image_urls": [f"{host.url}/a.png"],
+            "output_format": "jpeg",
+        },
+    )
     _, img = image_at(api, done["images"][0]["url"])
     assert img.size == (1024, 1024) and img.format == "JPEG"
 
@@ -107,9 +123,14 @@ def test_not_an_image_fails_cleanly(api, recorder):
 
 def test_auth_errors(server):
     import httpx
+
     with httpx.Client(base_url=server.url) as anon:
-        for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {server.key}"},
-                        {"Authorization": f"Bearer {server.key}x"}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer nope"},
+            {"Authorization": f"Basic {server.key}"},
+            {"Authorization": f"Bearer {server.key}x"},
+        ):
             resp = anon.post(T2I, json={"model": "nano-banana", "prompt": "x"}, headers=headers)
             assert (resp.status_code, resp.json()) == (401, {"error": "Unauthorized"})
             assert anon.get("/api/v1/me/balance", headers=headers).status_code == 401
@@ -118,7 +139,9 @@ def test_auth_errors(server):
 
 def test_task_not_found(api, server):
     assert (api.get(f"{T2I}/{uuid.uuid4()}").status_code, api.get(f"{T2I}/nope").json()) == (
-        404, {"error": "Task not found"})
+        404,
+        {"error": "Task not found"},
+    )
     task_id = api.post(T2I, json={"model": "nano-banana", "prompt": "x"}).json()["id"]
     # the same id under another action's path is not found
     assert api.get(f"{EDIT}/{task_id}").json() == {"error": "Task not found"}
@@ -141,8 +164,12 @@ def test_credits_reserved_settled_and_402_when_insufficient(server):
     account_id, key = new_account(server, credits=10)
     with server.client(key) as c:
         assert c.get("/api/v1/me/balance").json() == {
-            "balance_cents": 10, "spent_cents_today": 0, "spent_cents_total": 0,
-            "paid_balance_cents": 10, "bonus_balance_cents": 0}
+            "balance_cents": 10,
+            "spent_cents_today": 0,
+            "spent_cents_total": 0,
+            "paid_balance_cents": 10,
+            "bonus_balance_cents": 0,
+        }
         first = c.post(T2I, json={"model": "nano-banana", "prompt": "x"})  # 4 cents
         second = c.post(T2I, json={"model": "nano-banana", "prompt": "y"})
         assert first.status_code == second.status_code == 202
@@ -169,6 +196,7 @@ def test_idempotency_key_creates_one_task_and_charges_once(server):
 
 def test_management_keys_cannot_generate(server):
     from runapi.auth import admin
+
     key = server.db_call(lambda db: admin.mint_key(db, 1, "management"))
     with server.client(key.token) as c:
         resp = c.post(T2I, json={"model": "nano-banana", "prompt": "x"})
@@ -182,13 +210,19 @@ def test_file_links_are_signed_and_expire(api, server):
     expires = int(url.split("expires=")[1].split("&")[0])
     assert abs(expires - (time.time() + 7 * 24 * 3600)) < 120  # generated links live 7 days
     import httpx
+
     with httpx.Client() as anon:  # the link itself is the credential
         assert anon.get(url).status_code == 200
         assert anon.get(url[:-3] + "abc").status_code == 403
         assert anon.get(url.replace(f"expires={expires}", f"expires={expires + 1}")).status_code == 403
         key = url.split("/files/")[1].split("?")[0]
-        expired = server.url + "/files/" + key + "?" + __import__("urllib.parse").parse.urlencode(
-            {"expires": 1000, "signature": "x"})
+        expired = (
+            server.url
+            + "/files/"
+            + key
+            + "?"
+            + __import__("urllib.parse").parse.urlencode({"expires": 1000, "signature": "x"})
+        )
         assert anon.get(expired).status_code == 403
 
 
@@ -211,7 +245,9 @@ def test_request_id_header(api):
 
 
 def test_documented_extra_fields(api):
-    done = run(api, "/api/v1/gpt_4o_image/text_to_image", {"model": "gpt-4o-image", "prompt": "a cat", "aspect_ratio": "1:1"})
+    done = run(
+        api, "/api/v1/gpt_4o_image/text_to_image", {"model": "gpt-4o-image", "prompt": "a cat", "aspect_ratio": "1:1"}
+    )
     assert done["progress"] == "1.00" and done["images"]
     done = run(api, "/api/v1/flux_kontext/text_to_image", {"model": "flux-kontext-pro", "prompt": "a cat"})
     assert done["images"][0]["origin_url"] == done["images"][0]["url"]

@@ -22,11 +22,16 @@ CHAT = "/v1/chat/completions"
 
 def books(server, account_id):
     """(balance cents, carried micro-cents) of an account."""
+
     async def go(db):
         async with db.read() as conn:
-            row = (await conn.execute(select(accounts.c.balance_cents, accounts.c.carry_micro_cents)
-                                      .where(accounts.c.id == account_id))).one()
+            row = (
+                await conn.execute(
+                    select(accounts.c.balance_cents, accounts.c.carry_micro_cents).where(accounts.c.id == account_id)
+                )
+            ).one()
         return int(row[0]), int(row[1])
+
     return server.db_call(go)
 
 
@@ -51,16 +56,28 @@ def test_llm_calls_and_tasks_are_logged_with_what_they_cost(server, recorder):
     before, carry_before = books(server, account_id)
     llm = openai.OpenAI(api_key=key, base_url=server.url + "/v1", max_retries=0)
     rid = f"req-{uuid.uuid4().hex}"
-    plain = llm.chat.completions.create(model="gpt-5.2", messages=[{"role": "user", "content": "Hello there"}],
-                                        extra_headers={"X-Request-Id": rid})
-    chunks = list(llm.chat.completions.create(model="gpt-5.2", stream=True, stream_options={"include_usage": True},
-                                              messages=[{"role": "user", "content": "Count to three please"}]))
+    plain = llm.chat.completions.create(
+        model="gpt-5.2", messages=[{"role": "user", "content": "Hello there"}], extra_headers={"X-Request-Id": rid}
+    )
+    chunks = list(
+        llm.chat.completions.create(
+            model="gpt-5.2",
+            stream=True,
+            stream_options={"include_usage": True},
+            messages=[{"role": "user", "content": "Count to three please"}],
+        )
+    )
     streamed = chunks[-1].usage
     host = recorder(lambda m, p, h, b: (404, {}, b"missing"))
     with server.client(key) as c:
         done = wait_done(c, T2I, c.post(T2I, json={"model": "nano-banana", "prompt": "a cat"}).json()["id"])
-        failed = wait_done(c, EDIT, c.post(EDIT, json={"model": "nano-banana-edit", "prompt": "x",
-                                                       "source_image_urls": [f"{host.url}/x.png"]}).json()["id"])
+        failed = wait_done(
+            c,
+            EDIT,
+            c.post(
+                EDIT, json={"model": "nano-banana-edit", "prompt": "x", "source_image_urls": [f"{host.url}/x.png"]}
+            ).json()["id"],
+        )
         assert (done["status"], failed["status"]) == ("completed", "failed")
         rows = every_row(c)
         newest_first = c.get("/api/v1/usage").json()["data"]
@@ -77,19 +94,28 @@ def test_llm_calls_and_tasks_are_logged_with_what_they_cost(server, recorder):
     assert {r["id"] for r in tasks_only} == {r["id"] for r in tasks.values()}
 
     call = calls[rid]
-    assert (call["model"], call["action"], call["provider"], call["status"]) == ("gpt-5.2", "chat", "sandbox",
-                                                                                "completed")
-    assert (call["input_tokens"], call["output_tokens"]) == (plain.usage.prompt_tokens,
-                                                             plain.usage.completion_tokens)
+    assert (call["model"], call["action"], call["provider"], call["status"]) == (
+        "gpt-5.2",
+        "chat",
+        "sandbox",
+        "completed",
+    )
+    assert (call["input_tokens"], call["output_tokens"]) == (plain.usage.prompt_tokens, plain.usage.completion_tokens)
     assert call["task_id"] is None and call["latency_ms"] >= 0 and call["api_key_id"].startswith("token_")
     [stream_call] = [r for r in calls.values() if r is not call]
-    assert (stream_call["input_tokens"], stream_call["output_tokens"]) == (streamed.prompt_tokens,
-                                                                           streamed.completion_tokens)
+    assert (stream_call["input_tokens"], stream_call["output_tokens"]) == (
+        streamed.prompt_tokens,
+        streamed.completion_tokens,
+    )
     assert call["cost_cents"] == call["cost_micro_cents"] / 1_000_000 > 0
 
     image, bad = tasks[done["id"]], tasks[failed["id"]]
     assert (image["family"], image["action"], image["model"], image["status"]) == (
-        "nano_banana", "text_to_image", "nano-banana", "completed")
+        "nano_banana",
+        "text_to_image",
+        "nano-banana",
+        "completed",
+    )
     assert image["charged_cents"] > 0 and image["cost_micro_cents"] == image["charged_cents"] * 1_000_000
     assert (image["unit"], image["units"], image["provider"]) == ("request", 1.0, "sandbox")
     assert (bad["status"], bad["cost_micro_cents"], bad["charged_cents"], bad["cost_cents"]) == ("failed", 0, 0, 0)
@@ -113,11 +139,21 @@ def test_parallel_calls_log_exactly_one_row_each(server):
     n = 40
 
     async def fire():
-        async with httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {key}"},
-                                     limits=httpx.Limits(max_connections=n), timeout=60) as c:
-            return await asyncio.gather(*(c.post(CHAT, json={
-                "model": "gpt-5.2", "messages": [{"role": "user", "content": f"say {i} " * (i + 1)}]})
-                for i in range(n)))
+        async with httpx.AsyncClient(
+            base_url=server.url,
+            headers={"Authorization": f"Bearer {key}"},
+            limits=httpx.Limits(max_connections=n),
+            timeout=60,
+        ) as c:
+            return await asyncio.gather(
+                *(
+                    c.post(
+                        CHAT,
+                        json={"model": "gpt-5.2", "messages": [{"role": "user", "content": f"say {i} " * (i + 1)}]},
+                    )
+                    for i in range(n)
+                )
+            )
 
     responses = asyncio.run(fire())
     assert [r.status_code for r in responses] == [200] * n
@@ -137,8 +173,10 @@ def test_an_api_key_sees_its_own_rows_and_an_admin_the_accounts(server):
     management = server.db_call(lambda db: admin.mint_key(db, account_id, "management"))
     for token in (key, other.token):
         with server.client(token) as c:
-            assert c.post(CHAT, json={"model": "gpt-5.2", "messages": [{"role": "user", "content": "hi"}]}
-                          ).status_code == 200
+            assert (
+                c.post(CHAT, json={"model": "gpt-5.2", "messages": [{"role": "user", "content": "hi"}]}).status_code
+                == 200
+            )
     with server.client(other.token) as c:
         own = c.get("/api/v1/usage").json()["data"]
         narrowed = c.get("/api/v1/usage", params={"api_key_id": "token_someone_else"}).json()["data"]

@@ -48,6 +48,7 @@ def test_chain_errors(api, server):
 
 def test_chain_on_an_unfinished_task_is_422(tmp_path):
     from tests.support.servers import start_server
+
     srv = start_server(tmp_path, sandbox_delay_seconds=30)
     try:
         with srv.client() as c:
@@ -61,9 +62,15 @@ def test_chain_on_an_unfinished_task_is_422(tmp_path):
 
 
 def test_seedance_last_frame(api):
-    made = api.post("/api/v1/seedance/text_to_video", json={
-        "model": "seedance-2.0-fast", "prompt": "waves on the shore", "duration_seconds": 4,
-        "output_resolution": "480p"})
+    made = api.post(
+        "/api/v1/seedance/text_to_video",
+        json={
+            "model": "seedance-2.0-fast",
+            "prompt": "waves on the shore",
+            "duration_seconds": 4,
+            "output_resolution": "480p",
+        },
+    )
     assert made.status_code == 202, made.text
     done = wait_done(api, "/api/v1/seedance/text_to_video", made.json()["id"], timeout=60)
     frame = api.get(done["last_frame_image_url"])

@@ -11,8 +11,11 @@ from runapi.providers.sandbox import media
 from tests.support.servers import wait_done
 
 GROK = "/api/v1/grok_imagine"
-SHOTS = [{"prompt": "a lander", "duration_seconds": 4}, {"prompt": "a flag", "duration_seconds": 5},
-         {"prompt": "a visor", "duration_seconds": 3}]
+SHOTS = [
+    {"prompt": "a lander", "duration_seconds": 4},
+    {"prompt": "a flag", "duration_seconds": 5},
+    {"prompt": "a visor", "duration_seconds": 3},
+]
 
 
 def tiny_video(seconds: float, width: int = 64, height: int = 36, seed: bytes = b"video-params") -> bytes:
@@ -44,8 +47,10 @@ def refused(api: httpx.Client, path: str, body: dict) -> str:
 @pytest.mark.parametrize(("ratio", "size"), [("1:1", (36, 36)), ("9:16", (20, 36))])
 def test_aleph_output_follows_aspect_ratio(api, ratio, size):
     source = upload(api, tiny_video(0.5))  # 64x36 (16:9)
-    made = api.post("/api/v1/runway_aleph/edit_video",
-                    json={"prompt": "make it dusk", "source_video_url": source, "aspect_ratio": ratio})
+    made = api.post(
+        "/api/v1/runway_aleph/edit_video",
+        json={"prompt": "make it dusk", "source_video_url": source, "aspect_ratio": ratio},
+    )
     assert made.status_code == 202, made.text
     done = wait_done(api, "/api/v1/runway_aleph/edit_video", made.json()["id"], timeout=60)
     assert done["status"] == "completed", done
@@ -58,15 +63,23 @@ def test_aleph_output_follows_aspect_ratio(api, ratio, size):
 
 
 def multi_shot(**extra) -> dict:
-    return {"model": "kling-3.0", "multi_shots": True, "enable_sound": True, "aspect_ratio": "16:9",
-            "output_resolution": "1080p", "multi_prompt": SHOTS, **extra}
+    return {
+        "model": "kling-3.0",
+        "multi_shots": True,
+        "enable_sound": True,
+        "aspect_ratio": "16:9",
+        "output_resolution": "1080p",
+        "multi_prompt": SHOTS,
+        **extra,
+    }
 
 
 def test_kling_multi_shot_video_is_the_shots_long(api):
     shots = [{"prompt": "a", "duration_seconds": 1}, {"prompt": "b", "duration_seconds": 2}]
     before = balance(api)
-    made = api.post("/api/v1/kling/text_to_video",
-                    json=multi_shot(aspect_ratio="1:1", output_resolution="720p", multi_prompt=shots))
+    made = api.post(
+        "/api/v1/kling/text_to_video", json=multi_shot(aspect_ratio="1:1", output_resolution="720p", multi_prompt=shots)
+    )
     assert made.status_code == 202, made.text
     done = wait_done(api, "/api/v1/kling/text_to_video", made.json()["id"], timeout=60)
     assert done["status"] == "completed", done
@@ -85,9 +98,16 @@ def grok_videos(server):
     out = {}
     with server.client() as api:
         for res in ("480p", "720p"):
-            made = api.post(f"{GROK}/text_to_video", json={
-                "model": "grok-imagine-text-to-video", "prompt": "a boat", "aspect_ratio": "1:1",
-                "duration_seconds": 6, "output_resolution": res})
+            made = api.post(
+                f"{GROK}/text_to_video",
+                json={
+                    "model": "grok-imagine-text-to-video",
+                    "prompt": "a boat",
+                    "aspect_ratio": "1:1",
+                    "duration_seconds": 6,
+                    "output_resolution": res,
+                },
+            )
             done = wait_done(api, f"{GROK}/text_to_video", made.json()["id"], timeout=60)
             assert done["status"] == "completed", done
             out[res] = done["id"]
@@ -95,8 +115,15 @@ def grok_videos(server):
 
 
 def test_grok_extend_starts_at_start_seconds(api, grok_videos):
-    made = api.post(f"{GROK}/extend_video", json={"source_task_id": grok_videos["480p"], "prompt": "on",
-                                                   "start_seconds": 2, "extension_duration_seconds": 6})
+    made = api.post(
+        f"{GROK}/extend_video",
+        json={
+            "source_task_id": grok_videos["480p"],
+            "prompt": "on",
+            "start_seconds": 2,
+            "extension_duration_seconds": 6,
+        },
+    )
     assert made.status_code == 202, made.text
     done = wait_done(api, f"{GROK}/extend_video", made.json()["id"], timeout=60)
     assert done["status"] == "completed", done
@@ -104,8 +131,11 @@ def test_grok_extend_starts_at_start_seconds(api, grok_videos):
 
 
 def test_grok_extend_past_the_source_is_refused_before_billing(api, grok_videos):
-    message = refused(api, f"{GROK}/extend_video", {"source_task_id": grok_videos["480p"], "prompt": "on",
-                                                    "start_seconds": 7, "extension_duration_seconds": 6})
+    message = refused(
+        api,
+        f"{GROK}/extend_video",
+        {"source_task_id": grok_videos["480p"], "prompt": "on", "start_seconds": 7, "extension_duration_seconds": 6},
+    )
     assert message == "start_seconds (7) is beyond the end of the source video (6.00 s)"
 
 
@@ -119,8 +149,13 @@ def test_grok_upscale_takes_480p_sources_only(api, grok_videos):
 
 
 def seedance(refs: list[str]) -> dict:
-    return {"model": "seedance-2.0-fast", "prompt": "a dancer on a rooftop", "duration_seconds": 4,
-            "output_resolution": "480p", "reference_video_urls": refs}
+    return {
+        "model": "seedance-2.0-fast",
+        "prompt": "a dancer on a rooftop",
+        "duration_seconds": 4,
+        "output_resolution": "480p",
+        "reference_video_urls": refs,
+    }
 
 
 def test_seedance_reference_videos_over_15s_refused_before_billing(api):

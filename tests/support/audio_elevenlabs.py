@@ -34,6 +34,7 @@ def run(action_name, body):
         async with safe_client(allow_private=True) as http:
             task = TaskInput(id="t", action=act, model=model, params=params)
             return await GENERATORS[spec.generator](Inputs(http, None, 50 << 20), task, spec)
+
     return asyncio.run(go())
 
 

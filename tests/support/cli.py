@@ -8,6 +8,12 @@ import sys
 
 
 def cli(*args, env=None, input=None):
-    proc = subprocess.run([sys.executable, "-m", "runapi.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, input=input, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "runapi.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        input=input,
+        timeout=60,
+    )
     return proc

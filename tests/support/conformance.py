@@ -39,14 +39,22 @@ def _valid_value(p: Param, action: Action, model_id: str | None) -> Any:
         return p.default
     if p.type == "array":
         return [EXAMPLE_HOST + "a.png"] if p.format == "url" else ["x"]
-    return {"string": EXAMPLE_HOST + "a.png" if p.format == "url" else "x", "integer": int(p.min or 1),
-            "number": float(p.min or 1), "boolean": True, "object": {}}[p.type]
+    return {
+        "string": EXAMPLE_HOST + "a.png" if p.format == "url" else "x",
+        "integer": int(p.min or 1),
+        "number": float(p.min or 1),
+        "boolean": True,
+        "object": {},
+    }[p.type]
 
 
 def _invalid_enum_value(p: Param) -> Any:
     if p.type in ("integer", "number"):
-        return max(float(v) for v in p.enum if isinstance(v, (int, float))) * 10 + 7 if p.type == "number" else \
-            int(max(int(v) for v in p.enum if isinstance(v, (int, float)))) * 10 + 7
+        return (
+            max(float(v) for v in p.enum if isinstance(v, (int, float))) * 10 + 7
+            if p.type == "number"
+            else int(max(int(v) for v in p.enum if isinstance(v, (int, float)))) * 10 + 7
+        )
     return "__not_an_allowed_value__"
 
 
@@ -106,19 +114,30 @@ def violations(action: Action) -> Iterator[tuple[str, dict[str, Any], int]]:
                             short = {k: v for k, v in item.items() if k != f.name}
                             yield f"{tag}[0].{f.name} missing", {**base, p.name: [short]}, 422
                         if f.max_length is not None:
-                            yield f"{tag}[0].{f.name} too long", {**base, p.name: [
-                                {**item, f.name: "a" * (f.max_length + 1)}]}, 422
+                            yield (
+                                f"{tag}[0].{f.name} too long",
+                                {**base, p.name: [{**item, f.name: "a" * (f.max_length + 1)}]},
+                                422,
+                            )
                         if f.max is not None:
                             yield f"{tag}[0].{f.name} above max", {**base, p.name: [{**item, f.name: f.max + 1}]}, 422
                         if f.min is not None:
                             yield f"{tag}[0].{f.name} below min", {**base, p.name: [{**item, f.name: f.min - 1}]}, 422
                     if p.max_total_length:
                         field, limit = p.max_total_length["field"], p.max_total_length["max"]
-                        yield f"{tag} total {field} too long", {**base, p.name: [
-                            {**item, field: "a" * (limit // 2 + 1)}, {**item, field: "a" * (limit // 2 + 1)}]}, 422
+                        yield (
+                            f"{tag} total {field} too long",
+                            {
+                                **base,
+                                p.name: [
+                                    {**item, field: "a" * (limit // 2 + 1)},
+                                    {**item, field: "a" * (limit // 2 + 1)},
+                                ],
+                            },
+                            422,
+                        )
             else:
-                wrong = {"string": 12345, "integer": "five", "number": "five", "boolean": "yes",
-                         "object": "x"}[p.type]
+                wrong = {"string": 12345, "integer": "five", "number": "five", "boolean": "yes", "object": "x"}[p.type]
                 yield f"{tag} wrong type", {**base, p.name: wrong}, 422
             if p.format == "url":
                 bad = ["ftp://example.com/a"] if p.type == "array" else "not a url"
@@ -139,16 +158,25 @@ def sample_file(path: str) -> tuple[str, bytes]:
     ext = path.rsplit(".", 1)[-1].lower() if "." in path else "png"
     if ext not in SAMPLE_CACHE:
         from runapi.providers.sandbox import samples
+
         SAMPLE_CACHE[ext] = samples.sample_bytes(ext)
-    ctype = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp",
-             "mp4": "video/mp4", "mov": "video/quicktime", "mp3": "audio/mpeg", "wav": "audio/wav",
-             "m4a": "audio/mp4"}.get(ext, "application/octet-stream")
+    ctype = {
+        "png": "image/png",
+        "jpg": "image/jpeg",
+        "jpeg": "image/jpeg",
+        "webp": "image/webp",
+        "mp4": "video/mp4",
+        "mov": "video/quicktime",
+        "mp3": "audio/mpeg",
+        "wav": "audio/wav",
+        "m4a": "audio/mp4",
+    }.get(ext, "application/octet-stream")
     return ctype, SAMPLE_CACHE[ext]
 
 
 def localize(value: Any, host: str) -> Any:
     if isinstance(value, str) and value.startswith(EXAMPLE_HOST):
-        return host + "/" + value[len(EXAMPLE_HOST):]
+        return host + "/" + value[len(EXAMPLE_HOST) :]
     if isinstance(value, list):
         return [localize(v, host) for v in value]
     if isinstance(value, dict):
@@ -159,6 +187,7 @@ def localize(value: Any, host: str) -> Any:
 @pytest.fixture(scope="module")
 def inputs_host():
     """A local host serving sample_file() for any path: the examples' inputs (a fixture, via tests/e2e/conftest.py)."""
+
     def serve(method, path, headers, body):
         ctype, data = sample_file(path.split("?")[0])
         return 200, {"Content-Type": ctype}, data
@@ -183,8 +212,11 @@ def _resolve_task_refs(api, action: Action, body: dict[str, Any], host: str, dep
     """Chained actions: replace a task_ref example value by a completed task of the first allowed kind."""
     for p in action.params.values():
         if p.record_ref and p.name in body:  # a persona/voice id: one this account made, as the docs chain it
-            kind = next(k for k in p.record_ref if "voice" in k) if body.get("persona_type") == "voice" \
+            kind = (
+                next(k for k in p.record_ref if "voice" in k)
+                if body.get("persona_type") == "voice"
                 else next(iter(p.record_ref))
+            )
             fam, act = kind.split("/")
             maker = CATALOG.action(fam, act)
             made = _resolve_task_refs(api, maker, localize(dict(maker.examples[0]), host), host, depth + 1)

@@ -50,8 +50,10 @@ class DripServer:
             self.served += 1
             path = head.split(b" ", 2)[1]
             if path.startswith(b"/fast"):
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nConnection: close\r\n"
-                             b"Content-Length: %d\r\n\r\n" % len(PNG) + PNG)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nConnection: close\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(PNG) + PNG
+                )
                 await writer.drain()
                 return
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 10000000\r\n\r\n")
@@ -62,7 +64,7 @@ class DripServer:
                 end = loop.time() + self.max_seconds
                 i = 0
                 while loop.time() < end:
-                    writer.write(body[i:i + 1])
+                    writer.write(body[i : i + 1])
                     await writer.drain()
                     i += 1
                     await asyncio.sleep(self.interval)

@@ -26,8 +26,7 @@ from starlette.routing import Route
 
 from tests.support.servers import free_port
 
-USAGE = {"input_tokens": 4000, "cache_read_input_tokens": 6000, "cache_creation_input_tokens": 0,
-         "output_tokens": 2000}
+USAGE = {"input_tokens": 4000, "cache_read_input_tokens": 6000, "cache_creation_input_tokens": 0, "output_tokens": 2000}
 SIGNATURE = "EqQBCgIYAhIM-fake-signature"
 CACHE_WRITE = 3000  # input tokens written to the cache when the request has breakpoints (1h ones first)
 COUNT_TOKENS = 4242  # what count_tokens answers (unlike the gateway's byte estimate)
@@ -37,8 +36,16 @@ MAX_BREAKPOINTS = 4
 def contract_error(body: dict[str, Any]) -> str | None:
     """What Anthropic would refuse in `body`'s system and cache_control fields, or None."""
     system = body.get("system")
-    if system is not None and not isinstance(system, str) and (not isinstance(system, list) or not all(
-            isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str) for b in system)):
+    if (
+        system is not None
+        and not isinstance(system, str)
+        and (
+            not isinstance(system, list)
+            or not all(
+                isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str) for b in system
+            )
+        )
+    ):
         return "system: Input should be a valid string or a list of text blocks"
     marked = []
     for where, block in _blocks(body):
@@ -76,9 +83,11 @@ def cache_usage(body: dict[str, Any]) -> dict[str, Any]:
     if not ttls:
         return dict(USAGE)
     one_hour = CACHE_WRITE if "1h" in ttls else 0
-    return {**USAGE, "cache_creation_input_tokens": CACHE_WRITE,
-            "cache_creation": {"ephemeral_5m_input_tokens": CACHE_WRITE - one_hour,
-                               "ephemeral_1h_input_tokens": one_hour}}
+    return {
+        **USAGE,
+        "cache_creation_input_tokens": CACHE_WRITE,
+        "cache_creation": {"ephemeral_5m_input_tokens": CACHE_WRITE - one_hour, "ephemeral_1h_input_tokens": one_hour},
+    }
 
 
 def serve(app: Starlette) -> tuple[uvicorn.Server, threading.Thread, int]:
@@ -93,8 +102,9 @@ def serve(app: Starlette) -> tuple[uvicorn.Server, threading.Thread, int]:
 
 
 def _error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"type": "error", "error": {"type": kind, "message": message}}, status_code=status,
-                        headers=headers)
+    return JSONResponse(
+        {"type": "error", "error": {"type": kind, "message": message}}, status_code=status, headers=headers
+    )
 
 
 def _sse(name: str, data: dict[str, Any]) -> str:
@@ -106,9 +116,14 @@ class FakeAnthropic:
         self.name = name
         self.mode = "ok"
         self.requests: list[dict[str, Any]] = []
-        self.server, self.thread, port = serve(Starlette(routes=[
-            Route("/v1/messages", self.messages, methods=["POST"]),
-            Route("/v1/messages/count_tokens", self.count_tokens, methods=["POST"])]))
+        self.server, self.thread, port = serve(
+            Starlette(
+                routes=[
+                    Route("/v1/messages", self.messages, methods=["POST"]),
+                    Route("/v1/messages/count_tokens", self.count_tokens, methods=["POST"]),
+                ]
+            )
+        )
         self.base_url = f"http://127.0.0.1:{port}"
 
     def stop(self) -> None:
@@ -122,12 +137,14 @@ class FakeAnthropic:
         content: list[dict[str, Any]] = []
         said = " ".join(b.get("text", "") for b in blocks if b.get("type") == "text")
         if (body.get("thinking") or {}).get("type") == "enabled":
-            content.append({"type": "thinking", "thinking": f"{self.name} thinks about: {said}",
-                            "signature": SIGNATURE})
+            content.append(
+                {"type": "thinking", "thinking": f"{self.name} thinks about: {said}", "signature": SIGNATURE}
+            )
         results = [b for b in blocks if b.get("type") == "tool_result"]
         if body.get("tools") and not results:
-            content.append({"type": "tool_use", "id": "toolu_fake01", "name": body["tools"][0]["name"],
-                            "input": {"city": "Oslo"}})
+            content.append(
+                {"type": "tool_use", "id": "toolu_fake01", "name": body["tools"][0]["name"], "input": {"city": "Oslo"}}
+            )
             return content, "tool_use", None
         if results:
             text = f"{self.name} got tool result: {results[0].get('content')}"
@@ -136,7 +153,7 @@ class FakeAnthropic:
             text = f"{self.name} says: {said}" + (f" ({images} image)" if images else "")
         for stop in body.get("stop_sequences") or []:
             if stop in text:
-                content.append({"type": "text", "text": text[:text.index(stop)]})
+                content.append({"type": "text", "text": text[: text.index(stop)]})
                 return content, "stop_sequence", stop
         content.append({"type": "text", "text": text})
         return content, "end_turn", None
@@ -156,8 +173,16 @@ class FakeAnthropic:
         if refused:
             return _error(400, "invalid_request_error", refused)
         content, reason, stop = self._content(body)
-        message = {"id": "msg_fake01", "type": "message", "role": "assistant", "model": body["model"],
-                   "content": content, "stop_reason": reason, "stop_sequence": stop, "usage": cache_usage(body)}
+        message = {
+            "id": "msg_fake01",
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": content,
+            "stop_reason": reason,
+            "stop_sequence": stop,
+            "usage": cache_usage(body),
+        }
         if not body.get("stream"):
             return JSONResponse(message)
         return StreamingResponse(self._events(message), media_type="text/event-stream")
@@ -165,15 +190,22 @@ class FakeAnthropic:
     async def count_tokens(self, request: Request):
         body = await request.json()
         self.requests.append({"body": body, "headers": dict(request.headers), "count": True})
-        refused = contract_error(body) or next((f"{k}: Extra inputs are not permitted" for k in body
-                                                if k in ("max_tokens", "stream", "stop_sequences")), None)
+        refused = contract_error(body) or next(
+            (f"{k}: Extra inputs are not permitted" for k in body if k in ("max_tokens", "stream", "stop_sequences")),
+            None,
+        )
         if refused:
             return _error(400, "invalid_request_error", refused)
         return JSONResponse({"input_tokens": COUNT_TOKENS})
 
     async def _events(self, message: dict[str, Any]):
-        start = {**message, "content": [], "stop_reason": None, "stop_sequence": None,
-                 "usage": {**message["usage"], "output_tokens": 1}}
+        start = {
+            **message,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {**message["usage"], "output_tokens": 1},
+        }
         yield _sse("message_start", {"type": "message_start", "message": start})
         yield _sse("ping", {"type": "ping"})
         if self.mode == "stream_error":
@@ -181,8 +213,11 @@ class FakeAnthropic:
             return
         for i, block in enumerate(message["content"]):
             kind = block["type"]
-            opening = {"text": {"type": "text", "text": ""}, "thinking": {"type": "thinking", "thinking": ""},
-                       "tool_use": {**block, "input": {}}}[kind]
+            opening = {
+                "text": {"type": "text", "text": ""},
+                "thinking": {"type": "thinking", "thinking": ""},
+                "tool_use": {**block, "input": {}},
+            }[kind]
             yield _sse("content_block_start", {"type": "content_block_start", "index": i, "content_block": opening})
             if kind == "text":
                 deltas = [{"type": "text_delta", "text": w} for w in _pieces(block["text"])]
@@ -191,15 +226,21 @@ class FakeAnthropic:
                 deltas.append({"type": "signature_delta", "signature": block["signature"]})
             else:
                 args = json.dumps(block["input"])
-                deltas = [{"type": "input_json_delta", "partial_json": args[:5]},
-                          {"type": "input_json_delta", "partial_json": args[5:]}]
+                deltas = [
+                    {"type": "input_json_delta", "partial_json": args[:5]},
+                    {"type": "input_json_delta", "partial_json": args[5:]},
+                ]
             for delta in deltas:
                 yield _sse("content_block_delta", {"type": "content_block_delta", "index": i, "delta": delta})
             yield _sse("content_block_stop", {"type": "content_block_stop", "index": i})
-        yield _sse("message_delta", {"type": "message_delta",
-                                     "delta": {"stop_reason": message["stop_reason"],
-                                               "stop_sequence": message["stop_sequence"]},
-                                     "usage": {"output_tokens": USAGE["output_tokens"]}})
+        yield _sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"]},
+                "usage": {"output_tokens": USAGE["output_tokens"]},
+            },
+        )
         yield _sse("message_stop", {"type": "message_stop"})
 
 

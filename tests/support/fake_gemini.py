@@ -22,8 +22,9 @@ THOUGHT_SIGNATURE = base64.b64encode(b"\x01\x02gemini-thought-signature\xfe\xff"
 
 
 def _error(code: int, status: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "status": status}}, status_code=code,
-                        headers=headers)
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "status": status}}, status_code=code, headers=headers
+    )
 
 
 class FakeGemini:
@@ -49,15 +50,20 @@ class FakeGemini:
         responses = [p["functionResponse"] for p in parts if "functionResponse" in p]
         if body.get("tools") and not responses:
             name = body["tools"][0]["functionDeclarations"][0]["name"]
-            out.append({"functionCall": {"name": name, "args": {"city": "Oslo"}},
-                        "thoughtSignature": THOUGHT_SIGNATURE})
+            out.append(
+                {"functionCall": {"name": name, "args": {"city": "Oslo"}}, "thoughtSignature": THOUGHT_SIGNATURE}
+            )
         elif responses:
             out.append({"text": f"{self.name} got tool result: {json.dumps(responses[0]['response'])}"})
         else:
             images = sum(1 for p in parts if "inlineData" in p)
             out.append({"text": f"{self.name} says: {said}" + (f" ({images} image)" if images else "")})
-        usage = {"promptTokenCount": 10000, "cachedContentTokenCount": 6000,
-                 "candidatesTokenCount": 1000 if thinking else 2000, "totalTokenCount": 12000}
+        usage = {
+            "promptTokenCount": 10000,
+            "cachedContentTokenCount": 6000,
+            "candidatesTokenCount": 1000 if thinking else 2000,
+            "totalTokenCount": 12000,
+        }
         if thinking:
             usage["thoughtsTokenCount"] = 1000
         return out, usage
@@ -65,8 +71,15 @@ class FakeGemini:
     async def generate(self, request: Request):
         model, _, method = request.path_params["model_action"].partition(":")
         body = await request.json()
-        self.requests.append({"body": body, "headers": dict(request.headers), "model": model, "method": method,
-                              "query": dict(request.query_params)})
+        self.requests.append(
+            {
+                "body": body,
+                "headers": dict(request.headers),
+                "model": model,
+                "method": method,
+                "query": dict(request.query_params),
+            }
+        )
         if self.mode == "500":
             return _error(500, "INTERNAL", "An internal error has occurred.")
         if self.mode == "429":
@@ -77,9 +90,14 @@ class FakeGemini:
             return JSONResponse({"totalTokens": COUNT_TOKENS})
         parts, usage = self._answer(body)
         if method == "generateContent":
-            return JSONResponse({"candidates": [{"content": {"role": "model", "parts": parts},
-                                                 "finishReason": "STOP", "index": 0}],
-                                 "usageMetadata": usage, "modelVersion": model, "responseId": "fake-response"})
+            return JSONResponse(
+                {
+                    "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
+                    "usageMetadata": usage,
+                    "modelVersion": model,
+                    "responseId": "fake-response",
+                }
+            )
         return StreamingResponse(self._chunks(model, parts, usage), media_type="text/event-stream")
 
     async def _chunks(self, model: str, parts: list[dict[str, Any]], usage: dict[str, int]):

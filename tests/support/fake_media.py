@@ -44,8 +44,9 @@ class FakeServer:
         self.requests: list[dict[str, Any]] = []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(Starlette(routes=routes), host="127.0.0.1", port=self.port,
-                                                    log_level="warning"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(Starlette(routes=routes), host="127.0.0.1", port=self.port, log_level="warning")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         while not self.server.started:
@@ -56,8 +57,13 @@ class FakeServer:
         self.thread.join(timeout=10)
 
     async def record(self, request: Request, **extra: Any) -> dict[str, Any]:
-        entry = {"method": request.method, "path": request.url.path, "query": dict(request.query_params),
-                 "headers": dict(request.headers), **extra}
+        entry = {
+            "method": request.method,
+            "path": request.url.path,
+            "query": dict(request.query_params),
+            "headers": dict(request.headers),
+            **extra,
+        }
         self.requests.append(entry)
         return entry
 
@@ -72,8 +78,12 @@ def _fal_outputs(app: str, base: str, count: int) -> dict[str, Any]:
         return {"video": {"url": f"{base}/files/out.mp4", "content_type": "video/mp4", "file_name": "out.mp4"}}
     if "topaz/upscale/image" in app or "recraft" in app:
         return {"image": {"url": f"{base}/files/out.png", "content_type": "image/png"}}
-    return {"images": [{"url": f"{base}/files/out.png", "content_type": "image/png", "width": 8, "height": 8}
-                       for _ in range(count)], "seed": 42}
+    return {
+        "images": [
+            {"url": f"{base}/files/out.png", "content_type": "image/png", "width": 8, "height": 8} for _ in range(count)
+        ],
+        "seed": 42,
+    }
 
 
 class FakeFal(FakeServer):
@@ -91,24 +101,28 @@ class FakeFal(FakeServer):
         self.jobs: dict[str, dict[str, Any]] = {}
         self.refused: list[dict[str, Any]] = []  # submissions fal's schema refused (app, body, detail)
         self._later: set[asyncio.Task] = set()
-        super().__init__([
-            Route("/files/{name}", self.file, methods=["GET"]),
-            Route("/{owner}/{app}/requests/{rid}/status", self.status, methods=["GET"]),
-            Route("/{owner}/{app}/requests/{rid}/cancel", self.cancel, methods=["PUT"]),
-            Route("/{owner}/{app}/requests/{rid}", self.result, methods=["GET"]),
-            Route("/{app_id:path}", self.submit, methods=["POST"]),
-        ])
+        super().__init__(
+            [
+                Route("/files/{name}", self.file, methods=["GET"]),
+                Route("/{owner}/{app}/requests/{rid}/status", self.status, methods=["GET"]),
+                Route("/{owner}/{app}/requests/{rid}/cancel", self.cancel, methods=["PUT"]),
+                Route("/{owner}/{app}/requests/{rid}", self.result, methods=["GET"]),
+                Route("/{app_id:path}", self.submit, methods=["POST"]),
+            ]
+        )
 
     async def submit(self, request: Request) -> Response:
         body = await request.json()
         app = request.path_params["app_id"]
         await self.record(request, body=body, app=app)
         if self.mode == "500":
-            return JSONResponse({"detail": "Internal server error", "error_type": "runner_scheduling_failure"},
-                                status_code=503)
+            return JSONResponse(
+                {"detail": "Internal server error", "error_type": "runner_scheduling_failure"}, status_code=503
+            )
         if self.mode == "429":
-            return JSONResponse({"detail": "Too many concurrent requests"}, status_code=429,
-                                headers={"Retry-After": "30"})
+            return JSONResponse(
+                {"detail": "Too many concurrent requests"}, status_code=429, headers={"Retry-After": "30"}
+            )
         refused = refusals(app, body)
         if refused is None:
             return JSONResponse({"detail": f"Application '{app}' not found"}, status_code=404)
@@ -116,13 +130,26 @@ class FakeFal(FakeServer):
             self.refused.append({"app": app, "body": body, "detail": refused})
             return JSONResponse({"detail": refused}, status_code=422)
         rid = str(uuid.uuid4())
-        self.jobs[rid] = {"app": app, "body": body, "polls": 0, "mode": self.mode,
-                          "webhook": request.query_params.get("fal_webhook")}
+        self.jobs[rid] = {
+            "app": app,
+            "body": body,
+            "polls": 0,
+            "mode": self.mode,
+            "webhook": request.query_params.get("fal_webhook"),
+        }
         if self.mode == "webhook":  # runs a while, then reports its end to fal_webhook
             self._later.add(asyncio.create_task(self._finish_and_call_back(rid)))
         root = f"{self.url}/{'/'.join(app.split('/')[:2])}/requests/{rid}"
-        return JSONResponse({"request_id": rid, "status": "IN_QUEUE", "queue_position": 0,
-                             "response_url": root, "status_url": f"{root}/status", "cancel_url": f"{root}/cancel"})
+        return JSONResponse(
+            {
+                "request_id": rid,
+                "status": "IN_QUEUE",
+                "queue_position": 0,
+                "response_url": root,
+                "status_url": f"{root}/status",
+                "cancel_url": f"{root}/cancel",
+            }
+        )
 
     async def _finish_and_call_back(self, rid: str) -> None:
         job = self.jobs[rid]
@@ -131,8 +158,10 @@ class FakeFal(FakeServer):
         if job["webhook"]:
             payload = _fal_outputs(job["app"], self.url, int(job["body"].get("num_images") or 1))
             async with httpx.AsyncClient() as client:
-                resp = await client.post(job["webhook"], json={"request_id": rid, "gateway_request_id": rid,
-                                                               "status": "OK", "payload": payload})
+                resp = await client.post(
+                    job["webhook"],
+                    json={"request_id": rid, "gateway_request_id": rid, "status": "OK", "payload": payload},
+                )
             job["webhook_status"] = resp.status_code
 
     def _job(self, request: Request) -> dict[str, Any] | None:
@@ -148,8 +177,14 @@ class FakeFal(FakeServer):
         job["polls"] += 1
         if job["mode"] == "slow" and job["polls"] <= self.slow_polls:
             state = "IN_QUEUE" if job["polls"] == 1 else "IN_PROGRESS"
-            return JSONResponse({"status": state, "queue_position": 2 if state == "IN_QUEUE" else None,
-                                 "response_url": f"{self.url}{request.url.path[:-7]}"}, status_code=202)
+            return JSONResponse(
+                {
+                    "status": state,
+                    "queue_position": 2 if state == "IN_QUEUE" else None,
+                    "response_url": f"{self.url}{request.url.path[:-7]}",
+                },
+                status_code=202,
+            )
         if job.get("cancelled"):
             return JSONResponse({"status": "CANCELED"})
         if job["mode"] == "webhook" and not job.get("done"):
@@ -162,12 +197,25 @@ class FakeFal(FakeServer):
         if job is None:
             return JSONResponse({"detail": "Request not found"}, status_code=404)
         if job["mode"] == "policy":
-            return JSONResponse({"detail": [{"loc": ["body", "prompt"], "msg": POLICY_MESSAGE,
-                                             "type": "content_policy_violation", "input": job["body"].get("prompt")}]},
-                                status_code=422)
+            return JSONResponse(
+                {
+                    "detail": [
+                        {
+                            "loc": ["body", "prompt"],
+                            "msg": POLICY_MESSAGE,
+                            "type": "content_policy_violation",
+                            "input": job["body"].get("prompt"),
+                        }
+                    ]
+                },
+                status_code=422,
+            )
         if job["mode"] == "lost":
-            return JSONResponse({"detail": "Runner disconnected", "error_type": "runner_disconnected"},
-                                status_code=503, headers={"X-Fal-Error-Type": "runner_disconnected"})
+            return JSONResponse(
+                {"detail": "Runner disconnected", "error_type": "runner_disconnected"},
+                status_code=503,
+                headers={"X-Fal-Error-Type": "runner_disconnected"},
+            )
         count = int(job["body"].get("num_images") or 1)
         return JSONResponse(_fal_outputs(job["app"], self.url, count))
 
@@ -219,32 +267,46 @@ class FakeOpenAIImages(FakeServer):
     does (400 invalid_value). Modes: ok | 500 | 429 | policy."""
 
     def __init__(self):
-        super().__init__([Route("/v1/images/generations", self.generate, methods=["POST"]),
-                          Route("/v1/images/edits", self.edit, methods=["POST"])])
+        super().__init__(
+            [
+                Route("/v1/images/generations", self.generate, methods=["POST"]),
+                Route("/v1/images/edits", self.edit, methods=["POST"]),
+            ]
+        )
 
     def _failure(self) -> Response | None:
         if self.mode == "500":
-            return JSONResponse({"error": {"message": "The server had an error", "type": "server_error"}},
-                                status_code=500)
+            return JSONResponse(
+                {"error": {"message": "The server had an error", "type": "server_error"}}, status_code=500
+            )
         if self.mode == "429":
-            return JSONResponse({"error": {"message": "Rate limit reached"}}, status_code=429,
-                                headers={"Retry-After": "20"})
+            return JSONResponse(
+                {"error": {"message": "Rate limit reached"}}, status_code=429, headers={"Retry-After": "20"}
+            )
         if self.mode == "policy":
-            return JSONResponse({"error": {"message": "Your request was rejected by the safety system.",
-                                           "type": "image_generation_user_error", "code": "moderation_blocked"}},
-                                status_code=400)
+            return JSONResponse(
+                {
+                    "error": {
+                        "message": "Your request was rejected by the safety system.",
+                        "type": "image_generation_user_error",
+                        "code": "moderation_blocked",
+                    }
+                },
+                status_code=400,
+            )
         return None
 
     def _invalid(self, body: dict[str, Any]) -> Response | None:
         message = openai_size_error(str(body.get("model")), body.get("size"))
         if message is None:
             return None
-        return JSONResponse({"error": {"message": message, "type": "invalid_request_error", "param": "size",
-                                       "code": "invalid_value"}}, status_code=400)
+        return JSONResponse(
+            {"error": {"message": message, "type": "invalid_request_error", "param": "size", "code": "invalid_value"}},
+            status_code=400,
+        )
 
     def _images(self, n: int) -> Response:
-        return JSONResponse({"created": 1, "data": [{"b64_json": base64.b64encode(PNG).decode()}
-                                                    for _ in range(n)]})
+        return JSONResponse({"created": 1, "data": [{"b64_json": base64.b64encode(PNG).decode()} for _ in range(n)]})
 
     async def generate(self, request: Request) -> Response:
         body = await request.json()
@@ -255,8 +317,12 @@ class FakeOpenAIImages(FakeServer):
         form = await request.form()
         images = [await f.read() for f in form.getlist("image[]")]
         mask = form.get("mask")
-        await self.record(request, body={k: v for k, v in form.items() if isinstance(v, str)},
-                          images=images, mask=await mask.read() if mask is not None else None)
+        await self.record(
+            request,
+            body={k: v for k, v in form.items() if isinstance(v, str)},
+            images=images,
+            mask=await mask.read() if mask is not None else None,
+        )
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         return self._failure() or self._invalid(fields) or self._images(int(form.get("n") or 1))
 
@@ -264,31 +330,42 @@ class FakeOpenAIImages(FakeServer):
 class FakeElevenLabs(FakeServer):
     """The ElevenLabs endpoints our catalog uses, `xi-api-key` checked. Modes: ok | 500 | policy."""
 
-    VOICES: ClassVar[list[dict[str, str]]] = [{"voice_id": "pNInz6obpgDQGcFmaJgB", "name": "Adam"},
-              {"voice_id": "21m00Tcm4TlvDq8ikWAM", "name": "Rachel"}]
+    VOICES: ClassVar[list[dict[str, str]]] = [
+        {"voice_id": "pNInz6obpgDQGcFmaJgB", "name": "Adam"},
+        {"voice_id": "21m00Tcm4TlvDq8ikWAM", "name": "Rachel"},
+    ]
 
     def __init__(self, key: str):
         self.key = key
-        super().__init__([
-            Route("/v1/voices", self.voices, methods=["GET"]),
-            Route("/v1/text-to-speech/{voice}/with-timestamps", self.speech_timestamps, methods=["POST"]),
-            Route("/v1/text-to-speech/{voice}", self.speech, methods=["POST"]),
-            Route("/v1/text-to-dialogue", self.audio_json, methods=["POST"]),
-            Route("/v1/sound-generation", self.audio_json, methods=["POST"]),
-            Route("/v1/speech-to-text", self.transcribe, methods=["POST"]),
-            Route("/v1/audio-isolation", self.isolate, methods=["POST"]),
-        ])
+        super().__init__(
+            [
+                Route("/v1/voices", self.voices, methods=["GET"]),
+                Route("/v1/text-to-speech/{voice}/with-timestamps", self.speech_timestamps, methods=["POST"]),
+                Route("/v1/text-to-speech/{voice}", self.speech, methods=["POST"]),
+                Route("/v1/text-to-dialogue", self.audio_json, methods=["POST"]),
+                Route("/v1/sound-generation", self.audio_json, methods=["POST"]),
+                Route("/v1/speech-to-text", self.transcribe, methods=["POST"]),
+                Route("/v1/audio-isolation", self.isolate, methods=["POST"]),
+            ]
+        )
 
     def _refuse(self, request: Request) -> Response | None:
         if request.headers.get("xi-api-key") != self.key:
-            return JSONResponse({"detail": {"status": "invalid_api_key", "message": "Invalid API key"}},
-                                status_code=401)
+            return JSONResponse(
+                {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}, status_code=401
+            )
         if self.mode == "500":
             return JSONResponse({"detail": {"status": "internal", "message": "Something broke"}}, status_code=500)
         if self.mode == "policy":
-            return JSONResponse({"detail": {"status": "content_against_policy",
-                                            "message": "This request violates our terms of service."}},
-                                status_code=400)
+            return JSONResponse(
+                {
+                    "detail": {
+                        "status": "content_against_policy",
+                        "message": "This request violates our terms of service.",
+                    }
+                },
+                status_code=400,
+            )
         return None
 
     async def voices(self, request: Request) -> Response:
@@ -303,11 +380,16 @@ class FakeElevenLabs(FakeServer):
         body = await request.json()
         await self.record(request, body=body, voice=request.path_params["voice"])
         text = body["text"]
-        return self._refuse(request) or JSONResponse({
-            "audio_base64": base64.b64encode(MP3).decode(),
-            "alignment": {"characters": list(text),
-                          "character_start_times_seconds": [i * 0.1 for i in range(len(text))],
-                          "character_end_times_seconds": [i * 0.1 + 0.1 for i in range(len(text))]}})
+        return self._refuse(request) or JSONResponse(
+            {
+                "audio_base64": base64.b64encode(MP3).decode(),
+                "alignment": {
+                    "characters": list(text),
+                    "character_start_times_seconds": [i * 0.1 for i in range(len(text))],
+                    "character_end_times_seconds": [i * 0.1 + 0.1 for i in range(len(text))],
+                },
+            }
+        )
 
     async def audio_json(self, request: Request) -> Response:
         await self.record(request, body=await request.json())
@@ -317,9 +399,14 @@ class FakeElevenLabs(FakeServer):
         form = await request.form()
         audio = await form["file"].read()
         await self.record(request, body={k: v for k, v in form.items() if isinstance(v, str)}, audio=audio)
-        return self._refuse(request) or JSONResponse({
-            "language_code": "en", "language_probability": 0.98, "text": "Hello from the fake.",
-            "words": [{"text": "Hello", "start": 0.0, "end": 0.4, "type": "word"}]})
+        return self._refuse(request) or JSONResponse(
+            {
+                "language_code": "en",
+                "language_probability": 0.98,
+                "text": "Hello from the fake.",
+                "words": [{"text": "Hello", "start": 0.0, "end": 0.4, "type": "word"}],
+            }
+        )
 
     async def isolate(self, request: Request) -> Response:
         form = await request.form()

@@ -49,40 +49,74 @@ class FakeOpenAI:
         if self.mode == "429":
             return JSONResponse({"error": {"message": "slow down"}}, status_code=429, headers={"Retry-After": "30"})
         if self.mode == "400":
-            return JSONResponse({"error": {"message": "Your request was rejected by the safety system"}},
-                                status_code=400)
+            return JSONResponse(
+                {"error": {"message": "Your request was rejected by the safety system"}}, status_code=400
+            )
         last = body["messages"][-1].get("content")
         text = f"{self.name} says: {last}"
-        usage = self.usage or {"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200,
-                               "prompt_tokens_details": {"cached_tokens": 600}}
+        usage = self.usage or {
+            "prompt_tokens": 1000,
+            "completion_tokens": 200,
+            "total_tokens": 1200,
+            "prompt_tokens_details": {"cached_tokens": 600},
+        }
         tool_calls = None
         if body.get("tools"):
-            tool_calls = [{"id": "call_up1", "type": "function",
-                           "function": {"name": body["tools"][0]["function"]["name"], "arguments": '{"city": "Oslo"}'}}]
+            tool_calls = [
+                {
+                    "id": "call_up1",
+                    "type": "function",
+                    "function": {"name": body["tools"][0]["function"]["name"], "arguments": '{"city": "Oslo"}'},
+                }
+            ]
         if not body.get("stream"):
             message = {"role": "assistant", "content": None if tool_calls else text}
             if tool_calls:
                 message["tool_calls"] = tool_calls
-            return JSONResponse({"id": "chatcmpl-up", "object": "chat.completion", "created": 1, "model": body["model"],
-                                 "choices": [{"index": 0, "message": message,
-                                              "finish_reason": "tool_calls" if tool_calls else "stop"}],
-                                 "usage": usage})
+            return JSONResponse(
+                {
+                    "id": "chatcmpl-up",
+                    "object": "chat.completion",
+                    "created": 1,
+                    "model": body["model"],
+                    "choices": [
+                        {"index": 0, "message": message, "finish_reason": "tool_calls" if tool_calls else "stop"}
+                    ],
+                    "usage": usage,
+                }
+            )
 
         mode = self.mode
 
         async def events():
             base = {"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 1, "model": body["model"]}
             if mode in ("break", "stall"):
-                yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {"content": "partial "},
-                                                                  "finish_reason": None}]}) + "\n\n"
+                yield (
+                    "data: "
+                    + json.dumps(
+                        {**base, "choices": [{"index": 0, "delta": {"content": "partial "}, "finish_reason": None}]}
+                    )
+                    + "\n\n"
+                )
                 if mode == "stall":
                     await asyncio.sleep(30)  # the client leaves before the rest (and the usage) arrives
-                yield "data: " + json.dumps({"error": {"message": "upstream went away", "type": "server_error"}}) + "\n\n"
+                yield (
+                    "data: " + json.dumps({"error": {"message": "upstream went away", "type": "server_error"}}) + "\n\n"
+                )
                 return
             for word in text.split(" "):
-                yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {"content": word + " "},
-                                                                  "finish_reason": None}]}) + "\n\n"
-            yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}) + "\n\n"
+                yield (
+                    "data: "
+                    + json.dumps(
+                        {**base, "choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]}
+                    )
+                    + "\n\n"
+                )
+            yield (
+                "data: "
+                + json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                + "\n\n"
+            )
             yield "data: " + json.dumps({**base, "choices": [], "usage": usage}) + "\n\n"
             yield "data: [DONE]\n\n"
 
@@ -94,8 +128,9 @@ def gateway_over_fake(tmp: Path, models: list[str], **deployment: Any) -> Iterat
     """A gateway whose `models` are served by one fresh FakeOpenAI deployment named "up" (extra deployment
     fields such as model_map or api_key as keywords); both stop on exit."""
     fake = FakeOpenAI("upstream")
-    server = start_server(tmp, llm_upstreams=[{"name": "up", "base_url": fake.base_url, "models": models,
-                                               **deployment}])
+    server = start_server(
+        tmp, llm_upstreams=[{"name": "up", "base_url": fake.base_url, "models": models, **deployment}]
+    )
     try:
         yield server, fake
     finally:

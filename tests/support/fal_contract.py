@@ -16,8 +16,19 @@ from jsonschema.exceptions import ValidationError
 from runapi.yamlload import load_yaml
 
 SCHEMAS_PATH = Path(__file__).with_name("contracts") / "fal_schemas.yaml"
-FIELD_KEYS = {"type", "required", "enum", "min", "max", "min_length", "max_length", "min_items", "max_items",
-              "items", "fields"}
+FIELD_KEYS = {
+    "type",
+    "required",
+    "enum",
+    "min",
+    "max",
+    "min_length",
+    "max_length",
+    "min_items",
+    "max_items",
+    "items",
+    "fields",
+}
 TYPES = {"string", "integer", "number", "boolean", "array", "object", "any"}
 
 
@@ -61,9 +72,12 @@ def field_schema(spec: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def object_schema(fields: dict[str, Any], where: str) -> dict[str, Any]:
-    return {"type": "object", "additionalProperties": False,
-            "properties": {name: field_schema(spec, f"{where}.{name}") for name, spec in fields.items()},
-            "required": [name for name, spec in fields.items() if spec.get("required")]}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {name: field_schema(spec, f"{where}.{name}") for name, spec in fields.items()},
+        "required": [name for name, spec in fields.items() if spec.get("required")],
+    }
 
 
 @cache
@@ -91,19 +105,24 @@ def _detail(error: ValidationError) -> list[dict[str, Any]]:
         return [{"loc": [*loc, missing], "msg": "Field required", "type": "missing"}]
     if kind == "additionalProperties":
         known = set(error.schema.get("properties", {}))
-        return [{"loc": [*loc, extra], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
-                for extra in error.instance if extra not in known]
+        return [
+            {"loc": [*loc, extra], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
+            for extra in error.instance
+            if extra not in known
+        ]
     if kind == "enum":
         allowed = ", ".join(repr(v) for v in value)
         return [{"loc": loc, "msg": f"Input should be one of {allowed}", "type": "enum"}]
     if kind == "type":
         return [{"loc": loc, "msg": f"Input should be a valid {value}", "type": f"{value}_type"}]
-    words = {"minimum": ("greater_than_equal", "greater than or equal to"),
-             "maximum": ("less_than_equal", "less than or equal to"),
-             "minLength": ("string_too_short", "at least this many characters:"),
-             "maxLength": ("string_too_long", "at most this many characters:"),
-             "minItems": ("too_short", "at least this many items:"),
-             "maxItems": ("too_long", "at most this many items:")}
+    words = {
+        "minimum": ("greater_than_equal", "greater than or equal to"),
+        "maximum": ("less_than_equal", "less than or equal to"),
+        "minLength": ("string_too_short", "at least this many characters:"),
+        "maxLength": ("string_too_long", "at most this many characters:"),
+        "minItems": ("too_short", "at least this many items:"),
+        "maxItems": ("too_long", "at most this many items:"),
+    }
     if kind in words:
         name, text = words[kind]
         return [{"loc": loc, "msg": f"Input should be {text} {value}", "type": name}]
@@ -115,4 +134,6 @@ def refusals(endpoint: str, body: Any) -> list[dict[str, Any]] | None:
     check = validator(endpoint)
     if check is None:
         return None
-    return [d for e in sorted(check.iter_errors(body), key=lambda e: [str(k) for k in e.absolute_path]) for d in _detail(e)]
+    return [
+        d for e in sorted(check.iter_errors(body), key=lambda e: [str(k) for k in e.absolute_path]) for d in _detail(e)
+    ]

@@ -14,30 +14,94 @@ def has_task_ref(action) -> bool:
 # Requests reaching the fal routes the catalog's own examples do not reach (each route is run at least once).
 IMG = "https://example.com/a.png"
 ROUTE_EXAMPLES = [
-    ("veo_3_1", "text_to_video", {"model": "veo-3.1-fast", "prompt": "a fox", "input_mode": "reference",
-                                  "reference_image_urls": [IMG], "aspect_ratio": "16:9", "seeds": 12345}),
+    (
+        "veo_3_1",
+        "text_to_video",
+        {
+            "model": "veo-3.1-fast",
+            "prompt": "a fox",
+            "input_mode": "reference",
+            "reference_image_urls": [IMG],
+            "aspect_ratio": "16:9",
+            "seeds": 12345,
+        },
+    ),
     ("veo_3_1", "text_to_video", {"model": "veo-3.1", "prompt": "a fox", "first_frame_image_url": IMG}),
-    ("kling", "text_to_video", {"model": "kling-3.0", "prompt": "a fox", "first_frame_image_url": IMG,
-                                "output_resolution": "4k"}),
-    ("kling", "text_to_video", {"model": "kling-3.0", "prompt": "a fox", "first_frame_image_url": IMG,
-                                "output_resolution": "1080p", "duration_seconds": 5}),
-    ("kling", "text_to_video", {"model": "kling-3.0", "prompt": "a fox", "aspect_ratio": "9:16",
-                                "output_resolution": "720p"}),
-    ("kling", "text_to_video", {"model": "kling-3.0", "aspect_ratio": "1:1", "output_resolution": "4k",
-                                "multi_shots": True, "enable_sound": True, "prompt": "a fox",
-                                "multi_prompt": [{"prompt": "a fox runs", "duration_seconds": 3},
-                                                 {"prompt": "a fox sleeps", "duration_seconds": 2}]}),
-    ("seedance", "text_to_video", {"model": "seedance-2.0-fast", "prompt": "a fox runs", "first_frame_image_url": IMG,
-                                   "enable_safety_checker": True}),
+    (
+        "kling",
+        "text_to_video",
+        {"model": "kling-3.0", "prompt": "a fox", "first_frame_image_url": IMG, "output_resolution": "4k"},
+    ),
+    (
+        "kling",
+        "text_to_video",
+        {
+            "model": "kling-3.0",
+            "prompt": "a fox",
+            "first_frame_image_url": IMG,
+            "output_resolution": "1080p",
+            "duration_seconds": 5,
+        },
+    ),
+    (
+        "kling",
+        "text_to_video",
+        {"model": "kling-3.0", "prompt": "a fox", "aspect_ratio": "9:16", "output_resolution": "720p"},
+    ),
+    (
+        "kling",
+        "text_to_video",
+        {
+            "model": "kling-3.0",
+            "aspect_ratio": "1:1",
+            "output_resolution": "4k",
+            "multi_shots": True,
+            "enable_sound": True,
+            "prompt": "a fox",
+            "multi_prompt": [
+                {"prompt": "a fox runs", "duration_seconds": 3},
+                {"prompt": "a fox sleeps", "duration_seconds": 2},
+            ],
+        },
+    ),
+    (
+        "seedance",
+        "text_to_video",
+        {
+            "model": "seedance-2.0-fast",
+            "prompt": "a fox runs",
+            "first_frame_image_url": IMG,
+            "enable_safety_checker": True,
+        },
+    ),
     ("nano_banana", "text_to_image", {"model": "nano-banana", "prompt": "a fox", "reference_image_urls": [IMG]}),
-    ("nano_banana", "text_to_image", {"model": "nano-banana-pro", "prompt": "a fox", "reference_image_urls": [IMG],
-                                      "output_resolution": "2k"}),
+    (
+        "nano_banana",
+        "text_to_image",
+        {"model": "nano-banana-pro", "prompt": "a fox", "reference_image_urls": [IMG], "output_resolution": "2k"},
+    ),
     ("nano_banana", "text_to_image", {"model": "nano-banana-2", "prompt": "a fox", "aspect_ratio": "16:9"}),
     ("flux_kontext", "text_to_image", {"model": "flux-kontext-max", "prompt": "a fox", "source_image_url": IMG}),
-    ("flux_2", "remix_image", {"model": "flux-2-flex-remix-image", "prompt": "a fox", "source_image_urls": [IMG],
-                               "aspect_ratio": "auto", "output_resolution": "2k"}),
-    ("wan", "speech_to_video", {"model": "wan-2.2-a14b-speech-to-video-turbo", "source_image_url": IMG,
-                                "source_audio_url": "https://example.com/a.mp3"}),
+    (
+        "flux_2",
+        "remix_image",
+        {
+            "model": "flux-2-flex-remix-image",
+            "prompt": "a fox",
+            "source_image_urls": [IMG],
+            "aspect_ratio": "auto",
+            "output_resolution": "2k",
+        },
+    ),
+    (
+        "wan",
+        "speech_to_video",
+        {
+            "model": "wan-2.2-a14b-speech-to-video-turbo",
+            "source_image_url": IMG,
+            "source_audio_url": "https://example.com/a.mp3",
+        },
+    ),
 ]
 
 
@@ -45,9 +109,11 @@ def fal_requests() -> list[tuple[object, str, dict]]:
     """(action, model, request) for every catalog example of a fal-mapped model, and ROUTE_EXAMPLES."""
     catalog = get_catalog()
     out = []
-    for (action_key, model) in fal_table().entries:
+    for action_key, model in fal_table().entries:
         action = catalog.action(*action_key.split("/"))
-        out += [(action, model, dict(ex)) for ex in action.examples if (ex.get("model") or action.default_model) == model]
+        out += [
+            (action, model, dict(ex)) for ex in action.examples if (ex.get("model") or action.default_model) == model
+        ]
     for family, name, body in ROUTE_EXAMPLES:
         out.append((catalog.action(family, name), body["model"], body))
     return out

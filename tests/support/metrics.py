@@ -14,8 +14,9 @@ class Scrape:
 
     def value(self, name: str, **labels: str) -> float:
         """Sum of the samples called `name` whose labels include `labels` (0 when there are none)."""
-        return sum(s.value for s in self.samples
-                   if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+        return sum(
+            s.value for s in self.samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+        )
 
     def has(self, name: str, **labels: str) -> bool:
         return any(s.name == name and all(s.labels.get(k) == v for k, v in labels.items()) for s in self.samples)

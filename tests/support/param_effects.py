@@ -58,6 +58,9 @@ def _spec_reads(spec: Any) -> set[str]:
     for key in ("default", "object"):
         if key in spec:
             inner = spec[key]
-            names |= set().union(*(_spec_reads(v) for v in inner.values())) if key == "object" and inner \
+            names |= (
+                set().union(*(_spec_reads(v) for v in inner.values()))
+                if key == "object" and inner
                 else _spec_reads(inner)
+            )
     return names

@@ -32,6 +32,7 @@ def run(generator, params, spec, refs=None, storage=None):
             task = TaskInput(id="t", action=ACTION, model=None, params=params, refs=refs or {})
             typed = parse_sandbox({"generator": generator, **spec}, "test")
             return await GENERATORS[generator](Inputs(http, storage, 50 << 20), task, typed)
+
     return asyncio.run(go())
 
 
@@ -61,6 +62,8 @@ def port_free_seeds(monkeypatch):
     seed_bytes = images.seed_bytes
 
     def stable(*parts: object) -> bytes:
-        return seed_bytes(*(re.sub(r"http://127\.0\.0\.1:\d+", "http://inputs", p) if isinstance(p, str) else p
-                            for p in parts))
+        return seed_bytes(
+            *(re.sub(r"http://127\.0\.0\.1:\d+", "http://inputs", p) if isinstance(p, str) else p for p in parts)
+        )
+
     monkeypatch.setattr(images, "seed_bytes", stable)

@@ -46,22 +46,39 @@ class Cluster:
         self.database_url = create_database(self.services.database_url)
         self.env = {
             **os.environ,
-            "RUNAPI_DATABASE_URL": self.database_url, "RUNAPI_REDIS_URL": self.services.redis_url,
-            "RUNAPI_REDIS_CHANNEL_PREFIX": f"cluster{time.time_ns()}", "RUNAPI_DATA_DIR": str(self.directory),
-            "RUNAPI_SECRET_KEY": "scale-out-test-secret", "RUNAPI_BOOTSTRAP_API_KEY": TEST_KEY,
-            "RUNAPI_ALLOW_PRIVATE_NETWORK": "true", "RUNAPI_DB_POOL_SIZE": "4", "RUNAPI_DB_MAX_OVERFLOW": "8",
+            "RUNAPI_DATABASE_URL": self.database_url,
+            "RUNAPI_REDIS_URL": self.services.redis_url,
+            "RUNAPI_REDIS_CHANNEL_PREFIX": f"cluster{time.time_ns()}",
+            "RUNAPI_DATA_DIR": str(self.directory),
+            "RUNAPI_SECRET_KEY": "scale-out-test-secret",
+            "RUNAPI_BOOTSTRAP_API_KEY": TEST_KEY,
+            "RUNAPI_ALLOW_PRIVATE_NETWORK": "true",
+            "RUNAPI_DB_POOL_SIZE": "4",
+            "RUNAPI_DB_MAX_OVERFLOW": "8",
             **self.settings,
         }
 
     def api(self, *extra: str) -> Proc:
         port = free_port()
-        return self._add(Proc(f"api{len(self.procs)}", ["serve", "--no-task-workers", "--port", str(port), *extra],
-                              self.directory / f"api{len(self.procs)}.log", port=port))
+        return self._add(
+            Proc(
+                f"api{len(self.procs)}",
+                ["serve", "--no-task-workers", "--port", str(port), *extra],
+                self.directory / f"api{len(self.procs)}.log",
+                port=port,
+            )
+        )
 
     def serve(self, *extra: str) -> Proc:
         port = free_port()
-        return self._add(Proc(f"serve{len(self.procs)}", ["serve", "--port", str(port), *extra],
-                              self.directory / f"serve{len(self.procs)}.log", port=port))
+        return self._add(
+            Proc(
+                f"serve{len(self.procs)}",
+                ["serve", "--port", str(port), *extra],
+                self.directory / f"serve{len(self.procs)}.log",
+                port=port,
+            )
+        )
 
     def worker(self) -> Proc:
         return self._add(Proc(f"worker{len(self.procs)}", ["worker"], self.directory / f"worker{len(self.procs)}.log"))
@@ -74,8 +91,12 @@ class Cluster:
         proc.starts += 1
         proc.log_offset = proc.log.stat().st_size if proc.log.exists() else 0
         with proc.log.open("ab") as log:
-            proc.popen = subprocess.Popen([sys.executable, "-m", "runapi.cli", *proc.argv, "--log-level", "warning"],
-                                          env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            proc.popen = subprocess.Popen(
+                [sys.executable, "-m", "runapi.cli", *proc.argv, "--log-level", "warning"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         if wait:
             self.wait_ready(proc)
 
@@ -91,7 +112,7 @@ class Cluster:
                         return
                 except httpx.HTTPError:
                     pass
-            elif b"runapi worker" in proc.log.read_bytes()[proc.log_offset:]:
+            elif b"runapi worker" in proc.log.read_bytes()[proc.log_offset :]:
                 return
             time.sleep(0.1)
         raise RuntimeError(f"{proc.name} did not become ready: {self.tail(proc)}")

@@ -20,4 +20,5 @@ def run(generator, params, spec, refs=None, storage=None):
             task = TaskInput(id="t", action=ACTION, model=None, params=params, refs=refs or {})
             typed = parse_sandbox({"generator": generator, **spec}, "test")
             return await GENERATORS[generator](Inputs(http, storage, 50 << 20), task, typed)
+
     return asyncio.run(go())

@@ -37,8 +37,13 @@ def free_port() -> int:
 
 def test_settings(tmp: Path, **overrides: Any) -> Settings:
     base = dict(
-        data_dir=tmp, sqlite_synchronous="NORMAL", allow_private_network=True, worker_idle_poll_seconds=0.05,
-        callback_retry_delays=(0.05,) * 10, callback_timeout_seconds=2.0, bootstrap_api_key=TEST_KEY,
+        data_dir=tmp,
+        sqlite_synchronous="NORMAL",
+        allow_private_network=True,
+        worker_idle_poll_seconds=0.05,
+        callback_retry_delays=(0.05,) * 10,
+        callback_timeout_seconds=2.0,
+        bootstrap_api_key=TEST_KEY,
         bootstrap_credits_cents=100_000,
     )
     if env_database_url() and "database_url" not in overrides:
@@ -62,12 +67,14 @@ class Server:
 
     def db_call(self, fn: Callable[[Database], Any]) -> Any:
         """Run a coroutine function against the server's database from the test thread."""
+
         async def go():
             db = Database(self.settings.resolved_database_url, "NORMAL")
             try:
                 return await fn(db)
             finally:
                 await db.dispose()
+
         return asyncio.run(go())
 
     def stop(self) -> None:
@@ -78,8 +85,14 @@ class Server:
 def start_server(tmp: Path, **overrides: Any) -> Server:
     settings = test_settings(tmp, **overrides)
     port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                            **uvicorn_options(settings))
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        **uvicorn_options(settings),
+    )
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
@@ -96,6 +109,7 @@ def new_account(server: Server, credits: int = 10_000, email: str | None = None)
         created = await admin.create_account(db, "Other", email or f"u{time.time_ns()}@example.com", credits)
         key = await admin.mint_key(db, created["account_id"], "api")
         return created["account_id"], key.token
+
     return server.db_call(go)
 
 

@@ -64,8 +64,13 @@ def create_database(admin_url: str) -> str:
     name = f"runapi_t_{uuid.uuid4().hex[:16]}"
 
     async def go() -> None:
-        conn = await asyncpg.connect(host=admin.host, port=admin.port, user=admin.username,
-                                     password=admin.password, database=admin.database or "postgres")
+        conn = await asyncpg.connect(
+            host=admin.host,
+            port=admin.port,
+            user=admin.username,
+            password=admin.password,
+            database=admin.database or "postgres",
+        )
         try:
             await conn.execute(f'CREATE DATABASE "{name}"')
         finally:
@@ -77,8 +82,10 @@ def create_database(admin_url: str) -> str:
 
 def unavailable(what: str) -> None:
     """Skip locally; fail in CI, where every service must be there."""
-    message = f"{what} not available (set RUNAPI_TEST_DATABASE_URL / RUNAPI_TEST_REDIS_URL or install " \
-              f"postgresql and redis-server; scripts/ci-services.sh starts them)"
+    message = (
+        f"{what} not available (set RUNAPI_TEST_DATABASE_URL / RUNAPI_TEST_REDIS_URL or install "
+        f"postgresql and redis-server; scripts/ci-services.sh starts them)"
+    )
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
@@ -108,12 +115,17 @@ class Services:
         has_postgres = shutil.which("initdb") or list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
         if not (shutil.which("redis-server") and has_postgres):
             return None
-        env = {**os.environ, "RUNAPI_SERVICES_DIR": str(directory), "RUNAPI_PG_PORT": str(pg_port),
-               "RUNAPI_REDIS_PORT": str(redis_port)}
+        env = {
+            **os.environ,
+            "RUNAPI_SERVICES_DIR": str(directory),
+            "RUNAPI_PG_PORT": str(pg_port),
+            "RUNAPI_REDIS_PORT": str(redis_port),
+        }
         if subprocess.run([str(SCRIPT), "start"], env=env, check=False, capture_output=True).returncode != 0:
             return None
-        return cls(f"postgresql+asyncpg://runapi@127.0.0.1:{pg_port}/postgres",
-                   f"redis://127.0.0.1:{redis_port}/0", env)
+        return cls(
+            f"postgresql+asyncpg://runapi@127.0.0.1:{pg_port}/postgres", f"redis://127.0.0.1:{redis_port}/0", env
+        )
 
     def stop(self) -> None:
         if self.script_env is not None:
@@ -122,8 +134,13 @@ class Services:
     def restart_postgres(self, seconds_down: float) -> bool:
         if self.script_env is None:
             return False
-        res = subprocess.run([str(SCRIPT), "restart-postgres", str(seconds_down)], env=self.script_env, check=False,
-                             capture_output=True, text=True)
+        res = subprocess.run(
+            [str(SCRIPT), "restart-postgres", str(seconds_down)],
+            env=self.script_env,
+            check=False,
+            capture_output=True,
+            text=True,
+        )
         return res.returncode == 0
 
 
@@ -140,5 +157,8 @@ class DatabaseBackend:
         suite run on PostgreSQL (RUNAPI_TEST_DATABASE_URL) still tests SQLite here."""
         if self.services is None:
             return {"database_url": f"sqlite+aiosqlite:///{(data_dir / 'runapi.db').resolve()}"}
-        return {"database_url": create_database(self.services.database_url), "redis_url": self.services.redis_url,
-                "redis_channel_prefix": f"db{uuid.uuid4().hex[:8]}"}
+        return {
+            "database_url": create_database(self.services.database_url),
+            "redis_url": self.services.redis_url,
+            "redis_channel_prefix": f"db{uuid.uuid4().hex[:8]}",
+        }

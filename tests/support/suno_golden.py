@@ -67,8 +67,11 @@ class Runner:
             if p.name not in params:
                 continue
             if p.record_ref:
-                kind = next(k for k in p.record_ref if "voice" in k) if params.get("persona_type") == "voice" \
+                kind = (
+                    next(k for k in p.record_ref if "voice" in k)
+                    if params.get("persona_type") == "voice"
                     else next(iter(p.record_ref))
+                )
                 row = await self.row_for(kind)
                 value: Any = row["result"]["extra"]
                 for part in p.record_ref[kind].split(".")[0:]:
@@ -91,18 +94,30 @@ class Runner:
             key = f"{task.id}/{n}.{out.extension}"
             self.storage.files[key] = out.data
             keys.append(key)
-        row = {"id": task.id, "action": action.name, "params": params,
-               "result": {"extra": _keys(done.extra, keys)}}
-        digest = {"files": [hashlib.sha256(o.data).hexdigest() for o in done.outputs],
-                  "extra": hashlib.sha256(json.dumps(done.extra, sort_keys=True, default=str).encode()).hexdigest()}
+        row = {"id": task.id, "action": action.name, "params": params, "result": {"extra": _keys(done.extra, keys)}}
+        digest = {
+            "files": [hashlib.sha256(o.data).hexdigest() for o in done.outputs],
+            "extra": hashlib.sha256(json.dumps(done.extra, sort_keys=True, default=str).encode()).hexdigest(),
+        }
         return digest, row
 
 
 def _completed(row: dict[str, Any]) -> Task:
     """The referenced task a worker would pass the generator (what a row here records of it)."""
-    return Task(id=row["id"], account_id=1, family="suno", action=row["action"], params=row["params"],
-                state=TaskState.COMPLETED, price_cents=0, provider="sandbox", next_run_at=0.0, created_at=0.0,
-                updated_at=0.0, result=row["result"])
+    return Task(
+        id=row["id"],
+        account_id=1,
+        family="suno",
+        action=row["action"],
+        params=row["params"],
+        state=TaskState.COMPLETED,
+        price_cents=0,
+        provider="sandbox",
+        next_run_at=0.0,
+        created_at=0.0,
+        updated_at=0.0,
+        result=row["result"],
+    )
 
 
 async def dump(only: set[str] | None = None) -> dict[str, Any]:

@@ -29,16 +29,30 @@ def run_db(tmp_path, go):
             return await go(db, settings)
         finally:
             await db.dispose()
+
     return asyncio.run(main())
 
 
 async def pending_deliveries(db, account_id: int, n: int, due_at: float) -> list[str]:
     ids = [str(uuid.uuid4()) for _ in range(n)]
     async with db.write() as conn:
-        await conn.execute(insert(callback_deliveries), [
-            {"id": i, "task_id": str(uuid.uuid4()), "account_id": account_id, "url": "http://127.0.0.1:9/",
-             "body": "{}", "state": "pending", "attempts": 0, "next_attempt_at": due_at + k * 1e-3,
-             "created_at": due_at} for k, i in enumerate(ids)])
+        await conn.execute(
+            insert(callback_deliveries),
+            [
+                {
+                    "id": i,
+                    "task_id": str(uuid.uuid4()),
+                    "account_id": account_id,
+                    "url": "http://127.0.0.1:9/",
+                    "body": "{}",
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": due_at + k * 1e-3,
+                    "created_at": due_at,
+                }
+                for k, i in enumerate(ids)
+            ],
+        )
     return ids
 
 
@@ -54,9 +68,15 @@ def test_an_attempt_cut_short_still_counts_and_the_cap_holds(tmp_path):
                 await conn.execute(update(callback_deliveries).values(lease_until=time.time() - 1))
         async with db.read() as conn:
             d = (await conn.execute(select(callback_deliveries))).mappings().one()
-            rows = (await conn.execute(select(callback_attempts.c.attempt, callback_attempts.c.error).where(
-                callback_attempts.c.delivery_id == delivery_id).order_by(callback_attempts.c.attempt))).all()
+            rows = (
+                await conn.execute(
+                    select(callback_attempts.c.attempt, callback_attempts.c.error)
+                    .where(callback_attempts.c.delivery_id == delivery_id)
+                    .order_by(callback_attempts.c.attempt)
+                )
+            ).all()
         return seen, d, rows
+
     seen, d, rows = run_db(tmp_path, go)
     assert seen == [[1], [2], [3], []]
     assert d["state"] == "failed" and d["attempts"] == 3
@@ -76,6 +96,7 @@ def test_claims_take_accounts_in_turn_within_their_share(tmp_path):
             dispatcher.busy[account] += 1
         second = [d["account_id"] for d in await dispatcher.claim_due(16)]  # A is at its share
         return a, b, first, second
+
     a, b, first, second = run_db(tmp_path, go)
     assert sorted(first) == sorted([a] * 4 + [b])  # B's one is not behind A's backlog; A gets its share only
     assert second == []  # A's 26 others wait for A's slots

@@ -27,10 +27,20 @@ def test_claiming_takes_turns_across_accounts(tmp_path):
                 acct = (await admin.create_account(db, name, f"{name}@example.com", 10_000))["account_id"]
                 owners[acct] = name
                 for i in range(count):
-                    await engine.create_task(db, NewTask(account_id=acct, api_key_id=None, family="nano_banana",
-                                                         action="text_to_image", model="nano-banana",
-                                                         params={"prompt": i}, price_cents=1, provider="sandbox",
-                                                         public_base_url=""))
+                    await engine.create_task(
+                        db,
+                        NewTask(
+                            account_id=acct,
+                            api_key_id=None,
+                            family="nano_banana",
+                            action="text_to_image",
+                            model="nano-banana",
+                            params={"prompt": i},
+                            price_cents=1,
+                            provider="sandbox",
+                            public_base_url="",
+                        ),
+                    )
 
             def by_owner(rows):
                 return Counter(owners[r.account_id] for r in rows)

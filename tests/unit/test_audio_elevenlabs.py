@@ -22,7 +22,7 @@ def pitch(x: np.ndarray) -> float:
     x = x - x.mean()
     n = 1 << (2 * len(x) - 1).bit_length()
     f = np.fft.rfft(x, n)
-    ac = np.fft.irfft(f * np.conj(f), n)[:len(x)]
+    ac = np.fft.irfft(f * np.conj(f), n)[: len(x)]
     lo, hi = int(SR / 320), int(SR / 70)
     return SR / (lo + int(np.argmax(ac[lo:hi])))
 
@@ -43,13 +43,15 @@ def test_speech_duration_follows_text_length_and_speed(speed):
     expected = 70 / (14 * (speed or 1.0))
     assert abs(seconds_of(out.data) - expected) < 0.1
     x = media.decode_audio(out.data)
-    assert np.sqrt(np.mean(x ** 2)) > 0.02  # not silence
+    assert np.sqrt(np.mean(x**2)) > 0.02  # not silence
 
 
 def test_speech_cjk_text_and_its_timestamps():
     text = "你好,欢迎使用 RunAPI。"
-    out = run("text_to_speech", {"model": "text-to-speech-multilingual-v2", "text": text, "voice": "Rachel",
-                                 "timestamps": True}).outputs[0]
+    out = run(
+        "text_to_speech",
+        {"model": "text-to-speech-multilingual-v2", "text": text, "voice": "Rachel", "timestamps": True},
+    ).outputs[0]
     assert abs(seconds_of(out.data) - len(text) / 14) < 0.1
     assert [w["word"] for w in out.meta["timestamps"]] == ["你", "好", "欢", "迎", "使", "用", "RunAPI"]
 
@@ -75,7 +77,7 @@ def test_speech_word_timestamps_match_the_audio():
     assert words[0]["start"] == 0 and abs(words[-1]["end"] - duration) < 0.05
     for a, b in zip(words, words[1:]):
         assert a["start"] < a["end"] <= b["start"] < b["end"]
-    rms = lambda s, e: float(np.sqrt(np.mean(x[int(s * SR):int(e * SR)] ** 2)))  # noqa: E731
+    rms = lambda s, e: float(np.sqrt(np.mean(x[int(s * SR) : int(e * SR)] ** 2)))  # noqa: E731
     speech = np.mean([rms(w["start"] + 0.01, w["end"] - 0.01) for w in words])
     gaps = [rms(a["end"] + 0.015, b["start"] - 0.015) for a, b in zip(words, words[1:])]
     assert max(gaps) < 0.1 * speech  # the pauses between the timestamped words are silent
@@ -102,8 +104,8 @@ def test_dialogue_covers_every_turn_in_order():
     assert abs(len(x) / SR - (first + second)) < 0.1
     low, high = audio_gen.voice_pitch("Adam"), audio_gen.voice_pitch("Alice")
     assert high / low > 1.5
-    a = pitch(x[int(0.05 * SR):int((first - 0.05) * SR)])
-    b = pitch(x[int((first + 0.05) * SR):int((first + second - 0.05) * SR)])
+    a = pitch(x[int(0.05 * SR) : int((first - 0.05) * SR)])
+    b = pitch(x[int((first + 0.05) * SR) : int((first + second - 0.05) * SR)])
     assert abs(a / low - 1) < 0.2 and abs(b / high - 1) < 0.2  # each turn in its own voice, in order
     swapped = run("text_to_dialogue", {"dialogue": turns[::-1], "stability": 1}).outputs[0]
     assert swapped.data != out.data
@@ -113,9 +115,14 @@ def test_dialogue_covers_every_turn_in_order():
 # ---------------------------------------------------------------- sound effects
 
 
-@pytest.mark.parametrize("body,seconds", [({"text": "雷声与大雨", "output_format": "mp3_44100_128"}, 5.0),
-                                          ({"text": "footsteps on gravel", "duration_seconds": 3.5}, 3.5),
-                                          ({"text": "a tiny click", "duration_seconds": 0.5}, 0.5)])
+@pytest.mark.parametrize(
+    "body,seconds",
+    [
+        ({"text": "雷声与大雨", "output_format": "mp3_44100_128"}, 5.0),
+        ({"text": "footsteps on gravel", "duration_seconds": 3.5}, 3.5),
+        ({"text": "a tiny click", "duration_seconds": 0.5}, 0.5),
+    ],
+)
 def test_sound_duration(body, seconds):
     out = run("text_to_sound", body).outputs[0]
     assert out.extension == "mp3" and abs(seconds_of(out.data) - seconds) < 0.06
@@ -131,22 +138,30 @@ def test_sound_follows_the_prompt():
 
 def test_sound_loop_is_seamless_and_one_shot_fades():
     def pcm(loop):
-        out = run("text_to_sound", {"text": "wind and waves", "duration_seconds": 2, "loop": loop,
-                                    "output_format": "pcm_44100"}).outputs[0]
+        out = run(
+            "text_to_sound",
+            {"text": "wind and waves", "duration_seconds": 2, "loop": loop, "output_format": "pcm_44100"},
+        ).outputs[0]
         with wave.open(io.BytesIO(out.data)) as w:
             assert w.getframerate() == 44100 and w.getnframes() == 2 * 44100
             return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(float) / 32767
+
     looped, once = pcm(True), pcm(False)
     step = np.median(np.abs(np.diff(looped)))
     assert abs(looped[-1] - looped[0]) < 6 * step + 1e-3  # the end joins the start like any two neighbours
     assert np.abs(once[:20]).max() < 0.05 and np.abs(once[-20:]).max() < 0.05
-    assert np.sqrt(np.mean(once ** 2)) > 0.05
+    assert np.sqrt(np.mean(once**2)) > 0.05
 
 
-@pytest.mark.parametrize("fmt,codec,rate,ext", [("pcm_16000", "pcm_s16le", 16000, "wav"),
-                                                ("mp3_22050_32", "mp3", 22050, "mp3"),
-                                                ("ulaw_8000", "pcm_mulaw", 8000, "wav"),
-                                                ("opus_48000_64", "opus", 48000, "opus")])
+@pytest.mark.parametrize(
+    "fmt,codec,rate,ext",
+    [
+        ("pcm_16000", "pcm_s16le", 16000, "wav"),
+        ("mp3_22050_32", "mp3", 22050, "mp3"),
+        ("ulaw_8000", "pcm_mulaw", 8000, "wav"),
+        ("opus_48000_64", "opus", 48000, "opus"),
+    ],
+)
 def test_sound_output_formats(fmt, codec, rate, ext):
     out = run("text_to_sound", {"text": "a bell", "duration_seconds": 2, "output_format": fmt}).outputs[0]
     assert out.extension == ext

@@ -54,18 +54,29 @@ def test_every_model_has_a_price(action):
         assert isinstance(model.price.cents, int) and model.price.cents >= 0
 
 
-FAMILY = {"family": "demo", "actions": {"draw": {"result": "images", "params": {"model": {"type": "string"}},
-                                                  "models": {"demo-1": {"price": {"cents": 3}}}}}}
+FAMILY = {
+    "family": "demo",
+    "actions": {
+        "draw": {
+            "result": "images",
+            "params": {"model": {"type": "string"}},
+            "models": {"demo-1": {"price": {"cents": 3}}},
+        }
+    },
+}
 
 
-@pytest.mark.parametrize(("model", "message"), [
-    (None, "demo/draw/demo-1: no price"),
-    ({"description": "no price here"}, "demo/draw/demo-1: no price"),
-    ({"price": {}}, "demo/draw/demo-1: no price"),
-    ({"price": {"cents": -1}}, "demo/draw/demo-1: prices are whole cents"),
-    ({"price": {"cents": 2, "by": {"size": {"big": 2.5}}}}, "demo/draw/demo-1: prices are whole cents"),
-    ({"price": {"cents": 2, "per_second": 1}}, "demo/draw/demo-1: unknown price keys"),
-])
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (None, "demo/draw/demo-1: no price"),
+        ({"description": "no price here"}, "demo/draw/demo-1: no price"),
+        ({"price": {}}, "demo/draw/demo-1: no price"),
+        ({"price": {"cents": -1}}, "demo/draw/demo-1: prices are whole cents"),
+        ({"price": {"cents": 2, "by": {"size": {"big": 2.5}}}}, "demo/draw/demo-1: prices are whole cents"),
+        ({"price": {"cents": 2, "per_second": 1}}, "demo/draw/demo-1: unknown price keys"),
+    ],
+)
 def test_a_model_without_a_valid_price_does_not_load(model, message):
     assert build_family(copy.deepcopy(FAMILY)).actions["draw"].models["demo-1"].price.cents == 3
     raw = copy.deepcopy(FAMILY)

@@ -64,8 +64,13 @@ def test_a_filled_form_reads_back_into_a_valid_request():
     a, spec, fields = form_of("gpt_4o_image/text_to_image", "gpt-4o-image")
     ratio = fields["aspect_ratio"]
     assert ratio.required and ratio.kind is Kind.SELECT and not ratio.default  # the page asks to choose
-    form = {"prompt": "  a red kite  ", "output_count": "2", "enable_prompt_expansion": "false",
-            "aspect_ratio": ratio.options[0].value, "size": ""}
+    form = {
+        "prompt": "  a red kite  ",
+        "output_count": "2",
+        "enable_prompt_expansion": "false",
+        "aspect_ratio": ratio.options[0].value,
+        "size": "",
+    }
     body = body_from_form(list(fields.values()), form, {}, enums(spec))
     assert body["output_count"] == 2 and body["enable_prompt_expansion"] is False
     assert "size" not in body  # blank: the catalog's default applies
@@ -76,9 +81,12 @@ def test_a_filled_form_reads_back_into_a_valid_request():
 def test_uploaded_files_fill_url_parameters():
     a, spec, fields = form_of("nano_banana/edit_image", "nano-banana-edit")
     uploaded = {"source_image_urls": ["http://127.0.0.1:8000/files/uploads/1/f/a.png?expires=1&signature=x"]}
-    body = body_from_form(list(fields.values()), {"prompt": "make it blue",
-                                                  "source_image_urls": "https://example.com/b.png\n"},
-                          uploaded, enums(spec))
+    body = body_from_form(
+        list(fields.values()),
+        {"prompt": "make it blue", "source_image_urls": "https://example.com/b.png\n"},
+        uploaded,
+        enums(spec),
+    )
     assert body["source_image_urls"] == ["https://example.com/b.png", uploaded["source_image_urls"][0]]
     validate(a, {**body, "model": spec.id})
 

@@ -23,6 +23,7 @@ def db_url(tmp_path):
         await db.create_schema()
         await admin.create_account(db, "Acme", "ops@acme.test", 100)
         await db.dispose()
+
     run(setup())
     return url
 
@@ -34,6 +35,7 @@ def with_db(url, fn):
             return await fn(db)
         finally:
             await db.dispose()
+
     return run(go())
 
 
@@ -111,9 +113,10 @@ def test_the_account_switcher_moves_only_between_the_users_accounts(db_url):
         token = await console_sessions.create_session(db, user.id)
         session = await console_sessions.resolve_session(db, token)
         mine = await console_sessions.memberships_of(db, user.id)
-        other = (await console_sessions.memberships_of(db, (await passwords.user_by_email(db, "someone@else.test")).id))
+        other = await console_sessions.memberships_of(db, (await passwords.user_by_email(db, "someone@else.test")).id)
         assert [m.account_name for m in mine] == ["Acme", "Beta"] and session.account_name == "Acme"
         assert not await console_sessions.switch_account(db, session, other[0].id)
         assert await console_sessions.switch_account(db, session, mine[1].id)
         return await console_sessions.resolve_session(db, token)
+
     assert with_db(db_url, two_accounts).account_name == "Beta"

@@ -14,25 +14,48 @@ from runapi.store.schema import tasks
 def row(**over: object) -> dict[str, object]:
     """A full `tasks` row as the database returns it (the state a plain string)."""
     base: dict[str, object] = {
-        "id": "8b0c…", "account_id": 7, "api_key_id": "token_1", "family": "suno", "action": "text_to_music",
-        "model": "V4_5", "params": {"prompt": "rain"}, "state": "running", "result": None, "error": None,
-        "price_cents": 12, "provider": "sandbox", "provider_job": {"ready_at": 3.0}, "stage": "text_generated",
-        "polls": 2, "failures": 1, "next_run_at": 10.5, "lease_owner": "host:1:ab", "lease_until": 40.5,
-        "callback_url": "https://example.com/cb", "public_base_url": "http://127.0.0.1:8000",
-        "idempotency_key": "k-1", "request_hash": "ab" * 32, "client_request_id": "req-9",
-        "spend_counters": [["key:token_1:daily", 1700000000.0]], "created_at": 1.0, "updated_at": 2.0,
+        "id": "8b0c…",
+        "account_id": 7,
+        "api_key_id": "token_1",
+        "family": "suno",
+        "action": "text_to_music",
+        "model": "V4_5",
+        "params": {"prompt": "rain"},
+        "state": "running",
+        "result": None,
+        "error": None,
+        "price_cents": 12,
+        "provider": "sandbox",
+        "provider_job": {"ready_at": 3.0},
+        "stage": "text_generated",
+        "polls": 2,
+        "failures": 1,
+        "next_run_at": 10.5,
+        "lease_owner": "host:1:ab",
+        "lease_until": 40.5,
+        "callback_url": "https://example.com/cb",
+        "public_base_url": "http://127.0.0.1:8000",
+        "idempotency_key": "k-1",
+        "request_hash": "ab" * 32,
+        "client_request_id": "req-9",
+        "spend_counters": [["key:token_1:daily", 1700000000.0]],
+        "created_at": 1.0,
+        "updated_at": 2.0,
         "completed_at": None,
     }
     base.update(over)
     return base
 
 
-@pytest.mark.parametrize(("state", "wire", "terminal"), [
-    (TaskState.QUEUED, "processing", False),
-    (TaskState.RUNNING, "processing", False),
-    (TaskState.COMPLETED, "completed", True),
-    (TaskState.FAILED, "failed", True),
-])
+@pytest.mark.parametrize(
+    ("state", "wire", "terminal"),
+    [
+        (TaskState.QUEUED, "processing", False),
+        (TaskState.RUNNING, "processing", False),
+        (TaskState.COMPLETED, "completed", True),
+        (TaskState.FAILED, "failed", True),
+    ],
+)
 def test_each_state_shows_its_wire_status(state, wire, terminal):
     assert state.wire == wire
     assert state.terminal is terminal
@@ -80,7 +103,22 @@ def test_a_task_is_frozen_and_copied_with_replace():
 
 
 def test_new_task_defaults():
-    new = NewTask(account_id=1, api_key_id=None, family="f", action="a", model=None, params={}, price_cents=0,
-                  provider="sandbox", public_base_url="")
-    assert (new.idempotency_key, new.guardrail_id, new.member_guardrail_id, new.provider_job,
-            new.client_request_id, new.limits) == (None, None, None, None, None, ())
+    new = NewTask(
+        account_id=1,
+        api_key_id=None,
+        family="f",
+        action="a",
+        model=None,
+        params={},
+        price_cents=0,
+        provider="sandbox",
+        public_base_url="",
+    )
+    assert (
+        new.idempotency_key,
+        new.guardrail_id,
+        new.member_guardrail_id,
+        new.provider_job,
+        new.client_request_id,
+        new.limits,
+    ) == (None, None, None, None, None, ())

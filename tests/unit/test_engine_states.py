@@ -39,9 +39,17 @@ class Env:
 
     def new(self, **over: Any) -> NewTask:
         fields: dict[str, Any] = {
-            "account_id": self.account, "api_key_id": None, "family": FAMILY, "action": ACTION, "model": MODEL,
-            "params": {"prompt": "a cat"}, "price_cents": PRICE, "provider": "sandbox",
-            "public_base_url": "http://test", **over}
+            "account_id": self.account,
+            "api_key_id": None,
+            "family": FAMILY,
+            "action": ACTION,
+            "model": MODEL,
+            "params": {"prompt": "a cat"},
+            "price_cents": PRICE,
+            "provider": "sandbox",
+            "public_base_url": "http://test",
+            **over,
+        }
         return NewTask(**fields)
 
     async def create(self, **over: Any) -> Task:
@@ -62,14 +70,16 @@ class Env:
 
     async def balance(self) -> int:
         async with self.db.read() as conn:
-            return int((await conn.execute(
-                select(accounts.c.balance_cents).where(accounts.c.id == self.account))).scalar_one())
+            return int(
+                (await conn.execute(select(accounts.c.balance_cents).where(accounts.c.id == self.account))).scalar_one()
+            )
 
     async def moves(self, task: Task) -> list[tuple[str, int]]:
         """The ledger entries of this task, in order: (kind, signed amount)."""
         async with self.db.read() as conn:
-            rows = await conn.execute(select(ledger.c.kind, ledger.c.amount_cents)
-                                      .where(ledger.c.task_id == task.id).order_by(ledger.c.id))
+            rows = await conn.execute(
+                select(ledger.c.kind, ledger.c.amount_cents).where(ledger.c.task_id == task.id).order_by(ledger.c.id)
+            )
             return [(kind, amount) for kind, amount in rows.all()]
 
 
@@ -192,8 +202,12 @@ def test_a_lost_lease_is_taken_over_and_the_old_holder_can_change_nothing(data_d
         assert not await engine.release(env.db, task.id, "w1", time.time(), polls=9)
         assert not await env.finish(first, "w1", error="stale")
         stored = await env.get(task)
-        assert (stored.state, stored.lease_owner, stored.polls, stored.provider_job) == \
-            (TaskState.RUNNING, "w2", 0, None)
+        assert (stored.state, stored.lease_owner, stored.polls, stored.provider_job) == (
+            TaskState.RUNNING,
+            "w2",
+            0,
+            None,
+        )
         assert await engine.renew_leases(env.db, "w2", [task.id], LEASE) == 1
         assert await env.finish(second, "w2", result={"files": {}, "extra": {}})
         assert await env.moves(task) == [("reserve", -PRICE), ("settle", 0)]
@@ -259,8 +273,13 @@ def test_finishing_queues_the_callback_in_the_same_step(data_dir):
         assert await env.finish(claimed, result={"files": {}, "extra": {}})
         assert not await env.finish(claimed, result={"files": {}, "extra": {}})
         async with env.db.read() as conn:
-            rows = (await conn.execute(select(callback_deliveries.c.state, callback_deliveries.c.url)
-                                       .where(callback_deliveries.c.task_id == task.id))).all()
+            rows = (
+                await conn.execute(
+                    select(callback_deliveries.c.state, callback_deliveries.c.url).where(
+                        callback_deliveries.c.task_id == task.id
+                    )
+                )
+            ).all()
         assert [tuple(r) for r in rows] == [("pending", "https://example.com/cb")]
 
     run(data_dir, scenario)
@@ -279,7 +298,8 @@ def test_references_must_name_a_completed_task_of_the_right_kind(data_dir):
             await engine.resolve_refs(env.db, env.account, extend, params)
         # the worker resolves leniently: it takes what is there
         assert (await engine.resolve_refs(env.db, env.account, extend, params, strict=False)) == {
-            "source_task_id": await env.get(source)}
+            "source_task_id": await env.get(source)
+        }
         [claimed] = await env.claim()
         assert await env.finish(claimed, result={"files": {"videos": [{"key": "v.mp4"}]}, "extra": {}})
         refs = await engine.resolve_refs(env.db, env.account, extend, params)

@@ -23,11 +23,15 @@ def test_every_refusal_class_has_a_status_in_the_table(kind):
 def test_the_documented_statuses_and_messages():
     assert (http_status(errors.unauthorized()), errors.unauthorized().message) == (401, "Unauthorized")
     assert (http_status(errors.insufficient_credits()), errors.insufficient_credits().message) == (
-        402, "Insufficient credits")
+        402,
+        "Insufficient credits",
+    )
     assert (http_status(errors.task_not_found()), errors.task_not_found().message) == (404, "Task not found")
     assert http_status(errors.RecordNotFound("Record does not exist")) == 404
     assert (http_status(errors.missing_parameter("prompt")), errors.missing_parameter("prompt").message) == (
-        400, "Missing required parameter: prompt")
+        400,
+        "Missing required parameter: prompt",
+    )
     assert http_status(errors.invalid("x")) == 422
     assert http_status(errors.Conflict("x")) == 409
 

@@ -33,9 +33,11 @@ def run_generator(family: str, action: str, model: str, params: dict, files: dic
 
             async def fetch(url, max_bytes=None, what="file"):
                 return files[url]
+
             inputs.fetch = fetch
             task = TaskInput(id="t", action=act, model=act.models[model], params=params, refs={})
             return await GENERATORS[spec.generator](inputs, task, spec)
+
     done = asyncio.run(go())
     return [np.asarray(Image.open(io.BytesIO(o.data)).convert("RGB")).astype(int) for o in done.outputs]
 
@@ -43,21 +45,40 @@ def run_generator(family: str, action: str, model: str, params: dict, files: dic
 def test_ideogram_mask_repaints_only_the_black_area():
     source = png(96, 64, 3)
     src = np.asarray(Image.open(io.BytesIO(source)).convert("RGB")).astype(int)
-    [out] = run_generator("ideogram_v3", "edit_image", "ideogram-v3-edit",
-                          {"model": "ideogram-v3-edit", "prompt": "a hat", "source_image_url": "s",
-                           "mask_url": "m", "rendering_speed": "balanced"}, {"s": source, "m": mask_png(96, 64)})
+    [out] = run_generator(
+        "ideogram_v3",
+        "edit_image",
+        "ideogram-v3-edit",
+        {
+            "model": "ideogram-v3-edit",
+            "prompt": "a hat",
+            "source_image_url": "s",
+            "mask_url": "m",
+            "rendering_speed": "balanced",
+        },
+        {"s": source, "m": mask_png(96, 64)},
+    )
     assert out.shape == src.shape
-    assert np.array_equal(out[:, 48:], src[:, 48:])           # white: kept exactly
-    assert np.abs(out[:, :48] - src[:, :48]).mean() > 20     # black: repainted
+    assert np.array_equal(out[:, 48:], src[:, 48:])  # white: kept exactly
+    assert np.abs(out[:, :48] - src[:, :48]).mean() > 20  # black: repainted
 
 
 def test_gpt4o_mask_repaints_only_the_transparent_area():
     source = png(1024, 1024, 4)  # the 1:1 output size, so kept pixels stay exactly the source's
     src = np.asarray(Image.open(io.BytesIO(source)).convert("RGB")).astype(int)
-    [out] = run_generator("gpt_4o_image", "text_to_image", "gpt-4o-image",
-                          {"model": "gpt-4o-image", "prompt": "stars", "aspect_ratio": "1:1",
-                           "source_image_urls": ["s"], "mask_url": "m"},
-                          {"s": source, "m": mask_png(1024, 1024, alpha=True)})
+    [out] = run_generator(
+        "gpt_4o_image",
+        "text_to_image",
+        "gpt-4o-image",
+        {
+            "model": "gpt-4o-image",
+            "prompt": "stars",
+            "aspect_ratio": "1:1",
+            "source_image_urls": ["s"],
+            "mask_url": "m",
+        },
+        {"s": source, "m": mask_png(1024, 1024, alpha=True)},
+    )
     assert np.array_equal(out[:, 520:], src[:, 520:])
     assert np.abs(out[:, :500] - src[:, :500]).mean() > 20
 
@@ -66,13 +87,18 @@ def test_character_style_and_reference_mask_images_shape_the_result():
     """Same request, other content behind one URL: the result changes, so the content is used (the seed
     alone, which follows the request, cannot explain it)."""
     files = {"s": png(64, 64, 5), "r": png(64, 64, 6), "st": png(8, 8, 7), "rm": mask_png(64, 64)}
-    params = {"model": "ideogram-v3-character-remix", "prompt": "watercolor", "source_image_url": "s",
-              "rendering_speed": "balanced", "reference_image_urls": ["r"], "style_reference_image_urls": ["st"],
-              "reference_mask_urls": ["rm"]}
+    params = {
+        "model": "ideogram-v3-character-remix",
+        "prompt": "watercolor",
+        "source_image_url": "s",
+        "rendering_speed": "balanced",
+        "reference_image_urls": ["r"],
+        "style_reference_image_urls": ["st"],
+        "reference_mask_urls": ["rm"],
+    }
 
     def remix(**swap):
-        return run_generator("ideogram_v3", "remix_image", "ideogram-v3-character-remix", params,
-                             {**files, **swap})[0]
+        return run_generator("ideogram_v3", "remix_image", "ideogram-v3-character-remix", params, {**files, **swap})[0]
 
     base = remix()
     assert not np.array_equal(base, remix(r=png(64, 64, 9)))
@@ -114,7 +140,7 @@ def test_every_documented_ratio_is_exact_where_a_size_exists():
         resolution = params.get(spec.resolution_param)
         ratios = [r for r in (aspect.enum or ()) if isinstance(r, str) and ":" in r] if aspect else []
         for ratio_text in ratios:
-            for res in (resolution.enum if resolution and resolution.enum else [None]):
+            for res in resolution.enum if resolution and resolution.enum else [None]:
                 req = {spec.aspect_param: ratio_text}
                 if res is not None:
                     req[spec.resolution_param] = res
@@ -138,13 +164,16 @@ def test_every_documented_ratio_is_exact_where_a_size_exists():
     assert checked > 100 and exact == checked, (checked, exact)
 
 
-@pytest.mark.parametrize("model,ratio,res,size", [
-    ("nano-banana", "21:9", None, (1008, 432)),        # was 1024×432 (1.6 % off)
-    ("nano-banana-2", "8:1", "1k", (2944, 368)),       # was 2896×368 (1.6 % off)
-    ("nano-banana-2", "1:8", "1k", (368, 2944)),
-    ("nano-banana", "16:9", None, (1024, 576)),
-    ("nano-banana-pro", "1:1", "4k", (4096, 4096)),
-])
+@pytest.mark.parametrize(
+    "model,ratio,res,size",
+    [
+        ("nano-banana", "21:9", None, (1008, 432)),  # was 1024×432 (1.6 % off)
+        ("nano-banana-2", "8:1", "1k", (2944, 368)),  # was 2896×368 (1.6 % off)
+        ("nano-banana-2", "1:8", "1k", (368, 2944)),
+        ("nano-banana", "16:9", None, (1024, 576)),
+        ("nano-banana-pro", "1:1", "4k", (4096, 4096)),
+    ],
+)
 def test_nano_banana_sizes(model, ratio, res, size):
     action = get_catalog().action("nano_banana", "text_to_image")
     spec = action.models[model].sandbox

@@ -7,6 +7,7 @@ def test_windows():
     from datetime import datetime
 
     from runapi.billing.ledger import window_start
+
     t = datetime(2026, 11, 26, 15, 30, tzinfo=UTC).timestamp()  # a Thursday
     assert window_start("daily", t) == datetime(2026, 11, 26, tzinfo=UTC).timestamp()
     assert window_start("weekly", t) == datetime(2026, 11, 23, tzinfo=UTC).timestamp()  # Monday

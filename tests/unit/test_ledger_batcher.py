@@ -20,10 +20,14 @@ from tests.support.services import create_database, env_database_url
 @pytest.fixture
 def run(tmp_path):
     """Runs a coroutine `fn(db, batcher, account_id)` against a fresh database and account."""
+
     def go(fn, credits=1_000):
         async def main():
-            url = create_database(env_database_url()) if env_database_url() else \
-                f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}"
+            url = (
+                create_database(env_database_url())
+                if env_database_url()
+                else f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}"
+            )
             db = Database(url, "NORMAL")
             await db.create_schema()
             account = await admin.create_account(db, "acme", f"{uuid.uuid4().hex}@x.test", credits_cents=credits)
@@ -33,7 +37,9 @@ def run(tmp_path):
             finally:
                 await batcher.close()
                 await db.dispose()
+
         return asyncio.run(main())
+
     return go
 
 
@@ -41,8 +47,9 @@ async def books(db, account_id):
     """(balance, sum of ledger rows, open reservations)."""
     async with db.read() as conn:
         balance = (await conn.execute(select(accounts.c.balance_cents).where(accounts.c.id == account_id))).scalar_one()
-        total = (await conn.execute(select(func.sum(ledger.c.amount_cents))
-                                    .where(ledger.c.account_id == account_id))).scalar_one()
+        total = (
+            await conn.execute(select(func.sum(ledger.c.amount_cents)).where(ledger.c.account_id == account_id))
+        ).scalar_one()
         still_open = (await conn.execute(select(func.count()).select_from(open_reservations))).scalar_one()
     return int(balance), int(total), int(still_open)
 
@@ -53,8 +60,9 @@ def rid():
 
 def test_concurrent_reserves_share_commits_and_never_overspend(run):
     async def scenario(db, batcher, account_id):
-        results = await asyncio.gather(*(batcher.reserve(account_id, None, rid(), 30, "m", None)
-                                         for _ in range(100)), return_exceptions=True)
+        results = await asyncio.gather(
+            *(batcher.reserve(account_id, None, rid(), 30, "m", None) for _ in range(100)), return_exceptions=True
+        )
         return results, await books(db, account_id), batcher.stats
 
     results, (balance, total, still_open), stats = run(scenario)
@@ -80,8 +88,9 @@ def test_a_request_is_finished_once_whatever_races(run):
     async def scenario(db, batcher, account_id):
         r = rid()
         await batcher.reserve(account_id, None, r, 40, "m", None)
-        both = await asyncio.gather(batcher.settle(account_id, None, r, 40, 10_000_000),
-                                    batcher.refund(account_id, None, r, 40))
+        both = await asyncio.gather(
+            batcher.settle(account_id, None, r, 40, 10_000_000), batcher.refund(account_id, None, r, 40)
+        )
         again = await batcher.refund(account_id, None, r, 40)
         return both, again, await books(db, account_id)
 

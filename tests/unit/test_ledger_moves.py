@@ -18,8 +18,7 @@ def engine():
     engine = create_engine("sqlite://")
     metadata.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(insert(accounts).values(id=1, name="acme", balance_cents=100, callback_secret="s",
-                                             created_at=0.0))
+        conn.execute(insert(accounts).values(id=1, name="acme", balance_cents=100, callback_secret="s", created_at=0.0))
     yield engine
     engine.dispose()
 

@@ -12,11 +12,18 @@ from runapi.llm.tokens import text_tokens
 ASK = [{"role": "user", "content": "Why is the sky blue?"}]
 
 
-@pytest.mark.parametrize("request_kwargs, thinks", [
-    ({}, False), ({"reasoning_effort": "none"}, False), ({"reasoning_effort": "minimal"}, False),
-    ({"reasoning_effort": "low"}, True), ({"include_reasoning": True}, True), ({"reasoning_budget": 2048}, True),
-    ({"include_reasoning": True, "reasoning_effort": "none"}, False),
-])
+@pytest.mark.parametrize(
+    "request_kwargs, thinks",
+    [
+        ({}, False),
+        ({"reasoning_effort": "none"}, False),
+        ({"reasoning_effort": "minimal"}, False),
+        ({"reasoning_effort": "low"}, True),
+        ({"include_reasoning": True}, True),
+        ({"reasoning_budget": 2048}, True),
+        ({"include_reasoning": True, "reasoning_effort": "none"}, False),
+    ],
+)
 def test_sandbox_thinks_only_when_asked(request_kwargs, thinks):
     result = sandbox.answer(ChatRequest(model="m", messages=ASK, **request_kwargs))
     assert bool(result.reasoning) is thinks

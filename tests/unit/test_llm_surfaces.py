@@ -58,6 +58,7 @@ def describe(exc: BaseException) -> Failure:
 def frames(call: Any, deltas: FakeDeltas, who: Answering = WHO) -> list[bytes]:
     async def collect() -> list[bytes]:
         return [chunk async for chunk in call.frames(who, deltas, describe)]
+
     return asyncio.run(collect())
 
 
@@ -74,13 +75,25 @@ def sse_data(chunks: list[bytes]) -> list[Any]:
 
 
 def test_chat_completion_stream_frames():
-    call = openai_chat.ChatCompletionCall({"model": "deepseek-v4-flash", "messages": [{"role": "user", "content": "hi"}],
-                                           "stream": True, "stream_options": {"include_usage": True}})
+    call = openai_chat.ChatCompletionCall(
+        {
+            "model": "deepseek-v4-flash",
+            "messages": [{"role": "user", "content": "hi"}],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+    )
     usage = Usage(input_tokens=3, output_tokens=2)
-    deltas = FakeDeltas([Delta(text="Hel"), Delta(text="lo"),
-                         Delta(tool_call=ToolCall("call_1", "f", '{"a"'), tool_index=0),
-                         Delta(tool_call=ToolCall("call_1", "f", ':1}'), tool_index=0),
-                         Delta(finish_reason="tool_calls", usage=usage)], usage=usage)
+    deltas = FakeDeltas(
+        [
+            Delta(text="Hel"),
+            Delta(text="lo"),
+            Delta(tool_call=ToolCall("call_1", "f", '{"a"'), tool_index=0),
+            Delta(tool_call=ToolCall("call_1", "f", ":1}"), tool_index=0),
+            Delta(finish_reason="tool_calls", usage=usage),
+        ],
+        usage=usage,
+    )
     data = sse_data(frames(call, deltas, Answering("deepseek-v4-flash", sandbox=True)))
     assert data[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     assert data[0]["system_fingerprint"] == openai_chat.SANDBOX_FINGERPRINT and data[0]["id"] == call.id
@@ -100,18 +113,32 @@ def test_chat_completion_answer_and_error_shape():
     assert body["object"] == "chat.completion" and body["system_fingerprint"] is None
     assert body["choices"][0]["message"]["content"] == "ok"
     assert openai_chat.error_body(429, "slow down", None) == {
-        "error": {"message": "slow down", "type": "rate_limit_error", "param": None, "code": None}}
+        "error": {"message": "slow down", "type": "rate_limit_error", "param": None, "code": None}
+    }
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"model": "gemini-2.5-flash", "reasoning_effort": "high"}, "gemini-2.5-flash does not support reasoning_effort"),
-    ({"model": "gpt-5.2", "reasoning_effort": "medium"}, 'reasoning_effort must be "low" or "high"'),
-    ({"model": "gemini-2.5-pro", "response_format": {"type": "json_object"}},
-     "response_format.type must be json_schema"),
-    ({"model": "gemini-2.5-pro", "response_format": {"type": "json_schema"},
-      "tools": [{"type": "function", "function": {"name": "lookup"}}]},
-     "response_format cannot be combined with custom function calling (only with the Google Search tool)"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {"model": "gemini-2.5-flash", "reasoning_effort": "high"},
+            "gemini-2.5-flash does not support reasoning_effort",
+        ),
+        ({"model": "gpt-5.2", "reasoning_effort": "medium"}, 'reasoning_effort must be "low" or "high"'),
+        (
+            {"model": "gemini-2.5-pro", "response_format": {"type": "json_object"}},
+            "response_format.type must be json_schema",
+        ),
+        (
+            {
+                "model": "gemini-2.5-pro",
+                "response_format": {"type": "json_schema"},
+                "tools": [{"type": "function", "function": {"name": "lookup"}}],
+            },
+            "response_format cannot be combined with custom function calling (only with the Google Search tool)",
+        ),
+    ],
+)
 def test_per_model_rules_come_from_the_catalog(body, message):
     with pytest.raises(BadRequest) as info:
         openai_chat.ChatCompletionCall({"messages": [{"role": "user", "content": "x"}], **body})
@@ -120,11 +147,22 @@ def test_per_model_rules_come_from_the_catalog(body, message):
 
 def test_per_model_rules_let_other_models_through():
     for model in ("gpt-5.4", "deepseek-v4-pro"):  # no efforts rule: any value is passed on
-        openai_chat.ChatCompletionCall({"model": model, "messages": [{"role": "user", "content": "x"}],
-                                        "reasoning_effort": "medium", "response_format": {"type": "json_object"}})
-    openai_chat.ChatCompletionCall({"model": "gemini-2.5-pro", "messages": [{"role": "user", "content": "x"}],
-                                    "response_format": {"type": "json_schema"},
-                                    "tools": [{"type": "function", "function": {"name": "googleSearch"}}]})
+        openai_chat.ChatCompletionCall(
+            {
+                "model": model,
+                "messages": [{"role": "user", "content": "x"}],
+                "reasoning_effort": "medium",
+                "response_format": {"type": "json_object"},
+            }
+        )
+    openai_chat.ChatCompletionCall(
+        {
+            "model": "gemini-2.5-pro",
+            "messages": [{"role": "user", "content": "x"}],
+            "response_format": {"type": "json_schema"},
+            "tools": [{"type": "function", "function": {"name": "googleSearch"}}],
+        }
+    )
 
 
 # --------------------------------------------------------------------------------------------- anthropic
@@ -139,11 +177,24 @@ def _events(chunks: list[bytes]) -> list[tuple[str, Any]]:
 
 
 def test_messages_stream_stops_at_a_stop_sequence():
-    call = anthropic.MessagesCall({"model": "deepseek-v4-flash", "max_tokens": 100, "stream": True,
-                                   "stop_sequences": ["END"], "messages": [{"role": "user", "content": "x"}]})
+    call = anthropic.MessagesCall(
+        {
+            "model": "deepseek-v4-flash",
+            "max_tokens": 100,
+            "stream": True,
+            "stop_sequences": ["END"],
+            "messages": [{"role": "user", "content": "x"}],
+        }
+    )
     usage = Usage(input_tokens=4, output_tokens=6)
-    events = _events(frames(call, FakeDeltas([Delta(text="one two E"), Delta(text="ND three"),
-                                              Delta(finish_reason="stop", usage=usage)], usage=usage)))
+    events = _events(
+        frames(
+            call,
+            FakeDeltas(
+                [Delta(text="one two E"), Delta(text="ND three"), Delta(finish_reason="stop", usage=usage)], usage=usage
+            ),
+        )
+    )
     names = [n for n, _ in events]
     assert names[:2] == ["message_start", "ping"] and names[-2:] == ["message_delta", "message_stop"]
     text = "".join(d["delta"]["text"] for n, d in events if n == "content_block_delta")
@@ -155,8 +206,14 @@ def test_messages_stream_stops_at_a_stop_sequence():
 
 
 def test_messages_stream_reports_a_failure_in_band():
-    call = anthropic.MessagesCall({"model": "deepseek-v4-flash", "max_tokens": 100, "stream": True,
-                                   "messages": [{"role": "user", "content": "x"}]})
+    call = anthropic.MessagesCall(
+        {
+            "model": "deepseek-v4-flash",
+            "max_tokens": 100,
+            "stream": True,
+            "messages": [{"role": "user", "content": "x"}],
+        }
+    )
     events = _events(frames(call, FakeDeltas([Delta(text="hi")], fail=Forbidden("no more"))))
     assert events[-1] == ("error", {"type": "error", "error": {"type": "permission_error", "message": "no more"}})
     events = _events(frames(call, FakeDeltas([Delta(text="hi")], fail=RuntimeError("bug"))))
@@ -166,23 +223,31 @@ def test_messages_stream_reports_a_failure_in_band():
 def test_anthropic_tool_ids_and_error_shape():
     assert anthropic.client_tool_id("call_abc") == "toolu_abc"
     assert anthropic.client_tool_id("toolu_x") == "toolu_x"
-    assert anthropic.error_body(529, "busy") == {"type": "error", "error": {"type": "overloaded_error",
-                                                                            "message": "busy"}}
+    assert anthropic.error_body(529, "busy") == {
+        "type": "error",
+        "error": {"type": "overloaded_error", "message": "busy"},
+    }
 
 
 # ------------------------------------------------------------------------------------------------ gemini
 
 
 def _generate(as_sse: bool) -> gemini.GenerateCall:
-    return gemini.GenerateCall("gemini-2.5-pro", {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
-                               stream=True, as_sse=as_sse)
+    return gemini.GenerateCall(
+        "gemini-2.5-pro", {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}, stream=True, as_sse=as_sse
+    )
 
 
 def test_gemini_stream_as_a_json_array_settles_before_the_last_chunk():
     call = _generate(as_sse=False)
     assert call.media_type == "application/json" and call.req.stream
-    deltas = FakeDeltas([Delta(text="Hello"), Delta(text=" there"),
-                         Delta(finish_reason="stop", usage=Usage(input_tokens=2, output_tokens=2))])
+    deltas = FakeDeltas(
+        [
+            Delta(text="Hello"),
+            Delta(text=" there"),
+            Delta(finish_reason="stop", usage=Usage(input_tokens=2, output_tokens=2)),
+        ]
+    )
     body = b"".join(frames(call, deltas, Answering("gemini-2.5-pro", sandbox=False)))
     chunks = json.loads(body)
     assert "".join(p["text"] for c in chunks for p in c["candidates"][0]["content"]["parts"]) == "Hello there"
@@ -215,11 +280,15 @@ def test_responses_stream_remembers_the_finished_response():
     async def remember(response: dict[str, Any]) -> None:
         kept.append(response)
 
-    call = responses.ResponsesCall(responses.parse_request({"model": "gpt-5.4", "input": "hi", "stream": True}),
-                                   [], remember)
+    call = responses.ResponsesCall(
+        responses.parse_request({"model": "gpt-5.4", "input": "hi", "stream": True}), [], remember
+    )
     usage = Usage(input_tokens=2, output_tokens=1)
-    chunks = frames(call, FakeDeltas([Delta(text="Hey"), Delta(finish_reason="stop", usage=usage)], usage=usage),
-                    Answering("gpt-5.4", sandbox=False))
+    chunks = frames(
+        call,
+        FakeDeltas([Delta(text="Hey"), Delta(finish_reason="stop", usage=usage)], usage=usage),
+        Answering("gpt-5.4", sandbox=False),
+    )
     kinds = [c.split(b"\n")[0].decode().removeprefix("event: ") for c in chunks]
     assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
     assert len(kept) == 1 and kept[0]["status"] == "completed" and kept[0]["id"] == call.id
@@ -229,8 +298,9 @@ def test_responses_stream_failure_is_a_failed_response():
     async def remember(response: dict[str, Any]) -> None:
         raise AssertionError("a failed response is not kept")
 
-    call = responses.ResponsesCall(responses.parse_request({"model": "gpt-5.4", "input": "hi", "stream": True}),
-                                   [], remember)
+    call = responses.ResponsesCall(
+        responses.parse_request({"model": "gpt-5.4", "input": "hi", "stream": True}), [], remember
+    )
     chunks = frames(call, FakeDeltas([Delta(text="He")], fail=RuntimeError("cut")), Answering("gpt-5.4", False))
     last = json.loads(chunks[-1].split(b"\ndata: ")[1])
     assert last["type"] == "response.failed"
@@ -244,15 +314,18 @@ def test_responses_stream_failure_is_a_failed_response():
 BASE = {"id": "m", "display_name": "M", "owned_by": "x", "kind": "chat", "input": 1, "output": 1}
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    ({"reasoning_effort": ["low"]}, "unknown key"),
-    ({"reasoning_efforts": ["lowest"]}, "reasoning_efforts must be among"),
-    ({"reasoning_efforts": "low"}, "must be a list of strings"),
-    ({"response_formats": ["yaml"]}, "response_formats must be among"),
-    ({"dimensions_fixed": True}, "dimensions_fixed applies to embedding models only"),
-    ({"kind": "embedding"}, "dimensions is required"),
-    ({"kind": "vision"}, "kind must be one of"),
-])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"reasoning_effort": ["low"]}, "unknown key"),
+        ({"reasoning_efforts": ["lowest"]}, "reasoning_efforts must be among"),
+        ({"reasoning_efforts": "low"}, "must be a list of strings"),
+        ({"response_formats": ["yaml"]}, "response_formats must be among"),
+        ({"dimensions_fixed": True}, "dimensions_fixed applies to embedding models only"),
+        ({"kind": "embedding"}, "dimensions is required"),
+        ({"kind": "vision"}, "kind must be one of"),
+    ],
+)
 def test_catalog_rules_are_checked_at_load(extra, message):
     with pytest.raises(ValueError, match=message):
         parse_model({**BASE, **extra})
@@ -279,17 +352,21 @@ def test_router_with_deployments():
             with pytest.raises(Unavailable):  # another model: no sandbox in place of the configured upstreams
                 router.sandboxed("claude-opus-4-6")
             with pytest.raises(Forbidden):  # the only deployment is barred: never the sandbox instead
-                await router.complete(openai_chat.chat_request(
-                    {"model": "gpt-5.4", "messages": [{"role": "user", "content": "x"}]}), barred=("up",))
+                await router.complete(
+                    openai_chat.chat_request({"model": "gpt-5.4", "messages": [{"role": "user", "content": "x"}]}),
+                    barred=("up",),
+                )
             assert LlmRouter([d], sandbox_fallback=True, http=router.http).sandboxed("claude-opus-4-6")
         finally:
             await router.close()
+
     asyncio.run(check())
 
 
 def test_one_upstream_error_for_media_and_llm():
     from runapi.llm import upstream_common
     from runapi.providers.upstream import errors as media_errors
+
     assert media_errors.UpstreamError is UpstreamError is upstream_common.UpstreamError
     exc = UpstreamError("busy", 429, retry_after=1.5)
     assert exc.retryable and exc.rate_limited and exc.retry_after == 1.5 and not exc.job_failed

@@ -23,7 +23,14 @@ def test_json_lines_carry_extras_exceptions_and_the_current_request_id(captured_
         request_id.reset(token)
     log.warning("outside any request")
     warned, failed, outside = json_lines(stream)
-    assert warned == {"ts": warned["ts"], "level": "WARNING", "logger": "runapi.test", "msg": "task t-1 stalled",
-                      "request_id": "ctx-req-7", "task_id": "t-1", "attempt": 3}
+    assert warned == {
+        "ts": warned["ts"],
+        "level": "WARNING",
+        "logger": "runapi.test",
+        "msg": "task t-1 stalled",
+        "request_id": "ctx-req-7",
+        "task_id": "t-1",
+        "attempt": 3,
+    }
     assert failed["level"] == "ERROR" and "ValueError: boom" in failed["exc"] and failed["request_id"] == "ctx-req-7"
     assert outside["request_id"] == "-"

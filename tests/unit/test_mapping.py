@@ -36,7 +36,8 @@ def test_first_at_and_default():
     urls = ["https://a", "https://b"]
     assert body({"image": {"param": "urls", "first": True}}, urls=urls) == {"image": "https://a"}
     assert body({"second": {"param": "urls", "at": 1}, "third": {"param": "urls", "at": 2}}, urls=urls) == {
-        "second": "https://b"}  # past the end: left out
+        "second": "https://b"
+    }  # past the end: left out
     assert body({"quality": {"param": "quality", "default": "high"}}) == {"quality": "high"}
 
 
@@ -56,10 +57,16 @@ def test_conditions_objects_lists_and_constants():
     }
     single = body(fields, prompt="a fox", image_url="https://i")
     assert single == {"prompt": "a fox", "image": {"url": "https://i"}, "options": {"safety": "strict"}}
-    multi = body(fields, prompt="a fox", multi_shots=True,
-                 shots=[{"prompt": "runs", "duration_seconds": 3}, {"prompt": "sleeps", "duration_seconds": 2}])
-    assert multi == {"shots": [{"text": "runs", "seconds": "3"}, {"text": "sleeps", "seconds": "2"}],
-                     "options": {"safety": "strict"}}  # no prompt beside the shots, no empty image object
+    multi = body(
+        fields,
+        prompt="a fox",
+        multi_shots=True,
+        shots=[{"prompt": "runs", "duration_seconds": 3}, {"prompt": "sleeps", "duration_seconds": 2}],
+    )
+    assert multi == {
+        "shots": [{"text": "runs", "seconds": "3"}, {"text": "sleeps", "seconds": "2"}],
+        "options": {"safety": "strict"},
+    }  # no prompt beside the shots, no empty image object
 
 
 def test_a_task_file_becomes_a_link_to_the_referenced_tasks_output():
@@ -68,6 +75,7 @@ def test_a_task_file_becomes_a_link_to_the_referenced_tasks_output():
     def link(row, kind, index):
         links.append((row["id"], kind, index))
         return f"https://files/{row['id']}/{kind}/{index}"
+
     ctx = Context({"source_task_id": "t9", "index": 1}, refs={"source_task_id": {"id": "t9"}}, file_link=link)
     fields = {"video_url": {"task_file": "source_task_id", "kind": "videos", "index": "index"}}
     assert build(fields, ctx) == {"video_url": "https://files/t9/videos/1"}
@@ -75,22 +83,28 @@ def test_a_task_file_becomes_a_link_to_the_referenced_tasks_output():
     assert build(fields, Context({"source_task_id": "t9"})) == {}  # nothing referenced: left out
 
 
-TABLE = {"demo/draw": {
-    "outputs": {"images": "images"},
-    "input": {"prompt": "$prompt", "size": "$size"},
-    "models": {"demo-1": [
-        {"when": "size == huge", "refuse": "demo-1 cannot draw huge pictures"},
-        {"when": "source_url is set", "app": "demo/edit", "input": {"image_url": "$source_url", "size": None}},
-        "demo/draw",
-    ]},
-}}
+TABLE = {
+    "demo/draw": {
+        "outputs": {"images": "images"},
+        "input": {"prompt": "$prompt", "size": "$size"},
+        "models": {
+            "demo-1": [
+                {"when": "size == huge", "refuse": "demo-1 cannot draw huge pictures"},
+                {"when": "source_url is set", "app": "demo/edit", "input": {"image_url": "$source_url", "size": None}},
+                "demo/draw",
+            ]
+        },
+    }
+}
 
 
 def test_the_first_route_whose_condition_holds_is_taken():
     mapping = Table(TABLE).get("demo/draw", "demo-1")
     plain = mapping.route({"prompt": "p", "size": "small"}, "demo-1")
     assert plain.app == "demo/draw" and mapping.body(plain, Context({"prompt": "p", "size": "small"})) == {
-        "prompt": "p", "size": "small"}
+        "prompt": "p",
+        "size": "small",
+    }
     params = {"prompt": "p", "size": "small", "source_url": "https://s"}
     edit = mapping.route(params, "demo-1")
     assert edit.app == "demo/edit"
@@ -99,17 +113,26 @@ def test_the_first_route_whose_condition_holds_is_taken():
     assert refused.refuse == "demo-1 cannot draw huge pictures"
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda t: t["demo/draw"].update(extra_key=1), "unknown keys"),
-    (lambda t: t["demo/draw"]["input"].update(seed={"name": "seed"}), "needs one of param/params"),
-    (lambda t: t["demo/draw"]["input"].update(seed={"param": "seed", "cast": "int"}), "unknown options"),
-    (lambda t: t["demo/draw"]["input"].update(seed={"param": "seed", "as": "decimal"}), "unknown cast"),
-    (lambda t: t["demo/draw"]["input"].update(seed={"param": "seed", "at": -1}), "at must be a list index"),
-    (lambda t: t["demo/draw"]["models"].update({"demo-2": [{"when": "size == big", "app": "x"}]}),
-     "the last route needs no `when`"),
-    (lambda t: t["demo/draw"]["models"].update({"demo-2": [{"when": "size == big", "refuse": "no", "app": "x"},
-                                                           "x"]}), "a refusal is"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t["demo/draw"].update(extra_key=1), "unknown keys"),
+        (lambda t: t["demo/draw"]["input"].update(seed={"name": "seed"}), "needs one of param/params"),
+        (lambda t: t["demo/draw"]["input"].update(seed={"param": "seed", "cast": "int"}), "unknown options"),
+        (lambda t: t["demo/draw"]["input"].update(seed={"param": "seed", "as": "decimal"}), "unknown cast"),
+        (lambda t: t["demo/draw"]["input"].update(seed={"param": "seed", "at": -1}), "at must be a list index"),
+        (
+            lambda t: t["demo/draw"]["models"].update({"demo-2": [{"when": "size == big", "app": "x"}]}),
+            "the last route needs no `when`",
+        ),
+        (
+            lambda t: t["demo/draw"]["models"].update(
+                {"demo-2": [{"when": "size == big", "refuse": "no", "app": "x"}, "x"]}
+            ),
+            "a refusal is",
+        ),
+    ],
+)
 def test_a_malformed_table_is_refused_when_it_loads(change, message):
     raw = copy.deepcopy(TABLE)
     change(raw)
@@ -120,8 +143,12 @@ def test_a_malformed_table_is_refused_when_it_loads(change, message):
 def test_a_fal_route_and_body_from_the_shipped_table():
     """veo-3.1 text to video: a first frame picks fal's image-to-video app; the duration goes as "8s"."""
     mapping = fal_table().get("veo_3_1/text_to_video", "veo-3.1")
-    params = {"prompt": "a fox", "first_frame_image_url": "https://i/f.png", "duration_seconds": 8,
-              "aspect_ratio": "16:9"}
+    params = {
+        "prompt": "a fox",
+        "first_frame_image_url": "https://i/f.png",
+        "duration_seconds": 8,
+        "aspect_ratio": "16:9",
+    }
     route = mapping.route(params, "veo-3.1")
     assert route.app == "fal-ai/veo3.1/image-to-video"
     sent = mapping.body(route, Context(params))

@@ -47,8 +47,7 @@ def test_fal_table_names_real_actions_models_and_params():
 
 def test_fal_schema_table_has_every_endpoint_the_mapping_uses():
     apps = {r.app for m in fal_table().entries.values() for r in m.routes if r.refuse is None}
-    assert apps == set(fal_contract.schemas()), \
-        "tests/support/contracts/fal_schemas.yaml and fal_models.yaml differ"
+    assert apps == set(fal_contract.schemas()), "tests/support/contracts/fal_schemas.yaml and fal_models.yaml differ"
     for app in apps:
         assert fal_contract.validator(app) is not None
 

@@ -22,4 +22,5 @@ def test_migrations_match_the_declared_schema(tmp_path):
             result = await conn.run_sync(diff)
         await db.dispose()
         return result
+
     assert asyncio.run(go()) == []

@@ -27,6 +27,7 @@ def test_the_callback_check_follows_the_setting_and_never_waits_long():
         return []
 
     from runapi.net import safe_http
+
     original = safe_http.resolve
     safe_http.resolve = slow_resolver
     try:

@@ -58,8 +58,9 @@ def test_prompt_expansion_records_the_expanded_prompt():
 def test_watermark_is_stamped_in_the_bottom_right_corner(value, monkeypatch):
     monkeypatch.setattr("runapi.providers.sandbox.image_gen.task_seed", lambda task, i=0: b"fixed".ljust(32, b"."))
     plain = np.asarray(Image.open(io.BytesIO(run("image", {}, SMALL).outputs[0].data)), dtype=np.int16)
-    marked = np.asarray(Image.open(io.BytesIO(run("image", {"watermark": value}, SMALL).outputs[0].data)),
-                        dtype=np.int16)
+    marked = np.asarray(
+        Image.open(io.BytesIO(run("image", {"watermark": value}, SMALL).outputs[0].data)), dtype=np.int16
+    )
     changed = np.argwhere(np.abs(marked - plain).max(axis=2) > 0)
     assert len(changed) and changed[:, 0].min() >= 64 // 2 and changed[:, 1].min() >= 0  # the lower part only
     assert (np.abs(marked - plain)[:32] == 0).all()
@@ -80,23 +81,33 @@ def test_sequential_images_grow_out_of_each_other():
     spec = {**SMALL, "count": 2, "sequential_param": "enable_sequential"}
 
     def distance(params):
-        a, b = (np.asarray(Image.open(io.BytesIO(o.data)), dtype=np.float32) for o in run("image", params, spec).outputs)
+        a, b = (
+            np.asarray(Image.open(io.BytesIO(o.data)), dtype=np.float32) for o in run("image", params, spec).outputs
+        )
         return np.abs(a - b).mean()
+
     assert distance({"enable_sequential": True}) < distance({"enable_sequential": False}) * 0.6
 
 
 def test_pro_mode_renders_more_pixels():
     spec = {"generator": "image", "pro_param": "enable_pro", "pro_base": 96, "base": 64}
-    sizes = [Image.open(io.BytesIO(run("image", {"enable_pro": pro}, spec).outputs[0].data)).size
-             for pro in (False, True)]
+    sizes = [
+        Image.open(io.BytesIO(run("image", {"enable_pro": pro}, spec).outputs[0].data)).size for pro in (False, True)
+    ]
     assert sizes == [(64, 64), (96, 96)]
 
 
 def test_resolution_bases_size_by_output_quality():
-    spec = {"generator": "image", "base": 32, "resolution_param": "output_quality",
-            "resolution_bases": {"basic": 48, "high": 64}}
-    sizes = [Image.open(io.BytesIO(run("image", {"output_quality": q}, spec).outputs[0].data)).size
-             for q in ("basic", "high")]
+    spec = {
+        "generator": "image",
+        "base": 32,
+        "resolution_param": "output_quality",
+        "resolution_bases": {"basic": 48, "high": 64},
+    }
+    sizes = [
+        Image.open(io.BytesIO(run("image", {"output_quality": q}, spec).outputs[0].data)).size
+        for q in ("basic", "high")
+    ]
     assert sizes == [(48, 48), (64, 64)]
 
 
@@ -120,18 +131,21 @@ def test_multi_shot_cuts_the_clip_into_scenes():
     spec = {**CLIP, "shots_param": "multi_shots"}
 
     def biggest_jump(shots: bool) -> float:
-        f = frames(run("video", {"multi_shots": shots, "aspect_ratio": "1:1", "duration_seconds": 1.5}, spec)
-                   .outputs[0].data)
+        f = frames(
+            run("video", {"multi_shots": shots, "aspect_ratio": "1:1", "duration_seconds": 1.5}, spec).outputs[0].data
+        )
         steps = sorted(np.abs(f[i + 1] - f[i]).mean() for i in range(len(f) - 1))
         return steps[-2] / max(steps[len(steps) // 2], 1e-3)  # the second-largest step over the median
+
     assert biggest_jump(True) > 5 * biggest_jump(False)
 
 
 def test_motion_style_scales_the_camera_travel(monkeypatch):
     seen = []
     original = media.canvas_for
-    monkeypatch.setattr(media, "canvas_for", lambda *a, **kw: seen.append(a[-1] if len(a) > 4 else 1.0)
-                        or original(*a, **kw))
+    monkeypatch.setattr(
+        media, "canvas_for", lambda *a, **kw: seen.append(a[-1] if len(a) > 4 else 1.0) or original(*a, **kw)
+    )
     spec = {**CLIP, "motion_param": "motion_style", "motion": {"normal": 1.0, "spicy": 2.0}}
     for style in ("normal", "spicy"):
         run("video", {"motion_style": style, "aspect_ratio": "1:1"}, spec)
@@ -145,11 +159,25 @@ def test_images_from_task_open_the_video_with_that_tasks_image():
             return solid_png(key)
 
     spec = {**CLIP, "images_from_task": "source_task_id", "index_param": "index"}
-    ref = Task(id="t0", account_id=1, family="grok", action="text_to_image", params={}, state=TaskState.COMPLETED,
-               price_cents=0, provider="sandbox", next_run_at=0.0, created_at=0.0, updated_at=0.0,
-               result={"files": {"images": [{"key": "red"}, {"key": "blue"}]}})
-    picked = first_frame_mean(run("video", {"source_task_id": "t0", "index": 1}, spec,
-                                  refs={"source_task_id": ref}, storage=Storage()).outputs[0].data)
+    ref = Task(
+        id="t0",
+        account_id=1,
+        family="grok",
+        action="text_to_image",
+        params={},
+        state=TaskState.COMPLETED,
+        price_cents=0,
+        provider="sandbox",
+        next_run_at=0.0,
+        created_at=0.0,
+        updated_at=0.0,
+        result={"files": {"images": [{"key": "red"}, {"key": "blue"}]}},
+    )
+    picked = first_frame_mean(
+        run("video", {"source_task_id": "t0", "index": 1}, spec, refs={"source_task_id": ref}, storage=Storage())
+        .outputs[0]
+        .data
+    )
     assert picked[2] - picked[0] > 60
     with pytest.raises(TaskFailed, match="no image at index 5"):
         run("video", {"source_task_id": "t0", "index": 5}, spec, refs={"source_task_id": ref}, storage=Storage())
@@ -160,8 +188,12 @@ def test_images_from_task_open_the_video_with_that_tasks_image():
 
 def test_effect_none_entries_name_their_reason():
     none = {(a.key, name) for a in CATALOG.actions() for name, p in a.params.items() if p.effect == "none"}
-    assert {("grok_imagine/text_to_image", "enable_safety_checker"), ("veo_3_1/text_to_video", "enable_translation"),
-            ("wan/text_to_image", "bbox_list"), ("kling/motion_control", "character_orientation")} <= none
+    assert {
+        ("grok_imagine/text_to_image", "enable_safety_checker"),
+        ("veo_3_1/text_to_video", "enable_translation"),
+        ("wan/text_to_image", "bbox_list"),
+        ("kling/motion_control", "character_orientation"),
+    } <= none
     assert all(CATALOG.action(*key.split("/")).params[name].reason for key, name in none)
     v4 = CATALOG.action("seedream", "text_to_image").models["seedream-v4-text-to-image"].params["output_quality"]
     assert v4.effect == "none" and "output_resolution" in v4.reason

@@ -12,13 +12,18 @@ from runapi.api.routing import IndexedRouter
 def answer(text):
     async def endpoint(request):
         return PlainTextResponse(text + "".join(f":{v}" for v in request.path_params.values()))
+
     return endpoint
 
 
 def client():
-    routes = [Route("/items/{id}", answer("param")), Route("/items/special", answer("fixed-shadowed")),
-              Route("/v1/chat", answer("chat"), methods=["POST"]), Route("/v1/chat", answer("chat-get"), methods=["GET"]),
-              Route("/only-get", answer("only-get"), methods=["GET"])]
+    routes = [
+        Route("/items/{id}", answer("param")),
+        Route("/items/special", answer("fixed-shadowed")),
+        Route("/v1/chat", answer("chat"), methods=["POST"]),
+        Route("/v1/chat", answer("chat-get"), methods=["GET"]),
+        Route("/only-get", answer("only-get"), methods=["GET"]),
+    ]
     app = Starlette(routes=routes)
     app.router = IndexedRouter(app.router.routes)
     return TestClient(app)

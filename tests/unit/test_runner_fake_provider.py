@@ -59,9 +59,20 @@ def run(provider: FakeProvider, tmp_path, *, steps: int, **settings) -> tuple[di
         registry.register(provider)
         svc = Services(s, db, LocalStorage(tmp_path / "files"), UrlSigner(b"k" * 32), registry)
         account = (await admin.create_account(db, "a", "a@example.com", 1000))["account_id"]
-        task, _ = await engine.create_task(db, NewTask(account_id=account, api_key_id=None, family=FAMILY,
-                                           action=ACTION, model=MODEL, params={"text": "hi"}, price_cents=PRICE,
-                                           provider=provider.name, public_base_url="http://test"))
+        task, _ = await engine.create_task(
+            db,
+            NewTask(
+                account_id=account,
+                api_key_id=None,
+                family=FAMILY,
+                action=ACTION,
+                model=MODEL,
+                params={"text": "hi"},
+                price_cents=PRICE,
+                provider=provider.name,
+                public_base_url="http://test",
+            ),
+        )
         runner = TaskRunner(svc, "owner-1")
         for _ in range(steps):
             async with db.write() as conn:  # due now, whatever backoff the last step chose
@@ -139,14 +150,26 @@ def _run_then_age(provider: FakeProvider, tmp_path):
         registry.register(provider)
         svc = Services(s, db, LocalStorage(tmp_path / "files"), UrlSigner(b"k" * 32), registry)
         account = (await admin.create_account(db, "a", "a@example.com", 1000))["account_id"]
-        task, _ = await engine.create_task(db, NewTask(account_id=account, api_key_id=None, family=FAMILY,
-                                           action=ACTION, model=MODEL, params={"text": "hi"}, price_cents=PRICE,
-                                           provider=provider.name, public_base_url="http://test"))
+        task, _ = await engine.create_task(
+            db,
+            NewTask(
+                account_id=account,
+                api_key_id=None,
+                family=FAMILY,
+                action=ACTION,
+                model=MODEL,
+                params={"text": "hi"},
+                price_cents=PRICE,
+                provider=provider.name,
+                public_base_url="http://test",
+            ),
+        )
         runner = TaskRunner(svc, "owner-1")
         await runner.step((await engine.claim_due(db, "owner-1", 1, 30.0))[0])
         async with db.write() as conn:
-            await conn.execute(update(tasks).where(tasks.c.id == task.id)
-                               .values(created_at=time.time() - 120, next_run_at=0))
+            await conn.execute(
+                update(tasks).where(tasks.c.id == task.id).values(created_at=time.time() - 120, next_run_at=0)
+            )
         await runner.step((await engine.claim_due(db, "owner-1", 1, 30.0))[0])
         row = await engine.get_task(db, task.id, account)
         await db.dispose()

@@ -10,12 +10,20 @@ from runapi.providers.sandbox import media
 from tests.support.sandbox_media import run
 
 
-@pytest.mark.parametrize("aspect,resolution,size", [
-    ("16:9", "720p", (1280, 720)), ("9:16", "1080p", (1080, 1920)), ("1:1", "480p", (480, 480)),
-])
+@pytest.mark.parametrize(
+    "aspect,resolution,size",
+    [
+        ("16:9", "720p", (1280, 720)),
+        ("9:16", "1080p", (1080, 1920)),
+        ("1:1", "480p", (480, 480)),
+    ],
+)
 def test_video_size_duration_and_audio(aspect, resolution, size):
-    done = run("video", {"aspect_ratio": aspect, "output_resolution": resolution, "duration_seconds": 3,
-                         "generate_audio": True}, {"generator": "video", "audio_param": "generate_audio"})
+    done = run(
+        "video",
+        {"aspect_ratio": aspect, "output_resolution": resolution, "duration_seconds": 3, "generate_audio": True},
+        {"generator": "video", "audio_param": "generate_audio"},
+    )
     out = done.outputs[0]
     info = media.probe(out.data)
     assert (info.width, info.height) == size
@@ -23,6 +31,7 @@ def test_video_size_duration_and_audio(aspect, resolution, size):
     assert info.has_audio and out.meta["has_audio"] is True
     assert out.content_type == "video/mp4" and out.meta["resolution"] == resolution
     import av
+
     with av.open(io.BytesIO(out.data)) as c:
         assert c.streams.video[0].codec_context.name == "h264"
         assert c.streams.audio[0].codec_context.name == "aac"
@@ -37,8 +46,11 @@ def test_audio_has_the_requested_length(fmt):
 
 
 def test_image_sizes_from_explicit_size_param():
-    done = run("image", {"image_size": "1536x1024", "n": 2},
-               {"generator": "image", "size_param": "image_size", "count_param": "n"})
+    done = run(
+        "image",
+        {"image_size": "1536x1024", "n": 2},
+        {"generator": "image", "size_param": "image_size", "count_param": "n"},
+    )
     assert [Image.open(io.BytesIO(o.data)).size for o in done.outputs] == [(1536, 1024)] * 2
     done = run("image", {"image_size": "landscape_16_9"}, {"generator": "image", "size_param": "image_size"})
     w, h = Image.open(io.BytesIO(done.outputs[0].data)).size

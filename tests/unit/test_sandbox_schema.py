@@ -32,8 +32,12 @@ from runapi.providers.upstream.adapter import Finished
 from runapi.providers.upstream.router import MediaRouter
 
 
-def family(sandbox: dict[str, Any] | None = None, model: dict[str, Any] | None = None,
-           params: dict[str, Any] | None = None, **action_keys: Any) -> dict[str, Any]:
+def family(
+    sandbox: dict[str, Any] | None = None,
+    model: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+    **action_keys: Any,
+) -> dict[str, Any]:
     """A one-action, one-model family (demo/clip/demo-1) to break in one place."""
     action: dict[str, Any] = {
         "result": "videos",
@@ -107,16 +111,21 @@ def test_a_key_of_another_generator_is_unknown_too():
     assert "unknown key 'default_duration' for generator 'image'" in message
 
 
-@pytest.mark.parametrize(("key", "value", "named"), [
-    ("default_duration", "5", "default_duration: Input should be a valid number, got '5'"),  # no coercion
-    ("count", True, "count: Input should be a valid integer, got True"),
-    ("item_ids", "yes", "item_ids: Input should be a valid boolean, got 'yes'"),
-    ("images", 3, "images: Value error, expected a param name or a list of param names, got 3"),
-    ("images", ["a", 3], "images.1: Input should be a valid string, got 3"),
-    ("motion", {"fast": "2"}, "motion.fast: Input should be a valid number, got '2'"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("default_duration", "5", "default_duration: Input should be a valid number, got '5'"),  # no coercion
+        ("count", True, "count: Input should be a valid integer, got True"),
+        ("item_ids", "yes", "item_ids: Input should be a valid boolean, got 'yes'"),
+        ("images", 3, "images: Value error, expected a param name or a list of param names, got 3"),
+        ("images", ["a", 3], "images.1: Input should be a valid string, got 3"),
+        ("motion", {"fast": "2"}, "motion.fast: Input should be a valid number, got '2'"),
+    ],
+)
 def test_a_wrong_type_fails_naming_the_key(key, value, named):
-    assert load_error(family({"generator": "video"}, {"sandbox": {key: value}})) == f"demo/clip/demo-1: sandbox: {named}"
+    assert (
+        load_error(family({"generator": "video"}, {"sandbox": {key: value}})) == f"demo/clip/demo-1: sandbox: {named}"
+    )
 
 
 def test_an_unknown_generator_fails_listing_the_known_ones():
@@ -124,12 +133,15 @@ def test_an_unknown_generator_fails_listing_the_known_ones():
     assert message.startswith("demo/clip: sandbox: unknown generator 'vidoe'") and "video_from_source" in message
 
 
-@pytest.mark.parametrize(("sandbox", "key"), [
-    ({"generator": "video_from_source", "mode": "extnd"}, "mode"),
-    ({"generator": "suno_music", "mode": "remix"}, "mode"),
-    ({"generator": "video", "default_resolution": "720"}, "default_resolution"),
-    ({"generator": "image", "default_format": "gif"}, "default_format"),
-])
+@pytest.mark.parametrize(
+    ("sandbox", "key"),
+    [
+        ({"generator": "video_from_source", "mode": "extnd"}, "mode"),
+        ({"generator": "suno_music", "mode": "remix"}, "mode"),
+        ({"generator": "video", "default_resolution": "720"}, "default_resolution"),
+        ({"generator": "image", "default_format": "gif"}, "default_format"),
+    ],
+)
 def test_a_value_outside_a_fixed_set_fails(sandbox, key):
     message = load_error(family(sandbox))
     assert f"{key}: Input should be" in message
@@ -156,7 +168,8 @@ def test_result_extra_is_an_action_key_not_a_sandbox_key():
     action = get_catalog().action("gpt_4o_image", "text_to_image")
     assert action.result_extra == {"progress": "1.00"}
     assert build_family(family({"generator": "image"}, result_extra={"progress": "1.00"})).actions[
-        "clip"].result_extra == {"progress": "1.00"}
+        "clip"
+    ].result_extra == {"progress": "1.00"}
     message = load_error(family({"generator": "image", "result_extra": {"progress": "1.00"}}))
     assert "unknown key 'result_extra'" in message
 
@@ -170,6 +183,7 @@ def _task(action_key: str) -> TaskInput:
 def test_the_sandbox_adds_the_actions_result_extra(monkeypatch):
     async def fake(inputs, task, spec):
         return Done(outputs=[], extra={"own": 1})
+
     monkeypatch.setitem(GENERATORS, "image", fake)
     provider = SandboxProvider(http=None)  # type: ignore[arg-type]  (nothing is fetched)
     done = asyncio.run(provider.generate(_task("gpt_4o_image/text_to_image")))
@@ -179,8 +193,13 @@ def test_the_sandbox_adds_the_actions_result_extra(monkeypatch):
 def test_the_upstream_router_adds_the_actions_result_extra():
     router = MediaRouter([], downloads=None)  # type: ignore[arg-type]  (no files to download)
     adapter = SimpleNamespace(deployment=SimpleNamespace(name="up", max_output_bytes=1 << 20))
-    done = asyncio.run(router._finish(_task("gpt_4o_image/text_to_image"), adapter,  # type: ignore[arg-type]
-                                      Finished(files=[], extra={"own": 1})))
+    done = asyncio.run(
+        router._finish(
+            _task("gpt_4o_image/text_to_image"),
+            adapter,  # type: ignore[arg-type]
+            Finished(files=[], extra={"own": 1}),
+        )
+    )
     assert done.extra == {"progress": "1.00", "own": 1}
 
 
@@ -204,18 +223,23 @@ VIDEO = {"generator": "video", "default_duration": 6}
 
 def test_a_per_second_price_must_state_the_sandboxs_default_length():
     missing = family(VIDEO, {"price": {"cents": 2, "per": "duration_seconds"}}, LENGTH)
-    assert load_error(missing) == ("demo/clip/demo-1: price per duration_seconds needs per_default: 6 (the seconds "
-                                   "the sandbox makes without duration_seconds), got None")
+    assert load_error(missing) == (
+        "demo/clip/demo-1: price per duration_seconds needs per_default: 6 (the seconds "
+        "the sandbox makes without duration_seconds), got None"
+    )
     other = family(VIDEO, {"price": {"cents": 2, "per": "duration_seconds", "per_default": 5}}, LENGTH)
     assert "needs per_default: 6" in load_error(other)
     stated = family(VIDEO, {"price": {"cents": 2, "per": "duration_seconds", "per_default": 6}}, LENGTH)
     assert build_family(stated).actions["clip"].models["demo-1"].quote({}) == 12
 
 
-@pytest.mark.parametrize("length", [
-    {"duration_seconds": {"type": "integer", "default": 8}},  # the request always has a length
-    {"duration_seconds": {"type": "integer", "required": True}},
-])
+@pytest.mark.parametrize(
+    "length",
+    [
+        {"duration_seconds": {"type": "integer", "default": 8}},  # the request always has a length
+        {"duration_seconds": {"type": "integer", "required": True}},
+    ],
+)
 def test_a_length_the_request_always_has_needs_no_per_default(length):
     raw = family(VIDEO, {"price": {"cents": 2, "per": "duration_seconds"}}, length)
     assert build_family(raw).actions["clip"].models["demo-1"].price.per_default is None

@@ -13,16 +13,37 @@ from runapi.storage.files_store import StoredFile
 
 
 def who(role: str = "member", membership_id: str = "member_me") -> Principal:
-    return Principal(key_id="mgmt_x", account_id=1, membership_id=membership_id, user_id=1, role=role,
-                     kind="management", allowed_models=None, credit_limit_cents=None,
-                     credit_limit_reset_interval=None)
+    return Principal(
+        key_id="mgmt_x",
+        account_id=1,
+        membership_id=membership_id,
+        user_id=1,
+        role=role,
+        kind="management",
+        allowed_models=None,
+        credit_limit_cents=None,
+        credit_limit_reset_interval=None,
+    )
 
 
 def key(**over) -> ApiKey:
-    row = {"id": "token_1", "account_id": 1, "membership_id": "member_me", "kind": "api", "name": "k",
-           "masked": "rk-…abcd", "enabled": True, "credit_limit_cents": None, "credit_limit_reset_interval": None,
-           "allowed_models": None, "limits_set_by": None, "disabled_by": None, "created_at": 1.0,
-           "last_used_at": None, **over}
+    row = {
+        "id": "token_1",
+        "account_id": 1,
+        "membership_id": "member_me",
+        "kind": "api",
+        "name": "k",
+        "masked": "rk-…abcd",
+        "enabled": True,
+        "credit_limit_cents": None,
+        "credit_limit_reset_interval": None,
+        "allowed_models": None,
+        "limits_set_by": None,
+        "disabled_by": None,
+        "created_at": 1.0,
+        "last_used_at": None,
+        **over,
+    }
     return ApiKey.from_row(row)
 
 
@@ -48,8 +69,9 @@ def test_member_cannot_undo_what_an_admin_set():
 def test_admin_lifting_every_limit_frees_the_key():
     limited = key(credit_limit_cents=5, credit_limit_reset_interval="daily", limits_set_by="member_me")
     assert ownership(who("admin", "member_admin"), limited, {"credit_limit_cents": None}) == {"limits_set_by": None}
-    assert ownership(who("admin", "member_admin"), limited, {"allowed_models": ["m"]}) \
-        == {"limits_set_by": "member_admin"}
+    assert ownership(who("admin", "member_admin"), limited, {"allowed_models": ["m"]}) == {
+        "limits_set_by": "member_admin"
+    }
 
 
 def test_initial_settings():
@@ -71,15 +93,39 @@ def test_guardrail_limits_come_in_pairs():
 
 
 def test_guardrail_and_file_rows():
-    g = Guardrail.from_row({"id": "guardrail_1", "account_id": 1, "created_by": "member_me", "name": "g",
-                            "description": None, "enabled": 0, "credit_limit_cents": None,
-                            "credit_limit_reset_interval": None, "allowed_models": ["m"], "blocked_models": [],
-                            "allowed_providers": None, "blocked_providers": None,
-                            "model_budgets": [{"match_mode": "include", "models": ["m"]}],
-                            "created_at": 1.0, "updated_at": 2.0})
+    g = Guardrail.from_row(
+        {
+            "id": "guardrail_1",
+            "account_id": 1,
+            "created_by": "member_me",
+            "name": "g",
+            "description": None,
+            "enabled": 0,
+            "credit_limit_cents": None,
+            "credit_limit_reset_interval": None,
+            "allowed_models": ["m"],
+            "blocked_models": [],
+            "allowed_providers": None,
+            "blocked_providers": None,
+            "model_budgets": [{"match_mode": "include", "models": ["m"]}],
+            "created_at": 1.0,
+            "updated_at": 2.0,
+        }
+    )
     assert g.enabled is False and g.allowed_models == ("m",) and g.blocked_models is None
     assert g.model_budgets == ({"match_mode": "include", "models": ["m"]},)
-    f = StoredFile.from_row({"id": "file_1", "account_id": 1, "api_key_id": None, "key": None, "file_name": "a",
-                             "size_bytes": 3, "mime_type": None, "state": "pending", "created_at": 1.0,
-                             "expires_at": 2.0})
+    f = StoredFile.from_row(
+        {
+            "id": "file_1",
+            "account_id": 1,
+            "api_key_id": None,
+            "key": None,
+            "file_name": "a",
+            "size_bytes": 3,
+            "mime_type": None,
+            "state": "pending",
+            "created_at": 1.0,
+            "expires_at": 2.0,
+        }
+    )
     assert f.checksum is None and f.state == "pending"

@@ -82,8 +82,12 @@ def _extend(params: dict) -> dict:
 
 
 def test_extend_continue_at_cuts_the_source_and_title_names_it_in_source_mode_too():
-    base = {"upload_url": "https://example.com/music.mp3", "parameter_mode": "source", "prompt": "Keep going",
-            "model": "suno-v4.5-plus"}
+    base = {
+        "upload_url": "https://example.com/music.mp3",
+        "parameter_mode": "source",
+        "prompt": "Keep going",
+        "model": "suno-v4.5-plus",
+    }
     whole = _extend(base)
     cut = _extend({**base, "continue_at": 1, "title": "My Extension"})
     assert cut["title"] == "My Extension" and whole["title"] != "My Extension"

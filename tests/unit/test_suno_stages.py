@@ -12,13 +12,29 @@ from runapi.storage import UrlSigner
 from runapi.tasks.views import status_body
 
 
-@pytest.mark.parametrize("action,field", [("generate_lyrics", "lyrics"), ("generate_midi", "instruments"),
-                                          ("generate_artwork", "covers")])
+@pytest.mark.parametrize(
+    "action,field", [("generate_lyrics", "lyrics"), ("generate_midi", "instruments"), ("generate_artwork", "covers")]
+)
 def test_processing_and_failed_bodies_carry_the_documented_empty_list(action, field):
     signer = UrlSigner(b"s")
-    task = Task(id="t1", account_id=1, family="suno", action=action, params={}, state=TaskState.RUNNING,
-                price_cents=0, provider="sandbox", next_run_at=0.0, created_at=0.0, updated_at=0.0)
+    task = Task(
+        id="t1",
+        account_id=1,
+        family="suno",
+        action=action,
+        params={},
+        state=TaskState.RUNNING,
+        price_cents=0,
+        provider="sandbox",
+        next_run_at=0.0,
+        created_at=0.0,
+        updated_at=0.0,
+    )
     assert status_body(task, signer, "http://x", 60) == {"id": "t1", "status": "processing", field: []}
     failed = dataclasses.replace(task, state=TaskState.FAILED, error="Generation failed.")
-    assert status_body(failed, signer, "http://x", 60) == {"id": "t1", "status": "failed",
-                                                            "error": "Generation failed.", field: []}
+    assert status_body(failed, signer, "http://x", 60) == {
+        "id": "t1",
+        "status": "failed",
+        "error": "Generation failed.",
+        field: [],
+    }

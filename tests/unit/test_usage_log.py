@@ -42,8 +42,11 @@ class World:
 def run(tmp_path: Any) -> Callable[[Callable[[World], Awaitable[Any]]], Any]:
     def go(fn: Callable[[World], Awaitable[Any]]) -> Any:
         async def main() -> Any:
-            url = create_database(env_database_url()) if env_database_url() else \
-                f"sqlite+aiosqlite:///{tmp_path / 'usage.db'}"
+            url = (
+                create_database(env_database_url())
+                if env_database_url()
+                else f"sqlite+aiosqlite:///{tmp_path / 'usage.db'}"
+            )
             db = Database(url, "NORMAL")
             await db.create_schema()
             account = await admin.create_account(db, "acme", f"{uuid.uuid4().hex}@x.test", credits_cents=10_000)
@@ -54,7 +57,9 @@ def run(tmp_path: Any) -> Callable[[Callable[[World], Awaitable[Any]]], Any]:
             finally:
                 await batcher.close()
                 await db.dispose()
+
         return asyncio.run(main())
+
     return go
 
 
@@ -70,8 +75,11 @@ async def rows(db: Database, account_id: int) -> list[dict[str, Any]]:
 
 async def balance(db: Database, account_id: int) -> tuple[int, int]:
     async with db.read() as conn:
-        row = (await conn.execute(select(accounts.c.balance_cents, accounts.c.carry_micro_cents)
-                                  .where(accounts.c.id == account_id))).one()
+        row = (
+            await conn.execute(
+                select(accounts.c.balance_cents, accounts.c.carry_micro_cents).where(accounts.c.id == account_id)
+            )
+        ).one()
     return int(row[0]), int(row[1])
 
 
@@ -86,20 +94,39 @@ def test_an_llm_settle_writes_its_row_with_exact_cost_and_the_cents_charged(run)
         for cost in costs:
             ref = f"llm_{uuid.uuid4().hex}"
             await w.batcher.reserve(w.account_id, "key_a", ref, 5, "gpt-5.2", None)
-            charged.append(await w.batcher.settle(
-                w.account_id, "key_a", ref, 5, cost,
-                usage=llm_facts(input_tokens=100, output_tokens=40, cached_tokens=10, cache_write_tokens=5,
-                                reasoning_tokens=7)))
+            charged.append(
+                await w.batcher.settle(
+                    w.account_id,
+                    "key_a",
+                    ref,
+                    5,
+                    cost,
+                    usage=llm_facts(
+                        input_tokens=100, output_tokens=40, cached_tokens=10, cache_write_tokens=5, reasoning_tokens=7
+                    ),
+                )
+            )
         return before, await balance(w.db, w.account_id), charged, await rows(w.db, w.account_id)
 
     (bal0, carry0), (bal1, carry1), charged, logged = run(scenario)
     assert charged == [0, 0, 1]
     assert len(logged) == 3
     assert sorted(r["charged_cents"] for r in logged) == [0, 0, 1]
-    assert {(r["kind"], r["status"], r["model"], r["action"], r["provider"], r["request_id"], r["api_key_id"])
-            for r in logged} == {("llm", "completed", "gpt-5.2", "chat", "sandbox", "req-1", "key_a")}
-    assert {(r["input_tokens"], r["output_tokens"], r["cached_tokens"], r["cache_write_tokens"],
-             r["reasoning_tokens"], r["latency_ms"]) for r in logged} == {(100, 40, 10, 5, 7, 12)}
+    assert {
+        (r["kind"], r["status"], r["model"], r["action"], r["provider"], r["request_id"], r["api_key_id"])
+        for r in logged
+    } == {("llm", "completed", "gpt-5.2", "chat", "sandbox", "req-1", "key_a")}
+    assert {
+        (
+            r["input_tokens"],
+            r["output_tokens"],
+            r["cached_tokens"],
+            r["cache_write_tokens"],
+            r["reasoning_tokens"],
+            r["latency_ms"],
+        )
+        for r in logged
+    } == {(100, 40, 10, 5, 7, 12)}
     assert all(r["id"].startswith("usage_") and r["ref"].startswith("llm_") for r in logged)
     # the charged cents are the balance's move exactly; the exact costs are too, with the carry still held
     assert sum(r["charged_cents"] for r in logged) == bal0 - bal1
@@ -123,8 +150,10 @@ def test_a_refunded_call_is_logged_failed_at_no_cost_once(run):
         ref = f"llm_{uuid.uuid4().hex}"
         await w.batcher.reserve(w.account_id, "key_a", ref, 5, "gpt-5.2", None)
         # settle and refund race: only the move that takes effect writes a row
-        await asyncio.gather(w.batcher.refund(w.account_id, "key_a", ref, 5, "upstream failure", llm_facts()),
-                             w.batcher.settle(w.account_id, "key_a", ref, 5, 3_000_000, usage=llm_facts()))
+        await asyncio.gather(
+            w.batcher.refund(w.account_id, "key_a", ref, 5, "upstream failure", llm_facts()),
+            w.batcher.settle(w.account_id, "key_a", ref, 5, 3_000_000, usage=llm_facts()),
+        )
         silent = f"llm_{uuid.uuid4().hex}"  # a refund with no call behind it (the janitor's) logs nothing
         await w.batcher.reserve(w.account_id, "key_a", silent, 5, "gpt-5.2", None)
         await w.batcher.refund(w.account_id, "key_a", silent, 5, "abandoned")
@@ -140,8 +169,9 @@ def test_usage_rows_ride_in_the_batch_commit(run):
         refs = [f"llm_{uuid.uuid4().hex}" for _ in range(40)]
         await asyncio.gather(*(w.batcher.reserve(w.account_id, "k", r, 2, "m", None) for r in refs))
         commits = w.batcher.stats["commits"]
-        await asyncio.gather(*(w.batcher.settle(w.account_id, "k", r, 2, 1_500_000, usage=llm_facts("m"))
-                               for r in refs))
+        await asyncio.gather(
+            *(w.batcher.settle(w.account_id, "k", r, 2, 1_500_000, usage=llm_facts("m")) for r in refs)
+        )
         return w.batcher.stats["commits"] - commits, await rows(w.db, w.account_id)
 
     settle_commits, logged = run(scenario)
@@ -153,13 +183,37 @@ def test_a_finished_task_is_logged_with_its_units_and_price(run):
     async def scenario(w: World) -> Any:
         def finish(conn: Any) -> None:
             for task_id, completed in (("t-done", True), ("t-failed", False)):
-                usage.record_task(conn, account_id=w.account_id, api_key_id="key_a", task_id=task_id,
-                                  family="gpt_4o_image", action="text_to_image", model="gpt-4o-image",
-                                  provider="sandbox", params={"output_count": 3, "prompt": "x"}, price_cents=12,
-                                  completed=completed, created_at=T0, at=T0 + 2.5)
-            usage.record_task(conn, account_id=w.account_id, api_key_id="key_a", task_id="t-gone",
-                              family="gone", action="gone", model="gone", provider="sandbox", params={},
-                              price_cents=3, completed=True, created_at=T0, at=T0 + 1)
+                usage.record_task(
+                    conn,
+                    account_id=w.account_id,
+                    api_key_id="key_a",
+                    task_id=task_id,
+                    family="gpt_4o_image",
+                    action="text_to_image",
+                    model="gpt-4o-image",
+                    provider="sandbox",
+                    params={"output_count": 3, "prompt": "x"},
+                    price_cents=12,
+                    completed=completed,
+                    created_at=T0,
+                    at=T0 + 2.5,
+                )
+            usage.record_task(
+                conn,
+                account_id=w.account_id,
+                api_key_id="key_a",
+                task_id="t-gone",
+                family="gone",
+                action="gone",
+                model="gone",
+                provider="sandbox",
+                params={},
+                price_cents=3,
+                completed=True,
+                created_at=T0,
+                at=T0 + 1,
+            )
+
         await w.db.write_sync(finish)
         return {r["ref"]: r for r in await rows(w.db, w.account_id)}
 
@@ -172,28 +226,48 @@ def test_a_finished_task_is_logged_with_its_units_and_price(run):
 
 
 def test_units_count_what_the_price_counts():
-    assert usage.task_units("kling", "text_to_video", "kling-3.0", {"duration_seconds": 10}) == \
-        ("duration_seconds", 10.0)
+    assert usage.task_units("kling", "text_to_video", "kling-3.0", {"duration_seconds": 10}) == (
+        "duration_seconds",
+        10.0,
+    )
     assert usage.task_units("kling", "text_to_video", "kling-3.0", {}) == ("duration_seconds", 5.0)  # per_default
     hailuo = get_catalog().action("hailuo", "text_to_video")
     _, params = validate(hailuo, {"model": "hailuo-02-text-to-video-standard", "prompt": "x"})
-    assert usage.task_units("hailuo", "text_to_video", "hailuo-02-text-to-video-standard", params) == \
-        ("duration_seconds", 6.0)  # the default length validation applied, as the quote used
+    assert usage.task_units("hailuo", "text_to_video", "hailuo-02-text-to-video-standard", params) == (
+        "duration_seconds",
+        6.0,
+    )  # the default length validation applied, as the quote used
     assert usage.task_units("nano_banana", "text_to_image", "nano-banana", {"prompt": "x"}) == ("request", 1.0)
 
 
 # ----------------------------------------------------------------------------------------------- reading
 
 
-async def seed(w: World, n: int, *, account_id: int | None = None, api_key_id: str = "key_a",
-               model: str = "m1", kind: str = "llm", at: float = T0, step: float = 1.0,
-               cost: int = 1_000_000) -> list[str]:
+async def seed(
+    w: World,
+    n: int,
+    *,
+    account_id: int | None = None,
+    api_key_id: str = "key_a",
+    model: str = "m1",
+    kind: str = "llm",
+    at: float = T0,
+    step: float = 1.0,
+    cost: int = 1_000_000,
+) -> list[str]:
     """`n` rows `step` seconds apart (step 0: all in one instant, like one LLM batch). Returns their ids."""
     made = []
     for i in range(n):
-        row = usage.llm_row(account_id or w.account_id, api_key_id, f"llm_{uuid.uuid4().hex}", llm_facts(model),
-                            completed=True, cost_micro_cents=cost, charged_cents=cost // 1_000_000,
-                            at=at + i * step)
+        row = usage.llm_row(
+            account_id or w.account_id,
+            api_key_id,
+            f"llm_{uuid.uuid4().hex}",
+            llm_facts(model),
+            completed=True,
+            cost_micro_cents=cost,
+            charged_cents=cost // 1_000_000,
+            at=at + i * step,
+        )
         fields = dict(zip(usage.COLUMNS, row), kind=kind)
         made.append(tuple(fields[c] for c in usage.COLUMNS))
     await w.db.write_sync(usage.record_rows, made)
@@ -205,8 +279,9 @@ async def walk(w: World, scope: UsageScope, page: PageRequest, filters: UsageFil
     seen: list[str] = []
     cursor = None
     while True:
-        got = await usage.list_usage(w.db, scope, filters or UsageFilter(),
-                                     PageRequest(limit=page.limit, after=cursor, order=page.order))
+        got = await usage.list_usage(
+            w.db, scope, filters or UsageFilter(), PageRequest(limit=page.limit, after=cursor, order=page.order)
+        )
         seen += [e.id for e in got.events]
         if not got.has_more:
             return seen
@@ -218,9 +293,13 @@ def test_pages_walk_every_row_once_in_creation_order_both_ways(run):
         spaced = await seed(w, 7)
         same_instant = await seed(w, 6, at=T0 + 100, step=0)  # ties broken by id
         scope = UsageScope(w.account_id)
-        return (spaced, same_instant, await walk(w, scope, PageRequest(limit=3, order="asc")),
-                await walk(w, scope, PageRequest(limit=4, order="desc")),
-                await walk(w, scope, PageRequest(limit=100)))
+        return (
+            spaced,
+            same_instant,
+            await walk(w, scope, PageRequest(limit=3, order="asc")),
+            await walk(w, scope, PageRequest(limit=4, order="desc")),
+            await walk(w, scope, PageRequest(limit=100)),
+        )
 
     spaced, same_instant, asc, desc, one_page = run(scenario)
     expected = spaced + sorted(same_instant)
@@ -233,10 +312,10 @@ def test_before_reads_the_page_preceding_a_row_and_has_more_looks_that_way(run):
         ids = await seed(w, 10)  # ids[0] oldest
         scope = UsageScope(w.account_id)
         newest_first = await usage.list_usage(w.db, scope, UsageFilter(), PageRequest(limit=3, before=ids[5]))
-        oldest_first = await usage.list_usage(w.db, scope, UsageFilter(),
-                                              PageRequest(limit=3, before=ids[5], order="asc"))
-        at_start = await usage.list_usage(w.db, scope, UsageFilter(),
-                                          PageRequest(limit=3, before=ids[2], order="asc"))
+        oldest_first = await usage.list_usage(
+            w.db, scope, UsageFilter(), PageRequest(limit=3, before=ids[5], order="asc")
+        )
+        at_start = await usage.list_usage(w.db, scope, UsageFilter(), PageRequest(limit=3, before=ids[2], order="asc"))
         after = await usage.list_usage(w.db, scope, UsageFilter(), PageRequest(limit=3, after=ids[5]))
         first, last = usage.ids(after.events)
         return ids, newest_first, oldest_first, at_start, after, (first, last)
@@ -309,8 +388,17 @@ def test_filters_and_scopes(run):
 
 
 def principal(kind: str, role: str) -> Principal:
-    return Principal(key_id="k1", account_id=7, membership_id="member_1", user_id=1, role=role, kind=kind,
-                     allowed_models=None, credit_limit_cents=None, credit_limit_reset_interval=None)
+    return Principal(
+        key_id="k1",
+        account_id=7,
+        membership_id="member_1",
+        user_id=1,
+        role=role,
+        kind=kind,
+        allowed_models=None,
+        credit_limit_cents=None,
+        credit_limit_reset_interval=None,
+    )
 
 
 def test_who_sees_what():
@@ -339,8 +427,10 @@ def test_summaries_group_by_day_model_and_key(run):
     assert (by_day["2026-01-01"].requests, by_day["2026-01-01"].cost_micro_cents) == (4, 8_500_000)
     assert by_day["2026-01-01"].cost_cents == 8.5 and by_day["2026-01-01"].charged_cents == 7
     assert (by_day["2026-01-02"].requests, by_day["2026-01-02"].cost_micro_cents) == (2, 500_000)
-    assert [(g.key, g.requests, g.cost_micro_cents) for g in out["model"]] == \
-        [("m1", 4, 8_500_000), ("m2", 2, 500_000)]  # most costly first
+    assert [(g.key, g.requests, g.cost_micro_cents) for g in out["model"]] == [
+        ("m1", 4, 8_500_000),
+        ("m2", 2, 500_000),
+    ]  # most costly first
     assert [(g.key, g.requests) for g in out["api_key"]] == [("key_a", 3), ("key_b", 3)]
     assert [(g.key, g.requests) for g in out["m2_only"]] == [("2026-01-02", 2)]
     assert all(g.failed == 0 and g.input_tokens == 0 for g in out["day"])

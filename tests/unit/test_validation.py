@@ -27,7 +27,9 @@ def test_missing_required_parameters_are_400_with_the_documented_message():
     assert err(T2I, {"model": "nano-banana"}) == (400, "Missing required parameter: prompt")
     assert err(T2I, {"model": "nano-banana", "prompt": "   "}) == (400, "Missing required parameter: prompt")
     assert err(EDIT, {"model": "nano-banana-edit", "prompt": "x"}) == (
-        400, "Missing required parameter: source_image_urls")
+        400,
+        "Missing required parameter: source_image_urls",
+    )
 
 
 def test_unknown_model_lists_the_allowed_models():
@@ -39,14 +41,26 @@ def test_unknown_model_lists_the_allowed_models():
 
 def test_defaults_differ_per_model():
     assert ok(T2I, {"model": "nano-banana", "prompt": "x"}) == {
-        "model": "nano-banana", "prompt": "x", "output_format": "png", "aspect_ratio": "1:1"}
+        "model": "nano-banana",
+        "prompt": "x",
+        "output_format": "png",
+        "aspect_ratio": "1:1",
+    }
     assert ok(T2I, {"model": "nano-banana-2", "prompt": "x"}) == {
-        "model": "nano-banana-2", "prompt": "x", "output_format": "jpg", "aspect_ratio": "auto",
-        "output_resolution": "1k"}
+        "model": "nano-banana-2",
+        "prompt": "x",
+        "output_format": "jpg",
+        "aspect_ratio": "auto",
+        "output_resolution": "1k",
+    }
     assert ok(T2I, {"model": "nano-banana-pro", "prompt": "x"})["output_resolution"] == "1k"
     assert ok(EDIT, {"model": "nano-banana-edit", "prompt": "x", "source_image_urls": ["https://h/a.png"]}) == {
-        "model": "nano-banana-edit", "prompt": "x", "source_image_urls": ["https://h/a.png"],
-        "output_format": "png", "aspect_ratio": "1:1"}
+        "model": "nano-banana-edit",
+        "prompt": "x",
+        "source_image_urls": ["https://h/a.png"],
+        "output_format": "png",
+        "aspect_ratio": "1:1",
+    }
 
 
 @pytest.mark.parametrize("ratio", ["1:4", "1:8", "4:1", "8:1"])
@@ -60,18 +74,24 @@ def test_v2_only_aspect_ratios(ratio):
 def test_prompt_length_per_model():
     assert ok(T2I, {"model": "nano-banana", "prompt": "a" * 5000})
     assert err(T2I, {"model": "nano-banana", "prompt": "a" * 5001}) == (
-        422, "prompt must be at most 5000 characters for model nano-banana (got 5001)")
+        422,
+        "prompt must be at most 5000 characters for model nano-banana (got 5001)",
+    )
     assert err(T2I, {"model": "nano-banana-pro", "prompt": "a" * 5001})[0] == 422
     assert ok(T2I, {"model": "nano-banana-2", "prompt": "a" * 20000})
     assert err(T2I, {"model": "nano-banana-2", "prompt": "a" * 20001})[0] == 422
-    assert err(EDIT, {"model": "nano-banana-edit", "prompt": "a" * 5001, "source_image_urls": ["https://h/a"]})[0] == 422
+    assert (
+        err(EDIT, {"model": "nano-banana-edit", "prompt": "a" * 5001, "source_image_urls": ["https://h/a"]})[0] == 422
+    )
 
 
 def test_output_resolution_only_for_pro_and_v2():
     status, message = err(T2I, {"model": "nano-banana", "prompt": "x", "output_resolution": "2k"})
     assert status == 422
-    assert message == ("Parameter output_resolution is not supported by model nano-banana "
-                       "(supported by: nano-banana-pro, nano-banana-2)")
+    assert message == (
+        "Parameter output_resolution is not supported by model nano-banana "
+        "(supported by: nano-banana-pro, nano-banana-2)"
+    )
     assert ok(T2I, {"model": "nano-banana-pro", "prompt": "x", "output_resolution": "4k"})["output_resolution"] == "4k"
     assert err(T2I, {"model": "nano-banana-pro", "prompt": "x", "output_resolution": "8k"})[0] == 422
 
@@ -86,7 +106,9 @@ def test_reference_image_counts_per_model():
     # the docs' own example sends an empty list
     assert ok(T2I, {"model": "nano-banana", "prompt": "x", "reference_image_urls": []})["reference_image_urls"] == []
     assert err(EDIT, {"model": "nano-banana-edit", "prompt": "x", "source_image_urls": []}) == (
-        422, "source_image_urls must contain at least 1 item(s) (got 0)")
+        422,
+        "source_image_urls must contain at least 1 item(s) (got 0)",
+    )
 
 
 def test_edit_source_count_and_format():
@@ -111,6 +133,7 @@ def test_prices_are_integer_cents_per_model_and_resolution():
     def price(body):
         model, params = validate(T2I, body)
         return model.quote(params)
+
     assert price({"model": "nano-banana", "prompt": "x"}) == 4
     assert price({"model": "nano-banana-pro", "prompt": "x"}) == 12
     assert price({"model": "nano-banana-pro", "prompt": "x", "output_resolution": "4k"}) == 24
@@ -127,6 +150,7 @@ def test_conditions():
 
 def test_price_quote_per_quantity_defaults_and_value_spellings():
     from runapi.catalog import Price
+
     per_second = Price(cents=10, per="duration_seconds")
     assert per_second.quote({"duration_seconds": 8}) == 80
     assert per_second.quote({}) == 10  # no per_default: one unit

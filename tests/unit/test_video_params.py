@@ -17,8 +17,11 @@ from runapi.providers.sandbox import media, video_gen
 CATALOG = get_catalog()
 
 
-SHOTS = [{"prompt": "a lander", "duration_seconds": 4}, {"prompt": "a flag", "duration_seconds": 5},
-         {"prompt": "a visor", "duration_seconds": 3}]
+SHOTS = [
+    {"prompt": "a lander", "duration_seconds": 4},
+    {"prompt": "a flag", "duration_seconds": 5},
+    {"prompt": "a visor", "duration_seconds": 3},
+]
 
 
 def error_of(family: str, action: str, body: dict) -> str | None:
@@ -31,26 +34,39 @@ def error_of(family: str, action: str, body: dict) -> str | None:
 
 
 def multi_shot(**extra) -> dict:
-    return {"model": "kling-3.0", "multi_shots": True, "enable_sound": True, "aspect_ratio": "16:9",
-            "output_resolution": "1080p", "multi_prompt": SHOTS, **extra}
+    return {
+        "model": "kling-3.0",
+        "multi_shots": True,
+        "enable_sound": True,
+        "aspect_ratio": "16:9",
+        "output_resolution": "1080p",
+        "multi_prompt": SHOTS,
+        **extra,
+    }
 
 
 def test_kling_multi_shot_length_and_price_follow_the_shots():
     model, params = validate(CATALOG.action("kling", "text_to_video"), multi_shot())  # the docs' 4+5+3 s example
     assert params["duration_seconds"] == 12
     assert model.quote(params) == 120  # 10 cents a second, as a 12 s single shot
-    single = validate(CATALOG.action("kling", "text_to_video"),
-                      {"model": "kling-3.0", "prompt": "x", "aspect_ratio": "16:9", "duration_seconds": 12})
+    single = validate(
+        CATALOG.action("kling", "text_to_video"),
+        {"model": "kling-3.0", "prompt": "x", "aspect_ratio": "16:9", "duration_seconds": 12},
+    )
     assert single[0].quote(single[1]) == 120
-    assert validate(CATALOG.action("kling", "text_to_video"), multi_shot(duration_seconds=12))[1]["duration_seconds"] == 12
+    assert (
+        validate(CATALOG.action("kling", "text_to_video"), multi_shot(duration_seconds=12))[1]["duration_seconds"] == 12
+    )
 
 
 def test_kling_inconsistent_totals_are_refused():
     assert error_of("kling", "text_to_video", multi_shot(duration_seconds=15)) == (
-        "duration_seconds (15) must equal the sum of multi_prompt[].duration_seconds (12), or be left out")
+        "duration_seconds (15) must equal the sum of multi_prompt[].duration_seconds (12), or be left out"
+    )
     too_long = multi_shot(multi_prompt=SHOTS + [{"prompt": "more", "duration_seconds": 4}])
     assert error_of("kling", "text_to_video", too_long) == (
-        "duration_seconds is the sum of multi_prompt[].duration_seconds, which must be at most 15 (got 16)")
+        "duration_seconds is the sum of multi_prompt[].duration_seconds, which must be at most 15 (got 16)"
+    )
     too_short = multi_shot(multi_prompt=[{"prompt": "one", "duration_seconds": 2}])
     assert "must be at least 3 (got 2)" in error_of("kling", "text_to_video", too_short)
 
@@ -67,9 +83,12 @@ def test_extend_start_beyond_an_unknown_source_fails_the_task():
 
 def test_wan_r2v_takes_one_to_five_references_in_total():
     def body(images: int, videos: int) -> dict:
-        return {"model": "wan-2.7-r2v", "prompt": "a dancer",
-                "reference_image_urls": [f"https://example.com/{i}.png" for i in range(images)],
-                "reference_video_urls": [f"https://example.com/{i}.mp4" for i in range(videos)]}
+        return {
+            "model": "wan-2.7-r2v",
+            "prompt": "a dancer",
+            "reference_image_urls": [f"https://example.com/{i}.png" for i in range(images)],
+            "reference_video_urls": [f"https://example.com/{i}.mp4" for i in range(videos)],
+        }
 
     message = "reference_image_urls and reference_video_urls together must contain 1 to 5 URLs"
     assert error_of("wan", "text_to_video", body(3, 3)) == message

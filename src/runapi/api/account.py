@@ -13,17 +13,30 @@ from .responses import Json
 async def me(request: Request) -> Json:
     who = await authenticated(request)
     user, account = await accounts.whoami(runtime(request).db, who)
-    return Json({"id": user.id, "name": user.name, "email": user.email,
-                 "account": {"id": account.id, "name": account.name}, "role": who.role})
+    return Json(
+        {
+            "id": user.id,
+            "name": user.name,
+            "email": user.email,
+            "account": {"id": account.id, "name": account.name},
+            "role": who.role,
+        }
+    )
 
 
 async def balance(request: Request) -> Json:
     who = await authenticated(request)
     summary = await accounts.balance(runtime(request).db, who.account_id)
     # All credits are purchased credits here; the SDKs expect the paid/bonus split as well.
-    return Json({"balance_cents": summary.balance_cents, "spent_cents_today": summary.spent_cents_today,
-                 "spent_cents_total": summary.spent_cents_total,
-                 "paid_balance_cents": summary.balance_cents, "bonus_balance_cents": 0})
+    return Json(
+        {
+            "balance_cents": summary.balance_cents,
+            "spent_cents_today": summary.spent_cents_today,
+            "spent_cents_total": summary.spent_cents_total,
+            "paid_balance_cents": summary.balance_cents,
+            "bonus_balance_cents": 0,
+        }
+    )
 
 
 routes = [Route("/api/v1/me", me, methods=["GET"]), Route("/api/v1/me/balance", balance, methods=["GET"])]

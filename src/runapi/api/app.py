@@ -95,13 +95,18 @@ def warn_about_exposure(settings: Settings) -> None:
     if is_loopback(settings.host):
         return
     if not settings.public_url:
-        log.warning("RUNAPI_PUBLIC_URL is not set and the server is bound to %s: links are built from the "
-                    "request's Host only for RUNAPI_ALLOWED_HOSTS (%s), else from the address a connection "
-                    "arrived at; set RUNAPI_PUBLIC_URL to the address clients use", settings.host,
-                    ", ".join(sorted(allowed_hosts(settings))) or "none")
+        log.warning(
+            "RUNAPI_PUBLIC_URL is not set and the server is bound to %s: links are built from the "
+            "request's Host only for RUNAPI_ALLOWED_HOSTS (%s), else from the address a connection "
+            "arrived at; set RUNAPI_PUBLIC_URL to the address clients use",
+            settings.host,
+            ", ".join(sorted(allowed_hosts(settings))) or "none",
+        )
     if not settings.metrics_token:
-        log.warning("RUNAPI_METRICS_TOKEN is not set and the server is bound to %s: /metrics answers 403 "
-                    "until a token is set", settings.host)
+        log.warning(
+            "RUNAPI_METRICS_TOKEN is not set and the server is bound to %s: /metrics answers 403 until a token is set",
+            settings.host,
+        )
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -137,7 +142,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *console_routes(),  # the web console (HTML pages, not in the OpenAPI document)
     ]
     return ObservedStarlette(
-        routes=routes, lifespan=lifespan, access_log=settings.access_log,
-        exception_handlers={ApiError: api_error, RunapiError: api_error, HTTPException: http_error, ClientDisconnect: client_gone,
-                            Exception: server_error},
+        routes=routes,
+        lifespan=lifespan,
+        access_log=settings.access_log,
+        exception_handlers={
+            ApiError: api_error,
+            RunapiError: api_error,
+            HTTPException: http_error,
+            ClientDisconnect: client_gone,
+            Exception: server_error,
+        },
     )

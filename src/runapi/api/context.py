@@ -54,12 +54,20 @@ def allowed_hosts(settings: Settings) -> frozenset[str]:
 def host_allowed(host_header: str, allowed: frozenset[str]) -> bool:
     host = host_header.strip().lower()
     if host.startswith("["):  # [v6]:port
-        host = host[1:host.find("]")] if "]" in host else ""
+        host = host[1 : host.find("]")] if "]" in host else ""
     elif host.count(":") == 1:
         host = host.rsplit(":", 1)[0]
     host = host.rstrip(".")
     if not host:
         return False
-    return "*" in allowed or host in allowed or any(
-        pattern.startswith(".") and (host.endswith(pattern) or host == pattern[1:]) or
-        pattern.startswith("*.") and host.endswith(pattern[1:]) for pattern in allowed)
+    return (
+        "*" in allowed
+        or host in allowed
+        or any(
+            pattern.startswith(".")
+            and (host.endswith(pattern) or host == pattern[1:])
+            or pattern.startswith("*.")
+            and host.endswith(pattern[1:])
+            for pattern in allowed
+        )
+    )

@@ -35,10 +35,16 @@ def _list(value: tuple[Any, ...] | None) -> list[Any] | None:
 
 def guardrail_object(g: Guardrail) -> dict[str, Any]:
     return {
-        "id": g.id, "name": g.name, "description": g.description, "enabled": g.enabled,
-        "credit_limit_cents": g.credit_limit_cents, "credit_limit_reset_interval": g.credit_limit_reset_interval,
-        **{f: _list(getattr(g, f)) for f in LIST_FIELDS}, "model_budgets": _list(g.model_budgets),
-        "created_at": iso(g.created_at), "updated_at": iso(g.updated_at),
+        "id": g.id,
+        "name": g.name,
+        "description": g.description,
+        "enabled": g.enabled,
+        "credit_limit_cents": g.credit_limit_cents,
+        "credit_limit_reset_interval": g.credit_limit_reset_interval,
+        **{f: _list(getattr(g, f)) for f in LIST_FIELDS},
+        "model_budgets": _list(g.model_budgets),
+        "created_at": iso(g.created_at),
+        "updated_at": iso(g.updated_at),
     }
 
 
@@ -64,20 +70,31 @@ def _model_budgets(body: dict[str, Any]) -> Any:
         interval = item.get("credit_limit_reset_interval")
         if interval is not None and interval not in INTERVALS:
             raise ApiError(422, f"{name}.credit_limit_reset_interval must be one of {', '.join(INTERVALS)} or null")
-        budgets.append({"match_mode": item["match_mode"], "models": models, "credit_limit_cents": limit,
-                        "credit_limit_reset_interval": interval})
+        budgets.append(
+            {
+                "match_mode": item["match_mode"],
+                "models": models,
+                "credit_limit_cents": limit,
+                "credit_limit_reset_interval": interval,
+            }
+        )
     return budgets
 
 
 def guardrail_fields(body: dict[str, Any]) -> dict[str, Any]:
     """The fields a create or update request carried, checked (422 otherwise); the console reads its forms
     into the same JSON shape and checks them here too."""
-    fields = given({
-        "name": opt_string(body, "name"), "description": opt_string(body, "description", 2000),
-        "enabled": opt_bool(body, "enabled"), "credit_limit_cents": opt_cents(body, "credit_limit_cents"),
-        "credit_limit_reset_interval": opt_interval(body), "model_budgets": _model_budgets(body),
-        **{f: opt_string_list(body, f) for f in LIST_FIELDS},
-    })
+    fields = given(
+        {
+            "name": opt_string(body, "name"),
+            "description": opt_string(body, "description", 2000),
+            "enabled": opt_bool(body, "enabled"),
+            "credit_limit_cents": opt_cents(body, "credit_limit_cents"),
+            "credit_limit_reset_interval": opt_interval(body),
+            "model_budgets": _model_budgets(body),
+            **{f: opt_string_list(body, f) for f in LIST_FIELDS},
+        }
+    )
     if "name" in fields and not (fields["name"] or "").strip():
         raise ApiError(422, "name must not be empty")
     return fields
@@ -125,8 +142,13 @@ async def delete_guardrail(request: Request) -> Response:
 
 
 def assignment_object(a: Assignment) -> dict[str, Any]:
-    return {"id": a.id, "guardrail_id": a.guardrail_id, "api_token_id": a.api_key_id,
-            "account_user_id": a.membership_id, "created_at": iso(a.created_at)}
+    return {
+        "id": a.id,
+        "guardrail_id": a.guardrail_id,
+        "api_token_id": a.api_key_id,
+        "account_user_id": a.membership_id,
+        "created_at": iso(a.created_at),
+    }
 
 
 async def list_assignments(request: Request) -> Json:

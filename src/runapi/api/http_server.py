@@ -18,8 +18,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from ..settings import Settings
 
 # Written to a connection past the cap before it is closed: the client learns why, and may retry.
-OVERLOADED = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
-              b"content-length: 19\r\nretry-after: 1\r\nconnection: close\r\n\r\nService Unavailable")
+OVERLOADED = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 19\r\nretry-after: 1\r\nconnection: close\r\n\r\nService Unavailable"
+)
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,12 @@ class ConnectionLimits:
 
     @classmethod
     def from_settings(cls, s: Settings) -> ConnectionLimits:
-        return cls(s.http_header_timeout_seconds, s.http_body_idle_timeout_seconds, s.http_body_timeout_seconds,
-                   s.http_max_connections)
+        return cls(
+            s.http_header_timeout_seconds,
+            s.http_body_idle_timeout_seconds,
+            s.http_body_timeout_seconds,
+            s.http_max_connections,
+        )
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):

@@ -27,22 +27,31 @@ from .responses import Json, json_body
 
 def key_object(key: ApiKey) -> dict[str, Any]:
     return {
-        "name": key.name, "last_used_at": iso(key.last_used_at), "created_at": iso(key.created_at),
+        "name": key.name,
+        "last_used_at": iso(key.last_used_at),
+        "created_at": iso(key.created_at),
         "credit_limit_cents": key.credit_limit_cents,
         "credit_limit_reset_interval": key.credit_limit_reset_interval,
-        "allowed_models": list(key.allowed_models) if key.allowed_models else None, "enabled": key.enabled,
-        "id": key.id, "masked_token": key.masked, "guardrail_id": key.guardrail_id,
+        "allowed_models": list(key.allowed_models) if key.allowed_models else None,
+        "enabled": key.enabled,
+        "id": key.id,
+        "masked_token": key.masked,
+        "guardrail_id": key.guardrail_id,
     }
 
 
 def key_fields(body: dict[str, Any]) -> dict[str, Any]:
     """The fields a create or update request carried, checked (422 otherwise); the console reads its forms
     into the same JSON shape and checks them here too."""
-    return given({
-        "name": opt_string(body, "name"), "credit_limit_cents": opt_cents(body, "credit_limit_cents"),
-        "credit_limit_reset_interval": opt_interval(body), "allowed_models": opt_string_list(body, "allowed_models"),
-        "enabled": opt_bool(body, "enabled"),
-    })
+    return given(
+        {
+            "name": opt_string(body, "name"),
+            "credit_limit_cents": opt_cents(body, "credit_limit_cents"),
+            "credit_limit_reset_interval": opt_interval(body),
+            "allowed_models": opt_string_list(body, "allowed_models"),
+            "enabled": opt_bool(body, "enabled"),
+        }
+    )
 
 
 async def list_keys(request: Request) -> Json:

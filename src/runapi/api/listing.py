@@ -31,8 +31,12 @@ def page_request(request: Request) -> PageRequest:
     else:
         raise InvalidInput(f"limit must be an integer between 1 and {MAX_LIMIT}")
     order = choice(request, "order", ("asc", "desc"), "desc")
-    return PageRequest(limit=limit, after=text(request, "after"), before=text(request, "before"),
-                       order="asc" if order == "asc" else "desc")
+    return PageRequest(
+        limit=limit,
+        after=text(request, "after"),
+        before=text(request, "before"),
+        order="asc" if order == "asc" else "desc",
+    )
 
 
 def unix_time(request: Request, name: str) -> float | None:

@@ -51,8 +51,11 @@ class Admitted:
 
 def visible_models(who: Principal, kind: str | None = None) -> list[LlmModel]:
     """The shared catalog, narrowed to the key's allowed_models."""
-    return [m for m in llm_models().values()
-            if (kind is None or m.kind == kind) and (who.allowed_models is None or m.id in who.allowed_models)]
+    return [
+        m
+        for m in llm_models().values()
+        if (kind is None or m.kind == kind) and (who.allowed_models is None or m.id in who.allowed_models)
+    ]
 
 
 async def caller(request: Request) -> Principal:
@@ -62,12 +65,14 @@ async def caller(request: Request) -> Principal:
 
 
 def model_not_found(model_id: object) -> ApiError:
-    return ApiError(404, f"The model `{model_id}` does not exist or you do not have access to it",
-                    code="model_not_found")
+    return ApiError(
+        404, f"The model `{model_id}` does not exist or you do not have access to it", code="model_not_found"
+    )
 
 
-def resolve_model(who: Principal, model_id: object, kinds: tuple[str, ...],
-                  not_found: Callable[[object], ApiError] = model_not_found) -> LlmModel:
+def resolve_model(
+    who: Principal, model_id: object, kinds: tuple[str, ...], not_found: Callable[[object], ApiError] = model_not_found
+) -> LlmModel:
     """The catalog model of one of `kinds` (404 in the surface's words otherwise) that this key may use
     (422, as the docs say for every LLM surface)."""
     if not isinstance(model_id, str) or not model_id:
@@ -80,8 +85,15 @@ def resolve_model(who: Principal, model_id: object, kinds: tuple[str, ...],
     return model
 
 
-async def admit(request: Request, who: Principal, model_id: object, kind: str, input_tokens: int,
-                max_output: int | None, caching: bool = False) -> Admitted:
+async def admit(
+    request: Request,
+    who: Principal,
+    model_id: object,
+    kind: str,
+    input_tokens: int,
+    max_output: int | None,
+    caching: bool = False,
+) -> Admitted:
     """Check the model, the key's allow-list and its guardrail; then reserve credits for the most the call can
     cost, checked against the key's and the guardrail's limits in the same step (403, or 402). From here on the
     caller settles or refunds on every path (`run_complete`, `MeteredStream`, `refunded_on_error`)."""
@@ -90,8 +102,17 @@ async def admit(request: Request, who: Principal, model_id: object, kind: str, i
     sandboxed = rt.llm.sandboxed(model.id, kind)  # 503 here, before reserving, when the sandbox may not answer
     guarded = await check_guardrail(rt, who, model.id, rt.llm.candidates(model.id))
     limits = key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits
-    reservation = await billing.reserve(rt.ledger, who, model, input_tokens, max_output, guarded.guardrail_id,
-                                        limits, guarded.member_guardrail_id, caching)
+    reservation = await billing.reserve(
+        rt.ledger,
+        who,
+        model,
+        input_tokens,
+        max_output,
+        guarded.guardrail_id,
+        limits,
+        guarded.member_guardrail_id,
+        caching,
+    )
     return Admitted(who, model, reservation, guarded.barred, sandboxed)
 
 
@@ -107,15 +128,17 @@ async def count_upstream(request: Request, who: Principal, req: ChatRequest) -> 
 
 
 async def settle(request: Request, admitted: Admitted, usage: Usage, deployment: str | None = None) -> None:
-    await billing.settle(runtime(request).ledger, admitted.reservation, admitted.model, usage,
-                         admitted.provider(deployment))
+    await billing.settle(
+        runtime(request).ledger, admitted.reservation, admitted.model, usage, admitted.provider(deployment)
+    )
 
 
 async def admit_chat(request: Request, who: Principal, req: ChatRequest) -> Admitted:
     # n choices produce up to n times the output (the sandbox honours n; upstreams are asked for one)
     max_output = None if req.max_tokens is None else req.max_tokens * max(req.n, 1)
-    return await admit(request, who, req.model, "chat", reserve_tokens(req.messages, req.tools), max_output,
-                       req.uses_cache())
+    return await admit(
+        request, who, req.model, "chat", reserve_tokens(req.messages, req.tools), max_output, req.uses_cache()
+    )
 
 
 @contextlib.asynccontextmanager
@@ -125,8 +148,9 @@ async def refunded_on_error(request: Request, admitted: Admitted) -> AsyncIterat
     try:
         yield
     except BaseException:
-        await _shielded(billing.refund(runtime(request).ledger, admitted.reservation, "request failed",
-                                       admitted.provider(None)))
+        await _shielded(
+            billing.refund(runtime(request).ledger, admitted.reservation, "request failed", admitted.provider(None))
+        )
         raise
 
 
@@ -168,8 +192,11 @@ class MeteredStream:
             self.first = None
         except BaseException:
             self._closed = True
-            await _shielded(billing.refund(self.rt.ledger, self.admitted.reservation, "upstream failure",
-                                           self.admitted.provider(None)))
+            await _shielded(
+                billing.refund(
+                    self.rt.ledger, self.admitted.reservation, "upstream failure", self.admitted.provider(None)
+                )
+            )
             raise
         return self
 
@@ -204,8 +231,13 @@ class MeteredStream:
         output = -(-self.text_chars // 4)
         if self.prompt_usage is not None:  # the upstream's own input count, cache reads and writes included
             p = self.prompt_usage
-            return Usage(input_tokens=p.input_tokens, output_tokens=output, cached_tokens=p.cached_tokens,
-                         cache_write_tokens=p.cache_write_tokens, cache_write_1h_tokens=p.cache_write_1h_tokens)
+            return Usage(
+                input_tokens=p.input_tokens,
+                output_tokens=output,
+                cached_tokens=p.cached_tokens,
+                cache_write_tokens=p.cache_write_tokens,
+                cache_write_1h_tokens=p.cache_write_1h_tokens,
+            )
         return Usage(input_tokens=messages_tokens(self.req.messages, self.req.tools), output_tokens=output)
 
     async def close(self) -> None:
@@ -221,11 +253,17 @@ class MeteredStream:
             await self.gen.aclose()
         finally:
             if self.produced:
-                await billing.settle(self.rt.ledger, self.admitted.reservation, self.admitted.model,
-                                     self.billable_usage(), self.admitted.provider(self.deployment))
+                await billing.settle(
+                    self.rt.ledger,
+                    self.admitted.reservation,
+                    self.admitted.model,
+                    self.billable_usage(),
+                    self.admitted.provider(self.deployment),
+                )
             else:
-                await billing.refund(self.rt.ledger, self.admitted.reservation, "no output",
-                                     self.admitted.provider(self.deployment))
+                await billing.refund(
+                    self.rt.ledger, self.admitted.reservation, "no output", self.admitted.provider(self.deployment)
+                )
 
 
 async def _shielded(work: Coroutine[Any, Any, Any]) -> None:
@@ -236,8 +274,9 @@ async def _shielded(work: Coroutine[Any, Any, Any]) -> None:
         await work
 
 
-async def serve_embedding(request: Request, who: Principal, model: LlmModel, tokens: int,
-                          make: Callable[[], Awaitable[T]]) -> tuple[T, dict[str, str]]:
+async def serve_embedding(
+    request: Request, who: Principal, model: LlmModel, tokens: int, make: Callable[[], Awaitable[T]]
+) -> tuple[T, dict[str, str]]:
     """One embeddings call (the sandbox makes every vector): reserve for its input, `make` the answer, settle;
     a failure in between refunds. Returns the answer and the response headers."""
     admitted = await admit(request, who, model.id, "embedding", tokens, 0)
@@ -284,5 +323,9 @@ async def serve_chat(request: Request, parse: Parse) -> Response:
 
     # close() also runs as a background task: if the client leaves before the body starts, the generator's
     # finally never runs, and the reservation must still be settled or refunded
-    return StreamingResponse(frames(), media_type=call.media_type, headers={**SSE_HEADERS, **headers},
-                             background=BackgroundTask(metered.close))
+    return StreamingResponse(
+        frames(),
+        media_type=call.media_type,
+        headers={**SSE_HEADERS, **headers},
+        background=BackgroundTask(metered.close),
+    )

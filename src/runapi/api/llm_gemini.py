@@ -37,8 +37,11 @@ def _model_id(name: str) -> str:
 
 
 def _not_found(model_id: str, method: str) -> ApiError:
-    return ApiError(404, f"models/{model_id} is not found for API version v1beta, or is not supported for {method}. "
-                         "Call ListModels to see the list of available models and their supported methods.")
+    return ApiError(
+        404,
+        f"models/{model_id} is not found for API version v1beta, or is not supported for {method}. "
+        "Call ListModels to see the list of available models and their supported methods.",
+    )
 
 
 def _resolve(who: Principal, model_id: str, method: str, kinds: tuple[str, ...]) -> LlmModel:
@@ -67,7 +70,7 @@ async def list_models(request: Request) -> Json:
             raise ApiError(400, "Invalid page token") from None
         if start < 0:
             raise ApiError(400, "Invalid page token")
-    page = models[start:start + size]
+    page = models[start : start + size]
     body: dict[str, Any] = {"models": [gf.model_resource(m) for m in page]}
     if start + size < len(models):
         body["nextPageToken"] = base64.urlsafe_b64encode(f"o:{start + size}".encode()).decode().rstrip("=")
@@ -89,8 +92,9 @@ async def get_model(request: Request, name: str) -> Json:
 async def generate_content(request: Request, model_id: str, stream: bool) -> Response:
     async def parse(request: Request, who: Principal) -> ChatCall:
         _resolve(who, model_id, "streamGenerateContent" if stream else "generateContent", ("chat",))
-        return gf.GenerateCall(model_id, await json_body(request), stream,
-                               as_sse=request.query_params.get("alt") == "sse")
+        return gf.GenerateCall(
+            model_id, await json_body(request), stream, as_sse=request.query_params.get("alt") == "sse"
+        )
 
     return await serve_chat(request, parse)
 

@@ -44,8 +44,14 @@ async def list_models(request: Request) -> Json:
     models = visible_models(who, "chat" if anthropic else None)  # Anthropic's list has no embedding models
     if anthropic:
         data = [messages_surface.model_object(m) for m in models]
-        return Json({"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
-                     "last_id": data[-1]["id"] if data else None})
+        return Json(
+            {
+                "data": data,
+                "has_more": False,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+            }
+        )
     return Json({"object": "list", "data": [model_object(m) for m in models]})
 
 
@@ -54,9 +60,10 @@ async def get_model(request: Request) -> Json:
     wanted = request.path_params["model"]
     for m in visible_models(who):
         if m.id == wanted:
-            return Json(messages_surface.model_object(m) if request.headers.get("anthropic-version") else model_object(m))
-    raise ApiError(404, f"The model `{wanted}` does not exist or you do not have access to it",
-                   code="model_not_found")
+            return Json(
+                messages_surface.model_object(m) if request.headers.get("anthropic-version") else model_object(m)
+            )
+    raise ApiError(404, f"The model `{wanted}` does not exist or you do not have access to it", code="model_not_found")
 
 
 # OpenAI's limits per embeddings request: 2,048 inputs, 300,000 tokens in all.
@@ -71,8 +78,9 @@ def _embeddings_body(texts: list[str], size: int, as_base64: bool, model: str, t
         vec = sandbox.embed(text, size)
         value = base64.b64encode(struct.pack(f"<{len(vec)}f", *vec)).decode() if as_base64 else vec
         data.append({"object": "embedding", "index": i, "embedding": value})
-    return orjson.dumps({"object": "list", "data": data, "model": model,
-                         "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+    return orjson.dumps(
+        {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    )
 
 
 async def embeddings(request: Request) -> Response:
@@ -85,20 +93,29 @@ async def embeddings(request: Request) -> Response:
     if not isinstance(texts, list) or not texts:
         raise ApiError(400, "Missing required parameter: input")
     if len(texts) > MAX_EMBEDDING_INPUTS:  # before any work on them, and before anything is reserved
-        raise ApiError(400, f"'$.input' is invalid: an array must have at most {MAX_EMBEDDING_INPUTS} items "
-                            f"(got {len(texts)})")
+        raise ApiError(
+            400, f"'$.input' is invalid: an array must have at most {MAX_EMBEDDING_INPUTS} items (got {len(texts)})"
+        )
     texts = [t if isinstance(t, str) else " ".join(map(str, t)) if isinstance(t, list) else None for t in texts]
     if any(t is None for t in texts):
         raise ApiError(400, "input must be a string, an array of strings or an array of token arrays")
     tokens = sum(text_tokens(t) for t in texts)
     if tokens > MAX_EMBEDDING_TOKENS:
-        raise ApiError(400, f"Requested {tokens} tokens, max {MAX_EMBEDDING_TOKENS} tokens per request",
-                       code="max_tokens_per_request")
+        raise ApiError(
+            400,
+            f"Requested {tokens} tokens, max {MAX_EMBEDDING_TOKENS} tokens per request",
+            code="max_tokens_per_request",
+        )
     model = resolve_model(who, body.get("model"), ("embedding",))
     size = model.embedding_size(body.get("dimensions"), "dimensions")  # checked before anything is reserved
     as_base64 = body.get("encoding_format") == "base64"
-    answer, headers = await serve_embedding(request, who, model, tokens, lambda: asyncio.to_thread(
-        _embeddings_body, texts, size, as_base64, model.id, tokens))
+    answer, headers = await serve_embedding(
+        request,
+        who,
+        model,
+        tokens,
+        lambda: asyncio.to_thread(_embeddings_body, texts, size, as_base64, model.id, tokens),
+    )
     return Response(answer, media_type="application/json", headers=headers)
 
 

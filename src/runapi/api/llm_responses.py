@@ -53,8 +53,9 @@ async def _parse_response(request: Request, who: Principal) -> ChatCall:
         if not parsed.store:
             return
         conversation = [*history, *parsed.input_messages, *items_to_messages(response["output"])]
-        await stored.put(rt.db, response["id"], who.account_id, response, conversation,
-                         rt.settings.responses_retention_days * 86400)
+        await stored.put(
+            rt.db, response["id"], who.account_id, response, conversation, rt.settings.responses_retention_days * 86400
+        )
 
     return ResponsesCall(parsed, history, remember)
 

@@ -35,10 +35,12 @@ def create_endpoint(action: Action) -> Endpoint:
             raise ApiError(400, f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY} characters")
         client_request_id = client_request_id_of(request)
         # pricing, guardrails and the reservation: the one create path (tasks/submit.py)
-        submitted = await submit_task(rt, who, valid, public_base_url=base_url(request),
-                                      idempotency_key=idem, client_request_id=client_request_id)
-        return await created_answer(request, action, submitted.task, replayed=not submitted.created,
-                                    client_request_id=client_request_id)
+        submitted = await submit_task(
+            rt, who, valid, public_base_url=base_url(request), idempotency_key=idem, client_request_id=client_request_id
+        )
+        return await created_answer(
+            request, action, submitted.task, replayed=not submitted.created, client_request_id=client_request_id
+        )
 
     return create
 
@@ -50,8 +52,9 @@ def client_request_id_of(request: Request) -> str | None:
     if value is None or not value.strip():
         return None
     if len(value) > MAX_CLIENT_REQUEST_ID or not all(" " <= ch <= "~" for ch in value):
-        raise ApiError(400, f"{CLIENT_REQUEST_ID_HEADER} must be at most {MAX_CLIENT_REQUEST_ID} printable "
-                            "ASCII characters")
+        raise ApiError(
+            400, f"{CLIENT_REQUEST_ID_HEADER} must be at most {MAX_CLIENT_REQUEST_ID} printable ASCII characters"
+        )
     return value
 
 
@@ -63,8 +66,9 @@ def task_headers(task: Task, client_request_id: str | None = None) -> dict[str, 
     return headers
 
 
-async def created_answer(request: Request, action: Action, task: Task, *, replayed: bool,
-                         client_request_id: str | None) -> Json:
+async def created_answer(
+    request: Request, action: Action, task: Task, *, replayed: bool, client_request_id: str | None
+) -> Json:
     """The answer to a create: 202 {"id", "status"}; for an Idempotency-Key replay, the same status code with the
     task's current status body and "task_replayed": true (a retry looks like the original answer, plus news)."""
     headers = task_headers(task, client_request_id)
@@ -94,8 +98,9 @@ async def sync_result(request: Request, task_id: str, account_id: int, headers: 
     if task.state is TaskState.FAILED:
         raise ApiError(422, body["error"], headers=headers)
     if task.state is not TaskState.COMPLETED:
-        raise ApiError(503, "The request is taking longer than expected; try again",
-                       headers={**headers, "Retry-After": "5"})
+        raise ApiError(
+            503, "The request is taking longer than expected; try again", headers={**headers, "Retry-After": "5"}
+        )
     return Json({k: v for k, v in body.items() if k not in TASK_KEYS}, headers=headers)
 
 
@@ -119,6 +124,7 @@ def media_routes(catalog: Catalog) -> list[Route]:
     routes = []
     for action in catalog.actions():
         routes.append(Route(action.path, create_endpoint(action), methods=["POST"], name=f"{action.key}:create"))
-        routes.append(Route(action.path + "/{task_id}", status_endpoint(action), methods=["GET"],
-                            name=f"{action.key}:status"))
+        routes.append(
+            Route(action.path + "/{task_id}", status_endpoint(action), methods=["GET"], name=f"{action.key}:status")
+        )
     return routes

@@ -18,8 +18,14 @@ from .responses import Json, json_body
 
 
 def member_object(m: Member) -> dict[str, Any]:
-    return {"id": m.id, "user_id": m.user_id, "name": m.name, "email": m.email, "role": m.role,
-            "created_at": iso(m.created_at)}
+    return {
+        "id": m.id,
+        "user_id": m.user_id,
+        "name": m.name,
+        "email": m.email,
+        "role": m.role,
+        "created_at": iso(m.created_at),
+    }
 
 
 async def list_members(request: Request) -> Json:
@@ -43,8 +49,13 @@ async def add_member(request: Request) -> Json:
     if role not in admin.ROLES:
         raise ApiError(422, f"Invalid value for role: {role!r}. Allowed values: {', '.join(admin.ROLES)}")
     member, key = await accounts.add_member(runtime(request).db, who, email, None if name is MISSING else name, role)
-    return Json({"member": member_object(member),
-                 "management_key": {"id": key.id, "key": key.token, "masked_token": key.masked}}, status_code=201)
+    return Json(
+        {
+            "member": member_object(member),
+            "management_key": {"id": key.id, "key": key.token, "masked_token": key.masked},
+        },
+        status_code=201,
+    )
 
 
 routes = [

@@ -29,13 +29,15 @@ async def metrics(request: Request) -> Response:
     required = rt.settings.metrics_token
     if not required and not is_loopback(rt.settings.host):
         # per-model usage is nobody else's business: on a reachable bind, /metrics needs a token
-        return JSONResponse({"error": "Set RUNAPI_METRICS_TOKEN to serve /metrics on a non-loopback address"},
-                            status_code=403)
+        return JSONResponse(
+            {"error": "Set RUNAPI_METRICS_TOKEN to serve /metrics on a non-loopback address"}, status_code=403
+        )
     if required:
         given = bearer_token(request.headers.get("authorization")) or ""
         if not hmac.compare_digest(given.encode(), required.encode()):
-            return JSONResponse({"error": "Unauthorized"}, status_code=401,
-                                headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+            return JSONResponse(
+                {"error": "Unauthorized"}, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'}
+            )
     return Response(await exposition.render(rt.db), media_type=exposition.CONTENT_TYPE)
 
 

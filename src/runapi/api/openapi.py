@@ -26,9 +26,17 @@ def _schema(p: Param) -> dict[str, Any]:
         if p.fields:
             s["items"]["properties"] = {f.name: _schema(f) for f in p.fields}
             s["items"]["required"] = [f.name for f in p.fields if f.required]
-    for src, dst in (("enum", "enum"), ("default", "default"), ("min", "minimum"), ("max", "maximum"),
-                     ("min_length", "minLength"), ("max_length", "maxLength"), ("min_items", "minItems"),
-                     ("max_items", "maxItems"), ("description", "description")):
+    for src, dst in (
+        ("enum", "enum"),
+        ("default", "default"),
+        ("min", "minimum"),
+        ("max", "maximum"),
+        ("min_length", "minLength"),
+        ("max_length", "maxLength"),
+        ("min_items", "minItems"),
+        ("max_items", "maxItems"),
+        ("description", "description"),
+    ):
         value = getattr(p, src)
         if value is not None and not (src == "default" and p.default_when):
             s[dst] = list(value) if isinstance(value, tuple) else value
@@ -59,44 +67,74 @@ def _result_schema(action: Action) -> dict[str, Any]:
 
 def _operations(action: Action) -> dict[str, Any]:
     required = [p.name for p in action.params.values() if p.required and not p.only_models]
-    per_model = {m.id: {n: _schema(p) for n, p in m.params.items() if p != action.params[n]}
-                 for m in action.models.values()}
+    per_model = {
+        m.id: {n: _schema(p) for n, p in m.params.items() if p != action.params[n]} for m in action.models.values()
+    }
     request_schema: dict[str, Any] = {
-        "type": "object", "required": required,
+        "type": "object",
+        "required": required,
         "properties": {name: _schema(p) for name, p in action.params.items()},
     }
     if any(per_model.values()):
         request_schema["x-per-model"] = {k: v for k, v in per_model.items() if v}
-    errors = {code: {"description": text, "content": {"application/json": {"schema": _ERROR}}}
-              for code, text in (("400", "Missing required parameter"), ("401", "Unauthorized"),
-                                 ("402", "Insufficient credits"), ("403", "Forbidden"),
-                                 ("422", "Invalid parameter value"))}
-    task_schema = {"type": "object", "properties": {
-        "id": {"type": "string", "format": "uuid"},
-        "status": {"type": "string", "enum": ["processing", "completed", "failed"]},
-        "model": {"type": "string"},
-        action.result: _result_schema(action),
-        "error": {"type": "string"},
-    }, "required": ["id", "status"]}
+    errors = {
+        code: {"description": text, "content": {"application/json": {"schema": _ERROR}}}
+        for code, text in (
+            ("400", "Missing required parameter"),
+            ("401", "Unauthorized"),
+            ("402", "Insufficient credits"),
+            ("403", "Forbidden"),
+            ("422", "Invalid parameter value"),
+        )
+    }
+    task_schema = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "status": {"type": "string", "enum": ["processing", "completed", "failed"]},
+            "model": {"type": "string"},
+            action.result: _result_schema(action),
+            "error": {"type": "string"},
+        },
+        "required": ["id", "status"],
+    }
     tag = action.family
     return {
-        action.path: {"post": {
-            "tags": [tag], "summary": action.summary or f"Create {action.name} task",
-            "operationId": f"{action.family}_{action.name}_create",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": request_schema}}},
-            "responses": {"202": {"description": "Task accepted", "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string"}}}}}},
-                **errors},
-        }},
-        action.path + "/{id}": {"get": {
-            "tags": [tag], "summary": f"Get {action.name} task status",
-            "operationId": f"{action.family}_{action.name}_status",
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "responses": {"200": {"description": "Task status",
-                                  "content": {"application/json": {"schema": task_schema}}},
-                          "401": errors["401"], "404": {"description": "Task not found",
-                                                        "content": {"application/json": {"schema": _ERROR}}}},
-        }},
+        action.path: {
+            "post": {
+                "tags": [tag],
+                "summary": action.summary or f"Create {action.name} task",
+                "operationId": f"{action.family}_{action.name}_create",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": request_schema}}},
+                "responses": {
+                    "202": {
+                        "description": "Task accepted",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"id": {"type": "string"}, "status": {"type": "string"}},
+                                }
+                            }
+                        },
+                    },
+                    **errors,
+                },
+            }
+        },
+        action.path + "/{id}": {
+            "get": {
+                "tags": [tag],
+                "summary": f"Get {action.name} task status",
+                "operationId": f"{action.family}_{action.name}_status",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "Task status", "content": {"application/json": {"schema": task_schema}}},
+                    "401": errors["401"],
+                    "404": {"description": "Task not found", "content": {"application/json": {"schema": _ERROR}}},
+                },
+            }
+        },
     }
 
 
@@ -108,9 +146,12 @@ def document() -> dict[str, Any]:
     paths.update(platform_paths())
     return {
         "openapi": "3.1.0",
-        "info": {"title": "runapi", "version": version("runapi"),
-                 "description": "Self-hosted RunAPI: asynchronous media generation tasks, platform APIs and "
-                                "the OpenAI, Anthropic and Gemini LLM surfaces."},
+        "info": {
+            "title": "runapi",
+            "version": version("runapi"),
+            "description": "Self-hosted RunAPI: asynchronous media generation tasks, platform APIs and "
+            "the OpenAI, Anthropic and Gemini LLM surfaces.",
+        },
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": SCHEMAS},
         "security": [{"bearer": []}],
         "paths": paths,
@@ -131,8 +172,12 @@ async def docs(request: Request) -> HTMLResponse:
     return HTMLResponse(DOCS_HTML)
 
 
-ROOT = {"service": "runapi", "docs": "/docs", "openapi": "/openapi.json",
-        "tasks": "POST /api/v1/<family>/<action>, then GET /api/v1/<family>/<action>/<id>"}
+ROOT = {
+    "service": "runapi",
+    "docs": "/docs",
+    "openapi": "/openapi.json",
+    "tasks": "POST /api/v1/<family>/<action>, then GET /api/v1/<family>/<action>/<id>",
+}
 ROOT_HTML = """<!doctype html><html><head><title>runapi</title><meta charset="utf-8"></head><body>
 <p>runapi is running. The API is described at <a href="/docs">/docs</a> (OpenAPI document:
 <a href="/openapi.json">/openapi.json</a>).</p></body></html>"""

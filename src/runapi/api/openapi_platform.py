@@ -36,10 +36,20 @@ def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, A
 
 
 def _errors(shape: str, *codes: int) -> dict[str, Any]:
-    text = {400: "Invalid request", 401: "Unauthorized", 402: "Insufficient credits", 403: "Forbidden",
-            404: "Not found", 408: "Download timeout", 413: "Too large", 415: "Unsupported file type",
-            422: "Invalid parameter value", 429: "Too many requests (see Retry-After)", 503: "Unavailable",
-            507: "Insufficient storage (try again later)"}
+    text = {
+        400: "Invalid request",
+        401: "Unauthorized",
+        402: "Insufficient credits",
+        403: "Forbidden",
+        404: "Not found",
+        408: "Download timeout",
+        413: "Too large",
+        415: "Unsupported file type",
+        422: "Invalid parameter value",
+        429: "Too many requests (see Retry-After)",
+        503: "Unavailable",
+        507: "Insufficient storage (try again later)",
+    }
     return {str(code): _json(text[code], _ref(shape)) for code in codes}
 
 
@@ -57,14 +67,28 @@ def _op(tag: str, summary: str, responses: dict[str, Any], **extra: Any) -> dict
 
 SCHEMAS: dict[str, Any] = {
     "Error": _obj({"error": {"type": "string"}}, ("error",)),
-    "FilesError": _obj({"error": _obj({"code": {"type": "string"}, "message": {"type": "string"}},
-                                      ("code", "message"))}, ("error",)),
-    "OpenAIError": _obj({"error": _obj({"message": {"type": "string"}, "type": {"type": "string"}},
-                                       ("message", "type"))}, ("error",)),
-    "AnthropicError": _obj({"type": {"const": "error"}, "error": _obj(
-        {"type": {"type": "string"}, "message": {"type": "string"}}, ("type", "message"))}, ("type", "error")),
-    "GoogleError": _obj({"error": _obj({"code": {"type": "integer"}, "message": {"type": "string"},
-                                        "status": {"type": "string"}}, ("code", "message", "status"))}, ("error",)),
+    "FilesError": _obj(
+        {"error": _obj({"code": {"type": "string"}, "message": {"type": "string"}}, ("code", "message"))}, ("error",)
+    ),
+    "OpenAIError": _obj(
+        {"error": _obj({"message": {"type": "string"}, "type": {"type": "string"}}, ("message", "type"))}, ("error",)
+    ),
+    "AnthropicError": _obj(
+        {
+            "type": {"const": "error"},
+            "error": _obj({"type": {"type": "string"}, "message": {"type": "string"}}, ("type", "message")),
+        },
+        ("type", "error"),
+    ),
+    "GoogleError": _obj(
+        {
+            "error": _obj(
+                {"code": {"type": "integer"}, "message": {"type": "string"}, "status": {"type": "string"}},
+                ("code", "message", "status"),
+            )
+        },
+        ("error",),
+    ),
 }
 
 # ----------------------------------------------------------------------------------------------- platform
@@ -75,77 +99,173 @@ STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1}}
 TIME = _nullable({"type": "string"})
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens")
 
-KEY_FIELDS = _obj({
-    "name": _nullable({"type": "string", "maxLength": 200}), "credit_limit_cents": _nullable(CENTS),
-    "credit_limit_reset_interval": _nullable(INTERVAL), "allowed_models": _nullable(STRINGS),
-    "enabled": {"type": "boolean"},
-})
-KEY = _obj({
-    "id": {"type": "string"}, "name": _nullable({"type": "string"}), "masked_token": {"type": "string"},
-    "enabled": {"type": "boolean"}, "credit_limit_cents": _nullable({"type": "integer"}),
-    "credit_limit_reset_interval": _nullable({"type": "string"}), "allowed_models": _nullable(STRINGS),
-    "guardrail_id": _nullable({"type": "string"}), "created_at": TIME, "last_used_at": TIME,
-}, ("id", "masked_token", "enabled"))
+KEY_FIELDS = _obj(
+    {
+        "name": _nullable({"type": "string", "maxLength": 200}),
+        "credit_limit_cents": _nullable(CENTS),
+        "credit_limit_reset_interval": _nullable(INTERVAL),
+        "allowed_models": _nullable(STRINGS),
+        "enabled": {"type": "boolean"},
+    }
+)
+KEY = _obj(
+    {
+        "id": {"type": "string"},
+        "name": _nullable({"type": "string"}),
+        "masked_token": {"type": "string"},
+        "enabled": {"type": "boolean"},
+        "credit_limit_cents": _nullable({"type": "integer"}),
+        "credit_limit_reset_interval": _nullable({"type": "string"}),
+        "allowed_models": _nullable(STRINGS),
+        "guardrail_id": _nullable({"type": "string"}),
+        "created_at": TIME,
+        "last_used_at": TIME,
+    },
+    ("id", "masked_token", "enabled"),
+)
 
-MODEL_BUDGET = _obj({"match_mode": {"type": "string", "enum": ["include", "exclude"]},
-                     "models": {**STRINGS, "minItems": 1}, "credit_limit_cents": CENTS,
-                     "credit_limit_reset_interval": _nullable(INTERVAL)},
-                    ("match_mode", "models", "credit_limit_cents"))
+MODEL_BUDGET = _obj(
+    {
+        "match_mode": {"type": "string", "enum": ["include", "exclude"]},
+        "models": {**STRINGS, "minItems": 1},
+        "credit_limit_cents": CENTS,
+        "credit_limit_reset_interval": _nullable(INTERVAL),
+    },
+    ("match_mode", "models", "credit_limit_cents"),
+)
 LISTS = ("allowed_models", "blocked_models", "allowed_providers", "blocked_providers")
-GUARDRAIL_FIELDS = _obj({
-    "name": {"type": "string", "minLength": 1, "maxLength": 200},
-    "description": _nullable({"type": "string", "maxLength": 2000}), "enabled": {"type": "boolean"},
-    "credit_limit_cents": _nullable(CENTS), "credit_limit_reset_interval": _nullable(INTERVAL),
-    "model_budgets": _nullable({"type": "array", "items": MODEL_BUDGET}),
-    **{name: _nullable(STRINGS) for name in LISTS},
-})
-GUARDRAIL = _obj({"id": {"type": "string"}, "name": {"type": "string"}, "enabled": {"type": "boolean"},
-                  "description": _nullable({"type": "string"}), "credit_limit_cents": _nullable({"type": "integer"}),
-                  "credit_limit_reset_interval": _nullable({"type": "string"}),
-                  "model_budgets": _nullable({"type": "array"}), **{name: _nullable(STRINGS) for name in LISTS},
-                  "created_at": TIME, "updated_at": TIME}, ("id", "name", "enabled"))
-ASSIGNMENT = _obj({"id": {"type": "string"}, "guardrail_id": {"type": "string"},
-                   "api_token_id": _nullable({"type": "string"}), "account_user_id": _nullable({"type": "string"}),
-                   "created_at": TIME}, ("id", "guardrail_id"))
-FILE = _obj({"file_name": {"type": "string"}, "url": {"type": "string"}, "size_bytes": {"type": "integer"},
-             "mime_type": {"type": "string"}, "created_at": {"type": "string"}, "expires_at": {"type": "string"}},
-            ("file_name", "url", "size_bytes", "mime_type"))
-FILE_SOURCE = {"oneOf": [
-    _obj({"type": {"const": "url"}, "url": {"type": "string"}}, ("type", "url")),
-    _obj({"type": {"const": "base64"}, "data": {"type": "string"}}, ("type", "data")),
-]}
-SIGNED_QUERY = [{"name": name, "in": "query", "required": True, "schema": {"type": "string"}}
-                for name in ("expires", "signature")]
+GUARDRAIL_FIELDS = _obj(
+    {
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "description": _nullable({"type": "string", "maxLength": 2000}),
+        "enabled": {"type": "boolean"},
+        "credit_limit_cents": _nullable(CENTS),
+        "credit_limit_reset_interval": _nullable(INTERVAL),
+        "model_budgets": _nullable({"type": "array", "items": MODEL_BUDGET}),
+        **{name: _nullable(STRINGS) for name in LISTS},
+    }
+)
+GUARDRAIL = _obj(
+    {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "enabled": {"type": "boolean"},
+        "description": _nullable({"type": "string"}),
+        "credit_limit_cents": _nullable({"type": "integer"}),
+        "credit_limit_reset_interval": _nullable({"type": "string"}),
+        "model_budgets": _nullable({"type": "array"}),
+        **{name: _nullable(STRINGS) for name in LISTS},
+        "created_at": TIME,
+        "updated_at": TIME,
+    },
+    ("id", "name", "enabled"),
+)
+ASSIGNMENT = _obj(
+    {
+        "id": {"type": "string"},
+        "guardrail_id": {"type": "string"},
+        "api_token_id": _nullable({"type": "string"}),
+        "account_user_id": _nullable({"type": "string"}),
+        "created_at": TIME,
+    },
+    ("id", "guardrail_id"),
+)
+FILE = _obj(
+    {
+        "file_name": {"type": "string"},
+        "url": {"type": "string"},
+        "size_bytes": {"type": "integer"},
+        "mime_type": {"type": "string"},
+        "created_at": {"type": "string"},
+        "expires_at": {"type": "string"},
+    },
+    ("file_name", "url", "size_bytes", "mime_type"),
+)
+FILE_SOURCE = {
+    "oneOf": [
+        _obj({"type": {"const": "url"}, "url": {"type": "string"}}, ("type", "url")),
+        _obj({"type": {"const": "base64"}, "data": {"type": "string"}}, ("type", "data")),
+    ]
+}
+SIGNED_QUERY = [
+    {"name": name, "in": "query", "required": True, "schema": {"type": "string"}} for name in ("expires", "signature")
+]
 
 
 def probe_paths() -> dict[str, Any]:
     check = _obj({"status": {"type": "string", "enum": ["ok", "error"]}, "error": {"type": "string"}}, ("status",))
-    readiness = _obj({"status": {"type": "string", "enum": ["ready", "unavailable"]},
-                      "checks": _obj({"database": check, "storage": check}, ("database", "storage"))},
-                     ("status", "checks"))
+    readiness = _obj(
+        {
+            "status": {"type": "string", "enum": ["ready", "unavailable"]},
+            "checks": _obj({"database": check, "storage": check}, ("database", "storage")),
+        },
+        ("status", "checks"),
+    )
     return {
-        "/health": {"get": _op("operations", "Liveness: the process answers", {
-            "200": _json("Alive", _obj({"status": {"const": "ok"}}, ("status",)))}, **OPEN)},
-        "/health/ready": {"get": _op("operations", "Readiness: the database and the storage answer", {
-            "200": _json("Ready", readiness), "503": _json("Not ready", readiness)}, **OPEN)},
-        "/metrics": {"get": _op("operations", "Prometheus metrics (bearer token when RUNAPI_METRICS_TOKEN is set)", {
-            "200": {"description": "Text exposition format", "content": {"text/plain": {"schema": {"type": "string"}}}},
-            "401": _json("Metrics token required", _ref("Error"))}, security=[{}, {"bearer": []}])},
+        "/health": {
+            "get": _op(
+                "operations",
+                "Liveness: the process answers",
+                {"200": _json("Alive", _obj({"status": {"const": "ok"}}, ("status",)))},
+                **OPEN,
+            )
+        },
+        "/health/ready": {
+            "get": _op(
+                "operations",
+                "Readiness: the database and the storage answer",
+                {"200": _json("Ready", readiness), "503": _json("Not ready", readiness)},
+                **OPEN,
+            )
+        },
+        "/metrics": {
+            "get": _op(
+                "operations",
+                "Prometheus metrics (bearer token when RUNAPI_METRICS_TOKEN is set)",
+                {
+                    "200": {
+                        "description": "Text exposition format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    "401": _json("Metrics token required", _ref("Error")),
+                },
+                security=[{}, {"bearer": []}],
+            )
+        },
     }
 
 
 def account_paths() -> dict[str, Any]:
-    me = _obj({"id": {"type": "integer"}, "name": {"type": "string"}, "email": {"type": "string"},
-               "role": {"type": "string"}, "account": _obj({"id": {"type": "integer"}, "name": {"type": "string"}},
-                                                           ("id", "name"))}, ("id", "email", "account", "role"))
-    balance = _obj({name: {"type": "integer"} for name in (
-        "balance_cents", "spent_cents_today", "spent_cents_total", "paid_balance_cents", "bonus_balance_cents")},
-        ("balance_cents", "spent_cents_today", "spent_cents_total"))
+    me = _obj(
+        {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "email": {"type": "string"},
+            "role": {"type": "string"},
+            "account": _obj({"id": {"type": "integer"}, "name": {"type": "string"}}, ("id", "name")),
+        },
+        ("id", "email", "account", "role"),
+    )
+    balance = _obj(
+        {
+            name: {"type": "integer"}
+            for name in (
+                "balance_cents",
+                "spent_cents_today",
+                "spent_cents_total",
+                "paid_balance_cents",
+                "bonus_balance_cents",
+            )
+        },
+        ("balance_cents", "spent_cents_today", "spent_cents_total"),
+    )
     return {
-        "/api/v1/me": {"get": _op("account", "Current user and account", {
-            "200": _json("OK", me), **_errors("Error", 401)})},
-        "/api/v1/me/balance": {"get": _op("account", "Balance and spend in cents", {
-            "200": _json("OK", balance), **_errors("Error", 401)})},
+        "/api/v1/me": {
+            "get": _op("account", "Current user and account", {"200": _json("OK", me), **_errors("Error", 401)})
+        },
+        "/api/v1/me/balance": {
+            "get": _op("account", "Balance and spend in cents", {"200": _json("OK", balance), **_errors("Error", 401)})
+        },
     }
 
 
@@ -171,34 +291,85 @@ def usage_paths() -> dict[str, Any]:
         _query("order", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}, "By creation time"),
     ]
     nullable_text = _nullable({"type": "string"})
-    event = _obj({
-        "id": {"type": "string"}, "object": {"const": "usage"}, "created": {"type": "number"}, "created_at": TIME,
-        "kind": {"type": "string", "enum": ["llm", "task"]}, "api_key_id": nullable_text, "model": nullable_text,
-        "family": nullable_text, "action": nullable_text, "provider": nullable_text,
-        "status": {"type": "string", "enum": ["completed", "failed"]}, "task_id": nullable_text,
-        "request_id": nullable_text, **{name: count for name in TOKEN_FIELDS}, "unit": nullable_text,
-        "units": _nullable({"type": "number"}), "cost_cents": {"type": "number", "minimum": 0},
-        "cost_micro_cents": count, "charged_cents": count, "latency_ms": count,
-    }, ("id", "object", "created", "kind", "status", "cost_cents", "cost_micro_cents", "charged_cents"))
-    group = _obj({"key": nullable_text, "requests": count, "failed": count, **{name: count for name in TOKEN_FIELDS},
-                  "cost_cents": {"type": "number", "minimum": 0}, "cost_micro_cents": count, "charged_cents": count},
-                 ("key", "requests", "cost_cents", "cost_micro_cents", "charged_cents"))
+    event = _obj(
+        {
+            "id": {"type": "string"},
+            "object": {"const": "usage"},
+            "created": {"type": "number"},
+            "created_at": TIME,
+            "kind": {"type": "string", "enum": ["llm", "task"]},
+            "api_key_id": nullable_text,
+            "model": nullable_text,
+            "family": nullable_text,
+            "action": nullable_text,
+            "provider": nullable_text,
+            "status": {"type": "string", "enum": ["completed", "failed"]},
+            "task_id": nullable_text,
+            "request_id": nullable_text,
+            **{name: count for name in TOKEN_FIELDS},
+            "unit": nullable_text,
+            "units": _nullable({"type": "number"}),
+            "cost_cents": {"type": "number", "minimum": 0},
+            "cost_micro_cents": count,
+            "charged_cents": count,
+            "latency_ms": count,
+        },
+        ("id", "object", "created", "kind", "status", "cost_cents", "cost_micro_cents", "charged_cents"),
+    )
+    group = _obj(
+        {
+            "key": nullable_text,
+            "requests": count,
+            "failed": count,
+            **{name: count for name in TOKEN_FIELDS},
+            "cost_cents": {"type": "number", "minimum": 0},
+            "cost_micro_cents": count,
+            "charged_cents": count,
+        },
+        ("key", "requests", "cost_cents", "cost_micro_cents", "charged_cents"),
+    )
     nullable_id = _nullable({"type": "string"})
-    page = _obj({"object": {"const": "list"}, "data": {"type": "array", "items": event}, "first_id": nullable_id,
-                 "last_id": nullable_id, "has_more": {"type": "boolean"}},
-                ("object", "data", "first_id", "last_id", "has_more"))
-    summary = _obj({"object": {"const": "list"}, "group_by": {"type": "string", "enum": ["day", "model", "api_key"]},
-                    "data": {"type": "array", "items": group}}, ("object", "group_by", "data"))
-    group_by = _query("group_by", {"type": "string", "enum": ["day", "model", "api_key"], "default": "day"},
-                      "Totals per UTC day, per model or per API key")
+    page = _obj(
+        {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": event},
+            "first_id": nullable_id,
+            "last_id": nullable_id,
+            "has_more": {"type": "boolean"},
+        },
+        ("object", "data", "first_id", "last_id", "has_more"),
+    )
+    summary = _obj(
+        {
+            "object": {"const": "list"},
+            "group_by": {"type": "string", "enum": ["day", "model", "api_key"]},
+            "data": {"type": "array", "items": group},
+        },
+        ("object", "group_by", "data"),
+    )
+    group_by = _query(
+        "group_by",
+        {"type": "string", "enum": ["day", "model", "api_key"], "default": "day"},
+        "Totals per UTC day, per model or per API key",
+    )
     return {
-        "/api/v1/usage": {"get": _op(
-            "usage", "The usage log: one row per billed request (API key: its own; management key: the account's "
-            "for an admin, the member's keys' otherwise)", {
-                "200": _json("A page of rows, newest first unless order=asc", page), **_errors("Error", 401, 422)},
-            parameters=[*filters, *paging])},
-        "/api/v1/usage/summary": {"get": _op("usage", "Usage totals per day, model or API key", {
-            "200": _json("Totals", summary), **_errors("Error", 401, 422)}, parameters=[group_by, *filters])},
+        "/api/v1/usage": {
+            "get": _op(
+                "usage",
+                "The usage log: one row per billed request (API key: its own; management key: the account's "
+                "for an admin, the member's keys' otherwise)",
+                {"200": _json("A page of rows, newest first unless order=asc", page), **_errors("Error", 401, 422)},
+                parameters=[*filters, *paging],
+            )
+        },
+        "/api/v1/usage/summary": {
+            "get": _op(
+                "usage",
+                "Usage totals per day, model or API key",
+                {"200": _json("Totals", summary), **_errors("Error", 401, 422)},
+                parameters=[group_by, *filters],
+            )
+        },
     }
 
 
@@ -207,79 +378,187 @@ def key_paths() -> dict[str, Any]:
     by_id = [_path_param("id")]
     return {
         "/api/v1/keys": {
-            "get": _op("keys", "List API keys (management key)", {
-                "200": _json("Keys", {"type": "array", "items": KEY}), **_errors("Error", 401, 403)}),
-            "post": _op("keys", "Create an API key; the token is shown once", {
-                "201": _json("Created", {**KEY, "properties": {**KEY["properties"], "key": {"type": "string"}},
-                                         "required": [*KEY["required"], "key"]}),
-                **_errors("Error", 400, 401, 403, 422)}, requestBody=_body(KEY_FIELDS)),
+            "get": _op(
+                "keys",
+                "List API keys (management key)",
+                {"200": _json("Keys", {"type": "array", "items": KEY}), **_errors("Error", 401, 403)},
+            ),
+            "post": _op(
+                "keys",
+                "Create an API key; the token is shown once",
+                {
+                    "201": _json(
+                        "Created",
+                        {
+                            **KEY,
+                            "properties": {**KEY["properties"], "key": {"type": "string"}},
+                            "required": [*KEY["required"], "key"],
+                        },
+                    ),
+                    **_errors("Error", 400, 401, 403, 422),
+                },
+                requestBody=_body(KEY_FIELDS),
+            ),
         },
         "/api/v1/keys/{id}": {
-            "get": _op("keys", "Get an API key with its usage", {
-                "200": _json("Key", {**KEY, "properties": {**KEY["properties"], **usage}}),
-                **_errors("Error", 401, 403, 404)}, parameters=by_id),
-            "patch": _op("keys", "Update an API key", {
-                "200": _json("Key", KEY), **_errors("Error", 400, 401, 403, 404, 422)},
-                parameters=by_id, requestBody=_body(KEY_FIELDS)),
-            "delete": _op("keys", "Delete an API key", {
-                "204": {"description": "Deleted"}, **_errors("Error", 401, 403, 404)}, parameters=by_id),
+            "get": _op(
+                "keys",
+                "Get an API key with its usage",
+                {
+                    "200": _json("Key", {**KEY, "properties": {**KEY["properties"], **usage}}),
+                    **_errors("Error", 401, 403, 404),
+                },
+                parameters=by_id,
+            ),
+            "patch": _op(
+                "keys",
+                "Update an API key",
+                {"200": _json("Key", KEY), **_errors("Error", 400, 401, 403, 404, 422)},
+                parameters=by_id,
+                requestBody=_body(KEY_FIELDS),
+            ),
+            "delete": _op(
+                "keys",
+                "Delete an API key",
+                {"204": {"description": "Deleted"}, **_errors("Error", 401, 403, 404)},
+                parameters=by_id,
+            ),
         },
     }
 
 
 def member_paths() -> dict[str, Any]:
-    member = _obj({"id": {"type": "string"}, "user_id": {"type": "integer"}, "name": {"type": "string"},
-                   "email": {"type": "string"}, "role": {"type": "string", "enum": ["admin", "member"]},
-                   "created_at": TIME}, ("id", "email", "role"))
-    key = _obj({"id": {"type": "string"}, "key": {"type": "string"}, "masked_token": {"type": "string"}},
-               ("id", "key", "masked_token"))
-    body = _obj({"email": {"type": "string", "minLength": 3, "maxLength": 320}, "name": {"type": "string", "maxLength": 200},
-                 "role": {"type": "string", "enum": ["admin", "member"]}}, ("email",))
-    return {"/api/v1/members": {
-        "get": _op("members", "Account members (admins: all; members: themselves)", {
-            "200": _json("Members", _obj({"members": {"type": "array", "items": member}}, ("members",))),
-            **_errors("Error", 401, 403)}),
-        "post": _op("members", "Add a member (admin); their first management key is shown once", {
-            "201": _json("Added", _obj({"member": member, "management_key": key}, ("member", "management_key"))),
-            **_errors("Error", 400, 401, 403, 422)}, requestBody=_body(body)),
-    }}
+    member = _obj(
+        {
+            "id": {"type": "string"},
+            "user_id": {"type": "integer"},
+            "name": {"type": "string"},
+            "email": {"type": "string"},
+            "role": {"type": "string", "enum": ["admin", "member"]},
+            "created_at": TIME,
+        },
+        ("id", "email", "role"),
+    )
+    key = _obj(
+        {"id": {"type": "string"}, "key": {"type": "string"}, "masked_token": {"type": "string"}},
+        ("id", "key", "masked_token"),
+    )
+    body = _obj(
+        {
+            "email": {"type": "string", "minLength": 3, "maxLength": 320},
+            "name": {"type": "string", "maxLength": 200},
+            "role": {"type": "string", "enum": ["admin", "member"]},
+        },
+        ("email",),
+    )
+    return {
+        "/api/v1/members": {
+            "get": _op(
+                "members",
+                "Account members (admins: all; members: themselves)",
+                {
+                    "200": _json("Members", _obj({"members": {"type": "array", "items": member}}, ("members",))),
+                    **_errors("Error", 401, 403),
+                },
+            ),
+            "post": _op(
+                "members",
+                "Add a member (admin); their first management key is shown once",
+                {
+                    "201": _json(
+                        "Added", _obj({"member": member, "management_key": key}, ("member", "management_key"))
+                    ),
+                    **_errors("Error", 400, 401, 403, 422),
+                },
+                requestBody=_body(body),
+            ),
+        }
+    }
 
 
 def guardrail_paths() -> dict[str, Any]:
     one = _obj({"guardrail": GUARDRAIL}, ("guardrail",))
     by_id = [_path_param("id")]
-    assignment_body = _obj({"guardrail_id": {"type": "string", "maxLength": 40},
-                            "api_token_id": {"type": "string", "maxLength": 40},
-                            "account_user_id": {"type": "string", "maxLength": 40}}, ("guardrail_id",))
+    assignment_body = _obj(
+        {
+            "guardrail_id": {"type": "string", "maxLength": 40},
+            "api_token_id": {"type": "string", "maxLength": 40},
+            "account_user_id": {"type": "string", "maxLength": 40},
+        },
+        ("guardrail_id",),
+    )
     return {
         "/api/v1/guardrails": {
-            "get": _op("guardrails", "List guardrails (management key)", {
-                "200": _json("Guardrails", _obj({"guardrails": {"type": "array", "items": GUARDRAIL}},
-                                                ("guardrails",))), **_errors("Error", 401, 403)}),
-            "post": _op("guardrails", "Create a guardrail", {
-                "201": _json("Created", one), **_errors("Error", 400, 401, 403, 422)},
-                requestBody=_body({**GUARDRAIL_FIELDS, "required": ["name"]})),
+            "get": _op(
+                "guardrails",
+                "List guardrails (management key)",
+                {
+                    "200": _json(
+                        "Guardrails", _obj({"guardrails": {"type": "array", "items": GUARDRAIL}}, ("guardrails",))
+                    ),
+                    **_errors("Error", 401, 403),
+                },
+            ),
+            "post": _op(
+                "guardrails",
+                "Create a guardrail",
+                {"201": _json("Created", one), **_errors("Error", 400, 401, 403, 422)},
+                requestBody=_body({**GUARDRAIL_FIELDS, "required": ["name"]}),
+            ),
         },
         "/api/v1/guardrails/{id}": {
-            "get": _op("guardrails", "Get a guardrail", {
-                "200": _json("Guardrail", one), **_errors("Error", 401, 403, 404)}, parameters=by_id),
-            "patch": _op("guardrails", "Update a guardrail", {
-                "200": _json("Guardrail", one), **_errors("Error", 400, 401, 403, 404, 422)},
-                parameters=by_id, requestBody=_body(GUARDRAIL_FIELDS)),
-            "delete": _op("guardrails", "Delete a guardrail and its assignments", {
-                "204": {"description": "Deleted"}, **_errors("Error", 401, 403, 404)}, parameters=by_id),
+            "get": _op(
+                "guardrails",
+                "Get a guardrail",
+                {"200": _json("Guardrail", one), **_errors("Error", 401, 403, 404)},
+                parameters=by_id,
+            ),
+            "patch": _op(
+                "guardrails",
+                "Update a guardrail",
+                {"200": _json("Guardrail", one), **_errors("Error", 400, 401, 403, 404, 422)},
+                parameters=by_id,
+                requestBody=_body(GUARDRAIL_FIELDS),
+            ),
+            "delete": _op(
+                "guardrails",
+                "Delete a guardrail and its assignments",
+                {"204": {"description": "Deleted"}, **_errors("Error", 401, 403, 404)},
+                parameters=by_id,
+            ),
         },
         "/api/v1/guardrail_assignments": {
-            "get": _op("guardrails", "List guardrail assignments", {
-                "200": _json("Assignments", _obj({"guardrail_assignments": {"type": "array", "items": ASSIGNMENT}},
-                                                 ("guardrail_assignments",))), **_errors("Error", 401, 403)}),
-            "post": _op("guardrails", "Bind a guardrail to one API key or one member", {
-                "201": _json("Created", _obj({"guardrail_assignment": ASSIGNMENT}, ("guardrail_assignment",))),
-                **_errors("Error", 400, 401, 403, 404, 422)}, requestBody=_body(assignment_body)),
+            "get": _op(
+                "guardrails",
+                "List guardrail assignments",
+                {
+                    "200": _json(
+                        "Assignments",
+                        _obj(
+                            {"guardrail_assignments": {"type": "array", "items": ASSIGNMENT}},
+                            ("guardrail_assignments",),
+                        ),
+                    ),
+                    **_errors("Error", 401, 403),
+                },
+            ),
+            "post": _op(
+                "guardrails",
+                "Bind a guardrail to one API key or one member",
+                {
+                    "201": _json("Created", _obj({"guardrail_assignment": ASSIGNMENT}, ("guardrail_assignment",))),
+                    **_errors("Error", 400, 401, 403, 404, 422),
+                },
+                requestBody=_body(assignment_body),
+            ),
         },
         "/api/v1/guardrail_assignments/{id}": {
-            "delete": _op("guardrails", "Delete a guardrail assignment", {
-                "204": {"description": "Deleted"}, **_errors("Error", 401, 403, 404)}, parameters=by_id),
+            "delete": _op(
+                "guardrails",
+                "Delete a guardrail assignment",
+                {"204": {"description": "Deleted"}, **_errors("Error", 401, 403, 404)},
+                parameters=by_id,
+            ),
         },
     }
 
@@ -287,29 +566,75 @@ def guardrail_paths() -> dict[str, Any]:
 def file_paths() -> dict[str, Any]:
     multipart = _obj({"file": {"type": "string", "format": "binary"}, "file_name": {"type": "string"}}, ("file",))
     json_source = _obj({"source": FILE_SOURCE, "file_name": {"type": "string"}}, ("source",))
-    prepared = _obj({"upload_url": {"type": "string"}, "headers": {"type": "object"}, "signed_id": {"type": "string"}},
-                    ("upload_url", "headers", "signed_id"))
+    prepared = _obj(
+        {"upload_url": {"type": "string"}, "headers": {"type": "object"}, "signed_id": {"type": "string"}},
+        ("upload_url", "headers", "signed_id"),
+    )
     return {
-        "/api/v1/files": {"post": _op("files", "Upload a file (multipart, URL or base64); link valid one hour", {
-            "201": _json("Stored", FILE), **_errors("FilesError", 400, 401, 403, 408, 413, 415, 429, 507)},
-            requestBody={"required": True, "content": {"multipart/form-data": {"schema": multipart},
-                                                       JSON: {"schema": json_source}}})},
-        "/api/v1/files/prepare": {"post": _op("files", "Start a direct upload: a pre-signed PUT URL", {
-            "200": _json("Prepared", prepared), **_errors("FilesError", 400, 401, 403, 413, 429)},
-            requestBody=_body(_obj({"byte_size": {"type": "integer", "minimum": 1}, "filename": {"type": "string"},
-                                    "checksum": {"type": "string", "maxLength": 40}}, ("byte_size",))))},
-        "/api/v1/files/confirm": {"post": _op("files", "Finish a direct upload", {
-            "201": _json("Stored", FILE), **_errors("FilesError", 400, 401, 403, 404, 415, 507)},
-            requestBody=_body(_obj({"signed_id": {"type": "string"}}, ("signed_id",))))},
-        "/uploads/{file_id}": {"put": _op("files", "The pre-signed upload target (the URL is the credential)", {
-            "204": {"description": "Received"}, **_errors("FilesError", 403, 404, 413, 422, 507)},
-            parameters=[_path_param("file_id"), *SIGNED_QUERY],
-            requestBody={"required": True, "content": {"application/octet-stream": {
-                "schema": {"type": "string", "format": "binary"}}}}, **OPEN)},
-        "/files/{key}": {"get": _op("files", "A stored file behind a signed, expiring link", {
-            "200": {"description": "The file", "content": {"application/octet-stream": {
-                "schema": {"type": "string", "format": "binary"}}}},
-            **_errors("Error", 403, 404)}, parameters=[_path_param("key"), *SIGNED_QUERY], **OPEN)},
+        "/api/v1/files": {
+            "post": _op(
+                "files",
+                "Upload a file (multipart, URL or base64); link valid one hour",
+                {"201": _json("Stored", FILE), **_errors("FilesError", 400, 401, 403, 408, 413, 415, 429, 507)},
+                requestBody={
+                    "required": True,
+                    "content": {"multipart/form-data": {"schema": multipart}, JSON: {"schema": json_source}},
+                },
+            )
+        },
+        "/api/v1/files/prepare": {
+            "post": _op(
+                "files",
+                "Start a direct upload: a pre-signed PUT URL",
+                {"200": _json("Prepared", prepared), **_errors("FilesError", 400, 401, 403, 413, 429)},
+                requestBody=_body(
+                    _obj(
+                        {
+                            "byte_size": {"type": "integer", "minimum": 1},
+                            "filename": {"type": "string"},
+                            "checksum": {"type": "string", "maxLength": 40},
+                        },
+                        ("byte_size",),
+                    )
+                ),
+            )
+        },
+        "/api/v1/files/confirm": {
+            "post": _op(
+                "files",
+                "Finish a direct upload",
+                {"201": _json("Stored", FILE), **_errors("FilesError", 400, 401, 403, 404, 415, 507)},
+                requestBody=_body(_obj({"signed_id": {"type": "string"}}, ("signed_id",))),
+            )
+        },
+        "/uploads/{file_id}": {
+            "put": _op(
+                "files",
+                "The pre-signed upload target (the URL is the credential)",
+                {"204": {"description": "Received"}, **_errors("FilesError", 403, 404, 413, 422, 507)},
+                parameters=[_path_param("file_id"), *SIGNED_QUERY],
+                requestBody={
+                    "required": True,
+                    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                **OPEN,
+            )
+        },
+        "/files/{key}": {
+            "get": _op(
+                "files",
+                "A stored file behind a signed, expiring link",
+                {
+                    "200": {
+                        "description": "The file",
+                        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                    },
+                    **_errors("Error", 403, 404),
+                },
+                parameters=[_path_param("key"), *SIGNED_QUERY],
+                **OPEN,
+            )
+        },
     }
 
 
@@ -324,8 +649,15 @@ def _model_ids(kind: str) -> list[str]:
 SSE_EVENT = _obj({"event": {"type": "string"}, "data": {"type": "string"}}, ("data",))
 
 
-def _llm_op(tag: str, summary: str, error: str, ok: dict[str, Any], body: dict[str, Any] | None = None,
-            stream: bool = False, **extra: Any) -> dict[str, Any]:
+def _llm_op(
+    tag: str,
+    summary: str,
+    error: str,
+    ok: dict[str, Any],
+    body: dict[str, Any] | None = None,
+    stream: bool = False,
+    **extra: Any,
+) -> dict[str, Any]:
     """An LLM operation: 200 as JSON (and as an SSE stream when `stream`), errors in the surface's shape."""
     content = {JSON: {"schema": ok}}
     if stream:
@@ -338,130 +670,276 @@ def _llm_op(tag: str, summary: str, error: str, ok: dict[str, Any], body: dict[s
 
 def openai_paths() -> dict[str, Any]:
     chat, embedding = _model_ids("chat"), _model_ids("embedding")
-    message = _obj({"role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool"]},
-                    "content": _nullable({"type": "string"}), "tool_call_id": {"type": "string"}}, ("role",))
-    completion_body = _obj({
-        "model": {"type": "string", "enum": chat}, "messages": {"type": "array", "items": message, "minItems": 1},
-        "max_tokens": {"type": "integer", "minimum": 1, "maximum": 4096},
-        "max_completion_tokens": {"type": "integer", "minimum": 1, "maximum": 4096},
-        "temperature": {"type": "number", "minimum": 0, "maximum": 2}, "stream": {"type": "boolean"},
-        "stream_options": _obj({"include_usage": {"type": "boolean"}}),
-        "tools": {"type": "array", "items": {"type": "object"}}, "tool_choice": {},
-        "response_format": {"type": "object"},
-        "reasoning_effort": {"type": "string", "enum": ["minimal", "low", "medium", "high"]},
-    }, ("model", "messages"))
-    completion = _obj({"id": {"type": "string"}, "object": {"const": "chat.completion"},
-                       "created": {"type": "integer"}, "model": {"type": "string"},
-                       "choices": {"type": "array", "items": {"type": "object"}}, "usage": {"type": "object"}},
-                      ("id", "object", "created", "model", "choices"))
+    message = _obj(
+        {
+            "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool"]},
+            "content": _nullable({"type": "string"}),
+            "tool_call_id": {"type": "string"},
+        },
+        ("role",),
+    )
+    completion_body = _obj(
+        {
+            "model": {"type": "string", "enum": chat},
+            "messages": {"type": "array", "items": message, "minItems": 1},
+            "max_tokens": {"type": "integer", "minimum": 1, "maximum": 4096},
+            "max_completion_tokens": {"type": "integer", "minimum": 1, "maximum": 4096},
+            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+            "stream": {"type": "boolean"},
+            "stream_options": _obj({"include_usage": {"type": "boolean"}}),
+            "tools": {"type": "array", "items": {"type": "object"}},
+            "tool_choice": {},
+            "response_format": {"type": "object"},
+            "reasoning_effort": {"type": "string", "enum": ["minimal", "low", "medium", "high"]},
+        },
+        ("model", "messages"),
+    )
+    completion = _obj(
+        {
+            "id": {"type": "string"},
+            "object": {"const": "chat.completion"},
+            "created": {"type": "integer"},
+            "model": {"type": "string"},
+            "choices": {"type": "array", "items": {"type": "object"}},
+            "usage": {"type": "object"},
+        },
+        ("id", "object", "created", "model", "choices"),
+    )
     model = _obj({"id": {"type": "string"}}, ("id",))
-    embed_body = _obj({"model": {"type": "string", "enum": embedding},
-                       "input": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"},
-                                                                 "minItems": 1}]},
-                       "dimensions": {"type": "integer", "minimum": 1},
-                       "encoding_format": {"type": "string", "enum": ["float", "base64"]}}, ("model", "input"))
-    embeddings = _obj({"object": {"const": "list"}, "data": {"type": "array", "items": {"type": "object"}},
-                       "model": {"type": "string"}, "usage": {"type": "object"}}, ("object", "data", "model"))
-    response_body = _obj({
-        "model": {"type": "string", "enum": chat},
-        "input": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
-        "instructions": {"type": "string"}, "max_output_tokens": {"type": "integer", "minimum": 16, "maximum": 4096},
-        "stream": {"type": "boolean"}, "previous_response_id": {"type": "string"}, "store": {"type": "boolean"},
-        "tools": {"type": "array", "items": {"type": "object"}}, "reasoning": {"type": "object"},
-        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-    }, ("model", "input"))
-    response = _obj({"id": {"type": "string"}, "object": {"const": "response"}, "status": {"type": "string"},
-                     "model": {"type": "string"}, "output": {"type": "array"}}, ("id", "object", "status", "model"))
+    embed_body = _obj(
+        {
+            "model": {"type": "string", "enum": embedding},
+            "input": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
+            "dimensions": {"type": "integer", "minimum": 1},
+            "encoding_format": {"type": "string", "enum": ["float", "base64"]},
+        },
+        ("model", "input"),
+    )
+    embeddings = _obj(
+        {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": {"type": "object"}},
+            "model": {"type": "string"},
+            "usage": {"type": "object"},
+        },
+        ("object", "data", "model"),
+    )
+    response_body = _obj(
+        {
+            "model": {"type": "string", "enum": chat},
+            "input": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
+            "instructions": {"type": "string"},
+            "max_output_tokens": {"type": "integer", "minimum": 16, "maximum": 4096},
+            "stream": {"type": "boolean"},
+            "previous_response_id": {"type": "string"},
+            "store": {"type": "boolean"},
+            "tools": {"type": "array", "items": {"type": "object"}},
+            "reasoning": {"type": "object"},
+            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+        },
+        ("model", "input"),
+    )
+    response = _obj(
+        {
+            "id": {"type": "string"},
+            "object": {"const": "response"},
+            "status": {"type": "string"},
+            "model": {"type": "string"},
+            "output": {"type": "array"},
+        },
+        ("id", "object", "status", "model"),
+    )
     by_id = [_path_param("response_id")]
     return {
-        "/v1/chat/completions": {"post": _llm_op("openai", "Chat completion (JSON or SSE)", "OpenAIError",
-                                                 completion, completion_body, stream=True)},
-        "/v1/models": {"get": _llm_op("openai", "Models this key may use", "OpenAIError",
-                                      _obj({"data": {"type": "array", "items": model}}, ("data",)))},
-        "/v1/models/{model}": {"get": _llm_op("openai", "One model", "OpenAIError", model,
-                                              parameters=[_path_param("model")])},
+        "/v1/chat/completions": {
+            "post": _llm_op(
+                "openai", "Chat completion (JSON or SSE)", "OpenAIError", completion, completion_body, stream=True
+            )
+        },
+        "/v1/models": {
+            "get": _llm_op(
+                "openai",
+                "Models this key may use",
+                "OpenAIError",
+                _obj({"data": {"type": "array", "items": model}}, ("data",)),
+            )
+        },
+        "/v1/models/{model}": {
+            "get": _llm_op("openai", "One model", "OpenAIError", model, parameters=[_path_param("model")])
+        },
         "/v1/embeddings": {"post": _llm_op("openai", "Embeddings", "OpenAIError", embeddings, embed_body)},
-        "/v1/responses": {"post": _llm_op("openai", "Responses API (JSON or SSE)", "OpenAIError", response,
-                                          response_body, stream=True)},
+        "/v1/responses": {
+            "post": _llm_op(
+                "openai", "Responses API (JSON or SSE)", "OpenAIError", response, response_body, stream=True
+            )
+        },
         "/v1/responses/{response_id}": {
             "get": _llm_op("openai", "A stored response", "OpenAIError", response, parameters=by_id),
-            "delete": _llm_op("openai", "Delete a stored response", "OpenAIError",
-                              _obj({"id": {"type": "string"}, "deleted": {"const": True}}, ("id", "deleted")),
-                              parameters=by_id),
+            "delete": _llm_op(
+                "openai",
+                "Delete a stored response",
+                "OpenAIError",
+                _obj({"id": {"type": "string"}, "deleted": {"const": True}}, ("id", "deleted")),
+                parameters=by_id,
+            ),
         },
     }
 
 
 def anthropic_paths() -> dict[str, Any]:
     chat = _model_ids("chat")
-    message = _obj({"role": {"type": "string", "enum": ["user", "assistant"]},
-                    "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]}},
-                   ("role", "content"))
-    common = {"model": {"type": "string", "enum": chat},
-              "messages": {"type": "array", "items": message, "minItems": 1},
-              "system": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
-              "tools": {"type": "array", "items": {"type": "object"}}, "tool_choice": {"type": "object"},
-              "thinking": {"type": "object"}}
-    body = _obj({**common, "max_tokens": {"type": "integer", "minimum": 1, "maximum": 4096},
-                 "stream": {"type": "boolean"}, "stop_sequences": {"type": "array", "items": {"type": "string"}},
-                 "temperature": {"type": "number", "minimum": 0, "maximum": 1}},
-                ("model", "max_tokens", "messages"))
-    reply = _obj({"id": {"type": "string"}, "type": {"const": "message"}, "role": {"const": "assistant"},
-                  "content": {"type": "array"}, "model": {"type": "string"}, "usage": {"type": "object"}},
-                 ("id", "type", "role", "content", "model"))
+    message = _obj(
+        {
+            "role": {"type": "string", "enum": ["user", "assistant"]},
+            "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
+        },
+        ("role", "content"),
+    )
+    common = {
+        "model": {"type": "string", "enum": chat},
+        "messages": {"type": "array", "items": message, "minItems": 1},
+        "system": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
+        "tools": {"type": "array", "items": {"type": "object"}},
+        "tool_choice": {"type": "object"},
+        "thinking": {"type": "object"},
+    }
+    body = _obj(
+        {
+            **common,
+            "max_tokens": {"type": "integer", "minimum": 1, "maximum": 4096},
+            "stream": {"type": "boolean"},
+            "stop_sequences": {"type": "array", "items": {"type": "string"}},
+            "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+        ("model", "max_tokens", "messages"),
+    )
+    reply = _obj(
+        {
+            "id": {"type": "string"},
+            "type": {"const": "message"},
+            "role": {"const": "assistant"},
+            "content": {"type": "array"},
+            "model": {"type": "string"},
+            "usage": {"type": "object"},
+        },
+        ("id", "type", "role", "content", "model"),
+    )
     return {
-        "/v1/messages": {"post": _llm_op("anthropic", "Anthropic Messages (JSON or SSE events)", "AnthropicError",
-                                         reply, body, stream=True)},
-        "/v1/messages/count_tokens": {"post": _llm_op(
-            "anthropic", "Input tokens a Messages request would be billed for", "AnthropicError",
-            _obj({"input_tokens": {"type": "integer"}}, ("input_tokens",)), _obj(common, ("model", "messages")))},
+        "/v1/messages": {
+            "post": _llm_op(
+                "anthropic", "Anthropic Messages (JSON or SSE events)", "AnthropicError", reply, body, stream=True
+            )
+        },
+        "/v1/messages/count_tokens": {
+            "post": _llm_op(
+                "anthropic",
+                "Input tokens a Messages request would be billed for",
+                "AnthropicError",
+                _obj({"input_tokens": {"type": "integer"}}, ("input_tokens",)),
+                _obj(common, ("model", "messages")),
+            )
+        },
     }
 
 
 def gemini_paths() -> dict[str, Any]:
     parts = {"type": "array", "items": _obj({"text": {"type": "string"}}), "minItems": 1}
     content = _obj({"role": {"type": "string", "enum": ["user", "model"]}, "parts": parts}, ("parts",))
-    generate = _obj({"contents": {"type": "array", "items": content, "minItems": 1},
-                     "systemInstruction": content, "tools": {"type": "array", "items": {"type": "object"}},
-                     "generationConfig": _obj({"maxOutputTokens": {"type": "integer", "minimum": 1, "maximum": 4096},
-                                               "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-                                               "stopSequences": {"type": "array", "items": {"type": "string"}}})},
-                    ("contents",))
+    generate = _obj(
+        {
+            "contents": {"type": "array", "items": content, "minItems": 1},
+            "systemInstruction": content,
+            "tools": {"type": "array", "items": {"type": "object"}},
+            "generationConfig": _obj(
+                {
+                    "maxOutputTokens": {"type": "integer", "minimum": 1, "maximum": 4096},
+                    "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+                    "stopSequences": {"type": "array", "items": {"type": "string"}},
+                }
+            ),
+        },
+        ("contents",),
+    )
     embed = _obj({"content": content, "outputDimensionality": {"type": "integer", "minimum": 1}}, ("content",))
     answer = _obj({"candidates": {"type": "array"}, "usageMetadata": {"type": "object"}}, ("candidates",))
-    model = [{"name": "model", "in": "path", "required": True,
-              "schema": {"type": "string", "enum": _model_ids("chat") + _model_ids("embedding")}}]
+    model = [
+        {
+            "name": "model",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "enum": _model_ids("chat") + _model_ids("embedding")},
+        }
+    ]
 
-    def action(summary: str, ok: dict[str, Any], body: dict[str, Any], stream: bool = False,
-               query: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        return {"post": _llm_op("gemini", summary, "GoogleError", ok, body, stream=stream,
-                                parameters=[*model, *(query or [])])}
+    def action(
+        summary: str,
+        ok: dict[str, Any],
+        body: dict[str, Any],
+        stream: bool = False,
+        query: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "post": _llm_op(
+                "gemini", summary, "GoogleError", ok, body, stream=stream, parameters=[*model, *(query or [])]
+            )
+        }
 
     return {
-        "/v1beta/models": {"get": _llm_op("gemini", "Models this key may use", "GoogleError",
-                                          _obj({"models": {"type": "array"}}, ("models",)),
-                                          parameters=[{"name": "pageSize", "in": "query",
-                                                       "schema": {"type": "integer"}},
-                                                      {"name": "pageToken", "in": "query",
-                                                       "schema": {"type": "string"}}])},
-        "/v1beta/models/{model}": {"get": _llm_op("gemini", "One model", "GoogleError",
-                                                  _obj({"name": {"type": "string"}}, ("name",)),
-                                                  parameters=[_path_param("model")])},
+        "/v1beta/models": {
+            "get": _llm_op(
+                "gemini",
+                "Models this key may use",
+                "GoogleError",
+                _obj({"models": {"type": "array"}}, ("models",)),
+                parameters=[
+                    {"name": "pageSize", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "pageToken", "in": "query", "schema": {"type": "string"}},
+                ],
+            )
+        },
+        "/v1beta/models/{model}": {
+            "get": _llm_op(
+                "gemini",
+                "One model",
+                "GoogleError",
+                _obj({"name": {"type": "string"}}, ("name",)),
+                parameters=[_path_param("model")],
+            )
+        },
         "/v1beta/models/{model}:generateContent": action("Generate content", answer, generate),
         "/v1beta/models/{model}:streamGenerateContent": action(
-            "Generate content as a stream (a JSON array, or SSE with alt=sse)", {"type": "array"}, generate,
-            stream=True, query=[{"name": "alt", "in": "query", "schema": {"type": "string", "enum": ["sse"]}}]),
+            "Generate content as a stream (a JSON array, or SSE with alt=sse)",
+            {"type": "array"},
+            generate,
+            stream=True,
+            query=[{"name": "alt", "in": "query", "schema": {"type": "string", "enum": ["sse"]}}],
+        ),
         "/v1beta/models/{model}:countTokens": action(
-            "Count tokens", _obj({"totalTokens": {"type": "integer"}}, ("totalTokens",)), generate),
+            "Count tokens", _obj({"totalTokens": {"type": "integer"}}, ("totalTokens",)), generate
+        ),
         "/v1beta/models/{model}:embedContent": action(
-            "Embed one content", _obj({"embedding": _obj({"values": {"type": "array"}}, ("values",))},
-                                      ("embedding",)), embed),
+            "Embed one content",
+            _obj({"embedding": _obj({"values": {"type": "array"}}, ("values",))}, ("embedding",)),
+            embed,
+        ),
         "/v1beta/models/{model}:batchEmbedContents": action(
-            "Embed up to 100 contents", _obj({"embeddings": {"type": "array"}}, ("embeddings",)),
-            _obj({"requests": {"type": "array", "items": embed, "minItems": 1, "maxItems": 100}}, ("requests",))),
+            "Embed up to 100 contents",
+            _obj({"embeddings": {"type": "array"}}, ("embeddings",)),
+            _obj({"requests": {"type": "array", "items": embed, "minItems": 1, "maxItems": 100}}, ("requests",)),
+        ),
     }
 
 
 def platform_paths() -> dict[str, Any]:
-    return {**probe_paths(), **account_paths(), **usage_paths(), **key_paths(), **member_paths(), **guardrail_paths(), **file_paths(),
-            **openai_paths(), **anthropic_paths(), **gemini_paths()}
+    return {
+        **probe_paths(),
+        **account_paths(),
+        **usage_paths(),
+        **key_paths(),
+        **member_paths(),
+        **guardrail_paths(),
+        **file_paths(),
+        **openai_paths(),
+        **anthropic_paths(),
+        **gemini_paths(),
+    }

@@ -20,7 +20,9 @@ class Json(JSONResponse):
 
 
 def error_response(exc: ApiError, structured: bool = False) -> Response:
-    body: Any = {"error": {"code": exc.code or "error", "message": exc.message}} if structured else {"error": exc.message}
+    body: Any = (
+        {"error": {"code": exc.code or "error", "message": exc.message}} if structured else {"error": exc.message}
+    )
     return Json(body, status_code=exc.status, headers=exc.headers)
 
 

@@ -18,8 +18,9 @@ class IndexedRouter(Router):
             if not isinstance(route, Route) or route.param_convertors:
                 continue
             # Only where the order of the list cannot matter: no earlier route with parameters takes this path.
-            shadowed = any(isinstance(r, Route) and r.param_convertors and r.path_regex.match(route.path)
-                           for r in self.routes[:i])
+            shadowed = any(
+                isinstance(r, Route) and r.param_convertors and r.path_regex.match(route.path) for r in self.routes[:i]
+            )
             if not shadowed:
                 self._fixed.setdefault(route.path, []).append(route)
 

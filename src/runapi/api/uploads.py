@@ -54,8 +54,12 @@ def refused(exc: quota.UploadRefused) -> ApiError:
 
 
 def storage_full() -> ApiError:
-    return ApiError(507, "Insufficient storage: the file could not be stored, try again later",
-                    code="insufficient_storage", headers={"Retry-After": "60"})
+    return ApiError(
+        507,
+        "Insufficient storage: the file could not be stored, try again later",
+        code="insufficient_storage",
+        headers={"Retry-After": "60"},
+    )
 
 
 async def _put(request: Request, key: str, data: bytes, mime: str) -> None:
@@ -132,13 +136,22 @@ async def _from_multipart(request: Request) -> tuple[bytes, str | None]:
     return data, name if isinstance(name, str) and name else upload.filename
 
 
-async def _store(request: Request, account_id: int, api_key_id: str | None, data: bytes, name: str | None,
-                 file_id: str | None = None) -> dict[str, Any]:
+async def _store(
+    request: Request, account_id: int, api_key_id: str | None, data: bytes, name: str | None, file_id: str | None = None
+) -> dict[str, Any]:
     """Sniff, store and record a ready file (storage/uploads.py); the answer the docs show (201)."""
     rt = runtime(request)
     try:
-        stored = await store_upload(rt.db, rt.storage, quota.UploadLimits.from_settings(rt.settings), account_id,
-                                    api_key_id, data, name, file_id=file_id)
+        stored = await store_upload(
+            rt.db,
+            rt.storage,
+            quota.UploadLimits.from_settings(rt.settings),
+            account_id,
+            api_key_id,
+            data,
+            name,
+            file_id=file_id,
+        )
     except UnsupportedType:
         raise unsupported() from None
     except quota.UploadRefused as exc:
@@ -151,10 +164,14 @@ async def _store(request: Request, account_id: int, api_key_id: str | None, data
 def _answer(request: Request, stored: files_store.StoredFile) -> dict[str, Any]:
     rt = runtime(request)
     assert stored.key is not None  # (a ready file is stored)
-    return {"file_name": stored.file_name,
-            "url": rt.signer.url(base_url(request), stored.key, int(stored.expires_at)),
-            "size_bytes": stored.size_bytes, "mime_type": stored.mime_type,
-            "created_at": iso(stored.created_at), "expires_at": iso(stored.expires_at)}
+    return {
+        "file_name": stored.file_name,
+        "url": rt.signer.url(base_url(request), stored.key, int(stored.expires_at)),
+        "size_bytes": stored.size_bytes,
+        "mime_type": stored.mime_type,
+        "created_at": iso(stored.created_at),
+        "expires_at": iso(stored.expires_at),
+    }
 
 
 async def _precheck(request: Request, account_id: int) -> None:
@@ -209,9 +226,18 @@ async def prepare_upload(request: Request) -> Json:
     now = time.time()
     file_id = f"file_{uuid.uuid4().hex}"
     try:  # the prepared size counts against the limits from now on (the PUT may not exceed it)
-        row = {"id": file_id, "account_id": who.account_id, "api_key_id": who.key_id, "key": None,
-               "file_name": str(name or "upload")[:255], "size_bytes": size, "checksum": checksum,
-               "state": "pending", "created_at": now, "expires_at": now + policy.LIFETIME_SECONDS}
+        row = {
+            "id": file_id,
+            "account_id": who.account_id,
+            "api_key_id": who.key_id,
+            "key": None,
+            "file_name": str(name or "upload")[:255],
+            "size_bytes": size,
+            "checksum": checksum,
+            "state": "pending",
+            "created_at": now,
+            "expires_at": now + policy.LIFETIME_SECONDS,
+        }
         await quota.reserve(rt.db, row, quota.UploadLimits.from_settings(rt.settings))
     except quota.UploadRefused as exc:
         raise refused(exc) from None
@@ -220,8 +246,13 @@ async def prepare_upload(request: Request) -> Json:
     headers = {"Content-Type": "application/octet-stream"}
     if checksum:
         headers["Content-MD5"] = checksum
-    return Json({"upload_url": f"{base_url(request)}/uploads/{file_id}?expires={expires}&signature={sig}",
-                 "headers": headers, "signed_id": file_id})
+    return Json(
+        {
+            "upload_url": f"{base_url(request)}/uploads/{file_id}?expires={expires}&signature={sig}",
+            "headers": headers,
+            "signed_id": file_id,
+        }
+    )
 
 
 async def receive_upload(request: Request) -> Response:
@@ -229,8 +260,11 @@ async def receive_upload(request: Request) -> Response:
     rt = runtime(request)
     file_id = request.path_params["file_id"]
     expires, sig = parse_expires(request.query_params.get("expires")), request.query_params.get("signature", "")
-    if expires is None or expires < time.time() or not hmac.compare_digest(
-            rt.signer.sign("upload", file_id, expires).encode(), sig.encode()):
+    if (
+        expires is None
+        or expires < time.time()
+        or not hmac.compare_digest(rt.signer.sign("upload", file_id, expires).encode(), sig.encode())
+    ):
         raise ApiError(403, "Upload URL expired or invalid", code="invalid_signature")
     row = await files_store.pending_upload(rt.db, file_id)
     if row is None:

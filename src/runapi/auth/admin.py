@@ -32,8 +32,9 @@ async def create_account(db: Database, name: str, email: str, credits_cents: int
     return created
 
 
-async def create_account_with_key(db: Database, name: str, email: str, credits_cents: int, key_name: str,
-                                  token: str | None = None) -> tuple[dict[str, Any], MintedKey]:
+async def create_account_with_key(
+    db: Database, name: str, email: str, credits_cents: int, key_name: str, token: str | None = None
+) -> tuple[dict[str, Any], MintedKey]:
     """`create_account` and its admin's first API key in one transaction: a failure leaves neither (an account
     nobody holds a key to would also end the first-start bootstrap, which runs only on an empty database)."""
     created, key = await _create_account(db, name, email, credits_cents, key_name, token)
@@ -41,23 +42,35 @@ async def create_account_with_key(db: Database, name: str, email: str, credits_c
     return created, key
 
 
-async def _create_account(db: Database, name: str, email: str, credits_cents: int, key_name: str | None,
-                          token: str | None) -> tuple[dict[str, Any], MintedKey | None]:
+async def _create_account(
+    db: Database, name: str, email: str, credits_cents: int, key_name: str | None, token: str | None
+) -> tuple[dict[str, Any], MintedKey | None]:
     if credits_cents:
         check_credit_amount(credits_cents)
     now = time.time()
     membership_id = tokens.new_prefixed_id("member")
 
     def create(conn: Connection) -> tuple[dict[str, Any], MintedKey | None]:
-        account_id = conn.execute(insert(accounts).values(
-            name=name, balance_cents=0, callback_secret=tokens.new_callback_secret(), created_at=now,
-        ).returning(accounts.c.id)).scalar_one()
+        account_id = conn.execute(
+            insert(accounts)
+            .values(
+                name=name,
+                balance_cents=0,
+                callback_secret=tokens.new_callback_secret(),
+                created_at=now,
+            )
+            .returning(accounts.c.id)
+        ).scalar_one()
         user_id = conn.execute(select(users.c.id).where(users.c.email == email)).scalar()
         if user_id is None:
-            user_id = conn.execute(insert(users).values(
-                name=name, email=email, created_at=now).returning(users.c.id)).scalar_one()
-        conn.execute(insert(memberships).values(
-            id=membership_id, account_id=account_id, user_id=user_id, role="admin", created_at=now))
+            user_id = conn.execute(
+                insert(users).values(name=name, email=email, created_at=now).returning(users.c.id)
+            ).scalar_one()
+        conn.execute(
+            insert(memberships).values(
+                id=membership_id, account_id=account_id, user_id=user_id, role="admin", created_at=now
+            )
+        )
         if credits_cents:
             billing.credit(conn, account_id, credits_cents, note="initial credits")
         key = None
@@ -78,22 +91,28 @@ def _insert_key(conn: Connection, values: dict[str, Any]) -> None:
 
 def check_email(email: object) -> str:
     """A plausible address (the account's members are found by it); ValueError otherwise."""
-    if not isinstance(email, str) or not 3 <= len(email.strip()) <= 320 or "@" not in email \
-            or any(c.isspace() for c in email.strip()):
+    if (
+        not isinstance(email, str)
+        or not 3 <= len(email.strip()) <= 320
+        or "@" not in email
+        or any(c.isspace() for c in email.strip())
+    ):
         raise ValueError("email must be an email address")
     return email.strip()
 
 
-async def add_member(db: Database, account_id: int, email: str, name: str | None = None,
-                     role: str = "member") -> dict[str, Any]:
+async def add_member(
+    db: Database, account_id: int, email: str, name: str | None = None, role: str = "member"
+) -> dict[str, Any]:
     """Add a user (created if new) to an account with a role: `member` (manages only their own keys, under the
     admins' guardrails) or `admin`. LookupError: no such account; ValueError: bad input or already a member."""
     member, _ = await _add_member(db, account_id, email, name, role, with_key=False)
     return member
 
 
-async def add_member_with_key(db: Database, account_id: int, email: str, name: str | None = None,
-                              role: str = "member") -> tuple[dict[str, Any], MintedKey]:
+async def add_member_with_key(
+    db: Database, account_id: int, email: str, name: str | None = None, role: str = "member"
+) -> tuple[dict[str, Any], MintedKey]:
     """`add_member` and the member's first management key in one transaction: a failure leaves neither (a
     member without the key they were promised cannot sign in to get one)."""
     member, key = await _add_member(db, account_id, email, name, role, with_key=True)
@@ -101,8 +120,9 @@ async def add_member_with_key(db: Database, account_id: int, email: str, name: s
     return member, key
 
 
-async def _add_member(db: Database, account_id: int, email: str, name: str | None, role: str,
-                      with_key: bool) -> tuple[dict[str, Any], MintedKey | None]:
+async def _add_member(
+    db: Database, account_id: int, email: str, name: str | None, role: str, with_key: bool
+) -> tuple[dict[str, Any], MintedKey | None]:
     email = check_email(email)
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
@@ -114,20 +134,34 @@ async def _add_member(db: Database, account_id: int, email: str, name: str | Non
             raise LookupError(f"account {account_id} not found")
         user = conn.execute(select(users.c.id, users.c.name).where(users.c.email == email)).first()
         if user is None:
-            user = conn.execute(insert(users).values(name=name or email.split("@")[0], email=email, created_at=now)
-                                .returning(users.c.id, users.c.name)).one()
-        taken = conn.execute(select(memberships.c.id).where(
-            memberships.c.account_id == account_id, memberships.c.user_id == user[0])).scalar()
+            user = conn.execute(
+                insert(users)
+                .values(name=name or email.split("@")[0], email=email, created_at=now)
+                .returning(users.c.id, users.c.name)
+            ).one()
+        taken = conn.execute(
+            select(memberships.c.id).where(memberships.c.account_id == account_id, memberships.c.user_id == user[0])
+        ).scalar()
         if taken is not None:
             raise ValueError(f"{email} is already a member of account {account_id} ({taken})")
-        conn.execute(insert(memberships).values(
-            id=membership_id, account_id=account_id, user_id=user[0], role=role, created_at=now))
+        conn.execute(
+            insert(memberships).values(
+                id=membership_id, account_id=account_id, user_id=user[0], role=role, created_at=now
+            )
+        )
         key = None
         if with_key:
             values, key = _new_key(account_id, "management", f"{email} management", membership_id)
             _insert_key(conn, values)  # (its failure is not "already a member" below)
-        return {"id": membership_id, "account_id": account_id, "user_id": user[0], "name": user[1],
-                "email": email, "role": role, "created_at": now}, key
+        return {
+            "id": membership_id,
+            "account_id": account_id,
+            "user_id": user[0],
+            "name": user[1],
+            "email": email,
+            "role": role,
+            "created_at": now,
+        }, key
 
     try:
         return await db.write_sync(add)
@@ -136,10 +170,20 @@ async def _add_member(db: Database, account_id: int, email: str, name: str | Non
 
 
 async def list_members(db: Database, account_id: int, membership_id: str | None = None) -> list[dict[str, Any]]:
-    q = (select(memberships.c.id, memberships.c.account_id, memberships.c.user_id, users.c.name, users.c.email,
-                memberships.c.role, memberships.c.created_at)
-         .join(users, users.c.id == memberships.c.user_id).where(memberships.c.account_id == account_id)
-         .order_by(memberships.c.created_at, memberships.c.id))
+    q = (
+        select(
+            memberships.c.id,
+            memberships.c.account_id,
+            memberships.c.user_id,
+            users.c.name,
+            users.c.email,
+            memberships.c.role,
+            memberships.c.created_at,
+        )
+        .join(users, users.c.id == memberships.c.user_id)
+        .where(memberships.c.account_id == account_id)
+        .order_by(memberships.c.created_at, memberships.c.id)
+    )
     if membership_id is not None:
         q = q.where(memberships.c.id == membership_id)
     async with db.read() as conn:
@@ -148,17 +192,28 @@ async def list_members(db: Database, account_id: int, membership_id: str | None 
 
 async def admin_membership(db: Database, account_id: int) -> str:
     async with db.read() as conn:
-        mid: str | None = (await conn.execute(select(memberships.c.id).where(
-            memberships.c.account_id == account_id, memberships.c.role == "admin"
-        ).order_by(memberships.c.created_at).limit(1))).scalar()
+        mid: str | None = (
+            await conn.execute(
+                select(memberships.c.id)
+                .where(memberships.c.account_id == account_id, memberships.c.role == "admin")
+                .order_by(memberships.c.created_at)
+                .limit(1)
+            )
+        ).scalar()
     if mid is None:
         raise LookupError(f"account {account_id} not found or has no admin member")
     return mid
 
 
-async def mint_key(db: Database, account_id: int, kind: str = "api", name: str | None = None,
-                   membership_id: str | None = None, token: str | None = None,
-                   settings: dict[str, Any] | None = None) -> MintedKey:
+async def mint_key(
+    db: Database,
+    account_id: int,
+    kind: str = "api",
+    name: str | None = None,
+    membership_id: str | None = None,
+    token: str | None = None,
+    settings: dict[str, Any] | None = None,
+) -> MintedKey:
     """Create a key. `settings` (limits, allowed models, enabled) are written in the same insert, so a key is
     never live without the limits it was created with."""
     if kind not in ("api", "management"):
@@ -170,16 +225,30 @@ async def mint_key(db: Database, account_id: int, kind: str = "api", name: str |
     return key
 
 
-def _new_key(account_id: int, kind: str, name: str | None, membership_id: str, token: str | None = None,
-             settings: dict[str, Any] | None = None) -> tuple[dict[str, Any], MintedKey]:
+def _new_key(
+    account_id: int,
+    kind: str,
+    name: str | None,
+    membership_id: str,
+    token: str | None = None,
+    settings: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], MintedKey]:
     """The row of a new key (only the token's hash is kept) and what to show of it once."""
     token = token or tokens.new_token(kind)
     key_id = tokens.new_prefixed_id("token" if kind == "api" else "mgmt")
     now = time.time()
     values = {
-        "id": key_id, "account_id": account_id, "membership_id": membership_id, "kind": kind, "name": name,
-        "lookup": tokens.lookup_prefix(token), "token_hash": tokens.token_hash(token),
-        "masked": tokens.masked(token), "enabled": True, "created_at": now, **(settings or {}),
+        "id": key_id,
+        "account_id": account_id,
+        "membership_id": membership_id,
+        "kind": kind,
+        "name": name,
+        "lookup": tokens.lookup_prefix(token),
+        "token_hash": tokens.token_hash(token),
+        "masked": tokens.masked(token),
+        "enabled": True,
+        "created_at": now,
+        **(settings or {}),
     }
     return values, MintedKey(id=key_id, token=token, masked=tokens.masked(token), kind=kind, created_at=now)
 
@@ -212,10 +281,12 @@ async def add_credits(db: Database, account_id: int, cents: int, note: str | Non
 async def callback_secret(db: Database, account_id: int, rotate: bool = False) -> str:
     async with db.write() as conn:
         if rotate:
-            await conn.execute(update(accounts).where(accounts.c.id == account_id)
-                               .values(callback_secret=tokens.new_callback_secret()))
-        secret: str | None = (await conn.execute(select(accounts.c.callback_secret)
-                                     .where(accounts.c.id == account_id))).scalar()
+            await conn.execute(
+                update(accounts).where(accounts.c.id == account_id).values(callback_secret=tokens.new_callback_secret())
+            )
+        secret: str | None = (
+            await conn.execute(select(accounts.c.callback_secret).where(accounts.c.id == account_id))
+        ).scalar()
     if secret is None:
         raise LookupError(f"account {account_id} not found")
     return secret
@@ -223,8 +294,15 @@ async def callback_secret(db: Database, account_id: int, rotate: bool = False) -
 
 async def list_accounts(db: Database) -> list[dict[str, Any]]:
     async with db.read() as conn:
-        rows = (await conn.execute(select(accounts.c.id, accounts.c.name, accounts.c.balance_cents)
-                                   .order_by(accounts.c.id))).mappings().all()
+        rows = (
+            (
+                await conn.execute(
+                    select(accounts.c.id, accounts.c.name, accounts.c.balance_cents).order_by(accounts.c.id)
+                )
+            )
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows]
 
 

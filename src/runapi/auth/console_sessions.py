@@ -39,10 +39,18 @@ class ConsoleSession:
 
     @classmethod
     def from_row(cls, row: Any) -> ConsoleSession:
-        return cls(id=row["id"], user_id=row["user_id"], email=row["email"], name=row["name"],
-                   is_operator=bool(row["is_operator"]), membership_id=row["membership_id"],
-                   account_id=row["account_id"], account_name=row["account_name"], role=row["role"],
-                   expires_at=row["expires_at"])
+        return cls(
+            id=row["id"],
+            user_id=row["user_id"],
+            email=row["email"],
+            name=row["name"],
+            is_operator=bool(row["is_operator"]),
+            membership_id=row["membership_id"],
+            account_id=row["account_id"],
+            account_name=row["account_name"],
+            role=row["role"],
+            expires_at=row["expires_at"],
+        )
 
 
 @dataclass(frozen=True)
@@ -60,30 +68,49 @@ def new_token() -> str:
 
 
 def _session_query() -> Any:
-    return (select(console_sessions.c.id, console_sessions.c.user_id, console_sessions.c.membership_id,
-                   console_sessions.c.expires_at, users.c.email, users.c.name, users.c.is_operator,
-                   memberships.c.account_id, memberships.c.role, accounts.c.name.label("account_name"))
-            .join(users, users.c.id == console_sessions.c.user_id)
-            .join(memberships, memberships.c.id == console_sessions.c.membership_id)
-            .join(accounts, accounts.c.id == memberships.c.account_id))
+    return (
+        select(
+            console_sessions.c.id,
+            console_sessions.c.user_id,
+            console_sessions.c.membership_id,
+            console_sessions.c.expires_at,
+            users.c.email,
+            users.c.name,
+            users.c.is_operator,
+            memberships.c.account_id,
+            memberships.c.role,
+            accounts.c.name.label("account_name"),
+        )
+        .join(users, users.c.id == console_sessions.c.user_id)
+        .join(memberships, memberships.c.id == console_sessions.c.membership_id)
+        .join(accounts, accounts.c.id == memberships.c.account_id)
+    )
 
 
 async def memberships_of(db: Database, user_id: int) -> list[Membership]:
     """The accounts the user belongs to, oldest membership first (the one a new session acts in)."""
     async with db.read() as conn:
-        rows = (await conn.execute(
-            select(memberships.c.id, memberships.c.account_id, accounts.c.name, memberships.c.role)
-            .join(accounts, accounts.c.id == memberships.c.account_id)
-            .where(memberships.c.user_id == user_id)
-            .order_by(memberships.c.created_at, memberships.c.id))).all()
+        rows = (
+            await conn.execute(
+                select(memberships.c.id, memberships.c.account_id, accounts.c.name, memberships.c.role)
+                .join(accounts, accounts.c.id == memberships.c.account_id)
+                .where(memberships.c.user_id == user_id)
+                .order_by(memberships.c.created_at, memberships.c.id)
+            )
+        ).all()
     return [Membership(id=r[0], account_id=r[1], account_name=r[2], role=r[3]) for r in rows]
 
 
 def _session_row(user_id: int, membership_id: str, now: float, seconds: float) -> tuple[str, dict[str, Any]]:
     token = new_token()
-    return token, {"id": tokens.new_prefixed_id("csess"), "token_hash": tokens.token_hash(token),
-                   "user_id": user_id, "membership_id": membership_id, "created_at": now,
-                   "expires_at": now + seconds}
+    return token, {
+        "id": tokens.new_prefixed_id("csess"),
+        "token_hash": tokens.token_hash(token),
+        "user_id": user_id,
+        "membership_id": membership_id,
+        "created_at": now,
+        "expires_at": now + seconds,
+    }
 
 
 async def create_session(db: Database, user_id: int, seconds: float = SESSION_SECONDS) -> str | None:
@@ -106,8 +133,11 @@ async def resolve_session(db: Database, token: str | None, now: float | None = N
         return None
     now = time.time() if now is None else now
     async with db.read() as conn:
-        row = (await conn.execute(_session_query().where(
-            console_sessions.c.token_hash == tokens.token_hash(token)))).mappings().first()
+        row = (
+            (await conn.execute(_session_query().where(console_sessions.c.token_hash == tokens.token_hash(token))))
+            .mappings()
+            .first()
+        )
     if row is None or row["expires_at"] <= now:
         return None
     return ConsoleSession.from_row(row)
@@ -122,12 +152,18 @@ async def end_session(db: Database, session_id: str) -> None:
 async def switch_account(db: Database, session: ConsoleSession, membership_id: str) -> bool:
     """Make the session act in another of the user's memberships; False if it is not one of theirs."""
     async with db.write() as conn:
-        mine = (await conn.execute(select(memberships.c.id).where(
-            memberships.c.id == membership_id, memberships.c.user_id == session.user_id))).first()
+        mine = (
+            await conn.execute(
+                select(memberships.c.id).where(
+                    memberships.c.id == membership_id, memberships.c.user_id == session.user_id
+                )
+            )
+        ).first()
         if mine is None:
             return False
-        await conn.execute(update(console_sessions).where(console_sessions.c.id == session.id)
-                           .values(membership_id=membership_id))
+        await conn.execute(
+            update(console_sessions).where(console_sessions.c.id == session.id).values(membership_id=membership_id)
+        )
     return True
 
 
@@ -140,8 +176,11 @@ async def create_login_link(db: Database, user_id: int, seconds: float = LOGIN_L
     now = time.time()
     async with db.write() as conn:
         await conn.execute(delete(console_login_links).where(console_login_links.c.expires_at < now))
-        await conn.execute(insert(console_login_links).values(
-            token_hash=tokens.token_hash(token), user_id=user_id, created_at=now, expires_at=now + seconds))
+        await conn.execute(
+            insert(console_login_links).values(
+                token_hash=tokens.token_hash(token), user_id=user_id, created_at=now, expires_at=now + seconds
+            )
+        )
     return token
 
 
@@ -151,12 +190,17 @@ async def login_link_user(db: Database, token: str | None) -> tuple[str, str] | 
     if not token or len(token) > 200:
         return None
     async with db.read() as conn:
-        row = (await conn.execute(
-            select(users.c.email, users.c.name)
-            .join(users, users.c.id == console_login_links.c.user_id)
-            .where(console_login_links.c.token_hash == tokens.token_hash(token),
-                   console_login_links.c.used_at.is_(None),
-                   console_login_links.c.expires_at > time.time()))).first()
+        row = (
+            await conn.execute(
+                select(users.c.email, users.c.name)
+                .join(users, users.c.id == console_login_links.c.user_id)
+                .where(
+                    console_login_links.c.token_hash == tokens.token_hash(token),
+                    console_login_links.c.used_at.is_(None),
+                    console_login_links.c.expires_at > time.time(),
+                )
+            )
+        ).first()
     return (row[0], row[1]) if row else None
 
 
@@ -170,14 +214,25 @@ async def redeem_login_link(db: Database, token: str | None, seconds: float = SE
     async with db.write() as conn:
         used = await conn.execute(
             update(console_login_links)
-            .where(console_login_links.c.token_hash == tokens.token_hash(token),
-                   console_login_links.c.used_at.is_(None), console_login_links.c.expires_at > now)
-            .values(used_at=now).returning(console_login_links.c.user_id))
+            .where(
+                console_login_links.c.token_hash == tokens.token_hash(token),
+                console_login_links.c.used_at.is_(None),
+                console_login_links.c.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(console_login_links.c.user_id)
+        )
         user_id = used.scalar()
         if user_id is None:
             return None
-        first = (await conn.execute(select(memberships.c.id).where(memberships.c.user_id == user_id)
-                                    .order_by(memberships.c.created_at, memberships.c.id).limit(1))).scalar()
+        first = (
+            await conn.execute(
+                select(memberships.c.id)
+                .where(memberships.c.user_id == user_id)
+                .order_by(memberships.c.created_at, memberships.c.id)
+                .limit(1)
+            )
+        ).scalar()
         if first is None:
             return None
         session_token, row = _session_row(user_id, first, now, seconds)

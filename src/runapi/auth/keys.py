@@ -49,12 +49,20 @@ class ApiKey:
     def from_row(cls, row: Any) -> ApiKey:
         models = row["allowed_models"]
         return cls(
-            id=row["id"], account_id=row["account_id"], membership_id=row["membership_id"], kind=row["kind"],
-            name=row["name"], masked=row["masked"], enabled=bool(row["enabled"]),
+            id=row["id"],
+            account_id=row["account_id"],
+            membership_id=row["membership_id"],
+            kind=row["kind"],
+            name=row["name"],
+            masked=row["masked"],
+            enabled=bool(row["enabled"]),
             credit_limit_cents=row["credit_limit_cents"],
             credit_limit_reset_interval=row["credit_limit_reset_interval"],
-            allowed_models=tuple(models) if models else None, limits_set_by=row["limits_set_by"],
-            disabled_by=row["disabled_by"], created_at=row["created_at"], last_used_at=row["last_used_at"],
+            allowed_models=tuple(models) if models else None,
+            limits_set_by=row["limits_set_by"],
+            disabled_by=row["disabled_by"],
+            created_at=row["created_at"],
+            last_used_at=row["last_used_at"],
             guardrail_id=row.get("guardrail_id"),
         )
 
@@ -62,8 +70,10 @@ class ApiKey:
 def check_limit_pair(limit: int | None, interval: str | None) -> None:
     """A credit limit needs the window it resets on."""
     if limit is not None and interval is None:
-        raise InvalidInput("credit_limit_reset_interval is required when credit_limit_cents is set "
-                           f"(allowed values: {', '.join(INTERVALS)})")
+        raise InvalidInput(
+            "credit_limit_reset_interval is required when credit_limit_cents is set "
+            f"(allowed values: {', '.join(INTERVALS)})"
+        )
 
 
 def _visible(who: Principal) -> ColumnElement[bool]:
@@ -75,9 +85,11 @@ def _visible(who: Principal) -> ColumnElement[bool]:
 
 
 def _select_keys(who: Principal) -> Select[Any]:
-    return (select(api_keys, guardrail_assignments.c.guardrail_id)
-            .outerjoin(guardrail_assignments, guardrail_assignments.c.api_key_id == api_keys.c.id)
-            .where(_visible(who)))
+    return (
+        select(api_keys, guardrail_assignments.c.guardrail_id)
+        .outerjoin(guardrail_assignments, guardrail_assignments.c.api_key_id == api_keys.c.id)
+        .where(_visible(who))
+    )
 
 
 async def list_keys(db: Database, who: Principal) -> list[ApiKey]:
@@ -97,8 +109,10 @@ async def get_key(db: Database, who: Principal, key_id: str) -> ApiKey:
 async def key_usage(db: Database, key: ApiKey) -> dict[str, int]:
     """Net spend of the key per window: {"total": …, "today": …, "this_week": …, "this_month": …}."""
     async with db.read() as conn:
-        return {label: await spent_since(conn, key.account_id, window_start(interval), api_key_id=key.id)
-                for label, interval in USAGE_WINDOWS}
+        return {
+            label: await spent_since(conn, key.account_id, window_start(interval), api_key_id=key.id)
+            for label, interval in USAGE_WINDOWS
+        }
 
 
 def initial_settings(who: Principal, fields: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +123,8 @@ def initial_settings(who: Principal, fields: dict[str, Any]) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "credit_limit_cents": limit,
         "credit_limit_reset_interval": fields.get("credit_limit_reset_interval") if limit is not None else None,
-        "allowed_models": fields.get("allowed_models"), "enabled": fields.get("enabled", True),
+        "allowed_models": fields.get("allowed_models"),
+        "enabled": fields.get("enabled", True),
     }
     restricted = limit is not None or bool(settings["allowed_models"])
     settings["limits_set_by"] = who.membership_id if restricted else None
@@ -121,11 +136,22 @@ async def create_key(db: Database, who: Principal, fields: dict[str, Any]) -> tu
     """A new API key of the caller's membership, with its settings in the same insert; returns it and its
     token (shown once)."""
     settings = initial_settings(who, fields)
-    minted = await admin.mint_key(db, who.account_id, "api", name=fields.get("name"),
-                                  membership_id=who.membership_id, settings=settings)
-    key = ApiKey.from_row({**settings, "id": minted.id, "account_id": who.account_id,
-                           "membership_id": who.membership_id, "kind": "api", "name": fields.get("name"),
-                           "masked": minted.masked, "created_at": minted.created_at, "last_used_at": None})
+    minted = await admin.mint_key(
+        db, who.account_id, "api", name=fields.get("name"), membership_id=who.membership_id, settings=settings
+    )
+    key = ApiKey.from_row(
+        {
+            **settings,
+            "id": minted.id,
+            "account_id": who.account_id,
+            "membership_id": who.membership_id,
+            "kind": "api",
+            "name": fields.get("name"),
+            "masked": minted.masked,
+            "created_at": minted.created_at,
+            "last_used_at": None,
+        }
+    )
     return key, minted.token
 
 
@@ -168,8 +194,10 @@ async def update_key(db: Database, who: Principal, key_id: str, fields: dict[str
             if fields["credit_limit_cents"] is None:
                 fields["credit_limit_reset_interval"] = None  # clearing the limit clears its window
             else:
-                check_limit_pair(fields["credit_limit_cents"],
-                                 fields.get("credit_limit_reset_interval", key.credit_limit_reset_interval))
+                check_limit_pair(
+                    fields["credit_limit_cents"],
+                    fields.get("credit_limit_reset_interval", key.credit_limit_reset_interval),
+                )
         fields.update(ownership(who, key, fields))
         await conn.execute(update(api_keys).where(api_keys.c.id == key.id).values(**fields))
         if "credit_limit_cents" in fields or "credit_limit_reset_interval" in fields:
@@ -178,8 +206,11 @@ async def update_key(db: Database, who: Principal, key_id: str, fields: dict[str
 
 
 async def _locked(conn: AsyncConnection, who: Principal, key_id: str) -> ApiKey:
-    row = (await conn.execute(_select_keys(who).where(api_keys.c.id == key_id).with_for_update(of=api_keys)))\
-        .mappings().first()
+    row = (
+        (await conn.execute(_select_keys(who).where(api_keys.c.id == key_id).with_for_update(of=api_keys)))
+        .mappings()
+        .first()
+    )
     if row is None:
         raise record_not_found()
     return ApiKey.from_row(row)
@@ -189,8 +220,9 @@ async def delete_key(db: Database, who: Principal, key_id: str) -> ApiKey:
     """Soft delete (disabled, hidden) and unbind its guardrail, in one transaction."""
     async with db.write() as conn:
         key = await _locked(conn, who, key_id)
-        await conn.execute(update(api_keys).where(api_keys.c.id == key.id)
-                           .values(deleted_at=time.time(), enabled=False))
+        await conn.execute(
+            update(api_keys).where(api_keys.c.id == key.id).values(deleted_at=time.time(), enabled=False)
+        )
         await conn.execute(delete(guardrail_assignments).where(guardrail_assignments.c.api_key_id == key.id))
     return key
 
@@ -203,7 +235,14 @@ async def acting_key(db: Database, who: Principal, key_id: str) -> Principal:
         raise record_not_found()  # even an admin runs the playground only as their own keys
     if not key.enabled:
         raise Forbidden("This API key is disabled")
-    return Principal(key_id=key.id, account_id=key.account_id, membership_id=key.membership_id,
-                     user_id=who.user_id, role=who.role, kind="api", allowed_models=key.allowed_models,
-                     credit_limit_cents=key.credit_limit_cents,
-                     credit_limit_reset_interval=key.credit_limit_reset_interval)
+    return Principal(
+        key_id=key.id,
+        account_id=key.account_id,
+        membership_id=key.membership_id,
+        user_id=who.user_id,
+        role=who.role,
+        kind="api",
+        allowed_models=key.allowed_models,
+        credit_limit_cents=key.credit_limit_cents,
+        credit_limit_reset_interval=key.credit_limit_reset_interval,
+    )

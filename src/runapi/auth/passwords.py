@@ -72,8 +72,12 @@ async def set_password(db: Database, email: str, password: str, operator: bool |
     if operator is not None:
         values["is_operator"] = operator
     async with db.write() as conn:
-        found = await conn.execute(update(users).where(users.c.email == email).values(**values)
-                                   .returning(users.c.id, users.c.name, users.c.email, users.c.is_operator))
+        found = await conn.execute(
+            update(users)
+            .where(users.c.email == email)
+            .values(**values)
+            .returning(users.c.id, users.c.name, users.c.email, users.c.is_operator)
+        )
         row = found.mappings().first()
     if row is None:
         raise LookupError(f"no user with email {email} (add them to an account first: runapi admin add-member)")
@@ -82,8 +86,17 @@ async def set_password(db: Database, email: str, password: str, operator: bool |
 
 async def user_by_email(db: Database, email: str) -> ConsoleUser | None:
     async with db.read() as conn:
-        row = (await conn.execute(select(users.c.id, users.c.name, users.c.email, users.c.is_operator)
-                                  .where(users.c.email == email.strip()))).mappings().first()
+        row = (
+            (
+                await conn.execute(
+                    select(users.c.id, users.c.name, users.c.email, users.c.is_operator).where(
+                        users.c.email == email.strip()
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
     return ConsoleUser.from_row(row) if row else None
 
 
@@ -91,9 +104,17 @@ async def verify_credentials(db: Database, email: str, password: str) -> Console
     """The user whose email and password these are, or None (unknown email, no password set, wrong password:
     the same answer and about the same time for each)."""
     async with db.read() as conn:
-        row = (await conn.execute(select(users.c.id, users.c.name, users.c.email, users.c.is_operator,
-                                         users.c.password_hash)
-                                  .where(users.c.email == email.strip()))).mappings().first()
+        row = (
+            (
+                await conn.execute(
+                    select(users.c.id, users.c.name, users.c.email, users.c.is_operator, users.c.password_hash).where(
+                        users.c.email == email.strip()
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
     stored = row["password_hash"] if row else None
     if not await asyncio.to_thread(password_matches, stored, password):
         return None

@@ -41,18 +41,28 @@ async def authenticate(db: Database, token: str | None) -> Principal:
     if not token or len(token) < tokens.LOOKUP_CHARS or len(token) > 200:
         raise unauthorized()
     async with db.read() as conn:
-        rows = (await conn.execute(
-            select(api_keys, memberships.c.user_id, memberships.c.role)
-            .join(memberships, memberships.c.id == api_keys.c.membership_id)
-            .where(api_keys.c.lookup == tokens.lookup_prefix(token))
-        )).mappings().all()
+        rows = (
+            (
+                await conn.execute(
+                    select(api_keys, memberships.c.user_id, memberships.c.role)
+                    .join(memberships, memberships.c.id == api_keys.c.membership_id)
+                    .where(api_keys.c.lookup == tokens.lookup_prefix(token))
+                )
+            )
+            .mappings()
+            .all()
+        )
     for row in rows:
         if tokens.hashes_match(row["token_hash"], token):
             if not row["enabled"] or row["deleted_at"] is not None:
                 raise unauthorized()
             return Principal(
-                key_id=row["id"], account_id=row["account_id"], membership_id=row["membership_id"],
-                user_id=row["user_id"], role=row["role"], kind=row["kind"],
+                key_id=row["id"],
+                account_id=row["account_id"],
+                membership_id=row["membership_id"],
+                user_id=row["user_id"],
+                role=row["role"],
+                kind=row["kind"],
                 allowed_models=tuple(row["allowed_models"]) if row["allowed_models"] else None,
                 credit_limit_cents=row["credit_limit_cents"],
                 credit_limit_reset_interval=row["credit_limit_reset_interval"],

@@ -36,16 +36,27 @@ from .usage import LlmUsage, Row, llm_row, record_rows
 log = logging.getLogger("runapi.billing")
 
 # Built once: the compiled-statement cache then serves every batch.
-_LOCK_ACCOUNTS = (select(accounts.c.id, accounts.c.carry_micro_cents, accounts.c.balance_cents)
-                  .where(accounts.c.id.in_(bindparam("ids", expanding=True)))
-                  .order_by(accounts.c.id).with_for_update())
-_TAKE = (update(accounts)
-         .where(accounts.c.id == bindparam("aid"), accounts.c.balance_cents >= bindparam("cents"))
-         .values(balance_cents=accounts.c.balance_cents - bindparam("cents")))
-_GIVE_BACK = (update(accounts).where(accounts.c.id == bindparam("aid"))
-              .values(balance_cents=accounts.c.balance_cents + bindparam("delta"), carry_micro_cents=bindparam("carry")))
-_CLOSE = (delete(open_reservations).where(open_reservations.c.request_id.in_(bindparam("ids", expanding=True)))
-          .returning(open_reservations.c.request_id, open_reservations.c.counters))
+_LOCK_ACCOUNTS = (
+    select(accounts.c.id, accounts.c.carry_micro_cents, accounts.c.balance_cents)
+    .where(accounts.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(accounts.c.id)
+    .with_for_update()
+)
+_TAKE = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("aid"), accounts.c.balance_cents >= bindparam("cents"))
+    .values(balance_cents=accounts.c.balance_cents - bindparam("cents"))
+)
+_GIVE_BACK = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("aid"))
+    .values(balance_cents=accounts.c.balance_cents + bindparam("delta"), carry_micro_cents=bindparam("carry"))
+)
+_CLOSE = (
+    delete(open_reservations)
+    .where(open_reservations.c.request_id.in_(bindparam("ids", expanding=True)))
+    .returning(open_reservations.c.request_id, open_reservations.c.counters)
+)
 
 
 @dataclass
@@ -77,13 +88,30 @@ class LedgerBatcher:
         self._background: set[asyncio.Task[Any]] = set()
         self.stats = {"moves": 0, "commits": 0}  # how well moves are grouped (metrics, tests)
 
-    async def reserve(self, account_id: int, api_key_id: str | None, request_id: str, cents: int,
-                      model: str | None, guardrail_id: str | None, limits: tuple[Limit, ...] = (),
-                      member_guardrail_id: str | None = None) -> None:
+    async def reserve(
+        self,
+        account_id: int,
+        api_key_id: str | None,
+        request_id: str,
+        cents: int,
+        model: str | None,
+        guardrail_id: str | None,
+        limits: tuple[Limit, ...] = (),
+        member_guardrail_id: str | None = None,
+    ) -> None:
         """Hold `cents` for a request: 403 once one of its `limits` is reached, 402 if the balance cannot cover
         it."""
-        move = Move("reserve", account_id, api_key_id, request_id, cents, model=model, guardrail_id=guardrail_id,
-                    member_guardrail_id=member_guardrail_id, limits=limits)
+        move = Move(
+            "reserve",
+            account_id,
+            api_key_id,
+            request_id,
+            cents,
+            model=model,
+            guardrail_id=guardrail_id,
+            member_guardrail_id=member_guardrail_id,
+            limits=limits,
+        )
         try:
             await self._commit(move)
         except asyncio.CancelledError:
@@ -91,21 +119,35 @@ class LedgerBatcher:
             move.future.add_done_callback(lambda f: self._refund_abandoned(move, f))
             raise
 
-    async def settle(self, account_id: int, api_key_id: str | None, request_id: str, reserved: int,
-                     cost_micro_cents: int, usage: LlmUsage | None = None) -> int | None:
+    async def settle(
+        self,
+        account_id: int,
+        api_key_id: str | None,
+        request_id: str,
+        reserved: int,
+        cost_micro_cents: int,
+        usage: LlmUsage | None = None,
+    ) -> int | None:
         """Charge the exact cost (whole cents, the sub-cent rest carried per account) against the reservation,
         and log its `usage` in the same commit. Returns the cents charged, or None if the request was already
         settled or refunded."""
-        out = await self._commit(Move("settle", account_id, api_key_id, request_id, reserved,
-                                      cost_micro_cents=cost_micro_cents, usage=usage))
+        out = await self._commit(
+            Move("settle", account_id, api_key_id, request_id, reserved, cost_micro_cents=cost_micro_cents, usage=usage)
+        )
         return None if out is ALREADY_FINISHED else out
 
-    async def refund(self, account_id: int, api_key_id: str | None, request_id: str, reserved: int,
-                     note: str | None = None, usage: LlmUsage | None = None) -> bool:
+    async def refund(
+        self,
+        account_id: int,
+        api_key_id: str | None,
+        request_id: str,
+        reserved: int,
+        note: str | None = None,
+        usage: LlmUsage | None = None,
+    ) -> bool:
         """Give the whole reservation back (and log the failed call's `usage`, if given, in the same commit).
         False if the request was already settled or refunded."""
-        out = await self._commit(Move("refund", account_id, api_key_id, request_id, reserved, note=note,
-                                      usage=usage))
+        out = await self._commit(Move("refund", account_id, api_key_id, request_id, reserved, note=note, usage=usage))
         return out is not ALREADY_FINISHED
 
     async def close(self) -> None:
@@ -124,14 +166,15 @@ class LedgerBatcher:
     def _refund_abandoned(self, move: Move, fut: asyncio.Future[Any]) -> None:
         if fut.cancelled() or fut.exception() is not None:
             return
-        task = asyncio.ensure_future(self.refund(move.account_id, move.api_key_id, move.request_id, move.cents,
-                                                 note="client went away"))
+        task = asyncio.ensure_future(
+            self.refund(move.account_id, move.api_key_id, move.request_id, move.cents, note="client went away")
+        )
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
     async def _run(self) -> None:
         while self._queue:
-            batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
+            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
             await self._commit_batch(batch)
 
     async def _commit_batch(self, batch: list[Move]) -> None:
@@ -180,8 +223,10 @@ def apply_moves(conn: Connection, moves: list[Move]) -> list[Any]:
     finishing = [i for i, m in enumerate(moves) if m.kind != "reserve"]
     delta: dict[int, int] = defaultdict(int)
     if finishing:
-        still_open = {r.request_id: r.counters for r in conn.execute(
-            _CLOSE, {"ids": list({moves[i].request_id for i in finishing})})}
+        still_open = {
+            r.request_id: r.counters
+            for r in conn.execute(_CLOSE, {"ids": list({moves[i].request_id for i in finishing})})
+        }
         returns: list[tuple[Charged | None, int]] = []
         for i in finishing:
             m = moves[i]
@@ -202,19 +247,38 @@ def apply_moves(conn: Connection, moves: list[Move]) -> list[Any]:
                     log.warning("request %s: %s", m.request_id, note)
                 outcomes[i] = charged
                 if m.usage is not None:
-                    usage_rows.append(llm_row(m.account_id, m.api_key_id, m.request_id, m.usage, completed=True,
-                                              cost_micro_cents=m.cost_micro_cents, charged_cents=charged, at=now))
+                    usage_rows.append(
+                        llm_row(
+                            m.account_id,
+                            m.api_key_id,
+                            m.request_id,
+                            m.usage,
+                            completed=True,
+                            cost_micro_cents=m.cost_micro_cents,
+                            charged_cents=charged,
+                            at=now,
+                        )
+                    )
             else:
                 back = m.cents
                 if m.usage is not None:
-                    usage_rows.append(llm_row(m.account_id, m.api_key_id, m.request_id, m.usage, completed=False,
-                                              cost_micro_cents=0, charged_cents=0, at=now))
+                    usage_rows.append(
+                        llm_row(
+                            m.account_id,
+                            m.api_key_id,
+                            m.request_id,
+                            m.usage,
+                            completed=False,
+                            cost_micro_cents=0,
+                            charged_cents=0,
+                            at=now,
+                        )
+                    )
             delta[m.account_id] += back
             returns.append((counters, back))
             ledger_rows.append(_row(m, m.kind, back, now, note))
         for account_id in sorted(delta):
-            conn.execute(_GIVE_BACK, {"aid": account_id, "delta": delta[account_id],
-                                            "carry": carry[account_id]})
+            conn.execute(_GIVE_BACK, {"aid": account_id, "delta": delta[account_id], "carry": carry[account_id]})
         give_back(conn, returns)
 
     reserving = [i for i, m in enumerate(moves) if m.kind == "reserve"]
@@ -231,8 +295,16 @@ def apply_moves(conn: Connection, moves: list[Move]) -> list[Any]:
                 continue
             m = moves[i]
             ledger_rows.append(_row(m, "reserve", -m.cents, now))
-            opened.append({"request_id": m.request_id, "account_id": m.account_id, "api_key_id": m.api_key_id,
-                           "cents": m.cents, "counters": outcome, "created_at": now})
+            opened.append(
+                {
+                    "request_id": m.request_id,
+                    "account_id": m.account_id,
+                    "api_key_id": m.api_key_id,
+                    "cents": m.cents,
+                    "counters": outcome,
+                    "created_at": now,
+                }
+            )
     if opened:
         conn.execute(insert(open_reservations), opened)
     if ledger_rows:
@@ -259,8 +331,11 @@ def _reserve_for_account(conn: Connection, account_id: int, moves: list[Move], n
         outcomes = []
         for m in moves:
             out = limits_of(m)
-            if not isinstance(out, RunapiError) and m.cents > 0 and (conn.execute(
-                    _TAKE, {"aid": account_id, "cents": m.cents})).rowcount != 1:
+            if (
+                not isinstance(out, RunapiError)
+                and m.cents > 0
+                and (conn.execute(_TAKE, {"aid": account_id, "cents": m.cents})).rowcount != 1
+            ):
                 if out is not None:
                     assert counters is not None  # only counters charge limits
                     counters.uncharge(out, m.cents)
@@ -272,19 +347,29 @@ def _reserve_for_account(conn: Connection, account_id: int, moves: list[Move], n
 
 
 def _row(m: Move, kind: str, amount: int, now: float, note: str | None = None) -> dict[str, Any]:
-    return {"account_id": m.account_id, "api_key_id": m.api_key_id, "task_id": m.request_id, "kind": kind,
-            "model": m.model if kind == "reserve" else None,
-            "guardrail_id": m.guardrail_id if kind == "reserve" else None,
-            "member_guardrail_id": m.member_guardrail_id if kind == "reserve" else None,
-            "amount_cents": amount, "note": note if note is not None else m.note, "created_at": now}
+    return {
+        "account_id": m.account_id,
+        "api_key_id": m.api_key_id,
+        "task_id": m.request_id,
+        "kind": kind,
+        "model": m.model if kind == "reserve" else None,
+        "guardrail_id": m.guardrail_id if kind == "reserve" else None,
+        "member_guardrail_id": m.member_guardrail_id if kind == "reserve" else None,
+        "amount_cents": amount,
+        "note": note if note is not None else m.note,
+        "created_at": now,
+    }
 
 
 async def abandoned_reservations(db: Database, older_than: float, limit: int = 500) -> list[dict[str, Any]]:
     """Reservations still open after `older_than` seconds: their process died mid-call."""
     async with db.read() as conn:
-        rows = await conn.execute(select(open_reservations)
-                                  .where(open_reservations.c.created_at < time.time() - older_than)
-                                  .order_by(open_reservations.c.created_at).limit(limit))
+        rows = await conn.execute(
+            select(open_reservations)
+            .where(open_reservations.c.created_at < time.time() - older_than)
+            .order_by(open_reservations.c.created_at)
+            .limit(limit)
+        )
         return [dict(r) for r in rows.mappings()]
 
 
@@ -293,7 +378,12 @@ async def refund_abandoned(db: Database, batcher: LedgerBatcher, older_than: flo
     not charged for it). Returns how many were refunded here."""
     refunded = 0
     for r in await abandoned_reservations(db, older_than):
-        if await batcher.refund(r["account_id"], r["api_key_id"], r["request_id"], int(r["cents"]),
-                                note="abandoned: the serving process stopped mid-call"):
+        if await batcher.refund(
+            r["account_id"],
+            r["api_key_id"],
+            r["request_id"],
+            int(r["cents"]),
+            note="abandoned: the serving process stopped mid-call",
+        ):
             refunded += 1
     return refunded

@@ -22,8 +22,10 @@ from ..store.schema import accounts, ledger
 def credit(conn: Connection, account_id: int, cents: int, note: str | None = None) -> int:
     """Add (or, with a negative amount, remove) credits. Returns the new balance."""
     res = conn.execute(
-        update(accounts).where(accounts.c.id == account_id)
-        .values(balance_cents=accounts.c.balance_cents + cents).returning(accounts.c.balance_cents)
+        update(accounts)
+        .where(accounts.c.id == account_id)
+        .values(balance_cents=accounts.c.balance_cents + cents)
+        .returning(accounts.c.balance_cents)
     )
     balance: int = res.scalar_one()
     conn.execute(_ENTRY, _entry(account_id, "credit", cents, note=note))
@@ -32,37 +34,81 @@ def credit(conn: Connection, account_id: int, cents: int, note: str | None = Non
 
 # Built once, executed with parameters: the hot paths (every task created, every LLM call) then skip building
 # and cache-keying a statement per call.
-_TAKE = (update(accounts)
-         .where(accounts.c.id == bindparam("aid"), accounts.c.balance_cents >= bindparam("cents"))
-         .values(balance_cents=accounts.c.balance_cents - bindparam("cents")))
-_GIVE = (update(accounts).where(accounts.c.id == bindparam("aid"))
-         .values(balance_cents=accounts.c.balance_cents + bindparam("cents")))
+_TAKE = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("aid"), accounts.c.balance_cents >= bindparam("cents"))
+    .values(balance_cents=accounts.c.balance_cents - bindparam("cents"))
+)
+_GIVE = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("aid"))
+    .values(balance_cents=accounts.c.balance_cents + bindparam("cents"))
+)
 _ENTRY = insert(ledger)
 
 
-def _entry(account_id: int, kind: str, cents: int, *, api_key_id: str | None = None, task_id: str | None = None,
-           model: str | None = None, guardrail_id: str | None = None, member_guardrail_id: str | None = None,
-           note: str | None = None, at: float | None = None) -> dict[str, Any]:
-    return {"account_id": account_id, "api_key_id": api_key_id, "task_id": task_id, "kind": kind, "model": model,
-            "guardrail_id": guardrail_id, "member_guardrail_id": member_guardrail_id, "amount_cents": cents,
-            "note": note, "created_at": time.time() if at is None else at}
+def _entry(
+    account_id: int,
+    kind: str,
+    cents: int,
+    *,
+    api_key_id: str | None = None,
+    task_id: str | None = None,
+    model: str | None = None,
+    guardrail_id: str | None = None,
+    member_guardrail_id: str | None = None,
+    note: str | None = None,
+    at: float | None = None,
+) -> dict[str, Any]:
+    return {
+        "account_id": account_id,
+        "api_key_id": api_key_id,
+        "task_id": task_id,
+        "kind": kind,
+        "model": model,
+        "guardrail_id": guardrail_id,
+        "member_guardrail_id": member_guardrail_id,
+        "amount_cents": cents,
+        "note": note,
+        "created_at": time.time() if at is None else at,
+    }
 
 
-def reserve(conn: Connection, account_id: int, api_key_id: str | None, task_id: str, cents: int,
-                  model: str | None = None, guardrail_id: str | None = None,
-                  member_guardrail_id: str | None = None, at: float | None = None) -> None:
+def reserve(
+    conn: Connection,
+    account_id: int,
+    api_key_id: str | None,
+    task_id: str,
+    cents: int,
+    model: str | None = None,
+    guardrail_id: str | None = None,
+    member_guardrail_id: str | None = None,
+    at: float | None = None,
+) -> None:
     """Take `cents` from the balance for a task, or raise 402 if the balance cannot cover it. The spend
     counts against each guardrail in force (the key's and its member's). `at`: the time the reservation counts
     in (the window its limits were charged in; billing/limits.py)."""
     if cents > 0 and (conn.execute(_TAKE, {"aid": account_id, "cents": cents})).rowcount != 1:
         raise insufficient_credits()
-    conn.execute(_ENTRY, _entry(account_id, "reserve", -cents, api_key_id=api_key_id, task_id=task_id,
-                                      model=model, guardrail_id=guardrail_id,
-                                      member_guardrail_id=member_guardrail_id, at=at))
+    conn.execute(
+        _ENTRY,
+        _entry(
+            account_id,
+            "reserve",
+            -cents,
+            api_key_id=api_key_id,
+            task_id=task_id,
+            model=model,
+            guardrail_id=guardrail_id,
+            member_guardrail_id=member_guardrail_id,
+            at=at,
+        ),
+    )
 
 
-def settle(conn: Connection, account_id: int, api_key_id: str | None, task_id: str,
-                 reserved: int, charged: int) -> None:
+def settle(
+    conn: Connection, account_id: int, api_key_id: str | None, task_id: str, reserved: int, charged: int
+) -> None:
     """Finalise a completed task's charge; any unused part of the reservation goes back."""
     back = max(reserved - charged, 0)
     if back:
@@ -70,12 +116,12 @@ def settle(conn: Connection, account_id: int, api_key_id: str | None, task_id: s
     conn.execute(_ENTRY, _entry(account_id, "settle", back, api_key_id=api_key_id, task_id=task_id))
 
 
-def refund(conn: Connection, account_id: int, api_key_id: str | None, task_id: str,
-                 reserved: int, note: str | None = None) -> None:
+def refund(
+    conn: Connection, account_id: int, api_key_id: str | None, task_id: str, reserved: int, note: str | None = None
+) -> None:
     if reserved:
         conn.execute(_GIVE, {"aid": account_id, "cents": reserved})
-    conn.execute(_ENTRY, _entry(account_id, "refund", reserved, api_key_id=api_key_id, task_id=task_id,
-                                      note=note))
+    conn.execute(_ENTRY, _entry(account_id, "refund", reserved, api_key_id=api_key_id, task_id=task_id, note=note))
 
 
 def window_start(interval: str | None, now: float | None = None) -> float | None:
@@ -100,9 +146,15 @@ def utc_day_start(now: float | None = None) -> float:
     return start
 
 
-def spent_query(account_id: int, since: float | None, *, api_key_id: str | None = None,
-                guardrail_id: str | None = None, models: list[str] | tuple[str, ...] | None = None,
-                exclude_models: bool = False) -> Select[Any]:
+def spent_query(
+    account_id: int,
+    since: float | None,
+    *,
+    api_key_id: str | None = None,
+    guardrail_id: str | None = None,
+    models: list[str] | tuple[str, ...] | None = None,
+    exclude_models: bool = False,
+) -> Select[Any]:
     """The statement behind `spent_since` (also run synchronously, inside a write transaction, to derive a
     limit's counter: billing/limits.py)."""
     reserved = select(ledger.c.task_id).where(ledger.c.account_id == account_id, ledger.c.kind == "reserve")
@@ -111,26 +163,41 @@ def spent_query(account_id: int, since: float | None, *, api_key_id: str | None 
     if api_key_id is not None:
         reserved = reserved.where(ledger.c.api_key_id == api_key_id)
     if guardrail_id is not None:  # in force as the key's guardrail or as its member's
-        reserved = reserved.where(or_(ledger.c.guardrail_id == guardrail_id,
-                                      ledger.c.member_guardrail_id == guardrail_id))
+        reserved = reserved.where(
+            or_(ledger.c.guardrail_id == guardrail_id, ledger.c.member_guardrail_id == guardrail_id)
+        )
     if models is not None:
         in_scope = ledger.c.model.in_(list(models))
         reserved = reserved.where(~in_scope | ledger.c.model.is_(None) if exclude_models else in_scope)
     q = select(func.coalesce(func.sum(ledger.c.amount_cents), 0)).where(
-        ledger.c.account_id == account_id, ledger.c.kind != "credit")
+        ledger.c.account_id == account_id, ledger.c.kind != "credit"
+    )
     if since is not None or api_key_id is not None or guardrail_id is not None or models is not None:
         q = q.where(ledger.c.task_id.in_(reserved))
     return q
 
 
-async def spent_since(conn: AsyncConnection, account_id: int, since: float | None, *,
-                      api_key_id: str | None = None, guardrail_id: str | None = None,
-                      models: list[str] | None = None, exclude_models: bool = False) -> int:
+async def spent_since(
+    conn: AsyncConnection,
+    account_id: int,
+    since: float | None,
+    *,
+    api_key_id: str | None = None,
+    guardrail_id: str | None = None,
+    models: list[str] | None = None,
+    exclude_models: bool = False,
+) -> int:
     """Net spend of the tasks reserved since `since` (optionally of one key, one guardrail, or a model
     scope): each reservation less what settle/refund gave back, attributed to the reservation's time so a
     refund never makes a later window negative."""
-    q = spent_query(account_id, since, api_key_id=api_key_id, guardrail_id=guardrail_id, models=models,
-                    exclude_models=exclude_models)
+    q = spent_query(
+        account_id,
+        since,
+        api_key_id=api_key_id,
+        guardrail_id=guardrail_id,
+        models=models,
+        exclude_models=exclude_models,
+    )
     return -int((await conn.execute(q)).scalar_one())
 
 

@@ -48,8 +48,9 @@ def key_limits(key_id: str, cents: int | None, interval: str | None) -> tuple[Li
     """A key's own credit limit, if it has one."""
     if cents is None:
         return ()
-    return (Limit(f"key:{key_id}:{interval or 'all'}", interval, cents, "API key credit limit exceeded",
-                  api_key_id=key_id),)
+    return (
+        Limit(f"key:{key_id}:{interval or 'all'}", interval, cents, "API key credit limit exceeded", api_key_id=key_id),
+    )
 
 
 def budget_scope(guardrail_id: str, models: list[str], match_mode: str, interval: str | None) -> str:
@@ -70,15 +71,21 @@ def window_of(interval: str | None, now: float) -> float:
 
 
 _GET = select(spend_counters.c.version, spend_counters.c.spent_cents).where(
-    spend_counters.c.scope == bindparam("s"), spend_counters.c.window_start == bindparam("w"))
-_ADD = (update(spend_counters)
-        .where(spend_counters.c.scope == bindparam("s"), spend_counters.c.window_start == bindparam("w"))
-        .values(spent_cents=spend_counters.c.spent_cents + bindparam("c")))
-_RESET = (update(spend_counters)
-          .where(spend_counters.c.scope == bindparam("s"), spend_counters.c.window_start == bindparam("w"))
-          .values(spent_cents=bindparam("c"), version=bindparam("v")))
-_OLD_WINDOWS = delete(spend_counters).where(spend_counters.c.scope == bindparam("s"),
-                                            spend_counters.c.window_start < bindparam("w"))
+    spend_counters.c.scope == bindparam("s"), spend_counters.c.window_start == bindparam("w")
+)
+_ADD = (
+    update(spend_counters)
+    .where(spend_counters.c.scope == bindparam("s"), spend_counters.c.window_start == bindparam("w"))
+    .values(spent_cents=spend_counters.c.spent_cents + bindparam("c"))
+)
+_RESET = (
+    update(spend_counters)
+    .where(spend_counters.c.scope == bindparam("s"), spend_counters.c.window_start == bindparam("w"))
+    .values(spent_cents=bindparam("c"), version=bindparam("v"))
+)
+_OLD_WINDOWS = delete(spend_counters).where(
+    spend_counters.c.scope == bindparam("s"), spend_counters.c.window_start < bindparam("w")
+)
 _NEW = insert(spend_counters)
 
 
@@ -103,13 +110,30 @@ class Counters:
                 self._base[key] = int(row.spent_cents)
             else:
                 since = window_start(limit.interval, self.now)
-                spent = -int(self.conn.execute(spent_query(
-                    self.account_id, since, api_key_id=limit.api_key_id, guardrail_id=limit.guardrail_id,
-                    models=limit.models, exclude_models=limit.exclude_models)).scalar_one())
+                spent = -int(
+                    self.conn.execute(
+                        spent_query(
+                            self.account_id,
+                            since,
+                            api_key_id=limit.api_key_id,
+                            guardrail_id=limit.guardrail_id,
+                            models=limit.models,
+                            exclude_models=limit.exclude_models,
+                        )
+                    ).scalar_one()
+                )
                 if row is None:
                     self.conn.execute(_OLD_WINDOWS, params)  # past windows are never checked again
-                    self.conn.execute(_NEW, {"scope": key[0], "window_start": key[1], "account_id": self.account_id,
-                                             "version": limit.version, "spent_cents": spent})
+                    self.conn.execute(
+                        _NEW,
+                        {
+                            "scope": key[0],
+                            "window_start": key[1],
+                            "account_id": self.account_id,
+                            "version": limit.version,
+                            "spent_cents": spent,
+                        },
+                    )
                 else:
                     self.conn.execute(_RESET, {**params, "c": spent, "v": limit.version})
                 self._base[key] = spent
@@ -160,7 +184,6 @@ def charge(conn: Connection, account_id: int, limits: tuple[Limit, ...], cents: 
 
 def give_back(conn: Connection, returns: list[tuple[Charged | None, int]]) -> None:
     """Give `cents` back to the counters each finished reservation charged (negative: charge more)."""
-    rows = [{"s": s, "w": w, "c": -cents} for charged, cents in returns if charged and cents
-            for s, w in charged]
+    rows = [{"s": s, "w": w, "c": -cents} for charged, cents in returns if charged and cents for s, w in charged]
     if rows:
         conn.execute(_ADD, rows)

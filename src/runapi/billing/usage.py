@@ -46,9 +46,30 @@ MICRO = 1_000_000  # micro-cents per cent
 DAY_SECONDS = 86_400
 
 # A row is a tuple in the table's column order: the SQLite fast path hands the tuples to the driver as they are.
-COLUMNS = ("id", "account_id", "api_key_id", "kind", "ref", "request_id", "model", "family", "action", "provider",
-           "status", "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
-           "unit", "units", "cost_micro_cents", "charged_cents", "latency_ms", "created_at")
+COLUMNS = (
+    "id",
+    "account_id",
+    "api_key_id",
+    "kind",
+    "ref",
+    "request_id",
+    "model",
+    "family",
+    "action",
+    "provider",
+    "status",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "unit",
+    "units",
+    "cost_micro_cents",
+    "charged_cents",
+    "latency_ms",
+    "created_at",
+)
 if COLUMNS != tuple(c.name for c in usage_events.c):  # the schema changed and this module did not
     raise RuntimeError("billing/usage.py: COLUMNS is out of step with the usage_events table")
 Row = tuple[Any, ...]
@@ -81,13 +102,42 @@ class LlmUsage:
     reasoning_tokens: int = 0
 
 
-def llm_row(account_id: int, api_key_id: str | None, ref: str, usage: LlmUsage, *, completed: bool,
-            cost_micro_cents: int, charged_cents: int, at: float) -> Row:
+def llm_row(
+    account_id: int,
+    api_key_id: str | None,
+    ref: str,
+    usage: LlmUsage,
+    *,
+    completed: bool,
+    cost_micro_cents: int,
+    charged_cents: int,
+    at: float,
+) -> Row:
     """An LLM call's row (the batcher inserts a batch's rows together with `record_rows`)."""
-    return (new_id(), account_id, api_key_id, "llm", ref, _clip(usage.request_id, 128), _clip(usage.model, 100),
-            None, usage.action, _clip(usage.provider, 60), COMPLETED if completed else FAILED, usage.input_tokens,
-            usage.output_tokens, usage.cached_tokens, usage.cache_write_tokens, usage.reasoning_tokens, None, None,
-            cost_micro_cents, charged_cents, usage.latency_ms, at)
+    return (
+        new_id(),
+        account_id,
+        api_key_id,
+        "llm",
+        ref,
+        _clip(usage.request_id, 128),
+        _clip(usage.model, 100),
+        None,
+        usage.action,
+        _clip(usage.provider, 60),
+        COMPLETED if completed else FAILED,
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cached_tokens,
+        usage.cache_write_tokens,
+        usage.reasoning_tokens,
+        None,
+        None,
+        cost_micro_cents,
+        charged_cents,
+        usage.latency_ms,
+        at,
+    )
 
 
 def _clip(text: str | None, length: int) -> str | None:
@@ -108,17 +158,55 @@ def record_rows(conn: Connection, rows: list[Row]) -> None:
         conn.execute(_RECORD, [dict(zip(COLUMNS, row)) for row in rows])
 
 
-def record_task(conn: Connection, *, account_id: int, api_key_id: str | None, task_id: str, family: str,
-                action: str, model: str | None, provider: str | None, params: dict[str, Any], price_cents: int,
-                completed: bool, created_at: float, at: float) -> None:
+def record_task(
+    conn: Connection,
+    *,
+    account_id: int,
+    api_key_id: str | None,
+    task_id: str,
+    family: str,
+    action: str,
+    model: str | None,
+    provider: str | None,
+    params: dict[str, Any],
+    price_cents: int,
+    completed: bool,
+    created_at: float,
+    at: float,
+) -> None:
     """A finishing task's row, in its settle (completed: charged its price) or refund (failed: cost 0)
     transaction."""
     unit, units = task_units(family, action, model, params)
     charged = price_cents if completed else 0
-    record_rows(conn, [(
-        new_id(), account_id, api_key_id, "task", task_id, None, model, family, action, _clip(provider, 60),
-        COMPLETED if completed else FAILED, 0, 0, 0, 0, 0, _clip(unit, 60), units, charged * MICRO, charged,
-        max(round((at - created_at) * 1000), 0), at)])
+    record_rows(
+        conn,
+        [
+            (
+                new_id(),
+                account_id,
+                api_key_id,
+                "task",
+                task_id,
+                None,
+                model,
+                family,
+                action,
+                _clip(provider, 60),
+                COMPLETED if completed else FAILED,
+                0,
+                0,
+                0,
+                0,
+                0,
+                _clip(unit, 60),
+                units,
+                charged * MICRO,
+                charged,
+                max(round((at - created_at) * 1000), 0),
+                at,
+            )
+        ],
+    )
 
 
 def task_units(family: str, action: str, model: str | None, params: dict[str, Any]) -> tuple[str | None, float | None]:
@@ -157,8 +245,9 @@ class UsageScope:
         if self.api_key_id is not None:
             cond = cond & (usage_events.c.api_key_id == self.api_key_id)
         if self.membership_id is not None:
-            own_keys = select(api_keys.c.id).where(api_keys.c.account_id == self.account_id,
-                                                   api_keys.c.membership_id == self.membership_id)
+            own_keys = select(api_keys.c.id).where(
+                api_keys.c.account_id == self.account_id, api_keys.c.membership_id == self.membership_id
+            )
             cond = cond & usage_events.c.api_key_id.in_(own_keys)
         return cond
 
@@ -259,8 +348,15 @@ async def list_usage(db: Database, scope: UsageScope, filters: UsageFilter, page
     return UsagePage(tuple(UsageEvent.from_row(r) for r in found.rows), found.has_more)
 
 
-_SUMMED = ("input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
-           "cost_micro_cents", "charged_cents")
+_SUMMED = (
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_micro_cents",
+    "charged_cents",
+)
 
 
 async def summarize_usage(db: Database, scope: UsageScope, filters: UsageFilter, group_by: str) -> list[UsageGroup]:
@@ -271,11 +367,17 @@ async def summarize_usage(db: Database, scope: UsageScope, filters: UsageFilter,
     async with db.read() as conn:
         key = _day(conn, c.created_at) if group_by == "day" else c.model if group_by == "model" else c.api_key_id
         sums = [func.coalesce(func.sum(c[name]), 0).label(name) for name in _SUMMED]
-        query = (select(key.label("grp"), func.count().label("requests"),
-                        func.coalesce(func.sum(case((c.status == FAILED, 1), else_=0)), 0).label("failed"), *sums)
-                 .where(scope.condition(), *filters.conditions()).group_by(key))
-        query = query.order_by(key) if group_by == "day" else query.order_by(
-            func.sum(c.cost_micro_cents).desc(), key)
+        query = (
+            select(
+                key.label("grp"),
+                func.count().label("requests"),
+                func.coalesce(func.sum(case((c.status == FAILED, 1), else_=0)), 0).label("failed"),
+                *sums,
+            )
+            .where(scope.condition(), *filters.conditions())
+            .group_by(key)
+        )
+        query = query.order_by(key) if group_by == "day" else query.order_by(func.sum(c.cost_micro_cents).desc(), key)
         rows = (await conn.execute(query)).all()
     return [_group(r, group_by) for r in rows]
 
@@ -293,8 +395,9 @@ def _group(row: Any, group_by: str) -> UsageGroup:
     key = m["grp"]
     if group_by == "day" and key is not None:
         key = datetime.fromtimestamp(int(key) * DAY_SECONDS, tz=UTC).strftime("%Y-%m-%d")
-    return UsageGroup(key=key, requests=int(m["requests"]), failed=int(m["failed"]),
-                      **{name: int(m[name]) for name in _SUMMED})
+    return UsageGroup(
+        key=key, requests=int(m["requests"]), failed=int(m["failed"]), **{name: int(m[name]) for name in _SUMMED}
+    )
 
 
 def ids(events: Sequence[UsageEvent]) -> tuple[str | None, str | None]:

@@ -63,35 +63,76 @@ class CallbackDispatcher:
         # A task's callbacks (its stages, then its final one) go out in order: one waits while an earlier one
         # has not had its first attempt or is being sent. A failing earlier stage holds back none after it.
         earlier = aliased(cd)
-        waits = (select(earlier.c.id).where(
-            earlier.c.task_id == cd.c.task_id, earlier.c.seq < cd.c.seq, earlier.c.state == "pending",
-            or_(earlier.c.attempts == 0, earlier.c.lease_until >= now)).exists())
-        due = (select(cd.c.id, cd.c.account_id, cd.c.attempts)
-               .where(cd.c.state == "pending", cd.c.next_attempt_at <= now,
-                      or_(cd.c.lease_until.is_(None), cd.c.lease_until < now), ~waits,
-                      *([cd.c.account_id.not_in(full)] if full else []))
-               .order_by(cd.c.next_attempt_at).limit(limit * 2).with_for_update(skip_locked=True))
+        waits = (
+            select(earlier.c.id)
+            .where(
+                earlier.c.task_id == cd.c.task_id,
+                earlier.c.seq < cd.c.seq,
+                earlier.c.state == "pending",
+                or_(earlier.c.attempts == 0, earlier.c.lease_until >= now),
+            )
+            .exists()
+        )
+        due = (
+            select(cd.c.id, cd.c.account_id, cd.c.attempts)
+            .where(
+                cd.c.state == "pending",
+                cd.c.next_attempt_at <= now,
+                or_(cd.c.lease_until.is_(None), cd.c.lease_until < now),
+                ~waits,
+                *([cd.c.account_id.not_in(full)] if full else []),
+            )
+            .order_by(cd.c.next_attempt_at)
+            .limit(limit * 2)
+            .with_for_update(skip_locked=True)
+        )
         lease = now + s.callback_timeout_seconds + LEASE_MARGIN_SECONDS
         async with self.rt.db.write() as conn:
             candidates = (await conn.execute(due)).all()
             # The last attempt was cut short (a crash, or a lease lost mid-write): the cap is reached.
             spent = [c.id for c in candidates if c.attempts >= max_attempts]
             if spent:
-                await conn.execute(update(cd).where(cd.c.id.in_(spent)).values(
-                    state="failed", last_error=INTERRUPTED, lease_owner=None, lease_until=None))
+                await conn.execute(
+                    update(cd)
+                    .where(cd.c.id.in_(spent))
+                    .values(state="failed", last_error=INTERRUPTED, lease_owner=None, lease_until=None)
+                )
                 for _ in spent:
                     record_callback_attempt(False, will_retry=False)
             picked = self._round_robin([c for c in candidates if c.attempts < max_attempts], limit, share)
             if not picked:
                 return []
-            await conn.execute(update(cd).where(cd.c.id.in_(picked)).values(
-                attempts=cd.c.attempts + 1, lease_owner=self.owner, lease_until=lease))
-            rows = [dict(r) for r in (await conn.execute(
-                select(cd, accounts.c.callback_secret).join(accounts, accounts.c.id == cd.c.account_id)
-                .where(cd.c.id.in_(picked)))).mappings().all()]
-            await conn.execute(insert(callback_attempts), [
-                {"delivery_id": r["id"], "attempt": r["attempts"], "started_at": now, "duration_ms": 0,
-                 "status_code": None, "error": INTERRUPTED} for r in rows])
+            await conn.execute(
+                update(cd)
+                .where(cd.c.id.in_(picked))
+                .values(attempts=cd.c.attempts + 1, lease_owner=self.owner, lease_until=lease)
+            )
+            rows = [
+                dict(r)
+                for r in (
+                    await conn.execute(
+                        select(cd, accounts.c.callback_secret)
+                        .join(accounts, accounts.c.id == cd.c.account_id)
+                        .where(cd.c.id.in_(picked))
+                    )
+                )
+                .mappings()
+                .all()
+            ]
+            await conn.execute(
+                insert(callback_attempts),
+                [
+                    {
+                        "delivery_id": r["id"],
+                        "attempt": r["attempts"],
+                        "started_at": now,
+                        "duration_ms": 0,
+                        "status_code": None,
+                        "error": INTERRUPTED,
+                    }
+                    for r in rows
+                ],
+            )
         return rows
 
     def _round_robin(self, candidates: list[Any], limit: int, share: int) -> list[str]:
@@ -160,8 +201,9 @@ class CallbackDispatcher:
             # One deadline for the whole exchange: httpx's own timeouts are per read, and a receiver that
             # answers 200 and then drips its body would hold the slot (and outlive the lease) for ever.
             async with asyncio.timeout(s.callback_timeout_seconds):
-                async with self.http.stream("POST", d["url"], content=d["body"].encode(), headers=hdrs,
-                                            timeout=s.callback_timeout_seconds) as resp:
+                async with self.http.stream(
+                    "POST", d["url"], content=d["body"].encode(), headers=hdrs, timeout=s.callback_timeout_seconds
+                ) as resp:
                     status_code = resp.status_code
                     read = 0
                     async for chunk in resp.aiter_raw():
@@ -177,8 +219,12 @@ class CallbackDispatcher:
         duration_ms = int((time.time() - started) * 1000)
         delivered = error is None
         retries_left = attempt <= len(s.callback_retry_delays)
-        values: dict[str, Any] = {"last_status": status_code, "last_error": error,
-                                  "lease_owner": None, "lease_until": None}
+        values: dict[str, Any] = {
+            "last_status": status_code,
+            "last_error": error,
+            "lease_owner": None,
+            "lease_until": None,
+        }
         if delivered:
             values.update(state="delivered", delivered_at=time.time())
         elif retries_left:
@@ -188,12 +234,17 @@ class CallbackDispatcher:
         cd, ca = callback_deliveries, callback_attempts
         try:
             async with self.rt.db.write() as conn:
-                await conn.execute(update(ca).where(and_(ca.c.delivery_id == d["id"], ca.c.attempt == attempt))
-                                   .values(started_at=started, duration_ms=duration_ms, status_code=status_code,
-                                           error=error))
+                await conn.execute(
+                    update(ca)
+                    .where(and_(ca.c.delivery_id == d["id"], ca.c.attempt == attempt))
+                    .values(started_at=started, duration_ms=duration_ms, status_code=status_code, error=error)
+                )
                 # Only while this attempt still holds the lease (not one taken over after it ran out).
-                await conn.execute(update(cd).where(cd.c.id == d["id"], cd.c.lease_owner == self.owner,
-                                                    cd.c.attempts == attempt).values(**values))
+                await conn.execute(
+                    update(cd)
+                    .where(cd.c.id == d["id"], cd.c.lease_owner == self.owner, cd.c.attempts == attempt)
+                    .values(**values)
+                )
             record_callback_attempt(delivered, will_retry=retries_left)
         except Exception:
             log.exception("recording callback attempt %s/%s failed", d["id"], attempt)

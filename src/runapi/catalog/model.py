@@ -10,9 +10,30 @@ from .conditions import shown
 from .sandbox_schema import SandboxSpec, default_length, parse_sandbox
 
 PARAM_KEYS = (
-    "type", "items", "required", "required_when", "forbidden_when", "only_models", "enum", "default",
-    "min", "max", "min_length", "max_length", "min_items", "max_items", "format", "task_ref", "description",
-    "fields", "max_total_length", "default_when", "total_of", "record_ref", "effect", "reason",
+    "type",
+    "items",
+    "required",
+    "required_when",
+    "forbidden_when",
+    "only_models",
+    "enum",
+    "default",
+    "min",
+    "max",
+    "min_length",
+    "max_length",
+    "min_items",
+    "max_items",
+    "format",
+    "task_ref",
+    "description",
+    "fields",
+    "max_total_length",
+    "default_when",
+    "total_of",
+    "record_ref",
+    "effect",
+    "reason",
 )
 
 # Parameters the platform consumes itself, whatever the action (so no generator or upstream mapping reads them):
@@ -22,8 +43,21 @@ PLATFORM_PARAMS = {
     "model": "routing: picks the model spec, price and provider",
 }
 ACTION_KEYS = (
-    "summary", "result", "result_fields", "sync", "model_param", "default_model", "echo", "params", "rules",
-    "sandbox", "models", "examples", "status_extra", "stages", "result_extra",
+    "summary",
+    "result",
+    "result_fields",
+    "sync",
+    "model_param",
+    "default_model",
+    "echo",
+    "params",
+    "rules",
+    "sandbox",
+    "models",
+    "examples",
+    "status_extra",
+    "stages",
+    "result_extra",
 )
 MODEL_KEYS = ("description", "params", "sandbox", "price")
 
@@ -86,8 +120,9 @@ class Param:
 
 
 def _tuples(raw: dict[str, Any]) -> dict[str, Any]:
-    out = {k: tuple(v) if isinstance(v, list) and k in ("enum", "only_models", "task_ref") else v
-           for k, v in raw.items()}
+    out = {
+        k: tuple(v) if isinstance(v, list) and k in ("enum", "only_models", "task_ref") else v for k, v in raw.items()
+    }
     fields = raw.get("fields")
     if isinstance(fields, dict):
         out["fields"] = tuple(Param.from_dict(name, spec or {}) for name, spec in fields.items())
@@ -225,8 +260,10 @@ def _check_length_price(where: str, price: Price, params: dict[str, Param], sand
     if param.required or (param.default is not None and param.default_when is None):
         return  # the request always has a length
     if price.per_default != made[1]:
-        raise ValueError(f"{where}: price per {price.per} needs per_default: {made[1]:g} (the seconds the sandbox "
-                         f"makes without {price.per}), got {price.per_default}")
+        raise ValueError(
+            f"{where}: price per {price.per} needs per_default: {made[1]:g} (the seconds the sandbox "
+            f"makes without {price.per}), got {price.per_default}"
+        )
 
 
 def build_family(raw: dict[str, Any]) -> Family:
@@ -276,8 +313,10 @@ def build_family(raw: dict[str, Any]) -> Family:
             models=models,
             sandbox=action_sandbox,
             default_model=a.get("default_model"),
-            rules=tuple(Rule(when=r["if"], then=r["then"], message=r["message"], counterexample=r.get("counterexample"))
-                        for r in a.get("rules", [])),
+            rules=tuple(
+                Rule(when=r["if"], then=r["then"], message=r["message"], counterexample=r.get("counterexample"))
+                for r in a.get("rules", [])
+            ),
             sync=bool(a.get("sync", False)),
             echo=tuple(a.get("echo", ())),
             result_fields=tuple(a.get("result_fields", ("url",))),

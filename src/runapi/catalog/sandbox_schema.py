@@ -22,11 +22,32 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 __all__ = [
-    "GENERATOR_NAMES", "IMAGE_FORMATS", "VIDEO_RESOLUTIONS", "DialogueSpec", "ImageEditSpec", "ImageOptions",
-    "ImageSpec", "ImageUpscaleSpec", "IsolateAudioSpec", "MarkedSpec", "PlainSpec", "RemoveBackgroundSpec",
-    "SandboxSpec", "SoundSpec", "SpeechSpec", "SpeechToTextSpec", "SunoArtworkSpec", "SunoLyricsSpec",
-    "SunoMusicSpec", "SunoSoundSpec", "SunoValidationPhraseSpec", "VideoFromSourceSpec", "VideoOptions", "VideoSpec",
-    "default_length", "parse_sandbox",
+    "GENERATOR_NAMES",
+    "IMAGE_FORMATS",
+    "VIDEO_RESOLUTIONS",
+    "DialogueSpec",
+    "ImageEditSpec",
+    "ImageOptions",
+    "ImageSpec",
+    "ImageUpscaleSpec",
+    "IsolateAudioSpec",
+    "MarkedSpec",
+    "PlainSpec",
+    "RemoveBackgroundSpec",
+    "SandboxSpec",
+    "SoundSpec",
+    "SpeechSpec",
+    "SpeechToTextSpec",
+    "SunoArtworkSpec",
+    "SunoLyricsSpec",
+    "SunoMusicSpec",
+    "SunoSoundSpec",
+    "SunoValidationPhraseSpec",
+    "VideoFromSourceSpec",
+    "VideoOptions",
+    "VideoSpec",
+    "default_length",
+    "parse_sandbox",
 ]
 
 
@@ -281,20 +302,44 @@ class SunoValidationPhraseSpec(_Spec):
 class PlainSpec(_Spec):
     """Generators that take no keys: everything they do follows from the request."""
 
-    generator: Literal["suno_stems", "suno_wav", "suno_midi", "suno_video", "suno_boost_style",
-                       "suno_timestamped_lyrics", "suno_persona", "suno_replace_section", "suno_voice",
-                       "suno_check_voice"]
+    generator: Literal[
+        "suno_stems",
+        "suno_wav",
+        "suno_midi",
+        "suno_video",
+        "suno_boost_style",
+        "suno_timestamped_lyrics",
+        "suno_persona",
+        "suno_replace_section",
+        "suno_voice",
+        "suno_check_voice",
+    ]
 
 
 SandboxSpec = Annotated[
-    ImageSpec | ImageEditSpec | ImageUpscaleSpec | RemoveBackgroundSpec | VideoSpec | VideoFromSourceSpec
-    | SpeechSpec | DialogueSpec | SoundSpec | SpeechToTextSpec | IsolateAudioSpec | SunoMusicSpec | SunoSoundSpec
-    | SunoLyricsSpec | SunoArtworkSpec | SunoValidationPhraseSpec | PlainSpec,
+    ImageSpec
+    | ImageEditSpec
+    | ImageUpscaleSpec
+    | RemoveBackgroundSpec
+    | VideoSpec
+    | VideoFromSourceSpec
+    | SpeechSpec
+    | DialogueSpec
+    | SoundSpec
+    | SpeechToTextSpec
+    | IsolateAudioSpec
+    | SunoMusicSpec
+    | SunoSoundSpec
+    | SunoLyricsSpec
+    | SunoArtworkSpec
+    | SunoValidationPhraseSpec
+    | PlainSpec,
     Field(discriminator="generator"),
 ]
 _ADAPTER: TypeAdapter[SandboxSpec] = TypeAdapter(SandboxSpec)
 _BY_GENERATOR: dict[str, type[_Spec]] = {  # each member of the union, by every generator name it declares
-    name: cls for cls in get_args(get_args(SandboxSpec)[0])
+    name: cls
+    for cls in get_args(get_args(SandboxSpec)[0])
     for name in get_args(cls.model_fields["generator"].annotation)
 }
 GENERATOR_NAMES = frozenset(_BY_GENERATOR)

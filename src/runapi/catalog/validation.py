@@ -13,8 +13,12 @@ from .model import Action, ModelSpec, Param
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 JSON_TYPE_NAMES = {
-    "string": "a string", "integer": "an integer", "number": "a number",
-    "boolean": "a boolean", "array": "an array", "object": "an object",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "array": "an array",
+    "object": "an object",
 }
 
 
@@ -28,7 +32,9 @@ def _type_ok(kind: str | None, value: Any) -> bool:
     if kind == "string":
         return isinstance(value, str)
     if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool) or (isinstance(value, float) and value.is_integer())
+        return (
+            isinstance(value, int) and not isinstance(value, bool) or (isinstance(value, float) and value.is_integer())
+        )
     if kind == "number":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind == "boolean":
@@ -61,8 +67,10 @@ def _check_scalar(p: Param, name: str, value: Any, model_id: str | None) -> Any:
     if kind == "integer" and isinstance(value, float):
         value = int(value)
     if kind == "integer" and not INT64_MIN <= value <= INT64_MAX:  # params without a documented range
-        raise invalid(f"{name} must be at {'most' if value > 0 else 'least'} {INT64_MAX if value > 0 else INT64_MIN}"
-                      f" (got {value})")
+        raise invalid(
+            f"{name} must be at {'most' if value > 0 else 'least'} {INT64_MAX if value > 0 else INT64_MIN}"
+            f" (got {value})"
+        )
     if p.enum is not None and name == p.name and value not in p.enum:
         suffix = f" for model {model_id}" if model_id and p.name != "model" else ""
         raise invalid(f"Invalid value for {name}: {value!r}. Allowed values{suffix}: {_allowed(p.enum)}")

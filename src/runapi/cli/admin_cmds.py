@@ -30,7 +30,8 @@ def _database(settings: Settings, create: bool) -> str:
     if path and path != ":memory:" and not Path(path).exists() and not create:
         raise click.ClickException(
             f"no database at {path}: run this where the server runs, or set RUNAPI_DATA_DIR or "
-            "RUNAPI_DATABASE_URL to its database; pass `runapi admin --create ...` to start a new one")
+            "RUNAPI_DATABASE_URL to its database; pass `runapi admin --create ...` to start a new one"
+        )
     return url
 
 
@@ -98,18 +99,29 @@ def create_key(account_id: int, management: bool, name: str | None) -> None:
 @click.option("--account", "account_id", type=ACCOUNT, required=True)
 @click.option("--email", required=True, help="The user (created if new).")
 @click.option("--name", default=None)
-@click.option("--role", type=click.Choice(ops.ROLES), default="member", show_default=True,
-              help="member: manages only their own keys, under the admins' guardrails.")
+@click.option(
+    "--role",
+    type=click.Choice(ops.ROLES),
+    default="member",
+    show_default=True,
+    help="member: manages only their own keys, under the admins' guardrails.",
+)
 @click.option("--no-key", is_flag=True, help="Do not mint a management key for the member.")
 def add_member(account_id: int, email: str, name: str | None, role: str, no_key: bool) -> None:
     """Add a member to an account; prints their management key once."""
+
     async def go(db: Database) -> dict[str, Any]:
         if no_key:
             member, key = await ops.add_member(db, account_id, email, name, role), None
         else:  # the member and their key in one transaction
             member, key = await ops.add_member_with_key(db, account_id, email, name, role)
-        out = {"membership_id": member["id"], "account_id": account_id, "user_id": member["user_id"],
-               "email": member["email"], "role": role}
+        out = {
+            "membership_id": member["id"],
+            "account_id": account_id,
+            "user_id": member["user_id"],
+            "email": member["email"],
+            "role": role,
+        }
         if key is not None:
             out.update(management_key=key.token, management_key_id=key.id)
         return out
@@ -148,9 +160,12 @@ def _read_password(from_stdin: bool) -> str:
 @admin.command("set-password")
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
-@click.option("--operator/--no-operator", default=None,
-              help="Also make the user the instance's operator (the console's operator view: every account, "
-                   "add credits, upstreams, queue), or take that away. Unchanged when not given.")
+@click.option(
+    "--operator/--no-operator",
+    default=None,
+    help="Also make the user the instance's operator (the console's operator view: every account, "
+    "add credits, upstreams, queue), or take that away. Unchanged when not given.",
+)
 def set_password(email: str, password_stdin: bool, operator: bool | None) -> None:
     """Set the web console password of a user (a member of some account), prompting twice."""
     password = _read_password(password_stdin)
@@ -174,8 +189,11 @@ def _console_url(settings: Settings, given: str | None) -> str:
 
 @admin.command("login-link")
 @click.argument("email")
-@click.option("--base-url", default=None,
-              help="Where the console is reached (default RUNAPI_PUBLIC_URL, else http://RUNAPI_HOST:RUNAPI_PORT).")
+@click.option(
+    "--base-url",
+    default=None,
+    help="Where the console is reached (default RUNAPI_PUBLIC_URL, else http://RUNAPI_HOST:RUNAPI_PORT).",
+)
 def login_link(email: str, base_url: str | None) -> None:
     """Print a one-time web console sign-in link for a user (valid 15 minutes, single use)."""
     settings = Settings()

@@ -39,10 +39,16 @@ def _action_command(action: Action) -> click.Command:
         run_task(action.family, action.name, body, wait, interval, api_key)
 
     params: list[click.Parameter] = [_option(p) for p in action.params.values()]
-    params += [click.Option(["--wait"], is_flag=True, help="Poll until the task completes or fails."),
-               click.Option(["--interval"], type=float, default=2.0, help="Seconds between polls.")]
-    cmd = click.Command(action.name.replace("_", "-"), callback=callback, params=params,
-                        help=action.summary or f"{action.family} {action.name}")
+    params += [
+        click.Option(["--wait"], is_flag=True, help="Poll until the task completes or fails."),
+        click.Option(["--interval"], type=float, default=2.0, help="Seconds between polls."),
+    ]
+    cmd = click.Command(
+        action.name.replace("_", "-"),
+        callback=callback,
+        params=params,
+        help=action.summary or f"{action.family} {action.name}",
+    )
     return api_key_option(cmd)
 
 

@@ -104,8 +104,7 @@ def tasks() -> None:
     """Create and inspect tasks on any catalog endpoint."""
 
 
-def run_task(family: str, action: str, body: dict[str, Any], wait: bool, interval: float,
-             api_key: str | None) -> None:
+def run_task(family: str, action: str, body: dict[str, Any], wait: bool, interval: float, api_key: str | None) -> None:
     """POST a task, print the answer; with wait, poll until it is no longer processing."""
     with _client(api_key) as c:
         resp = c.post(f"/api/v1/{family}/{action}", json=body)
@@ -131,8 +130,15 @@ def run_task(family: str, action: str, body: dict[str, Any], wait: bool, interva
 @click.option("--wait", is_flag=True, help="Poll until the task completes or fails.")
 @click.option("--interval", type=float, default=2.0)
 @api_key_option
-def create(family: str, action: str, pairs: tuple[str, ...], raw_json: str | None, wait: bool,
-           interval: float, api_key: str | None) -> None:
+def create(
+    family: str,
+    action: str,
+    pairs: tuple[str, ...],
+    raw_json: str | None,
+    wait: bool,
+    interval: float,
+    api_key: str | None,
+) -> None:
     run_task(family, action, _params(pairs, raw_json), wait, interval, api_key)
 
 

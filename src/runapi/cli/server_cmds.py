@@ -65,10 +65,21 @@ LOG_LEVEL_ENV = "RUNAPI_SERVE_LOG_LEVEL"  # hands --log-level to the processes o
 @click.command()
 @click.option("--host", default=None, help="Bind address (RUNAPI_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (RUNAPI_PORT, default 8000).")
-@click.option("--workers", "processes", type=click.IntRange(min=1), default=1, show_default=True,
-              help="API processes sharing the port (uvicorn workers; one that dies is replaced).")
-@click.option("--no-task-workers", "--no-workers", "no_task_workers", is_flag=True,
-              help="Serve the API only; run `runapi worker` (on this node or others) for tasks and callbacks.")
+@click.option(
+    "--workers",
+    "processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="API processes sharing the port (uvicorn workers; one that dies is replaced).",
+)
+@click.option(
+    "--no-task-workers",
+    "--no-workers",
+    "no_task_workers",
+    is_flag=True,
+    help="Serve the API only; run `runapi worker` (on this node or others) for tasks and callbacks.",
+)
 @click.option("--log-level", default="info")
 def serve(host: str | None, port: int | None, processes: int, no_task_workers: bool, log_level: str) -> None:
     """Run the API server (with in-process task and callback workers unless --no-task-workers)."""
@@ -85,8 +96,13 @@ def serve(host: str | None, port: int | None, processes: int, no_task_workers: b
         os.environ["RUNAPI_PORT"] = str(port)
     settings = load_settings()
     setup_logging(settings, log_level)
-    where = {"host": settings.host, "port": settings.port, "log_level": log_level,
-             **UVICORN_LOGGING, **uvicorn_options(settings, processes)}
+    where = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": log_level,
+        **UVICORN_LOGGING,
+        **uvicorn_options(settings, processes),
+    }
     if processes == 1:
         uvicorn.run(create_app(settings), **where)
         return
@@ -94,7 +110,9 @@ def serve(host: str | None, port: int | None, processes: int, no_task_workers: b
         # Measured: 2 processes on one SQLite file serve fewer LLM calls than 1 (they queue on its file lock).
         logging.getLogger("runapi").warning(
             "--workers %d on SQLite: the processes share one database file and take turns writing to it; "
-            "for more throughput use PostgreSQL (RUNAPI_DATABASE_URL)", processes)
+            "for more throughput use PostgreSQL (RUNAPI_DATABASE_URL)",
+            processes,
+        )
     os.environ[LOG_LEVEL_ENV] = log_level
     share_metrics_between_processes()  # /metrics in any process then counts all of them
     uvicorn.run("runapi.cli.server_cmds:app_from_environment", factory=True, workers=processes, **where)
@@ -118,8 +136,12 @@ def setup_logging(settings: Settings, level: str) -> None:
 
 @click.command()
 @click.option("--log-level", default="info")
-@click.option("--metrics-port", type=int, default=None,
-              help="Serve this worker's Prometheus metrics on this port (the API serves its own at /metrics).")
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve this worker's Prometheus metrics on this port (the API serves its own at /metrics).",
+)
 def worker(log_level: str, metrics_port: int | None) -> None:
     """Run task and callback workers without the API."""
     from ..services import build_services

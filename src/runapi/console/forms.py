@@ -147,11 +147,22 @@ def field_for(p: Param, model_id: str | None) -> FormField:
     if kind in (Kind.URL_LIST, Kind.TEXT_LIST) and isinstance(p.default, list):
         default = "\n".join(_text(v) for v in p.default)
     return FormField(
-        name=p.name, label=_label(p.name), kind=kind, type=p.type, required=p.required,
-        description=p.description, hint=_hint(p, model_id), default=default, options=options,
-        min=p.min, max=p.max, step=("1" if p.type == "integer" else "any") if kind is Kind.NUMBER else None,
+        name=p.name,
+        label=_label(p.name),
+        kind=kind,
+        type=p.type,
+        required=p.required,
+        description=p.description,
+        hint=_hint(p, model_id),
+        default=default,
+        options=options,
+        min=p.min,
+        max=p.max,
+        step=("1" if p.type == "integer" else "any") if kind is Kind.NUMBER else None,
         max_length=p.max_length if kind in (Kind.TEXT, Kind.TEXTAREA) else None,
-        max_items=p.max_items, accept=_accept(p.name) if kind in (Kind.URL, Kind.URL_LIST) else None)
+        max_items=p.max_items,
+        accept=_accept(p.name) if kind in (Kind.URL, Kind.URL_LIST) else None,
+    )
 
 
 def fields_for(action: Action, model: ModelSpec | None) -> list[FormField]:
@@ -159,8 +170,11 @@ def fields_for(action: Action, model: ModelSpec | None) -> list[FormField]:
     required ones first, in catalog order otherwise."""
     params = model.params if model else action.params
     model_id = model.id if model else None
-    shown = [p for p in params.values()
-             if p.name not in HIDDEN_PARAMS and (p.only_models is None or model_id in p.only_models)]
+    shown = [
+        p
+        for p in params.values()
+        if p.name not in HIDDEN_PARAMS and (p.only_models is None or model_id in p.only_models)
+    ]
     shown.sort(key=lambda p: not p.required)  # (stable: catalog order within each group)
     return [field_for(p, model_id) for p in shown]
 
@@ -172,8 +186,9 @@ def _number(f: FormField, raw: str) -> int | float:
     try:
         number = float(raw)
     except ValueError:
-        raise InvalidInput(f"Invalid type for {f.name}: expected {'an integer' if f.type == 'integer' else 'a number'}")\
-            from None
+        raise InvalidInput(
+            f"Invalid type for {f.name}: expected {'an integer' if f.type == 'integer' else 'a number'}"
+        ) from None
     if f.type == "integer":
         if not number.is_integer():
             raise InvalidInput(f"Invalid type for {f.name}: expected an integer")
@@ -194,8 +209,12 @@ def _lines(raw: str) -> list[str]:
     return [line.strip() for line in raw.splitlines() if line.strip()]
 
 
-def body_from_form(fields: list[FormField], form: Mapping[str, Any], uploaded: Mapping[str, list[str]],
-                   enums: Mapping[str, tuple[Any, ...] | None]) -> dict[str, Any]:
+def body_from_form(
+    fields: list[FormField],
+    form: Mapping[str, Any],
+    uploaded: Mapping[str, list[str]],
+    enums: Mapping[str, tuple[Any, ...] | None],
+) -> dict[str, Any]:
     """The JSON body the form stands for. Blank fields are left out (the catalog's defaults apply); `uploaded`
     holds, per parameter, the URLs of the files uploaded for it; `enums` each parameter's allowed values."""
     body: dict[str, Any] = {}

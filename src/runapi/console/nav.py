@@ -37,5 +37,8 @@ class NavItem:
 
 
 def nav_for(viewer: Viewer, path: str) -> list[NavItem]:
-    return [NavItem(e.path, e.label, path == e.path or path.startswith(e.path + "/"))
-            for e in NAV if viewer.is_operator or not e.operator_only]
+    return [
+        NavItem(e.path, e.label, path == e.path or path.startswith(e.path + "/"))
+        for e in NAV
+        if viewer.is_operator or not e.operator_only
+    ]

@@ -33,8 +33,9 @@ def cookie_secure(request: Request) -> bool:
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
-    response.set_cookie(name, value, max_age=max_age, path=COOKIE_PATH, secure=cookie_secure(request),
-                        httponly=True, samesite="lax")
+    response.set_cookie(
+        name, value, max_age=max_age, path=COOKIE_PATH, secure=cookie_secure(request), httponly=True, samesite="lax"
+    )
 
 
 def clear_cookie(request: Request, response: Response, name: str) -> None:
@@ -87,9 +88,17 @@ class Viewer:
         """The member as the management services see a management key of theirs: the same role, the same
         rules (auth/keys.py, policy/guardrail_store.py decide what a member may do, for both doors)."""
         s = self.session
-        return Principal(key_id=f"console:{s.id}", account_id=s.account_id, membership_id=s.membership_id,
-                         user_id=s.user_id, role=s.role, kind="management", allowed_models=None,
-                         credit_limit_cents=None, credit_limit_reset_interval=None)
+        return Principal(
+            key_id=f"console:{s.id}",
+            account_id=s.account_id,
+            membership_id=s.membership_id,
+            user_id=s.user_id,
+            role=s.role,
+            kind="management",
+            allowed_models=None,
+            credit_limit_cents=None,
+            credit_limit_reset_interval=None,
+        )
 
 
 def viewer_for(request: Request, session: ConsoleSession) -> Viewer:

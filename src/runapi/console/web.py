@@ -73,10 +73,16 @@ async def submitted_csrf(request: Request) -> str | None:
     return None
 
 
-async def render(request: Request, template: str, viewer: Viewer | None, status: int = 200,
-                 **context: Any) -> HTMLResponse:
-    base: dict[str, Any] = {"viewer": viewer, "request_path": request.url.path, "nav": [], "memberships": [],
-                            "htmx": is_htmx(request)}
+async def render(
+    request: Request, template: str, viewer: Viewer | None, status: int = 200, **context: Any
+) -> HTMLResponse:
+    base: dict[str, Any] = {
+        "viewer": viewer,
+        "request_path": request.url.path,
+        "nav": [],
+        "memberships": [],
+        "htmx": is_htmx(request),
+    }
     if viewer is not None:
         base["nav"] = nav_for(viewer, request.url.path)
         if not is_htmx(request):  # (partials have no header to switch accounts in)
@@ -108,8 +114,13 @@ def page(handler: Handler, *, operator: bool = False) -> Endpoint:
             return to_sign_in(request)
         viewer = viewer_for(request, session)
         if request.method == "POST" and not csrf.matches(viewer.csrf_token, await submitted_csrf(request)):
-            return await error_page(request, viewer, 403, "This form has expired or did not come from this "
-                                                          "console (CSRF check failed). Reload the page and retry.")
+            return await error_page(
+                request,
+                viewer,
+                403,
+                "This form has expired or did not come from this "
+                "console (CSRF check failed). Reload the page and retry.",
+            )
         if operator and not viewer.is_operator:
             return await error_page(request, viewer, 403, "Only the instance operator can open this page.")
         try:

@@ -44,11 +44,14 @@ class RedisCoordinator(Coordinator):
         return f"{self.prefix}:{name}"
 
     async def start(self) -> None:
-        self._client = aioredis.Redis.from_url(self.url, decode_responses=True, health_check_interval=10,
-                                               socket_connect_timeout=5, socket_keepalive=True)
+        self._client = aioredis.Redis.from_url(
+            self.url, decode_responses=True, health_check_interval=10, socket_connect_timeout=5, socket_keepalive=True
+        )
         self._outbox = asyncio.Queue()
-        self._tasks = [asyncio.create_task(self._listen(), name="coord-listen"),
-                       asyncio.create_task(self._sender(), name="coord-send")]
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="coord-listen"),
+            asyncio.create_task(self._sender(), name="coord-send"),
+        ]
         try:  # signals sent just after start-up must not be missed
             await asyncio.wait_for(self._subscribed.wait(), timeout=10)
         except TimeoutError:
@@ -102,7 +105,7 @@ class RedisCoordinator(Coordinator):
                 for item in batch:
                     if item[0] == "inval" and now - item[2] < INVALIDATION_RETRY_SECONDS:
                         self._outbox.put_nowait(item)
-                await asyncio.sleep(min(0.1 * 2 ** failures, 2.0))
+                await asyncio.sleep(min(0.1 * 2**failures, 2.0))
 
     async def _listen(self) -> None:
         assert self._client is not None

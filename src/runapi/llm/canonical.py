@@ -35,10 +35,13 @@ class ChatRequest:
 
     def uses_cache(self) -> bool:
         """Whether any cache breakpoint was asked for (cache writes cost more than input: reserve for them)."""
+
         def marked(items: Any) -> bool:
             return isinstance(items, list) and any(isinstance(x, dict) and "cache_control" in x for x in items)
+
         return marked(self.tools) or any(
-            "cache_control" in m or marked(m.get("content")) or marked(m.get("tool_calls")) for m in self.messages)
+            "cache_control" in m or marked(m.get("content")) or marked(m.get("tool_calls")) for m in self.messages
+        )
 
     def wants_reasoning(self) -> bool:
         """Whether the request turns thinking on (a model may still think without being asked)."""

@@ -60,13 +60,19 @@ class LlmModel:
     def write_1h(self) -> int:
         return self.input if self.cache_write_1h is None else self.cache_write_1h
 
-    def cost_micro_cents(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0,
-                         written_5m: int = 0, written_1h: int = 0) -> int:
+    def cost_micro_cents(
+        self, input_tokens: int, output_tokens: int, cached_tokens: int = 0, written_5m: int = 0, written_1h: int = 0
+    ) -> int:
         """Exact cost in millionths of a cent (tokens × cents-per-million); cache reads and writes (part of
         input_tokens) at their own prices."""
         fresh = max(input_tokens - cached_tokens - written_5m - written_1h, 0)
-        return (fresh * self.input + cached_tokens * self.cache_read + written_5m * self.write_5m
-                + written_1h * self.write_1h + output_tokens * self.output)
+        return (
+            fresh * self.input
+            + cached_tokens * self.cache_read
+            + written_5m * self.write_5m
+            + written_1h * self.write_1h
+            + output_tokens * self.output
+        )
 
     def cost_cents(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> int:
         return math.ceil(self.cost_micro_cents(input_tokens, output_tokens, cached_tokens) / 1_000_000)

@@ -26,7 +26,11 @@ from .upstream_common import LlmDeployment, TokenCounter, Upstream, new_http_cli
 
 log = logging.getLogger("runapi.llm")
 MAX_RETRY_AFTER_WAIT = 2.0  # a 429 with a short Retry-After on the last deployment is waited out once
-ADAPTERS: dict[str, Callable[[LlmDeployment, aiohttp.ClientSession], Upstream]] = {"openai": OpenAICompatible, "anthropic": AnthropicMessages, "gemini": GeminiApi}
+ADAPTERS: dict[str, Callable[[LlmDeployment, aiohttp.ClientSession], Upstream]] = {
+    "openai": OpenAICompatible,
+    "anthropic": AnthropicMessages,
+    "gemini": GeminiApi,
+}
 PROVIDER_HEADER = "X-RunAPI-Provider"  # "sandbox" on the sandbox's answers
 
 
@@ -46,8 +50,12 @@ class LlmRouter:
     """The configured deployments' adapters, built once at start-up (a bad RUNAPI_LLM_UPSTREAMS fails there, not
     at the first call), all sharing one pooled HTTP client; and whether the sandbox may stand in."""
 
-    def __init__(self, deployments: list[LlmDeployment], sandbox_fallback: bool = False,
-                 http: aiohttp.ClientSession | None = None):
+    def __init__(
+        self,
+        deployments: list[LlmDeployment],
+        sandbox_fallback: bool = False,
+        http: aiohttp.ClientSession | None = None,
+    ):
         self.sandbox_fallback = sandbox_fallback
         self.http = http if http is not None or not deployments else new_http_client()
         self.chain: list[Upstream] = [ADAPTERS[d.protocol](d, self.http) for d in deployments] if self.http else []
@@ -76,8 +84,10 @@ class LlmRouter:
         if kind == "chat" and self.deployments(model):
             return False
         if self.chain and not self.sandbox_fallback:
-            raise Unavailable(f"No upstream is configured for model {model} (RUNAPI_LLM_UPSTREAMS); this server "
-                              "does not answer it from the sandbox unless RUNAPI_SANDBOX_FALLBACK=true")
+            raise Unavailable(
+                f"No upstream is configured for model {model} (RUNAPI_LLM_UPSTREAMS); this server "
+                "does not answer it from the sandbox unless RUNAPI_SANDBOX_FALLBACK=true"
+            )
         return True
 
     def _chain(self, model: str, barred: Collection[str]) -> list[Upstream]:
@@ -111,7 +121,6 @@ class LlmRouter:
         assert last is not None  # the chain is not empty
         raise _failed(last) from last
 
-
     async def count_tokens(self, req: ChatRequest, barred: Collection[str] = ()) -> int | None:
         """The input tokens the first deployment that can count (Anthropic, Gemini) says `req` has; None when no
         deployment can (the caller falls back to the estimate). A refusal of the request itself is the client's."""
@@ -126,7 +135,6 @@ class LlmRouter:
                 if not exc.retryable:
                     raise _failed(exc) from exc
         return None
-
 
     async def stream(self, req: ChatRequest, barred: Collection[str] = ()) -> AsyncGenerator[Delta, None]:
         """Falls back between deployments until one produces its first delta; after that it is committed."""

@@ -87,8 +87,9 @@ def _json_reply(req: ChatRequest, text: str) -> str | None:
     fmt = req.response_format if isinstance(req.response_format, dict) else {}
     if fmt.get("type") == "json_schema":
         schema = (fmt.get("json_schema") or {}).get("schema") if isinstance(fmt.get("json_schema"), dict) else None
-        return json.dumps(_example(schema if isinstance(schema, dict) else {"type": "object"}, "sandbox"),
-                          ensure_ascii=False)
+        return json.dumps(
+            _example(schema if isinstance(schema, dict) else {"type": "object"}, "sandbox"), ensure_ascii=False
+        )
     if fmt.get("type") == "json_object":
         return json.dumps({"reply": text}, ensure_ascii=False)
     return None
@@ -131,8 +132,9 @@ def _one(req: ChatRequest, index: int) -> ChatResult:
         words = re.findall(r"\w+", _said(last.get("content")))
         args = _example(fn.get("parameters") or {"type": "object"}, words[-1] if words else "sandbox")
         call = ToolCall(id=f"call_{digest[:24]}", name=fn["name"], arguments=json.dumps(args, ensure_ascii=False))
-        usage = Usage(input_tokens, text_tokens(call.name + call.arguments) + thought_tokens,
-                      reasoning_tokens=thought_tokens)
+        usage = Usage(
+            input_tokens, text_tokens(call.name + call.arguments) + thought_tokens, reasoning_tokens=thought_tokens
+        )
         return ChatResult(text="", tool_calls=[call], finish_reason="tool_calls", usage=usage, reasoning=reasoning)
     if last.get("role") == "tool":
         text = f"The tool returned: {_said(last.get('content'))[:400]}"
@@ -162,7 +164,7 @@ async def stream(req: ChatRequest) -> AsyncGenerator[Delta, None]:
             args = call.arguments
             step = max(1, math.ceil(len(args) / 3))
             for j in range(0, len(args), step):
-                yield Delta(tool_call=ToolCall(call.id, call.name, args[j:j + step]), tool_index=i, choice=c)
+                yield Delta(tool_call=ToolCall(call.id, call.name, args[j : j + step]), tool_index=i, choice=c)
         for piece in re.findall(r"\S+\s*|\s+", result.text):
             yield Delta(text=piece, choice=c)
         if c:  # the last delta (choice 0's end) carries the usage of all choices

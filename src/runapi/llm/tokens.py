@@ -56,5 +56,6 @@ def messages_tokens(messages: list[dict[str, Any]], tools: list[Any] | None = No
             total += text_tokens(str(fn.get("name", ""))) + text_tokens(str(fn.get("arguments", "")))
     if tools:
         import json
+
         total += text_tokens(json.dumps(tools))
     return total

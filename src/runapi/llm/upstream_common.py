@@ -37,8 +37,9 @@ class LlmDeployment:
             raise ValueError(f"llm_upstreams: unknown field(s) {unknown} in deployment {raw.get('name')!r}")
         d = cls(**raw)
         if d.protocol not in PROTOCOLS:
-            raise ValueError(f"llm_upstreams: deployment {d.name!r} has protocol {d.protocol!r}; "
-                             f"use one of {', '.join(PROTOCOLS)}")
+            raise ValueError(
+                f"llm_upstreams: deployment {d.name!r} has protocol {d.protocol!r}; use one of {', '.join(PROTOCOLS)}"
+            )
         return d
 
     def serves(self, model: str) -> bool:
@@ -72,8 +73,9 @@ def new_http_client() -> aiohttp.ClientSession:
     """The pooled client every deployment shares. aiohttp, not httpx: on this path httpx costs about 1 ms of
     CPU per call (its pool scans every connection per request) against aiohttp's 0.07 ms, measured with
     bench/llm_gateway.py's upstream."""
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=500, ttl_dns_cache=300),
-                                 auto_decompress=True, raise_for_status=False)
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=500, ttl_dns_cache=300), auto_decompress=True, raise_for_status=False
+    )
 
 
 def _retry_after(resp: aiohttp.ClientResponse) -> float | None:
@@ -102,19 +104,25 @@ async def raise_for_status(resp: aiohttp.ClientResponse) -> None:
     if resp.status < 400:
         return
     body = (await resp.content.read(8192)).decode("utf-8", "replace")[:2000]
-    raise UpstreamError(_error_message(body, resp.status)[:500], resp.status,
-                        retryable_status(resp.status), _retry_after(resp))
+    raise UpstreamError(
+        _error_message(body, resp.status)[:500], resp.status, retryable_status(resp.status), _retry_after(resp)
+    )
 
 
 _CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 _JSON = {"content-type": "application/json"}
 
 
-async def post_json(http: aiohttp.ClientSession, d: LlmDeployment, url: str, body: dict[str, Any],
-                    headers: dict[str, str]) -> dict[str, Any]:
+async def post_json(
+    http: aiohttp.ClientSession, d: LlmDeployment, url: str, body: dict[str, Any], headers: dict[str, str]
+) -> dict[str, Any]:
     try:
-        async with http.post(url, data=orjson.dumps(body), headers={**_JSON, **headers},
-                             timeout=aiohttp.ClientTimeout(total=d.timeout_seconds)) as resp:
+        async with http.post(
+            url,
+            data=orjson.dumps(body),
+            headers={**_JSON, **headers},
+            timeout=aiohttp.ClientTimeout(total=d.timeout_seconds),
+        ) as resp:
             await raise_for_status(resp)
             raw = await resp.read()
             status = resp.status
@@ -130,8 +138,9 @@ async def post_json(http: aiohttp.ClientSession, d: LlmDeployment, url: str, bod
 
 
 @asynccontextmanager
-async def open_stream(http: aiohttp.ClientSession, d: LlmDeployment, url: str, body: dict[str, Any],
-                      headers: dict[str, str]) -> AsyncIterator[aiohttp.ClientResponse]:
+async def open_stream(
+    http: aiohttp.ClientSession, d: LlmDeployment, url: str, body: dict[str, Any], headers: dict[str, str]
+) -> AsyncIterator[aiohttp.ClientResponse]:
     """A streamed POST whose connection and HTTP errors are UpstreamError (so the router can fall back). The
     timeout bounds the wait for each chunk, not the whole stream (answers may stream for minutes)."""
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=d.timeout_seconds)

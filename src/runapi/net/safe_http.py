@@ -105,9 +105,14 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         self.policy = policy
         self.inner = httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         try:
             addresses = await resolve(host, port)
         except OSError as exc:
@@ -117,8 +122,9 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         last: Exception | None = None
         for ip in addresses:
             try:
-                return await self.inner.connect_tcp(str(ip), port, timeout=timeout, local_address=local_address,
-                                                    socket_options=socket_options)
+                return await self.inner.connect_tcp(
+                    str(ip), port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
             except httpcore.ConnectError as exc:
                 last = exc
         raise last or httpcore.ConnectError(f"cannot connect to {host}")
@@ -135,7 +141,9 @@ class SafeTransport(httpx.AsyncHTTPTransport):
         super().__init__(trust_env=False, **kwargs)
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(),
-            max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0,
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
             network_backend=_GuardedBackend(policy or (lambda ip: is_allowed(ip, allow_private))),
         )
 
@@ -149,28 +157,45 @@ class SafeClient(httpx.AsyncClient):
     """An httpx client that also carries the limits `fetch_bytes` applies: the total `deadline` of one fetch
     and the per-tenant share (`tenants`) of its connection pool."""
 
-    def __init__(self, *args: Any, deadline: float | None = None, tenants: TenantLimiter | None = None,
-                 **kwargs: Any):
+    def __init__(self, *args: Any, deadline: float | None = None, tenants: TenantLimiter | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.deadline = deadline
         self.tenants = tenants or TenantLimiter(0)
 
 
-def safe_client(allow_private: bool = False, timeout: float = 30.0, policy: AddressPolicy | None = None,
-                https_only: bool = False, deadline: float | None = None, per_tenant: int = 0,
-                **kwargs: Any) -> SafeClient:
+def safe_client(
+    allow_private: bool = False,
+    timeout: float = 30.0,
+    policy: AddressPolicy | None = None,
+    https_only: bool = False,
+    deadline: float | None = None,
+    per_tenant: int = 0,
+    **kwargs: Any,
+) -> SafeClient:
     """`https_only` refuses plain HTTP on the first request and on every redirect hop. `deadline` bounds a
     whole `fetch_bytes` (default: `timeout`); `per_tenant` > 0 caps each tenant's concurrent fetches."""
     hooks = {"request": [_require_https]} if https_only else {}
     return SafeClient(
-        transport=SafeTransport(allow_private=allow_private, policy=policy), timeout=timeout, follow_redirects=True,
-        max_redirects=MAX_REDIRECTS, trust_env=False, event_hooks=hooks,
-        deadline=deadline if deadline is not None else timeout, tenants=TenantLimiter(per_tenant), **kwargs,
+        transport=SafeTransport(allow_private=allow_private, policy=policy),
+        timeout=timeout,
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+        trust_env=False,
+        event_hooks=hooks,
+        deadline=deadline if deadline is not None else timeout,
+        tenants=TenantLimiter(per_tenant),
+        **kwargs,
     )
 
 
-async def fetch_bytes(client: httpx.AsyncClient, url: str, max_bytes: int, *, deadline: float | None = None,
-                      tenant: Hashable | None = None) -> tuple[bytes, str | None]:
+async def fetch_bytes(
+    client: httpx.AsyncClient,
+    url: str,
+    max_bytes: int,
+    *,
+    deadline: float | None = None,
+    tenant: Hashable | None = None,
+) -> tuple[bytes, str | None]:
     """GET a URL into memory, refusing more than `max_bytes`. Returns (body, content-type).
 
     The whole fetch — the wait for the tenant's share of the pool included — ends by `deadline` seconds

@@ -29,8 +29,11 @@ async def task_gauges(db: Database) -> list[Metric]:
     now = time.time()
     ready = and_(tasks.c.next_run_at <= now, or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now))
     due = case((ready, 1), else_=0).label("due")
-    query = (select(tasks.c.state, due, func.count(), func.min(tasks.c.next_run_at))
-             .where(tasks.c.state.in_(UNFINISHED)).group_by(tasks.c.state, due))
+    query = (
+        select(tasks.c.state, due, func.count(), func.min(tasks.c.next_run_at))
+        .where(tasks.c.state.in_(UNFINISHED))
+        .group_by(tasks.c.state, due)
+    )
     async with db.read() as conn:
         rows = (await conn.execute(query)).all()
     by_state = dict.fromkeys(UNFINISHED, 0)
@@ -40,16 +43,24 @@ async def task_gauges(db: Database) -> list[Metric]:
         if is_due:
             depth += count
             oldest = first_due if oldest is None else min(oldest, first_due)
-    states = GaugeMetricFamily("runapi_tasks", "Unfinished media tasks by state (queued: never claimed; "
-                               "running: claimed, being worked on or waiting for its next poll).", labels=["state"])
+    states = GaugeMetricFamily(
+        "runapi_tasks",
+        "Unfinished media tasks by state (queued: never claimed; "
+        "running: claimed, being worked on or waiting for its next poll).",
+        labels=["state"],
+    )
     for state, count in sorted(by_state.items()):
         states.add_metric([state], count)
     return [
         states,
-        GaugeMetricFamily("runapi_tasks_queue_depth", "Tasks due now and not leased: waiting for a worker.",
-                          value=depth),
-        GaugeMetricFamily("runapi_tasks_queue_lag_seconds", "How long the longest-waiting due task has waited.",
-                          value=max(now - oldest, 0.0) if oldest is not None else 0.0),
+        GaugeMetricFamily(
+            "runapi_tasks_queue_depth", "Tasks due now and not leased: waiting for a worker.", value=depth
+        ),
+        GaugeMetricFamily(
+            "runapi_tasks_queue_lag_seconds",
+            "How long the longest-waiting due task has waited.",
+            value=max(now - oldest, 0.0) if oldest is not None else 0.0,
+        ),
     ]
 
 
@@ -78,8 +89,9 @@ async def render(db: Database) -> bytes:
     except Exception:
         log.warning("metrics: database gauges unavailable", exc_info=True)
         families, database_up = [], 0
-    families.append(GaugeMetricFamily("runapi_database_up", "1 when the scrape-time database query answered.",
-                                      value=database_up))
+    families.append(
+        GaugeMetricFamily("runapi_database_up", "1 when the scrape-time database query answered.", value=database_up)
+    )
     snapshot = CollectorRegistry(auto_describe=False)
     snapshot.register(_Fixed(families))
     return generate_latest(process_registry()) + generate_latest(snapshot)

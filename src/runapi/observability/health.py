@@ -27,8 +27,10 @@ async def check_storage(storage: Storage) -> None:
             raise OSError(f"storage directory {storage.root} is missing or not writable")
         free = await asyncio.to_thread(storage.free_bytes)
         if free < storage.min_free_bytes:  # uploads would be refused with 507: send traffic elsewhere
-            raise OSError(f"{free // 2**20} MiB free, below the {storage.min_free_bytes // 2**20} MiB floor "
-                          "(RUNAPI_STORAGE_MIN_FREE_BYTES)")
+            raise OSError(
+                f"{free // 2**20} MiB free, below the {storage.min_free_bytes // 2**20} MiB floor "
+                "(RUNAPI_STORAGE_MIN_FREE_BYTES)"
+            )
         return
     bucket, client = getattr(storage, "bucket", None), getattr(storage, "client", None)
     if bucket and client is not None:  # S3-compatible: one HEAD on the bucket
@@ -47,8 +49,11 @@ async def _outcome(check: Callable[[], Awaitable[None]]) -> dict[str, Any]:
 
 async def readiness(db: Database, storage: Storage) -> tuple[bool, dict[str, Any]]:
     """(ready, body): both checks run concurrently; any failure makes the node not ready."""
-    db_result, storage_result = await asyncio.gather(_outcome(lambda: check_database(db)),
-                                                     _outcome(lambda: check_storage(storage)))
+    db_result, storage_result = await asyncio.gather(
+        _outcome(lambda: check_database(db)), _outcome(lambda: check_storage(storage))
+    )
     ready = db_result["status"] == storage_result["status"] == "ok"
-    return ready, {"status": "ready" if ready else "unavailable",
-                   "checks": {"database": db_result, "storage": storage_result}}
+    return ready, {
+        "status": "ready" if ready else "unavailable",
+        "checks": {"database": db_result, "storage": storage_result},
+    }

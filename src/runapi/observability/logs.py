@@ -18,7 +18,11 @@ from .context import request_id
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field
 # (but uvicorn's color_message: the msg again, with terminal colour codes).
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "request_id", "color_message"}
+    "message",
+    "asctime",
+    "request_id",
+    "color_message",
+}
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 

@@ -15,25 +15,40 @@ disable_created_metrics()  # no `*_created` series: they double the output and n
 # Seconds. From a cached status poll (~1 ms) to a long SSE stream or a synchronous generation.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
-HTTP_REQUESTS = Counter("runapi_http_requests", "HTTP requests answered, by method, route template and status.",
-                        ["method", "route", "status"])
-HTTP_DURATION = Histogram("runapi_http_request_duration_seconds",
-                          "Time from request start to the end of the response body (whole stream for SSE).",
-                          ["method", "route"], buckets=LATENCY_BUCKETS)
-TASKS_CREATED = Counter("runapi_tasks_created", "Media tasks created (committed with their reservation).",
-                        ["family"])
-TASKS_FINISHED = Counter("runapi_tasks_finished", "Media tasks that reached a final state, by outcome.",
-                         ["family", "outcome"])
-CALLBACK_DELIVERIES = Counter("runapi_callback_deliveries",
-                              "Callback delivery attempts by outcome: delivered, retried (failed, will retry), "
-                              "given_up (failed, no retries left).", ["outcome"])
-UPSTREAM_ERRORS = Counter("runapi_upstream_errors", "Failed calls to upstream providers (LLM and media).",
-                          ["provider", "kind"])
-LLM_TOKENS = Counter("runapi_llm_tokens_billed", "LLM tokens billed, by model and kind "
-                     "(input: uncached prompt, cached_input, output).", ["model", "kind"])
-LEDGER_BATCH = Histogram("runapi_ledger_batch_moves", "LLM credit moves (reserve/settle/refund) committed per "
-                         "ledger transaction: how well group commit is grouping.",
-                         buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+HTTP_REQUESTS = Counter(
+    "runapi_http_requests",
+    "HTTP requests answered, by method, route template and status.",
+    ["method", "route", "status"],
+)
+HTTP_DURATION = Histogram(
+    "runapi_http_request_duration_seconds",
+    "Time from request start to the end of the response body (whole stream for SSE).",
+    ["method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
+TASKS_CREATED = Counter("runapi_tasks_created", "Media tasks created (committed with their reservation).", ["family"])
+TASKS_FINISHED = Counter(
+    "runapi_tasks_finished", "Media tasks that reached a final state, by outcome.", ["family", "outcome"]
+)
+CALLBACK_DELIVERIES = Counter(
+    "runapi_callback_deliveries",
+    "Callback delivery attempts by outcome: delivered, retried (failed, will retry), "
+    "given_up (failed, no retries left).",
+    ["outcome"],
+)
+UPSTREAM_ERRORS = Counter(
+    "runapi_upstream_errors", "Failed calls to upstream providers (LLM and media).", ["provider", "kind"]
+)
+LLM_TOKENS = Counter(
+    "runapi_llm_tokens_billed",
+    "LLM tokens billed, by model and kind (input: uncached prompt, cached_input, output).",
+    ["model", "kind"],
+)
+LEDGER_BATCH = Histogram(
+    "runapi_ledger_batch_moves",
+    "LLM credit moves (reserve/settle/refund) committed per ledger transaction: how well group commit is grouping.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 
 
 def record_ledger_batch(moves: int) -> None:

@@ -91,6 +91,11 @@ class RequestObserver:
         if self.access_log_enabled and access_log.isEnabledFor(logging.INFO):
             duration_ms = round(seconds * 1000, 2)
             # The path only, never the query string: it can hold keys (?key=) and file-link signatures.
-            access_log.info("%s %s %d %.2fms", scope["method"], scope["path"], status, duration_ms,
-                            extra={"method": scope["method"], "path": scope["path"], "status": status,
-                                   "duration_ms": duration_ms})
+            access_log.info(
+                "%s %s %d %.2fms",
+                scope["method"],
+                scope["path"],
+                status,
+                duration_ms,
+                extra={"method": scope["method"], "path": scope["path"], "status": status, "duration_ms": duration_ms},
+            )

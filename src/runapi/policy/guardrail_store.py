@@ -46,13 +46,21 @@ class Guardrail:
     @classmethod
     def from_row(cls, row: Any) -> Guardrail:
         return cls(
-            id=row["id"], account_id=row["account_id"], created_by=row["created_by"], name=row["name"],
-            description=row["description"], enabled=bool(row["enabled"]),
+            id=row["id"],
+            account_id=row["account_id"],
+            created_by=row["created_by"],
+            name=row["name"],
+            description=row["description"],
+            enabled=bool(row["enabled"]),
             credit_limit_cents=row["credit_limit_cents"],
             credit_limit_reset_interval=row["credit_limit_reset_interval"],
-            allowed_models=_tuple(row["allowed_models"]), blocked_models=_tuple(row["blocked_models"]),
-            allowed_providers=_tuple(row["allowed_providers"]), blocked_providers=_tuple(row["blocked_providers"]),
-            model_budgets=_tuple(row["model_budgets"]), created_at=row["created_at"], updated_at=row["updated_at"],
+            allowed_models=_tuple(row["allowed_models"]),
+            blocked_models=_tuple(row["blocked_models"]),
+            allowed_providers=_tuple(row["allowed_providers"]),
+            blocked_providers=_tuple(row["blocked_providers"]),
+            model_budgets=_tuple(row["model_budgets"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
         )
 
 
@@ -68,9 +76,15 @@ class Assignment:
 
     @classmethod
     def from_row(cls, row: Any) -> Assignment:
-        return cls(id=row["id"], account_id=row["account_id"], guardrail_id=row["guardrail_id"],
-                   api_key_id=row["api_key_id"], membership_id=row["membership_id"], created_by=row["created_by"],
-                   created_at=row["created_at"])
+        return cls(
+            id=row["id"],
+            account_id=row["account_id"],
+            guardrail_id=row["guardrail_id"],
+            api_key_id=row["api_key_id"],
+            membership_id=row["membership_id"],
+            created_by=row["created_by"],
+            created_at=row["created_at"],
+        )
 
 
 def check_limits(limit: int | None, interval: str | None) -> None:
@@ -85,8 +99,11 @@ def name_key(name: str) -> str:
 
 
 async def _name_taken(conn: AsyncConnection, account_id: int, name: str, except_id: str | None = None) -> bool:
-    q = select(guardrails.c.id).where(guardrails.c.account_id == account_id, guardrails.c.deleted_at.is_(None),
-                                      guardrails.c.name_key == name_key(name))
+    q = select(guardrails.c.id).where(
+        guardrails.c.account_id == account_id,
+        guardrails.c.deleted_at.is_(None),
+        guardrails.c.name_key == name_key(name),
+    )
     if except_id:
         q = q.where(guardrails.c.id != except_id)
     return (await conn.execute(q)).first() is not None
@@ -97,14 +114,20 @@ def _visible(who: Principal) -> ColumnElement[bool]:
     if who.role == "admin":
         return live
     own_keys = select(api_keys.c.id).where(api_keys.c.membership_id == who.membership_id)
-    bound_to_me = select(guardrail_assignments.c.guardrail_id).where(or_(
-        guardrail_assignments.c.api_key_id.in_(own_keys), guardrail_assignments.c.membership_id == who.membership_id))
+    bound_to_me = select(guardrail_assignments.c.guardrail_id).where(
+        or_(
+            guardrail_assignments.c.api_key_id.in_(own_keys), guardrail_assignments.c.membership_id == who.membership_id
+        )
+    )
     return live & (or_(guardrails.c.created_by == who.membership_id, guardrails.c.id.in_(bound_to_me)))
 
 
 async def _load(conn: AsyncConnection, who: Principal, guardrail_id: str) -> Guardrail:
-    row = (await conn.execute(select(guardrails).where(_visible(who), guardrails.c.id == guardrail_id)))\
-        .mappings().first()
+    row = (
+        (await conn.execute(select(guardrails).where(_visible(who), guardrails.c.id == guardrail_id)))
+        .mappings()
+        .first()
+    )
     if row is None:
         raise record_not_found()
     return Guardrail.from_row(row)
@@ -115,11 +138,18 @@ async def _may_change(conn: AsyncConnection, who: Principal, guardrail: Guardrai
     only by themselves: a guardrail an admin bound (even the member's own) is the admin's to change."""
     if who.role == "admin":
         return
-    assigned = (await conn.execute(
-        select(guardrail_assignments.c.api_key_id, guardrail_assignments.c.membership_id, api_keys.c.membership_id,
-               guardrail_assignments.c.created_by)
-        .outerjoin(api_keys, api_keys.c.id == guardrail_assignments.c.api_key_id)
-        .where(guardrail_assignments.c.guardrail_id == guardrail.id))).all()
+    assigned = (
+        await conn.execute(
+            select(
+                guardrail_assignments.c.api_key_id,
+                guardrail_assignments.c.membership_id,
+                api_keys.c.membership_id,
+                guardrail_assignments.c.created_by,
+            )
+            .outerjoin(api_keys, api_keys.c.id == guardrail_assignments.c.api_key_id)
+            .where(guardrail_assignments.c.guardrail_id == guardrail.id)
+        )
+    ).all()
     foreign = any(a[1] is not None or a[2] != who.membership_id or a[3] != who.membership_id for a in assigned)
     if guardrail.created_by != who.membership_id or foreign:
         raise Forbidden("Only an account admin can change this guardrail")
@@ -127,8 +157,11 @@ async def _may_change(conn: AsyncConnection, who: Principal, guardrail: Guardrai
 
 async def list_guardrails(db: Database, who: Principal) -> list[Guardrail]:
     async with db.read() as conn:
-        rows = (await conn.execute(select(guardrails).where(_visible(who)).order_by(guardrails.c.created_at)))\
-            .mappings().all()
+        rows = (
+            (await conn.execute(select(guardrails).where(_visible(who)).order_by(guardrails.c.created_at)))
+            .mappings()
+            .all()
+        )
     return [Guardrail.from_row(r) for r in rows]
 
 
@@ -142,10 +175,23 @@ async def create_guardrail(db: Database, who: Principal, fields: dict[str, Any])
     check_limits(fields.get("credit_limit_cents"), fields.get("credit_limit_reset_interval"))
     now = time.time()
     name = fields["name"].strip()
-    row = {"id": new_prefixed_id("guardrail"), "account_id": who.account_id, "created_by": who.membership_id,
-           "enabled": True, "description": None, "credit_limit_cents": None, "credit_limit_reset_interval": None,
-           "model_budgets": None, **{f: None for f in LIST_FIELDS}, **fields,
-           "name": name, "name_key": name_key(name), "created_at": now, "updated_at": now, "deleted_at": None}
+    row = {
+        "id": new_prefixed_id("guardrail"),
+        "account_id": who.account_id,
+        "created_by": who.membership_id,
+        "enabled": True,
+        "description": None,
+        "credit_limit_cents": None,
+        "credit_limit_reset_interval": None,
+        "model_budgets": None,
+        **{f: None for f in LIST_FIELDS},
+        **fields,
+        "name": name,
+        "name_key": name_key(name),
+        "created_at": now,
+        "updated_at": now,
+        "deleted_at": None,
+    }
     async with db.write() as conn:
         if await _name_taken(conn, who.account_id, name):
             raise InvalidInput(f"A guardrail named {name!r} already exists")
@@ -160,8 +206,10 @@ async def update_guardrail(db: Database, who: Principal, guardrail_id: str, fiel
         await _may_change(conn, who, current)
         if "credit_limit_cents" in fields and fields["credit_limit_cents"] is None:
             fields["credit_limit_reset_interval"] = None  # clearing the limit clears its window
-        check_limits(fields.get("credit_limit_cents", current.credit_limit_cents),
-                     fields.get("credit_limit_reset_interval", current.credit_limit_reset_interval))
+        check_limits(
+            fields.get("credit_limit_cents", current.credit_limit_cents),
+            fields.get("credit_limit_reset_interval", current.credit_limit_reset_interval),
+        )
         if "name" in fields:
             fields["name"] = fields["name"].strip()
             fields["name_key"] = name_key(fields["name"])
@@ -169,8 +217,9 @@ async def update_guardrail(db: Database, who: Principal, guardrail_id: str, fiel
                 raise InvalidInput(f"A guardrail named {fields['name']!r} already exists")
         fields["updated_at"] = time.time()
         await conn.execute(update(guardrails).where(guardrails.c.id == current.id).values(**fields))
-    shown: dict[str, Any] = {k: _tuple(v) if k in LIST_FIELDS or k == "model_budgets" else v
-             for k, v in fields.items() if k != "name_key"}
+    shown: dict[str, Any] = {
+        k: _tuple(v) if k in LIST_FIELDS or k == "model_budgets" else v for k, v in fields.items() if k != "name_key"
+    }
     return replace(current, **shown)
 
 
@@ -196,37 +245,69 @@ def _visible_assignments(who: Principal) -> ColumnElement[bool]:
 
 async def list_assignments(db: Database, who: Principal) -> list[Assignment]:
     async with db.read() as conn:
-        rows = (await conn.execute(select(guardrail_assignments).where(_visible_assignments(who))
-                                   .order_by(guardrail_assignments.c.created_at))).mappings().all()
+        rows = (
+            (
+                await conn.execute(
+                    select(guardrail_assignments)
+                    .where(_visible_assignments(who))
+                    .order_by(guardrail_assignments.c.created_at)
+                )
+            )
+            .mappings()
+            .all()
+        )
     return [Assignment.from_row(r) for r in rows]
 
 
-async def create_assignment(db: Database, who: Principal, guardrail_id: str, *, api_key_id: str | None = None,
-                            membership_id: str | None = None) -> Assignment:
+async def create_assignment(
+    db: Database, who: Principal, guardrail_id: str, *, api_key_id: str | None = None, membership_id: str | None = None
+) -> Assignment:
     """Bind a live guardrail to one API key or one member (exactly one, checked by the caller)."""
     if membership_id is not None and who.role != "admin":
         raise Forbidden("Only an account admin can bind a guardrail to a member")
-    row = {"id": new_prefixed_id("gassign"), "account_id": who.account_id, "guardrail_id": guardrail_id,
-           "api_key_id": api_key_id, "membership_id": membership_id, "created_by": who.membership_id,
-           "created_at": time.time()}
+    row = {
+        "id": new_prefixed_id("gassign"),
+        "account_id": who.account_id,
+        "guardrail_id": guardrail_id,
+        "api_key_id": api_key_id,
+        "membership_id": membership_id,
+        "created_by": who.membership_id,
+        "created_at": time.time(),
+    }
     async with db.write() as conn:
-        live = await conn.execute(select(guardrails.c.id).where(
-            guardrails.c.id == guardrail_id, guardrails.c.account_id == who.account_id,
-            guardrails.c.deleted_at.is_(None)))
+        live = await conn.execute(
+            select(guardrails.c.id).where(
+                guardrails.c.id == guardrail_id,
+                guardrails.c.account_id == who.account_id,
+                guardrails.c.deleted_at.is_(None),
+            )
+        )
         if live.first() is None:
             raise record_not_found()
         if api_key_id is not None:
-            owner = (await conn.execute(select(api_keys.c.membership_id).where(
-                api_keys.c.id == api_key_id, api_keys.c.account_id == who.account_id, api_keys.c.kind == "api",
-                api_keys.c.deleted_at.is_(None)))).first()
+            owner = (
+                await conn.execute(
+                    select(api_keys.c.membership_id).where(
+                        api_keys.c.id == api_key_id,
+                        api_keys.c.account_id == who.account_id,
+                        api_keys.c.kind == "api",
+                        api_keys.c.deleted_at.is_(None),
+                    )
+                )
+            ).first()
             if owner is None:
                 raise record_not_found()
             if who.role != "admin" and owner[0] != who.membership_id:
                 raise Forbidden("You can only bind guardrails to your own API keys")
             target = guardrail_assignments.c.api_key_id == api_key_id
         else:
-            member = (await conn.execute(select(memberships.c.id).where(
-                memberships.c.id == membership_id, memberships.c.account_id == who.account_id))).first()
+            member = (
+                await conn.execute(
+                    select(memberships.c.id).where(
+                        memberships.c.id == membership_id, memberships.c.account_id == who.account_id
+                    )
+                )
+            ).first()
             if member is None:
                 raise record_not_found()
             target = guardrail_assignments.c.membership_id == membership_id
@@ -238,8 +319,13 @@ async def create_assignment(db: Database, who: Principal, guardrail_id: str, *, 
 
 async def delete_assignment(db: Database, who: Principal, assignment_id: str) -> None:
     async with db.write() as conn:
-        found = (await conn.execute(select(guardrail_assignments.c.id, guardrail_assignments.c.created_by).where(
-            _visible_assignments(who), guardrail_assignments.c.id == assignment_id))).first()
+        found = (
+            await conn.execute(
+                select(guardrail_assignments.c.id, guardrail_assignments.c.created_by).where(
+                    _visible_assignments(who), guardrail_assignments.c.id == assignment_id
+                )
+            )
+        ).first()
         if found is None:
             raise record_not_found()
         if who.role != "admin" and found[1] != who.membership_id:

@@ -25,12 +25,23 @@ async def effective_guardrails(db: Database, who: Principal) -> Rules:
     intersection): a key-level guardrail narrows the member's, it never replaces it, so binding a lax guardrail
     to one's own key, or disabling the key's, leaves the member's (an admin's) in force."""
     async with db.read() as conn:
-        rows = (await conn.execute(
-            select(guardrails, guardrail_assignments.c.api_key_id.label("on_key"))
-            .join(guardrail_assignments, guardrail_assignments.c.guardrail_id == guardrails.c.id)
-            .where(guardrails.c.deleted_at.is_(None), or_(
-                guardrail_assignments.c.api_key_id == who.key_id,
-                guardrail_assignments.c.membership_id == who.membership_id)))).mappings().all()
+        rows = (
+            (
+                await conn.execute(
+                    select(guardrails, guardrail_assignments.c.api_key_id.label("on_key"))
+                    .join(guardrail_assignments, guardrail_assignments.c.guardrail_id == guardrails.c.id)
+                    .where(
+                        guardrails.c.deleted_at.is_(None),
+                        or_(
+                            guardrail_assignments.c.api_key_id == who.key_id,
+                            guardrail_assignments.c.membership_id == who.membership_id,
+                        ),
+                    )
+                )
+            )
+            .mappings()
+            .all()
+        )
     rows = sorted(rows, key=lambda r: r["on_key"] is None)  # key-level first
     in_force: list[dict[str, Any]] = []
     for r in rows:
@@ -110,16 +121,33 @@ def guardrail_limits(g: dict[str, Any], model: str | None) -> tuple[Limit, ...]:
     out = []
     if g["credit_limit_cents"] is not None:
         interval = g["credit_limit_reset_interval"]
-        out.append(Limit(f"guardrail:{gid}:{interval or 'all'}", interval, g["credit_limit_cents"],
-                         f"Guardrail {name} credit limit exceeded", version, guardrail_id=gid))
+        out.append(
+            Limit(
+                f"guardrail:{gid}:{interval or 'all'}",
+                interval,
+                g["credit_limit_cents"],
+                f"Guardrail {name} credit limit exceeded",
+                version,
+                guardrail_id=gid,
+            )
+        )
     for budget in g["model_budgets"] or []:
         exclude = budget["match_mode"] == "exclude"
         if (model in budget["models"]) == exclude:
             continue
         interval = budget["credit_limit_reset_interval"]
-        out.append(Limit(budget_scope(gid, budget["models"], budget["match_mode"], interval), interval,
-                         budget["credit_limit_cents"], f"Guardrail {name} model budget exceeded", version,
-                         guardrail_id=gid, models=tuple(budget["models"]), exclude_models=exclude))
+        out.append(
+            Limit(
+                budget_scope(gid, budget["models"], budget["match_mode"], interval),
+                interval,
+                budget["credit_limit_cents"],
+                f"Guardrail {name} model budget exceeded",
+                version,
+                guardrail_id=gid,
+                models=tuple(budget["models"]),
+                exclude_models=exclude,
+            )
+        )
     return tuple(out)
 
 
@@ -153,6 +181,10 @@ async def check_guardrail(rt: HasGuardrails, who: Principal, model: str | None, 
     provider = (permitted or candidates)[0]
     for g in rules:
         _check_model_and_provider(g, model, provider)
-    return Guarded(rules[0]["id"] if rules else None, rules[1]["id"] if len(rules) > 1 else None, provider,
-                   tuple(p for p in candidates if p not in permitted),
-                   tuple(limit for g in rules for limit in guardrail_limits(g, model)))
+    return Guarded(
+        rules[0]["id"] if rules else None,
+        rules[1]["id"] if len(rules) > 1 else None,
+        provider,
+        tuple(p for p in candidates if p not in permitted),
+        tuple(limit for g in rules for limit in guardrail_limits(g, model)),
+    )

@@ -21,8 +21,19 @@ from .base import (
 if TYPE_CHECKING:
     from .upstream import MediaRouter
 
-__all__ = ["Done", "InputRejected", "Output", "Progress", "Provider", "ProviderRegistry", "TaskFailed", "TaskInput",
-           "TransientFailure", "WebhookCall", "WebhookNotSupported"]
+__all__ = [
+    "Done",
+    "InputRejected",
+    "Output",
+    "Progress",
+    "Provider",
+    "ProviderRegistry",
+    "TaskFailed",
+    "TaskInput",
+    "TransientFailure",
+    "WebhookCall",
+    "WebhookNotSupported",
+]
 
 
 class ProviderRegistry:

@@ -43,8 +43,13 @@ class FakeProvider(Provider):
         self._script: deque[Step] = deque(self.script)
 
     @staticmethod
-    def done(data: bytes = b"fake", kind: str = "images", content_type: str = "image/png",
-             extension: str = "png", **extra: Any) -> Done:
+    def done(
+        data: bytes = b"fake",
+        kind: str = "images",
+        content_type: str = "image/png",
+        extension: str = "png",
+        **extra: Any,
+    ) -> Done:
         """A Done with one output file (and `extra` result fields)."""
         return Done(outputs=[Output(kind, data, content_type, extension)], extra=dict(extra))
 

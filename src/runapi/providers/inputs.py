@@ -18,8 +18,9 @@ from .base import TaskFailed
 class Inputs:
     """Fetches a task's input files: URLs through the SSRF-safe client, referenced tasks from our storage."""
 
-    def __init__(self, http: httpx.AsyncClient, storage: Storage | None, max_bytes: int,
-                 signer: UrlSigner | None = None):
+    def __init__(
+        self, http: httpx.AsyncClient, storage: Storage | None, max_bytes: int, signer: UrlSigner | None = None
+    ):
         self.http = http
         self.storage = storage
         self.max_bytes = max_bytes
@@ -33,7 +34,7 @@ class Inputs:
         parts = urlsplit(url)
         if not parts.path.startswith(FILES_PREFIX):
             return None
-        key = unquote(parts.path[len(FILES_PREFIX):])
+        key = unquote(parts.path[len(FILES_PREFIX) :])
         query = dict(parse_qsl(parts.query))
         if not self.signer.verify(key, query.get("expires"), query.get("signature")):
             return None
@@ -53,8 +54,9 @@ class Inputs:
         except (httpx.HTTPError, httpx.InvalidURL, BlockedDestination) as exc:
             raise TaskFailed(f"Failed to fetch the {what}") from exc
 
-    async def image(self, url: str, max_bytes: int | None = None, load: bool = True,
-                    what: str = "image") -> Image.Image:
+    async def image(
+        self, url: str, max_bytes: int | None = None, load: bool = True, what: str = "image"
+    ) -> Image.Image:
         """The decoded image (load=False: its header only, checked), decoded in the media pool after its
         declared size is checked against the pixel budget. `what` names the input in failure messages."""
         from .sandbox import (

@@ -37,6 +37,7 @@ class Storage(Protocol):
     async def read(self, key: str) -> bytes | None: ...
     async def get_path(self, key: str) -> Path | None:
         """A local file for the object, when the backend has one (served with sendfile); else None."""
+
     async def delete(self, key: str) -> None: ...
 
 
@@ -100,9 +101,14 @@ def make_storage(settings: Settings) -> Storage:
     if settings.storage_backend == "s3":
         from .s3 import S3Storage
 
-        return S3Storage(bucket=settings.s3_bucket, prefix=settings.s3_prefix, endpoint_url=settings.s3_endpoint_url,
-                         region=settings.s3_region, access_key_id=settings.s3_access_key_id,
-                         secret_access_key=settings.s3_secret_access_key)
+        return S3Storage(
+            bucket=settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+        )
     return LocalStorage(settings.resolved_storage_dir, settings.storage_min_free_bytes)
 
 

@@ -31,10 +31,19 @@ class StoredFile:
 
     @classmethod
     def from_row(cls, row: Any) -> StoredFile:
-        return cls(id=row["id"], account_id=row["account_id"], api_key_id=row["api_key_id"], key=row["key"],
-                   file_name=row["file_name"], size_bytes=row["size_bytes"], mime_type=row["mime_type"],
-                   checksum=row.get("checksum"), state=row["state"], created_at=row["created_at"],
-                   expires_at=row["expires_at"])
+        return cls(
+            id=row["id"],
+            account_id=row["account_id"],
+            api_key_id=row["api_key_id"],
+            key=row["key"],
+            file_name=row["file_name"],
+            size_bytes=row["size_bytes"],
+            mime_type=row["mime_type"],
+            checksum=row.get("checksum"),
+            state=row["state"],
+            created_at=row["created_at"],
+            expires_at=row["expires_at"],
+        )
 
 
 async def mark_ready(db: Database, row: dict[str, Any]) -> StoredFile:
@@ -58,8 +67,9 @@ async def pending_upload(db: Database, file_id: str, account_id: int | None = No
 async def upload_type(db: Database, file_id: str, key: str) -> str | None:
     """The type sniffed from an upload's bytes when it was stored (None: no such upload at that key)."""
     async with db.read() as conn:
-        mime = (await conn.execute(select(files.c.mime_type).where(
-            files.c.id == file_id, files.c.key == key))).scalar_one_or_none()
+        mime = (
+            await conn.execute(select(files.c.mime_type).where(files.c.id == file_id, files.c.key == key))
+        ).scalar_one_or_none()
     return mime
 
 
@@ -67,8 +77,15 @@ async def expired(db: Database, limit: int = 500, now: float | None = None) -> l
     """Files still held (stored or pending) past their expiry, oldest batch first."""
     now = time.time() if now is None else now
     async with db.read() as conn:
-        rows = (await conn.execute(select(files).where(
-            files.c.state.in_(HELD_STATES), files.c.expires_at < now).limit(limit))).mappings().all()
+        rows = (
+            (
+                await conn.execute(
+                    select(files).where(files.c.state.in_(HELD_STATES), files.c.expires_at < now).limit(limit)
+                )
+            )
+            .mappings()
+            .all()
+        )
     return [StoredFile.from_row(r) for r in rows]
 
 

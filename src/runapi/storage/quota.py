@@ -56,11 +56,20 @@ def _mb(n: int) -> str:
 
 
 async def _usage(conn: AsyncConnection, account_id: int, now: float) -> Usage:
-    held = (await conn.execute(select(func.coalesce(func.sum(files.c.size_bytes), 0)).where(
-        files.c.account_id == account_id, files.c.state.in_(HELD_STATES), files.c.expires_at > now))).scalar_one()
-    count, recent, oldest = (await conn.execute(select(
-        func.count(), func.coalesce(func.sum(files.c.size_bytes), 0), func.min(files.c.created_at)).where(
-        files.c.account_id == account_id, files.c.created_at > now - WINDOW_SECONDS))).one()
+    held = (
+        await conn.execute(
+            select(func.coalesce(func.sum(files.c.size_bytes), 0)).where(
+                files.c.account_id == account_id, files.c.state.in_(HELD_STATES), files.c.expires_at > now
+            )
+        )
+    ).scalar_one()
+    count, recent, oldest = (
+        await conn.execute(
+            select(func.count(), func.coalesce(func.sum(files.c.size_bytes), 0), func.min(files.c.created_at)).where(
+                files.c.account_id == account_id, files.c.created_at > now - WINDOW_SECONDS
+            )
+        )
+    ).one()
     return Usage(int(held), int(count), int(recent), oldest)
 
 
@@ -71,13 +80,18 @@ def _check(usage: Usage, limits: UploadLimits, size: int, now: float) -> None:
         raise UploadRefused("rate", f"Too many uploads: at most {limits.per_minute} per minute", retry)
     if limits.bytes_per_minute and usage.recent_bytes + max(size, 1) > limits.bytes_per_minute:
         if size > limits.bytes_per_minute:  # would never fit in a minute: waiting does not help
-            raise UploadRefused("quota", f"File is larger than the upload rate of {_mb(limits.bytes_per_minute)} "
-                                         "per minute")
-        raise UploadRefused("rate", f"Too many bytes uploaded: at most {_mb(limits.bytes_per_minute)} per minute",
-                            retry)
+            raise UploadRefused(
+                "quota", f"File is larger than the upload rate of {_mb(limits.bytes_per_minute)} per minute"
+            )
+        raise UploadRefused(
+            "rate", f"Too many bytes uploaded: at most {_mb(limits.bytes_per_minute)} per minute", retry
+        )
     if limits.quota_bytes and usage.held_bytes + max(size, 1) > limits.quota_bytes:
-        raise UploadRefused("quota", f"Storage quota exceeded: unexpired uploads may hold at most "
-                                     f"{_mb(limits.quota_bytes)}; files expire an hour after upload")
+        raise UploadRefused(
+            "quota",
+            f"Storage quota exceeded: unexpired uploads may hold at most "
+            f"{_mb(limits.quota_bytes)}; files expire an hour after upload",
+        )
 
 
 async def precheck(db: Database, account_id: int, limits: UploadLimits) -> None:
@@ -94,8 +108,10 @@ async def reserve(db: Database, row: dict[str, Any], limits: UploadLimits) -> No
     """Check the limits for this upload and insert its row, as one step per account. Raises UploadRefused."""
     async with db.write() as conn:
         if not db.is_sqlite:  # SQLite writers already take turns (BEGIN IMMEDIATE)
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:space, :account)"),
-                               {"space": _LOCK_SPACE, "account": row["account_id"]})
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:space, :account)"),
+                {"space": _LOCK_SPACE, "account": row["account_id"]},
+            )
         now = time.time()
         _check(await _usage(conn, row["account_id"], now), limits, row["size_bytes"], now)
         await conn.execute(insert(files).values(**row))

@@ -20,16 +20,27 @@ _FULL_CODES = {"XMinioStorageFull", "QuotaExceeded", "InsufficientStorage"}
 
 
 class S3Storage:
-    def __init__(self, bucket: str | None, prefix: str = "", endpoint_url: str | None = None,
-                 region: str | None = None, access_key_id: str | None = None, secret_access_key: str | None = None):
+    def __init__(
+        self,
+        bucket: str | None,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+    ):
         if not bucket:
             raise ValueError("RUNAPI_S3_BUCKET is required for the s3 storage backend")
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.client = boto3.client(
-            "s3", endpoint_url=endpoint_url, region_name=region or "us-east-1",
-            aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5, "mode": "standard"}))
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region or "us-east-1",
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5, "mode": "standard"}),
+        )
 
     def _key(self, key: str) -> str:
         if ".." in key.split("/") or key.startswith("/"):
@@ -38,11 +49,15 @@ class S3Storage:
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         try:
-            await asyncio.to_thread(self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data,
-                                    ContentType=content_type)
+            await asyncio.to_thread(
+                self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
+            )
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            if error.get("Code") in _FULL_CODES or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 507:
+            if (
+                error.get("Code") in _FULL_CODES
+                or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 507
+            ):
                 raise StorageFull(errno.ENOSPC, f"object storage is full: {error.get('Code')}") from exc
             raise
 
@@ -55,6 +70,7 @@ class S3Storage:
                 if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                     return None
                 raise
+
         try:
             return await asyncio.to_thread(get)
         except ValueError:

@@ -21,9 +21,16 @@ class UnsupportedType(Exception):
     """The bytes are of no type the files API accepts."""
 
 
-async def store_upload(db: Database, storage: Storage, limits: quota.UploadLimits, account_id: int,
-                       api_key_id: str | None, data: bytes, name: str | None,
-                       file_id: str | None = None) -> StoredFile:
+async def store_upload(
+    db: Database,
+    storage: Storage,
+    limits: quota.UploadLimits,
+    account_id: int,
+    api_key_id: str | None,
+    data: bytes,
+    name: str | None,
+    file_id: str | None = None,
+) -> StoredFile:
     """Sniff, store and record a ready file. `file_id`: a confirmed prepared upload, whose row was reserved
     (and counted against the limits) when it was prepared."""
     mime = policy.sniff(data)
@@ -34,9 +41,18 @@ async def store_upload(db: Database, storage: Storage, limits: quota.UploadLimit
     file_id = file_id or f"file_{uuid.uuid4().hex}"
     file_name = policy.clean_file_name(name, mime)
     key = f"uploads/{account_id}/{file_id}/{file_name}"
-    row: dict[str, Any] = {"id": file_id, "account_id": account_id, "api_key_id": api_key_id, "key": key,
-                           "file_name": file_name, "size_bytes": len(data), "mime_type": mime, "state": "storing",
-                           "created_at": now, "expires_at": now + policy.LIFETIME_SECONDS}
+    row: dict[str, Any] = {
+        "id": file_id,
+        "account_id": account_id,
+        "api_key_id": api_key_id,
+        "key": key,
+        "file_name": file_name,
+        "size_bytes": len(data),
+        "mime_type": mime,
+        "state": "storing",
+        "created_at": now,
+        "expires_at": now + policy.LIFETIME_SECONDS,
+    }
     if not prepared:
         await quota.reserve(db, row, limits)
     try:

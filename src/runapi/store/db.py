@@ -49,8 +49,13 @@ class Database:
         else:
             # pre-ping: connections that died with a server restart are replaced on checkout, not handed out
             self.write_engine = self.read_engine = create_async_engine(
-                url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=10,
-                connect_args={"timeout": 5, "command_timeout": 60})
+                url,
+                pool_pre_ping=True,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_timeout=10,
+                connect_args={"timeout": 5, "command_timeout": 60},
+            )
             self._write_lock = None
 
     @staticmethod
@@ -66,6 +71,7 @@ class Database:
             cur.close()
 
         if immediate:
+
             @event.listens_for(engine, "begin")
             def _on_begin(conn: Connection) -> None:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -74,8 +80,13 @@ class Database:
     def _sqlite_engine(url: str, synchronous: str, immediate: bool) -> AsyncEngine:
         # Reads run in autocommit (each statement its own snapshot) with no reset-on-return: every
         # statement costs a hop to aiosqlite's thread, so BEGIN/ROLLBACK around a lone SELECT would triple it.
-        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=8, max_overflow=8,
-                                     pool_reset_on_return="rollback" if immediate else None)
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": 30},
+            pool_size=8,
+            max_overflow=8,
+            pool_reset_on_return="rollback" if immediate else None,
+        )
         Database._configure_sqlite(engine.sync_engine, synchronous, immediate)
         return engine
 
@@ -154,7 +165,7 @@ class Database:
         transaction, where `write()` pays one per statement through aiosqlite (most of the cost of a small
         transaction). Elsewhere it runs through the async engine (`run_sync`)."""
         if self._write_lock is None or self.url.database in (None, "", ":memory:"):  # (a private in-memory
-            async with self.write() as conn:                                       # database has one connection)
+            async with self.write() as conn:  # database has one connection)
                 return await conn.run_sync(fn, *args)
         engine, thread = self._sqlite_writer()
         try:
@@ -168,8 +179,9 @@ class Database:
         if self._sqlite_sync is None:
             sync_url = self.url.set(drivername="sqlite+pysqlite")
             # One connection, used only by the one writer thread.
-            engine = create_engine(sync_url, poolclass=StaticPool,
-                                   connect_args={"timeout": 30, "check_same_thread": False})
+            engine = create_engine(
+                sync_url, poolclass=StaticPool, connect_args={"timeout": 30, "check_same_thread": False}
+            )
             self._configure_sqlite(engine, self._synchronous, immediate=True)
             self._sqlite_sync = (engine, ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer"))
         return self._sqlite_sync

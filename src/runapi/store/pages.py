@@ -43,8 +43,13 @@ class Page:
     has_more: bool  # more rows lie beyond this page in the direction it was read (after: later; before: earlier)
 
 
-async def read_page(conn: AsyncConnection, table: Table, scope: ColumnElement[bool],
-                    filters: Sequence[ColumnElement[bool]], page: PageRequest) -> Page:
+async def read_page(
+    conn: AsyncConnection,
+    table: Table,
+    scope: ColumnElement[bool],
+    filters: Sequence[ColumnElement[bool]],
+    page: PageRequest,
+) -> Page:
     """One page of `table`'s rows within `scope` (what the caller may see) that match `filters`. A cursor must
     name a row within `scope` (422 otherwise: an id of another account's row is no cursor, and says nothing
     about it)."""
@@ -60,14 +65,17 @@ async def read_page(conn: AsyncConnection, table: Table, scope: ColumnElement[bo
         # rows past the cursor in the direction of reading: `after` reads on in list order, `before` back
         forward = page.after is not None
         later = forward != newest_first
-        where.append(or_(created > at, and_(created == at, ident > cursor)) if later
-                     else or_(created < at, and_(created == at, ident < cursor)))
+        where.append(
+            or_(created > at, and_(created == at, ident > cursor))
+            if later
+            else or_(created < at, and_(created == at, ident < cursor))
+        )
         reading_newest_first = not later
     else:
         reading_newest_first = newest_first
     by = (created.desc(), ident.desc()) if reading_newest_first else (created.asc(), ident.asc())
     found = (await conn.execute(select(table).where(*where).order_by(*by).limit(page.limit + 1))).all()
-    rows = list(found[:page.limit])
+    rows = list(found[: page.limit])
     if reading_newest_first != newest_first:  # read backwards from a `before` cursor: back to list order
         rows.reverse()
     return Page(rows, has_more=len(found) > page.limit)

@@ -24,7 +24,8 @@ metadata = MetaData()
 BIGINT_MAX = 2**63 - 1
 
 accounts = Table(
-    "accounts", metadata,
+    "accounts",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(200), nullable=False),
     Column("balance_cents", BigInteger, nullable=False, default=0),
@@ -35,7 +36,8 @@ accounts = Table(
 )
 
 users = Table(
-    "users", metadata,
+    "users",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(200), nullable=False),
     Column("email", String(320), nullable=False, unique=True),
@@ -47,7 +49,8 @@ users = Table(
 )
 
 memberships = Table(
-    "memberships", metadata,
+    "memberships",
+    metadata,
     Column("id", String(40), primary_key=True),  # prefix id: member_...
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
@@ -57,7 +60,8 @@ memberships = Table(
 )
 
 api_keys = Table(
-    "api_keys", metadata,
+    "api_keys",
+    metadata,
     Column("id", String(40), primary_key=True),  # prefix id: token_... / mgmt_...
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("membership_id", String(40), ForeignKey("memberships.id"), nullable=False),
@@ -80,7 +84,8 @@ api_keys = Table(
 )
 
 tasks = Table(
-    "tasks", metadata,
+    "tasks",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("api_key_id", String(40), ForeignKey("api_keys.id")),
@@ -118,7 +123,8 @@ tasks = Table(
 
 # Append-only. Each task has at most one entry of each kind, so a retry can never charge or refund twice.
 ledger = Table(
-    "ledger", metadata,
+    "ledger",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("api_key_id", String(40)),
@@ -140,7 +146,8 @@ ledger = Table(
 # One row per billed request (an LLM call or a task), written in the transaction of the ledger move that makes
 # its cost final (billing/usage.py): what it was, who made it, what it used and what it cost.
 usage_events = Table(
-    "usage_events", metadata,
+    "usage_events",
+    metadata,
     Column("id", String(40), primary_key=True),  # prefix id: usage_...
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("api_key_id", String(40)),
@@ -174,7 +181,8 @@ usage_events = Table(
 # Metered (LLM) reservations not yet settled or refunded. Settling deletes the row, so a request can be
 # finished at most once across processes, and the janitor refunds what a crashed process left open.
 open_reservations = Table(
-    "open_reservations", metadata,
+    "open_reservations",
+    metadata,
     Column("request_id", String(40), primary_key=True),
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("api_key_id", String(40)),
@@ -189,7 +197,8 @@ open_reservations = Table(
 # simultaneous requests cannot all pass a check made before any of them reserved. Derived from the ledger
 # when first needed (and whenever the limit's configuration `version` changes), kept in step after that.
 spend_counters = Table(
-    "spend_counters", metadata,
+    "spend_counters",
+    metadata,
     Column("scope", String(200), primary_key=True),  # e.g. key:<id>:daily, guardrail:<id>:monthly
     Column("window_start", Float, primary_key=True),  # the window's UTC start; 0 for all time
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
@@ -200,7 +209,8 @@ spend_counters = Table(
 # Responses API responses kept for previous_response_id and GET/DELETE /v1/responses/{id}: in the database, so
 # every API process sees them and restarts keep them; deleted when they expire.
 stored_responses = Table(
-    "stored_responses", metadata,
+    "stored_responses",
+    metadata,
     Column("id", String(64), primary_key=True),
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("response", JSON, nullable=False),
@@ -211,7 +221,8 @@ stored_responses = Table(
 )
 
 callback_deliveries = Table(
-    "callback_deliveries", metadata,
+    "callback_deliveries",
+    metadata,
     Column("id", String(36), primary_key=True),  # X-Callback-Id, the same on every retry
     Column("task_id", String(36), nullable=False),
     # a task's callbacks in order: its progress stages (0, 1, ...), then its final one; sent in this order
@@ -233,7 +244,8 @@ callback_deliveries = Table(
 )
 
 callback_attempts = Table(
-    "callback_attempts", metadata,
+    "callback_attempts",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("delivery_id", String(36), ForeignKey("callback_deliveries.id"), nullable=False),
     Column("attempt", Integer, nullable=False),
@@ -245,7 +257,8 @@ callback_attempts = Table(
 )
 
 guardrails = Table(
-    "guardrails", metadata,
+    "guardrails",
+    metadata,
     Column("id", String(40), primary_key=True),  # guardrail_...
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("created_by", String(40), nullable=False),  # membership id of the creating management key
@@ -267,7 +280,8 @@ guardrails = Table(
 )
 
 guardrail_assignments = Table(
-    "guardrail_assignments", metadata,
+    "guardrail_assignments",
+    metadata,
     Column("id", String(40), primary_key=True),  # gassign_...
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("guardrail_id", String(40), ForeignKey("guardrails.id"), nullable=False),
@@ -278,7 +292,8 @@ guardrail_assignments = Table(
 )
 
 files = Table(
-    "files", metadata,
+    "files",
+    metadata,
     Column("id", String(40), primary_key=True),  # file_...
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("api_key_id", String(40)),
@@ -297,7 +312,8 @@ files = Table(
 # Web console sign-ins: only the SHA-256 of the cookie's random token is kept; a row is one signed-in browser,
 # deleted at sign-out. Each session acts in one membership (an account the user belongs to).
 console_sessions = Table(
-    "console_sessions", metadata,
+    "console_sessions",
+    metadata,
     Column("id", String(40), primary_key=True),  # csess_...
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
@@ -309,7 +325,8 @@ console_sessions = Table(
 
 # One-time console sign-in links (`runapi admin login-link`): the token's SHA-256, its expiry, when it was used.
 console_login_links = Table(
-    "console_login_links", metadata,
+    "console_login_links",
+    metadata,
     Column("token_hash", String(64), primary_key=True),
     Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
     Column("created_at", Float, nullable=False),

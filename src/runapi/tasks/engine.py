@@ -53,19 +53,43 @@ async def create_task(db: Database, new: NewTask) -> tuple[Task, bool]:
             return existing, False
     now = time.time()
     task = Task(
-        id=str(uuid.uuid4()), account_id=new.account_id, api_key_id=new.api_key_id, family=new.family,
-        action=new.action, model=new.model, params=new.params, state=TaskState.QUEUED, price_cents=new.price_cents,
-        provider=new.provider, provider_job=new.provider_job, polls=0, failures=0, next_run_at=now,
-        callback_url=new.params.get("callback_url"), public_base_url=new.public_base_url,
-        idempotency_key=new.idempotency_key, request_hash=request_hash, client_request_id=new.client_request_id,
-        created_at=now, updated_at=now,
+        id=str(uuid.uuid4()),
+        account_id=new.account_id,
+        api_key_id=new.api_key_id,
+        family=new.family,
+        action=new.action,
+        model=new.model,
+        params=new.params,
+        state=TaskState.QUEUED,
+        price_cents=new.price_cents,
+        provider=new.provider,
+        provider_job=new.provider_job,
+        polls=0,
+        failures=0,
+        next_run_at=now,
+        callback_url=new.params.get("callback_url"),
+        public_base_url=new.public_base_url,
+        idempotency_key=new.idempotency_key,
+        request_hash=request_hash,
+        client_request_id=new.client_request_id,
+        created_at=now,
+        updated_at=now,
     )
 
     def insert_and_reserve(conn: Connection) -> spend_limits.Charged | None:
         at = time.time()
         counters = spend_limits.charge(conn, new.account_id, new.limits, new.price_cents, at)
-        billing.reserve(conn, new.account_id, new.api_key_id, task.id, new.price_cents, model=new.model,
-                        guardrail_id=new.guardrail_id, member_guardrail_id=new.member_guardrail_id, at=at)
+        billing.reserve(
+            conn,
+            new.account_id,
+            new.api_key_id,
+            task.id,
+            new.price_cents,
+            model=new.model,
+            guardrail_id=new.guardrail_id,
+            member_guardrail_id=new.member_guardrail_id,
+            at=at,
+        )
         conn.execute(insert(tasks), _insert_values(task, counters))  # parameters apart: one cached statement
         return counters
 
@@ -73,8 +97,7 @@ async def create_task(db: Database, new: NewTask) -> tuple[Task, bool]:
         counters = await db.write_sync(insert_and_reserve)
     except IntegrityError:
         if new.idempotency_key:  # a concurrent request with this key won the unique index: answer with its task
-            existing = await find_replay(db, new.account_id, new.idempotency_key, new.family, new.action,
-                                         request_hash)
+            existing = await find_replay(db, new.account_id, new.idempotency_key, new.family, new.action, request_hash)
             if existing:
                 return existing, False
         raise
@@ -84,9 +107,29 @@ async def create_task(db: Database, new: NewTask) -> tuple[Task, bool]:
 
 # The columns a new task is inserted with; the others (result, error, stage, lease, completed_at) are left unset,
 # so they hold SQL NULL rather than a JSON null.
-_INSERTED = ("id", "account_id", "api_key_id", "family", "action", "model", "params", "state", "price_cents",
-             "provider", "provider_job", "polls", "failures", "next_run_at", "callback_url", "public_base_url",
-             "idempotency_key", "request_hash", "client_request_id", "created_at", "updated_at")
+_INSERTED = (
+    "id",
+    "account_id",
+    "api_key_id",
+    "family",
+    "action",
+    "model",
+    "params",
+    "state",
+    "price_cents",
+    "provider",
+    "provider_job",
+    "polls",
+    "failures",
+    "next_run_at",
+    "callback_url",
+    "public_base_url",
+    "idempotency_key",
+    "request_hash",
+    "client_request_id",
+    "created_at",
+    "updated_at",
+)
 
 
 def _insert_values(task: Task, counters: spend_limits.Charged | None) -> dict[str, Any]:
@@ -98,39 +141,54 @@ def request_fingerprint(family: str, action: str, model: str | None, params: dic
     """The endpoint and the validated request (defaults applied) as canonical JSON, hashed: two requests an
     Idempotency-Key may stand for are the same exactly when their fingerprints are."""
     # stdlib json, not orjson: a validated integer may exceed 64 bits (an integral float such as 1e30)
-    canonical = json.dumps({"endpoint": f"{family}/{action}", "model": model, "params": params},
-                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(
+        {"endpoint": f"{family}/{action}", "model": model, "params": params},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def find_replay(db: Database, account_id: int, key: str, family: str, action: str,
-                      request_hash: str) -> Task | None:
+async def find_replay(
+    db: Database, account_id: int, key: str, family: str, action: str, request_hash: str
+) -> Task | None:
     """The task this account created with this Idempotency-Key, if the request is the same one; 409 if the key
     was used for anything else (another endpoint or other parameters)."""
     existing = await find_by_idempotency_key(db, account_id, key)
     if existing is None:
         return None
     if (existing.family, existing.action) != (family, action):
-        raise Conflict(f"Idempotency-Key {key!r} was already used on another endpoint "
-                       f"({existing.kind}); use a new key for a new request")
+        raise Conflict(
+            f"Idempotency-Key {key!r} was already used on another endpoint "
+            f"({existing.kind}); use a new key for a new request"
+        )
     # rows from before request hashes were stored match on the endpoint alone
     if existing.request_hash not in (None, request_hash):
-        raise Conflict(f"Idempotency-Key {key!r} was already used with different request parameters; "
-                            "use a new key for a new request")
+        raise Conflict(
+            f"Idempotency-Key {key!r} was already used with different request parameters; "
+            "use a new key for a new request"
+        )
     return existing
 
 
 async def find_by_idempotency_key(db: Database, account_id: int, key: str) -> Task | None:
     async with db.read() as conn:
-        row = (await conn.execute(select(tasks).where(
-            tasks.c.account_id == account_id, tasks.c.idempotency_key == key))).mappings().first()
+        row = (
+            (await conn.execute(select(tasks).where(tasks.c.account_id == account_id, tasks.c.idempotency_key == key)))
+            .mappings()
+            .first()
+        )
     return Task.from_row(row) if row else None
 
 
 async def get_task(db: Database, task_id: str, account_id: int) -> Task | None:
     async with db.read() as conn:
-        row = (await conn.execute(select(tasks).where(
-            tasks.c.id == task_id, tasks.c.account_id == account_id))).mappings().first()
+        row = (
+            (await conn.execute(select(tasks).where(tasks.c.id == task_id, tasks.c.account_id == account_id)))
+            .mappings()
+            .first()
+        )
     return Task.from_row(row) if row else None
 
 
@@ -140,8 +198,9 @@ async def is_terminal(db: Database, task_id: str) -> bool:
     return state in TERMINAL_STATES
 
 
-async def resolve_refs(db: Database, account_id: int, action: Action, params: dict[str, Any],
-                       strict: bool = True) -> dict[str, Task]:
+async def resolve_refs(
+    db: Database, account_id: int, action: Action, params: dict[str, Any], strict: bool = True
+) -> dict[str, Task]:
     """Load the tasks that task_ref params name. With strict (at create): 404 unless the task exists in this
     account; 422 naming the kinds allowed if it is of another kind; 422 with the docs' "Records are being
     generated" while it is still processing, and 422 if it failed."""
@@ -150,8 +209,10 @@ async def resolve_refs(db: Database, account_id: int, action: Action, params: di
         if p.record_ref and params.get(p.name) is not None:
             record = await find_record(db, account_id, p.record_ref, str(params[p.name]))
             if record is None and strict:
-                raise RecordNotFound(f"Record does not exist: {p.name} {params[p.name]!r} was not created by this "
-                                    f"account ({_one_of(tuple(p.record_ref))})")
+                raise RecordNotFound(
+                    f"Record does not exist: {p.name} {params[p.name]!r} was not created by this "
+                    f"account ({_one_of(tuple(p.record_ref))})"
+                )
             if record is not None:
                 refs[p.name] = record
             continue
@@ -164,8 +225,7 @@ async def resolve_refs(db: Database, account_id: int, action: Action, params: di
             continue
         if ref.kind not in p.task_ref:
             if strict:  # it exists, so "not found" would mislead: say which kinds this parameter takes
-                raise invalid(f"{p.name} must name a {_one_of(p.task_ref)} task "
-                              f"(task {ref.id} is a {ref.kind} task)")
+                raise invalid(f"{p.name} must name a {_one_of(p.task_ref)} task (task {ref.id} is a {ref.kind} task)")
             continue
         if strict and ref.state is not TaskState.COMPLETED:
             if not ref.state.terminal:
@@ -184,9 +244,23 @@ async def find_record(db: Database, account_id: int, kinds: dict[str, str], valu
         for part in path.split("."):
             field = field[part]
         async with db.read() as conn:
-            row = (await conn.execute(select(tasks).where(
-                tasks.c.account_id == account_id, tasks.c.family == family, tasks.c.action == action,
-                tasks.c.state == TaskState.COMPLETED, field.as_string() == value).limit(1))).mappings().first()
+            row = (
+                (
+                    await conn.execute(
+                        select(tasks)
+                        .where(
+                            tasks.c.account_id == account_id,
+                            tasks.c.family == family,
+                            tasks.c.action == action,
+                            tasks.c.state == TaskState.COMPLETED,
+                            field.as_string() == value,
+                        )
+                        .limit(1)
+                    )
+                )
+                .mappings()
+                .first()
+            )
         if row:
             return Task.from_row(row)
     return None
@@ -196,9 +270,16 @@ def _one_of(kinds: tuple[str, ...]) -> str:
     return kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " or " + kinds[-1]
 
 
-async def claim_due(db: Database, owner: str, limit: int, lease_seconds: float, *,
-                    held: Mapping[int, int] | None = None, share: int | None = None,
-                    ceiling: int | None = None) -> list[Task]:
+async def claim_due(
+    db: Database,
+    owner: str,
+    limit: int,
+    lease_seconds: float,
+    *,
+    held: Mapping[int, int] | None = None,
+    share: int | None = None,
+    ceiling: int | None = None,
+) -> list[Task]:
     """Lease up to `limit` runnable tasks, oldest due first, fairly across accounts. SKIP LOCKED on
     PostgreSQL; SQLite serialises writers anyway.
 
@@ -214,8 +295,11 @@ async def claim_due(db: Database, owner: str, limit: int, lease_seconds: float, 
     `ceiling`. Rows read but not taken are only locked until this transaction ends."""
     now = time.time()
     caps = [limit] if share is None else [share] + ([ceiling] if ceiling is not None and ceiling > share else [])
-    due = (tasks.c.state.in_(UNFINISHED_STATES), tasks.c.next_run_at <= now,
-           or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now))
+    due = (
+        tasks.c.state.in_(UNFINISHED_STATES),
+        tasks.c.next_run_at <= now,
+        or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now),
+    )
 
     def pick(conn: Connection) -> list[str]:
         counts: Counter[int] = Counter(held or {})
@@ -223,10 +307,13 @@ async def claim_due(db: Database, owner: str, limit: int, lease_seconds: float, 
         for cap in caps:
             full = {acct for acct, n in counts.items() if n >= cap}
             while len(picked) < limit:
-                query = (select(tasks.c.id, tasks.c.account_id)
-                         .where(*due, tasks.c.account_id.notin_(full), tasks.c.id.notin_(picked))
-                         .order_by(tasks.c.next_run_at).limit(limit - len(picked))
-                         .with_for_update(skip_locked=True))
+                query = (
+                    select(tasks.c.id, tasks.c.account_id)
+                    .where(*due, tasks.c.account_id.notin_(full), tasks.c.id.notin_(picked))
+                    .order_by(tasks.c.next_run_at)
+                    .limit(limit - len(picked))
+                    .with_for_update(skip_locked=True)
+                )
                 capped_now = False
                 for task_id, acct in conn.execute(query).all():
                     if counts[acct] >= cap:
@@ -246,11 +333,16 @@ async def claim_due(db: Database, owner: str, limit: int, lease_seconds: float, 
         ids = pick(conn)
         if not ids:
             return []
-        rows = conn.execute(
-            update(tasks).where(tasks.c.id.in_(ids))
-            .values(state=TaskState.RUNNING, lease_owner=owner, lease_until=now + lease_seconds, updated_at=now)
-            .returning(*tasks.c)
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                update(tasks)
+                .where(tasks.c.id.in_(ids))
+                .values(state=TaskState.RUNNING, lease_owner=owner, lease_until=now + lease_seconds, updated_at=now)
+                .returning(*tasks.c)
+            )
+            .mappings()
+            .all()
+        )
         return [Task.from_row(r) for r in rows]
 
     return await db.write_sync(claim)
@@ -266,9 +358,15 @@ def _leased(task_id: str, owner: str) -> ColumnElement[bool]:
 
 async def renew_leases(db: Database, owner: str, task_ids: list[str], lease_seconds: float) -> int:
     """Extend the leases we still hold on these tasks (the worker's heartbeat). Returns how many we hold."""
-    stmt = update(tasks).where(
-        tasks.c.id.in_(task_ids), tasks.c.lease_owner == owner, tasks.c.state.notin_(TERMINAL_STATES),
-    ).values(lease_until=time.time() + lease_seconds)
+    stmt = (
+        update(tasks)
+        .where(
+            tasks.c.id.in_(task_ids),
+            tasks.c.lease_owner == owner,
+            tasks.c.state.notin_(TERMINAL_STATES),
+        )
+        .values(lease_until=time.time() + lease_seconds)
+    )
     return await db.write_sync(_rowcount, stmt)
 
 
@@ -280,17 +378,24 @@ async def update_leased(db: Database, task_id: str, owner: str, **values: Any) -
 
 async def release(db: Database, task_id: str, owner: str, next_run_at: float, **values: Any) -> bool:
     """End a step: persist progress and give the task back to the queue for its next poll."""
-    return await update_leased(db, task_id, owner, lease_owner=None, lease_until=None, next_run_at=next_run_at,
-                               **values)
+    return await update_leased(
+        db, task_id, owner, lease_owner=None, lease_until=None, next_run_at=next_run_at, **values
+    )
 
 
 async def make_due(db: Database, task_id: str) -> Poke:
     """Make an unleased, unfinished task due now (an upstream webhook says its job ended). Returns "due" (a
     worker should be woken), "held" (a worker holds its lease now: try again) or "gone" (finished or unknown)."""
     now = time.time()
-    stmt = update(tasks).where(
-        tasks.c.id == task_id, tasks.c.state.in_(UNFINISHED_STATES),
-        or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now)).values(next_run_at=now)
+    stmt = (
+        update(tasks)
+        .where(
+            tasks.c.id == task_id,
+            tasks.c.state.in_(UNFINISHED_STATES),
+            or_(tasks.c.lease_until.is_(None), tasks.c.lease_until < now),
+        )
+        .values(next_run_at=now)
+    )
     if await db.write_sync(_rowcount, stmt):
         return "due"
     async with db.read() as conn:
@@ -298,16 +403,27 @@ async def make_due(db: Database, task_id: str) -> Poke:
     return "held" if state in UNFINISHED_STATES else "gone"
 
 
-async def report_stage(db: Database, task: Task, owner: str, stage: str, next_run_at: float, *,
-                       callback_body: dict[str, Any] | None, **values: Any) -> bool:
+async def report_stage(
+    db: Database,
+    task: Task,
+    owner: str,
+    stage: str,
+    next_run_at: float,
+    *,
+    callback_body: dict[str, Any] | None,
+    **values: Any,
+) -> bool:
     """End a step that reached a progress stage: the task shows it, and its callback is queued in the same
     commit (durable and retried like the final one, sent before it). False if the lease was lost."""
     now = time.time()
     seq = _stage_seq(task, stage)
 
     def advance(conn: Connection) -> bool:
-        res = conn.execute(update(tasks).where(_leased(task.id, owner)).values(
-            stage=stage, updated_at=now, lease_owner=None, lease_until=None, next_run_at=next_run_at, **values))
+        res = conn.execute(
+            update(tasks)
+            .where(_leased(task.id, owner))
+            .values(stage=stage, updated_at=now, lease_owner=None, lease_until=None, next_run_at=next_run_at, **values)
+        )
         if res.rowcount != 1:
             return False
         if task.callback_url and callback_body is not None:
@@ -325,20 +441,36 @@ def _stage_seq(task: Task, stage: str | None) -> int:
 
 
 def _queue_callback(conn: Connection, task: Task, seq: int, body: dict[str, Any], now: float) -> None:
-    conn.execute(insert(callback_deliveries).values(
-        id=str(uuid.uuid4()), task_id=task.id, seq=seq, account_id=task.account_id,
-        url=task.callback_url, body=orjson.dumps(body).decode(), state="pending", attempts=0,
-        next_attempt_at=now, created_at=now))
+    conn.execute(
+        insert(callback_deliveries).values(
+            id=str(uuid.uuid4()),
+            task_id=task.id,
+            seq=seq,
+            account_id=task.account_id,
+            url=task.callback_url,
+            body=orjson.dumps(body).decode(),
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
 
 
-def stage_bodies(task: Task, signer: UrlSigner, url_ttl: int, result: dict[str, Any] | None,
-                 error: str | None, now: float) -> list[tuple[int, dict[str, Any]]]:
+def stage_bodies(
+    task: Task, signer: UrlSigner, url_ttl: int, result: dict[str, Any] | None, error: str | None, now: float
+) -> list[tuple[int, dict[str, Any]]]:
     """The callbacks a finishing task still owes: a completed task calls back the stages its provider skipped
     (an instant sandbox task, an upstream that jumped ahead) before the final one, so a receiver always sees
     every stage in order; a failed task only owes its final callback."""
     base = task.public_base_url or ""
-    final = replace(task, state=TaskState.FAILED if error is not None else TaskState.COMPLETED, result=result,
-                    error=error, completed_at=now)
+    final = replace(
+        task,
+        state=TaskState.FAILED if error is not None else TaskState.COMPLETED,
+        result=result,
+        error=error,
+        completed_at=now,
+    )
     bodies = []
     action = get_catalog().action(task.family, task.action)
     if action and action.stages and error is None:
@@ -358,20 +490,40 @@ def partial_result(action: Action, result: dict[str, Any] | None) -> dict[str, A
         return None
     extra = result.get("extra") or {}
     listed = extra.get(action.result)
-    return {"files": {kind: items[:1] for kind, items in (result.get("files") or {}).items()},
-            "extra": {action.result: listed[:1]} if isinstance(listed, list) else {}}
+    return {
+        "files": {kind: items[:1] for kind, items in (result.get("files") or {}).items()},
+        "extra": {action.result: listed[:1]} if isinstance(listed, list) else {},
+    }
 
 
-async def finish(db: Database, task: Task, owner: str, *, signer: UrlSigner, url_ttl: int,
-                 result: dict[str, Any] | None = None, error: str | None = None) -> bool:
+async def finish(
+    db: Database,
+    task: Task,
+    owner: str,
+    *,
+    signer: UrlSigner,
+    url_ttl: int,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> bool:
     """Complete (result) or fail (error) a leased task: state, settlement/refund and callback in one commit."""
     now = time.time()
     state = TaskState.FAILED if error is not None else TaskState.COMPLETED
 
     def finish_and_pay(conn: Connection) -> bool:
-        res = conn.execute(update(tasks).where(_leased(task.id, owner)).values(
-            state=state, result=result, error=error, completed_at=now, updated_at=now,
-            lease_owner=None, lease_until=None))
+        res = conn.execute(
+            update(tasks)
+            .where(_leased(task.id, owner))
+            .values(
+                state=state,
+                result=result,
+                error=error,
+                completed_at=now,
+                updated_at=now,
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
         if res.rowcount != 1:
             return False  # someone else finished it, or our lease was taken over
         if state is TaskState.COMPLETED:
@@ -379,10 +531,21 @@ async def finish(db: Database, task: Task, owner: str, *, signer: UrlSigner, url
         else:
             billing.refund(conn, task.account_id, task.api_key_id, task.id, task.price_cents, note=error)
             spend_limits.give_back(conn, [(task.spend_counters, task.price_cents)])
-        usage.record_task(conn, account_id=task.account_id, api_key_id=task.api_key_id, task_id=task.id,
-                          family=task.family, action=task.action, model=task.model,
-                          provider=task.provider, params=task.params, price_cents=task.price_cents,
-                          completed=state == TaskState.COMPLETED, created_at=task.created_at, at=now)
+        usage.record_task(
+            conn,
+            account_id=task.account_id,
+            api_key_id=task.api_key_id,
+            task_id=task.id,
+            family=task.family,
+            action=task.action,
+            model=task.model,
+            provider=task.provider,
+            params=task.params,
+            price_cents=task.price_cents,
+            completed=state == TaskState.COMPLETED,
+            created_at=task.created_at,
+            at=now,
+        )
         for seq, body in callbacks:
             _queue_callback(conn, task, seq, body, now)
         return True

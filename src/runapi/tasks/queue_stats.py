@@ -33,17 +33,27 @@ class QueueDepth:
 async def queue_depth(db: Database, now: float | None = None) -> QueueDepth:
     since = (time.time() if now is None else now) - RECENT_SECONDS
     async with db.read() as conn:
-        open_rows = (await conn.execute(
-            select(tasks.c.provider, tasks.c.state, func.count())
-            .where(tasks.c.state.in_(("queued", "running"))).group_by(tasks.c.provider, tasks.c.state))).all()
-        ended = (await conn.execute(
-            select(tasks.c.provider, tasks.c.state, func.count())
-            .where(tasks.c.state.in_(("completed", "failed")), tasks.c.completed_at >= since)
-            .group_by(tasks.c.provider, tasks.c.state))).all()
+        open_rows = (
+            await conn.execute(
+                select(tasks.c.provider, tasks.c.state, func.count())
+                .where(tasks.c.state.in_(("queued", "running")))
+                .group_by(tasks.c.provider, tasks.c.state)
+            )
+        ).all()
+        ended = (
+            await conn.execute(
+                select(tasks.c.provider, tasks.c.state, func.count())
+                .where(tasks.c.state.in_(("completed", "failed")), tasks.c.completed_at >= since)
+                .group_by(tasks.c.provider, tasks.c.state)
+            )
+        ).all()
     counts: dict[str, dict[str, int]] = {}
     for provider, state, n in (*open_rows, *ended):
         counts.setdefault(provider, {})[state] = int(n)
-    providers = tuple(ProviderLoad(p, c.get("queued", 0), c.get("running", 0), c.get("completed", 0),
-                                   c.get("failed", 0)) for p, c in sorted(counts.items()))
-    return QueueDepth(queued=sum(p.queued for p in providers), running=sum(p.running for p in providers),
-                      providers=providers)
+    providers = tuple(
+        ProviderLoad(p, c.get("queued", 0), c.get("running", 0), c.get("completed", 0), c.get("failed", 0))
+        for p, c in sorted(counts.items())
+    )
+    return QueueDepth(
+        queued=sum(p.queued for p in providers), running=sum(p.running for p in providers), providers=providers
+    )

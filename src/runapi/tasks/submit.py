@@ -53,8 +53,9 @@ class Submitted:
     created: bool  # False: an Idempotency-Key replay of an earlier task, nothing charged now
 
 
-async def preflight(provider: Provider, action: Action, model: ModelSpec | None, params: dict[str, Any],
-                    refs: Any = None) -> None:
+async def preflight(
+    provider: Provider, action: Action, model: ModelSpec | None, params: dict[str, Any], refs: Any = None
+) -> None:
     """A provider that can tell from the request alone (e.g. an uploaded input too large) that the task would
     fail refuses it here, before any credit is reserved."""
     check = getattr(provider, "preflight", None)
@@ -70,8 +71,10 @@ async def check_callback_url(url: str | None, allow_private: bool) -> None:
     """A callback the delivery worker would refuse to send (loopback/private address, the SSRF policy of
     net/safe_http.py) is refused now, naming the setting, instead of the task completing and never calling."""
     if url and await refused_destination(url, allow_private):
-        raise InvalidInput("callback_url resolves to a loopback or private address, which callbacks are not "
-                           "sent to; set RUNAPI_ALLOW_PRIVATE_NETWORK=true to allow it (local development)")
+        raise InvalidInput(
+            "callback_url resolves to a loopback or private address, which callbacks are not "
+            "sent to; set RUNAPI_ALLOW_PRIVATE_NETWORK=true to allow it (local development)"
+        )
 
 
 def validated(who: Principal, action: Action, body: Any) -> ValidRequest:
@@ -84,8 +87,15 @@ def validated(who: Principal, action: Action, body: Any) -> ValidRequest:
     return ValidRequest(action, model, params)
 
 
-async def submit_task(rt: SubmitServices, who: Principal, request: ValidRequest, *, public_base_url: str,
-                      idempotency_key: str | None = None, client_request_id: str | None = None) -> Submitted:
+async def submit_task(
+    rt: SubmitServices,
+    who: Principal,
+    request: ValidRequest,
+    *,
+    public_base_url: str,
+    idempotency_key: str | None = None,
+    client_request_id: str | None = None,
+) -> Submitted:
     """Price a validated request, route it through the caller's guardrails and commit the task with its
     reservation (checked against the key's and the guardrails' limits in the same step)."""
     require_api_key(who)
@@ -94,8 +104,9 @@ async def submit_task(rt: SubmitServices, who: Principal, request: ValidRequest,
         # a retry of a request already made answers with its task before anything that could refuse it now
         # (the key's limit, which the original may have used up; a guardrail changed since)
         fingerprint = engine.request_fingerprint(action.family, action.name, model_id, params)
-        existing = await engine.find_replay(rt.db, who.account_id, idempotency_key, action.family, action.name,
-                                            fingerprint)
+        existing = await engine.find_replay(
+            rt.db, who.account_id, idempotency_key, action.family, action.name, fingerprint
+        )
         if existing:
             return Submitted(existing, created=False)
     await check_callback_url(params.get("callback_url"), rt.settings.allow_private_network)
@@ -104,14 +115,27 @@ async def submit_task(rt: SubmitServices, who: Principal, request: ValidRequest,
     candidates = rt.providers.candidates(action.family, model_id, action.name)
     guarded = await check_guardrail(rt, who, model_id, candidates)
     await preflight(rt.providers.get(guarded.provider), action, model, params, refs)
-    task, created = await engine.create_task(rt.db, NewTask(
-        account_id=who.account_id, api_key_id=who.key_id, family=action.family, action=action.name,
-        model=model_id, params=params, price_cents=price, provider=guarded.provider,
-        public_base_url=public_base_url, idempotency_key=idempotency_key, guardrail_id=guarded.guardrail_id,
-        member_guardrail_id=guarded.member_guardrail_id,
-        provider_job=rt.providers.initial_job(guarded.barred), client_request_id=client_request_id,
-        # checked and charged with the reservation, in one step: only the request crossing a limit runs
-        limits=key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits))
+    task, created = await engine.create_task(
+        rt.db,
+        NewTask(
+            account_id=who.account_id,
+            api_key_id=who.key_id,
+            family=action.family,
+            action=action.name,
+            model=model_id,
+            params=params,
+            price_cents=price,
+            provider=guarded.provider,
+            public_base_url=public_base_url,
+            idempotency_key=idempotency_key,
+            guardrail_id=guarded.guardrail_id,
+            member_guardrail_id=guarded.member_guardrail_id,
+            provider_job=rt.providers.initial_job(guarded.barred),
+            client_request_id=client_request_id,
+            # checked and charged with the reservation, in one step: only the request crossing a limit runs
+            limits=key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits,
+        ),
+    )
     if created:
         rt.wake_worker()
     return Submitted(task, created)

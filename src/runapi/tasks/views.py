@@ -23,8 +23,9 @@ def retry_after_seconds(task: Task, now: float | None = None) -> int:
     return max(1, min(MAX_RETRY_AFTER_SECONDS, math.ceil(wait)))
 
 
-def status_body(task: Task, signer: UrlSigner, base_url: str, url_ttl: int,
-                partial: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def status_body(
+    task: Task, signer: UrlSigner, base_url: str, url_ttl: int, partial: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """`partial`: files a progress stage already has (its callback shows them; the task is still processing)."""
     action = get_catalog().action(task.family, task.action)
     fields = set(action.result_fields) if action else {"url"}

@@ -57,7 +57,7 @@ class WorkerServices(Protocol):
 
 
 def backoff(n: int, base: float = 2.0, cap: float = 30.0) -> float:
-    return min(base * (1.5 ** n), cap)
+    return min(base * (1.5**n), cap)
 
 
 class TaskWorker:
@@ -79,9 +79,15 @@ class TaskWorker:
             claimed: list[Task] = []
             if free > 0:
                 try:
-                    claimed = await engine.claim_due(self.rt.db, self.owner, free, s.lease_seconds,
-                                                     held=Counter(self.accounts.values()), share=share,
-                                                     ceiling=ceiling)
+                    claimed = await engine.claim_due(
+                        self.rt.db,
+                        self.owner,
+                        free,
+                        s.lease_seconds,
+                        held=Counter(self.accounts.values()),
+                        share=share,
+                        ceiling=ceiling,
+                    )
                 except Exception:  # database briefly unavailable: keep the worker alive
                     log.exception("claim failed")
             for task in claimed:
@@ -154,9 +160,15 @@ class TaskRunner:
             task_bound = remaining <= s.task_step_timeout_seconds  # which deadline a cut step ran into
             deadline = asyncio.get_running_loop().time() + min(remaining, s.task_step_timeout_seconds)
             refs = await engine.resolve_refs(rt.db, task.account_id, action, task.params, strict=False)
-            inp = TaskInput(id=task.id, action=action, model=action.models.get(task.model or ""),
-                            params=task.params, refs=refs, account_id=task.account_id,
-                            public_base_url=task.public_base_url)
+            inp = TaskInput(
+                id=task.id,
+                action=action,
+                model=action.models.get(task.model or ""),
+                params=task.params,
+                refs=refs,
+                account_id=task.account_id,
+                public_base_url=task.public_base_url,
+            )
             provider = rt.providers.get(task.provider)
             if job is None:
                 job = await _within(deadline, provider.submit(inp))
@@ -166,26 +178,35 @@ class TaskRunner:
             if isinstance(outcome, Progress):
                 delay = outcome.poll_in if outcome.poll_in is not None else backoff(task.polls)
                 if outcome.stage and outcome.stage != task.stage and outcome.stage in action.stages:
-                    await self.report_stage(task, action, outcome.stage, outcome, time.time() + max(delay, 0.0),
-                                            job)
+                    await self.report_stage(task, action, outcome.stage, outcome, time.time() + max(delay, 0.0), job)
                     return
-                await engine.release(rt.db, task.id, self.owner, time.time() + max(delay, 0.0),
-                                     polls=task.polls + 1, failures=0, provider_job=outcome.job or job)
+                await engine.release(
+                    rt.db,
+                    task.id,
+                    self.owner,
+                    time.time() + max(delay, 0.0),
+                    polls=task.polls + 1,
+                    failures=0,
+                    provider_job=outcome.job or job,
+                )
                 return
             result = await self.store_outputs(task.id, outcome)
-            await engine.finish(rt.db, task, self.owner, result=result, signer=rt.signer,
-                                url_ttl=s.generated_url_ttl_seconds)
+            await engine.finish(
+                rt.db, task, self.owner, result=result, signer=rt.signer, url_ttl=s.generated_url_ttl_seconds
+            )
             rt.task_finished(task.id)
         except TaskFailed as exc:
-            await engine.finish(rt.db, task, self.owner, error=str(exc), signer=rt.signer,
-                                url_ttl=s.generated_url_ttl_seconds)
+            await engine.finish(
+                rt.db, task, self.owner, error=str(exc), signer=rt.signer, url_ttl=s.generated_url_ttl_seconds
+            )
             rt.task_finished(task.id)
         except _StepCut:
             if task_bound:
                 await self.time_out(replace(task, provider_job=job), action)
             else:  # the step limit: a failed step like any other, retried with backoff
-                await self.step_failed(task, TransientFailure(
-                    f"Generation step did not finish within {s.task_step_timeout_seconds:g} s"))
+                await self.step_failed(
+                    task, TransientFailure(f"Generation step did not finish within {s.task_step_timeout_seconds:g} s")
+                )
         except Exception as exc:
             await self.step_failed(task, exc)
 
@@ -194,33 +215,51 @@ class TaskRunner:
         rt, s = self.rt, self.rt.settings
         failures = task.failures + 1
         if isinstance(exc, TransientFailure):  # an expected upstream failure: its message says it all
-            log.warning("task %s step failed (attempt %d of %d): %s", task.id, failures,
-                        s.max_task_attempts, exc, extra={"task_id": task.id})
+            log.warning(
+                "task %s step failed (attempt %d of %d): %s",
+                task.id,
+                failures,
+                s.max_task_attempts,
+                exc,
+                extra={"task_id": task.id},
+            )
         else:  # our bug: keep the traceback
             log.exception("task %s step failed", task.id, extra={"task_id": task.id}, exc_info=exc)
         try:
             if failures >= s.max_task_attempts:
                 # an upstream outage names itself; anything else is our bug and stays generic
                 error = str(exc) if isinstance(exc, TransientFailure) else "Generation failed"
-                await engine.finish(rt.db, task, self.owner, error=error, signer=rt.signer,
-                                    url_ttl=s.generated_url_ttl_seconds)
+                await engine.finish(
+                    rt.db, task, self.owner, error=error, signer=rt.signer, url_ttl=s.generated_url_ttl_seconds
+                )
                 rt.task_finished(task.id)
             else:
-                await engine.release(rt.db, task.id, self.owner, time.time() + backoff(failures, 1.0),
-                                     failures=failures)
+                await engine.release(
+                    rt.db, task.id, self.owner, time.time() + backoff(failures, 1.0), failures=failures
+                )
         except Exception:
-            log.exception("task %s: could not record failure; the lease will expire and it will be retried",
-                          task.id, extra={"task_id": task.id})
+            log.exception(
+                "task %s: could not record failure; the lease will expire and it will be retried",
+                task.id,
+                extra={"task_id": task.id},
+            )
 
     async def time_out(self, task: Task, action: Action | None) -> None:
         """Fail a task that outlived task_timeout_seconds (refunded), stopping its upstream job."""
         await self.cancel_upstream(task, action)
-        if await engine.finish(self.rt.db, task, self.owner, error="Task timed out", signer=self.rt.signer,
-                               url_ttl=self.rt.settings.generated_url_ttl_seconds):
+        if await engine.finish(
+            self.rt.db,
+            task,
+            self.owner,
+            error="Task timed out",
+            signer=self.rt.signer,
+            url_ttl=self.rt.settings.generated_url_ttl_seconds,
+        ):
             self.rt.task_finished(task.id)
 
-    async def report_stage(self, task: Task, action: Action, stage: str, outcome: Progress,
-                           next_run_at: float, job: dict[str, Any]) -> None:
+    async def report_stage(
+        self, task: Task, action: Action, stage: str, outcome: Progress, next_run_at: float, job: dict[str, Any]
+    ) -> None:
         """A provider reached a progress stage: store what it has made so far and call the stage back."""
         rt, s = self.rt, self.rt.settings
         body = None
@@ -228,10 +267,20 @@ class TaskRunner:
             made = await self.store_outputs(task.id, outcome.partial) if outcome.partial else None
             partial = engine.partial_result(action, made)
             staged = replace(task, state=TaskState.RUNNING, stage=stage)
-            body = status_body(staged, rt.signer, task.public_base_url or "", s.generated_url_ttl_seconds,
-                               partial=partial)
-        await engine.report_stage(rt.db, task, self.owner, stage, next_run_at, callback_body=body,
-                                  polls=task.polls + 1, failures=0, provider_job=outcome.job or job)
+            body = status_body(
+                staged, rt.signer, task.public_base_url or "", s.generated_url_ttl_seconds, partial=partial
+            )
+        await engine.report_stage(
+            rt.db,
+            task,
+            self.owner,
+            stage,
+            next_run_at,
+            callback_body=body,
+            polls=task.polls + 1,
+            failures=0,
+            provider_job=outcome.job or job,
+        )
         rt.callback_wake.set()  # deliver the stage's callback now
 
     async def cancel_upstream(self, task: Task, action: Action | None) -> None:
@@ -239,8 +288,13 @@ class TaskRunner:
         Best effort: the task fails and is refunded either way."""
         if not task.provider_job or action is None:
             return
-        inp = TaskInput(id=task.id, action=action, model=action.models.get(task.model or ""),
-                        params=task.params, account_id=task.account_id)
+        inp = TaskInput(
+            id=task.id,
+            action=action,
+            model=action.models.get(task.model or ""),
+            params=task.params,
+            account_id=task.account_id,
+        )
         try:
             await self.rt.providers.get(task.provider).cancel(inp, task.provider_job)
         except Exception:  # nothing more to do for a job we are abandoning

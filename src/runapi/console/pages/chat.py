@@ -36,8 +36,15 @@ def _history(raw: object) -> list[dict[str, str]]:
         items = json.loads(raw)
     except ValueError:
         return []
-    return [{"role": m["role"], "content": m["content"]} for m in items if isinstance(m, dict)
-            and m.get("role") in ROLES and isinstance(m.get("content"), str)] if isinstance(items, list) else []
+    return (
+        [
+            {"role": m["role"], "content": m["content"]}
+            for m in items
+            if isinstance(m, dict) and m.get("role") in ROLES and isinstance(m.get("content"), str)
+        ]
+        if isinstance(items, list)
+        else []
+    )
 
 
 async def _page(request: Request, viewer: Viewer, key_id: str, status: int = 200, **context: Any) -> Response:
@@ -52,9 +59,17 @@ async def _page(request: Request, viewer: Viewer, key_id: str, status: int = 200
     context.setdefault("usage", None)
     context.setdefault("sandbox", False)
     template = "partials/chat_form.html" if request.headers.get("hx-request") else "chat.html"
-    return await render(request, template, viewer, status=status, keys=keys,
-                        selected_key=chosen.id if chosen else "", models=models,
-                        history_json=json.dumps(context["history"], ensure_ascii=False), **context)
+    return await render(
+        request,
+        template,
+        viewer,
+        status=status,
+        keys=keys,
+        selected_key=chosen.id if chosen else "",
+        models=models,
+        history_json=json.dumps(context["history"], ensure_ascii=False),
+        **context,
+    )
 
 
 async def chat_page(request: Request, viewer: Viewer) -> Response:
@@ -72,8 +87,11 @@ async def send(request: Request, viewer: Viewer) -> Response:
     if not message:
         return await _page(request, viewer, key_id, 422, error="Write a message first.", **state)
     turns = [*history, {"role": "user", "content": message}]
-    body = {"model": model, "max_tokens": MAX_TOKENS,
-            "messages": ([{"role": "system", "content": system}] if system else []) + turns}
+    body = {
+        "model": model,
+        "max_tokens": MAX_TOKENS,
+        "messages": ([{"role": "system", "content": system}] if system else []) + turns,
+    }
     try:
         who = await acting_key(request, viewer, key_id)
         call = ChatCompletionCall(body)

@@ -21,8 +21,12 @@ from ..context import services
 from ..session import Viewer
 from ..web import form, redirect, render
 
-LIST_LABELS = {"allowed_models": "Allowed models", "blocked_models": "Blocked models",
-               "allowed_providers": "Allowed providers", "blocked_providers": "Blocked providers"}
+LIST_LABELS = {
+    "allowed_models": "Allowed models",
+    "blocked_models": "Blocked models",
+    "allowed_providers": "Allowed providers",
+    "blocked_providers": "Blocked providers",
+}
 
 
 def guardrail_fields(data: Any) -> dict[str, Any]:
@@ -31,35 +35,64 @@ def guardrail_fields(data: Any) -> dict[str, Any]:
     if name is None:
         raise InvalidInput("Missing required parameter: name")
     limit = inputs.cents(data, "credit_limit_cents")
-    return guardrails_api.guardrail_fields({
-        "name": name, "description": inputs.text(data, "description", 2000),
-        "enabled": inputs.checkbox(data, "enabled"), "credit_limit_cents": limit,
-        "credit_limit_reset_interval": inputs.text(data, "credit_limit_reset_interval") if limit is not None else None,
-        "model_budgets": inputs.json_value(data, "model_budgets"),
-        **{f: inputs.string_list(data, f) for f in LIST_FIELDS}})
+    return guardrails_api.guardrail_fields(
+        {
+            "name": name,
+            "description": inputs.text(data, "description", 2000),
+            "enabled": inputs.checkbox(data, "enabled"),
+            "credit_limit_cents": limit,
+            "credit_limit_reset_interval": inputs.text(data, "credit_limit_reset_interval")
+            if limit is not None
+            else None,
+            "model_budgets": inputs.json_value(data, "model_budgets"),
+            **{f: inputs.string_list(data, f) for f in LIST_FIELDS},
+        }
+    )
 
 
 def stored_fields(g: Guardrail) -> dict[str, Any]:
-    return {"name": g.name, "description": g.description, "enabled": g.enabled,
-            "credit_limit_cents": g.credit_limit_cents, "credit_limit_reset_interval": g.credit_limit_reset_interval,
-            "model_budgets": list(g.model_budgets) if g.model_budgets else None,
-            **{f: list(getattr(g, f)) if getattr(g, f) else None for f in LIST_FIELDS}}
+    return {
+        "name": g.name,
+        "description": g.description,
+        "enabled": g.enabled,
+        "credit_limit_cents": g.credit_limit_cents,
+        "credit_limit_reset_interval": g.credit_limit_reset_interval,
+        "model_budgets": list(g.model_budgets) if g.model_budgets else None,
+        **{f: list(getattr(g, f)) if getattr(g, f) else None for f in LIST_FIELDS},
+    }
 
 
-async def _list_page(request: Request, viewer: Viewer, status: int = 200, error: str | None = None,
-                     submitted: dict[str, Any] | None = None) -> Response:
+async def _list_page(
+    request: Request,
+    viewer: Viewer,
+    status: int = 200,
+    error: str | None = None,
+    submitted: dict[str, Any] | None = None,
+) -> Response:
     rt = services(request)
     who = viewer.principal
     guardrails = await store.list_guardrails(rt.db, who)
     assignments = await store.list_assignments(rt.db, who)
     keys = await key_store.list_keys(rt.db, who)
     members = await accounts.list_members(rt.db, who) if viewer.is_admin else []
-    return await render(request, "guardrails.html", viewer, status=status, guardrails=guardrails,
-                        assignments=assignments, keys=keys, members=members, intervals=INTERVALS,
-                        list_labels=LIST_LABELS, error=error, form=submitted or {}, g=None,
-                        guardrail_names={g.id: g.name for g in guardrails},
-                        key_names={k.id: k.name or k.masked for k in keys},
-                        member_names={m.id: m.email for m in members})
+    return await render(
+        request,
+        "guardrails.html",
+        viewer,
+        status=status,
+        guardrails=guardrails,
+        assignments=assignments,
+        keys=keys,
+        members=members,
+        intervals=INTERVALS,
+        list_labels=LIST_LABELS,
+        error=error,
+        form=submitted or {},
+        g=None,
+        guardrail_names={g.id: g.name for g in guardrails},
+        key_names={k.id: k.name or k.masked for k in keys},
+        member_names={m.id: m.email for m in members},
+    )
 
 
 async def list_page(request: Request, viewer: Viewer) -> Response:
@@ -81,9 +114,18 @@ async def create(request: Request, viewer: Viewer) -> Response:
 
 async def detail(request: Request, viewer: Viewer, status: int = 200, error: str | None = None) -> Response:
     g = await store.get_guardrail(services(request).db, viewer.principal, request.path_params["id"])
-    return await render(request, "guardrail_detail.html", viewer, status=status, g=g, intervals=INTERVALS,
-                        list_labels=LIST_LABELS, error=error, form={},
-                        saved=request.query_params.get("saved") == "1")
+    return await render(
+        request,
+        "guardrail_detail.html",
+        viewer,
+        status=status,
+        g=g,
+        intervals=INTERVALS,
+        list_labels=LIST_LABELS,
+        error=error,
+        form={},
+        saved=request.query_params.get("saved") == "1",
+    )
 
 
 async def detail_page(request: Request, viewer: Viewer) -> Response:
@@ -123,9 +165,13 @@ async def assign(request: Request, viewer: Viewer) -> Response:
             raise InvalidInput("Missing required parameter: guardrail_id")
         if kind not in ("key", "member") or not target_id:
             raise InvalidInput("Choose an API key or a member to bind the guardrail to")
-        await store.create_assignment(rt.db, viewer.principal, guardrail_id,
-                                      api_key_id=target_id if kind == "key" else None,
-                                      membership_id=target_id if kind == "member" else None)
+        await store.create_assignment(
+            rt.db,
+            viewer.principal,
+            guardrail_id,
+            api_key_id=target_id if kind == "key" else None,
+            membership_id=target_id if kind == "member" else None,
+        )
     except (RunapiError, ApiError) as exc:
         return await _list_page(request, viewer, 422, exc.message)
     rt.guardrails.changed()

@@ -23,17 +23,26 @@ from ..web import form, redirect, render
 def key_fields(data: Any) -> dict[str, Any]:
     """The form as the JSON body /api/v1/keys takes, checked by the API's own field rules."""
     limit = inputs.cents(data, "credit_limit_cents")
-    return keys_api.key_fields({
-        "name": inputs.text(data, "name"), "credit_limit_cents": limit,
-        # a window without an amount means nothing (the form's select keeps its value when the amount is cleared)
-        "credit_limit_reset_interval": inputs.text(data, "credit_limit_reset_interval") if limit is not None else None,
-        "allowed_models": inputs.string_list(data, "allowed_models")})
+    return keys_api.key_fields(
+        {
+            "name": inputs.text(data, "name"),
+            "credit_limit_cents": limit,
+            # a window without an amount means nothing (the form's select keeps its value when the amount is cleared)
+            "credit_limit_reset_interval": inputs.text(data, "credit_limit_reset_interval")
+            if limit is not None
+            else None,
+            "allowed_models": inputs.string_list(data, "allowed_models"),
+        }
+    )
 
 
 def stored_fields(key: ApiKey) -> dict[str, Any]:
-    return {"name": key.name, "credit_limit_cents": key.credit_limit_cents,
-            "credit_limit_reset_interval": key.credit_limit_reset_interval,
-            "allowed_models": list(key.allowed_models) if key.allowed_models else None}
+    return {
+        "name": key.name,
+        "credit_limit_cents": key.credit_limit_cents,
+        "credit_limit_reset_interval": key.credit_limit_reset_interval,
+        "allowed_models": list(key.allowed_models) if key.allowed_models else None,
+    }
 
 
 async def _list_page(request: Request, viewer: Viewer, status: int = 200, **context: Any) -> Response:
@@ -43,8 +52,9 @@ async def _list_page(request: Request, viewer: Viewer, status: int = 200, **cont
     context.setdefault("error", None)
     context.setdefault("created", None)
     context.setdefault("form", {})
-    return await render(request, "keys.html", viewer, status=status, keys=keys, guardrail_names=names,
-                        intervals=INTERVALS, **context)
+    return await render(
+        request, "keys.html", viewer, status=status, keys=keys, guardrail_names=names, intervals=INTERVALS, **context
+    )
 
 
 async def list_page(request: Request, viewer: Viewer) -> Response:
@@ -69,9 +79,18 @@ async def detail(request: Request, viewer: Viewer, status: int = 200, error: str
     if key.guardrail_id:
         visible = {g.id: g for g in await guardrail_store.list_guardrails(rt.db, viewer.principal)}
         guardrail = visible.get(key.guardrail_id)
-    return await render(request, "key_detail.html", viewer, status=status, key=key, usage=usage,
-                        guardrail=guardrail, intervals=INTERVALS, error=error,
-                        saved=request.query_params.get("saved") == "1")
+    return await render(
+        request,
+        "key_detail.html",
+        viewer,
+        status=status,
+        key=key,
+        usage=usage,
+        guardrail=guardrail,
+        intervals=INTERVALS,
+        error=error,
+        saved=request.query_params.get("saved") == "1",
+    )
 
 
 async def detail_page(request: Request, viewer: Viewer) -> Response:

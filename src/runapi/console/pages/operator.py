@@ -42,9 +42,18 @@ def deployments(rt: Services) -> list[Deployment]:
 async def operator(request: Request, viewer: Viewer, status: int = 200, error: str | None = None) -> Response:
     rt = services(request)
     credited = request.query_params.get("credited")
-    return await render(request, "operator.html", viewer, status=status, accounts=await admin.list_accounts(rt.db),
-                        deployments=deployments(rt), queue=await queue_depth(rt.db),
-                        sandbox_fallback=rt.settings.sandbox_fallback, error=error, credited=credited)
+    return await render(
+        request,
+        "operator.html",
+        viewer,
+        status=status,
+        accounts=await admin.list_accounts(rt.db),
+        deployments=deployments(rt),
+        queue=await queue_depth(rt.db),
+        sandbox_fallback=rt.settings.sandbox_fallback,
+        error=error,
+        credited=credited,
+    )
 
 
 async def operator_page(request: Request, viewer: Viewer) -> Response:
@@ -60,8 +69,12 @@ async def add_credits(request: Request, viewer: Viewer) -> Response:
         cents = inputs.cents(data, "cents", positive=True)
         if cents is None:
             raise InvalidInput("Missing required parameter: cents")
-        await admin.add_credits(services(request).db, int(raw_account), cents,
-                                inputs.text(data, "note", 500) or f"console credit by {viewer.session.email}")
+        await admin.add_credits(
+            services(request).db,
+            int(raw_account),
+            cents,
+            inputs.text(data, "note", 500) or f"console credit by {viewer.session.email}",
+        )
     except InvalidInput as exc:
         return await operator(request, viewer, 422, exc.message)
     except (LookupError, ValueError) as exc:

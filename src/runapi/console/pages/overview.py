@@ -17,5 +17,6 @@ async def overview(request: Request, viewer: Viewer) -> Response:
     rt = services(request)
     balance = await accounts.balance(rt.db, viewer.session.account_id)
     keys = await key_store.list_keys(rt.db, viewer.principal)
-    return await render(request, "overview.html", viewer, balance=balance, key_count=len(keys),
-                        api_base=base_url(request))
+    return await render(
+        request, "overview.html", viewer, balance=balance, key_count=len(keys), api_base=base_url(request)
+    )

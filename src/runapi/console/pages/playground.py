@@ -83,16 +83,20 @@ async def acting_key(request: Request, viewer: Viewer, key_id: str) -> Principal
 
 
 def _picker_context(choice: Choice) -> dict[str, Any]:
-    return {"families": list(get_catalog().families.values()), "choice": choice,
-            "fields": fields_for(choice.action, choice.model)}
+    return {
+        "families": list(get_catalog().families.values()),
+        "choice": choice,
+        "fields": fields_for(choice.action, choice.model),
+    }
 
 
 async def playground(request: Request, viewer: Viewer) -> Response:
     q = request.query_params
     choice = choose(q.get("family"), q.get("action"), q.get("model"))
     keys = await own_api_keys(request, viewer)
-    return await render(request, "playground.html", viewer, keys=keys, selected_key=q.get("key", ""),
-                        **_picker_context(choice))
+    return await render(
+        request, "playground.html", viewer, keys=keys, selected_key=q.get("key", ""), **_picker_context(choice)
+    )
 
 
 async def picker(request: Request, viewer: Viewer) -> Response:
@@ -119,8 +123,10 @@ async def _uploads(request: Request, who: Principal, fields: list[FormField], da
                 continue  # (an empty file input sends a part without a name)
             raw = await item.read(files_policy.LOCAL_MAX_BYTES + 1)
             if len(raw) > files_policy.LOCAL_MAX_BYTES:
-                raise TooLarge(f"{item.filename}: file size exceeds maximum allowed size "
-                               f"({files_policy.LOCAL_MAX_BYTES // (1024 * 1024)}MB)")
+                raise TooLarge(
+                    f"{item.filename}: file size exceeds maximum allowed size "
+                    f"({files_policy.LOCAL_MAX_BYTES // (1024 * 1024)}MB)"
+                )
             try:
                 stored = await store_upload(rt.db, rt.storage, limits, who.account_id, who.key_id, raw, item.filename)
             except UnsupportedType:
@@ -145,8 +151,9 @@ async def run(request: Request, viewer: Viewer) -> Response:
     who = await acting_key(request, viewer, str(data.get("key_id") or ""))
     fields = fields_for(choice.action, choice.model)
     params = choice.model.params if choice.model else choice.action.params
-    body = body_from_form(fields, data, await _uploads(request, who, fields, data),
-                          {name: p.enum for name, p in params.items()})
+    body = body_from_form(
+        fields, data, await _uploads(request, who, fields, data), {name: p.enum for name, p in params.items()}
+    )
     if choice.model is not None and choice.action.model_param != "absent":
         body["model"] = choice.model.id
     submitted = await submit_task(rt, who, validated(who, choice.action, body), public_base_url=base_url(request))
@@ -167,17 +174,29 @@ class TaskSummary:
     @classmethod
     def of(cls, task: Task) -> TaskSummary:
         done = task.completed_at
-        return cls(id=task.id, what=task.model or task.kind, price_cents=task.price_cents,
-                   created_at=task.created_at, seconds=done - task.created_at if done else None,
-                   params=dict(task.params))
+        return cls(
+            id=task.id,
+            what=task.model or task.kind,
+            price_cents=task.price_cents,
+            created_at=task.created_at,
+            seconds=done - task.created_at if done else None,
+            params=dict(task.params),
+        )
 
 
 async def _task_view(request: Request, viewer: Viewer, task: Task, status: int = 200) -> Response:
     rt = services(request)
     body = status_body(task, rt.signer, base_url(request), rt.settings.generated_url_ttl_seconds)
     template = "partials/playground_task.html" if request.headers.get("hx-request") else "playground_task.html"
-    return await render(request, template, viewer, status=status, task=TaskSummary.of(task), body=body,
-                        previews=unique(previews({k: v for k, v in body.items() if k != "id"})))
+    return await render(
+        request,
+        template,
+        viewer,
+        status=status,
+        task=TaskSummary.of(task),
+        body=body,
+        previews=unique(previews({k: v for k, v in body.items() if k != "id"})),
+    )
 
 
 async def task(request: Request, viewer: Viewer) -> Response:

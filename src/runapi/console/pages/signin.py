@@ -52,15 +52,17 @@ async def _form_page(request: Request, template: str, status: int = 200, **conte
 async def _presession_ok(request: Request) -> bool:
     value = request.cookies.get(PRESESSION_COOKIE, "")
     submitted = (await form(request)).get(csrf.FIELD)
-    return bool(value) and csrf.matches(csrf.presession_token(secret(request), value),
-                                        submitted if isinstance(submitted, str) else None)
+    return bool(value) and csrf.matches(
+        csrf.presession_token(secret(request), value), submitted if isinstance(submitted, str) else None
+    )
 
 
 async def sign_in_page(request: Request) -> Response:
     if await current_session(request) is not None:
         return redirect(safe_next(request.query_params.get("next")))
-    return await _form_page(request, "sign_in.html", next=safe_next(request.query_params.get("next")), email="",
-                            error=None)
+    return await _form_page(
+        request, "sign_in.html", next=safe_next(request.query_params.get("next")), email="", error=None
+    )
 
 
 async def sign_in(request: Request) -> Response:
@@ -69,14 +71,21 @@ async def sign_in(request: Request) -> Response:
     password = str(data.get("password") or "")
     target = safe_next(data.get("next"))
     if not await _presession_ok(request):
-        return await _form_page(request, "sign_in.html", 403, next=target, email=email,
-                                error="The sign-in form expired. Please try again.")
+        return await _form_page(
+            request, "sign_in.html", 403, next=target, email=email, error="The sign-in form expired. Please try again."
+        )
     throttle = state(request).throttle
     address = request.client.host if request.client else "unknown"
     wait = throttle.blocked_for(email, address)
     if wait is not None:
-        response = await _form_page(request, "sign_in.html", 429, next=target, email=email,
-                                    error=f"Too many failed attempts. Try again in {max(1, wait // 60)} minute(s).")
+        response = await _form_page(
+            request,
+            "sign_in.html",
+            429,
+            next=target,
+            email=email,
+            error=f"Too many failed attempts. Try again in {max(1, wait // 60)} minute(s).",
+        )
         response.headers["Retry-After"] = str(wait)
         return response
     user = await verify_credentials(services(request).db, email, password) if email and password else None
@@ -93,8 +102,14 @@ async def sign_in(request: Request) -> Response:
 async def link_page(request: Request) -> Response:
     token = request.query_params.get("token", "")
     found = await console_sessions.login_link_user(services(request).db, token)
-    response = await _form_page(request, "sign_in_link.html", 200 if found else 404, token=token if found else "",
-                                email=found[0] if found else None, error=None if found else BAD_LINK)
+    response = await _form_page(
+        request,
+        "sign_in_link.html",
+        200 if found else 404,
+        token=token if found else "",
+        email=found[0] if found else None,
+        error=None if found else BAD_LINK,
+    )
     response.headers["Referrer-Policy"] = "no-referrer"  # the token is in this page's URL
     return response
 
@@ -102,8 +117,14 @@ async def link_page(request: Request) -> Response:
 async def redeem_link(request: Request) -> Response:
     data = await form(request)
     if not await _presession_ok(request):
-        return await _form_page(request, "sign_in_link.html", 403, token="", email=None,
-                                error="The sign-in form expired. Open the link again.")
+        return await _form_page(
+            request,
+            "sign_in_link.html",
+            403,
+            token="",
+            email=None,
+            error="The sign-in form expired. Open the link again.",
+        )
     session_token = await console_sessions.redeem_login_link(services(request).db, str(data.get("token") or ""))
     if session_token is None:
         return await _form_page(request, "sign_in_link.html", 404, token="", email=None, error=BAD_LINK)

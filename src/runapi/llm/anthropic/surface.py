@@ -22,12 +22,24 @@ from ..tokens import messages_tokens
 
 log = logging.getLogger("runapi.api")
 
-STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
-                "function_call": "tool_use", "content_filter": "refusal"}
+STOP_REASONS = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
 EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "xhigh"}
-ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
-               403: "permission_error", 404: "not_found_error", 422: "invalid_request_error",
-               429: "rate_limit_error", 529: "overloaded_error"}
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:
@@ -35,8 +47,13 @@ def error_body(status: int, message: str) -> dict[str, Any]:
 
 
 def model_object(m: LlmModel) -> dict[str, Any]:
-    return {"type": "model", "id": m.id, "display_name": m.id, "lifecycle": "active",
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(m.created))}
+    return {
+        "type": "model",
+        "id": m.id,
+        "display_name": m.id,
+        "lifecycle": "active",
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(m.created)),
+    }
 
 
 def bad(message: str) -> BadRequest:
@@ -84,7 +101,7 @@ def cache_control(block: dict[str, Any], where: str) -> dict[str, Any] | None:
     if raw is None:
         return None
     if not isinstance(raw, dict) or raw.get("type") != "ephemeral" or set(raw) - {"type", "ttl"}:
-        raise bad(f"{where}.cache_control: must be {{\"type\": \"ephemeral\"}} with an optional ttl")
+        raise bad(f'{where}.cache_control: must be {{"type": "ephemeral"}} with an optional ttl')
     if "ttl" in raw and raw["ttl"] not in CACHE_TTLS:
         raise bad(f"{where}.cache_control.ttl: must be one of 5m, 1h")
     return dict(raw)
@@ -141,8 +158,13 @@ def _document_part(block: dict[str, Any], where: str) -> dict[str, Any]:
         return {"type": "file", "file": {"file_url": url}}
     if kind == "content":
         inner = source.get("content")
-        text = inner if isinstance(inner, str) else "\n".join(
-            str(b.get("text", "")) for b in inner or [] if isinstance(b, dict) and b.get("type") == "text")
+        text = (
+            inner
+            if isinstance(inner, str)
+            else "\n".join(
+                str(b.get("text", "")) for b in inner or [] if isinstance(b, dict) and b.get("type") == "text"
+            )
+        )
         return {"type": "text", "text": text}
     raise bad(f"{where}: document source type `{kind}` is not supported")
 
@@ -236,14 +258,24 @@ def _assistant_message(content: Any, where: str) -> dict[str, Any]:
             if not isinstance(call_id, str) or not call_id or not isinstance(name, str) or not name:
                 raise bad(f"{spot}: tool_use blocks need `id` and `name`")
             args = block.get("input", {})
-            calls.append(_cached({"id": call_id, "type": "function",
-                                  "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)}},
-                                 block, spot))
+            calls.append(
+                _cached(
+                    {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)},
+                    },
+                    block,
+                    spot,
+                )
+            )
         elif kind == "thinking":
             # signed thinking came from Anthropic, which wants it back in tool loops; unsigned is only shown
             if isinstance(block.get("signature"), str) and block["signature"] and thinking is None:
-                thinking = {"reasoning_content": str(block.get("thinking", "")),
-                            "reasoning_signature": block["signature"]}
+                thinking = {
+                    "reasoning_content": str(block.get("thinking", "")),
+                    "reasoning_signature": block["signature"],
+                }
         elif kind == "redacted_thinking":
             continue
         else:
@@ -409,8 +441,9 @@ def chat_request(body: Any, counting: bool = False, beta: str | None = None) -> 
         else:
             messages.append(_assistant_message(content, where))
     temperature = body.get("temperature")
-    if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
-                                    or not 0 <= temperature <= 1):
+    if temperature is not None and (
+        isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 1
+    ):
         raise bad("temperature: must be a number from 0 to 1")
     tools = _tools(body.get("tools"))
     tool_choice, serial = _tool_choice(body.get("tool_choice"), tools)
@@ -424,10 +457,22 @@ def chat_request(body: Any, counting: bool = False, beta: str | None = None) -> 
     if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
         extra["user"] = metadata["user_id"]
     effort, budget, thinking = _reasoning(body, max_tokens)
-    req = ChatRequest(model=body["model"], messages=messages, tools=tools, tool_choice=tool_choice,
-                      max_tokens=max_tokens, temperature=temperature, stream=body.get("stream") is True,
-                      response_format=_response_format(body), reasoning_effort=effort, reasoning_budget=budget,
-                      include_reasoning=thinking, stop=stops or None, extra=extra, anthropic_beta=beta or None)
+    req = ChatRequest(
+        model=body["model"],
+        messages=messages,
+        tools=tools,
+        tool_choice=tool_choice,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        stream=body.get("stream") is True,
+        response_format=_response_format(body),
+        reasoning_effort=effort,
+        reasoning_budget=budget,
+        include_reasoning=thinking,
+        stop=stops or None,
+        extra=extra,
+        anthropic_beta=beta or None,
+    )
     return req, stops
 
 
@@ -443,11 +488,16 @@ def stop_reason(finish_reason: str | None, has_tool_calls: bool = False) -> str:
 def usage(u: Usage) -> dict[str, Any]:
     """Anthropic counts cache reads and writes apart from input_tokens (canonical input includes them)."""
     written_1h = min(u.cache_write_1h_tokens, u.cache_write_tokens)
-    return {"input_tokens": max(u.input_tokens - u.cached_tokens - u.cache_write_tokens, 0),
-            "output_tokens": u.output_tokens, "cache_creation_input_tokens": u.cache_write_tokens,
-            "cache_read_input_tokens": u.cached_tokens,
-            "cache_creation": {"ephemeral_5m_input_tokens": u.cache_write_tokens - written_1h,
-                               "ephemeral_1h_input_tokens": written_1h}}
+    return {
+        "input_tokens": max(u.input_tokens - u.cached_tokens - u.cache_write_tokens, 0),
+        "output_tokens": u.output_tokens,
+        "cache_creation_input_tokens": u.cache_write_tokens,
+        "cache_read_input_tokens": u.cached_tokens,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": u.cache_write_tokens - written_1h,
+            "ephemeral_1h_input_tokens": written_1h,
+        },
+    }
 
 
 def cut_at_stop(text: str, stops: list[str]) -> tuple[str, str | None]:
@@ -496,16 +546,27 @@ def message(mid: str, model: str, result: ChatResult, stops: list[str]) -> dict[
         hit = result.stop_sequence  # the upstream stopped there itself (and left the sequence out)
     content: list[dict[str, Any]] = []
     if result.reasoning:
-        content.append({"type": "thinking", "thinking": result.reasoning, "signature": result.reasoning_signature or ""})
+        content.append(
+            {"type": "thinking", "thinking": result.reasoning, "signature": result.reasoning_signature or ""}
+        )
     if text:
         content.append({"type": "text", "text": text})
     calls: list[ToolCall] = [] if hit is not None else result.tool_calls
     for call in calls:
-        content.append({"type": "tool_use", "id": client_tool_id(call.id), "name": call.name,
-                        "input": tool_input(call.arguments)})
+        content.append(
+            {"type": "tool_use", "id": client_tool_id(call.id), "name": call.name, "input": tool_input(call.arguments)}
+        )
     reason = "stop_sequence" if hit is not None else stop_reason(result.finish_reason, bool(calls))
-    return {"id": mid, "type": "message", "role": "assistant", "model": model, "content": content,
-            "stop_reason": reason, "stop_sequence": hit, "usage": usage(result.usage)}
+    return {
+        "id": mid,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": reason,
+        "stop_sequence": hit,
+        "usage": usage(result.usage),
+    }
 
 
 # ------------------------------------------------------------------------------------------------ stream
@@ -533,45 +594,79 @@ class Blocks:
         out = self.close()
         self.open = key
         self.count += 1
-        out.append(event("content_block_start", {"type": "content_block_start", "index": self.count - 1,
-                                                 "content_block": block}))
+        out.append(
+            event(
+                "content_block_start", {"type": "content_block_start", "index": self.count - 1, "content_block": block}
+            )
+        )
         return out
 
     def text(self, text: str) -> list[bytes]:
         if not text:
             return []
         out = [] if self.open == ("text", 0) else self._start(("text", 0), {"type": "text", "text": ""})
-        out.append(event("content_block_delta", {"type": "content_block_delta", "index": self.count - 1,
-                                                 "delta": {"type": "text_delta", "text": text}}))
+        out.append(
+            event(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": self.count - 1, "delta": {"type": "text_delta", "text": text}},
+            )
+        )
         return out
 
     def thinking(self, text: str) -> list[bytes]:
         if not text:
             return []
-        out = [] if self.open == ("thinking", 0) else self._start(
-            ("thinking", 0), {"type": "thinking", "thinking": "", "signature": ""})
-        out.append(event("content_block_delta", {"type": "content_block_delta", "index": self.count - 1,
-                                                 "delta": {"type": "thinking_delta", "thinking": text}}))
+        out = (
+            []
+            if self.open == ("thinking", 0)
+            else self._start(("thinking", 0), {"type": "thinking", "thinking": "", "signature": ""})
+        )
+        out.append(
+            event(
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": self.count - 1,
+                    "delta": {"type": "thinking_delta", "thinking": text},
+                },
+            )
+        )
         return out
 
     def signature(self, signature: str) -> list[bytes]:
         """Anthropic signs a thinking block last, just before it closes."""
         if not signature or self.open != ("thinking", 0):
             return []
-        return [event("content_block_delta", {"type": "content_block_delta", "index": self.count - 1,
-                                               "delta": {"type": "signature_delta", "signature": signature}})]
+        return [
+            event(
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": self.count - 1,
+                    "delta": {"type": "signature_delta", "signature": signature},
+                },
+            )
+        ]
 
     def tool(self, index: int, call_id: str, name: str, arguments: str) -> list[bytes]:
         out: list[bytes] = []
         if self.open != ("tool", index):
             # upstreams stream one call after another; a call's first fragment carries its id and name
             self.tools += 1
-            out = self._start(("tool", index), {"type": "tool_use", "id": client_tool_id(call_id), "name": name,
-                                                 "input": {}})
+            out = self._start(
+                ("tool", index), {"type": "tool_use", "id": client_tool_id(call_id), "name": name, "input": {}}
+            )
         if arguments:
-            out.append(event("content_block_delta", {"type": "content_block_delta", "index": self.count - 1,
-                                                     "delta": {"type": "input_json_delta",
-                                                               "partial_json": arguments}}))
+            out.append(
+                event(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": self.count - 1,
+                        "delta": {"type": "input_json_delta", "partial_json": arguments},
+                    },
+                )
+            )
         return out
 
 
@@ -591,16 +686,32 @@ class MessagesCall(ChatCall):
         req, stops = self.req, self.stops
         # the upstream's input side (cache reads and writes) when it told it, else the estimate
         first = deltas.first
-        prompt = first.prompt_usage if first is not None and first.prompt_usage is not None else Usage(
-            input_tokens=messages_tokens(req.messages, req.tools))
+        prompt = (
+            first.prompt_usage
+            if first is not None and first.prompt_usage is not None
+            else Usage(input_tokens=messages_tokens(req.messages, req.tools))
+        )
         finish: str | None = None
         upstream_stop: str | None = None
         blocks = Blocks()
         scanner = StopScanner(stops)
         try:
-            yield event("message_start", {"type": "message_start", "message": {
-                "id": self.id, "type": "message", "role": "assistant", "model": who.model, "content": [],
-                "stop_reason": None, "stop_sequence": None, "usage": usage(prompt)}})
+            yield event(
+                "message_start",
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": self.id,
+                        "type": "message",
+                        "role": "assistant",
+                        "model": who.model,
+                        "content": [],
+                        "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": usage(prompt),
+                    },
+                },
+            )
             yield event("ping", {"type": "ping"})
             async for d in deltas:
                 if d.finish_reason is not None:
@@ -608,25 +719,34 @@ class MessagesCall(ChatCall):
                 if scanner.hit is not None:
                     continue  # after a stop sequence the rest is drained for its usage only
                 if d.reasoning or d.reasoning_signature:
-                    for chunk in [*blocks.text(scanner.flush()), *blocks.thinking(d.reasoning or ""),
-                                  *blocks.signature(d.reasoning_signature or "")]:
+                    for chunk in [
+                        *blocks.text(scanner.flush()),
+                        *blocks.thinking(d.reasoning or ""),
+                        *blocks.signature(d.reasoning_signature or ""),
+                    ]:
                         yield chunk
                 elif d.text:
                     for chunk in blocks.text(scanner.feed(d.text)):
                         yield chunk
                 elif d.tool_call is not None:
-                    for chunk in [*blocks.text(scanner.flush()),
-                                  *blocks.tool(d.tool_index, d.tool_call.id, d.tool_call.name,
-                                               d.tool_call.arguments)]:
+                    for chunk in [
+                        *blocks.text(scanner.flush()),
+                        *blocks.tool(d.tool_index, d.tool_call.id, d.tool_call.name, d.tool_call.arguments),
+                    ]:
                         yield chunk
             for chunk in [*blocks.text(scanner.flush()), *blocks.close()]:
                 yield chunk
             hit = scanner.hit if scanner.hit is not None else upstream_stop if upstream_stop in stops else None
             reason = "stop_sequence" if hit is not None else stop_reason(finish, blocks.tools > 0)
             # without reported usage (a hang-up, or an upstream that sends none) what was generated is billed
-            yield event("message_delta", {"type": "message_delta",
-                                          "delta": {"stop_reason": reason, "stop_sequence": hit},
-                                          "usage": usage(deltas.billable_usage())})
+            yield event(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": reason, "stop_sequence": hit},
+                    "usage": usage(deltas.billable_usage()),
+                },
+            )
             yield event("message_stop", {"type": "message_stop"})
         except Exception as exc:  # the stream has begun: report in-band, as Anthropic does
             failure = describe(exc)

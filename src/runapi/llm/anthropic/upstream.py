@@ -32,13 +32,27 @@ DEFAULT_MAX_TOKENS = 4096  # Messages requires max_tokens (billing reserves for 
 MIN_THINKING_BUDGET = 1024
 COUNTED = ("model", "messages", "system", "tools", "tool_choice", "thinking")  # what count_tokens accepts
 EFFORT_BUDGETS = {"low": 1024, "medium": 4096, "high": 16384, "xhigh": 32000}
-FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop", "max_tokens": "length",
-                  "model_context_window_exceeded": "length", "tool_use": "tool_calls", "refusal": "content_filter"}
+FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
 # in-stream `error` events: their HTTP status, and whether another deployment may succeed
-ERROR_TYPES = {"overloaded_error": (529, True), "api_error": (500, True), "rate_limit_error": (429, True),
-               "timeout_error": (504, True), "invalid_request_error": (400, False),
-               "authentication_error": (401, False), "permission_error": (403, False),
-               "not_found_error": (404, False), "request_too_large": (413, False)}
+ERROR_TYPES = {
+    "overloaded_error": (529, True),
+    "api_error": (500, True),
+    "rate_limit_error": (429, True),
+    "timeout_error": (504, True),
+    "invalid_request_error": (400, False),
+    "authentication_error": (401, False),
+    "permission_error": (403, False),
+    "not_found_error": (404, False),
+    "request_too_large": (413, False),
+}
 
 
 def _refuse(message: str) -> UpstreamError:
@@ -67,8 +81,10 @@ def _document_block(file: dict[str, Any]) -> dict[str, Any]:
         inline = data_url(file["file_data"])
         if inline is None:
             raise _refuse("file_data must be a base64 data URL")
-        block: dict[str, Any] = {"type": "document",
-                                 "source": {"type": "base64", "media_type": inline[0], "data": inline[1]}}
+        block: dict[str, Any] = {
+            "type": "document",
+            "source": {"type": "base64", "media_type": inline[0], "data": inline[1]},
+        }
     elif isinstance(file.get("file_url"), str):
         block = {"type": "document", "source": {"type": "url", "url": file["file_url"]}}
     else:
@@ -121,13 +137,16 @@ def _assistant_blocks(m: dict[str, Any]) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if m.get("reasoning_signature") and m.get("reasoning_content"):
         # signed thinking goes back verbatim: Anthropic requires it before tool_use when thinking is on
-        blocks.append({"type": "thinking", "thinking": m["reasoning_content"],
-                       "signature": m["reasoning_signature"]})
+        blocks.append({"type": "thinking", "thinking": m["reasoning_content"], "signature": m["reasoning_signature"]})
     blocks += content_blocks(m.get("content"))
     for call in m.get("tool_calls") or []:
         name, args = call_arguments(call)
-        blocks.append(_mark({"type": "tool_use", "id": upstream_tool_id(str(call.get("id") or "")), "name": name,
-                             "input": args}, call))
+        blocks.append(
+            _mark(
+                {"type": "tool_use", "id": upstream_tool_id(str(call.get("id") or "")), "name": name, "input": args},
+                call,
+            )
+        )
     return blocks
 
 
@@ -151,8 +170,9 @@ def _turns(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[d
         if role in ("system", "developer"):
             content = m.get("content")
             if isinstance(content, list):
-                system += [b for b in content_blocks([p for p in content if isinstance(p, dict)
-                                                      and p.get("type") == "text"])]
+                system += [
+                    b for b in content_blocks([p for p in content if isinstance(p, dict) and p.get("type") == "text"])
+                ]
             elif text_of(content):
                 system.append({"type": "text", "text": text_of(content)})
             continue
@@ -210,8 +230,10 @@ def messages_body(req: ChatRequest, model: str, stream: bool) -> dict[str, Any]:
         body["tools"] = []
         for tool in req.tools:
             fn = tool.get("function") or tool
-            spec: dict[str, Any] = {"name": fn.get("name", ""),
-                                    "input_schema": fn.get("parameters") or {"type": "object", "properties": {}}}
+            spec: dict[str, Any] = {
+                "name": fn.get("name", ""),
+                "input_schema": fn.get("parameters") or {"type": "object", "properties": {}},
+            }
             if fn.get("description"):
                 spec["description"] = fn["description"]
             body["tools"].append(_mark(spec, tool))
@@ -249,9 +271,14 @@ def usage(raw: dict[str, Any], reasoning_text: str = "") -> Usage:
     output = int(raw.get("output_tokens") or 0)
     thinking = (raw.get("output_tokens_details") or {}).get("thinking_tokens")
     reasoning = int(thinking) if thinking is not None else min(text_tokens(reasoning_text), output)
-    return Usage(input_tokens=int(raw.get("input_tokens") or 0) + read + written, output_tokens=output,
-                 cached_tokens=read, reasoning_tokens=reasoning, cache_write_tokens=written,
-                 cache_write_1h_tokens=written_1h)
+    return Usage(
+        input_tokens=int(raw.get("input_tokens") or 0) + read + written,
+        output_tokens=output,
+        cached_tokens=read,
+        reasoning_tokens=reasoning,
+        cache_write_tokens=written,
+        cache_write_1h_tokens=written_1h,
+    )
 
 
 def chat_result(data: dict[str, Any]) -> ChatResult:
@@ -267,13 +294,23 @@ def chat_result(data: dict[str, Any]) -> ChatResult:
             thinking.append(str(block.get("thinking", "")))
             signature = block.get("signature") or signature
         elif kind == "tool_use":
-            calls.append(ToolCall(str(block.get("id", "")), str(block.get("name", "")),
-                                  json.dumps(block.get("input") or {}, ensure_ascii=False)))
+            calls.append(
+                ToolCall(
+                    str(block.get("id", "")),
+                    str(block.get("name", "")),
+                    json.dumps(block.get("input") or {}, ensure_ascii=False),
+                )
+            )
     reasoning = "".join(thinking)
-    return ChatResult(text="".join(texts), tool_calls=calls,
-                      finish_reason=FINISH_REASONS.get(data.get("stop_reason") or "end_turn", "stop"),
-                      usage=usage(data.get("usage") or {}, reasoning), reasoning=reasoning or None,
-                      reasoning_signature=signature, stop_sequence=data.get("stop_sequence"))
+    return ChatResult(
+        text="".join(texts),
+        tool_calls=calls,
+        finish_reason=FINISH_REASONS.get(data.get("stop_reason") or "end_turn", "stop"),
+        usage=usage(data.get("usage") or {}, reasoning),
+        reasoning=reasoning or None,
+        reasoning_signature=signature,
+        stop_sequence=data.get("stop_sequence"),
+    )
 
 
 def _stream_error(event: dict[str, Any], who: str) -> UpstreamError:
@@ -338,8 +375,11 @@ class StreamReader:
         return []
 
     def end(self) -> Delta:
-        return Delta(finish_reason=FINISH_REASONS.get(self.stop_reason or "end_turn", "stop"),
-                     usage=usage(self.usage, "".join(self.thinking_pieces)), stop_sequence=self.stop_sequence)
+        return Delta(
+            finish_reason=FINISH_REASONS.get(self.stop_reason or "end_turn", "stop"),
+            usage=usage(self.usage, "".join(self.thinking_pieces)),
+            stop_sequence=self.stop_sequence,
+        )
 
 
 class AnthropicMessages:
@@ -357,8 +397,9 @@ class AnthropicMessages:
 
     async def count_tokens(self, req: ChatRequest) -> int:
         """The upstream's own count (`POST /v1/messages/count_tokens`) of what `req` would send."""
-        body = {k: v for k, v in messages_body(req, self.d.upstream_model(req.model), stream=False).items()
-                if k in COUNTED}
+        body = {
+            k: v for k, v in messages_body(req, self.d.upstream_model(req.model), stream=False).items() if k in COUNTED
+        }
         data = await post_json(self.http, self.d, self.d.url("v1/messages/count_tokens"), body, self._headers(req))
         if not isinstance(data.get("input_tokens"), int):
             raise UpstreamError(f"{self.d.name}: count_tokens answered without input_tokens")

@@ -23,15 +23,37 @@ from ..canonical import ChatRequest, ChatResult, Delta, Usage
 from ..models import LlmModel
 from ..surface import Answering, ChatCall, Deltas, Describe
 
-FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP", "function_call": "STOP",
-                  "content_filter": "SAFETY"}
+FINISH_REASONS = {
+    "stop": "STOP",
+    "length": "MAX_TOKENS",
+    "tool_calls": "STOP",
+    "function_call": "STOP",
+    "content_filter": "SAFETY",
+}
 THINKING_LEVELS = ("low", "high")
-IGNORED_TOOLS = ("googleSearch", "googleSearchRetrieval", "codeExecution", "urlContext", "fileSearch",
-                 "googleMaps", "enterpriseWebSearch", "computerUse", "retrieval", "mcpServers")
+IGNORED_TOOLS = (
+    "googleSearch",
+    "googleSearchRetrieval",
+    "codeExecution",
+    "urlContext",
+    "fileSearch",
+    "googleMaps",
+    "enterpriseWebSearch",
+    "computerUse",
+    "retrieval",
+    "mcpServers",
+)
 CHAT_METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
 EMBED_METHODS = ["embedContent", "batchEmbedContents", "countTokens"]
-ERROR_STATUSES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 402: "RESOURCE_EXHAUSTED",
-                  403: "PERMISSION_DENIED", 404: "NOT_FOUND", 422: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED"}
+ERROR_STATUSES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    402: "RESOURCE_EXHAUSTED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    422: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+}
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:
@@ -93,15 +115,19 @@ def _user_part(part: dict[str, Any], where: str) -> dict[str, Any] | None:
             return {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}}
         if mime.startswith("text/"):
             return {"type": "text", "text": base64.b64decode(data).decode("utf-8", "replace")}
-        return {"type": "file", "file": {"file_data": f"data:{mime};base64,{data}",
-                                         "filename": str(pick(blob, "displayName") or "file")}}
+        return {
+            "type": "file",
+            "file": {"file_data": f"data:{mime};base64,{data}", "filename": str(pick(blob, "displayName") or "file")},
+        }
     ref = pick(part, "fileData")
     if ref is not None:
         uri = pick(ref, "fileUri")
         if not isinstance(uri, str) or not uri:
             raise _bad(f"{where}.file_data.file_uri: file_uri is not specified")
         mime = str(pick(ref, "mimeType") or "")
-        if mime.startswith("image/") or (not mime and re.search(r"\.(png|jpe?g|gif|webp|heic|heif)$", uri, re.IGNORECASE)):
+        if mime.startswith("image/") or (
+            not mime and re.search(r"\.(png|jpe?g|gif|webp|heic|heif)$", uri, re.IGNORECASE)
+        ):
             return {"type": "image_url", "image_url": {"url": uri}}
         return {"type": "file", "file": {"file_url": uri, "mime_type": mime or None}}
     return None  # thoughts, executableCode, codeExecutionResult, videoMetadata: nothing for the model to read
@@ -125,8 +151,11 @@ def chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
         if isinstance(system, str):
             text = system
         elif isinstance(system, dict) and isinstance(pick(system, "parts"), list):
-            text = "\n".join(str(pick(p, "text")) for p in pick(system, "parts")
-                             if isinstance(p, dict) and pick(p, "text") is not None)
+            text = "\n".join(
+                str(pick(p, "text"))
+                for p in pick(system, "parts")
+                if isinstance(p, dict) and pick(p, "text") is not None
+            )
         else:
             raise _bad("Invalid value at 'system_instruction': expected a Content object")
         if text:
@@ -149,8 +178,9 @@ def chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
         if not all(isinstance(p, dict) for p in parts):
             raise _bad(f"Invalid value at '{where}.parts': expected Part objects")
         if role == "model":
-            text = "".join(str(pick(p, "text")) for p in parts
-                           if pick(p, "text") is not None and not pick(p, "thought"))
+            text = "".join(
+                str(pick(p, "text")) for p in parts if pick(p, "text") is not None and not pick(p, "thought")
+            )
             calls = []
             for p in parts:
                 fc = pick(p, "functionCall")
@@ -161,9 +191,16 @@ def chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
                     raise _bad(f"* GenerateContentRequest.{where}.parts.function_call.name: name is not specified")
                 call_id = pick(fc, "id") or f"call_{seq}_{name}"
                 seq += 1
-                calls.append({"id": call_id, "type": "function",
-                              "function": {"name": name, "arguments": json.dumps(_args(pick(fc, "args")),
-                                                                                  ensure_ascii=False)}})
+                calls.append(
+                    {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {
+                            "name": name,
+                            "arguments": json.dumps(_args(pick(fc, "args")), ensure_ascii=False),
+                        },
+                    }
+                )
                 open_calls.append({"id": call_id, "name": name})
             message: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else "")}
             if calls:
@@ -180,13 +217,15 @@ def chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
                     continue
                 name = pick(fr, "name")
                 wanted = pick(fr, "id")
-                match = next((c for c in open_calls if wanted and c["id"] == wanted), None) or \
-                    next((c for c in open_calls if c["name"] == name), None)
+                match = next((c for c in open_calls if wanted and c["id"] == wanted), None) or next(
+                    (c for c in open_calls if c["name"] == name), None
+                )
                 if match is not None:
                     open_calls.remove(match)
                 call_id = match["id"] if match else wanted or f"call_{name}"
-                messages.append({"role": "tool", "tool_call_id": call_id,
-                                 "content": _response_text(pick(fr, "response"))})
+                messages.append(
+                    {"role": "tool", "tool_call_id": call_id, "content": _response_text(pick(fr, "response"))}
+                )
             if user_parts:
                 only_text = len(user_parts) == 1 and user_parts[0]["type"] == "text"
                 messages.append({"role": "user", "content": user_parts[0]["text"] if only_text else user_parts})
@@ -220,8 +259,12 @@ def json_schema(schema: Any) -> Any:
             nullable = bool(value)
         elif key == "propertyOrdering":
             continue
-        elif key in ("minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties") \
-                and isinstance(value, str) and value.isascii() and value.isdigit():
+        elif (
+            key in ("minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties")
+            and isinstance(value, str)
+            and value.isascii()
+            and value.isdigit()
+        ):
             out[key] = int(value)  # proto int64 arrives as a string
         else:
             out[raw_key if raw_key.startswith("$") else key] = value
@@ -248,9 +291,11 @@ def chat_tools(body: dict[str, Any]) -> list[dict[str, Any]] | None:
         for j, d in enumerate(decls):
             name = pick(d, "name")
             if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.:-]{0,127}", name):
-                raise _bad(f"* GenerateContentRequest.tools[{i}].function_declarations[{j}].name: Invalid function "
-                           "name. Must start with a letter or an underscore. Must be alphameric (a-z, A-Z, 0-9), "
-                           "underscores (_), dots (.), colons (:) or dashes (-), with a maximum length of 128.")
+                raise _bad(
+                    f"* GenerateContentRequest.tools[{i}].function_declarations[{j}].name: Invalid function "
+                    "name. Must start with a letter or an underscore. Must be alphameric (a-z, A-Z, 0-9), "
+                    "underscores (_), dots (.), colons (:) or dashes (-), with a maximum length of 128."
+                )
             params = pick(d, "parametersJsonSchema")
             if params is None:
                 params = json_schema(pick(d, "parameters")) if pick(d, "parameters") is not None else None
@@ -261,8 +306,9 @@ def chat_tools(body: dict[str, Any]) -> list[dict[str, Any]] | None:
     return out or None
 
 
-def chat_tool_choice(body: dict[str, Any], tools: list[dict[str, Any]] | None
-                     ) -> tuple[Any, list[dict[str, Any]] | None]:
+def chat_tool_choice(
+    body: dict[str, Any], tools: list[dict[str, Any]] | None
+) -> tuple[Any, list[dict[str, Any]] | None]:
     """toolConfig.functionCallingConfig as tool_choice (ANY with allowed names narrows the tools offered)."""
     config = pick(pick(body, "toolConfig"), "functionCallingConfig")
     if not isinstance(config, dict):
@@ -274,8 +320,10 @@ def chat_tool_choice(body: dict[str, Any], tools: list[dict[str, Any]] | None
     if mode == "NONE":
         return "none", tools
     if mode != "ANY":
-        raise _bad(f"Invalid value at 'tool_config.function_calling_config.mode' ({mode}): "
-                   "expected AUTO, ANY, NONE or VALIDATED")
+        raise _bad(
+            f"Invalid value at 'tool_config.function_calling_config.mode' ({mode}): "
+            "expected AUTO, ANY, NONE or VALIDATED"
+        )
     if isinstance(allowed, list) and allowed:
         tools = [t for t in tools or [] if t["function"]["name"] in allowed]
         if len(tools) == 1:
@@ -312,8 +360,10 @@ def _thinking(config: Any) -> tuple[str | None, int | None, bool]:
         raise _bad("thinking_budget and thinking_level cannot be set at the same time")
     if level is not None:
         if not isinstance(level, str) or level.lower() not in THINKING_LEVELS:
-            raise _bad(f"Invalid value at 'generation_config.thinking_config.thinking_level' ({level}): "
-                       "supported levels are low and high")
+            raise _bad(
+                f"Invalid value at 'generation_config.thinking_config.thinking_level' ({level}): "
+                "supported levels are low and high"
+            )
         return level.lower(), None, include
     if budget is not None:
         budget = _positive_int(budget, "thinking_config.thinking_budget", minimum=-1)
@@ -350,17 +400,20 @@ def chat_request(model_id: str, body: Any) -> tuple[ChatRequest, bool]:
         if pick(config, field) is not None:
             extra[name] = _number(pick(config, field), name, -2, 2)
     if pick(config, "seed") is not None:
-        extra["seed"] = _positive_int(pick(config, "seed"), "seed", minimum=-(2 ** 31))
+        extra["seed"] = _positive_int(pick(config, "seed"), "seed", minimum=-(2**31))
     stops = pick(config, "stopSequences")
-    if stops is not None and (not isinstance(stops, list) or not all(isinstance(s, str) for s in stops)
-                              or len(stops) > 5):
+    if stops is not None and (
+        not isinstance(stops, list) or not all(isinstance(s, str) for s in stops) or len(stops) > 5
+    ):
         raise _bad("Invalid value at 'generation_config.stop_sequences': at most 5 strings")
     count = pick(config, "candidateCount")
     if count is not None and _positive_int(count, "candidate_count") != 1:
         raise _bad("Only one candidate can be specified in the current model (candidate_count must be 1)")
     modalities = pick(config, "responseModalities")
-    if modalities is not None and (not isinstance(modalities, list) or any(
-            str(m).upper() not in ("TEXT", "MODALITY_UNSPECIFIED") for m in modalities)):
+    if modalities is not None and (
+        not isinstance(modalities, list)
+        or any(str(m).upper() not in ("TEXT", "MODALITY_UNSPECIFIED") for m in modalities)
+    ):
         raise _bad("Only the TEXT response modality is supported by this model")
     response_format = None
     mime = pick(config, "responseMimeType")
@@ -368,19 +421,36 @@ def chat_request(model_id: str, body: Any) -> tuple[ChatRequest, bool]:
     if schema is None and pick(config, "responseSchema") is not None:
         schema = json_schema(pick(config, "responseSchema"))
     if mime not in (None, "", "text/plain", "application/json", "text/x.enum"):
-        raise _bad(f"* GenerateContentRequest.generation_config.response_mime_type: allowed mimetypes are "
-                   f"`text/plain`, `application/json`, `text/x.enum`. Got {mime!r}")
+        raise _bad(
+            f"* GenerateContentRequest.generation_config.response_mime_type: allowed mimetypes are "
+            f"`text/plain`, `application/json`, `text/x.enum`. Got {mime!r}"
+        )
     if schema is not None and mime not in ("application/json", "text/x.enum"):
-        raise _bad("* GenerateContentRequest.generation_config.response_schema: response_mime_type must be "
-                   "application/json or text/x.enum when a response schema is set")
+        raise _bad(
+            "* GenerateContentRequest.generation_config.response_schema: response_mime_type must be "
+            "application/json or text/x.enum when a response schema is set"
+        )
     if mime == "application/json":
-        response_format = ({"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
-                           if schema is not None else {"type": "json_object"})
+        response_format = (
+            {"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
+            if schema is not None
+            else {"type": "json_object"}
+        )
     effort, budget, include_thoughts = _thinking(pick(config, "thinkingConfig"))
-    req = ChatRequest(model=model_id, messages=messages, tools=tools, tool_choice=tool_choice if tools else None,
-                      max_tokens=max_tokens, temperature=temperature, response_format=response_format,
-                      reasoning_effort=effort, reasoning_budget=budget, include_reasoning=include_thoughts,
-                      stop=stops or None, extra=extra)
+    req = ChatRequest(
+        model=model_id,
+        messages=messages,
+        tools=tools,
+        tool_choice=tool_choice if tools else None,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        response_format=response_format,
+        reasoning_effort=effort,
+        reasoning_budget=budget,
+        include_reasoning=include_thoughts,
+        stop=stops or None,
+        extra=extra,
+    )
     return req, include_thoughts
 
 
@@ -389,9 +459,11 @@ def chat_request(model_id: str, body: Any) -> tuple[ChatRequest, bool]:
 
 def usage_metadata(u: Usage) -> dict[str, Any]:
     """Google counts thoughts apart from candidates; canonical output_tokens include reasoning tokens."""
-    meta: dict[str, Any] = {"promptTokenCount": u.input_tokens,
-                            "candidatesTokenCount": max(u.output_tokens - u.reasoning_tokens, 0),
-                            "totalTokenCount": u.input_tokens + u.output_tokens}
+    meta: dict[str, Any] = {
+        "promptTokenCount": u.input_tokens,
+        "candidatesTokenCount": max(u.output_tokens - u.reasoning_tokens, 0),
+        "totalTokenCount": u.input_tokens + u.output_tokens,
+    }
     if u.cached_tokens:
         meta["cachedContentTokenCount"] = u.cached_tokens
     if u.reasoning_tokens:
@@ -422,8 +494,12 @@ def generate_response(result: ChatResult, model_id: str, response_id: str, inclu
     if result.text:
         parts.append({"text": result.text})
     parts += [function_call_part(c.id, c.name, c.arguments) for c in result.tool_calls]
-    return {"candidates": [_candidate(parts or [{"text": ""}], result.finish_reason)],
-            "usageMetadata": usage_metadata(result.usage), "modelVersion": model_id, "responseId": response_id}
+    return {
+        "candidates": [_candidate(parts or [{"text": ""}], result.finish_reason)],
+        "usageMetadata": usage_metadata(result.usage),
+        "modelVersion": model_id,
+        "responseId": response_id,
+    }
 
 
 class StreamTranslator:
@@ -495,10 +571,17 @@ class StreamTranslator:
 def model_resource(m: LlmModel) -> dict[str, Any]:
     embedding = m.kind == "embedding"
     out: dict[str, Any] = {
-        "name": f"models/{m.id}", "baseModelId": m.id, "version": "001", "displayName": m.display_name,
-        "description": (f"{m.display_name} embeddings ({m.dimensions} dimensions), served by runapi"
-                        if embedding else f"{m.display_name} ({m.owned_by}), served by runapi"),
-        "inputTokenLimit": m.input_token_limit, "outputTokenLimit": m.output_token_limit,
+        "name": f"models/{m.id}",
+        "baseModelId": m.id,
+        "version": "001",
+        "displayName": m.display_name,
+        "description": (
+            f"{m.display_name} embeddings ({m.dimensions} dimensions), served by runapi"
+            if embedding
+            else f"{m.display_name} ({m.owned_by}), served by runapi"
+        ),
+        "inputTokenLimit": m.input_token_limit,
+        "outputTokenLimit": m.output_token_limit,
         "supportedGenerationMethods": list(EMBED_METHODS if embedding else CHAT_METHODS),
     }
     if not embedding:

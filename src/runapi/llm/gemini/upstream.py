@@ -34,9 +34,16 @@ from ..upstream_common import (
 
 MAX_STOP = 5
 EFFORT_BUDGETS = {"none": 0, "minimal": 0, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768}
-FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter",
-                  "RECITATION": "content_filter", "BLOCKLIST": "content_filter",
-                  "PROHIBITED_CONTENT": "content_filter", "SPII": "content_filter", "IMAGE_SAFETY": "content_filter"}
+FINISH_REASONS = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+}
 SIGNATURE_MARK = "__sig__"
 
 
@@ -196,8 +203,12 @@ def generation_config(req: ChatRequest) -> dict[str, Any]:
         config["maxOutputTokens"] = req.max_tokens
     if req.temperature is not None:
         config["temperature"] = req.temperature
-    for name, key in (("top_p", "topP"), ("seed", "seed"), ("presence_penalty", "presencePenalty"),
-                      ("frequency_penalty", "frequencyPenalty")):
+    for name, key in (
+        ("top_p", "topP"),
+        ("seed", "seed"),
+        ("presence_penalty", "presencePenalty"),
+        ("frequency_penalty", "frequencyPenalty"),
+    ):
         value = req.extra.get(name)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             config[key] = value
@@ -224,9 +235,10 @@ def generate_body(req: ChatRequest) -> dict[str, Any]:
         declarations = []
         for tool in req.tools:
             fn = tool.get("function") or tool
-            decl: dict[str, Any] = {"name": fn.get("name", ""),
-                                    "parametersJsonSchema": fn.get("parameters") or {"type": "object",
-                                                                                     "properties": {}}}
+            decl: dict[str, Any] = {
+                "name": fn.get("name", ""),
+                "parametersJsonSchema": fn.get("parameters") or {"type": "object", "properties": {}},
+            }
             if fn.get("description"):
                 decl["description"] = fn["description"]
             declarations.append(decl)
@@ -247,9 +259,12 @@ def usage(meta: dict[str, Any] | None) -> Usage:
     """Gemini counts thoughts apart from candidates; canonical output includes them (both are billed)."""
     meta = meta or {}
     thoughts = int(meta.get("thoughtsTokenCount") or 0)
-    return Usage(input_tokens=int(meta.get("promptTokenCount") or 0) + int(meta.get("toolUsePromptTokenCount") or 0),
-                 output_tokens=int(meta.get("candidatesTokenCount") or 0) + thoughts,
-                 cached_tokens=int(meta.get("cachedContentTokenCount") or 0), reasoning_tokens=thoughts)
+    return Usage(
+        input_tokens=int(meta.get("promptTokenCount") or 0) + int(meta.get("toolUsePromptTokenCount") or 0),
+        output_tokens=int(meta.get("candidatesTokenCount") or 0) + thoughts,
+        cached_tokens=int(meta.get("cachedContentTokenCount") or 0),
+        reasoning_tokens=thoughts,
+    )
 
 
 def _finish(reason: str | None, has_calls: bool, blocked: bool) -> str:
@@ -266,8 +281,11 @@ def _candidate(data: dict[str, Any]) -> dict[str, Any]:
 
 def _call(part: dict[str, Any]) -> ToolCall:
     fc = part["functionCall"]
-    return ToolCall(call_id(fc.get("id"), part.get("thoughtSignature")), str(fc.get("name", "")),
-                    json.dumps(fc.get("args") or {}, ensure_ascii=False))
+    return ToolCall(
+        call_id(fc.get("id"), part.get("thoughtSignature")),
+        str(fc.get("name", "")),
+        json.dumps(fc.get("args") or {}, ensure_ascii=False),
+    )
 
 
 def chat_result(data: dict[str, Any]) -> ChatResult:
@@ -281,9 +299,13 @@ def chat_result(data: dict[str, Any]) -> ChatResult:
         elif isinstance(part.get("text"), str):
             (thoughts if part.get("thought") else texts).append(part["text"])
     blocked = not data.get("candidates") and bool((data.get("promptFeedback") or {}).get("blockReason"))
-    return ChatResult(text="".join(texts), tool_calls=calls,
-                      finish_reason=_finish(candidate.get("finishReason"), bool(calls), blocked),
-                      usage=usage(data.get("usageMetadata")), reasoning="".join(thoughts) or None)
+    return ChatResult(
+        text="".join(texts),
+        tool_calls=calls,
+        finish_reason=_finish(candidate.get("finishReason"), bool(calls), blocked),
+        usage=usage(data.get("usageMetadata")),
+        reasoning="".join(thoughts) or None,
+    )
 
 
 class StreamReader:
@@ -313,8 +335,10 @@ class StreamReader:
             if part.get("functionCall"):
                 call = _call(part)
                 # surfaces expect a call's id and name first, then its argument fragments
-                out += [Delta(tool_call=ToolCall(call.id, call.name, ""), tool_index=self.calls),
-                        Delta(tool_call=call, tool_index=self.calls)]
+                out += [
+                    Delta(tool_call=ToolCall(call.id, call.name, ""), tool_index=self.calls),
+                    Delta(tool_call=call, tool_index=self.calls),
+                ]
                 self.calls += 1
             elif isinstance(part.get("text"), str) and part["text"]:
                 out.append(Delta(reasoning=part["text"]) if part.get("thought") else Delta(text=part["text"]))
@@ -341,16 +365,16 @@ class GeminiApi:
 
     async def count_tokens(self, req: ChatRequest) -> int:
         """The upstream's own count (`:countTokens`) of the generateContent request `req` would send."""
-        body = {"generateContentRequest": {"model": f"models/{self.d.upstream_model(req.model)}",
-                                           **generate_body(req)}}
+        body = {"generateContentRequest": {"model": f"models/{self.d.upstream_model(req.model)}", **generate_body(req)}}
         data = await post_json(self.http, self.d, self._url(req, "countTokens"), body, self._headers())
         if not isinstance(data.get("totalTokens"), int):
             raise UpstreamError(f"{self.d.name}: countTokens answered without totalTokens")
         return int(data["totalTokens"])
 
     async def complete(self, req: ChatRequest) -> ChatResult:
-        data = await post_json(self.http, self.d, self._url(req, "generateContent"), generate_body(req),
-                               self._headers())
+        data = await post_json(
+            self.http, self.d, self._url(req, "generateContent"), generate_body(req), self._headers()
+        )
         return chat_result(data)
 
     async def stream(self, req: ChatRequest) -> AsyncGenerator[Delta, None]:

@@ -18,17 +18,36 @@ from ..surface import Answering, ChatCall, Deltas, Describe
 
 MAX_CHOICES = 128  # OpenAI's limit on `n`
 SANDBOX_FINGERPRINT = "runapi-sandbox"  # system_fingerprint of the sandbox's answers
-ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "insufficient_quota",
-               403: "permission_error", 404: "invalid_request_error", 422: "invalid_request_error",
-               429: "rate_limit_error"}
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "insufficient_quota",
+    403: "permission_error",
+    404: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
 TOOL_NAMES = {"googleSearch": "Google Search"}  # how fixed tools are named in refusals
-KNOWN = {"model", "messages", "tools", "tool_choice", "max_tokens", "max_completion_tokens", "temperature",
-         "stream", "stream_options", "response_format", "reasoning_effort", "stop", "include_thoughts", "n"}
+KNOWN = {
+    "model",
+    "messages",
+    "tools",
+    "tool_choice",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "stream",
+    "stream_options",
+    "response_format",
+    "reasoning_effort",
+    "stop",
+    "include_thoughts",
+    "n",
+}
 
 
 def error_body(status: int, message: str, code: str | None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": ERROR_TYPES.get(status, "api_error"), "param": None,
-                      "code": code}}
+    return {"error": {"message": message, "type": ERROR_TYPES.get(status, "api_error"), "param": None, "code": code}}
 
 
 def model_object(m: LlmModel) -> dict[str, Any]:
@@ -57,9 +76,15 @@ def chat_request(body: Any) -> ChatRequest:
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
             raise BadRequest(f"Missing required parameter: 'tools[{i}].function.name'.")
     choice = body.get("tool_choice")
-    if choice is not None and choice not in ("none", "auto", "required") and not (
-            isinstance(choice, dict) and isinstance(choice.get("function"), dict)
-            and isinstance(choice["function"].get("name"), str)):
+    if (
+        choice is not None
+        and choice not in ("none", "auto", "required")
+        and not (
+            isinstance(choice, dict)
+            and isinstance(choice.get("function"), dict)
+            and isinstance(choice["function"].get("name"), str)
+        )
+    ):
         raise BadRequest("tool_choice must be none, auto, required or {type: function, function: {name}}")
     if body.get("stream_options") is not None and not isinstance(body["stream_options"], dict):
         raise BadRequest("stream_options must be an object")
@@ -69,13 +94,23 @@ def chat_request(body: Any) -> ChatRequest:
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_CHOICES:
         raise BadRequest(f"n must be an integer from 1 to {MAX_CHOICES}")
     thinking = body.get("thinking")  # DeepSeek's switch, {"type": "enabled"}: also passed on as is
-    return ChatRequest(model=body.get("model"), messages=messages, tools=tools, tool_choice=body.get("tool_choice"),  # type: ignore[arg-type]  # checked at admission
-                       max_tokens=max_tokens, temperature=body.get("temperature"), stream=bool(body.get("stream")),
-                       response_format=body.get("response_format"), reasoning_effort=body.get("reasoning_effort"),
-                       # DeepSeek's thinking switch, or Gemini's include_thoughts (documented for chat completions)
-                       include_reasoning=(isinstance(thinking, dict) and thinking.get("type") == "enabled")
-                       or body.get("include_thoughts") is True,
-                       stop=_stop(body.get("stop")), extra={k: v for k, v in body.items() if k not in KNOWN}, n=n)
+    return ChatRequest(
+        model=body.get("model"),  # type: ignore[arg-type]  # checked at admission
+        messages=messages,
+        tools=tools,
+        tool_choice=body.get("tool_choice"),
+        max_tokens=max_tokens,
+        temperature=body.get("temperature"),
+        stream=bool(body.get("stream")),
+        response_format=body.get("response_format"),
+        reasoning_effort=body.get("reasoning_effort"),
+        # DeepSeek's thinking switch, or Gemini's include_thoughts (documented for chat completions)
+        include_reasoning=(isinstance(thinking, dict) and thinking.get("type") == "enabled")
+        or body.get("include_thoughts") is True,
+        stop=_stop(body.get("stop")),
+        extra={k: v for k, v in body.items() if k not in KNOWN},
+        n=n,
+    )
 
 
 def _stop(raw: Any) -> list[str] | None:
@@ -102,12 +137,18 @@ def check_model_rules(body: dict[str, Any], req: ChatRequest) -> None:
     if thoughts is not None and not isinstance(thoughts, bool):
         raise BadRequest("include_thoughts must be a boolean")
     fmt = body.get("response_format")
-    if fmt is not None and model.response_formats is not None and (
-            not isinstance(fmt, dict) or fmt.get("type") not in model.response_formats):
+    if (
+        fmt is not None
+        and model.response_formats is not None
+        and (not isinstance(fmt, dict) or fmt.get("type") not in model.response_formats)
+    ):
         raise BadRequest("response_format.type must be " + " or ".join(model.response_formats))
     allowed = model.response_format_tools
-    if fmt is not None and allowed is not None and any(
-            (t.get("function") or {}).get("name") not in allowed for t in req.tools or ()):
+    if (
+        fmt is not None
+        and allowed is not None
+        and any((t.get("function") or {}).get("name") not in allowed for t in req.tools or ())
+    ):
         named = " or ".join(f"the {TOOL_NAMES.get(t, t)} tool" for t in allowed)
         raise BadRequest(f"response_format cannot be combined with custom function calling (only with {named})")
 
@@ -116,10 +157,13 @@ def check_model_rules(body: dict[str, Any], req: ChatRequest) -> None:
 
 
 def usage_object(u: Usage) -> dict[str, Any]:
-    return {"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
-            "total_tokens": u.input_tokens + u.output_tokens,
-            "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
-            "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens}}
+    return {
+        "prompt_tokens": u.input_tokens,
+        "completion_tokens": u.output_tokens,
+        "total_tokens": u.input_tokens + u.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
+        "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
+    }
 
 
 def _choice(index: int, result: ChatResult) -> dict[str, Any]:
@@ -127,15 +171,24 @@ def _choice(index: int, result: ChatResult) -> dict[str, Any]:
     if result.reasoning:
         message["reasoning_content"] = result.reasoning  # where DeepSeek (and most compatible servers) put it
     if result.tool_calls:
-        message["tool_calls"] = [{"id": c.id, "type": "function",
-                                  "function": {"name": c.name, "arguments": c.arguments}} for c in result.tool_calls]
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in result.tool_calls
+        ]
     return {"index": index, "message": message, "finish_reason": result.finish_reason, "logprobs": None}
 
 
 def completion(cid: str, created: int, model: str, result: ChatResult, fingerprint: str | None) -> dict[str, Any]:
     choices = [_choice(i, r) for i, r in enumerate([result, *result.alternatives])]
-    return {"id": cid, "object": "chat.completion", "created": created, "model": model, "choices": choices,
-            "usage": usage_object(result.usage), "system_fingerprint": fingerprint}
+    return {
+        "id": cid,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": choices,
+        "usage": usage_object(result.usage),
+        "system_fingerprint": fingerprint,
+    }
 
 
 def sse(payload: Any) -> bytes:
@@ -155,25 +208,41 @@ class ChatCompletionCall(ChatCall):
         return completion(self.id, self.created, who.model, result, SANDBOX_FINGERPRINT if who.sandbox else None)
 
     async def frames(self, who: Answering, deltas: Deltas, describe: Describe) -> AsyncGenerator[bytes, None]:
-        base = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": who.model,
-                "system_fingerprint": SANDBOX_FINGERPRINT if who.sandbox else None}
+        base = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": who.model,
+            "system_fingerprint": SANDBOX_FINGERPRINT if who.sandbox else None,
+        }
         for c in range(self.req.n):
-            yield sse({**base, "choices": [{"index": c, "delta": {"role": "assistant", "content": ""},
-                                            "finish_reason": None}]})
+            yield sse(
+                {
+                    **base,
+                    "choices": [{"index": c, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+                }
+            )
         announced: set[tuple[int, int]] = set()  # (choice, tool index) whose id and name were sent
         async for d in deltas:
             c = d.choice
             if d.reasoning:
-                yield sse({**base, "choices": [{"index": c, "delta": {"reasoning_content": d.reasoning},
-                                                "finish_reason": None}]})
+                yield sse(
+                    {
+                        **base,
+                        "choices": [{"index": c, "delta": {"reasoning_content": d.reasoning}, "finish_reason": None}],
+                    }
+                )
             if d.text is not None:
                 yield sse({**base, "choices": [{"index": c, "delta": {"content": d.text}, "finish_reason": None}]})
             elif d.tool_call is not None:
                 call: dict[str, Any] = {"index": d.tool_index, "function": {"arguments": d.tool_call.arguments}}
                 if (c, d.tool_index) not in announced:  # a call's first fragment names it
                     announced.add((c, d.tool_index))
-                    call.update(id=d.tool_call.id, type="function",
-                                function={"name": d.tool_call.name, "arguments": d.tool_call.arguments})
+                    call.update(
+                        id=d.tool_call.id,
+                        type="function",
+                        function={"name": d.tool_call.name, "arguments": d.tool_call.arguments},
+                    )
                 yield sse({**base, "choices": [{"index": c, "delta": {"tool_calls": [call]}, "finish_reason": None}]})
             elif d.finish_reason is not None:
                 yield sse({**base, "choices": [{"index": c, "delta": {}, "finish_reason": d.finish_reason}]})

@@ -27,9 +27,12 @@ def _usage(raw: dict[str, Any] | None) -> Usage:
     raw = raw or {}
     details = raw.get("prompt_tokens_details") or {}
     out_details = raw.get("completion_tokens_details") or {}
-    return Usage(input_tokens=int(raw.get("prompt_tokens") or 0), output_tokens=int(raw.get("completion_tokens") or 0),
-                 cached_tokens=int(details.get("cached_tokens") or raw.get("prompt_cache_hit_tokens") or 0),
-                 reasoning_tokens=int(out_details.get("reasoning_tokens") or 0))
+    return Usage(
+        input_tokens=int(raw.get("prompt_tokens") or 0),
+        output_tokens=int(raw.get("completion_tokens") or 0),
+        cached_tokens=int(details.get("cached_tokens") or raw.get("prompt_cache_hit_tokens") or 0),
+        reasoning_tokens=int(out_details.get("reasoning_tokens") or 0),
+    )
 
 
 def _reasoning(message: dict[str, Any]) -> str | None:
@@ -61,10 +64,19 @@ def _message(m: dict[str, Any]) -> dict[str, Any]:
 
 def _result(choice: dict[str, Any], usage: Usage) -> ChatResult:
     message = choice.get("message") or {}
-    calls = [ToolCall(c.get("id", ""), (c.get("function") or {}).get("name", ""),
-                      (c.get("function") or {}).get("arguments", "")) for c in message.get("tool_calls") or []]
-    return ChatResult(text=message.get("content") or "", tool_calls=calls,
-                      finish_reason=choice.get("finish_reason") or "stop", usage=usage, reasoning=_reasoning(message))
+    calls = [
+        ToolCall(
+            c.get("id", ""), (c.get("function") or {}).get("name", ""), (c.get("function") or {}).get("arguments", "")
+        )
+        for c in message.get("tool_calls") or []
+    ]
+    return ChatResult(
+        text=message.get("content") or "",
+        tool_calls=calls,
+        finish_reason=choice.get("finish_reason") or "stop",
+        usage=usage,
+        reasoning=_reasoning(message),
+    )
 
 
 class OpenAICompatible:
@@ -73,11 +85,20 @@ class OpenAICompatible:
         self.http = http
 
     def _body(self, req: ChatRequest, stream: bool) -> dict[str, Any]:
-        body: dict[str, Any] = {**req.extra, "model": self.d.upstream_model(req.model),
-                                "messages": [_message(m) for m in req.messages], "stream": stream}
-        for key, value in (("tools", _uncached(req.tools)), ("tool_choice", req.tool_choice), ("max_tokens", req.max_tokens),
-                           ("temperature", req.temperature), ("response_format", req.response_format),
-                           ("reasoning_effort", req.reasoning_effort)):
+        body: dict[str, Any] = {
+            **req.extra,
+            "model": self.d.upstream_model(req.model),
+            "messages": [_message(m) for m in req.messages],
+            "stream": stream,
+        }
+        for key, value in (
+            ("tools", _uncached(req.tools)),
+            ("tool_choice", req.tool_choice),
+            ("max_tokens", req.max_tokens),
+            ("temperature", req.temperature),
+            ("response_format", req.response_format),
+            ("reasoning_effort", req.reasoning_effort),
+        ):
             if value is not None:
                 body[key] = value
         if req.stop:
@@ -92,18 +113,20 @@ class OpenAICompatible:
         return {"Authorization": f"Bearer {self.d.api_key}"} if self.d.api_key else {}
 
     async def complete(self, req: ChatRequest) -> ChatResult:
-        data = await post_json(self.http, self.d, self.d.url("chat/completions"), self._body(req, False),
-                               self._headers())
+        data = await post_json(
+            self.http, self.d, self.d.url("chat/completions"), self._body(req, False), self._headers()
+        )
         choices = data.get("choices") or [{}]
         result = _result(choices[0], _usage(data.get("usage")))
-        result.alternatives = [_result(c, Usage()) for c in choices[1:req.n]]
+        result.alternatives = [_result(c, Usage()) for c in choices[1 : req.n]]
         return result
 
     async def stream(self, req: ChatRequest) -> AsyncGenerator[Delta, None]:
         """Deltas as they arrive. Errors before the first delta are UpstreamError (so the router can fall
         back); later ones end the stream."""
-        async with open_stream(self.http, self.d, self.d.url("chat/completions"), self._body(req, True),
-                               self._headers()) as resp:
+        async with open_stream(
+            self.http, self.d, self.d.url("chat/completions"), self._body(req, True), self._headers()
+        ) as resp:
             finish, usage = None, Usage()
             async for _, payload in sse_events(resp):
                 if payload.strip() == "[DONE]":
@@ -111,8 +134,9 @@ class OpenAICompatible:
                 chunk = parse_json(payload, self.d.name)
                 if chunk.get("error"):  # OpenRouter and others report mid-stream failures in a chunk
                     error = chunk["error"]
-                    raise UpstreamError(f"{self.d.name}: " + str(error.get("message") if isinstance(error, dict)
-                                                                 else error))
+                    raise UpstreamError(
+                        f"{self.d.name}: " + str(error.get("message") if isinstance(error, dict) else error)
+                    )
                 if chunk.get("usage"):
                     usage = _usage(chunk["usage"])
                 for choice in chunk.get("choices") or []:
@@ -125,9 +149,11 @@ class OpenAICompatible:
                         yield Delta(text=delta["content"], choice=c)
                     for tc in delta.get("tool_calls") or []:
                         fn = tc.get("function") or {}
-                        yield Delta(tool_call=ToolCall(tc.get("id") or "", fn.get("name") or "",
-                                                       fn.get("arguments") or ""), tool_index=tc.get("index", 0),
-                                    choice=c)
+                        yield Delta(
+                            tool_call=ToolCall(tc.get("id") or "", fn.get("name") or "", fn.get("arguments") or ""),
+                            tool_index=tc.get("index", 0),
+                            choice=c,
+                        )
                     if choice.get("finish_reason"):
                         if c:
                             yield Delta(finish_reason=choice["finish_reason"], choice=c)

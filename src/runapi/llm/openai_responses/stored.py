@@ -24,30 +24,50 @@ class Stored:
     messages: list[dict[str, Any]]  # the whole conversation up to and including this response's output
 
 
-async def put(db: Database, resp_id: str, account_id: int, response: dict[str, Any],
-              messages: list[dict[str, Any]], retention_seconds: float) -> bool:
+async def put(
+    db: Database,
+    resp_id: str,
+    account_id: int,
+    response: dict[str, Any],
+    messages: list[dict[str, Any]],
+    retention_seconds: float,
+) -> bool:
     """Keep a finished response; False when it is too big to keep."""
     if len(orjson.dumps(response)) + len(orjson.dumps(messages)) > MAX_BYTES:
         return False
     now = time.time()
-    row = {"id": resp_id, "account_id": account_id, "response": response, "messages": messages,
-           "created_at": now, "expires_at": now + retention_seconds}
+    row = {
+        "id": resp_id,
+        "account_id": account_id,
+        "response": response,
+        "messages": messages,
+        "created_at": now,
+        "expires_at": now + retention_seconds,
+    }
     await db.write_sync(lambda conn: conn.execute(insert(stored_responses), row))
     return True
 
 
 async def get(db: Database, resp_id: str, account_id: int) -> Stored | None:
     async with db.read() as conn:
-        row = (await conn.execute(select(stored_responses.c.response, stored_responses.c.messages).where(
-            stored_responses.c.id == resp_id, stored_responses.c.account_id == account_id,
-            stored_responses.c.expires_at > time.time()))).first()
+        row = (
+            await conn.execute(
+                select(stored_responses.c.response, stored_responses.c.messages).where(
+                    stored_responses.c.id == resp_id,
+                    stored_responses.c.account_id == account_id,
+                    stored_responses.c.expires_at > time.time(),
+                )
+            )
+        ).first()
     return Stored(row.response, row.messages) if row else None
 
 
 async def remove(db: Database, resp_id: str, account_id: int) -> bool:
-    stmt = delete(stored_responses).where(stored_responses.c.id == resp_id,
-                                          stored_responses.c.account_id == account_id,
-                                          stored_responses.c.expires_at > time.time())
+    stmt = delete(stored_responses).where(
+        stored_responses.c.id == resp_id,
+        stored_responses.c.account_id == account_id,
+        stored_responses.c.expires_at > time.time(),
+    )
     return bool(await db.write_sync(lambda conn: conn.execute(stmt).rowcount) == 1)
 
 

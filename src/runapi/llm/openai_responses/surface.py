@@ -32,8 +32,11 @@ log = logging.getLogger("runapi.llm.responses")
 WEB_SEARCH_TYPES = {"web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11"}
 MESSAGE_ROLES = {"user", "assistant", "system", "developer"}
 REASONING_EFFORTS = {"none", "minimal", "low", "medium", "high", "xhigh"}
-UNSUPPORTED_PARAMS = {"background": "background mode is", "conversation": "conversations are",
-                      "prompt": "prompt templates are"}
+UNSUPPORTED_PARAMS = {
+    "background": "background mode is",
+    "conversation": "conversations are",
+    "prompt": "prompt templates are",
+}
 PASS_THROUGH = ("top_p", "parallel_tool_calls", "user", "safety_identifier", "prompt_cache_key", "service_tier")
 
 
@@ -80,10 +83,18 @@ class ResponsesRequest:
         if self.web_search is not None:
             extra["web_search_options"] = self.web_search
         return ChatRequest(
-            model=self.model, messages=[*self.instruction_messages, *(history or []), *self.input_messages],
-            tools=self.chat_tools, tool_choice=self.chat_tool_choice, max_tokens=self.max_output_tokens,
-            temperature=self.temperature, stream=self.stream, response_format=self.response_format,
-            reasoning_effort=self.reasoning.get("effort"), include_reasoning=self.summary_wanted, extra=extra)
+            model=self.model,
+            messages=[*self.instruction_messages, *(history or []), *self.input_messages],
+            tools=self.chat_tools,
+            tool_choice=self.chat_tool_choice,
+            max_tokens=self.max_output_tokens,
+            temperature=self.temperature,
+            stream=self.stream,
+            response_format=self.response_format,
+            reasoning_effort=self.reasoning.get("effort"),
+            include_reasoning=self.summary_wanted,
+            extra=extra,
+        )
 
     @property
     def summary_wanted(self) -> bool:
@@ -223,8 +234,7 @@ def _tools(raw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None,
                 raise _bad(f"tools[{i}].parameters must be a JSON schema object", "tools")
             strict = fn.get("strict", tool.get("strict"))
             desc = fn.get("description")
-            echo.append({"type": "function", "name": name, "description": desc, "parameters": params,
-                         "strict": strict})
+            echo.append({"type": "function", "name": name, "description": desc, "parameters": params, "strict": strict})
             spec: dict[str, Any] = {"name": name, "parameters": params or {"type": "object", "properties": {}}}
             if desc is not None:
                 spec["description"] = desc
@@ -327,8 +337,11 @@ def parse_request(body: Any) -> ResponsesRequest:
 
     text, response_format = _text_format(body.get("text"))
     metadata = body.get("metadata")
-    if metadata is not None and (not isinstance(metadata, dict) or len(metadata) > 16
-                                 or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())):
+    if metadata is not None and (
+        not isinstance(metadata, dict)
+        or len(metadata) > 16
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())
+    ):
         raise _bad("metadata must be an object of at most 16 string values", "metadata")
     previous = body.get("previous_response_id")
     if previous is not None and (not isinstance(previous, str) or not previous):
@@ -336,27 +349,43 @@ def parse_request(body: Any) -> ResponsesRequest:
     parallel = body.get("parallel_tool_calls")
     extra = {k: body[k] for k in PASS_THROUGH if body.get(k) is not None}
     return ResponsesRequest(
-        model=body.get("model"), input_messages=input_messages, instructions=instructions,
-        instruction_messages=instruction_messages, chat_tools=chat_tools, tools=echo_tools, web_search=web,
-        chat_tool_choice=chat_choice, tool_choice=raw_choice if raw_choice is not None else "auto",
-        max_output_tokens=max_out, temperature=_number(body, "temperature", 0, 2), top_p=_number(body, "top_p", 0, 1),
-        reasoning=reasoning, text=text, response_format=response_format,
-        parallel_tool_calls=True if parallel is None else bool(parallel), metadata=metadata or {},
-        store=body.get("store") is not False, stream=bool(body.get("stream")), previous_response_id=previous,
+        model=body.get("model"),
+        input_messages=input_messages,
+        instructions=instructions,
+        instruction_messages=instruction_messages,
+        chat_tools=chat_tools,
+        tools=echo_tools,
+        web_search=web,
+        chat_tool_choice=chat_choice,
+        tool_choice=raw_choice if raw_choice is not None else "auto",
+        max_output_tokens=max_out,
+        temperature=_number(body, "temperature", 0, 2),
+        top_p=_number(body, "top_p", 0, 1),
+        reasoning=reasoning,
+        text=text,
+        response_format=response_format,
+        parallel_tool_calls=True if parallel is None else bool(parallel),
+        metadata=metadata or {},
+        store=body.get("store") is not False,
+        stream=bool(body.get("stream")),
+        previous_response_id=previous,
         user=body.get("user") if isinstance(body.get("user"), str) else None,
         truncation=str(body["truncation"]) if body.get("truncation") in ("auto", "disabled") else "disabled",
-        extra=extra)
+        extra=extra,
+    )
 
 
 # ---------------------------------------------------------------- response
 
 
 def usage_object(u: Usage) -> dict[str, Any]:
-    return {"input_tokens": u.input_tokens,
-            "input_tokens_details": {"cached_tokens": u.cached_tokens, "cache_write_tokens": u.cache_write_tokens},
-            "output_tokens": u.output_tokens,
-            "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
-            "total_tokens": u.input_tokens + u.output_tokens}
+    return {
+        "input_tokens": u.input_tokens,
+        "input_tokens_details": {"cached_tokens": u.cached_tokens, "cache_write_tokens": u.cache_write_tokens},
+        "output_tokens": u.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
+        "total_tokens": u.input_tokens + u.output_tokens,
+    }
 
 
 def incomplete_reason(finish_reason: str | None) -> str | None:
@@ -364,15 +393,23 @@ def incomplete_reason(finish_reason: str | None) -> str | None:
 
 
 def message_item(item_id: str, text: str, status: str = "completed") -> dict[str, Any]:
-    content = [] if status == "in_progress" else [{"type": "output_text", "text": text, "annotations": [],
-                                                   "logprobs": []}]
+    content = (
+        [] if status == "in_progress" else [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]
+    )
     return {"type": "message", "id": item_id, "status": status, "role": "assistant", "content": content}
 
 
-def function_call_item(item_id: str, call_id: str, name: str, arguments: str,
-                       status: str = "completed") -> dict[str, Any]:
-    return {"type": "function_call", "id": item_id, "call_id": call_id, "name": name, "arguments": arguments,
-            "status": status}
+def function_call_item(
+    item_id: str, call_id: str, name: str, arguments: str, status: str = "completed"
+) -> dict[str, Any]:
+    return {
+        "type": "function_call",
+        "id": item_id,
+        "call_id": call_id,
+        "name": name,
+        "arguments": arguments,
+        "status": status,
+    }
 
 
 def reasoning_item(item_id: str, text: str, summary_wanted: bool, status: str = "completed") -> dict[str, Any]:
@@ -394,28 +431,59 @@ def result_output(result: ChatResult, summary_wanted: bool = False) -> list[dict
 
 
 def output_text(output: list[dict[str, Any]]) -> str:
-    return "".join(part.get("text", "") for item in output if item.get("type") == "message"
-                   for part in item.get("content", []) if part.get("type") == "output_text")
+    return "".join(
+        part.get("text", "")
+        for item in output
+        if item.get("type") == "message"
+        for part in item.get("content", [])
+        if part.get("type") == "output_text"
+    )
 
 
-def response_object(resp_id: str, created_at: int, model: str, req: ResponsesRequest, *, status: str,
-                    output: list[dict[str, Any]], usage: Usage | None, finish_reason: str | None = None,
-                    completed_at: int | None = None, error: dict[str, Any] | None = None) -> dict[str, Any]:
+def response_object(
+    resp_id: str,
+    created_at: int,
+    model: str,
+    req: ResponsesRequest,
+    *,
+    status: str,
+    output: list[dict[str, Any]],
+    usage: Usage | None,
+    finish_reason: str | None = None,
+    completed_at: int | None = None,
+    error: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     reason = incomplete_reason(finish_reason) if status == "incomplete" else None
     return {
-        "id": resp_id, "object": "response", "created_at": created_at, "status": status,
-        "background": False, "error": error,
+        "id": resp_id,
+        "object": "response",
+        "created_at": created_at,
+        "status": status,
+        "background": False,
+        "error": error,
         "incomplete_details": {"reason": reason} if reason else None,
-        "instructions": req.instructions, "max_output_tokens": req.max_output_tokens, "max_tool_calls": None,
-        "model": model, "output": output, "output_text": output_text(output),
-        "parallel_tool_calls": req.parallel_tool_calls, "previous_response_id": req.previous_response_id,
+        "instructions": req.instructions,
+        "max_output_tokens": req.max_output_tokens,
+        "max_tool_calls": None,
+        "model": model,
+        "output": output,
+        "output_text": output_text(output),
+        "parallel_tool_calls": req.parallel_tool_calls,
+        "previous_response_id": req.previous_response_id,
         "reasoning": {"effort": req.reasoning.get("effort"), "summary": req.reasoning.get("summary")},
-        "service_tier": "default", "store": req.store,
+        "service_tier": "default",
+        "store": req.store,
         "temperature": req.temperature if req.temperature is not None else 1.0,
-        "text": req.text, "tool_choice": req.tool_choice, "tools": req.tools,
-        "top_logprobs": 0, "top_p": req.top_p if req.top_p is not None else 1.0, "truncation": req.truncation,
-        "usage": usage_object(usage) if usage is not None else None, "user": req.user,
-        "metadata": req.metadata, "completed_at": completed_at,
+        "text": req.text,
+        "tool_choice": req.tool_choice,
+        "tools": req.tools,
+        "top_logprobs": 0,
+        "top_p": req.top_p if req.top_p is not None else 1.0,
+        "truncation": req.truncation,
+        "usage": usage_object(usage) if usage is not None else None,
+        "user": req.user,
+        "metadata": req.metadata,
+        "completed_at": completed_at,
     }
 
 
@@ -460,18 +528,22 @@ class EventStream:
         return event
 
     def start(self) -> list[dict[str, Any]]:
-        return [self._event("response.created", response=self.skeleton),
-                self._event("response.in_progress", response=self.skeleton)]
+        return [
+            self._event("response.created", response=self.skeleton),
+            self._event("response.in_progress", response=self.skeleton),
+        ]
 
     def _open_message(self) -> list[dict[str, Any]]:
         index, item_id = len(self.output), new_id("msg")
         self.output.append(message_item(item_id, "", "in_progress"))
         self._message, self._text[index] = (index, item_id), ""
         part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-        return [self._event("response.output_item.added", output_index=index,
-                            item=message_item(item_id, "", "in_progress")),
-                self._event("response.content_part.added", item_id=item_id, output_index=index, content_index=0,
-                            part=part)]
+        return [
+            self._event(
+                "response.output_item.added", output_index=index, item=message_item(item_id, "", "in_progress")
+            ),
+            self._event("response.content_part.added", item_id=item_id, output_index=index, content_index=0, part=part),
+        ]
 
     def _close_message(self, status: str = "completed") -> list[dict[str, Any]]:
         if self._message is None:
@@ -482,11 +554,18 @@ class EventStream:
         item = message_item(item_id, text, status)
         self.output[index] = item
         part = item["content"][0]
-        return [self._event("response.output_text.done", item_id=item_id, output_index=index, content_index=0,
-                            text=text, logprobs=[]),
-                self._event("response.content_part.done", item_id=item_id, output_index=index, content_index=0,
-                            part=part),
-                self._event("response.output_item.done", output_index=index, item=item)]
+        return [
+            self._event(
+                "response.output_text.done",
+                item_id=item_id,
+                output_index=index,
+                content_index=0,
+                text=text,
+                logprobs=[],
+            ),
+            self._event("response.content_part.done", item_id=item_id, output_index=index, content_index=0, part=part),
+            self._event("response.output_item.done", output_index=index, item=item),
+        ]
 
     def _open_reasoning(self) -> list[dict[str, Any]]:
         index, item_id = len(self.output), new_id("rs")
@@ -494,8 +573,15 @@ class EventStream:
         self.output.append(reasoning_item(item_id, "", self.summary_wanted, "in_progress"))
         events = [self._event("response.output_item.added", output_index=index, item=self.output[index])]
         if self.summary_wanted:
-            events.append(self._event("response.reasoning_summary_part.added", item_id=item_id, output_index=index,
-                                      summary_index=0, part={"type": "summary_text", "text": ""}))
+            events.append(
+                self._event(
+                    "response.reasoning_summary_part.added",
+                    item_id=item_id,
+                    output_index=index,
+                    summary_index=0,
+                    part={"type": "summary_text", "text": ""},
+                )
+            )
         return events
 
     def _close_reasoning(self) -> list[dict[str, Any]]:
@@ -507,10 +593,22 @@ class EventStream:
         self.output[index] = item
         events = []
         if self.summary_wanted:
-            events += [self._event("response.reasoning_summary_text.done", item_id=item_id, output_index=index,
-                                   summary_index=0, text=self._thought),
-                       self._event("response.reasoning_summary_part.done", item_id=item_id, output_index=index,
-                                   summary_index=0, part={"type": "summary_text", "text": self._thought})]
+            events += [
+                self._event(
+                    "response.reasoning_summary_text.done",
+                    item_id=item_id,
+                    output_index=index,
+                    summary_index=0,
+                    text=self._thought,
+                ),
+                self._event(
+                    "response.reasoning_summary_part.done",
+                    item_id=item_id,
+                    output_index=index,
+                    summary_index=0,
+                    part={"type": "summary_text", "text": self._thought},
+                ),
+            ]
         return [*events, self._event("response.output_item.done", output_index=index, item=item)]
 
     def _close_call(self, call: _Call) -> list[dict[str, Any]]:
@@ -519,9 +617,16 @@ class EventStream:
         call.open = False
         item = function_call_item(call.item_id, call.call_id, call.name, call.arguments)
         self.output[call.index] = item
-        return [self._event("response.function_call_arguments.done", item_id=call.item_id, output_index=call.index,
-                            name=call.name, arguments=call.arguments),
-                self._event("response.output_item.done", output_index=call.index, item=item)]
+        return [
+            self._event(
+                "response.function_call_arguments.done",
+                item_id=call.item_id,
+                output_index=call.index,
+                name=call.name,
+                arguments=call.arguments,
+            ),
+            self._event("response.output_item.done", output_index=call.index, item=item),
+        ]
 
     def _close_calls(self) -> list[dict[str, Any]]:
         return [e for call in self._calls.values() for e in self._close_call(call)]
@@ -536,8 +641,15 @@ class EventStream:
             index, item_id = self._reasoning  # type: ignore[misc]
             self._thought += d.reasoning
             if self.summary_wanted:
-                events.append(self._event("response.reasoning_summary_text.delta", item_id=item_id,
-                                          output_index=index, summary_index=0, delta=d.reasoning))
+                events.append(
+                    self._event(
+                        "response.reasoning_summary_text.delta",
+                        item_id=item_id,
+                        output_index=index,
+                        summary_index=0,
+                        delta=d.reasoning,
+                    )
+                )
         if d.text:
             events += self._close_reasoning()
             if self._message is None:
@@ -545,8 +657,16 @@ class EventStream:
                 events += self._open_message()
             index, item_id = self._message  # type: ignore[misc]
             self._text[index] += d.text
-            events.append(self._event("response.output_text.delta", item_id=item_id, output_index=index,
-                                      content_index=0, delta=d.text, logprobs=[]))
+            events.append(
+                self._event(
+                    "response.output_text.delta",
+                    item_id=item_id,
+                    output_index=index,
+                    content_index=0,
+                    delta=d.text,
+                    logprobs=[],
+                )
+            )
         elif d.tool_call is not None:
             tc = d.tool_call
             call = self._calls.get(d.tool_index)
@@ -557,15 +677,22 @@ class EventStream:
                 call = _Call(len(self.output), new_id("fc"), tc.id or new_id("call"), tc.name or "")
                 self._calls[d.tool_index] = call
                 self.output.append(function_call_item(call.item_id, call.call_id, call.name, "", "in_progress"))
-                events.append(self._event("response.output_item.added", output_index=call.index,
-                                          item=self.output[call.index]))
+                events.append(
+                    self._event("response.output_item.added", output_index=call.index, item=self.output[call.index])
+                )
             elif not call.name and tc.name:
                 call.name = tc.name
             if tc.arguments:
                 call.arguments += tc.arguments
                 if call.open:
-                    events.append(self._event("response.function_call_arguments.delta", item_id=call.item_id,
-                                              output_index=call.index, delta=tc.arguments))
+                    events.append(
+                        self._event(
+                            "response.function_call_arguments.delta",
+                            item_id=call.item_id,
+                            output_index=call.index,
+                            delta=tc.arguments,
+                        )
+                    )
                 else:  # a late fragment of a call already closed: the final response still carries it
                     self.output[call.index]["arguments"] = call.arguments
         return events
@@ -582,7 +709,8 @@ class EventStream:
 
     def done(self, response: dict[str, Any]) -> dict[str, Any]:
         kind = {"completed": "response.completed", "incomplete": "response.incomplete"}.get(
-            response["status"], "response.failed")
+            response["status"], "response.failed"
+        )
         return self._event(kind, response=response)
 
 
@@ -615,16 +743,23 @@ class ResponsesCall(ChatCall):
 
     async def answer(self, who: Answering, result: ChatResult) -> dict[str, Any]:
         output = result_output(result, summary_wanted=self.parsed.summary_wanted)
-        response = self._response(who.model, status=final_status(result.finish_reason), output=output,
-                                  usage=result.usage, finish_reason=result.finish_reason,
-                                  completed_at=int(time.time()))
+        response = self._response(
+            who.model,
+            status=final_status(result.finish_reason),
+            output=output,
+            usage=result.usage,
+            finish_reason=result.finish_reason,
+            completed_at=int(time.time()),
+        )
         await self.remember(response)
         return response
 
     async def frames(self, who: Answering, deltas: Deltas, describe: Describe) -> AsyncGenerator[bytes, None]:
         finish: str | None = None
-        stream = EventStream(self._response(who.model, status="in_progress", output=[], usage=None),
-                             summary_wanted=self.parsed.summary_wanted)
+        stream = EventStream(
+            self._response(who.model, status="in_progress", output=[], usage=None),
+            summary_wanted=self.parsed.summary_wanted,
+        )
         for event in stream.start():
             yield frame(event)
         try:
@@ -635,13 +770,24 @@ class ResponsesCall(ChatCall):
                     yield frame(event)
         except Exception as exc:  # noqa: BLE001 - the upstream broke off mid-answer: say so in the stream's terms
             log.warning("responses stream %s failed: %r", self.id, exc)
-            failed = self._response(who.model, status="failed", output=stream.output, usage=deltas.usage,
-                                    error=failure_object(describe(exc)))
+            failed = self._response(
+                who.model,
+                status="failed",
+                output=stream.output,
+                usage=deltas.usage,
+                error=failure_object(describe(exc)),
+            )
             yield frame(stream.done(failed))
             return
         for event in stream.finish(finish):
             yield frame(event)
-        response = self._response(who.model, status=final_status(finish), output=stream.output, usage=deltas.usage,
-                                  finish_reason=finish, completed_at=int(time.time()))
+        response = self._response(
+            who.model,
+            status=final_status(finish),
+            output=stream.output,
+            usage=deltas.usage,
+            finish_reason=finish,
+            completed_at=int(time.time()),
+        )
         await self.remember(response)
         yield frame(stream.done(response))

@@ -24,8 +24,13 @@ from .base import GENERATORS, as_list
 MADE_KEPT = 64  # results kept between a stage and the task's end (more running at once are made again)
 _GUIDES = ("mask", "character_references", "reference_masks", "style_references")  # image_gen.Guides
 # per generator, the spec keys naming the params with input images (the first is the source)
-_IMAGE_INPUTS = {"image": ("references",) + _GUIDES, "image_edit": ("sources",) + _GUIDES,
-                 "image_upscale": ("sources",), "remove_background": ("sources",), "video": ("images",)}
+_IMAGE_INPUTS = {
+    "image": ("references",) + _GUIDES,
+    "image_edit": ("sources",) + _GUIDES,
+    "image_upscale": ("sources",),
+    "remove_background": ("sources",),
+    "video": ("images",),
+}
 
 
 class SandboxProvider(Provider):
@@ -34,15 +39,23 @@ class SandboxProvider(Provider):
 
     name = "sandbox"
 
-    def __init__(self, http: httpx.AsyncClient, delay_seconds: float = 0.0, fetch_max_bytes: int = 50 << 20,
-                 storage: Storage | None = None, signer: UrlSigner | None = None, media_workers: int = 0):
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        delay_seconds: float = 0.0,
+        fetch_max_bytes: int = 50 << 20,
+        storage: Storage | None = None,
+        signer: UrlSigner | None = None,
+        media_workers: int = 0,
+    ):
         self.inputs = Inputs(http, storage, fetch_max_bytes, signer)
         self.delay_seconds = delay_seconds
         self.made: dict[str, Done] = {}  # results generated at a stage, until the task's last poll
         limits.configure(media_workers)
 
-    async def preflight(self, action: Action, model: ModelSpec | None, params: dict[str, Any],
-                        refs: dict[str, Task] | None = None) -> None:
+    async def preflight(
+        self, action: Action, model: ModelSpec | None, params: dict[str, Any], refs: dict[str, Task] | None = None
+    ) -> None:
         """Before anything is billed: input files already in our storage (uploads, earlier results, the videos
         of referenced tasks) are checked — declared pixels, length, and the output they imply — against the
         budgets and documented limits the task would fail on (limits.py, the catalog's sandbox keys). Raises
@@ -57,12 +70,16 @@ class SandboxProvider(Provider):
         except TaskFailed as exc:
             raise InputRejected(str(exc)) from exc
 
-    async def _media_preflight(self, spec: SandboxSpec, params: dict[str, Any],
-                               refs: dict[str, Task]) -> None:
+    async def _media_preflight(self, spec: SandboxSpec, params: dict[str, Any], refs: dict[str, Task]) -> None:
         gen = spec.generator
         keys = _IMAGE_INPUTS.get(gen, ()) + (("sources",) if isinstance(spec, VideoFromSourceSpec) else ())
-        urls = [(key, u) for key in keys
-                for name in getattr(spec, key) for u in as_list(params.get(name)) if isinstance(u, str)]
+        urls = [
+            (key, u)
+            for key in keys
+            for name in getattr(spec, key)
+            for u in as_list(params.get(name))
+            if isinstance(u, str)
+        ]
         sizes: dict[str, tuple[int, int]] = {}  # the first source's and the mask's, when ours
         for i, (key, url) in enumerate(urls):
             data = await self.inputs.own_file(url)

@@ -54,8 +54,13 @@ _WIDE_RE = re.compile(f"[{_WIDE}]")
 _WORD_RE = re.compile(f"[{_WIDE}]|(?:(?![{_WIDE}])[\\w'’])+")
 
 # vowel formants F1, F2, F3 (Hz)
-_VOWELS = {"a": (730, 1090, 2440), "e": (530, 1840, 2480), "i": (270, 2290, 3010), "o": (570, 840, 2410),
-           "u": (300, 870, 2240)}
+_VOWELS = {
+    "a": (730, 1090, 2440),
+    "e": (530, 1840, 2480),
+    "i": (270, 2290, 3010),
+    "o": (570, 840, 2410),
+    "u": (300, 870, 2240),
+}
 _VOWEL_LIST = list(_VOWELS.values())
 _NASAL = (300, 1200, 2500)
 _VOICED_CONSONANTS = set("bdgjlmnrvwz")
@@ -122,8 +127,9 @@ def voice_pitch(voice: str) -> float:
 def _word_spans(text: str, starts: np.ndarray, ends: np.ndarray) -> list[dict[str, Any]]:
     words = []
     for m in _WORD_RE.finditer(text):
-        words.append({"word": m.group(0), "start": round(float(starts[m.start()]), 3),
-                      "end": round(float(ends[m.end() - 1]), 3)})
+        words.append(
+            {"word": m.group(0), "start": round(float(starts[m.start()]), 3), "end": round(float(ends[m.end() - 1]), 3)}
+        )
     return words
 
 
@@ -137,8 +143,9 @@ def _ramped_track(bounds: np.ndarray, values: list[tuple[float, float]], ramp: f
     return np.asarray(xs), np.asarray(ys)
 
 
-def synthesize_speech(text: str, voice: str, seed: bytes, seconds: float, unit_seconds: float,
-                      stability: float = 0.5, style: float = 0.0) -> tuple[np.ndarray, list[dict[str, Any]]]:
+def synthesize_speech(
+    text: str, voice: str, seed: bytes, seconds: float, unit_seconds: float, stability: float = 0.5, style: float = 0.0
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Mono float32 speech lasting `seconds`: character slots of `unit_seconds` per unit (silence after the
     text when a minimum duration pads it), and the word timestamps that match it."""
     total = max(1, int(round(seconds * SR)))
@@ -158,8 +165,9 @@ def synthesize_speech(text: str, voice: str, seed: bytes, seconds: float, unit_s
     vib_rate, vib_depth = 5.0 + rng.uniform(-0.5, 0.5), 0.006 + 0.01 * style
 
     ramp = 0.008
-    tracks = {name: _ramped_track(bounds, [getattr(s, name) for s in slots], ramp)
-              for name in ("voiced", "hiss", "broad")}
+    tracks = {
+        name: _ramped_track(bounds, [getattr(s, name) for s in slots], ramp) for name in ("voiced", "hiss", "broad")
+    }
     centers = (bounds[:-1] + bounds[1:]) / 2
     formant_x = [c for c, s in zip(centers, slots) if s.formants]
     formant_y = np.array([s.formants for s in slots if s.formants] or [_NASAL], dtype=np.float64)
@@ -180,16 +188,21 @@ def synthesize_speech(text: str, voice: str, seed: bytes, seconds: float, unit_s
         voiced = np.zeros(n, dtype=np.float32)
         for k in range(3):
             fk = np.interp(t, formant_x, formant_y[:, k]).astype(np.float32)
-            voiced += np.float32(gains[k]) * np.exp(np.float32(-np.pi * widths[k]) * since) \
+            voiced += (
+                np.float32(gains[k])
+                * np.exp(np.float32(-np.pi * widths[k]) * since)
                 * np.sin(np.float32(2 * np.pi) * fk * since)
+            )
         noise_rng = np.random.default_rng([int.from_bytes(seed[8:16], "big"), start])
         white = noise_rng.standard_normal(n + 1, dtype=np.float32)
         hiss = np.diff(white) * np.float32(0.5)
         broad = (white[1:] + white[:-1]) * np.float32(0.5)
-        chunk = (voiced * np.interp(t, *tracks["voiced"]).astype(np.float32)
-                 + np.float32(0.35) * hiss * np.interp(t, *tracks["hiss"]).astype(np.float32)
-                 + np.float32(0.3) * broad * np.interp(t, *tracks["broad"]).astype(np.float32))
-        out[start:start + n] = np.clip(chunk * 0.32, -1, 1)
+        chunk = (
+            voiced * np.interp(t, *tracks["voiced"]).astype(np.float32)
+            + np.float32(0.35) * hiss * np.interp(t, *tracks["hiss"]).astype(np.float32)
+            + np.float32(0.3) * broad * np.interp(t, *tracks["broad"]).astype(np.float32)
+        )
+        out[start : start + n] = np.clip(chunk * 0.32, -1, 1)
     return out, _word_spans(text, bounds[:-1], bounds[1:])
 
 
@@ -249,8 +262,9 @@ async def generate_dialogue(inputs: Inputs, task: TaskInput, spec: DialogueSpec)
         parts = []
         for i, turn in enumerate(turns):
             seconds = speech_seconds(turn["text"], cps)
-            samples, _ = synthesize_speech(turn["text"], turn["voice"], task_seed(task, i + 1), seconds, 1.0 / cps,
-                                           stability)
+            samples, _ = synthesize_speech(
+                turn["text"], turn["voice"], task_seed(task, i + 1), seconds, 1.0 / cps, stability
+            )
             parts.append(samples)
         return _mp3(np.concatenate(parts))
 
@@ -261,17 +275,81 @@ async def generate_dialogue(inputs: Inputs, task: TaskInput, spec: DialogueSpec)
 
 _LAYERS = ("hiss", "rumble", "wind", "crackle", "thumps", "tones", "engine")
 _KEYWORDS = {
-    "hiss": ("rain", "drizzle", "shower", "water", "splash", "stream", "river", "fountain", "steam", "spray",
-             "雨", "水", "溪", "河", "喷"),
+    "hiss": (
+        "rain",
+        "drizzle",
+        "shower",
+        "water",
+        "splash",
+        "stream",
+        "river",
+        "fountain",
+        "steam",
+        "spray",
+        "雨",
+        "水",
+        "溪",
+        "河",
+        "喷",
+    ),
     "rumble": ("thunder", "explosion", "boom", "rumble", "earthquake", "cannon", "blast", "雷", "爆", "轰", "地震"),
     "wind": ("wind", "storm", "ocean", "wave", "sea", "breeze", "whoosh", "air", "风", "海", "浪", "暴风"),
     "crackle": ("fire", "crackle", "campfire", "sizzle", "static", "glass", "break", "火", "噼", "玻璃", "碎"),
-    "thumps": ("footstep", "step", "knock", "door", "clap", "applause", "drum", "heartbeat", "walk", "run",
-               "脚步", "敲", "门", "掌", "鼓", "心跳"),
-    "tones": ("bell", "chime", "ding", "beep", "alarm", "notification", "bird", "whistle", "music", "piano",
-              "ring", "tone", "铃", "钟", "鸟", "哨", "音乐", "提示"),
-    "engine": ("engine", "car", "motor", "machine", "drone", "hum", "truck", "plane", "train", "引擎", "车",
-               "机器", "马达", "飞机", "火车"),
+    "thumps": (
+        "footstep",
+        "step",
+        "knock",
+        "door",
+        "clap",
+        "applause",
+        "drum",
+        "heartbeat",
+        "walk",
+        "run",
+        "脚步",
+        "敲",
+        "门",
+        "掌",
+        "鼓",
+        "心跳",
+    ),
+    "tones": (
+        "bell",
+        "chime",
+        "ding",
+        "beep",
+        "alarm",
+        "notification",
+        "bird",
+        "whistle",
+        "music",
+        "piano",
+        "ring",
+        "tone",
+        "铃",
+        "钟",
+        "鸟",
+        "哨",
+        "音乐",
+        "提示",
+    ),
+    "engine": (
+        "engine",
+        "car",
+        "motor",
+        "machine",
+        "drone",
+        "hum",
+        "truck",
+        "plane",
+        "train",
+        "引擎",
+        "车",
+        "机器",
+        "马达",
+        "飞机",
+        "火车",
+    ),
 }
 
 
@@ -284,8 +362,9 @@ def _layer_weights(prompt: str, influence: float, rng: np.random.Generator) -> n
     return (1 - influence) * random_w * 0.5 + influence * hits + 0.05
 
 
-def synthesize_sound(prompt: str, seed: bytes, seconds: float, influence: float = 0.3,
-                     loop: bool = False) -> np.ndarray:
+def synthesize_sound(
+    prompt: str, seed: bytes, seconds: float, influence: float = 0.3, loop: bool = False
+) -> np.ndarray:
     n = max(1, int(round(seconds * SR)))
     fade = min(int(0.25 * SR), n // 4) if loop else 0
     total = n + fade
@@ -297,7 +376,8 @@ def synthesize_sound(prompt: str, seed: bytes, seconds: float, influence: float 
     layers = {
         "hiss": np.diff(white) * 0.5 * lfo,
         "rumble": dsp.smooth(dsp.smooth(white[:total], 150), 150) * 12,
-        "wind": (dsp.smooth(white[:total], 12) - dsp.smooth(white[:total], 160)) * 2.5
+        "wind": (dsp.smooth(white[:total], 12) - dsp.smooth(white[:total], 160))
+        * 2.5
         * (0.3 + 0.7 * np.abs(np.sin(2 * np.pi * rng.uniform(0.08, 0.3) * t))),
     }
     impulses = np.zeros(total)
@@ -318,8 +398,9 @@ def synthesize_sound(prompt: str, seed: bytes, seconds: float, influence: float 
     for i, start in enumerate(range(0, total, int(step * SR))):
         seg = np.arange(min(int(1.5 * SR), total - start)) / SR
         f = base * (1.0, 1.25, 1.5, 2.0)[int(rng.integers(4))]
-        tones[start:start + len(seg)] += np.exp(-seg * 4) * (np.sin(2 * np.pi * f * seg)
-                                                             + 0.4 * np.sin(2 * np.pi * f * 2.76 * seg))
+        tones[start : start + len(seg)] += np.exp(-seg * 4) * (
+            np.sin(2 * np.pi * f * seg) + 0.4 * np.sin(2 * np.pi * f * 2.76 * seg)
+        )
     layers["tones"] = tones * 0.5
     motor = rng.uniform(40, 90) * (1 + 0.03 * np.sin(2 * np.pi * 0.7 * t))
     saw = 2 * (np.cumsum(motor / SR) % 1.0) - 1
@@ -328,16 +409,16 @@ def synthesize_sound(prompt: str, seed: bytes, seconds: float, influence: float 
     mix = np.zeros(total)
     for w, name in zip(weights, _LAYERS):
         layer = layers[name]
-        mix += w * layer / (np.sqrt(np.mean(layer ** 2)) + 1e-9)
+        mix += w * layer / (np.sqrt(np.mean(layer**2)) + 1e-9)
     mix *= 0.7 / (np.max(np.abs(mix)) + 1e-9)
     out = mix[:n].copy()
     if loop:
         ramp = np.linspace(0.0, 1.0, fade, endpoint=False)
-        out[:fade] = mix[:fade] * ramp + mix[n:n + fade] * (1 - ramp)  # the end flows into the start
+        out[:fade] = mix[:fade] * ramp + mix[n : n + fade] * (1 - ramp)  # the end flows into the start
     else:
         fin, fout = min(int(0.01 * SR), n // 4), min(int(0.08 * SR), n // 4)
         out[:fin] *= np.linspace(0, 1, fin)
-        out[n - fout:] *= np.linspace(1, 0, fout)
+        out[n - fout :] *= np.linspace(1, 0, fout)
     return out.astype(np.float32)
 
 
@@ -352,10 +433,14 @@ def parse_output_format(value: str) -> tuple[str, int, int | None]:
     if not m:
         raise ValueError(value)
     codec, rate, kbps = m.group(1), int(m.group(2)), int(m.group(3)) if m.group(3) else None
-    ok = {"mp3": rate in _MP3_RATES and (kbps is None or 8 <= kbps <= 320),
-          "pcm": 8000 <= rate <= 48000, "wav": 8000 <= rate <= 48000,
-          "ulaw": rate == 8000, "alaw": rate == 8000,
-          "opus": rate in _OPUS_RATES and (kbps is None or 6 <= kbps <= 510)}[codec]
+    ok = {
+        "mp3": rate in _MP3_RATES and (kbps is None or 8 <= kbps <= 320),
+        "pcm": 8000 <= rate <= 48000,
+        "wav": 8000 <= rate <= 48000,
+        "ulaw": rate == 8000,
+        "alaw": rate == 8000,
+        "opus": rate in _OPUS_RATES and (kbps is None or 6 <= kbps <= 510),
+    }[codec]
     if not ok:
         raise ValueError(value)
     return codec, rate, kbps
@@ -381,8 +466,11 @@ def encode_output(samples: np.ndarray, output_format: str = "mp3_44100_128") -> 
     if codec in ("pcm", "wav"):
         return dsp.wav(resampled, rate), "audio/wav", "wav"
     if codec in ("ulaw", "alaw"):
-        return media.encode_mono("pcm_mulaw" if codec == "ulaw" else "pcm_alaw", "wav", resampled, rate, None), \
-            "audio/wav", "wav"
+        return (
+            media.encode_mono("pcm_mulaw" if codec == "ulaw" else "pcm_alaw", "wav", resampled, rate, None),
+            "audio/wav",
+            "wav",
+        )
     return media.encode_mono("libopus", "ogg", resampled, rate, kbps or 64), "audio/ogg", "opus"
 
 
@@ -398,8 +486,10 @@ async def generate_sound(inputs: Inputs, task: TaskInput, spec: SoundSpec) -> Do
     try:
         parse_output_format(fmt)
     except ValueError:
-        raise TaskFailed(f"Unsupported output_format {fmt!r} (expected codec_samplerate[_bitrate], "
-                         "e.g. mp3_44100_128, pcm_16000, ulaw_8000, opus_48000_64)") from None
+        raise TaskFailed(
+            f"Unsupported output_format {fmt!r} (expected codec_samplerate[_bitrate], "
+            "e.g. mp3_44100_128, pcm_16000, ulaw_8000, opus_48000_64)"
+        ) from None
     seed = task_seed(task)
 
     def work() -> Output:
@@ -413,8 +503,9 @@ async def generate_sound(inputs: Inputs, task: TaskInput, spec: SoundSpec) -> Do
 # ---------------------------------------------------------------- inputs: speech-to-text and isolation
 
 
-async def _source_audio(inputs: Inputs, task: TaskInput,
-                        spec: SpeechToTextSpec | IsolateAudioSpec) -> tuple[bytes, np.ndarray]:
+async def _source_audio(
+    inputs: Inputs, task: TaskInput, spec: SpeechToTextSpec | IsolateAudioSpec
+) -> tuple[bytes, np.ndarray]:
     urls = [u for name in spec.sources for u in as_list(task.params.get(name))]
     if not urls:
         raise TaskFailed("No source audio given")
@@ -438,21 +529,130 @@ async def _source_audio(inputs: Inputs, task: TaskInput,
 _FRAME = int(0.02 * SR)  # 20 ms analysis frames
 
 _VOCAB = {
-    "en": ("the", "sound", "of", "a", "quiet", "morning", "we", "are", "here", "today", "to", "talk", "about",
-           "music", "and", "voices", "this", "is", "just", "how", "it", "works", "hello", "everyone", "thank",
-           "you", "for", "listening", "again", "welcome", "back", "new", "ideas", "make", "that", "clear"),
-    "zh": ("你好", "欢迎", "大家", "今天", "我们", "来", "聊聊", "声音", "音乐", "这个", "非常", "简单",
-           "谢谢", "收听", "一起", "开始", "现在", "好的"),
-    "es": ("hola", "a", "todos", "hoy", "vamos", "hablar", "de", "la", "música", "y", "el", "sonido", "gracias",
-           "por", "escuchar", "bienvenidos"),
-    "fr": ("bonjour", "à", "tous", "aujourd'hui", "nous", "parlons", "de", "la", "musique", "et", "du", "son",
-           "merci", "pour", "votre", "écoute"),
-    "de": ("hallo", "zusammen", "heute", "sprechen", "wir", "über", "musik", "und", "den", "klang", "danke",
-           "fürs", "zuhören", "willkommen"),
+    "en": (
+        "the",
+        "sound",
+        "of",
+        "a",
+        "quiet",
+        "morning",
+        "we",
+        "are",
+        "here",
+        "today",
+        "to",
+        "talk",
+        "about",
+        "music",
+        "and",
+        "voices",
+        "this",
+        "is",
+        "just",
+        "how",
+        "it",
+        "works",
+        "hello",
+        "everyone",
+        "thank",
+        "you",
+        "for",
+        "listening",
+        "again",
+        "welcome",
+        "back",
+        "new",
+        "ideas",
+        "make",
+        "that",
+        "clear",
+    ),
+    "zh": (
+        "你好",
+        "欢迎",
+        "大家",
+        "今天",
+        "我们",
+        "来",
+        "聊聊",
+        "声音",
+        "音乐",
+        "这个",
+        "非常",
+        "简单",
+        "谢谢",
+        "收听",
+        "一起",
+        "开始",
+        "现在",
+        "好的",
+    ),
+    "es": (
+        "hola",
+        "a",
+        "todos",
+        "hoy",
+        "vamos",
+        "hablar",
+        "de",
+        "la",
+        "música",
+        "y",
+        "el",
+        "sonido",
+        "gracias",
+        "por",
+        "escuchar",
+        "bienvenidos",
+    ),
+    "fr": (
+        "bonjour",
+        "à",
+        "tous",
+        "aujourd'hui",
+        "nous",
+        "parlons",
+        "de",
+        "la",
+        "musique",
+        "et",
+        "du",
+        "son",
+        "merci",
+        "pour",
+        "votre",
+        "écoute",
+    ),
+    "de": (
+        "hallo",
+        "zusammen",
+        "heute",
+        "sprechen",
+        "wir",
+        "über",
+        "musik",
+        "und",
+        "den",
+        "klang",
+        "danke",
+        "fürs",
+        "zuhören",
+        "willkommen",
+    ),
     "ja": ("こんにちは", "皆さん", "今日", "は", "音楽", "の", "話", "を", "します", "ありがとう", "ございます"),
 }
-_LANG_ALIASES = {"eng": "en", "zho": "zh", "cmn": "zh", "chi": "zh", "spa": "es", "fra": "fr", "fre": "fr",
-                 "deu": "de", "ger": "de", "jpn": "ja"}
+_LANG_ALIASES = {
+    "eng": "en",
+    "zho": "zh",
+    "cmn": "zh",
+    "chi": "zh",
+    "spa": "es",
+    "fra": "fr",
+    "fre": "fr",
+    "deu": "de",
+    "ger": "de",
+    "jpn": "ja",
+}
 _NO_SPACES = {"zh", "ja"}
 
 
@@ -466,8 +666,8 @@ def _regions(samples: np.ndarray) -> tuple[list[tuple[np.intp, np.intp]], np.nda
     n = len(samples) // _FRAME
     if n == 0:
         return [], np.zeros(0)
-    frames = samples[:n * _FRAME].reshape(n, _FRAME).astype(np.float64)
-    rms = np.sqrt(np.mean(frames ** 2, axis=1)) + 1e-9
+    frames = samples[: n * _FRAME].reshape(n, _FRAME).astype(np.float64)
+    rms = np.sqrt(np.mean(frames**2, axis=1)) + 1e-9
     db = 20 * np.log10(rms)
     # 6 dB over the noise floor (10th percentile), but never more than 15 dB under the peak (so a sound with
     # no pause at all is one region), nor under -60 dBFS or 35 dB under the peak
@@ -493,8 +693,9 @@ def _features(frames: np.ndarray) -> tuple[float, float]:
     return centroid, flatness
 
 
-def transcribe(data: bytes, samples: np.ndarray, language_code: Any = None, tag_events: bool = False,
-               diarize: bool = False) -> dict[str, Any]:
+def transcribe(
+    data: bytes, samples: np.ndarray, language_code: Any = None, tag_events: bool = False, diarize: bool = False
+) -> dict[str, Any]:
     lang = _language(language_code)
     vocab = _VOCAB.get(lang, _VOCAB["en"])
     sep = "" if lang in _NO_SPACES else " "
@@ -544,8 +745,13 @@ async def generate_transcript(inputs: Inputs, task: TaskInput, spec: SpeechToTex
     p = task.params
     data, samples = await _source_audio(inputs, task, spec)
     result = await limits.run(
-        transcribe, data, samples, _param(p, spec.language_param),
-        bool(_param(p, spec.events_param, False)), bool(_param(p, spec.diarize_param, False)))
+        transcribe,
+        data,
+        samples,
+        _param(p, spec.language_param),
+        bool(_param(p, spec.events_param, False)),
+        bool(_param(p, spec.diarize_param, False)),
+    )
     return Done(outputs=[], extra=result)
 
 
@@ -561,11 +767,12 @@ def isolate(samples: np.ndarray, low_hz: float = 80.0, high_hz: float = 8000.0) 
     window = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(_N_FFT) / _N_FFT)).astype(np.float32)
     blocks = -(-(n + 2 * _N_FFT) // _HOP)
     padded = np.zeros((blocks + 1) * _HOP, dtype=np.float32)
-    padded[_N_FFT:_N_FFT + n] = samples
+    padded[_N_FFT : _N_FFT + n] = samples
     count = blocks - 1  # frame f covers blocks f and f+1
     freqs = np.fft.rfftfreq(_N_FFT, 1 / SR)
-    band = (np.clip((freqs - low_hz * 0.6) / (low_hz * 0.4), 0, 1)
-            * np.clip((high_hz * 1.25 - freqs) / (high_hz * 0.25), 0, 1))
+    band = np.clip((freqs - low_hz * 0.6) / (low_hz * 0.4), 0, 1) * np.clip(
+        (high_hz * 1.25 - freqs) / (high_hz * 0.25), 0, 1
+    )
 
     def spectra(idx: np.ndarray) -> np.ndarray:
         starts = idx[:, None] * _HOP + np.arange(_N_FFT)[None, :]
@@ -583,7 +790,7 @@ def isolate(samples: np.ndarray, low_hz: float = 80.0, high_hz: float = 8000.0) 
         frames = (np.fft.irfft(spec * (gate * band), _N_FFT, axis=1) * window).astype(np.float32)
         out_blocks[idx] += frames[:, :_HOP]
         out_blocks[idx + 1] += frames[:, _HOP:]
-    return out[_N_FFT:_N_FFT + n]
+    return out[_N_FFT : _N_FFT + n]
 
 
 @generator("isolate_audio")

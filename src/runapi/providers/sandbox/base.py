@@ -26,6 +26,7 @@ def generator(name: str) -> Callable[[Generator], Generator]:
     def register(fn: Generator) -> Generator:
         GENERATORS[name] = fn
         return fn
+
     return register
 
 

@@ -115,12 +115,12 @@ def istft(spec: np.ndarray, n: int) -> np.ndarray:
     total = (len(frames) - 1) * HOP + N_FFT
     out = np.zeros(total, dtype=np.float32)
     norm = np.zeros(total, dtype=np.float32)
-    w2 = _WINDOW ** 2
+    w2 = _WINDOW**2
     for i, frame in enumerate(frames):
-        out[i * HOP:i * HOP + N_FFT] += frame
-        norm[i * HOP:i * HOP + N_FFT] += w2
+        out[i * HOP : i * HOP + N_FFT] += frame
+        norm[i * HOP : i * HOP + N_FFT] += w2
     out /= np.maximum(norm, 1e-3)
-    return out[N_FFT:N_FFT + n]
+    return out[N_FFT : N_FFT + n]
 
 
 def box(a: np.ndarray, width: int, axis: int) -> np.ndarray:
@@ -139,7 +139,7 @@ def hpss(spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mag = np.abs(spec).astype(np.float32)
     harm = box(mag, 17, axis=0)
     perc = box(mag, 17, axis=1)
-    h2, p2 = harm ** 2, perc ** 2
+    h2, p2 = harm**2, perc**2
     mask_h = h2 / (h2 + p2 + 1e-12)
     return mask_h, 1.0 - mask_h
 
@@ -171,7 +171,7 @@ def place(out: np.ndarray, start: float, wave: np.ndarray, gain: float = 1.0) ->
     if i >= len(out) or i + len(wave) <= 0:
         return
     seg = wave[: len(out) - i]
-    out[i:i + len(seg)] += gain * seg
+    out[i : i + len(seg)] += gain * seg
 
 
 def adsr(n: int, attack: float, decay: float = 0.0, release: float = 0.05) -> np.ndarray:
@@ -181,12 +181,13 @@ def adsr(n: int, attack: float, decay: float = 0.0, release: float = 0.05) -> np
         e = e * np.exp(-t * decay)
     r = min(n, int(release * SR))
     if r:
-        e[n - r:] *= np.linspace(1, 0, r, dtype=np.float32)
+        e[n - r :] *= np.linspace(1, 0, r, dtype=np.float32)
     return e.astype(np.float32)
 
 
-def harmonic_tone(freq: float, seconds: float, weights: list[float], attack: float = 0.01, decay: float = 0.0,
-                  release: float = 0.05) -> np.ndarray:
+def harmonic_tone(
+    freq: float, seconds: float, weights: list[float], attack: float = 0.01, decay: float = 0.0, release: float = 0.05
+) -> np.ndarray:
     n = max(1, int(seconds * SR))
     t = np.arange(n, dtype=np.float32) / SR
     out = np.zeros(n, dtype=np.float32)
@@ -230,6 +231,7 @@ def colored_noise(rng: np.random.Generator, n: int, color: str) -> np.ndarray:
     normalised: np.ndarray = x / (np.max(np.abs(x)) + 1e-9)
     return normalised
 
+
 def smooth(x: np.ndarray, width: int) -> np.ndarray:
     """Causal moving average over `width` samples (a cheap low-pass)."""
     if width <= 1:
@@ -242,4 +244,4 @@ def smooth(x: np.ndarray, width: int) -> np.ndarray:
 def fft_convolve(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     size = len(x) + len(kernel) - 1
     n = 1 << (size - 1).bit_length()
-    return np.fft.irfft(np.fft.rfft(x, n) * np.fft.rfft(kernel, n), n)[:len(x)]
+    return np.fft.irfft(np.fft.rfft(x, n) * np.fft.rfft(kernel, n), n)[: len(x)]

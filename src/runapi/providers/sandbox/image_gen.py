@@ -15,8 +15,16 @@ from . import images, limits, marks
 from .base import as_list, generator, task_seed
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[x*×]\s*(\d+)\s*$", re.IGNORECASE)
-_NAMED_RATIOS = {"square": 1.0, "square_hd": 1.0, "portrait": 3 / 4, "landscape": 4 / 3,
-                 "portrait_4_3": 3 / 4, "portrait_16_9": 9 / 16, "landscape_4_3": 4 / 3, "landscape_16_9": 16 / 9}
+_NAMED_RATIOS = {
+    "square": 1.0,
+    "square_hd": 1.0,
+    "portrait": 3 / 4,
+    "landscape": 4 / 3,
+    "portrait_4_3": 3 / 4,
+    "portrait_16_9": 9 / 16,
+    "landscape_4_3": 4 / 3,
+    "landscape_16_9": 16 / 9,
+}
 
 
 def _count(spec: ImageOptions, params: dict[str, Any]) -> int:
@@ -33,8 +41,11 @@ def target_size(spec: ImageOptions, params: dict[str, Any], first: Image.Image |
         m = _SIZE.match(size_value)
         if m:
             w, h = int(m.group(1)), int(m.group(2))
-            return images.dimensions(w / h, int((w * h) ** 0.5), spec.max_side, multiple=1) \
-                if spec.max_side and max(w, h) > spec.max_side else (w, h)
+            return (
+                images.dimensions(w / h, int((w * h) ** 0.5), spec.max_side, multiple=1)
+                if spec.max_side and max(w, h) > spec.max_side
+                else (w, h)
+            )
     ratio_text = params.get(spec.aspect_param)
     if size_value is not None and ratio_text is None:
         ratio_text = size_value
@@ -62,7 +73,7 @@ def _palette_tone(spec: ImageOptions, params: dict[str, Any]) -> tuple[int, int,
         weight = float(weight) if isinstance(weight, (int, float)) and weight > 0 else 1.0
         total += weight
         for k in range(3):
-            acc[k] += int(text[2 * k:2 * k + 2], 16) * weight
+            acc[k] += int(text[2 * k : 2 * k + 2], 16) * weight
     return (round(acc[0] / total), round(acc[1] / total), round(acc[2] / total)) if total else None
 
 
@@ -70,8 +81,9 @@ def _format(spec: ImageOptions | ImageUpscaleSpec, params: dict[str, Any]) -> st
     return str(params.get(spec.format_param) or spec.default_format)
 
 
-async def _fetch_all(inputs: Inputs, task: TaskInput, names: tuple[str, ...], max_bytes: int | None,
-                     what: str = "image") -> list[Image.Image]:
+async def _fetch_all(
+    inputs: Inputs, task: TaskInput, names: tuple[str, ...], max_bytes: int | None, what: str = "image"
+) -> list[Image.Image]:
     """The input images the params `names` hold; only the first is used, so the others are checked (header,
     size) but not decoded."""
     urls = [u for name in names for u in as_list(task.params.get(name))]
@@ -82,6 +94,7 @@ async def _fetch_all(inputs: Inputs, task: TaskInput, names: tuple[str, ...], ma
 class Guides:
     """What steers an edit besides its source: the mask of the area to repaint, a character reference (with
     its own mask) and a style reference. Each is fetched and checked like the source; a failure fails the task."""
+
     mask: Image.Image | None = None
     reference: Image.Image | None = None
     reference_mask: Image.Image | None = None
@@ -91,8 +104,10 @@ class Guides:
 def check_mask(mask_size: tuple[int, int], source_size: tuple[int, int]) -> None:
     """The docs: the mask must have the same dimensions as the original image (遮罩需与原图尺寸一致)."""
     if tuple(mask_size) != tuple(source_size):
-        raise InputRejected(f"The mask must have the same dimensions as the source image: the mask is "
-                            f"{mask_size[0]}×{mask_size[1]}, the source {source_size[0]}×{source_size[1]}")
+        raise InputRejected(
+            f"The mask must have the same dimensions as the source image: the mask is "
+            f"{mask_size[0]}×{mask_size[1]}, the source {source_size[0]}×{source_size[1]}"
+        )
 
 
 async def _guides(inputs: Inputs, task: TaskInput, spec: ImageOptions) -> Guides:
@@ -100,10 +115,12 @@ async def _guides(inputs: Inputs, task: TaskInput, spec: ImageOptions) -> Guides
         fetched = await _fetch_all(inputs, task, names, spec.max_source_bytes, what)
         return fetched[0] if fetched else None
 
-    return Guides(mask=await first(spec.mask, "mask"),
-                  reference=await first(spec.character_references, "reference image"),
-                  reference_mask=await first(spec.reference_masks, "reference mask"),
-                  style=await first(spec.style_references, "style reference image"))
+    return Guides(
+        mask=await first(spec.mask, "mask"),
+        reference=await first(spec.character_references, "reference image"),
+        reference_mask=await first(spec.reference_masks, "reference mask"),
+        style=await first(spec.style_references, "style reference image"),
+    )
 
 
 def _shown_size(img: Image.Image) -> tuple[int, int]:
@@ -116,8 +133,9 @@ def _names_a_size(spec: ImageOptions, params: dict[str, Any]) -> bool:
     return any(k and params.get(k) not in (None, "auto") for k in keys)
 
 
-async def _images(task: TaskInput, spec: ImageOptions, fetched: list[Image.Image],
-                  guides: Guides | None = None) -> Done:
+async def _images(
+    task: TaskInput, spec: ImageOptions, fetched: list[Image.Image], guides: Guides | None = None
+) -> Done:
     p = task.params
     guides = guides or Guides()
     if guides.mask is not None and not fetched:
@@ -136,8 +154,7 @@ async def _images(task: TaskInput, spec: ImageOptions, fetched: list[Image.Image
     sequential = bool(spec.sequential_param and p.get(spec.sequential_param))
 
     def work() -> list[Output]:
-        region = images.edit_region(guides.mask, fetched[0], alpha=spec.mask_alpha) \
-            if guides.mask is not None else None
+        region = images.edit_region(guides.mask, fetched[0], alpha=spec.mask_alpha) if guides.mask is not None else None
         keep = guides.reference_mask.convert("L") if guides.reference_mask is not None else None
         outs: list[Output] = []
         previous: Image.Image | None = None

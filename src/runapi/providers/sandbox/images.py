@@ -110,16 +110,29 @@ def render(seed: bytes, width: int, height: int) -> Image.Image:
     return canvas.resize((width, height), Image.Resampling.BICUBIC)
 
 
-def blend_source(source: Image.Image, seed: bytes, width: int, height: int, reference: Image.Image | None = None,
-                 style: Image.Image | None = None, reference_region: Image.Image | None = None) -> Image.Image:
+def blend_source(
+    source: Image.Image,
+    seed: bytes,
+    width: int,
+    height: int,
+    reference: Image.Image | None = None,
+    style: Image.Image | None = None,
+    reference_region: Image.Image | None = None,
+) -> Image.Image:
     """An 'edit': the source fitted to the target frame, tinted by a seeded pattern (carrying the references)."""
     fitted = ImageOps.fit(ImageOps.exif_transpose(source).convert("RGB"), (width, height), Image.Resampling.BICUBIC)
     return Image.blend(fitted, styled(render(seed, width, height), reference, style, reference_region), 0.3)
 
 
-_EXIF_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-                   5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-                   8: Image.Transpose.ROTATE_90}
+_EXIF_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 def edit_region(mask: Image.Image, source: Image.Image, alpha: bool = False) -> Image.Image:
@@ -135,9 +148,16 @@ def edit_region(mask: Image.Image, source: Image.Image, alpha: bool = False) -> 
     return region.transpose(method) if method is not None else region
 
 
-def inpaint(source: Image.Image, region: Image.Image, seed: bytes, width: int, height: int,
-            reference: Image.Image | None = None, style: Image.Image | None = None,
-            reference_region: Image.Image | None = None) -> Image.Image:
+def inpaint(
+    source: Image.Image,
+    region: Image.Image,
+    seed: bytes,
+    width: int,
+    height: int,
+    reference: Image.Image | None = None,
+    style: Image.Image | None = None,
+    reference_region: Image.Image | None = None,
+) -> Image.Image:
     """A masked edit: the source fitted to the frame, repainted only where `region` says (fitted alike); the
     repaint is the seeded pattern, carrying the reference (where its own mask allows) and the style's tone."""
     fitted = ImageOps.fit(ImageOps.exif_transpose(source).convert("RGB"), (width, height), Image.Resampling.BICUBIC)
@@ -146,8 +166,12 @@ def inpaint(source: Image.Image, region: Image.Image, seed: bytes, width: int, h
     return Image.composite(paint, fitted, weight)
 
 
-def styled(paint: Image.Image, reference: Image.Image | None, style: Image.Image | None,
-           reference_region: Image.Image | None = None) -> Image.Image:
+def styled(
+    paint: Image.Image,
+    reference: Image.Image | None,
+    style: Image.Image | None,
+    reference_region: Image.Image | None = None,
+) -> Image.Image:
     """The pattern with a character reference blended in (only its masked part when a reference mask is given)
     and tinted toward a style reference's mean colour."""
     size = paint.size

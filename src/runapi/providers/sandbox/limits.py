@@ -39,12 +39,12 @@ from ..base import InputRejected
 
 T = TypeVar("T")
 
-MAX_OUTPUT_IMAGE_SIDE = 4096                                # the docs' largest image resolution (4k)
-MAX_INPUT_IMAGE_PIXELS = 2 * MAX_OUTPUT_IMAGE_SIDE ** 2     # 33.5 MP
-MAX_OUTPUT_IMAGE_PIXELS = 8192 * 8192                       # the upscalers' max_side, squared
-MAX_VIDEO_PIXELS = 4096 * 2160                              # one 4K frame (DCI; UHD 3840×2160 fits)
-MAX_VIDEO_SECONDS = 600.0                                   # any input video (audio inputs: 600 s too)
-MAX_TASK_PIXEL_FRAMES = 1280 * 720 * 24 * 600               # ten minutes of 720p at 24 fps (≈ 13.3 G)
+MAX_OUTPUT_IMAGE_SIDE = 4096  # the docs' largest image resolution (4k)
+MAX_INPUT_IMAGE_PIXELS = 2 * MAX_OUTPUT_IMAGE_SIDE**2  # 33.5 MP
+MAX_OUTPUT_IMAGE_PIXELS = 8192 * 8192  # the upscalers' max_side, squared
+MAX_VIDEO_PIXELS = 4096 * 2160  # one 4K frame (DCI; UHD 3840×2160 fits)
+MAX_VIDEO_SECONDS = 600.0  # any input video (audio inputs: 600 s too)
+MAX_TASK_PIXEL_FRAMES = 1280 * 720 * 24 * 600  # ten minutes of 720p at 24 fps (≈ 13.3 G)
 
 # Pillow's own guard, at our budget: Image.open raises above twice MAX_IMAGE_PIXELS and warns above it; the
 # warning is an error too (process-wide: a filter set per call is not thread-safe). open_image checks first.
@@ -58,8 +58,10 @@ def _size(width: int, height: int) -> str:
 
 def check_image_pixels(width: int, height: int, what: str = "image") -> None:
     if width * height > MAX_INPUT_IMAGE_PIXELS:
-        raise InputRejected(f"The {what} is {_size(width, height)} pixels; at most {MAX_INPUT_IMAGE_PIXELS:,} "
-                            f"pixels (e.g. 7680×4320) are accepted")
+        raise InputRejected(
+            f"The {what} is {_size(width, height)} pixels; at most {MAX_INPUT_IMAGE_PIXELS:,} "
+            f"pixels (e.g. 7680×4320) are accepted"
+        )
 
 
 def open_image(data: bytes, load: bool = True, what: str = "image") -> Image.Image:
@@ -68,8 +70,10 @@ def open_image(data: bytes, load: bool = True, what: str = "image") -> Image.Ima
     try:
         img = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputRejected(f"The {what} has more than {MAX_INPUT_IMAGE_PIXELS:,} pixels; at most that many "
-                            f"(e.g. 7680×4320) are accepted") from exc
+        raise InputRejected(
+            f"The {what} has more than {MAX_INPUT_IMAGE_PIXELS:,} pixels; at most that many "
+            f"(e.g. 7680×4320) are accepted"
+        ) from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise InputRejected(f"Failed to fetch the {what}: not a supported image") from exc
     check_image_pixels(img.width, img.height, what)
@@ -83,24 +87,28 @@ def open_image(data: bytes, load: bool = True, what: str = "image") -> Image.Ima
 
 def check_output_image(width: int, height: int, count: int = 1) -> None:
     if width * height > MAX_OUTPUT_IMAGE_PIXELS:
-        raise InputRejected(f"The requested image size {_size(width, height)} is larger than the "
-                            f"{MAX_OUTPUT_IMAGE_PIXELS:,} pixels an image may have")
+        raise InputRejected(
+            f"The requested image size {_size(width, height)} is larger than the "
+            f"{MAX_OUTPUT_IMAGE_PIXELS:,} pixels an image may have"
+        )
 
 
-def check_video_input(width: int, height: int, seconds: float, fps: float,
-                      max_seconds: float | None = None) -> None:
+def check_video_input(width: int, height: int, seconds: float, fps: float, max_seconds: float | None = None) -> None:
     """An input video's declared frame size, duration and frame count, before any frame is decoded."""
     limit = min(max_seconds or MAX_VIDEO_SECONDS, MAX_VIDEO_SECONDS)
     if width < 1 or height < 1:
         raise InputRejected("Failed to fetch the video: not a supported video")
     if width * height > MAX_VIDEO_PIXELS:
-        raise InputRejected(f"The source video is {_size(width, height)}; at most 4K "
-                            f"({MAX_VIDEO_PIXELS:,} pixels per frame) is accepted")
+        raise InputRejected(
+            f"The source video is {_size(width, height)}; at most 4K "
+            f"({MAX_VIDEO_PIXELS:,} pixels per frame) is accepted"
+        )
     if seconds > limit:
         raise InputRejected(f"The source video is {seconds:.1f} s long; at most {limit:g} s is accepted")
     if width * height * seconds * max(fps, 1.0) > MAX_TASK_PIXEL_FRAMES:
-        raise InputRejected(f"The source video has too many frames ({seconds:.1f} s at {fps:g} fps, "
-                            f"{_size(width, height)}) to process")
+        raise InputRejected(
+            f"The source video has too many frames ({seconds:.1f} s at {fps:g} fps, {_size(width, height)}) to process"
+        )
 
 
 def frame_budget(width: int, height: int, seconds: float, fps: float, max_seconds: float | None = None) -> int:
@@ -115,11 +123,14 @@ def frame_budget(width: int, height: int, seconds: float, fps: float, max_second
 def check_video_output(width: int, height: int, frames: int, count: int = 1, what: str = "video") -> None:
     """A task's output: each frame within 4K, all frames of all its videos within the task budget."""
     if width * height > MAX_VIDEO_PIXELS:
-        raise InputRejected(f"The {what} would be {_size(width, height)}; the largest output is 4K "
-                            f"({MAX_VIDEO_PIXELS:,} pixels per frame, e.g. 3840×2160)")
+        raise InputRejected(
+            f"The {what} would be {_size(width, height)}; the largest output is 4K "
+            f"({MAX_VIDEO_PIXELS:,} pixels per frame, e.g. 3840×2160)"
+        )
     if width * height * frames * count > MAX_TASK_PIXEL_FRAMES:
-        raise InputRejected(f"The {what} would have too many frames ({count} × {frames} frames at "
-                            f"{_size(width, height)}) to produce")
+        raise InputRejected(
+            f"The {what} would have too many frames ({count} × {frames} frames at {_size(width, height)}) to produce"
+        )
 
 
 # ------------------------------------------------------------------------------------------------ the pool

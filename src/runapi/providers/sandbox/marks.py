@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ...catalog.sandbox_schema import MarkedSpec
 
 IMAGE_DESCRIPTION = 0x010E  # EXIF ImageDescription: where images carry their generation parameters
-VIDEO_COMMENT = "comment"   # MP4 metadata key (©cmt) for videos
+VIDEO_COMMENT = "comment"  # MP4 metadata key (©cmt) for videos
 
 
 def expanded_prompt(prompt: str) -> str:
@@ -30,8 +30,11 @@ def expanded_prompt(prompt: str) -> str:
 def generation_info(spec: MarkedSpec, params: dict[str, Any]) -> dict[str, str]:
     """The parameters recorded in the output's metadata (only those the request set)."""
     info: dict[str, str] = {}
-    for name, label in ((spec.prompt_param, "prompt"), (spec.negative_prompt_param, "negative_prompt"),
-                        (spec.seed_param, "seed")):
+    for name, label in (
+        (spec.prompt_param, "prompt"),
+        (spec.negative_prompt_param, "negative_prompt"),
+        (spec.seed_param, "seed"),
+    ):
         value = params.get(name) if name else None
         if value is not None and value != "":
             info[label] = str(value)
@@ -72,7 +75,7 @@ class Stamp:
         """The frame (H×W×3, uint8) with the mark in its bottom-right corner."""
         h, w = min(self.ink.shape[0], frame.shape[0]), min(self.ink.shape[1], frame.shape[1])
         out = np.array(frame, copy=True)
-        region = out[out.shape[0] - h:, out.shape[1] - w:]
+        region = out[out.shape[0] - h :, out.shape[1] - w :]
         region[...] = (region.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darken the band
         region[self.ink[:h, :w]] = 255
         return out

@@ -31,8 +31,18 @@ MonoCodec = Literal["libmp3lame", "libopus", "pcm_mulaw", "pcm_alaw"]
 
 FPS = 24
 SAMPLE_RATE = 44_100
-RESOLUTION_SHORT_SIDE = {"360p": 360, "480p": 480, "540p": 540, "720p": 720, "768p": 768, "1080p": 1080,
-                         "1440p": 1440, "2k": 1440, "4k": 2160, "2160p": 2160}
+RESOLUTION_SHORT_SIDE = {
+    "360p": 360,
+    "480p": 480,
+    "540p": 540,
+    "720p": 720,
+    "768p": 768,
+    "1080p": 1080,
+    "1440p": 1440,
+    "2k": 1440,
+    "4k": 2160,
+    "2160p": 2160,
+}
 
 
 @dataclass(frozen=True)
@@ -75,8 +85,9 @@ def _tone(seed: bytes, seconds: float, sample_rate: int = SAMPLE_RATE) -> np.nda
     for start in range(0, total, beat):
         n = min(beat, total - start)
         freq = scale[rng.integers(len(scale))] * (0.5 if rng.random() < 0.3 else 1.0)
-        out[start:start + n] = (0.3 * np.sin(2 * np.pi * freq * t[:n]) + 0.1 * np.sin(4 * np.pi * freq * t[:n])) \
-            * envelope[:n]
+        out[start : start + n] = (
+            0.3 * np.sin(2 * np.pi * freq * t[:n]) + 0.1 * np.sin(4 * np.pi * freq * t[:n])
+        ) * envelope[:n]
     return out
 
 
@@ -84,7 +95,7 @@ def _encode_audio_stream(container: OutputContainer, stream: AudioStream, sample
     frame_size = stream.codec_context.frame_size or 1152
     pts = 0
     for start in range(0, len(samples), frame_size):
-        chunk = samples[start:start + frame_size]
+        chunk = samples[start : start + frame_size]
         planes = np.ascontiguousarray(np.vstack([chunk, chunk]))  # stereo
         frame = av.AudioFrame.from_ndarray(planes, format="fltp", layout="stereo")
         frame.sample_rate = SAMPLE_RATE
@@ -114,18 +125,20 @@ def encode_audio(seed: bytes, seconds: float, fmt: str = "mp3", samples: np.ndar
     return buf.getvalue()
 
 
-def _frames_from_canvas(canvas: np.ndarray, width: int, height: int, count: int,
-                        start: int = 0) -> Iterator[np.ndarray]:
+def _frames_from_canvas(
+    canvas: np.ndarray, width: int, height: int, count: int, start: int = 0
+) -> Iterator[np.ndarray]:
     """Windows sliding diagonally across `canvas` (which is larger than the frame)."""
     span_x, span_y = canvas.shape[1] - width, canvas.shape[0] - height
     for i in range(start, start + count):
         phase = (math.sin(i / max(count, 1) * math.pi) + 1) / 2 if count > 1 else 0.0
         x, y = int(span_x * phase), int(span_y * phase)
-        yield canvas[y:y + height, x:x + width]
+        yield canvas[y : y + height, x : x + width]
 
 
-def canvas_for(seed: bytes, width: int, height: int, first_frame: Image.Image | None = None,
-               motion: float = 1.0) -> np.ndarray:
+def canvas_for(
+    seed: bytes, width: int, height: int, first_frame: Image.Image | None = None, motion: float = 1.0
+) -> np.ndarray:
     """The picture the frames pan across: `motion` scales how much larger than the frame it is (the pan)."""
     cw, ch = _even(width * (1 + 0.15 * motion)), _even(height * (1 + 0.15 * motion))
     if first_frame is not None:
@@ -135,10 +148,19 @@ def canvas_for(seed: bytes, width: int, height: int, first_frame: Image.Image | 
     return np.asarray(img.convert("RGB"))
 
 
-def encode_video(seed: bytes, width: int, height: int, seconds: float, has_audio: bool = False,
-                 first_frame: Image.Image | None = None, frames: Iterable[np.ndarray | av.VideoFrame] | None = None,
-                 audio: np.ndarray | None = None, comment: str | None = None, stamp: Stamp | None = None,
-                 motion: float = 1.0) -> bytes:
+def encode_video(
+    seed: bytes,
+    width: int,
+    height: int,
+    seconds: float,
+    has_audio: bool = False,
+    first_frame: Image.Image | None = None,
+    frames: Iterable[np.ndarray | av.VideoFrame] | None = None,
+    audio: np.ndarray | None = None,
+    comment: str | None = None,
+    stamp: Stamp | None = None,
+    motion: float = 1.0,
+) -> bytes:
     """MP4 with H.264 video (yuv420p) and, when has_audio, an AAC track of the same length. `comment` goes
     into the container's metadata; `stamp` (marks.Stamp) is drawn on every frame."""
     width, height = _even(width), _even(height)
@@ -195,8 +217,10 @@ def _decoded(data: bytes, max_frames: int) -> Iterator[av.VideoFrame]:
             if i >= max_frames:
                 raise InputRejected(f"The source video has more than {max_frames} frames")
             if frame.width * frame.height > limits.MAX_VIDEO_PIXELS:
-                raise InputRejected(f"The source video has {frame.width}×{frame.height} frames; at most 4K "
-                                    f"({limits.MAX_VIDEO_PIXELS:,} pixels) is accepted")
+                raise InputRejected(
+                    f"The source video has {frame.width}×{frame.height} frames; at most 4K "
+                    f"({limits.MAX_VIDEO_PIXELS:,} pixels) is accepted"
+                )
             yield frame
 
 
@@ -204,8 +228,13 @@ def _frame_limit(limit_seconds: float) -> int:
     return int(limit_seconds * FPS * 2)
 
 
-def decode_frames(data: bytes, width: int | None = None, height: int | None = None, limit_seconds: float = 120,
-                  max_frames: int | None = None) -> Iterator[np.ndarray]:
+def decode_frames(
+    data: bytes,
+    width: int | None = None,
+    height: int | None = None,
+    limit_seconds: float = 120,
+    max_frames: int | None = None,
+) -> Iterator[np.ndarray]:
     """RGB frames of an input video, resized when width/height are given (real resampling for upscale)."""
     for frame in _decoded(data, max_frames or _frame_limit(limit_seconds)):
         if width and height:
@@ -280,7 +309,7 @@ def encode_mono(codec: MonoCodec, container_format: str, samples: np.ndarray, ra
         pcm = (clipped * 32767).astype(np.int16) if fmt == "s16" else clipped.astype(np.float32)
         pts = 0
         for start in range(0, len(pcm), step):
-            chunk = np.ascontiguousarray(pcm[start:start + step].reshape(1, -1))
+            chunk = np.ascontiguousarray(pcm[start : start + step].reshape(1, -1))
             frame = av.AudioFrame.from_ndarray(chunk, format=fmt, layout="mono")
             frame.sample_rate, frame.pts = rate, pts
             pts += chunk.shape[1]
@@ -291,5 +320,18 @@ def encode_mono(codec: MonoCodec, container_format: str, samples: np.ndarray, ra
     return buf.getvalue()
 
 
-__all__ = ["Fraction", "VideoInfo", "decode_audio", "decode_frames", "encode_audio", "encode_mono", "encode_video",
-           "first_and_last_frames", "last_frame", "probe", "resized_frames", "resolution_label", "video_size"]
+__all__ = [
+    "Fraction",
+    "VideoInfo",
+    "decode_audio",
+    "decode_frames",
+    "encode_audio",
+    "encode_mono",
+    "encode_video",
+    "first_and_last_frames",
+    "last_frame",
+    "probe",
+    "resized_frames",
+    "resolution_label",
+    "video_size",
+]

@@ -15,8 +15,10 @@ def sample_bytes(ext: str) -> bytes:
         return images.encode(img, ext).data
     if ext in ("mp4", "mov"):
         from . import media
+
         return media.encode_video(images.seed_bytes("sample-video"), 640, 360, 2.0, has_audio=True)
     if ext in ("mp3", "wav", "m4a"):
         from . import media
+
         return media.encode_audio(images.seed_bytes("sample-audio"), 3.0, "mp3" if ext == "m4a" else ext)
     raise ValueError(f"no sample for .{ext}")

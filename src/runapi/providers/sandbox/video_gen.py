@@ -42,16 +42,20 @@ def _has_audio(spec: VideoSpec, params: dict[str, Any]) -> bool:
 
 
 def _meta(width: int, height: int, seconds: float, has_audio: bool) -> dict[str, Any]:
-    return {"resolution": media.resolution_label(width, height), "has_audio": has_audio,
-            "duration": round(seconds, 2), "width": width, "height": height}
+    return {
+        "resolution": media.resolution_label(width, height),
+        "has_audio": has_audio,
+        "duration": round(seconds, 2),
+        "width": width,
+        "height": height,
+    }
 
 
 def _video_output(data: bytes, width: int, height: int, seconds: float, has_audio: bool) -> Output:
     return Output("videos", data, "video/mp4", "mp4", _meta(width, height, seconds, has_audio))
 
 
-def _with_extras(task: TaskInput, spec: VideoOptions, videos: list[Output],
-                 sources: list[Any] | None = None) -> Done:
+def _with_extras(task: TaskInput, spec: VideoOptions, videos: list[Output], sources: list[Any] | None = None) -> Done:
     """Documented companions of a video result: per-item ids, a cover image per video, the last frame,
     and `sources` (the inputs it was made from)."""
     outputs: list[Output] = list(videos)
@@ -104,14 +108,15 @@ async def generate_video(inputs: Inputs, task: TaskInput, spec: VideoSpec) -> Do
         soundtrack = await limits.run(media.decode_audio, data)
         if not len(soundtrack):
             raise TaskFailed("Failed to fetch the audio: no audio track")
-        seconds = min(len(soundtrack) / media.SAMPLE_RATE,  # an input audio may be longer than a generated clip
-                      spec.max_duration if spec.max_duration is not None else 600.0)
-        soundtrack = soundtrack[:int(seconds * media.SAMPLE_RATE)]
+        seconds = min(
+            len(soundtrack) / media.SAMPLE_RATE,  # an input audio may be longer than a generated clip
+            spec.max_duration if spec.max_duration is not None else 600.0,
+        )
+        soundtrack = soundtrack[: int(seconds * media.SAMPLE_RATE)]
         has_audio = True
     count = int(p.get(spec.count_param) or 1) if spec.count_param else spec.count
     limits.check_video_output(width, height, max(1, round(seconds * media.FPS)), count)
-    reference_videos = [await inputs.fetch(u, spec.max_source_bytes, "video")
-                        for u in reference_video_urls(spec, p)]
+    reference_videos = [await inputs.fetch(u, spec.max_source_bytes, "video") for u in reference_video_urls(spec, p)]
     if spec.max_reference_seconds:  # the inputs' total length is documented: measure them
         check_reference_seconds(spec, [(await probe_source(data)).duration for data in reference_videos])
     if first is None:  # no opening frame: the first reference image, else reference video, is blended in
@@ -132,20 +137,39 @@ async def generate_video(inputs: Inputs, task: TaskInput, spec: VideoSpec) -> Do
     shots = 3 if spec.shots_param and p.get(spec.shots_param) else 1  # multi-shot: three cuts
 
     def work() -> Done:
-        videos = [_video_output(media.encode_video(task_seed(task, i), width, height, seconds, has_audio, first,
-                                                   audio=soundtrack, comment=comment, stamp=stamp, motion=motion,
-                                                   frames=_shot_frames(task_seed(task, i), width, height, seconds,
-                                                                       first, motion, shots) if shots > 1 else None),
-                                width, height, seconds, has_audio)
-                  for i in range(count)]
+        videos = [
+            _video_output(
+                media.encode_video(
+                    task_seed(task, i),
+                    width,
+                    height,
+                    seconds,
+                    has_audio,
+                    first,
+                    audio=soundtrack,
+                    comment=comment,
+                    stamp=stamp,
+                    motion=motion,
+                    frames=_shot_frames(task_seed(task, i), width, height, seconds, first, motion, shots)
+                    if shots > 1
+                    else None,
+                ),
+                width,
+                height,
+                seconds,
+                has_audio,
+            )
+            for i in range(count)
+        ]
         given = [u for name in spec.sources_from for u in as_list(p.get(name))]
         return _with_extras(task, spec, videos, given)
 
     return await limits.run(work)
 
 
-def _shot_frames(seed: bytes, width: int, height: int, seconds: float, first: Image.Image | None, motion: float,
-                 shots: int) -> Iterator[np.ndarray]:
+def _shot_frames(
+    seed: bytes, width: int, height: int, seconds: float, first: Image.Image | None, motion: float, shots: int
+) -> Iterator[np.ndarray]:
     """Multi-shot: the clip cut into `shots` scenes, each panning across its own picture (the first from the
     opening frame, if any)."""
     w, h = media._even(width), media._even(height)
@@ -156,8 +180,9 @@ def _shot_frames(seed: bytes, width: int, height: int, seconds: float, first: Im
         yield from media._frames_from_canvas(canvas, w, h, n)
 
 
-async def _reference_frame(inputs: Inputs, spec: VideoSpec, params: dict[str, Any],
-                           reference_videos: list[bytes]) -> Image.Image | None:
+async def _reference_frame(
+    inputs: Inputs, spec: VideoSpec, params: dict[str, Any], reference_videos: list[bytes]
+) -> Image.Image | None:
     """`reference_images` (params with image URLs): the first is fetched, checked and blended into the video
     like an opening frame; the others are checked. Without one, the first reference video's first frame."""
     from PIL import Image
@@ -182,11 +207,16 @@ def _element_images(spec: VideoSpec, params: dict[str, Any]) -> list[str]:
     elements = params.get(spec.elements_param) if spec.elements_param else None
     if not isinstance(elements, list):
         return []
-    texts = [str(params.get("prompt") or "")] + [str(shot.get("prompt") or "") for shot in
-                                                 as_list(params.get("multi_prompt")) if isinstance(shot, dict)]
+    texts = [str(params.get("prompt") or "")] + [
+        str(shot.get("prompt") or "") for shot in as_list(params.get("multi_prompt")) if isinstance(shot, dict)
+    ]
     named = set(re.findall(r"@([\w\-]+)", " ".join(texts)))
-    return [u for e in elements if isinstance(e, dict) and e.get("name") in named
-            for u in as_list(e.get("element_input_urls"))]
+    return [
+        u
+        for e in elements
+        if isinstance(e, dict) and e.get("name") in named
+        for u in as_list(e.get("element_input_urls"))
+    ]
 
 
 def reference_video_urls(spec: VideoSpec, params: dict[str, Any]) -> list[str]:
@@ -209,8 +239,9 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def crop_box(spec: VideoFromSourceSpec, params: dict[str, Any],
-             info: media.VideoInfo) -> tuple[int, int, int, int] | None:
+def crop_box(
+    spec: VideoFromSourceSpec, params: dict[str, Any], info: media.VideoInfo
+) -> tuple[int, int, int, int] | None:
     """`aspect_param` on a source video: the centred window of the requested ratio (x, y, width, height), or
     None when no ratio is asked for or the source already has it."""
     text = params.get(spec.aspect_param or "")
@@ -266,8 +297,9 @@ def _regraded(frames: Iterable[np.ndarray], seed: bytes, shots: int = 1, total: 
     over `total` frames): each shot its own grade."""
     rng = np.random.default_rng(int.from_bytes(seed[:8], "big"))
     # every channel moves by 15-30 %, so an edit is always visible
-    gains = [(1 + rng.choice([-1, 1], size=3) * rng.uniform(0.15, 0.3, size=3)).astype(np.float32)
-             for _ in range(shots)]
+    gains = [
+        (1 + rng.choice([-1, 1], size=3) * rng.uniform(0.15, 0.3, size=3)).astype(np.float32) for _ in range(shots)
+    ]
     for i, frame in enumerate(frames):
         gain = gains[min(shots - 1, i * shots // max(total, 1))]
         yield np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)
@@ -345,7 +377,7 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: VideoFromSour
         audio = media.decode_audio(data) if info.has_audio else None
         seconds = kept if mode == "edit" else info.duration
         if mode == "edit" and audio is not None:
-            audio = audio[:int(seconds * media.SAMPLE_RATE)]
+            audio = audio[: int(seconds * media.SAMPLE_RATE)]
         if mode == "edit" and audio_on is not None:
             audio = (audio if audio is not None and len(audio) else media._tone(seed, seconds)) if audio_on else None
         frames: Iterator[np.ndarray | av.VideoFrame]
@@ -357,8 +389,11 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: VideoFromSour
             if crop is not None:  # another aspect ratio: the centred window of it, then scaled if asked
                 rgb = _cropped(media.decode_frames(data, max_frames=budget), crop, width, height)
             else:
-                rgb = media.decode_frames(data, width, height, max_frames=budget) \
-                    if (width, height) != (info.width, info.height) else media.decode_frames(data, max_frames=budget)
+                rgb = (
+                    media.decode_frames(data, width, height, max_frames=budget)
+                    if (width, height) != (info.width, info.height)
+                    else media.decode_frames(data, max_frames=budget)
+                )
             if keep is not None:
                 rgb = itertools.islice(rgb, keep)
             if mode == "extend":
@@ -374,7 +409,7 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: VideoFromSour
                 rgb = _chain(rgb, media._frames_from_canvas(canvas, width, height, count))
                 seconds = kept + extra
                 if audio is not None:
-                    audio = np.concatenate([audio[:int(kept * media.SAMPLE_RATE)], media._tone(seed, extra)])
+                    audio = np.concatenate([audio[: int(kept * media.SAMPLE_RATE)], media._tone(seed, extra)])
             elif mode != "upscale":
                 rgb = _regraded(rgb, seed, shots, max(1, round(seconds * info.fps)))
                 if tone is not None:  # a style reference: every frame tinted toward its mean colour
@@ -383,8 +418,9 @@ async def video_from_source(inputs: Inputs, task: TaskInput, spec: VideoFromSour
                     rgb = _overlaid(rgb, subject, subject_weight)
             frames = rgb
         sound = audio is not None and len(audio) > 0
-        encoded = media.encode_video(seed, width, height, seconds, has_audio=sound, frames=frames, audio=audio,
-                                     comment=comment, stamp=stamp)
+        encoded = media.encode_video(
+            seed, width, height, seconds, has_audio=sound, frames=frames, audio=audio, comment=comment, stamp=stamp
+        )
         video = _video_output(encoded, width, height, seconds, sound)
         return _with_extras(task, spec, [video], [source_ref] if spec.echo_source else None)
 
@@ -400,8 +436,10 @@ def _mean_colour(img: Image.Image) -> np.ndarray:
 def _fitted(img: Image.Image, width: int, height: int) -> np.ndarray:
     from PIL import Image, ImageOps
 
-    return np.asarray(ImageOps.fit(ImageOps.exif_transpose(img).convert("RGB"), (width, height),
-                                   Image.Resampling.BICUBIC), dtype=np.float32)
+    return np.asarray(
+        ImageOps.fit(ImageOps.exif_transpose(img).convert("RGB"), (width, height), Image.Resampling.BICUBIC),
+        dtype=np.float32,
+    )
 
 
 def _overlaid(frames: Iterable[np.ndarray], picture: np.ndarray, weight: float) -> Iterator[np.ndarray]:
@@ -409,8 +447,9 @@ def _overlaid(frames: Iterable[np.ndarray], picture: np.ndarray, weight: float) 
         if frame.shape[:2] != picture.shape[:2]:  # a source whose size was not even: match the frame
             from PIL import Image
 
-            picture = np.asarray(Image.fromarray(picture.astype(np.uint8)).resize((frame.shape[1], frame.shape[0])),
-                                 dtype=np.float32)
+            picture = np.asarray(
+                Image.fromarray(picture.astype(np.uint8)).resize((frame.shape[1], frame.shape[0])), dtype=np.float32
+            )
         yield np.clip(frame.astype(np.float32) * (1 - weight) + picture * weight, 0, 255).astype(np.uint8)
 
 
@@ -430,13 +469,14 @@ def _frame_at(data: bytes, index: int, budget: int) -> Image.Image:
     return Image.fromarray(frame.to_ndarray(format="rgb24"))
 
 
-def _cropped(frames: Iterable[np.ndarray], crop: tuple[int, int, int, int], width: int,
-             height: int) -> Iterator[np.ndarray]:
+def _cropped(
+    frames: Iterable[np.ndarray], crop: tuple[int, int, int, int], width: int, height: int
+) -> Iterator[np.ndarray]:
     from PIL import Image
 
     x, y, w, h = crop
     for frame in frames:
-        window = frame[y:y + h, x:x + w]
+        window = frame[y : y + h, x : x + w]
         yield window if (w, h) == (width, height) else np.asarray(Image.fromarray(window).resize((width, height)))
 
 

@@ -16,16 +16,28 @@ from .config import MediaDeployment
 from .registry import ADAPTERS, UnknownAdapterKind, adapter_class, parse_deployment
 from .router import MediaRouter, RoutedProvider
 
-__all__ = ["ADAPTERS", "MediaDeployment", "MediaRouter", "RoutedProvider", "UnknownAdapterKind", "build_router",
-           "parse_deployment"]
+__all__ = [
+    "ADAPTERS",
+    "MediaDeployment",
+    "MediaRouter",
+    "RoutedProvider",
+    "UnknownAdapterKind",
+    "build_router",
+    "parse_deployment",
+]
 
 
 def _adapter(d: MediaDeployment, api: httpx.AsyncClient, inputs: Inputs) -> Adapter:
     return adapter_class(d.kind, d.name)(d, api, inputs)
 
 
-def build_router(raw_deployments: list[dict[str, Any]], downloads: httpx.AsyncClient, inputs: Inputs,
-                 signer: UrlSigner | None = None, public_url: str | None = None) -> MediaRouter | None:
+def build_router(
+    raw_deployments: list[dict[str, Any]],
+    downloads: httpx.AsyncClient,
+    inputs: Inputs,
+    signer: UrlSigner | None = None,
+    public_url: str | None = None,
+) -> MediaRouter | None:
     """The router for the configured deployments, or None when there are none. Upstream API calls go to
     operator-configured hosts on their own client; result downloads use `downloads` (the SSRF-safe one)."""
     deployments = [parse_deployment(raw) for raw in raw_deployments]

@@ -44,20 +44,33 @@ VOICES_TTL_SECONDS = 600.0
 # Request bodies per action, as mapping.py value specs over our parameters.
 BODIES: dict[str, dict[str, Any]] = {
     "elevenlabs/text_to_speech": {
-        "text": "$text", "previous_text": "$previous_text", "next_text": "$next_text",
+        "text": "$text",
+        "previous_text": "$previous_text",
+        "next_text": "$next_text",
         "language_code": "$language_code",
-        "voice_settings": {"object": {"stability": "$stability", "similarity_boost": "$similarity_boost",
-                                      "style": "$style", "speed": "$speed"}},
+        "voice_settings": {
+            "object": {
+                "stability": "$stability",
+                "similarity_boost": "$similarity_boost",
+                "style": "$style",
+                "speed": "$speed",
+            }
+        },
     },
     "elevenlabs/text_to_dialogue": {
-        "language_code": "$language_code", "settings": {"object": {"stability": "$stability"}},
+        "language_code": "$language_code",
+        "settings": {"object": {"stability": "$stability"}},
     },
     "elevenlabs/text_to_sound": {
-        "text": "$text", "loop": "$loop", "duration_seconds": "$duration_seconds",
+        "text": "$text",
+        "loop": "$loop",
+        "duration_seconds": "$duration_seconds",
         "prompt_influence": "$prompt_influence",
     },
     "elevenlabs/speech_to_text": {
-        "language_code": "$language_code", "tag_audio_events": "$tag_audio_events", "diarize": "$diarize",
+        "language_code": "$language_code",
+        "tag_audio_events": "$tag_audio_events",
+        "diarize": "$diarize",
     },
     "elevenlabs/isolate_audio": {},
 }
@@ -72,8 +85,10 @@ class ElevenLabs(Synchronous):
         self.inputs = inputs
         self._voices: tuple[float, dict[str, str]] | None = None
         self._actions: dict[str, Callable[[TaskInput, dict[str, Any], str], Awaitable[Finished]]] = {
-            "elevenlabs/text_to_speech": self._speech, "elevenlabs/text_to_dialogue": self._dialogue,
-            "elevenlabs/text_to_sound": self._sound, "elevenlabs/speech_to_text": self._transcribe,
+            "elevenlabs/text_to_speech": self._speech,
+            "elevenlabs/text_to_dialogue": self._dialogue,
+            "elevenlabs/text_to_sound": self._sound,
+            "elevenlabs/speech_to_text": self._transcribe,
             "elevenlabs/isolate_audio": self._isolate,
         }
 
@@ -92,19 +107,25 @@ class ElevenLabs(Synchronous):
         voice = await self.voice_id(str(task.params.get("voice") or "EkK5I93UQWFDigLMpZcX"))
         body["model_id"] = model_id
         if task.params.get("timestamps"):
-            resp = await self._post(f"/v1/text-to-speech/{voice}/with-timestamps", json=body,
-                                    params={"output_format": DEFAULT_OUTPUT_FORMAT})
+            resp = await self._post(
+                f"/v1/text-to-speech/{voice}/with-timestamps",
+                json=body,
+                params={"output_format": DEFAULT_OUTPUT_FORMAT},
+            )
             data = errors.json_object(resp, self.deployment.name)
             audio = _b64(data.get("audio_base64"), self.deployment.name)
             words = _words(data.get("alignment") or data.get("normalized_alignment") or {})
             return Finished([UpstreamFile("audios", data=audio, meta={"timestamps": words})])
-        resp = await self._post(f"/v1/text-to-speech/{voice}", json=body,
-                                params={"output_format": DEFAULT_OUTPUT_FORMAT})
+        resp = await self._post(
+            f"/v1/text-to-speech/{voice}", json=body, params={"output_format": DEFAULT_OUTPUT_FORMAT}
+        )
         return Finished([UpstreamFile("audios", data=resp.content)])
 
     async def _dialogue(self, task: TaskInput, body: dict[str, Any], model_id: str) -> Finished:
-        body["inputs"] = [{"text": turn["text"], "voice_id": await self.voice_id(str(turn["voice"]))}
-                          for turn in task.params.get("dialogue") or []]
+        body["inputs"] = [
+            {"text": turn["text"], "voice_id": await self.voice_id(str(turn["voice"]))}
+            for turn in task.params.get("dialogue") or []
+        ]
         body["model_id"] = model_id
         resp = await self._post("/v1/text-to-dialogue", json=body, params={"output_format": DEFAULT_OUTPUT_FORMAT})
         return Finished([UpstreamFile("audios", data=resp.content)])
@@ -138,8 +159,13 @@ class ElevenLabs(Synchronous):
 
     async def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:
-            resp = await self.http.request(method, f"{self.deployment.base_url}{path}", headers=self._headers(),
-                                           timeout=self.deployment.timeout_seconds, **kw)
+            resp = await self.http.request(
+                method,
+                f"{self.deployment.base_url}{path}",
+                headers=self._headers(),
+                timeout=self.deployment.timeout_seconds,
+                **kw,
+            )
         except httpx.HTTPError as exc:
             raise errors.from_transport(exc, self.deployment.name) from exc
         if resp.status_code >= 400:
@@ -155,8 +181,11 @@ class ElevenLabs(Synchronous):
             return voice
         if self._voices is None or time.monotonic() - self._voices[0] > VOICES_TTL_SECONDS:
             data = errors.json_object(await self._send("GET", "/v1/voices"), self.deployment.name)
-            names = {str(v.get("name", "")).strip().lower(): str(v.get("voice_id"))
-                     for v in data.get("voices") or [] if v.get("voice_id")}
+            names = {
+                str(v.get("name", "")).strip().lower(): str(v.get("voice_id"))
+                for v in data.get("voices") or []
+                if v.get("voice_id")
+            }
             self._voices = (time.monotonic(), names)
         found = self._voices[1].get(voice.strip().lower())
         if found is None:

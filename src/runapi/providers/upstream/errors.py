@@ -10,8 +10,15 @@ import httpx
 
 from ...upstream_errors import UpstreamError
 
-__all__ = ["UpstreamError", "body_message", "first_message", "from_response", "from_transport", "json_object",
-           "retry_after"]
+__all__ = [
+    "UpstreamError",
+    "body_message",
+    "first_message",
+    "from_response",
+    "from_transport",
+    "json_object",
+    "retry_after",
+]
 
 
 # At submission these mean "this deployment cannot take it" (bad key, unknown app here, busy), not "the
@@ -37,8 +44,9 @@ def body_message(resp: httpx.Response, pick: Callable[[Any], str | None]) -> str
     return str(message or text.strip()[:300] or f"HTTP {resp.status_code}")
 
 
-def from_response(resp: httpx.Response, name: str, pick: Callable[[Any], str | None],
-                  job_failed: bool = False) -> UpstreamError:
+def from_response(
+    resp: httpx.Response, name: str, pick: Callable[[Any], str | None], job_failed: bool = False
+) -> UpstreamError:
     status = resp.status_code
     retryable = status in RETRYABLE_STATUSES or status >= 500
     message = body_message(resp, pick)

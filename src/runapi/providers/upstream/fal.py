@@ -24,6 +24,8 @@ from .mapping import Context, Table
 from .outputs import result_files
 
 TABLE_PATH = Path(__file__).with_name("fal_models.yaml")
+
+
 def fal_table() -> Table:
     return Table.bundled(TABLE_PATH)
 
@@ -31,8 +33,13 @@ def fal_table() -> Table:
 class FalQueue:
     default_base_url = "https://queue.fal.run"
 
-    def __init__(self, deployment: MediaDeployment, http: httpx.AsyncClient, inputs: Inputs | None = None,
-                 table: Table | None = None):
+    def __init__(
+        self,
+        deployment: MediaDeployment,
+        http: httpx.AsyncClient,
+        inputs: Inputs | None = None,
+        table: Table | None = None,
+    ):
         # `inputs` unused: fal fetches the task's input links itself
         self.deployment = deployment
         self.http = http
@@ -61,8 +68,9 @@ class FalQueue:
     async def _call(self, method: str, url: str, job_failed: bool = False, **kw: Any) -> httpx.Response:
         name = self.deployment.name
         try:
-            resp = await self.http.request(method, url, headers=self._headers(),
-                                           timeout=self.deployment.timeout_seconds, **kw)
+            resp = await self.http.request(
+                method, url, headers=self._headers(), timeout=self.deployment.timeout_seconds, **kw
+            )
         except httpx.HTTPError as exc:
             raise errors.from_transport(exc, name) from exc
         if resp.status_code >= 400:
@@ -73,14 +81,19 @@ class FalQueue:
         mapping, route = self.table.route_for(task, self.deployment.name)
         app = self.deployment.model_map.get(route.app, route.app)
         webhook = {"fal_webhook": ctx.webhook_url} if self.deployment.webhooks and ctx.webhook_url else {}
-        resp = await self._call("POST", f"{self.deployment.base_url}/{app}", json=mapping.body(route, ctx),
-                                params=webhook)
+        resp = await self._call(
+            "POST", f"{self.deployment.base_url}/{app}", json=mapping.body(route, ctx), params=webhook
+        )
         answer = errors.json_object(resp, self.deployment.name)
         request_id = answer.get("request_id")
         if not isinstance(request_id, str) or not request_id:
             raise errors.UpstreamError(f"{self.deployment.name} answered without a request_id")
-        handle = {"app": app, "request_id": request_id, **self._request_urls(app, request_id, answer),
-                  "meta": mapping.item_meta(ctx)}
+        handle = {
+            "app": app,
+            "request_id": request_id,
+            **self._request_urls(app, request_id, answer),
+            "meta": mapping.item_meta(ctx),
+        }
         return Started(handle, poll_in=self.deployment.poll_seconds or 2.0)
 
     async def check(self, task: TaskInput, handle: dict[str, Any]) -> Running | Finished:
@@ -98,14 +111,19 @@ class FalQueue:
         if status != "COMPLETED" and status != "FAILED":
             raise errors.UpstreamError(f"{self.deployment.name} answered an unknown status {status!r}")
         # COMPLETED covers failures too: the result request answers with the error and its status code.
-        result = errors.json_object(await self._call("GET", handle["response_url"], job_failed=True), self.deployment.name)
+        result = errors.json_object(
+            await self._call("GET", handle["response_url"], job_failed=True), self.deployment.name
+        )
         model = task.model.id if task.model else ""
         mapping = self.table.get(task.action.key, model)
         if mapping is None:
             raise errors.UpstreamError(f"no fal mapping for {task.action.key}/{model}", retryable=False)
         files = result_files(result, mapping.outputs, handle.get("meta") or {})
-        extra = {ours: result[theirs] for ours, theirs in mapping.extra.items()
-                 if isinstance(result, dict) and theirs in result}
+        extra = {
+            ours: result[theirs]
+            for ours, theirs in mapping.extra.items()
+            if isinstance(result, dict) and theirs in result
+        }
         if not files and not extra:
             raise errors.UpstreamError(f"{self.deployment.name} returned no result", job_failed=True)
         return Finished(files, extra)

@@ -49,8 +49,11 @@ MISSING: Any = object()
 _SPEC_KEYS = ({"param"}, {"params"}, {"task_file"}, {"object"}, {"each"}, {"const"})
 _PARAM_OPTIONS = {"param", "first", "at", "map", "as", "format", "default", "when"}
 _CASTS: dict[str, Callable[[Any], Any]] = {
-    "int": lambda v: int(float(v)), "float": float, "str": shown,
-    "upper": lambda v: str(v).upper(), "lower": lambda v: str(v).lower(),
+    "int": lambda v: int(float(v)),
+    "float": float,
+    "str": shown,
+    "upper": lambda v: str(v).upper(),
+    "lower": lambda v: str(v).lower(),
 }
 
 FileLink = Callable[[Task, str, int], str]  # (referenced task, kind, index) → URL
@@ -253,8 +256,11 @@ class Table:
                 check_spec(m, f"{action_key}.meta.{name}")
             for model, routes in spec["models"].items():
                 self.entries[(action_key, model)] = Mapping(
-                    routes=_routes(routes, shared, f"{action_key}/{model}"), outputs=spec.get("outputs") or {},
-                    extra=spec.get("extra") or {}, meta=meta)
+                    routes=_routes(routes, shared, f"{action_key}/{model}"),
+                    outputs=spec.get("outputs") or {},
+                    extra=spec.get("extra") or {},
+                    meta=meta,
+                )
 
     @classmethod
     def load(cls, path: Path) -> Table:

@@ -22,6 +22,8 @@ from .config import MediaDeployment
 from .mapping import Context, Table
 
 TABLE_PATH = Path(__file__).with_name("openai_images.yaml")
+
+
 def openai_table() -> Table:
     return Table.bundled(TABLE_PATH)
 
@@ -29,8 +31,9 @@ def openai_table() -> Table:
 class OpenAIImages(Synchronous):
     default_base_url = "https://api.openai.com/v1"
 
-    def __init__(self, deployment: MediaDeployment, http: httpx.AsyncClient, inputs: Inputs,
-                 table: Table | None = None):
+    def __init__(
+        self, deployment: MediaDeployment, http: httpx.AsyncClient, inputs: Inputs, table: Table | None = None
+    ):
         self.deployment = deployment
         self.http = http
         self.inputs = inputs
@@ -49,12 +52,20 @@ class OpenAIImages(Synchronous):
                 files = [("image[]", await self._upload(url, f"image{i}")) for i, url in enumerate(images)]
                 if mask:
                     files.append(("mask", await self._upload(mask, "mask")))
-                resp = await self.http.post(f"{self.deployment.base_url}/images/edits", headers=headers,
-                                            data={k: str(v) for k, v in body.items()}, files=files,
-                                            timeout=self.deployment.timeout_seconds)
+                resp = await self.http.post(
+                    f"{self.deployment.base_url}/images/edits",
+                    headers=headers,
+                    data={k: str(v) for k, v in body.items()},
+                    files=files,
+                    timeout=self.deployment.timeout_seconds,
+                )
             else:
-                resp = await self.http.post(f"{self.deployment.base_url}/images/generations", headers=headers,
-                                            json=body, timeout=self.deployment.timeout_seconds)
+                resp = await self.http.post(
+                    f"{self.deployment.base_url}/images/generations",
+                    headers=headers,
+                    json=body,
+                    timeout=self.deployment.timeout_seconds,
+                )
         except httpx.HTTPError as exc:
             raise errors.from_transport(exc, self.deployment.name) from exc
         if resp.status_code >= 400:

@@ -22,8 +22,7 @@ class UnknownAdapterKind(ValueError):
     """A configured deployment names a kind no adapter serves: a configuration error, refused at start-up."""
 
     def __init__(self, deployment: object, kind: object):
-        super().__init__(f"media upstream {deployment!r}: unknown kind {kind!r} "
-                         f"(one of {', '.join(ADAPTERS)})")
+        super().__init__(f"media upstream {deployment!r}: unknown kind {kind!r} (one of {', '.join(ADAPTERS)})")
         self.kind = kind
 
 
@@ -50,11 +49,16 @@ def parse_deployment(raw: dict[str, Any]) -> MediaDeployment:
     limit = raw.get("max_concurrency")
     if limit is not None and int(limit) < 1:
         raise ValueError(f"media upstream {raw['name']!r}: max_concurrency must be at least 1")
-    return MediaDeployment(name=str(raw["name"]), kind=str(kind),
-                           base_url=str(raw.get("base_url") or adapter.default_base_url).rstrip("/"),
-                           api_key=raw.get("api_key"), models=models, model_map=dict(raw.get("model_map") or {}),
-                           max_concurrency=int(limit) if limit is not None else None,
-                           timeout_seconds=float(raw.get("timeout_seconds", 100.0)),
-                           max_output_bytes=int(raw.get("max_output_bytes", 512 << 20)),
-                           poll_seconds=float(raw["poll_seconds"]) if raw.get("poll_seconds") is not None else None,
-                           webhooks=bool(raw.get("webhooks", False)))
+    return MediaDeployment(
+        name=str(raw["name"]),
+        kind=str(kind),
+        base_url=str(raw.get("base_url") or adapter.default_base_url).rstrip("/"),
+        api_key=raw.get("api_key"),
+        models=models,
+        model_map=dict(raw.get("model_map") or {}),
+        max_concurrency=int(limit) if limit is not None else None,
+        timeout_seconds=float(raw.get("timeout_seconds", 100.0)),
+        max_output_bytes=int(raw.get("max_output_bytes", 512 << 20)),
+        poll_seconds=float(raw["poll_seconds"]) if raw.get("poll_seconds") is not None else None,
+        webhooks=bool(raw.get("webhooks", False)),
+    )

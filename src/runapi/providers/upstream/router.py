@@ -48,8 +48,14 @@ def webhook_url(signer: UrlSigner, base: str, task_id: str) -> str:
 
 
 class MediaRouter:
-    def __init__(self, adapters: list[Adapter], downloads: httpx.AsyncClient, signer: UrlSigner | None = None,
-                 public_url: str | None = None, admission: Admission | None = None):
+    def __init__(
+        self,
+        adapters: list[Adapter],
+        downloads: httpx.AsyncClient,
+        signer: UrlSigner | None = None,
+        public_url: str | None = None,
+        admission: Admission | None = None,
+    ):
         self.adapters = adapters
         self.by_name = {a.deployment.name: a for a in adapters}
         self.downloads = downloads
@@ -88,8 +94,9 @@ class MediaRouter:
                 raise TaskFailed(str(exc)) from exc
             if exc.job_failed:  # the upstream lost the job: submit it to the next deployment
                 self.admission.release(name, task.id)
-                return Progress(poll_in=0.0, job={"stage": "pending", "tried": job.get("tried", []),
-                                                  "last_error": str(exc)})
+                return Progress(
+                    poll_in=0.0, job={"stage": "pending", "tried": job.get("tried", []), "last_error": str(exc)}
+                )
             raise TransientFailure(f"Upstream error: {exc}") from exc
         if isinstance(outcome, Running):
             handle = outcome.handle or job["handle"]
@@ -140,9 +147,16 @@ class MediaRouter:
             if isinstance(outcome, Finished):  # a synchronous upstream answered with the result
                 return await self._finish(task, adapter, outcome)
             assert isinstance(outcome, Started)
-            return Progress(poll_in=outcome.poll_in, job={"stage": "upstream", "deployment": name,
-                                                          "handle": outcome.handle, "tried": [*tried, name],
-                                                          "started_at": time.time()})
+            return Progress(
+                poll_in=outcome.poll_in,
+                job={
+                    "stage": "upstream",
+                    "deployment": name,
+                    "handle": outcome.handle,
+                    "tried": [*tried, name],
+                    "started_at": time.time(),
+                },
+            )
         if waits:  # someone will take it soon: waiting is not a failure
             return Progress(poll_in=min(waits), job=job)
         raise TransientFailure(f"Upstream error: {last}")

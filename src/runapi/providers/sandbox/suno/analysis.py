@@ -19,20 +19,53 @@ STEM_VOCAL_BAND = (220.0, 4000.0)
 PERCUSSIVE_STEMS = [("drums", 0, 3000), ("percussion", 3000, 8000), ("fx", 8000, None)]
 
 
-HARMONIC_STEMS = [("bass", 0, 150), ("piano", 150, 250), ("guitar", 250, 380), ("vocal", 380, 700),
-                  ("keyboard", 700, 1000), ("strings", 1000, 1400), ("backing_vocals", 1400, 2000),
-                  ("brass", 2000, 2800), ("woodwinds", 2800, 4200), ("synth", 4200, None)]
+HARMONIC_STEMS = [
+    ("bass", 0, 150),
+    ("piano", 150, 250),
+    ("guitar", 250, 380),
+    ("vocal", 380, 700),
+    ("keyboard", 700, 1000),
+    ("strings", 1000, 1400),
+    ("backing_vocals", 1400, 2000),
+    ("brass", 2000, 2800),
+    ("woodwinds", 2800, 4200),
+    ("synth", 4200, None),
+]
 
 
-STEM_ORDER = ["backing_vocals", "bass", "brass", "drums", "fx", "guitar", "keyboard", "piano", "percussion",
-              "strings", "synth", "vocal", "woodwinds"]
+STEM_ORDER = [
+    "backing_vocals",
+    "bass",
+    "brass",
+    "drums",
+    "fx",
+    "guitar",
+    "keyboard",
+    "piano",
+    "percussion",
+    "strings",
+    "synth",
+    "vocal",
+    "woodwinds",
+]
 
 
-MIDI_NAMES = {"drums": "Drums", "percussion": "Percussion", "fx": "FX 1 (rain)", "bass": "Electric Bass (finger)",
-              "piano": "Acoustic Grand Piano", "guitar": "Acoustic Guitar (nylon)", "vocal": "Voice Oohs",
-              "keyboard": "Electric Piano 1", "strings": "String Ensemble 1", "backing_vocals": "Choir Aahs",
-              "brass": "Brass Section", "woodwinds": "Flute", "synth": "Lead 1 (square)",
-              "instrumental": "Acoustic Grand Piano"}
+MIDI_NAMES = {
+    "drums": "Drums",
+    "percussion": "Percussion",
+    "fx": "FX 1 (rain)",
+    "bass": "Electric Bass (finger)",
+    "piano": "Acoustic Grand Piano",
+    "guitar": "Acoustic Guitar (nylon)",
+    "vocal": "Voice Oohs",
+    "keyboard": "Electric Piano 1",
+    "strings": "String Ensemble 1",
+    "backing_vocals": "Choir Aahs",
+    "brass": "Brass Section",
+    "woodwinds": "Flute",
+    "synth": "Lead 1 (square)",
+    "instrumental": "Acoustic Grand Piano",
+}
 
 
 def _edges(stems: Sequence[tuple[str, float, float | None]]) -> list[float]:
@@ -70,6 +103,7 @@ def transcribe(x: np.ndarray, drums: bool = False, max_notes: int = 400) -> list
     mag = np.abs(np.fft.rfft(frames * np.hanning(size), axis=1))
     freqs = np.fft.rfftfreq(size, 1 / SR)
     active = rms > max(0.12 * peak, 1e-4)
+
     def t(i: int) -> float:
         return round(i * hop / SR, 6)
 
@@ -77,15 +111,27 @@ def transcribe(x: np.ndarray, drums: bool = False, max_notes: int = 400) -> list
     if drums:
         flux = np.maximum(np.diff(rms, prepend=0.0), 0)
         thresh = max(0.08 * peak, float(np.percentile(flux, 90)) * 0.5)
-        onsets = [i for i in range(len(rms)) if flux[i] > thresh and active[i]
-                  and flux[i] >= flux[max(i - 1, 0)] and flux[i] >= flux[min(i + 1, len(rms) - 1)]]
+        onsets = [
+            i
+            for i in range(len(rms))
+            if flux[i] > thresh
+            and active[i]
+            and flux[i] >= flux[max(i - 1, 0)]
+            and flux[i] >= flux[min(i + 1, len(rms) - 1)]
+        ]
         for k, i in enumerate(onsets):
             end = min(onsets[k + 1] if k + 1 < len(onsets) else len(rms), i + 6)
             spectrum = mag[i]
             centroid = float((spectrum * freqs).sum() / max(spectrum.sum(), 1e-9))
             pitch = 36 if centroid < 300 else 38 if centroid < 3000 else 42
-            notes.append({"pitch": pitch, "start_time": t(i), "end_time": t(max(end, i + 1)),
-                          "velocity": round(float(min(1.0, rms[i] / peak)), 3)})
+            notes.append(
+                {
+                    "pitch": pitch,
+                    "start_time": t(i),
+                    "end_time": t(max(end, i + 1)),
+                    "velocity": round(float(min(1.0, rms[i] / peak)), 3),
+                }
+            )
         return notes[:max_notes]
     band = (freqs >= 30) & (freqs <= 4200)
     idx = np.where(band)[0]
@@ -106,8 +152,14 @@ def transcribe(x: np.ndarray, drums: bool = False, max_notes: int = 400) -> list
         while j + 1 < len(rms) and active[j + 1] and midi[j + 1] == midi[i]:
             j += 1
         if j - i + 1 >= 2:
-            notes.append({"pitch": int(midi[i]), "start_time": t(i), "end_time": t(j + 1),
-                          "velocity": round(float(min(1.0, rms[i:j + 1].max() / peak)), 3)})
+            notes.append(
+                {
+                    "pitch": int(midi[i]),
+                    "start_time": t(i),
+                    "end_time": t(j + 1),
+                    "velocity": round(float(min(1.0, rms[i : j + 1].max() / peak)), 3),
+                }
+            )
         i = j + 1
     return notes
 
@@ -121,7 +173,7 @@ def vocal_activity(x: np.ndarray) -> np.ndarray:
     band = dsp.log_steps(freqs, [700.0])[0] - dsp.log_steps(freqs, [3500.0])[0]
     energy: np.ndarray = np.sqrt(np.sum(np.abs(spec * mask_h * band) ** 2, axis=1))
     skip = dsp.N_FFT // dsp.HOP  # dsp.stft pads dsp.N_FFT samples in front
-    return energy[skip:skip + int(math.ceil(len(x) / dsp.HOP))]
+    return energy[skip : skip + int(math.ceil(len(x) / dsp.HOP))]
 
 
 def _melody(x: np.ndarray) -> list[tuple[float, float, int]]:

@@ -86,8 +86,9 @@ def _ref(task: TaskInput, param: str = "task_id") -> Task:
     return row
 
 
-async def _track(inputs: Inputs, task: TaskInput, audio_id: str | None,
-                 param: str = "task_id") -> tuple[dict[str, Any], np.ndarray, Task]:
+async def _track(
+    inputs: Inputs, task: TaskInput, audio_id: str | None, param: str = "task_id"
+) -> tuple[dict[str, Any], np.ndarray, Task]:
     """The track `audio_id` of the task named by `param` (its first track when audio_id is None)."""
     row = _ref(task, param)
     tracks = _row_tracks(row)

@@ -24,8 +24,9 @@ async def suno_lyrics(inputs: Inputs, task: TaskInput, spec: SunoLyricsSpec) -> 
     for i in range(spec.count):
         seed = task_seed(task, i)
         text = _write_lyrics(seed, prompt, ["Verse", "Chorus", "Verse 2", "Chorus", "Bridge", "Outro"])
-        entries.append({"title": _title(None, prompt, text, rng=_rng(seed)) + ("" if i == 0 else f" ({i + 1})"),
-                        "text": text})
+        entries.append(
+            {"title": _title(None, prompt, text, rng=_rng(seed)) + ("" if i == 0 else f" ({i + 1})"), "text": text}
+        )
     return Done(outputs=[], extra={"lyrics": entries})
 
 
@@ -77,11 +78,19 @@ async def suno_timestamped_lyrics(inputs: Inputs, task: TaskInput, spec: PlainSp
             for k, w in enumerate(words):
                 start = times[k]
                 end = max(min(times[k + 1], start + 0.8), start + 0.05)
-                aligned.append({"word": w, "success": True, "start_time": round(start, 2),
-                                "end_time": round(min(end, seconds), 2), "palign": 0})
+                aligned.append(
+                    {
+                        "word": w,
+                        "success": True,
+                        "start_time": round(start, 2),
+                        "end_time": round(min(end, seconds), 2),
+                        "palign": 0,
+                    }
+                )
         return aligned, [round(float(v), 3) for v in dsp.envelope(samples, 200)]
 
     aligned, waveform = await limits.run(work)
     hoot = 0.05 + (int.from_bytes(seed[:2], "big") / 65535) * 0.35
-    return Done(outputs=[], extra={"aligned_words": aligned, "waveform_data": waveform, "hoot_cer": hoot,
-                                   "is_streamed": False})
+    return Done(
+        outputs=[], extra={"aligned_words": aligned, "waveform_data": waveform, "hoot_cer": hoot, "is_streamed": False}
+    )

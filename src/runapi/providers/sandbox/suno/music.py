@@ -42,8 +42,13 @@ from .text import (
 from .visuals import COVER_SIDE, _jpeg, cover_image
 
 
-async def _tracks_done(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec | SunoSoundSpec,
-                       renders: list[dict[str, Any]], text_key: str = "lyrics") -> Done:
+async def _tracks_done(
+    inputs: Inputs,
+    task: TaskInput,
+    spec: SunoMusicSpec | SunoSoundSpec,
+    renders: list[dict[str, Any]],
+    text_key: str = "lyrics",
+) -> Done:
     """Encode each rendered track (MP3 + JPEG cover) and shape Suno's `audios` list."""
 
     def work() -> tuple[list[Output], list[dict[str, Any]]]:
@@ -53,11 +58,19 @@ async def _tracks_done(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec | Su
             mp3 = dsp.mp3(samples)
             cover = _jpeg(cover_image(_sub(r["seed"], "img"), r["title"], COVER_SIDE, dsp.envelope(samples, 48)))
             outputs += [Output(None, mp3, "audio/mpeg", "mp3"), Output(None, cover, "image/jpeg", "jpg")]
-            audios.append({
-                "id": r["id"], "audio_url": {"$file": 2 * i}, "stream_audio_url": {"$file": 2 * i},
-                "image_url": {"$file": 2 * i + 1}, text_key: r["text"], "model_name": r["model_name"],
-                "title": r["title"], "tags": r["tags"], "duration": _seconds(samples),
-            })
+            audios.append(
+                {
+                    "id": r["id"],
+                    "audio_url": {"$file": 2 * i},
+                    "stream_audio_url": {"$file": 2 * i},
+                    "image_url": {"$file": 2 * i + 1},
+                    text_key: r["text"],
+                    "model_name": r["model_name"],
+                    "title": r["title"],
+                    "tags": r["tags"],
+                    "duration": _seconds(samples),
+                }
+            )
             r["mp3"] = mp3
         return outputs, audios
 
@@ -72,18 +85,38 @@ async def suno_music(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec) -> Do
     """text_to_music / extend_music / cover_audio / create_mashup / add_vocals / add_instrumental (spec `mode`)."""
     mode = spec.mode
     p = task.params
-    handler = {"generate": _generate, "extend": _extend, "cover": _cover, "mashup": _mashup,
-               "add_vocals": _add_vocals, "add_instrumental": _add_instrumental}.get(mode)
+    handler = {
+        "generate": _generate,
+        "extend": _extend,
+        "cover": _cover,
+        "mashup": _mashup,
+        "add_vocals": _add_vocals,
+        "add_instrumental": _add_instrumental,
+    }.get(mode)
     if handler is None:
         raise TaskFailed(f"The sandbox cannot run {task.action.key}")
     renders = await handler(inputs, task, spec, p)
     return await _tracks_done(inputs, task, spec, renders)
 
 
-def _render(task: TaskInput, spec: SunoMusicSpec | SunoSoundSpec, i: int, samples: np.ndarray, text: str, title: str,
-            tags: list[str]) -> dict[str, Any]:
-    return {"id": _audio_id(task, i), "seed": task_seed(task, i), "samples": samples, "text": text,
-            "title": title, "tags": tags, "model_name": _model_name(task, spec)}
+def _render(
+    task: TaskInput,
+    spec: SunoMusicSpec | SunoSoundSpec,
+    i: int,
+    samples: np.ndarray,
+    text: str,
+    title: str,
+    tags: list[str],
+) -> dict[str, Any]:
+    return {
+        "id": _audio_id(task, i),
+        "seed": task_seed(task, i),
+        "samples": samples,
+        "text": text,
+        "title": title,
+        "tags": tags,
+        "model_name": _model_name(task, spec),
+    }
 
 
 async def _generate(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[str, Any]) -> list[dict[str, Any]]:
@@ -109,8 +142,9 @@ async def _generate(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dic
     return await limits.run(work)
 
 
-def _steering(task: TaskInput, p: dict[str, Any], base: str | None = None,
-              gender_applies: bool = True) -> tuple[str, list[str], dict[str, Any]]:
+def _steering(
+    task: TaskInput, p: dict[str, Any], base: str | None = None, gender_applies: bool = True
+) -> tuple[str, list[str], dict[str, Any]]:
     """Style text (style and prompt, or `base`; plus a style persona's traits; minus negative_tags), the negative
     tags, and synth.Plan's steering arguments."""
     traits, persona_shift = steer.persona(task, p)
@@ -142,11 +176,15 @@ async def _extend(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[
     head = source[: max(int(cut * SR), 1)]
     flag = p.get("instrumental")  # else inherited: the source's lyrics say whether it is instrumental
     instrumental = bool(flag) if custom or flag is not None else "[Instrumental]" in str(meta.get("lyrics", ""))
-    style_text, negs, args = _steering(task, p, " ".join(str(x or "") for x in (
-        p.get("style"), p.get("prompt"), " ".join(meta.get("tags") or []))), gender_applies=custom)
+    style_text, negs, args = _steering(
+        task,
+        p,
+        " ".join(str(x or "") for x in (p.get("style"), p.get("prompt"), " ".join(meta.get("tags") or []))),
+        gender_applies=custom,
+    )
     blend = 0.5 if p.get("audio_weight") is None else 0.5 + 2.5 * float(p["audio_weight"])  # s of crossfade
     layers = steer.keep_layers(("drums", "bass", "pad", "lead" if instrumental else "vocal"), negs)
-    melody = _melody(head[-int(min(len(head) / SR, 20) * SR):]) if len(head) > SR else []
+    melody = _melody(head[-int(min(len(head) / SR, 20) * SR) :]) if len(head) > SR else []
     root = _pitch_class_root(melody)
     max_total = _max_seconds(spec)
     if cut >= max_total:
@@ -160,7 +198,7 @@ async def _extend(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[
             extra_s = min(spec.extend_seconds + rng.uniform(0, 6), max_total - cut)
             plan = Plan(seed, style_text, root=root, **args)
             tail = mix(compose(seed, extra_s + blend, plan, layers, intro_bars=0))
-            scale = dsp.rms(head[-SR * 4:]) / max(dsp.rms(tail), 1e-6)
+            scale = dsp.rms(head[-SR * 4 :]) / max(dsp.rms(tail), 1e-6)
             samples = dsp.fade(dsp.crossfade(head, tail * min(scale, 4.0), blend), 0.0, 1.5)
             samples = dsp.normalize(samples) if np.max(np.abs(samples)) > 1 else samples
             if instrumental:
@@ -169,8 +207,9 @@ async def _extend(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[
                 new = _write_lyrics(seed, p.get("prompt") or meta.get("title"), ["Verse"])
                 lyrics = (str(meta["lyrics"]).strip() + "\n\n" + new) if meta.get("lyrics") else new
             base_title = meta.get("title")
-            title = p.get("title") or (f"{base_title} Extended" if base_title else
-                                       _title(None, p.get("prompt"), rng=rng))
+            title = p.get("title") or (
+                f"{base_title} Extended" if base_title else _title(None, p.get("prompt"), rng=rng)
+            )
             tags = _tags(p.get("style"), p.get("prompt"), rng) if custom or not meta.get("tags") else list(meta["tags"])
             tags = steer.keep_tags(tags, negs)
             renders.append(_render(task, spec, i, samples.astype(np.float32), lyrics, title, tags))
@@ -197,12 +236,22 @@ async def _cover(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[s
             plan = Plan(seed, style_text, root=root, **args)
             samples = mix(compose(seed, seconds, plan, layers, melody=melody, intro_bars=0))
             if keep is not None:
-                samples = dsp.normalize(samples * (1 - float(keep)) + source * float(keep) * (
-                    dsp.rms(samples) / max(dsp.rms(source), 1e-6)))
+                samples = dsp.normalize(
+                    samples * (1 - float(keep)) + source * float(keep) * (dsp.rms(samples) / max(dsp.rms(source), 1e-6))
+                )
             lyrics = _lyrics_for(seed, vocal_mode, p, p.get("prompt"))
             title = _title(p.get("title"), p.get("prompt"), lyrics, rng=rng)
-            renders.append(_render(task, spec, i, samples, lyrics, f"{title} (Cover)" if not p.get("title") else title,
-                                   steer.keep_tags(_tags(p.get("style"), p.get("prompt"), rng), negs)))
+            renders.append(
+                _render(
+                    task,
+                    spec,
+                    i,
+                    samples,
+                    lyrics,
+                    f"{title} (Cover)" if not p.get("title") else title,
+                    steer.keep_tags(_tags(p.get("style"), p.get("prompt"), rng), negs),
+                )
+            )
         return renders
 
     return await limits.run(work)
@@ -222,7 +271,7 @@ async def _mashup(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[
         half = n // 2
         first = dsp.bandpass(fa, None, 250) + dsp.bandpass(fb, 250, None)
         second = dsp.bandpass(fb, None, 250) + dsp.bandpass(fa, 250, None)
-        base = dsp.crossfade(first[: half + SR // 2], second[half - SR // 2:], 1.0)[:n]
+        base = dsp.crossfade(first[: half + SR // 2], second[half - SR // 2 :], 1.0)[:n]
         renders: list[dict[str, Any]] = []
         for i in range(TRACKS_PER_TASK):
             seed = task_seed(task, i)
@@ -234,17 +283,32 @@ async def _mashup(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[
                 samples = base + voice * (gain * dsp.rms(base) / max(dsp.rms(voice), 1e-6))
             samples = dsp.fade(dsp.normalize(samples), 0.02, 1.0)
             lyrics = _lyrics_for(seed, vocal_mode, p, p.get("prompt"))
-            renders.append(_render(task, spec, i, samples, lyrics,
-                                   _title(p.get("title"), p.get("prompt"), lyrics, rng=rng),
-                                   steer.keep_tags(_tags(p.get("style"), p.get("prompt"), rng), negs)))
+            renders.append(
+                _render(
+                    task,
+                    spec,
+                    i,
+                    samples,
+                    lyrics,
+                    _title(p.get("title"), p.get("prompt"), lyrics, rng=rng),
+                    steer.keep_tags(_tags(p.get("style"), p.get("prompt"), rng), negs),
+                )
+            )
         return renders
 
     return await limits.run(work)
 
 
-async def _overlay(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec,
-                   p: dict[str, Any], parts: tuple[str, ...], style: str, lyrics: str,
-                   gain: float = 0.9) -> list[dict[str, Any]]:
+async def _overlay(
+    inputs: Inputs,
+    task: TaskInput,
+    spec: SunoMusicSpec,
+    p: dict[str, Any],
+    parts: tuple[str, ...],
+    style: str,
+    lyrics: str,
+    gain: float = 0.9,
+) -> list[dict[str, Any]]:
     """A new part (a vocal line, or drums/bass/pad) composed in the upload's key and mixed over it."""
     source = await _upload(inputs, p["upload_url"])
     tag_text = style
@@ -261,8 +325,17 @@ async def _overlay(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec,
             plan = Plan(seed, style, root=root, **args)
             added = mix(compose(seed, len(source) / SR, plan, parts, intro_bars=0))
             samples = source + added * (gain * dsp.rms(source) / max(dsp.rms(added), 1e-6))
-            renders.append(_render(task, spec, i, dsp.normalize(samples), lyrics, str(p["title"]),
-                                   steer.keep_tags(_tags(tag_text or None, None, rng), negs)))
+            renders.append(
+                _render(
+                    task,
+                    spec,
+                    i,
+                    dsp.normalize(samples),
+                    lyrics,
+                    str(p["title"]),
+                    steer.keep_tags(_tags(tag_text or None, None, rng), negs),
+                )
+            )
         return renders
 
     return await limits.run(work)
@@ -272,8 +345,9 @@ async def _add_vocals(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: d
     return await _overlay(inputs, task, spec, p, ("vocal",), str(p.get("style") or ""), str(p["lyrics"]))
 
 
-async def _add_instrumental(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec,
-                            p: dict[str, Any]) -> list[dict[str, Any]]:
+async def _add_instrumental(
+    inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[str, Any]
+) -> list[dict[str, Any]]:
     return await _overlay(inputs, task, spec, p, ("drums", "bass", "pad"), str(p.get("tags") or ""), "")
 
 
@@ -291,12 +365,16 @@ async def suno_sound(inputs: Inputs, task: TaskInput, spec: SunoSoundSpec) -> Do
             if p.get("sound_loop") and tempo:  # a whole number of bars loops cleanly
                 bar = 240.0 / float(tempo)
                 seconds = max(bar, round(seconds / bar) * bar) + 0.5
-            samples = sound(seed, str(p.get("prompt") or ""), seconds, bool(p.get("sound_loop")), tempo,
-                            p.get("sound_key"))
+            samples = sound(
+                seed, str(p.get("prompt") or ""), seconds, bool(p.get("sound_loop")), tempo, p.get("sound_key")
+            )
             tags = (_style_words(p.get("prompt")) or [])[:2] + [w for w in _keywords(p.get("prompt"))[:2]]
             tags = list(dict.fromkeys(tags + (["loopable"] if p.get("sound_loop") else ["ambient"])))
-            renders.append(_render(task, spec, i, samples, str(p.get("prompt") or ""),
-                                   _title(None, p.get("prompt"), rng=rng), tags))
+            renders.append(
+                _render(
+                    task, spec, i, samples, str(p.get("prompt") or ""), _title(None, p.get("prompt"), rng=rng), tags
+                )
+            )
         return renders
 
     renders = await limits.run(work)
@@ -320,8 +398,11 @@ async def suno_replace_section(inputs: Inputs, task: TaskInput, spec: PlainSpec)
 
     def work() -> tuple[bytes, bytes, float]:
         a, b = int(start * SR), int(end * SR)
-        plan = Plan(seed, steer.exclude(style, negs) if negs else style,
-                    root=_pitch_class_root(_melody(source[max(0, a - 10 * SR):a])))
+        plan = Plan(
+            seed,
+            steer.exclude(style, negs) if negs else style,
+            root=_pitch_class_root(_melody(source[max(0, a - 10 * SR) : a])),
+        )
         vocals = "[instrumental]" not in str(p.get("lyrics") or "").lower()
         layers = steer.keep_layers(("drums", "bass", "pad", "vocal" if vocals else "lead"), negs)
         new = mix(compose(seed, (b - a) / SR + 0.1, plan, layers, intro_bars=0))[: b - a]
@@ -341,8 +422,18 @@ async def suno_replace_section(inputs: Inputs, task: TaskInput, spec: PlainSpec)
     mp3, cover, duration = await limits.run(work)
     lyrics = str(p.get("full_lyrics") or p["lyrics"])
     tags = steer.keep_tags(_tags(p.get("tags"), None, _rng(seed)), negs)
-    result = {"id": track.get("id"), "audio_url": {"$file": 0}, "stream_audio_url": {"$file": 0},
-              "image_url": {"$file": 1}, "lyrics": lyrics, "model_name": track.get("model_name"),
-              "title": p["title"], "tags": tags, "duration": duration}
-    return Done(outputs=[Output(None, mp3, "audio/mpeg", "mp3"), Output(None, cover, "image/jpeg", "jpg")],
-                extra={"track": result})
+    result = {
+        "id": track.get("id"),
+        "audio_url": {"$file": 0},
+        "stream_audio_url": {"$file": 0},
+        "image_url": {"$file": 1},
+        "lyrics": lyrics,
+        "model_name": track.get("model_name"),
+        "title": p["title"],
+        "tags": tags,
+        "duration": duration,
+    }
+    return Done(
+        outputs=[Output(None, mp3, "audio/mpeg", "mp3"), Output(None, cover, "image/jpeg", "jpg")],
+        extra={"track": result},
+    )

@@ -18,8 +18,13 @@ SCALES = {False: [0, 2, 4, 5, 7, 9, 11], True: [0, 2, 3, 5, 7, 8, 10]}
 PROGRESSIONS = [[0, 4, 5, 3], [5, 3, 0, 4], [0, 5, 3, 4], [0, 3, 4, 3], [0, 3, 0, 4]]
 
 
-VOWELS = {"a": (800, 1150, 2900), "e": (400, 1600, 2700), "i": (350, 2000, 2800), "o": (450, 800, 2830),
-          "u": (325, 700, 2530)}
+VOWELS = {
+    "a": (800, 1150, 2900),
+    "e": (400, 1600, 2700),
+    "i": (350, 2000, 2800),
+    "o": (450, 800, 2830),
+    "u": (325, 700, 2530),
+}
 
 
 NEUTRAL_TEMPO = 106  # the middle of the no-style tempo range
@@ -32,13 +37,26 @@ class Plan:
     away from a neutral 106 BPM (0: not at all, 1: fully); `weirdness` (0-1) is the chance of a melodic leap
     (a fourth or fifth) per sung note; `vocal_shift` moves the sung line in semitones (vocal gender)."""
 
-    def __init__(self, seed: bytes, style_text: str = "", root: int | None = None, minor: bool | None = None,
-                 tempo: float | None = None, style_weight: float | None = None, weirdness: float | None = None,
-                 vocal_shift: int = 0):
+    def __init__(
+        self,
+        seed: bytes,
+        style_text: str = "",
+        root: int | None = None,
+        minor: bool | None = None,
+        tempo: float | None = None,
+        style_weight: float | None = None,
+        weirdness: float | None = None,
+        vocal_shift: int = 0,
+    ):
         rng = _rng(_sub(seed, "plan"))
         text = (style_text or "").lower()
-        lo, hi = (118, 140) if any(w in text for w in FAST_WORDS) else \
-            (70, 92) if any(w in text for w in SLOW_WORDS) else (88, 124)
+        lo, hi = (
+            (118, 140)
+            if any(w in text for w in FAST_WORDS)
+            else (70, 92)
+            if any(w in text for w in SLOW_WORDS)
+            else (88, 124)
+        )
         self.tempo = float(tempo or rng.randint(lo, hi))
         if style_weight is not None and not tempo:
             self.tempo = float(round(NEUTRAL_TEMPO + float(style_weight) * (self.tempo - NEUTRAL_TEMPO)))
@@ -70,7 +88,7 @@ def _voice(freq: float, seconds: float, vowel: str, breath: np.random.Generator)
         fk = k * freq
         if fk >= 5000:
             break
-        w = 0.25 / k + sum(math.exp(-((fk - f) / 130.0) ** 2) * g for f, g in zip(formants, (1.0, 0.6, 0.25)))
+        w = 0.25 / k + sum(math.exp(-(((fk - f) / 130.0) ** 2)) * g for f, g in zip(formants, (1.0, 0.6, 0.25)))
         out += w * np.sin(k * phase)
     hiss = breath.standard_normal(n).astype(np.float32)
     out += 0.015 * np.diff(hiss, prepend=np.float32(0))  # breath: high-passed noise
@@ -78,8 +96,14 @@ def _voice(freq: float, seconds: float, vowel: str, breath: np.random.Generator)
     return shaped
 
 
-def compose(seed: bytes, seconds: float, plan: Plan, layers: tuple[str, ...] = ("drums", "bass", "pad", "vocal"),
-            melody: list[tuple[float, float, int]] | None = None, intro_bars: int = 2) -> dict[str, np.ndarray]:
+def compose(
+    seed: bytes,
+    seconds: float,
+    plan: Plan,
+    layers: tuple[str, ...] = ("drums", "bass", "pad", "vocal"),
+    melody: list[tuple[float, float, int]] | None = None,
+    intro_bars: int = 2,
+) -> dict[str, np.ndarray]:
     """An arranged piece, one array per layer (drums, bass, pad, vocal | lead), `seconds` long.
 
     The vocal/lead line is a random walk on the scale (higher in choruses), or follows `melody` when given
@@ -103,8 +127,18 @@ def compose(seed: bytes, seconds: float, plan: Plan, layers: tuple[str, ...] = (
         section = -1 if bar < intro_bars else ((bar - intro_bars) // 4) % 2  # -1 intro, 0 verse, 1 chorus
         if "pad" in out:
             for d in chord:
-                dsp.place(out["pad"], t0, dsp.harmonic_tone(dsp.midi_hz(plan.degree(d, 2)), bar_len + 0.3,
-                                           [1, .5, .33, .25, .2], attack=0.25, release=0.35), 0.09)
+                dsp.place(
+                    out["pad"],
+                    t0,
+                    dsp.harmonic_tone(
+                        dsp.midi_hz(plan.degree(d, 2)),
+                        bar_len + 0.3,
+                        [1, 0.5, 0.33, 0.25, 0.2],
+                        attack=0.25,
+                        release=0.35,
+                    ),
+                    0.09,
+                )
         for b in range(4):
             tb = t0 + b * beat
             if "drums" in out and (bar > 0 or b >= 2):
@@ -116,8 +150,14 @@ def compose(seed: bytes, seconds: float, plan: Plan, layers: tuple[str, ...] = (
                 dsp.place(out["drums"], tb + beat / 2, hat, 0.7)
             if "bass" in out:
                 d = chord[0] if b != 3 or rng.random() < 0.5 else chord[2]
-                dsp.place(out["bass"], tb, dsp.harmonic_tone(dsp.midi_hz(plan.degree(d, 1)), beat * 0.92, [1, .45, .2],
-                                            attack=0.005, decay=2.5), 0.45)
+                dsp.place(
+                    out["bass"],
+                    tb,
+                    dsp.harmonic_tone(
+                        dsp.midi_hz(plan.degree(d, 1)), beat * 0.92, [1, 0.45, 0.2], attack=0.005, decay=2.5
+                    ),
+                    0.45,
+                )
             voice_layer = "vocal" if "vocal" in out else "lead" if "lead" in out else None
             if voice_layer and section >= 0 and melody is None:
                 steps = [beat] if rng.random() < 0.65 else [beat / 2, beat / 2]
@@ -135,8 +175,12 @@ def compose(seed: bytes, seconds: float, plan: Plan, layers: tuple[str, ...] = (
                         wave = _voice(freq, step * 0.95, rng.choice("aeiou"), noise_rng)
                         dsp.place(out["vocal"], tt, wave, 0.22)
                     else:
-                        dsp.place(out["lead"], tt, dsp.harmonic_tone(freq, step * 0.9, [1, .6, .4, .3, .2, .1],
-                                                    attack=0.01, decay=1.5), 0.2)
+                        dsp.place(
+                            out["lead"],
+                            tt,
+                            dsp.harmonic_tone(freq, step * 0.9, [1, 0.6, 0.4, 0.3, 0.2, 0.1], attack=0.01, decay=1.5),
+                            0.2,
+                        )
                     tt += step
     if melody is not None:
         layer = "vocal" if "vocal" in out else "lead" if "lead" in out else None
@@ -150,10 +194,19 @@ def compose(seed: bytes, seconds: float, plan: Plan, layers: tuple[str, ...] = (
                     pitch -= 12
                 dur = max(0.08, min(end - start, 2.0))
                 if layer == "vocal":
-                    dsp.place(out["vocal"], start, _voice(dsp.midi_hz(pitch + plan.vocal_shift), dur, rng.choice("aeiou"), noise_rng), 0.22)
+                    dsp.place(
+                        out["vocal"],
+                        start,
+                        _voice(dsp.midi_hz(pitch + plan.vocal_shift), dur, rng.choice("aeiou"), noise_rng),
+                        0.22,
+                    )
                 else:
-                    dsp.place(out["lead"], start, dsp.harmonic_tone(dsp.midi_hz(pitch), dur, [1, .6, .4, .3, .2], attack=0.01,
-                                                   decay=1.0), 0.2)
+                    dsp.place(
+                        out["lead"],
+                        start,
+                        dsp.harmonic_tone(dsp.midi_hz(pitch), dur, [1, 0.6, 0.4, 0.3, 0.2], attack=0.01, decay=1.0),
+                        0.2,
+                    )
     return out
 
 
@@ -176,6 +229,7 @@ def sound(seed: bytes, prompt: str, seconds: float, loop: bool, tempo: int | Non
     n = int(seconds * SR)
     t = np.arange(n, dtype=np.float32) / SR
     out = np.zeros(n, dtype=np.float32)
+
     def has(*words: str) -> bool:
         return any(w in text for w in words)
 
@@ -196,7 +250,7 @@ def sound(seed: bytes, prompt: str, seconds: float, loop: bool, tempo: int | Non
             i = int(start * SR)
             m = min(n - i, int(4 * SR))
             tt = np.arange(m, dtype=np.float32) / SR
-            env[i:i + m] += np.minimum(1, tt / 0.15) * np.exp(-tt * 1.2)
+            env[i : i + m] += np.minimum(1, tt / 0.15) * np.exp(-tt * 1.2)
         out += 0.9 * rumble * env
     if has("wind", "breeze", "风"):
         matched = True
@@ -205,7 +259,7 @@ def sound(seed: bytes, prompt: str, seconds: float, loop: bool, tempo: int | Non
     if has("ocean", "wave", "sea", "beach", "海"):
         matched = True
         swell = 0.5 + 0.5 * np.sin(2 * np.pi * t / 7.0)
-        out += 0.4 * dsp.bandpass(dsp.colored_noise(rng, n, "pink"), 80, 6000) * swell ** 2
+        out += 0.4 * dsp.bandpass(dsp.colored_noise(rng, n, "pink"), 80, 6000) * swell**2
     if has("fire", "crackl", "campfire", "火"):
         matched = True
         out += 0.15 * dsp.bandpass(dsp.colored_noise(rng, n, "brown"), 40, 400)
@@ -223,12 +277,18 @@ def sound(seed: bytes, prompt: str, seconds: float, loop: bool, tempo: int | Non
         matched = True
         out += 0.05 * np.sin(2 * np.pi * 60 * t) + 0.2 * dsp.bandpass(dsp.colored_noise(rng, n, "brown"), 60, 2500)
     if not matched:  # an evolving ambient bed
-        out += 0.2 * dsp.bandpass(dsp.colored_noise(rng, n, "pink"), 200, 4000) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.07 * t))
+        out += (
+            0.2
+            * dsp.bandpass(dsp.colored_noise(rng, n, "pink"), 200, 4000)
+            * (0.6 + 0.4 * np.sin(2 * np.pi * 0.07 * t))
+        )
     if key and key != "Any":
         minor = key.endswith("m")
         root = 48 + SOUND_KEYS.get(key[:-1] if minor else key, 0)
         for interval, gain in ((0, 0.08), (3 if minor else 4, 0.05), (7, 0.06)):
-            out += gain * np.sin(2 * np.pi * dsp.midi_hz(root + interval) * t) * (0.7 + 0.3 * np.sin(2 * np.pi * 0.1 * t))
+            out += (
+                gain * np.sin(2 * np.pi * dsp.midi_hz(root + interval) * t) * (0.7 + 0.3 * np.sin(2 * np.pi * 0.1 * t))
+            )
     if tempo:
         beat = 60.0 / float(tempo)
         thump = dsp.kick(min(0.3, beat * 0.9)) * 0.35

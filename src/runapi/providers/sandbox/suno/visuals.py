@@ -28,8 +28,9 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def _draw_wave(draw: ImageDraw.ImageDraw, env: np.ndarray, box: tuple[int, int, int, int], color: tuple[int, ...],
-               gap: int = 2) -> None:
+def _draw_wave(
+    draw: ImageDraw.ImageDraw, env: np.ndarray, box: tuple[int, int, int, int], color: tuple[int, ...], gap: int = 2
+) -> None:
     x0, y0, x1, y1 = box
     bars = len(env)
     width = (x1 - x0) / bars
@@ -54,8 +55,11 @@ def cover_image(seed: bytes, title: str, side: int, env: np.ndarray | None = Non
             for i, v in enumerate(env):
                 a = 2 * math.pi * i / len(env)
                 r1 = r0 + 8 + float(v) * side * 0.2
-                draw.line((cx + r0 * math.cos(a), cy + r0 * math.sin(a), cx + r1 * math.cos(a),
-                           cy + r1 * math.sin(a)), fill=color, width=max(2, side // 160))
+                draw.line(
+                    (cx + r0 * math.cos(a), cy + r0 * math.sin(a), cx + r1 * math.cos(a), cy + r1 * math.sin(a)),
+                    fill=color,
+                    width=max(2, side // 160),
+                )
     font = _font(max(14, side // 14))
     draw.rectangle((0, side // 14, side, side // 14 + side // 9), fill=(0, 0, 0, 110))
     draw.text((side // 20, side // 14 + side // 60), title[:40], fill=(255, 255, 255, 235), font=font)
@@ -95,7 +99,7 @@ def waveform_video(seed: bytes, samples: np.ndarray, title: str, author: str | N
             x = x0 + int((x1 - x0) * i / max(count - 1, 1))
             frame = dim_a.copy()
             frame[:, :x] = bright_a[:, :x]
-            frame[box[1] - 6:box[3] + 6, max(x - 1, 0):x + 1] = 255
+            frame[box[1] - 6 : box[3] + 6, max(x - 1, 0) : x + 1] = 255
             yield frame
 
     return media.encode_video(seed, VIDEO_W, VIDEO_H, seconds, has_audio=True, frames=frames(), audio=samples)
@@ -108,9 +112,15 @@ async def suno_artwork(inputs: Inputs, task: TaskInput, spec: SunoArtworkSpec) -
 
     def work() -> list[Output]:
         env = dsp.envelope(samples, 96)
-        return [Output("covers", images.encode(cover_image(task_seed(task, i), title, ARTWORK_SIDE, env, variant=i),
-                                               "png").data, "image/png", "png")
-                for i in range(spec.count)]
+        return [
+            Output(
+                "covers",
+                images.encode(cover_image(task_seed(task, i), title, ARTWORK_SIDE, env, variant=i), "png").data,
+                "image/png",
+                "png",
+            )
+            for i in range(spec.count)
+        ]
 
     return Done(outputs=await limits.run(work))
 
@@ -119,6 +129,7 @@ async def suno_artwork(inputs: Inputs, task: TaskInput, spec: SunoArtworkSpec) -
 async def suno_video(inputs: Inputs, task: TaskInput, spec: PlainSpec) -> Done:
     p = task.params
     track, samples, _ = await _track(inputs, task, p.get("audio_id"))
-    data = await limits.run(waveform_video, task_seed(task), samples, str(track.get("title") or ""),
-                                   p.get("author"), p.get("domain_name"))
+    data = await limits.run(
+        waveform_video, task_seed(task), samples, str(track.get("title") or ""), p.get("author"), p.get("domain_name")
+    )
     return Done(outputs=[Output(None, data, "video/mp4", "mp4")], extra={"video_url": {"$file": 0}})

@@ -4,6 +4,7 @@ reservation charged, on tasks and open_reservations
 Revision ID: 0007
 Revises: 0006
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -4,6 +4,7 @@ have several callbacks (one per stage, then the final one), unique per (task_id,
 Revision ID: 0009_suno_stages
 Revises: 0008
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -3,6 +3,7 @@
 Revision ID: 0010_usage_log
 Revises: 0009_suno_stages
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -3,6 +3,7 @@
 Revision ID: 0011_console
 Revises: 0010_usage_log
 """
+
 import sqlalchemy as sa
 from alembic import op
 
