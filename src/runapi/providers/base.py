@@ -80,7 +80,7 @@ class TransientFailure(Exception):
 
 
 class WebhookNotSupported(Exception):
-    """This provider takes no webhooks (the endpoint answers 404 for its tasks)."""
+    """This provider takes no webhooks (a call about its tasks is refused like a forged one)."""
 
 
 @dataclass(frozen=True)

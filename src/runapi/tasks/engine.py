@@ -383,6 +383,13 @@ async def release(db: Database, task_id: str, owner: str, next_run_at: float, **
     )
 
 
+async def provider_of(db: Database, task_id: str) -> str | None:
+    """The provider a task runs on (what an upstream webhook about it is handed to); None if there is no such task."""
+    async with db.read() as conn:
+        name = (await conn.execute(select(tasks.c.provider).where(tasks.c.id == task_id))).scalar()
+    return None if name is None else str(name)
+
+
 async def make_due(db: Database, task_id: str) -> Poke:
     """Make an unleased, unfinished task due now (an upstream webhook says its job ended). Returns "due" (a
     worker should be woken), "held" (a worker holds its lease now: try again) or "gone" (finished or unknown)."""

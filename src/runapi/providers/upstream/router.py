@@ -16,6 +16,7 @@ next deployment."""
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from typing import Any
@@ -25,7 +26,7 @@ import httpx
 from ...domain.task import Task
 from ...observability.metrics import record_upstream_error, upstream_error_kind
 from ...storage import UrlSigner
-from ..base import Done, Progress, Provider, TaskFailed, TaskInput, TransientFailure
+from ..base import Done, Progress, Provider, TaskFailed, TaskInput, TransientFailure, WebhookCall
 from .adapter import Adapter, Finished, Running, Started
 from .errors import UpstreamError
 from .limits import Admission
@@ -210,3 +211,11 @@ class RoutedProvider(Provider):
 
     async def cancel(self, task: TaskInput, job: dict[str, Any]) -> bool:
         return await self.router.cancel(task, job)
+
+    async def on_webhook(self, call: WebhookCall) -> bool:
+        """Authentic when it carries the signature of the link we gave the upstream for this task (compared in
+        constant time, as bytes so any input compares); the body is not read: the next poll asks the upstream."""
+        if self.router.signer is None:
+            return False
+        given = call.query.get("signature", "")
+        return hmac.compare_digest(webhook_signature(self.router.signer, call.task_id).encode(), given.encode())
