@@ -201,14 +201,25 @@ def test_a_member_cannot_lift_the_limit_an_admin_set(browser, console):
         admin_.close()
 
 
+def pick(page, label: str, value: str) -> None:
+    """Choose in one of the playground's pickers and wait for the form it re-renders (an htmx swap): choosing
+    the next one before the swap lands would choose in a form about to be replaced."""
+    from playwright.sync_api import expect
+
+    with page.expect_response(lambda r: "/console/playground/form" in r.url):
+        page.get_by_label(label).select_option(value)
+    expect(page.get_by_label(label)).to_have_value(value)
+    expect(page.locator(".htmx-request, .htmx-settling, .htmx-swapping")).to_have_count(0)
+
+
 def test_the_playground_runs_an_image_and_shows_it(page):
     from playwright.sync_api import expect
 
     sign_in(page, ADMIN, ADMIN_PASSWORD)
     nav(page, "Playground")
-    page.get_by_label("Family").select_option("nano_banana")
-    page.get_by_label("Action").select_option("text_to_image")
-    page.get_by_label("Model").select_option("nano-banana-pro")
+    pick(page, "Family", "nano_banana")
+    pick(page, "Action", "text_to_image")
+    pick(page, "Model", "nano-banana-pro")
     expect(page.get_by_label("Output resolution")).to_be_visible()  # the form follows the model
     page.get_by_label("Prompt").fill("a lighthouse at dawn")
     page.get_by_role("button", name="Run").click()
@@ -228,8 +239,8 @@ def test_a_file_chosen_in_the_playground_is_uploaded_and_used(page, tmp_path):
     Image.new("RGB", (64, 48), (200, 30, 30)).save(source)
     sign_in(page, ADMIN, ADMIN_PASSWORD)
     nav(page, "Playground")
-    page.get_by_label("Family").select_option("nano_banana")
-    page.get_by_label("Action").select_option("edit_image")
+    pick(page, "Family", "nano_banana")
+    pick(page, "Action", "edit_image")
     page.get_by_label("Prompt").fill("make it blue")
     page.get_by_label("or upload files").set_input_files(str(source))
     page.get_by_role("button", name="Run").click()
