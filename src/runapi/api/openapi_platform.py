@@ -42,6 +42,7 @@ def _errors(shape: str, *codes: int) -> dict[str, Any]:
         402: "Insufficient credits",
         403: "Forbidden",
         404: "Not found",
+        409: "Conflict",
         408: "Download timeout",
         413: "Too large",
         415: "Unsupported file type",
@@ -368,6 +369,34 @@ def usage_paths() -> dict[str, Any]:
                 "Usage totals per day, model or API key",
                 {"200": _json("Totals", summary), **_errors("Error", 401, 422)},
                 parameters=[group_by, *filters],
+            )
+        },
+    }
+
+
+TASK_STATUS = _obj(
+    {
+        "id": {"type": "string"},
+        "status": {"type": "string", "enum": ["processing", "completed", "failed"]},
+        "model": {"type": "string"},
+        "error": {"type": "string"},
+    },
+    ("id", "status"),
+)
+
+
+def task_paths() -> dict[str, Any]:
+    """The task routes that are not per catalog action (those are in api/openapi.py)."""
+    return {
+        "/api/v1/tasks/{id}/cancel": {
+            "post": _op(
+                "tasks",
+                'Cancel a processing task of any kind: it fails with "Canceled by the client", fully refunded',
+                {
+                    "200": _json("The task's status body, now failed", TASK_STATUS),
+                    **_errors("Error", 401, 403, 404, 409),
+                },
+                parameters=[_path_param("id")],
             )
         },
     }
@@ -935,6 +964,7 @@ def platform_paths() -> dict[str, Any]:
         **probe_paths(),
         **account_paths(),
         **usage_paths(),
+        **task_paths(),
         **key_paths(),
         **member_paths(),
         **guardrail_paths(),
