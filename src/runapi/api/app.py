@@ -133,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *guardrails.routes,
         *tasks.routes,
         *media_routes(get_catalog()),
+        *tasks.family_routes(get_catalog()),
         *files.routes,
         *uploads.routes,
         *llm_openai.routes,
