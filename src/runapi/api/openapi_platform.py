@@ -441,7 +441,54 @@ def task_paths() -> dict[str, Any]:
         }
         for family in families
     }
+    nullable_int = _nullable({"type": "integer"})
+    attempt = _obj(
+        {
+            "attempt": {"type": "integer", "minimum": 1},
+            "started": {"type": "number"},
+            "started_at": TIME,
+            "status_code": nullable_int,
+            "latency_ms": {"type": "integer", "minimum": 0},
+            "error": _nullable({"type": "string"}),
+        },
+        ("attempt", "started", "started_at", "status_code", "latency_ms", "error"),
+    )
+    delivery = _obj(
+        {
+            "id": {"type": "string"},
+            "object": {"const": "callback_delivery"},
+            "final": {"type": "boolean"},
+            "seq": {"type": "integer"},
+            "url": {"type": "string"},
+            "state": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+            "created_at": TIME,
+            "delivered_at": TIME,
+            "last_status": nullable_int,
+            "last_error": _nullable({"type": "string"}),
+            "attempts": {"type": "array", "items": attempt},
+        },
+        ("id", "object", "final", "seq", "url", "state", "attempts"),
+    )
+    deliveries = _obj({"object": {"const": "list"}, "data": {"type": "array", "items": delivery}}, ("object", "data"))
     return {
+        "/api/v1/tasks/{id}/callbacks": {
+            "get": _op(
+                "tasks",
+                "The task's callback deliveries (stages, then the final one), each with every attempt: time, "
+                "status code, latency and error",
+                {"200": _json("Deliveries", deliveries), **_errors("Error", 401, 404)},
+                parameters=[_path_param("id")],
+            )
+        },
+        "/api/v1/tasks/{id}/callbacks/replay": {
+            "post": _op(
+                "tasks",
+                "Send the finished task's final callback again: the same X-Callback-Id, signed afresh, a new round "
+                "of attempts (409 without a callback_url, before the task finished, or while it is being delivered)",
+                {"202": _json("The delivery, pending again", delivery), **_errors("Error", 401, 404, 409)},
+                parameters=[_path_param("id")],
+            )
+        },
         "/api/v1/tasks": {
             "get": _op(
                 "tasks",

@@ -10,9 +10,10 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from ..billing.usage import UsageScope
+from ..callbacks.history import Delivery, deliveries_of, replay_final
 from ..catalog import Catalog
 from ..domain.task import Task, TaskState
-from ..errors import task_not_found
+from ..errors import Conflict, task_not_found
 from ..tasks import engine
 from ..tasks.listing import WIRE_STATUSES, TaskFilter, list_tasks
 from ..tasks.views import retry_after_seconds, status_body
@@ -87,8 +88,67 @@ def family_status_endpoint(family: str) -> Endpoint:
     return status
 
 
+def delivery_object(d: Delivery) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "object": "callback_delivery",
+        "final": d.final,
+        "seq": d.seq,
+        "url": d.url,
+        "state": d.state,
+        "created_at": iso(d.created_at),
+        "delivered_at": iso(d.delivered_at),
+        "last_status": d.last_status,
+        "last_error": d.last_error,
+        "attempts": [
+            {
+                "attempt": a.attempt,
+                "started": round(a.started_at, 3),
+                "started_at": iso(a.started_at),
+                "status_code": a.status_code,
+                "latency_ms": a.latency_ms,
+                "error": a.error,
+            }
+            for a in d.attempts
+        ],
+    }
+
+
+async def _own_task(request: Request) -> Task:
+    who = await authenticated(request)
+    task = await engine.get_task(runtime(request).db, str(request.path_params["task_id"]), who.account_id)
+    if task is None:
+        raise task_not_found()
+    return task
+
+
+async def callbacks_endpoint(request: Request) -> Json:
+    """GET /api/v1/tasks/<id>/callbacks: the task's callback deliveries, each with every attempt."""
+    task = await _own_task(request)
+    found = await deliveries_of(runtime(request).db, task.id, engine.final_callback_seq(task))
+    return Json({"object": "list", "data": [delivery_object(d) for d in found]})
+
+
+async def replay_endpoint(request: Request) -> Json:
+    """POST /api/v1/tasks/<id>/callbacks/replay: send the final callback again (same X-Callback-Id, signed
+    afresh); 409 without a callback_url, before the task has finished, or while it is still being delivered."""
+    rt = runtime(request)
+    task = await _own_task(request)
+    if not task.callback_url:
+        raise Conflict("The task has no callback_url")
+    if not task.state.terminal:
+        raise Conflict("The task has not finished yet: its final callback is sent when it does")
+    callback_id = await replay_final(rt.db, task.id, engine.final_callback_seq(task))
+    rt.callback_wake.set()  # send it now
+    found = await deliveries_of(rt.db, task.id, engine.final_callback_seq(task))
+    [replayed] = [d for d in found if d.id == callback_id]
+    return Json(delivery_object(replayed), status_code=202)
+
+
 routes = [
     Route("/api/v1/tasks", list_endpoint, methods=["GET"], name="tasks:list"),
+    Route("/api/v1/tasks/{task_id}/callbacks", callbacks_endpoint, methods=["GET"], name="tasks:callbacks"),
+    Route("/api/v1/tasks/{task_id}/callbacks/replay", replay_endpoint, methods=["POST"], name="tasks:replay"),
     Route("/api/v1/tasks/{task_id}/cancel", cancel_endpoint(None), methods=["POST"], name="tasks:cancel"),
 ]
 

@@ -447,6 +447,11 @@ def _stage_seq(task: Task, stage: str | None) -> int:
     return stages.index(stage) if stage in stages else len(stages)
 
 
+def final_callback_seq(task: Task) -> int:
+    """The seq of a task's final callback (after its stages' ones)."""
+    return _stage_seq(task, None)
+
+
 def _queue_callback(conn: Connection, task: Task, seq: int, body: dict[str, Any], now: float) -> None:
     conn.execute(
         insert(callback_deliveries).values(
