@@ -12,6 +12,7 @@ from ..catalog import Action, Catalog
 from ..domain.task import Task, TaskState
 from ..errors import ApiError, task_not_found
 from ..tasks import engine
+from ..tasks.cancel import cancel_task
 from ..tasks.submit import submit_task, validated
 from ..tasks.views import retry_after_seconds, status_body
 from .context import authenticated, base_url, runtime
@@ -120,11 +121,39 @@ def status_endpoint(action: Action) -> Endpoint:
     return status
 
 
+def cancel_endpoint(action: Action | None) -> Endpoint:
+    """POST .../<id>/cancel: fail a processing task (refunded; "Canceled by the client"), 409 once finished. With
+    an action, only that action's tasks are found (as its status endpoint); without, any task of the account."""
+
+    async def cancel(request: Request) -> Json:
+        rt = runtime(request)
+        who = await authenticated(request)
+        require_api_key(who)
+        task_id = str(request.path_params["task_id"])
+        if action is not None:
+            found = await engine.get_task(rt.db, task_id, who.account_id)
+            if found is None or found.family != action.family or found.action != action.name:
+                raise task_not_found()
+        task = await cancel_task(rt, task_id, who.account_id)
+        body = status_body(task, rt.signer, base_url(request), rt.settings.generated_url_ttl_seconds)
+        return Json(body, headers=task_headers(task))
+
+    return cancel
+
+
 def media_routes(catalog: Catalog) -> list[Route]:
     routes = []
     for action in catalog.actions():
         routes.append(Route(action.path, create_endpoint(action), methods=["POST"], name=f"{action.key}:create"))
         routes.append(
             Route(action.path + "/{task_id}", status_endpoint(action), methods=["GET"], name=f"{action.key}:status")
+        )
+        routes.append(
+            Route(
+                action.path + "/{task_id}/cancel",
+                cancel_endpoint(action),
+                methods=["POST"],
+                name=f"{action.key}:cancel",
+            )
         )
     return routes

@@ -135,6 +135,27 @@ def _operations(action: Action) -> dict[str, Any]:
                 },
             }
         },
+        action.path + "/{id}/cancel": {
+            "post": {
+                "tags": [tag],
+                "summary": f"Cancel a processing {action.name} task (it fails, refunded)",
+                "operationId": f"{action.family}_{action.name}_cancel",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {
+                        "description": 'The task\'s status, now failed with "Canceled by the client"',
+                        "content": {"application/json": {"schema": task_schema}},
+                    },
+                    "401": errors["401"],
+                    "403": errors["403"],
+                    "404": {"description": "Task not found", "content": {"application/json": {"schema": _ERROR}}},
+                    "409": {
+                        "description": "The task has already finished",
+                        "content": {"application/json": {"schema": _ERROR}},
+                    },
+                },
+            }
+        },
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..catalog import get_catalog
 from ..llm.models import llm_models
 from ..store.schema import BIGINT_MAX
 
@@ -42,6 +43,7 @@ def _errors(shape: str, *codes: int) -> dict[str, Any]:
         402: "Insufficient credits",
         403: "Forbidden",
         404: "Not found",
+        409: "Conflict",
         408: "Download timeout",
         413: "Too large",
         415: "Unsupported file type",
@@ -368,6 +370,145 @@ def usage_paths() -> dict[str, Any]:
                 "Usage totals per day, model or API key",
                 {"200": _json("Totals", summary), **_errors("Error", 401, 422)},
                 parameters=[group_by, *filters],
+            )
+        },
+    }
+
+
+TASK_STATUS = _obj(
+    {
+        "id": {"type": "string"},
+        "status": {"type": "string", "enum": ["processing", "completed", "failed"]},
+        "model": {"type": "string"},
+        "error": {"type": "string"},
+    },
+    ("id", "status"),
+)
+
+
+def task_paths() -> dict[str, Any]:
+    """The task routes that are not per catalog action (those are in api/openapi.py)."""
+    text = {"type": "string", "maxLength": 200}
+    unix = {"type": "integer", "minimum": 0, "maximum": 253_402_300_799}
+    filters = [
+        _query("family", text, "Only tasks of this family"),
+        _query("action", text, "Only tasks of this action"),
+        _query("model", text, "Only tasks of this model"),
+        _query("status", {"type": "string", "enum": ["processing", "completed", "failed"]}, "Only this status"),
+        _query("api_key_id", text, "Only this API key's tasks"),
+        _query("created_after", unix, "From this unix time (seconds, inclusive)"),
+        _query("created_before", unix, "Until this unix time (seconds, exclusive)"),
+    ]
+    paging = [
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "Tasks per page"),
+        _query("after", text, "The page after this task id (in list order)"),
+        _query("before", text, "The page before this task id (in list order)"),
+        _query("order", {"type": "string", "enum": ["asc", "desc"], "default": "desc"}, "By creation time"),
+    ]
+    item = {
+        **TASK_STATUS,
+        "properties": {
+            **TASK_STATUS["properties"],
+            "family": {"type": "string"},
+            "action": {"type": "string"},
+            "created": {"type": "number"},
+            "created_at": TIME,
+            "completed_at": TIME,
+            "cost_cents": {"type": "integer", "minimum": 0},
+        },
+        "required": ["id", "status", "family", "action", "created", "created_at", "completed_at", "cost_cents"],
+    }
+    nullable_id = _nullable({"type": "string"})
+    page = _obj(
+        {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": item},
+            "first_id": nullable_id,
+            "last_id": nullable_id,
+            "has_more": {"type": "boolean"},
+        },
+        ("object", "data", "first_id", "last_id", "has_more"),
+    )
+    families = sorted({action.family for action in get_catalog().actions()})
+    by_family = {
+        f"/api/v1/{family}/{{id}}": {
+            "get": _op(
+                family,
+                f"Get a {family} task's status, whichever action made it",
+                {"200": _json("Task status", TASK_STATUS), **_errors("Error", 401, 404)},
+                parameters=[{**_path_param("id"), "schema": {"type": "string", "format": "uuid"}}],
+            )
+        }
+        for family in families
+    }
+    nullable_int = _nullable({"type": "integer"})
+    attempt = _obj(
+        {
+            "attempt": {"type": "integer", "minimum": 1},
+            "started": {"type": "number"},
+            "started_at": TIME,
+            "status_code": nullable_int,
+            "latency_ms": {"type": "integer", "minimum": 0},
+            "error": _nullable({"type": "string"}),
+        },
+        ("attempt", "started", "started_at", "status_code", "latency_ms", "error"),
+    )
+    delivery = _obj(
+        {
+            "id": {"type": "string"},
+            "object": {"const": "callback_delivery"},
+            "final": {"type": "boolean"},
+            "seq": {"type": "integer"},
+            "url": {"type": "string"},
+            "state": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+            "created_at": TIME,
+            "delivered_at": TIME,
+            "last_status": nullable_int,
+            "last_error": _nullable({"type": "string"}),
+            "attempts": {"type": "array", "items": attempt},
+        },
+        ("id", "object", "final", "seq", "url", "state", "attempts"),
+    )
+    deliveries = _obj({"object": {"const": "list"}, "data": {"type": "array", "items": delivery}}, ("object", "data"))
+    return {
+        "/api/v1/tasks/{id}/callbacks": {
+            "get": _op(
+                "tasks",
+                "The task's callback deliveries (stages, then the final one), each with every attempt: time, "
+                "status code, latency and error",
+                {"200": _json("Deliveries", deliveries), **_errors("Error", 401, 404)},
+                parameters=[_path_param("id")],
+            )
+        },
+        "/api/v1/tasks/{id}/callbacks/replay": {
+            "post": _op(
+                "tasks",
+                "Send the finished task's final callback again: the same X-Callback-Id, signed afresh, a new round "
+                "of attempts (409 without a callback_url, before the task finished, or while it is being delivered)",
+                {"202": _json("The delivery, pending again", delivery), **_errors("Error", 401, 404, 409)},
+                parameters=[_path_param("id")],
+            )
+        },
+        "/api/v1/tasks": {
+            "get": _op(
+                "tasks",
+                "The account's tasks, newest first (who sees which as in the usage log); each item is the task's "
+                "status body plus family, action, times and cost_cents (the price once completed, 0 once failed, "
+                "the reserved price while processing)",
+                {"200": _json("A page of tasks", page), **_errors("Error", 401, 422)},
+                parameters=[*filters, *paging],
+            )
+        },
+        **by_family,
+        "/api/v1/tasks/{id}/cancel": {
+            "post": _op(
+                "tasks",
+                'Cancel a processing task of any kind: it fails with "Canceled by the client", fully refunded',
+                {
+                    "200": _json("The task's status body, now failed", TASK_STATUS),
+                    **_errors("Error", 401, 403, 404, 409),
+                },
+                parameters=[_path_param("id")],
             )
         },
     }
@@ -935,6 +1076,7 @@ def platform_paths() -> dict[str, Any]:
         **probe_paths(),
         **account_paths(),
         **usage_paths(),
+        **task_paths(),
         **key_paths(),
         **member_paths(),
         **guardrail_paths(),

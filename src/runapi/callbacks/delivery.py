@@ -17,7 +17,7 @@ from collections import Counter
 from typing import Any, Protocol
 
 import httpx
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from ..observability.metrics import record_callback_attempt
@@ -234,9 +234,15 @@ class CallbackDispatcher:
         cd, ca = callback_deliveries, callback_attempts
         try:
             async with self.rt.db.write() as conn:
+                # the newest row of this attempt number: a replay starts its numbering again at 1
+                newest = (
+                    select(func.max(ca.c.id))
+                    .where(and_(ca.c.delivery_id == d["id"], ca.c.attempt == attempt))
+                    .scalar_subquery()
+                )
                 await conn.execute(
                     update(ca)
-                    .where(and_(ca.c.delivery_id == d["id"], ca.c.attempt == attempt))
+                    .where(ca.c.id == newest)
                     .values(started_at=started, duration_ms=duration_ms, status_code=status_code, error=error)
                 )
                 # Only while this attempt still holds the lease (not one taken over after it ran out).

@@ -447,6 +447,11 @@ def _stage_seq(task: Task, stage: str | None) -> int:
     return stages.index(stage) if stage in stages else len(stages)
 
 
+def final_callback_seq(task: Task) -> int:
+    """The seq of a task's final callback (after its stages' ones)."""
+    return _stage_seq(task, None)
+
+
 def _queue_callback(conn: Connection, task: Task, seq: int, body: dict[str, Any], now: float) -> None:
     conn.execute(
         insert(callback_deliveries).values(
@@ -516,11 +521,56 @@ async def finish(
     """Complete (result) or fail (error) a leased task: state, settlement/refund and callback in one commit."""
     now = time.time()
     state = TaskState.FAILED if error is not None else TaskState.COMPLETED
+    callbacks = stage_bodies(task, signer, url_ttl, result, error, now) if task.callback_url else []
+    closed = await db.write_sync(_close, task, _leased(task.id, owner), result, error, callbacks, now)
+    if closed is None:
+        return False  # someone else finished it (a worker, a cancel), or our lease was taken over
+    record_task_finished(task.family, state)
+    return True
 
-    def finish_and_pay(conn: Connection) -> bool:
-        res = conn.execute(
+
+CANCELED = "Canceled by the client"  # the error a cancelled task shows (status body, callback, refund note)
+
+
+async def cancel(db: Database, task_id: str, account_id: int, *, signer: UrlSigner, url_ttl: int) -> Task:
+    """Fail an unfinished task of this account at its client's request: refund, usage row and final callback in
+    the one commit `finish` makes. Whoever holds its lease: the update is conditional on the task being
+    unfinished only, so the cancel and a worker's finish are ordered by the database; the loser changes nothing
+    (every worker write filters on an unfinished state, `_leased`), and a worker mid-step cannot bring the task
+    back. Returns the failed task; TaskNotFound for another account's task, Conflict for a finished one."""
+    task = await get_task(db, task_id, account_id)
+    if task is None:
+        raise task_not_found()
+    if not task.state.terminal:
+        now = time.time()
+        # what is read above and used below never changes after create (price, reservation, callback_url);
+        # a failed task's callback is only its final body, whatever stage the task reached meanwhile
+        callbacks = stage_bodies(task, signer, url_ttl, None, CANCELED, now) if task.callback_url else []
+        unfinished = and_(tasks.c.id == task.id, tasks.c.state.in_(UNFINISHED_STATES))
+        closed = await db.write_sync(_close, task, unfinished, None, CANCELED, callbacks, now)
+        if closed is not None:
+            record_task_finished(task.family, closed.state)
+            return closed
+        task = await get_task(db, task_id, account_id) or task  # a worker finished it first
+    raise Conflict(f"Task is already {task.state.wire}")
+
+
+def _close(
+    conn: Connection,
+    task: Task,
+    where: ColumnElement[bool],
+    result: dict[str, Any] | None,
+    error: str | None,
+    callbacks: list[tuple[int, dict[str, Any]]],
+    now: float,
+) -> Task | None:
+    """End `task` if `where` still holds: its state, the settlement or refund, its usage row and its callbacks,
+    all in the caller's transaction. None (and nothing written) if `where` no longer holds."""
+    state = TaskState.FAILED if error is not None else TaskState.COMPLETED
+    row = (
+        conn.execute(
             update(tasks)
-            .where(_leased(task.id, owner))
+            .where(where)
             .values(
                 state=state,
                 result=result,
@@ -530,35 +580,33 @@ async def finish(
                 lease_owner=None,
                 lease_until=None,
             )
+            .returning(*tasks.c)
         )
-        if res.rowcount != 1:
-            return False  # someone else finished it, or our lease was taken over
-        if state is TaskState.COMPLETED:
-            billing.settle(conn, task.account_id, task.api_key_id, task.id, task.price_cents, task.price_cents)
-        else:
-            billing.refund(conn, task.account_id, task.api_key_id, task.id, task.price_cents, note=error)
-            spend_limits.give_back(conn, [(task.spend_counters, task.price_cents)])
-        usage.record_task(
-            conn,
-            account_id=task.account_id,
-            api_key_id=task.api_key_id,
-            task_id=task.id,
-            family=task.family,
-            action=task.action,
-            model=task.model,
-            provider=task.provider,
-            params=task.params,
-            price_cents=task.price_cents,
-            completed=state == TaskState.COMPLETED,
-            created_at=task.created_at,
-            at=now,
-        )
-        for seq, body in callbacks:
-            _queue_callback(conn, task, seq, body, now)
-        return True
-
-    callbacks = stage_bodies(task, signer, url_ttl, result, error, now) if task.callback_url else []
-    if not await db.write_sync(finish_and_pay):
-        return False
-    record_task_finished(task.family, state)
-    return True
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    if state is TaskState.COMPLETED:
+        billing.settle(conn, task.account_id, task.api_key_id, task.id, task.price_cents, task.price_cents)
+    else:
+        billing.refund(conn, task.account_id, task.api_key_id, task.id, task.price_cents, note=error)
+        spend_limits.give_back(conn, [(task.spend_counters, task.price_cents)])
+    usage.record_task(
+        conn,
+        account_id=task.account_id,
+        api_key_id=task.api_key_id,
+        task_id=task.id,
+        family=task.family,
+        action=task.action,
+        model=task.model,
+        provider=task.provider,
+        params=task.params,
+        price_cents=task.price_cents,
+        completed=state == TaskState.COMPLETED,
+        created_at=task.created_at,
+        at=now,
+    )
+    for seq, body in callbacks:
+        _queue_callback(conn, task, seq, body, now)
+    return Task.from_row(row)

@@ -1,0 +1,85 @@
+"""Reading an account's tasks as a list: the filters of GET /api/v1/tasks and one page of them, in the cursor
+pagination the usage log uses (store/pages.py). Who sees which tasks follows the usage log (billing/usage.py,
+UsageScope): an API key its own tasks, an admin's management key the account's, a member's those of their keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, select
+
+from ..billing.usage import UsageScope
+from ..domain.task import UNFINISHED_STATES, Task, TaskState, WireStatus
+from ..errors import InvalidInput
+from ..store import Database
+from ..store.pages import PageRequest, read_page
+from ..store.schema import api_keys, tasks
+
+WIRE_STATUSES: tuple[WireStatus, ...] = ("processing", "completed", "failed")
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    family: str | None = None
+    action: str | None = None
+    model: str | None = None
+    status: str | None = None  # as on the wire: processing (queued or running) | completed | failed
+    api_key_id: str | None = None
+    created_after: float | None = None  # inclusive, epoch seconds
+    created_before: float | None = None  # exclusive
+
+    def __post_init__(self) -> None:
+        if self.status is not None and self.status not in WIRE_STATUSES:
+            raise InvalidInput(f"Invalid value for status: {self.status!r}. Allowed values: {', '.join(WIRE_STATUSES)}")
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        c = tasks.c
+        out: list[ColumnElement[bool]] = []
+        for column, value in ((c.family, self.family), (c.action, self.action), (c.model, self.model)):
+            if value is not None:
+                out.append(column == value)
+        if self.api_key_id is not None:
+            out.append(c.api_key_id == self.api_key_id)
+        if self.status == "processing":
+            out.append(c.state.in_(UNFINISHED_STATES))
+        elif self.status is not None:
+            out.append(c.state == TaskState(self.status))
+        if self.created_after is not None:
+            out.append(c.created_at >= self.created_after)
+        if self.created_before is not None:
+            out.append(c.created_at < self.created_before)
+        return out
+
+
+def visible(scope: UsageScope) -> ColumnElement[bool]:
+    """The tasks `scope` may see (the usage log's rule, on the tasks table)."""
+    cond = tasks.c.account_id == scope.account_id
+    if scope.api_key_id is not None:
+        cond = cond & (tasks.c.api_key_id == scope.api_key_id)
+    if scope.membership_id is not None:
+        own_keys = select(api_keys.c.id).where(
+            api_keys.c.account_id == scope.account_id, api_keys.c.membership_id == scope.membership_id
+        )
+        cond = cond & tasks.c.api_key_id.in_(own_keys)
+    return cond
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    tasks: tuple[Task, ...]
+    has_more: bool
+
+    @property
+    def first_id(self) -> str | None:
+        return self.tasks[0].id if self.tasks else None
+
+    @property
+    def last_id(self) -> str | None:
+        return self.tasks[-1].id if self.tasks else None
+
+
+async def list_tasks(db: Database, scope: UsageScope, filters: TaskFilter, page: PageRequest) -> TaskPage:
+    """One page of the tasks `scope` sees that match `filters` (ix_tasks_account serves the account's order)."""
+    async with db.read() as conn:
+        found = await read_page(conn, tasks, visible(scope), filters.conditions(), page)
+    return TaskPage(tuple(Task.from_row(row._mapping) for row in found.rows), found.has_more)
