@@ -71,3 +71,16 @@ def test_pages_in_both_directions(data_dir):
             await ids(env, page=PageRequest(after="no-such-task"))
 
     run(data_dir, scenario)
+
+
+def test_who_lists_which_tasks():
+    from types import SimpleNamespace
+
+    from runapi.tasks.listing import scope_of
+
+    api_key = SimpleNamespace(kind="api", account_id=7, key_id="token_1", role="member", membership_id="m1")
+    assert scope_of(api_key) == UsageScope(7)  # an API key: its account's tasks (GET by id allows each)
+    admin_ = SimpleNamespace(kind="management", account_id=7, key_id="mgmt_1", role="admin", membership_id="m0")
+    assert scope_of(admin_) == UsageScope(7)
+    member = SimpleNamespace(kind="management", account_id=7, key_id="mgmt_2", role="member", membership_id="m1")
+    assert scope_of(member) == UsageScope(7, membership_id="m1")  # a member: their own keys' tasks

@@ -9,13 +9,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..billing.usage import UsageScope
 from ..callbacks.history import Delivery, deliveries_of, replay_final
 from ..catalog import Catalog
 from ..domain.task import Task, TaskState
 from ..errors import Conflict, task_not_found
 from ..tasks import engine
-from ..tasks.listing import WIRE_STATUSES, TaskFilter, list_tasks
+from ..tasks.listing import WIRE_STATUSES, TaskFilter, list_tasks, scope_of
 from ..tasks.views import retry_after_seconds, status_body
 from .context import authenticated, base_url, runtime
 from .listing import choice, page_request, text, unix_time
@@ -57,7 +56,7 @@ def list_item(task: Task, body: dict[str, Any]) -> dict[str, Any]:
 async def list_endpoint(request: Request) -> Json:
     rt = runtime(request)
     who = await authenticated(request)
-    page = await list_tasks(rt.db, UsageScope.of(who), _filters(request), page_request(request))
+    page = await list_tasks(rt.db, scope_of(who), _filters(request), page_request(request))
     base, ttl = base_url(request), rt.settings.generated_url_ttl_seconds
     return Json(
         {

@@ -1,10 +1,11 @@
 """Reading an account's tasks as a list: the filters of GET /api/v1/tasks and one page of them, in the cursor
 pagination the usage log uses (store/pages.py). Who sees which tasks follows the usage log (billing/usage.py,
-UsageScope): an API key its own tasks, an admin's management key the account's, a member's those of their keys."""
+UsageScope) for management keys; an API key lists its account's tasks, as the issue asks and as it may GET each."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, select
 
@@ -14,6 +15,9 @@ from ..errors import InvalidInput
 from ..store import Database
 from ..store.pages import PageRequest, read_page
 from ..store.schema import api_keys, tasks
+
+if TYPE_CHECKING:
+    from ..auth.principal import Principal
 
 WIRE_STATUSES: tuple[WireStatus, ...] = ("processing", "completed", "failed")
 
@@ -49,6 +53,12 @@ class TaskFilter:
         if self.created_before is not None:
             out.append(c.created_at < self.created_before)
         return out
+
+
+def scope_of(who: Principal) -> UsageScope:
+    """The tasks a caller lists: an API key its account's (as it may GET any of them by id; `api_key_id` narrows
+    to one key); a management key as the usage log decides (an admin the account's, a member their keys')."""
+    return UsageScope(who.account_id) if who.kind == "api" else UsageScope.of(who)
 
 
 def visible(scope: UsageScope) -> ColumnElement[bool]:
