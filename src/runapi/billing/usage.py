@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, case, cast, func, insert, literal_column, select
+from sqlalchemy import ColumnElement, Connection, Integer, Table, case, cast, func, insert, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..catalog import get_catalog
@@ -240,15 +240,16 @@ class UsageScope:
             return cls(who.account_id)
         return cls(who.account_id, membership_id=who.membership_id)
 
-    def condition(self) -> ColumnElement[bool]:
-        cond = usage_events.c.account_id == self.account_id
+    def condition(self, table: Table = usage_events) -> ColumnElement[bool]:
+        """The rows of `table` (one with account_id and api_key_id columns: usage_events, tasks) this scope sees."""
+        cond = table.c.account_id == self.account_id
         if self.api_key_id is not None:
-            cond = cond & (usage_events.c.api_key_id == self.api_key_id)
+            cond = cond & (table.c.api_key_id == self.api_key_id)
         if self.membership_id is not None:
             own_keys = select(api_keys.c.id).where(
                 api_keys.c.account_id == self.account_id, api_keys.c.membership_id == self.membership_id
             )
-            cond = cond & usage_events.c.api_key_id.in_(own_keys)
+            cond = cond & table.c.api_key_id.in_(own_keys)
         return cond
 
 

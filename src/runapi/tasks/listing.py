@@ -7,14 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement
 
 from ..billing.usage import UsageScope
 from ..domain.task import UNFINISHED_STATES, Task, TaskState, WireStatus
 from ..errors import InvalidInput
 from ..store import Database
 from ..store.pages import PageRequest, read_page
-from ..store.schema import api_keys, tasks
+from ..store.schema import tasks
 
 if TYPE_CHECKING:
     from ..auth.principal import Principal
@@ -63,15 +63,7 @@ def scope_of(who: Principal) -> UsageScope:
 
 def visible(scope: UsageScope) -> ColumnElement[bool]:
     """The tasks `scope` may see (the usage log's rule, on the tasks table)."""
-    cond = tasks.c.account_id == scope.account_id
-    if scope.api_key_id is not None:
-        cond = cond & (tasks.c.api_key_id == scope.api_key_id)
-    if scope.membership_id is not None:
-        own_keys = select(api_keys.c.id).where(
-            api_keys.c.account_id == scope.account_id, api_keys.c.membership_id == scope.membership_id
-        )
-        cond = cond & tasks.c.api_key_id.in_(own_keys)
-    return cond
+    return scope.condition(tasks)
 
 
 @dataclass(frozen=True)
