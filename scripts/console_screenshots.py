@@ -136,6 +136,9 @@ def shoot(out: Path, base: str) -> list[Path]:
         expect(page.locator(".turn-assistant")).to_have_count(1, timeout=30_000)
         save("chat")
 
+        page.goto(f"{base}/console/usage")
+        save("usage")
+
         page.goto(f"{base}/console/operator")
         save("operator")
         browser.close()

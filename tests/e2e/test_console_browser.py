@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from runapi.auth import admin, console_sessions, passwords
-from tests.support.servers import Server, start_server
+from tests.support.servers import Server, start_server, wait_done
 
 CHROMIUM = Path(os.environ.get("RUNAPI_CHROMIUM", "/usr/bin/chromium"))
 IN_CI = os.environ.get("RUNAPI_CI") == "1"
@@ -324,3 +324,26 @@ def test_signing_out_revokes_the_session(page, console):
     page.wait_for_url("**/console/sign-in")
     stolen = httpx.get(f"{console.url}/console/overview", cookies={"runapi_session": cookie["value"]})
     assert stolen.status_code == 303 and stolen.headers["location"].startswith("/console/sign-in")
+
+
+def test_usage_lists_billed_requests_filters_them_and_exports_csv(page, console):
+    import httpx
+    from playwright.sync_api import expect
+
+    with httpx.Client(base_url=console.url, headers={"Authorization": f"Bearer {console.server.key}"}) as api:
+        made = api.post("/api/v1/nano_banana/text_to_image", json={"model": "nano-banana", "prompt": "usage row"})
+        assert made.status_code == 202, made.text
+        wait_done(api, "/api/v1/nano_banana/text_to_image", made.json()["id"])
+    sign_in(page, ADMIN, ADMIN_PASSWORD)
+    nav(page, "Usage")
+    page.get_by_label("Kind").select_option("task")
+    page.get_by_role("button", name="Apply").click()
+    rows = page.get_by_test_id("usage-table").locator("tbody tr")
+    expect(rows.first).to_contain_text("nano-banana")
+    assert rows.evaluate_all("rs => rs.every(r => r.dataset.kind === 'task')")
+    with page.expect_download() as download:
+        page.get_by_test_id("usage-csv").click()
+    text = open(download.value.path(), encoding="utf-8").read()
+    header, *lines = text.strip().splitlines()
+    assert header.startswith("id,created_at,kind,status") and lines
+    assert all(",task," in line for line in lines) and any(made.json()["id"] in line for line in lines)

@@ -17,7 +17,7 @@ from .management import iso
 from .responses import Json
 
 
-def _filters(request: Request) -> UsageFilter:
+def usage_filters(request: Request) -> UsageFilter:
     return UsageFilter(
         api_key_id=text(request, "api_key_id"),
         model=text(request, "model"),
@@ -74,7 +74,9 @@ def group_object(g: UsageGroup) -> dict[str, Any]:
 
 async def list_usage(request: Request) -> Json:
     who = await authenticated(request)
-    page = await usage.list_usage(runtime(request).db, UsageScope.of(who), _filters(request), page_request(request))
+    page = await usage.list_usage(
+        runtime(request).db, UsageScope.of(who), usage_filters(request), page_request(request)
+    )
     first_id, last_id = usage.ids(page.events)
     return Json(
         {
@@ -90,7 +92,7 @@ async def list_usage(request: Request) -> Json:
 async def usage_summary(request: Request) -> Json:
     who = await authenticated(request)
     group_by = choice(request, "group_by", GROUPINGS, "day") or "day"
-    groups = await usage.summarize_usage(runtime(request).db, UsageScope.of(who), _filters(request), group_by)
+    groups = await usage.summarize_usage(runtime(request).db, UsageScope.of(who), usage_filters(request), group_by)
     return Json({"object": "list", "group_by": group_by, "data": [group_object(g) for g in groups]})
 
 
