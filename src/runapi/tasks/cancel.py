@@ -1,15 +1,19 @@
 """Cancelling a task at its client's request: the engine fails it (refund, usage row, final callback in one
-commit), then its upstream job is asked to stop where the provider can, so it is not run for nothing."""
+commit), then its upstream job is asked to stop where the provider can, so it is not run for nothing. The
+worker stops a timed-out task's job the same way (stop_upstream)."""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from ..catalog import get_catalog
 from ..domain.task import Task
 from ..providers import ProviderRegistry, TaskInput
 from . import engine
-from .worker import WorkerServices
+
+if TYPE_CHECKING:  # the worker imports stop_upstream from here
+    from .worker import WorkerServices
 
 log = logging.getLogger("runapi.tasks")
 

@@ -35,6 +35,7 @@ from ..settings import Settings
 from ..storage import Storage, UrlSigner
 from ..store import Database
 from . import engine
+from .cancel import stop_upstream
 from .views import status_body
 
 log = logging.getLogger("runapi.worker")
@@ -151,7 +152,7 @@ class TaskRunner:
             action = get_catalog().action(task.family, task.action)
             remaining = s.task_timeout_seconds - (time.time() - task.created_at)
             if remaining <= 0:
-                await self.time_out(task, action)
+                await self.time_out(task)
                 return
             if action is None:
                 raise TaskFailed(f"Unknown action {task.kind}")
@@ -202,7 +203,7 @@ class TaskRunner:
             rt.task_finished(task.id)
         except _StepCut:
             if task_bound:
-                await self.time_out(replace(task, provider_job=job), action)
+                await self.time_out(replace(task, provider_job=job))
             else:  # the step limit: a failed step like any other, retried with backoff
                 await self.step_failed(
                     task, TransientFailure(f"Generation step did not finish within {s.task_step_timeout_seconds:g} s")
@@ -244,9 +245,9 @@ class TaskRunner:
                 extra={"task_id": task.id},
             )
 
-    async def time_out(self, task: Task, action: Action | None) -> None:
+    async def time_out(self, task: Task) -> None:
         """Fail a task that outlived task_timeout_seconds (refunded), stopping its upstream job."""
-        await self.cancel_upstream(task, action)
+        await stop_upstream(self.rt.providers, task)
         if await engine.finish(
             self.rt.db,
             task,
@@ -282,23 +283,6 @@ class TaskRunner:
             provider_job=outcome.job or job,
         )
         rt.callback_wake.set()  # deliver the stage's callback now
-
-    async def cancel_upstream(self, task: Task, action: Action | None) -> None:
-        """A task given up on (timed out) stops its upstream job too, so it is not run and billed for nothing.
-        Best effort: the task fails and is refunded either way."""
-        if not task.provider_job or action is None:
-            return
-        inp = TaskInput(
-            id=task.id,
-            action=action,
-            model=action.models.get(task.model or ""),
-            params=task.params,
-            account_id=task.account_id,
-        )
-        try:
-            await self.rt.providers.get(task.provider).cancel(inp, task.provider_job)
-        except Exception:  # nothing more to do for a job we are abandoning
-            log.warning("task %s: cancelling the upstream job failed", task.id, exc_info=True)
 
     async def store_outputs(self, task_id: str, done: Done) -> dict[str, Any]:
         """Store every output; list it under its kind (unless kind is None) and turn {"$file": i} references
