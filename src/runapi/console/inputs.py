@@ -39,6 +39,14 @@ def cents(data: FormData, name: str, positive: bool = False) -> int | None:
     return value
 
 
+def credit_limit(data: FormData) -> dict[str, Any]:
+    """A credit limit and its window (keys and guardrails); a window without an amount means nothing, so it is
+    dropped (the form's select keeps its value when the amount is cleared)."""
+    limit = cents(data, "credit_limit_cents")
+    window = text(data, "credit_limit_reset_interval") if limit is not None else None
+    return {"credit_limit_cents": limit, "credit_limit_reset_interval": window}
+
+
 def string_list(data: FormData, name: str) -> list[str] | None:
     """Ids separated by commas or new lines; None when blank (no list)."""
     raw = data.get(name)

@@ -34,16 +34,13 @@ def guardrail_fields(data: Any) -> dict[str, Any]:
     name = inputs.text(data, "name")
     if name is None:
         raise InvalidInput("Missing required parameter: name")
-    limit = inputs.cents(data, "credit_limit_cents")
+    credit = inputs.credit_limit(data)  # parsed before the other fields: its refusal comes first
     return guardrails_api.guardrail_fields(
         {
             "name": name,
             "description": inputs.text(data, "description", 2000),
             "enabled": inputs.checkbox(data, "enabled"),
-            "credit_limit_cents": limit,
-            "credit_limit_reset_interval": inputs.text(data, "credit_limit_reset_interval")
-            if limit is not None
-            else None,
+            **credit,
             "model_budgets": inputs.json_value(data, "model_budgets"),
             **{f: inputs.string_list(data, f) for f in LIST_FIELDS},
         }

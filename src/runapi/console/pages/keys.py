@@ -22,15 +22,11 @@ from ..web import form, redirect, render
 
 def key_fields(data: Any) -> dict[str, Any]:
     """The form as the JSON body /api/v1/keys takes, checked by the API's own field rules."""
-    limit = inputs.cents(data, "credit_limit_cents")
+    credit = inputs.credit_limit(data)  # parsed before the other fields: its refusal comes first
     return keys_api.key_fields(
         {
             "name": inputs.text(data, "name"),
-            "credit_limit_cents": limit,
-            # a window without an amount means nothing (the form's select keeps its value when the amount is cleared)
-            "credit_limit_reset_interval": inputs.text(data, "credit_limit_reset_interval")
-            if limit is not None
-            else None,
+            **credit,
             "allowed_models": inputs.string_list(data, "allowed_models"),
         }
     )
