@@ -298,8 +298,13 @@ def test_a_member_cannot_reach_the_operator_view(page):
 
 
 def test_the_keyboard_reaches_the_sign_in_button(page):
+    from playwright.sync_api import expect
+
     page.goto("/console/sign-in")
-    page.keyboard.type(ADMIN)  # the email field has the focus on arrival
+    # The email field takes the focus on arrival; browsers apply autofocus at a later rendering step than the load
+    # event, so wait for it rather than type into nothing (a CI run under load lost the email that way).
+    expect(page.get_by_label("Email")).to_be_focused()
+    page.keyboard.type(ADMIN)
     focused = None
     for _ in range(6):
         page.keyboard.press("Tab")
@@ -313,6 +318,8 @@ def test_the_keyboard_reaches_the_sign_in_button(page):
             break
     assert focused is not None and focused[:2] == ["BUTTON", "Sign in"]
     assert focused[3] != "none"  # a visible focus ring
+    expect(page.get_by_label("Email")).to_have_value(ADMIN)
+    expect(page.get_by_label("Password")).to_have_value(ADMIN_PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url("**/console/overview")
 
