@@ -354,3 +354,33 @@ def test_usage_lists_billed_requests_filters_them_and_exports_csv(page, console)
     header, *lines = text.strip().splitlines()
     assert header.startswith("id,created_at,kind,status") and lines
     assert all(",task," in line for line in lines) and any(made.json()["id"] in line for line in lines)
+
+
+def test_overview_shows_spend_today_a_chart_per_day_and_top_models(page, console):
+    import time as clock
+
+    import httpx
+    from playwright.sync_api import expect
+
+    from runapi.console.spend import dollars
+
+    with httpx.Client(base_url=console.url, headers={"Authorization": f"Bearer {console.server.key}"}) as api:
+        made = api.post("/api/v1/nano_banana/text_to_image", json={"model": "nano-banana", "prompt": "overview"})
+        assert made.status_code == 202, made.text
+        wait_done(api, "/api/v1/nano_banana/text_to_image", made.json()["id"])
+        today = clock.strftime("%Y-%m-%d", clock.gmtime())
+        days = api.get("/api/v1/usage/summary", params={"group_by": "day"}).json()["data"]
+        spent_today = next(d["cost_micro_cents"] for d in days if d["key"] == today)
+    sign_in(page, ADMIN, ADMIN_PASSWORD)
+    assert spent_today > 0
+    # The API key's own rows are a subset of the account's, which the admin sees: today is at least that.
+    shown = page.get_by_test_id("spent-today").inner_text()
+    assert float(shown.strip("$").replace(",", "")) >= float(dollars(spent_today).strip("$").replace(",", ""))
+    expect(page.get_by_test_id("spent-month")).not_to_have_text("$0.00")
+    chart = page.get_by_test_id("spend-chart")
+    expect(chart).to_be_visible()
+    assert chart.locator("rect.bar").count() == 30
+    expect(chart.locator("rect.bar title").last).to_contain_text(today)
+    expect(page.get_by_test_id("top-models")).to_contain_text("nano-banana")
+    page.get_by_test_id("top-models").get_by_role("link", name="nano-banana").click()
+    expect(page).to_have_url(re.compile(r"/console/usage\?model=nano-banana$"))
