@@ -11,6 +11,7 @@ from typing import Any
 
 from ..catalog import get_catalog
 from ..llm.models import llm_models
+from ..prompts import MAX_PAGE, MAX_PER_PAGE, MODALITIES
 from ..store.schema import BIGINT_MAX
 
 JSON = "application/json"
@@ -372,6 +373,52 @@ def usage_paths() -> dict[str, Any]:
                 parameters=[group_by, *filters],
             )
         },
+    }
+
+
+def prompt_paths() -> dict[str, Any]:
+    text = {"type": "string", "maxLength": 200}
+    prompt = _obj(
+        {
+            "id": {"type": "integer"},
+            "title": _nullable({"type": "string"}),
+            "prompt": {"type": "string"},
+            "modality": {"type": "string", "enum": list(MODALITIES)},
+            "service": {"type": "string"},
+            "action": {"type": "string"},
+            "runapi_model": _nullable({"type": "string"}),
+            "category": _nullable({"type": "string"}),
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "params": {"type": "object"},
+            "featured": {"type": "boolean"},
+        },
+        ("id", "prompt", "modality"),
+    )
+    pagination = _obj(
+        {name: {"type": "integer"} for name in ("page", "per_page", "total", "pages")},
+        ("page", "per_page", "total", "pages"),
+    )
+    answer = _obj({"prompts": {"type": "array", "items": prompt}, "pagination": pagination}, ("prompts", "pagination"))
+    parameters = [
+        _query("modality", {"type": "string", "enum": list(MODALITIES)}, "What the prompt makes"),
+        _query("category", text, "A category, e.g. landscape or text_to_video"),
+        _query("tags", text, "Comma-separated tags, all of which a prompt must have"),
+        _query("q", text, "Words, all of which must appear"),
+        _query("model", text, "A model id"),
+        _query("featured", {"type": "string", "enum": ["true", "false", "1", "0"]}, "Only featured (or only not)"),
+        _query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "Page number, from 1"),
+        _query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}, "Prompts per page"),
+    ]
+    return {
+        "/api/v1/prompts": {
+            "get": _op(
+                "prompts",
+                "The prompt gallery: curated prompts and the catalog's examples, featured first (no API key)",
+                {"200": _json("A page of prompts", answer), **_errors("Error", 422)},
+                parameters=parameters,
+                **OPEN,
+            )
+        }
     }
 
 
@@ -1076,6 +1123,7 @@ def platform_paths() -> dict[str, Any]:
         **probe_paths(),
         **account_paths(),
         **usage_paths(),
+        **prompt_paths(),
         **task_paths(),
         **key_paths(),
         **member_paths(),
