@@ -12,13 +12,13 @@ from starlette.routing import Route
 from ..callbacks.history import Delivery, deliveries_of, replay_final
 from ..catalog import Catalog
 from ..domain.task import Task, TaskState
+from ..domain.times import iso
 from ..errors import Conflict, task_not_found
 from ..tasks import engine
 from ..tasks.listing import WIRE_STATUSES, TaskFilter, list_tasks, scope_of
 from ..tasks.views import retry_after_seconds, status_body
 from .context import authenticated, base_url, runtime
 from .listing import choice, page_request, text, unix_time
-from .management import iso
 from .media import Endpoint, cancel_endpoint, task_headers
 from .responses import Json
 
