@@ -397,7 +397,7 @@ def test_overview_shows_spend_today_a_chart_per_day_and_top_models(page, console
     assert chart.locator("rect.bar").count() == 30
     expect(chart.locator("rect.bar title").last).to_contain_text(today)
     expect(page.get_by_test_id("top-models")).to_contain_text("nano-banana")
-    page.get_by_test_id("top-models").get_by_role("link", name="nano-banana").click()
+    page.get_by_test_id("top-models").get_by_role("link", name="nano-banana", exact=True).click()
     expect(page).to_have_url(re.compile(r"/console/usage\?model=nano-banana$"))
 
 
