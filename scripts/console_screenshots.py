@@ -143,6 +143,13 @@ def shoot(out: Path, base: str) -> list[Path]:
         expect(page.get_by_test_id("spend-chart")).to_be_visible()
         save("overview-spend")
 
+        page.goto(f"{base}/console/tasks")
+        save("tasks")
+        page.get_by_test_id("tasks-table").get_by_role("link").first.click()
+        expect(page.get_by_test_id("task-status")).to_have_text("completed")
+        page.locator(".preview img").first.wait_for()
+        save("task-detail")
+
         page.goto(f"{base}/console/operator")
         save("operator")
         browser.close()

@@ -25,6 +25,12 @@ def retry_after_seconds(task: Task, now: float | None = None) -> int:
     return max(1, min(MAX_RETRY_AFTER_SECONDS, math.ceil(wait)))
 
 
+def cost_cents(task: Task) -> int:
+    """What the task costs its account: its price once completed, nothing once failed (refunded), and while it
+    is processing the price reserved for it."""
+    return 0 if task.state is TaskState.FAILED else task.price_cents
+
+
 def status_body(
     task: Task, signer: UrlSigner, base_url: str, url_ttl: int, partial: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
