@@ -561,6 +561,25 @@ def task_paths() -> dict[str, Any]:
     }
 
 
+# valid quotes, so the fuzz also checks the 200 answer against its schema
+QUOTE_EXAMPLES = {
+    "image": {
+        "value": {
+            "service": "nano_banana",
+            "action": "text_to_image",
+            "model": "nano-banana-pro",
+            "params": {"prompt": "a cat", "output_resolution": "4k"},
+        }
+    },
+    "video": {
+        "value": {"service": "veo-3-1", "action": "text_to_video", "params": {"model": "veo-3.1", "prompt": "a lake"}}
+    },
+    "llm": {
+        "value": {"service": "llm", "action": "chat", "model": "claude-opus-4-6", "params": {"input_tokens": 1000}}
+    },
+}
+
+
 def pricing_paths() -> dict[str, Any]:
     """Price schedules (public) and quotes (an API key): billing/price_schedules.py."""
     services = sorted({action.family for action in get_catalog().actions()}) + ["llm"]
@@ -658,7 +677,10 @@ def pricing_paths() -> dict[str, Any]:
                     "200": _json("The quote", _obj({"price_quote": quote}, ("price_quote",))),
                     **_errors("Error", 400, 401, 403, 422),
                 },
-                requestBody=_body(quote_request),
+                requestBody={
+                    "required": True,
+                    "content": {JSON: {"schema": quote_request, "examples": QUOTE_EXAMPLES}},
+                },
             )
         },
     }
