@@ -11,6 +11,7 @@ from tests.support.servers import new_account, wait_done
 
 core = pytest.importorskip("runapi.core")
 from runapi.core import errors  # noqa: E402
+from runapi.core.options import RequestOptions  # noqa: E402
 from runapi.core.pricing import PriceQuoteResponse, PriceScheduleListResponse, PricingClient  # noqa: E402
 
 VEO = {"model": "veo-3.1-fast", "prompt": "a calm lake", "duration_seconds": 4}
@@ -111,6 +112,9 @@ def test_sdk_lists_schedules_without_a_key(server, monkeypatch):
     assert len(everything.price_schedules) > 100
     opus = next(s for s in everything.price_schedules if s.model == "claude-opus-4-6")
     assert (opus.input_price_per_1m_cents, opus.cache_write_5m_price_per_1m_cents) == (500, 625)
+    # a copy still current: the SDK's revalidation answers None (304)
+    etag = httpx.get(f"{server.url}/api/v1/price_schedules", params={"service": "kling"}).headers["etag"]
+    assert pricing.list_schedules(service="kling", options=RequestOptions(headers={"If-None-Match": etag})) is None
     with pytest.raises(errors.ValidationError) as info:
         pricing.list_schedules(service="no-such-service")
     assert info.value.status == 422 and "service" in info.value.message
