@@ -278,6 +278,7 @@ def test_llm_quotes_are_what_a_call_reserves():
     assert cached.reservation_amount_cents == llm_billing.reservation_cents(opus, 10_000, 1_000, True) == 13  # 1h write
     uncapped = quote("llm", "chat", "claude-opus-4-6", input_tokens=0)  # no max_tokens: the model's output cap
     assert uncapped.reservation_amount_cents == llm_billing.reservation_cents(opus, 0, None) == 320
+    assert quote("llm", "chat", "claude-opus-4-6", input_tokens=10_000, max_tokens=1_000, caching=None) == plain
     embedding = quote("llm", "embedding", "text-embedding-3-large", input_tokens=2_000_000)
     assert embedding.reservation_amount_cents == 26
 

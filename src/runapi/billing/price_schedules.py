@@ -312,7 +312,9 @@ def _llm_quote(who: Principal, kind: str, model_id: str | None, params: dict[str
         raise invalid(f"Model {model.id} is not allowed for this API key")  # as the LLM surfaces refuse it
     input_tokens = _integer(params, "input_tokens", 0, required=True) or 0
     max_tokens = _integer(params, "max_tokens", 1, required=False)
-    caching = params.get("caching", False)
+    caching = params.get("caching")
+    if caching is None:
+        caching = False  # null counts as absent, as for every parameter
     if not isinstance(caching, bool):
         raise invalid("Invalid type for caching: expected a boolean")
     return PriceQuote(
