@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..billing import price_schedules
+from ..pricing import schedules as price_schedules
 from .context import authenticated
 from .responses import Json, json_body
 
