@@ -581,7 +581,7 @@ QUOTE_EXAMPLES = {
 
 
 def pricing_paths() -> dict[str, Any]:
-    """Price schedules (public) and quotes (an API key): billing/price_schedules.py."""
+    """Price schedules (public) and quotes (an API key): pricing/schedules.py."""
     services = sorted({action.family for action in get_catalog().actions()}) + ["llm"]
     actions = sorted({action.name for action in get_catalog().actions()} | {m.kind for m in llm_models().values()})
     service = {

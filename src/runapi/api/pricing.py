@@ -1,5 +1,5 @@
 """GET /api/v1/price_schedules (public: no API key) and POST /api/v1/price_quotes (an API key, as a create).
-The prices and the quote come from billing/price_schedules.py; this is only their HTTP."""
+The prices and the quote come from pricing/schedules.py; this is only their HTTP."""
 
 from __future__ import annotations
 
