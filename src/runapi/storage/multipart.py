@@ -139,6 +139,26 @@ async def _locked(conn: AsyncConnection, account_id: int, upload_id: str) -> Upl
     return Upload.from_row(row).as_of(time.time())
 
 
+async def open_upload(db: Database, account_id: int, upload_id: str) -> Upload:
+    """The account's upload if it still takes parts (a quick look, before a part's body is read)."""
+    async with db.read() as conn:
+        row = (
+            (
+                await conn.execute(
+                    select(file_uploads).where(file_uploads.c.id == upload_id, file_uploads.c.account_id == account_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
+    if row is None:
+        raise upload_not_found(upload_id)
+    upload = Upload.from_row(row).as_of(time.time())
+    if upload.status is not UploadStatus.PENDING:
+        raise _closed(upload, "add a part")
+    return upload
+
+
 async def create_upload(
     db: Database, limits: quota.UploadLimits, account_id: int, api_key_id: str | None, declared: Declared
 ) -> Upload:
