@@ -120,6 +120,23 @@ async def find_ready(db: Database, account_id: int, file_id: str, now: float | N
     return StoredFile.from_row(row) if row else None
 
 
+async def find_ready_many(db: Database, account_id: int, file_ids: set[str]) -> dict[str, StoredFile]:
+    """Those of these ids that are this account's stored, unexpired files, by id."""
+    async with db.read() as conn:
+        rows = (
+            (
+                await conn.execute(
+                    select(files).where(
+                        files.c.id.in_(sorted(file_ids)), files.c.expires_at > time.time(), *_visible(account_id)
+                    )
+                )
+            )
+            .mappings()
+            .all()
+        )
+    return {r["id"]: StoredFile.from_row(r) for r in rows}
+
+
 async def list_ready(
     db: Database, account_id: int, page: PageRequest, purpose: str | None = None
 ) -> tuple[list[StoredFile], bool]:
