@@ -277,7 +277,9 @@ def test_bad_file_requests(server):
         client.files.create(file=("a.png", PNG), purpose="nonsense")  # type: ignore[arg-type]
     assert "purpose" in info.value.message
     with pytest.raises(openai.BadRequestError):
-        client.files.create(file=("a.png", PNG), purpose="user_data", expires_after={"anchor": "created_at", "seconds": 5})
+        client.files.create(
+            file=("a.png", PNG), purpose="user_data", expires_after={"anchor": "created_at", "seconds": 5}
+        )
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.key}"}) as c:
         assert c.post("/v1/files", files={"file": ("a.png", PNG)}).status_code == 400  # purpose is required
         assert c.post("/v1/files", json={"purpose": "user_data"}).status_code == 400
@@ -299,7 +301,9 @@ def test_an_expired_upload_answers_as_expired_and_is_discarded(server):
 
     async def age(db):
         async with db.write() as conn:
-            await conn.execute(update(file_uploads).where(file_uploads.c.id == up.id).values(expires_at=time.time() - 1))
+            await conn.execute(
+                update(file_uploads).where(file_uploads.c.id == up.id).values(expires_at=time.time() - 1)
+            )
 
     server.db_call(age)
     with pytest.raises(openai.BadRequestError) as info:
