@@ -336,3 +336,35 @@ def test_an_upload_reserves_its_declared_size_against_the_quota(tmp_path):
         assert client.files.create(file=("c.png", PNG), purpose="user_data").bytes == len(PNG)
     finally:
         srv.stop()
+
+
+def test_parts_racing_past_the_declared_size_on_every_backend(db_server):
+    """Parts sent at once: only those within the declared size are taken (the upload's row is locked while a
+    part's share is reserved), on SQLite and PostgreSQL alike; a full upload then completes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = oai(db_server)
+    size, wanted = 1000, 4
+    up = client.uploads.create(bytes=size * wanted, filename="a.bin", mime_type="image/png", purpose="user_data")
+
+    def send(_):
+        try:
+            return client.uploads.parts.create(upload_id=up.id, data=b"x" * size).id
+        except openai.APIStatusError as exc:
+            return exc.status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(send, range(2 * wanted)))
+    taken = [a for a in answers if isinstance(a, str)]
+    assert len(taken) == wanted and sorted(a for a in answers if not isinstance(a, str)) == [413] * wanted
+    with pytest.raises(openai.APIStatusError) as info:  # all bytes are x: no type we store
+        client.uploads.complete(upload_id=up.id, part_ids=taken)
+    assert info.value.status_code == 415
+    assert client.uploads.cancel(upload_id=up.id).status == "cancelled"
+
+    data = tall_png()
+    done = client.uploads.upload_file_chunked(
+        file=data, filename="t.png", bytes=len(data), mime_type="image/png", purpose="vision", part_size=1500
+    )
+    assert done.file is not None and client.files.content(done.file.id).content == data
+    assert [f.id for f in client.files.list(purpose="vision")] == [done.file.id]
