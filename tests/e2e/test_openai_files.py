@@ -242,6 +242,9 @@ def test_sizes_and_part_lists_that_do_not_add_up(server):
     with pytest.raises(openai.APIStatusError) as info:
         client.uploads.parts.create(upload_id=up.id, data=PNG + b"x")
     assert info.value.status_code == 413 and info.value.body["code"] == "upload_too_large"
+    with pytest.raises(openai.APIStatusError) as info:  # refused from its Content-Length, before it is read
+        client.uploads.parts.create(upload_id=up.id, data=PNG * 3)
+    assert info.value.status_code == 413 and "remain" in info.value.message
     a = client.uploads.parts.create(upload_id=up.id, data=PNG[:100])
     b = client.uploads.parts.create(upload_id=up.id, data=PNG[100:])
     for ids, code in (

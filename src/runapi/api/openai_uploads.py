@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..errors import BadRequest
+from ..errors import BadRequest, TooLarge
 from ..storage import StorageFull, multipart, quota
 from ..storage.multipart import Upload
 from ..storage.upload_rules import PART_MAX_BYTES, declared
@@ -34,6 +34,21 @@ def upload_object(request: Request, upload: Upload, completed: multipart.Complet
         "status": upload.status.wire,
         "file": file_object(request, completed.file) if completed and completed.file else None,
     }
+
+
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around a part's bytes, generously
+
+
+def check_part_length(upload: Upload, content_length: int) -> None:
+    """A request body longer than what the upload still takes (plus multipart framing) cannot hold a part
+    that fits: refused from its Content-Length, so it is never spooled."""
+    room = min(PART_MAX_BYTES, upload.bytes - upload.received_bytes)
+    if content_length > room + MULTIPART_OVERHEAD:
+        raise TooLarge(
+            f"The request body ({content_length} bytes) is larger than any part this upload still takes "
+            f"({room} bytes remain of the {upload.bytes} declared)",
+            code="upload_too_large",
+        )
 
 
 async def create_upload(request: Request) -> Json:
@@ -60,7 +75,11 @@ async def add_part(request: Request) -> Json:
     who = await api_key_caller(request)
     upload_id = request.path_params["upload_id"]
     rt = runtime(request)
-    await multipart.open_upload(rt.db, who.account_id, upload_id)  # a 404 (or closed) before the body is read
+    # a 404, a closed upload or a body that cannot fit is refused before the body is read
+    upload = await multipart.open_upload(rt.db, who.account_id, upload_id)
+    declared_length = request.headers.get("content-length", "")
+    if declared_length.isascii() and declared_length.isdigit():
+        check_part_length(upload, int(declared_length))
     async with multipart_file(request, "data", PART_MAX_BYTES) as (_, data):
         try:
             part = await multipart.add_part(
