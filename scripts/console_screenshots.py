@@ -139,6 +139,17 @@ def shoot(out: Path, base: str) -> list[Path]:
         page.goto(f"{base}/console/usage")
         save("usage")
 
+        page.goto(f"{base}/console/overview")  # again, now that the image and the chat have been billed
+        expect(page.get_by_test_id("spend-chart")).to_be_visible()
+        save("overview-spend")
+
+        page.goto(f"{base}/console/tasks")
+        save("tasks")
+        page.get_by_test_id("tasks-table").get_by_role("link").first.click()
+        expect(page.get_by_test_id("task-status")).to_have_text("completed")
+        page.locator(".preview img").first.wait_for()
+        save("task-detail")
+
         page.goto(f"{base}/console/operator")
         save("operator")
         browser.close()

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from runapi.auth import admin
 from runapi.store.schema import callback_attempts, callback_deliveries
+from tests.support.bodies import documented
 from tests.support.servers import start_server, wait_done, wait_for
 
 T2I = "/api/v1/nano_banana/text_to_image"
@@ -92,7 +93,7 @@ def test_failed_task_callback_carries_the_error(api, server, recorder):
     ).json()["id"]
     wait_for(lambda: receiver.requests)
     body = json.loads(receiver.requests[0]["body"])
-    assert body == {
+    assert documented(body) == {
         "id": task_id,
         "status": "failed",
         "model": "nano-banana-edit",

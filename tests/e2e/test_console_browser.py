@@ -4,7 +4,8 @@ system's. Without Chromium or Playwright these tests skip, except in CI (RUNAPI_
 
 Sign-in with a password and with a one-time link, a key created and its token shown once, a playground image
 run and shown, a chat answer, CSRF refusals, the operator view closed to members, the keyboard path to the
-sign-in button, and sign-out revoking the session."""
+sign-in button, sign-out revoking the session, the usage log, and the Tasks pages (list and filters, a task's
+previews, parameters and callback attempts with replay, cancel, and a member kept out of an admin's task)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,16 @@ import httpx
 import pytest
 
 from runapi.auth import admin, console_sessions, passwords
-from tests.support.servers import Server, start_server, wait_done
+from runapi.console.templating import cents
+from tests.support.servers import Server, start_server, wait_done, wait_for
 
 CHROMIUM = Path(os.environ.get("RUNAPI_CHROMIUM", "/usr/bin/chromium"))
 IN_CI = os.environ.get("RUNAPI_CI") == "1"
 ADMIN, ADMIN_PASSWORD = "admin@localhost", "admin-password-1"
 MEMBER, MEMBER_PASSWORD = "member@example.test", "member-password-1"
 TIMEOUT_MS = 30_000
+T2I = "/api/v1/nano_banana/text_to_image"
+EDIT = "/api/v1/nano_banana/edit_image"
 
 
 def unavailable(reason: str) -> None:
@@ -64,15 +68,26 @@ class Console:
             return pool.submit(self.server.db_call, fn).result()
 
 
+async def people(db) -> None:
+    """The bootstrap account's admin (also the operator) and a member, both with passwords."""
+    await passwords.set_password(db, ADMIN, ADMIN_PASSWORD, operator=True)
+    await admin.add_member(db, 1, MEMBER, "Mem", "member")
+    await passwords.set_password(db, MEMBER, MEMBER_PASSWORD)
+
+
 @pytest.fixture(scope="module")
 def console(tmp_path_factory) -> Iterator[Console]:
     srv = start_server(tmp_path_factory.mktemp("console"))
+    found = Console(srv)
+    found.db_call(people)
+    yield found
+    srv.stop()
 
-    async def people(db):
-        await passwords.set_password(db, ADMIN, ADMIN_PASSWORD, operator=True)
-        await admin.add_member(db, 1, MEMBER, "Mem", "member")
-        await passwords.set_password(db, MEMBER, MEMBER_PASSWORD)
 
+@pytest.fixture(scope="module")
+def slow_console(tmp_path_factory) -> Iterator[Console]:
+    """A second server whose sandbox takes 30 s per task: its tasks stay processing while a test looks."""
+    srv = start_server(tmp_path_factory.mktemp("slow-console"), sandbox_delay_seconds=30)
     found = Console(srv)
     found.db_call(people)
     yield found
@@ -354,3 +369,170 @@ def test_usage_lists_billed_requests_filters_them_and_exports_csv(page, console)
     header, *lines = text.strip().splitlines()
     assert header.startswith("id,created_at,kind,status") and lines
     assert all(",task," in line for line in lines) and any(made.json()["id"] in line for line in lines)
+
+
+def test_overview_shows_spend_today_a_chart_per_day_and_top_models(page, console):
+    import time as clock
+
+    import httpx
+    from playwright.sync_api import expect
+
+    from runapi.console.spend import dollars
+
+    with httpx.Client(base_url=console.url, headers={"Authorization": f"Bearer {console.server.key}"}) as api:
+        made = api.post("/api/v1/nano_banana/text_to_image", json={"model": "nano-banana", "prompt": "overview"})
+        assert made.status_code == 202, made.text
+        wait_done(api, "/api/v1/nano_banana/text_to_image", made.json()["id"])
+        today = clock.strftime("%Y-%m-%d", clock.gmtime())
+        days = api.get("/api/v1/usage/summary", params={"group_by": "day"}).json()["data"]
+        spent_today = next(d["cost_micro_cents"] for d in days if d["key"] == today)
+    sign_in(page, ADMIN, ADMIN_PASSWORD)
+    assert spent_today > 0
+    # The API key's own rows are a subset of the account's, which the admin sees: today is at least that.
+    shown = page.get_by_test_id("spent-today").inner_text()
+    assert float(shown.strip("$").replace(",", "")) >= float(dollars(spent_today).strip("$").replace(",", ""))
+    expect(page.get_by_test_id("spent-month")).not_to_have_text("$0.00")
+    chart = page.get_by_test_id("spend-chart")
+    expect(chart).to_be_visible()
+    assert chart.locator("rect.bar").count() == 30
+    expect(chart.locator("rect.bar title").last).to_contain_text(today)
+    expect(page.get_by_test_id("top-models")).to_contain_text("nano-banana")
+    page.get_by_test_id("top-models").get_by_role("link", name="nano-banana", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/console/usage\?model=nano-banana$"))
+
+
+def made_task(console: Console, path: str, body: dict[str, Any]) -> str:
+    """A task created through the API with the bootstrap (admin's) key, waited for until it has finished."""
+    with console.server.client() as api:
+        made = api.post(path, json=body)
+        assert made.status_code == 202, made.text
+        wait_done(api, path, made.json()["id"])
+        return str(made.json()["id"])
+
+
+def test_tasks_lists_a_task_with_its_cost_and_filters_by_status(page, console, recorder):
+    from playwright.sync_api import expect
+
+    done = made_task(console, T2I, {"model": "nano-banana", "prompt": "tasks list row"})
+    missing = recorder(lambda m, p, h, b: (404, {"Content-Type": "text/plain"}, b"not found"))
+    failed = made_task(
+        console,
+        EDIT,
+        {"model": "nano-banana-edit", "prompt": "fails", "source_image_urls": [f"{missing.url}/gone.png"]},
+    )  # the source cannot be fetched: failed, refunded
+    with console.server.client() as api:
+        listed = {t["id"]: t for t in api.get("/api/v1/tasks", params={"limit": 10}).json()["data"]}
+    assert listed[done]["status"] == "completed" and listed[failed]["status"] == "failed"
+
+    sign_in(page, ADMIN, ADMIN_PASSWORD)
+    nav(page, "Tasks")
+    table = page.get_by_test_id("tasks-table")
+    row = table.locator(f'tr[data-task-id="{done}"]')
+    expect(row).to_contain_text("nano_banana/text_to_image")
+    expect(row).to_contain_text("nano-banana")
+    expect(row).to_contain_text(f"{cents(listed[done]['cost_cents'])} charged")  # the console's own formatting
+    expect(row.locator(".status")).to_have_text("completed")  # the status in words, not a colour alone
+    expect(table.locator(f'tr[data-task-id="{failed}"]')).to_contain_text("$0.00 refunded")
+
+    page.get_by_label("Status").select_option("failed")
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"/console/tasks\?.*status=failed"))
+    expect(page.get_by_label("Status")).to_have_value("failed")  # the form keeps the filter
+    rows = table.locator("tbody tr")
+    expect(table.locator(f'tr[data-task-id="{failed}"]')).to_have_count(1)
+    expect(table.locator(f'tr[data-task-id="{done}"]')).to_have_count(0)
+    assert rows.evaluate_all("rs => rs.length > 0 && rs.every(r => r.dataset.status === 'failed')")
+
+    table.locator(f'tr[data-task-id="{failed}"]').get_by_role("link", name=f"Details of task {failed}").click()
+    expect(page).to_have_url(re.compile(f"/console/tasks/{failed}$"))
+    expect(page.get_by_test_id("task-error")).to_contain_text("Failed")
+
+    nav(page, "Usage")  # a task's usage row leads to its page
+    page.get_by_role("link", name=f"task {done}").click()
+    expect(page).to_have_url(re.compile(f"/console/tasks/{done}$"))
+    expect(page.get_by_test_id("task-status")).to_have_text("completed")
+
+
+def test_a_tasks_page_shows_its_image_parameters_and_callbacks_and_replays(page, console, recorder):
+    from playwright.sync_api import expect
+
+    receiver = recorder()
+    task_id = made_task(
+        console,
+        T2I,
+        {"model": "nano-banana", "prompt": "a harbour <at> night", "callback_url": f"{receiver.url}/hook"},
+    )
+    sign_in(page, ADMIN, ADMIN_PASSWORD)
+    page.goto(f"/console/tasks/{task_id}")
+    expect(page.get_by_test_id("task-status")).to_have_text("completed")
+    image = page.locator(".preview img").first
+    expect(image).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    expect(page.get_by_test_id("task-params")).to_contain_text('"prompt": "a harbour <at> night"')  # as text
+    expect(page.get_by_test_id("task-cost")).to_contain_text("(charged)")
+    expect(page.get_by_test_id("callback-url")).to_have_text(f"{receiver.url}/hook")
+
+    # the callback may still be on its way when the page loads: the page polls until it is delivered
+    attempts = page.get_by_test_id("callback-attempts").locator("tbody tr")
+    expect(attempts).to_have_count(1)
+    expect(attempts.first.locator("td").nth(2)).to_have_text("200")
+    expect(attempts.first.locator("td").nth(3)).to_contain_text("ms")
+    assert len(receiver.requests) == 1
+
+    page.get_by_role("button", name="Replay callback").click()
+    expect(attempts).to_have_count(2)  # a new round of attempts, swapped in by the page's polling
+    expect(attempts.nth(1).locator("td").nth(2)).to_have_text("200")
+    expect(page.get_by_role("button", name="Replay callback")).to_be_visible()  # delivered: replayable again
+    wait_for(lambda: len(receiver.requests) == 2)
+    first, again = receiver.requests
+    assert first["headers"]["X-Callback-Id"] == again["headers"]["X-Callback-Id"]  # the same callback, again
+
+
+def test_a_processing_task_is_cancelled_from_its_page(browser, slow_console):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(base_url=slow_console.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        sign_in(page, ADMIN, ADMIN_PASSWORD)
+        before = page.get_by_test_id("balance").inner_text()
+        with slow_console.server.client() as api:
+            made = api.post(T2I, json={"model": "nano-banana", "prompt": "slow"})
+            assert made.status_code == 202, made.text
+            task_id = made.json()["id"]
+        page.goto(f"/console/tasks/{task_id}")
+        expect(page.get_by_test_id("task-status")).to_have_text("processing")
+        expect(page.get_by_test_id("task-cost")).to_contain_text("(reserved)")
+        nav(page, "Overview")
+        expect(page.get_by_test_id("balance")).not_to_have_text(before)  # the price is held meanwhile
+
+        page.goto(f"/console/tasks/{task_id}")
+        page.get_by_role("button", name="Cancel task").click()
+        expect(page.get_by_test_id("task-status")).to_have_text("failed")
+        expect(page.get_by_test_id("task-error")).to_have_text("Failed: Canceled by the client")
+        expect(page.get_by_test_id("task-cost")).to_have_text("$0.00 (refunded)")
+        expect(page.get_by_role("button", name="Cancel task")).to_have_count(0)
+        nav(page, "Overview")
+        expect(page.get_by_test_id("balance")).to_have_text(before)  # all of it back
+    finally:
+        context.close()
+
+
+def test_a_member_cannot_open_an_admins_task(page, console):
+    from playwright.sync_api import expect
+
+    task_id = made_task(console, T2I, {"model": "nano-banana", "prompt": "the admin's"})
+    sign_in(page, MEMBER, MEMBER_PASSWORD)
+    nav(page, "Tasks")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tasks")
+    expect(page.locator(f'tr[data-task-id="{task_id}"]')).to_have_count(0)  # not in the member's list
+    for path in (f"/console/tasks/{task_id}", f"/console/playground/tasks/{task_id}"):
+        answer = page.goto(path)
+        assert answer is not None and answer.status == 404
+        expect(page.get_by_role("alert")).to_contain_text("Task not found")
+        assert "the admin's" not in page.content()
+    for action in ("cancel", "replay"):  # nor act on it (with a valid CSRF token: the refusal is the scope's)
+        token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+        answer = page.request.post(f"/console/tasks/{task_id}/{action}", form={"csrf_token": token or ""})
+        assert answer.status == 404

@@ -43,3 +43,19 @@ def test_sdk_maps_errors(server):
         bad.text_to_image.create(model="nano-banana", prompt="x")
     with pytest.raises(errors.NotFoundError):
         client.text_to_image.get("00000000-0000-0000-0000-000000000000")
+
+
+def test_sdk_reads_the_billing_facts_and_usage_of_a_task(server):
+    """The typed clients read `usage.cost` (TaskUsage: cost is required, a float) on a completed task; the body
+    also carries `billing` (reservation, then settlement or refund), as the platform's SDKs parse it."""
+    client = nano.NanoBananaClient(api_key=server.key, base_url=server.url)
+    created = client.text_to_image.create(model="nano-banana", prompt="billing facts")
+    raw = created.to_dict()
+    price = raw["billing"]["reservation"]["amount_cents"]
+    assert isinstance(price, int) and price > 0 and raw["billing"]["settlement"] is None
+    result = client.text_to_image.run(model="nano-banana", prompt="billing facts")
+    assert result.status == "completed"
+    assert isinstance(result.usage.cost, float) and result.usage.cost == price / 100
+    assert result.usage.generated_images == len(result.images)
+    facts = result.to_dict()["billing"]
+    assert facts["settlement"]["charged_amount_cents"] == price and facts["refund"] is None

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from runapi.providers.sandbox import media, samples
+from tests.support.bodies import documented
 from tests.support.servers import new_account, start_server, wait_done
 
 BASE = "/api/v1/suno"
@@ -161,7 +162,7 @@ def test_full_chain_extend_convert_separate_visualize_lyrics(client, song):
 
     # convert the extended track to WAV: the decoded audio, same duration
     wav = run(client, "convert_audio", {"task_id": ext["id"], "audio_id": extended["id"]})
-    assert set(wav) == {"id", "status", "model", "wav_url"}
+    assert set(documented(wav)) == {"id", "status", "model", "wav_url"}
     with wave.open(io.BytesIO(fetch(client, wav["wav_url"]))) as w:
         assert w.getframerate() == SR and w.getsampwidth() == 2
         pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32767
@@ -440,7 +441,7 @@ def test_voice_chain_and_check_voice(client, host):
             "language": "zh",
         },
     )
-    assert set(phrase) == {"id", "status", "model", "provider_status", "validation_phrase"}
+    assert set(documented(phrase)) == {"id", "status", "model", "provider_status", "validation_phrase"}
     assert phrase["provider_status"] == "wait_validating" and re.search(r"[\u4e00-\u9fff]", phrase["validation_phrase"])
     again = run(client, "regenerate_validation_phrase", {"task_id": phrase["id"]})
     assert again["validation_phrase"] != phrase["validation_phrase"]
@@ -628,7 +629,7 @@ def test_generation_stage_while_processing(tmp_path):
                 "/api/v1/suno/text_to_music", json={"vocal_mode": "auto_lyrics", "prompt": "x", "model": "suno-v5"}
             ).json()
             body = c.get(f"/api/v1/suno/text_to_music/{made['id']}").json()
-            assert body == {
+            assert documented(body) == {
                 "id": made["id"],
                 "status": "processing",
                 "model": "suno-v5",

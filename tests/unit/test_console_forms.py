@@ -33,8 +33,9 @@ def test_types_become_inputs_with_their_bounds_marks_and_defaults():
     assert [o.value for o in ratio.options][:3] == ["1:1", "9:16", "16:9"]  # nano-banana's own list
     refs = fields["reference_image_urls"]
     assert refs.kind is Kind.URL_LIST and refs.takes_files and refs.accept == "image/*" and refs.max_items == 8
-    assert not HIDDEN_PARAMS & set(fields)  # the model is picked above the form; no callback URL
+    assert not HIDDEN_PARAMS & set(fields)  # the model is picked above the form
     assert list(fields)[0] == "prompt"  # required fields first
+    assert list(fields)[-1] == "callback_url" and fields["callback_url"].kind is Kind.URL  # last: to try a receiver
 
 
 def test_parameters_of_other_models_are_not_offered():

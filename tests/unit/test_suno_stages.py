@@ -10,6 +10,7 @@ import pytest
 from runapi.domain.task import Task, TaskState
 from runapi.storage import UrlSigner
 from runapi.tasks.views import status_body
+from tests.support.bodies import documented
 
 
 @pytest.mark.parametrize(
@@ -30,9 +31,9 @@ def test_processing_and_failed_bodies_carry_the_documented_empty_list(action, fi
         created_at=0.0,
         updated_at=0.0,
     )
-    assert status_body(task, signer, "http://x", 60) == {"id": "t1", "status": "processing", field: []}
+    assert documented(status_body(task, signer, "http://x", 60)) == {"id": "t1", "status": "processing", field: []}
     failed = dataclasses.replace(task, state=TaskState.FAILED, error="Generation failed.")
-    assert status_body(failed, signer, "http://x", 60) == {
+    assert documented(status_body(failed, signer, "http://x", 60)) == {
         "id": "t1",
         "status": "failed",
         "error": "Generation failed.",

@@ -84,3 +84,24 @@ def test_who_lists_which_tasks():
     assert scope_of(admin_) == UsageScope(7)
     member = SimpleNamespace(kind="management", account_id=7, key_id="mgmt_2", role="member", membership_id="m1")
     assert scope_of(member) == UsageScope(7, membership_id="m1")  # a member: their own keys' tasks
+
+
+def test_find_task_sees_only_what_its_scope_lists(data_dir):
+    from runapi.tasks.listing import find_task
+
+    async def scenario(env: Env) -> None:
+        member = await admin.add_member(env.db, env.account, "m@example.com")
+        theirs = await admin.mint_key(env.db, env.account, "api", membership_id=member["id"])
+        admin_key = await admin.mint_key(env.db, env.account, "api")  # (the admin's membership)
+        admins = await env.create(api_key_id=admin_key.id)
+        members = await env.create(api_key_id=theirs.id)
+        whole, own = UsageScope(env.account), UsageScope(env.account, membership_id=member["id"])
+        assert (await find_task(env.db, whole, admins.id)) == admins
+        assert (await find_task(env.db, whole, members.id)) == members
+        assert (await find_task(env.db, own, members.id)) == members
+        assert await find_task(env.db, own, admins.id) is None  # a member: not the admin's key's task
+        other = (await admin.create_account(env.db, "b", "b@example.com", 0))["account_id"]
+        assert await find_task(env.db, UsageScope(other), admins.id) is None  # nor another account
+        assert await find_task(env.db, whole, "no-such-task") is None
+
+    run(data_dir, scenario)

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..auth.keys import INTERVALS
+from ..domain.times import iso
 from ..errors import ApiError
 from ..policy import guardrail_store as store
 from ..policy.guardrail_store import LIST_FIELDS, Assignment, Guardrail
@@ -18,7 +19,6 @@ from .management import (
     body_object,
     check_cents,
     given,
-    iso,
     manager,
     opt_bool,
     opt_cents,

@@ -10,11 +10,11 @@ from starlette.routing import Route
 
 from ..auth import keys as key_store
 from ..auth.keys import ApiKey
+from ..domain.times import iso
 from .context import runtime
 from .management import (
     body_object,
     given,
-    iso,
     manager,
     opt_bool,
     opt_cents,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -23,12 +22,6 @@ async def manager(request: Request) -> Principal:
     if who.kind != "management":
         raise ApiError(403, "This endpoint requires a management key")
     return who
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def not_found() -> ApiError:

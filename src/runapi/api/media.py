@@ -14,7 +14,7 @@ from ..errors import ApiError, task_not_found
 from ..tasks import engine
 from ..tasks.cancel import cancel_task
 from ..tasks.submit import submit_task, validated
-from ..tasks.views import retry_after_seconds, status_body
+from ..tasks.views import billing_facts, retry_after_seconds, status_body
 from .context import authenticated, base_url, runtime
 from .responses import Json, json_body
 
@@ -76,7 +76,11 @@ async def created_answer(
     if action.sync:
         return await sync_result(request, task.id, task.account_id, headers)
     if not replayed:
-        return Json({"id": task.id, "status": TaskState.QUEUED.wire}, status_code=202, headers=headers)
+        return Json(
+            {"id": task.id, "status": TaskState.QUEUED.wire, "billing": billing_facts(task)},
+            status_code=202,
+            headers=headers,
+        )
     rt = runtime(request)  # the replayed row was read just now: it is the task's current state
     body = status_body(task, rt.signer, base_url(request), rt.settings.generated_url_ttl_seconds)
     if body["status"] == "processing":
@@ -85,7 +89,7 @@ async def created_answer(
 
 
 SYNC_TIMEOUT_SECONDS = 120
-TASK_KEYS = ("id", "status", "model")
+TASK_KEYS = ("id", "status", "model", "billing", "usage")  # the task envelope; a sync answer is its result
 
 
 async def sync_result(request: Request, task_id: str, account_id: int, headers: dict[str, str]) -> Json:

@@ -11,9 +11,10 @@ from starlette.routing import Route
 from .. import accounts
 from ..accounts import Member
 from ..auth import admin
+from ..domain.times import iso
 from ..errors import ApiError
 from .context import runtime
-from .management import MISSING, body_object, iso, manager, opt_string
+from .management import MISSING, body_object, manager, opt_string
 from .responses import Json, json_body
 
 

@@ -1,5 +1,5 @@
-"""OpenAPI paths for everything that is not a catalog media action: probes and metrics, account, usage, keys, members,
-guardrails, files and uploads, and the three LLM surfaces (OpenAI, Anthropic, Gemini).
+"""OpenAPI paths for everything that is not a catalog media action: probes and metrics, account, usage, prices,
+keys, members, guardrails, files and uploads, and the three LLM surfaces (OpenAI, Anthropic, Gemini).
 
 Request schemas state what the handlers accept; response schemas are declared where the body is ours and
 stable (they are checked against real answers by tests/e2e/test_fuzz_openapi.py). LLM answers are declared by
@@ -12,6 +12,7 @@ from typing import Any
 from ..catalog import get_catalog
 from ..files_policy import LOCAL_MAX_BYTES
 from ..llm.models import llm_models
+from ..prompts import MAX_PAGE, MAX_PER_PAGE, MODALITIES
 from ..storage.upload_rules import PURPOSES
 from ..store.schema import BIGINT_MAX
 
@@ -377,6 +378,52 @@ def usage_paths() -> dict[str, Any]:
     }
 
 
+def prompt_paths() -> dict[str, Any]:
+    text = {"type": "string", "maxLength": 200}
+    prompt = _obj(
+        {
+            "id": {"type": "integer"},
+            "title": _nullable({"type": "string"}),
+            "prompt": {"type": "string"},
+            "modality": {"type": "string", "enum": list(MODALITIES)},
+            "service": {"type": "string"},
+            "action": {"type": "string"},
+            "runapi_model": _nullable({"type": "string"}),
+            "category": _nullable({"type": "string"}),
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "params": {"type": "object"},
+            "featured": {"type": "boolean"},
+        },
+        ("id", "prompt", "modality"),
+    )
+    pagination = _obj(
+        {name: {"type": "integer"} for name in ("page", "per_page", "total", "pages")},
+        ("page", "per_page", "total", "pages"),
+    )
+    answer = _obj({"prompts": {"type": "array", "items": prompt}, "pagination": pagination}, ("prompts", "pagination"))
+    parameters = [
+        _query("modality", {"type": "string", "enum": list(MODALITIES)}, "What the prompt makes"),
+        _query("category", text, "A category, e.g. landscape or text_to_video"),
+        _query("tags", text, "Comma-separated tags, all of which a prompt must have"),
+        _query("q", text, "Words, all of which must appear"),
+        _query("model", text, "A model id"),
+        _query("featured", {"type": "string", "enum": ["true", "false", "1", "0"]}, "Only featured (or only not)"),
+        _query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "Page number, from 1"),
+        _query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}, "Prompts per page"),
+    ]
+    return {
+        "/api/v1/prompts": {
+            "get": _op(
+                "prompts",
+                "The prompt gallery: curated prompts and the catalog's examples, featured first (no API key)",
+                {"200": _json("A page of prompts", answer), **_errors("Error", 422)},
+                parameters=parameters,
+                **OPEN,
+            )
+        }
+    }
+
+
 TASK_STATUS = _obj(
     {
         "id": {"type": "string"},
@@ -511,6 +558,131 @@ def task_paths() -> dict[str, Any]:
                     **_errors("Error", 401, 403, 404, 409),
                 },
                 parameters=[_path_param("id")],
+            )
+        },
+    }
+
+
+# valid quotes, so the fuzz also checks the 200 answer against its schema
+QUOTE_EXAMPLES = {
+    "image": {
+        "value": {
+            "service": "nano_banana",
+            "action": "text_to_image",
+            "model": "nano-banana-pro",
+            "params": {"prompt": "a cat", "output_resolution": "4k"},
+        }
+    },
+    "video": {
+        "value": {"service": "veo-3-1", "action": "text_to_video", "params": {"model": "veo-3.1", "prompt": "a lake"}}
+    },
+    "llm": {
+        "value": {"service": "llm", "action": "chat", "model": "claude-opus-4-6", "params": {"input_tokens": 1000}}
+    },
+}
+
+
+def pricing_paths() -> dict[str, Any]:
+    """Price schedules (public) and quotes (an API key): billing/price_schedules.py."""
+    services = sorted({action.family for action in get_catalog().actions()}) + ["llm"]
+    actions = sorted({action.name for action in get_catalog().actions()} | {m.kind for m in llm_models().values()})
+    service = {
+        "type": "string",
+        "enum": services,
+        "description": "A catalog family, or llm for the LLM models; hyphens are read as underscores (nano-banana)",
+    }
+    action = {
+        "type": "string",
+        "enum": actions,
+        "description": "The family's action, or for llm the model's kind (chat, embedding); hyphens as underscores",
+    }
+    price = _nullable({"type": "integer", "minimum": 0})
+    schedule = _obj(
+        {
+            "service": {"type": "string"},
+            "action": {"type": "string"},
+            "model": _nullable({"type": "string"}),
+            "pricing_status": {"type": "string", "enum": ["available", "pending"]},
+            "catalog_status": {"type": "string", "enum": ["active", "maintenance", "disabled"]},
+            "currency": {"type": "string"},
+            "billing_unit": {"type": "string"},
+            "billing_strategy": {
+                "type": "string",
+                "enum": ["flat", "tiered", "per_unit", "tiered_per_unit", "per_token"],
+            },
+            "unit_price_cents": price,
+            **{
+                f"{kind}_price_per_1m_cents": price
+                for kind in ("input", "output", "cache_read", "cache_write", "cache_write_5m", "cache_write_1h")
+            },
+            "billing_config": {"type": "object"},
+        },
+        ("service", "action", "model", "pricing_status", "catalog_status", "currency", "billing_unit"),
+    )
+    schedules = _obj(
+        {"as_of": {"type": "string", "format": "date-time"}, "price_schedules": {"type": "array", "items": schedule}},
+        ("as_of", "price_schedules"),
+    )
+    quote = _obj(
+        {
+            "service": {"type": "string"},
+            "action": {"type": "string"},
+            "model": _nullable({"type": "string"}),
+            "pricing_status": {"type": "string"},
+            "currency": {"type": "string"},
+            "reservation_amount_cents": {"type": "integer", "minimum": 0},
+            "estimate_basis": {"type": "string", "enum": ["exact", "maximum"]},
+            "as_of": {"type": "string", "format": "date-time"},
+        },
+        ("service", "action", "model", "pricing_status", "currency", "reservation_amount_cents", "estimate_basis"),
+    )
+    quote_request = _obj(
+        {
+            "service": service,
+            "action": action,
+            "model": _nullable({"type": "string"}),
+            "params": _nullable(
+                {
+                    "type": "object",
+                    "description": "The create request's parameters; for llm: input_tokens (required), "
+                    "max_tokens, caching (the request has cache breakpoints)",
+                }
+            ),
+        },
+        ("service", "action"),
+    )
+    return {
+        "/api/v1/price_schedules": {
+            "get": _op(
+                "pricing",
+                "Current prices of every endpoint and model (media: unit price, tiers and the quantity it counts; "
+                "LLM: cents per million input, output, cache-read and cache-write tokens). ETag / If-None-Match.",
+                {
+                    "200": _json("Schedules matching every filter given", schedules),
+                    "304": {"description": "Not modified (If-None-Match names the current ETag)"},
+                    **_errors("Error", 422),
+                },
+                parameters=[
+                    _query("service", service, "Only this service"),
+                    _query("action", action, "Only this action"),
+                    _query("model", {"type": "string"}, "Only this model"),
+                ],
+                **OPEN,
+            )
+        },
+        "/api/v1/price_quotes": {
+            "post": _op(
+                "pricing",
+                "What a create with these parameters reserves, checked as that create would be; nothing is "
+                "reserved or charged (media: exact, charged on completion; llm: the most the call can cost)",
+                {
+                    "200": _json("The quote", _obj({"price_quote": quote}, ("price_quote",))),
+                    **_errors("Error", 400, 401, 403, 422),
+                },
+                requestBody={
+                    "required": True,
+                    "content": {JSON: {"schema": quote_request, "examples": QUOTE_EXAMPLES}},
+                },
             )
         },
     }
@@ -1268,7 +1440,9 @@ def platform_paths() -> dict[str, Any]:
         **probe_paths(),
         **account_paths(),
         **usage_paths(),
+        **prompt_paths(),
         **task_paths(),
+        **pricing_paths(),
         **key_paths(),
         **member_paths(),
         **guardrail_paths(),

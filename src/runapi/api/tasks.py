@@ -9,16 +9,17 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..callbacks.history import Delivery, deliveries_of, replay_final
+from ..callbacks.history import Delivery
 from ..catalog import Catalog
-from ..domain.task import Task, TaskState
-from ..errors import Conflict, task_not_found
+from ..domain.task import Task
+from ..domain.times import iso
+from ..errors import task_not_found
 from ..tasks import engine
+from ..tasks.callbacks import callback_history, replay_callback
 from ..tasks.listing import WIRE_STATUSES, TaskFilter, list_tasks, scope_of
-from ..tasks.views import retry_after_seconds, status_body
+from ..tasks.views import cost_cents, retry_after_seconds, status_body
 from .context import authenticated, base_url, runtime
 from .listing import choice, page_request, text, unix_time
-from .management import iso
 from .media import Endpoint, cancel_endpoint, task_headers
 from .responses import Json
 
@@ -33,12 +34,6 @@ def _filters(request: Request) -> TaskFilter:
         created_after=unix_time(request, "created_after"),
         created_before=unix_time(request, "created_before"),
     )
-
-
-def cost_cents(task: Task) -> int:
-    """What the task costs its account: its price once completed, nothing once failed (refunded), and while it
-    is processing the price reserved for it."""
-    return 0 if task.state is TaskState.FAILED else task.price_cents
 
 
 def list_item(task: Task, body: dict[str, Any]) -> dict[str, Any]:
@@ -124,7 +119,7 @@ async def _own_task(request: Request) -> Task:
 async def callbacks_endpoint(request: Request) -> Json:
     """GET /api/v1/tasks/<id>/callbacks: the task's callback deliveries, each with every attempt."""
     task = await _own_task(request)
-    found = await deliveries_of(runtime(request).db, task.id, engine.final_callback_seq(task))
+    found = await callback_history(runtime(request).db, task)
     return Json({"object": "list", "data": [delivery_object(d) for d in found]})
 
 
@@ -133,13 +128,8 @@ async def replay_endpoint(request: Request) -> Json:
     afresh); 409 without a callback_url, before the task has finished, or while it is still being delivered."""
     rt = runtime(request)
     task = await _own_task(request)
-    if not task.callback_url:
-        raise Conflict("The task has no callback_url")
-    if not task.state.terminal:
-        raise Conflict("The task has not finished yet: its final callback is sent when it does")
-    callback_id = await replay_final(rt.db, task.id, engine.final_callback_seq(task))
-    rt.callback_wake.set()  # send it now
-    found = await deliveries_of(rt.db, task.id, engine.final_callback_seq(task))
+    callback_id = await replay_callback(rt, task)
+    found = await callback_history(rt.db, task)
     [replayed] = [d for d in found if d.id == callback_id]
     return Json(delivery_object(replayed), status_code=202)
 

@@ -24,12 +24,12 @@ from starlette.routing import Route
 
 from .. import files_policy as policy
 from ..auth.principal import require_api_key
+from ..domain.times import iso
 from ..errors import ApiError
 from ..net.safe_http import BlockedDestination, TooLarge, fetch_bytes
 from ..storage import StorageFull, files_store, parse_expires, quota
 from ..storage.uploads import Spooled, UnsupportedType, store_upload
 from .context import authenticated, base_url, runtime
-from .management import iso
 from .responses import Json, json_body
 
 _DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?(;[\w-]+=[^;,]*)*;base64,", re.IGNORECASE)

@@ -11,9 +11,9 @@ from starlette.routing import Route
 
 from ..billing import usage
 from ..billing.usage import GROUPINGS, KINDS, UsageEvent, UsageFilter, UsageGroup, UsageScope
+from ..domain.times import iso
 from .context import authenticated, runtime
 from .listing import choice, page_request, text, unix_time
-from .management import iso
 from .responses import Json
 
 

@@ -18,7 +18,17 @@ from .model import (
     build_family,
 )
 
-__all__ = ["PLATFORM_PARAMS", "Action", "Catalog", "Family", "ModelSpec", "Param", "Price", "get_catalog"]
+__all__ = [
+    "PLATFORM_PARAMS",
+    "Action",
+    "Catalog",
+    "Family",
+    "ModelSpec",
+    "Param",
+    "Price",
+    "catalog_dir",
+    "get_catalog",
+]
 
 FAMILIES_DIR = Path(__file__).parent / "families"
 
@@ -35,12 +45,15 @@ class Catalog:
         return [a for fam in self.families.values() for a in fam.actions.values()]
 
 
+def catalog_dir() -> Path:
+    """Where the families are read from: RUNAPI_CATALOG_DIR replaces the bundled ones (an operator's own catalog)."""
+    return Path(os.environ.get("RUNAPI_CATALOG_DIR") or FAMILIES_DIR)
+
+
 @lru_cache(maxsize=1)
 def get_catalog() -> Catalog:
     families = {}
-    # RUNAPI_CATALOG_DIR replaces the bundled families (e.g. an operator's own catalog).
-    directory = Path(os.environ.get("RUNAPI_CATALOG_DIR") or FAMILIES_DIR)
-    for path in sorted(directory.glob("*.yaml")):
+    for path in sorted(catalog_dir().glob("*.yaml")):
         family = build_family(load_yaml(path))
         families[family.name] = family
     return Catalog(families=families)

@@ -17,7 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from .. import files_policy
 from .context import SCOPE_KEY, ConsoleState
-from .pages import callback_secret, chat, guardrails, keys, operator, overview, playground, signin, usage
+from .pages import callback_secret, chat, guardrails, keys, operator, overview, playground, signin, tasks, usage
 from .session import current_session, viewer_for
 from .web import error_page, page
 
@@ -74,6 +74,10 @@ def routes() -> list[BaseRoute]:
         Route("/guardrails/{id}/delete", page(guardrails.delete), methods=["POST"]),
         Route("/callback-secret", page(callback_secret.show), methods=["GET"]),
         Route("/callback-secret/rotate", page(callback_secret.rotate), methods=["POST"]),
+        Route("/tasks", page(tasks.list_page), methods=["GET"]),
+        Route("/tasks/{id}", page(tasks.detail_page), methods=["GET"]),
+        Route("/tasks/{id}/cancel", page(tasks.cancel), methods=["POST"]),
+        Route("/tasks/{id}/replay", page(tasks.replay), methods=["POST"]),
         Route("/usage", page(usage.usage_page), methods=["GET"]),
         Route("/usage.csv", page(usage.usage_csv), methods=["GET"]),
         Route("/playground", page(playground.playground), methods=["GET"]),

@@ -24,9 +24,10 @@ from typing import Any
 from ..catalog import Action, ModelSpec, Param
 from ..errors import InvalidInput
 
-# Parameters the playground does not offer: the model is chosen above the form, and a callback URL would point
-# at the user's own receiver, which a browser playground has no use for.
-HIDDEN_PARAMS = frozenset({"model", "callback_url"})
+# Parameters the playground does not offer: the model is chosen above the form.
+HIDDEN_PARAMS = frozenset({"model"})
+# Offered last: a callback URL, to try one's own receiver (its deliveries show on the task's page).
+LAST_PARAMS = ("callback_url",)
 LONG_TEXT_NAMES = ("prompt", "lyrics", "text", "script", "style", "negative_prompt", "description")
 LONG_TEXT_MIN_LENGTH = 300
 
@@ -175,7 +176,7 @@ def fields_for(action: Action, model: ModelSpec | None) -> list[FormField]:
         for p in params.values()
         if p.name not in HIDDEN_PARAMS and (p.only_models is None or model_id in p.only_models)
     ]
-    shown.sort(key=lambda p: not p.required)  # (stable: catalog order within each group)
+    shown.sort(key=lambda p: (p.name in LAST_PARAMS, not p.required))  # (stable: catalog order within each group)
     return [field_for(p, model_id) for p in shown]
 
 

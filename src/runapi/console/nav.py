@@ -1,5 +1,5 @@
-"""The console's navigation: one table, so a page is added in one place. The second pass adds Tasks
-here; a page appears only once it shows real data."""
+"""The console's navigation: one table, so a page is added in one place; a page appears only once it shows
+real data."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class NavEntry:
 
 NAV: tuple[NavEntry, ...] = (
     NavEntry("/console/overview", "Overview"),
-    # second pass: NavEntry("/console/tasks", "Tasks")
+    NavEntry("/console/tasks", "Tasks"),
     NavEntry("/console/usage", "Usage"),
     NavEntry("/console/playground", "Playground"),
     NavEntry("/console/chat", "Chat"),

@@ -55,3 +55,8 @@ def unique(items: list[Preview]) -> list[Preview]:
             seen.add(item.url)
             out.append(item)
     return out
+
+
+def task_previews(body: dict[str, Any]) -> list[Preview]:
+    """What a task's status body shows to look at or play: each link once (its own id is not a link)."""
+    return unique(previews({k: v for k, v in body.items() if k != "id"}))

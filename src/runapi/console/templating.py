@@ -9,6 +9,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from .spend import dollars
+
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -42,7 +44,7 @@ def make_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(cents=cents, when=when, iso=iso)
+    env.filters.update(cents=cents, dollars=dollars, when=when, iso=iso)
     return env
 
 

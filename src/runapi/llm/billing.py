@@ -55,6 +55,12 @@ def output_bound(model: LlmModel, max_output: int | None) -> int:
     return min(max_output, model.max_output) if model.max_output else max_output
 
 
+def reservation_cents(model: LlmModel, input_tokens: int, max_output: int | None, caching: bool = False) -> int:
+    """What a call reserves: the most it can cost (its input, written to the cache at the dearest TTL when it has
+    cache breakpoints, plus its output bound). POST /api/v1/price_quotes answers with it too."""
+    return model.most_cents(input_tokens, output_bound(model, max_output), caching)
+
+
 async def reserve(
     ledger: LedgerBatcher,
     who: Principal,
@@ -68,7 +74,7 @@ async def reserve(
 ) -> Reservation:
     """Hold what the call can cost at most (402 if the balance cannot cover it; 403 once a limit is reached);
     `caching`: the request has cache breakpoints, so its input may be written to the cache at a higher price."""
-    cents = model.most_cents(input_tokens, output_bound(model, max_output), caching)
+    cents = reservation_cents(model, input_tokens, max_output, caching)
     rid = request_id.get()
     res = Reservation(
         f"llm_{uuid.uuid4().hex}",

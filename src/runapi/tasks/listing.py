@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, select
 
 from ..billing.usage import UsageScope
 from ..domain.task import UNFINISHED_STATES, Task, TaskState, WireStatus
@@ -85,3 +85,11 @@ async def list_tasks(db: Database, scope: UsageScope, filters: TaskFilter, page:
     async with db.read() as conn:
         found = await read_page(conn, tasks, visible(scope), filters.conditions(), page)
     return TaskPage(tuple(Task.from_row(row._mapping) for row in found.rows), found.has_more)
+
+
+async def find_task(db: Database, scope: UsageScope, task_id: str) -> Task | None:
+    """One task by id if `scope` may see it; None otherwise (unknown, another account's, another member's key's:
+    the caller answers all three alike, so nothing is learnt about tasks it may not see)."""
+    async with db.read() as conn:
+        row = (await conn.execute(select(tasks).where(visible(scope), tasks.c.id == task_id))).mappings().first()
+    return Task.from_row(row) if row else None

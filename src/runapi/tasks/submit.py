@@ -50,6 +50,12 @@ class ValidRequest:
         return self.model.id if self.model else None
 
 
+def reservation_cents(request: ValidRequest) -> int:
+    """What creating `request` reserves (and charges once it completes): its model's catalog price for its params.
+    The one price of a create: POST /api/v1/price_quotes answers with it too, so a quote cannot drift from it."""
+    return request.model.quote(request.params) if request.model else 0
+
+
 @dataclass(frozen=True)
 class Submitted:
     task: Task  # the new task (a replayed one for an Idempotency-Key seen before)
@@ -117,7 +123,7 @@ async def submit_task(
     params = await resolve_file_inputs(rt.db, rt.signer, who.account_id, spec, params, public_base_url)
     await check_callback_url(params.get("callback_url"), rt.settings.allow_private_network)
     refs = await engine.resolve_refs(rt.db, who.account_id, action, params)
-    price = model.quote(params) if model else 0
+    price = reservation_cents(request)
     candidates = rt.providers.candidates(action.family, model_id, action.name)
     guarded = await check_guardrail(rt, who, model_id, candidates)
     await preflight(rt.providers.get(guarded.provider), action, model, params, refs)

@@ -1,4 +1,5 @@
-"""The status body: what GET /api/v1/<family>/<action>/<id> returns and what a callback POSTs."""
+"""The status body: what GET /api/v1/<family>/<action>/<id> returns and what a callback POSTs, with the task's
+billing facts and usage as the platform's typed SDKs read them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from ..catalog import get_catalog
 from ..domain.task import Task, TaskState
+from ..domain.times import iso
 from ..storage import UrlSigner
 
 MAX_RETRY_AFTER_SECONDS = 30  # the longest a worker waits between two polls of an upstream job (worker.backoff)
@@ -21,6 +23,12 @@ def retry_after_seconds(task: Task, now: float | None = None) -> int:
     finishes at once (the sandbox) is picked up at the next poll instead of the SDKs' default 2 s."""
     wait = task.next_run_at - (time.time() if now is None else now)
     return max(1, min(MAX_RETRY_AFTER_SECONDS, math.ceil(wait)))
+
+
+def cost_cents(task: Task) -> int:
+    """What the task costs its account: its price once completed, nothing once failed (refunded), and while it
+    is processing the price reserved for it."""
+    return 0 if task.state is TaskState.FAILED else task.price_cents
 
 
 def status_body(
@@ -50,7 +58,45 @@ def status_body(
     if action:
         for k, v in action.status_extra.get(body["status"], {}).items():
             body.setdefault(k, copy.deepcopy(v))  # documented placeholders such as `lyrics: []`
+    body["billing"] = billing_facts(task)
+    usage = usage_facts(task)
+    if usage is not None:
+        body["usage"] = usage
     return body
+
+
+MICRO_CENTS_PER_CENT = 1_000_000
+
+
+def billing_facts(task: Task) -> dict[str, Any]:
+    """What the task's money did, as the platform's typed SDKs read it (`billing`): the reservation made at
+    create, then either its settlement (completed: the reserved price charged) or its refund (failed)."""
+    facts: dict[str, Any] = {
+        "reservation": {"amount_cents": task.price_cents, "reserved_at": iso(task.created_at)},
+        "settlement": None,
+        "refund": None,
+    }
+    if task.state is TaskState.COMPLETED:
+        facts["settlement"] = {
+            "charged_amount_cents": task.price_cents,
+            "amount_micro_cents": task.price_cents * MICRO_CENTS_PER_CENT,
+            "settled_at": iso(task.completed_at),
+        }
+    elif task.state is TaskState.FAILED:
+        facts["refund"] = {"amount_cents": task.price_cents, "refunded_at": iso(task.completed_at)}
+    return facts
+
+
+def usage_facts(task: Task) -> dict[str, Any] | None:
+    """`usage` on a completed task: its cost in US dollars (the SDKs' TaskUsage.cost, a float) and in cents,
+    and for an image task how many images it made."""
+    if task.state is not TaskState.COMPLETED:
+        return None
+    usage: dict[str, Any] = {"cost": task.price_cents / 100, "cost_cents": task.price_cents}
+    images = ((task.result or {}).get("files") or {}).get("images")
+    if images is not None:
+        usage["generated_images"] = len(images)
+    return usage
 
 
 def _item(item: dict[str, Any], fields: set[str], url: str) -> dict[str, Any]:

@@ -28,12 +28,12 @@ from ...errors import Forbidden, InvalidInput, RateLimited, StorageFull, TooLarg
 from ...storage import StorageFull as DiskFull
 from ...storage import quota
 from ...storage.uploads import UnsupportedType, store_upload
-from ...tasks import engine
+from ...tasks.listing import find_task, scope_of
 from ...tasks.submit import submit_task, validated
 from ...tasks.views import status_body
 from ..context import services
 from ..forms import FormField, body_from_form, fields_for
-from ..results import previews, unique
+from ..results import task_previews
 from ..session import Viewer
 from ..web import Refused, form, render
 
@@ -195,13 +195,14 @@ async def _task_view(request: Request, viewer: Viewer, task: Task, status: int =
         status=status,
         task=TaskSummary.of(task),
         body=body,
-        previews=unique(previews({k: v for k, v in body.items() if k != "id"})),
+        previews=task_previews(body),
     )
 
 
 async def task(request: Request, viewer: Viewer) -> Response:
-    """A playground task's state; while it is processing the fragment polls itself (htmx, every second)."""
-    found = await engine.get_task(services(request).db, request.path_params["id"], viewer.session.account_id)
+    """A playground task's state; while it is processing the fragment polls itself (htmx, every second). Only
+    a task the viewer may see (as on the Tasks page: a member, their own keys' tasks)."""
+    found = await find_task(services(request).db, scope_of(viewer.principal), request.path_params["id"])
     if found is None:
         raise task_not_found()
     return await _task_view(request, viewer, found)
