@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from runapi.store.schema import callback_deliveries
+from tests.support.bodies import documented
 from tests.support.servers import new_account, start_server, wait_done, wait_for
 
 BASE = "/api/v1/suno"
@@ -52,7 +53,7 @@ def test_song_callbacks_arrive_at_each_stage_in_order(api, server, recorder):
     final = wait_done(api, f"{BASE}/text_to_music", task_id, 120)
     bodies = _stage_callbacks(receiver, 3)
     assert [b["generation_stage"] for b in bodies] == ["text_generated", "first_audio_ready", "all_audios_ready"]
-    assert bodies[0] == {
+    assert documented(bodies[0]) == {
         "id": task_id,
         "status": "processing",
         "model": "suno-v5",
