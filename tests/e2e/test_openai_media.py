@@ -116,6 +116,25 @@ def test_edit_one_image_and_several_and_with_a_mask(client, server, png):
     assert image_of(base64.b64decode(r.data[0].b64_json)).size == image_of(png).size  # the mask keeps the size
 
 
+def test_edit_by_reference_in_json(server, png):
+    data_url = "data:image/png;base64," + base64.b64encode(png).decode()
+    with server.client() as c:
+        r = c.post(
+            "/v1/images/edits",
+            json={
+                "model": "gpt-image-2",
+                "prompt": "Sharper",
+                "images": [{"image_url": data_url}],
+                "size": "1024x1024",
+            },
+        )
+        assert r.status_code == 200, r.text
+        assert image_of(base64.b64decode(r.json()["data"][0]["b64_json"])).format == "PNG"
+        refused = c.post("/v1/images/edits", json={"model": "gpt-image-2", "prompt": "x", "images": [{"file_id": "f"}]})
+        assert refused.status_code == 400 and refused.json()["error"]["type"] == "invalid_request_error"
+        assert "file_id is not supported" in refused.json()["error"]["message"]
+
+
 def test_refused_requests_charge_nothing(client, server, png):
     before = balance(server)
     with pytest.raises(openai.NotFoundError) as info:

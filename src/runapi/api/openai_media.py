@@ -6,6 +6,8 @@ shape, as everything under /v1/ (app.api_error)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from typing import Any
 
@@ -89,20 +91,53 @@ def _idempotency_key(request: Request) -> str | None:
 
 
 async def _create(
-    request: Request, endpoint: str, fields: Mapping[str, Any], uploads: Mapping[str, list[Upload]], **inputs: str
+    request: Request,
+    endpoint: str,
+    fields: Mapping[str, Any],
+    uploads: Mapping[str, list[Upload]],
+    inputs: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Created:
     """The task for a request (`fields` as parsed by fields.parse_fields; `inputs`: input files given by URL)."""
     rt, who = runtime(request), await caller(request)
-    given = {name: (url,) for name, url in inputs.items()}
     return await create(
         rt,
         who,
-        OpenAiRequest(endpoint, fields, given),
+        OpenAiRequest(endpoint, fields, dict(inputs or {})),
         uploads,
         public_base_url=base_url(request),
         idempotency_key=_idempotency_key(request),
         client_request_id=client_request_id_of(request),
     )
+
+
+def _references(name: str, value: Any, uploads: dict[str, list[Upload]]) -> tuple[str, ...]:
+    """Inputs given by reference (JSON bodies, `name[image_url]` form fields): {image_url} objects (a URL, or a
+    base64 data URL, stored as an upload) or plain URLs, one or a list. URLs are returned; data goes to
+    `uploads`. A file_id is refused: uploads are sent as files here."""
+    urls: list[str] = []
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        if isinstance(item, dict) and item.get("file_id"):
+            raise BadRequest(f"{name}.file_id is not supported: send the file itself, or its image_url")
+        url = item.get("image_url") if isinstance(item, dict) else item
+        if not isinstance(url, str) or not url.strip():
+            raise BadRequest(f"{name} needs an image_url (or send the file itself as {name})")
+        if url.startswith("data:"):
+            uploads.setdefault(name, []).append(Upload(_data_url_bytes(name, url), None))
+        else:
+            urls.append(url)
+    return tuple(urls)
+
+
+def _data_url_bytes(name: str, url: str) -> bytes:
+    head, _, payload = url.partition(",")
+    if not head.endswith(";base64") or not payload:
+        raise BadRequest(f"{name}: a data URL must be base64 (data:image/png;base64,...)")
+    if len(payload) * 3 // 4 > files_policy.BASE64_MAX_BYTES + 3:
+        raise TooLarge(f"{name}: at most {files_policy.BASE64_MAX_BYTES // (1024 * 1024)}MB as a data URL")
+    try:
+        return base64.b64decode("".join(payload.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest(f"{name}: the data URL is not valid base64") from None
 
 
 async def _finished(request: Request, created: Created) -> Task:
@@ -142,7 +177,11 @@ async def images_edits(request: Request) -> Json:
     raw, uploads = await _request_fields(request)
     fields = parse_fields("images.edits", raw)
     response_format = answers.image_format(fields.get("response_format"))
-    created = await _create(request, "images.edits", fields, uploads)
+    inputs = {}  # given by reference (OpenAI's JSON form: images: [{image_url}], mask: {image_url})
+    for name, given in (("image", fields.pop("images", fields.pop("image", None))), ("mask", fields.pop("mask", None))):
+        if given is not None:
+            inputs[name] = _references(name, given, uploads)
+    created = await _create(request, "images.edits", fields, uploads, inputs)
     task = await _finished(request, created)
     body = await answers.images_body(runtime(request), task, response_format, base_url(request))
     return Json(body, headers=task_headers(task))
@@ -186,36 +225,9 @@ async def videos_create(request: Request) -> Json:
     raw, uploads = await _request_fields(request)
     fields = parse_fields("videos", raw)
     reference = fields.pop("input_reference", None)
-    inputs: dict[str, str] = {}
-    if isinstance(reference, dict):  # {image_url} (a URL, or a data URL) | {file_id}
-        if reference.get("file_id"):
-            raise BadRequest("input_reference.file_id is not supported: upload the image or give its image_url")
-        url = reference.get("image_url")
-        if not isinstance(url, str) or not url.strip():
-            raise BadRequest("input_reference needs an image_url (or upload the image as input_reference)")
-        if url.startswith("data:"):
-            uploads.setdefault("input_reference", []).append(Upload(_data_url_bytes(url), None))
-        else:
-            inputs["input_reference"] = url
-    elif isinstance(reference, str) and reference.strip():
-        inputs["input_reference"] = reference  # a plain URL (JSON clients)
-    created = await _create(request, "videos", fields, uploads, **inputs)
+    inputs = {"input_reference": _references("input_reference", reference, uploads)} if reference else {}
+    created = await _create(request, "videos", fields, uploads, inputs)
     return _video_answer(created.task, created.route)
-
-
-def _data_url_bytes(url: str) -> bytes:
-    import base64
-    import binascii
-
-    head, _, payload = url.partition(",")
-    if not head.endswith(";base64") or not payload:
-        raise BadRequest("input_reference.image_url: a data URL must be base64 (data:image/png;base64,...)")
-    if len(payload) * 3 // 4 > files_policy.BASE64_MAX_BYTES + 3:
-        raise TooLarge(f"input_reference: at most {files_policy.BASE64_MAX_BYTES // (1024 * 1024)}MB as a data URL")
-    try:
-        return base64.b64decode("".join(payload.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise BadRequest("input_reference.image_url: the data URL is not valid base64") from None
 
 
 async def videos_retrieve(request: Request) -> Json:

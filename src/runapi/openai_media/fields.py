@@ -44,7 +44,8 @@ FIELDS: dict[str, dict[str, Field]] = {
     "images.generations": _IMAGE_FIELDS,
     "images.edits": {
         **_IMAGE_FIELDS,
-        "image": Field("any", read_by_endpoint=True),
+        "image": Field("any", read_by_endpoint=True),  # (files: multipart parts)
+        "images": Field("any", read_by_endpoint=True),  # OpenAI's JSON form: [{image_url}]
         "mask": Field("any", read_by_endpoint=True),
         "input_fidelity": Field(ignored=True),  # how closely to follow the inputs: a hint no catalog model takes
     },
