@@ -135,6 +135,19 @@ def test_edit_by_reference_in_json(server, png):
         assert "file_id is not supported" in refused.json()["error"]["message"]
 
 
+def test_a_failed_image_answers_422_with_the_reason_and_is_refunded(server, recorder):
+    missing = recorder(lambda m, p, h, b: (404, {}, b"gone"))
+    before = balance(server)
+    with server.client() as c:
+        r = c.post(
+            "/v1/images/edits",
+            json={"model": "gpt-image-1.5", "prompt": "x", "images": [{"image_url": missing.url + "/in.png"}]},
+        )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "generation_failed"
+    assert "fetch" in r.json()["error"]["message"].lower() and r.headers["x-runapi-task-id"]
+    wait_for(lambda: balance(server) == before)
+
+
 def test_refused_requests_charge_nothing(client, server, png):
     before = balance(server)
     with pytest.raises(openai.NotFoundError) as info:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from ..catalog import Catalog, OpenAiRoute
 from ..catalog.openai_schema import SizeMap, VideosMap
@@ -166,10 +167,13 @@ async def delete_video(rt: Services, task: Task) -> None:
             f"Video {task.id} is {STATUS[task.state]}: only a completed or failed video can be deleted",
             code="video_not_finished",
         )
-    async with rt.db.write() as conn:
-        await conn.execute(
-            insert(task_deletions).values(task_id=task.id, account_id=task.account_id, deleted_at=time.time())
-        )
+    try:
+        async with rt.db.write() as conn:
+            await conn.execute(
+                insert(task_deletions).values(task_id=task.id, account_id=task.account_id, deleted_at=time.time())
+            )
+    except IntegrityError:  # deleted at the same moment by another request
+        raise video_not_found(task.id) from None
     for files in ((task.result or {}).get("files") or {}).values():
         for item in files if isinstance(files, list) else ():
             if isinstance(item, dict) and isinstance(item.get("key"), str):
