@@ -357,3 +357,15 @@ def test_a_call_past_the_wait_answers_504_once_and_the_task_runs_on_billed(tmp_p
         assert balance(slow) == before - price("images.generations", model="z-image", prompt="x")
     finally:
         slow.stop()
+
+
+def test_the_video_api_on_each_database(db_server):
+    sdk = openai.OpenAI(api_key=db_server.key, base_url=db_server.url + "/v1", max_retries=0)
+    made = [sdk.videos.create(model="grok-imagine-text-to-video", prompt=f"Clip {i}").id for i in range(2)]
+    for video_id in made:
+        assert sdk.videos.poll(video_id, poll_interval_ms=100).status == "completed"
+    assert sdk.videos.list(limit=1, after=made[1]).data[0].id == made[0]
+    assert sdk.videos.delete(made[0]).deleted
+    assert made[0] not in [v.id for v in sdk.videos.list()] and made[1] in [v.id for v in sdk.videos.list()]
+    with pytest.raises(openai.NotFoundError):
+        sdk.videos.delete(made[0])
