@@ -17,14 +17,13 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from .. import files_policy
-from ..catalog import get_catalog
+from ..catalog import OpenAiRoute, get_catalog
 from ..domain.task import Task
 from ..errors import ApiError, BadRequest, TooLarge
 from ..openai_media import answers, videos
 from ..openai_media.fields import parse_fields
 from ..openai_media.mapping import OpenAiRequest
 from ..openai_media.service import Created, GenerationFailed, StillRunning, Upload, create, finished
-from ..store.pages import PageRequest
 from .context import base_url, runtime
 from .listing import page_request
 from .llm_common import caller
@@ -214,11 +213,11 @@ async def audio_transcriptions(request: Request) -> Response:
 # ------------------------------------------------------------------------------------------------ videos
 
 
-def _video_answer(task: Task, route: Any, status_code: int = 200) -> Json:
+def _video_answer(task: Task, route: OpenAiRoute) -> Json:
     headers = task_headers(task)
-    if not task.state.terminal:
+    if not task.state.terminal:  # the SDK's poll helper waits this long before asking again
         headers[POLL_HEADER] = str(videos.poll_after_ms(task))
-    return Json(videos.video_object(task, route), status_code=status_code, headers=headers)
+    return Json(videos.video_object(task, route), headers=headers)
 
 
 async def videos_create(request: Request) -> Json:
@@ -247,8 +246,7 @@ async def videos_content(request: Request) -> Response:
 
 async def videos_list(request: Request) -> Json:
     rt, who = runtime(request), await caller(request)
-    page: PageRequest = page_request(request)
-    found = await videos.list_videos(rt, get_catalog(), who.account_id, page)
+    found = await videos.list_videos(rt, get_catalog(), who.account_id, page_request(request))
     data = [videos.video_object(task, route) for task, route in found.videos]
     return Json(
         {

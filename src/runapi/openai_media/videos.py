@@ -85,7 +85,7 @@ def video_object(task: Task, route: OpenAiRoute) -> dict[str, Any]:
         "created_at": int(task.created_at),
         "completed_at": int(task.completed_at) if task.completed_at and task.state.terminal else None,
         "expires_at": None,  # generated files are kept
-        "prompt": task.params.get("prompt"),
+        "prompt": task.params.get(block.prompt),
         "remixed_from_video_id": None,
         "seconds": _seconds(task, block, video),
         "size": _size(task, block, video),
