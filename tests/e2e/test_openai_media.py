@@ -130,9 +130,19 @@ def test_edit_by_reference_in_json(server, png):
         )
         assert r.status_code == 200, r.text
         assert image_of(base64.b64decode(r.json()["data"][0]["b64_json"])).format == "PNG"
-        refused = c.post("/v1/images/edits", json={"model": "gpt-image-2", "prompt": "x", "images": [{"file_id": "f"}]})
+        refused = c.post("/v1/images/edits", json={"model": "gpt-image-2", "prompt": "x", "images": [{"url": "x"}]})
         assert refused.status_code == 400 and refused.json()["error"]["type"] == "invalid_request_error"
-        assert "file_id is not supported" in refused.json()["error"]["message"]
+        assert "image needs an image_url or a file_id" in refused.json()["error"]["message"]
+
+
+def test_inputs_by_file_id_of_v1_files(client, png):
+    stored = client.files.create(file=("card.png", png, "image/png"), purpose="vision")
+    r = client.images.edit(model="gpt-image-2", image=[], prompt="x", extra_body={"images": [{"file_id": stored.id}]})
+    assert image_of(base64.b64decode(r.data[0].b64_json)).format == "PNG"
+    video = client.videos.create(
+        model="kling-v2.1-standard", prompt="It turns", extra_body={"input_reference": {"file_id": stored.id}}
+    )
+    assert client.videos.poll(video.id, poll_interval_ms=100).status == "completed"
 
 
 def test_a_failed_image_answers_422_with_the_reason_and_is_refunded(server, recorder):

@@ -66,6 +66,11 @@ async def _form(request: Request) -> tuple[dict[str, Any], dict[str, list[Upload
             uploads.setdefault(name, []).append(Upload(data, value.filename))
         elif key.endswith("[]"):
             fields.setdefault(name, []).append(value)
+        elif "[]" in key and key.endswith("]"):  # images[][file_id]: one object of a list per part
+            outer, inner = key[:-1].split("[][", 1)
+            listed = fields.setdefault(outer, [])
+            if isinstance(listed, list):
+                listed.append({inner: value})
         elif "[" in key and key.endswith("]"):  # input_reference[image_url]
             outer, inner = key[:-1].split("[", 1)
             nested = fields.setdefault(outer, {})
@@ -111,15 +116,14 @@ async def _create(
 
 def _references(name: str, value: Any, uploads: dict[str, list[Upload]]) -> tuple[str, ...]:
     """Inputs given by reference (JSON bodies, `name[image_url]` form fields): {image_url} objects (a URL, or a
-    base64 data URL, stored as an upload) or plain URLs, one or a list. URLs are returned; data goes to
-    `uploads`. A file_id is refused: uploads are sent as files here."""
+    base64 data URL, stored as an upload), {file_id} objects (a file of /v1/files: the create path takes a file
+    id wherever it takes an input URL) or plain URLs, one or a list. URLs and file ids are returned; data goes
+    to `uploads`."""
     urls: list[str] = []
     for item in value if isinstance(value, (list, tuple)) else [value]:
-        if isinstance(item, dict) and item.get("file_id"):
-            raise BadRequest(f"{name}.file_id is not supported: send the file itself, or its image_url")
-        url = item.get("image_url") if isinstance(item, dict) else item
+        url = (item.get("image_url") or item.get("file_id")) if isinstance(item, dict) else item
         if not isinstance(url, str) or not url.strip():
-            raise BadRequest(f"{name} needs an image_url (or send the file itself as {name})")
+            raise BadRequest(f"{name} needs an image_url or a file_id (or send the file itself as {name})")
         if url.startswith("data:"):
             uploads.setdefault(name, []).append(Upload(_data_url_bytes(name, url), None))
         else:
