@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     #   "models": ["veo-3.1"] or ["*"], "model_map": {...}, "max_concurrency": 4}]. Empty: the sandbox.
     media_upstreams: list[dict[str, Any]] = Field(default_factory=list)
 
+    # OpenAI's synchronous media endpoints (/v1/images/*, /v1/audio/*) wait this long for their task; past
+    # it they answer 504 and the task runs on (billed when it completes, readable at /api/v1/...).
+    openai_media_wait_seconds: float = Field(default=300.0, gt=0)
+
     # An LLM reservation still open this long was left by a process that died mid-call: refunded in full.
     llm_abandoned_after_seconds: float = 3600.0
     # Responses API responses stored for previous_response_id / GET are kept this long (OpenAI: 30 days).

@@ -32,6 +32,7 @@ from . import (
     members,
     observability,
     openai_files,
+    openai_media,
     openai_uploads,
     openapi,
     pricing,
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *llm_responses.routes,
         *llm_anthropic.routes,
         *llm_gemini.routes,
+        *openai_media.routes,
         *webhooks.routes,
         *openapi.routes(),
         *console_routes(),  # the web console (HTML pages, not in the OpenAPI document)

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..catalog import Action, Param, get_catalog
+from .openapi_openai_media import openai_media_paths
 from .openapi_platform import SCHEMAS, platform_paths
 from .responses import Json
 
@@ -167,6 +168,7 @@ def document() -> dict[str, Any]:
     for action in get_catalog().actions():
         paths.update(_operations(action))
     paths.update(platform_paths())
+    paths.update(openai_media_paths())
     return {
         "openapi": "3.1.0",
         "info": {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from ..yamlload import load_yaml
@@ -17,6 +17,7 @@ from .model import (
     Price,
     build_family,
 )
+from .openai_schema import OpenAiMap
 
 __all__ = [
     "PLATFORM_PARAMS",
@@ -24,6 +25,7 @@ __all__ = [
     "Catalog",
     "Family",
     "ModelSpec",
+    "OpenAiRoute",
     "Param",
     "Price",
     "catalog_dir",
@@ -34,8 +36,39 @@ FAMILIES_DIR = Path(__file__).parent / "families"
 
 
 @dataclass(frozen=True)
+class OpenAiRoute:
+    """One model served at an OpenAI-compatible endpoint: the action that runs it and the block that maps the
+    endpoint's fields onto the action's parameters (catalog/openai_schema.py)."""
+
+    action: Action
+    model: ModelSpec
+    block: OpenAiMap
+
+
+@dataclass(frozen=True)
 class Catalog:
     families: dict[str, Family]
+
+    def __post_init__(self) -> None:
+        _ = self.openai_routes  # two actions serving one model id at one endpoint fail the load
+
+    @cached_property
+    def openai_routes(self) -> dict[str, dict[str, OpenAiRoute]]:
+        """endpoint → model id → route, for every action with an `openai:` block (catalog order)."""
+        out: dict[str, dict[str, OpenAiRoute]] = {}
+        for action in self.actions():
+            for block in action.openai:
+                served = out.setdefault(block.endpoint, {})
+                for model in action.models.values():
+                    if block.models is not None and model.id not in block.models:
+                        continue
+                    if model.id in served:
+                        raise ValueError(
+                            f"{action.key}: openai ({block.endpoint}): model {model.id} is already served there "
+                            f"by {served[model.id].action.key}"
+                        )
+                    served[model.id] = OpenAiRoute(action, model, block)
+        return out
 
     def action(self, family: str, action: str) -> Action | None:
         fam = self.families.get(family)

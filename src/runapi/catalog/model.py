@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .conditions import shown
+from .openai_schema import OpenAiMap, check_openai, parse_openai
 from .sandbox_schema import SandboxSpec, default_length, parse_sandbox
 
 PARAM_KEYS = (
@@ -58,6 +59,7 @@ ACTION_KEYS = (
     "status_extra",
     "stages",
     "result_extra",
+    "openai",
 )
 MODEL_KEYS = ("description", "params", "sandbox", "price")
 
@@ -222,6 +224,8 @@ class Action:
     stages: tuple[str, ...] = ()
     stage_field: str | None = None
     first_file_stage: str | None = None  # the stage whose callback carries the first result file
+    # the OpenAI-compatible media endpoints this action serves, and how their fields map (openai_schema.py)
+    openai: tuple[OpenAiMap, ...] = ()
 
     @property
     def path(self) -> str:
@@ -309,6 +313,11 @@ def build_family(raw: dict[str, Any]) -> Family:
             base["model"] = replace(base["model"], enum=tuple(models))
             for spec in models.values():
                 spec.params["model"] = base["model"]
+        openai = parse_openai(a.get("openai"), f"{name}/{action_name}")
+        for block in openai:
+            check_openai(block, base, f"{name}/{action_name}")
+            for spec in models.values():
+                check_openai(block, spec.params, f"{name}/{action_name}/{spec.id}", fixed_only=True)
         actions[action_name] = Action(
             family=name,
             name=action_name,
@@ -332,5 +341,6 @@ def build_family(raw: dict[str, Any]) -> Family:
             stages=tuple((a.get("stages") or {}).get("order", ())),
             stage_field=(a.get("stages") or {}).get("field"),
             first_file_stage=(a.get("stages") or {}).get("first_file"),
+            openai=openai,
         )
     return Family(name=name, title=raw.get("title", name), description=raw.get("description", ""), actions=actions)

@@ -3,7 +3,8 @@ bytes, mark it ready. The one path behind POST /api/v1/files (and the two-step u
 console's playground file inputs, so both take the same limits and keep the same records.
 
 Refusals are exceptions the caller words for its surface: `UnsupportedType`, `quota.UploadRefused` (rate or
-quota) and `StorageFull` (our disk)."""
+quota) and `StorageFull` (our disk); `store_input` words them as domain errors for the surfaces that take a
+task's input files in the request itself (the console playground, OpenAI's multipart media endpoints)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from .. import errors
 from .. import files_policy as policy
 from ..store import Database
-from . import Storage, files_store, quota
+from . import Storage, StorageFull, files_store, quota
 from .files_store import StoredFile
 
 SNIFF_BYTES = 8192  # what files_policy.sniff looks at
@@ -89,3 +91,31 @@ async def store_upload(
             await quota.release(db, file_id)
         raise
     return await files_store.mark_ready(db, row)
+
+
+async def store_input(
+    db: Database,
+    storage: Storage,
+    limits: quota.UploadLimits,
+    account_id: int,
+    api_key_id: str | None,
+    data: bytes,
+    name: str | None,
+    label: str,
+) -> StoredFile:
+    """A task's input file sent with the request, stored as POST /api/v1/files stores it (the same limits and
+    records; it expires with the others). Refusals are domain errors whose message starts with `label`."""
+    if len(data) > policy.LOCAL_MAX_BYTES:
+        raise errors.TooLarge(
+            f"{label}: file size exceeds maximum allowed size ({policy.LOCAL_MAX_BYTES // (1024 * 1024)}MB)"
+        )
+    try:
+        return await store_upload(db, storage, limits, account_id, api_key_id, data, name)
+    except UnsupportedType:
+        raise errors.InvalidInput(f"{label}: file type not supported") from None
+    except quota.UploadRefused as exc:
+        if exc.reason == "rate":
+            raise errors.RateLimited(exc.message, retry_after=exc.retry_after) from None
+        raise errors.Forbidden(exc.message) from None
+    except StorageFull:
+        raise errors.StorageFull("Insufficient storage: the file could not be stored, try again later") from None

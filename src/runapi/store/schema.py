@@ -369,3 +369,13 @@ console_login_links = Table(
     Column("expires_at", Float, nullable=False),
     Column("used_at", Float),
 )
+
+# Tasks their client deleted (DELETE /v1/videos/{id}, OpenAI's video API): the files they made are gone from
+# storage; the task row stays (the ledger and the usage log name it), and the OpenAI surface no longer finds it.
+task_deletions = Table(
+    "task_deletions",
+    metadata,
+    Column("task_id", String(36), ForeignKey("tasks.id"), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("deleted_at", Float, nullable=False),
+)

@@ -24,10 +24,9 @@ from ...auth.keys import ApiKey
 from ...auth.principal import Principal
 from ...catalog import Action, Family, ModelSpec, get_catalog
 from ...domain.task import Task
-from ...errors import Forbidden, InvalidInput, RateLimited, StorageFull, TooLarge, task_not_found
-from ...storage import StorageFull as DiskFull
+from ...errors import task_not_found
 from ...storage import quota
-from ...storage.uploads import UnsupportedType, store_upload
+from ...storage.uploads import store_input
 from ...tasks.listing import find_task, scope_of
 from ...tasks.submit import submit_task, validated
 from ...tasks.views import status_body
@@ -122,21 +121,9 @@ async def _uploads(request: Request, who: Principal, fields: list[FormField], da
             if not isinstance(item, UploadFile) or not item.filename:
                 continue  # (an empty file input sends a part without a name)
             raw = await item.read(files_policy.LOCAL_MAX_BYTES + 1)
-            if len(raw) > files_policy.LOCAL_MAX_BYTES:
-                raise TooLarge(
-                    f"{item.filename}: file size exceeds maximum allowed size "
-                    f"({files_policy.LOCAL_MAX_BYTES // (1024 * 1024)}MB)"
-                )
-            try:
-                stored = await store_upload(rt.db, rt.storage, limits, who.account_id, who.key_id, raw, item.filename)
-            except UnsupportedType:
-                raise InvalidInput(f"{item.filename}: file type not supported") from None
-            except quota.UploadRefused as exc:
-                if exc.reason == "rate":
-                    raise RateLimited(exc.message, retry_after=exc.retry_after) from None
-                raise Forbidden(exc.message) from None
-            except DiskFull:
-                raise StorageFull("Insufficient storage: the file could not be stored, try again later") from None
+            stored = await store_input(
+                rt.db, rt.storage, limits, who.account_id, who.key_id, raw, item.filename, item.filename
+            )
             assert stored.key is not None
             out.setdefault(f.name, []).append(rt.signer.url(base_url(request), stored.key, int(stored.expires_at)))
     return out
