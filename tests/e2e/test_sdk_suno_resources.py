@@ -238,3 +238,30 @@ def test_music_from_sample(client, host):
     # the SDK's deprecated AddSamples posts the same request to the action itself
     old = client.add_samples.run(model="suno-v4", audio_url=f"{host.url}/loop.wav", start_seconds=0, end_seconds=1)
     assert old.status == "completed" and len(old["audios"]) == 2
+
+
+# ---------------------------------------------------------------------------------------------- backends
+
+
+@pytest.fixture(scope="module")
+def db_server(db_backend, tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp(f"resources-{db_backend.name}")
+    srv = start_server(data_dir, **db_backend.server_settings(data_dir))
+    yield srv
+    srv.stop()
+
+
+def test_lookups_on_each_database(db_server):
+    """The queries behind the surfaces (a track found by its id in task results, a record by its id, a task
+    result) on SQLite and PostgreSQL, with ids that are LIKE patterns and NULs not matching anything."""
+    c = suno.SunoClient(api_key=db_server.key, base_url=db_server.url)
+    song = c.text_to_music.run(vocal_mode="instrumental", style="Jazz", title="Night", model="suno-v4")
+    assert c.timestamped_lyrics.run(source_audio_id=song.audios[1].id).aligned_words is not None
+    for pattern in ("%", "_", song.audios[1].id[:8] + "%", "a\x00b"):
+        with pytest.raises(NotFoundError):
+            c.audio_exports.create(source_audio_id=pattern)
+    made = c.personas.run(**persona_params(song), options=ASYNC)
+    assert c.personas.get(made.persona.id).status == "available"
+    for pattern in ("%", made.persona.id[:6] + "%"):
+        with pytest.raises(NotFoundError):
+            c.personas.get(pattern)
