@@ -47,7 +47,7 @@ from ..tasks.views import billing_facts, retry_after_seconds
 from . import media
 from .context import authenticated, base_url, runtime
 from .responses import Json, json_body
-from .task_results import location, public_answer
+from .task_results import PublicAnswer, location, public_answer
 
 HYBRID_WAIT_SECONDS = 5.0  # a hybrid create answers 202 + Location past this (never later than a sync one)
 VOICE_WINDOW_SECONDS = 30  # the part of a voice recording its validation phrase is made from
@@ -203,7 +203,7 @@ class Adapter:
                 request, who, action, action_params(step.fields, body, step.fixed), idem, client_request_id
             )
         task = await finished(request, submitted.task, media.SYNC_TIMEOUT_SECONDS)
-        self.refuse_unless_completed(request, task, step.fields)
+        self.completed_answer(request, task, step.fields)
         return task
 
     @staticmethod
@@ -224,7 +224,8 @@ class Adapter:
             client_request_id=client_request_id,
         )
 
-    def refuse_unless_completed(self, request: Request, task: Task, fields: Mapping[str, str]) -> None:
+    def completed_answer(self, request: Request, task: Task, fields: Mapping[str, str]) -> PublicAnswer:
+        """A completed task's answer; 503 while it still runs, and its failure as the refusal."""
         if not task.state.terminal:
             raise media.still_running(media.task_headers(task))
         answer = public_answer(request, task)
@@ -234,11 +235,11 @@ class Adapter:
             if self.surface.answer is Answer.SYNC:
                 message = renamed(message, fields)
             raise ApiError(answer.status, message, headers=answer.headers)
+        return answer
 
     def answer(self, request: Request, task: Task) -> Json:
         """The synchronous answer of a terminal task: the surface's view, or its action's own result."""
-        self.refuse_unless_completed(request, task, self.surface.fields)
-        answer = public_answer(request, task)
+        answer = self.completed_answer(request, task, self.surface.fields)
         body = self.surface.view(task) if self.surface.view else answer.body
         return Json(body, headers=answer.headers)
 
