@@ -23,15 +23,20 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from runapi.api import media, openapi
+from runapi.api.suno_resources import SURFACES
 from runapi.auth import admin
 from runapi.catalog import get_catalog
+from runapi.tasks.surfaces import Answer
 from tests.support.servers import new_account, start_server
 
 FUZZ_MAX_EXAMPLES = int(os.environ.get("RUNAPI_FUZZ_MAX_EXAMPLES", "40"))
 FUZZ_SEED = 20260107
 MANAGEMENT_TAGS = {"keys", "members", "guardrails"}
-# Synchronous actions wait for their task; with no workers they answer their documented "try again" 503.
-SYNC_PATHS = {action.path for action in get_catalog().actions() if action.sync}
+# Synchronous actions (and the Suno resources that answer as they do) wait for their task; with no workers they
+# answer their documented "try again" 503.
+SYNC_PATHS = {action.path for action in get_catalog().actions() if action.sync} | {
+    surface.path for surface in SURFACES if surface.answer is Answer.SYNC
+}
 SYNC_WAIT_SECONDS = 0.05
 # OpenAI's synchronous media endpoints likewise answer their documented 504 (not retried) past their wait.
 OPENAI_SYNC_PATHS = {"/v1/images/generations", "/v1/images/edits", "/v1/audio/speech", "/v1/audio/transcriptions"}

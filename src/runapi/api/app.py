@@ -37,6 +37,7 @@ from . import (
     openapi,
     pricing,
     prompts,
+    suno_resources,
     tasks,
     uploads,
     usage,
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *tasks.routes,
         *media_routes(get_catalog()),
         *tasks.family_routes(get_catalog()),
+        *suno_resources.routes,  # the platform SDK's Suno resources over the suno actions
         *files.routes,
         *uploads.routes,
         *openai_files.routes,

@@ -14,7 +14,7 @@ from ..errors import ApiError, task_not_found
 from ..tasks import engine
 from ..tasks.cancel import cancel_task
 from ..tasks.submit import submit_task, validated
-from ..tasks.views import billing_facts, retry_after_seconds, status_body
+from ..tasks.views import billing_facts, result_only, retry_after_seconds, status_body
 from .context import authenticated, base_url, runtime
 from .responses import Json, json_body
 
@@ -31,9 +31,7 @@ def create_endpoint(action: Action) -> Endpoint:
         who = await authenticated(request)
         require_api_key(who)
         valid = validated(who, action, await json_body(request))
-        idem = request.headers.get("idempotency-key", "").strip() or None
-        if idem and len(idem) > MAX_IDEMPOTENCY_KEY:
-            raise ApiError(400, f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY} characters")
+        idem = idempotency_key_of(request)
         client_request_id = client_request_id_of(request)
         # pricing, guardrails and the reservation: the one create path (tasks/submit.py)
         submitted = await submit_task(
@@ -44,6 +42,13 @@ def create_endpoint(action: Action) -> Endpoint:
         )
 
     return create
+
+
+def idempotency_key_of(request: Request) -> str | None:
+    idem = request.headers.get("idempotency-key", "").strip() or None
+    if idem and len(idem) > MAX_IDEMPOTENCY_KEY:
+        raise ApiError(400, f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY} characters")
+    return idem
 
 
 def client_request_id_of(request: Request) -> str | None:
@@ -89,7 +94,6 @@ async def created_answer(
 
 
 SYNC_TIMEOUT_SECONDS = 120
-TASK_KEYS = ("id", "status", "model", "billing", "usage")  # the task envelope; a sync answer is its result
 
 
 async def sync_result(request: Request, task_id: str, account_id: int, headers: dict[str, str]) -> Json:
@@ -103,10 +107,15 @@ async def sync_result(request: Request, task_id: str, account_id: int, headers: 
     if task.state is TaskState.FAILED:
         raise ApiError(422, body["error"], headers=headers)
     if task.state is not TaskState.COMPLETED:
-        raise ApiError(
-            503, "The request is taking longer than expected; try again", headers={**headers, "Retry-After": "5"}
-        )
-    return Json({k: v for k, v in body.items() if k not in TASK_KEYS}, headers=headers)
+        raise still_running(headers)
+    return Json(result_only(body), headers=headers)
+
+
+def still_running(headers: dict[str, str]) -> ApiError:
+    """A synchronous request whose task did not finish in time (the task goes on: a retry may find it done)."""
+    return ApiError(
+        503, "The request is taking longer than expected; try again", headers={**headers, "Retry-After": "5"}
+    )
 
 
 def status_endpoint(action: Action) -> Endpoint:

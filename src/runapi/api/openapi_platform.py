@@ -1,5 +1,6 @@
 """OpenAPI paths for everything that is not a catalog media action: probes and metrics, account, usage, prices,
-keys, members, guardrails, files and uploads, and the three LLM surfaces (OpenAI, Anthropic, Gemini).
+keys, members, guardrails, files and uploads, task results, the Suno resources of the platform's SDK, and the
+three LLM surfaces (OpenAI, Anthropic, Gemini).
 
 Request schemas state what the handlers accept; response schemas are declared where the body is ours and
 stable (they are checked against real answers by tests/e2e/test_fuzz_openapi.py). LLM answers are declared by
@@ -15,6 +16,7 @@ from ..llm.models import llm_models
 from ..prompts import MAX_PAGE, MAX_PER_PAGE, MODALITIES
 from ..storage.upload_rules import PURPOSES
 from ..store.schema import BIGINT_MAX
+from ..tasks.surfaces import Answer
 
 JSON = "application/json"
 OPEN: dict[str, Any] = {"security": []}  # no API key
@@ -561,6 +563,104 @@ def task_paths() -> dict[str, Any]:
             )
         },
     }
+
+
+TASK_RESULT = _obj(
+    {
+        "id": {"type": "string"},
+        "status": {"type": "string", "enum": ["pending", "processing", "completed", "failed"]},
+        "error": {"type": "string"},
+        "response": _obj(
+            {
+                "status": {"type": "integer"},
+                "content_type": {"type": "string"},
+                "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                "body": {},
+            },
+            ("status", "content_type", "body"),
+        ),
+    },
+    ("id", "status"),
+)
+ACCEPTED = _obj(
+    {"id": {"type": "string"}, "status": {"type": "string"}, "billing": {"type": "object"}}, ("id", "status")
+)
+RECORD = _obj({"id": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"}}, ("id",))
+PREFER = {
+    "name": "Prefer",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "enum": ["respond-async"]},
+    "description": "respond-async: answer 202 + Location at once instead of waiting a few seconds for the result",
+}
+
+
+def task_result_paths() -> dict[str, Any]:
+    return {
+        "/api/v1/task_results/{id}": {
+            "get": _op(
+                "tasks",
+                "A task's result resource (where a hybrid create's 202 Location points): its status and, once "
+                "finished, the answer its synchronous call gives, {status, content_type, headers, body}",
+                {"200": _json("Task result", TASK_RESULT), **_errors("Error", 401, 404)},
+                parameters=[{**_path_param("id"), "schema": {"type": "string", "format": "uuid"}}],
+            )
+        }
+    }
+
+
+def suno_resource_paths() -> dict[str, Any]:
+    """The platform SDK's Suno resources (api/suno_resources.py), from their table: each field documented as the
+    catalog param it carries."""
+    from .openapi import _schema  # here, not at the top: api/openapi.py imports this module
+    from .suno_resources import SURFACES
+
+    paths: dict[str, Any] = {}
+    for surface in SURFACES:
+        action = surface.catalog_action
+        optional = {"task_id"} if surface.find_track else set()
+        request = _obj(
+            {name: _schema(action.params[param]) for name, param in surface.fields.items()},
+            tuple(n for n, p in surface.fields.items() if action.params[p].required and p not in optional),
+        )
+        key = surface.record.envelope if surface.record else action.result
+        result = _obj({key: RECORD if surface.record else {}}, (key,))
+        name = surface.path.rsplit("/", 1)[-1]
+        codes = (400, 401, 402, 403, 404, 409, 422)
+        if surface.answer is Answer.TASK:
+            responses = {"202": _json("Task accepted", ACCEPTED), **_errors("Error", *codes)}
+        else:
+            responses = {"200": _json("The result", result), **_errors("Error", *codes, 503)}
+        if surface.answer is Answer.HYBRID:
+            responses["202"] = _json("Still running: its result will be at Location (a task result)", ACCEPTED)
+        post = _op(
+            "suno",
+            f"{name}: {action.summary} (as suno/{action.name}, with these field names)",
+            responses,
+            requestBody=_body(request),
+            parameters=[PREFER] if surface.answer is Answer.HYBRID else [],
+        )
+        paths[surface.path] = {"post": post}
+        if surface.answer is Answer.TASK:
+            paths[surface.path + "/{id}"] = {
+                "get": _op(
+                    "suno",
+                    f"Get a {name} task's status",
+                    {"200": _json("Task status", TASK_STATUS), **_errors("Error", 401, 404)},
+                    parameters=[_path_param("id")],
+                )
+            }
+        if surface.record is not None:
+            record = _obj({key: RECORD, "status": {"type": "string", "enum": ["available", "failed"]}}, (key, "status"))
+            paths[surface.path + "/{id}"] = {
+                "get": _op(
+                    "suno",
+                    f"Get a {surface.record.envelope} of this account by its id, and whether it can be used",
+                    {"200": _json(surface.record.envelope, record), **_errors("Error", 401, 404)},
+                    parameters=[_path_param("id")],
+                )
+            }
+    return paths
 
 
 # valid quotes, so the fuzz also checks the 200 answer against its schema
@@ -1442,6 +1542,8 @@ def platform_paths() -> dict[str, Any]:
         **usage_paths(),
         **prompt_paths(),
         **task_paths(),
+        **task_result_paths(),
+        **suno_resource_paths(),
         **pricing_paths(),
         **key_paths(),
         **member_paths(),

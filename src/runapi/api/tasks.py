@@ -1,6 +1,6 @@
 """Task routes that are not per catalog action: the account's task list (GET /api/v1/tasks), a cancel of any
-task (POST /api/v1/tasks/<id>/cancel), and a task read by its family alone (GET /api/v1/<family>/<id>, how the
-MCP server reads tasks)."""
+task (POST /api/v1/tasks/<id>/cancel), a task read by its family alone (GET /api/v1/<family>/<id>, how the
+MCP server reads tasks) and a task's result resource (GET /api/v1/task_results/<id>, api/task_results.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from .context import authenticated, base_url, runtime
 from .listing import choice, page_request, text, unix_time
 from .media import Endpoint, cancel_endpoint, task_headers
 from .responses import Json
+from .task_results import routes as task_result_routes
 
 
 def _filters(request: Request) -> TaskFilter:
@@ -139,6 +140,7 @@ routes = [
     Route("/api/v1/tasks/{task_id}/callbacks", callbacks_endpoint, methods=["GET"], name="tasks:callbacks"),
     Route("/api/v1/tasks/{task_id}/callbacks/replay", replay_endpoint, methods=["POST"], name="tasks:replay"),
     Route("/api/v1/tasks/{task_id}/cancel", cancel_endpoint(None), methods=["POST"], name="tasks:cancel"),
+    *task_result_routes,  # GET /api/v1/task_results/<id>: where a hybrid create's 202 Location points
 ]
 
 

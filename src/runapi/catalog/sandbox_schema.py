@@ -270,7 +270,7 @@ class IsolateAudioSpec(_Spec):
 
 class SunoMusicSpec(_Spec):
     generator: Literal["suno_music"]
-    mode: Literal["generate", "extend", "cover", "mashup", "add_vocals", "add_instrumental"] = "generate"
+    mode: Literal["generate", "extend", "cover", "mashup", "add_vocals", "add_instrumental", "sample"] = "generate"
     model_name: str | None = None  # the tracks' model_name (default: the model's id)
     max_seconds: float = 480.0  # longest track, as uploads ("最长 8 分钟", suno/common.MAX_UPLOAD_SECONDS)
     song_seconds: Annotated[tuple[float, float], BeforeValidator(_tupled)] = (30.0, 45.0)  # length range by seed

@@ -65,6 +65,14 @@ def status_body(
     return body
 
 
+TASK_KEYS = ("id", "status", "model", "billing", "usage")  # the task envelope; a sync answer is its result
+
+
+def result_only(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What a synchronous endpoint answers from a completed task's status body: the result, without the task."""
+    return {k: v for k, v in body.items() if k not in TASK_KEYS}
+
+
 MICRO_CENTS_PER_CENT = 1_000_000
 
 

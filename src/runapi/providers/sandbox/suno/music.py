@@ -1,5 +1,5 @@
 """Generators that produce tracks: text_to_music, extend_music, cover_audio, create_mashup, add_vocals,
-add_instrumental (one `suno_music` generator, catalog `mode`), text_to_sound and replace_section."""
+add_instrumental, add_samples (one `suno_music` generator, catalog `mode`), text_to_sound and replace_section."""
 
 from __future__ import annotations
 
@@ -82,7 +82,8 @@ async def _tracks_done(
 
 @generator("suno_music")
 async def suno_music(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec) -> Done:
-    """text_to_music / extend_music / cover_audio / create_mashup / add_vocals / add_instrumental (spec `mode`)."""
+    """text_to_music / extend_music / cover_audio / create_mashup / add_vocals / add_instrumental / add_samples
+    (spec `mode`)."""
     mode = spec.mode
     p = task.params
     handler = {
@@ -92,6 +93,7 @@ async def suno_music(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec) -> Do
         "mashup": _mashup,
         "add_vocals": _add_vocals,
         "add_instrumental": _add_instrumental,
+        "sample": _sample,
     }.get(mode)
     if handler is None:
         raise TaskFailed(f"The sandbox cannot run {task.action.key}")
@@ -349,6 +351,39 @@ async def _add_instrumental(
     inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[str, Any]
 ) -> list[dict[str, Any]]:
     return await _overlay(inputs, task, spec, p, ("drums", "bass", "pad"), str(p.get("tags") or ""), "")
+
+
+SAMPLE_GAIN = 0.7  # the looped sample against the new music (by RMS)
+
+
+async def _sample(inputs: Inputs, task: TaskInput, spec: SunoMusicSpec, p: dict[str, Any]) -> list[dict[str, Any]]:
+    """New music in the sample's key, with the range [start_seconds, end_seconds) of the upload looped under it."""
+    source = await _upload(inputs, p["audio_url"], "audio_url audio")
+    start, end = float(p["start_seconds"]), float(p["end_seconds"])
+    if start * SR >= len(source):
+        raise TaskFailed(f"start_seconds is beyond the end of the audio ({len(source) / SR:.2f} s)")
+    clip = source[int(start * SR) : int(end * SR)]
+    if dsp.rms(clip) < 1e-4:
+        raise TaskFailed("The selected sample range is silent")
+    style_text, negs, args = _steering(task, p)
+    layers = steer.keep_layers(("drums", "bass", "pad", "lead"), negs)
+
+    def work() -> list[dict[str, Any]]:
+        root = _pitch_class_root(_melody(clip))
+        renders: list[dict[str, Any]] = []
+        for i in range(TRACKS_PER_TASK):
+            seed = task_seed(task, i)
+            rng = _rng(seed)
+            seconds = _song_seconds(seed, spec)
+            music = mix(compose(seed, seconds, Plan(seed, style_text, root=root, **args), layers, intro_bars=0))
+            looped = dsp.fit(clip, len(music))
+            samples = dsp.fade(dsp.normalize(music + looped * (SAMPLE_GAIN * dsp.rms(music) / dsp.rms(looped))))
+            title = _title(None, p.get("prompt"), rng=rng)
+            tags = steer.keep_tags(_tags(None, p.get("prompt"), rng), negs)
+            renders.append(_render(task, spec, i, samples, "[Instrumental]", title, tags))
+        return renders
+
+    return await limits.run(work)
 
 
 @generator("suno_sound")
