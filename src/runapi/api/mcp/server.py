@@ -64,7 +64,11 @@ def progress_reporter(ctx: ServerRequestContext[Any, Any]) -> Progress | None:
         return None
 
     async def report(progress: float, total: float, message: str) -> None:
-        await ctx.session.send_progress_notification(token, progress, total, message)
+        params = types.ProgressNotificationParams(progress_token=token, progress=progress, total=total, message=message)
+        # on the call's own response stream (stateless HTTP has no other)
+        await ctx.session.send_notification(
+            types.ProgressNotification(params=params), related_request_id=ctx.request_id
+        )
 
     return report
 

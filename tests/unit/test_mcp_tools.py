@@ -1,0 +1,173 @@
+"""The MCP tools as pure logic: their schemas against the platform's (@runapi.ai/mcp), the argument check, and
+what the discovery tools derive from the catalog (models, fields, input rules, prices, prompts)."""
+
+import pytest
+
+from runapi.api.mcp import handlers
+from runapi.api.mcp.contract import Contract, input_rules, modality_for_action
+from runapi.api.mcp.pricing import default_params, price_for
+from runapi.api.mcp.prompts import PromptQuery, catalog_prompts, search
+from runapi.api.mcp.tools import TOOLS, TOOLS_BY_NAME, ToolArgumentError, checked_arguments
+from runapi.catalog import get_catalog
+from tests.support.mcp import PLATFORM_TOOLS, tool_shape
+
+
+@pytest.fixture(scope="module")
+def contract():
+    return Contract(get_catalog())
+
+
+@pytest.fixture(scope="module")
+def data(contract):
+    return handlers.Catalogue(contract, catalog_prompts(get_catalog()))
+
+
+def test_the_tools_are_the_platforms_by_name_arguments_and_required_ones():
+    assert [t.name for t in TOOLS] == list(PLATFORM_TOOLS)
+    for tool in TOOLS:
+        expected = PLATFORM_TOOLS[tool.name]
+        assert tool_shape(tool.name, tool.input_schema) == {
+            "required": sorted(expected["required"]),
+            "properties": expected["properties"],
+        }, tool.name
+        assert tool.input_schema["type"] == "object" and tool.input_schema["additionalProperties"] is False
+        assert tool.description
+
+
+def test_arguments_are_checked_like_the_platforms_schema_library():
+    create = TOOLS_BY_NAME["create_task"]
+    args = checked_arguments(create, {"service": "s", "action": "a", "idempotency_key": "k", "unknown": 1})
+    assert args == {"service": "s", "action": "a", "idempotency_key": "k", "params": {}, "wait": True}
+    with pytest.raises(ToolArgumentError, match="idempotency_key: Required"):
+        checked_arguments(create, {"service": "s", "action": "a"})
+    with pytest.raises(ToolArgumentError, match="idempotency_key: String must contain at most 512"):
+        checked_arguments(create, {"service": "s", "action": "a", "idempotency_key": "k" * 513})
+    with pytest.raises(ToolArgumentError, match="timeout_ms: Number must be greater than 0"):
+        checked_arguments(create, {"service": "s", "action": "a", "idempotency_key": "k", "timeout_ms": 0})
+    with pytest.raises(ToolArgumentError, match="wait: Expected boolean, received string"):
+        checked_arguments(create, {"service": "s", "action": "a", "idempotency_key": "k", "wait": "yes"})
+    prompts = TOOLS_BY_NAME["search_prompts"]
+    with pytest.raises(ToolArgumentError, match="modality: Invalid enum value"):
+        checked_arguments(prompts, {"modality": "text"})
+    with pytest.raises(ToolArgumentError, match="tags.1: Expected string, received number"):
+        checked_arguments(prompts, {"tags": ["a", 2]})
+    with pytest.raises(ToolArgumentError, match="per_page: Number must be less than or equal to 100"):
+        checked_arguments(prompts, {"per_page": 101})
+
+
+def test_every_catalog_model_is_one_contract_entry_under_the_platforms_service_slug(contract):
+    catalog = get_catalog()
+    expected = {(a.family, a.name, m) for a in catalog.actions() for m in a.models}
+    assert {(e.action.family, e.action_name, e.model.id) for e in contract.entries} == expected
+    veo = contract.find_model_for_action("veo-3-1", "text_to_video", "veo-3.1-fast")
+    assert veo is not None and veo.service == "veo-3-1" and veo.model_line == catalog.families["veo_3_1"].title
+    # either spelling of service and action; no model: the endpoint's default one
+    assert contract.find_model_for_action("veo_3_1", "text-to-video", "veo-3.1-fast") == veo
+    default = contract.find_model_for_action("nano-banana", "text_to_image")
+    assert default is not None and default.model.id == "nano-banana"
+    assert contract.find_model_for_action("nano-banana", "text_to_image", "suno-v5") is None
+    assert contract.find_model_for_action("nope", "text_to_image") is None
+
+
+def test_fields_are_the_models_own_parameters_with_their_constraints(contract):
+    entry = contract.find_model_for_action("nano-banana", "text_to_image", "nano-banana")
+    fields = {f.name: f.as_dict() for f in entry.fields}
+    spec = entry.model.params
+    assert set(fields) == {n for n, p in spec.items() if p.only_models is None or "nano-banana" in p.only_models}
+    assert fields["prompt"]["required"] is True and fields["prompt"]["type"] == "string"
+    assert fields["aspect_ratio"]["enum"] == list(spec["aspect_ratio"].enum)
+    assert entry.required_fields == [n for n, p in spec.items() if p.required and n in fields]
+    # a string's length bounds are its min/max (the platform's contract does the same, with `length`)
+    bounded = next(
+        (e, p) for e in contract.entries for p in e.model.params.values() if p.type == "string" and p.max_length
+    )
+    summary = next(f for f in bounded[0].fields if f.name == bounded[1].name)
+    assert summary.max == bounded[1].max_length
+    # only the constraints a field has are shown
+    assert set(fields["prompt"]) <= {"name", "required", "type", "description", "min", "max"}
+
+
+def test_a_parameter_of_other_models_only_is_not_a_field(contract):
+    for entry in contract.entries:
+        names = {f.name for f in entry.fields}
+        for p in entry.model.params.values():
+            if p.only_models is not None and entry.model.id not in p.only_models:
+                assert p.name not in names
+
+
+def test_input_rules_come_from_conditional_parameters_and_action_rules(contract):
+    suno = contract.find_model_for_action("suno", "text_to_music", "suno-v5")
+    rules = [r.as_dict() for r in input_rules(suno)]
+    assert {"when": "vocal_mode == auto_lyrics", "required": ["prompt"], "forbidden": []} in rules
+    persona = next(r for r in rules if "persona_type" in r["when"] and r.get("description"))
+    assert "persona_type voice is only supported by model suno-v5" in persona["description"]
+    plain = contract.find_model_for_action("z-image", "text_to_image")
+    assert input_rules(plain) == []
+
+
+def test_modality_follows_the_platforms_rule():
+    assert [modality_for_action(a) for a in ("text_to_image", "edit_image", "remove_background")] == ["image"] * 3
+    assert [modality_for_action(a) for a in ("image_to_video", "ai_avatar", "animate")] == ["video"] * 3
+    assert [modality_for_action(a) for a in ("text_to_music", "text_to_speech", "isolate_audio")] == ["audio"] * 3
+    assert modality_for_action("generate_lyrics") == "utility"
+
+
+def test_the_price_is_what_a_create_with_the_defaults_reserves(contract):
+    for entry in contract.entries:
+        schedule = price_for(entry)
+        assert schedule.request_price_cents == entry.model.quote(default_params(entry))
+        assert schedule.unit_price_cents == entry.model.price.cents
+        assert schedule.unit == (entry.model.price.per or "request")
+    pro = price_for(contract.find_model_for_action("nano-banana", "text_to_image", "nano-banana-pro"))
+    assert pro.price_by == {"output_resolution": {"4k": 24}} and pro.as_dict()["price_by"] == pro.price_by
+
+
+def test_discovery_tools_answer_in_the_platforms_shapes(data):
+    listed = handlers.list_models(data, {"modality": "video", "service": "kling"})
+    assert listed["source"] == "embedded catalog" and listed["count"] == len(listed["models"]) > 0
+    assert all(m["service"] == "kling" and m["modality"] == "video" for m in listed["models"])
+    assert set(listed["models"][0]) == {"model", "service", "action", "modality", "model_line", "required_fields"}
+    assert (
+        handlers.list_models(data, {"service": "veo_3_1"})["count"]
+        == handlers.list_models(data, {"service": "veo-3-1"})["count"]
+    )
+
+    info = handlers.get_model_info(data, {"model": "suno-v5"})
+    assert (
+        info["ambiguous"] is True
+        and {"service": "suno", "action": "cover_audio", "modality": "audio"} in (info["matches"])
+    )
+    exact = handlers.get_model_info(data, {"model": "suno-v5", "service": "suno", "action": "text_to_music"})
+    assert "ambiguous" not in exact and exact["input_rules"] and exact["price"]["price_schedule"]["model"] == "suno-v5"
+    assert handlers.get_model_info(data, {"model": "nope"}) == {
+        "error": "Unknown RunAPI model: nope",
+        "hint": "Call list_models first to find valid model slugs.",
+    }
+    assert handlers.get_model_info(data, {"model": "suno-v5", "service": "suno", "action": "text_to_video"})[
+        "error"
+    ] == ("Unsupported RunAPI model/action combination: suno/text_to_video with model suno-v5")
+
+    groups = handlers.list_actions(data)["groups"]
+    assert "text_to_image" in next(g for g in groups if g["modality"] == "image")["actions"]
+
+    priced = handlers.check_pricing(data, {"service": "nano-banana", "action": "text_to_image", "model": "nano-banana"})
+    assert priced["supported"] is True and priced["price"]["price_schedule"]["unit_price_cents"] > 0
+    assert handlers.check_pricing(data, {"service": "missing", "action": "text_to_image"})["supported"] is False
+
+
+def test_prompt_search_filters_and_pages_the_catalog_examples(data):
+    everything = search(data.prompts, PromptQuery(per_page=100))
+    assert everything["source"] == "catalog examples" and everything["pagination"]["total"] == len(data.prompts)
+    assert len({p.id for p in data.prompts}) == len(data.prompts)
+    banana = search(data.prompts, PromptQuery(q="BANANA", modality="image"))
+    assert banana["count"] > 0
+    assert all("banana" in (p["title"] + p["prompt"]).lower() and p["modality"] == "image" for p in banana["prompts"])
+    music = search(data.prompts, PromptQuery(modality="music", model="suno-v5", tags=("suno",), featured=True))
+    assert music["count"] > 0 and all(p["featured"] and p["model"] == "suno-v5" for p in music["prompts"])
+    edits = search(data.prompts, PromptQuery(modality="image_edit", per_page=3, page=2))
+    assert edits["pagination"]["page"] == 2 and edits["count"] <= 3 and edits["pagination"]["pages"] >= 2
+    assert search(data.prompts, PromptQuery(category="TEXT_TO_IMAGE"))["count"] > 0
+    first = banana["prompts"][0]
+    assert first["params"]["prompt"] == first["prompt"] and "model" not in first["params"]
+    via_tool = handlers.search_prompts(data, {"q": "banana", "modality": "image"})
+    assert via_tool["prompts"] == banana["prompts"]
