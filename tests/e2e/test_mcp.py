@@ -7,12 +7,15 @@ import sys
 from pathlib import Path
 
 import httpx
+import httpx2
 import pytest
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
 
 from tests.support.mcp import PLATFORM_TOOLS, call, mcp_session, tool_shape
-from tests.support.servers import new_account, start_server
+from tests.support.processes import Cluster
+from tests.support.servers import TEST_KEY, new_account, start_server
 
 IMAGE = {"service": "nano-banana", "action": "text_to_image", "model": "nano-banana"}
 
@@ -257,3 +260,54 @@ def test_runapi_mcp_refuses_to_start_with_a_bad_key(server, tmp_path):
     assert out.returncode != 0 and "key rejected by server: HTTP 401" in out.stderr
     out = cli("mcp", env={**env, "RUNAPI_API_KEY": ""})
     assert out.returncode != 0 and "no API key" in out.stderr
+
+
+class RoundRobin(httpx2.AsyncHTTPTransport):
+    """Sends each request to the next of several servers: one MCP client spread over several processes, as a
+    load balancer without sticky sessions would spread it."""
+
+    def __init__(self, ports):
+        super().__init__()
+        self.ports, self.sent = ports, 0
+
+    async def handle_async_request(self, request):
+        request.url = request.url.copy_with(port=self.ports[self.sent % len(self.ports)])
+        self.sent += 1
+        return await super().handle_async_request(request)
+
+
+def test_one_mcp_client_can_be_served_by_any_process(services, tmp_path):
+    """Stateless HTTP: no session lives in a process, so consecutive requests of one client may reach different
+    API processes (here two, with the task run by a third, a worker) and still make one conversation."""
+    cluster = Cluster(services, tmp_path)
+    a, b, worker = cluster.api(), cluster.api(), cluster.worker()
+    try:
+        for proc in (a, b, worker):
+            cluster.start(proc)
+        transport = RoundRobin([a.port, b.port])
+
+        async def go():
+            http = httpx2.AsyncClient(
+                headers={"Authorization": f"Bearer {TEST_KEY}"}, transport=transport, timeout=httpx2.Timeout(30)
+            )
+            async with (
+                http,
+                streamable_http_client(f"{a.url}/mcp", http_client=http) as (read, write),
+                ClientSession(read, write) as s,
+            ):
+                await s.initialize()
+                names = [t.name for t in (await s.list_tools()).tools]
+                made = await s.call_tool(
+                    "create_task", {**IMAGE, "params": {"prompt": "spread"}, "idempotency_key": "spread-1"}
+                )
+                got = await call(
+                    s, "get_task", {"service": "nano-banana", "task_id": made.structured_content["task_id"]}
+                )
+                return names, made, got
+
+        names, made, got = run(go())
+        assert names == list(PLATFORM_TOOLS) and transport.sent >= 4
+        assert made.structured_content["status"] == "completed"
+        assert got[0]["task"] == made.structured_content["result"]
+    finally:
+        cluster.stop_all()
