@@ -311,3 +311,16 @@ def test_one_mcp_client_can_be_served_by_any_process(services, tmp_path):
         assert got[0]["task"] == made.structured_content["result"]
     finally:
         cluster.stop_all()
+
+
+def test_a_synchronous_endpoint_answers_with_its_result(server):
+    async def go():
+        async with mcp_session(server.url, server.key) as s:
+            args = {"service": "suno", "action": "boost_style", "params": {"description": "lo-fi jazz"}}
+            return await s.call_tool("create_task", {**args, "idempotency_key": "sync-1"})
+
+    answer = run(go())
+    assert not answer.is_error
+    with server.client() as c:  # the body the HTTP endpoint answers with
+        direct = c.post("/api/v1/suno/boost_style", json={"description": "lo-fi jazz"}).json()
+    assert answer.structured_content == {"result": direct}
