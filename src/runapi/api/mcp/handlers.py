@@ -8,6 +8,7 @@ with a friendlier text for a few statuses: `friendly_error`)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from .contract import Contract, ModelEntry, action_name, family_name, input_rule
 from .pricing import price_answer
 from .prompts import Prompt, PromptQuery, search
 from .tools import COMPLETION_WAIT_DEADLINE_MS, COMPLETION_WAIT_POLL_INTERVAL_MS
+
+log = logging.getLogger("runapi.mcp")
 
 # A client may ask for any interval; below this the wait would only re-read the database for nothing (the
 # wait returns as soon as the task finishes, whatever the interval: it sets the progress cadence).
@@ -239,7 +242,18 @@ async def _create_task(
         return {"created": created, "task_id": task.id, "status": created["status"]}
     timeout_ms = min(args.get("timeout_ms") or COMPLETION_WAIT_DEADLINE_MS, COMPLETION_WAIT_DEADLINE_MS)
     interval_ms = args.get("poll_interval_ms") or COMPLETION_WAIT_POLL_INTERVAL_MS
-    return await _wait(caller, task.id, timeout_ms, interval_ms, progress)
+    try:
+        return await _wait(caller, task.id, timeout_ms, interval_ms, progress)
+    except Exception as exc:  # the task exists and runs on: hand it over rather than fail the call
+        if not isinstance(exc, RunapiError):
+            log.exception("waiting for task %s failed", task.id)
+        return {
+            "created": created,
+            "task_id": task.id,
+            "status": created["status"],
+            "warning": friendly_error(exc) if isinstance(exc, RunapiError) else "Waiting for the task failed.",
+            "hint": "The task was created and may still be processing. Call get_task with this task_id to continue.",
+        }
 
 
 async def _wait(
