@@ -58,7 +58,9 @@ def test_discovery_and_balance(server):
     assert info["service"] == "nano-banana" and info["action"] == "text_to_image"
     resolution = next(f for f in info["fields"] if f["name"] == "output_resolution")
     assert "4k" in resolution["enum"] and resolution["type"] == "string"
-    assert info["price"]["price_schedule"]["request_price_cents"] > 0
+    with httpx.Client(base_url=server.url) as public:  # the schedule GET /api/v1/price_schedules lists for it
+        listed = public.get("/api/v1/price_schedules", params={"model": "nano-banana-pro"}).json()
+    assert info["price"] == {"as_of": listed["as_of"], "price_schedule": listed["price_schedules"][0]}
     with server.client() as c:
         assert balance == c.get("/api/v1/me/balance").json()
     assert unknown["error"] == "Unknown RunAPI model: no-such-model"
@@ -89,7 +91,9 @@ def test_create_task_waits_for_a_sandbox_image_and_charges_its_price(server):
     assert result["completed"] is True and result["status"] == "completed"
     image_url = result["result"]["images"][0]["url"]
     assert httpx.get(image_url).headers["content-type"] == "image/png"
-    assert before["balance_cents"] - after["balance_cents"] == price["price"]["price_schedule"]["request_price_cents"]
+    schedule = price["price"]["price_schedule"]
+    assert schedule["billing_strategy"] == "flat"  # so the unit price is what one image costs
+    assert before["balance_cents"] - after["balance_cents"] == schedule["unit_price_cents"] > 0
     assert got == {"task_id": result["task_id"], "status": "completed", "task": result["result"]}
     with server.client() as c:  # the body the HTTP API shows for it
         assert got["task"] == c.get(f"/api/v1/nano_banana/text_to_image/{result['task_id']}").json()
@@ -108,7 +112,10 @@ def test_create_task_without_wait_returns_the_created_body(server):
     created = run(go())
     body = created.structured_content
     assert not created.is_error
-    assert body["created"] == {"id": body["task_id"], "status": "processing"} and body["status"] == "processing"
+    assert body["status"] == "processing" and body["created"]["id"] == body["task_id"]
+    with server.client() as c:  # the body a create over HTTP answers 202 with
+        direct = c.post("/api/v1/nano_banana/text_to_image", json={"model": "nano-banana", "prompt": "x"}).json()
+    assert body["created"] == {**direct, "id": body["task_id"]}
 
 
 def test_refusals_are_tool_errors_with_the_documented_message(server):

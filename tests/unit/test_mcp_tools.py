@@ -5,21 +5,18 @@ import pytest
 
 from runapi.api.mcp import handlers
 from runapi.api.mcp.contract import Contract, input_rules, modality_for_action
-from runapi.api.mcp.pricing import default_params, price_for
-from runapi.api.mcp.prompts import PromptQuery, catalog_prompts, search
+from runapi.api.mcp.pricing import price_answer
+from runapi.api.mcp.prompts import search, tool_modality
 from runapi.api.mcp.tools import TOOLS, TOOLS_BY_NAME, ToolArgumentError, checked_arguments
+from runapi.billing import price_schedules
 from runapi.catalog import get_catalog
+from runapi.prompts import PromptQuery, gallery, search_prompts
 from tests.support.mcp import PLATFORM_TOOLS, tool_shape
 
 
 @pytest.fixture(scope="module")
 def contract():
     return Contract(get_catalog())
-
-
-@pytest.fixture(scope="module")
-def data(contract):
-    return handlers.Catalogue(contract, catalog_prompts(get_catalog()))
 
 
 def test_the_tools_are_the_platforms_by_name_arguments_and_required_ones():
@@ -112,62 +109,98 @@ def test_modality_follows_the_platforms_rule():
     assert modality_for_action("generate_lyrics") == "utility"
 
 
-def test_the_price_is_what_a_create_with_the_defaults_reserves(contract):
+def test_the_price_is_the_models_price_schedule(contract):
     for entry in contract.entries:
-        schedule = price_for(entry)
-        assert schedule.request_price_cents == entry.model.quote(default_params(entry))
-        assert schedule.unit_price_cents == entry.model.price.cents
-        assert schedule.unit == (entry.model.price.per or "request")
-    pro = price_for(contract.find_model_for_action("nano-banana", "text_to_image", "nano-banana-pro"))
-    assert pro.price_by == {"output_resolution": {"4k": 24}} and pro.as_dict()["price_by"] == pro.price_by
+        answer = price_answer(entry)
+        schedule = answer["price_schedule"]
+        assert schedule["service"] == entry.action.family and schedule["action"] == entry.action_name
+        assert schedule["unit_price_cents"] == entry.model.price.cents
+        assert answer["as_of"] == price_schedules.as_of()
+    pro = price_answer(contract.find_model_for_action("nano-banana", "text_to_image", "nano-banana-pro"))
+    assert pro["price_schedule"] == (
+        price_schedules.list_schedules("nano_banana", "text_to_image", "nano-banana-pro").price_schedules[0].as_json()
+    )
+    # an endpoint without a model parameter is priced too (its schedule names no model)
+    lyrics = price_answer(contract.find_model_for_action("suno", "generate_lyrics"))
+    assert lyrics["price_schedule"]["model"] is None and lyrics["price_schedule"]["unit_price_cents"] >= 0
 
 
-def test_discovery_tools_answer_in_the_platforms_shapes(data):
-    listed = handlers.list_models(data, {"modality": "video", "service": "kling"})
+def test_discovery_tools_answer_in_the_platforms_shapes(contract):
+    listed = handlers.list_models(contract, {"modality": "video", "service": "kling"})
     assert listed["source"] == "embedded catalog" and listed["count"] == len(listed["models"]) > 0
     assert all(m["service"] == "kling" and m["modality"] == "video" for m in listed["models"])
     assert set(listed["models"][0]) == {"model", "service", "action", "modality", "model_line", "required_fields"}
     assert (
-        handlers.list_models(data, {"service": "veo_3_1"})["count"]
-        == handlers.list_models(data, {"service": "veo-3-1"})["count"]
+        handlers.list_models(contract, {"service": "veo_3_1"})["count"]
+        == handlers.list_models(contract, {"service": "veo-3-1"})["count"]
     )
 
-    info = handlers.get_model_info(data, {"model": "suno-v5"})
+    info = handlers.get_model_info(contract, {"model": "suno-v5"})
     assert (
         info["ambiguous"] is True
         and {"service": "suno", "action": "cover_audio", "modality": "audio"} in (info["matches"])
     )
-    exact = handlers.get_model_info(data, {"model": "suno-v5", "service": "suno", "action": "text_to_music"})
+    exact = handlers.get_model_info(contract, {"model": "suno-v5", "service": "suno", "action": "text_to_music"})
     assert "ambiguous" not in exact and exact["input_rules"] and exact["price"]["price_schedule"]["model"] == "suno-v5"
-    assert handlers.get_model_info(data, {"model": "nope"}) == {
+    assert handlers.get_model_info(contract, {"model": "nope"}) == {
         "error": "Unknown RunAPI model: nope",
         "hint": "Call list_models first to find valid model slugs.",
     }
-    assert handlers.get_model_info(data, {"model": "suno-v5", "service": "suno", "action": "text_to_video"})[
+    assert handlers.get_model_info(contract, {"model": "suno-v5", "service": "suno", "action": "text_to_video"})[
         "error"
     ] == ("Unsupported RunAPI model/action combination: suno/text_to_video with model suno-v5")
 
-    groups = handlers.list_actions(data)["groups"]
+    groups = handlers.list_actions(contract)["groups"]
     assert "text_to_image" in next(g for g in groups if g["modality"] == "image")["actions"]
 
-    priced = handlers.check_pricing(data, {"service": "nano-banana", "action": "text_to_image", "model": "nano-banana"})
+    priced = handlers.check_pricing(
+        contract, {"service": "nano-banana", "action": "text_to_image", "model": "nano-banana"}
+    )
     assert priced["supported"] is True and priced["price"]["price_schedule"]["unit_price_cents"] > 0
-    assert handlers.check_pricing(data, {"service": "missing", "action": "text_to_image"})["supported"] is False
+    assert handlers.check_pricing(contract, {"service": "missing", "action": "text_to_image"})["supported"] is False
 
 
-def test_prompt_search_filters_and_pages_the_catalog_examples(data):
-    everything = search(data.prompts, PromptQuery(per_page=100))
-    assert everything["source"] == "catalog examples" and everything["pagination"]["total"] == len(data.prompts)
-    assert len({p.id for p in data.prompts}) == len(data.prompts)
-    banana = search(data.prompts, PromptQuery(q="BANANA", modality="image"))
-    assert banana["count"] > 0
-    assert all("banana" in (p["title"] + p["prompt"]).lower() and p["modality"] == "image" for p in banana["prompts"])
-    music = search(data.prompts, PromptQuery(modality="music", model="suno-v5", tags=("suno",), featured=True))
-    assert music["count"] > 0 and all(p["featured"] and p["model"] == "suno-v5" for p in music["prompts"])
-    edits = search(data.prompts, PromptQuery(modality="image_edit", per_page=3, page=2))
-    assert edits["pagination"]["page"] == 2 and edits["count"] <= 3 and edits["pagination"]["pages"] >= 2
-    assert search(data.prompts, PromptQuery(category="TEXT_TO_IMAGE"))["count"] > 0
-    first = banana["prompts"][0]
-    assert first["params"]["prompt"] == first["prompt"] and "model" not in first["params"]
-    via_tool = handlers.search_prompts(data, {"q": "banana", "modality": "image"})
-    assert via_tool["prompts"] == banana["prompts"]
+def test_prompt_search_is_the_gallerys_in_the_tools_modalities():
+    everything = search({"per_page": 100})
+    assert everything["source"] == "RunAPI Prompt API" and everything["pagination"]["total"] == len(gallery())
+    first = search_prompts(PromptQuery(per_page=1)).prompts[0]
+    assert everything["prompts"][0] == {
+        "id": first.id,
+        "title": first.title,
+        "prompt": first.prompt,
+        "model": first.runapi_model,
+        "service": first.service.replace("_", "-"),
+        "action": first.action,
+        "modality": everything["prompts"][0]["modality"],
+        "category": first.category,
+        "tags": list(first.tags),
+        "featured": first.featured,
+        "params": first.params,
+    }
+    lighthouse = search({"q": "lighthouse", "modality": "image"})
+    assert lighthouse["count"] >= 1 and lighthouse["prompts"][0]["title"] == "Lighthouse at dawn, watercolour"
+    assert lighthouse["prompts"][0]["service"] == "nano-banana" and lighthouse["prompts"][0]["featured"] is True
+    # the tool's finer modalities: edits are not images, music is not audio, and together they are the gallery's
+    edits = search({"modality": "image_edit", "per_page": 100})["prompts"]
+    images = search({"modality": "image", "per_page": 100})["prompts"]
+    assert edits and all(p["action"] != "text_to_image" for p in edits)
+    assert all(p["action"] not in {e["action"] for e in edits} for p in images)
+    assert len(edits) + len(images) == search_prompts(PromptQuery(modality="image", per_page=100)).total
+    music = search({"modality": "music", "tags": ["suno"], "per_page": 100})["prompts"]
+    speech = search({"modality": "audio", "per_page": 100})["prompts"]
+    assert music and all(p["service"] == "suno" for p in music)
+    assert speech and all(p["service"] != "suno" for p in speech)
+    paged = search({"modality": "image_edit", "per_page": 2, "page": 2})
+    assert paged["pagination"]["page"] == 2 and paged["count"] <= 2 and paged["prompts"] == edits[2:4]
+    assert search({"modality": "video", "model": "no-such-model"})["count"] == 0
+    refused = handlers.search_prompts({"page": 10_001})
+    assert refused["error"].startswith("Prompt API unavailable: page must be an integer between 1 and")
+
+
+def test_the_tools_prompt_modality_refines_the_gallerys():
+    catalog = get_catalog()
+    assert tool_modality(catalog.action("nano_banana", "text_to_image"), "image") == "image"
+    assert tool_modality(catalog.action("nano_banana", "edit_image"), "image") == "image_edit"
+    assert tool_modality(catalog.action("suno", "text_to_music"), "audio") == "music"
+    assert tool_modality(catalog.action("elevenlabs", "text_to_speech"), "audio") == "audio"
+    assert tool_modality(catalog.action("kling", "text_to_video"), "video") == "video"

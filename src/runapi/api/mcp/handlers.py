@@ -29,12 +29,12 @@ from ...errors import (
 from ...services import Services
 from ...tasks import engine
 from ...tasks.submit import submit_task, validated
-from ...tasks.views import status_body
+from ...tasks.views import billing_facts, status_body
 from ..account import balance_body
 from ..media import MAX_IDEMPOTENCY_KEY, SYNC_TIMEOUT_SECONDS, TASK_KEYS
 from .contract import Contract, ModelEntry, action_name, family_name, input_rules, service_slug
 from .pricing import price_answer
-from .prompts import Prompt, PromptQuery, search
+from .prompts import search
 from .tools import COMPLETION_WAIT_DEADLINE_MS, COMPLETION_WAIT_POLL_INTERVAL_MS
 
 log = logging.getLogger("runapi.mcp")
@@ -54,14 +54,6 @@ class Caller:
     services: Services
     principal: Principal
     base_url: str
-
-
-@dataclass(frozen=True)
-class Catalogue:
-    """The read-only data the discovery tools answer from."""
-
-    contract: Contract
-    prompts: tuple[Prompt, ...]
 
 
 def friendly_error(exc: RunapiError) -> str:
@@ -91,8 +83,8 @@ def _model_row(entry: ModelEntry) -> dict[str, Any]:
     }
 
 
-def list_models(data: Catalogue, args: dict[str, Any]) -> dict[str, Any]:
-    entries = list(data.contract.entries)
+def list_models(contract: Contract, args: dict[str, Any]) -> dict[str, Any]:
+    entries = list(contract.entries)
     if args.get("modality"):
         entries = [e for e in entries if e.modality == args["modality"]]
     if args.get("service"):
@@ -118,13 +110,9 @@ def _model_info(entry: ModelEntry) -> dict[str, Any]:
     return info
 
 
-def get_model_info(data: Catalogue, args: dict[str, Any]) -> dict[str, Any]:
+def get_model_info(contract: Contract, args: dict[str, Any]) -> dict[str, Any]:
     model, service, action = args["model"], args.get("service"), args.get("action")
-    entry = (
-        data.contract.find_model_for_action(service, action, model)
-        if service and action
-        else data.contract.find_model(model)
-    )
+    entry = contract.find_model_for_action(service, action, model) if service and action else contract.find_model(model)
     if entry is None:
         if service or action:
             return {
@@ -134,7 +122,7 @@ def get_model_info(data: Catalogue, args: dict[str, Any]) -> dict[str, Any]:
             }
         return {"error": f"Unknown RunAPI model: {model}", "hint": "Call list_models first to find valid model slugs."}
     info = _model_info(entry)
-    matches = data.contract.find_models(model)
+    matches = contract.find_models(model)
     if not (service or action) and len(matches) > 1:
         info.update(
             ambiguous=True,
@@ -145,12 +133,12 @@ def get_model_info(data: Catalogue, args: dict[str, Any]) -> dict[str, Any]:
     return info
 
 
-def list_actions(data: Catalogue) -> dict[str, Any]:
-    return {"groups": data.contract.action_groups()}
+def list_actions(contract: Contract) -> dict[str, Any]:
+    return {"groups": contract.action_groups()}
 
 
-def check_pricing(data: Catalogue, args: dict[str, Any]) -> dict[str, Any]:
-    entry = data.contract.find_model_for_action(args["service"], args["action"], args.get("model"))
+def check_pricing(contract: Contract, args: dict[str, Any]) -> dict[str, Any]:
+    entry = contract.find_model_for_action(args["service"], args["action"], args.get("model"))
     if entry is None:
         return {
             "supported": False,
@@ -166,18 +154,14 @@ def check_pricing(data: Catalogue, args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def search_prompts(data: Catalogue, args: dict[str, Any]) -> dict[str, Any]:
-    query = PromptQuery(
-        modality=args.get("modality"),
-        category=args.get("category"),
-        tags=tuple(args.get("tags") or ()),
-        q=args.get("q"),
-        model=args.get("model"),
-        featured=args.get("featured"),
-        page=args.get("page") or 1,
-        per_page=args.get("per_page") or PromptQuery.per_page,
-    )
-    return search(data.prompts, query)
+def search_prompts(args: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return search(args)
+    except RunapiError as exc:  # e.g. a page past the last one the gallery pages to
+        return {
+            "error": f"Prompt API unavailable: {exc.message}",
+            "hint": "Try again later or continue with list_models and get_model_info for model discovery.",
+        }
 
 
 # --- authenticated -----------------------------------------------------------------------------------------
@@ -200,16 +184,16 @@ async def _current(caller: Caller, task_id: str) -> Task:
 
 
 async def create_task(
-    caller: Caller, data: Catalogue, args: dict[str, Any], progress: Progress | None = None
+    caller: Caller, contract: Contract, args: dict[str, Any], progress: Progress | None = None
 ) -> dict[str, Any]:
     try:
-        return await _create_task(caller, data, args, progress)
+        return await _create_task(caller, contract, args, progress)
     except RunapiError as exc:
         return {"error": friendly_error(exc)}
 
 
 async def _create_task(
-    caller: Caller, data: Catalogue, args: dict[str, Any], progress: Progress | None
+    caller: Caller, contract: Contract, args: dict[str, Any], progress: Progress | None
 ) -> dict[str, Any]:
     key = args["idempotency_key"].strip()
     if not key:
@@ -218,8 +202,8 @@ async def _create_task(
             "hint": "Generate one opaque key per logical task and reuse it only when retrying that same task input.",
         }
     service, endpoint, model = args["service"], args["action"], args.get("model")
-    action = data.contract.find_action(service, endpoint)
-    if action is None or data.contract.find_model_for_action(service, endpoint, model) is None:
+    action = contract.find_action(service, endpoint)
+    if action is None or contract.find_model_for_action(service, endpoint, model) is None:
         return {
             "error": "Unsupported RunAPI service/action/model combination.",
             "hint": "Call list_models first to choose a supported model.",
@@ -234,7 +218,7 @@ async def _create_task(
     if action.sync:
         return {"result": await _sync_result(caller, task.id)}
     created = (
-        {"id": task.id, "status": TaskState.QUEUED.wire}
+        {"id": task.id, "status": TaskState.QUEUED.wire, "billing": billing_facts(task)}  # the HTTP 202 body
         if submitted.created
         else {**_body(caller, task), "task_replayed": True}
     )
@@ -296,7 +280,7 @@ async def _sync_result(caller: Caller, task_id: str) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in TASK_KEYS}
 
 
-async def get_task(caller: Caller, data: Catalogue, args: dict[str, Any]) -> dict[str, Any]:
+async def get_task(caller: Caller, contract: Contract, args: dict[str, Any]) -> dict[str, Any]:
     task_id, action = args["task_id"], args.get("action")
     try:
         canonical = str(uuid.UUID(task_id)) == task_id.lower()

@@ -17,8 +17,7 @@ from ...catalog import Catalog
 from ...errors import RunapiError
 from . import handlers
 from .contract import Contract
-from .handlers import Caller, Catalogue, Progress, friendly_error
-from .prompts import catalog_prompts
+from .handlers import Caller, Progress, friendly_error
 from .tools import TOOLS, TOOLS_BY_NAME, ToolArgumentError, checked_arguments
 
 SERVER_NAME = "runapi"
@@ -74,31 +73,31 @@ def progress_reporter(ctx: ServerRequestContext[Any, Any]) -> Progress | None:
 
 
 async def run_tool(
-    name: str, args: dict[str, Any], data: Catalogue, caller_of: CallerOf, ctx: ServerRequestContext[Any, Any]
+    name: str, args: dict[str, Any], contract: Contract, caller_of: CallerOf, ctx: ServerRequestContext[Any, Any]
 ) -> ToolResult:
     if name == "list_models":
-        return handlers.list_models(data, args)
+        return handlers.list_models(contract, args)
     if name == "get_model_info":
-        return handlers.get_model_info(data, args)
+        return handlers.get_model_info(contract, args)
     if name == "list_actions":
-        return handlers.list_actions(data)
+        return handlers.list_actions(contract)
     if name == "check_pricing":
-        return handlers.check_pricing(data, args)
+        return handlers.check_pricing(contract, args)
     if name == "search_prompts":
-        return handlers.search_prompts(data, args)
+        return handlers.search_prompts(args)
     caller = caller_of(ctx)
     if name == "check_balance":
         return await handlers.check_balance(caller)
     if name == "create_task":
-        return await handlers.create_task(caller, data, args, progress_reporter(ctx))
+        return await handlers.create_task(caller, contract, args, progress_reporter(ctx))
     if name == "get_task":
-        return await handlers.get_task(caller, data, args)
+        return await handlers.get_task(caller, contract, args)
     raise AssertionError(f"tool {name} has no handler")  # TOOLS and this dispatch list the same names
 
 
 def build_server(catalog: Catalog, caller_of: CallerOf) -> Server[Any]:
     """The tools over `catalog`; `caller_of` says who makes a call (the transport knows: an HTTP request's key)."""
-    data = Catalogue(Contract(catalog), catalog_prompts(catalog))
+    contract = Contract(catalog)
     listed = types.ListToolsResult(
         tools=[types.Tool(name=t.name, description=t.description, input_schema=t.input_schema) for t in TOOLS]
     )
@@ -119,7 +118,7 @@ def build_server(catalog: Catalog, caller_of: CallerOf) -> Server[Any]:
         except ToolArgumentError as exc:
             return refused_call(f"Input validation error: Invalid arguments for tool {tool.name}: {exc}")
         try:
-            value = await run_tool(tool.name, args, data, caller_of, ctx)
+            value = await run_tool(tool.name, args, contract, caller_of, ctx)
         except RunapiError as exc:  # a refusal is the tool's answer, never a failed session
             value = {"error": friendly_error(exc)}
         return tool_result(value, structured=tool.name == "create_task")
