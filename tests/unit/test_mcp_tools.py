@@ -8,8 +8,8 @@ from runapi.api.mcp.contract import Contract, input_rules, modality_for_action
 from runapi.api.mcp.pricing import price_answer
 from runapi.api.mcp.prompts import search, tool_modality
 from runapi.api.mcp.tools import TOOLS, TOOLS_BY_NAME, ToolArgumentError, checked_arguments
-from runapi.billing import price_schedules
 from runapi.catalog import get_catalog
+from runapi.pricing import schedules
 from runapi.prompts import PromptQuery, gallery, search_prompts
 from tests.support.mcp import PLATFORM_TOOLS, tool_shape
 
@@ -115,10 +115,10 @@ def test_the_price_is_the_models_price_schedule(contract):
         schedule = answer["price_schedule"]
         assert schedule["service"] == entry.action.family and schedule["action"] == entry.action_name
         assert schedule["unit_price_cents"] == entry.model.price.cents
-        assert answer["as_of"] == price_schedules.as_of()
+        assert answer["as_of"] == schedules.as_of()
     pro = price_answer(contract.find_model_for_action("nano-banana", "text_to_image", "nano-banana-pro"))
     assert pro["price_schedule"] == (
-        price_schedules.list_schedules("nano_banana", "text_to_image", "nano-banana-pro").price_schedules[0].as_json()
+        schedules.list_schedules("nano_banana", "text_to_image", "nano-banana-pro").price_schedules[0].as_json()
     )
     # an endpoint without a model parameter is priced too (its schedule names no model)
     lyrics = price_answer(contract.find_model_for_action("suno", "generate_lyrics"))
