@@ -24,19 +24,21 @@ async def me(request: Request) -> Json:
     )
 
 
+def balance_body(summary: accounts.Balance) -> dict[str, int]:
+    """The balance as GET /api/v1/me/balance (and the MCP check_balance tool) show it."""
+    # All credits are purchased credits here; the SDKs expect the paid/bonus split as well.
+    return {
+        "balance_cents": summary.balance_cents,
+        "spent_cents_today": summary.spent_cents_today,
+        "spent_cents_total": summary.spent_cents_total,
+        "paid_balance_cents": summary.balance_cents,
+        "bonus_balance_cents": 0,
+    }
+
+
 async def balance(request: Request) -> Json:
     who = await authenticated(request)
-    summary = await accounts.balance(runtime(request).db, who.account_id)
-    # All credits are purchased credits here; the SDKs expect the paid/bonus split as well.
-    return Json(
-        {
-            "balance_cents": summary.balance_cents,
-            "spent_cents_today": summary.spent_cents_today,
-            "spent_cents_total": summary.spent_cents_total,
-            "paid_balance_cents": summary.balance_cents,
-            "bonus_balance_cents": 0,
-        }
-    )
+    return Json(balance_body(await accounts.balance(runtime(request).db, who.account_id)))
 
 
 routes = [Route("/api/v1/me", me, methods=["GET"]), Route("/api/v1/me/balance", balance, methods=["GET"])]

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from ..catalog import get_catalog
@@ -46,6 +47,7 @@ from . import (
 from .bootstrap import ensure_bootstrap
 from .context import allowed_hosts
 from .errors import as_api_error
+from .mcp.http import McpEndpoint
 from .media import media_routes
 from .responses import Json, error_response, llm_error_response
 from .routing import IndexedRouter
@@ -118,6 +120,7 @@ def warn_about_exposure(settings: Settings) -> None:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
+    mcp = McpEndpoint(get_catalog())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -126,7 +129,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         warn_about_exposure(settings)
         await ensure_bootstrap(rt)
         try:
-            yield
+            async with mcp.running():  # the MCP sessions' task group lives as long as the app
+                yield
         finally:
             await rt.stop()
 
@@ -154,6 +158,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *openai_media.routes,
         *webhooks.routes,
         *openapi.routes(),
+        Route("/mcp", mcp, name="mcp"),  # MCP over Streamable HTTP (api/mcp)
         *console_routes(),  # the web console (HTML pages, not in the OpenAPI document)
     ]
     return ObservedStarlette(

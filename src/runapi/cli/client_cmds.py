@@ -25,11 +25,17 @@ def _config() -> dict[str, Any]:
         return {}
 
 
-def _client(api_key: str | None) -> httpx.Client:
+def credentials(api_key: str | None) -> tuple[str, str]:
+    """The API key (--api-key, RUNAPI_API_KEY, else the saved one) and the server's base URL."""
     key = api_key or os.environ.get("RUNAPI_API_KEY") or _config().get("api_key")
     if not key:
         raise click.ClickException("no API key: pass --api-key, set RUNAPI_API_KEY or run `runapi auth import-token`")
     base = os.environ.get("RUNAPI_BASE_URL") or _config().get("base_url") or DEFAULT_BASE_URL
+    return key, base
+
+
+def _client(api_key: str | None) -> httpx.Client:
+    key, base = credentials(api_key)
     return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
 
 
