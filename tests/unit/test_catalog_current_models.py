@@ -141,7 +141,7 @@ def test_an_added_model_declares_the_contracts_fields(key, model, spec):
             if theirs is not None and ours != theirs and (key, model, name, what) not in DIFFERENT:
                 problems.append(f"{name}.{what}: contract {theirs!r}, catalog {ours!r}")
     for name in spec["forbidden"]:
-        if _applies(params.get(name), model) and params[name].effect is None:
+        if _applies(params.get(name), model):
             problems.append(f"{name}: the contract forbids it for {model}")
     assert not problems, f"{key} {model}: {problems}"
 
