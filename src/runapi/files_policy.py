@@ -43,6 +43,8 @@ ALLOWED_MIME = {
 CANONICAL = {"audio/x-wav": "audio/wav", "audio/x-flac": "audio/flac", "audio/x-m4a": "audio/mp4"}
 _OWN_EXTENSIONS = {"opus": "audio/ogg", "jpeg": "image/jpeg"}  # ones we write that filetype does not map
 _UNSAFE_NAME = re.compile(r"[^\w.\-() ]+", re.UNICODE)
+# A stored file's id (storage/uploads.new_file_id): what a task may name instead of an input URL.
+FILE_ID = re.compile(r"file_[0-9a-f]{32}")
 
 
 def sniff(data: bytes) -> str | None:
@@ -85,3 +87,7 @@ def clean_file_name(name: str | None, mime: str) -> str:
         return f"upload.{ext}"
     stem, dot, suffix = base.rpartition(".")
     return base if dot and stem else f"{base}.{ext}"
+
+
+def is_file_id(value: str) -> bool:
+    return FILE_ID.fullmatch(value) is not None

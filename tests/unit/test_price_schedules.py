@@ -1,4 +1,4 @@
-"""Price schedules and quotes (billing/price_schedules.py): read from the catalogs, a quote priced and refused by
+"""Price schedules and quotes (pricing/schedules.py): read from the catalogs, a quote priced and refused by
 the create's own functions."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from datetime import datetime
 import pytest
 
 from runapi.auth.principal import Principal
-from runapi.billing import price_schedules as prices
 from runapi.catalog import get_catalog
 from runapi.catalog.validation import validate
 from runapi.errors import BadRequest, Forbidden, InvalidInput, MissingParameter, RunapiError
 from runapi.llm import billing as llm_billing
 from runapi.llm.models import llm_models
+from runapi.pricing import schedules as prices
 from runapi.tasks.submit import reservation_cents, validated
 
 WHO = Principal(

@@ -43,6 +43,8 @@ def _schema(p: Param) -> dict[str, Any]:
     if p.format == "url":
         (s["items"] if p.type == "array" else s)["format"] = "uri"
     notes = []
+    if p.takes_input_file:
+        notes.append("Also takes a stored file's id (file_...) from /v1/files or /v1/uploads.")
     if p.only_models:
         notes.append(f"Only for models: {', '.join(p.only_models)}.")
     if p.required_when:

@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..catalog import get_catalog
+from ..files_policy import LOCAL_MAX_BYTES
 from ..llm.models import llm_models
 from ..prompts import MAX_PAGE, MAX_PER_PAGE, MODALITIES
+from ..storage.upload_rules import PURPOSES
 from ..store.schema import BIGINT_MAX
 
 JSON = "application/json"
@@ -581,7 +583,7 @@ QUOTE_EXAMPLES = {
 
 
 def pricing_paths() -> dict[str, Any]:
-    """Price schedules (public) and quotes (an API key): billing/price_schedules.py."""
+    """Price schedules (public) and quotes (an API key): pricing/schedules.py."""
     services = sorted({action.family for action in get_catalog().actions()}) + ["llm"]
     actions = sorted({action.name for action in get_catalog().actions()} | {m.kind for m in llm_models().values()})
     service = {
@@ -951,6 +953,196 @@ def file_paths() -> dict[str, Any]:
     }
 
 
+# ------------------------------------------------------------------------------------ files, OpenAI style
+
+FILE_OBJECT = _obj(
+    {
+        "id": {"type": "string"},
+        "object": {"const": "file"},
+        "bytes": {"type": "integer"},
+        "created_at": {"type": "integer"},
+        "expires_at": {"type": "integer"},
+        "filename": {"type": "string"},
+        "purpose": {"type": "string"},
+        "status": {"const": "processed"},
+        "status_details": {"type": "null"},
+        "mime_type": {"type": "string"},
+        "url": {"type": "string", "description": "Signed link, valid until expires_at; usable as a task input"},
+    },
+    ("id", "object", "bytes", "created_at", "expires_at", "filename", "purpose", "status"),
+)
+UPLOAD_OBJECT = _obj(
+    {
+        "id": {"type": "string"},
+        "object": {"const": "upload"},
+        "bytes": {"type": "integer"},
+        "created_at": {"type": "integer"},
+        "expires_at": {"type": "integer"},
+        "filename": {"type": "string"},
+        "purpose": {"type": "string"},
+        "status": {"type": "string", "enum": ["pending", "completed", "cancelled", "expired"]},
+        "file": _nullable(FILE_OBJECT),
+    },
+    ("id", "object", "bytes", "created_at", "expires_at", "filename", "purpose", "status"),
+)
+PURPOSE = {"type": "string", "enum": list(PURPOSES)}
+
+
+def openai_file_paths() -> dict[str, Any]:
+    """/v1/files and /v1/uploads: OpenAI's Files and Uploads APIs over the files above (same limits, same
+    hour); errors in OpenAI's shape."""
+    listing = _obj(
+        {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": FILE_OBJECT},
+            "first_id": _nullable({"type": "string"}),
+            "last_id": _nullable({"type": "string"}),
+            "has_more": {"type": "boolean"},
+        },
+        ("object", "data", "has_more"),
+    )
+    upload_body = _obj(
+        {
+            "bytes": {"type": "integer", "minimum": 1, "maximum": LOCAL_MAX_BYTES},
+            "filename": {"type": "string", "minLength": 1, "maxLength": 255},
+            "mime_type": {"type": "string"},
+            "purpose": PURPOSE,
+            "expires_after": _obj({"anchor": {"const": "created_at"}, "seconds": {"type": "integer"}}),
+        },
+        ("bytes", "filename", "mime_type", "purpose"),
+    )
+    part = _obj(
+        {
+            "id": {"type": "string"},
+            "object": {"const": "upload.part"},
+            "created_at": {"type": "integer"},
+            "upload_id": {"type": "string"},
+        },
+        ("id", "object", "created_at", "upload_id"),
+    )
+    file_id, upload_id = [_path_param("file_id")], [_path_param("upload_id")]
+
+    def query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "in": "query", "schema": schema}
+
+    def op(summary: str, ok: dict[str, Any], *codes: int, **extra: Any) -> dict[str, Any]:
+        return _op("files", summary, {"200": _json("OK", ok), **_errors("OpenAIError", 401, 403, *codes)}, **extra)
+
+    return {
+        "/v1/files": {
+            "post": op(
+                "Upload a file (OpenAI Files API); it expires an hour after upload",
+                FILE_OBJECT,
+                400,
+                413,
+                415,
+                429,
+                507,
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": _obj(
+                                {"file": {"type": "string", "format": "binary"}, "purpose": PURPOSE},
+                                ("file", "purpose"),
+                            )
+                        }
+                    },
+                },
+            ),
+            "get": op(
+                "This account's files, a page at a time",
+                listing,
+                422,
+                parameters=[
+                    query("after", {"type": "string"}),
+                    query("before", {"type": "string"}),
+                    query("limit", {"type": "integer", "minimum": 1, "maximum": 100}),
+                    query("order", {"type": "string", "enum": ["asc", "desc"]}),
+                    query("purpose", {"type": "string"}),
+                ],
+            ),
+        },
+        "/v1/files/{file_id}": {
+            "get": op("One file", FILE_OBJECT, 404, parameters=file_id),
+            "delete": op(
+                "Delete a file",
+                _obj(
+                    {"id": {"type": "string"}, "object": {"const": "file"}, "deleted": {"const": True}},
+                    ("id", "object", "deleted"),
+                ),
+                404,
+                parameters=file_id,
+            ),
+        },
+        "/v1/files/{file_id}/content": {
+            "get": _op(
+                "files",
+                "A file's bytes (as the type sniffed when it was stored)",
+                {
+                    "200": {
+                        "description": "The file",
+                        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                    },
+                    **_errors("OpenAIError", 401, 403, 404),
+                },
+                parameters=file_id,
+            )
+        },
+        "/v1/uploads": {
+            "post": op(
+                "Start a multipart upload (OpenAI Uploads API); it expires after an hour",
+                UPLOAD_OBJECT,
+                400,
+                413,
+                429,
+                requestBody=_body(upload_body),
+            )
+        },
+        "/v1/uploads/{upload_id}/parts": {
+            "post": op(
+                "Add a part",
+                part,
+                400,
+                404,
+                409,
+                413,
+                507,
+                parameters=upload_id,
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": _obj({"data": {"type": "string", "format": "binary"}}, ("data",))
+                        }
+                    },
+                },
+            )
+        },
+        "/v1/uploads/{upload_id}/complete": {
+            "post": op(
+                "Assemble the parts, in the order given, into a file",
+                UPLOAD_OBJECT,
+                400,
+                404,
+                409,
+                415,
+                507,
+                parameters=upload_id,
+                requestBody=_body(
+                    _obj(
+                        {"part_ids": {"type": "array", "items": {"type": "string"}}, "md5": {"type": "string"}},
+                        ("part_ids",),
+                    )
+                ),
+            )
+        },
+        "/v1/uploads/{upload_id}/cancel": {
+            "post": op("Cancel an upload (its parts are discarded)", UPLOAD_OBJECT, 400, 404, 409, parameters=upload_id)
+        },
+    }
+
+
 # ----------------------------------------------------------------------------------------------------- LLM
 
 
@@ -1255,6 +1447,7 @@ def platform_paths() -> dict[str, Any]:
         **member_paths(),
         **guardrail_paths(),
         **file_paths(),
+        **openai_file_paths(),
         **openai_paths(),
         **anthropic_paths(),
         **gemini_paths(),

@@ -1,5 +1,5 @@
 """GET /api/v1/price_schedules (public: no API key) and POST /api/v1/price_quotes (an API key, as a create).
-The prices and the quote come from billing/price_schedules.py; this is only their HTTP."""
+The prices and the quote come from pricing/schedules.py; this is only their HTTP."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..billing import price_schedules
+from ..pricing import schedules as price_schedules
 from .context import authenticated
 from .responses import Json, json_body
 

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -26,7 +28,7 @@ from ..domain.times import iso
 from ..errors import ApiError
 from ..net.safe_http import BlockedDestination, TooLarge, fetch_bytes
 from ..storage import StorageFull, files_store, parse_expires, quota
-from ..storage.uploads import UnsupportedType, store_upload
+from ..storage.uploads import Spooled, UnsupportedType, store_upload
 from .context import authenticated, base_url, runtime
 from .responses import Json, json_body
 
@@ -118,31 +120,51 @@ def _from_base64(source: dict[str, Any]) -> bytes:
     return raw
 
 
-async def _from_multipart(request: Request) -> tuple[bytes, str | None]:
+@contextlib.asynccontextmanager
+async def multipart_file(request: Request, field: str, max_bytes: int) -> AsyncIterator[tuple[FormData, UploadFile]]:
+    """The multipart body's form and its one file part `field` (spooled to a temporary file past 1 MB by
+    Starlette), refused as too large from its Content-Length before anything is read; closed on the way out."""
     declared = request.headers.get("content-length")
-    if declared and declared.isascii() and declared.isdigit() and int(declared) > policy.LOCAL_MAX_BYTES + 1024 * 1024:
-        raise too_large(policy.LOCAL_MAX_BYTES)
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > max_bytes + 1024 * 1024:
+        raise too_large(max_bytes)
     try:
         form = await request.form(max_files=1, max_fields=20)
     except Exception:
         raise invalid_source("Malformed multipart body") from None
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise invalid_source("Missing file part 'file'")
-    data = await upload.read(policy.LOCAL_MAX_BYTES + 1)
-    if len(data) > policy.LOCAL_MAX_BYTES:
-        raise too_large(policy.LOCAL_MAX_BYTES)
-    name = form.get("file_name")
+    try:
+        upload = form.get(field)
+        if not isinstance(upload, UploadFile):
+            raise invalid_source(f"Missing file part '{field}'")
+        if upload.size is not None and upload.size > max_bytes:
+            raise too_large(max_bytes)
+        await upload.seek(0)
+        yield form, upload
+    finally:
+        await form.close()
+
+
+async def _from_multipart(request: Request) -> tuple[bytes, str | None]:
+    async with multipart_file(request, "file", policy.LOCAL_MAX_BYTES) as (form, upload):
+        data = await upload.read(policy.LOCAL_MAX_BYTES + 1)
+        if len(data) > policy.LOCAL_MAX_BYTES:
+            raise too_large(policy.LOCAL_MAX_BYTES)
+        name = form.get("file_name")
     return data, name if isinstance(name, str) and name else upload.filename
 
 
-async def _store(
-    request: Request, account_id: int, api_key_id: str | None, data: bytes, name: str | None, file_id: str | None = None
-) -> dict[str, Any]:
-    """Sniff, store and record a ready file (storage/uploads.py); the answer the docs show (201)."""
+async def stored_file(
+    request: Request,
+    account_id: int,
+    api_key_id: str | None,
+    data: bytes | Spooled,
+    name: str | None,
+    file_id: str | None = None,
+    purpose: str | None = None,
+) -> files_store.StoredFile:
+    """Sniff, store and record a ready file (storage/uploads.py), its refusals as this API words them."""
     rt = runtime(request)
     try:
-        stored = await store_upload(
+        return await store_upload(
             rt.db,
             rt.storage,
             quota.UploadLimits.from_settings(rt.settings),
@@ -151,6 +173,7 @@ async def _store(
             data,
             name,
             file_id=file_id,
+            purpose=purpose,
         )
     except UnsupportedType:
         raise unsupported() from None
@@ -158,7 +181,13 @@ async def _store(
         raise refused(exc) from None
     except StorageFull:
         raise storage_full() from None
-    return _answer(request, stored)
+
+
+async def _store(
+    request: Request, account_id: int, api_key_id: str | None, data: bytes, name: str | None, file_id: str | None = None
+) -> dict[str, Any]:
+    """A stored file as the answer the docs show (201)."""
+    return _answer(request, await stored_file(request, account_id, api_key_id, data, name, file_id))
 
 
 def _answer(request: Request, stored: files_store.StoredFile) -> dict[str, Any]:
@@ -174,7 +203,7 @@ def _answer(request: Request, stored: files_store.StoredFile) -> dict[str, Any]:
     }
 
 
-async def _precheck(request: Request, account_id: int) -> None:
+async def precheck(request: Request, account_id: int) -> None:
     """Refuse an account already at its upload limits before reading or fetching anything."""
     rt = runtime(request)
     try:
@@ -186,7 +215,7 @@ async def _precheck(request: Request, account_id: int) -> None:
 async def create_file(request: Request) -> Json:
     who = await authenticated(request)
     require_api_key(who)
-    await _precheck(request, who.account_id)
+    await precheck(request, who.account_id)
     if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         data, name = await _from_multipart(request)
     else:

@@ -97,6 +97,12 @@ class Param:
     effect: str | None = None
     reason: str | None = None
 
+    @property
+    def takes_input_file(self) -> bool:
+        """A URL the task reads an input from (every URL but the callback, which it sends to): a stored file's
+        id is taken here too (tasks/file_inputs.py)."""
+        return self.format == "url" and self.name != "callback_url"
+
     def __post_init__(self) -> None:
         if self.effect is not None and self.effect != "none":
             raise ValueError(f"param {self.name}: effect must be none (the only declared effect), got {self.effect!r}")

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import BadRequest, invalid, missing_parameter
+from ..files_policy import is_file_id
 from .conditions import evaluate
 from .model import Action, ModelSpec, Param
 
@@ -50,14 +51,17 @@ def _allowed(values: tuple[Any, ...]) -> str:
     return ", ".join(str(v) for v in values)
 
 
-def _check_url(name: str, value: str) -> None:
+def _check_url(name: str, value: str, file_id_allowed: bool = False) -> None:
+    if file_id_allowed and is_file_id(value):
+        return  # resolved to the file's link when the task is submitted (tasks/file_inputs.py)
     try:
         parts = urlsplit(value)
         ok = parts.scheme in ("http", "https") and bool(parts.hostname)
     except ValueError:  # e.g. an unclosed IPv6 bracket: "http://["
         ok = False
     if not ok:
-        raise invalid(f"Invalid value for {name}: must be an http(s) URL")
+        what = "an http(s) URL or a file id" if file_id_allowed else "an http(s) URL"
+        raise invalid(f"Invalid value for {name}: must be {what}")
 
 
 def _check_scalar(p: Param, name: str, value: Any, model_id: str | None) -> Any:
@@ -86,7 +90,7 @@ def _check_scalar(p: Param, name: str, value: Any, model_id: str | None) -> Any:
             suffix = f" for model {model_id}" if model_id else ""
             raise invalid(f"{name} must be at most {p.max_length} characters{suffix} (got {len(value)})")
     if p.format == "url" and isinstance(value, str):
-        _check_url(name, value)
+        _check_url(name, value, p.takes_input_file)
     return value
 
 

@@ -123,3 +123,6 @@ class NewTask:
     provider_job: dict[str, Any] | None = None  # a job handle to start from (the registry's initial job)
     client_request_id: str | None = None
     limits: tuple[Limit, ...] = ()  # checked and charged with the reservation, in one step
+    # the params as the client sent them, when `params` differ (file ids resolved to links): what an
+    # Idempotency-Key replay is compared by
+    request_params: dict[str, Any] | None = None

@@ -1,16 +1,20 @@
-"""File expiry: uploaded files past their hour are deleted (the object, then the row's state). Runs in every
-process that owns the services (API or worker), below the web layer."""
+"""File expiry: uploaded files past their hour are deleted (the object, then the row's state), and multipart
+uploads not completed within theirs expire (parts discarded). Runs in every process that owns the services
+(API or worker), below the web layer."""
 
 from __future__ import annotations
 
 from ..store import Database
 from . import Storage, files_store
+from .multipart import expire_uploads
 
 BATCH = 500  # rows per run: the loop runs again in 30 s
 
 
 async def expire_files(db: Database, storage: Storage) -> int:
-    """Delete files past their hour: the object, then the row's state. Returns how many went."""
+    """Delete files past their hour: the object, then the row's state; expire uploads past theirs. Returns how
+    many files went."""
+    await expire_uploads(db, storage)
     gone = await files_store.expired(db, BATCH)
     for f in gone:
         for k in (f.key, f"pending/{f.id}"):

@@ -1,6 +1,7 @@
-"""Uploaded files' records (the `files` table): rows as frozen `StoredFile` objects, and the state changes of
-an upload (pending → storing → ready → deleted). The objects themselves live in storage; the limits an upload
-is checked against when its row is first written are `storage/quota.py`."""
+"""Uploaded files' records (the `files` table): rows as frozen `StoredFile` objects, the state changes of an
+upload (pending or uploading → storing → ready → deleted), and what an account sees of its ready files (one
+by id, a page of them, deleting one). The objects themselves live in storage; the limits an upload is checked
+against when its row is first written are `storage/quota.py`."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 
 from ..store import Database
+from ..store.pages import PageRequest, read_page
 from ..store.schema import files
+from . import Storage
 from .quota import HELD_STATES
 
 
@@ -25,9 +28,10 @@ class StoredFile:
     size_bytes: int
     mime_type: str | None
     checksum: str | None  # prepared uploads: the base64 MD5 the PUT must match
-    state: str  # pending | storing | ready | deleted
+    state: str  # pending | uploading | storing | ready | deleted
     created_at: float
     expires_at: float
+    purpose: str | None = None  # given at /v1/files or /v1/uploads; None: uploaded through /api/v1/files
 
     @classmethod
     def from_row(cls, row: Any) -> StoredFile:
@@ -43,6 +47,7 @@ class StoredFile:
             state=row["state"],
             created_at=row["created_at"],
             expires_at=row["expires_at"],
+            purpose=row.get("purpose"),
         )
 
 
@@ -92,3 +97,78 @@ async def expired(db: Database, limit: int = 500, now: float | None = None) -> l
 async def mark_deleted(db: Database, file_id: str) -> None:
     async with db.write() as conn:
         await conn.execute(update(files).where(files.c.id == file_id).values(state="deleted"))
+
+
+def _visible(account_id: int) -> list[ColumnElement[bool]]:
+    """An account's files it can use: stored, and not yet expired (the expiry job may not have run yet)."""
+    return [files.c.account_id == account_id, files.c.state == "ready"]
+
+
+async def find_ready(db: Database, account_id: int, file_id: str, now: float | None = None) -> StoredFile | None:
+    """This account's stored, unexpired file with this id (another account's id is no file of this one)."""
+    now = time.time() if now is None else now
+    async with db.read() as conn:
+        row = (
+            (
+                await conn.execute(
+                    select(files).where(files.c.id == file_id, files.c.expires_at > now, *_visible(account_id))
+                )
+            )
+            .mappings()
+            .first()
+        )
+    return StoredFile.from_row(row) if row else None
+
+
+async def find_ready_many(db: Database, account_id: int, file_ids: set[str]) -> dict[str, StoredFile]:
+    """Those of these ids that are this account's stored, unexpired files, by id."""
+    async with db.read() as conn:
+        rows = (
+            (
+                await conn.execute(
+                    select(files).where(
+                        files.c.id.in_(sorted(file_ids)), files.c.expires_at > time.time(), *_visible(account_id)
+                    )
+                )
+            )
+            .mappings()
+            .all()
+        )
+    return {r["id"]: StoredFile.from_row(r) for r in rows}
+
+
+async def list_ready(
+    db: Database, account_id: int, page: PageRequest, purpose: str | None = None
+) -> tuple[list[StoredFile], bool]:
+    """A page of the account's stored, unexpired files (store/pages.py's cursor pagination) and whether more
+    follow. Files uploaded through /api/v1/files count as purpose user_data."""
+    filters = [files.c.expires_at > time.time()]
+    if purpose == "user_data":
+        filters.append((files.c.purpose == purpose) | files.c.purpose.is_(None))
+    elif purpose is not None:
+        filters.append(files.c.purpose == purpose)
+    scope = _visible(account_id)
+    async with db.read() as conn:
+        found = await read_page(conn, files, and_(*scope), filters, page)
+    return [StoredFile.from_row(r._mapping) for r in found.rows], found.has_more
+
+
+async def delete_ready(db: Database, storage: Storage, account_id: int, file_id: str) -> bool:
+    """Delete this account's file: the row first (so it stops being served and counted), then the object.
+    False if it has no such file."""
+    async with db.write() as conn:
+        row = (
+            (
+                await conn.execute(
+                    select(files.c.key).where(files.c.id == file_id, *_visible(account_id)).with_for_update()
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return False
+        await conn.execute(update(files).where(files.c.id == file_id).values(state="deleted"))
+    if row["key"]:
+        await storage.delete(row["key"])
+    return True

@@ -22,7 +22,8 @@ from ..store import Database
 from ..store.schema import files
 
 WINDOW_SECONDS = 60.0
-HELD_STATES = ("pending", "storing", "ready")  # rows whose bytes are (or are about to be) on the disk
+# rows whose bytes are (or are about to be) on the disk; `uploading`: a multipart upload's declared size
+HELD_STATES = ("pending", "uploading", "storing", "ready")
 _LOCK_SPACE = zlib.crc32(b"runapi:uploads") & 0x7FFFFFFF  # advisory lock namespace (int4)
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import boto3
 from botocore.config import Config
@@ -48,10 +50,21 @@ class S3Storage:
         return self.prefix + key
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
-        try:
-            await asyncio.to_thread(
-                self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
+        await self._send(
+            lambda: self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
+        )
+
+    async def put_file(self, key: str, source: BinaryIO, size: int, content_type: str) -> None:
+        # boto3's managed transfer: read in chunks, sent as a multipart upload past its threshold
+        await self._send(
+            lambda: self.client.upload_fileobj(
+                source, self.bucket, self._key(key), ExtraArgs={"ContentType": content_type}
             )
+        )
+
+    async def _send(self, call: Callable[[], object]) -> None:
+        try:
+            await asyncio.to_thread(call)
         except ClientError as exc:
             error = exc.response.get("Error", {})
             if (

@@ -302,11 +302,47 @@ files = Table(
     Column("size_bytes", BigInteger, nullable=False),
     Column("mime_type", String(100)),
     Column("checksum", String(40)),  # prepared uploads: base64 MD5 the PUT must match
-    Column("state", String(20), nullable=False),  # pending (prepared) | storing | ready | deleted
+    # pending (prepared) | uploading (reserved by a multipart upload) | storing | ready | deleted
+    Column("state", String(20), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
+    Column("purpose", String(40)),  # the OpenAI-style purpose given at /v1/files or /v1/uploads (null: user_data)
     Index("ix_files_expiry", "state", "expires_at"),
     Index("ix_files_account", "account_id", "created_at"),  # per-account upload quota and rate
+)
+
+# Multipart uploads (POST /v1/uploads): parts arrive one request each and are stored as they come; completing
+# assembles them, in the order the client names, into the `files` row the upload reserved when it was created
+# (its declared size counted against the account's upload limits from then on).
+file_uploads = Table(
+    "file_uploads",
+    metadata,
+    Column("id", String(40), primary_key=True),  # upload_...
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("api_key_id", String(40)),
+    Column("file_id", String(40), nullable=False),  # the files row reserved for the result
+    Column("filename", String(255), nullable=False),
+    Column("purpose", String(40), nullable=False),
+    Column("mime_type", String(100), nullable=False),  # as declared; the file's type is sniffed at completion
+    Column("bytes", BigInteger, nullable=False),  # declared size: the parts may not exceed it, must reach it
+    Column("received_bytes", BigInteger, nullable=False),  # sum of the parts reserved so far
+    Column("part_count", Integer, nullable=False),
+    Column("status", String(20), nullable=False),  # pending | completing | completed | cancelled | expired
+    Column("part_ids", JSON),  # the order completed with (a retried complete with the same order answers again)
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_file_uploads_expiry", "status", "expires_at"),
+)
+
+file_upload_parts = Table(
+    "file_upload_parts",
+    metadata,
+    Column("id", String(40), primary_key=True),  # part_...
+    Column("upload_id", String(40), ForeignKey("file_uploads.id"), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("state", String(20), nullable=False),  # storing | stored
+    Column("created_at", Float, nullable=False),
+    Index("ix_file_upload_parts_upload", "upload_id"),
 )
 
 # Web console sign-ins: only the SHA-256 of the cookie's random token is kept; a row is one signed-in browser,

@@ -46,7 +46,7 @@ async def create_task(db: Database, new: NewTask) -> tuple[Task, bool]:
     """Commit the task and its reservation, checked against `new.limits` in the same step (403 once one is
     reached, 402 if the balance cannot cover it). Returns (task, created); an Idempotency-Key replay returns
     the original task with created=False and charges nothing; the key used for another request is a 409."""
-    request_hash = request_fingerprint(new.family, new.action, new.model, new.params)
+    request_hash = request_fingerprint(new.family, new.action, new.model, new.request_params or new.params)
     if new.idempotency_key:
         existing = await find_replay(db, new.account_id, new.idempotency_key, new.family, new.action, request_hash)
         if existing:

@@ -18,8 +18,10 @@ from ..net.safe_http import refused_destination
 from ..policy.guardrails import GuardrailCache, check_guardrail
 from ..providers import InputRejected, Provider, ProviderRegistry
 from ..settings import Settings
+from ..storage import UrlSigner
 from ..store import Database
 from . import engine
+from .file_inputs import resolve_file_inputs
 
 
 class SubmitServices(Protocol):
@@ -27,6 +29,7 @@ class SubmitServices(Protocol):
 
     settings: Settings
     db: Database
+    signer: UrlSigner
     providers: ProviderRegistry
     guardrails: GuardrailCache
 
@@ -115,6 +118,9 @@ async def submit_task(
         )
         if existing:
             return Submitted(existing, created=False)
+    # stored files named as inputs become their signed links (the fingerprint above keeps the ids as sent)
+    spec = model.params if model else action.params
+    params = await resolve_file_inputs(rt.db, rt.signer, who.account_id, spec, params, public_base_url)
     await check_callback_url(params.get("callback_url"), rt.settings.allow_private_network)
     refs = await engine.resolve_refs(rt.db, who.account_id, action, params)
     price = reservation_cents(request)
@@ -138,6 +144,7 @@ async def submit_task(
             member_guardrail_id=guarded.member_guardrail_id,
             provider_job=rt.providers.initial_job(guarded.barred),
             client_request_id=client_request_id,
+            request_params=request.params,
             # checked and charged with the reservation, in one step: only the request crossing a limit runs
             limits=key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits,
         ),
