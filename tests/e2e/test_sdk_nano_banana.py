@@ -23,6 +23,19 @@ def test_sdk_creates_and_waits_for_a_task(server):
     assert task.id and client.text_to_image.get(task.id).id == task.id
 
 
+def test_sdk_default_model_is_served(server, inputs_host):
+    """runapi-nano-banana 0.3 sends its DEFAULT_MODEL (nano-banana-2-lite) when the caller names none."""
+    client = nano.NanoBananaClient(api_key=server.key, base_url=server.url)
+    assert client.text_to_image.DEFAULT_MODEL == client.edit_image.DEFAULT_MODEL == "nano-banana-2-lite"
+    made = client.text_to_image.run(prompt="a banana-shaped lighthouse at dusk")
+    assert made.status == "completed" and made.to_dict()["model"] == "nano-banana-2-lite"
+    img = Image.open(io.BytesIO(httpx.get(made.images[0].url).content))
+    assert img.width == img.height  # aspect_ratio defaults to auto: square without a reference image
+    edited = client.edit_image.run(prompt="make it snow", source_image_urls=[f"{inputs_host.url}/photo.png"])
+    assert edited.status == "completed" and edited.to_dict()["model"] == "nano-banana-2-lite"
+    assert Image.open(io.BytesIO(httpx.get(edited.images[0].url).content)).size[0] > 0
+
+
 def test_sdk_account_endpoints(server):
     client = nano.NanoBananaClient(api_key=server.key, base_url=server.url)
     info = client.account.info()

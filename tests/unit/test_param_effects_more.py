@@ -197,3 +197,20 @@ def test_effect_none_entries_name_their_reason():
     assert all(CATALOG.action(*key.split("/")).params[name].reason for key, name in none)
     v4 = CATALOG.action("seedream", "text_to_image").models["seedream-v4-text-to-image"].params["output_quality"]
     assert v4.effect == "none" and "output_resolution" in v4.reason
+
+
+def test_a_resolution_param_with_other_values_maps_them_to_resolutions():
+    """Kling's `mode` (std/pro) sizes the video as 720p/1080p through `resolutions`."""
+    spec = {**CLIP, "resolution_param": "mode", "resolutions": {"std": "720p", "pro": "1080p"}}
+    sizes = [
+        run("video", {"mode": mode, "aspect_ratio": "16:9"}, spec).outputs[0].meta["height"] for mode in ("std", "pro")
+    ]
+    assert sizes == [720, 1080]
+
+
+def test_the_last_frame_is_returned_when_its_param_asks_for_it():
+    spec = {**CLIP, "last_frame_param": "return_last_frame"}
+    assert "last_frame_image_url" in run("video", {"return_last_frame": True}, spec).extra
+    assert "last_frame_image_url" not in run("video", {"return_last_frame": False}, spec).extra
+    assert "last_frame_image_url" not in run("video", {}, spec).extra
+    assert "last_frame_image_url" in run("video", {}, {**spec, "last_frame": True}).extra  # the fixed default

@@ -154,7 +154,8 @@ class VideoOptions(MarkedSpec):
     max_source_bytes: int | None = None
     item_ids: bool = False  # an `id` per video
     cover_image: bool = False  # an `images` list with each video's first frame
-    last_frame: bool = False  # `last_frame_image_url`
+    last_frame: bool = False  # `last_frame_image_url` ...
+    last_frame_param: str | None = None  # ... or a boolean param that asks for it (e.g. return_last_frame)
 
 
 class VideoSpec(VideoOptions):
@@ -168,6 +169,8 @@ class VideoSpec(VideoOptions):
     default_aspect: str = "16:9"
     resolution_param: str = "output_resolution"
     default_resolution: VideoResolution = "720p"
+    # {value: resolution} for a resolution_param with other values (e.g. Kling's mode: std 720p, pro 1080p)
+    resolutions: dict[str, VideoResolution] = Field(default_factory=dict)
     audio_param: str | None = None  # boolean param that turns the audio track on ...
     has_audio: bool = False  # ... else this fixed value
     count_param: str | None = None

@@ -41,6 +41,12 @@ def _has_audio(spec: VideoSpec, params: dict[str, Any]) -> bool:
     return spec.has_audio
 
 
+def _wants_last_frame(spec: VideoOptions, params: dict[str, Any]) -> bool:
+    if spec.last_frame_param and params.get(spec.last_frame_param) is not None:
+        return bool(params[spec.last_frame_param])
+    return spec.last_frame
+
+
 def _meta(width: int, height: int, seconds: float, has_audio: bool) -> dict[str, Any]:
     return {
         "resolution": media.resolution_label(width, height),
@@ -60,14 +66,15 @@ def _with_extras(task: TaskInput, spec: VideoOptions, videos: list[Output], sour
     and `sources` (the inputs it was made from)."""
     outputs: list[Output] = list(videos)
     extra: dict[str, Any] = {}
+    last_frame = _wants_last_frame(spec, task.params)
     for i, video in enumerate(videos):
         if spec.item_ids:
             video.meta["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{task.id}/videos/{i}"))
-        if spec.cover_image or (spec.last_frame and i == 0):
+        if spec.cover_image or (last_frame and i == 0):
             first, last = media.first_and_last_frames(video.data)  # not every frame in memory
             if spec.cover_image:
                 outputs.append(Output("images", _jpeg(first), "image/jpeg", "jpg"))
-            if spec.last_frame and i == 0:
+            if last_frame and i == 0:
                 outputs.append(Output(None, _jpeg(last, "png"), "image/png", "png"))
                 extra["last_frame_image_url"] = {"$file": len(outputs) - 1}
     if sources:
@@ -99,6 +106,7 @@ async def generate_video(inputs: Inputs, task: TaskInput, spec: VideoSpec) -> Do
         ratio = first.width / first.height if first is not None else images.parse_ratio(spec.default_aspect)
         assert ratio is not None, "the catalog's default_aspect is a ratio"
     resolution = str(p.get(spec.resolution_param) or spec.default_resolution)
+    resolution = spec.resolutions.get(resolution, resolution)  # e.g. Kling's mode std/pro → 720p/1080p
     width, height = media.video_size(ratio, resolution)
     has_audio = _has_audio(spec, p)
     soundtrack = None
