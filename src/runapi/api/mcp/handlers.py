@@ -29,9 +29,9 @@ from ...errors import (
 from ...services import Services
 from ...tasks import engine
 from ...tasks.submit import submit_task, validated
-from ...tasks.views import billing_facts, status_body
+from ...tasks.views import billing_facts, result_only, status_body
 from ..account import balance_body
-from ..media import MAX_IDEMPOTENCY_KEY, SYNC_TIMEOUT_SECONDS, TASK_KEYS
+from ..media import MAX_IDEMPOTENCY_KEY, SYNC_TIMEOUT_SECONDS
 from .contract import Contract, ModelEntry, action_name, family_name, input_rules, service_slug
 from .pricing import price_answer
 from .prompts import search
@@ -277,7 +277,7 @@ async def _sync_result(caller: Caller, task_id: str) -> dict[str, Any]:
         raise BadRequest(body["error"])
     if task.state is not TaskState.COMPLETED:
         raise Unavailable("The request is taking longer than expected; try again", retry_after=5)
-    return {k: v for k, v in body.items() if k not in TASK_KEYS}
+    return result_only(body)
 
 
 async def get_task(caller: Caller, contract: Contract, args: dict[str, Any]) -> dict[str, Any]:
