@@ -395,6 +395,19 @@ def test_two_actions_serving_one_model_at_one_endpoint_fail_the_catalog():
         Catalog({"demo": one, "demo2": build_family(other)})
 
 
+def test_a_model_served_from_text_and_from_an_image_routes_by_the_input():
+    """kling-v2.6 is both text_to_video and image_to_video: /v1/videos sends a request with an input_reference to
+    the image action, one without to the text action; a video made by either is found again."""
+    catalog = get_catalog()
+    plain = route_for(catalog, "videos", "kling-v2.6", None)
+    framed = route_for(catalog, "videos", "kling-v2.6", None, with_inputs=True)
+    assert (plain.action.name, framed.action.name) == ("text_to_video", "image_to_video")
+    only_text = route_for(catalog, "videos", "veo-3.1-fast", None, with_inputs=True)
+    assert only_text.action.family == "veo_3_1"  # one route: the input is that action's to take or refuse
+    kinds = {r.action.key for r in catalog.openai_routes_of("videos")}
+    assert {"kling/text_to_video", "kling/image_to_video"} <= kinds
+
+
 # ------------------------------------------------------------------------------------------- the answers
 
 

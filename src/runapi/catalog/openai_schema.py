@@ -252,3 +252,18 @@ def check_openai(block: OpenAiMap, params: Mapping[str, Param], where: str, fixe
             raise ValueError(f"{prefix}: size.tiers without size.resolution")
         for value in size.tiers or {}:
             allowed(size.resolution or "", value, "size.tiers")
+
+
+INPUT_FIELDS = ("image", "mask", "file", "input_reference")
+
+
+def takes_inputs(block: Any, model: Any) -> bool:
+    """Whether the block maps an input file (an image to edit, a video's first frame) onto a param this model
+    takes (an `only_models` param may leave it out)."""
+    for f in INPUT_FIELDS:
+        source = getattr(block, f, None)
+        if isinstance(source, InputMap):
+            p = model.params.get(source.param)
+            if p is not None and (p.only_models is None or model.id in p.only_models):
+                return True
+    return False

@@ -42,14 +42,17 @@ class OpenAiRequest:
         return self.fields.get("model")
 
 
-def route_for(catalog: Catalog, endpoint: str, model_id: Any, allowed: Collection[str] | None) -> OpenAiRoute:
-    """The action serving `model_id` at `endpoint`; refusals list the models this key may use there."""
+def route_for(
+    catalog: Catalog, endpoint: str, model_id: Any, allowed: Collection[str] | None, with_inputs: bool = False
+) -> OpenAiRoute:
+    """The action serving `model_id` at `endpoint` (the one taking input files when the request has some, where
+    two actions serve the model); refusals list the models this key may use there."""
     routes = catalog.openai_routes.get(endpoint, {})
     visible = [m for m in routes if allowed is None or m in allowed]
     listing = f"Models available at {PATHS[endpoint]}: {', '.join(visible) or 'none'}"
     if not isinstance(model_id, str) or not model_id.strip():
         raise BadRequest(f"Missing required parameter: model. {listing}", code="missing_model")
-    route = routes.get(model_id)
+    route = catalog.openai_route(endpoint, model_id, with_inputs)
     if route is None:
         raise NotFound(
             f"The model `{model_id}` does not exist or you do not have access to it. {listing}",

@@ -64,7 +64,8 @@ async def create(
     """Map, store the uploads, validate and submit. `request.inputs` may already hold URLs (an input given by
     URL); uploads are added to them."""
     require_api_key(who)
-    route = route_for(get_catalog(), request.endpoint, request.model, who.allowed_models)
+    with_inputs = any(request.inputs.values()) or any(uploads.values())
+    route = route_for(get_catalog(), request.endpoint, request.model, who.allowed_models, with_inputs)
     catalog_body(route, replace(request, inputs={}))  # the fields' refusals come before anything is stored
     inputs = {name: tuple(urls) for name, urls in request.inputs.items()}
     for name, files in uploads.items():

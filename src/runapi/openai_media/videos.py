@@ -38,15 +38,16 @@ MIN_POLL_MS, MAX_POLL_MS = 200, 30_000
 
 def video_kinds(catalog: Catalog) -> list[tuple[str, str]]:
     """(family, action) of every action serving /v1/videos."""
-    seen = {(r.action.family, r.action.name) for r in catalog.openai_routes.get("videos", {}).values()}
+    seen = {(r.action.family, r.action.name) for r in catalog.openai_routes_of("videos")}
     return sorted(seen)
 
 
 def route_of(catalog: Catalog, task: Task) -> OpenAiRoute | None:
-    route = catalog.openai_routes.get("videos", {}).get(task.model or "")
-    if route is None or (route.action.family, route.action.name) != (task.family, task.action):
-        return None
-    return route
+    for with_inputs in (False, True):
+        route = catalog.openai_route("videos", task.model or "", with_inputs)
+        if route is not None and (route.action.family, route.action.name) == (task.family, task.action):
+            return route
+    return None
 
 
 def video_not_found(video_id: str) -> NotFound:
