@@ -53,7 +53,12 @@ def test_discovery_and_balance(server):
 
     (models, err1), (info, err2), (balance, err3), (unknown, err4) = run(go())
     assert not (err1 or err2 or err3 or err4)
-    assert {m["model"] for m in models["models"]} == {"nano-banana", "nano-banana-pro", "nano-banana-2"}
+    assert {m["model"] for m in models["models"]} == {
+        "nano-banana",
+        "nano-banana-pro",
+        "nano-banana-2",
+        "nano-banana-2-lite",
+    }
     assert all(m["required_fields"] == ["model", "prompt"] for m in models["models"])
     assert info["service"] == "nano-banana" and info["action"] == "text_to_image"
     resolution = next(f for f in info["fields"] if f["name"] == "output_resolution")

@@ -173,7 +173,10 @@ def test_voices_refusals_name_the_surface_fields(client):
     assert err.value.status == 400 and "source_audio_url" in str(err.value)
     with pytest.raises(ValidationError) as err:
         client.voices.run(source_audio_url="not a url")
-    assert err.value.status == 422 and str(err.value) == "Invalid value for source_audio_url: must be an http(s) URL"
+    assert (
+        err.value.status == 422
+        and str(err.value) == "Invalid value for source_audio_url: must be an http(s) URL or a file id"
+    )
     with pytest.raises(NotFoundError):
         client.voices.get("voice_unknown")
 
