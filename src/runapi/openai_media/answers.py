@@ -21,16 +21,21 @@ SEGMENT_GAP_SECONDS = 0.5  # a pause this long between two words starts a new se
 _OUTPUT_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
 
 
-def image_format(value: Any) -> ImageFormat:
-    """response_format of the images endpoints. Default b64_json: what OpenAI's GPT image models return."""
+def format_choice(value: Any, supported: tuple[str, ...], default: str) -> str:
+    """A `response_format` field: the default when absent, else one of `supported` (400 naming them)."""
     if value is None:
-        return "b64_json"
-    if value not in IMAGE_FORMATS:
+        return default
+    if value not in supported:
         raise BadRequest(
-            f"Invalid value for response_format: {value!r}. Supported values: {', '.join(IMAGE_FORMATS)}",
+            f"Invalid value for response_format: {value!r}. Supported values: {', '.join(supported)}",
             code="invalid_value",
         )
-    return "url" if value == "url" else "b64_json"
+    return str(value)
+
+
+def image_format(value: Any) -> ImageFormat:
+    """response_format of the images endpoints. Default b64_json: what OpenAI's GPT image models return."""
+    return "url" if format_choice(value, IMAGE_FORMATS, "b64_json") == "url" else "b64_json"
 
 
 async def images_body(rt: Services, task: Task, response_format: ImageFormat, base_url: str) -> dict[str, Any]:
@@ -63,14 +68,7 @@ async def speech_audio(rt: Services, task: Task) -> Audio:
 
 
 def transcript_format(value: Any) -> str:
-    if value is None:
-        return "json"
-    if value not in TRANSCRIPT_FORMATS:
-        raise BadRequest(
-            f"Invalid value for response_format: {value!r}. Supported values: {', '.join(TRANSCRIPT_FORMATS)}",
-            code="invalid_value",
-        )
-    return str(value)
+    return format_choice(value, TRANSCRIPT_FORMATS, "json")
 
 
 def transcript_body(task: Task, response_format: str, granularities: tuple[str, ...] = ()) -> dict[str, Any] | str:
