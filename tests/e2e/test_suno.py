@@ -510,7 +510,7 @@ def test_validation_rules(client):
         {"vocal_mode": "auto_lyrics", "prompt": "x", "model": "suno-v4", "persona_type": "voice"},
         202,
     )
-    assert create(client, "text_to_music", {"vocal_mode": "auto_lyrics", "prompt": "x", "model": "suno-v5.5"}, 422)[
+    assert create(client, "text_to_music", {"vocal_mode": "auto_lyrics", "prompt": "x", "model": "suno-v6"}, 422)[
         "error"
     ].startswith("Invalid value for model")
     create(

@@ -231,7 +231,7 @@ def test_openapi_and_docs(api):
     assert doc["openapi"].startswith("3.")
     post = doc["paths"][T2I]["post"]
     props = post["requestBody"]["content"]["application/json"]["schema"]["properties"]
-    assert props["model"]["enum"] == ["nano-banana", "nano-banana-pro", "nano-banana-2"]
+    assert props["model"]["enum"] == ["nano-banana", "nano-banana-pro", "nano-banana-2", "nano-banana-2-lite"]
     assert props["prompt"]["maxLength"] == 20000
     assert "/api/v1/nano_banana/edit_image/{id}" in doc["paths"]
     html = api.get("/docs")
