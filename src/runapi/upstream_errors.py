@@ -7,6 +7,9 @@
       .retry_after           seconds the upstream asked to wait, when it said
       .job_failed            media only: the upstream accepted the job and then lost it, so the router submits
                              it elsewhere rather than polling again
+      .out_of_reach          media only: this deployment's route table refuses the request before any call
+                             (a length or aspect it does not make): the next deployment may serve it; if none
+                             can, the task fails at once with this message
 
 It is not a client-facing refusal: routers translate it into `runapi.errors.UpstreamFailed` (LLM) or a failed
 task (media)."""
@@ -24,12 +27,14 @@ class UpstreamError(Exception):
         retryable: bool = True,
         retry_after: float | None = None,
         job_failed: bool = False,
+        out_of_reach: bool = False,
     ):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
         self.retry_after = retry_after
         self.job_failed = job_failed
+        self.out_of_reach = out_of_reach
 
     @property
     def rate_limited(self) -> bool:

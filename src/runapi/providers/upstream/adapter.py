@@ -44,6 +44,10 @@ class Started:
 class Running:
     poll_in: float | None = None
     handle: dict[str, Any] | None = None  # updated handle, if any
+    # a catalog stage the upstream reports (e.g. Suno's first_audio_ready) and, at the action's first_file
+    # stage, the files made so far: the router passes both on as Progress.stage / Progress.partial
+    stage: str | None = None
+    partial: Finished | None = None
 
 
 class Adapter(Protocol):
@@ -70,6 +74,9 @@ class AdapterClass(Protocol):
     upstream API client and the task-input reader (for adapters that upload inputs themselves)."""
 
     default_base_url: str  # where the upstream's API lives when the deployment names no base_url
+
+    def pairs(self) -> frozenset[tuple[str, str]]:
+        """Every (action key, model id) this kind can serve, configured or not (a classmethod on the class)."""
 
     def __call__(self, deployment: MediaDeployment, http: httpx.AsyncClient, inputs: Inputs) -> Adapter: ...
 

@@ -92,6 +92,11 @@ class ElevenLabs(Synchronous):
             "elevenlabs/isolate_audio": self._isolate,
         }
 
+    @classmethod
+    def pairs(cls) -> frozenset[tuple[str, str]]:
+        """Each action with each model it knows (the catalog decides which of them an action offers)."""
+        return frozenset((action, model) for action in BODIES for model in MODELS)
+
     def supports(self, action_key: str, model: str | None) -> bool:
         return action_key in self._actions and (model or "") in MODELS
 

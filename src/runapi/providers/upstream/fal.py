@@ -45,6 +45,10 @@ class FalQueue:
         self.http = http
         self.table = table or fal_table()
 
+    @classmethod
+    def pairs(cls) -> frozenset[tuple[str, str]]:
+        return fal_table().pairs()
+
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Key {self.deployment.api_key}"} if self.deployment.api_key else {}
 

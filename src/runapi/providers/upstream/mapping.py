@@ -275,6 +275,10 @@ class Table:
     def get(self, action_key: str, model: str | None) -> Mapping | None:
         return self.entries.get((action_key, model or ""))
 
+    def pairs(self) -> frozenset[tuple[str, str]]:
+        """Every (action key, model id) this table maps (what `runapi providers` reports as servable)."""
+        return frozenset(self.entries)
+
     def route_for(self, task: TaskInput, upstream: str) -> tuple[Mapping, Route]:
         """The mapping and the route (upstream app/model) that run this task; UpstreamError if none does."""
         model = task.model.id if task.model else ""
@@ -282,6 +286,6 @@ class Table:
         route = mapping.route(task.params, model) if mapping else None
         if mapping is None or route is None:
             raise UpstreamError(f"{upstream} cannot run {task.action.key} with {model}")
-        if route.refuse is not None:  # the request itself is out of this upstream's reach: no retry elsewhere
-            raise UpstreamError(route.refuse, retryable=False)
+        if route.refuse is not None:  # out of this upstream's reach: another deployment may take it
+            raise UpstreamError(route.refuse, retryable=False, out_of_reach=True)
         return mapping, route

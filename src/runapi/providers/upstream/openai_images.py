@@ -39,6 +39,10 @@ class OpenAIImages(Synchronous):
         self.inputs = inputs
         self.table = table or openai_table()
 
+    @classmethod
+    def pairs(cls) -> frozenset[tuple[str, str]]:
+        return openai_table().pairs()
+
     def supports(self, action_key: str, model: str | None) -> bool:
         return self.table.get(action_key, model) is not None
 

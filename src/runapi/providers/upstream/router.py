@@ -101,7 +101,10 @@ class MediaRouter:
             raise TransientFailure(f"Upstream error: {exc}") from exc
         if isinstance(outcome, Running):
             handle = outcome.handle or job["handle"]
-            return Progress(poll_in=outcome.poll_in, job={**job, "handle": handle})
+            partial = await self._partial(adapter, outcome.partial) if outcome.partial else None
+            return Progress(
+                poll_in=outcome.poll_in, job={**job, "handle": handle}, stage=outcome.stage, partial=partial
+            )
         return await self._finish(task, adapter, outcome)
 
     async def cancel(self, task: TaskInput, job: dict[str, Any]) -> bool:
@@ -122,6 +125,7 @@ class MediaRouter:
             raise TaskFailed(job.get("last_error") or f"No upstream serves {task.action.key}")
         waits: list[float] = []
         last: UpstreamError | None = None
+        refused: UpstreamError | None = None
         ctx = self._context(task)
         for adapter in candidates:
             name, limit = adapter.deployment.name, adapter.deployment.max_concurrency
@@ -136,6 +140,9 @@ class MediaRouter:
                 outcome = await adapter.start(task, ctx)
             except UpstreamError as exc:
                 self.admission.release(name, task.id)
+                if exc.out_of_reach:  # its own table refused before any call: the next one may serve it
+                    refused = refused or exc
+                    continue
                 log.warning("upstream %s refused task %s: %s", name, task.id, exc)
                 record_upstream_error(name, upstream_error_kind(exc.status))
                 if not exc.retryable:
@@ -160,6 +167,8 @@ class MediaRouter:
             )
         if waits:  # someone will take it soon: waiting is not a failure
             return Progress(poll_in=min(waits), job=job)
+        if refused is not None and last is None:  # no deployment can make this request: no use retrying
+            raise TaskFailed(str(refused))
         raise TransientFailure(f"Upstream error: {last}")
 
     async def _finish(self, task: TaskInput, adapter: Adapter, outcome: Finished) -> Done:
@@ -171,6 +180,11 @@ class MediaRouter:
         self.admission.release(adapter.deployment.name, task.id)
         # fixed documented fields (e.g. progress: "1.00") belong to the wire format, whoever made the media
         return Done(outputs=outputs, extra={**task.action.result_extra, **outcome.extra})
+
+    async def _partial(self, adapter: Adapter, made: Finished) -> Done:
+        """The files made so far (a staged upstream's first audio), downloaded like a result's."""
+        outputs = await collect(self.downloads, made.files, adapter.deployment.max_output_bytes)
+        return Done(outputs=outputs, extra=made.extra)
 
     def _context(self, task: TaskInput) -> Context:
         base = self.public_url or task.public_base_url
