@@ -304,6 +304,25 @@ def test_seedance_1_5_refuses_9_21_before_billing(srv):
     assert balance(srv, key) == 1000
 
 
+def test_a_request_no_deployment_can_make_fails_at_once_refunded_without_a_submission(srv, modes):
+    """fal's kling-v2.6 runs in pro mode only: a std request is out of reach of every fal deployment, so the task
+    fails with the table's message on its first step (no retries), nothing is sent and the price comes back."""
+    _, key = new_account(srv, credits=1000)
+    posts = len(modes.primary.calls("POST")) + len(modes.backup.calls("POST"))
+    with srv.client(key) as c:
+        task_id = create(
+            c,
+            "kling",
+            "image_to_video",
+            {"model": "kling-v2.6", "prompt": "a fox", "mode": "std", "first_frame_image_url": IMG},
+        )
+        body = finish(c, "kling", "image_to_video", task_id)
+    assert body["status"] == "failed" and "pro mode only" in body["error"]
+    assert len(modes.primary.calls("POST")) + len(modes.backup.calls("POST")) == posts
+    assert balance(srv, key) == 1000
+    assert task_row(srv, task_id)["failures"] == 0  # failed on its first step, not after retries
+
+
 def test_fal_request_body_is_mapped_from_our_parameters(srv, modes):
     with srv.client() as c:
         task_id = create(

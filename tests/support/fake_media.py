@@ -74,7 +74,10 @@ class FakeServer:
 def _fal_outputs(app: str, base: str, count: int) -> dict[str, Any]:
     """Shaped like fal's results: video apps answer {video: File}, single-image tools {image: File}, image
     models {images: [File]}."""
-    if any(k in app for k in ("video", "veo", "kling", "seedance", "hailuo", "wan", "infinitalk", "avatar")):
+    images = ("text-to-image", "image-to-image", "grok-imagine-image")
+    if not (any(k in app for k in images) or app.endswith("/edit")) and any(
+        k in app for k in ("video", "veo", "kling", "seedance", "hailuo", "wan", "infinitalk", "avatar", "modify")
+    ):
         return {"video": {"url": f"{base}/files/out.mp4", "content_type": "video/mp4", "file_name": "out.mp4"}}
     if "topaz/upscale/image" in app or "recraft" in app:
         return {"image": {"url": f"{base}/files/out.png", "content_type": "image/png"}}
