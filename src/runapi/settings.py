@@ -46,7 +46,9 @@ class ConfigFileError(ValueError):
 class ConfigFile(TomlConfigSettingsSource):
     """RUNAPI_CONFIG's TOML file as a settings source. Keys are the settings' names, in any case, with or
     without the RUNAPI_ prefix; an unknown key, a missing file or invalid TOML is refused naming the file
-    (a typo in a config file must not be silently ignored)."""
+    (a typo in a config file must not be silently ignored). pydantic-settings' TOML source
+    (https://docs.pydantic.dev/latest/concepts/pydantic_settings/#other-settings-source); its per-file reader
+    `_read_file` (present since the source was added) is where the keys are normalised."""
 
     def __init__(self, settings_cls: type[BaseSettings], path: str):
         if not Path(path).is_file():
