@@ -1,15 +1,25 @@
-"""One typed settings object, read from RUNAPI_* environment variables (and an optional .env file)."""
+"""One typed settings object, read from RUNAPI_* environment variables (and an optional .env file), and from
+the TOML file RUNAPI_CONFIG names: its keys are the settings' names without the prefix (`data_dir = "…"`,
+`[[media_upstreams]]` tables); environment variables and .env win over it."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
+import tomllib
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 # Documented retry policy: up to 10 retries "with growing delays" (seconds after each failed attempt).
 DEFAULT_CALLBACK_DELAYS = (5, 15, 30, 60, 120, 300, 600, 1200, 2400, 3600)
@@ -26,8 +36,57 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+CONFIG_ENV = "RUNAPI_CONFIG"  # the TOML settings file (optional)
+
+
+class ConfigFileError(ValueError):
+    """RUNAPI_CONFIG names a file that cannot be used (its message names the file and what is wrong)."""
+
+
+class ConfigFile(TomlConfigSettingsSource):
+    """RUNAPI_CONFIG's TOML file as a settings source. Keys are the settings' names, in any case, with or
+    without the RUNAPI_ prefix; an unknown key, a missing file or invalid TOML is refused naming the file
+    (a typo in a config file must not be silently ignored). pydantic-settings' TOML source
+    (https://docs.pydantic.dev/latest/concepts/pydantic_settings/#other-settings-source); its per-file reader
+    `_read_file` (present since the source was added) is where the keys are normalised."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: str):
+        if not Path(path).is_file():
+            raise ConfigFileError(f"{CONFIG_ENV}: {path} is not a readable file")
+        try:
+            super().__init__(settings_cls, toml_file=Path(path))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigFileError(f"{CONFIG_ENV}: {path}: {exc}") from exc
+        unknown = sorted(set(self.toml_data) - set(settings_cls.model_fields))
+        if unknown:
+            raise ConfigFileError(f"{CONFIG_ENV}: {path}: unknown settings {', '.join(unknown)}")
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        return {_setting_name(key): value for key, value in super()._read_file(file_path).items()}
+
+
+def _setting_name(key: str) -> str:
+    key = key.lower()
+    return key.removeprefix("runapi_")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RUNAPI_", env_file=".env", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then .env, then RUNAPI_CONFIG's file: earlier ones win."""
+        path = os.environ.get(CONFIG_ENV)
+        if not path:
+            return init_settings, env_settings, dotenv_settings, file_secret_settings
+        return init_settings, env_settings, dotenv_settings, ConfigFile(settings_cls, path), file_secret_settings
 
     data_dir: Path = Path("runapi-data")
     database_url: str | None = Field(default=None, description="SQLAlchemy async URL; default SQLite file in data_dir")

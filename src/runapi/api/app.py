@@ -38,6 +38,7 @@ from . import (
     openapi,
     pricing,
     prompts,
+    providers_admin,
     suno_resources,
     tasks,
     uploads,
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *llm_gemini.routes,
         *openai_media.routes,
         *webhooks.routes,
+        *providers_admin.routes,  # the operator's view of the media upstreams
         *openapi.routes(),
         Route("/mcp", mcp, name="mcp"),  # MCP over Streamable HTTP (api/mcp)
         *console_routes(),  # the web console (HTML pages, not in the OpenAPI document)

@@ -1535,9 +1535,72 @@ def gemini_paths() -> dict[str, Any]:
     }
 
 
+def admin_paths() -> dict[str, Any]:
+    number = _nullable({"type": "number"})
+    health = _obj(
+        {
+            "window_seconds": {"type": "number"},
+            "calls": {"type": "integer"},
+            "errors": {"type": "integer"},
+            "error_rate": number,
+            "outcomes": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "latency_p50_seconds": number,
+            "latency_p95_seconds": number,
+            "last_error": _nullable({"type": "string"}),
+            "last_error_seconds_ago": number,
+            "cooling_seconds": {"type": "number"},
+            "in_flight": {"type": "integer"},
+        },
+        ("calls", "errors", "error_rate", "cooling_seconds", "in_flight"),
+    )
+    deployment = _obj(
+        {
+            "name": {"type": "string"},
+            "kind": {"type": "string"},
+            "models": STRINGS,
+            "max_concurrency": _nullable({"type": "integer"}),
+            "health": health,
+        },
+        ("name", "kind", "models", "health"),
+    )
+    pair = _obj(
+        {name: {"type": "string"} for name in ("family", "action", "model")}
+        | {"available": STRINGS, "configured": STRINGS},
+        ("family", "action", "model", "available", "configured"),
+    )
+    summary = _obj(
+        {
+            "pairs": {"type": "integer"},
+            "servable": {"type": "integer"},
+            "configured": {"type": "integer"},
+            "by_kind": {"type": "object", "additionalProperties": {"type": "integer"}},
+        },
+        ("pairs", "servable", "by_kind"),
+    )
+    body = _obj(
+        {
+            "deployments": {"type": "array", "items": deployment},
+            "coverage": _obj({"pairs": {"type": "array", "items": pair}, "summary": summary}, ("pairs", "summary")),
+        },
+        ("deployments", "coverage"),
+    )
+    return {
+        "/api/v1/admin/providers": {
+            "get": _op(
+                "operations",
+                "Media upstreams: each deployment's recent calls, error rate, latency and cool-down in this "
+                "process, and which deployments serve each catalog (action, model). The instance operator's "
+                "management key only",
+                {"200": _json("Upstreams", body), **_errors("Error", 401, 403)},
+            )
+        }
+    }
+
+
 def platform_paths() -> dict[str, Any]:
     return {
         **probe_paths(),
+        **admin_paths(),
         **account_paths(),
         **usage_paths(),
         **prompt_paths(),

@@ -100,6 +100,13 @@ async def user_by_email(db: Database, email: str) -> ConsoleUser | None:
     return ConsoleUser.from_row(row) if row else None
 
 
+async def is_operator(db: Database, user_id: int) -> bool:
+    """Whether the user is the instance's operator (`runapi admin set-password --operator`)."""
+    async with db.read() as conn:
+        flag = (await conn.execute(select(users.c.is_operator).where(users.c.id == user_id))).scalar()
+    return bool(flag)
+
+
 async def verify_credentials(db: Database, email: str, password: str) -> ConsoleUser | None:
     """The user whose email and password these are, or None (unknown email, no password set, wrong password:
     the same answer and about the same time for each)."""

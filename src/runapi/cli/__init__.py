@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import admin_cmds, catalog_cmds, client_cmds, mcp_cmd, server_cmds
+from . import admin_cmds, catalog_cmds, client_cmds, mcp_cmd, providers_cmd, server_cmds
 
 
 class RunapiCLI(click.Group):
@@ -29,3 +29,4 @@ main.add_command(admin_cmds.admin)
 for command in client_cmds.commands:
     main.add_command(command)
 main.add_command(mcp_cmd.mcp)
+main.add_command(providers_cmd.providers)

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from ..observability.logs import configure_logging
 from ..observability.multiprocess import share_metrics_between_processes
-from ..settings import Settings
+from ..settings import ConfigFileError, Settings
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -35,6 +35,8 @@ def load_settings() -> Settings:
         where = f"RUNAPI_{str(first['loc'][0]).upper()}"
         item = f" (item {first['loc'][1]})" if len(first["loc"]) > 1 else ""
         _refuse(f"{where}{item}: {first['msg']}")
+    except ConfigFileError as exc:  # RUNAPI_CONFIG: missing file, bad TOML, unknown key
+        _refuse(str(exc))
     except ValueError as exc:  # pydantic-settings: a value that is not JSON where JSON is expected
         field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else ""
         _refuse(f"RUNAPI_{field.upper()}: not valid JSON" if field else str(exc))

@@ -8,7 +8,7 @@ templates, catalog families and models, configured provider names) so series cou
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, disable_created_metrics
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 disable_created_metrics()  # no `*_created` series: they double the output and no dashboard here uses them
 
@@ -38,6 +38,24 @@ CALLBACK_DELIVERIES = Counter(
 )
 UPSTREAM_ERRORS = Counter(
     "runapi_upstream_errors", "Failed calls to upstream providers (LLM and media).", ["provider", "kind"]
+)
+UPSTREAM_CALLS = Counter(
+    "runapi_upstream_calls",
+    "Calls to media upstream deployments (submit or status check), by outcome: ok, rejected (the request's "
+    "fault: validation, content policy), lost, connection, rate_limited, server_error, refused.",
+    ["deployment", "outcome"],
+)
+UPSTREAM_CALL_DURATION = Histogram(
+    "runapi_upstream_call_duration_seconds",
+    "Time one call to a media upstream deployment took (synchronous upstreams: the whole generation).",
+    ["deployment"],
+    buckets=LATENCY_BUCKETS,
+)
+UPSTREAM_COOL_DOWN = Gauge(
+    "runapi_upstream_cool_down_until_seconds",
+    "Unix time until which a media deployment is kept aside after a 429 (in the past: taking jobs).",
+    ["deployment"],
+    multiprocess_mode="max",  # several processes: the latest cool-down any of them set
 )
 LLM_TOKENS = Counter(
     "runapi_llm_tokens_billed",
@@ -83,6 +101,16 @@ def record_upstream_error(provider: str, kind: str) -> None:
     """Count one failed upstream call. `kind` should come from a small fixed set, e.g. `upstream_error_kind`:
     connection | rate_limited | server_error | refused (or "timeout")."""
     UPSTREAM_ERRORS.labels(provider, kind).inc()
+
+
+def record_upstream_call(deployment: str, outcome: str, seconds: float) -> None:
+    """One call to a media deployment; `outcome` from health.call_outcome's fixed set."""
+    UPSTREAM_CALLS.labels(deployment, outcome).inc()
+    UPSTREAM_CALL_DURATION.labels(deployment).observe(seconds)
+
+
+def record_upstream_cool_down(deployment: str, until: float) -> None:
+    UPSTREAM_COOL_DOWN.labels(deployment).set(until)
 
 
 def record_llm_tokens(model: str, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> None:

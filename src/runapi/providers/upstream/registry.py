@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...secret_refs import resolve_secret
 from .adapter import AdapterClass
 from .config import MediaDeployment
 from .elevenlabs import ElevenLabs
@@ -36,7 +37,7 @@ def adapter_class(kind: object, deployment: object = None) -> AdapterClass:
 
 def parse_deployment(raw: dict[str, Any]) -> MediaDeployment:
     """One RUNAPI_MEDIA_UPSTREAMS entry as a deployment; ValueError naming what is wrong (an unknown key, an
-    unknown kind, a missing name, a bad limit)."""
+    unknown kind, a missing name, a bad limit, an api_key reference that does not resolve)."""
     unknown = set(raw) - set(MediaDeployment.__dataclass_fields__)
     if unknown:
         raise ValueError(f"media upstream {raw.get('name')!r}: unknown keys {sorted(unknown)}")
@@ -53,7 +54,8 @@ def parse_deployment(raw: dict[str, Any]) -> MediaDeployment:
         name=str(raw["name"]),
         kind=str(kind),
         base_url=str(raw.get("base_url") or adapter.default_base_url).rstrip("/"),
-        api_key=raw.get("api_key"),
+        # "env:NAME" / "file:/path" are read here, at start-up
+        api_key=resolve_secret(raw.get("api_key"), f"media upstream {raw['name']!r}: api_key"),
         models=models,
         model_map=dict(raw.get("model_map") or {}),
         max_concurrency=int(limit) if limit is not None else None,

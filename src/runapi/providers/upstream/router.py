@@ -29,6 +29,7 @@ from ...storage import UrlSigner
 from ..base import Done, Progress, Provider, TaskFailed, TaskInput, TransientFailure, WebhookCall
 from .adapter import Adapter, Finished, Running, Started
 from .errors import UpstreamError
+from .health import UpstreamHealth
 from .limits import Admission
 from .mapping import Context
 from .outputs import collect
@@ -56,6 +57,7 @@ class MediaRouter:
         signer: UrlSigner | None = None,
         public_url: str | None = None,
         admission: Admission | None = None,
+        health: UpstreamHealth | None = None,
     ):
         self.adapters = adapters
         self.by_name = {a.deployment.name: a for a in adapters}
@@ -63,6 +65,7 @@ class MediaRouter:
         self.signer = signer
         self.public_url = public_url
         self.admission = admission or Admission()
+        self.health = health or UpstreamHealth()  # recent calls per deployment (operator view, /metrics)
         self.owned_clients: list[httpx.AsyncClient] = []
 
     # --- routing -------------------------------------------------------------------------------------
@@ -85,9 +88,11 @@ class MediaRouter:
             raise TaskFailed(f"Upstream {job.get('deployment')} is no longer configured")
         name = adapter.deployment.name
         self.admission.touch(name, task.id)
+        began = time.monotonic()
         try:
             outcome = await adapter.check(task, job["handle"])
         except UpstreamError as exc:
+            self.health.record(name, time.monotonic() - began, exc)
             log.warning("upstream %s failed task %s: %s", name, task.id, exc)
             record_upstream_error(name, upstream_error_kind(exc.status))
             if not exc.retryable:
@@ -99,6 +104,7 @@ class MediaRouter:
                     poll_in=0.0, job={"stage": "pending", "tried": job.get("tried", []), "last_error": str(exc)}
                 )
             raise TransientFailure(f"Upstream error: {exc}") from exc
+        self.health.record(name, time.monotonic() - began)
         if isinstance(outcome, Running):
             handle = outcome.handle or job["handle"]
             partial = await self._partial(adapter, outcome.partial) if outcome.partial else None
@@ -136,9 +142,11 @@ class MediaRouter:
             if not self.admission.acquire(name, task.id, limit):
                 waits.append(BUSY_RETRY_SECONDS)
                 continue
+            began = time.monotonic()
             try:
                 outcome = await adapter.start(task, ctx)
             except UpstreamError as exc:
+                self.health.record(name, time.monotonic() - began, exc)  # (not out_of_reach: no call made)
                 self.admission.release(name, task.id)
                 if exc.out_of_reach:  # its own table refused before any call: the next one may serve it
                     refused = refused or exc
@@ -149,9 +157,11 @@ class MediaRouter:
                     raise TaskFailed(str(exc)) from exc
                 if exc.rate_limited:
                     self.admission.cool_down(name, exc.retry_after)
+                    self.health.cooling_down(name, self.admission.cooling(name))
                     waits.append(self.admission.cooling(name))
                 last = exc
                 continue
+            self.health.record(name, time.monotonic() - began)
             if isinstance(outcome, Finished):  # a synchronous upstream answered with the result
                 return await self._finish(task, adapter, outcome)
             assert isinstance(outcome, Started)
