@@ -23,8 +23,8 @@ from pathlib import Path
 
 import uvicorn
 
-from runapi.api.app import create_app
 from runapi.api.http_server import uvicorn_options
+from runapi.app import create_app
 from runapi.auth.passwords import set_password
 from runapi.settings import Settings
 from runapi.store import Database

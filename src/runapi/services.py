@@ -1,6 +1,6 @@
 """The composition root: everything a running server or worker shares — settings, database, storage, providers,
 the coordinator, caches and background loops — built once by `build_services` and owned by whoever runs them:
-the web app (`api.app`, in its lifespan) or `runapi worker` (which never imports the web layer).
+the web app (`runapi.app`, in its lifespan) or `runapi worker` (which never imports the web layer).
 
 Each component receives the collaborators it uses: the task worker and the callback dispatcher are handed this
 object but type it as the slice they need (`tasks.worker.WorkerServices`, `callbacks.delivery.DispatcherServices`),

@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from starlette.routing import Route
 
-from runapi.api.app import ObservedStarlette, create_app, server_error
+from runapi.app import ObservedStarlette, create_app, server_error
 from runapi.cli.server_cmds import UVICORN_LOGGING
 from runapi.observability.logs import configure_logging
 from tests.support.logs import json_lines

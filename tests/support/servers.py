@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import uvicorn
 
-from runapi.api.app import create_app
 from runapi.api.http_server import uvicorn_options
+from runapi.app import create_app
 from runapi.auth import admin
 from runapi.settings import Settings
 from runapi.store import Database

@@ -7,7 +7,7 @@ import logging
 
 
 def test_startup_warns_about_an_exposed_bind(tmp_path, caplog):
-    from runapi.api.app import warn_about_exposure
+    from runapi.app import warn_about_exposure
     from tests.support.servers import test_settings
 
     with caplog.at_level(logging.WARNING, logger="runapi.api"):

@@ -4,8 +4,6 @@ off when its adapter lands."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -21,6 +19,7 @@ from runapi.providers.upstream.coverage import (
     with_readme_table,
 )
 from runapi.providers.upstream.registry import ADAPTERS
+from tests.support.scripts import load_script
 
 # (action key, model) pairs no registered adapter kind serves yet (computed from the catalog and ADAPTERS).
 KNOWN_GAPS: frozenset[tuple[str, str]] = frozenset(
@@ -180,15 +179,8 @@ def test_tables_name_every_family_and_the_totals(pairs):
     assert text.count("\n") == len(pairs) + 1  # header, one line per pair, the totals
 
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
 def coverage_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("coverage_table", ROOT / "scripts" / "coverage_table.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("coverage_table")
 
 
 def test_the_readme_table_is_current():

@@ -87,8 +87,8 @@ def serve(host: str | None, port: int | None, processes: int, no_task_workers: b
     """Run the API server (with in-process task and callback workers unless --no-task-workers)."""
     import uvicorn
 
-    from ..api.app import create_app
     from ..api.http_server import uvicorn_options
+    from ..app import create_app
 
     if no_task_workers:
         os.environ["RUNAPI_RUN_WORKERS"] = "false"  # the environment reaches the processes of --workers N too
@@ -122,7 +122,7 @@ def serve(host: str | None, port: int | None, processes: int, no_task_workers: b
 
 def app_from_environment() -> Starlette:
     """The app of one process of `serve --workers N` (uvicorn starts each one fresh): settings from RUNAPI_*."""
-    from ..api.app import create_app
+    from ..app import create_app
 
     settings = Settings()
     setup_logging(settings, os.environ.get(LOG_LEVEL_ENV, "info"))

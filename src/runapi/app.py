@@ -1,5 +1,6 @@
 """The ASGI application: routes from the catalog plus platform routes, one error format, a lifespan that
-starts the services (database, storage, in-process workers)."""
+starts the services (database, storage, in-process workers). It assembles the two web front doors, the API
+(runapi.api) and the console (runapi.console, which reuses API helpers), so neither imports the other's app."""
 
 from __future__ import annotations
 
@@ -15,13 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from ..catalog import get_catalog
-from ..console.app import console_routes
-from ..errors import ApiError, RunapiError
-from ..observability.middleware import RequestObserver
-from ..services import build_services
-from ..settings import Settings, is_loopback
-from . import (
+from .api import (
     account,
     files,
     guardrails,
@@ -45,13 +40,19 @@ from . import (
     usage,
     webhooks,
 )
-from .bootstrap import ensure_bootstrap
-from .context import allowed_hosts
-from .errors import as_api_error
-from .mcp.http import McpEndpoint
-from .media import media_routes
-from .responses import Json, error_response, llm_error_response
-from .routing import IndexedRouter
+from .api.bootstrap import ensure_bootstrap
+from .api.context import allowed_hosts
+from .api.errors import as_api_error
+from .api.mcp.http import McpEndpoint
+from .api.media import media_routes
+from .api.responses import Json, error_response, llm_error_response
+from .api.routing import IndexedRouter
+from .catalog import get_catalog
+from .console.app import console_routes
+from .errors import ApiError, RunapiError
+from .observability.middleware import RequestObserver
+from .services import build_services
+from .settings import Settings, is_loopback
 
 log = logging.getLogger("runapi.api")
 
