@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from .adapter import AdapterClass
+from .ark import ModelArk
+from .bfl import BlackForestLabs
 from .config import MediaDeployment
 from .elevenlabs import ElevenLabs
 from .fal import FalQueue
@@ -15,6 +17,8 @@ ADAPTERS: dict[str, AdapterClass] = {
     "fal": FalQueue,
     "openai_images": OpenAIImages,
     "elevenlabs": ElevenLabs,
+    "ark": ModelArk,
+    "bfl": BlackForestLabs,
 }
 
 
