@@ -7,8 +7,7 @@ Seedream answers data[].url at once; result files are served by the fake itself.
 
 Modes: ok | slow (queued, then running for `slow_polls` checks) | 500 (InternalServiceError) | 429
 (RateLimitExceeded, Retry-After) | policy (a video task fails with OutputVideoSensitiveContentDetected, an image
-request is refused with InputTextSensitiveContentDetected) | lost (a video task fails with InternalServiceError)
-| poll429 (status checks answer 429 once, then as ok)."""
+request is refused with InputTextSensitiveContentDetected) | lost (a video task fails with InternalServiceError)."""
 
 from __future__ import annotations
 
@@ -128,9 +127,7 @@ class FakeArk(FakeServer):
         if task is None:
             return ark_error(404, "ResourceNotFound", "The specified task is not found.")
         task["polls"] += 1
-        if task["mode"] == "poll429" and task["polls"] == 1:
-            return ark_error(429, "RateLimitExceeded", "Too many requests.", headers={"Retry-After": "0"})
-        if task["status"] == "queued" and task["mode"] == "slow" and task["polls"] <= self.slow_polls:
+        if task["status"] in ("queued", "running") and task["mode"] == "slow" and task["polls"] <= self.slow_polls:
             task["status"] = "queued" if task["polls"] == 1 else "running"
         elif task["status"] in ("queued", "running"):
             task["status"] = {"policy": "failed", "lost": "failed"}.get(task["mode"], "succeeded")
