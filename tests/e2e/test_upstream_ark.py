@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import httpx
 import pytest
 
+from runapi.providers.upstream.ark import ark_table
 from tests.support.fake_ark import POLICY_CODE, FakeArk
 from tests.support.fake_media import MP4, PNG
 from tests.support.servers import new_account, start_server
@@ -69,8 +71,6 @@ def modes(fakes, srv):
 
 
 def test_every_ark_route_completes_with_our_signed_links(srv, modes):
-    from runapi.providers.upstream.ark import ark_table
-
     started = []
     with srv.client() as c:
         for action, model, body in ark_requests():
@@ -94,8 +94,6 @@ def test_every_ark_route_completes_with_our_signed_links(srv, modes):
 
 
 def test_the_fake_refuses_like_modelark(modes):
-    import httpx
-
     url, auth = modes.primary.url + "/api/v3", {"Authorization": "Bearer k-primary"}
     r = httpx.post(f"{url}/contents/generations/tasks", json={"model": "nope", "content": []}, headers=auth)
     assert r.status_code == 404 and r.json()["error"]["code"] == "ModelNotOpen"

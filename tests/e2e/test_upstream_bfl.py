@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
+from runapi.providers.upstream.bfl import bfl_table
 from tests.support.fake_bfl import FakeBFL
 from tests.support.fake_media import PNG
 from tests.support.servers import new_account, start_server
@@ -70,8 +71,6 @@ def kontext(srv) -> tuple[str, dict]:
 
 
 def test_every_bfl_route_completes_with_our_signed_links(srv, modes):
-    from runapi.providers.upstream.bfl import bfl_table
-
     started = []
     with srv.client() as c:
         for action, model, body in bfl_requests():
