@@ -133,7 +133,10 @@ def test_the_key_goes_only_to_bfl_hosts(url, allowed):
     assert polling_allowed(BASE, url) is allowed
 
 
-def test_an_ip_base_allows_its_own_origin_only():
+def test_a_short_or_ip_base_allows_its_own_origin_only():
+    assert polling_allowed("https://bfl.ai/v1", "https://bfl.ai/v1/get_result?id=1")
+    assert not polling_allowed("https://bfl.ai/v1", "https://evil.ai/v1/get_result?id=1")  # the parent `ai` is a suffix
+    assert not polling_allowed("https://bfl.ai/v1", "https://api.bfl.ai/v1/get_result?id=1")
     assert polling_allowed("http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1/get_result?id=1")
     assert not polling_allowed("http://127.0.0.1:8000/v1", "http://0.1:8000/v1/get_result?id=1")
     assert not polling_allowed("http://127.0.0.1:8000/v1", "http://localhost:8000/v1/get_result?id=1")

@@ -3,8 +3,8 @@
 Content Moderated | Task not found, result: {sample: signed URL}}. BFL has no cancel call.
 
 The polling URL may name a regional host (e.g. api.eu.bfl.ai): our key is sent to it only when it is the
-configured base's host or a subdomain of the base's registered domain (*.bfl.ai for api.bfl.ai); any other host
-is ignored and the base's own get_result is polled instead.
+configured base's origin or a host under the base's parent domain (*.bfl.ai for api.bfl.ai); any other host is
+ignored and the base's own get_result is polled instead.
 
 Errors: 422 `{"detail": [{loc, msg, type}]}` (the request is wrong: the task fails with BFL's message), 402
 (insufficient credits: this deployment cannot pay, the next one may), 429 (too many active tasks), 5xx.
@@ -48,21 +48,21 @@ def _is_ip(host: str) -> bool:
 
 
 def polling_allowed(base_url: str, url: Any) -> bool:
-    """Whether `url` may receive our key: the base's own origin, or (same scheme and port) a subdomain of the
-    base host's registered domain — api.eu.bfl.ai for api.bfl.ai, never bfl.ai.example.com or an IP."""
+    """Whether `url` may receive our key: the base's own origin, or (same scheme and port, no credentials) a host
+    under the base host's parent domain — api.eu.bfl.ai for api.bfl.ai. The parent must keep two labels (bfl.ai,
+    not a bare suffix like `ai` or `co.uk` for a two-label base), and an IP base allows its own origin only."""
     if not isinstance(url, str):
         return False
     ours, theirs = urlsplit(base_url), urlsplit(url)
     if (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc):
         return True
     host, their_host = (ours.hostname or "").lower(), (theirs.hostname or "").lower()
-    if theirs.scheme != ours.scheme or theirs.port != ours.port or not host or _is_ip(host):
+    if theirs.scheme != ours.scheme or theirs.port != ours.port or theirs.username or theirs.password:
         return False
     labels = host.split(".")
-    if len(labels) < 2:
+    if _is_ip(host) or len(labels) < 3:
         return False
-    registered = ".".join(labels[-2:])
-    return their_host.endswith("." + registered) and theirs.username is None and theirs.password is None
+    return their_host.endswith("." + ".".join(labels[1:]))
 
 
 def _detail_message(data: Any) -> str | None:
