@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from runapi.providers.upstream.mapping import Context, Table, build
+from tests.support.param_effects import _spec_reads
 
 IMAGE_PART = {"type": "image_url", "image_url": {"object": {"url": "$item"}}, "role": "reference_image"}
 CONTENT = {
@@ -65,3 +66,7 @@ def test_a_malformed_concat_is_refused_when_the_table_loads():
     table = {"f/a": {"models": {"m": {"app": "x", "input": {"content": {"concat": [{"param": "p", "bogus": 1}]}}}}}}
     with pytest.raises(ValueError, match="unknown options"):
         Table(table)
+
+
+def test_the_parameter_effects_guard_sees_reads_inside_concat():
+    assert {"prompt", "first", "refs"} <= _spec_reads(CONTENT)  # (conditions over-approximate: keywords too)
