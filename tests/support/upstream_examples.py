@@ -100,6 +100,53 @@ ARK_REFUSALS: list[tuple[str, str, dict[str, Any], str]] = [
         {"model": "seedream-v4-text-to-image", "prompt": "A teapot", "output_count": 3},
         "seedream-v4-text-to-image makes one image per request",
     ),
+    (
+        "seedream",
+        "edit_image",
+        {"model": "seedream-v4-edit", "prompt": "A teapot", "source_image_urls": [IMG], "output_count": 2},
+        "seedream-v4-edit makes one image per request",
+    ),
+    (
+        "seedance",
+        "text_to_video",
+        {
+            "model": "seedance-2.0-fast",
+            "prompt": "A kite",
+            "first_frame_image_url": IMG,
+            "reference_video_urls": ["https://example.com/d.mp4"],
+        },
+        "ModelArk takes first/last frames or reference media",
+    ),
+    (
+        "seedance",
+        "text_to_video",
+        {
+            "model": "seedance-2-mini",
+            "prompt": "A kite",
+            "first_frame_image_url": IMG,
+            "reference_audio_urls": ["https://example.com/s.mp3"],
+            "reference_image_urls": [IMG2],
+        },
+        "ModelArk takes first/last frames or reference media",
+    ),
+    (
+        "seedance",
+        "text_to_video",
+        {
+            "model": "seedance-2.0",
+            "prompt": "A kite",
+            "reference_image_urls": [IMG],
+            "reference_audio_urls": ["https://example.com/s.mp3"] * 4,
+        },
+        "ModelArk takes at most 9 reference images",
+    ),
+    # the catalog already bounds 2-mini's references (9 images, 3 videos, 3 audios): only the table's own rule
+    (
+        "seedance",
+        "text_to_video",
+        {"model": "seedance-2-mini", "prompt": "A kite", "reference_image_urls": [IMG] * 10},
+        "ModelArk takes at most 9 reference images",
+    ),
 ]
 
 BFL_ROUTE_EXAMPLES: list[tuple[str, str, dict[str, Any]]] = [

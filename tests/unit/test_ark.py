@@ -73,6 +73,18 @@ def test_every_route_is_reached_and_every_model_id_has_a_schema():
     assert apps == set(schemas("ark")), "ark_models.yaml and ark_schemas.yaml name different models"
 
 
+def test_every_refusal_route_is_reached():
+    catalog = get_catalog()
+    reached = set()
+    for family, name, body, _ in ARK_REFUSALS:
+        action = catalog.action(family, name)
+        reached.add((action.key, body["model"], route_of(ark_table(), action, body["model"], body).refuse))
+    for (action_key, model), mapping in ark_table().entries.items():
+        for route in mapping.routes:
+            if route.refuse is not None:
+                assert (action_key, model, route.refuse) in reached, (action_key, model, route.refuse)
+
+
 @pytest.mark.parametrize(("family", "name", "request_body", "message"), ARK_REFUSALS)
 def test_requests_modelark_cannot_honour_are_refused_before_a_call(family, name, request_body, message):
     action = get_catalog().action(family, name)
