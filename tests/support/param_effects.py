@@ -55,6 +55,8 @@ def _spec_reads(spec: Any) -> set[str]:
         names.add(spec["index"])
     if "when" in spec:
         names |= _names_in_condition(spec["when"])
+    if isinstance(spec.get("concat"), list):  # one list from several specs
+        names |= _spec_reads(spec["concat"])
     for key in ("default", "object"):
         if key in spec:
             inner = spec[key]

@@ -28,7 +28,10 @@ any dict spec may carry `when: condition` (left out unless it holds, e.g. a prom
 with a multi-shot prompt list); `{task_file: param, kind: videos, index: param_or_int}` (a
 signed link to a file a referenced task produced); `{object: {field: spec}}` (a nested object, left out when
 empty); `{each: param, item: {field: spec}}` (a list built from a list of objects, `$field` naming the
-item's own fields); `{const: value}` (a literal object).
+item's own fields; over a list of plain values, e.g. URLs, `$item` names the value); `{const: value}` (a
+literal object); `{concat: [spec, ...]}` (one list from several specs: a spec giving a list adds its items, any
+other value is added as one item, a left-out one adds nothing; left out when the result is empty — e.g. an
+upstream's list of content parts built from a prompt, a first frame and lists of reference URLs).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from ..base import TaskInput
 from .errors import UpstreamError
 
 MISSING: Any = object()
-_SPEC_KEYS = ({"param"}, {"params"}, {"task_file"}, {"object"}, {"each"}, {"const"})
+_SPEC_KEYS = ({"param"}, {"params"}, {"task_file"}, {"object"}, {"each"}, {"const"}, {"concat"})
 _PARAM_OPTIONS = {"param", "first", "at", "map", "as", "format", "default", "when"}
 _CASTS: dict[str, Callable[[Any], Any]] = {
     "int": lambda v: int(float(v)),
@@ -112,8 +115,26 @@ def resolve(spec: Any, ctx: Context) -> Any:
         items = ctx.get(spec["each"])
         if items is MISSING:
             return MISSING
-        return [build(spec["item"], Context(item, ctx.refs, ctx.file_link)) for item in items]
+        return [build(spec["item"], _item_context(item, ctx)) for item in items]
+    if "concat" in spec:
+        return _concat(spec["concat"], ctx)
     return spec["const"]
+
+
+def _item_context(item: Any, ctx: Context) -> Context:
+    """An `each` item's own fields, or a plain value (e.g. a URL) as `$item`."""
+    return Context(item if isinstance(item, dict) else {"item": item}, ctx.refs, ctx.file_link)
+
+
+def _concat(specs: list[Any], ctx: Context) -> Any:
+    out: list[Any] = []
+    for spec in specs:
+        value = resolve(spec, ctx)
+        if isinstance(value, list):
+            out.extend(value)
+        elif value is not MISSING and value is not None:
+            out.append(value)
+    return out if out else MISSING
 
 
 def _default(spec: dict[str, Any], ctx: Context) -> Any:
@@ -179,6 +200,11 @@ def check_spec(spec: Any, where: str) -> None:
     if kind == {"each"}:
         for name, inner in spec["item"].items():
             check_spec(inner, f"{where}[].{name}")
+    if kind == {"concat"}:
+        if not isinstance(spec["concat"], list):
+            raise ValueError(f"{where}: concat takes a list of specs, got {spec['concat']!r}")
+        for i, inner in enumerate(spec["concat"]):
+            check_spec(inner, f"{where}.concat[{i}]")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from typing import Any
 
 from ...secret_refs import resolve_secret
 from .adapter import AdapterClass
+from .ark import ModelArk
+from .bfl import BlackForestLabs
 from .config import MediaDeployment
 from .elevenlabs import ElevenLabs
 from .fal import FalQueue
@@ -16,6 +18,8 @@ ADAPTERS: dict[str, AdapterClass] = {
     "fal": FalQueue,
     "openai_images": OpenAIImages,
     "elevenlabs": ElevenLabs,
+    "ark": ModelArk,
+    "bfl": BlackForestLabs,
 }
 
 
