@@ -25,7 +25,7 @@ from starlette.routing import Route
 from tests.support.fake_media import MP4, FakeServer, tiny_png
 from tests.support.gemini_contract import refusals
 
-PNG = tiny_png((30, 160, 60))
+RESULT_PNG = tiny_png((30, 160, 60))  # what the fake makes (inputs are fake_media.PNG)
 THOUGHT_PNG = tiny_png((90, 90, 90))  # an interim "thought" image Gemini 3 Pro Image sends first
 BLOCK_REASON = "PROHIBITED_CONTENT"
 FILTERED_REASON = "Video generation was blocked by our safety filters."
@@ -89,7 +89,7 @@ class FakeGeminiMedia(FakeServer):
             body = await request.json()
         except ValueError:
             body = None
-        await self.record(request, body=body, model=model, method=method)
+        await self.record(request, body=body, model=model, rpc=method)
         refused = self._auth(request) or self._busy()
         if refused:
             return refused
@@ -124,7 +124,7 @@ class FakeGeminiMedia(FakeServer):
                     "thought": True,
                 },
             )
-        parts.append({"inlineData": {"mimeType": "image/png", "data": base64.b64encode(PNG).decode()}})
+        parts.append({"inlineData": {"mimeType": "image/png", "data": base64.b64encode(RESULT_PNG).decode()}})
         candidate = {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}
         return JSONResponse({"candidates": [candidate], "usageMetadata": usage, "modelVersion": model})
 
