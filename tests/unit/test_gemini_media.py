@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from runapi.catalog import get_catalog
-from runapi.providers.base import TaskInput
+from runapi.providers.base import TaskFailed, TaskInput
 from runapi.providers.upstream import registry
 from runapi.providers.upstream.adapter import Finished, Running, Started
 from runapi.providers.upstream.config import MediaDeployment
@@ -347,3 +347,50 @@ def test_veo_operation_states() -> None:
     with pytest.raises(UpstreamError) as gone:
         check(lambda r: google(404, "NOT_FOUND"))
     assert gone.value.job_failed
+
+
+def image_task(model: str = "nano-banana-pro", **request: Any) -> TaskInput:
+    action = get_catalog().action("nano_banana", "text_to_image")
+    body = {"model": model, "prompt": "a fox", **request}
+    return TaskInput("t2", action, action.models[model], params_of(action, model, body))
+
+
+def test_an_image_is_made_at_once_from_inline_inputs_with_the_key() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        part = {"inlineData": {"mimeType": "image/png", "data": b64(PNG)}}
+        return httpx.Response(200, json={"candidates": [{"content": {"parts": [part]}, "finishReason": "STOP"}]})
+
+    task = image_task(reference_image_urls=[IMG])
+    finished = asyncio.run(adapter(handler).start(task, Context(params=task.params)))
+    assert isinstance(finished, Finished) and finished.files[0].data == PNG
+    assert seen[0].url.path == "/v1beta/models/gemini-3-pro-image:generateContent"
+    assert seen[0].headers["x-goog-api-key"] == "k"
+    sent = json.loads(seen[0].content)
+    assert gemini_contract.refusals("generateContent", "gemini-3-pro-image", sent) == []
+
+
+def test_an_input_that_is_no_image_fails_the_task_before_any_call() -> None:
+    class TextInputs:
+        async def fetch(self, url: str, max_bytes: int | None = None, what: str = "file") -> bytes:
+            return b"plain text, not an image"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("no call expected")
+
+    gemini = adapter(handler)
+    gemini.inputs = TextInputs()  # type: ignore[assignment]
+    task = image_task(reference_image_urls=[IMG])
+    with pytest.raises(TaskFailed, match="not a supported image"):
+        asyncio.run(gemini.start(task, Context(params=task.params)))
+
+
+@pytest.mark.parametrize("name", ["", "https://elsewhere.example/x", "models/../../files/secret", 7])
+def test_an_operation_name_that_is_no_plain_path_is_refused(name: Any) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"name": name})
+
+    with pytest.raises(UpstreamError, match="operation name"):
+        asyncio.run(adapter(handler).start(veo_task(), Context(params=veo_task().params)))

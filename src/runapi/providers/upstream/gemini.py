@@ -60,6 +60,7 @@ POLICY_REASONS = frozenset(
     }
 )
 DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
+OPERATION = re.compile(r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]{0,300}$")  # e.g. models/veo-3.1-…/operations/abc
 
 ImageFetch = Callable[[str], Awaitable[tuple[bytes, str]]]  # URL → (bytes, image MIME type)
 
@@ -240,8 +241,8 @@ class Gemini:
         body = await video_body(fields, self._image)
         answer = await self._call("POST", f"models/{model}:predictLongRunning", json=body)
         operation = answer.get("name")
-        if not isinstance(operation, str) or not operation:
-            raise errors.UpstreamError(f"{self.deployment.name} answered without an operation name")
+        if not isinstance(operation, str) or not OPERATION.match(operation):  # it becomes a path under base_url
+            raise errors.UpstreamError(f"{self.deployment.name} answered without a usable operation name")
         handle = {"model": model, "operation": operation, "meta": mapping.item_meta(ctx)}
         return Started(handle, poll_in=self.deployment.poll_seconds or DEFAULT_POLL_SECONDS)
 
