@@ -194,7 +194,7 @@ class Settings(BaseSettings):
     sandbox_fallback: bool = False
 
     # Media upstreams, tried in order for the models they serve (README "Real media providers"):
-    # [{"name": "fal", "kind": "fal" | "openai_images" | "elevenlabs", "base_url": "...", "api_key": "...",
+    # [{"name": "fal", "kind": "fal" | "openai_images" | "elevenlabs" | "gemini", "base_url": "...", "api_key": "...",
     #   "models": ["veo-3.1"] or ["*"], "model_map": {...}, "max_concurrency": 4}]. Empty: the sandbox.
     media_upstreams: list[dict[str, Any]] = Field(default_factory=list)
 

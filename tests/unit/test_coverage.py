@@ -35,8 +35,6 @@ KNOWN_GAPS: frozenset[tuple[str, str]] = frozenset(
         ("kling/text_to_video", "kling-o1"),
         ("kling/text_to_video", "kling-v3-omni"),
         ("kling/text_to_video", "kling-v3-omni-reference"),
-        ("nano_banana/edit_image", "nano-banana-2-lite"),
-        ("nano_banana/text_to_image", "nano-banana-2-lite"),
         ("recraft/remove_background", "recraft-remove-background"),
         ("runway/extend_video", "runway"),
         ("runway/text_to_video", "runway"),

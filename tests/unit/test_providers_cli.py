@@ -58,12 +58,12 @@ def test_json_lists_the_configured_deployments_per_pair_without_keys(configured)
     body = json.loads(out)
     rows = {(r["family"], r["action"], r["model"]): r for r in body["pairs"]}
     assert rows[("veo_3_1", "text_to_video", "veo-3.1")]["configured"] == ["fal-main", "fal-all"]
-    assert rows[("veo_3_1", "text_to_video", "veo-3.1")]["available"] == ["fal"]
-    fal_only = next(r for r in body["pairs"] if r["available"] == ["fal"] and r["model"] != "veo-3.1")
-    assert fal_only["configured"] == ["fal-all"]  # fal-main lists veo-3.1 only
+    assert "fal" in rows[("veo_3_1", "text_to_video", "veo-3.1")]["available"]
+    fal_other = next(r for r in body["pairs"] if "fal" in r["available"] and r["model"] != "veo-3.1")
+    assert fal_other["configured"] == ["fal-all"]  # fal-main lists veo-3.1 only
     assert rows[("gpt_image", "text_to_image", "gpt-image-1.5")]["configured"] == ["openai"]
-    suno = next(r for r in body["pairs"] if r["family"] == "suno")
-    assert suno["available"] == [] and suno["configured"] == []
+    # a pair no kind can serve has no configured deployment either
+    assert all(r["configured"] == [] for r in body["pairs"] if not r["available"])
     summary = body["summary"]
     assert summary["pairs"] == len(body["pairs"])
     assert summary["configured"] == sum(1 for r in body["pairs"] if r["configured"])

@@ -12,6 +12,7 @@ from .bfl import BlackForestLabs
 from .config import MediaDeployment
 from .elevenlabs import ElevenLabs
 from .fal import FalQueue
+from .gemini import Gemini
 from .openai_images import OpenAIImages
 
 ADAPTERS: dict[str, AdapterClass] = {
@@ -20,6 +21,7 @@ ADAPTERS: dict[str, AdapterClass] = {
     "elevenlabs": ElevenLabs,
     "ark": ModelArk,
     "bfl": BlackForestLabs,
+    "gemini": Gemini,
 }
 
 
