@@ -1,0 +1,363 @@
+"""kie.ai without a socket: the mapping table names real actions, models and parameters; every body it builds
+(from the catalog's examples and requests reaching every route) passes kie's published schema for that model or
+API; refusals refuse; kie's envelope codes, poll answers and failure messages are read as documented. The
+adapter over HTTP (a local fake kie) is in tests/e2e/test_upstream_kie.py."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+
+from runapi.catalog import get_catalog
+from runapi.providers.upstream import kie
+from runapi.providers.upstream.config import MediaDeployment
+from runapi.providers.upstream.errors import UpstreamError
+from runapi.providers.upstream.kie import KieAI, kie_table
+from runapi.providers.upstream.mapping import Context
+from runapi.providers.upstream.registry import ADAPTERS
+from tests.support import kie_contract
+
+IMG = "https://example.com/a.png"
+VID = "https://example.com/a.mp4"
+HOOK = "https://runapi.example/webhooks/upstream/t1?signature=s"
+# Requests reaching the routes the catalog's own examples do not reach. A referenced task that ran on the same
+# kie deployment is given as `upstream:source_task_id` (what KieAI.upstream_params adds).
+ROUTE_EXAMPLES: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "runway",
+        "text_to_video",
+        {"prompt": "a fox", "duration_seconds": 5, "output_resolution": "1080p", "aspect_ratio": "4:3"},
+    ),
+    (
+        "runway",
+        "text_to_video",
+        {"prompt": "a fox", "duration_seconds": 5, "output_resolution": "720p", "aspect_ratio": "21:9"},
+    ),
+    (
+        "runway",
+        "extend_video",
+        {
+            "source_task_id": "t0",
+            "upstream:source_task_id": "kie-1",
+            "prompt": "more",
+            "output_resolution": "720p",
+            "watermark": "x",
+        },
+    ),
+    ("grok_imagine", "text_to_image", {"model": "grok-imagine-text-to-image", "prompt": "a fox", "enable_pro": True}),
+    (
+        "grok_imagine",
+        "text_to_video",
+        {"model": "grok-imagine-text-to-video", "prompt": "a fox", "duration_seconds": 8},
+    ),
+    (
+        "grok_imagine",
+        "image_to_video",
+        {
+            "model": "grok-imagine-image-to-video",
+            "source_task_id": "t0",
+            "upstream:source_task_id": "kie-1",
+            "index": 3,
+            "duration_seconds": 10,
+        },
+    ),
+    (
+        "grok_imagine",
+        "image_to_video",
+        {"model": "grok-imagine-image-to-video", "source_task_id": "t0", "duration_seconds": 6},
+    ),
+    (
+        "grok_imagine",
+        "image_to_video",
+        {"model": "grok-imagine-image-to-video", "source_image_urls": [IMG], "duration_seconds": 7},
+    ),
+    ("grok_imagine", "upscale_image", {"source_task_id": "t0", "upstream:source_task_id": "kie-1"}),
+    # the referenced task ran elsewhere: kie has no id for it
+    ("runway", "extend_video", {"source_task_id": "t0", "prompt": "more", "output_resolution": "720p"}),
+    ("grok_imagine", "upscale_image", {"source_task_id": "t0"}),
+]
+# Requests the table must refuse (kie cannot make them), with the start of the message.
+REFUSED = {
+    ("runway", "text_to_video", 10, "1080p"): "kie's Runway makes 1080p videos of 5 seconds only",
+}
+
+
+def adapter() -> KieAI:
+    return KieAI(MediaDeployment(name="kie-a", kind="kie", base_url="https://api.kie.ai"), httpx.AsyncClient())
+
+
+def requests() -> list[tuple[Any, str, dict[str, Any]]]:
+    """(action, model, request) for every catalog example of a kie-mapped pair, and ROUTE_EXAMPLES."""
+    catalog = get_catalog()
+    out = []
+    for action_key, model in kie_table().entries:
+        action = catalog.action(*action_key.split("/"))
+        for ex in action.examples:
+            if model_of(action, ex) == model:
+                body = dict(ex)
+                if "source_task_id" in body:  # as if the referenced task ran on this deployment
+                    body["upstream:source_task_id"] = "kie-src"
+                out.append((action, model, body))
+    for family, name, body in ROUTE_EXAMPLES:
+        action = catalog.action(family, name)
+        out.append((action, model_of(action, body), body))
+    return out
+
+
+def model_of(action: Any, body: dict[str, Any]) -> str:
+    """The model a request runs: its own, the action's default, or the one model of an action without one."""
+    return str(body.get("model") or action.default_model or next(iter(action.models)))
+
+
+def with_defaults(action: Any, model: str, body: dict[str, Any]) -> dict[str, Any]:
+    spec = action.models[model].params
+    return {**{n: p.default for n, p in spec.items() if p.default is not None}, **body}
+
+
+def build(action: Any, model: str, body: dict[str, Any]) -> tuple[Any, tuple[str, str, dict[str, Any]] | None]:
+    params = with_defaults(action, model, body)
+    mapping = kie_table().get(action.key, model)
+    route = mapping.route(params, model)
+    if route.refuse is not None:
+        return route, None
+    return route, adapter().request(route, mapping, Context(params=params, webhook_url=HOOK))
+
+
+def test_kind_is_registered_and_lists_its_pairs():
+    assert ADAPTERS["kie"] is KieAI
+    assert ("runway/text_to_video", "runway") in KieAI.pairs()
+    assert ("luma/modify_video", "luma-modify-video") in KieAI.pairs()
+
+
+def test_table_names_real_actions_models_and_params():
+    catalog = get_catalog()
+    for (action_key, model), mapping in kie_table().entries.items():
+        action = catalog.action(*action_key.split("/"))
+        assert action is not None and model in action.models, (action_key, model)
+        for route in mapping.routes:
+            names = {n for n in _names(route.input) if not n.startswith("upstream:")}
+            assert names <= set(action.params), (action_key, model, route.app, names - set(action.params))
+            refs = {n.split(":", 1)[1] for n in _names(route.input) if n.startswith("upstream:")}
+            assert all(action.params[r].task_ref for r in refs), (action_key, refs)
+
+
+def _names(spec: Any) -> set[str]:
+    if isinstance(spec, str) and spec.startswith("$"):
+        return {spec[1:]}
+    if isinstance(spec, list):
+        return set().union(*(_names(s) for s in spec)) if spec else set()
+    if isinstance(spec, dict):
+        found = {spec[k] for k in ("param", "task_file", "each") if k in spec}
+        for inner in spec.values():
+            if isinstance(inner, (dict, list)):
+                found |= _names(inner)
+        return found
+    return set()
+
+
+def test_schema_table_has_every_model_and_api_the_table_uses():
+    apps = {r.app for m in kie_table().entries.values() for r in m.routes if r.refuse is None}
+    assert apps <= set(kie_contract.schemas()), apps - set(kie_contract.schemas())
+    for app in apps:
+        assert app.startswith("/api/v1/") == (app in kie.MODEL_APIS) or not app.startswith("/")
+        assert kie_contract.validator(app) is not None
+
+
+@pytest.mark.parametrize(("action", "model", "body"), requests(), ids=lambda v: getattr(v, "key", None))
+def test_every_body_passes_kies_schema(action, model, body):
+    route, built = build(action, model, body)
+    if built is None:
+        return  # a refusal: checked below
+    method, path, sent = built
+    if route.app.startswith("/"):
+        assert path == route.app and sent["callBackUrl"] == HOOK
+        assert kie_contract.refusals(route.app, sent) == [], (action.key, body, sent)
+    else:
+        assert (method, path) == ("POST", "/api/v1/jobs/createTask")
+        assert sent["model"] == route.app and sent["callBackUrl"] == HOOK
+        assert kie_contract.refusals(route.app, sent["input"]) == [], (action.key, body, sent)
+
+
+def test_every_route_has_a_request_that_reaches_it():
+    reached = {(a.key, m, build(a, m, b)[0].app or build(a, m, b)[0].refuse) for a, m, b in requests()}
+    for (action_key, model), mapping in kie_table().entries.items():
+        for route in mapping.routes:
+            assert (action_key, model, route.app or route.refuse) in reached, (action_key, model, route)
+
+
+def test_refusals_name_what_kie_cannot_make():
+    action = get_catalog().action("runway", "text_to_video")
+    route, built = build(
+        action, "runway", {"prompt": "x", "duration_seconds": 10, "output_resolution": "1080p", "aspect_ratio": "16:9"}
+    )
+    assert built is None and route.refuse == REFUSED[("runway", "text_to_video", 10, "1080p")]
+    route, built = build(
+        action,
+        "runway",
+        {
+            "prompt": "x",
+            "duration_seconds": 10,
+            "output_resolution": "720p",
+            "first_frame_image_url": IMG,
+            "aspect_ratio": "21:9",
+        },
+    )
+    assert built is not None and "aspectRatio" not in built[2] and built[2]["imageUrl"] == IMG
+    extend = get_catalog().action("runway", "extend_video")
+    route, built = build(extend, "runway", {"source_task_id": "t0", "prompt": "x", "output_resolution": "720p"})
+    assert built is None and "same kie account" in route.refuse
+
+
+def test_bodies_carry_our_values_in_kies_words():
+    action = get_catalog().action("runway", "text_to_video")
+    _, (_, _, body) = build(
+        action,
+        "runway",
+        {
+            "prompt": "a fox",
+            "duration_seconds": 5,
+            "output_resolution": "1080p",
+            "aspect_ratio": "4:3",
+            "watermark": "Brand",
+        },
+    )
+    assert body == {
+        "prompt": "a fox",
+        "duration": 5,
+        "quality": "1080p",
+        "aspectRatio": "4:3",
+        "waterMark": "Brand",
+        "callBackUrl": HOOK,
+    }
+    grok = get_catalog().action("grok_imagine", "image_to_video")
+    _, (_, _, sent) = build(
+        grok,
+        "grok-imagine-image-to-video",
+        {
+            "source_task_id": "t0",
+            "upstream:source_task_id": "kie-9",
+            "index": 2,
+            "motion_style": "spicy",
+            "duration_seconds": 10,
+        },
+    )
+    assert sent["input"] == {"task_id": "kie-9", "index": 2, "mode": "spicy", "duration": "10"}
+    params = {"prompt": "x"}
+    without_hook = adapter().request(
+        *_route_and_mapping("luma/modify_video", "luma-modify-video", {"prompt": "x", "source_video_url": VID}),
+        Context(params={**params, "source_video_url": VID}),
+    )
+    assert without_hook == ("POST", "/api/v1/modify/generate", {"prompt": "x", "videoUrl": VID})
+
+
+def _route_and_mapping(action_key: str, model: str, params: dict[str, Any]):
+    mapping = kie_table().get(action_key, model)
+    return mapping.route(params, model), mapping
+
+
+def test_model_map_renames_a_market_model():
+    kie_a = KieAI(
+        MediaDeployment(name="k", kind="kie", model_map={"grok-imagine/upscale": "grok-imagine/upscale-v2"}),
+        httpx.AsyncClient(),
+    )
+    route, mapping = _route_and_mapping(
+        "grok_imagine/upscale_image",
+        "grok-imagine-upscale-video",
+        {"source_task_id": "t", "upstream:source_task_id": "kie-1"},
+    )
+    _, _, body = kie_a.request(route, mapping, Context(params={"upstream:source_task_id": "kie-1"}))
+    assert body == {"model": "grok-imagine/upscale-v2", "input": {"task_id": "kie-1"}}
+
+
+def test_upstream_task_ids_only_for_tasks_this_deployment_ran():
+    def row(deployment: str, task_id: str | None) -> Any:
+        handle = {"taskId": task_id} if task_id else {}
+        return SimpleNamespace(provider_job={"stage": "upstream", "deployment": deployment, "handle": handle})
+
+    task = SimpleNamespace(params={"prompt": "x"}, refs={"source_task_id": row("kie-a", "kie-7")})
+    assert adapter().upstream_params(task)["upstream:source_task_id"] == "kie-7"  # type: ignore[arg-type]
+    for other in (row("kie-b", "kie-7"), row("kie-a", None), SimpleNamespace(provider_job=None)):
+        task = SimpleNamespace(params={"prompt": "x"}, refs={"source_task_id": other})
+        assert "upstream:source_task_id" not in adapter().upstream_params(task)  # type: ignore[arg-type]
+
+
+# --- kie's answers ---------------------------------------------------------------------------------------
+
+
+def answer(body: Any, status: int = 200, **headers: str) -> httpx.Response:
+    return httpx.Response(status, json=body, headers=headers)
+
+
+def test_envelope_success_and_error_codes():
+    assert kie.read_envelope(answer({"code": 200, "msg": "success", "data": {"taskId": "t"}}), "kie") == {"taskId": "t"}
+    for code in (401, 402, 404, 455, 500, 501, 505):
+        err = _raised(answer({"code": code, "msg": "nope", "data": None}))
+        assert err.retryable and not err.rate_limited and err.status == code, code
+        assert err.args[0] == f"kie answered {code}: nope"
+    for code in (400, 422, 451):
+        err = _raised(answer({"code": code, "msg": "prompt is required", "data": None}))
+        assert not err.retryable and err.args[0] == "prompt is required", code
+    err = _raised(answer({"code": 429, "msg": "slow down"}, 429, **{"Retry-After": "30"}))
+    assert err.rate_limited and err.retry_after == 30.0
+    err = _raised(answer({"detail": "gateway"}, 502))  # no envelope code: the HTTP status speaks
+    assert err.retryable and err.status == 502
+    err = _raised(httpx.Response(503, text="<html>down</html>"))
+    assert err.retryable and err.status == 503
+    with pytest.raises(UpstreamError, match="unexpected JSON"):
+        kie.read_envelope(httpx.Response(200, text="[]"), "kie")
+
+
+def _raised(resp: httpx.Response) -> UpstreamError:
+    with pytest.raises(UpstreamError) as caught:
+        kie.read_envelope(resp, "kie")
+    return caught.value
+
+
+def test_market_record_states():
+    assert kie.read_market({"state": "waiting"}).state == "running"
+    assert kie.read_market({"state": "queuing"}).state == "running"
+    assert kie.read_market({"state": "generating"}).state == "running"
+    done = kie.read_market({"state": "success", "resultJson": json.dumps({"resultUrls": [IMG]})})
+    assert done.state == "success" and done.result == {"resultUrls": [IMG]}
+    failed = kie.read_market({"state": "fail", "failCode": "500", "failMsg": "Internal error"})
+    assert (failed.state, failed.message, failed.code) == ("fail", "Internal error", "500")
+    assert kie.read_market({"state": "success", "resultJson": "not json"}).result == {}
+    assert kie.read_market({"state": "paused"}).state == "unknown"
+
+
+def test_model_api_record_states():
+    assert kie.read_runway({"state": "wait"}).state == "running"
+    assert kie.read_runway({"state": "queueing"}).state == "running"
+    done = kie.read_runway({"state": "success", "videoInfo": {"videoUrl": VID}})
+    assert done.result == {"videoUrl": VID}
+    assert kie.read_runway({"state": "fail", "failMsg": "NSFW"}).message == "NSFW"
+    assert kie.read_flag({"successFlag": 0}).state == "running"
+    assert kie.read_flag({"successFlag": 1, "response": {"resultUrls": [VID]}}).result == {"resultUrls": [VID]}
+    assert kie.read_flag({"successFlag": 4, "response": {"resultUrls": [VID]}}).state == "success"
+    assert kie.read_flag({"successFlag": 3, "errorMessage": "boom", "errorCode": 500}).code == "500"
+    assert kie.read_flag({"successFlag": 2}).state == "fail"
+    assert kie.read_aleph({"successFlag": 0, "errorMessage": ""}).state == "running"
+    assert kie.read_aleph({"successFlag": 0, "errorMessage": "Failed to fetch the video"}).state == "fail"
+    assert kie.read_aleph({"successFlag": 1, "response": {"resultVideoUrl": VID}}).result["resultVideoUrl"] == VID
+    assert kie.read_1080p({"resultUrl": ""}).state == "running"
+    assert kie.read_1080p({"resultUrl": VID}).result == {"resultUrl": VID}
+
+
+def test_failures_policy_is_final_others_move_on():
+    policy = kie.failure(kie.Reading("fail", {}, "Your prompt was caught by our AI moderator."), "kie")
+    assert not policy.retryable and str(policy) == "Your prompt was caught by our AI moderator."
+    invalid = kie.failure(kie.Reading("fail", {}, "Invalid image size", "422"), "kie")
+    assert not invalid.retryable
+    lost = kie.failure(kie.Reading("fail", {}, "Internal error, please try again later.", "500"), "kie")
+    assert lost.retryable and lost.job_failed and "Internal error" in str(lost)
+    assert kie.failure(kie.Reading("fail", {}), "kie").job_failed
+
+
+def test_unknown_model_api_is_refused():
+    with pytest.raises(UpstreamError):
+        kie.api_for("/api/v1/nowhere")
+    assert kie.api_for("grok-imagine/upscale") is kie.MARKET
