@@ -61,6 +61,7 @@ def modes(fakes, srv):
     yield fakes
     for fake, key in ((fakes.primary, "kie-primary-key"), (fakes.backup, "kie-backup-key")):
         fake.mode, fake.key, fake.slow_polls = "ok", key, 3
+        fake.refused.clear()  # each test checks its own
     srv.uv.config.app.state.runtime.providers.upstreams.admission._cool_until.clear()
 
 
@@ -349,3 +350,32 @@ def test_kies_callback_wakes_the_task_at_once(tmp_path):
     finally:
         server.stop()
         fake.stop()
+
+
+def test_veo_generate_extend_and_1080p_on_kie(srv, modes):
+    with srv.client() as c:
+        source = create(
+            c,
+            "veo_3_1",
+            "text_to_video",
+            {"model": "veo-3.1-fast", "prompt": "a calm lake", "aspect_ratio": "9:16", "seeds": 12345},
+        )
+        made = finish(c, "veo_3_1", "text_to_video", source)
+        assert made["status"] == "completed" and made["videos"][0]["has_audio"] is True
+        kie_id = task_row(srv, source)["provider_job"]["handle"]["taskId"]
+        extended = create(c, "veo_3_1", "extend_video", {"source_task_id": source, "prompt": "and it rains"})
+        upscaled = create(c, "veo_3_1", "upscale_video", {"source_task_id": source, "output_resolution": "1080p"})
+        for action, task_id in (("extend_video", extended), ("upscale_video", upscaled)):
+            body = finish(c, "veo_3_1", action, task_id)
+            assert body["status"] == "completed" and downloads(srv, body, "videos") == [MP4], (action, body)
+    generate = modes.primary.calls("POST", "/api/v1/veo/generate")[-1]["body"]
+    assert (generate["model"], generate["generationType"], generate["aspectRatio"]) == (
+        "veo3_fast",
+        "TEXT_2_VIDEO",
+        "9:16",
+    )
+    extend = modes.primary.calls("POST", "/api/v1/veo/extend")[-1]["body"]
+    assert (extend["taskId"], extend["model"]) == (kie_id, "quality")
+    asks = modes.primary.calls("GET", "/api/v1/veo/get-1080p-video")
+    assert len(asks) >= 2 and asks[-1]["query"] == {"taskId": kie_id, "index": "0"}  # "processing", then the link
+    assert not modes.primary.refused

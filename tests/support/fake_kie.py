@@ -195,7 +195,7 @@ class FakeKie(FakeServer):
         return error or envelope(200, "success", self._data(task_id))
 
     async def veo_1080p(self, request: Request) -> Response:
-        """The 1080p version of a finished Veo video: not ready at the first ask, then its link."""
+        """The 1080p version of a finished Veo video: "processing" (code 400) at the first ask, then its link."""
         await self.record(request)
         task_id, error = self._job_or_error(request)
         if error is not None:
@@ -203,9 +203,17 @@ class FakeKie(FakeServer):
         job = self.jobs[task_id]
         if job["api"] not in RECORDS["/api/v1/veo/record-info"]:
             return envelope(404, "Task not found")
+        query = dict(request.query_params)
+        if "index" in query:
+            query["index"] = int(query["index"]) if query["index"].isdigit() else query["index"]
+        refused = refusals("/api/v1/veo/get-1080p-video", query)
+        if refused:
+            self.refused.append({"api": "/api/v1/veo/get-1080p-video", "model": None, "body": query, "detail": refused})
+            return envelope(422, "; ".join(refused))
         job["hd_asks"] = job.get("hd_asks", 0) + 1
-        ready = job["hd_asks"] > 1
-        return envelope(200, "success", {"resultUrl": f"{self.url}/files/{task_id}-1080p.mp4" if ready else ""})
+        if job["hd_asks"] == 1:
+            return envelope(400, "1080P is processing. It should be ready in 1-2 minutes. Please check back shortly.")
+        return envelope(200, "success", {"resultUrl": f"{self.url}/files/{task_id}-1080p.mp4"})
 
     async def file(self, request: Request) -> Response:
         await self.record(request)

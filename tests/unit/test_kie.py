@@ -76,9 +76,24 @@ ROUTE_EXAMPLES: list[tuple[str, str, dict[str, Any]]] = [
         {"model": "grok-imagine-image-to-video", "source_image_urls": [IMG], "duration_seconds": 7},
     ),
     ("grok_imagine", "upscale_image", {"source_task_id": "t0", "upstream:source_task_id": "kie-1"}),
+    ("veo_3_1", "text_to_video", {"model": "veo-3.1", "prompt": "a lake", "duration_seconds": 8}),
+    (
+        "veo_3_1",
+        "text_to_video",
+        {
+            "model": "veo-3.1",
+            "prompt": "a lake",
+            "input_mode": "first_and_last_frames",
+            "first_frame_image_url": IMG,
+            "aspect_ratio": "auto",
+        },
+    ),
+    ("veo_3_1", "text_to_video", {"model": "veo-3.1-fast", "prompt": "a lake", "duration_seconds": 4}),
     # the referenced task ran elsewhere: kie has no id for it
     ("runway", "extend_video", {"source_task_id": "t0", "prompt": "more", "output_resolution": "720p"}),
     ("grok_imagine", "upscale_image", {"source_task_id": "t0"}),
+    ("veo_3_1", "extend_video", {"source_task_id": "t0", "prompt": "more"}),
+    ("veo_3_1", "upscale_video", {"source_task_id": "t0", "output_resolution": "1080p"}),
 ]
 # Requests the table must refuse (kie cannot make them), with the start of the message.
 REFUSED = {
@@ -173,7 +188,10 @@ def test_every_body_passes_kies_schema(action, model, body):
     if built is None:
         return  # a refusal: checked below
     method, path, sent = built
-    if route.app.startswith("/"):
+    if method == "GET":  # kie's 1080p Veo version: the query is the request
+        assert path == route.app and "callBackUrl" not in sent
+        assert kie_contract.refusals(route.app, sent) == [], (action.key, body, sent)
+    elif route.app.startswith("/"):
         assert path == route.app and sent["callBackUrl"] == HOOK
         assert kie_contract.refusals(route.app, sent) == [], (action.key, body, sent)
     else:
@@ -210,6 +228,42 @@ def test_refusals_name_what_kie_cannot_make():
     extend = get_catalog().action("runway", "extend_video")
     route, built = build(extend, "runway", {"source_task_id": "t0", "prompt": "x", "output_resolution": "720p"})
     assert built is None and "same kie account" in route.refuse
+    veo = get_catalog().action("veo_3_1", "text_to_video")
+    route, built = build(veo, "veo-3.1-fast", {"prompt": "x", "duration_seconds": 6})
+    assert built is None and route.refuse == "kie's Veo 3.1 makes 8-second videos only"
+
+
+def test_veo_bodies():
+    veo = get_catalog().action("veo_3_1", "text_to_video")
+    _, (_, _, body) = build(
+        veo,
+        "veo-3.1-fast",
+        {
+            "prompt": "x",
+            "input_mode": "first_and_last_frames",
+            "first_frame_image_url": IMG,
+            "last_frame_image_url": VID,
+            "aspect_ratio": "auto",
+            "seeds": 12345,
+        },
+    )
+    assert body == {
+        "prompt": "x",
+        "aspectRatio": "Auto",
+        "seeds": 12345,
+        "enableTranslation": True,
+        "model": "veo3_fast",
+        "generationType": "FIRST_AND_LAST_FRAMES_2_VIDEO",
+        "imageUrls": [IMG, VID],
+        "callBackUrl": HOOK,
+    }
+    upscale = get_catalog().action("veo_3_1", "upscale_video")
+    _, built = build(
+        upscale,
+        "veo-3.1",
+        {"source_task_id": "t0", "upstream:source_task_id": "kie-3", "output_resolution": "1080p", "index": 0},
+    )
+    assert built == ("GET", "/api/v1/veo/get-1080p-video", {"taskId": "kie-3", "index": 0})
 
 
 def test_bodies_carry_our_values_in_kies_words():

@@ -42,6 +42,7 @@ TABLE_PATH = Path(__file__).with_name("kie_models.yaml")
 MARKET_SUBMIT = "/api/v1/jobs/createTask"
 MARKET_POLL = "/api/v1/jobs/recordInfo"
 DEFAULT_POLL_SECONDS = 5.0  # kie asks for 2-5 s between polls (10 queries/s per key at most)
+HD_POLL_SECONDS = 20.0  # a 1080p Veo version takes 1-3 minutes; kie asks to retry every 20-30 s
 
 # Envelope codes that say "this deployment cannot take it now" (bad key, no credits, unknown model here,
 # maintenance, feature switched off) rather than "the request is wrong": the next deployment is tried.
@@ -270,6 +271,8 @@ class KieAI:
         except errors.UpstreamError as exc:
             if exc.rate_limited:  # polling too fast is not a failure of the job
                 return Running(poll_in=exc.retry_after or DEFAULT_POLL_SECONDS)
+            if api.submit_method == "GET" and exc.status == 400:  # "1080P is processing ... check back"
+                return Running(poll_in=self.deployment.poll_seconds or HD_POLL_SECONDS)
             raise
         reading = api.read(data)
         if reading.state == "running":
