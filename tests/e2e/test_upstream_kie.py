@@ -101,6 +101,33 @@ def downloads(srv, body: dict, kind: str) -> list[bytes]:
 
 REPRESENTATIVE = [
     (
+        "kling",
+        "text_to_video",
+        {
+            "model": "kling-3.0",
+            "multi_shots": True,
+            "enable_sound": True,
+            "output_resolution": "720p",
+            "multi_prompt": [
+                {"prompt": "a fox runs", "duration_seconds": 3},
+                {"prompt": "it sleeps", "duration_seconds": 2},
+            ],
+        },
+        "kling-3.0/video",
+    ),
+    (
+        "kling",
+        "motion_control",
+        {
+            "model": "kling-v2.6",
+            "source_first_frame_image_url": IMG,
+            "reference_video_url": VID,
+            "output_resolution": "720p",
+            "character_orientation": "video",
+        },
+        "kling-2.6/motion-control",
+    ),
+    (
         "runway",
         "text_to_video",
         {

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from runapi.catalog import get_catalog
+from runapi.catalog.validation import validate
 from runapi.providers.upstream import kie
 from runapi.providers.upstream.config import MediaDeployment
 from runapi.providers.upstream.errors import UpstreamError
@@ -89,6 +90,20 @@ ROUTE_EXAMPLES: list[tuple[str, str, dict[str, Any]]] = [
         },
     ),
     ("veo_3_1", "text_to_video", {"model": "veo-3.1-fast", "prompt": "a lake", "duration_seconds": 4}),
+    ("kling", "text_to_video", {"model": "kling-3.0", "prompt": "a fox", "output_resolution": "4k"}),
+    (
+        "kling",
+        "text_to_video",
+        {
+            "model": "kling-3.0",
+            "multi_shots": True,
+            "enable_sound": True,
+            "first_frame_image_url": IMG,
+            "multi_prompt": [{"prompt": "a", "duration_seconds": 3}],
+        },
+    ),
+    ("kling", "text_to_video", {"model": "kling-v2.6", "prompt": "a fox", "duration_seconds": 5}),
+    ("kling", "image_to_video", {"model": "kling-v2.6", "prompt": "a fox", "first_frame_image_url": IMG}),
     # the referenced task ran elsewhere: kie has no id for it
     ("runway", "extend_video", {"source_task_id": "t0", "prompt": "more", "output_resolution": "720p"}),
     ("grok_imagine", "upscale_image", {"source_task_id": "t0"}),
@@ -128,13 +143,15 @@ def model_of(action: Any, body: dict[str, Any]) -> str:
     return str(body.get("model") or action.default_model or next(iter(action.models)))
 
 
-def with_defaults(action: Any, model: str, body: dict[str, Any]) -> dict[str, Any]:
-    spec = action.models[model].params
-    return {**{n: p.default for n, p in spec.items() if p.default is not None}, **body}
+def params_of(action: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a task runs with: the request validated as the API does (defaults, totals), plus the
+    `upstream:` ids the adapter adds."""
+    _, params = validate(action, {k: v for k, v in body.items() if not k.startswith("upstream:")})
+    return {**params, **{k: v for k, v in body.items() if k.startswith("upstream:")}}
 
 
 def build(action: Any, model: str, body: dict[str, Any]) -> tuple[Any, tuple[str, str, dict[str, Any]] | None]:
-    params = with_defaults(action, model, body)
+    params = params_of(action, {"model": model, **body} if "model" in action.params else body)
     mapping = kie_table().get(action.key, model)
     route = mapping.route(params, model)
     if route.refuse is not None:
@@ -415,3 +432,56 @@ def test_unknown_model_api_is_refused():
     with pytest.raises(UpstreamError):
         kie.api_for("/api/v1/nowhere")
     assert kie.api_for("grok-imagine/upscale") is kie.MARKET
+
+
+def test_kling_3_bodies_always_carry_what_kie_requires():
+    kling = get_catalog().action("kling", "text_to_video")
+    shots = [{"prompt": "a fox runs", "duration_seconds": 3}, {"prompt": "it sleeps", "duration_seconds": 2}]
+    _, (_, _, sent) = build(
+        kling,
+        "kling-3.0",
+        {
+            "multi_shots": True,
+            "enable_sound": True,
+            "aspect_ratio": "9:16",
+            "output_resolution": "720p",
+            "multi_prompt": shots,
+        },
+    )
+    assert sent["input"] == {
+        "prompt": "",
+        "sound": True,
+        "duration": "5",
+        "mode": "std",
+        "multi_shots": True,
+        "aspect_ratio": "9:16",
+        "multi_prompt": [{"prompt": "a fox runs", "duration": 3}, {"prompt": "it sleeps", "duration": 2}],
+    }
+    _, (_, _, sent) = build(kling, "kling-3.0", {"prompt": "x", "first_frame_image_url": IMG, "duration_seconds": 7})
+    assert sent["input"] == {
+        "prompt": "x",
+        "sound": False,
+        "duration": "7",
+        "mode": "pro",
+        "multi_shots": False,
+        "multi_prompt": [],
+        "image_urls": [IMG],
+    }
+    motion = get_catalog().action("kling", "motion_control")
+    _, (_, _, sent) = build(
+        motion,
+        "kling-3.0",
+        {
+            "source_first_frame_image_url": IMG,
+            "reference_video_url": VID,
+            "output_resolution": "1080p",
+            "background_source": "image",
+        },
+    )
+    assert sent["model"] == "kling-3.0/motion-control"
+    assert sent["input"] == {
+        "input_urls": [IMG],
+        "video_urls": [VID],
+        "mode": "1080p",
+        "background_source": "input_image",
+    }
