@@ -45,8 +45,8 @@ DEFAULT_POLL_SECONDS = 5.0  # kie asks for 2-5 s between polls (10 queries/s per
 HD_POLL_SECONDS = 20.0  # a 1080p Veo version takes 1-3 minutes; kie asks to retry every 20-30 s
 
 # Envelope codes that say "this deployment cannot take it now" (bad key, no credits, a sub-key over its limit
-# (433), unknown model here,
-# maintenance, feature switched off) rather than "the request is wrong": the next deployment is tried.
+# (433), unknown model here, maintenance, feature switched off) rather than "the request is wrong": the next
+# deployment is tried.
 DEPLOYMENT_CODES = frozenset({401, 402, 403, 404, 408, 409, 425, 433, 455, 505})
 # Words kie's failure messages use for a moderation refusal: the same request fails anywhere.
 POLICY = re.compile(
