@@ -101,6 +101,24 @@ def downloads(srv, body: dict, kind: str) -> list[bytes]:
 
 REPRESENTATIVE = [
     (
+        "nano_banana",
+        "text_to_image",
+        {"model": "nano-banana-2", "prompt": "a fox", "reference_image_urls": [IMG], "output_resolution": "2k"},
+        "nano-banana-2",
+    ),
+    (
+        "imagen_4",
+        "text_to_image",
+        {"model": "imagen-4-fast", "prompt": "a mug", "output_count": 2},
+        "google/imagen4-fast",
+    ),
+    (
+        "recraft",
+        "remove_background",
+        {"model": "recraft-remove-background", "source_image_url": IMG},
+        "recraft/remove-background",
+    ),
+    (
         "kling",
         "text_to_video",
         {
@@ -196,7 +214,7 @@ def test_representative_pairs_complete_with_our_signed_links(srv, modes):
         results = [finish(c, family, action, task_id) for family, action, task_id in started]
     for (family, action, body, app), result in zip(REPRESENTATIVE, results):
         assert result["status"] == "completed", (family, action, result, modes.primary.refused[-1:])
-        kind = "images" if action in ("text_to_image", "edit_image") else "videos"
+        kind = "images" if action in ("text_to_image", "edit_image", "remove_background") else "videos"
         assert downloads(srv, result, kind) == [PNG if kind == "images" else MP4]
     assert not modes.primary.refused
     calls = modes.primary.calls("POST", "/api/v1/")

@@ -104,6 +104,18 @@ ROUTE_EXAMPLES: list[tuple[str, str, dict[str, Any]]] = [
     ),
     ("kling", "text_to_video", {"model": "kling-v2.6", "prompt": "a fox", "duration_seconds": 5}),
     ("kling", "image_to_video", {"model": "kling-v2.6", "prompt": "a fox", "first_frame_image_url": IMG}),
+    (
+        "nano_banana",
+        "text_to_image",
+        {
+            "model": "nano-banana",
+            "prompt": "a fox",
+            "reference_image_urls": [IMG],
+            "output_format": "jpg",
+            "aspect_ratio": "4:5",
+        },
+    ),
+    ("imagen_4", "text_to_image", {"model": "imagen-4-ultra", "prompt": "a fox", "seed": 12}),
     # the referenced task ran elsewhere: kie has no id for it
     ("runway", "extend_video", {"source_task_id": "t0", "prompt": "more", "output_resolution": "720p"}),
     ("grok_imagine", "upscale_image", {"source_task_id": "t0"}),
