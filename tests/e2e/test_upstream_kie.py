@@ -266,6 +266,8 @@ def test_continuing_a_kie_video_passes_kies_task_id(srv, modes):
         )
         body = finish(c, "runway", "extend_video", extended)
     assert body["status"] == "completed" and downloads(srv, body, "videos") == [MP4]
+    assert downloads(srv, body, "images") == [PNG]  # Runway's cover image
+    assert body["videos"][0]["id"]  # Runway's video id
     call = modes.primary.calls("POST", "/api/v1/runway/extend")[-1]
     assert call["body"]["taskId"] == kie_id and call["body"]["prompt"] == "the fog lifts"
 

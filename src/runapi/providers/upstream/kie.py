@@ -287,6 +287,10 @@ class KieAI:
         if mapping is None:
             raise errors.UpstreamError(f"no kie mapping for {task.action.key}/{model}", retryable=False)
         files = result_files(reading.result, mapping.outputs, _dict(handle.get("meta")))
+        video_id = reading.result.get("videoId")  # Runway names its video: our documented item id
+        for f in files:
+            if f.kind == "videos" and isinstance(video_id, str) and video_id:
+                f.meta.setdefault("id", video_id)
         if not files:
             raise errors.UpstreamError(f"{self.deployment.name} returned no result", job_failed=True)
         return Finished(files)
