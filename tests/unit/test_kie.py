@@ -5,6 +5,7 @@ adapter over HTTP (a local fake kie) is in tests/e2e/test_upstream_kie.py."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from types import SimpleNamespace
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 
 from runapi.catalog import get_catalog
 from runapi.catalog.validation import validate
+from runapi.providers.base import TaskInput
 from runapi.providers.upstream import kie
 from runapi.providers.upstream.config import MediaDeployment
 from runapi.providers.upstream.errors import UpstreamError
@@ -205,9 +207,9 @@ def _names(spec: Any) -> set[str]:
 
 def test_schema_table_has_every_model_and_api_the_table_uses():
     apps = {r.app for m in kie_table().entries.values() for r in m.routes if r.refuse is None}
-    assert apps <= set(kie_contract.schemas()), apps - set(kie_contract.schemas())
+    assert apps == set(kie_contract.schemas()), "kie_schemas.yaml and kie_models.yaml differ"
     for app in apps:
-        assert app.startswith("/api/v1/") == (app in kie.MODEL_APIS) or not app.startswith("/")
+        assert kie.api_for(app) is (kie.MODEL_APIS[app] if app.startswith("/") else kie.MARKET)
         assert kie_contract.validator(app) is not None
 
 
@@ -497,3 +499,96 @@ def test_kling_3_bodies_always_carry_what_kie_requires():
         "mode": "1080p",
         "background_source": "input_image",
     }
+
+
+class _Http:
+    """Answers every request with the next canned response (no socket)."""
+
+    def __init__(self, *answers: httpx.Response):
+        self.answers = list(answers)
+        self.sent: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        self.sent.append((method, url, kw))
+        return self.answers.pop(0)
+
+
+def _adapter_with(*answers: httpx.Response) -> tuple[KieAI, _Http]:
+    http = _Http(*answers)
+    deployment = MediaDeployment(name="kie-a", kind="kie", base_url="https://api.kie.ai", api_key="k", poll_seconds=1)
+    return KieAI(deployment, http), http  # type: ignore[arg-type]
+
+
+def _task(action_key: str, model: str) -> Any:
+    action = get_catalog().action(*action_key.split("/"))
+    return SimpleNamespace(action=action, model=action.models[model], params={}, refs={}, id="t1")
+
+
+def test_polls_read_each_api_and_keep_the_key_at_kies_origin():
+    asyncio.run(_polls_read_each_api_and_keep_the_key_at_kies_origin())
+
+
+async def _polls_read_each_api_and_keep_the_key_at_kies_origin() -> None:
+    adapter, http = _adapter_with(
+        answer({"code": 429, "msg": "slow down"}, 429, **{"Retry-After": "7"}),
+        answer({"code": 200, "msg": "success", "data": {"state": "generating"}}),
+        answer(
+            {
+                "code": 200,
+                "msg": "success",
+                "data": {"state": "success", "videoInfo": {"videoUrl": VID, "videoId": "v1"}},
+            }
+        ),
+    )
+    task, handle = _task("runway/text_to_video", "runway"), {"app": "/api/v1/runway/generate", "taskId": "k1"}
+    assert (await adapter.check(task, handle)).poll_in == 7.0  # a rate-limited poll is not a failure
+    assert (await adapter.check(task, handle)).poll_in == 1
+    done = await adapter.check(task, handle)
+    assert [(f.kind, f.url, f.meta) for f in done.files] == [("videos", VID, {"id": "v1"})]
+    for method, url, kw in http.sent:
+        assert (method, url) == ("GET", "https://api.kie.ai/api/v1/runway/record-detail")
+        assert kw["params"] == {"taskId": "k1"} and kw["headers"] == {"Authorization": "Bearer k"}
+
+
+def test_a_poll_kie_answers_404_or_a_lost_job_moves_on_and_a_policy_refusal_does_not():
+    asyncio.run(_a_poll_kie_answers_404_or_a_lost_job_moves_on_and_a_policy_refusal_does_not())
+
+
+async def _a_poll_kie_answers_404_or_a_lost_job_moves_on_and_a_policy_refusal_does_not() -> None:
+    adapter, _ = _adapter_with(
+        answer({"code": 404, "msg": "Task not found"}),
+        answer({"code": 200, "data": {"state": "fail", "failCode": "500", "failMsg": "Internal error"}}),
+        answer({"code": 200, "data": {"state": "fail", "failCode": "400", "failMsg": "NSFW content detected"}}),
+        answer({"code": 200, "data": {"state": "success", "resultJson": "{}"}}),
+    )
+    task, handle = _task("grok_imagine/text_to_image", "grok-imagine-text-to-image"), {"app": "x/y", "taskId": "k"}
+    for job_failed, retryable in ((True, True), (True, True), (False, False), (True, True)):
+        with pytest.raises(UpstreamError) as caught:
+            await adapter.check(task, handle)
+        assert (caught.value.job_failed, caught.value.retryable) == (job_failed, retryable)
+
+
+def test_the_1080p_version_is_asked_for_until_kie_has_it():
+    asyncio.run(_the_1080p_version_is_asked_for_until_kie_has_it())
+
+
+async def _the_1080p_version_is_asked_for_until_kie_has_it() -> None:
+    adapter, http = _adapter_with(
+        answer({"code": 400, "msg": "1080P is processing. It should be ready in 1-2 minutes."}),
+        answer({"code": 200, "msg": "success", "data": {"resultUrl": VID}}),
+    )
+    action = get_catalog().action("veo_3_1", "upscale_video")
+    source = SimpleNamespace(provider_job={"deployment": "kie-a", "handle": {"taskId": "v9"}})
+    task = TaskInput(
+        id="t1",
+        action=action,
+        model=action.models["veo-3.1"],
+        params={"source_task_id": "t0", "output_resolution": "1080p", "index": 0},
+        refs={"source_task_id": source},  # type: ignore[dict-item]
+    )
+    started = await adapter.start(task, Context(params=task.params, webhook_url=HOOK))
+    assert started.handle["query"] == {"taskId": "v9", "index": 0} and not http.sent  # nothing to submit
+    assert isinstance(await adapter.check(task, started.handle), kie.Running)
+    done = await adapter.check(task, started.handle)
+    assert [f.url for f in done.files] == [VID] and done.files[0].meta["resolution"] == "1080p"
+    assert [kw["params"] for _, _, kw in http.sent] == [{"taskId": "v9", "index": 0}] * 2

@@ -274,6 +274,8 @@ class KieAI:
                 return Running(poll_in=exc.retry_after or DEFAULT_POLL_SECONDS)
             if api.submit_method == "GET" and exc.status == 400:  # "1080P is processing ... check back"
                 return Running(poll_in=self.deployment.poll_seconds or HD_POLL_SECONDS)
+            if exc.status == 404:  # kie no longer knows the task: submit it elsewhere
+                raise errors.UpstreamError(str(exc), 404, job_failed=True) from exc
             raise
         reading = api.read(data)
         if reading.state == "running":
