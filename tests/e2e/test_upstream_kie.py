@@ -101,6 +101,12 @@ def downloads(srv, body: dict, kind: str) -> list[bytes]:
 
 REPRESENTATIVE = [
     (
+        "seedance",
+        "text_to_video",
+        {"model": "seedance-2.5", "prompt": "a street musician", "reference_video_urls": [VID], "duration_seconds": 5},
+        "bytedance/seedance-2-5",
+    ),
+    (
         "nano_banana",
         "text_to_image",
         {"model": "nano-banana-2", "prompt": "a fox", "reference_image_urls": [IMG], "output_resolution": "2k"},

@@ -118,6 +118,8 @@ ROUTE_EXAMPLES: list[tuple[str, str, dict[str, Any]]] = [
         },
     ),
     ("imagen_4", "text_to_image", {"model": "imagen-4-ultra", "prompt": "a fox", "seed": 12}),
+    ("seedance", "text_to_video", {"model": "seedance-2.5", "prompt": "a bud opens", "output_resolution": "1080p"}),
+    ("seedance", "text_to_video", {"model": "seedance-2.5", "prompt": "a bud opens", "aspect_ratio": "auto"}),
     # the referenced task ran elsewhere: kie has no id for it
     ("runway", "extend_video", {"source_task_id": "t0", "prompt": "more", "output_resolution": "720p"}),
     ("grok_imagine", "upscale_image", {"source_task_id": "t0"}),
@@ -592,3 +594,31 @@ async def _the_1080p_version_is_asked_for_until_kie_has_it() -> None:
     done = await adapter.check(task, started.handle)
     assert [f.url for f in done.files] == [VID] and done.files[0].meta["resolution"] == "1080p"
     assert [kw["params"] for _, _, kw in http.sent] == [{"taskId": "v9", "index": 0}] * 2
+
+
+def test_seedance_bodies_speak_kies_words():
+    seedance = get_catalog().action("seedance", "text_to_video")
+    _, (_, _, sent) = build(
+        seedance,
+        "seedance-2.5",
+        {
+            "prompt": "a bud opens",
+            "aspect_ratio": "auto",
+            "enable_safety_checker": True,
+            "duration_seconds": 6,
+            "reference_video_urls": [VID],
+        },
+    )
+    assert sent["model"] == "bytedance/seedance-2-5"
+    assert sent["input"] == {
+        "prompt": "a bud opens",
+        "reference_video_urls": [VID],
+        "generate_audio": True,
+        "resolution": "720p",
+        "aspect_ratio": "adaptive",
+        "duration": 6,
+        "nsfw_checker": True,
+        "return_last_frame": False,
+    }
+    _, (_, _, sent) = build(seedance, "seedance-2.0-fast", {"prompt": "clouds roll", "duration_seconds": 4})
+    assert sent["input"]["web_search"] is False  # kie requires it
