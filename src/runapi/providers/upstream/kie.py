@@ -14,10 +14,14 @@
 Every answer is `{code, msg, data}`; code 200 is success (sources: docs.kie.ai/market/common/get-task-detail,
 docs.kie.ai/runway-api/*, docs.kie.ai/luma-api/*, docs.kie.ai/veo3-api/*; their OpenAPI as published with
 the docs). What runs where is data (kie_models.yaml, read by mapping.py): a route's `app` is a Market model
-id, or the path of a model API (starting with /api/v1/). A task that continues a video kie made (Runway
-extend, Veo 1080p) needs kie's own taskId: the router records it in the source task's job, and this adapter
-offers it to the table as the parameter `upstream:<param>` when that task ran on this same deployment (kie
-task ids are per account)."""
+id, or the path of a model API (starting with /api/v1/). A task that continues something kie made (Runway and
+Veo extend, Veo 1080p, Grok upscale, Grok image to video from a Grok image) needs kie's own taskId: the router
+records it in the source task's job, and this adapter offers it to the table as the parameter
+`upstream:<param>` when that task ran on this same deployment (kie task ids are per account).
+
+Errors: kie's envelope code (or the HTTP status) decides: 401/402/404/433/455/505 and 5xx move to the next
+deployment, 429 cools this one down, 400/422/451 are the request's fault. A job kie accepted and then failed
+goes to the next deployment, unless its message is a moderation refusal (then the task fails with it)."""
 
 from __future__ import annotations
 
