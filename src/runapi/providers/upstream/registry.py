@@ -13,6 +13,7 @@ from .config import MediaDeployment
 from .elevenlabs import ElevenLabs
 from .fal import FalQueue
 from .gemini import Gemini
+from .kie import KieAI
 from .openai_images import OpenAIImages
 
 ADAPTERS: dict[str, AdapterClass] = {
@@ -22,6 +23,7 @@ ADAPTERS: dict[str, AdapterClass] = {
     "ark": ModelArk,
     "bfl": BlackForestLabs,
     "gemini": Gemini,
+    "kie": KieAI,
 }
 
 
