@@ -23,6 +23,7 @@ from ..services import build_services
 from ..settings import Settings, is_loopback
 from . import (
     account,
+    cli_listen,
     files,
     guardrails,
     keys,
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *members.routes,
         *guardrails.routes,
         *pricing.routes,
+        *cli_listen.routes,  # `runapi listen`
         *tasks.routes,
         *media_routes(get_catalog()),
         *tasks.family_routes(get_catalog()),
