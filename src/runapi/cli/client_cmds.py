@@ -11,8 +11,7 @@ from typing import Any
 
 import click
 
-from . import exit_codes
-from . import client
+from . import client, exit_codes
 from .client import Api, CliFailure, config_path, emit, global_options, globals_of, run_task, saved_config
 
 # for commands that take only the key (`runapi mcp`)

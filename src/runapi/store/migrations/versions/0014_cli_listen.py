@@ -34,9 +34,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("acked_at", sa.Float(), nullable=True),
     )
-    op.create_index(
-        "ix_cli_listen_events_account", "cli_listen_events", ["account_id", "acked_at", "id"], unique=False
-    )
+    op.create_index("ix_cli_listen_events_account", "cli_listen_events", ["account_id", "acked_at", "id"], unique=False)
 
 
 def downgrade() -> None:

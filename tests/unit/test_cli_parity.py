@@ -1,0 +1,254 @@
+"""The client CLI's grammar after the platform CLI (runapi-ai/cli): global flags in either position,
+durations, credentials' precedence, --input merging, exit codes, and the refusals that happen before any
+request (no network here: every case fails or finishes before a request would be sent)."""
+
+import json
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from runapi.cli import exit_codes, main
+from runapi.cli.client import (
+    CliFailure,
+    Globals,
+    credentials,
+    global_options,
+    globals_of,
+    merge_input,
+    parse_duration,
+    read_input,
+)
+from runapi.cli.listen_cmd import normalize_forward_url
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (200, 0),
+        (202, 0),
+        (401, 2),
+        (402, 3),
+        (400, 4),
+        (404, 4),
+        (409, 4),
+        (413, 4),
+        (422, 4),
+        (408, 5),
+        (429, 6),
+        (403, 1),
+        (500, 1),
+        (502, 1),
+        (503, 1),
+    ],
+)
+def test_exit_code_for_an_http_status(status, code):
+    assert exit_codes.for_http_status(status) == code
+
+
+@pytest.mark.parametrize(
+    ("status", "phase", "code"),
+    [
+        ("completed", "completed", 0),
+        ("SUCCESS", "completed", 0),
+        ("failed", "failed", 7),
+        ("generate_failed", "failed", 7),
+        ("processing", "processing", 0),
+        ("queued", "processing", 0),
+        (None, "processing", 0),
+    ],
+)
+def test_task_status_phases_and_exit_codes(status, phase, code):
+    assert exit_codes.task_phase(status) == phase
+    assert exit_codes.for_task_status(status) == code
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("2m", 120), ("1h30m", 5400), ("500ms", 0.5), ("2m30s", 150), ("15", 15), ("0.25", 0.25)],
+)
+def test_durations_read_as_go_durations_or_seconds(text, seconds):
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "0", "0s", "-1s", "abc", "5d", "25h", "1e3", "s"])
+def test_bad_durations_are_refused(text):
+    with pytest.raises(ValueError, match="invalid duration"):
+        parse_duration(text)
+
+
+def test_input_inline_file_and_stdin(tmp_path, monkeypatch):
+    assert read_input(None, None) == {}
+    assert read_input('{"prompt": "hi"}', None) == {"prompt": "hi"}
+    path = tmp_path / "req.json"
+    path.write_text('{"prompt": "from file", "n": 2}')
+    assert read_input(None, str(path)) == {"prompt": "from file", "n": 2}
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"prompt": "stdin"}'))
+    assert read_input(None, "-") == {"prompt": "stdin"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "message"),
+    [
+        ('{"a": 1}', "x.json", "--input and --input-file are mutually exclusive"),
+        ("{nope", None, "--input must be valid JSON"),
+        ("[1, 2]", None, "--input must be a JSON object"),
+        (None, "/no/such/file.json", "cannot read --input-file"),
+    ],
+)
+def test_bad_input_is_a_usage_failure(raw, path, message):
+    with pytest.raises(CliFailure) as failed:
+        read_input(raw, path)
+    assert failed.value.code == exit_codes.VALIDATION and message in failed.value.message
+    assert failed.value.body == {"error": failed.value.message}
+
+
+def test_flags_override_the_input_payload():
+    payload = {"prompt": "from input", "aspect_ratio": "1:1", "model": "nano-banana"}
+    flags = {"prompt": "from flag", "aspect_ratio": None, "reference_image_urls": (), "seed": 0}
+    assert merge_input(payload, flags) == {
+        "prompt": "from flag",
+        "aspect_ratio": "1:1",
+        "model": "nano-banana",
+        "seed": 0,
+    }
+
+
+def _probe_group():
+    """A root group and leaf command wired like `runapi`'s, the leaf printing the flags it ends up with."""
+
+    @click.group()
+    @global_options
+    def root():
+        pass
+
+    @root.command()
+    @global_options
+    def leaf():
+        g = globals_of()
+        click.echo(json.dumps(g.__dict__))
+
+    return root
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], Globals().__dict__),
+        (["--api-key", "k1", "leaf"], {**Globals().__dict__, "api_key": "k1"}),
+        (
+            ["leaf", "--api-key", "k2", "--quiet", "--async"],
+            {**Globals().__dict__, "api_key": "k2", "quiet": True, "async_": True},
+        ),
+        (
+            ["--api-key", "k1", "--timeout", "90s", "leaf", "--api-key", "k2"],
+            {**Globals().__dict__, "api_key": "k2", "timeout": 90.0},
+        ),
+        (
+            ["leaf", "--poll-interval", "500ms", "--base-url", "http://h:1"],
+            {**Globals().__dict__, "poll_interval": 0.5, "base_url": "http://h:1"},
+        ),
+    ],
+)
+def test_global_flags_before_or_after_the_command(args, expected):
+    result = CliRunner().invoke(_probe_group(), args or ["leaf"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == expected
+
+
+def test_credentials_precedence(tmp_path, monkeypatch):
+    monkeypatch.setenv("RUNAPI_CONFIG_DIR", str(tmp_path))
+    monkeypatch.delenv("RUNAPI_API_KEY", raising=False)
+    monkeypatch.delenv("RUNAPI_BASE_URL", raising=False)
+    (tmp_path / "config.json").write_text(json.dumps({"api_key": "saved", "base_url": "http://saved:1"}))
+
+    def resolved(args):
+        @click.command()
+        @global_options
+        def show():
+            click.echo(json.dumps(credentials()))
+
+        return json.loads(CliRunner().invoke(show, args).stdout)
+
+    assert resolved([]) == ["saved", "http://saved:1"]
+    monkeypatch.setenv("RUNAPI_API_KEY", "env")
+    monkeypatch.setenv("RUNAPI_BASE_URL", "http://env:2/")
+    assert resolved([]) == ["env", "http://env:2"]
+    assert resolved(["--api-key", "flag", "--base-url", "http://flag:3"]) == ["flag", "http://flag:3"]
+
+
+def _run(args, env=None):
+    return CliRunner(env={"RUNAPI_API_KEY": "rk-unit", "RUNAPI_BASE_URL": "http://127.0.0.1:9", **(env or {})}).invoke(
+        main, args
+    )
+
+
+def test_no_api_key_exits_2(tmp_path):
+    result = _run(["account", "balance"], env={"RUNAPI_API_KEY": "", "RUNAPI_CONFIG_DIR": str(tmp_path)})
+    assert result.exit_code == exit_codes.AUTH
+    assert "no API key" in json.loads(result.stdout)["error"] and "no API key" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["get", "abc"], "--service and --action are required"),
+        (["wait", "abc", "--service", "nano-banana"], "--service and --action are required"),
+        (["get", "abc", "--service", "nope", "--action", "text-to-image"], "unsupported service/action"),
+        (["nano-banana", "text-to-image", "--input", "[1]"], "--input must be a JSON object"),
+        (["nano-banana", "text-to-image", "--input", "{}", "--input-file", "x"], "mutually exclusive"),
+        (["files", "create"], "exactly one source is required"),
+        (["files", "create", "a.png", "--url", "https://x/a.png"], "exactly one source is required"),
+        (
+            ["pricing", "quote", "--service", "s", "--action", "a", "--params", "{}", "--params-file", "p"],
+            "--params and --params-file are mutually exclusive",
+        ),
+        (["listen", "localhost:1", "--forward-to", "localhost:2"], "mutually exclusive"),
+    ],
+)
+def test_usage_refusals_exit_4_with_json(args, message):
+    result = _run(args)
+    assert result.exit_code == exit_codes.VALIDATION, result.output
+    assert message in json.loads(result.stdout)["error"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--timeout", "soon", "account", "balance"],
+        ["nano-banana", "text-to-image", "--aspect-ratio", "7:5"],
+        ["files", "list", "--limit", "0"],
+        ["get"],
+        ["no-such-command"],
+    ],
+)
+def test_click_usage_errors_exit_4_not_2(args):
+    result = _run(args)
+    assert result.exit_code == exit_codes.VALIDATION, result.output
+
+
+def test_quiet_silences_the_error_line_but_not_the_json():
+    result = _run(["--quiet", "get", "abc"])
+    assert result.exit_code == 4 and result.stderr == ""
+    assert json.loads(result.stdout)["error"] == "--service and --action are required"
+
+
+@pytest.mark.parametrize(
+    ("given", "url"),
+    [
+        (None, None),
+        ("", None),
+        ("localhost:3000/webhooks/runapi", "http://localhost:3000/webhooks/runapi"),
+        ("https://127.0.0.1:8443/h", "https://127.0.0.1:8443/h"),
+    ],
+)
+def test_forward_urls_are_normalised(given, url):
+    assert normalize_forward_url(given) == url
+
+
+def test_a_forward_url_that_is_not_http_is_refused():
+    with pytest.raises(CliFailure) as failed:
+        normalize_forward_url("ftp://host/x")
+    assert failed.value.code == exit_codes.VALIDATION
