@@ -242,3 +242,21 @@ def test_listen_protocol_refusals(server):
         _, other_key = new_account(server)
         assert c.delete(f"/api/v1/cli/listen_sessions/{token}", headers={"X-API-Key": other_key}).status_code == 404
         assert c.delete(f"/api/v1/cli/listen_sessions/{token}", headers=keyed).status_code == 204
+
+
+def test_a_local_path_in_a_media_url_field_is_uploaded_first(env, tmp_path):
+    from PIL import Image
+
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (64, 48), "blue").save(photo)
+    code, done, out = run(
+        env,
+        "nano-banana",
+        "edit-image",
+        "--input",
+        json.dumps({"model": "nano-banana-edit", "prompt": "make it red", "source_image_urls": [str(photo)]}),
+        "--poll-interval",
+        "0.1",
+    )
+    assert code == 0, out.stdout + out.stderr
+    assert f"uploading {photo}" in out.stderr and done["status"] == "completed"

@@ -252,3 +252,42 @@ def test_a_forward_url_that_is_not_http_is_refused():
     with pytest.raises(CliFailure) as failed:
         normalize_forward_url("ftp://host/x")
     assert failed.value.code == exit_codes.VALIDATION
+
+
+def test_local_paths_in_media_url_fields_are_uploaded_once(tmp_path, monkeypatch):
+    from runapi.catalog import get_catalog
+    from runapi.cli.local_media import local_path, with_uploads
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.png").write_bytes(b"png")
+    (tmp_path / "b.png").write_bytes(b"png2")
+    action = get_catalog().action("nano_banana", "edit_image")
+    uploaded = []
+
+    def upload(path):
+        uploaded.append(path.name)
+        return f"https://files.test/{path.name}"
+
+    body = {
+        "prompt": "a.png",  # not a media URL field: left alone
+        "source_image_urls": ["a.png", "https://x.test/c.png", "./a.png", str(tmp_path / "b.png"), "missing.png"],
+        "callback_url": "a.png",
+    }
+    out = with_uploads(action, body, upload)
+    assert out["source_image_urls"] == [
+        "https://files.test/a.png",
+        "https://x.test/c.png",
+        "https://files.test/a.png",
+        "https://files.test/b.png",
+        "missing.png",  # not a readable file: sent as it is, for the server to judge
+    ]
+    assert out["prompt"] == "a.png" and out["callback_url"] == "a.png"
+    assert sorted(uploaded) == ["a.png", "b.png"]  # each file once
+    assert body["source_image_urls"][0] == "a.png"  # the caller's dict is not changed
+    assert local_path("file_" + "0" * 32) is None and local_path("data:image/png;base64,AA") is None
+    assert local_path(str(tmp_path)) is None  # a directory
+
+
+def test_version_prints_json():
+    result = _run(["version"])
+    assert result.exit_code == 0 and isinstance(json.loads(result.stdout)["version"], str)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
 
 from ..catalog import Action, Param, get_catalog
 from . import exit_codes
-from .client import CliFailure, global_options, globals_of, merge_input, read_input, run_task
+from .client import Api, CliFailure, global_options, globals_of, log, merge_input, read_input, run_task
+from .local_media import mime_of, with_uploads
 
 _TYPES = {"integer": click.INT, "number": click.FLOAT, "boolean": click.BOOL}
 
@@ -40,7 +42,20 @@ def _action_command(action: Action) -> click.Command:
             p = action.params[key]
             flags[key] = list(value) if p.type == "array" else _object(p.name, value) if p.type == "object" else value
         body = merge_input(read_input(input_json, input_file), flags)
-        run_task(action.family, action.name, body, not globals_of().async_)
+
+        def upload_local_files(api: Api, body: dict[str, Any]) -> dict[str, Any]:
+            def upload(path: Path) -> str:
+                log(f"uploading {path}")
+                try:
+                    content = path.read_bytes()
+                except OSError as exc:
+                    raise CliFailure(exit_codes.VALIDATION, f"cannot read {path}: {exc}") from None
+                made = api.json("POST", "/api/v1/files", files={"file": (path.name, content, mime_of(path))})
+                return str(made["url"])
+
+            return with_uploads(action, body, upload)
+
+        run_task(action.family, action.name, body, not globals_of().async_, upload_local_files)
 
     params: list[click.Parameter] = [_option(p) for p in action.params.values()]
     params += [

@@ -302,10 +302,19 @@ def wait_for(api: Api, family: str, action: str, task_id: str, deadline: float |
         time.sleep(g.poll_interval)
 
 
-def run_task(family: str, action: str, body: dict[str, Any], wait: bool) -> None:
-    """Create a task; print it at once, or (wait) wait for it and print its final JSON."""
+def run_task(
+    family: str,
+    action: str,
+    body: dict[str, Any],
+    wait: bool,
+    prepare: Callable[[Api, dict[str, Any]], dict[str, Any]] | None = None,
+) -> None:
+    """Create a task (its body first passed through `prepare`, e.g. to upload local files); print it at once,
+    or (wait) wait for it and print its final JSON."""
     started = time.monotonic()
     with Api() as api:
+        if prepare is not None:
+            body = prepare(api, body)
         created = api.json("POST", f"/api/v1/{family}/{action}", json=body)
         task_id = created.get("id") if isinstance(created, dict) else None
         phase = exit_codes.task_phase(created.get("status") if isinstance(created, dict) else None)

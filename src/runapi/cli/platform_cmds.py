@@ -183,6 +183,18 @@ def files_delete(file_id: str) -> None:
         emit(api.json("DELETE", f"/v1/files/{file_id}"))
 
 
+@click.command("version")
+def version() -> None:
+    """Print the CLI's version as JSON."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        emit({"version": installed("runapi")})
+    except PackageNotFoundError:
+        emit({"version": "dev"})
+
+
 def _read_local(path: str) -> bytes:
     try:
         return Path(path).read_bytes()
@@ -190,4 +202,4 @@ def _read_local(path: str) -> bytes:
         raise usage_failure(f"cannot read {path}: {exc}") from None
 
 
-commands: list[click.Command] = [account, pricing, files]
+commands: list[click.Command] = [account, pricing, files, version]
