@@ -291,3 +291,107 @@ def test_local_paths_in_media_url_fields_are_uploaded_once(tmp_path, monkeypatch
 def test_version_prints_json():
     result = _run(["version"])
     assert result.exit_code == 0 and isinstance(json.loads(result.stdout)["version"], str)
+
+
+class FakeListenServer:
+    """The listen protocol's server side in memory (httpx.MockTransport: no sockets), its requests recorded."""
+
+    def __init__(self, batches, expire_first_poll=False):
+        self.batches = list(batches)
+        self.expire_first_poll = expire_first_poll
+        self.log = []
+        self.sessions = 0
+
+    def handler(self, request):
+        import httpx
+
+        path, token = request.url.path, request.headers.get("x-session-token")
+        self.log.append((request.method, path, dict(request.url.params), token))
+        if path == "/api/v1/cli/listen_sessions" and request.method == "POST":
+            self.sessions += 1
+            return httpx.Response(201, json={"session_token": f"s{self.sessions}", "listen_secret": "c2VjcmV0"})
+        if path == "/api/v1/cli/listen_events":
+            if self.expire_first_poll and token == "s1":
+                return httpx.Response(404, json={"error": "Listen session not found or expired"})
+            return httpx.Response(200, json={"events": self.batches.pop(0) if self.batches else []})
+        if path.endswith("/ack"):
+            return httpx.Response(204)
+        return httpx.Response(404)
+
+
+def _event(n, task):
+    body = json.dumps({"id": task, "status": "completed"})
+    return {"id": n, "signed_body": body, "headers": {"X-Callback-Id": f"cb{n}", "X-Callback-Signature": "sig"}}
+
+
+def _listener(server, forwarded, forward_status=200):
+    import httpx
+
+    from runapi.cli.listen_cmd import Listener
+
+    def forward(request):
+        forwarded.append((request.url.path, dict(request.headers), request.content))
+        return httpx.Response(forward_status)
+
+    api = httpx.Client(base_url="http://srv", transport=httpx.MockTransport(server.handler))
+    fwd = httpx.Client(transport=httpx.MockTransport(forward))
+    printed = []
+    return Listener(api, "http://local/hook", printed.append, forwarder=fwd), printed
+
+
+def test_listen_acks_then_forwards_each_event_with_its_headers():
+    from runapi.cli.listen_cmd import run_loop
+
+    server = FakeListenServer([[_event(1, "t1"), _event(2, "t2")]], expire_first_poll=True)
+    forwarded = []
+    listener, printed = _listener(server, forwarded)
+    with click.Context(click.Command("listen")):
+        listener.open()
+        run_loop(listener, max_events=2)
+    calls = [(m, p, params.get("last_id"), token) for m, p, params, token in server.log]
+    # the first session had expired: a new one, reading from 0 again
+    assert calls[:3] == [
+        ("POST", "/api/v1/cli/listen_sessions", None, None),
+        ("GET", "/api/v1/cli/listen_events", "0", "s1"),
+        ("POST", "/api/v1/cli/listen_sessions", None, None),
+    ]
+    assert calls[3:] == [
+        ("GET", "/api/v1/cli/listen_events", "0", "s2"),
+        ("POST", "/api/v1/cli/listen_events/1/ack", None, "s2"),
+        ("POST", "/api/v1/cli/listen_events/2/ack", None, "s2"),
+    ]
+    assert [(p, h["x-callback-id"], body) for p, h, body in forwarded] == [
+        ("/hook", "cb1", b'{"id": "t1", "status": "completed"}'),
+        ("/hook", "cb2", b'{"id": "t2", "status": "completed"}'),
+    ]
+    assert all(h["content-type"] == "application/json" for _, h, _ in forwarded)
+    assert [json.loads(line)["id"] for line in printed] == ["t1", "t2"]
+
+
+def test_a_local_receivers_failure_does_not_replay_or_stop_the_listener():
+    from runapi.cli.listen_cmd import run_loop
+
+    server = FakeListenServer([[_event(1, "t1")], [_event(2, "t2")]])
+    forwarded = []
+    listener, _ = _listener(server, forwarded, forward_status=500)
+    with click.Context(click.Command("listen")):
+        listener.open()
+        run_loop(listener, max_events=2)
+    polls = [params["last_id"] for m, p, params, _ in server.log if p.endswith("listen_events")]
+    assert polls == ["0", "1"]  # acked: the cursor moves on, nothing is asked for again
+    assert len(forwarded) == 2
+
+
+def test_listen_stops_when_the_key_is_refused(monkeypatch):
+    import httpx
+
+    from runapi.cli.listen_cmd import Listener, run_loop
+
+    monkeypatch.setattr("runapi.cli.listen_cmd.time.sleep", lambda s: None)
+    answers = [httpx.Response(503, json={"error": "busy"}), httpx.Response(401, json={"error": "Unauthorized"})]
+    api = httpx.Client(base_url="http://srv", transport=httpx.MockTransport(lambda r: answers.pop(0)))
+    listener = Listener(api, None, lambda line: None, forwarder=api)
+    listener.session = "s1"
+    with click.Context(click.Command("listen")), pytest.raises(CliFailure) as stopped:
+        run_loop(listener, None)
+    assert stopped.value.code == exit_codes.AUTH and answers == []  # a 503 is retried, a 401 ends it

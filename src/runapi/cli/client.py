@@ -281,11 +281,12 @@ def wait_for(api: Api, family: str, action: str, task_id: str, deadline: float |
     g = globals_of()
     deadline = time.monotonic() + g.timeout if deadline is None else deadline
     while True:
-        body = api.json("GET", status_path(family, action, task_id))
-        phase = exit_codes.task_phase(body.get("status") if isinstance(body, dict) else None)
+        got = api.json("GET", status_path(family, action, task_id))
+        body: dict[str, Any] = got if isinstance(got, dict) else {"status": None, "body": got}
+        phase = exit_codes.task_phase(body.get("status"))
         log(f"polling status={phase}")
         if phase == "completed":
-            return dict(body)
+            return body
         if phase == "failed":
             raise CliFailure(exit_codes.TASK_FAILED, str(body.get("error") or "Task failed"), body)
         if time.monotonic() + g.poll_interval > deadline:

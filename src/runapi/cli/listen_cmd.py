@@ -44,11 +44,11 @@ def normalize_forward_url(url: str | None) -> str | None:
 
 
 class Listener:
-    def __init__(self, api: httpx.Client, forward_to: str | None, out: Any):
+    def __init__(self, api: httpx.Client, forward_to: str | None, out: Any, forwarder: httpx.Client | None = None):
         self.api = api
         self.forward_to = forward_to
         self.out = out
-        self.forwarder = httpx.Client(timeout=FORWARD_TIMEOUT_SECONDS)
+        self.forwarder = forwarder or httpx.Client(timeout=FORWARD_TIMEOUT_SECONDS)
         self.session: str | None = None
 
     def _check(self, resp: httpx.Response, what: str) -> None:
@@ -158,7 +158,7 @@ def listen(url: str | None, forward_to: str | None, print_secret: bool, max_even
         log(f"Ready! Webhook signing secret: {secret}")
         if target:
             log(f"Forwarding to {target}")
-        _loop(listener, max_events)
+        run_loop(listener, max_events)
     except (_Stop, KeyboardInterrupt):
         pass
     except httpx.HTTPError as exc:
@@ -169,11 +169,17 @@ def listen(url: str | None, forward_to: str | None, print_secret: bool, max_even
         api.close()
 
 
-def _loop(listener: Listener, max_events: int | None) -> None:
+def run_loop(listener: Listener, max_events: int | None) -> None:
+    """Poll, ack, print and forward until stopped (or `max_events` were delivered)."""
     last_id, delivered, backoff = 0, 0, 1.0
     while True:
         try:
             events = listener.poll(last_id)
+            if events is None:
+                log("[session expired] creating new session...")
+                listener.open()
+                last_id = 0
+                continue
         except (httpx.TransportError, CliFailure) as exc:
             if isinstance(exc, CliFailure) and exc.code == exit_codes.AUTH:
                 raise  # the key no longer works: stop rather than retry for ever
@@ -182,11 +188,6 @@ def _loop(listener: Listener, max_events: int | None) -> None:
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
             continue
         backoff = 1.0
-        if events is None:
-            log("[session expired] creating new session...")
-            listener.open()
-            last_id = 0
-            continue
         for event in events:
             event_id = int(event.get("id") or 0)
             if not listener.ack(event_id):
