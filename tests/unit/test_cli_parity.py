@@ -395,3 +395,9 @@ def test_listen_stops_when_the_key_is_refused(monkeypatch):
     with click.Context(click.Command("listen")), pytest.raises(CliFailure) as stopped:
         run_loop(listener, None)
     assert stopped.value.code == exit_codes.AUTH and answers == []  # a 503 is retried, a 401 ends it
+
+
+@pytest.mark.parametrize("args", [[], ["files"], ["pricing"]])
+def test_a_group_without_a_command_prints_its_help_and_succeeds(args):
+    result = _run(args)
+    assert result.exit_code == 0 and "Usage:" in result.stdout

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
+from click.exceptions import NoArgsIsHelpError
 
 from . import (
     admin_cmds,
@@ -44,6 +45,9 @@ class RunapiCLI(click.Group):
             if not last_globals().quiet:
                 click.echo(f"error: {failure.message}", err=True)
             sys.exit(failure.code)
+        except NoArgsIsHelpError as exc:  # a group given no command: its help, as the platform CLI does
+            click.echo(exc.ctx.get_help() if exc.ctx else "")
+            sys.exit(exit_codes.OK)
         except click.UsageError as exc:
             exc.show()
             sys.exit(exit_codes.VALIDATION)
