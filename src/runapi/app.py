@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 
 from .api import (
     account,
+    cli_listen,
     files,
     guardrails,
     keys,
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *members.routes,
         *guardrails.routes,
         *pricing.routes,
+        *cli_listen.routes,  # `runapi listen`
         *tasks.routes,
         *media_routes(get_catalog()),
         *tasks.family_routes(get_catalog()),

@@ -74,7 +74,8 @@ def test_client_commands(server, tmp_path):
     assert again == done
 
     invalid = cli("tasks", "create", "nano_banana", "text_to_image", "-p", "model=nano-banana", env=env)
-    assert invalid.returncode == 1 and json.loads(invalid.stdout) == {"error": "Missing required parameter: prompt"}
+    # a refused request exits 4 (validation), printing the server's error body as it came
+    assert invalid.returncode == 4 and json.loads(invalid.stdout) == {"error": "Missing required parameter: prompt"}
 
 
 def test_catalog_commands(server, tmp_path):
@@ -108,7 +109,7 @@ def test_catalog_commands(server, tmp_path):
     bad = cli(
         "nano-banana", "text-to-image", "--model", "nano-banana", "--prompt", "hi", "--aspect-ratio", "7:5", env=env
     )
-    assert bad.returncode == 2 and "7:5" in bad.stderr  # rejected locally from the catalog's enum
+    assert bad.returncode == 4 and "7:5" in bad.stderr  # rejected locally from the catalog's enum (a usage error)
     arr = cli(
         "nano-banana",
         "edit-image",
@@ -120,4 +121,4 @@ def test_catalog_commands(server, tmp_path):
         "not-a-url",
         env=env,
     )
-    assert arr.returncode == 1 and "source_image_urls" in json.loads(arr.stdout)["error"]
+    assert arr.returncode == 4 and "source_image_urls" in json.loads(arr.stdout)["error"]

@@ -1,56 +1,29 @@
-"""Client commands that mirror the platform CLI: credentials from --api-key, RUNAPI_API_KEY or
-~/.config/runapi/config.json; RUNAPI_BASE_URL picks the server."""
+"""Client commands of our own (`auth`, `balance`, `tasks`), on the platform CLI's flags and exit codes
+(client.py): credentials from --api-key, RUNAPI_API_KEY or ~/.config/runapi/config.json; RUNAPI_BASE_URL or
+--base-url picks the server."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import click
-import httpx
 
-CONFIG_PATH = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "runapi" / "config.json"
-DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+from . import client, exit_codes
+from .client import Api, CliFailure, config_path, emit, global_options, globals_of, run_task, saved_config
 
-
-def _config() -> dict[str, Any]:
-    try:
-        config: dict[str, Any] = json.loads(CONFIG_PATH.read_text())
-        return config
-    except (OSError, ValueError):
-        return {}
+# for commands that take only the key (`runapi mcp`)
+api_key_option = click.option("--api-key", default=None, help="API key (else RUNAPI_API_KEY or the saved one).")
 
 
 def credentials(api_key: str | None) -> tuple[str, str]:
-    """The API key (--api-key, RUNAPI_API_KEY, else the saved one) and the server's base URL."""
-    key = api_key or os.environ.get("RUNAPI_API_KEY") or _config().get("api_key")
-    if not key:
-        raise click.ClickException("no API key: pass --api-key, set RUNAPI_API_KEY or run `runapi auth import-token`")
-    base = os.environ.get("RUNAPI_BASE_URL") or _config().get("base_url") or DEFAULT_BASE_URL
-    return key, base
-
-
-def _client(api_key: str | None) -> httpx.Client:
-    key, base = credentials(api_key)
-    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
-
-
-def _emit(resp: httpx.Response) -> Any:
-    try:
-        body = resp.json()
-    except ValueError:
-        body = resp.text
-    click.echo(json.dumps(body, indent=2, ensure_ascii=False))
-    if resp.status_code >= 400:
-        sys.exit(1)
-    return body
-
-
-api_key_option = click.option("--api-key", default=None, help="API key (else RUNAPI_API_KEY or the saved one).")
+    """The key (this one, else as client.credentials finds it) and the base URL; exit 2 without a key."""
+    if api_key:
+        globals_of().api_key = api_key
+    key, base = client.credentials()
+    return str(key), base
 
 
 @click.group()
@@ -61,39 +34,48 @@ def auth() -> None:
 @auth.command("import-token")
 @click.option("--token", required=True, help="The key, or - to read it from standard input.")
 @click.option("--skip-verify", is_flag=True)
+@global_options
 def import_token(token: str, skip_verify: bool) -> None:
     token = sys.stdin.read().strip() if token == "-" else token.strip()
     if not skip_verify:
-        with _client(token) as c:
-            resp = c.get("/api/v1/me")
-            if resp.status_code != 200:
-                raise click.ClickException(f"key rejected by server: HTTP {resp.status_code}")
-    CONFIG_PATH.parent.mkdir(parents=True, exist_ok=True)
-    cfg = {**_config(), "api_key": token}
-    if os.environ.get("RUNAPI_BASE_URL"):
-        cfg["base_url"] = os.environ["RUNAPI_BASE_URL"]
-    CONFIG_PATH.write_text(json.dumps(cfg))
-    CONFIG_PATH.chmod(0o600)
-    click.echo(f"saved to {CONFIG_PATH}")
+        with Api(key=token) as c:
+            try:
+                c.call("GET", "/api/v1/me")
+            except CliFailure as failure:
+                raise CliFailure(failure.code, f"key rejected by server: {failure.message}", failure.body) from None
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cfg = {**saved_config(), "api_key": token}
+    base = globals_of().base_url or os.environ.get("RUNAPI_BASE_URL")
+    if base:
+        cfg["base_url"] = base
+    path.write_text(json.dumps(cfg))
+    path.chmod(0o600)
+    click.echo(f"saved to {path}")
 
 
 @auth.command("status")
-@api_key_option
-def auth_status(api_key: str | None) -> None:
-    with _client(api_key) as c:
-        _emit(c.get("/api/v1/me"))
+@global_options
+def auth_status() -> None:
+    with Api() as c:
+        emit(c.json("GET", "/api/v1/me"))
 
 
 @click.command()
-@api_key_option
-def balance(api_key: str | None) -> None:
+@global_options
+def balance() -> None:
     """Show the account balance in cents."""
-    with _client(api_key) as c:
-        _emit(c.get("/api/v1/me/balance"))
+    with Api() as c:
+        emit(c.json("GET", "/api/v1/me/balance"))
 
 
 def _params(pairs: tuple[str, ...], raw_json: str | None) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(raw_json) if raw_json else {}
+    try:
+        body: Any = json.loads(raw_json) if raw_json else {}
+    except ValueError as exc:
+        raise CliFailure(exit_codes.VALIDATION, f"--json must be valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise CliFailure(exit_codes.VALIDATION, "--json must be a JSON object")
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
@@ -110,52 +92,30 @@ def tasks() -> None:
     """Create and inspect tasks on any catalog endpoint."""
 
 
-def run_task(family: str, action: str, body: dict[str, Any], wait: bool, interval: float, api_key: str | None) -> None:
-    """POST a task, print the answer; with wait, poll until it is no longer processing."""
-    with _client(api_key) as c:
-        resp = c.post(f"/api/v1/{family}/{action}", json=body)
-        if not wait or resp.status_code != 202:
-            _emit(resp)
-            return
-        task_id = resp.json()["id"]
-        while True:
-            status = c.get(f"/api/v1/{family}/{action}/{task_id}")
-            if status.status_code != 200 or status.json().get("status") != "processing":
-                _emit(status)
-                if status.json().get("status") == "failed":
-                    sys.exit(1)
-                return
-            time.sleep(interval)
-
-
 @tasks.command("create")
 @click.argument("family")
 @click.argument("action")
 @click.option("-p", "--param", "pairs", multiple=True, help="key=value (value parsed as JSON when it can be).")
 @click.option("--json", "raw_json", default=None, help="The whole request body as JSON.")
 @click.option("--wait", is_flag=True, help="Poll until the task completes or fails.")
-@click.option("--interval", type=float, default=2.0)
-@api_key_option
+@click.option("--interval", type=float, default=None, help="Seconds between polls (as --poll-interval).")
+@global_options
 def create(
-    family: str,
-    action: str,
-    pairs: tuple[str, ...],
-    raw_json: str | None,
-    wait: bool,
-    interval: float,
-    api_key: str | None,
+    family: str, action: str, pairs: tuple[str, ...], raw_json: str | None, wait: bool, interval: float | None
 ) -> None:
-    run_task(family, action, _params(pairs, raw_json), wait, interval, api_key)
+    if interval is not None:
+        globals_of().poll_interval = max(interval, 0.01)
+    run_task(family, action, _params(pairs, raw_json), wait and not globals_of().async_)
 
 
 @tasks.command("get")
 @click.argument("family")
 @click.argument("action")
 @click.argument("task_id")
-@api_key_option
-def get(family: str, action: str, task_id: str, api_key: str | None) -> None:
-    with _client(api_key) as c:
-        _emit(c.get(f"/api/v1/{family}/{action}/{task_id}"))
+@global_options
+def get(family: str, action: str, task_id: str) -> None:
+    with Api() as c:
+        emit(c.json("GET", f"/api/v1/{family}/{action}/{task_id}"))
 
 
 commands = [auth, balance, tasks]

@@ -379,3 +379,29 @@ task_deletions = Table(
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("deleted_at", Float, nullable=False),
 )
+
+# `runapi listen` (the platform CLI's local callback listener, runapi-ai/cli@cmd/runapi/listen.go): a session is
+# one running listener of an account (only the SHA-256 of its token is kept); while one is live, each task of
+# the account that finishes without a callback_url leaves its final callback body here until a listener acks it.
+cli_listen_sessions = Table(
+    "cli_listen_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    Index("ix_cli_listen_sessions_account", "account_id", "last_seen_at"),
+)
+
+cli_listen_events = Table(
+    "cli_listen_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # the listener's cursor (last_id) and ack id
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("task_id", String(36), nullable=False),
+    Column("callback_id", String(36), nullable=False),  # its X-Callback-Id
+    Column("body", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("acked_at", Float),
+    Index("ix_cli_listen_events_account", "account_id", "acked_at", "id"),
+)

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from ..billing import ledger as billing
 from ..billing import limits as spend_limits
 from ..billing import usage
+from ..callbacks import listen
 from ..catalog import Action, get_catalog
 from ..domain.task import TERMINAL_STATES, UNFINISHED_STATES, NewTask, Task, TaskState
 from ..errors import (
@@ -521,7 +522,7 @@ async def finish(
     """Complete (result) or fail (error) a leased task: state, settlement/refund and callback in one commit."""
     now = time.time()
     state = TaskState.FAILED if error is not None else TaskState.COMPLETED
-    callbacks = stage_bodies(task, signer, url_ttl, result, error, now) if task.callback_url else []
+    callbacks = stage_bodies(task, signer, url_ttl, result, error, now)
     closed = await db.write_sync(_close, task, _leased(task.id, owner), result, error, callbacks, now)
     if closed is None:
         return False  # someone else finished it (a worker, a cancel), or our lease was taken over
@@ -545,7 +546,7 @@ async def cancel(db: Database, task_id: str, account_id: int, *, signer: UrlSign
         now = time.time()
         # what is read above and used below never changes after create (price, reservation, callback_url);
         # a failed task's callback is only its final body, whatever stage the task reached meanwhile
-        callbacks = stage_bodies(task, signer, url_ttl, None, CANCELED, now) if task.callback_url else []
+        callbacks = stage_bodies(task, signer, url_ttl, None, CANCELED, now)
         unfinished = and_(tasks.c.id == task.id, tasks.c.state.in_(UNFINISHED_STATES))
         closed = await db.write_sync(_close, task, unfinished, None, CANCELED, callbacks, now)
         if closed is not None:
@@ -564,8 +565,10 @@ def _close(
     callbacks: list[tuple[int, dict[str, Any]]],
     now: float,
 ) -> Task | None:
-    """End `task` if `where` still holds: its state, the settlement or refund, its usage row and its callbacks,
-    all in the caller's transaction. None (and nothing written) if `where` no longer holds."""
+    """End `task` if `where` still holds: its state, the settlement or refund, its usage row and its callbacks
+    (`callbacks` are its callback bodies, the final one last: queued for its callback_url, or without one its
+    final body for the account's `runapi listen` listeners), all in the caller's transaction. None (and nothing
+    written) if `where` no longer holds."""
     state = TaskState.FAILED if error is not None else TaskState.COMPLETED
     row = (
         conn.execute(
@@ -607,6 +610,9 @@ def _close(
         created_at=task.created_at,
         at=now,
     )
-    for seq, body in callbacks:
-        _queue_callback(conn, task, seq, body, now)
+    if task.callback_url:
+        for seq, body in callbacks:
+            _queue_callback(conn, task, seq, body, now)
+    elif callbacks:
+        listen.queue_final(conn, task.account_id, task.id, callbacks[-1][1], now)
     return Task.from_row(row)
