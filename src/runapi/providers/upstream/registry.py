@@ -9,12 +9,15 @@ from .adapter import AdapterClass
 from .config import MediaDeployment
 from .elevenlabs import ElevenLabs
 from .fal import FalQueue
+from .kie_suno import KieSuno, SunoApiOrg
 from .openai_images import OpenAIImages
 
 ADAPTERS: dict[str, AdapterClass] = {
     "fal": FalQueue,
     "openai_images": OpenAIImages,
     "elevenlabs": ElevenLabs,
+    "kie_suno": KieSuno,
+    "sunoapi": SunoApiOrg,
 }
 
 
