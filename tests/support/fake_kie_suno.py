@@ -8,7 +8,8 @@ kie refuses ids of other accounts.
 
 Modes: ok | slow (PENDING for `slow_polls` polls first) | 500 (submit answers code 500) | 429 (submit answers
 code 429) | 430 (the same, kie's "call frequency too high") | policy (the song ends SENSITIVE_WORD_ERROR) |
-lost (the job ends GENERATE_AUDIO_FAILED, errorCode 531) | copyright (ends GENERATE_AUDIO_FAILED, errorCode 400)."""
+lost (the job ends GENERATE_AUDIO_FAILED, errorCode 531) | copyright (ends GENERATE_AUDIO_FAILED, errorCode 400).
+`hold` keeps songs at one status (e.g. FIRST_SUCCESS) until it is cleared."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ class FakeKieSuno(FakeServer):
         self.key = key
         self.kind = kind  # which published contract bodies are checked against (kie_suno | sunoapi)
         self.slow_polls = 3
+        self.hold: str | None = None  # a song status songs stay at until the test clears it
         self.jobs: dict[str, dict[str, Any]] = {}
         self.audio_ids: dict[str, str] = {}  # audio id → the task that made it
         self.refused: list[dict[str, Any]] = []
@@ -178,6 +180,8 @@ class FakeKieSuno(FakeServer):
         task_id = next(k for k, v in self.jobs.items() if v is job)
         body = job["body"]
         status = SONG_STEPS[min(step, len(SONG_STEPS) - 1)]
+        if self.hold and SONG_STEPS.index(status) > SONG_STEPS.index(self.hold):
+            status = self.hold
         error_code, error = None, None
         if status == "SUCCESS" and job["mode"] == "policy":
             status, error_code, error = "SENSITIVE_WORD_ERROR", 400, POLICY_MESSAGE
