@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from runapi.store.schema import tasks
-from tests.support.fake_kie_suno import MP3, POLICY_MESSAGE, WAV, FakeKieSuno
+from tests.support.fake_kie_suno import MP3, MP4, PNG, POLICY_MESSAGE, WAV, FakeKieSuno
 from tests.support.servers import new_account, start_server, wait_done, wait_for
 
 FAST = 0.05
@@ -155,6 +155,34 @@ def test_an_extend_and_stems_of_a_previous_song_use_kies_ids(srv, modes, song):
     assert httpx.get(separated["separated_audios"]["vocal_url"]).content == MP3
     assert modes.primary.calls("POST", "/api/v1/vocal-removal/generate")[-1]["body"]["taskId"] == kie_task
     assert httpx.get(wav["wav_url"]).content == WAV
+    assert not modes.primary.refused
+
+
+def test_artwork_video_and_midi_of_a_song(srv, modes, song):
+    song_id, made = song
+    audio_id = made["audios"][0]["id"]
+    with srv.client() as c:
+        covers = finish(c, "generate_artwork", create(c, "generate_artwork", {"task_id": song_id}))
+        again = finish(c, "generate_artwork", create(c, "generate_artwork", {"task_id": song_id}))
+        video = finish(
+            c,
+            "visualize_music",
+            create(c, "visualize_music", {"task_id": song_id, "audio_id": audio_id, "author": "Me"}),
+        )
+        stems_id = create(c, "separate_audio_stems", {"task_id": song_id, "audio_id": audio_id, "type": "split_stem"})
+        assert finish(c, "separate_audio_stems", stems_id)["status"] == "completed"
+        midi = finish(c, "generate_midi", create(c, "generate_midi", {"task_id": stems_id}))
+    assert covers["status"] == "completed" and len(covers["covers"]) == 2
+    assert httpx.get(covers["covers"][0]["url"]).content == PNG
+    assert again["status"] == "completed"  # kie answers a second cover request with its first cover task
+    assert len(modes.primary.calls("POST", "/api/v1/suno/cover/generate")) >= 2
+    assert video["status"] == "completed" and httpx.get(video["video_url"]).content == MP4
+    assert modes.primary.calls("POST", "/api/v1/mp4/generate")[-1]["body"]["author"] == "Me"
+    assert midi["status"] == "completed" and midi["instruments"][0]["name"] == "Drums"
+    assert (
+        modes.primary.calls("POST", "/api/v1/midi/generate")[-1]["body"]["taskId"]
+        == job(srv, stems_id)["handle"]["taskId"]
+    )
     assert not modes.primary.refused
 
 

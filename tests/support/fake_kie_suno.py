@@ -135,6 +135,12 @@ class FakeKieSuno(FakeServer):
         unknown = self._unknown_ids(path, body)
         if unknown:
             return envelope(400, unknown)
+        if path == "/api/v1/suno/cover/generate":  # one cover task per song: again answers 400 with that task
+            made = next(
+                (k for k, v in self.jobs.items() if v["path"] == path and v["body"]["taskId"] == body["taskId"]), None
+            )
+            if made:
+                return envelope(400, "Cover already generated for this task", {"taskId": made})
         task_id = uuid.uuid4().hex
         self.jobs[task_id] = {"path": path, "body": body, "polls": 0, "mode": self.mode}
         sync = self._sync(path, task_id, body)

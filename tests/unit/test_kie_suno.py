@@ -279,6 +279,7 @@ def answer(code: int, msg: str = "m", data: Any = None, http: int = 200, headers
     ("code", "retryable", "status"),
     [
         (401, True, 401),  # bad key: the next deployment
+        (405, True, 429),  # "call limit exceeded": a cool-down
         (402, True, 402),  # no credits: the next deployment
         (404, True, 404),
         (429, True, 429),  # a cool-down
@@ -404,7 +405,8 @@ def test_a_rate_limited_poll_is_no_failure():
 @pytest.mark.parametrize(
     ("endpoint", "flag", "running"),
     [("/api/v1/wav/generate", "PENDING", True), ("/api/v1/suno/cover/generate", 0, True),
-     ("/api/v1/wav/generate", "GENERATE_WAV_FAILED", False), ("/api/v1/midi/generate", 3, False)],
+     ("/api/v1/suno/cover/generate", 2, True),  # the cover record's 2 is "generating"
+     ("/api/v1/wav/generate", "GENERATE_WAV_FAILED", False), ("/api/v1/midi/generate", 2, False)],
 )  # fmt: skip
 def test_other_jobs_success_flags(endpoint, flag, running):
     task = task_input("convert_audio", {"task_id": TASK, "audio_id": AUDIO})
@@ -415,6 +417,20 @@ def test_other_jobs_success_flags(endpoint, flag, running):
         with pytest.raises(UpstreamError) as exc:
             run(check)
         assert exc.value.job_failed
+
+
+def test_a_second_cover_request_polls_the_cover_task_kie_already_made():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return answer(400, "Cover already generated", {"taskId": "cover-1"})
+
+    adapter = KieSuno(deployment(KieSuno), httpx.AsyncClient(transport=httpx.MockTransport(handler)))
+    task = task_input("generate_artwork", {"task_id": TASK})
+    started = run(adapter.start(task, Context(params=task.params, refs=task.refs, webhook_url=WEBHOOK)))
+    assert isinstance(started, Started) and started.handle["taskId"] == "cover-1"
+    other = task_input("convert_audio", {"task_id": TASK, "audio_id": AUDIO})  # elsewhere a 400 is the request's fault
+    with pytest.raises(UpstreamError) as exc:
+        run(adapter.start(other, Context(params=other.params, refs=other.refs, webhook_url=WEBHOOK)))
+    assert not exc.value.retryable
 
 
 def test_finished_jobs_read_as_our_results():

@@ -48,9 +48,11 @@ from .mapping import Context, Table
 TABLE_PATH = Path(__file__).with_name("kie_suno_models.yaml")
 DEFAULT_POLL_SECONDS = 5.0  # a song takes about a minute; kie's callbacks wake the task earlier anyway
 
-# kie's codes, by what the router should do (any other non-200 code is the request's own fault)
-NEXT_DEPLOYMENT = frozenset({401, 402, 403, 404, 405, 408, 409, 455})
-RATE_LIMITED = frozenset({429, 430})
+# kie's codes, by what the router should do (any other non-200 code is the request's own fault). kie's pages
+# differ on some: 405 "call limit exceeded" and 429 "insufficient credits" (sunoapi.org's lyrics pages) or
+# 429 "rate limited" and 402 "insufficient credits" (kie's): either way the deployment is set aside a while.
+NEXT_DEPLOYMENT = frozenset({401, 402, 403, 404, 408, 409, 455})
+RATE_LIMITED = frozenset({405, 429, 430})
 # a song task's statuses (record-info `status`)
 SONG_STAGES = {"PENDING": None, "TEXT_SUCCESS": "text_generated", "FIRST_SUCCESS": "first_audio_ready"}
 LOST = frozenset({"CREATE_TASK_FAILED", "GENERATE_AUDIO_FAILED", "GENERATE_LYRICS_FAILED", "CALLBACK_EXCEPTION"})
@@ -58,6 +60,9 @@ POLICY = frozenset({"SENSITIVE_WORD_ERROR"})
 REQUEST_FAULT_CODES = frozenset({400, 413, 422, 451})  # a failed job's errorCode that blames the request
 # successFlag of the other record-info endpoints: strings (wav, mp4, vocal removal) or numbers (cover, midi)
 FLAG_RUNNING = frozenset({"PENDING", "0", ""})
+# the cover record's 2 is "generating" (docs.sunoapi.org get-cover-suno-details); midi's 2 is a failure
+FLAG_RUNNING_BY_RESULT = {"covers": frozenset({"2"})}
+COVER_ENDPOINT = "/api/v1/suno/cover/generate"
 FLAG_DONE = frozenset({"SUCCESS", "1"})
 
 
@@ -112,22 +117,28 @@ def classify(code: int, message: str, name: str, retry_after: float | None = Non
     return UpstreamError(message, code, retryable=False)
 
 
-def read_envelope(resp: httpx.Response, name: str) -> dict[str, Any]:
-    """`data` of kie's {code, msg, data}; UpstreamError (classified) when the HTTP status or `code` is not 200."""
-    status = resp.status_code
+def envelope_status(resp: httpx.Response) -> tuple[int, dict[str, Any]]:
+    """kie's status for an answer (its envelope `code`, else the HTTP status) and the envelope's `data`."""
     try:
         body = resp.json()
     except ValueError:
         body = None
     code = body.get("code") if isinstance(body, dict) else None
+    status = resp.status_code
     if status == 200 and isinstance(code, int) and code != 200:
         status = code  # kie reports most errors as HTTP 200 with the error in `code`
+    data = body.get("data") if isinstance(body, dict) else None
+    return status, data if isinstance(data, dict) else {}
+
+
+def read_envelope(resp: httpx.Response, name: str) -> dict[str, Any]:
+    """`data` of kie's {code, msg, data}; UpstreamError (classified) when the HTTP status or `code` is not 200."""
+    status, data = envelope_status(resp)
     if status != 200:
         raise classify(status, errors.body_message(resp, envelope_message), name, errors.retry_after(resp))
-    if not isinstance(body, dict):
+    if "code" not in errors.json_object(resp, name):  # not kie's envelope
         raise UpstreamError(f"{name} answered with unexpected JSON")
-    data = body.get("data")
-    return data if isinstance(data, dict) else {}
+    return data
 
 
 def _snake(name: str) -> str:
@@ -242,7 +253,10 @@ class KieSuno:
     async def start(self, task: TaskInput, ctx: Context) -> Started | Finished:
         endpoint, body = self.request(task, ctx)
         resp = await self._call("POST", endpoint.path, json=body)
-        data = read_envelope(resp, self.deployment.name)
+        status, data = envelope_status(resp)
+        # covers were made for this song already: kie answers 400 with that earlier task (its docs): poll it
+        if not (endpoint.path == COVER_ENDPOINT and status == 400 and data.get("taskId")):
+            data = read_envelope(resp, self.deployment.name)
         if endpoint.record is None:
             return read_sync(endpoint.result, data, task.params)
         upstream_id = data.get("taskId")
@@ -306,7 +320,7 @@ class KieSuno:
 
     def _job(self, endpoint: Endpoint, data: dict[str, Any]) -> Running | Finished:
         flag = str(data.get("status") if endpoint.result == "lyrics" else data.get("successFlag") or "")
-        if flag in FLAG_RUNNING or flag in SONG_STAGES:
+        if flag in FLAG_RUNNING or flag in SONG_STAGES or flag in FLAG_RUNNING_BY_RESULT.get(endpoint.result, ()):
             return Running(poll_in=self._poll_in())
         if flag not in FLAG_DONE:  # a failure status (numbers 2, 3 on the cover and midi records)
             raise self._failure(flag, data) or UpstreamError(
