@@ -205,6 +205,36 @@ def test_lyrics_and_the_synchronous_endpoints(srv, modes, song):
     assert not modes.primary.refused
 
 
+def test_a_custom_voice_made_on_kie_sings_a_song_there(srv, modes):
+    """The Suno Voice flow end to end: phrase, a new phrase, the voice, its check, then a song in that voice
+    (our voice_id is kie's voiceId, sent as personaId with personaModel voice_persona)."""
+    with srv.client() as c:
+        phrase_id = create(c, "voice_to_validation_phrase",
+                           {"voice_url": "https://example.com/singer.mp3", "vocal_start_seconds": 2, "vocal_end_seconds": 12, "language": "en"})  # fmt: skip
+        phrase = finish(c, "voice_to_validation_phrase", phrase_id)
+        again_id = create(c, "regenerate_validation_phrase", {"task_id": phrase_id})
+        again = finish(c, "regenerate_validation_phrase", again_id)
+        voice_id = create(
+            c, "generate_voice", {"task_id": again_id, "verify_url": "https://example.com/read.mp3", "voice_name": "Me"}
+        )
+        voice = finish(c, "generate_voice", voice_id)
+        check = c.post("/api/v1/suno/check_voice", json={"task_id": voice_id})
+        song = finish(c, "text_to_music", create(c, "text_to_music", {"model": "suno-v5", "vocal_mode": "exact_lyrics", "lyrics": "la la",
+                                                                       "style": "pop", "title": "Mine", "persona_id": voice["voice_id"], "persona_type": "voice"}))  # fmt: skip
+    assert phrase["status"] == again["status"] == "completed"
+    assert phrase["validation_phrase"] == "Harmonies fill the air tonight"
+    assert (
+        modes.primary.calls("POST", "/api/v1/voice/regenerate")[-1]["body"]["taskId"]
+        == job(srv, phrase_id)["handle"]["taskId"]
+    )
+    assert voice["status"] == "completed" and voice["voice_id"].startswith("voice-")
+    assert check.status_code == 200 and check.json()["is_available"] is True
+    assert song["status"] == "completed"
+    sent = modes.primary.calls("POST", "/api/v1/generate")[-1]["body"]
+    assert (sent["personaId"], sent["personaModel"]) == (voice["voice_id"], "voice_persona")
+    assert not modes.primary.refused
+
+
 def test_suno_v5_5_runs_on_sunoapi_org_which_defines_it(srv, modes):
     with srv.client() as c:
         task_id = create(c, "text_to_music", {**SONG, "model": "suno-v5.5"})

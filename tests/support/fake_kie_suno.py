@@ -39,7 +39,12 @@ SONG_ENDPOINTS = {
     "/api/v1/generate/sounds",
     "/api/v1/generate/replace-section",
 }
+VOICE_RECORDS = {
+    "/api/v1/voice/validate-info": {"/api/v1/voice/validate", "/api/v1/voice/regenerate"},
+    "/api/v1/voice/record-info": {"/api/v1/voice/generate"},
+}
 RECORDS = {
+    **VOICE_RECORDS,
     "/api/v1/generate/record-info": SONG_ENDPOINTS,
     "/api/v1/lyrics/record-info": {"/api/v1/lyrics"},
     "/api/v1/wav/record-info": {"/api/v1/wav/generate"},
@@ -80,8 +85,9 @@ class FakeKieSuno(FakeServer):
         return None
 
     def _unknown_ids(self, path: str, body: dict[str, Any]) -> str | None:
-        if "taskId" in body and body["taskId"] not in self.jobs:
-            return f"taskId {body['taskId']} not found"
+        for field in ("taskId", "task_id"):
+            if field in body and body[field] not in self.jobs:
+                return f"{field} {body[field]} not found"
         if "audioId" in body and body["audioId"] not in self.audio_ids:
             return f"audioId {body['audioId']} not found"
         if path == "/api/v1/midi/generate" and self.jobs[body["taskId"]]["path"] != "/api/v1/vocal-removal/generate":
@@ -163,6 +169,8 @@ class FakeKieSuno(FakeServer):
                 "hootCer": 0.31,
                 "isStreamed": False,
             }
+        if path == "/api/v1/voice/check-voice":
+            return {"isAvailable": self.jobs[body["task_id"]]["path"] == "/api/v1/voice/generate"}
         if path == "/api/v1/generate/generate-persona":
             return {"personaId": f"persona-{task_id[:8]}", "name": body["name"], "description": body["description"]}
         return None
@@ -180,6 +188,8 @@ class FakeKieSuno(FakeServer):
         step = max(job["polls"] - waiting, 0)
         if job["path"] in SONG_ENDPOINTS:
             return envelope(200, "success", self._song_record(job, step))
+        if request.url.path in VOICE_RECORDS:
+            return envelope(200, "success", self._voice_record(job, step))
         return envelope(200, "success", self._other_record(job, step))
 
     def _song_record(self, job: dict[str, Any], step: int) -> dict[str, Any]:
@@ -211,6 +221,15 @@ class FakeKieSuno(FakeServer):
             "errorCode": error_code,
             "errorMessage": error,
         }
+
+    def _voice_record(self, job: dict[str, Any], step: int) -> dict[str, Any]:
+        task_id = next(k for k, v in self.jobs.items() if v is job)
+        done = "success" if job["path"] == "/api/v1/voice/generate" else "wait_validating"
+        status = "processing_validate" if step < 1 else ("fail" if job["mode"] in ("lost", "policy") else done)
+        record = {"taskId": task_id, "status": status, "errorCode": None, "errorMessage": None}
+        if job["path"] == "/api/v1/voice/generate":
+            return {**record, "voiceId": f"voice-{task_id[:8]}" if status == "success" else None}
+        return {**record, "validateInfo": "Harmonies fill the air tonight" if status == done else ""}
 
     def _other_record(self, job: dict[str, Any], step: int) -> dict[str, Any]:
         task_id = next(k for k, v in self.jobs.items() if v is job)

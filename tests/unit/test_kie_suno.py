@@ -262,6 +262,44 @@ def test_without_a_public_address_kie_is_out_of_reach_naming_the_setting():
     assert adapter.request(sync, Context(params=sync.params))[1] == {"content": "pop"}
 
 
+def test_suno_voice_bodies_name_the_earlier_task_and_take_the_callback_where_published():
+    path, body = build(KieSuno, "regenerate_validation_phrase", {"task_id": TASK})
+    assert (path, body) == ("/api/v1/voice/regenerate", {"taskId": "kie-task-1", "calBackUrl": WEBHOOK})
+    path, body = build(KieSuno, "check_voice", {"task_id": TASK})
+    assert (path, body) == ("/api/v1/voice/check-voice", {"task_id": "kie-task-1"})
+    adapter = KieSuno(deployment(KieSuno), httpx.AsyncClient())  # validate's callBackUrl is optional
+    task = task_input(
+        "voice_to_validation_phrase",
+        {"voice_url": "https://e.com/v.mp3", "vocal_start_seconds": 0, "vocal_end_seconds": 9},
+    )
+    assert "callBackUrl" not in adapter.request(task, Context(params=task.params))[1]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "record", "outcome"),
+    [
+        ("/api/v1/voice/validate", {"status": "processing_validate"}, None),
+        ("/api/v1/voice/validate", {"status": "wait_validating", "validateInfo": "Sing this"},
+         {"provider_status": "wait_validating", "validation_phrase": "Sing this"}),
+        ("/api/v1/voice/generate", {"status": "wait_validating"}, None),
+        ("/api/v1/voice/generate", {"status": "success", "voiceId": "v1"}, {"provider_status": "success", "voice_id": "v1"}),
+        ("/api/v1/voice/generate", {"status": "fail", "errorMessage": "voice mismatch"}, "voice mismatch"),
+        ("/api/v1/voice/validate", {"status": "processing_validate_fail"}, "processing_validate_fail"),
+    ],
+)  # fmt: skip
+def test_suno_voice_records(endpoint, record, outcome):
+    task = task_input("generate_voice", {"task_id": TASK, "verify_url": "https://e.com/v.mp3"})
+    check = mock_kie({"taskId": "kie-1", **record}).check(task, {"endpoint": endpoint, "taskId": "kie-1"})
+    if outcome is None:
+        assert isinstance(run(check), Running)
+    elif isinstance(outcome, dict):
+        assert run(check).extra == outcome
+    else:
+        with pytest.raises(UpstreamError) as exc:
+            run(check)
+        assert str(exc.value) == outcome and not exc.value.retryable
+
+
 def test_both_kinds_are_registered_with_their_own_default_address():
     assert ADAPTERS["kie_suno"] is KieSuno and ADAPTERS["sunoapi"] is SunoApiOrg
     assert parse_deployment({"name": "k", "kind": "kie_suno"}).base_url == "https://api.kie.ai"
@@ -453,6 +491,7 @@ def test_finished_jobs_read_as_our_results():
 
 def test_synchronous_answers_read_as_our_results():
     assert read_sync("style", {"result": "pop, lush"}, {}).extra == {"style": "pop, lush"}
+    assert read_sync("is_available", {"isAvailable": True}, {}).extra == {"is_available": True}
     words = read_sync("aligned_words", {"alignedWords": [{"word": "la", "success": True, "startS": 1, "endS": 2, "palign": 0}],
                                         "waveformData": [0.1], "hootCer": 0.3, "isStreamed": False}, {})  # fmt: skip
     assert words.extra["aligned_words"] == [

@@ -5,7 +5,9 @@ envelope at https://api.sunoapi.org, with one more model, V5_5).
     submit   POST {base}{endpoint}            {..., model, callBackUrl}  → {code, msg, data: {taskId}}
     poll     GET  {base}{record}?taskId=...   → {code, msg, data: {status | successFlag, response, ...}}
     sync     POST /api/v1/style/generate, /api/v1/generate/get-timestamped-lyrics,
-             /api/v1/generate/generate-persona → the result in `data`
+             /api/v1/generate/generate-persona, /api/v1/voice/check-voice → the result in `data`
+    voice    POST /api/v1/voice/{validate, regenerate, generate} → poll /api/v1/voice/{validate-info, record-info}
+             (status wait_validating: the phrase to record; success: the custom voice's voiceId)
 `Authorization: Bearer <key>`. Every answer is the envelope {code, msg, data}: code 200 is success, otherwise
 the code says what went wrong (often with HTTP 200). Errors: 401/402 (bad key, no credits) and 404/405/409
 → the next deployment; 429/430 (too many calls) → a cool-down; 455 (maintenance) and 5xx/531 → the next
@@ -63,6 +65,9 @@ FLAG_RUNNING = frozenset({"PENDING", "0", ""})
 # the cover record's 2 is "generating" (docs.sunoapi.org get-cover-suno-details); midi's 2 is a failure
 FLAG_RUNNING_BY_RESULT = {"covers": frozenset({"2"})}
 COVER_ENDPOINT = "/api/v1/suno/cover/generate"
+# Suno Voice records (validate-info, voice record-info): the statuses that end each kind of task
+VOICE_DONE = {"validation_phrase": frozenset({"wait_validating", "success"}), "voice": frozenset({"success"})}
+VOICE_FAILED = frozenset({"processing_validate_fail", "fail"})
 FLAG_DONE = frozenset({"SUCCESS", "1"})
 
 
@@ -71,8 +76,9 @@ class Endpoint:
     path: str
     result: str  # how its result reads (RESULTS below)
     record: str | None = None  # where a job is polled; None: synchronous, the answer is the result
-    callback: bool = False  # takes callBackUrl (kie requires it wherever it is defined)
-    task_id: bool = False  # names an earlier upstream task (taskId)
+    callback: str | None = None  # the field that takes our callback link (required unless callback_optional)
+    callback_optional: bool = False
+    task_id: str | None = None  # the field that names an earlier upstream task
 
 
 @dataclass(frozen=True)
@@ -202,16 +208,16 @@ class KieSuno:
             body["model"] = upstream
         upstream_ids = {name: self.upstream_task_id(row) for name, row in task.refs.items()}
         if endpoint.task_id and "task_id" in upstream_ids:
-            body["taskId"] = upstream_ids["task_id"]
-        if endpoint.callback:
-            if not ctx.webhook_url:
-                raise UpstreamError(
-                    f"{self.label}'s Suno API requires a callBackUrl: set RUNAPI_PUBLIC_URL to this server's public "
-                    "address",
-                    retryable=False,
-                    out_of_reach=True,
-                )
-            body["callBackUrl"] = ctx.webhook_url
+            body[endpoint.task_id] = upstream_ids["task_id"]
+        if endpoint.callback and ctx.webhook_url:
+            body[endpoint.callback] = ctx.webhook_url
+        elif endpoint.callback and not endpoint.callback_optional:
+            raise UpstreamError(
+                f"{self.label}'s Suno API requires a {endpoint.callback}: set RUNAPI_PUBLIC_URL to this server's "
+                "public address",
+                retryable=False,
+                out_of_reach=True,
+            )
         return endpoint, body
 
     def upstream_task_id(self, row: Task) -> str:
@@ -278,6 +284,8 @@ class KieSuno:
             raise
         if endpoint.result in ("tracks", "track"):
             return self._song(task, endpoint, handle, data)
+        if endpoint.result in VOICE_DONE:
+            return self._voice(endpoint, data)
         return self._job(endpoint, data)
 
     async def cancel(self, handle: dict[str, Any]) -> None:
@@ -317,6 +325,15 @@ class KieSuno:
                 return UpstreamError(message, data.get("errorCode"), retryable=False)
             return UpstreamError(f"{self.deployment.name} failed the job: {message}", job_failed=True)
         return None
+
+    def _voice(self, endpoint: Endpoint, data: dict[str, Any]) -> Running | Finished:
+        """A Suno Voice record: the phrase is ready at wait_validating, the voice at success."""
+        status = str(data.get("status") or "wait_processing")
+        if status in VOICE_DONE[endpoint.result]:
+            return read_voice(endpoint.result, status, data)
+        if status in VOICE_FAILED:  # the recordings given do not make a voice: the request's own outcome
+            raise UpstreamError(str(data.get("errorMessage") or status), data.get("errorCode"), retryable=False)
+        return Running(poll_in=self._poll_in())
 
     def _job(self, endpoint: Endpoint, data: dict[str, Any]) -> Running | Finished:
         flag = str(data.get("status") if endpoint.result == "lyrics" else data.get("successFlag") or "")
@@ -413,10 +430,21 @@ def _one_file(url: Any, field: str) -> Finished:
     return Finished([UpstreamFile(None, url=url)], {field: {"$file": 0}})
 
 
+def read_voice(result: str, status: str, data: dict[str, Any]) -> Finished:
+    """A finished Suno Voice record: the phrase to record, or the custom voice's id (a persona id for songs)."""
+    if result == "validation_phrase":
+        return Finished([], {"provider_status": status, "validation_phrase": data.get("validateInfo")})
+    if not data.get("voiceId"):
+        raise UpstreamError("the upstream answered success without a voiceId", job_failed=True)
+    return Finished([], {"provider_status": status, "voice_id": data["voiceId"]})
+
+
 def read_sync(result: str, data: dict[str, Any], params: dict[str, Any]) -> Finished:
     """The answers of kie's synchronous endpoints as our results."""
     if result == "style":
         return Finished([], {"style": data.get("result")})
+    if result == "is_available":
+        return Finished([], {"is_available": bool(data.get("isAvailable"))})
     if result == "aligned_words":
         words = [
             {
