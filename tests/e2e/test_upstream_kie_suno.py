@@ -202,6 +202,12 @@ def test_lyrics_and_the_synchronous_endpoints(srv, modes, song):
     assert style.status_code == 200 and style.json()["style"] == "Pop, Mysterious, lush, modern"
     assert words.status_code == 200 and words.json()["aligned_words"][0]["start_time"] == 1.2
     assert persona.status_code == 200 and persona.json()["persona"]["id"].startswith("persona-")
+    persona_id = persona.json()["persona"]["id"]
+    with srv.client() as c:  # a persona kie made (synchronously) styles a song there
+        styled = finish(c, "text_to_music", create(c, "text_to_music", {"model": "suno-v5", "vocal_mode": "instrumental",
+                                                                         "style": "pop", "title": "Styled", "persona_id": persona_id}))  # fmt: skip
+    assert styled["status"] == "completed"
+    assert modes.primary.calls("POST", "/api/v1/generate")[-1]["body"]["personaId"] == persona_id
     assert not modes.primary.refused
 
 

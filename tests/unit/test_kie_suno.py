@@ -252,6 +252,20 @@ def test_a_task_made_elsewhere_is_out_of_reach(row):
     assert exc.value.out_of_reach and "was not made on kie.ai" in str(exc.value)
 
 
+def test_a_persona_a_deployment_made_synchronously_passes_and_the_sandboxs_does_not():
+    adapter = KieSuno(deployment(KieSuno), httpx.AsyncClient())
+    params = {"model": "suno-v5", "vocal_mode": "instrumental", "style": "s", "title": "t", "persona_id": "p1"}
+    persona = replace(made_here(KieSuno, "generate_persona"), provider_job={"stage": "pending", "tried": []})
+    task = replace(task_input("text_to_music", params), refs={"persona_id": persona})
+    body = adapter.request(task, Context(params=task.params, refs=task.refs, webhook_url=WEBHOOK))[1]
+    assert body["personaId"] == "p1"
+    sandboxed = replace(persona, provider="sandbox")
+    task = replace(task, refs={"persona_id": sandboxed})
+    with pytest.raises(UpstreamError) as exc:
+        adapter.request(task, Context(params=task.params, refs=task.refs, webhook_url=WEBHOOK))
+    assert exc.value.out_of_reach
+
+
 def test_without_a_public_address_kie_is_out_of_reach_naming_the_setting():
     adapter = KieSuno(deployment(KieSuno), httpx.AsyncClient())
     task = task_input("generate_lyrics", {"prompt": "night"})

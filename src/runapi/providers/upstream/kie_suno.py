@@ -48,6 +48,7 @@ from .errors import UpstreamError
 from .mapping import Context, Table
 
 TABLE_PATH = Path(__file__).with_name("kie_suno_models.yaml")
+SANDBOX = "sandbox"  # the sandbox provider's name (no deployment may take it): ids it made mean nothing here
 DEFAULT_POLL_SECONDS = 5.0  # a song takes about a minute; kie's callbacks wake the task earlier anyway
 
 # kie's codes, by what the router should do (any other non-200 code is the request's own fault). kie's pages
@@ -177,17 +178,10 @@ class KieSuno:
     def pairs(cls) -> frozenset[tuple[str, str]]:
         """Every mapped pair whose model this service's endpoint defines (models the endpoints take no model
         for are always served)."""
-        data = suno_data()
-        served = set()
-        for (action, model), mapping in suno_table().entries.items():
-            upstream = data.models.get(model)
-            apps = {r.app for r in mapping.routes if r.refuse is None}
-            if upstream is None or any(cls.accepts(app, upstream) for app in apps):
-                served.add((action, model))
-        return frozenset(served)
+        return _pairs(cls)
 
     def supports(self, action_key: str, model: str | None) -> bool:
-        return (action_key, model or "") in self.pairs()
+        return (action_key, model or "") in _pairs(type(self))
 
     # --- requests ----------------------------------------------------------------------------------
 
@@ -206,9 +200,11 @@ class KieSuno:
                     out_of_reach=True,
                 )
             body["model"] = upstream
-        upstream_ids = {name: self.upstream_task_id(row) for name, row in task.refs.items()}
-        if endpoint.task_id and "task_id" in upstream_ids:
-            body[endpoint.task_id] = upstream_ids["task_id"]
+        for name, row in task.refs.items():
+            if name == "task_id" and endpoint.task_id:
+                body[endpoint.task_id] = self.upstream_task_id(row)
+            else:
+                self.check_origin(row)
         if endpoint.callback and ctx.webhook_url:
             body[endpoint.callback] = ctx.webhook_url
         elif endpoint.callback and not endpoint.callback_optional:
@@ -223,18 +219,27 @@ class KieSuno:
     def upstream_task_id(self, row: Task) -> str:
         """kie's task id of a task this service made (see the module docstring); out of reach otherwise."""
         handle = (row.provider_job or {}).get("handle") or {}
-        if (
-            handle.get("kind") != self.kind
-            or handle.get("base") != self.deployment.base_url
-            or not handle.get("taskId")
-        ):
-            raise UpstreamError(
-                f"Task {row.id} was not made on {self.label} ({self.deployment.base_url}): its tracks cannot be "
-                "used there",
-                retryable=False,
-                out_of_reach=True,
-            )
+        if not handle.get("taskId") or not self._ours(handle):
+            raise self._foreign(row)
         return str(handle["taskId"])
+
+    def check_origin(self, row: Task) -> None:
+        """A referenced task whose ids we pass on (a track id, a persona id) must not come from elsewhere: one
+        another upstream job made, or the sandbox. (A synchronous answer leaves no job handle: a persona made
+        by a deployment is let through, and kie judges its id.)"""
+        handle = (row.provider_job or {}).get("handle")
+        if (handle is not None and not self._ours(handle)) or (handle is None and row.provider == SANDBOX):
+            raise self._foreign(row)
+
+    def _ours(self, handle: dict[str, Any]) -> bool:
+        return handle.get("kind") == self.kind and handle.get("base") == self.deployment.base_url
+
+    def _foreign(self, row: Task) -> UpstreamError:
+        return UpstreamError(
+            f"Task {row.id} was not made on {self.label} ({self.deployment.base_url}): its ids cannot be used there",
+            retryable=False,
+            out_of_reach=True,
+        )
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.deployment.api_key}"} if self.deployment.api_key else {}
@@ -344,6 +349,19 @@ class KieSuno:
                 f"{self.deployment.name} failed the job ({flag}): {data.get('errorMessage') or ''}", job_failed=True
             )
         return read_job(endpoint.result, data)
+
+
+@cache
+def _pairs(cls: type[KieSuno]) -> frozenset[tuple[str, str]]:
+    """KieSuno.pairs, worked out once per kind (routing asks for every task)."""
+    data = suno_data()
+    served = set()
+    for (action, model), mapping in suno_table().entries.items():
+        upstream = data.models.get(model)
+        apps = {r.app for r in mapping.routes if r.refuse is None}
+        if upstream is None or any(cls.accepts(app, upstream) for app in apps):
+            served.add((action, model))
+    return frozenset(served)
 
 
 class SunoApiOrg(KieSuno):
