@@ -171,17 +171,16 @@ class KieSuno:
 
     @classmethod
     def accepts(cls, endpoint: str, upstream_model: str) -> bool:
-        allowed = suno_data().endpoint_models.get(endpoint, cls.upstream_models)
-        return upstream_model in cls.upstream_models and upstream_model in allowed
+        return accepts(cls.upstream_models, endpoint, upstream_model)
 
     @classmethod
     def pairs(cls) -> frozenset[tuple[str, str]]:
         """Every mapped pair whose model this service's endpoint defines (models the endpoints take no model
         for are always served)."""
-        return _pairs(cls)
+        return _pairs(cls.upstream_models)
 
     def supports(self, action_key: str, model: str | None) -> bool:
-        return (action_key, model or "") in _pairs(type(self))
+        return (action_key, model or "") in _pairs(self.upstream_models)
 
     # --- requests ----------------------------------------------------------------------------------
 
@@ -351,15 +350,21 @@ class KieSuno:
         return read_job(endpoint.result, data)
 
 
+def accepts(service_models: frozenset[str], endpoint: str, upstream_model: str) -> bool:
+    """Whether a service with this `model` enum takes the model at this endpoint."""
+    allowed = suno_data().endpoint_models.get(endpoint, service_models)
+    return upstream_model in service_models and upstream_model in allowed
+
+
 @cache
-def _pairs(cls: type[KieSuno]) -> frozenset[tuple[str, str]]:
-    """KieSuno.pairs, worked out once per kind (routing asks for every task)."""
+def _pairs(service_models: frozenset[str]) -> frozenset[tuple[str, str]]:
+    """KieSuno.pairs, worked out once per service (routing asks for every task)."""
     data = suno_data()
     served = set()
     for (action, model), mapping in suno_table().entries.items():
         upstream = data.models.get(model)
         apps = {r.app for r in mapping.routes if r.refuse is None}
-        if upstream is None or any(cls.accepts(app, upstream) for app in apps):
+        if upstream is None or any(accepts(service_models, app, upstream) for app in apps):
             served.add((action, model))
     return frozenset(served)
 
