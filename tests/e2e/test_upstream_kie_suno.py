@@ -297,3 +297,27 @@ def test_a_song_made_elsewhere_cannot_be_extended_on_kie(srv, modes, song):
         )
     assert body["status"] == "failed"
     assert not modes.backup.calls("POST", "/api/v1/wav/generate")  # never sent ids it does not know
+
+
+def test_kies_callback_wakes_the_task_at_once(tmp_path):
+    """kie POSTs its stage callbacks to the callBackUrl we sent (our signed wake-up link): with polling every
+    hour, only that callback can finish the song within the test."""
+    kie = FakeKieSuno("k")
+    kie.mode = "callback"
+    server = start_server(
+        tmp_path,
+        media_upstreams=[
+            {"name": "kie", "kind": "kie_suno", "base_url": kie.url, "api_key": "k", "poll_seconds": 3600}
+        ],
+    )
+    try:
+        with server.client() as c:
+            task_id = create(c, "text_to_music", SONG)
+            body = finish(c, "text_to_music", task_id)
+        assert body["status"] == "completed" and len(body["audios"]) == 2
+        (job,) = kie.jobs.values()
+        assert job["body"]["callBackUrl"].startswith(f"{server.url}/webhooks/upstream/{task_id}?signature=")
+        assert job["callback_status"] == 200
+    finally:
+        server.stop()
+        kie.stop()

@@ -8,15 +8,19 @@ kie refuses ids of other accounts.
 
 Modes: ok | slow (PENDING for `slow_polls` polls first) | 500 (submit answers code 500) | 429 (submit answers
 code 429) | 430 (the same, kie's "call frequency too high") | policy (the song ends SENSITIVE_WORD_ERROR) |
-lost (the job ends GENERATE_AUDIO_FAILED, errorCode 531) | copyright (ends GENERATE_AUDIO_FAILED, errorCode 400).
+lost (the job ends GENERATE_AUDIO_FAILED, errorCode 531) | copyright (ends GENERATE_AUDIO_FAILED, errorCode 400) |
+callback (a song stays PENDING for 0.3 s, then is SUCCESS and kie's "complete" callback is POSTed to its
+callBackUrl).
 `hold` keeps songs at one status (e.g. FIRST_SUCCESS) until it is cleared."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -56,6 +60,10 @@ RECORDS = {
 SPLIT_STEMS = ["vocal", "backingVocals", "drums", "bass", "guitar", "keyboard", "percussion", "strings", "synth"]
 
 
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
 def envelope(code: int, msg: str, data: Any = None) -> JSONResponse:
     return JSONResponse({"code": code, "msg": msg, "data": data})
 
@@ -69,6 +77,7 @@ class FakeKieSuno(FakeServer):
         self.jobs: dict[str, dict[str, Any]] = {}
         self.audio_ids: dict[str, str] = {}  # audio id → the task that made it
         self.refused: list[dict[str, Any]] = []
+        self._later: set[asyncio.Task[None]] = set()
         super().__init__(
             [
                 Route("/files/{name}", self.file, methods=["GET"]),
@@ -149,6 +158,8 @@ class FakeKieSuno(FakeServer):
                 return envelope(400, "Cover already generated for this task", {"taskId": made})
         task_id = uuid.uuid4().hex
         self.jobs[task_id] = {"path": path, "body": body, "polls": 0, "mode": self.mode}
+        if self.mode == "callback" and path in SONG_ENDPOINTS:
+            self._later.add(asyncio.create_task(self._finish_and_call_back(task_id)))
         sync = self._sync(path, task_id, body)
         if sync is not None:
             return envelope(200, "success", sync)
@@ -175,6 +186,20 @@ class FakeKieSuno(FakeServer):
             return {"personaId": f"persona-{task_id[:8]}", "name": body["name"], "description": body["description"]}
         return None
 
+    async def _finish_and_call_back(self, task_id: str) -> None:
+        """Like kie: the job ends on its own schedule and POSTs the "complete" callback (snake_case tracks)."""
+        job = self.jobs[task_id]
+        await asyncio.sleep(0.3)
+        job["done"] = True
+        record = self._song_record(job, len(SONG_STEPS))
+        tracks = [{_snake(k): v for k, v in t.items()} for t in record["response"]["sunoData"]]
+        payload = {"callbackType": "complete", "task_id": task_id, "data": tracks}
+        async with httpx.AsyncClient() as client:
+            resp = await client.post(
+                job["body"]["callBackUrl"], json={"code": 200, "msg": "All generated successfully.", "data": payload}
+            )
+        job["callback_status"] = resp.status_code
+
     async def record_info(self, request: Request) -> Response:
         await self.record(request)
         denied = self._auth(request)
@@ -186,6 +211,8 @@ class FakeKieSuno(FakeServer):
         job["polls"] += 1
         waiting = self.slow_polls if job["mode"] == "slow" else 0
         step = max(job["polls"] - waiting, 0)
+        if job["mode"] == "callback":  # ends when it says so, not by polls
+            step = len(SONG_STEPS) if job.get("done") else 0
         if job["path"] in SONG_ENDPOINTS:
             return envelope(200, "success", self._song_record(job, step))
         if request.url.path in VOICE_RECORDS:
