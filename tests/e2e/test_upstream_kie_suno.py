@@ -51,9 +51,10 @@ def srv(fakes, tmp_path_factory):
 
 @pytest.fixture
 def modes(fakes, srv):
+    keys = {name: server.key for name, server in vars(fakes).items()}
     yield fakes
-    for server in vars(fakes).values():
-        server.mode, server.hold = "ok", None
+    for name, server in vars(fakes).items():
+        server.mode, server.hold, server.key = "ok", None, keys[name]
     srv.uv.config.app.state.runtime.providers.upstreams.admission._cool_until.clear()
 
 
@@ -271,6 +272,25 @@ def test_a_rate_limited_deployment_hands_the_song_to_the_next(srv, modes, limit)
     assert body["status"] == "completed"
     assert job(srv, task_id)["deployment"] == "kie-backup"
     assert modes.backup.calls("POST", "/api/v1/lyrics")[-1]["headers"]["authorization"] == "Bearer kie-backup"
+
+
+def test_a_key_kie_refuses_hands_the_task_to_the_next_deployment(srv, modes):
+    modes.primary.key = "rotated"  # our configured key no longer works there: code 401
+    with srv.client() as c:
+        task_id = create(c, "generate_lyrics", {"prompt": "refused key"})
+        body = finish(c, "generate_lyrics", task_id)
+    assert body["status"] == "completed"
+    assert job(srv, task_id)["deployment"] == "kie-backup"
+
+
+def test_a_slow_job_is_polled_until_it_completes(srv, modes):
+    modes.primary.mode, modes.primary.slow_polls = "slow", 4
+    with srv.client() as c:
+        task_id = create(c, "text_to_music", SONG)
+        body = finish(c, "text_to_music", task_id)
+    assert body["status"] == "completed"
+    kie_task = job(srv, task_id)["handle"]["taskId"]
+    assert modes.primary.jobs[kie_task]["polls"] >= 4 + 3  # PENDING while slow, then the three stages
 
 
 def test_a_song_kie_lost_moves_to_the_next_deployment(srv, modes):
