@@ -458,6 +458,7 @@ def test_a_rate_limited_poll_is_no_failure():
     ("endpoint", "flag", "running"),
     [("/api/v1/wav/generate", "PENDING", True), ("/api/v1/suno/cover/generate", 0, True),
      ("/api/v1/suno/cover/generate", 2, True),  # the cover record's 2 is "generating"
+     ("/api/v1/lyrics", None, True),
      ("/api/v1/wav/generate", "GENERATE_WAV_FAILED", False), ("/api/v1/midi/generate", 2, False)],
 )  # fmt: skip
 def test_other_jobs_success_flags(endpoint, flag, running):

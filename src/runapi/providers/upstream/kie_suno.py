@@ -9,9 +9,9 @@ envelope at https://api.sunoapi.org, with one more model, V5_5).
     voice    POST /api/v1/voice/{validate, regenerate, generate} → poll /api/v1/voice/{validate-info, record-info}
              (status wait_validating: the phrase to record; success: the custom voice's voiceId)
 `Authorization: Bearer <key>`. Every answer is the envelope {code, msg, data}: code 200 is success, otherwise
-the code says what went wrong (often with HTTP 200). Errors: 401/402 (bad key, no credits) and 404/405/409
-→ the next deployment; 429/430 (too many calls) → a cool-down; 455 (maintenance) and 5xx/531 → the next
-deployment; 400/413/422/451 → the request itself (the task fails with kie's message). A song task's status:
+the code says what went wrong (often with HTTP 200). Errors: 401/402 (bad key, no credits) and 404/409 → the
+next deployment; 405/429/430 (call limits, too many calls) → a cool-down; 455 (maintenance) and 5xx/531 → the
+next deployment; 400/413/422/451 → the request itself (the task fails with kie's message). A song task's status:
 PENDING, TEXT_SUCCESS (→ our text_generated stage), FIRST_SUCCESS (→ first_audio_ready, with the first track
 as partial result), SUCCESS; CREATE_TASK_FAILED / GENERATE_AUDIO_FAILED / CALLBACK_EXCEPTION (kie lost it: the
 next deployment) and SENSITIVE_WORD_ERROR (a content-policy refusal: the task fails, refunded).
@@ -25,7 +25,8 @@ Carrying ids between tasks: a track's id in our result IS kie's audio id (sunoDa
 client copies from an earlier result is sent as kie's audioId unchanged; kie's task id stays in the earlier
 task's provider handle (tasks.provider_job: {"handle": {"kind", "base", "taskId", ...}}), read back through
 the task reference. A reference to a task another kind or address made (the sandbox, another upstream) is
-refused as out of reach: its ids mean nothing here."""
+refused as out of reach: its ids mean nothing here. Suno Voice's voiceId is our voice_id, and goes back as
+personaId (personaModel voice_persona) like a persona's id."""
 
 from __future__ import annotations
 
@@ -63,19 +64,19 @@ POLICY = frozenset({"SENSITIVE_WORD_ERROR"})
 REQUEST_FAULT_CODES = frozenset({400, 413, 422, 451})  # a failed job's errorCode that blames the request
 # successFlag of the other record-info endpoints: strings (wav, mp4, vocal removal) or numbers (cover, midi)
 FLAG_RUNNING = frozenset({"PENDING", "0", ""})
+FLAG_DONE = frozenset({"SUCCESS", "1"})
 # the cover record's 2 is "generating" (docs.sunoapi.org get-cover-suno-details); midi's 2 is a failure
 FLAG_RUNNING_BY_RESULT = {"covers": frozenset({"2"})}
 COVER_ENDPOINT = "/api/v1/suno/cover/generate"
 # Suno Voice records (validate-info, voice record-info): the statuses that end each kind of task
 VOICE_DONE = {"validation_phrase": frozenset({"wait_validating", "success"}), "voice": frozenset({"success"})}
 VOICE_FAILED = frozenset({"processing_validate_fail", "fail"})
-FLAG_DONE = frozenset({"SUCCESS", "1"})
 
 
 @dataclass(frozen=True)
 class Endpoint:
     path: str
-    result: str  # how its result reads (RESULTS below)
+    result: str  # how its result reads (read_tracks, read_job, read_voice, read_sync below)
     record: str | None = None  # where a job is polled; None: synchronous, the answer is the result
     callback: str | None = None  # the field that takes our callback link (required unless callback_optional)
     callback_optional: bool = False
@@ -340,7 +341,8 @@ class KieSuno:
         return Running(poll_in=self._poll_in())
 
     def _job(self, endpoint: Endpoint, data: dict[str, Any]) -> Running | Finished:
-        flag = str(data.get("status") if endpoint.result == "lyrics" else data.get("successFlag") or "")
+        raw = data.get("status") if endpoint.result == "lyrics" else data.get("successFlag")
+        flag = "" if raw is None else str(raw)
         if flag in FLAG_RUNNING or flag in SONG_STAGES or flag in FLAG_RUNNING_BY_RESULT.get(endpoint.result, ()):
             return Running(poll_in=self._poll_in())
         if flag not in FLAG_DONE:  # a failure status (numbers 2, 3 on the cover and midi records)
