@@ -1,7 +1,7 @@
 """A fake of kie.ai's Suno API (and sunoapi.org's, the same API) on 127.0.0.1, shaped after docs.kie.ai/suno-api
 and docs.sunoapi.org/suno-api: `Authorization: Bearer <key>` checked; every answer is the envelope
 {code, msg, data} with HTTP 200 (kie reports errors in `code`); each body is checked against the published
-schema (tests/support/kie_suno_schemas.yaml via kie_suno_contract: code 422/400 with kie's msg); a song task
+schema (tests/support/contracts/kie_suno_schemas.yaml via kie_suno_contract: code 422/400 with kie's msg); a song task
 moves PENDING → TEXT_SUCCESS → FIRST_SUCCESS → SUCCESS, one step per record-info poll; result files are served
 here (/files/...). Ids are remembered: an audioId or taskId this fake did not issue is refused (code 400), as
 kie refuses ids of other accounts.
