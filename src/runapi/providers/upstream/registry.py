@@ -14,6 +14,7 @@ from .elevenlabs import ElevenLabs
 from .fal import FalQueue
 from .gemini import Gemini
 from .kie import KieAI
+from .kie_suno import KieSuno, SunoApiOrg
 from .openai_images import OpenAIImages
 
 ADAPTERS: dict[str, AdapterClass] = {
@@ -24,6 +25,8 @@ ADAPTERS: dict[str, AdapterClass] = {
     "bfl": BlackForestLabs,
     "gemini": Gemini,
     "kie": KieAI,
+    "kie_suno": KieSuno,
+    "sunoapi": SunoApiOrg,
 }
 
 
