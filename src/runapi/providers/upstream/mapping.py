@@ -28,7 +28,9 @@ any dict spec may carry `when: condition` (left out unless it holds, e.g. a prom
 with a multi-shot prompt list); `{task_file: param, kind: videos, index: param_or_int}` (a
 signed link to a file a referenced task produced); `{object: {field: spec}}` (a nested object, left out when
 empty); `{each: param, item: {field: spec}}` (a list built from a list of objects, `$field` naming the
-item's own fields); `{const: value}` (a literal object).
+item's own fields; a list of plain values gives each as `$item`); `{concat: [spec, ...]}` (one list from
+several specs: lists are spliced in, single values appended, missing ones skipped; left out when empty);
+`{const: value}` (a literal object).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from ..base import TaskInput
 from .errors import UpstreamError
 
 MISSING: Any = object()
-_SPEC_KEYS = ({"param"}, {"params"}, {"task_file"}, {"object"}, {"each"}, {"const"})
+_SPEC_KEYS = ({"param"}, {"params"}, {"task_file"}, {"object"}, {"each"}, {"concat"}, {"const"})
 _PARAM_OPTIONS = {"param", "first", "at", "map", "as", "format", "default", "when"}
 _CASTS: dict[str, Callable[[Any], Any]] = {
     "int": lambda v: int(float(v)),
@@ -112,8 +114,22 @@ def resolve(spec: Any, ctx: Context) -> Any:
         items = ctx.get(spec["each"])
         if items is MISSING:
             return MISSING
-        return [build(spec["item"], Context(item, ctx.refs, ctx.file_link)) for item in items]
+        return [build(spec["item"], _item_context(item, ctx)) for item in items]
+    if "concat" in spec:
+        joined: list[Any] = []
+        for part in spec["concat"]:
+            value = resolve(part, ctx)
+            if isinstance(value, list):
+                joined += value
+            elif value is not MISSING and value is not None:
+                joined.append(value)
+        return joined or MISSING
     return spec["const"]
+
+
+def _item_context(item: Any, ctx: Context) -> Context:
+    """An `each` item's own fields; a plain value (a URL in a list of URLs) is `$item`."""
+    return Context(item if isinstance(item, dict) else {"item": item}, ctx.refs, ctx.file_link)
 
 
 def _default(spec: dict[str, Any], ctx: Context) -> Any:
@@ -179,6 +195,10 @@ def check_spec(spec: Any, where: str) -> None:
     if kind == {"each"}:
         for name, inner in spec["item"].items():
             check_spec(inner, f"{where}[].{name}")
+    if kind == {"concat"}:
+        if not isinstance(spec["concat"], list):
+            raise ValueError(f"{where}: concat takes a list of specs, got {spec['concat']!r}")
+        check_spec(spec["concat"], f"{where}.concat")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 from .adapter import AdapterClass
 from .config import MediaDeployment
+from .dashscope import DashScope
 from .elevenlabs import ElevenLabs
 from .fal import FalQueue
 from .openai_images import OpenAIImages
@@ -15,6 +16,7 @@ ADAPTERS: dict[str, AdapterClass] = {
     "fal": FalQueue,
     "openai_images": OpenAIImages,
     "elevenlabs": ElevenLabs,
+    "dashscope": DashScope,
 }
 
 
