@@ -316,7 +316,7 @@ def poll(answer: httpx.Response) -> Any:
 
 def test_task_states_are_read_as_documented():
     running, http = poll(httpx.Response(200, json={"output": {"task_id": "t1", "task_status": "RUNNING"}}))
-    assert running.poll_in == 5.0 and http.asked[0]["url"] == "https://ds.example/api/v1/tasks/t1"
+    assert running.poll_in is None and http.asked[0]["url"] == "https://ds.example/api/v1/tasks/t1"
     done, _ = poll(httpx.Response(200, json={"output": {"task_status": "SUCCEEDED", "video_url": "https://o/v.mp4"}}))
     assert [(f.kind, f.url) for f in done.files] == [("videos", "https://o/v.mp4")]
     throttled, _ = poll(httpx.Response(429, json={"code": "Throttling"}, headers={"Retry-After": "7"}))

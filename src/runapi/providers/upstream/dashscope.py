@@ -155,8 +155,8 @@ class DashScope:
         answer = errors.json_object(resp, self.deployment.name)
         output = output_of(answer)
         status = output.get("task_status")
-        if status in RUNNING:
-            return Running(poll_in=self._poll_in())
+        if status in RUNNING:  # no fixed interval configured: the worker's growing backoff
+            return Running(poll_in=self.deployment.poll_seconds)
         name = self.deployment.name
         if status == "SUCCEEDED":
             model = task.model.id if task.model else ""
