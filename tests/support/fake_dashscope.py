@@ -27,6 +27,7 @@ from tests.support.fal_contract import object_schema
 SCHEMAS_PATH = Path(__file__).with_name("contracts") / "dashscope_schemas.yaml"
 SERVICES = {
     "video-generation/video-synthesis": ("video", True),
+    "image2video/video-synthesis": ("i2v", True),
     "text2image/image-synthesis": ("t2i", True),
     "image-generation/generation": ("image", True),
     "multimodal-generation/generation": ("mm", False),
@@ -141,6 +142,8 @@ class FakeDashScope(FakeServer):
         service = endpoint.partition("/")[0]
         if service == "video":
             return {"video_url": f"{self.url}/files/out.mp4"}
+        if service == "i2v":
+            return {"results": {"video_url": f"{self.url}/files/out.mp4"}}
         if service == "t2i":
             return {"results": [{"url": f"{self.url}/files/out.png", "orig_prompt": "..."}]}
         image = {"type": "image", "image": f"{self.url}/files/out.png"}
@@ -198,7 +201,7 @@ class FakeDashScope(FakeServer):
         else:
             extra = self._output(job["endpoint"])
         output = {"task_id": tid, "task_status": status, "submit_time": "2026-12-06 12:00:00.000", **extra}
-        usage = {"video_count": 1} if status == "SUCCEEDED" and "video_url" in extra else {}
+        usage = {"video_count": 1} if status == "SUCCEEDED" and extra.keys() & {"video_url", "results"} else {}
         return JSONResponse({"request_id": str(uuid.uuid4()), "output": output, **({"usage": usage} if usage else {})})
 
     async def cancel(self, request: Request) -> Response:
@@ -434,6 +437,37 @@ ROUTE_EXAMPLES: list[tuple[str, str, dict[str, Any]]] = [
     ),
     ("wan", "text_to_image", {"model": "wan-2.7-image-pro", "prompt": "x", "output_count": 8}),
     ("wan", "text_to_image", {"model": "wan-2.7-image-pro", "prompt": "x", "source_image_urls": [IMG] * 10}),
+    (
+        "wan",
+        "animate",
+        {
+            "model": "wan-2.2-animate-move",
+            "reference_video_url": VID,
+            "source_image_url": IMG,
+            "enable_safety_checker": False,
+        },
+    ),
+    (
+        "wan",
+        "animate",
+        {
+            "model": "wan-2.2-animate-replace",
+            "reference_video_url": VID,
+            "source_image_url": IMG,
+            "enable_safety_checker": False,
+        },
+    ),
+    (
+        "wan",
+        "animate",
+        {
+            "model": "wan-2.2-animate-replace",
+            "reference_video_url": VID,
+            "source_image_url": IMG,
+            "output_resolution": "720p",
+        },
+    ),
+    ("wan", "animate", {"model": "wan-2.2-animate-move", "reference_video_url": VID, "source_image_url": IMG}),
     ("qwen_2", "text_to_image", {"model": "qwen-2-text-to-image", "prompt": "x", "enable_safety_checker": False}),
     (
         "qwen_2",

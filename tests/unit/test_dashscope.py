@@ -66,7 +66,7 @@ def test_the_kind_is_registered_and_lists_its_pairs():
     assert DashScope.default_base_url == "https://dashscope-intl.aliyuncs.com/api/v1"
     pairs = DashScope.pairs()
     assert ("wan/text_to_video", "wan-2.7-r2v") in pairs and ("wan/edit_video", "wan-2.7-edit-video") in pairs
-    assert ("z_image/text_to_image", "z-image") in pairs and len(pairs) == 14
+    assert ("z_image/text_to_image", "z-image") in pairs and len(pairs) == 16
 
 
 def test_table_names_real_actions_models_and_params():
@@ -214,6 +214,7 @@ def test_the_fake_refuses_what_model_studio_refuses():
 
 def test_results_are_read_from_every_documented_shape():
     assert result_of({"video_url": "v"}) == {"video_url": "v"}
+    assert result_of({"results": {"video_url": "a"}})["video_url"] == "a"  # image2video (animate)
     choices = {"choices": [{"message": {"content": [{"type": "image", "image": "a"}, {"image": "b"}]}}]}
     assert result_of(choices)["images"] == ["a", "b"]
     assert error_message({"code": "InvalidApiKey", "message": "Invalid API-key provided."}) == (
@@ -287,6 +288,15 @@ def test_a_refused_value_makes_no_call():
     with pytest.raises(UpstreamError) as err:
         run(ds.start(t, Context(t.params)))
     assert err.value.out_of_reach and not err.value.retryable and not http.asked
+
+
+def test_a_model_the_region_lacks_goes_to_the_next_deployment():
+    ds, _ = adapter(httpx.Response(400, json={"code": "InvalidParameter", "message": "Model not exist."}))
+    t = task("z_image", "text_to_image", "z-image")
+    t.params = {"prompt": "a fox", "aspect_ratio": "1:1"}
+    with pytest.raises(UpstreamError) as err:
+        run(ds.start(t, Context(t.params)))
+    assert err.value.retryable and not err.value.job_failed and "does not offer" in str(err.value)
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ TABLE_PATH = Path(__file__).with_name("dashscope_models.yaml")
 # service name in a route's app → (endpoint path under the base URL, answered as an async task)
 SERVICES: dict[str, tuple[str, bool]] = {
     "video": ("services/aigc/video-generation/video-synthesis", True),
+    "i2v": ("services/aigc/image2video/video-synthesis", True),
     "t2i": ("services/aigc/text2image/image-synthesis", True),
     "image": ("services/aigc/image-generation/generation", True),
     "mm": ("services/aigc/multimodal-generation/generation", False),
@@ -62,13 +63,22 @@ def error_message(data: Any) -> str | None:
     return str(message or code) if (message or code) else None
 
 
+def lacks_model(resp: httpx.Response) -> bool:
+    """A model this deployment's region does not offer ("Model not exist."): another deployment may."""
+    return resp.status_code == 400 and "model not exist" in errors.body_message(resp, error_message).lower()
+
+
 def is_verdict(code: Any) -> bool:
     return isinstance(code, str) and code.startswith(VERDICT_CODES)
 
 
 def result_of(output: dict[str, Any]) -> dict[str, Any]:
     """A task's or a synchronous answer's output, with the images of a messages-format answer
-    (output.choices[].message.content[].image) gathered under `images`."""
+    (output.choices[].message.content[].image) gathered under `images` and the video of an image2video
+    task (output.results.video_url) under `video_url`."""
+    results = output.get("results")
+    if isinstance(results, dict) and "video_url" in results:
+        output = {**output, "video_url": results["video_url"]}
     images = [
         part["image"]
         for choice in output.get("choices") or []
@@ -120,6 +130,8 @@ class DashScope:
             )
         except httpx.HTTPError as exc:
             raise errors.from_transport(exc, name) from exc
+        if lacks_model(resp):
+            raise errors.UpstreamError(f"{name} does not offer this model here", resp.status_code)
         if resp.status_code >= 400:
             raise errors.from_response(resp, name, error_message)
         return resp
