@@ -110,7 +110,7 @@ def test_every_mapped_pair_completes_with_our_signed_links(srv, modes):
             assert downloads(srv, result, action.result)[0] == expected
     assert not modes.primary.refused and not modes.backup.refused
     models = {call["body"]["model"] for call in modes.primary.calls("POST", "/services/")}
-    assert {"wan2.7-r2v", "wan2.7-videoedit", "wan2.6-t2v", "wan2.7-image-pro", "qwen-image-edit"} <= models
+    assert {"wan2.7-r2v", "wan2.7-videoedit", "wan2.6-t2v", "wan2.7-image-pro", "qwen-image-edit-plus"} <= models
     assert {"z-image-turbo", "wan2.5-i2v-preview", "wan2.6-i2v-flash", "qwen-image", "wan2.2-animate-mix"} <= models
     submitted = modes.primary.calls("POST", "/video-synthesis")[-1]
     assert submitted["headers"]["authorization"] == "Bearer sk-primary"

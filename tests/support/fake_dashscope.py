@@ -84,13 +84,22 @@ def z_image_size(body: dict[str, Any]) -> str | None:
     return None
 
 
+def edit_size(body: dict[str, Any]) -> str | None:
+    """qwen-image-edit-plus `size`: "W*H" with each side within [512, 2048]."""
+    size = (body.get("parameters") or {}).get("size")
+    wh = _pixels(size) if isinstance(size, str) else None
+    if size is not None and (wh is None or not (512 <= wh[0] <= 2048 and 512 <= wh[1] <= 2048)):
+        return f"size {size!r} is out of range"
+    return None
+
+
 def messages_shape(body: dict[str, Any]) -> str | None:
-    """A messages-format body holds exactly one text (and, for qwen-image-edit, exactly one image)."""
+    """A messages-format body holds exactly one text (and, for qwen-image-edit-plus, one to three images)."""
     content = body["input"]["messages"][0]["content"]
     if sum(1 for part in content if "text" in part) != 1:
         return "content must hold exactly one text"
-    if body["model"] == "qwen-image-edit" and sum(1 for part in content if "image" in part) != 1:
-        return "content must hold exactly one image"
+    if body["model"] == "qwen-image-edit-plus" and not 1 <= sum(1 for part in content if "image" in part) <= 3:
+        return "content must hold one to three images"
     return None
 
 
@@ -107,7 +116,8 @@ def refusal(endpoint: str, body: Any) -> str | None:
     if service == "image":
         return wan_image_size(model, body) or messages_shape(body)
     if service == "mm":
-        return (z_image_size(body) if model == "z-image-turbo" else None) or messages_shape(body)
+        sized = z_image_size(body) if model == "z-image-turbo" else edit_size(body)
+        return sized or messages_shape(body)
     return None
 
 
@@ -299,6 +309,11 @@ ROUTE_EXAMPLES: list[tuple[str, str, dict[str, Any]]] = [
     ("wan", "text_to_image", {"model": "wan-2.7-image-pro", "prompt": "edit", "source_image_urls": [IMG, IMG]}),
     ("qwen_2", "text_to_image", {"model": "qwen-2-text-to-image", "prompt": "a fox"}),
     ("qwen_2", "edit_image", {"model": "qwen-2-edit-image", "prompt": "a hat", "source_image_url": IMG, "seed": 3}),
+    (
+        "qwen_2",
+        "edit_image",
+        {"model": "qwen-2-edit-image", "prompt": "wide", "source_image_url": IMG, "aspect_ratio": "21:9"},
+    ),
     ("z_image", "text_to_image", {"model": "z-image", "prompt": "a fox", "aspect_ratio": "9:16"}),
     # refused: values Model Studio cannot make
     (

@@ -22,6 +22,7 @@ from tests.support.fake_dashscope import (
     IMG,
     VID,
     dashscope_requests,
+    edit_size,
     refusal,
     schemas,
     validator,
@@ -194,6 +195,19 @@ def test_images_use_the_messages_format_and_sizes_model_studio_accepts():
     )
     z = bodies("z_image", "text_to_image", {"model": "z-image", "prompt": "a fox", "aspect_ratio": "16:9"})
     assert z["parameters"] == {"size": "1704*960", "prompt_extend": False} and z_image_size(z) is None
+    edit = bodies(
+        "qwen_2",
+        "edit_image",
+        {"model": "qwen-2-edit-image", "prompt": "a hat", "source_image_url": IMG, "aspect_ratio": "21:9"},
+    )
+    assert edit["model"] == "qwen-image-edit-plus" and edit["parameters"] == {
+        "size": "1552*656",
+        "prompt_extend": False,
+    }
+    assert edit["input"]["messages"][0]["content"] == [{"image": IMG}, {"text": "a hat"}]
+    sizes = dashscope_table().get("qwen_2/edit_image", "qwen-2-edit-image").routes[-1].input["parameters"]["object"]
+    assert all(edit_size({"parameters": {"size": v}}) is None for v in sizes["size"]["map"].values())
+    assert edit_size({"parameters": {"size": "2560*1080"}})
     qwen = bodies("qwen_2", "text_to_image", {"model": "qwen-2-text-to-image", "prompt": "a fox"})
     assert qwen["parameters"]["size"] == "1664*928"  # our default aspect, 16:9
 
