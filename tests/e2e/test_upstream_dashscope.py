@@ -188,3 +188,34 @@ def test_a_slow_task_is_polled_until_it_succeeds(srv, modes):
     assert result["status"] == "completed"
     tid = max(modes.primary.tasks, key=lambda t: modes.primary.tasks[t]["polls"])
     assert modes.primary.tasks[tid]["polls"] >= 5
+
+
+def test_a_timed_out_task_cancels_its_model_studio_task_and_is_refunded(tmp_path):
+    stuck = FakeDashScope("sk-stuck")
+    stuck.mode, stuck.slow_polls = "slow", 10**6  # never finishes
+    server = start_server(
+        tmp_path,
+        task_timeout_seconds=1.0,
+        media_upstreams=[
+            {
+                "name": "ds-stuck",
+                "kind": "dashscope",
+                "base_url": stuck.url + "/api/v1",
+                "api_key": "sk-stuck",
+                "poll_seconds": 0.2,
+            }
+        ],
+    )
+    try:
+        _, key = new_account(server, credits=1000)
+        with server.client(key) as c:
+            body = {"model": "wan-2.7-image", "prompt": "a fox", "aspect_ratio": "1:1"}
+            result = finish(c, "wan", "text_to_image", create(c, "wan", "text_to_image", body))
+        assert result["status"] == "failed" and result["error"] == "Task timed out"
+        (cancel,) = stuck.calls("POST", "/cancel")
+        assert cancel["headers"]["authorization"] == "Bearer sk-stuck"
+        assert next(iter(stuck.tasks.values()))["cancelled"] is True
+        assert balance(server, key) == 1000
+    finally:
+        server.stop()
+        stuck.stop()
