@@ -14,7 +14,7 @@ import pytest
 
 from runapi.catalog import get_catalog
 from runapi.providers.upstream.config import MediaDeployment
-from runapi.providers.upstream.dashscope import DashScope, dashscope_table, error_message, result_of
+from runapi.providers.upstream.dashscope import SERVICES, DashScope, dashscope_table, error_message, result_of
 from runapi.providers.upstream.errors import UpstreamError
 from runapi.providers.upstream.mapping import Context, Table, build
 from runapi.providers.upstream.registry import ADAPTERS
@@ -84,6 +84,7 @@ def test_table_names_real_actions_models_and_params():
 
 def test_every_endpoint_the_table_uses_has_a_schema():
     apps = {r.app for m in dashscope_table().entries.values() for r in m.routes if r.refuse is None}
+    assert {app.partition("/")[0] for app in apps} <= set(SERVICES)  # every route names a known endpoint
     assert apps <= set(schemas()), apps - set(schemas())
     for app in apps:
         assert validator(app) is not None

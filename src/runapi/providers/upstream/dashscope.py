@@ -12,7 +12,8 @@ task management: manage-asynchronous-tasks; errors: error-code), `Authorization:
   (a content-policy refusal), Throttling* 429, InternalError 500.
 
 Which model runs which of our (action, model), and how our parameters become its body, is data
-(dashscope_models.yaml: route app = "<service>/<model>")."""
+(dashscope_models.yaml: route app = "<service>/<model>"); a deployment's model_map renames the Model Studio
+model, e.g. {"wan2.7-t2v": "wan2.7-t2v-2026-04-25"} to pin a dated snapshot."""
 
 from __future__ import annotations
 
