@@ -55,8 +55,10 @@ def _spec_reads(spec: Any) -> set[str]:
         names.add(spec["index"])
     if "when" in spec:
         names |= _names_in_condition(spec["when"])
-    if isinstance(spec.get("concat"), list):  # one list from several specs
-        names |= _spec_reads(spec["concat"])
+    for part in spec.get("concat") or ():
+        names |= _spec_reads(part)
+    if isinstance(spec.get("item"), dict):  # an `each` item reads its list's own fields (and `$item`)
+        names |= set().union(*(_spec_reads(v) for v in spec["item"].values()), set())
     for key in ("default", "object"):
         if key in spec:
             inner = spec[key]

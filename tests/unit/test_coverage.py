@@ -48,7 +48,6 @@ KNOWN_GAPS: frozenset[tuple[str, str]] = frozenset(
         ("suno/text_to_sound", "suno-v5.5"),
         ("wan/edit_video", "wan-2.6-edit-video"),
         ("wan/edit_video", "wan-2.6-flash-edit-video"),
-        ("wan/text_to_video", "wan-2.6-text-to-video"),
     }
 )
 

@@ -10,6 +10,7 @@ from .adapter import AdapterClass
 from .ark import ModelArk
 from .bfl import BlackForestLabs
 from .config import MediaDeployment
+from .dashscope import DashScope
 from .elevenlabs import ElevenLabs
 from .fal import FalQueue
 from .gemini import Gemini
@@ -27,6 +28,7 @@ ADAPTERS: dict[str, AdapterClass] = {
     "kie": KieAI,
     "kie_suno": KieSuno,
     "sunoapi": SunoApiOrg,
+    "dashscope": DashScope,
 }
 
 
