@@ -27,8 +27,9 @@ space, looked up; a combination the map lacks takes the default or is left out, 
 any dict spec may carry `when: condition` (left out unless it holds, e.g. a prompt that must not travel
 with a multi-shot prompt list); `{task_file: param, kind: videos, index: param_or_int}` (a
 signed link to a file a referenced task produced); `{object: {field: spec}}` (a nested object, left out when
-empty); `{each: param, item: {field: spec}}` (a list built from a list of objects, `$field` naming the
-item's own fields); `{const: value}` (a literal object).
+empty); `{each: param, item: {field: spec}}` (a list built from a list, `$field` naming an object item's own
+fields, `$_item` an item that is not an object (e.g. a URL) and `$_number` the item's position from 1);
+`{const: value}` (a literal object).
 """
 
 from __future__ import annotations
@@ -112,8 +113,18 @@ def resolve(spec: Any, ctx: Context) -> Any:
         items = ctx.get(spec["each"])
         if items is MISSING:
             return MISSING
-        return [build(spec["item"], Context(item, ctx.refs, ctx.file_link)) for item in items]
+        return [
+            build(spec["item"], Context(_item_params(item, n), ctx.refs, ctx.file_link))
+            for n, item in enumerate(items, 1)
+        ]
     return spec["const"]
+
+
+def _item_params(item: Any, number: int) -> dict[str, Any]:
+    """What an `each` item's specs see: an object's own fields, or the bare value as `_item`; `_number` counts
+    from 1 (e.g. Kling's multi_prompt[].index)."""
+    own = item if isinstance(item, dict) else {"_item": item}
+    return {**own, "_number": number}
 
 
 def _default(spec: dict[str, Any], ctx: Context) -> Any:

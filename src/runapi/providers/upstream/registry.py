@@ -9,12 +9,14 @@ from .adapter import AdapterClass
 from .config import MediaDeployment
 from .elevenlabs import ElevenLabs
 from .fal import FalQueue
+from .kling import Kling
 from .openai_images import OpenAIImages
 
 ADAPTERS: dict[str, AdapterClass] = {
     "fal": FalQueue,
     "openai_images": OpenAIImages,
     "elevenlabs": ElevenLabs,
+    "kling": Kling,
 }
 
 
