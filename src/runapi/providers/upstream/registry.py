@@ -10,6 +10,7 @@ from .config import MediaDeployment
 from .elevenlabs import ElevenLabs
 from .fal import FalQueue
 from .kling import Kling
+from .minimax import MiniMax
 from .openai_images import OpenAIImages
 
 ADAPTERS: dict[str, AdapterClass] = {
@@ -17,6 +18,7 @@ ADAPTERS: dict[str, AdapterClass] = {
     "openai_images": OpenAIImages,
     "elevenlabs": ElevenLabs,
     "kling": Kling,
+    "minimax": MiniMax,
 }
 
 
