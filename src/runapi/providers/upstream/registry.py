@@ -12,6 +12,7 @@ from .fal import FalQueue
 from .kling import Kling
 from .minimax import MiniMax
 from .openai_images import OpenAIImages
+from .xai import XAI
 
 ADAPTERS: dict[str, AdapterClass] = {
     "fal": FalQueue,
@@ -19,6 +20,7 @@ ADAPTERS: dict[str, AdapterClass] = {
     "elevenlabs": ElevenLabs,
     "kling": Kling,
     "minimax": MiniMax,
+    "xai": XAI,
 }
 
 
