@@ -273,3 +273,17 @@ def test_codes_inside_http_200_are_classified_like_their_status() -> None:
     assert limited is not None and limited.retryable and limited.rate_limited
     server = body_code_error({"code": 5001, "message": "maintenance"}, "k")
     assert server is not None and server.retryable and not server.rate_limited
+
+
+def test_with_webhooks_kling_is_given_our_wake_up_link() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, json={"code": 0, "data": {"task_id": "1"}})
+
+    hooked = adapter(handler=answer, webhooks=True)
+    asyncio.run(hooked.start(TASK, Context(TASK.params, webhook_url="https://ours/webhooks/upstream/t1?signature=s")))
+    assert seen[0]["callback_url"] == "https://ours/webhooks/upstream/t1?signature=s"
+    asyncio.run(adapter(handler=answer).start(TASK, Context(TASK.params, webhook_url="https://ours/x")))
+    assert "callback_url" not in seen[1]  # only when the deployment asks for webhooks
