@@ -192,7 +192,6 @@ def test_effect_none_entries_name_their_reason():
         ("grok_imagine/text_to_image", "enable_safety_checker"),
         ("veo_3_1/text_to_video", "enable_translation"),
         ("wan/text_to_image", "bbox_list"),
-        ("kling/motion_control", "character_orientation"),
     } <= none
     assert all(CATALOG.action(*key.split("/")).params[name].reason for key, name in none)
     v4 = CATALOG.action("seedream", "text_to_image").models["seedream-v4-text-to-image"].params["output_quality"]

@@ -28,7 +28,8 @@ any dict spec may carry `when: condition` (left out unless it holds, e.g. a prom
 with a multi-shot prompt list); `{task_file: param, kind: videos, index: param_or_int}` (a
 signed link to a file a referenced task produced); `{object: {field: spec}}` (a nested object, left out when
 empty); `{each: param, item: {field: spec}}` (a list built from a list of objects, `$field` naming the
-item's own fields; over a list of plain values, e.g. URLs, `$item` names the value); `{const: value}` (a
+item's own fields; over a list of plain values, e.g. URLs, `$item` names the value; `$_number` is the
+item's position from 1, e.g. Kling's multi_prompt[].index); `{const: value}` (a
 literal object); `{concat: [spec, ...]}` (one list from several specs: a spec giving a list adds its items, any
 other value is added as one item, a left-out one adds nothing; left out when the result is empty — e.g. an
 upstream's list of content parts built from a prompt, a first frame and lists of reference URLs).
@@ -115,15 +116,16 @@ def resolve(spec: Any, ctx: Context) -> Any:
         items = ctx.get(spec["each"])
         if items is MISSING:
             return MISSING
-        return [build(spec["item"], _item_context(item, ctx)) for item in items]
+        return [build(spec["item"], _item_context(item, n, ctx)) for n, item in enumerate(items, 1)]
     if "concat" in spec:
         return _concat(spec["concat"], ctx)
     return spec["const"]
 
 
-def _item_context(item: Any, ctx: Context) -> Context:
-    """An `each` item's own fields, or a plain value (e.g. a URL) as `$item`."""
-    return Context(item if isinstance(item, dict) else {"item": item}, ctx.refs, ctx.file_link)
+def _item_context(item: Any, number: int, ctx: Context) -> Context:
+    """An `each` item's own fields, or a plain value (e.g. a URL) as `$item`; `$_number` counts from 1."""
+    own = item if isinstance(item, dict) else {"item": item}
+    return Context({**own, "_number": number}, ctx.refs, ctx.file_link)
 
 
 def _concat(specs: list[Any], ctx: Context) -> Any:

@@ -16,7 +16,10 @@ from .fal import FalQueue
 from .gemini import Gemini
 from .kie import KieAI
 from .kie_suno import KieSuno, SunoApiOrg
+from .kling import Kling
+from .minimax import MiniMax
 from .openai_images import OpenAIImages
+from .xai import XAI
 
 ADAPTERS: dict[str, AdapterClass] = {
     "fal": FalQueue,
@@ -29,6 +32,9 @@ ADAPTERS: dict[str, AdapterClass] = {
     "kie_suno": KieSuno,
     "sunoapi": SunoApiOrg,
     "dashscope": DashScope,
+    "kling": Kling,
+    "minimax": MiniMax,
+    "xai": XAI,
 }
 
 

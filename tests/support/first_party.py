@@ -1,0 +1,81 @@
+"""Requests reaching every route of a first-party adapter's table (kling_models.yaml, minimax_models.yaml,
+xai_models.yaml): the catalog's examples for each mapped (action, model) and extra requests for the routes no
+example reaches; and the bodies the tables make of them, for the contract checks (unit) and the fakes (e2e)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from runapi.catalog import get_catalog
+from runapi.catalog.validation import validate
+from runapi.providers.upstream.mapping import Context, Route, Table
+from runapi.store.schema import tasks
+from tests.support.servers import wait_done
+
+IMG = "https://example.com/a.png"
+IMG2 = "https://example.com/b.png"
+
+
+def has_task_ref(action: Any) -> bool:
+    return any(p.task_ref for p in action.params.values())
+
+
+def table_requests(table: Table, extra: list[tuple[str, str, dict[str, Any]]]) -> list[tuple[Any, str, dict]]:
+    """(action, model, request) for every catalog example of a mapped pair, then the extra requests."""
+    catalog = get_catalog()
+    out = []
+    for action_key, model in sorted(table.entries):
+        action = catalog.action(*action_key.split("/"))
+        out += [
+            (action, model, dict(ex)) for ex in action.examples if (ex.get("model") or action.default_model) == model
+        ]
+    for family, name, body in extra:
+        action = catalog.action(family, name)
+        out.append((action, body.get("model") or action.default_model, body))
+    return out
+
+
+def routed(table: Table, action: Any, model: str, request: dict[str, Any]) -> tuple[Route, dict[str, Any]]:
+    """The route the table takes for this request (validated as the API does) and the body it builds."""
+    _, params = validate(action, dict(request))
+    mapping = table.get(action.key, model)
+    assert mapping is not None, (action.key, model)
+    route = mapping.route(params, model)
+    assert route is not None, (action.key, model, request)
+    body = {} if route.refuse else mapping.body(route, Context(params))
+    return route, body
+
+
+# --- e2e helpers (a running server from tests/support/servers.start_server) -------------------------------
+
+
+def balance(srv: Any, key: str) -> int:
+    resp = httpx.get(srv.url + "/api/v1/me/balance", headers={"Authorization": f"Bearer {key}"})
+    return int(resp.json()["balance_cents"])
+
+
+def create(client: Any, family: str, action: str, body: dict[str, Any]) -> str:
+    resp = client.post(f"/api/v1/{family}/{action}", json=body)
+    assert resp.status_code == 202, resp.text
+    return str(resp.json()["id"])
+
+
+def finish(client: Any, family: str, action: str, task_id: str) -> dict[str, Any]:
+    return dict(wait_done(client, f"/api/v1/{family}/{action}", task_id, timeout=60))
+
+
+def task_row(srv: Any, task_id: str) -> dict[str, Any]:
+    async def go(db: Any) -> dict[str, Any]:
+        async with db.read() as conn:
+            return dict((await conn.execute(select(tasks).where(tasks.c.id == task_id))).mappings().first())
+
+    return dict(srv.db_call(go))
+
+
+def downloads(srv: Any, body: dict[str, Any], kind: str) -> list[bytes]:
+    urls = [item["url"] for item in body[kind]]
+    assert urls and all(u.startswith(srv.url + "/files/generated/") and "signature=" in u for u in urls)
+    return [httpx.get(u).content for u in urls]
