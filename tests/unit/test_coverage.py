@@ -40,8 +40,6 @@ KNOWN_GAPS: frozenset[tuple[str, str]] = frozenset(
         ("nano_banana/text_to_image", "nano-banana-2-lite"),
         ("recraft/remove_background", "recraft-remove-background"),
         ("runway/extend_video", "runway"),
-        ("runway/text_to_video", "runway"),
-        ("runway_aleph/edit_video", "runway-aleph"),
         ("seedance/text_to_video", "seedance-2.5"),
         ("suno/add_instrumental", "suno-v4"),
         ("suno/add_instrumental", "suno-v4.5"),

@@ -11,11 +11,13 @@ from .config import MediaDeployment
 from .elevenlabs import ElevenLabs
 from .fal import FalQueue
 from .openai_images import OpenAIImages
+from .runway import Runway
 
 ADAPTERS: dict[str, AdapterClass] = {
     "fal": FalQueue,
     "openai_images": OpenAIImages,
     "elevenlabs": ElevenLabs,
+    "runway": Runway,
 }
 
 
