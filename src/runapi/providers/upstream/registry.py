@@ -10,6 +10,7 @@ from .adapter import AdapterClass
 from .config import MediaDeployment
 from .elevenlabs import ElevenLabs
 from .fal import FalQueue
+from .luma import Luma
 from .openai_images import OpenAIImages
 from .runway import Runway
 
@@ -18,6 +19,7 @@ ADAPTERS: dict[str, AdapterClass] = {
     "openai_images": OpenAIImages,
     "elevenlabs": ElevenLabs,
     "runway": Runway,
+    "luma": Luma,
 }
 
 

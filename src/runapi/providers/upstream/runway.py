@@ -29,6 +29,7 @@ from ..base import TaskFailed, TaskInput
 from ..inputs import Inputs
 from . import errors
 from .adapter import Finished, Running, Started, UpstreamFile
+from .calls import call
 from .config import MediaDeployment
 from .mapping import Context, Table
 
@@ -166,20 +167,7 @@ class Runway:
         return headers
 
     async def _call(self, method: str, path: str, job_failed: bool = False, **kw: Any) -> httpx.Response:
-        name = self.deployment.name
-        try:
-            resp = await self.http.request(
-                method,
-                f"{self.deployment.base_url}{path}",
-                headers=self._headers(),
-                timeout=self.deployment.timeout_seconds,
-                **kw,
-            )
-        except httpx.HTTPError as exc:
-            raise errors.from_transport(exc, name) from exc
-        if resp.status_code >= 400:
-            raise errors.from_response(resp, name, errors.first_message, job_failed=job_failed)
-        return resp
+        return await call(self.http, self.deployment, method, path, self._headers(), job_failed, **kw)
 
 
 def _image_size(data: bytes) -> tuple[int, int]:
