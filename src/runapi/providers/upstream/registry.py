@@ -10,6 +10,7 @@ from .adapter import AdapterClass
 from .config import MediaDeployment
 from .elevenlabs import ElevenLabs
 from .fal import FalQueue
+from .ideogram import Ideogram
 from .luma import Luma
 from .openai_images import OpenAIImages
 from .runway import Runway
@@ -20,6 +21,7 @@ ADAPTERS: dict[str, AdapterClass] = {
     "elevenlabs": ElevenLabs,
     "runway": Runway,
     "luma": Luma,
+    "ideogram": Ideogram,
 }
 
 
