@@ -19,8 +19,8 @@ CONTRACTS = Path(__file__).with_name("contracts")
 
 @cache
 def schemas(kind: str) -> dict[str, dict[str, Any]]:
-    """Endpoint (or endpoint/model) → its compact field table."""
-    return dict(load_yaml(CONTRACTS / f"{kind}_schemas.yaml"))
+    """Endpoint (or endpoint/model) → its compact field table (keys starting with "_" hold YAML anchors only)."""
+    return {k: v for k, v in load_yaml(CONTRACTS / f"{kind}_schemas.yaml").items() if not k.startswith("_")}
 
 
 @cache
@@ -61,7 +61,7 @@ def multipart_parts(content_type: str, content: bytes) -> list[tuple[str, str | 
 
 def form_body(kind: str, endpoint: str, parts: list[tuple[str, str | bytes]]) -> dict[str, Any]:
     """A form's parts as the JSON-like body the contract checks: a file part becomes FILE, an array field
-    gathers its repeated parts, integer and number fields are read as numbers (left as text when they are not
+    gathers its repeated parts, boolean, integer and number fields are read as such (left as text when they are not
     one, so the check refuses them)."""
     fields = schemas(kind).get(endpoint) or {}
     body: dict[str, Any] = {}
@@ -69,6 +69,8 @@ def form_body(kind: str, endpoint: str, parts: list[tuple[str, str | bytes]]) ->
         spec = fields.get(name, {})
         value: Any = FILE if isinstance(raw, bytes) else raw
         kinds = spec.get("type") if isinstance(spec.get("type"), list) else [spec.get("type")]
+        if isinstance(value, str) and "boolean" in kinds and value in ("true", "false"):
+            value = value == "true"
         if isinstance(value, str) and value != FILE:
             for cast in (int if "integer" in kinds else None, float if "number" in kinds else None):
                 if cast is not None:

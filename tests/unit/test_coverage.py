@@ -38,7 +38,6 @@ KNOWN_GAPS: frozenset[tuple[str, str]] = frozenset(
         ("kling/text_to_video", "kling-v3-omni-reference"),
         ("nano_banana/edit_image", "nano-banana-2-lite"),
         ("nano_banana/text_to_image", "nano-banana-2-lite"),
-        ("recraft/remove_background", "recraft-remove-background"),
         ("runway/extend_video", "runway"),
         ("seedance/text_to_video", "seedance-2.5"),
         ("suno/add_instrumental", "suno-v4"),

@@ -13,6 +13,7 @@ from .fal import FalQueue
 from .ideogram import Ideogram
 from .luma import Luma
 from .openai_images import OpenAIImages
+from .recraft import Recraft
 from .runway import Runway
 
 ADAPTERS: dict[str, AdapterClass] = {
@@ -22,6 +23,7 @@ ADAPTERS: dict[str, AdapterClass] = {
     "runway": Runway,
     "luma": Luma,
     "ideogram": Ideogram,
+    "recraft": Recraft,
 }
 
 
