@@ -133,11 +133,12 @@ def test_first_frame_sets_the_nearest_ratio_and_private_links_go_inline():
     inputs = StubInputs({IMG: wide})
     _, sent = run_adapter(Runway, action, model, body, accepted, inputs=inputs)
     assert sent[0].json["ratio"] == "960:960" and sent[0].json["promptImage"] == IMG  # 8x8: square; https kept
-    assert inputs.fetched == [(IMG, 5 << 20, "image")]
+    assert inputs.fetched == [(IMG, 16 << 20, "image")]  # only measured: Runway reads the link itself
     own = {**body, "first_frame_image_url": "http://127.0.0.1:9/files/x.png", "aspect_ratio": "16:9"}
     inputs = StubInputs()
     _, sent = run_adapter(Runway, action, model, own, accepted, inputs=inputs)
     assert sent[0].json["promptImage"].startswith("data:image/png;base64,") and sent[0].json["ratio"] == "1280:720"
+    assert inputs.fetched == [(own["first_frame_image_url"], 5 << 20, "image")]  # Runway's data URI limit
     aleph = cases(runway_table(), [])[3]
     _, sent = run_adapter(Runway, *aleph[:2], {**aleph[2], "source_video_url": "http://own.example/v.mp4"}, accepted)
     assert sent[0].json["videoUri"].startswith("data:video/mp4;base64,")

@@ -38,6 +38,7 @@ API_VERSION = "2024-11-06"
 RUNNING = frozenset({"PENDING", "THROTTLED", "RUNNING"})
 # Runway's inline (data URI) limits: images 5 MB, videos 16 MB (docs.dev.runwayml.com/assets/inputs)
 INLINE_LIMITS = {"promptImage": ("image", 5 << 20), "videoUri": ("video", 16 << 20)}
+READ_LIMIT = 16 << 20  # reading a first frame Runway fetches itself, only to measure its shape
 # The "W:H" ratios Runway's Gen-4 image-to-video models (gen4_turbo, gen4.5) make
 IMAGE_TO_VIDEO_RATIOS = ("1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672")
 
@@ -150,12 +151,14 @@ class Runway:
             if not isinstance(url, str):
                 continue
             needs_ratio = field == "promptImage" and "ratio" not in body
-            if urlsplit(url).scheme == "https" and not needs_ratio:
+            inline = urlsplit(url).scheme != "https"
+            if not inline and not needs_ratio:
                 continue
-            data = await self.inputs.fetch(url, limit, what=what)
+            # inline: Runway's data URI limit; a link Runway reads itself is only measured here (bounded)
+            data = await self.inputs.fetch(url, limit if inline else READ_LIMIT, what=what)
             if needs_ratio:
                 body["ratio"] = nearest_ratio(*_image_size(data))
-            if urlsplit(url).scheme != "https":
+            if inline:
                 body[field] = _data_uri(data, what)
 
     # --- transport ----------------------------------------------------------------------------------------
