@@ -154,3 +154,8 @@ def run_adapter(
                 return exc
 
     return asyncio.run(go()), sent
+
+
+def extra_cases(table: Table, extra: list[tuple[str, dict[str, Any]]]) -> list[tuple[Any, str, dict[str, Any]]]:
+    """Only the `extra` requests, as (action, model, request)."""
+    return cases(table, extra)[len(cases(table, [])) :]

@@ -13,7 +13,7 @@ from runapi.providers.upstream.errors import UpstreamError
 from runapi.providers.upstream.ideogram import Ideogram, ideogram_table
 from tests.support import upstream_contract
 from tests.support.fake_media import PNG
-from tests.support.upstream_cases import StubInputs, cases, route_of, run_adapter, unknown_names
+from tests.support.upstream_cases import StubInputs, cases, extra_cases, route_of, run_adapter, unknown_names
 
 IMG = "https://example.com/a.png"
 EXTRA = [
@@ -77,11 +77,6 @@ def made(n: int = 1, safe: bool = True):
     return respond
 
 
-def only(extra):
-    table = ideogram_table()
-    return cases(table, extra)[len(cases(table, [])) :]
-
-
 def form(call) -> tuple[str, dict, list]:
     endpoint = call.url.removeprefix("https://up.example/v1/v1/")
     parts = upstream_contract.multipart_parts(call.headers["content-type"], call.content)
@@ -99,7 +94,7 @@ def test_every_route_has_a_contract_and_a_request_that_reaches_it():
     key = lambda r: (r.app, r.when, r.refuse)  # noqa: E731
     reached = {(a.key, m, key(route_of(table, a, m, b))) for a, m, b in cases(table, EXTRA + REFUSED)}
     assert {(k, m, key(r)) for (k, m), mp in table.entries.items() for r in mp.routes} - reached == set()
-    assert all(route_of(table, *c).refuse for c in only(REFUSED))
+    assert all(route_of(table, *c).refuse for c in extra_cases(ideogram_table(), REFUSED))
 
 
 @pytest.mark.parametrize(
@@ -117,7 +112,7 @@ def test_every_request_is_a_form_ideogram_accepts(case):
     assert all(limit == 10 << 20 and what == "image" for _, limit, what in inputs.fetched)
 
 
-@pytest.mark.parametrize("case", only(REFUSED), ids=str)
+@pytest.mark.parametrize("case", extra_cases(ideogram_table(), REFUSED), ids=str)
 def test_what_ideogram_cannot_take_is_refused_without_a_call(case):
     outcome, sent = run_adapter(Ideogram, *case, made())
     assert isinstance(outcome, UpstreamError) and outcome.out_of_reach and sent == []
@@ -159,7 +154,7 @@ def test_our_values_become_ideograms():
     assert (
         endpoint == "ideogram-v3/edit" and body["mask"] == upstream_contract.FILE and body["style_type"] == "REALISTIC"
     )
-    _, body, _ = form(run_adapter(Ideogram, *only(EXTRA)[1], made())[1][0])
+    _, body, _ = form(run_adapter(Ideogram, *extra_cases(ideogram_table(), EXTRA)[1], made())[1][0])
     assert body["image_weight"] == 1 and "magic_prompt" not in body
 
 

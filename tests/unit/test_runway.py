@@ -14,7 +14,7 @@ from runapi.providers.upstream.runway import Runway, nearest_ratio, runway_table
 from tests.support import upstream_contract
 from tests.support.fake_media import tiny_png
 from tests.support.fake_runway import media_problem
-from tests.support.upstream_cases import StubInputs, cases, route_of, run_adapter, unknown_names
+from tests.support.upstream_cases import StubInputs, cases, extra_cases, route_of, run_adapter, unknown_names
 
 IMG = "https://example.com/first.png"
 VIDEO = "https://example.com/source.mp4"
@@ -76,16 +76,12 @@ def test_every_route_has_a_contract_and_a_request_that_reaches_it():
     reached = {(a.key, m, route_key(route_of(table, a, m, b))) for a, m, b in cases(table, EXTRA + REFUSED)}
     every = {(key, model, route_key(r)) for (key, model), m in table.entries.items() for r in m.routes}
     assert every - reached == set()
-    refused = [route_of(table, a, m, b).refuse for a, m, b in cases_only(REFUSED)]
+    refused = [route_of(table, a, m, b).refuse for a, m, b in extra_cases(runway_table(), REFUSED)]
     assert all(refused)
 
 
 def route_key(route) -> tuple:
     return (route.app, route.when, route.refuse)
-
-
-def cases_only(extra):
-    return cases(runway_table(), extra)[len(cases(runway_table(), [])) :]
 
 
 @pytest.mark.parametrize("case", runnable(), ids=lambda c: f"{c[0].key}:{sorted(c[2].items())}")
@@ -101,7 +97,7 @@ def test_every_request_is_one_runway_accepts(case):
     assert outcome.handle == {"id": "task-1", "app": f"{endpoint}/{call.json['model']}", "meta": {}}
 
 
-@pytest.mark.parametrize("case", cases_only(REFUSED), ids=str)
+@pytest.mark.parametrize("case", extra_cases(runway_table(), REFUSED), ids=str)
 def test_what_runway_cannot_make_is_refused_without_a_call(case):
     outcome, sent = run_adapter(Runway, *case, accepted)
     assert isinstance(outcome, UpstreamError) and outcome.out_of_reach and not outcome.retryable
@@ -128,7 +124,7 @@ def test_the_catalog_examples_map_as_documented():
 
 
 def test_first_frame_sets_the_nearest_ratio_and_private_links_go_inline():
-    action, model, body = cases_only(EXTRA)[1]  # the first frame without aspect_ratio
+    action, model, body = extra_cases(runway_table(), EXTRA)[1]  # the first frame without aspect_ratio
     wide = tiny_png()
     inputs = StubInputs({IMG: wide})
     _, sent = run_adapter(Runway, action, model, body, accepted, inputs=inputs)
@@ -145,7 +141,7 @@ def test_first_frame_sets_the_nearest_ratio_and_private_links_go_inline():
 
 
 def test_model_map_renames_endpoint_and_model():
-    action, model, body = cases_only(EXTRA)[1]
+    action, model, body = extra_cases(runway_table(), EXTRA)[1]
     _, sent = run_adapter(
         Runway, action, model, body, accepted, model_map={"image_to_video/gen4_turbo": "image_to_video/gen4.5"}
     )
