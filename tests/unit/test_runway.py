@@ -230,3 +230,11 @@ def test_cancel_deletes_the_task():
         Runway, action, model, body, lambda r: httpx.Response(204), step="cancel", handle={"id": "task-1"}
     )
     assert [(s.method, s.url) for s in sent] == [("DELETE", "https://up.example/v1/tasks/task-1")]
+
+
+def test_a_prompt_longer_than_runway_takes_is_refused_without_a_call():
+    action, model, body = cases(runway_table(), [])[0]
+    outcome, sent = run_adapter(Runway, action, model, {**body, "prompt": "🦊" * 501}, accepted)  # 1002 units
+    assert isinstance(outcome, UpstreamError) and outcome.out_of_reach and "1000" in str(outcome) and sent == []
+    outcome, sent = run_adapter(Runway, action, model, {**body, "prompt": "🦊" * 500}, accepted)
+    assert isinstance(outcome, Started) and len(sent) == 1

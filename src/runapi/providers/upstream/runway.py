@@ -10,7 +10,8 @@ the task fails with Runway's message), INTERNAL.* is Runway's side (the job goes
 
 Which Runway model and endpoint run each of our (action, model), and the body, is data (runway_models.yaml).
 Input media go to Runway as HTTPS links as given; any other link (ours on a private address, plain http) is
-read through the task's input reader and sent inline as a data URI, within Runway's size limits."""
+read through the task's input reader and sent inline as a data URI, within Runway's size limits. A prompt
+longer than Runway's 1000 UTF-16 units is refused before any call (another deployment may take it)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ API_VERSION = "2024-11-06"
 RUNNING = frozenset({"PENDING", "THROTTLED", "RUNNING"})
 # Runway's inline (data URI) limits: images 5 MB, videos 16 MB (docs.dev.runwayml.com/assets/inputs)
 INLINE_LIMITS = {"promptImage": ("image", 5 << 20), "videoUri": ("video", 16 << 20)}
+PROMPT_LIMIT = 1000  # promptText, in UTF-16 code units (Runway's spec)
 READ_LIMIT = 16 << 20  # reading a first frame Runway fetches itself, only to measure its shape
 # The "W:H" ratios Runway's Gen-4 image-to-video models (gen4_turbo, gen4.5) make
 IMAGE_TO_VIDEO_RATIOS = ("1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672")
@@ -97,6 +99,10 @@ class Runway:
         app = self.deployment.model_map.get(route.app, route.app)
         endpoint, _, model = app.partition("/")
         body = {"model": model, **mapping.body(route, ctx)}
+        if _utf16_units(body.get("promptText", "")) > PROMPT_LIMIT:  # the table's conditions cannot measure text
+            raise errors.UpstreamError(
+                f"Runway takes a prompt of at most {PROMPT_LIMIT} characters", retryable=False, out_of_reach=True
+            )
         await self._inline_media(body)
         resp = await self._call("POST", f"/{endpoint}", json=body)
         task_id = errors.json_object(resp, self.deployment.name).get("id")
@@ -171,6 +177,10 @@ class Runway:
 
     async def _call(self, method: str, path: str, job_failed: bool = False, **kw: Any) -> httpx.Response:
         return await call(self.http, self.deployment, method, path, self._headers(), job_failed, **kw)
+
+
+def _utf16_units(text: Any) -> int:
+    return len(str(text).encode("utf-16-le")) // 2
 
 
 def _image_size(data: bytes) -> tuple[int, int]:
