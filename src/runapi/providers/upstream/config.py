@@ -19,7 +19,8 @@ class MediaDeployment:
     max_output_bytes: int = 512 << 20
     poll_seconds: float | None = None  # fixed interval between status checks (None: the worker's backoff)
     # fal, luma: ask the upstream to POST our signed /webhooks/upstream/{task} link when a job ends, so the
-    # task is checked at once (polling stays as the backstop). Needs RUNAPI_PUBLIC_URL (or tasks created at a reachable address).
+    # task is checked at once (polling stays as the backstop). Needs RUNAPI_PUBLIC_URL (or tasks created at a
+    # reachable address).
     webhooks: bool = False
 
     def lists(self, model: str | None) -> bool:
