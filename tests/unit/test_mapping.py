@@ -30,6 +30,8 @@ def test_map_cast_and_format_apply_in_that_order():
     assert body({"ratio": ratio}, aspect_ratio="auto") == {"ratio": "16:9"}
     assert body({"ratio": ratio}, aspect_ratio="9:16") == {"ratio": "9:16"}  # unmapped values pass through
     assert body({"mode": {"param": "mode", "as": "upper"}}, mode="pro") == {"mode": "PRO"}
+    weight = {"param": "strength", "as": "percent"}  # a fraction as a whole percentage, rounded
+    assert [body({"w": weight}, strength=v)["w"] for v in (0.29, 0.8, 0.01, 1)] == [29, 80, 1, 100]
 
 
 def test_first_at_and_default():

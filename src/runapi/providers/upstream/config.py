@@ -18,8 +18,9 @@ class MediaDeployment:
     timeout_seconds: float = 100.0  # per HTTP call; synchronous upstreams must answer within a task lease
     max_output_bytes: int = 512 << 20
     poll_seconds: float | None = None  # fixed interval between status checks (None: the worker's backoff)
-    # fal: ask the upstream to POST /webhooks/fal/{task} when a job ends, so the task is checked at once
-    # (polling stays as the backstop). Needs RUNAPI_PUBLIC_URL (or tasks created at a reachable address).
+    # fal, luma: ask the upstream to POST our signed /webhooks/upstream/{task} link when a job ends, so the
+    # task is checked at once (polling stays as the backstop). Needs RUNAPI_PUBLIC_URL (or tasks created at a
+    # reachable address).
     webhooks: bool = False
 
     def lists(self, model: str | None) -> bool:

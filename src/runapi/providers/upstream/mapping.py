@@ -20,7 +20,7 @@ fails the task with that message: for inputs the upstream has no way to honour (
 not make), which must not be sent anyway (the upstream would refuse them) nor quietly changed.
 
 Value specs: `$name` (the parameter, left out when not set); a plain scalar or list (a literal);
-`{param: name, first: true, at: n, map: {ours: theirs}, as: int|float|str|upper|lower, format: "{}s",
+`{param: name, first: true, at: n, map: {ours: theirs}, as: int|float|str|upper|lower|percent, format: "{}s",
 default: x}` (applied in that order; unmapped values pass through; `at` picks a list's n-th element, left
 out when the list is shorter); `{params: [a, b], map: {"a b": x}, default: x}` (the values joined with a
 space, looked up; a combination the map lacks takes the default or is left out, never sent joined);
@@ -58,6 +58,7 @@ _CASTS: dict[str, Callable[[Any], Any]] = {
     "str": shown,
     "upper": lambda v: str(v).upper(),
     "lower": lambda v: str(v).lower(),
+    "percent": lambda v: round(float(v) * 100),  # a fraction (0.8) as a whole percentage (80)
 }
 
 FileLink = Callable[[Task, str, int], str]  # (referenced task, kind, index) → URL

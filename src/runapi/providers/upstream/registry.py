@@ -14,11 +14,15 @@ from .dashscope import DashScope
 from .elevenlabs import ElevenLabs
 from .fal import FalQueue
 from .gemini import Gemini
+from .ideogram import Ideogram
 from .kie import KieAI
 from .kie_suno import KieSuno, SunoApiOrg
 from .kling import Kling
+from .luma import Luma
 from .minimax import MiniMax
 from .openai_images import OpenAIImages
+from .recraft import Recraft
+from .runway import Runway
 from .xai import XAI
 
 ADAPTERS: dict[str, AdapterClass] = {
@@ -35,6 +39,10 @@ ADAPTERS: dict[str, AdapterClass] = {
     "kling": Kling,
     "minimax": MiniMax,
     "xai": XAI,
+    "runway": Runway,
+    "luma": Luma,
+    "ideogram": Ideogram,
+    "recraft": Recraft,
 }
 
 
