@@ -37,9 +37,9 @@ def srv(fals, tmp_path_factory):
     server = start_server(
         tmp_path_factory.mktemp("health"),
         media_upstreams=[
-            {"name": "fal-down", "kind": "fal", "base_url": down.url, "api_key": "k-down", "models": ["z-image"]},
+            {"name": "health-down", "kind": "fal", "base_url": down.url, "api_key": "k-down", "models": ["z-image"]},
             {
-                "name": "fal-up",
+                "name": "health-up",
                 "kind": "fal",
                 "base_url": up.url,
                 "api_key": f"env:{KEY_VARIABLE}",
@@ -66,7 +66,7 @@ def operator_key(srv) -> str:
 
 @pytest.fixture(scope="module")
 def ran(srv) -> None:
-    """One z-image task: fal-down answers 503 at submission, fal-up takes it and completes it."""
+    """One z-image task: health-down answers 503 at submission, health-up takes it and completes it."""
     with srv.client() as c:
         created = c.post("/api/v1/z_image/text_to_image", json=Z_IMAGE)
         assert created.status_code == 202, created.text
@@ -81,13 +81,13 @@ def test_the_operator_sees_each_deployments_health_and_coverage(srv, operator_ke
     assert KEY not in answer.text and "k-down" not in answer.text and fals[0].url not in answer.text
     body = answer.json()
     by_name = {d["name"]: d for d in body["deployments"]}
-    assert list(by_name) == ["fal-down", "fal-up"]
-    down, up = by_name["fal-down"]["health"], by_name["fal-up"]["health"]
+    assert list(by_name) == ["health-down", "health-up"]
+    down, up = by_name["health-down"]["health"], by_name["health-up"]["health"]
     assert down["outcomes"] == {"server_error": 1} and down["error_rate"] == 1.0 and down["last_error"]
     assert up["errors"] == 0 and up["error_rate"] == 0.0 and up["outcomes"]["ok"] >= 2  # submit + checks
     assert up["latency_p50_seconds"] is not None and up["in_flight"] == 0 and up["cooling_seconds"] == 0
     pairs = {(p["family"], p["action"], p["model"]): p for p in body["coverage"]["pairs"]}
-    assert pairs[("z_image", "text_to_image", "z-image")]["configured"] == ["fal-down", "fal-up"]
+    assert pairs[("z_image", "text_to_image", "z-image")]["configured"] == ["health-down", "health-up"]
     assert body["coverage"]["summary"]["pairs"] == len(pairs)
 
 
@@ -97,11 +97,12 @@ def test_the_resolved_env_key_reached_the_upstream(fals, ran):
 
 
 def test_metrics_count_the_calls(srv, ran):
+    # (servers run in the test process and share its metrics registry: these deployment names are this file's own)
     with srv.client() as c:
         text = c.get("/metrics").text
-    assert 'runapi_upstream_calls_total{deployment="fal-down",outcome="server_error"} 1.0' in text
-    assert 'runapi_upstream_calls_total{deployment="fal-up",outcome="ok"}' in text
-    assert 'runapi_upstream_call_duration_seconds_count{deployment="fal-up"}' in text
+    assert 'runapi_upstream_calls_total{deployment="health-down",outcome="server_error"} 1.0' in text
+    assert 'runapi_upstream_calls_total{deployment="health-up",outcome="ok"}' in text
+    assert 'runapi_upstream_call_duration_seconds_count{deployment="health-up"}' in text
 
 
 def test_only_the_operators_management_key_is_let_in(srv, operator_key):
@@ -126,7 +127,7 @@ def test_runapi_providers_health_prints_the_table(srv, operator_key, ran, monkey
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].split()[:3] == ["DEPLOYMENT", "KIND", "CALLS"]
-    down = next(line for line in lines if line.startswith("fal-down"))
+    down = next(line for line in lines if line.startswith("health-down"))
     assert down.split()[1:4] == ["fal", "1", "100%"]
     assert KEY not in result.output
     monkeypatch.setenv("RUNAPI_API_KEY", srv.key)  # not a management key
