@@ -26,6 +26,7 @@ from ..inputs import Inputs
 from . import errors
 from .adapter import Finished, Running, Started, UpstreamFile
 from .config import MediaDeployment
+from .http_call import bearer, call
 from .mapping import Context, Table
 from .outputs import result_files
 
@@ -78,24 +79,10 @@ class ModelArk:
     def supports(self, action_key: str, model: str | None) -> bool:
         return self.table.get(action_key, model) is not None
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.deployment.api_key}"} if self.deployment.api_key else {}
-
     async def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        name = self.deployment.name
-        try:
-            resp = await self.http.request(
-                method,
-                f"{self.deployment.base_url}{path}",
-                headers=self._headers(),
-                timeout=self.deployment.timeout_seconds,
-                **kw,
-            )
-        except httpx.HTTPError as exc:
-            raise errors.from_transport(exc, name) from exc
-        if resp.status_code >= 400:
-            raise errors.from_response(resp, name, _message)
-        return resp
+        url = f"{self.deployment.base_url}{path}"
+        headers = bearer(self.deployment.api_key)
+        return await call(self.http, self.deployment, method, url, headers=headers, pick=_message, **kw)
 
     async def start(self, task: TaskInput, ctx: Context) -> Started | Finished:
         mapping, route = self.table.route_for(task, self.deployment.name)

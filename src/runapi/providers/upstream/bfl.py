@@ -26,6 +26,7 @@ from ..inputs import Inputs
 from . import errors
 from .adapter import Finished, Running, Started
 from .config import MediaDeployment
+from .http_call import raise_for_status, send
 from .mapping import Context, Table
 from .outputs import result_files
 
@@ -104,18 +105,11 @@ class BlackForestLabs:
 
     async def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
         name = self.deployment.name
-        try:
-            resp = await self.http.request(
-                method, url, headers=self._headers(), timeout=self.deployment.timeout_seconds, **kw
-            )
-        except httpx.HTTPError as exc:
-            raise errors.from_transport(exc, name) from exc
+        resp = await send(self.http, self.deployment, method, url, headers=self._headers(), **kw)
         if resp.status_code == 402:  # out of credits here: another deployment may still pay for it
             message = errors.body_message(resp, _detail_message)
             raise errors.UpstreamError(f"{name} answered HTTP 402: {message}", 402)
-        if resp.status_code >= 400:
-            raise errors.from_response(resp, name, _detail_message)
-        return resp
+        return raise_for_status(resp, name, _detail_message)
 
     async def start(self, task: TaskInput, ctx: Context) -> Started:
         mapping, route = self.table.route_for(task, self.deployment.name)

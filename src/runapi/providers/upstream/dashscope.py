@@ -27,6 +27,7 @@ from ..inputs import Inputs
 from . import errors
 from .adapter import Finished, Running, Started
 from .config import MediaDeployment
+from .http_call import bearer, raise_for_status, send
 from .mapping import Context, Mapping, Table
 from .outputs import result_files
 
@@ -113,29 +114,18 @@ class DashScope:
         return self.table.get(action_key, model) is not None
 
     def _headers(self, asynchronous: bool = False) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self.deployment.api_key}"} if self.deployment.api_key else {}
+        headers = bearer(self.deployment.api_key)
         if asynchronous:
             headers["X-DashScope-Async"] = "enable"
         return headers
 
     async def _call(self, method: str, path: str, asynchronous: bool = False, **kw: Any) -> httpx.Response:
         """One call to the configured base URL only (our key goes nowhere else)."""
-        name = self.deployment.name
-        try:
-            resp = await self.http.request(
-                method,
-                f"{self.deployment.base_url}/{path}",
-                headers=self._headers(asynchronous),
-                timeout=self.deployment.timeout_seconds,
-                **kw,
-            )
-        except httpx.HTTPError as exc:
-            raise errors.from_transport(exc, name) from exc
+        name, url = self.deployment.name, f"{self.deployment.base_url}/{path}"
+        resp = await send(self.http, self.deployment, method, url, headers=self._headers(asynchronous), **kw)
         if lacks_model(resp):
             raise errors.UpstreamError(f"{name} does not offer this model here", resp.status_code)
-        if resp.status_code >= 400:
-            raise errors.from_response(resp, name, error_message)
-        return resp
+        return raise_for_status(resp, name, error_message)
 
     async def start(self, task: TaskInput, ctx: Context) -> Started | Finished:
         mapping, route = self.table.route_for(task, self.deployment.name)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -20,6 +19,7 @@ from ..inputs import Inputs
 from . import errors
 from .adapter import Finished, Running, Started
 from .config import MediaDeployment
+from .http_call import call, same_origin
 from .mapping import Context, Table
 from .outputs import result_files
 
@@ -55,31 +55,16 @@ class FalQueue:
     def supports(self, action_key: str, model: str | None) -> bool:
         return self.table.get(action_key, model) is not None
 
-    def _same_origin(self, url: Any) -> bool:
-        """Follow-up URLs from the submit answer are used only on the configured host: our key goes nowhere
-        else."""
-        if not isinstance(url, str):
-            return False
-        ours, theirs = urlsplit(self.deployment.base_url), urlsplit(url)
-        return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
-
     def _request_urls(self, app: str, request_id: str, answer: dict[str, Any]) -> dict[str, str]:
         # Status, result and cancel live under owner/app only, without the endpoint path (fal docs).
         root = f"{self.deployment.base_url}/{'/'.join(app.split('/')[:2])}/requests/{request_id}"
         built = {"response_url": root, "status_url": f"{root}/status", "cancel_url": f"{root}/cancel"}
-        return {k: answer[k] if self._same_origin(answer.get(k)) else v for k, v in built.items()}
+        # follow-up URLs from the submit answer are used only on the configured host: our key goes nowhere else
+        base = self.deployment.base_url
+        return {k: answer[k] if same_origin(base, answer.get(k)) else v for k, v in built.items()}
 
     async def _call(self, method: str, url: str, job_failed: bool = False, **kw: Any) -> httpx.Response:
-        name = self.deployment.name
-        try:
-            resp = await self.http.request(
-                method, url, headers=self._headers(), timeout=self.deployment.timeout_seconds, **kw
-            )
-        except httpx.HTTPError as exc:
-            raise errors.from_transport(exc, name) from exc
-        if resp.status_code >= 400:
-            raise errors.from_response(resp, name, errors.first_message, job_failed=job_failed)
-        return resp
+        return await call(self.http, self.deployment, method, url, headers=self._headers(), job_failed=job_failed, **kw)
 
     async def start(self, task: TaskInput, ctx: Context) -> Started:
         mapping, route = self.table.route_for(task, self.deployment.name)

@@ -10,7 +10,7 @@ import httpx
 
 from ..base import TaskInput
 from ..inputs import Inputs
-from . import errors
+from . import errors, http_call
 from .adapter import Running
 from .config import MediaDeployment
 from .mapping import Mapping, Table
@@ -54,8 +54,7 @@ class JobApi:
         return errors.first_message(data)
 
     def _headers(self) -> dict[str, str]:
-        key = self.deployment.api_key
-        return {"Authorization": f"Bearer {key}"} if key else {}
+        return http_call.bearer(self.deployment.api_key)
 
     def poll_in(self) -> float:
         return self.deployment.poll_seconds or DEFAULT_POLL_SECONDS
@@ -69,20 +68,10 @@ class JobApi:
 
     async def call(self, method: str, path: str, job_failed: bool = False, **kw: Any) -> httpx.Response:
         """One request under the configured base URL (the key goes nowhere else)."""
-        name = self.deployment.name
-        try:
-            resp = await self.http.request(
-                method,
-                f"{self.deployment.base_url}{path}",
-                headers=self._headers(),
-                timeout=self.deployment.timeout_seconds,
-                **kw,
-            )
-        except httpx.HTTPError as exc:
-            raise errors.from_transport(exc, name) from exc
-        if resp.status_code >= 400:
-            raise errors.from_response(resp, name, self.pick, job_failed=job_failed)
-        return resp
+        url, headers = f"{self.deployment.base_url}{path}", self._headers()
+        return await http_call.call(
+            self.http, self.deployment, method, url, headers=headers, pick=self.pick, job_failed=job_failed, **kw
+        )
 
     async def poll(self, path: str, **kw: Any) -> dict[str, Any] | Running:
         """A status request's JSON, or Running when the upstream asks us to slow down (not a failure)."""

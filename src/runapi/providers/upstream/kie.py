@@ -39,6 +39,7 @@ from ..inputs import Inputs
 from . import errors
 from .adapter import Finished, Running, Started
 from .config import MediaDeployment
+from .http_call import bearer, send
 from .mapping import Context, Mapping, Route, Table
 from .outputs import result_files
 
@@ -310,16 +311,6 @@ class KieAI:
     # --- transport -------------------------------------------------------------------------------------
 
     async def _call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
-        name = self.deployment.name
-        headers = {"Authorization": f"Bearer {self.deployment.api_key}"} if self.deployment.api_key else {}
-        try:
-            resp = await self.http.request(
-                method,
-                f"{self.deployment.base_url}{path}",
-                headers=headers,
-                timeout=self.deployment.timeout_seconds,
-                **kw,
-            )
-        except httpx.HTTPError as exc:
-            raise errors.from_transport(exc, name) from exc
-        return read_envelope(resp, name)
+        url, headers = f"{self.deployment.base_url}{path}", bearer(self.deployment.api_key)
+        resp = await send(self.http, self.deployment, method, url, headers=headers, **kw)
+        return read_envelope(resp, self.deployment.name)  # kie's codes live in the body as well as the status
