@@ -22,10 +22,8 @@ from urllib.parse import quote
 import httpx
 
 from ..base import TaskInput
-from ..inputs import Inputs
 from . import errors
-from .adapter import Finished, Running, Started, UpstreamFile
-from .config import MediaDeployment
+from .adapter import Finished, Running, Started, TableAdapter, UpstreamFile
 from .http_call import bearer, call
 from .mapping import Context, Table
 from .outputs import result_files
@@ -57,27 +55,9 @@ def _message(data: Any) -> str | None:
     return f"{code}: {message}" if code and message else message or code or None
 
 
-class ModelArk:
+class ModelArk(TableAdapter):
     default_base_url = "https://ark.ap-southeast.bytepluses.com/api/v3"
-
-    def __init__(
-        self,
-        deployment: MediaDeployment,
-        http: httpx.AsyncClient,
-        inputs: Inputs | None = None,
-        table: Table | None = None,
-    ):
-        # `inputs` unused: ModelArk fetches the task's input links itself
-        self.deployment = deployment
-        self.http = http
-        self.table = table or ark_table()
-
-    @classmethod
-    def pairs(cls) -> frozenset[tuple[str, str]]:
-        return ark_table().pairs()
-
-    def supports(self, action_key: str, model: str | None) -> bool:
-        return self.table.get(action_key, model) is not None
+    table_path = TABLE_PATH
 
     async def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
         url = f"{self.deployment.base_url}{path}"
@@ -148,6 +128,3 @@ class ModelArk:
             await self._call("DELETE", f"/contents/generations/tasks/{quote(handle['task_id'], safe='')}")
         except errors.UpstreamError:
             pass  # running or already finished: ModelArk cancels queued tasks only
-
-    async def aclose(self) -> None:
-        return None  # the shared client is closed by the registry

@@ -22,10 +22,8 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from ..base import TaskInput
-from ..inputs import Inputs
 from . import errors
-from .adapter import Finished, Running, Started
-from .config import MediaDeployment
+from .adapter import Finished, Running, Started, TableAdapter
 from .http_call import raise_for_status, send
 from .mapping import Context, Table
 from .outputs import result_files
@@ -78,27 +76,9 @@ def _detail_message(data: Any) -> str | None:
     return errors.first_message(data)
 
 
-class BlackForestLabs:
+class BlackForestLabs(TableAdapter):
     default_base_url = "https://api.bfl.ai/v1"
-
-    def __init__(
-        self,
-        deployment: MediaDeployment,
-        http: httpx.AsyncClient,
-        inputs: Inputs | None = None,
-        table: Table | None = None,
-    ):
-        # `inputs` unused: BFL fetches the task's input links itself
-        self.deployment = deployment
-        self.http = http
-        self.table = table or bfl_table()
-
-    @classmethod
-    def pairs(cls) -> frozenset[tuple[str, str]]:
-        return bfl_table().pairs()
-
-    def supports(self, action_key: str, model: str | None) -> bool:
-        return self.table.get(action_key, model) is not None
+    table_path = TABLE_PATH
 
     def _headers(self) -> dict[str, str]:
         return {"x-key": self.deployment.api_key} if self.deployment.api_key else {}
@@ -157,6 +137,3 @@ class BlackForestLabs:
 
     async def cancel(self, handle: dict[str, Any]) -> None:
         return None  # BFL offers no way to stop a task; it ends on its own within seconds
-
-    async def aclose(self) -> None:
-        return None  # the shared client is closed by the registry

@@ -23,10 +23,8 @@ from typing import Any
 import httpx
 
 from ..base import TaskInput
-from ..inputs import Inputs
 from . import errors
-from .adapter import Finished, Running, Started
-from .config import MediaDeployment
+from .adapter import Finished, Running, Started, TableAdapter
 from .http_call import bearer, raise_for_status, send
 from .mapping import Context, Mapping, Table
 from .outputs import result_files
@@ -91,27 +89,9 @@ def result_of(output: dict[str, Any]) -> dict[str, Any]:
     return {**output, "images": images} if images else output
 
 
-class DashScope:
+class DashScope(TableAdapter):
     default_base_url = "https://dashscope-intl.aliyuncs.com/api/v1"
-
-    def __init__(
-        self,
-        deployment: MediaDeployment,
-        http: httpx.AsyncClient,
-        inputs: Inputs | None = None,
-        table: Table | None = None,
-    ):
-        # `inputs` unused: Model Studio fetches the task's input links itself
-        self.deployment = deployment
-        self.http = http
-        self.table = table or dashscope_table()
-
-    @classmethod
-    def pairs(cls) -> frozenset[tuple[str, str]]:
-        return dashscope_table().pairs()
-
-    def supports(self, action_key: str, model: str | None) -> bool:
-        return self.table.get(action_key, model) is not None
+    table_path = TABLE_PATH
 
     def _headers(self, asynchronous: bool = False) -> dict[str, str]:
         headers = bearer(self.deployment.api_key)
@@ -189,6 +169,3 @@ class DashScope:
             await self._call("POST", f"tasks/{handle['task_id']}/cancel")
         except errors.UpstreamError:
             pass  # only queued tasks can be cancelled; a running or finished one is left to end
-
-    async def aclose(self) -> None:
-        return None  # the shared client is closed by the registry

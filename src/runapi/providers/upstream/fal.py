@@ -15,10 +15,8 @@ from typing import Any
 import httpx
 
 from ..base import TaskInput
-from ..inputs import Inputs
 from . import errors
-from .adapter import Finished, Running, Started
-from .config import MediaDeployment
+from .adapter import Finished, Running, Started, TableAdapter
 from .http_call import call, same_origin
 from .mapping import Context, Table
 from .outputs import result_files
@@ -30,30 +28,12 @@ def fal_table() -> Table:
     return Table.bundled(TABLE_PATH)
 
 
-class FalQueue:
+class FalQueue(TableAdapter):
     default_base_url = "https://queue.fal.run"
-
-    def __init__(
-        self,
-        deployment: MediaDeployment,
-        http: httpx.AsyncClient,
-        inputs: Inputs | None = None,
-        table: Table | None = None,
-    ):
-        # `inputs` unused: fal fetches the task's input links itself
-        self.deployment = deployment
-        self.http = http
-        self.table = table or fal_table()
-
-    @classmethod
-    def pairs(cls) -> frozenset[tuple[str, str]]:
-        return fal_table().pairs()
+    table_path = TABLE_PATH
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Key {self.deployment.api_key}"} if self.deployment.api_key else {}
-
-    def supports(self, action_key: str, model: str | None) -> bool:
-        return self.table.get(action_key, model) is not None
 
     def _request_urls(self, app: str, request_id: str, answer: dict[str, Any]) -> dict[str, str]:
         # Status, result and cancel live under owner/app only, without the endpoint path (fal docs).
@@ -122,6 +102,3 @@ class FalQueue:
             await self._call("PUT", handle["cancel_url"])
         except errors.UpstreamError:
             pass  # already finished or gone: nothing left to stop
-
-    async def aclose(self) -> None:
-        return None  # the shared client is closed by the registry

@@ -3,51 +3,22 @@ path that turns failures into UpstreamErrors, and polls that treat a 429 as "sti
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 
 from ..base import TaskInput
-from ..inputs import Inputs
 from . import errors, http_call
-from .adapter import Running
-from .config import MediaDeployment
-from .mapping import Mapping, Table
+from .adapter import Running, TableAdapter
+from .mapping import Mapping
 
 DEFAULT_POLL_SECONDS = 5.0  # video jobs take minutes: no use asking more often unless the deployment says so
 RATE_LIMITED_POLL_SECONDS = 10.0
 
 
-class JobApi:
+class JobApi(TableAdapter):
     """Base of an adapter for an upstream with its own async job API. Subclasses set `default_base_url`,
     `table_path`, `_headers` and the job protocol (start/check)."""
-
-    default_base_url: ClassVar[str] = ""
-    table_path: ClassVar[Path]
-
-    def __init__(
-        self,
-        deployment: MediaDeployment,
-        http: httpx.AsyncClient,
-        inputs: Inputs | None = None,
-        table: Table | None = None,
-    ):
-        # `inputs` unused: these upstreams fetch the task's input links themselves
-        self.deployment = deployment
-        self.http = http
-        self.table = table or self.bundled()
-
-    @classmethod
-    def bundled(cls) -> Table:
-        return Table.bundled(cls.table_path)
-
-    @classmethod
-    def pairs(cls) -> frozenset[tuple[str, str]]:
-        return cls.bundled().pairs()
-
-    def supports(self, action_key: str, model: str | None) -> bool:
-        return self.table.get(action_key, model) is not None
 
     def pick(self, data: Any) -> str | None:
         """The upstream's own message in an error body."""
@@ -85,9 +56,6 @@ class JobApi:
 
     async def cancel(self, handle: dict[str, Any]) -> None:
         return None  # none of these job APIs documents a cancel call
-
-    async def aclose(self) -> None:
-        return None  # the shared client is closed by the registry
 
 
 def object_at(data: dict[str, Any], key: str) -> dict[str, Any]:
