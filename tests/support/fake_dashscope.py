@@ -11,8 +11,6 @@ synchronous call answers 400) | lost (the task fails with InternalError)."""
 from __future__ import annotations
 
 import uuid
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -20,11 +18,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from runapi.yamlload import load_yaml
+from tests.support import upstream_contract
 from tests.support.fake_media import MP4, PNG, FakeServer
-from tests.support.fal_contract import object_schema
 
-SCHEMAS_PATH = Path(__file__).with_name("contracts") / "dashscope_schemas.yaml"
 SERVICES = {
     "video-generation/video-synthesis": ("video", True),
     "image2video/video-synthesis": ("i2v", True),
@@ -35,20 +31,13 @@ SERVICES = {
 POLICY_MESSAGE = "Input data may contain inappropriate content."
 
 
-@cache
 def schemas() -> dict[str, dict[str, Any]]:
     """ "<service>/<model>" → its compact field table."""
-    return dict(load_yaml(SCHEMAS_PATH))
+    return upstream_contract.schemas("dashscope")
 
 
-@cache
 def validator(endpoint: str) -> Draft202012Validator | None:
-    fields = schemas().get(endpoint)
-    if fields is None:
-        return None
-    schema = object_schema(fields, endpoint)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return upstream_contract.validator("dashscope", endpoint)
 
 
 def _pixels(size: str) -> tuple[int, int] | None:
