@@ -10,9 +10,7 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from sqlalchemy import select
 
-from runapi.store.schema import tasks
 from tests.support.fake_media import (
     MP3,
     MP4,
@@ -23,7 +21,8 @@ from tests.support.fake_media import (
     FakeOpenAIImages,
 )
 from tests.support.media_upstream import IMG, fal_requests, has_task_ref, route_of
-from tests.support.servers import keys_under_guardrails, new_account, start_server, wait_done
+from tests.support.servers import keys_under_guardrails, new_account, start_server
+from tests.support.upstream_e2e import balance, create, downloads, finish, reset_cooldowns, task_row
 
 FAST = 0.05  # fakes answer at once; poll them quickly
 
@@ -80,18 +79,13 @@ def srv(fakes, tmp_path_factory):
     server.stop()
 
 
-def admission(srv):
-    """The running server's per-deployment admission state (same process, server thread)."""
-    return srv.uv.config.app.state.runtime.providers.upstreams.admission
-
-
 @pytest.fixture
 def modes(fakes, srv):
     yield fakes
     for server in vars(fakes).values():
         server.mode = "ok"
     fakes.limited.slow_polls = fakes.primary.slow_polls = 3
-    admission(srv)._cool_until.clear()  # a test's 429 cool-down must not leak into the next test
+    reset_cooldowns(srv)
 
 
 @pytest.fixture
@@ -106,39 +100,11 @@ def inputs_host(recorder):
     )
 
 
-def balance(srv, key) -> int:
-    return httpx.get(srv.url + "/api/v1/me/balance", headers={"Authorization": f"Bearer {key}"}).json()["balance_cents"]
-
-
-def create(client: httpx.Client, family: str, action: str, body: dict) -> str:
-    r = client.post(f"/api/v1/{family}/{action}", json=body)
-    assert r.status_code == 202, r.text
-    return r.json()["id"]
-
-
-def finish(client: httpx.Client, family: str, action: str, task_id: str) -> dict:
-    return wait_done(client, f"/api/v1/{family}/{action}", task_id, timeout=60)
-
-
-def task_row(srv, task_id: str) -> dict:
-    async def go(db):
-        async with db.read() as conn:
-            return dict((await conn.execute(select(tasks).where(tasks.c.id == task_id))).mappings().first())
-
-    return srv.db_call(go)
-
-
 def example_for(action, model: str) -> dict:
     for ex in action.examples:
         if (ex.get("model") or action.default_model) == model:
             return dict(ex)
     raise AssertionError(f"no example for {action.key} {model}")
-
-
-def downloads(srv, body: dict, kind: str) -> list[bytes]:
-    urls = [item["url"] for item in body[kind]]
-    assert urls and all(u.startswith(srv.url + "/files/generated/") and "signature=" in u for u in urls)
-    return [httpx.get(u).content for u in urls]
 
 
 # --- fal: every covered family end to end ----------------------------------------------------------------

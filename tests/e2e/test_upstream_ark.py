@@ -15,7 +15,7 @@ from runapi.providers.upstream.ark import ark_table
 from tests.support.fake_ark import POLICY_CODE, FakeArk
 from tests.support.fake_media import MP4, PNG
 from tests.support.servers import new_account, start_server
-from tests.support.upstream_e2e import admission, balance, create, downloads, finish, task_row
+from tests.support.upstream_e2e import balance, create, downloads, finish, reset_cooldowns, task_row
 from tests.support.upstream_examples import ARK_REFUSALS, ark_requests, route_of
 
 FAST = 0.05
@@ -67,7 +67,7 @@ def modes(fakes, srv):
     yield fakes
     for fake, key in ((fakes.primary, "k-primary"), (fakes.backup, "k-backup")):
         fake.mode, fake.key, fake.slow_polls = "ok", key, 3
-    admission(srv)._cool_until.clear()  # a test's 429 cool-down must not leak into the next test
+    reset_cooldowns(srv)
 
 
 def test_every_ark_route_completes_with_our_signed_links(srv, modes):

@@ -15,7 +15,7 @@ from runapi.providers.upstream.bfl import bfl_table
 from tests.support.fake_bfl import FakeBFL
 from tests.support.fake_media import PNG
 from tests.support.servers import new_account, start_server
-from tests.support.upstream_e2e import admission, balance, create, downloads, finish, task_row
+from tests.support.upstream_e2e import balance, create, downloads, finish, reset_cooldowns, task_row
 from tests.support.upstream_examples import bfl_requests, route_of
 
 FAST = 0.05
@@ -61,7 +61,7 @@ def modes(fakes, srv):
     yield fakes
     for fake, key in ((fakes.primary, "k-primary"), (fakes.backup, "k-backup")):
         fake.mode, fake.key, fake.slow_polls = "ok", key, 3
-    admission(srv)._cool_until.clear()  # a test's 429 cool-down must not leak into the next test
+    reset_cooldowns(srv)
 
 
 def kontext(srv) -> tuple[str, dict]:

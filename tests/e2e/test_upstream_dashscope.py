@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import httpx
 import pytest
 
 from tests.support.fake_dashscope import POLICY_MESSAGE, FakeDashScope, dashscope_requests, with_defaults
 from tests.support.fake_media import MP4, PNG
-from tests.support.servers import new_account, start_server, wait_done
+from tests.support.servers import new_account, start_server
+from tests.support.upstream_e2e import balance, create, downloads, finish, reset_cooldowns
 
 FAST = 0.05
 
@@ -67,27 +67,7 @@ def modes(fakes, srv):
     for server in vars(fakes).values():
         server.mode = "ok"
     fakes.primary.slow_polls = 3
-    srv.uv.config.app.state.runtime.providers.upstreams.admission._cool_until.clear()
-
-
-def create(client: httpx.Client, family: str, action: str, body: dict) -> str:
-    r = client.post(f"/api/v1/{family}/{action}", json=body)
-    assert r.status_code == 202, r.text
-    return r.json()["id"]
-
-
-def finish(client: httpx.Client, family: str, action: str, task_id: str) -> dict:
-    return wait_done(client, f"/api/v1/{family}/{action}", task_id, timeout=60)
-
-
-def balance(srv, key) -> int:
-    return httpx.get(srv.url + "/api/v1/me/balance", headers={"Authorization": f"Bearer {key}"}).json()["balance_cents"]
-
-
-def downloads(srv, body: dict, kind: str) -> list[bytes]:
-    urls = [item["url"] for item in body[kind]]
-    assert urls and all(u.startswith(srv.url + "/files/generated/") and "signature=" in u for u in urls)
-    return [httpx.get(u).content for u in urls]
+    reset_cooldowns(srv)
 
 
 def served(action, model: str, body: dict) -> bool:

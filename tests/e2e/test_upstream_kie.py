@@ -10,12 +10,11 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from sqlalchemy import select
 
-from runapi.store.schema import tasks
 from tests.support.fake_kie import KIE_POLICY_MESSAGE, FakeKie
 from tests.support.fake_media import MP4, PNG
-from tests.support.servers import new_account, start_server, wait_done
+from tests.support.servers import new_account, start_server
+from tests.support.upstream_e2e import balance, create, downloads, finish, reset_cooldowns, run, task_row
 
 FAST = 0.05
 IMG = "https://example.com/a.png"
@@ -62,41 +61,7 @@ def modes(fakes, srv):
     for fake, key in ((fakes.primary, "kie-primary-key"), (fakes.backup, "kie-backup-key")):
         fake.mode, fake.key, fake.slow_polls = "ok", key, 3
         fake.refused.clear()  # each test checks its own
-    srv.uv.config.app.state.runtime.providers.upstreams.admission._cool_until.clear()
-
-
-def create(client: httpx.Client, family: str, action: str, body: dict) -> str:
-    r = client.post(f"/api/v1/{family}/{action}", json=body)
-    assert r.status_code == 202, r.text
-    return r.json()["id"]
-
-
-def finish(client: httpx.Client, family: str, action: str, task_id: str) -> dict:
-    return wait_done(client, f"/api/v1/{family}/{action}", task_id, timeout=60)
-
-
-def run(srv, family: str, action: str, body: dict, key: str | None = None) -> tuple[str, dict]:
-    with srv.client(key) as c:
-        task_id = create(c, family, action, body)
-        return task_id, finish(c, family, action, task_id)
-
-
-def task_row(srv, task_id: str) -> dict:
-    async def go(db):
-        async with db.read() as conn:
-            return dict((await conn.execute(select(tasks).where(tasks.c.id == task_id))).mappings().first())
-
-    return srv.db_call(go)
-
-
-def balance(srv, key) -> int:
-    return httpx.get(srv.url + "/api/v1/me/balance", headers={"Authorization": f"Bearer {key}"}).json()["balance_cents"]
-
-
-def downloads(srv, body: dict, kind: str) -> list[bytes]:
-    urls = [item["url"] for item in body[kind]]
-    assert urls and all(u.startswith(srv.url + "/files/generated/") and "signature=" in u for u in urls)
-    return [httpx.get(u).content for u in urls]
+    reset_cooldowns(srv)
 
 
 REPRESENTATIVE = [

@@ -14,17 +14,9 @@ import pytest
 from runapi.providers.upstream.kling import Kling
 from tests.support.fake_kling import FakeKling
 from tests.support.fake_media import MP4
-from tests.support.first_party import (
-    balance,
-    create,
-    downloads,
-    finish,
-    has_task_ref,
-    routed,
-    table_requests,
-    task_row,
-)
+from tests.support.first_party import has_task_ref, routed, table_requests
 from tests.support.servers import new_account, start_server
+from tests.support.upstream_e2e import balance, create, downloads, finish, reset_cooldowns, task_row
 from tests.unit.test_upstream_kling import EXTRA
 
 FAST = 0.05
@@ -71,7 +63,7 @@ def modes(fakes, srv):
     yield fakes
     for fake in vars(fakes).values():
         fake.mode = "ok"
-    srv.uv.config.app.state.runtime.providers.upstreams.admission._cool_until.clear()
+    reset_cooldowns(srv)
 
 
 def test_every_kling_route_completes_with_our_signed_links(srv, modes):

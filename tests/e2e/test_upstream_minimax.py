@@ -13,8 +13,9 @@ import pytest
 from runapi.providers.upstream.minimax import MiniMax
 from tests.support.fake_media import MP4
 from tests.support.fake_minimax import FakeMiniMax
-from tests.support.first_party import IMG, balance, create, downloads, finish, routed, table_requests, task_row
+from tests.support.first_party import IMG, routed, table_requests
 from tests.support.servers import new_account, start_server
+from tests.support.upstream_e2e import balance, create, downloads, finish, reset_cooldowns, task_row
 from tests.unit.test_upstream_minimax import EXTRA
 
 FAST = 0.05
@@ -60,7 +61,7 @@ def modes(fakes, srv):
     yield fakes
     for fake in vars(fakes).values():
         fake.mode = "ok"
-    srv.uv.config.app.state.runtime.providers.upstreams.admission._cool_until.clear()
+    reset_cooldowns(srv)
 
 
 def test_every_hailuo_route_completes_with_our_signed_links(srv, modes):

@@ -15,17 +15,9 @@ import pytest
 from runapi.providers.upstream.xai import XAI
 from tests.support.fake_media import MP4, PNG
 from tests.support.fake_xai import POLICY, FakeXAI
-from tests.support.first_party import (
-    balance,
-    create,
-    downloads,
-    finish,
-    has_task_ref,
-    routed,
-    table_requests,
-    task_row,
-)
+from tests.support.first_party import has_task_ref, routed, table_requests
 from tests.support.servers import new_account, start_server
+from tests.support.upstream_e2e import balance, create, downloads, finish, reset_cooldowns, task_row
 from tests.unit.test_upstream_xai import EXTRA, T2V
 
 FAST = 0.05
@@ -63,7 +55,7 @@ def modes(fakes, srv):
     yield fakes
     for fake in vars(fakes).values():
         fake.mode = "ok"
-    srv.uv.config.app.state.runtime.providers.upstreams.admission._cool_until.clear()
+    reset_cooldowns(srv)
 
 
 def test_every_xai_route_completes_with_our_signed_links(srv, modes):

@@ -6,14 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-from sqlalchemy import select
-
 from runapi.catalog import get_catalog
 from runapi.catalog.validation import validate
 from runapi.providers.upstream.mapping import Context, Route, Table
-from runapi.store.schema import tasks
-from tests.support.servers import wait_done
 
 IMG = "https://example.com/a.png"
 IMG2 = "https://example.com/b.png"
@@ -47,35 +42,3 @@ def routed(table: Table, action: Any, model: str, request: dict[str, Any]) -> tu
     assert route is not None, (action.key, model, request)
     body = {} if route.refuse else mapping.body(route, Context(params))
     return route, body
-
-
-# --- e2e helpers (a running server from tests/support/servers.start_server) -------------------------------
-
-
-def balance(srv: Any, key: str) -> int:
-    resp = httpx.get(srv.url + "/api/v1/me/balance", headers={"Authorization": f"Bearer {key}"})
-    return int(resp.json()["balance_cents"])
-
-
-def create(client: Any, family: str, action: str, body: dict[str, Any]) -> str:
-    resp = client.post(f"/api/v1/{family}/{action}", json=body)
-    assert resp.status_code == 202, resp.text
-    return str(resp.json()["id"])
-
-
-def finish(client: Any, family: str, action: str, task_id: str) -> dict[str, Any]:
-    return dict(wait_done(client, f"/api/v1/{family}/{action}", task_id, timeout=60))
-
-
-def task_row(srv: Any, task_id: str) -> dict[str, Any]:
-    async def go(db: Any) -> dict[str, Any]:
-        async with db.read() as conn:
-            return dict((await conn.execute(select(tasks).where(tasks.c.id == task_id))).mappings().first())
-
-    return dict(srv.db_call(go))
-
-
-def downloads(srv: Any, body: dict[str, Any], kind: str) -> list[bytes]:
-    urls = [item["url"] for item in body[kind]]
-    assert urls and all(u.startswith(srv.url + "/files/generated/") and "signature=" in u for u in urls)
-    return [httpx.get(u).content for u in urls]
