@@ -22,7 +22,18 @@ from tests.support.fake_media import (
 )
 from tests.support.media_upstream import IMG, fal_requests, has_task_ref, route_of
 from tests.support.servers import keys_under_guardrails, new_account, start_server
-from tests.support.upstream_e2e import balance, create, downloads, finish, reset_cooldowns, task_row
+from tests.support.upstream_e2e import (
+    balance,
+    cooled_down,
+    create,
+    downloads,
+    finish,
+    lost_job_moves_on,
+    policy_refusal,
+    reset_cooldowns,
+    slow_job,
+    task_row,
+)
 
 FAST = 0.05  # fakes answer at once; poll them quickly
 
@@ -336,11 +347,7 @@ def test_task_references_reach_fal_as_signed_links(srv, modes):
 
 
 def test_slow_queue_is_polled_until_completed(srv, modes):
-    modes.primary.mode, modes.primary.slow_polls = "slow", 4
-    with srv.client() as c:
-        task_id = create(c, "imagen_4", "text_to_image", {"model": "imagen-4", "prompt": "slow"})
-        body = finish(c, "imagen_4", "text_to_image", task_id)
-    assert body["status"] == "completed"
+    task_id = slow_job(srv, modes, "imagen_4", "text_to_image", {"model": "imagen-4", "prompt": "slow"})
     rid = task_row(srv, task_id)["provider_job"]["handle"]["request_id"]
     assert len([r for r in modes.primary.calls("GET", f"/requests/{rid}/status")]) >= 5
 
@@ -366,48 +373,20 @@ def test_submission_falls_back_to_the_next_deployment(srv, modes, failure):
 
 
 def test_retry_after_keeps_a_rate_limited_deployment_aside(srv, modes):
-    modes.primary.mode = "429"
-    with srv.client() as c:
-        first = create(c, "imagen_4", "text_to_image", {"model": "imagen-4-fast", "prompt": "one"})
-        assert finish(c, "imagen_4", "text_to_image", first)["status"] == "completed"
-        refused = len(modes.primary.calls("POST"))
-        modes.primary.mode = "ok"  # Retry-After: 30 has not passed: it is not asked again yet
-        second = create(c, "imagen_4", "text_to_image", {"model": "imagen-4-fast", "prompt": "two"})
-        assert finish(c, "imagen_4", "text_to_image", second)["status"] == "completed"
-    assert len(modes.primary.calls("POST")) == refused
+    one = {"model": "imagen-4-fast", "prompt": "one"}
+    second = cooled_down(srv, modes, "imagen_4", "text_to_image", one, {**one, "prompt": "two"})
     assert task_row(srv, second)["provider_job"]["deployment"] == "fal-backup"
 
 
 def test_a_job_lost_upstream_moves_to_the_next_deployment(srv, modes):
-    modes.primary.mode = "lost"
-    with srv.client() as c:
-        task_id = create(
-            c,
-            "seedream",
-            "text_to_image",
-            {
-                "model": "seedream-4.5-text-to-image",
-                "prompt": "a fox",
-                "aspect_ratio": "16:9",
-                "output_quality": "high",
-            },
-        )
-        body = finish(c, "seedream", "text_to_image", task_id)
-    assert body["status"] == "completed"
-    assert task_row(srv, task_id)["provider_job"]["tried"] == ["fal-primary", "fal-backup"]
+    body = {"model": "seedream-4.5-text-to-image", "prompt": "a fox", "aspect_ratio": "16:9", "output_quality": "high"}
+    lost_job_moves_on(srv, modes, "seedream", "text_to_image", body, ["fal-primary", "fal-backup"])
     assert modes.backup.calls("POST")[-1]["body"]["image_size"] == {"width": 5456, "height": 3072}
 
 
 def test_content_policy_refusal_keeps_the_message_and_refunds(srv, modes):
-    modes.primary.mode = "policy"
-    _, key = new_account(srv, credits=1000)
-    before = len(modes.backup.calls("POST"))
-    with srv.client(key) as c:
-        task_id = create(c, "nano_banana", "text_to_image", {"model": "nano-banana", "prompt": "forbidden"})
-        body = finish(c, "nano_banana", "text_to_image", task_id)
-    assert body["status"] == "failed" and body["error"] == POLICY_MESSAGE
-    assert len(modes.backup.calls("POST")) == before  # a refusal is not shopped around
-    assert balance(srv, key) == 1000
+    body = {"model": "nano-banana", "prompt": "forbidden"}
+    assert policy_refusal(srv, modes, "nano_banana", "text_to_image", body)["error"] == POLICY_MESSAGE
 
 
 def test_nothing_answers_failed_with_the_upstream_error_and_refunded(srv, modes):

@@ -15,7 +15,16 @@ from runapi.providers.upstream.bfl import bfl_table
 from tests.support.fake_bfl import FakeBFL
 from tests.support.fake_media import PNG
 from tests.support.servers import new_account, start_server
-from tests.support.upstream_e2e import balance, create, downloads, finish, reset_cooldowns, task_row
+from tests.support.upstream_e2e import (
+    balance,
+    create,
+    downloads,
+    finish,
+    lost_job_moves_on,
+    reset_cooldowns,
+    slow_job,
+    task_row,
+)
 from tests.support.upstream_examples import bfl_requests, route_of
 
 FAST = 0.05
@@ -142,10 +151,7 @@ def test_too_many_active_tasks_cools_the_deployment_down(srv, modes):
 
 
 def test_a_task_lost_at_bfl_moves_to_the_next_deployment(srv, modes):
-    modes.primary.mode = "lost"
-    task_id, body = kontext(srv)
-    assert body["status"] == "completed"
-    assert task_row(srv, task_id)["provider_job"]["tried"] == ["bfl-primary", "bfl-backup"]
+    lost_job_moves_on(srv, modes, "flux_kontext", "text_to_image", KONTEXT, ["bfl-primary", "bfl-backup"])
 
 
 def test_moderation_fails_the_task_and_refunds(srv, modes):
@@ -160,9 +166,7 @@ def test_moderation_fails_the_task_and_refunds(srv, modes):
 
 
 def test_a_slow_task_is_polled_until_ready(srv, modes):
-    modes.primary.mode, modes.primary.slow_polls = "slow", 4
-    task_id, body = kontext(srv)
-    assert body["status"] == "completed"
+    task_id = slow_job(srv, modes, "flux_kontext", "text_to_image", KONTEXT)
     bfl_id = task_row(srv, task_id)["provider_job"]["handle"]["id"]
     assert len([r for r in modes.primary.calls("GET", "/v1/get_result") if r["query"].get("id") == bfl_id]) >= 5
 

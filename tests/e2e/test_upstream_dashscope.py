@@ -14,7 +14,16 @@ import pytest
 from tests.support.fake_dashscope import POLICY_MESSAGE, FakeDashScope, dashscope_requests, with_defaults
 from tests.support.fake_media import MP4, PNG
 from tests.support.servers import new_account, start_server
-from tests.support.upstream_e2e import balance, create, downloads, finish, reset_cooldowns
+from tests.support.upstream_e2e import (
+    balance,
+    cooled_down,
+    create,
+    downloads,
+    finish,
+    policy_refusal,
+    reset_cooldowns,
+    slow_job,
+)
 
 FAST = 0.05
 
@@ -124,27 +133,12 @@ def test_a_refused_key_hands_the_job_to_the_next_deployment(srv, modes):
     ],
 )
 def test_content_policy_refusal_fails_with_the_message_and_refunds(srv, modes, family, action, body):
-    modes.primary.mode = "policy"
-    _, key = new_account(srv, credits=1000)
-    before = len(modes.backup.calls("POST"))
-    with srv.client(key) as c:
-        result = finish(c, family, action, create(c, family, action, body))
-    assert result["status"] == "failed" and result["error"] == POLICY_MESSAGE
-    assert len(modes.backup.calls("POST")) == before  # a refusal is not shopped around
-    assert balance(srv, key) == 1000
+    assert policy_refusal(srv, modes, family, action, body)["error"] == POLICY_MESSAGE
 
 
 def test_rate_limited_submission_cools_down_and_falls_back(srv, modes):
-    modes.primary.mode = "429"
     body = {"model": "wan-2.6-text-to-video", "prompt": "a fox", "aspect_ratio": "16:9"}
-    with srv.client() as c:
-        first = create(c, "wan", "text_to_video", body)
-        assert finish(c, "wan", "text_to_video", first)["status"] == "completed"
-        refused = len(modes.primary.calls("POST"))
-        modes.primary.mode = "ok"  # Retry-After: 30 has not passed: it is not asked again yet
-        second = create(c, "wan", "text_to_video", body)
-        assert finish(c, "wan", "text_to_video", second)["status"] == "completed"
-    assert len(modes.primary.calls("POST")) == refused
+    cooled_down(srv, modes, "wan", "text_to_video", body)
     assert modes.backup.calls("POST", "/video-synthesis")[-1]["headers"]["authorization"] == "Bearer sk-backup"
 
 
@@ -161,11 +155,8 @@ def test_a_lost_or_failing_job_moves_to_the_next_deployment(srv, modes, failure)
 
 
 def test_a_slow_task_is_polled_until_it_succeeds(srv, modes):
-    modes.primary.mode, modes.primary.slow_polls = "slow", 4
-    with srv.client() as c:
-        body = {"model": "wan-2.6-image-to-video", "prompt": "go", "first_frame_image_url": "https://example.com/a.png"}
-        result = finish(c, "wan", "image_to_video", create(c, "wan", "image_to_video", body))
-    assert result["status"] == "completed"
+    body = {"model": "wan-2.6-image-to-video", "prompt": "go", "first_frame_image_url": "https://example.com/a.png"}
+    slow_job(srv, modes, "wan", "image_to_video", body)
     tid = max(modes.primary.tasks, key=lambda t: modes.primary.tasks[t]["polls"])
     assert modes.primary.tasks[tid]["polls"] >= 5
 

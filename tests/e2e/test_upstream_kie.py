@@ -14,7 +14,19 @@ import pytest
 from tests.support.fake_kie import KIE_POLICY_MESSAGE, FakeKie
 from tests.support.fake_media import MP4, PNG
 from tests.support.servers import new_account, start_server
-from tests.support.upstream_e2e import balance, create, downloads, finish, reset_cooldowns, run, task_row
+from tests.support.upstream_e2e import (
+    balance,
+    cooled_down,
+    create,
+    downloads,
+    finish,
+    lost_job_moves_on,
+    policy_refusal,
+    reset_cooldowns,
+    run,
+    slow_job,
+    task_row,
+)
 
 FAST = 0.05
 IMG = "https://example.com/a.png"
@@ -295,38 +307,19 @@ def test_a_deployment_that_cannot_take_it_hands_it_to_the_next(srv, modes, failu
 
 
 def test_retry_after_keeps_a_rate_limited_deployment_aside(srv, modes):
-    modes.primary.mode = "429"
-    _, first = run(srv, "grok_imagine", "text_to_image", {"model": "grok-imagine-text-to-image", "prompt": "one"})
-    assert first["status"] == "completed"
-    refused = len(modes.primary.calls("POST"))
-    modes.primary.mode = "ok"  # Retry-After: 30 has not passed: it is not asked again yet
-    second, body = run(srv, "grok_imagine", "text_to_image", {"model": "grok-imagine-text-to-image", "prompt": "two"})
-    assert body["status"] == "completed"
-    assert len(modes.primary.calls("POST")) == refused
+    one = {"model": "grok-imagine-text-to-image", "prompt": "one"}
+    second = cooled_down(srv, modes, "grok_imagine", "text_to_image", one, {**one, "prompt": "two"})
     assert task_row(srv, second)["provider_job"]["deployment"] == "kie-backup"
 
 
 def test_a_job_kie_lost_moves_to_the_next_deployment(srv, modes):
-    modes.primary.mode = "lost"
-    task_id, body = run(srv, "runway_aleph", "edit_video", {"prompt": "watercolor", "source_video_url": VID})
-    assert body["status"] == "completed"
-    assert task_row(srv, task_id)["provider_job"]["tried"] == ["kie-primary", "kie-backup"]
+    body = {"prompt": "watercolor", "source_video_url": VID}
+    lost_job_moves_on(srv, modes, "runway_aleph", "edit_video", body, ["kie-primary", "kie-backup"])
 
 
 def test_a_moderation_refusal_fails_with_kies_message_and_refunds(srv, modes):
-    modes.primary.mode = "policy"
-    _, key = new_account(srv, credits=1000)
-    before = len(modes.backup.calls("POST"))
-    _, body = run(
-        srv,
-        "grok_imagine",
-        "text_to_video",
-        {"model": "grok-imagine-text-to-video", "prompt": "forbidden", "duration_seconds": 6},
-        key,
-    )
-    assert body["status"] == "failed" and body["error"] == KIE_POLICY_MESSAGE
-    assert len(modes.backup.calls("POST")) == before  # a refusal is not shopped around
-    assert balance(srv, key) == 1000
+    body = {"model": "grok-imagine-text-to-video", "prompt": "forbidden", "duration_seconds": 6}
+    assert policy_refusal(srv, modes, "grok_imagine", "text_to_video", body)["error"] == KIE_POLICY_MESSAGE
 
 
 def test_nothing_answers_failed_with_kies_error_and_refunded(srv, modes):
@@ -338,14 +331,8 @@ def test_nothing_answers_failed_with_kies_error_and_refunded(srv, modes):
 
 
 def test_a_slow_job_is_polled_until_it_completes(srv, modes):
-    modes.primary.mode, modes.primary.slow_polls = "slow", 4
-    task_id, body = run(
-        srv,
-        "runway",
-        "text_to_video",
-        {"prompt": "slow", "duration_seconds": 5, "output_resolution": "720p", "aspect_ratio": "1:1"},
-    )
-    assert body["status"] == "completed"
+    body = {"prompt": "slow", "duration_seconds": 5, "output_resolution": "720p", "aspect_ratio": "1:1"}
+    task_id = slow_job(srv, modes, "runway", "text_to_video", body)
     kie_id = task_row(srv, task_id)["provider_job"]["handle"]["taskId"]
     polls = [r for r in modes.primary.calls("GET", "/api/v1/runway/record-detail") if r["query"]["taskId"] == kie_id]
     assert len(polls) >= 5

@@ -16,7 +16,17 @@ from tests.support.fake_kling import FakeKling
 from tests.support.fake_media import MP4
 from tests.support.first_party import has_task_ref, routed, table_requests
 from tests.support.servers import new_account, start_server
-from tests.support.upstream_e2e import balance, create, downloads, finish, reset_cooldowns, task_row
+from tests.support.upstream_e2e import (
+    balance,
+    create,
+    downloads,
+    finish,
+    lost_job_moves_on,
+    policy_refusal,
+    reset_cooldowns,
+    slow_job,
+    task_row,
+)
 from tests.unit.test_upstream_kling import EXTRA
 
 FAST = 0.05
@@ -134,36 +144,18 @@ def test_a_failing_or_busy_deployment_hands_over(srv, modes, failure):
 
 
 def test_a_job_lost_at_kling_moves_to_the_next_deployment(srv, modes):
-    modes.primary.mode = "lost"
-    with srv.client() as c:
-        task_id = create(c, "kling", "text_to_video", {"model": "kling-v2.6", "prompt": "a fox"})
-        assert finish(c, "kling", "text_to_video", task_id)["status"] == "completed"
-    assert task_row(srv, task_id)["provider_job"]["tried"] == ["kling-primary", "kling-backup"]
+    body = {"model": "kling-v2.6", "prompt": "a fox"}
+    lost_job_moves_on(srv, modes, "kling", "text_to_video", body, ["kling-primary", "kling-backup"])
 
 
 def test_a_content_policy_refusal_fails_with_klings_message_and_refunds(srv, modes):
-    modes.primary.mode = "policy"
-    _, key = new_account(srv, credits=1000)
-    before = len(modes.backup.calls("POST"))
-    with srv.client(key) as c:
-        task_id = create(c, "kling", "text_to_video", {"model": "kling-v2.6", "prompt": "forbidden"})
-        body = finish(c, "kling", "text_to_video", task_id)
-    assert body["status"] == "failed"
+    body = policy_refusal(srv, modes, "kling", "text_to_video", {"model": "kling-v2.6", "prompt": "forbidden"})
     assert body["error"] == "Trigger the content security policy of the platform (code 1301)"
-    assert len(modes.backup.calls("POST")) == before  # a refusal is not shopped around
-    assert balance(srv, key) == 1000
 
 
 def test_a_slow_job_is_polled_until_it_succeeds(srv, modes):
-    modes.primary.mode, modes.primary.slow_polls = "slow", 4
-    with srv.client() as c:
-        task_id = create(
-            c,
-            "kling",
-            "image_to_video",
-            {"model": "kling-v2.1-standard", "prompt": "wind", "first_frame_image_url": "https://example.com/a.png"},
-        )
-        assert finish(c, "kling", "image_to_video", task_id)["status"] == "completed"
+    body = {"model": "kling-v2.1-standard", "prompt": "wind", "first_frame_image_url": "https://example.com/a.png"}
+    task_id = slow_job(srv, modes, "kling", "image_to_video", body)
     job = task_row(srv, task_id)["provider_job"]["handle"]
     assert len(modes.primary.calls("GET", f"/image2video/{job['task_id']}")) >= 5
 

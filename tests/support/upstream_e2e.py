@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import select
 
 from runapi.store.schema import tasks
-from tests.support.servers import wait_done
+from tests.support.servers import new_account, wait_done
 
 
 def admission(srv: Any) -> Any:
@@ -58,3 +58,69 @@ def downloads(srv: Any, body: dict[str, Any], kind: str) -> list[bytes]:
     urls = [item["url"] for item in body[kind]]
     assert urls and all(u.startswith(srv.url + "/files/generated/") and "signature=" in u for u in urls)
     return [httpx.get(u).content for u in urls]
+
+
+# --- the failover stories every upstream's e2e file tells, against two fakes of it (`fakes.primary` and
+# `fakes.backup`, each with a `mode`, `slow_polls` and the `calls(method, path)` it received); each file adds
+# its provider's own facts (messages, which request was polled, headers) to what these return.
+
+
+def completed(srv: Any, family: str, action: str, body: dict[str, Any], key: str | None = None) -> str:
+    task_id, result = run(srv, family, action, body, key)
+    assert result["status"] == "completed", (family, action, result)
+    return task_id
+
+
+def handed_over(
+    srv: Any, fakes: Any, failure: str, family: str, action: str, body: dict[str, Any], names: tuple[str, str]
+) -> dict[str, Any]:
+    """The primary fails the submission (or, `lost`, the accepted job): the backup runs it; its provider_job."""
+    primary, backup = names
+    fakes.primary.mode = failure
+    before = len(fakes.backup.calls("POST"))
+    job = dict(task_row(srv, completed(srv, family, action, body))["provider_job"])
+    assert job["deployment"] == backup and len(fakes.backup.calls("POST")) == before + 1
+    assert job["tried"] == ([primary, backup] if failure == "lost" else [backup])
+    return job
+
+
+def lost_job_moves_on(srv: Any, fakes: Any, family: str, action: str, body: dict[str, Any], tried: list[str]) -> str:
+    """A job the primary accepted and then lost is submitted again to the next deployment; the task id."""
+    fakes.primary.mode = "lost"
+    task_id = completed(srv, family, action, body)
+    assert task_row(srv, task_id)["provider_job"]["tried"] == tried
+    return task_id
+
+
+def cooled_down(
+    srv: Any, fakes: Any, family: str, action: str, first: dict[str, Any], second: dict[str, Any] | None = None
+) -> str:
+    """A 429 with Retry-After keeps the primary aside: the next task is not offered to it either, though it
+    would accept now; that second task's id."""
+    fakes.primary.mode = "429"
+    completed(srv, family, action, first)
+    refused = len(fakes.primary.calls("POST"))
+    fakes.primary.mode = "ok"  # Retry-After: 30 has not passed: it is not asked again yet
+    task_id = completed(srv, family, action, second or first)
+    assert len(fakes.primary.calls("POST")) == refused
+    return task_id
+
+
+def policy_refusal(srv: Any, fakes: Any, family: str, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The primary refuses the content: the task fails (with the upstream's message, which the caller checks),
+    the backup is not asked, and the account is refunded; the task's final body."""
+    fakes.primary.mode = "policy"
+    _, key = new_account(srv, credits=1000)
+    before = len(fakes.backup.calls("POST"))
+    _, result = run(srv, family, action, body, key)
+    assert result["status"] == "failed", result
+    assert len(fakes.backup.calls("POST")) == before  # a refusal is not shopped around
+    assert balance(srv, key) == 1000
+    return result
+
+
+def slow_job(srv: Any, fakes: Any, family: str, action: str, body: dict[str, Any]) -> str:
+    """A job the primary keeps running for 4 status checks is polled until it completes; the task id (the caller
+    counts the polls its upstream received)."""
+    fakes.primary.mode, fakes.primary.slow_polls = "slow", 4
+    return completed(srv, family, action, body)
