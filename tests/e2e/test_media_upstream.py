@@ -26,16 +26,16 @@ from tests.support.upstream_e2e import (
     balance,
     cooled_down,
     create,
+    deployment,
     downloads,
     finish,
     lost_job_moves_on,
     policy_refusal,
     reset_cooldowns,
+    serve,
     slow_job,
     task_row,
 )
-
-FAST = 0.05  # fakes answer at once; poll them quickly
 
 
 @pytest.fixture(scope="module")
@@ -54,34 +54,13 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
-    server = start_server(
-        tmp_path_factory.mktemp("mediaup"),
-        max_task_attempts=3,
-        media_upstreams=[
-            {
-                "name": "fal-limited",
-                "kind": "fal",
-                "base_url": fakes.limited.url,
-                "api_key": "k-limited",
-                "models": ["z-image"],
-                "max_concurrency": 1,
-                "poll_seconds": FAST,
-            },
-            {
-                "name": "fal-primary",
-                "kind": "fal",
-                "base_url": fakes.primary.url,
-                "api_key": "k-primary",
-                "poll_seconds": FAST,
-            },
-            {
-                "name": "fal-backup",
-                "kind": "fal",
-                "base_url": fakes.backup.url,
-                "api_key": "k-backup",
-                "models": "*",
-                "poll_seconds": FAST,
-            },
+    server = serve(
+        tmp_path_factory,
+        "mediaup",
+        [
+            deployment("fal-limited", "fal", fakes.limited.url, "k-limited", models=["z-image"], max_concurrency=1),
+            deployment("fal-primary", "fal", fakes.primary.url, "k-primary"),
+            deployment("fal-backup", "fal", fakes.backup.url, "k-backup", models="*"),
             {"name": "openai", "kind": "openai_images", "base_url": fakes.openai.url + "/v1", "api_key": "sk-img"},
             {"name": "elevenlabs", "kind": "elevenlabs", "base_url": fakes.eleven.url, "api_key": "xi-test"},
         ],

@@ -14,22 +14,23 @@ import pytest
 from runapi.providers.upstream.ark import ark_table
 from tests.support.fake_ark import POLICY_CODE, FakeArk
 from tests.support.fake_media import MP4, PNG
-from tests.support.servers import new_account, start_server
+from tests.support.servers import new_account
 from tests.support.upstream_e2e import (
     balance,
     cooled_down,
     create,
+    deployment,
     downloads,
     finish,
     lost_job_moves_on,
     policy_refusal,
     reset_cooldowns,
+    serve,
     slow_job,
     task_row,
 )
 from tests.support.upstream_examples import ARK_REFUSALS, ark_requests, route_of
 
-FAST = 0.05
 SEEDANCE_2 = {
     "model": "seedance-2.0",
     "prompt": "A red fox in the snow",
@@ -49,24 +50,12 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
-    server = start_server(
-        tmp_path_factory.mktemp("ark"),
-        max_task_attempts=3,
-        media_upstreams=[
-            {
-                "name": "ark-primary",
-                "kind": "ark",
-                "base_url": fakes.primary.url + "/api/v3",
-                "api_key": "k-primary",
-                "poll_seconds": FAST,
-            },
-            {
-                "name": "ark-backup",
-                "kind": "ark",
-                "base_url": fakes.backup.url + "/api/v3",
-                "api_key": "k-backup",
-                "poll_seconds": FAST,
-            },
+    server = serve(
+        tmp_path_factory,
+        "ark",
+        [
+            deployment("ark-primary", "ark", fakes.primary.url + "/api/v3", "k-primary"),
+            deployment("ark-backup", "ark", fakes.backup.url + "/api/v3", "k-backup"),
         ],
     )
     yield server

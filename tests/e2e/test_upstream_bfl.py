@@ -14,20 +14,21 @@ import pytest
 from runapi.providers.upstream.bfl import bfl_table
 from tests.support.fake_bfl import FakeBFL
 from tests.support.fake_media import PNG
-from tests.support.servers import new_account, start_server
+from tests.support.servers import new_account
 from tests.support.upstream_e2e import (
     balance,
     create,
+    deployment,
     downloads,
     finish,
     lost_job_moves_on,
     reset_cooldowns,
+    serve,
     slow_job,
     task_row,
 )
 from tests.support.upstream_examples import bfl_requests, route_of
 
-FAST = 0.05
 KONTEXT = {"model": "flux-kontext-pro", "prompt": "A lighthouse at night", "aspect_ratio": "16:9"}
 
 
@@ -41,24 +42,12 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
-    server = start_server(
-        tmp_path_factory.mktemp("bfl"),
-        max_task_attempts=3,
-        media_upstreams=[
-            {
-                "name": "bfl-primary",
-                "kind": "bfl",
-                "base_url": fakes.primary.url + "/v1",
-                "api_key": "k-primary",
-                "poll_seconds": FAST,
-            },
-            {
-                "name": "bfl-backup",
-                "kind": "bfl",
-                "base_url": fakes.backup.url + "/v1",
-                "api_key": "k-backup",
-                "poll_seconds": FAST,
-            },
+    server = serve(
+        tmp_path_factory,
+        "bfl",
+        [
+            deployment("bfl-primary", "bfl", fakes.primary.url + "/v1", "k-primary"),
+            deployment("bfl-backup", "bfl", fakes.backup.url + "/v1", "k-backup"),
         ],
     )
     yield server

@@ -18,14 +18,14 @@ from tests.support.upstream_e2e import (
     balance,
     cooled_down,
     create,
+    deployment,
     downloads,
     finish,
     policy_refusal,
     reset_cooldowns,
+    serve,
     slow_job,
 )
-
-FAST = 0.05
 
 
 @pytest.fixture(scope="module")
@@ -38,32 +38,15 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
-    server = start_server(
-        tmp_path_factory.mktemp("dashscope"),
-        max_task_attempts=3,
-        media_upstreams=[
-            {  # a deployment whose key Model Studio refuses: its jobs go to the next one
-                "name": "ds-stale-key",
-                "kind": "dashscope",
-                "base_url": fakes.primary.url + "/api/v1",
-                "api_key": "sk-revoked",
-                "models": ["qwen-2-text-to-image"],
-                "poll_seconds": FAST,
-            },
-            {
-                "name": "ds-primary",
-                "kind": "dashscope",
-                "base_url": fakes.primary.url + "/api/v1",
-                "api_key": "sk-primary",
-                "poll_seconds": FAST,
-            },
-            {
-                "name": "ds-backup",
-                "kind": "dashscope",
-                "base_url": fakes.backup.url + "/api/v1",
-                "api_key": "sk-backup",
-                "poll_seconds": FAST,
-            },
+    primary, backup = fakes.primary.url + "/api/v1", fakes.backup.url + "/api/v1"
+    server = serve(
+        tmp_path_factory,
+        "dashscope",
+        [
+            # a deployment whose key Model Studio refuses: its jobs go to the next one
+            deployment("ds-stale-key", "dashscope", primary, "sk-revoked", models=["qwen-2-text-to-image"]),
+            deployment("ds-primary", "dashscope", primary, "sk-primary"),
+            deployment("ds-backup", "dashscope", backup, "sk-backup"),
         ],
     )
     yield server

@@ -19,11 +19,9 @@ from runapi.store.schema import tasks
 from tests.support.fake_gemini_media import BLOCK_REASON, FILTERED_REASON, RESULT_PNG, FakeGeminiMedia
 from tests.support.fake_media import MP4, PNG
 from tests.support.gemini_requests import REFUSALS, requests
-from tests.support.servers import new_account, start_server
-from tests.support.upstream_e2e import balance, create, finish, reset_cooldowns, run
+from tests.support.servers import new_account
+from tests.support.upstream_e2e import balance, create, deployment, finish, reset_cooldowns, run, serve
 from tests.support.upstream_e2e import downloads as served
-
-FAST = 0.05  # the fakes answer at once: poll them quickly
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +35,12 @@ def fakes():
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
     def gemini(name: str, fake: FakeGeminiMedia, key: str | None, **more: Any) -> dict[str, Any]:
-        entry = {"name": name, "kind": "gemini", "base_url": fake.url + "/v1beta", "poll_seconds": FAST, **more}
-        return {**entry, "api_key": key} if key else entry
+        return deployment(name, "gemini", fake.url + "/v1beta", key, **more)
 
-    server = start_server(
-        tmp_path_factory.mktemp("gemini"),
-        max_task_attempts=3,
-        media_upstreams=[
+    server = serve(
+        tmp_path_factory,
+        "gemini",
+        [
             # Lite's tasks meet a wrong key, then no key, before the working deployment
             gemini("gemini-wrong-key", fakes.primary, "not-the-key", models=["nano-banana-2-lite"]),
             gemini("gemini-no-key", fakes.primary, None, models=["nano-banana-2-lite"]),

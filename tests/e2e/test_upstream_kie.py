@@ -18,17 +18,18 @@ from tests.support.upstream_e2e import (
     balance,
     cooled_down,
     create,
+    deployment,
     downloads,
     finish,
     lost_job_moves_on,
     policy_refusal,
     reset_cooldowns,
     run,
+    serve,
     slow_job,
     task_row,
 )
 
-FAST = 0.05
 IMG = "https://example.com/a.png"
 VID = "https://example.com/a.mp4"
 
@@ -43,24 +44,12 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
-    server = start_server(
-        tmp_path_factory.mktemp("kie"),
-        max_task_attempts=3,
-        media_upstreams=[
-            {
-                "name": "kie-primary",
-                "kind": "kie",
-                "base_url": fakes.primary.url,
-                "api_key": "kie-primary-key",
-                "poll_seconds": FAST,
-            },
-            {
-                "name": "kie-backup",
-                "kind": "kie",
-                "base_url": fakes.backup.url,
-                "api_key": "kie-backup-key",
-                "poll_seconds": FAST,
-            },
+    server = serve(
+        tmp_path_factory,
+        "kie",
+        [
+            deployment("kie-primary", "kie", fakes.primary.url, "kie-primary-key"),
+            deployment("kie-backup", "kie", fakes.backup.url, "kie-backup-key"),
         ],
     )
     yield server

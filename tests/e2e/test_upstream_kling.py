@@ -15,21 +15,22 @@ from runapi.providers.upstream.kling import Kling
 from tests.support.fake_kling import FakeKling
 from tests.support.fake_media import MP4
 from tests.support.first_party import has_task_ref, routed, table_requests
-from tests.support.servers import new_account, start_server
+from tests.support.servers import new_account
 from tests.support.upstream_e2e import (
     balance,
     create,
+    deployment,
     downloads,
     finish,
     lost_job_moves_on,
     policy_refusal,
     reset_cooldowns,
+    serve,
     slow_job,
     task_row,
 )
 from tests.unit.test_upstream_kling import EXTRA
 
-FAST = 0.05
 SECRET = "sk-" + "fedcba9876543210" * 2
 MASTER = {"model": "kling-v2.1-master-text-to-video", "prompt": "a fox", "duration_seconds": 5}
 
@@ -44,24 +45,17 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
-    def deployment(name, fake, access, **kw):
-        return {
-            "name": name,
-            "kind": "kling",
-            "base_url": fake.url,
-            "api_key": f"{access}:{SECRET}",
-            "poll_seconds": FAST,
-            **kw,
-        }
+    def kling(name, fake, access, **kw):
+        return deployment(name, "kling", fake.url, f"{access}:{SECRET}", **kw)
 
-    server = start_server(
-        tmp_path_factory.mktemp("kling"),
-        max_task_attempts=3,
-        media_upstreams=[
+    server = serve(
+        tmp_path_factory,
+        "kling",
+        [
             # a key the primary does not know, for one model only: its tasks go there first
-            deployment("kling-badkey", fakes.primary, "ak-unknown", models=["kling-v2.1-master-text-to-video"]),
-            deployment("kling-primary", fakes.primary, "ak-primary"),
-            deployment("kling-backup", fakes.backup, "ak-backup"),
+            kling("kling-badkey", fakes.primary, "ak-unknown", models=["kling-v2.1-master-text-to-video"]),
+            kling("kling-primary", fakes.primary, "ak-primary"),
+            kling("kling-backup", fakes.backup, "ak-backup"),
         ],
     )
     yield server

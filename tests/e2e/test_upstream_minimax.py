@@ -14,21 +14,22 @@ from runapi.providers.upstream.minimax import MiniMax
 from tests.support.fake_media import MP4
 from tests.support.fake_minimax import FakeMiniMax
 from tests.support.first_party import IMG, routed, table_requests
-from tests.support.servers import new_account, start_server
+from tests.support.servers import new_account
 from tests.support.upstream_e2e import (
     balance,
     create,
+    deployment,
     downloads,
     finish,
     handed_over,
     policy_refusal,
     reset_cooldowns,
+    serve,
     slow_job,
     task_row,
 )
 from tests.unit.test_upstream_minimax import EXTRA
 
-FAST = 0.05
 PRO = {"model": "hailuo-02-text-to-video-pro", "prompt": "a fox"}
 STANDARD = {"model": "hailuo-02-text-to-video-standard", "prompt": "a fox", "duration_seconds": 10}
 
@@ -43,23 +44,16 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
-    def deployment(name, fake, key, **kw):
-        return {
-            "name": name,
-            "kind": "minimax",
-            "base_url": fake.url + "/v1",
-            "api_key": key,
-            "poll_seconds": FAST,
-            **kw,
-        }
+    def minimax(name, fake, key, **kw):
+        return deployment(name, "minimax", fake.url + "/v1", key, **kw)
 
-    server = start_server(
-        tmp_path_factory.mktemp("minimax"),
-        max_task_attempts=3,
-        media_upstreams=[
-            deployment("mm-badkey", fakes.primary, "mm-wrong", models=["hailuo-02-text-to-video-pro"]),
-            deployment("mm-primary", fakes.primary, "mm-primary"),
-            deployment("mm-backup", fakes.backup, "mm-backup"),
+    server = serve(
+        tmp_path_factory,
+        "minimax",
+        [
+            minimax("mm-badkey", fakes.primary, "mm-wrong", models=["hailuo-02-text-to-video-pro"]),
+            minimax("mm-primary", fakes.primary, "mm-primary"),
+            minimax("mm-backup", fakes.backup, "mm-backup"),
         ],
     )
     yield server

@@ -16,21 +16,22 @@ from runapi.providers.upstream.xai import XAI
 from tests.support.fake_media import MP4, PNG
 from tests.support.fake_xai import POLICY, FakeXAI
 from tests.support.first_party import has_task_ref, routed, table_requests
-from tests.support.servers import new_account, start_server
+from tests.support.servers import new_account
 from tests.support.upstream_e2e import (
     balance,
     create,
+    deployment,
     downloads,
     finish,
     handed_over,
     policy_refusal,
     reset_cooldowns,
+    serve,
     slow_job,
     task_row,
 )
 from tests.unit.test_upstream_xai import EXTRA, T2V
 
-FAST = 0.05
 VIDEO = {**T2V, "duration_seconds": 6}
 
 
@@ -44,16 +45,16 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
-    def deployment(name, fake, key, **kw):
-        return {"name": name, "kind": "xai", "base_url": fake.url + "/v1", "api_key": key, "poll_seconds": FAST, **kw}
+    def xai(name, fake, key, **kw):
+        return deployment(name, "xai", fake.url + "/v1", key, **kw)
 
-    server = start_server(
-        tmp_path_factory.mktemp("xai"),
-        max_task_attempts=3,
-        media_upstreams=[
-            deployment("xai-badkey", fakes.primary, "xai-wrong", models=["grok-imagine-edit-image"]),
-            deployment("xai-primary", fakes.primary, "xai-primary"),
-            deployment("xai-backup", fakes.backup, "xai-backup"),
+    server = serve(
+        tmp_path_factory,
+        "xai",
+        [
+            xai("xai-badkey", fakes.primary, "xai-wrong", models=["grok-imagine-edit-image"]),
+            xai("xai-primary", fakes.primary, "xai-primary"),
+            xai("xai-backup", fakes.backup, "xai-backup"),
         ],
     )
     yield server

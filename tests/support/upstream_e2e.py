@@ -10,7 +10,20 @@ import httpx
 from sqlalchemy import select
 
 from runapi.store.schema import tasks
-from tests.support.servers import new_account, wait_done
+from tests.support.servers import new_account, start_server, wait_done
+
+FAST = 0.05  # the fakes answer at once: poll them quickly
+
+
+def deployment(name: str, kind: str, base_url: str, key: str | None, **more: Any) -> dict[str, Any]:
+    """One RUNAPI_MEDIA_UPSTREAMS entry for a fake, polled every FAST seconds (no api_key when `key` is None)."""
+    entry = {"name": name, "kind": kind, "base_url": base_url, "poll_seconds": FAST, **more}
+    return {**entry, "api_key": key} if key else entry
+
+
+def serve(tmp_path_factory: Any, label: str, deployments: list[dict[str, Any]]) -> Any:
+    """A server (servers.start_server) sending media tasks to these deployments, 3 attempts per task."""
+    return start_server(tmp_path_factory.mktemp(label), max_task_attempts=3, media_upstreams=deployments)
 
 
 def admission(srv: Any) -> Any:
