@@ -10,9 +10,18 @@ from typing import Any
 import httpx
 import pytest
 
+from runapi.providers.upstream.adapter import Running
 from runapi.providers.upstream.config import MediaDeployment
 from runapi.providers.upstream.errors import UpstreamError
-from runapi.providers.upstream.http_call import b64_bytes, bearer, call, raise_for_status, same_origin, send
+from runapi.providers.upstream.http_call import (
+    b64_bytes,
+    bearer,
+    call,
+    or_running,
+    raise_for_status,
+    same_origin,
+    send,
+)
 
 DEPLOYMENT = MediaDeployment(name="up", kind="fal", base_url="https://up.example/v1", timeout_seconds=7.0)
 
@@ -105,3 +114,17 @@ def test_b64_bytes_decodes_leniently_and_names_the_unreadable():
         b64_bytes("a", "up sent unreadable audio")
     with pytest.raises(UpstreamError):
         b64_bytes(3, "bad")
+
+
+def test_or_running_turns_a_rate_limited_poll_into_running_and_raises_the_rest():
+    async def fails(exc: UpstreamError) -> httpx.Response:
+        raise exc
+
+    async def ok() -> str:
+        return "answer"
+
+    assert run(or_running(ok(), 5.0)) == "answer"
+    assert run(or_running(fails(UpstreamError("slow down", 429, True, 7.0)), 5.0)) == Running(poll_in=7.0)
+    assert run(or_running(fails(UpstreamError("slow down", 429, True)), 5.0)) == Running(poll_in=5.0)
+    with pytest.raises(UpstreamError, match="down"):
+        run(or_running(fails(UpstreamError("down", 503, True)), 5.0))

@@ -24,7 +24,7 @@ import httpx
 from ..base import TaskInput
 from . import errors
 from .adapter import Finished, Running, Started, TableAdapter, UpstreamFile
-from .http_call import bearer, call
+from .http_call import bearer, call, or_running
 from .mapping import Context, Table
 from .outputs import result_files
 
@@ -92,12 +92,10 @@ class ModelArk(TableAdapter):
         raise errors.UpstreamError(f"{self.deployment.name} returned no image")
 
     async def check(self, task: TaskInput, handle: dict[str, Any]) -> Running | Finished:
-        try:
-            resp = await self._call("GET", f"/contents/generations/tasks/{quote(handle['task_id'], safe='')}")
-        except errors.UpstreamError as exc:
-            if exc.rate_limited:  # polling too fast is not a failure of the job
-                return Running(poll_in=exc.retry_after or DEFAULT_POLL_SECONDS)
-            raise
+        path = f"/contents/generations/tasks/{quote(handle['task_id'], safe='')}"
+        resp = await or_running(self._call("GET", path), DEFAULT_POLL_SECONDS)
+        if isinstance(resp, Running):
+            return resp
         answer = errors.json_object(resp, self.deployment.name)
         status = answer.get("status")
         if status in RUNNING:

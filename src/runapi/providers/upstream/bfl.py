@@ -24,7 +24,7 @@ import httpx
 from ..base import TaskInput
 from . import errors
 from .adapter import Finished, Running, Started, TableAdapter
-from .http_call import raise_for_status, send
+from .http_call import or_running, raise_for_status, send
 from .mapping import Context, Table
 from .outputs import result_files
 
@@ -109,12 +109,9 @@ class BlackForestLabs(TableAdapter):
         url = handle["polling_url"]
         if not polling_allowed(self.deployment.base_url, url):  # a handle from another configuration
             url = f"{self.deployment.base_url}/get_result?{urlencode({'id': handle['id']})}"
-        try:
-            resp = await self._call("GET", url)
-        except errors.UpstreamError as exc:
-            if exc.rate_limited:  # polling too fast is not a failure of the job
-                return Running(poll_in=exc.retry_after or 5.0)
-            raise
+        resp = await or_running(self._call("GET", url), 5.0)
+        if isinstance(resp, Running):
+            return resp
         answer = errors.json_object(resp, self.deployment.name)
         status = answer.get("status")
         if status == "Pending":

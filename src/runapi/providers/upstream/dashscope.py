@@ -25,7 +25,7 @@ import httpx
 from ..base import TaskInput
 from . import errors
 from .adapter import Finished, Running, Started, TableAdapter
-from .http_call import bearer, raise_for_status, send
+from .http_call import bearer, or_running, raise_for_status, send
 from .mapping import Context, Mapping, Table
 from .outputs import result_files
 
@@ -129,12 +129,9 @@ class DashScope(TableAdapter):
         return self.deployment.poll_seconds or 5.0
 
     async def check(self, task: TaskInput, handle: dict[str, Any]) -> Running | Finished:
-        try:
-            resp = await self._call("GET", f"tasks/{handle['task_id']}")
-        except errors.UpstreamError as exc:
-            if exc.rate_limited:  # polling too fast is not a failure of the job
-                return Running(poll_in=exc.retry_after or 5.0)
-            raise
+        resp = await or_running(self._call("GET", f"tasks/{handle['task_id']}"), 5.0)
+        if isinstance(resp, Running):
+            return resp
         answer = errors.json_object(resp, self.deployment.name)
         output = output_of(answer)
         status = output.get("task_status")

@@ -17,7 +17,7 @@ import httpx
 from ..base import TaskInput
 from . import errors
 from .adapter import Finished, Running, Started, TableAdapter
-from .http_call import call, same_origin
+from .http_call import call, or_running, same_origin
 from .mapping import Context, Table
 from .outputs import result_files
 
@@ -66,12 +66,9 @@ class FalQueue(TableAdapter):
         return Started(handle, poll_in=self.deployment.poll_seconds or 2.0)
 
     async def check(self, task: TaskInput, handle: dict[str, Any]) -> Running | Finished:
-        try:
-            resp = await self._call("GET", handle["status_url"])
-        except errors.UpstreamError as exc:
-            if exc.rate_limited:  # polling too fast is not a failure of the job
-                return Running(poll_in=exc.retry_after or 5.0)
-            raise
+        resp = await or_running(self._call("GET", handle["status_url"]), 5.0)
+        if isinstance(resp, Running):
+            return resp
         status = errors.json_object(resp, self.deployment.name).get("status")
         if status in ("IN_QUEUE", "IN_PROGRESS"):
             return Running(poll_in=self.deployment.poll_seconds)

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
 from . import errors
+from .adapter import Running
 from .config import MediaDeployment
 
 Pick = Callable[[Any], str | None]
+T = TypeVar("T")
 
 
 def bearer(key: str | None) -> dict[str, str]:
@@ -63,6 +65,17 @@ async def call(
     """`send`, then `raise_for_status` with the upstream's own message reader `pick`."""
     resp = await send(http, deployment, method, url, headers=headers, **kw)
     return raise_for_status(resp, deployment.name, pick, job_failed)
+
+
+async def or_running(status_request: Awaitable[T], wait: float) -> T | Running:
+    """A status request's answer, or Running (after the upstream's Retry-After, else `wait` seconds) when it
+    says we poll too fast: a 429 on a poll is not a failure of the job."""
+    try:
+        return await status_request
+    except errors.UpstreamError as exc:
+        if exc.rate_limited:
+            return Running(poll_in=exc.retry_after or wait)
+        raise
 
 
 def same_origin(base_url: str, url: Any) -> bool:

@@ -46,13 +46,8 @@ class JobApi(TableAdapter):
 
     async def poll(self, path: str, **kw: Any) -> dict[str, Any] | Running:
         """A status request's JSON, or Running when the upstream asks us to slow down (not a failure)."""
-        try:
-            resp = await self.call("GET", path, **kw)
-        except errors.UpstreamError as exc:
-            if exc.rate_limited:
-                return Running(poll_in=exc.retry_after or RATE_LIMITED_POLL_SECONDS)
-            raise
-        return errors.json_object(resp, self.deployment.name)
+        resp = await http_call.or_running(self.call("GET", path, **kw), RATE_LIMITED_POLL_SECONDS)
+        return resp if isinstance(resp, Running) else errors.json_object(resp, self.deployment.name)
 
     async def cancel(self, handle: dict[str, Any]) -> None:
         return None  # none of these job APIs documents a cancel call
