@@ -20,7 +20,8 @@ from tests.support.fake_media import (
     FakeFal,
     FakeOpenAIImages,
 )
-from tests.support.media_upstream import IMG, fal_requests, has_task_ref, route_of
+from tests.support.first_party import has_task_ref
+from tests.support.media_upstream import IMG, fal_requests, route_of
 from tests.support.servers import keys_under_guardrails, new_account, start_server
 from tests.support.upstream_e2e import (
     balance,

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from tests.support import upstream_contract
 from tests.support.fake_media import MP4, PNG, FakeServer
+from tests.support.first_party import params_of, table_requests
 
 SERVICES = {
     "video-generation/video-synthesis": ("video", True),
@@ -493,22 +494,9 @@ ROUTE_EXAMPLES: list[tuple[str, str, dict[str, Any]]] = [
 
 def dashscope_requests() -> list[tuple[Any, str, dict[str, Any]]]:
     """(action, model, request) for every catalog example of a DashScope-mapped pair, and ROUTE_EXAMPLES."""
-    from runapi.catalog import get_catalog
     from runapi.providers.upstream.dashscope import dashscope_table
 
-    catalog = get_catalog()
-    out = []
-    for action_key, model in sorted(dashscope_table().entries):
-        action = catalog.action(*action_key.split("/"))
-        out += [
-            (action, model, dict(ex)) for ex in action.examples if (ex.get("model") or action.default_model) == model
-        ]
-    for family, name, body in ROUTE_EXAMPLES:
-        out.append((catalog.action(family, name), body["model"], body))
-    return out
+    return table_requests(dashscope_table(), ROUTE_EXAMPLES)
 
 
-def with_defaults(action: Any, model: str, body: dict[str, Any]) -> dict[str, Any]:
-    """The request's parameters with the model's catalog defaults, as a validated task holds them."""
-    params = {p.name: p.default for p in action.models[model].params.values() if p.default is not None}
-    return {**params, **body}
+with_defaults = params_of  # the request's parameters with the model's catalog defaults, as a task holds them

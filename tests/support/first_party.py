@@ -1,6 +1,7 @@
-"""Requests reaching every route of a first-party adapter's table (kling_models.yaml, minimax_models.yaml,
-xai_models.yaml): the catalog's examples for each mapped (action, model) and extra requests for the routes no
-example reaches; and the bodies the tables make of them, for the contract checks (unit) and the fakes (e2e)."""
+"""Requests reaching every route of an adapter's mapping table (<kind>_models.yaml): the catalog's examples for
+each mapped (action, model) and extra requests for the routes no example reaches (`table_requests`, used for
+every kind); and, for the first-party job APIs (Kling, MiniMax, xAI), the bodies the tables make of them, for the
+contract checks (unit) and the fakes (e2e)."""
 
 from __future__ import annotations
 
@@ -29,8 +30,14 @@ def table_requests(table: Table, extra: list[tuple[str, str, dict[str, Any]]]) -
         ]
     for family, name, body in extra:
         action = catalog.action(family, name)
-        out.append((action, body.get("model") or action.default_model, body))
+        out.append((action, body.get("model") or action.default_model, dict(body)))
     return out
+
+
+def params_of(action: Any, model: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The request's parameters with the model's documented defaults filled in (as validation does)."""
+    defaults = {p.name: p.default for p in action.models[model].params.values() if p.default is not None}
+    return {**defaults, **body}
 
 
 def routed(table: Table, action: Any, model: str, request: dict[str, Any]) -> tuple[Route, dict[str, Any]]:

@@ -9,7 +9,8 @@ from runapi.providers.upstream.fal import fal_table
 from runapi.providers.upstream.openai_images import openai_table
 from tests.support import fal_contract
 from tests.support.fake_media import openai_size_error
-from tests.support.media_upstream import fal_requests, has_task_ref, route_of
+from tests.support.first_party import has_task_ref
+from tests.support.media_upstream import fal_requests, route_of
 
 
 def _names(spec, out: set[str]) -> None:
