@@ -49,3 +49,24 @@ def routed(table: Table, action: Any, model: str, request: dict[str, Any]) -> tu
     assert route is not None, (action.key, model, request)
     body = {} if route.refuse else mapping.body(route, Context(params))
     return route, body
+
+
+def param_names(spec: Any, out: set[str]) -> None:
+    """Adds to `out` the parameter names a mapping spec (mapping.py) reads: $name, param/task_file/each, params,
+    and those inside defaults, objects and concatenations."""
+    if isinstance(spec, str) and spec.startswith("$"):
+        out.add(spec[1:])
+    elif isinstance(spec, list):
+        for s in spec:
+            param_names(s, out)
+    elif isinstance(spec, dict):
+        for key in ("param", "task_file", "each"):
+            if key in spec:
+                out.add(spec[key])
+        out.update(spec.get("params", []))
+        if "default" in spec:
+            param_names(spec["default"], out)
+        for inner in (spec.get("object") or {}).values():
+            param_names(inner, out)
+        for part in spec.get("concat") or []:
+            param_names(part, out)
