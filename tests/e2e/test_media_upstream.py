@@ -10,9 +10,7 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from sqlalchemy import select
 
-from runapi.store.schema import tasks
 from tests.support.fake_media import (
     MP3,
     MP4,
@@ -22,10 +20,23 @@ from tests.support.fake_media import (
     FakeFal,
     FakeOpenAIImages,
 )
-from tests.support.media_upstream import IMG, fal_requests, has_task_ref, route_of
-from tests.support.servers import keys_under_guardrails, new_account, start_server, wait_done
-
-FAST = 0.05  # fakes answer at once; poll them quickly
+from tests.support.first_party import has_task_ref
+from tests.support.media_upstream import IMG, fal_requests, route_of
+from tests.support.servers import keys_under_guardrails, new_account, start_server
+from tests.support.upstream_e2e import (
+    balance,
+    cooled_down,
+    create,
+    deployment,
+    downloads,
+    finish,
+    lost_job_moves_on,
+    policy_refusal,
+    reset_cooldowns,
+    serve,
+    slow_job,
+    task_row,
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,34 +55,13 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
-    server = start_server(
-        tmp_path_factory.mktemp("mediaup"),
-        max_task_attempts=3,
-        media_upstreams=[
-            {
-                "name": "fal-limited",
-                "kind": "fal",
-                "base_url": fakes.limited.url,
-                "api_key": "k-limited",
-                "models": ["z-image"],
-                "max_concurrency": 1,
-                "poll_seconds": FAST,
-            },
-            {
-                "name": "fal-primary",
-                "kind": "fal",
-                "base_url": fakes.primary.url,
-                "api_key": "k-primary",
-                "poll_seconds": FAST,
-            },
-            {
-                "name": "fal-backup",
-                "kind": "fal",
-                "base_url": fakes.backup.url,
-                "api_key": "k-backup",
-                "models": "*",
-                "poll_seconds": FAST,
-            },
+    server = serve(
+        tmp_path_factory,
+        "mediaup",
+        [
+            deployment("fal-limited", "fal", fakes.limited.url, "k-limited", models=["z-image"], max_concurrency=1),
+            deployment("fal-primary", "fal", fakes.primary.url, "k-primary"),
+            deployment("fal-backup", "fal", fakes.backup.url, "k-backup", models="*"),
             {"name": "openai", "kind": "openai_images", "base_url": fakes.openai.url + "/v1", "api_key": "sk-img"},
             {"name": "elevenlabs", "kind": "elevenlabs", "base_url": fakes.eleven.url, "api_key": "xi-test"},
         ],
@@ -80,18 +70,13 @@ def srv(fakes, tmp_path_factory):
     server.stop()
 
 
-def admission(srv):
-    """The running server's per-deployment admission state (same process, server thread)."""
-    return srv.uv.config.app.state.runtime.providers.upstreams.admission
-
-
 @pytest.fixture
 def modes(fakes, srv):
     yield fakes
     for server in vars(fakes).values():
         server.mode = "ok"
     fakes.limited.slow_polls = fakes.primary.slow_polls = 3
-    admission(srv)._cool_until.clear()  # a test's 429 cool-down must not leak into the next test
+    reset_cooldowns(srv)
 
 
 @pytest.fixture
@@ -106,39 +91,11 @@ def inputs_host(recorder):
     )
 
 
-def balance(srv, key) -> int:
-    return httpx.get(srv.url + "/api/v1/me/balance", headers={"Authorization": f"Bearer {key}"}).json()["balance_cents"]
-
-
-def create(client: httpx.Client, family: str, action: str, body: dict) -> str:
-    r = client.post(f"/api/v1/{family}/{action}", json=body)
-    assert r.status_code == 202, r.text
-    return r.json()["id"]
-
-
-def finish(client: httpx.Client, family: str, action: str, task_id: str) -> dict:
-    return wait_done(client, f"/api/v1/{family}/{action}", task_id, timeout=60)
-
-
-def task_row(srv, task_id: str) -> dict:
-    async def go(db):
-        async with db.read() as conn:
-            return dict((await conn.execute(select(tasks).where(tasks.c.id == task_id))).mappings().first())
-
-    return srv.db_call(go)
-
-
 def example_for(action, model: str) -> dict:
     for ex in action.examples:
         if (ex.get("model") or action.default_model) == model:
             return dict(ex)
     raise AssertionError(f"no example for {action.key} {model}")
-
-
-def downloads(srv, body: dict, kind: str) -> list[bytes]:
-    urls = [item["url"] for item in body[kind]]
-    assert urls and all(u.startswith(srv.url + "/files/generated/") and "signature=" in u for u in urls)
-    return [httpx.get(u).content for u in urls]
 
 
 # --- fal: every covered family end to end ----------------------------------------------------------------
@@ -370,11 +327,7 @@ def test_task_references_reach_fal_as_signed_links(srv, modes):
 
 
 def test_slow_queue_is_polled_until_completed(srv, modes):
-    modes.primary.mode, modes.primary.slow_polls = "slow", 4
-    with srv.client() as c:
-        task_id = create(c, "imagen_4", "text_to_image", {"model": "imagen-4", "prompt": "slow"})
-        body = finish(c, "imagen_4", "text_to_image", task_id)
-    assert body["status"] == "completed"
+    task_id = slow_job(srv, modes, "imagen_4", "text_to_image", {"model": "imagen-4", "prompt": "slow"})
     rid = task_row(srv, task_id)["provider_job"]["handle"]["request_id"]
     assert len([r for r in modes.primary.calls("GET", f"/requests/{rid}/status")]) >= 5
 
@@ -400,48 +353,20 @@ def test_submission_falls_back_to_the_next_deployment(srv, modes, failure):
 
 
 def test_retry_after_keeps_a_rate_limited_deployment_aside(srv, modes):
-    modes.primary.mode = "429"
-    with srv.client() as c:
-        first = create(c, "imagen_4", "text_to_image", {"model": "imagen-4-fast", "prompt": "one"})
-        assert finish(c, "imagen_4", "text_to_image", first)["status"] == "completed"
-        refused = len(modes.primary.calls("POST"))
-        modes.primary.mode = "ok"  # Retry-After: 30 has not passed: it is not asked again yet
-        second = create(c, "imagen_4", "text_to_image", {"model": "imagen-4-fast", "prompt": "two"})
-        assert finish(c, "imagen_4", "text_to_image", second)["status"] == "completed"
-    assert len(modes.primary.calls("POST")) == refused
+    one = {"model": "imagen-4-fast", "prompt": "one"}
+    second = cooled_down(srv, modes, "imagen_4", "text_to_image", one, {**one, "prompt": "two"})
     assert task_row(srv, second)["provider_job"]["deployment"] == "fal-backup"
 
 
 def test_a_job_lost_upstream_moves_to_the_next_deployment(srv, modes):
-    modes.primary.mode = "lost"
-    with srv.client() as c:
-        task_id = create(
-            c,
-            "seedream",
-            "text_to_image",
-            {
-                "model": "seedream-4.5-text-to-image",
-                "prompt": "a fox",
-                "aspect_ratio": "16:9",
-                "output_quality": "high",
-            },
-        )
-        body = finish(c, "seedream", "text_to_image", task_id)
-    assert body["status"] == "completed"
-    assert task_row(srv, task_id)["provider_job"]["tried"] == ["fal-primary", "fal-backup"]
+    body = {"model": "seedream-4.5-text-to-image", "prompt": "a fox", "aspect_ratio": "16:9", "output_quality": "high"}
+    lost_job_moves_on(srv, modes, "seedream", "text_to_image", body, ["fal-primary", "fal-backup"])
     assert modes.backup.calls("POST")[-1]["body"]["image_size"] == {"width": 5456, "height": 3072}
 
 
 def test_content_policy_refusal_keeps_the_message_and_refunds(srv, modes):
-    modes.primary.mode = "policy"
-    _, key = new_account(srv, credits=1000)
-    before = len(modes.backup.calls("POST"))
-    with srv.client(key) as c:
-        task_id = create(c, "nano_banana", "text_to_image", {"model": "nano-banana", "prompt": "forbidden"})
-        body = finish(c, "nano_banana", "text_to_image", task_id)
-    assert body["status"] == "failed" and body["error"] == POLICY_MESSAGE
-    assert len(modes.backup.calls("POST")) == before  # a refusal is not shopped around
-    assert balance(srv, key) == 1000
+    body = {"model": "nano-banana", "prompt": "forbidden"}
+    assert policy_refusal(srv, modes, "nano_banana", "text_to_image", body)["error"] == POLICY_MESSAGE
 
 
 def test_nothing_answers_failed_with_the_upstream_error_and_refunded(srv, modes):

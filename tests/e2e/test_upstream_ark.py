@@ -14,11 +14,23 @@ import pytest
 from runapi.providers.upstream.ark import ark_table
 from tests.support.fake_ark import POLICY_CODE, FakeArk
 from tests.support.fake_media import MP4, PNG
-from tests.support.servers import new_account, start_server
-from tests.support.upstream_e2e import admission, balance, create, downloads, finish, task_row
+from tests.support.servers import new_account
+from tests.support.upstream_e2e import (
+    balance,
+    cooled_down,
+    create,
+    deployment,
+    downloads,
+    finish,
+    lost_job_moves_on,
+    policy_refusal,
+    reset_cooldowns,
+    serve,
+    slow_job,
+    task_row,
+)
 from tests.support.upstream_examples import ARK_REFUSALS, ark_requests, route_of
 
-FAST = 0.05
 SEEDANCE_2 = {
     "model": "seedance-2.0",
     "prompt": "A red fox in the snow",
@@ -38,24 +50,12 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
-    server = start_server(
-        tmp_path_factory.mktemp("ark"),
-        max_task_attempts=3,
-        media_upstreams=[
-            {
-                "name": "ark-primary",
-                "kind": "ark",
-                "base_url": fakes.primary.url + "/api/v3",
-                "api_key": "k-primary",
-                "poll_seconds": FAST,
-            },
-            {
-                "name": "ark-backup",
-                "kind": "ark",
-                "base_url": fakes.backup.url + "/api/v3",
-                "api_key": "k-backup",
-                "poll_seconds": FAST,
-            },
+    server = serve(
+        tmp_path_factory,
+        "ark",
+        [
+            deployment("ark-primary", "ark", fakes.primary.url + "/api/v3", "k-primary"),
+            deployment("ark-backup", "ark", fakes.backup.url + "/api/v3", "k-backup"),
         ],
     )
     yield server
@@ -67,7 +67,7 @@ def modes(fakes, srv):
     yield fakes
     for fake, key in ((fakes.primary, "k-primary"), (fakes.backup, "k-backup")):
         fake.mode, fake.key, fake.slow_polls = "ok", key, 3
-    admission(srv)._cool_until.clear()  # a test's 429 cool-down must not leak into the next test
+    reset_cooldowns(srv)
 
 
 def test_every_ark_route_completes_with_our_signed_links(srv, modes):
@@ -151,24 +151,12 @@ def test_a_refused_key_moves_the_job_to_the_next_deployment(srv, modes):
 
 
 def test_a_rate_limited_deployment_cools_down_and_the_next_serves(srv, modes):
-    modes.primary.mode = "429"
-    with srv.client() as c:
-        first = create(c, "seedance", "text_to_video", SEEDANCE_2)
-        assert finish(c, "seedance", "text_to_video", first)["status"] == "completed"
-        refused = len(modes.primary.calls("POST"))
-        modes.primary.mode = "ok"  # Retry-After: 30 has not passed: it is not asked again yet
-        second = create(c, "seedance", "text_to_video", SEEDANCE_2)
-        assert finish(c, "seedance", "text_to_video", second)["status"] == "completed"
-    assert len(modes.primary.calls("POST")) == refused
+    second = cooled_down(srv, modes, "seedance", "text_to_video", SEEDANCE_2)
     assert task_row(srv, second)["provider_job"]["deployment"] == "ark-backup"
 
 
 def test_a_task_lost_at_modelark_moves_to_the_next_deployment(srv, modes):
-    modes.primary.mode = "lost"
-    with srv.client() as c:
-        task_id = create(c, "seedance", "text_to_video", SEEDANCE_2)
-        assert finish(c, "seedance", "text_to_video", task_id)["status"] == "completed"
-    assert task_row(srv, task_id)["provider_job"]["tried"] == ["ark-primary", "ark-backup"]
+    lost_job_moves_on(srv, modes, "seedance", "text_to_video", SEEDANCE_2, ["ark-primary", "ark-backup"])
 
 
 @pytest.mark.parametrize(
@@ -179,21 +167,13 @@ def test_a_task_lost_at_modelark_moves_to_the_next_deployment(srv, modes):
     ],
 )
 def test_a_content_policy_refusal_fails_with_the_reason_and_refunds(srv, modes, family, action, body, reason):
-    modes.primary.mode = "policy"
-    _, key = new_account(srv, credits=1000)
     before = len(modes.backup.requests)
-    with srv.client(key) as c:
-        result = finish(c, family, action, create(c, family, action, body))
-    assert result["status"] == "failed" and reason in result["error"]
-    assert len(modes.backup.requests) == before  # a refusal is not shopped around
-    assert balance(srv, key) == 1000
+    assert reason in policy_refusal(srv, modes, family, action, body)["error"]
+    assert len(modes.backup.requests) == before  # not even asked about anything
 
 
 def test_a_slow_task_is_polled_until_it_succeeds(srv, modes):
-    modes.primary.mode, modes.primary.slow_polls = "slow", 4
-    with srv.client() as c:
-        task_id = create(c, "seedance", "text_to_video", SEEDANCE_2)
-        assert finish(c, "seedance", "text_to_video", task_id)["status"] == "completed"
+    task_id = slow_job(srv, modes, "seedance", "text_to_video", SEEDANCE_2)
     tid = task_row(srv, task_id)["provider_job"]["handle"]["task_id"]
     assert len(modes.primary.calls("GET", tid)) >= 5
 

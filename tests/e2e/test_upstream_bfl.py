@@ -14,11 +14,21 @@ import pytest
 from runapi.providers.upstream.bfl import bfl_table
 from tests.support.fake_bfl import FakeBFL
 from tests.support.fake_media import PNG
-from tests.support.servers import new_account, start_server
-from tests.support.upstream_e2e import admission, balance, create, downloads, finish, task_row
+from tests.support.servers import new_account
+from tests.support.upstream_e2e import (
+    balance,
+    create,
+    deployment,
+    downloads,
+    finish,
+    lost_job_moves_on,
+    reset_cooldowns,
+    serve,
+    slow_job,
+    task_row,
+)
 from tests.support.upstream_examples import bfl_requests, route_of
 
-FAST = 0.05
 KONTEXT = {"model": "flux-kontext-pro", "prompt": "A lighthouse at night", "aspect_ratio": "16:9"}
 
 
@@ -32,24 +42,12 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
-    server = start_server(
-        tmp_path_factory.mktemp("bfl"),
-        max_task_attempts=3,
-        media_upstreams=[
-            {
-                "name": "bfl-primary",
-                "kind": "bfl",
-                "base_url": fakes.primary.url + "/v1",
-                "api_key": "k-primary",
-                "poll_seconds": FAST,
-            },
-            {
-                "name": "bfl-backup",
-                "kind": "bfl",
-                "base_url": fakes.backup.url + "/v1",
-                "api_key": "k-backup",
-                "poll_seconds": FAST,
-            },
+    server = serve(
+        tmp_path_factory,
+        "bfl",
+        [
+            deployment("bfl-primary", "bfl", fakes.primary.url + "/v1", "k-primary"),
+            deployment("bfl-backup", "bfl", fakes.backup.url + "/v1", "k-backup"),
         ],
     )
     yield server
@@ -61,7 +59,7 @@ def modes(fakes, srv):
     yield fakes
     for fake, key in ((fakes.primary, "k-primary"), (fakes.backup, "k-backup")):
         fake.mode, fake.key, fake.slow_polls = "ok", key, 3
-    admission(srv)._cool_until.clear()  # a test's 429 cool-down must not leak into the next test
+    reset_cooldowns(srv)
 
 
 def kontext(srv) -> tuple[str, dict]:
@@ -142,10 +140,7 @@ def test_too_many_active_tasks_cools_the_deployment_down(srv, modes):
 
 
 def test_a_task_lost_at_bfl_moves_to_the_next_deployment(srv, modes):
-    modes.primary.mode = "lost"
-    task_id, body = kontext(srv)
-    assert body["status"] == "completed"
-    assert task_row(srv, task_id)["provider_job"]["tried"] == ["bfl-primary", "bfl-backup"]
+    lost_job_moves_on(srv, modes, "flux_kontext", "text_to_image", KONTEXT, ["bfl-primary", "bfl-backup"])
 
 
 def test_moderation_fails_the_task_and_refunds(srv, modes):
@@ -160,9 +155,7 @@ def test_moderation_fails_the_task_and_refunds(srv, modes):
 
 
 def test_a_slow_task_is_polled_until_ready(srv, modes):
-    modes.primary.mode, modes.primary.slow_polls = "slow", 4
-    task_id, body = kontext(srv)
-    assert body["status"] == "completed"
+    task_id = slow_job(srv, modes, "flux_kontext", "text_to_image", KONTEXT)
     bfl_id = task_row(srv, task_id)["provider_job"]["handle"]["id"]
     assert len([r for r in modes.primary.calls("GET", "/v1/get_result") if r["query"].get("id") == bfl_id]) >= 5
 

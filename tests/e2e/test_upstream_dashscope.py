@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import httpx
 import pytest
 
 from tests.support.fake_dashscope import POLICY_MESSAGE, FakeDashScope, dashscope_requests, with_defaults
 from tests.support.fake_media import MP4, PNG
-from tests.support.servers import new_account, start_server, wait_done
-
-FAST = 0.05
+from tests.support.servers import new_account, start_server
+from tests.support.upstream_e2e import (
+    balance,
+    cooled_down,
+    create,
+    deployment,
+    downloads,
+    finish,
+    policy_refusal,
+    reset_cooldowns,
+    serve,
+    slow_job,
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,32 +38,15 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
-    server = start_server(
-        tmp_path_factory.mktemp("dashscope"),
-        max_task_attempts=3,
-        media_upstreams=[
-            {  # a deployment whose key Model Studio refuses: its jobs go to the next one
-                "name": "ds-stale-key",
-                "kind": "dashscope",
-                "base_url": fakes.primary.url + "/api/v1",
-                "api_key": "sk-revoked",
-                "models": ["qwen-2-text-to-image"],
-                "poll_seconds": FAST,
-            },
-            {
-                "name": "ds-primary",
-                "kind": "dashscope",
-                "base_url": fakes.primary.url + "/api/v1",
-                "api_key": "sk-primary",
-                "poll_seconds": FAST,
-            },
-            {
-                "name": "ds-backup",
-                "kind": "dashscope",
-                "base_url": fakes.backup.url + "/api/v1",
-                "api_key": "sk-backup",
-                "poll_seconds": FAST,
-            },
+    primary, backup = fakes.primary.url + "/api/v1", fakes.backup.url + "/api/v1"
+    server = serve(
+        tmp_path_factory,
+        "dashscope",
+        [
+            # a deployment whose key Model Studio refuses: its jobs go to the next one
+            deployment("ds-stale-key", "dashscope", primary, "sk-revoked", models=["qwen-2-text-to-image"]),
+            deployment("ds-primary", "dashscope", primary, "sk-primary"),
+            deployment("ds-backup", "dashscope", backup, "sk-backup"),
         ],
     )
     yield server
@@ -67,27 +59,7 @@ def modes(fakes, srv):
     for server in vars(fakes).values():
         server.mode = "ok"
     fakes.primary.slow_polls = 3
-    srv.uv.config.app.state.runtime.providers.upstreams.admission._cool_until.clear()
-
-
-def create(client: httpx.Client, family: str, action: str, body: dict) -> str:
-    r = client.post(f"/api/v1/{family}/{action}", json=body)
-    assert r.status_code == 202, r.text
-    return r.json()["id"]
-
-
-def finish(client: httpx.Client, family: str, action: str, task_id: str) -> dict:
-    return wait_done(client, f"/api/v1/{family}/{action}", task_id, timeout=60)
-
-
-def balance(srv, key) -> int:
-    return httpx.get(srv.url + "/api/v1/me/balance", headers={"Authorization": f"Bearer {key}"}).json()["balance_cents"]
-
-
-def downloads(srv, body: dict, kind: str) -> list[bytes]:
-    urls = [item["url"] for item in body[kind]]
-    assert urls and all(u.startswith(srv.url + "/files/generated/") and "signature=" in u for u in urls)
-    return [httpx.get(u).content for u in urls]
+    reset_cooldowns(srv)
 
 
 def served(action, model: str, body: dict) -> bool:
@@ -144,27 +116,12 @@ def test_a_refused_key_hands_the_job_to_the_next_deployment(srv, modes):
     ],
 )
 def test_content_policy_refusal_fails_with_the_message_and_refunds(srv, modes, family, action, body):
-    modes.primary.mode = "policy"
-    _, key = new_account(srv, credits=1000)
-    before = len(modes.backup.calls("POST"))
-    with srv.client(key) as c:
-        result = finish(c, family, action, create(c, family, action, body))
-    assert result["status"] == "failed" and result["error"] == POLICY_MESSAGE
-    assert len(modes.backup.calls("POST")) == before  # a refusal is not shopped around
-    assert balance(srv, key) == 1000
+    assert policy_refusal(srv, modes, family, action, body)["error"] == POLICY_MESSAGE
 
 
 def test_rate_limited_submission_cools_down_and_falls_back(srv, modes):
-    modes.primary.mode = "429"
     body = {"model": "wan-2.6-text-to-video", "prompt": "a fox", "aspect_ratio": "16:9"}
-    with srv.client() as c:
-        first = create(c, "wan", "text_to_video", body)
-        assert finish(c, "wan", "text_to_video", first)["status"] == "completed"
-        refused = len(modes.primary.calls("POST"))
-        modes.primary.mode = "ok"  # Retry-After: 30 has not passed: it is not asked again yet
-        second = create(c, "wan", "text_to_video", body)
-        assert finish(c, "wan", "text_to_video", second)["status"] == "completed"
-    assert len(modes.primary.calls("POST")) == refused
+    cooled_down(srv, modes, "wan", "text_to_video", body)
     assert modes.backup.calls("POST", "/video-synthesis")[-1]["headers"]["authorization"] == "Bearer sk-backup"
 
 
@@ -181,11 +138,8 @@ def test_a_lost_or_failing_job_moves_to_the_next_deployment(srv, modes, failure)
 
 
 def test_a_slow_task_is_polled_until_it_succeeds(srv, modes):
-    modes.primary.mode, modes.primary.slow_polls = "slow", 4
-    with srv.client() as c:
-        body = {"model": "wan-2.6-image-to-video", "prompt": "go", "first_frame_image_url": "https://example.com/a.png"}
-        result = finish(c, "wan", "image_to_video", create(c, "wan", "image_to_video", body))
-    assert result["status"] == "completed"
+    body = {"model": "wan-2.6-image-to-video", "prompt": "go", "first_frame_image_url": "https://example.com/a.png"}
+    slow_job(srv, modes, "wan", "image_to_video", body)
     tid = max(modes.primary.tasks, key=lambda t: modes.primary.tasks[t]["polls"])
     assert modes.primary.tasks[tid]["polls"] >= 5
 

@@ -19,9 +19,9 @@ from runapi.store.schema import tasks
 from tests.support.fake_gemini_media import BLOCK_REASON, FILTERED_REASON, RESULT_PNG, FakeGeminiMedia
 from tests.support.fake_media import MP4, PNG
 from tests.support.gemini_requests import REFUSALS, requests
-from tests.support.servers import new_account, start_server, wait_done
-
-FAST = 0.05  # the fakes answer at once: poll them quickly
+from tests.support.servers import new_account
+from tests.support.upstream_e2e import balance, create, deployment, finish, reset_cooldowns, run, serve
+from tests.support.upstream_e2e import downloads as served
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +35,12 @@ def fakes():
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
     def gemini(name: str, fake: FakeGeminiMedia, key: str | None, **more: Any) -> dict[str, Any]:
-        entry = {"name": name, "kind": "gemini", "base_url": fake.url + "/v1beta", "poll_seconds": FAST, **more}
-        return {**entry, "api_key": key} if key else entry
+        return deployment(name, "gemini", fake.url + "/v1beta", key, **more)
 
-    server = start_server(
-        tmp_path_factory.mktemp("gemini"),
-        max_task_attempts=3,
-        media_upstreams=[
+    server = serve(
+        tmp_path_factory,
+        "gemini",
+        [
             # Lite's tasks meet a wrong key, then no key, before the working deployment
             gemini("gemini-wrong-key", fakes.primary, "not-the-key", models=["nano-banana-2-lite"]),
             gemini("gemini-no-key", fakes.primary, None, models=["nano-banana-2-lite"]),
@@ -58,7 +57,7 @@ def modes(fakes, srv):
     yield fakes
     for fake in (fakes.primary, fakes.backup):
         fake.mode, fake.slow_polls, fake.redirect_downloads = "ok", 3, False
-    srv.uv.config.app.state.runtime.providers.upstreams.admission._cool_until.clear()
+    reset_cooldowns(srv)
 
 
 @pytest.fixture
@@ -67,39 +66,12 @@ def inputs_host(recorder):
     return recorder(lambda m, p, h, b: (200, {"Content-Type": "image/png"}, PNG))
 
 
-def create(client: httpx.Client, family: str, action: str, body: dict) -> str:
-    r = client.post(f"/api/v1/{family}/{action}", json=body)
-    assert r.status_code == 202, r.text
-    return r.json()["id"]
-
-
-def finish(client: httpx.Client, family: str, action: str, task_id: str) -> dict:
-    return wait_done(client, f"/api/v1/{family}/{action}", task_id, timeout=60)
-
-
-def run(srv, family: str, action: str, body: dict, key: str | None = None) -> tuple[str, dict]:
-    with srv.client(key) if key else srv.client() as c:
-        task_id = create(c, family, action, body)
-        return task_id, finish(c, family, action, task_id)
-
-
-def balance(srv, key: str) -> int:
-    r = httpx.get(srv.url + "/api/v1/me/balance", headers={"Authorization": f"Bearer {key}"})
-    return r.json()["balance_cents"]
-
-
 def job_of(srv, task_id: str) -> dict:
     async def go(db):
         async with db.read() as conn:
             return (await conn.execute(select(tasks.c.provider_job).where(tasks.c.id == task_id))).scalar_one()
 
     return srv.db_call(go)
-
-
-def served(srv, body: dict, kind: str) -> list[bytes]:
-    urls = [item["url"] for item in body[kind]]
-    assert urls and all(u.startswith(srv.url + "/files/generated/") and "signature=" in u for u in urls)
-    return [httpx.get(u).content for u in urls]
 
 
 def local(value: Any, host: str) -> Any:

@@ -10,14 +10,26 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from sqlalchemy import select
 
-from runapi.store.schema import tasks
 from tests.support.fake_kie import KIE_POLICY_MESSAGE, FakeKie
 from tests.support.fake_media import MP4, PNG
-from tests.support.servers import new_account, start_server, wait_done
+from tests.support.servers import new_account, start_server
+from tests.support.upstream_e2e import (
+    balance,
+    cooled_down,
+    create,
+    deployment,
+    downloads,
+    finish,
+    lost_job_moves_on,
+    policy_refusal,
+    reset_cooldowns,
+    run,
+    serve,
+    slow_job,
+    task_row,
+)
 
-FAST = 0.05
 IMG = "https://example.com/a.png"
 VID = "https://example.com/a.mp4"
 
@@ -32,24 +44,12 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
-    server = start_server(
-        tmp_path_factory.mktemp("kie"),
-        max_task_attempts=3,
-        media_upstreams=[
-            {
-                "name": "kie-primary",
-                "kind": "kie",
-                "base_url": fakes.primary.url,
-                "api_key": "kie-primary-key",
-                "poll_seconds": FAST,
-            },
-            {
-                "name": "kie-backup",
-                "kind": "kie",
-                "base_url": fakes.backup.url,
-                "api_key": "kie-backup-key",
-                "poll_seconds": FAST,
-            },
+    server = serve(
+        tmp_path_factory,
+        "kie",
+        [
+            deployment("kie-primary", "kie", fakes.primary.url, "kie-primary-key"),
+            deployment("kie-backup", "kie", fakes.backup.url, "kie-backup-key"),
         ],
     )
     yield server
@@ -62,41 +62,7 @@ def modes(fakes, srv):
     for fake, key in ((fakes.primary, "kie-primary-key"), (fakes.backup, "kie-backup-key")):
         fake.mode, fake.key, fake.slow_polls = "ok", key, 3
         fake.refused.clear()  # each test checks its own
-    srv.uv.config.app.state.runtime.providers.upstreams.admission._cool_until.clear()
-
-
-def create(client: httpx.Client, family: str, action: str, body: dict) -> str:
-    r = client.post(f"/api/v1/{family}/{action}", json=body)
-    assert r.status_code == 202, r.text
-    return r.json()["id"]
-
-
-def finish(client: httpx.Client, family: str, action: str, task_id: str) -> dict:
-    return wait_done(client, f"/api/v1/{family}/{action}", task_id, timeout=60)
-
-
-def run(srv, family: str, action: str, body: dict, key: str | None = None) -> tuple[str, dict]:
-    with srv.client(key) as c:
-        task_id = create(c, family, action, body)
-        return task_id, finish(c, family, action, task_id)
-
-
-def task_row(srv, task_id: str) -> dict:
-    async def go(db):
-        async with db.read() as conn:
-            return dict((await conn.execute(select(tasks).where(tasks.c.id == task_id))).mappings().first())
-
-    return srv.db_call(go)
-
-
-def balance(srv, key) -> int:
-    return httpx.get(srv.url + "/api/v1/me/balance", headers={"Authorization": f"Bearer {key}"}).json()["balance_cents"]
-
-
-def downloads(srv, body: dict, kind: str) -> list[bytes]:
-    urls = [item["url"] for item in body[kind]]
-    assert urls and all(u.startswith(srv.url + "/files/generated/") and "signature=" in u for u in urls)
-    return [httpx.get(u).content for u in urls]
+    reset_cooldowns(srv)
 
 
 REPRESENTATIVE = [
@@ -330,38 +296,19 @@ def test_a_deployment_that_cannot_take_it_hands_it_to_the_next(srv, modes, failu
 
 
 def test_retry_after_keeps_a_rate_limited_deployment_aside(srv, modes):
-    modes.primary.mode = "429"
-    _, first = run(srv, "grok_imagine", "text_to_image", {"model": "grok-imagine-text-to-image", "prompt": "one"})
-    assert first["status"] == "completed"
-    refused = len(modes.primary.calls("POST"))
-    modes.primary.mode = "ok"  # Retry-After: 30 has not passed: it is not asked again yet
-    second, body = run(srv, "grok_imagine", "text_to_image", {"model": "grok-imagine-text-to-image", "prompt": "two"})
-    assert body["status"] == "completed"
-    assert len(modes.primary.calls("POST")) == refused
+    one = {"model": "grok-imagine-text-to-image", "prompt": "one"}
+    second = cooled_down(srv, modes, "grok_imagine", "text_to_image", one, {**one, "prompt": "two"})
     assert task_row(srv, second)["provider_job"]["deployment"] == "kie-backup"
 
 
 def test_a_job_kie_lost_moves_to_the_next_deployment(srv, modes):
-    modes.primary.mode = "lost"
-    task_id, body = run(srv, "runway_aleph", "edit_video", {"prompt": "watercolor", "source_video_url": VID})
-    assert body["status"] == "completed"
-    assert task_row(srv, task_id)["provider_job"]["tried"] == ["kie-primary", "kie-backup"]
+    body = {"prompt": "watercolor", "source_video_url": VID}
+    lost_job_moves_on(srv, modes, "runway_aleph", "edit_video", body, ["kie-primary", "kie-backup"])
 
 
 def test_a_moderation_refusal_fails_with_kies_message_and_refunds(srv, modes):
-    modes.primary.mode = "policy"
-    _, key = new_account(srv, credits=1000)
-    before = len(modes.backup.calls("POST"))
-    _, body = run(
-        srv,
-        "grok_imagine",
-        "text_to_video",
-        {"model": "grok-imagine-text-to-video", "prompt": "forbidden", "duration_seconds": 6},
-        key,
-    )
-    assert body["status"] == "failed" and body["error"] == KIE_POLICY_MESSAGE
-    assert len(modes.backup.calls("POST")) == before  # a refusal is not shopped around
-    assert balance(srv, key) == 1000
+    body = {"model": "grok-imagine-text-to-video", "prompt": "forbidden", "duration_seconds": 6}
+    assert policy_refusal(srv, modes, "grok_imagine", "text_to_video", body)["error"] == KIE_POLICY_MESSAGE
 
 
 def test_nothing_answers_failed_with_kies_error_and_refunded(srv, modes):
@@ -373,14 +320,8 @@ def test_nothing_answers_failed_with_kies_error_and_refunded(srv, modes):
 
 
 def test_a_slow_job_is_polled_until_it_completes(srv, modes):
-    modes.primary.mode, modes.primary.slow_polls = "slow", 4
-    task_id, body = run(
-        srv,
-        "runway",
-        "text_to_video",
-        {"prompt": "slow", "duration_seconds": 5, "output_resolution": "720p", "aspect_ratio": "1:1"},
-    )
-    assert body["status"] == "completed"
+    body = {"prompt": "slow", "duration_seconds": 5, "output_resolution": "720p", "aspect_ratio": "1:1"}
+    task_id = slow_job(srv, modes, "runway", "text_to_video", body)
     kie_id = task_row(srv, task_id)["provider_job"]["handle"]["taskId"]
     polls = [r for r in modes.primary.calls("GET", "/api/v1/runway/record-detail") if r["query"]["taskId"] == kie_id]
     assert len(polls) >= 5

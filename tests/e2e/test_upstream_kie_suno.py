@@ -16,6 +16,7 @@ from sqlalchemy import select
 from runapi.store.schema import tasks
 from tests.support.fake_kie_suno import MP3, MP4, PNG, POLICY_MESSAGE, WAV, FakeKieSuno
 from tests.support.servers import new_account, start_server, wait_done, wait_for
+from tests.support.upstream_e2e import balance, reset_cooldowns
 
 FAST = 0.05
 SONG = {"model": "suno-v5", "vocal_mode": "auto_lyrics", "prompt": "A chill lo-fi beat with soft vocals"}
@@ -55,7 +56,7 @@ def modes(fakes, srv):
     yield fakes
     for name, server in vars(fakes).items():
         server.mode, server.hold, server.key = "ok", None, keys[name]
-    srv.uv.config.app.state.runtime.providers.upstreams.admission._cool_until.clear()
+    reset_cooldowns(srv)
 
 
 def create(c: httpx.Client, action: str, body: dict) -> str:
@@ -74,10 +75,6 @@ def job(srv, task_id: str) -> dict:
             return (await conn.execute(select(tasks.c.provider_job).where(tasks.c.id == task_id))).scalar_one()
 
     return srv.db_call(go)
-
-
-def balance(srv, key: str) -> int:
-    return httpx.get(srv.url + "/api/v1/me/balance", headers={"Authorization": f"Bearer {key}"}).json()["balance_cents"]
 
 
 @pytest.fixture(scope="module")

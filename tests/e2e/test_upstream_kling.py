@@ -14,20 +14,23 @@ import pytest
 from runapi.providers.upstream.kling import Kling
 from tests.support.fake_kling import FakeKling
 from tests.support.fake_media import MP4
-from tests.support.first_party import (
+from tests.support.first_party import has_task_ref, routed, table_requests
+from tests.support.servers import new_account
+from tests.support.upstream_e2e import (
     balance,
     create,
+    deployment,
     downloads,
     finish,
-    has_task_ref,
-    routed,
-    table_requests,
+    lost_job_moves_on,
+    policy_refusal,
+    reset_cooldowns,
+    serve,
+    slow_job,
     task_row,
 )
-from tests.support.servers import new_account, start_server
 from tests.unit.test_upstream_kling import EXTRA
 
-FAST = 0.05
 SECRET = "sk-" + "fedcba9876543210" * 2
 MASTER = {"model": "kling-v2.1-master-text-to-video", "prompt": "a fox", "duration_seconds": 5}
 
@@ -42,24 +45,17 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
-    def deployment(name, fake, access, **kw):
-        return {
-            "name": name,
-            "kind": "kling",
-            "base_url": fake.url,
-            "api_key": f"{access}:{SECRET}",
-            "poll_seconds": FAST,
-            **kw,
-        }
+    def kling(name, fake, access, **kw):
+        return deployment(name, "kling", fake.url, f"{access}:{SECRET}", **kw)
 
-    server = start_server(
-        tmp_path_factory.mktemp("kling"),
-        max_task_attempts=3,
-        media_upstreams=[
+    server = serve(
+        tmp_path_factory,
+        "kling",
+        [
             # a key the primary does not know, for one model only: its tasks go there first
-            deployment("kling-badkey", fakes.primary, "ak-unknown", models=["kling-v2.1-master-text-to-video"]),
-            deployment("kling-primary", fakes.primary, "ak-primary"),
-            deployment("kling-backup", fakes.backup, "ak-backup"),
+            kling("kling-badkey", fakes.primary, "ak-unknown", models=["kling-v2.1-master-text-to-video"]),
+            kling("kling-primary", fakes.primary, "ak-primary"),
+            kling("kling-backup", fakes.backup, "ak-backup"),
         ],
     )
     yield server
@@ -71,7 +67,7 @@ def modes(fakes, srv):
     yield fakes
     for fake in vars(fakes).values():
         fake.mode = "ok"
-    srv.uv.config.app.state.runtime.providers.upstreams.admission._cool_until.clear()
+    reset_cooldowns(srv)
 
 
 def test_every_kling_route_completes_with_our_signed_links(srv, modes):
@@ -142,36 +138,18 @@ def test_a_failing_or_busy_deployment_hands_over(srv, modes, failure):
 
 
 def test_a_job_lost_at_kling_moves_to_the_next_deployment(srv, modes):
-    modes.primary.mode = "lost"
-    with srv.client() as c:
-        task_id = create(c, "kling", "text_to_video", {"model": "kling-v2.6", "prompt": "a fox"})
-        assert finish(c, "kling", "text_to_video", task_id)["status"] == "completed"
-    assert task_row(srv, task_id)["provider_job"]["tried"] == ["kling-primary", "kling-backup"]
+    body = {"model": "kling-v2.6", "prompt": "a fox"}
+    lost_job_moves_on(srv, modes, "kling", "text_to_video", body, ["kling-primary", "kling-backup"])
 
 
 def test_a_content_policy_refusal_fails_with_klings_message_and_refunds(srv, modes):
-    modes.primary.mode = "policy"
-    _, key = new_account(srv, credits=1000)
-    before = len(modes.backup.calls("POST"))
-    with srv.client(key) as c:
-        task_id = create(c, "kling", "text_to_video", {"model": "kling-v2.6", "prompt": "forbidden"})
-        body = finish(c, "kling", "text_to_video", task_id)
-    assert body["status"] == "failed"
+    body = policy_refusal(srv, modes, "kling", "text_to_video", {"model": "kling-v2.6", "prompt": "forbidden"})
     assert body["error"] == "Trigger the content security policy of the platform (code 1301)"
-    assert len(modes.backup.calls("POST")) == before  # a refusal is not shopped around
-    assert balance(srv, key) == 1000
 
 
 def test_a_slow_job_is_polled_until_it_succeeds(srv, modes):
-    modes.primary.mode, modes.primary.slow_polls = "slow", 4
-    with srv.client() as c:
-        task_id = create(
-            c,
-            "kling",
-            "image_to_video",
-            {"model": "kling-v2.1-standard", "prompt": "wind", "first_frame_image_url": "https://example.com/a.png"},
-        )
-        assert finish(c, "kling", "image_to_video", task_id)["status"] == "completed"
+    body = {"model": "kling-v2.1-standard", "prompt": "wind", "first_frame_image_url": "https://example.com/a.png"}
+    task_id = slow_job(srv, modes, "kling", "image_to_video", body)
     job = task_row(srv, task_id)["provider_job"]["handle"]
     assert len(modes.primary.calls("GET", f"/image2video/{job['task_id']}")) >= 5
 

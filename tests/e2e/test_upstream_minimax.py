@@ -13,11 +13,23 @@ import pytest
 from runapi.providers.upstream.minimax import MiniMax
 from tests.support.fake_media import MP4
 from tests.support.fake_minimax import FakeMiniMax
-from tests.support.first_party import IMG, balance, create, downloads, finish, routed, table_requests, task_row
-from tests.support.servers import new_account, start_server
+from tests.support.first_party import IMG, routed, table_requests
+from tests.support.servers import new_account
+from tests.support.upstream_e2e import (
+    balance,
+    create,
+    deployment,
+    downloads,
+    finish,
+    handed_over,
+    policy_refusal,
+    reset_cooldowns,
+    serve,
+    slow_job,
+    task_row,
+)
 from tests.unit.test_upstream_minimax import EXTRA
 
-FAST = 0.05
 PRO = {"model": "hailuo-02-text-to-video-pro", "prompt": "a fox"}
 STANDARD = {"model": "hailuo-02-text-to-video-standard", "prompt": "a fox", "duration_seconds": 10}
 
@@ -32,23 +44,16 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
-    def deployment(name, fake, key, **kw):
-        return {
-            "name": name,
-            "kind": "minimax",
-            "base_url": fake.url + "/v1",
-            "api_key": key,
-            "poll_seconds": FAST,
-            **kw,
-        }
+    def minimax(name, fake, key, **kw):
+        return deployment(name, "minimax", fake.url + "/v1", key, **kw)
 
-    server = start_server(
-        tmp_path_factory.mktemp("minimax"),
-        max_task_attempts=3,
-        media_upstreams=[
-            deployment("mm-badkey", fakes.primary, "mm-wrong", models=["hailuo-02-text-to-video-pro"]),
-            deployment("mm-primary", fakes.primary, "mm-primary"),
-            deployment("mm-backup", fakes.backup, "mm-backup"),
+    server = serve(
+        tmp_path_factory,
+        "minimax",
+        [
+            minimax("mm-badkey", fakes.primary, "mm-wrong", models=["hailuo-02-text-to-video-pro"]),
+            minimax("mm-primary", fakes.primary, "mm-primary"),
+            minimax("mm-backup", fakes.backup, "mm-backup"),
         ],
     )
     yield server
@@ -60,7 +65,7 @@ def modes(fakes, srv):
     yield fakes
     for fake in vars(fakes).values():
         fake.mode = "ok"
-    srv.uv.config.app.state.runtime.providers.upstreams.admission._cool_until.clear()
+    reset_cooldowns(srv)
 
 
 def test_every_hailuo_route_completes_with_our_signed_links(srv, modes):
@@ -117,32 +122,16 @@ def test_a_refused_key_moves_to_the_next_deployment(srv, modes):
 
 @pytest.mark.parametrize("failure", ["500", "429", "lost"])
 def test_failures_hand_the_task_to_the_next_deployment(srv, modes, failure):
-    modes.primary.mode = failure
-    before = len(modes.backup.calls("POST"))
-    with srv.client() as c:
-        task_id = create(c, "hailuo", "text_to_video", STANDARD)
-        assert finish(c, "hailuo", "text_to_video", task_id)["status"] == "completed"
-    job = task_row(srv, task_id)["provider_job"]
-    assert job["deployment"] == "mm-backup" and len(modes.backup.calls("POST")) == before + 1
-    assert job["tried"] == (["mm-primary", "mm-backup"] if failure == "lost" else ["mm-backup"])
+    handed_over(srv, modes, failure, "hailuo", "text_to_video", STANDARD, ("mm-primary", "mm-backup"))
 
 
 def test_a_content_policy_refusal_fails_with_minimaxs_message_and_refunds(srv, modes):
-    modes.primary.mode = "policy"
-    _, key = new_account(srv, credits=1000)
-    before = len(modes.backup.calls("POST"))
-    with srv.client(key) as c:
-        body = finish(c, "hailuo", "text_to_video", create(c, "hailuo", "text_to_video", STANDARD))
-    assert body["status"] == "failed" and body["error"] == "input new_sensitive (status_code 1026)"
-    assert len(modes.backup.calls("POST")) == before
-    assert balance(srv, key) == 1000
+    body = policy_refusal(srv, modes, "hailuo", "text_to_video", STANDARD)
+    assert body["error"] == "input new_sensitive (status_code 1026)"
 
 
 def test_a_slow_job_is_polled_until_it_succeeds(srv, modes):
-    modes.primary.mode, modes.primary.slow_polls = "slow", 4
-    with srv.client() as c:
-        task_id = create(c, "hailuo", "text_to_video", STANDARD)
-        assert finish(c, "hailuo", "text_to_video", task_id)["status"] == "completed"
+    task_id = slow_job(srv, modes, "hailuo", "text_to_video", STANDARD)
     job = task_row(srv, task_id)["provider_job"]["handle"]
     polls = [
         r for r in modes.primary.calls("GET", "/query/video_generation") if r["query"] == {"task_id": job["task_id"]}

@@ -15,20 +15,23 @@ import pytest
 from runapi.providers.upstream.xai import XAI
 from tests.support.fake_media import MP4, PNG
 from tests.support.fake_xai import POLICY, FakeXAI
-from tests.support.first_party import (
+from tests.support.first_party import has_task_ref, routed, table_requests
+from tests.support.servers import new_account
+from tests.support.upstream_e2e import (
     balance,
     create,
+    deployment,
     downloads,
     finish,
-    has_task_ref,
-    routed,
-    table_requests,
+    handed_over,
+    policy_refusal,
+    reset_cooldowns,
+    serve,
+    slow_job,
     task_row,
 )
-from tests.support.servers import new_account, start_server
 from tests.unit.test_upstream_xai import EXTRA, T2V
 
-FAST = 0.05
 VIDEO = {**T2V, "duration_seconds": 6}
 
 
@@ -42,16 +45,16 @@ def fakes():
 
 @pytest.fixture(scope="module")
 def srv(fakes, tmp_path_factory):
-    def deployment(name, fake, key, **kw):
-        return {"name": name, "kind": "xai", "base_url": fake.url + "/v1", "api_key": key, "poll_seconds": FAST, **kw}
+    def xai(name, fake, key, **kw):
+        return deployment(name, "xai", fake.url + "/v1", key, **kw)
 
-    server = start_server(
-        tmp_path_factory.mktemp("xai"),
-        max_task_attempts=3,
-        media_upstreams=[
-            deployment("xai-badkey", fakes.primary, "xai-wrong", models=["grok-imagine-edit-image"]),
-            deployment("xai-primary", fakes.primary, "xai-primary"),
-            deployment("xai-backup", fakes.backup, "xai-backup"),
+    server = serve(
+        tmp_path_factory,
+        "xai",
+        [
+            xai("xai-badkey", fakes.primary, "xai-wrong", models=["grok-imagine-edit-image"]),
+            xai("xai-primary", fakes.primary, "xai-primary"),
+            xai("xai-backup", fakes.backup, "xai-backup"),
         ],
     )
     yield server
@@ -63,7 +66,7 @@ def modes(fakes, srv):
     yield fakes
     for fake in vars(fakes).values():
         fake.mode = "ok"
-    srv.uv.config.app.state.runtime.providers.upstreams.admission._cool_until.clear()
+    reset_cooldowns(srv)
 
 
 def test_every_xai_route_completes_with_our_signed_links(srv, modes):
@@ -132,32 +135,15 @@ def test_a_refused_key_moves_to_the_next_deployment(srv, modes):
 
 @pytest.mark.parametrize("failure", ["500", "429", "lost"])
 def test_failures_hand_the_task_to_the_next_deployment(srv, modes, failure):
-    modes.primary.mode = failure
-    before = len(modes.backup.calls("POST"))
-    with srv.client() as c:
-        task_id = create(c, "grok_imagine", "text_to_video", VIDEO)
-        assert finish(c, "grok_imagine", "text_to_video", task_id)["status"] == "completed"
-    job = task_row(srv, task_id)["provider_job"]
-    assert job["deployment"] == "xai-backup" and len(modes.backup.calls("POST")) == before + 1
-    assert job["tried"] == (["xai-primary", "xai-backup"] if failure == "lost" else ["xai-backup"])
+    handed_over(srv, modes, failure, "grok_imagine", "text_to_video", VIDEO, ("xai-primary", "xai-backup"))
 
 
 def test_a_content_policy_refusal_fails_with_xais_message_and_refunds(srv, modes):
-    modes.primary.mode = "policy"
-    _, key = new_account(srv, credits=1000)
-    before = len(modes.backup.calls("POST"))
-    with srv.client(key) as c:
-        body = finish(c, "grok_imagine", "text_to_video", create(c, "grok_imagine", "text_to_video", VIDEO))
-    assert body["status"] == "failed" and body["error"] == POLICY
-    assert len(modes.backup.calls("POST")) == before
-    assert balance(srv, key) == 1000
+    assert policy_refusal(srv, modes, "grok_imagine", "text_to_video", VIDEO)["error"] == POLICY
 
 
 def test_a_slow_job_is_polled_until_it_succeeds(srv, modes):
-    modes.primary.mode, modes.primary.slow_polls = "slow", 4
-    with srv.client() as c:
-        task_id = create(c, "grok_imagine", "text_to_video", VIDEO)
-        assert finish(c, "grok_imagine", "text_to_video", task_id)["status"] == "completed"
+    task_id = slow_job(srv, modes, "grok_imagine", "text_to_video", VIDEO)
     request_id = task_row(srv, task_id)["provider_job"]["handle"]["request_id"]
     assert len(modes.primary.calls("GET", f"/v1/videos/{request_id}")) >= 5
 

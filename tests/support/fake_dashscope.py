@@ -11,8 +11,6 @@ synchronous call answers 400) | lost (the task fails with InternalError)."""
 from __future__ import annotations
 
 import uuid
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -20,11 +18,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from runapi.yamlload import load_yaml
+from tests.support import upstream_contract
 from tests.support.fake_media import MP4, PNG, FakeServer
-from tests.support.fal_contract import object_schema
+from tests.support.first_party import params_of, table_requests
 
-SCHEMAS_PATH = Path(__file__).with_name("contracts") / "dashscope_schemas.yaml"
 SERVICES = {
     "video-generation/video-synthesis": ("video", True),
     "image2video/video-synthesis": ("i2v", True),
@@ -35,20 +32,13 @@ SERVICES = {
 POLICY_MESSAGE = "Input data may contain inappropriate content."
 
 
-@cache
 def schemas() -> dict[str, dict[str, Any]]:
     """ "<service>/<model>" → its compact field table."""
-    return dict(load_yaml(SCHEMAS_PATH))
+    return upstream_contract.schemas("dashscope")
 
 
-@cache
 def validator(endpoint: str) -> Draft202012Validator | None:
-    fields = schemas().get(endpoint)
-    if fields is None:
-        return None
-    schema = object_schema(fields, endpoint)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return upstream_contract.validator("dashscope", endpoint)
 
 
 def _pixels(size: str) -> tuple[int, int] | None:
@@ -504,22 +494,9 @@ ROUTE_EXAMPLES: list[tuple[str, str, dict[str, Any]]] = [
 
 def dashscope_requests() -> list[tuple[Any, str, dict[str, Any]]]:
     """(action, model, request) for every catalog example of a DashScope-mapped pair, and ROUTE_EXAMPLES."""
-    from runapi.catalog import get_catalog
     from runapi.providers.upstream.dashscope import dashscope_table
 
-    catalog = get_catalog()
-    out = []
-    for action_key, model in sorted(dashscope_table().entries):
-        action = catalog.action(*action_key.split("/"))
-        out += [
-            (action, model, dict(ex)) for ex in action.examples if (ex.get("model") or action.default_model) == model
-        ]
-    for family, name, body in ROUTE_EXAMPLES:
-        out.append((catalog.action(family, name), body["model"], body))
-    return out
+    return table_requests(dashscope_table(), ROUTE_EXAMPLES)
 
 
-def with_defaults(action: Any, model: str, body: dict[str, Any]) -> dict[str, Any]:
-    """The request's parameters with the model's catalog defaults, as a validated task holds them."""
-    params = {p.name: p.default for p in action.models[model].params.values() if p.default is not None}
-    return {**params, **body}
+with_defaults = params_of  # the request's parameters with the model's catalog defaults, as a task holds them

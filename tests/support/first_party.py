@@ -1,19 +1,15 @@
-"""Requests reaching every route of a first-party adapter's table (kling_models.yaml, minimax_models.yaml,
-xai_models.yaml): the catalog's examples for each mapped (action, model) and extra requests for the routes no
-example reaches; and the bodies the tables make of them, for the contract checks (unit) and the fakes (e2e)."""
+"""Requests reaching every route of an adapter's mapping table (<kind>_models.yaml): the catalog's examples for
+each mapped (action, model) and extra requests for the routes no example reaches (`table_requests`, used for
+every kind); and, for the first-party job APIs (Kling, MiniMax, xAI), the bodies the tables make of them, for the
+contract checks (unit) and the fakes (e2e)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import httpx
-from sqlalchemy import select
-
 from runapi.catalog import get_catalog
 from runapi.catalog.validation import validate
 from runapi.providers.upstream.mapping import Context, Route, Table
-from runapi.store.schema import tasks
-from tests.support.servers import wait_done
 
 IMG = "https://example.com/a.png"
 IMG2 = "https://example.com/b.png"
@@ -34,8 +30,14 @@ def table_requests(table: Table, extra: list[tuple[str, str, dict[str, Any]]]) -
         ]
     for family, name, body in extra:
         action = catalog.action(family, name)
-        out.append((action, body.get("model") or action.default_model, body))
+        out.append((action, body.get("model") or action.default_model, dict(body)))
     return out
+
+
+def params_of(action: Any, model: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The request's parameters with the model's documented defaults filled in (as validation does)."""
+    defaults = {p.name: p.default for p in action.models[model].params.values() if p.default is not None}
+    return {**defaults, **body}
 
 
 def routed(table: Table, action: Any, model: str, request: dict[str, Any]) -> tuple[Route, dict[str, Any]]:
@@ -49,33 +51,22 @@ def routed(table: Table, action: Any, model: str, request: dict[str, Any]) -> tu
     return route, body
 
 
-# --- e2e helpers (a running server from tests/support/servers.start_server) -------------------------------
-
-
-def balance(srv: Any, key: str) -> int:
-    resp = httpx.get(srv.url + "/api/v1/me/balance", headers={"Authorization": f"Bearer {key}"})
-    return int(resp.json()["balance_cents"])
-
-
-def create(client: Any, family: str, action: str, body: dict[str, Any]) -> str:
-    resp = client.post(f"/api/v1/{family}/{action}", json=body)
-    assert resp.status_code == 202, resp.text
-    return str(resp.json()["id"])
-
-
-def finish(client: Any, family: str, action: str, task_id: str) -> dict[str, Any]:
-    return dict(wait_done(client, f"/api/v1/{family}/{action}", task_id, timeout=60))
-
-
-def task_row(srv: Any, task_id: str) -> dict[str, Any]:
-    async def go(db: Any) -> dict[str, Any]:
-        async with db.read() as conn:
-            return dict((await conn.execute(select(tasks).where(tasks.c.id == task_id))).mappings().first())
-
-    return dict(srv.db_call(go))
-
-
-def downloads(srv: Any, body: dict[str, Any], kind: str) -> list[bytes]:
-    urls = [item["url"] for item in body[kind]]
-    assert urls and all(u.startswith(srv.url + "/files/generated/") and "signature=" in u for u in urls)
-    return [httpx.get(u).content for u in urls]
+def param_names(spec: Any, out: set[str]) -> None:
+    """Adds to `out` the parameter names a mapping spec (mapping.py) reads: $name, param/task_file/each, params,
+    and those inside defaults, objects and concatenations."""
+    if isinstance(spec, str) and spec.startswith("$"):
+        out.add(spec[1:])
+    elif isinstance(spec, list):
+        for s in spec:
+            param_names(s, out)
+    elif isinstance(spec, dict):
+        for key in ("param", "task_file", "each"):
+            if key in spec:
+                out.add(spec[key])
+        out.update(spec.get("params", []))
+        if "default" in spec:
+            param_names(spec["default"], out)
+        for inner in (spec.get("object") or {}).values():
+            param_names(inner, out)
+        for part in spec.get("concat") or []:
+            param_names(part, out)

@@ -5,32 +5,20 @@ answers Google's words for what is wrong, or None when Google has no such model 
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from runapi.yamlload import load_yaml
-from tests.support.fal_contract import object_schema
-
-SCHEMAS_PATH = Path(__file__).with_name("contracts") / "gemini_schemas.yaml"
+from tests.support import upstream_contract
 
 
-@cache
 def schemas() -> dict[str, dict[str, Any]]:
-    """ "method/model" → its compact field table (keys starting with "_" hold anchors only)."""
-    return {k: v for k, v in load_yaml(SCHEMAS_PATH).items() if not k.startswith("_")}
+    """ "method/model" → its compact field table."""
+    return upstream_contract.schemas("gemini")
 
 
-@cache
 def validator(endpoint: str) -> Draft202012Validator | None:
-    fields = schemas().get(endpoint)
-    if fields is None:
-        return None
-    schema = object_schema(fields, endpoint)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return upstream_contract.validator("gemini", endpoint)
 
 
 def _where(path: Any) -> str:
@@ -63,7 +51,7 @@ def refusals(method: str, model: str, body: Any) -> list[str] | None:
     if check is None:
         return None
     out = []
-    for error in sorted(check.iter_errors(body), key=lambda e: [str(k) for k in e.absolute_path]):
+    for error in upstream_contract.sorted_errors(check, body):
         if error.validator == "additionalProperties":
             known = set(error.schema.get("properties", {}))
             out += [

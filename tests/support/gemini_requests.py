@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runapi.catalog import get_catalog
 from runapi.providers.upstream.gemini import gemini_table
+from tests.support.first_party import table_requests
 
 IMG = "https://example.com/a.png"
 
@@ -57,20 +57,5 @@ REFUSALS = [
 ]
 
 
-def params_of(action: Any, model: str, request: dict[str, Any]) -> dict[str, Any]:
-    """The validated parameters a task carries: the model's defaults under the request."""
-    defaults = {p.name: p.default for p in action.models[model].params.values() if p.default is not None}
-    return {**defaults, **request}
-
-
 def requests() -> list[tuple[Any, str, dict[str, Any]]]:
-    catalog = get_catalog()
-    out = []
-    for action_key, model in sorted(gemini_table().entries):
-        action = catalog.action(*action_key.split("/"))
-        out += [
-            (action, model, dict(ex)) for ex in action.examples if (ex.get("model") or action.default_model) == model
-        ]
-    for family, name, body in ROUTE_EXAMPLES:
-        out.append((catalog.action(family, name), body["model"], body))
-    return out
+    return table_requests(gemini_table(), ROUTE_EXAMPLES)

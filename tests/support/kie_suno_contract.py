@@ -4,38 +4,22 @@ say, and kie's way of refusing a body: the envelope {code: 422 | 400, msg, data:
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from runapi.yamlload import load_yaml
-from tests.support.fal_contract import object_schema
+from tests.support import upstream_contract
 
-CONTRACTS = Path(__file__).with_name("contracts")
 CUSTOM_MODE_ENDPOINTS = ("/api/v1/generate", "/api/v1/generate/upload-cover", "/api/v1/generate/mashup")
 
 
-@cache
 def schemas(kind: str = "kie_suno") -> dict[str, dict[str, Any]]:
     """Endpoint path → its field table for a service (sunoapi's file overrides fields of its `_base`)."""
-    raw = dict(load_yaml(CONTRACTS / f"{kind}_schemas.yaml"))
-    table = dict(schemas(Path(raw["_base"]).name.removesuffix("_schemas.yaml"))) if "_base" in raw else {}
-    for path, fields in raw.items():
-        if not path.startswith("_"):
-            table[path] = {**table.get(path, {}), **fields}
-    return table
+    return upstream_contract.schemas(kind)
 
 
-@cache
 def validator(kind: str, endpoint: str) -> Draft202012Validator | None:
-    fields = schemas(kind).get(endpoint)
-    if fields is None:
-        return None
-    schema = object_schema(fields, endpoint)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return upstream_contract.validator(kind, endpoint)
 
 
 def conditional_errors(endpoint: str, body: dict[str, Any]) -> list[str]:
@@ -66,7 +50,7 @@ def refusal(kind: str, endpoint: str, body: Any) -> tuple[int, str] | None:
     check = validator(kind, endpoint)
     if check is None:
         raise KeyError(endpoint)
-    problems = [f"{'.'.join(str(p) for p in e.absolute_path) or 'body'}: {e.message}" for e in check.iter_errors(body)]
+    problems = [upstream_contract.line(e) for e in check.iter_errors(body)]
     if problems:
         return 422, "; ".join(sorted(problems))
     conditional = conditional_errors(endpoint, body)

@@ -3,13 +3,8 @@ and extra ones for the routes no example reaches (tests of the media upstreams, 
 
 from __future__ import annotations
 
-from runapi.catalog import get_catalog
 from runapi.providers.upstream.fal import fal_table
-
-
-def has_task_ref(action) -> bool:
-    return any(p.task_ref for p in action.params.values())
-
+from tests.support.first_party import params_of, table_requests
 
 # Requests reaching the fal routes the catalog's own examples do not reach (each route is run at least once).
 IMG = "https://example.com/a.png"
@@ -158,19 +153,10 @@ ROUTE_EXAMPLES = [
 def fal_requests() -> list[tuple[object, str, dict]]:
     """(action, model, request) for every catalog example of a fal-mapped model, and ROUTE_EXAMPLES, that fal
     runs (not refused by the table)."""
-    catalog = get_catalog()
-    out = []
-    for action_key, model in fal_table().entries:
-        action = catalog.action(*action_key.split("/"))
-        out += [
-            (action, model, dict(ex)) for ex in action.examples if (ex.get("model") or action.default_model) == model
-        ]
-    for family, name, body in ROUTE_EXAMPLES:
-        out.append((catalog.action(family, name), body["model"], body))
+    out = table_requests(fal_table(), ROUTE_EXAMPLES)
     # an example a refuse route turns away runs elsewhere (the refusal tests cover those routes)
     return [(action, model, body) for action, model, body in out if route_of(action, model, body).refuse is None]
 
 
 def route_of(action, model: str, body: dict):
-    params = {p.name: p.default for p in action.models[model].params.values() if p.default is not None}
-    return fal_table().get(action.key, model).route({**params, **body}, model)
+    return fal_table().get(action.key, model).route(params_of(action, model, body), model)

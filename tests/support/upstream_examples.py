@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from runapi.catalog import get_catalog
 from runapi.providers.upstream.ark import ark_table
 from runapi.providers.upstream.bfl import bfl_table
 from runapi.providers.upstream.mapping import Route, Table
+from tests.support.first_party import params_of, table_requests
 
 IMG = "https://example.com/a.png"
 IMG2 = "https://example.com/b.png"
@@ -177,24 +177,9 @@ BFL_ROUTE_EXAMPLES: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-def params_of(action: Any, model: str, body: dict[str, Any]) -> dict[str, Any]:
-    """The request's parameters with the model's documented defaults filled in (as validation does)."""
-    defaults = {p.name: p.default for p in action.models[model].params.values() if p.default is not None}
-    return {**defaults, **body}
-
-
 def requests(table: Table, extra: list[tuple[str, str, dict[str, Any]]]) -> list[tuple[Any, str, dict[str, Any]]]:
     """(action, model, request) for every catalog example of a model the table maps, and the extra ones."""
-    catalog = get_catalog()
-    out = []
-    for action_key, model in sorted(table.entries):
-        action = catalog.action(*action_key.split("/"))
-        out += [
-            (action, model, dict(ex)) for ex in action.examples if (ex.get("model") or action.default_model) == model
-        ]
-    for family, name, body in extra:
-        out.append((catalog.action(family, name), body["model"], dict(body)))
-    return out
+    return table_requests(table, extra)
 
 
 def ark_requests() -> list[tuple[Any, str, dict[str, Any]]]:

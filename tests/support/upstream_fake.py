@@ -9,49 +9,14 @@ Retry-After) | policy (a content-policy refusal) | lost (accepted, then failed o
 from __future__ import annotations
 
 import uuid
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from runapi.yamlload import load_yaml
 from tests.support.fake_media import MP4, PNG, FakeServer
-from tests.support.fal_contract import object_schema
-
-CONTRACTS = Path(__file__).with_name("contracts")
-
-
-@cache
-def contract(kind: str) -> dict[str, dict[str, Any]]:
-    """Endpoint (or endpoint:model) → its compact field table; keys starting with "_" hold anchors only."""
-    return {k: v for k, v in load_yaml(CONTRACTS / f"{kind}_schemas.yaml").items() if not k.startswith("_")}
-
-
-@cache
-def validator(kind: str, key: str) -> Draft202012Validator | None:
-    fields = contract(kind).get(key)
-    if fields is None:
-        return None
-    schema = object_schema(fields, key)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
-
-
-def problems(kind: str, key: str, body: Any) -> list[str] | None:
-    """What the provider's contract refuses in this body, as "field.path: reason" (empty when valid); None when
-    the contract has no such endpoint."""
-    check = validator(kind, key)
-    if check is None:
-        return None
-    found = []
-    for error in sorted(check.iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path]):
-        where = ".".join(str(p) for p in error.absolute_path) or "body"
-        found.append(f"{where}: {error.message}")
-    return found
+from tests.support.upstream_contract import problems
 
 
 class JobFake(FakeServer):

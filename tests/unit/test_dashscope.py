@@ -30,6 +30,7 @@ from tests.support.fake_dashscope import (
     with_defaults,
     z_image_size,
 )
+from tests.support.first_party import param_names
 
 
 def body_for(action, model: str, request: dict[str, Any]) -> tuple[str | None, str, dict[str, Any]]:
@@ -41,25 +42,6 @@ def body_for(action, model: str, request: dict[str, Any]) -> tuple[str | None, s
         return route.refuse, "", {}
     service, _, upstream = route.app.partition("/")
     return None, route.app, {"model": upstream, **mapping.body(route, Context(params))}
-
-
-def _names(spec: Any, out: set[str]) -> None:
-    if isinstance(spec, str) and spec.startswith("$"):
-        out.add(spec[1:])
-    elif isinstance(spec, list):
-        for s in spec:
-            _names(s, out)
-    elif isinstance(spec, dict):
-        for key in ("param", "task_file", "each"):
-            if key in spec:
-                out.add(spec[key])
-        out.update(spec.get("params", []))
-        if "default" in spec:
-            _names(spec["default"], out)
-        for inner in (spec.get("object") or {}).values():
-            _names(inner, out)
-        for part in spec.get("concat") or []:
-            _names(part, out)
 
 
 def test_the_kind_is_registered_and_lists_its_pairs():
@@ -77,7 +59,7 @@ def test_table_names_real_actions_models_and_params():
         assert action is not None and model in action.models, (action_key, model)
         for route in mapping.routes:
             names: set[str] = set()
-            _names(list(route.input.values()), names)
+            param_names(list(route.input.values()), names)
             unknown = names - set(action.params) - {"item"}  # $item: a plain list's element
             assert not unknown, f"{action_key}/{model} -> {route.app}: unknown params {unknown}"
 

@@ -33,7 +33,8 @@ from runapi.providers.upstream.gemini import (
 from runapi.providers.upstream.mapping import Context
 from tests.support import gemini_contract
 from tests.support.fake_media import MP4, PNG
-from tests.support.gemini_requests import IMG, REFUSALS, params_of, requests
+from tests.support.first_party import params_of
+from tests.support.gemini_requests import IMG, REFUSALS, requests
 
 BASE = "https://gemini.test/v1beta"
 

@@ -9,24 +9,8 @@ from runapi.providers.upstream.fal import fal_table
 from runapi.providers.upstream.openai_images import openai_table
 from tests.support import fal_contract
 from tests.support.fake_media import openai_size_error
-from tests.support.media_upstream import fal_requests, has_task_ref, route_of
-
-
-def _names(spec, out: set[str]) -> None:
-    if isinstance(spec, str) and spec.startswith("$"):
-        out.add(spec[1:])
-    elif isinstance(spec, list):
-        for s in spec:
-            _names(s, out)
-    elif isinstance(spec, dict):
-        for key in ("param", "task_file", "each"):
-            if key in spec:
-                out.add(spec[key])
-        out.update(spec.get("params", []))
-        if "default" in spec:
-            _names(spec["default"], out)
-        for inner in (spec.get("object") or {}).values():
-            _names(inner, out)
+from tests.support.first_party import has_task_ref, param_names
+from tests.support.media_upstream import fal_requests, route_of
 
 
 def test_fal_table_names_real_actions_models_and_params():
@@ -40,7 +24,7 @@ def test_fal_table_names_real_actions_models_and_params():
                 if isinstance(spec, dict) and "each" in spec:
                     names.add(spec["each"])  # item fields belong to the array's objects
                 else:
-                    _names(spec, names)
+                    param_names(spec, names)
             unknown = names - set(action.params)
             assert not unknown, f"{action_key}/{model} -> {route.app}: unknown params {unknown}"
 

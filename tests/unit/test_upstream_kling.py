@@ -24,7 +24,7 @@ from runapi.providers.upstream.kling import Kling, body_code_error
 from runapi.providers.upstream.mapping import Context, build
 from runapi.providers.upstream.registry import ADAPTERS
 from tests.support.first_party import IMG, IMG2, routed, table_requests
-from tests.support.upstream_fake import problems
+from tests.support.upstream_contract import problems
 
 SECRET = "sk-" + "0123456789abcdef" * 2  # Kling secret keys are 32 characters
 TABLE = Kling.bundled()

@@ -23,7 +23,7 @@ from runapi.providers.upstream.minimax import MiniMax, base_resp_error
 from runapi.providers.upstream.registry import ADAPTERS
 from tests.support.fake_minimax import model_rules
 from tests.support.first_party import IMG, routed, table_requests
-from tests.support.upstream_fake import problems
+from tests.support.upstream_contract import problems
 
 TABLE = MiniMax.bundled()
 EXTRA: list[tuple[str, str, dict[str, Any]]] = [

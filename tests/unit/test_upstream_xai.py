@@ -25,7 +25,7 @@ from runapi.providers.upstream.xai import XAI
 from tests.support.fake_media import PNG
 from tests.support.fake_xai import model_rules
 from tests.support.first_party import IMG, routed, table_requests
-from tests.support.upstream_fake import problems
+from tests.support.upstream_contract import problems
 
 TABLE = XAI.bundled()
 T2V = {"model": "grok-imagine-text-to-video", "prompt": "a fox"}

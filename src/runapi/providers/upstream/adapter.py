@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import httpx
 
 from ..base import TaskInput
 from .config import MediaDeployment
 from .errors import UpstreamError
-from .mapping import Context
+from .mapping import Context, Table
 
 if TYPE_CHECKING:
     from ..inputs import Inputs
@@ -93,3 +94,38 @@ class Synchronous:
 
     async def aclose(self) -> None:
         return None
+
+
+class TableAdapter:
+    """Base of an adapter whose (action, model) → upstream request mapping is a bundled table (`table_path`,
+    read by mapping.py) and whose upstream fetches the task's input links itself. Subclasses set
+    `default_base_url`, `table_path` and the job protocol (start/check/cancel)."""
+
+    default_base_url: ClassVar[str] = ""
+    table_path: ClassVar[Path]
+
+    def __init__(
+        self,
+        deployment: MediaDeployment,
+        http: httpx.AsyncClient,
+        inputs: Inputs | None = None,
+        table: Table | None = None,
+    ):
+        # `inputs` unused: the upstream downloads the task's input links itself
+        self.deployment = deployment
+        self.http = http
+        self.table = table or self.bundled()
+
+    @classmethod
+    def bundled(cls) -> Table:
+        return Table.bundled(cls.table_path)
+
+    @classmethod
+    def pairs(cls) -> frozenset[tuple[str, str]]:
+        return cls.bundled().pairs()
+
+    def supports(self, action_key: str, model: str | None) -> bool:
+        return self.table.get(action_key, model) is not None
+
+    async def aclose(self) -> None:
+        return None  # the shared client is closed by the registry

@@ -22,10 +22,9 @@ from urllib.parse import quote
 import httpx
 
 from ..base import TaskInput
-from ..inputs import Inputs
 from . import errors
-from .adapter import Finished, Running, Started, UpstreamFile
-from .config import MediaDeployment
+from .adapter import Finished, Running, Started, TableAdapter, UpstreamFile
+from .http_call import bearer, call, or_running
 from .mapping import Context, Table
 from .outputs import result_files
 
@@ -56,46 +55,14 @@ def _message(data: Any) -> str | None:
     return f"{code}: {message}" if code and message else message or code or None
 
 
-class ModelArk:
+class ModelArk(TableAdapter):
     default_base_url = "https://ark.ap-southeast.bytepluses.com/api/v3"
-
-    def __init__(
-        self,
-        deployment: MediaDeployment,
-        http: httpx.AsyncClient,
-        inputs: Inputs | None = None,
-        table: Table | None = None,
-    ):
-        # `inputs` unused: ModelArk fetches the task's input links itself
-        self.deployment = deployment
-        self.http = http
-        self.table = table or ark_table()
-
-    @classmethod
-    def pairs(cls) -> frozenset[tuple[str, str]]:
-        return ark_table().pairs()
-
-    def supports(self, action_key: str, model: str | None) -> bool:
-        return self.table.get(action_key, model) is not None
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.deployment.api_key}"} if self.deployment.api_key else {}
+    table_path = TABLE_PATH
 
     async def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        name = self.deployment.name
-        try:
-            resp = await self.http.request(
-                method,
-                f"{self.deployment.base_url}{path}",
-                headers=self._headers(),
-                timeout=self.deployment.timeout_seconds,
-                **kw,
-            )
-        except httpx.HTTPError as exc:
-            raise errors.from_transport(exc, name) from exc
-        if resp.status_code >= 400:
-            raise errors.from_response(resp, name, _message)
-        return resp
+        url = f"{self.deployment.base_url}{path}"
+        headers = bearer(self.deployment.api_key)
+        return await call(self.http, self.deployment, method, url, headers=headers, pick=_message, **kw)
 
     async def start(self, task: TaskInput, ctx: Context) -> Started | Finished:
         mapping, route = self.table.route_for(task, self.deployment.name)
@@ -125,12 +92,10 @@ class ModelArk:
         raise errors.UpstreamError(f"{self.deployment.name} returned no image")
 
     async def check(self, task: TaskInput, handle: dict[str, Any]) -> Running | Finished:
-        try:
-            resp = await self._call("GET", f"/contents/generations/tasks/{quote(handle['task_id'], safe='')}")
-        except errors.UpstreamError as exc:
-            if exc.rate_limited:  # polling too fast is not a failure of the job
-                return Running(poll_in=exc.retry_after or DEFAULT_POLL_SECONDS)
-            raise
+        path = f"/contents/generations/tasks/{quote(handle['task_id'], safe='')}"
+        resp = await or_running(self._call("GET", path), DEFAULT_POLL_SECONDS)
+        if isinstance(resp, Running):
+            return resp
         answer = errors.json_object(resp, self.deployment.name)
         status = answer.get("status")
         if status in RUNNING:
@@ -161,6 +126,3 @@ class ModelArk:
             await self._call("DELETE", f"/contents/generations/tasks/{quote(handle['task_id'], safe='')}")
         except errors.UpstreamError:
             pass  # running or already finished: ModelArk cancels queued tasks only
-
-    async def aclose(self) -> None:
-        return None  # the shared client is closed by the registry

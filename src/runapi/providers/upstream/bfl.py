@@ -22,10 +22,9 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from ..base import TaskInput
-from ..inputs import Inputs
 from . import errors
-from .adapter import Finished, Running, Started
-from .config import MediaDeployment
+from .adapter import Finished, Running, Started, TableAdapter
+from .http_call import or_running, raise_for_status, send
 from .mapping import Context, Table
 from .outputs import result_files
 
@@ -77,45 +76,20 @@ def _detail_message(data: Any) -> str | None:
     return errors.first_message(data)
 
 
-class BlackForestLabs:
+class BlackForestLabs(TableAdapter):
     default_base_url = "https://api.bfl.ai/v1"
-
-    def __init__(
-        self,
-        deployment: MediaDeployment,
-        http: httpx.AsyncClient,
-        inputs: Inputs | None = None,
-        table: Table | None = None,
-    ):
-        # `inputs` unused: BFL fetches the task's input links itself
-        self.deployment = deployment
-        self.http = http
-        self.table = table or bfl_table()
-
-    @classmethod
-    def pairs(cls) -> frozenset[tuple[str, str]]:
-        return bfl_table().pairs()
-
-    def supports(self, action_key: str, model: str | None) -> bool:
-        return self.table.get(action_key, model) is not None
+    table_path = TABLE_PATH
 
     def _headers(self) -> dict[str, str]:
         return {"x-key": self.deployment.api_key} if self.deployment.api_key else {}
 
     async def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
         name = self.deployment.name
-        try:
-            resp = await self.http.request(
-                method, url, headers=self._headers(), timeout=self.deployment.timeout_seconds, **kw
-            )
-        except httpx.HTTPError as exc:
-            raise errors.from_transport(exc, name) from exc
+        resp = await send(self.http, self.deployment, method, url, headers=self._headers(), **kw)
         if resp.status_code == 402:  # out of credits here: another deployment may still pay for it
             message = errors.body_message(resp, _detail_message)
             raise errors.UpstreamError(f"{name} answered HTTP 402: {message}", 402)
-        if resp.status_code >= 400:
-            raise errors.from_response(resp, name, _detail_message)
-        return resp
+        return raise_for_status(resp, name, _detail_message)
 
     async def start(self, task: TaskInput, ctx: Context) -> Started:
         mapping, route = self.table.route_for(task, self.deployment.name)
@@ -135,12 +109,9 @@ class BlackForestLabs:
         url = handle["polling_url"]
         if not polling_allowed(self.deployment.base_url, url):  # a handle from another configuration
             url = f"{self.deployment.base_url}/get_result?{urlencode({'id': handle['id']})}"
-        try:
-            resp = await self._call("GET", url)
-        except errors.UpstreamError as exc:
-            if exc.rate_limited:  # polling too fast is not a failure of the job
-                return Running(poll_in=exc.retry_after or 5.0)
-            raise
+        resp = await or_running(self._call("GET", url), 5.0)
+        if isinstance(resp, Running):
+            return resp
         answer = errors.json_object(resp, self.deployment.name)
         status = answer.get("status")
         if status == "Pending":
@@ -163,6 +134,3 @@ class BlackForestLabs:
 
     async def cancel(self, handle: dict[str, Any]) -> None:
         return None  # BFL offers no way to stop a task; it ends on its own within seconds
-
-    async def aclose(self) -> None:
-        return None  # the shared client is closed by the registry

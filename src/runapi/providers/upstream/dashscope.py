@@ -23,10 +23,9 @@ from typing import Any
 import httpx
 
 from ..base import TaskInput
-from ..inputs import Inputs
 from . import errors
-from .adapter import Finished, Running, Started
-from .config import MediaDeployment
+from .adapter import Finished, Running, Started, TableAdapter
+from .http_call import bearer, or_running, raise_for_status, send
 from .mapping import Context, Mapping, Table
 from .outputs import result_files
 
@@ -90,52 +89,23 @@ def result_of(output: dict[str, Any]) -> dict[str, Any]:
     return {**output, "images": images} if images else output
 
 
-class DashScope:
+class DashScope(TableAdapter):
     default_base_url = "https://dashscope-intl.aliyuncs.com/api/v1"
-
-    def __init__(
-        self,
-        deployment: MediaDeployment,
-        http: httpx.AsyncClient,
-        inputs: Inputs | None = None,
-        table: Table | None = None,
-    ):
-        # `inputs` unused: Model Studio fetches the task's input links itself
-        self.deployment = deployment
-        self.http = http
-        self.table = table or dashscope_table()
-
-    @classmethod
-    def pairs(cls) -> frozenset[tuple[str, str]]:
-        return dashscope_table().pairs()
-
-    def supports(self, action_key: str, model: str | None) -> bool:
-        return self.table.get(action_key, model) is not None
+    table_path = TABLE_PATH
 
     def _headers(self, asynchronous: bool = False) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self.deployment.api_key}"} if self.deployment.api_key else {}
+        headers = bearer(self.deployment.api_key)
         if asynchronous:
             headers["X-DashScope-Async"] = "enable"
         return headers
 
     async def _call(self, method: str, path: str, asynchronous: bool = False, **kw: Any) -> httpx.Response:
         """One call to the configured base URL only (our key goes nowhere else)."""
-        name = self.deployment.name
-        try:
-            resp = await self.http.request(
-                method,
-                f"{self.deployment.base_url}/{path}",
-                headers=self._headers(asynchronous),
-                timeout=self.deployment.timeout_seconds,
-                **kw,
-            )
-        except httpx.HTTPError as exc:
-            raise errors.from_transport(exc, name) from exc
+        name, url = self.deployment.name, f"{self.deployment.base_url}/{path}"
+        resp = await send(self.http, self.deployment, method, url, headers=self._headers(asynchronous), **kw)
         if lacks_model(resp):
             raise errors.UpstreamError(f"{name} does not offer this model here", resp.status_code)
-        if resp.status_code >= 400:
-            raise errors.from_response(resp, name, error_message)
-        return resp
+        return raise_for_status(resp, name, error_message)
 
     async def start(self, task: TaskInput, ctx: Context) -> Started | Finished:
         mapping, route = self.table.route_for(task, self.deployment.name)
@@ -159,12 +129,9 @@ class DashScope:
         return self.deployment.poll_seconds or 5.0
 
     async def check(self, task: TaskInput, handle: dict[str, Any]) -> Running | Finished:
-        try:
-            resp = await self._call("GET", f"tasks/{handle['task_id']}")
-        except errors.UpstreamError as exc:
-            if exc.rate_limited:  # polling too fast is not a failure of the job
-                return Running(poll_in=exc.retry_after or 5.0)
-            raise
+        resp = await or_running(self._call("GET", f"tasks/{handle['task_id']}"), 5.0)
+        if isinstance(resp, Running):
+            return resp
         answer = errors.json_object(resp, self.deployment.name)
         output = output_of(answer)
         status = output.get("task_status")
@@ -199,6 +166,3 @@ class DashScope:
             await self._call("POST", f"tasks/{handle['task_id']}/cancel")
         except errors.UpstreamError:
             pass  # only queued tasks can be cancelled; a running or finished one is left to end
-
-    async def aclose(self) -> None:
-        return None  # the shared client is closed by the registry

@@ -10,8 +10,6 @@ become the task's error."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import re
 import time
@@ -26,6 +24,7 @@ from ..inputs import Inputs
 from . import errors
 from .adapter import Finished, Synchronous, UpstreamFile
 from .config import MediaDeployment
+from .http_call import b64_bytes, call
 from .mapping import Context, build
 
 # Our model ids → ElevenLabs model_id (a deployment's model_map can rename the right-hand side).
@@ -163,19 +162,8 @@ class ElevenLabs(Synchronous):
         return {"xi-api-key": self.deployment.api_key} if self.deployment.api_key else {}
 
     async def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        try:
-            resp = await self.http.request(
-                method,
-                f"{self.deployment.base_url}{path}",
-                headers=self._headers(),
-                timeout=self.deployment.timeout_seconds,
-                **kw,
-            )
-        except httpx.HTTPError as exc:
-            raise errors.from_transport(exc, self.deployment.name) from exc
-        if resp.status_code >= 400:
-            raise errors.from_response(resp, self.deployment.name, errors.first_message)
-        return resp
+        url = f"{self.deployment.base_url}{path}"
+        return await call(self.http, self.deployment, method, url, headers=self._headers(), **kw)
 
     async def _post(self, path: str, **kw: Any) -> httpx.Response:
         return await self._send("POST", path, **kw)
@@ -199,10 +187,7 @@ class ElevenLabs(Synchronous):
 
 
 def _b64(value: Any, name: str) -> bytes:
-    try:
-        return base64.b64decode(value or "", validate=False)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise errors.UpstreamError(f"{name} sent unreadable audio") from exc
+    return b64_bytes(value or "", f"{name} sent unreadable audio")
 
 
 def _form(value: Any) -> str:

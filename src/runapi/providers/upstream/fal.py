@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from ..base import TaskInput
-from ..inputs import Inputs
 from . import errors
-from .adapter import Finished, Running, Started
-from .config import MediaDeployment
+from .adapter import Finished, Running, Started, TableAdapter
+from .http_call import call, or_running, same_origin
 from .mapping import Context, Table
 from .outputs import result_files
 
@@ -30,56 +28,23 @@ def fal_table() -> Table:
     return Table.bundled(TABLE_PATH)
 
 
-class FalQueue:
+class FalQueue(TableAdapter):
     default_base_url = "https://queue.fal.run"
-
-    def __init__(
-        self,
-        deployment: MediaDeployment,
-        http: httpx.AsyncClient,
-        inputs: Inputs | None = None,
-        table: Table | None = None,
-    ):
-        # `inputs` unused: fal fetches the task's input links itself
-        self.deployment = deployment
-        self.http = http
-        self.table = table or fal_table()
-
-    @classmethod
-    def pairs(cls) -> frozenset[tuple[str, str]]:
-        return fal_table().pairs()
+    table_path = TABLE_PATH
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Key {self.deployment.api_key}"} if self.deployment.api_key else {}
-
-    def supports(self, action_key: str, model: str | None) -> bool:
-        return self.table.get(action_key, model) is not None
-
-    def _same_origin(self, url: Any) -> bool:
-        """Follow-up URLs from the submit answer are used only on the configured host: our key goes nowhere
-        else."""
-        if not isinstance(url, str):
-            return False
-        ours, theirs = urlsplit(self.deployment.base_url), urlsplit(url)
-        return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
 
     def _request_urls(self, app: str, request_id: str, answer: dict[str, Any]) -> dict[str, str]:
         # Status, result and cancel live under owner/app only, without the endpoint path (fal docs).
         root = f"{self.deployment.base_url}/{'/'.join(app.split('/')[:2])}/requests/{request_id}"
         built = {"response_url": root, "status_url": f"{root}/status", "cancel_url": f"{root}/cancel"}
-        return {k: answer[k] if self._same_origin(answer.get(k)) else v for k, v in built.items()}
+        # follow-up URLs from the submit answer are used only on the configured host: our key goes nowhere else
+        base = self.deployment.base_url
+        return {k: answer[k] if same_origin(base, answer.get(k)) else v for k, v in built.items()}
 
     async def _call(self, method: str, url: str, job_failed: bool = False, **kw: Any) -> httpx.Response:
-        name = self.deployment.name
-        try:
-            resp = await self.http.request(
-                method, url, headers=self._headers(), timeout=self.deployment.timeout_seconds, **kw
-            )
-        except httpx.HTTPError as exc:
-            raise errors.from_transport(exc, name) from exc
-        if resp.status_code >= 400:
-            raise errors.from_response(resp, name, errors.first_message, job_failed=job_failed)
-        return resp
+        return await call(self.http, self.deployment, method, url, headers=self._headers(), job_failed=job_failed, **kw)
 
     async def start(self, task: TaskInput, ctx: Context) -> Started:
         mapping, route = self.table.route_for(task, self.deployment.name)
@@ -101,12 +66,9 @@ class FalQueue:
         return Started(handle, poll_in=self.deployment.poll_seconds or 2.0)
 
     async def check(self, task: TaskInput, handle: dict[str, Any]) -> Running | Finished:
-        try:
-            resp = await self._call("GET", handle["status_url"])
-        except errors.UpstreamError as exc:
-            if exc.rate_limited:  # polling too fast is not a failure of the job
-                return Running(poll_in=exc.retry_after or 5.0)
-            raise
+        resp = await or_running(self._call("GET", handle["status_url"]), 5.0)
+        if isinstance(resp, Running):
+            return resp
         status = errors.json_object(resp, self.deployment.name).get("status")
         if status in ("IN_QUEUE", "IN_PROGRESS"):
             return Running(poll_in=self.deployment.poll_seconds)
@@ -137,6 +99,3 @@ class FalQueue:
             await self._call("PUT", handle["cancel_url"])
         except errors.UpstreamError:
             pass  # already finished or gone: nothing left to stop
-
-    async def aclose(self) -> None:
-        return None  # the shared client is closed by the registry

@@ -30,7 +30,7 @@ import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
 
@@ -40,6 +40,7 @@ from ..inputs import Inputs
 from . import errors
 from .adapter import Finished, Running, Started, UpstreamFile
 from .config import MediaDeployment
+from .http_call import same_origin, send
 from .mapping import Context, Mapping, Table
 
 TABLE_PATH = Path(__file__).with_name("gemini_models.yaml")
@@ -202,22 +203,12 @@ class Gemini:
 
     def _ours(self, url: str) -> bool:
         """Only the configured origin ever sees our key."""
-        ours, theirs = urlsplit(self.deployment.base_url), urlsplit(url)
-        return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
+        return same_origin(self.deployment.base_url, url)
 
     async def _call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
-        name = self.deployment.name
-        try:
-            resp = await self.http.request(
-                method,
-                f"{self.deployment.base_url}/{path}",
-                headers=self._headers(),
-                timeout=self.deployment.timeout_seconds,
-                **kw,
-            )
-        except httpx.HTTPError as exc:
-            raise errors.from_transport(exc, name) from exc
-        if resp.status_code >= 400:
+        name, url = self.deployment.name, f"{self.deployment.base_url}/{path}"
+        resp = await send(self.http, self.deployment, method, url, headers=self._headers(), **kw)
+        if resp.status_code >= 400:  # Google's own reading of its errors, not raise_for_status
             raise classify(resp, name)
         return errors.json_object(resp, name)
 

@@ -3,59 +3,29 @@ path that turns failures into UpstreamErrors, and polls that treat a 429 as "sti
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 
 from ..base import TaskInput
-from ..inputs import Inputs
-from . import errors
-from .adapter import Running
-from .config import MediaDeployment
-from .mapping import Mapping, Table
+from . import errors, http_call
+from .adapter import Running, TableAdapter
+from .mapping import Mapping
 
 DEFAULT_POLL_SECONDS = 5.0  # video jobs take minutes: no use asking more often unless the deployment says so
 RATE_LIMITED_POLL_SECONDS = 10.0
 
 
-class JobApi:
+class JobApi(TableAdapter):
     """Base of an adapter for an upstream with its own async job API. Subclasses set `default_base_url`,
     `table_path`, `_headers` and the job protocol (start/check)."""
-
-    default_base_url: ClassVar[str] = ""
-    table_path: ClassVar[Path]
-
-    def __init__(
-        self,
-        deployment: MediaDeployment,
-        http: httpx.AsyncClient,
-        inputs: Inputs | None = None,
-        table: Table | None = None,
-    ):
-        # `inputs` unused: these upstreams fetch the task's input links themselves
-        self.deployment = deployment
-        self.http = http
-        self.table = table or self.bundled()
-
-    @classmethod
-    def bundled(cls) -> Table:
-        return Table.bundled(cls.table_path)
-
-    @classmethod
-    def pairs(cls) -> frozenset[tuple[str, str]]:
-        return cls.bundled().pairs()
-
-    def supports(self, action_key: str, model: str | None) -> bool:
-        return self.table.get(action_key, model) is not None
 
     def pick(self, data: Any) -> str | None:
         """The upstream's own message in an error body."""
         return errors.first_message(data)
 
     def _headers(self) -> dict[str, str]:
-        key = self.deployment.api_key
-        return {"Authorization": f"Bearer {key}"} if key else {}
+        return http_call.bearer(self.deployment.api_key)
 
     def poll_in(self) -> float:
         return self.deployment.poll_seconds or DEFAULT_POLL_SECONDS
@@ -69,36 +39,18 @@ class JobApi:
 
     async def call(self, method: str, path: str, job_failed: bool = False, **kw: Any) -> httpx.Response:
         """One request under the configured base URL (the key goes nowhere else)."""
-        name = self.deployment.name
-        try:
-            resp = await self.http.request(
-                method,
-                f"{self.deployment.base_url}{path}",
-                headers=self._headers(),
-                timeout=self.deployment.timeout_seconds,
-                **kw,
-            )
-        except httpx.HTTPError as exc:
-            raise errors.from_transport(exc, name) from exc
-        if resp.status_code >= 400:
-            raise errors.from_response(resp, name, self.pick, job_failed=job_failed)
-        return resp
+        url, headers = f"{self.deployment.base_url}{path}", self._headers()
+        return await http_call.call(
+            self.http, self.deployment, method, url, headers=headers, pick=self.pick, job_failed=job_failed, **kw
+        )
 
     async def poll(self, path: str, **kw: Any) -> dict[str, Any] | Running:
         """A status request's JSON, or Running when the upstream asks us to slow down (not a failure)."""
-        try:
-            resp = await self.call("GET", path, **kw)
-        except errors.UpstreamError as exc:
-            if exc.rate_limited:
-                return Running(poll_in=exc.retry_after or RATE_LIMITED_POLL_SECONDS)
-            raise
-        return errors.json_object(resp, self.deployment.name)
+        resp = await http_call.or_running(self.call("GET", path, **kw), RATE_LIMITED_POLL_SECONDS)
+        return resp if isinstance(resp, Running) else errors.json_object(resp, self.deployment.name)
 
     async def cancel(self, handle: dict[str, Any]) -> None:
         return None  # none of these job APIs documents a cancel call
-
-    async def aclose(self) -> None:
-        return None  # the shared client is closed by the registry
 
 
 def object_at(data: dict[str, Any], key: str) -> dict[str, Any]:

@@ -35,10 +35,9 @@ from typing import Any
 import httpx
 
 from ..base import TaskInput
-from ..inputs import Inputs
 from . import errors
-from .adapter import Finished, Running, Started
-from .config import MediaDeployment
+from .adapter import Finished, Running, Started, TableAdapter
+from .http_call import bearer, send
 from .mapping import Context, Mapping, Route, Table
 from .outputs import result_files
 
@@ -202,27 +201,9 @@ def failure(reading: Reading, name: str) -> errors.UpstreamError:
     return errors.UpstreamError(f"{name} failed the job: {message}", job_failed=True)
 
 
-class KieAI:
+class KieAI(TableAdapter):
     default_base_url = "https://api.kie.ai"
-
-    def __init__(
-        self,
-        deployment: MediaDeployment,
-        http: httpx.AsyncClient,
-        inputs: Inputs | None = None,
-        table: Table | None = None,
-    ):
-        # `inputs` unused: kie fetches the task's input links itself
-        self.deployment = deployment
-        self.http = http
-        self.table = table or kie_table()
-
-    @classmethod
-    def pairs(cls) -> frozenset[tuple[str, str]]:
-        return kie_table().pairs()
-
-    def supports(self, action_key: str, model: str | None) -> bool:
-        return self.table.get(action_key, model) is not None
+    table_path = TABLE_PATH
 
     # --- the adapter -----------------------------------------------------------------------------------
 
@@ -304,22 +285,9 @@ class KieAI:
     async def cancel(self, handle: dict[str, Any]) -> None:
         return None  # kie offers no way to stop a task
 
-    async def aclose(self) -> None:
-        return None  # the shared client is closed by the registry
-
     # --- transport -------------------------------------------------------------------------------------
 
     async def _call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
-        name = self.deployment.name
-        headers = {"Authorization": f"Bearer {self.deployment.api_key}"} if self.deployment.api_key else {}
-        try:
-            resp = await self.http.request(
-                method,
-                f"{self.deployment.base_url}{path}",
-                headers=headers,
-                timeout=self.deployment.timeout_seconds,
-                **kw,
-            )
-        except httpx.HTTPError as exc:
-            raise errors.from_transport(exc, name) from exc
-        return read_envelope(resp, name)
+        url, headers = f"{self.deployment.base_url}{path}", bearer(self.deployment.api_key)
+        resp = await send(self.http, self.deployment, method, url, headers=headers, **kw)
+        return read_envelope(resp, self.deployment.name)  # kie's codes live in the body as well as the status

@@ -46,6 +46,7 @@ from . import errors
 from .adapter import Finished, Running, Started, UpstreamFile
 from .config import MediaDeployment
 from .errors import UpstreamError
+from .http_call import bearer, send
 from .mapping import Context, Table
 
 TABLE_PATH = Path(__file__).with_name("kie_suno_models.yaml")
@@ -242,22 +243,16 @@ class KieSuno:
         )
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.deployment.api_key}"} if self.deployment.api_key else {}
+        return bearer(self.deployment.api_key)
 
     def _poll_in(self) -> float:
         return self.deployment.poll_seconds if self.deployment.poll_seconds is not None else DEFAULT_POLL_SECONDS
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return await self.http.request(
-                method,
-                self.deployment.base_url + path,
-                headers=self._headers(),
-                timeout=self.deployment.timeout_seconds,
-                **kwargs,
-            )
-        except httpx.HTTPError as exc:
-            raise errors.from_transport(exc, self.deployment.name) from exc
+        # the answer as is: kie's envelope codes are read by the caller (read_envelope)
+        return await send(
+            self.http, self.deployment, method, self.deployment.base_url + path, headers=self._headers(), **kwargs
+        )
 
     # --- the adapter protocol ----------------------------------------------------------------------
 

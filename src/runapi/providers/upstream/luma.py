@@ -22,8 +22,8 @@ from ..base import TaskInput
 from ..inputs import Inputs
 from . import errors
 from .adapter import Finished, Running, Started, UpstreamFile
-from .calls import call
 from .config import MediaDeployment
+from .http_call import call
 from .mapping import Context, Table
 
 TABLE_PATH = Path(__file__).with_name("luma_models.yaml")
@@ -108,4 +108,5 @@ class Luma:
         return {"Authorization": f"Bearer {self.deployment.api_key}"} if self.deployment.api_key else {}
 
     async def _call(self, method: str, path: str, job_failed: bool = False, **kw: Any) -> httpx.Response:
-        return await call(self.http, self.deployment, method, path, self._headers(), job_failed, **kw)
+        url = f"{self.deployment.base_url}{path}"  # our key goes to the configured base only
+        return await call(self.http, self.deployment, method, url, headers=self._headers(), job_failed=job_failed, **kw)

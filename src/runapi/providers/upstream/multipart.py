@@ -16,8 +16,8 @@ from ..base import TaskFailed, TaskInput
 from ..inputs import Inputs
 from . import errors
 from .adapter import Finished, Synchronous, UpstreamFile
-from .calls import call
 from .config import MediaDeployment
+from .http_call import call
 from .mapping import Context, Table
 
 # A multipart part: (field, (file name, content, type)), or (field, (None, text)) for a plain field
@@ -62,7 +62,8 @@ class MultipartUpstream(Synchronous):
                 files.append((field, await self._upload(str(link), f"{field}{i}")))
         parts: list[Part] = [(k, (None, _text(v))) for k, v in body.items()] + files
         path = f"{self.path_prefix}{endpoint}"
-        resp = await call(self.http, self.deployment, "POST", path, self.headers(), files=parts)
+        url = f"{self.deployment.base_url}{path}"  # our key goes to the configured base only
+        resp = await call(self.http, self.deployment, "POST", url, headers=self.headers(), files=parts)
         data = errors.json_object(resp, self.deployment.name)
         return Finished(self.result_files(data, mapping.item_meta(ctx)))
 

@@ -7,8 +7,6 @@ Which OpenAI model serves which of ours, and the size/quality mapping, is data (
 
 from __future__ import annotations
 
-import base64
-import binascii
 from pathlib import Path
 
 import httpx
@@ -19,6 +17,7 @@ from ..inputs import Inputs
 from . import errors
 from .adapter import Finished, Synchronous, UpstreamFile
 from .config import MediaDeployment
+from .http_call import b64_bytes, bearer
 from .mapping import Context, Table
 
 TABLE_PATH = Path(__file__).with_name("openai_images.yaml")
@@ -50,7 +49,7 @@ class OpenAIImages(Synchronous):
         mapping, route = self.table.route_for(task, self.deployment.name)
         body = {**mapping.body(route, ctx), "model": self.deployment.model_map.get(route.app, route.app)}
         images, mask = body.pop("image", None), body.pop("mask", None)
-        headers = {"Authorization": f"Bearer {self.deployment.api_key}"} if self.deployment.api_key else {}
+        headers = bearer(self.deployment.api_key)
         try:
             if images:
                 files = [("image[]", await self._upload(url, f"image{i}")) for i, url in enumerate(images)]
@@ -91,10 +90,8 @@ class OpenAIImages(Synchronous):
         files = []
         for item in items:
             if item.get("b64_json"):
-                try:
-                    files.append(UpstreamFile("images", data=base64.b64decode(item["b64_json"])))
-                except (binascii.Error, ValueError) as exc:
-                    raise errors.UpstreamError(f"{self.deployment.name} sent an unreadable image") from exc
+                unreadable = f"{self.deployment.name} sent an unreadable image"
+                files.append(UpstreamFile("images", data=b64_bytes(item["b64_json"], unreadable)))
             elif item.get("url"):
                 files.append(UpstreamFile("images", url=item["url"]))
         if not files:

@@ -30,8 +30,8 @@ from ..base import TaskFailed, TaskInput
 from ..inputs import Inputs
 from . import errors
 from .adapter import Finished, Running, Started, UpstreamFile
-from .calls import call
 from .config import MediaDeployment
+from .http_call import call
 from .mapping import Context, Table
 
 TABLE_PATH = Path(__file__).with_name("runway_models.yaml")
@@ -176,7 +176,8 @@ class Runway:
         return headers
 
     async def _call(self, method: str, path: str, job_failed: bool = False, **kw: Any) -> httpx.Response:
-        return await call(self.http, self.deployment, method, path, self._headers(), job_failed, **kw)
+        url = f"{self.deployment.base_url}{path}"  # our key goes to the configured base only
+        return await call(self.http, self.deployment, method, url, headers=self._headers(), job_failed=job_failed, **kw)
 
 
 def _utf16_units(text: Any) -> int:

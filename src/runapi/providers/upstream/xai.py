@@ -9,14 +9,13 @@ key or permission, 429 rate limit, 5xx server (next deployment)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from pathlib import Path
 from typing import Any
 
 from ..base import TaskInput
 from . import errors
 from .adapter import Finished, Running, Started, UpstreamFile
+from .http_call import b64_bytes
 from .jobs import JobApi, object_at
 from .mapping import Context
 
@@ -38,10 +37,7 @@ def image_file(item: Any, kind: str, name: str) -> UpstreamFile | None:
     if isinstance(encoded, str) and encoded:
         if encoded.startswith("data:"):
             return UpstreamFile(kind, url=encoded)
-        try:
-            return UpstreamFile(kind, data=base64.b64decode(encoded, validate=False))
-        except (binascii.Error, ValueError) as exc:
-            raise errors.UpstreamError(f"{name} sent an unreadable image") from exc
+        return UpstreamFile(kind, data=b64_bytes(encoded, f"{name} sent an unreadable image"))
     url = item.get("url")
     return UpstreamFile(kind, url=url) if isinstance(url, str) and url else None
 
