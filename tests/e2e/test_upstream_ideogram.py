@@ -12,8 +12,8 @@ import pytest
 
 from tests.support.fake_ideogram import POLICY_ERROR, FakeIdeogram
 from tests.support.fake_media import PNG
-from tests.support.media_e2e import balance, downloads, run
 from tests.support.servers import new_account, start_server
+from tests.support.upstream_e2e import balance, downloads, run_on
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_every_action_completes_with_uploaded_inputs(srv, modes, host):
     with srv.client() as c:
         for action, bodies in requests.items():
             for body in bodies:
-                _, done = run(c, "ideogram_v3", action, body)
+                _, done = run_on(c, "ideogram_v3", action, body)
                 assert done["status"] == "completed", (action, done)
                 assert downloads(srv, done, "images") == [PNG] * int(body.get("output_count", 1))
     calls = modes.a.calls("POST")[before:]
@@ -115,7 +115,7 @@ def test_a_failing_deployment_hands_the_task_to_the_next(srv, modes, failure):
         modes.a.mode = failure
     tried, served = len(modes.a.calls("POST")), len(modes.b.calls("POST"))
     with srv.client() as c:
-        _, body = run(c, "ideogram_v3", "text_to_image", PROMPT)
+        _, body = run_on(c, "ideogram_v3", "text_to_image", PROMPT)
     assert body["status"] == "completed", body
     assert len(modes.a.calls("POST")) == tried + 1 and len(modes.b.calls("POST")) == served + 1
     assert modes.b.calls("POST")[-1]["headers"]["api-key"] == "ik-b"
@@ -129,7 +129,7 @@ def test_safety_refusals_fail_with_the_message_and_refund(srv, modes, mode, mess
     _, key = new_account(srv, credits=1000)
     before = len(modes.b.calls("POST"))
     with srv.client(key) as c:
-        _, body = run(c, "ideogram_v3", "text_to_image", PROMPT)
+        _, body = run_on(c, "ideogram_v3", "text_to_image", PROMPT)
     assert body["status"] == "failed" and body["error"] == message
     assert len(modes.b.calls("POST")) == before
     assert balance(srv, key) == 1000
@@ -139,7 +139,7 @@ def test_what_ideogram_cannot_take_fails_at_once_without_a_call(srv, modes, host
     _, key = new_account(srv, credits=1000)
     before = len(modes.a.calls("POST")) + len(modes.b.calls("POST"))
     with srv.client(key) as c:
-        _, body = run(
+        _, body = run_on(
             c,
             "ideogram_v3",
             "reframe_image",

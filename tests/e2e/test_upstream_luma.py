@@ -13,8 +13,8 @@ import pytest
 
 from tests.support.fake_luma import POLICY_REASON, FakeLuma
 from tests.support.fake_media import MP4
-from tests.support.media_e2e import balance, downloads, run, task_row
 from tests.support.servers import new_account, start_server
+from tests.support.upstream_e2e import balance, downloads, run_on, task_row
 
 FAST = 0.05
 BODY = {"prompt": "a rainy neon night", "source_video_url": "https://example.com/source.mp4", "watermark": "w"}
@@ -60,7 +60,7 @@ def modes(fakes, srv):
 
 def test_modify_video_completes_and_luma_calls_our_link(srv, modes):
     with srv.client() as c:
-        task_id, body = run(c, "luma", "modify_video", BODY)
+        task_id, body = run_on(c, "luma", "modify_video", BODY)
     assert body["status"] == "completed" and downloads(srv, body, "videos") == [MP4]
     call = modes.a.calls("POST")[-1]
     assert call["path"] == "/dream-machine/v1/generations/video/modify"
@@ -86,7 +86,7 @@ def test_slow_generation_is_polled_to_the_end(srv, modes):
     modes.a.mode = "slow"
     before = len(modes.a.calls("GET", "/generations/"))
     with srv.client() as c:
-        _, body = run(c, "luma", "modify_video", BODY)
+        _, body = run_on(c, "luma", "modify_video", BODY)
     assert body["status"] == "completed"
     assert len(modes.a.calls("GET", "/generations/")) - before >= 4  # queued, dreaming x2, completed
 
@@ -99,7 +99,7 @@ def test_a_failing_deployment_hands_the_task_to_the_next(srv, modes, failure):
         modes.a.mode = failure
     _, key = new_account(srv, credits=1000)
     with srv.client(key) as c:
-        task_id, body = run(c, "luma", "modify_video", BODY)
+        task_id, body = run_on(c, "luma", "modify_video", BODY)
     assert body["status"] == "completed", body
     job = task_row(srv, task_id)["provider_job"]
     assert job["deployment"] == "luma-b"
@@ -113,7 +113,7 @@ def test_moderation_fails_with_lumas_reason_and_refunds(srv, modes):
     _, key = new_account(srv, credits=1000)
     before = len(modes.b.calls("POST"))
     with srv.client(key) as c:
-        _, body = run(c, "luma", "modify_video", BODY)
+        _, body = run_on(c, "luma", "modify_video", BODY)
     assert body["status"] == "failed" and body["error"] == POLICY_REASON
     assert len(modes.b.calls("POST")) == before
     assert balance(srv, key) == 1000

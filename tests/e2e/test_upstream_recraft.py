@@ -11,8 +11,8 @@ import pytest
 
 from tests.support.fake_media import PNG
 from tests.support.fake_recraft import TOO_LARGE, FakeRecraft
-from tests.support.media_e2e import balance, downloads, run
 from tests.support.servers import new_account, start_server
+from tests.support.upstream_e2e import balance, downloads, run_on
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def host(recorder):
 def test_both_tools_complete_with_the_uploaded_image(srv, modes, host, action, model, endpoint, mode):
     modes.a.mode = mode
     with srv.client() as c:
-        _, body = run(c, "recraft", action, {"model": model, "source_image_url": f"{host}/in.png"})
+        _, body = run_on(c, "recraft", action, {"model": model, "source_image_url": f"{host}/in.png"})
     assert body["status"] == "completed", body
     assert downloads(srv, body, "images") == [PNG]
     call = modes.a.calls("POST")[-1]
@@ -79,7 +79,7 @@ def test_a_failing_deployment_hands_the_task_to_the_next(srv, modes, host, failu
         modes.a.mode = failure
     tried, served = len(modes.a.calls("POST")), len(modes.b.calls("POST"))
     with srv.client() as c:
-        _, body = run(
+        _, body = run_on(
             c,
             "recraft",
             "remove_background",
@@ -93,7 +93,7 @@ def test_an_input_that_is_not_an_image_fails_and_refunds_without_a_call(srv, mod
     _, key = new_account(srv, credits=1000)
     before = len(modes.a.calls("POST")) + len(modes.b.calls("POST"))
     with srv.client(key) as c:
-        _, body = run(
+        _, body = run_on(
             c, "recraft", "upscale_image", {"model": "recraft-crisp-upscale", "source_image_url": f"{host}/bad.png"}
         )
     assert body["status"] == "failed" and "not a supported image" in body["error"]
@@ -106,7 +106,7 @@ def test_a_request_recraft_refuses_fails_with_its_message_and_refunds(srv, modes
     _, key = new_account(srv, credits=1000)
     served = len(modes.b.calls("POST"))
     with srv.client(key) as c:
-        _, body = run(
+        _, body = run_on(
             c, "recraft", "upscale_image", {"model": "recraft-crisp-upscale", "source_image_url": f"{host}/big.png"}
         )
     assert body["status"] == "failed" and body["error"] == TOO_LARGE

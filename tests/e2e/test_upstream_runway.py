@@ -11,8 +11,8 @@ import pytest
 
 from tests.support.fake_media import MP3, MP4, PNG
 from tests.support.fake_runway import POLICY_FAILURE, FakeRunway
-from tests.support.media_e2e import balance, downloads, run, task_row
 from tests.support.servers import new_account, start_server
+from tests.support.upstream_e2e import balance, downloads, run_on, task_row
 
 FAST = 0.05
 
@@ -79,14 +79,14 @@ TEXT = {"prompt": "fog over the sea", "duration_seconds": 5, "output_resolution"
 def test_text_image_and_aleph_complete_with_our_links(srv, modes, inputs_host):
     elsewhere = len(modes.b.calls("POST"))
     with srv.client() as c:
-        _, text = run(c, "runway", "text_to_video", TEXT)
-        _, image = run(
+        _, text = run_on(c, "runway", "text_to_video", TEXT)
+        _, image = run_on(
             c,
             "runway",
             "text_to_video",
             {**TEXT, "aspect_ratio": None, "duration_seconds": 10, "first_frame_image_url": inputs_host.url + "/f.png"},
         )
-        _, aleph = run(
+        _, aleph = run_on(
             c,
             "runway_aleph",
             "edit_video",
@@ -115,7 +115,7 @@ def test_slow_task_is_polled_through_pending_throttled_running(srv, modes):
     modes.a.mode = "slow"
     before = len(modes.a.calls("GET", "/v1/tasks/"))
     with srv.client() as c:
-        task_id, body = run(c, "runway", "text_to_video", TEXT)
+        task_id, body = run_on(c, "runway", "text_to_video", TEXT)
     assert body["status"] == "completed"
     assert len(modes.a.calls("GET", "/v1/tasks/")) - before >= 4  # PENDING, THROTTLED, RUNNING, then SUCCEEDED
     assert task_row(srv, task_id)["provider_job"]["deployment"] == "runway-a"
@@ -129,7 +129,7 @@ def test_a_failing_deployment_hands_the_task_to_the_next(srv, modes, failure):
         modes.a.mode = failure
     _, key = new_account(srv, credits=1000)
     with srv.client(key) as c:
-        task_id, body = run(c, "runway", "text_to_video", TEXT)
+        task_id, body = run_on(c, "runway", "text_to_video", TEXT)
     assert body["status"] == "completed", body
     job = task_row(srv, task_id)["provider_job"]
     assert job["deployment"] == "runway-b"
@@ -143,7 +143,7 @@ def test_content_moderation_fails_with_runways_message_and_refunds(srv, modes):
     _, key = new_account(srv, credits=1000)
     before = len(modes.b.calls("POST"))
     with srv.client(key) as c:
-        _, body = run(c, "runway", "text_to_video", TEXT)
+        _, body = run_on(c, "runway", "text_to_video", TEXT)
     assert body["status"] == "failed" and body["error"] == POLICY_FAILURE
     assert len(modes.b.calls("POST")) == before  # a refusal is not shopped around
     assert balance(srv, key) == 1000
@@ -153,7 +153,7 @@ def test_what_runway_cannot_make_fails_at_once_without_a_call(srv, modes):
     _, key = new_account(srv, credits=1000)
     before = len(modes.a.calls("POST")) + len(modes.b.calls("POST"))
     with srv.client(key) as c:
-        _, body = run(c, "runway", "text_to_video", {**TEXT, "output_resolution": "1080p"})
+        _, body = run_on(c, "runway", "text_to_video", {**TEXT, "output_resolution": "1080p"})
     assert body["status"] == "failed" and "720p" in body["error"]
     assert len(modes.a.calls("POST")) + len(modes.b.calls("POST")) == before
     assert balance(srv, key) == 1000

@@ -54,8 +54,13 @@ def finish(client: httpx.Client, family: str, action: str, task_id: str) -> dict
 def run(srv: Any, family: str, action: str, body: dict[str, Any], key: str | None = None) -> tuple[str, dict[str, Any]]:
     """Create a task (with the server's own key, or `key`) and wait for it to end: (task id, its final body)."""
     with srv.client(key) as c:
-        task_id = create(c, family, action, body)
-        return task_id, finish(c, family, action, task_id)
+        return run_on(c, family, action, body)
+
+
+def run_on(client: httpx.Client, family: str, action: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """`run` on a client already open (its key): (task id, its final body)."""
+    task_id = create(client, family, action, body)
+    return task_id, finish(client, family, action, task_id)
 
 
 def task_row(srv: Any, task_id: str) -> dict[str, Any]:
