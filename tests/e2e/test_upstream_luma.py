@@ -14,7 +14,7 @@ import pytest
 from tests.support.fake_luma import POLICY_REASON, FakeLuma
 from tests.support.fake_media import MP4
 from tests.support.servers import new_account, start_server
-from tests.support.upstream_e2e import balance, downloads, run_on, task_row
+from tests.support.upstream_e2e import balance, downloads, reset_cooldowns, run_on, task_row
 
 FAST = 0.05
 BODY = {"prompt": "a rainy neon night", "source_video_url": "https://example.com/source.mp4", "watermark": "w"}
@@ -55,7 +55,7 @@ def modes(fakes, srv):
     yield fakes
     for fake, key in ((fakes.a, "lk-a"), (fakes.b, "lk-b")):
         fake.mode, fake.api_key = "ok", key
-    srv.uv.config.app.state.runtime.providers.upstreams.admission._cool_until.clear()
+    reset_cooldowns(srv)
 
 
 def test_modify_video_completes_and_luma_calls_our_link(srv, modes):

@@ -12,7 +12,7 @@ import pytest
 from tests.support.fake_media import PNG
 from tests.support.fake_recraft import TOO_LARGE, FakeRecraft
 from tests.support.servers import new_account, start_server
-from tests.support.upstream_e2e import balance, downloads, run_on
+from tests.support.upstream_e2e import balance, downloads, reset_cooldowns, run_on
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def modes(fakes, srv):
     yield fakes
     for fake, key in ((fakes.a, "rk-a"), (fakes.b, "rk-b")):
         fake.mode, fake.api_key = "ok", key
-    srv.uv.config.app.state.runtime.providers.upstreams.admission._cool_until.clear()
+    reset_cooldowns(srv)
 
 
 @pytest.fixture

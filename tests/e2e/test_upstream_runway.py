@@ -12,7 +12,7 @@ import pytest
 from tests.support.fake_media import MP3, MP4, PNG
 from tests.support.fake_runway import POLICY_FAILURE, FakeRunway
 from tests.support.servers import new_account, start_server
-from tests.support.upstream_e2e import balance, downloads, run_on, task_row
+from tests.support.upstream_e2e import balance, downloads, reset_cooldowns, run_on, task_row
 
 FAST = 0.05
 
@@ -56,7 +56,7 @@ def modes(fakes, srv):
     yield fakes
     for fake, key in ((fakes.a, "rw-a"), (fakes.b, "rw-b")):
         fake.mode, fake.api_key = "ok", key
-    srv.uv.config.app.state.runtime.providers.upstreams.admission._cool_until.clear()
+    reset_cooldowns(srv)
 
 
 @pytest.fixture
