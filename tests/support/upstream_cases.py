@@ -17,23 +17,7 @@ from runapi.providers.base import TaskFailed, TaskInput
 from runapi.providers.upstream.config import MediaDeployment
 from runapi.providers.upstream.mapping import Context, Route, Table
 from tests.support.fake_media import MP4, PNG
-
-
-def _names(spec: Any, out: set[str]) -> None:
-    if isinstance(spec, str) and spec.startswith("$"):
-        out.add(spec[1:])
-    elif isinstance(spec, list):
-        for s in spec:
-            _names(s, out)
-    elif isinstance(spec, dict):
-        for key in ("param", "task_file", "each"):
-            if key in spec:
-                out.add(spec[key])
-        out.update(spec.get("params", []))
-        if "default" in spec:
-            _names(spec["default"], out)
-        for inner in (spec.get("object") or {}).values():
-            _names(inner, out)
+from tests.support.first_party import param_names, params_of
 
 
 def unknown_names(table: Table) -> dict[tuple[str, str, str], set[str]]:
@@ -49,7 +33,7 @@ def unknown_names(table: Table) -> dict[tuple[str, str, str], set[str]]:
         for route in mapping.routes:
             names: set[str] = set()
             for spec in route.input.values():
-                _names(spec, names)
+                param_names(spec, names)
             if names - set(action.params):
                 found[(action_key, model, route.app)] = names - set(action.params)
     return found
@@ -57,8 +41,7 @@ def unknown_names(table: Table) -> dict[tuple[str, str, str], set[str]]:
 
 def params_for(action: Any, model: str, body: dict[str, Any]) -> dict[str, Any]:
     """The parameters a task of this request holds: the model's defaults under the request's own values."""
-    defaults = {p.name: p.default for p in action.models[model].params.values() if p.default is not None}
-    return {**defaults, **{k: v for k, v in body.items() if k != "model"}}
+    return {k: v for k, v in params_of(action, model, body).items() if k != "model"}
 
 
 def model_of(action: Any, body: dict[str, Any]) -> str | None:
