@@ -475,7 +475,8 @@ def stage_bodies(
 ) -> list[tuple[int, dict[str, Any]]]:
     """The callbacks a finishing task still owes: a completed task calls back the stages its provider skipped
     (an instant sandbox task, an upstream that jumped ahead) before the final one, so a receiver always sees
-    every stage in order; a failed task only owes its final callback."""
+    every stage in order; a failed task only owes its final callback. A task without a callback_url owes only
+    its final body (kept for the account's `runapi listen` listeners, if any)."""
     base = task.public_base_url or ""
     final = replace(
         task,
@@ -486,7 +487,7 @@ def stage_bodies(
     )
     bodies = []
     action = get_catalog().action(task.family, task.action)
-    if action and action.stages and error is None:
+    if task.callback_url and action and action.stages and error is None:
         reached = action.stages.index(task.stage) if task.stage in action.stages else -1
         for i in range(reached + 1, len(action.stages)):
             staged = replace(final, state=TaskState.RUNNING, stage=action.stages[i])
