@@ -14,7 +14,7 @@ from runapi.providers.base import TaskInput
 from runapi.providers.upstream.adapter import Finished, Running, Started
 from runapi.providers.upstream.config import MediaDeployment
 from runapi.providers.upstream.errors import UpstreamError
-from runapi.providers.upstream.luma import Luma, generation_failure, luma_table
+from runapi.providers.upstream.luma import Luma, generation_failure
 from runapi.providers.upstream.mapping import Context
 from tests.support import upstream_contract
 from tests.support.upstream_cases import StubInputs, cases, params_for, route_of, run_adapter, unknown_names
@@ -27,18 +27,18 @@ def accepted(request: httpx.Request) -> httpx.Response:
 
 
 def test_table_names_real_actions_models_and_params():
-    assert unknown_names(luma_table()) == {}
+    assert unknown_names(Luma.bundled()) == {}
 
 
 def test_every_route_has_a_contract_and_a_request():
-    table = luma_table()
+    table = Luma.bundled()
     endpoints = {r.app.rpartition("/")[0] for m in table.entries.values() for r in m.routes if r.refuse is None}
     assert endpoints == set(upstream_contract.schemas("luma"))
     reached = {(a.key, m, route_of(table, a, m, b).app) for a, m, b in cases(table, [])}
     assert {(k, m, r.app) for (k, m), mp in table.entries.items() for r in mp.routes} <= reached
 
 
-@pytest.mark.parametrize("case", cases(luma_table(), []), ids=lambda c: c[2]["prompt"][:20])
+@pytest.mark.parametrize("case", cases(Luma.bundled(), []), ids=lambda c: c[2]["prompt"][:20])
 def test_every_request_is_one_luma_accepts(case):
     outcome, sent = run_adapter(Luma, *case, accepted)
     assert isinstance(outcome, Started) and outcome.handle["id"] == "gen-1"
@@ -56,7 +56,7 @@ def test_every_request_is_one_luma_accepts(case):
 
 
 def test_model_map_picks_ray_flash_2():
-    case = cases(luma_table(), [])[0]
+    case = cases(Luma.bundled(), [])[0]
     _, sent = run_adapter(
         Luma,
         *case,
@@ -67,7 +67,7 @@ def test_model_map_picks_ray_flash_2():
 
 
 def test_webhooks_give_luma_our_wake_up_link():
-    action, model, body = cases(luma_table(), [])[0]
+    action, model, body = cases(Luma.bundled(), [])[0]
     sent: list[dict] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -88,7 +88,7 @@ def test_webhooks_give_luma_our_wake_up_link():
 def _check(body: dict | None, status: int = 200, headers: dict | None = None):
     return run_adapter(
         Luma,
-        *cases(luma_table(), [])[0],
+        *cases(Luma.bundled(), [])[0],
         lambda r: httpx.Response(status, json=body, headers=headers or {}),
         step="check",
         handle={"id": "gen-1", "meta": {}},
@@ -131,7 +131,7 @@ def test_failure_reasons_are_classified(reason, final):
 
 
 def test_submission_errors_and_cancel():
-    case = cases(luma_table(), [])[0]
+    case = cases(Luma.bundled(), [])[0]
     outcome, _ = run_adapter(Luma, *case, lambda r: httpx.Response(400, json={"detail": "prompt is too long"}))
     assert isinstance(outcome, UpstreamError) and str(outcome) == "prompt is too long" and not outcome.retryable
     outcome, _ = run_adapter(Luma, *case, lambda r: httpx.Response(201, json={"state": "queued"}))

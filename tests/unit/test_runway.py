@@ -10,7 +10,7 @@ import pytest
 
 from runapi.providers.upstream.adapter import Finished, Running, Started
 from runapi.providers.upstream.errors import UpstreamError
-from runapi.providers.upstream.runway import Runway, nearest_ratio, runway_table, task_failure
+from runapi.providers.upstream.runway import Runway, nearest_ratio, task_failure
 from tests.support import upstream_contract
 from tests.support.fake_media import tiny_png
 from tests.support.fake_runway import media_problem
@@ -61,22 +61,22 @@ def accepted(request: httpx.Request) -> httpx.Response:
 
 
 def runnable():
-    table = runway_table()
+    table = Runway.bundled()
     return [c for c in cases(table, EXTRA) if route_of(table, *c).refuse is None]
 
 
 def test_table_names_real_actions_models_and_params():
-    assert unknown_names(runway_table()) == {}
+    assert unknown_names(Runway.bundled()) == {}
 
 
 def test_every_route_has_a_contract_and_a_request_that_reaches_it():
-    table = runway_table()
+    table = Runway.bundled()
     apps = {r.app for m in table.entries.values() for r in m.routes if r.refuse is None}
     assert apps == set(upstream_contract.schemas("runway"))
     reached = {(a.key, m, route_key(route_of(table, a, m, b))) for a, m, b in cases(table, EXTRA + REFUSED)}
     every = {(key, model, route_key(r)) for (key, model), m in table.entries.items() for r in m.routes}
     assert every - reached == set()
-    refused = [route_of(table, a, m, b).refuse for a, m, b in extra_cases(runway_table(), REFUSED)]
+    refused = [route_of(table, a, m, b).refuse for a, m, b in extra_cases(Runway.bundled(), REFUSED)]
     assert all(refused)
 
 
@@ -97,7 +97,7 @@ def test_every_request_is_one_runway_accepts(case):
     assert outcome.handle == {"id": "task-1", "app": f"{endpoint}/{call.json['model']}", "meta": {}}
 
 
-@pytest.mark.parametrize("case", extra_cases(runway_table(), REFUSED), ids=str)
+@pytest.mark.parametrize("case", extra_cases(Runway.bundled(), REFUSED), ids=str)
 def test_what_runway_cannot_make_is_refused_without_a_call(case):
     outcome, sent = run_adapter(Runway, *case, accepted)
     assert isinstance(outcome, UpstreamError) and outcome.out_of_reach and not outcome.retryable
@@ -105,7 +105,7 @@ def test_what_runway_cannot_make_is_refused_without_a_call(case):
 
 
 def test_the_catalog_examples_map_as_documented():
-    table = runway_table()
+    table = Runway.bundled()
     t2v, i2v, aleph_ref, aleph = cases(table, [])
     outcome, sent = run_adapter(Runway, *t2v, accepted)
     assert sent[0].url.endswith("/v1/text_to_video")
@@ -124,7 +124,7 @@ def test_the_catalog_examples_map_as_documented():
 
 
 def test_first_frame_sets_the_nearest_ratio_and_private_links_go_inline():
-    action, model, body = extra_cases(runway_table(), EXTRA)[1]  # the first frame without aspect_ratio
+    action, model, body = extra_cases(Runway.bundled(), EXTRA)[1]  # the first frame without aspect_ratio
     wide = tiny_png()
     inputs = StubInputs({IMG: wide})
     _, sent = run_adapter(Runway, action, model, body, accepted, inputs=inputs)
@@ -135,13 +135,13 @@ def test_first_frame_sets_the_nearest_ratio_and_private_links_go_inline():
     _, sent = run_adapter(Runway, action, model, own, accepted, inputs=inputs)
     assert sent[0].json["promptImage"].startswith("data:image/png;base64,") and sent[0].json["ratio"] == "1280:720"
     assert inputs.fetched == [(own["first_frame_image_url"], 5 << 20, "image")]  # Runway's data URI limit
-    aleph = cases(runway_table(), [])[3]
+    aleph = cases(Runway.bundled(), [])[3]
     _, sent = run_adapter(Runway, *aleph[:2], {**aleph[2], "source_video_url": "http://own.example/v.mp4"}, accepted)
     assert sent[0].json["videoUri"].startswith("data:video/mp4;base64,")
 
 
 def test_model_map_renames_endpoint_and_model():
-    action, model, body = extra_cases(runway_table(), EXTRA)[1]
+    action, model, body = extra_cases(Runway.bundled(), EXTRA)[1]
     _, sent = run_adapter(
         Runway, action, model, body, accepted, model_map={"image_to_video/gen4_turbo": "image_to_video/gen4.5"}
     )
@@ -175,7 +175,7 @@ def test_task_failures_are_classified_by_failure_code(code, retryable, job_faile
 
 
 def _check(status_body: dict | None = None, status: int = 200, headers: dict | None = None):
-    action, model, body = cases(runway_table(), [])[0]
+    action, model, body = cases(Runway.bundled(), [])[0]
     return run_adapter(
         Runway,
         action,
@@ -215,7 +215,7 @@ def test_failed_cancelled_unknown_and_rate_limited_polls():
 
 
 def test_submission_errors_keep_runways_message():
-    action, model, body = cases(runway_table(), [])[0]
+    action, model, body = cases(Runway.bundled(), [])[0]
     outcome, _ = run_adapter(Runway, action, model, body, lambda r: httpx.Response(400, json={"error": "Bad ratio"}))
     assert isinstance(outcome, UpstreamError) and str(outcome) == "Bad ratio" and not outcome.retryable
     outcome, _ = run_adapter(Runway, action, model, body, lambda r: httpx.Response(401, json={"error": "Bad key"}))
@@ -225,7 +225,7 @@ def test_submission_errors_keep_runways_message():
 
 
 def test_cancel_deletes_the_task():
-    action, model, body = cases(runway_table(), [])[0]
+    action, model, body = cases(Runway.bundled(), [])[0]
     _, sent = run_adapter(
         Runway, action, model, body, lambda r: httpx.Response(204), step="cancel", handle={"id": "task-1"}
     )
@@ -233,7 +233,7 @@ def test_cancel_deletes_the_task():
 
 
 def test_a_prompt_longer_than_runway_takes_is_refused_without_a_call():
-    action, model, body = cases(runway_table(), [])[0]
+    action, model, body = cases(Runway.bundled(), [])[0]
     outcome, sent = run_adapter(Runway, action, model, {**body, "prompt": "🦊" * 501}, accepted)  # 1002 units
     assert isinstance(outcome, UpstreamError) and outcome.out_of_reach and "1000" in str(outcome) and sent == []
     outcome, sent = run_adapter(Runway, action, model, {**body, "prompt": "🦊" * 500}, accepted)

@@ -98,7 +98,7 @@ class Synchronous:
 
 class TableAdapter:
     """Base of an adapter whose (action, model) → upstream request mapping is a bundled table (`table_path`,
-    read by mapping.py) and whose upstream fetches the task's input links itself. Subclasses set
+    read by mapping.py). Subclasses set
     `default_base_url`, `table_path` and the job protocol (start/check/cancel)."""
 
     default_base_url: ClassVar[str] = ""
@@ -111,9 +111,9 @@ class TableAdapter:
         inputs: Inputs | None = None,
         table: Table | None = None,
     ):
-        # `inputs` unused: the upstream downloads the task's input links itself
         self.deployment = deployment
         self.http = http
+        self.inputs = inputs  # for adapters that upload inputs themselves; most upstreams fetch the links
         self.table = table or self.bundled()
 
     @classmethod

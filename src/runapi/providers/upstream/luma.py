@@ -19,20 +19,14 @@ from typing import Any
 import httpx
 
 from ..base import TaskInput
-from ..inputs import Inputs
 from . import errors
-from .adapter import Finished, Running, Started, UpstreamFile
-from .config import MediaDeployment
-from .http_call import call
-from .mapping import Context, Table
+from .adapter import Finished, Running, Started, TableAdapter, UpstreamFile
+from .http_call import bearer, call, or_running
+from .mapping import Context
 
 TABLE_PATH = Path(__file__).with_name("luma_models.yaml")
 RUNNING = frozenset({"queued", "dreaming"})
 POLICY = re.compile(r"moderation|not allowed|safety|inappropriate", re.IGNORECASE)
-
-
-def luma_table() -> Table:
-    return Table.bundled(TABLE_PATH)
 
 
 def generation_failure(data: dict[str, Any], name: str) -> errors.UpstreamError:
@@ -43,23 +37,9 @@ def generation_failure(data: dict[str, Any], name: str) -> errors.UpstreamError:
     return errors.UpstreamError(f"{name} failed the generation: {reason}", job_failed=True)
 
 
-class Luma:
+class Luma(TableAdapter):
     default_base_url = "https://api.lumalabs.ai/dream-machine/v1"
-
-    def __init__(
-        self, deployment: MediaDeployment, http: httpx.AsyncClient, inputs: Inputs, table: Table | None = None
-    ):
-        # `inputs` unused: Luma fetches the input links itself
-        self.deployment = deployment
-        self.http = http
-        self.table = table or luma_table()
-
-    @classmethod
-    def pairs(cls) -> frozenset[tuple[str, str]]:
-        return luma_table().pairs()
-
-    def supports(self, action_key: str, model: str | None) -> bool:
-        return self.table.get(action_key, model) is not None
+    table_path = TABLE_PATH  # Luma fetches the input links itself
 
     async def start(self, task: TaskInput, ctx: Context) -> Started:
         mapping, route = self.table.route_for(task, self.deployment.name)
@@ -76,12 +56,9 @@ class Luma:
         return Started(handle, poll_in=self.deployment.poll_seconds or 5.0)
 
     async def check(self, task: TaskInput, handle: dict[str, Any]) -> Running | Finished:
-        try:
-            resp = await self._call("GET", f"/generations/{handle['id']}", job_failed=True)
-        except errors.UpstreamError as exc:
-            if exc.rate_limited:  # polling too fast is not a failure of the job
-                return Running(poll_in=exc.retry_after or 5.0)
-            raise
+        resp = await or_running(self._call("GET", f"/generations/{handle['id']}", job_failed=True), 5.0)
+        if isinstance(resp, Running):  # polling too fast is not a failure of the job
+            return resp
         data = errors.json_object(resp, self.deployment.name)
         state = data.get("state")
         if state in RUNNING:
@@ -101,12 +78,14 @@ class Luma:
         except errors.UpstreamError:
             pass  # already gone: nothing left to stop
 
-    async def aclose(self) -> None:
-        return None  # the shared client is closed by the registry
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.deployment.api_key}"} if self.deployment.api_key else {}
-
     async def _call(self, method: str, path: str, job_failed: bool = False, **kw: Any) -> httpx.Response:
         url = f"{self.deployment.base_url}{path}"  # our key goes to the configured base only
-        return await call(self.http, self.deployment, method, url, headers=self._headers(), job_failed=job_failed, **kw)
+        return await call(
+            self.http,
+            self.deployment,
+            method,
+            url,
+            headers=bearer(self.deployment.api_key),
+            job_failed=job_failed,
+            **kw,
+        )

@@ -15,7 +15,7 @@ from ...files_policy import extension_for, sniff
 from ..base import TaskFailed, TaskInput
 from ..inputs import Inputs
 from . import errors
-from .adapter import Finished, Synchronous, UpstreamFile
+from .adapter import Finished, Synchronous, TableAdapter, UpstreamFile
 from .config import MediaDeployment
 from .http_call import call
 from .mapping import Context, Table
@@ -24,7 +24,7 @@ from .mapping import Context, Table
 Part = tuple[str, tuple[str | None, bytes | str] | tuple[str, bytes, str]]
 
 
-class MultipartUpstream(Synchronous):
+class MultipartUpstream(Synchronous, TableAdapter):
     table_path: ClassVar[Path]
     file_fields: ClassVar[tuple[str, ...]]  # body fields holding image links (a list: one part per link)
     max_image_bytes: ClassVar[int]
@@ -33,17 +33,8 @@ class MultipartUpstream(Synchronous):
     def __init__(
         self, deployment: MediaDeployment, http: httpx.AsyncClient, inputs: Inputs, table: Table | None = None
     ):
-        self.deployment = deployment
-        self.http = http
-        self.inputs = inputs
-        self.table = table or Table.bundled(self.table_path)
-
-    @classmethod
-    def pairs(cls) -> frozenset[tuple[str, str]]:
-        return Table.bundled(cls.table_path).pairs()
-
-    def supports(self, action_key: str, model: str | None) -> bool:
-        return self.table.get(action_key, model) is not None
+        super().__init__(deployment, http, inputs, table)
+        self.inputs: Inputs = inputs  # the image links are read here and uploaded as files
 
     def headers(self) -> dict[str, str]:
         raise NotImplementedError

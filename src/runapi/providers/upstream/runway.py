@@ -29,9 +29,9 @@ from ...files_policy import sniff
 from ..base import TaskFailed, TaskInput
 from ..inputs import Inputs
 from . import errors
-from .adapter import Finished, Running, Started, UpstreamFile
+from .adapter import Finished, Running, Started, TableAdapter, UpstreamFile
 from .config import MediaDeployment
-from .http_call import call
+from .http_call import bearer, call, or_running
 from .mapping import Context, Table
 
 TABLE_PATH = Path(__file__).with_name("runway_models.yaml")
@@ -43,10 +43,6 @@ PROMPT_LIMIT = 1000  # promptText, in UTF-16 code units (Runway's spec)
 READ_LIMIT = 16 << 20  # reading a first frame Runway fetches itself, only to measure its shape
 # The "W:H" ratios Runway's Gen-4 image-to-video models (gen4_turbo, gen4.5) make
 IMAGE_TO_VIDEO_RATIOS = ("1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672")
-
-
-def runway_table() -> Table:
-    return Table.bundled(TABLE_PATH)
 
 
 def nearest_ratio(width: int, height: int, ratios: tuple[str, ...] = IMAGE_TO_VIDEO_RATIOS) -> str:
@@ -74,23 +70,15 @@ def task_failure(data: dict[str, Any], name: str) -> errors.UpstreamError:
     return errors.UpstreamError(message, retryable=False)
 
 
-class Runway:
+class Runway(TableAdapter):
     default_base_url = "https://api.dev.runwayml.com/v1"
+    table_path = TABLE_PATH
 
     def __init__(
         self, deployment: MediaDeployment, http: httpx.AsyncClient, inputs: Inputs, table: Table | None = None
     ):
-        self.deployment = deployment
-        self.http = http
-        self.inputs = inputs
-        self.table = table or runway_table()
-
-    @classmethod
-    def pairs(cls) -> frozenset[tuple[str, str]]:
-        return runway_table().pairs()
-
-    def supports(self, action_key: str, model: str | None) -> bool:
-        return self.table.get(action_key, model) is not None
+        super().__init__(deployment, http, inputs, table)
+        self.inputs: Inputs = inputs  # inputs Runway cannot fetch itself are read here and sent inline
 
     # --- the adapter interface ----------------------------------------------------------------------------
 
@@ -112,12 +100,9 @@ class Runway:
         return Started(handle, poll_in=self.deployment.poll_seconds or 5.0)
 
     async def check(self, task: TaskInput, handle: dict[str, Any]) -> Running | Finished:
-        try:
-            resp = await self._call("GET", f"/tasks/{handle['id']}", job_failed=True)
-        except errors.UpstreamError as exc:
-            if exc.rate_limited:  # polling too fast is not a failure of the job
-                return Running(poll_in=exc.retry_after or 5.0)
-            raise
+        resp = await or_running(self._call("GET", f"/tasks/{handle['id']}", job_failed=True), 5.0)
+        if isinstance(resp, Running):  # polling too fast is not a failure of the job
+            return resp
         data = errors.json_object(resp, self.deployment.name)
         status = data.get("status")
         if status in RUNNING:
@@ -170,10 +155,7 @@ class Runway:
     # --- transport ----------------------------------------------------------------------------------------
 
     def _headers(self) -> dict[str, str]:
-        headers = {"X-Runway-Version": API_VERSION}
-        if self.deployment.api_key:
-            headers["Authorization"] = f"Bearer {self.deployment.api_key}"
-        return headers
+        return {"X-Runway-Version": API_VERSION, **bearer(self.deployment.api_key)}
 
     async def _call(self, method: str, path: str, job_failed: bool = False, **kw: Any) -> httpx.Response:
         url = f"{self.deployment.base_url}{path}"  # our key goes to the configured base only
