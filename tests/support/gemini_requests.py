@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runapi.providers.upstream.gemini import gemini_table
+from runapi.providers.upstream.gemini import Gemini
 from tests.support.first_party import table_requests
 
 IMG = "https://example.com/a.png"
@@ -58,4 +58,4 @@ REFUSALS = [
 
 
 def requests() -> list[tuple[Any, str, dict[str, Any]]]:
-    return table_requests(gemini_table(), ROUTE_EXAMPLES)
+    return table_requests(Gemini.bundled(), ROUTE_EXAMPLES)

@@ -24,7 +24,6 @@ from runapi.providers.upstream.errors import UpstreamError
 from runapi.providers.upstream.gemini import (
     Gemini,
     classify,
-    gemini_table,
     image_body,
     image_files,
     makes_video,
@@ -46,7 +45,7 @@ async def fetch_png(url: str) -> tuple[bytes, str]:
 def wire(action: Any, model: str, request: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
     """(method, Gemini model, body) the adapter sends for this request."""
     params = params_of(action, model, request)
-    mapping = gemini_table().get(action.key, model)
+    mapping = Gemini.bundled().get(action.key, model)
     assert mapping is not None
     route = mapping.route(params, model)
     assert route is not None and route.refuse is None, (action.key, model, request)
@@ -67,7 +66,7 @@ def test_the_kind_is_registered_and_lists_its_pairs() -> None:
 
 def test_the_table_names_real_actions_models_and_params() -> None:
     catalog = get_catalog()
-    for (action_key, model), mapping in gemini_table().entries.items():
+    for (action_key, model), mapping in Gemini.bundled().entries.items():
         action = catalog.action(*action_key.split("/"))
         assert action is not None and model in action.models, (action_key, model)
         for route in mapping.routes:
@@ -78,7 +77,7 @@ def test_the_table_names_real_actions_models_and_params() -> None:
 
 def test_the_contract_has_exactly_the_models_the_table_calls() -> None:
     called = set()
-    for mapping in gemini_table().entries.values():
+    for mapping in Gemini.bundled().entries.values():
         method = "predictLongRunning" if makes_video(mapping) else "generateContent"
         called |= {f"{method}/{r.app}" for r in mapping.routes if r.refuse is None}
     assert called == set(gemini_contract.schemas())
@@ -88,7 +87,7 @@ def test_the_contract_has_exactly_the_models_the_table_calls() -> None:
 
 @pytest.mark.parametrize(("action", "model", "request_body"), requests(), ids=lambda v: getattr(v, "key", None))
 def test_every_body_the_adapter_builds_passes_googles_schema(action: Any, model: str, request_body: dict) -> None:
-    route = gemini_table().get(action.key, model).route(params_of(action, model, request_body), model)
+    route = Gemini.bundled().get(action.key, model).route(params_of(action, model, request_body), model)
     if route is not None and route.refuse is not None:  # e.g. the catalog's Lite reference example
         assert route.refuse in {message for *_, message in REFUSALS}
         return
@@ -99,9 +98,9 @@ def test_every_body_the_adapter_builds_passes_googles_schema(action: Any, model:
 def test_every_route_is_reached_by_some_request() -> None:
     reached = set()
     for action, model, body in requests():
-        route = gemini_table().get(action.key, model).route(params_of(action, model, body), model)
+        route = Gemini.bundled().get(action.key, model).route(params_of(action, model, body), model)
         reached.add((action.key, model, route.when))
-    for (action_key, model), mapping in gemini_table().entries.items():
+    for (action_key, model), mapping in Gemini.bundled().entries.items():
         for route in mapping.routes:
             if route.refuse is None:
                 assert (action_key, model, route.when) in reached, (action_key, model, route.when)
@@ -114,7 +113,7 @@ def test_what_google_cannot_make_is_refused_before_any_call(family, name, reques
         "t1", action, action.models[request_body["model"]], params_of(action, request_body["model"], request_body)
     )
     with pytest.raises(UpstreamError, match=message) as refused:
-        gemini_table().route_for(task, "gemini")
+        Gemini.bundled().route_for(task, "gemini")
     assert refused.value.out_of_reach and not refused.value.retryable
 
 

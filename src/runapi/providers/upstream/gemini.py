@@ -38,7 +38,7 @@ from ...files_policy import sniff
 from ..base import TaskFailed, TaskInput
 from ..inputs import Inputs
 from . import errors
-from .adapter import Finished, Running, Started, UpstreamFile
+from .adapter import Finished, Running, Started, TableAdapter, UpstreamFile
 from .config import MediaDeployment
 from .http_call import same_origin, send
 from .mapping import Context, Mapping, Table
@@ -64,10 +64,6 @@ DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 OPERATION = re.compile(r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]{0,300}$")  # e.g. models/veo-3.1-…/operations/abc
 
 ImageFetch = Callable[[str], Awaitable[tuple[bytes, str]]]  # URL → (bytes, image MIME type)
-
-
-def gemini_table() -> Table:
-    return Table.bundled(TABLE_PATH)
 
 
 def makes_video(mapping: Mapping) -> bool:
@@ -178,23 +174,15 @@ def image_files(answer: dict[str, Any], name: str) -> list[UpstreamFile]:
     raise errors.UpstreamError(f"{name} returned no image")
 
 
-class Gemini:
+class Gemini(TableAdapter):
     default_base_url = "https://generativelanguage.googleapis.com/v1beta"
+    table_path = TABLE_PATH
 
     def __init__(
         self, deployment: MediaDeployment, http: httpx.AsyncClient, inputs: Inputs, table: Table | None = None
     ):
-        self.deployment = deployment
-        self.http = http
-        self.inputs = inputs
-        self.table = table or gemini_table()
-
-    @classmethod
-    def pairs(cls) -> frozenset[tuple[str, str]]:
-        return gemini_table().pairs()
-
-    def supports(self, action_key: str, model: str | None) -> bool:
-        return self.table.get(action_key, model) is not None
+        super().__init__(deployment, http, inputs, table)
+        self.inputs: Inputs = inputs  # input images are read here and sent inline
 
     # --- HTTP --------------------------------------------------------------------------------------------
 
@@ -303,6 +291,3 @@ class Gemini:
 
     async def cancel(self, handle: dict[str, Any]) -> None:
         return None  # the Gemini API documents no cancel for Veo operations: the job runs out on its own
-
-    async def aclose(self) -> None:
-        return None  # the shared client is closed by the registry
