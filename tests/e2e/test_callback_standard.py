@@ -4,13 +4,17 @@ a receiver's Retry-After setting the next due time (read from the database, not 
 callback URL allow-list (its endpoint, who may change it, a create refused)."""
 
 import json
+import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import httpx
 import pytest
 import standardwebhooks
 from sqlalchemy import select
 
-from runapi.auth import admin
+from runapi.auth import admin, passwords
 from runapi.callbacks import retry
 from runapi.store.schema import callback_attempts, callback_deliveries
 from tests.support.cli import cli
@@ -157,3 +161,59 @@ def test_admin_callback_allowlist_command(tmp_path):
     missing = cli("admin", "callback-allowlist", "--account", "9", env=env)
     assert missing.returncode != 0 and "account 9 not found" in missing.stderr
     assert json.loads(cli(*show, "--clear", env=env).stdout)["callback_url_allowlist"] == []
+
+
+@contextmanager
+def console_client(server, email: str) -> Iterator[httpx.Client]:
+    """An httpx client signed in to the console as `email` (a password is set for them first)."""
+    password = "a long enough password"
+    server.db_call(lambda db: passwords.set_password(db, email, password))
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        token = page_csrf(c.get("/console/sign-in").text)
+        signed = c.post("/console/sign-in", data={"email": email, "password": password, "csrf_token": token})
+        assert signed.status_code in (302, 303), signed.text
+        yield c
+
+
+def page_csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_the_console_shows_the_standard_secret_and_admins_edit_the_allowlist(server):
+    email = f"admin{time.time_ns()}@example.com"
+    account, key = new_account(server, email=email)
+    secret = server.db_call(lambda db: admin.callback_secret(db, account))
+    with console_client(server, email) as c:
+        page = c.get("/console/callback-secret")
+        assert page.status_code == 200 and f"whsec_{secret}" in page.text
+        saved = c.post(
+            "/console/callback-secret/allowlist",
+            data={
+                "entries": "hooks.example.com\r\nhttps://cb.example.com/runapi/\r\n",
+                "csrf_token": page_csrf(page.text),
+            },
+        )
+        assert saved.status_code in (302, 303), saved.text
+        with server.client(key) as api:
+            listed = ["hooks.example.com", "https://cb.example.com/runapi/"]
+            assert api.get(ALLOWLIST).json()["callback_url_allowlist"] == listed
+        bad = c.post(
+            "/console/callback-secret/allowlist",
+            data={"entries": "ftp://x.example/", "csrf_token": page_csrf(page.text)},
+        )
+        assert bad.status_code == 422 and "callback_url_allowlist[0]" in bad.text
+        assert "ftp://x.example/" in bad.text  # what was typed stays in the form
+        with server.client(key) as api:
+            assert api.get(ALLOWLIST).json()["callback_url_allowlist"] == listed
+
+        manager = server.db_call(lambda db: admin.mint_key(db, account, "management")).token
+        member_email = f"member{time.time_ns()}@example.com"
+        with server.client(manager) as mgmt:
+            assert mgmt.post("/api/v1/members", json={"email": member_email}).status_code == 201
+    with console_client(server, member_email) as m:
+        page = m.get("/console/callback-secret")
+        assert "hooks.example.com" in page.text and "Only an account admin can change the allow-list" in page.text
+        refused = m.post("/console/callback-secret/allowlist", data={"entries": "", "csrf_token": page_csrf(page.text)})
+        assert refused.status_code == 403
+    with server.client(key) as api:
+        assert api.get(ALLOWLIST).json()["callback_url_allowlist"] == listed

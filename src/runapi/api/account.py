@@ -7,7 +7,6 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from .. import accounts
-from ..callbacks.allowlist import MAX_ENTRIES
 from ..errors import ApiError
 from .context import authenticated, runtime
 from .management import body_object, manager
@@ -62,8 +61,6 @@ async def put_callback_url_allowlist(request: Request) -> Json:
     entries = body[ALLOWLIST]
     if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
         raise ApiError(422, f"Invalid type for {ALLOWLIST}: expected an array of strings")
-    if len(entries) > 2 * MAX_ENTRIES:  # blanks and duplicates are dropped, but not without bound
-        raise ApiError(422, f"{ALLOWLIST} may hold at most {MAX_ENTRIES} entries (got {len(entries)})")
     kept = await accounts.set_callback_url_allowlist(runtime(request).db, who, entries)
     return Json({ALLOWLIST: list(kept)})
 

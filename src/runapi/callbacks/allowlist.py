@@ -76,6 +76,8 @@ def entry_error(entry: str) -> str | None:
 def normalized(entries: list[str]) -> tuple[str, ...]:
     """The entries as stored: stripped, blank ones dropped, duplicates once, in the given order. ValueError
     naming the first bad entry (its index in the list as sent) or the count."""
+    if len(entries) > 2 * MAX_ENTRIES:  # blanks and duplicates are dropped, but not without bound
+        raise ValueError(f"callback_url_allowlist may hold at most {MAX_ENTRIES} entries (got {len(entries)})")
     kept: list[str] = []
     for i, raw in enumerate(entries):
         entry = raw.strip()
