@@ -13,6 +13,7 @@ from .auth import admin
 from .auth.admin import MintedKey
 from .auth.principal import Principal
 from .billing.ledger import balance_summary
+from .callbacks import allowlist
 from .errors import Forbidden, InvalidInput
 from .store import Database
 from .store.schema import accounts, users
@@ -128,3 +129,21 @@ async def rotate_callback_secret(db: Database, who: Principal) -> str:
     if who.role != "admin":
         raise Forbidden("Only an account admin can rotate the callback secret")
     return await admin.callback_secret(db, who.account_id, rotate=True)
+
+
+async def callback_url_allowlist(db: Database, who: Principal) -> tuple[str, ...]:
+    """The hosts / URL prefixes the account's callback URLs must match (empty: any); every member may read it
+    (their tasks' callback URLs are checked against it)."""
+    return await allowlist.get(db, who.account_id)
+
+
+async def set_callback_url_allowlist(db: Database, who: Principal, entries: list[str]) -> tuple[str, ...]:
+    """Replace the account's callback URL allow-list (admins only: it binds every member's tasks); an empty
+    list allows any URL again. Tasks created before keep their callback URL."""
+    if who.role != "admin":
+        raise Forbidden("Only an account admin can change the callback URL allow-list")
+    try:
+        kept = allowlist.normalized(entries)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    return await allowlist.put(db, who.account_id, kept)

@@ -147,6 +147,11 @@ class Settings(BaseSettings):
     media_workers: int = Field(default=0, ge=0)
 
     callback_retry_delays: tuple[float, ...] = DEFAULT_CALLBACK_DELAYS
+    # Each retry delay is spread uniformly by ± this fraction of it (0.2: 60 s becomes 48–72 s), so the
+    # callbacks a receiver's outage piled up do not all come back at the same instant.
+    callback_retry_jitter: float = Field(default=0.2, ge=0.0, le=1.0)
+    # A receiver's Retry-After (on 429/503) postpones the next attempt beyond the schedule by at most this much.
+    callback_retry_after_max_seconds: float = Field(default=3600.0, ge=0.0, le=86400.0)
     # The whole of one delivery attempt (connect, send, status and answer body); the attempt then counts as
     # a timeout and is retried.
     callback_timeout_seconds: float = 10.0

@@ -266,12 +266,36 @@ def account_paths() -> dict[str, Any]:
         },
         ("balance_cents", "spent_cents_today", "spent_cents_total"),
     )
+    allowlist = _obj(
+        {
+            "callback_url_allowlist": {
+                "type": "array",
+                "maxItems": 100,
+                "items": {"type": "string", "maxLength": 300},
+            }
+        },
+        ("callback_url_allowlist",),
+    )
     return {
         "/api/v1/me": {
             "get": _op("account", "Current user and account", {"200": _json("OK", me), **_errors("Error", 401)})
         },
         "/api/v1/me/balance": {
             "get": _op("account", "Balance and spend in cents", {"200": _json("OK", balance), **_errors("Error", 401)})
+        },
+        "/api/v1/me/callback_url_allowlist": {
+            "get": _op(
+                "account",
+                "The hosts and URL prefixes a task's callback_url must match (empty: any public URL)",
+                {"200": _json("OK", allowlist), **_errors("Error", 401)},
+            ),
+            "put": _op(
+                "account",
+                "Replace the callback URL allow-list (an admin's management key); [] allows any URL again. Entries: "
+                "a host (hooks.example.com, *.example.com for its subdomains) or an http(s) URL prefix",
+                {"200": _json("The list as stored", allowlist), **_errors("Error", 400, 401, 403, 422)},
+                requestBody=_body(allowlist),
+            ),
         },
     }
 

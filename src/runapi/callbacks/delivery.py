@@ -5,15 +5,21 @@ An attempt is counted when it is claimed (so one cut short by a crash or a hang 
 retry cap) and its whole exchange (connect, send, answer and body) must end within the callback timeout,
 which is shorter than the lease: the same callback is never sent twice at once. Each account may hold at
 most `callback_account_concurrency` of this process's delivery slots, so one account's slow receivers
-cannot delay the others' callbacks."""
+cannot delay the others' callbacks.
+
+When a failed attempt is tried again is retry.py's: the schedule with jitter, a receiver's Retry-After on
+429/503 honoured up to a cap, and no retry at all after a 410 Gone (the delivery is given up, and the attempt's
+error says why)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import httpx
@@ -24,7 +30,7 @@ from ..observability.metrics import record_callback_attempt
 from ..settings import Settings
 from ..store import Database
 from ..store.schema import accounts, callback_attempts, callback_deliveries
-from . import signing
+from . import retry, signing
 
 log = logging.getLogger("runapi.callbacks")
 
@@ -44,9 +50,12 @@ class DispatcherServices(Protocol):
 
 
 class CallbackDispatcher:
-    def __init__(self, services: DispatcherServices, http: httpx.AsyncClient):
+    def __init__(
+        self, services: DispatcherServices, http: httpx.AsyncClient, rand: Callable[[], float] = random.random
+    ):
         self.rt = services
         self.http = http
+        self.rand = rand  # the retry delays' jitter (a fixed source in tests)
         self.owner = f"cb-{uuid.uuid4().hex[:12]}"
         self.inflight: set[asyncio.Task[None]] = set()
         self.busy: Counter[int] = Counter()  # account id → its deliveries in flight here
@@ -195,6 +204,7 @@ class CallbackDispatcher:
         attempt = d["attempts"]  # counted at claim
         started = time.time()
         status_code: int | None = None
+        retry_after: str | None = None
         error: str | None = None
         try:
             hdrs = signing.headers(d["callback_secret"], d["id"], int(started), d["body"])
@@ -205,6 +215,7 @@ class CallbackDispatcher:
                     "POST", d["url"], content=d["body"].encode(), headers=hdrs, timeout=s.callback_timeout_seconds
                 ) as resp:
                     status_code = resp.status_code
+                    retry_after = resp.headers.get("retry-after")
                     read = 0
                     async for chunk in resp.aiter_raw():
                         read += len(chunk)
@@ -218,19 +229,32 @@ class CallbackDispatcher:
             error = f"{type(exc).__name__}: {exc}"[:500]
         duration_ms = int((time.time() - started) * 1000)
         delivered = error is None
-        retries_left = attempt <= len(s.callback_retry_delays)
+        gone = status_code == retry.GONE
+        if gone:
+            error = retry.GONE_ERROR
+        retries_left = attempt <= len(s.callback_retry_delays) and not gone
         values: dict[str, Any] = {
             "last_status": status_code,
-            "last_error": error,
             "lease_owner": None,
             "lease_until": None,
         }
         if delivered:
             values.update(state="delivered", delivered_at=time.time())
         elif retries_left:
-            values.update(next_attempt_at=time.time() + s.callback_retry_delays[attempt - 1])
+            delay, asked = retry.next_delay(
+                s.callback_retry_delays[attempt - 1],
+                s.callback_retry_jitter,
+                self.rand,
+                status_code,
+                retry_after,
+                s.callback_retry_after_max_seconds,
+            )
+            if asked is not None:
+                error = f"{error}, Retry-After {asked:g} s"
+            values.update(next_attempt_at=time.time() + delay)
         else:
             values.update(state="failed")
+        values["last_error"] = error
         cd, ca = callback_deliveries, callback_attempts
         try:
             async with self.rt.db.write() as conn:

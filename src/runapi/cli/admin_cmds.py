@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from ..auth import admin as ops
 from ..auth import console_sessions, passwords
+from ..callbacks import allowlist
 from ..settings import Settings
 from ..store import Database
 from ..store.schema import BIGINT_MAX
@@ -144,6 +145,24 @@ def add_credits(account_id: int, cents: int, note: str | None) -> None:
 def callback_secret(account_id: int, rotate: bool) -> None:
     """Show the base64 secret that signs this account's callbacks."""
     click.echo(_run(lambda db: ops.callback_secret(db, account_id, rotate)))
+
+
+@admin.command("callback-allowlist")
+@click.option("--account", "account_id", type=ACCOUNT, required=True)
+@click.option("--set", "entries", multiple=True, help="An allowed host or URL prefix (repeat; replaces the list).")
+@click.option("--clear", is_flag=True, help="Empty the list: any public callback URL is allowed again.")
+def callback_allowlist(account_id: int, entries: tuple[str, ...], clear: bool) -> None:
+    """Show (or replace) the hosts / URL prefixes this account's callback URLs must match, as JSON."""
+    if entries and clear:
+        raise click.UsageError("--set and --clear exclude each other")
+
+    async def go(db: Database) -> tuple[str, ...]:
+        await ops.callback_secret(db, account_id)  # LookupError for an account that does not exist
+        if entries or clear:
+            return await allowlist.put(db, account_id, allowlist.normalized(list(entries)))
+        return await allowlist.get(db, account_id)
+
+    click.echo(json.dumps({"account_id": account_id, "callback_url_allowlist": list(_run(go))}))
 
 
 @admin.command("list-accounts")

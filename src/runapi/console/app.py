@@ -74,6 +74,7 @@ def routes() -> list[BaseRoute]:
         Route("/guardrails/{id}/delete", page(guardrails.delete), methods=["POST"]),
         Route("/callback-secret", page(callback_secret.show), methods=["GET"]),
         Route("/callback-secret/rotate", page(callback_secret.rotate), methods=["POST"]),
+        Route("/callback-secret/allowlist", page(callback_secret.set_allowlist), methods=["POST"]),
         Route("/tasks", page(tasks.list_page), methods=["GET"]),
         Route("/tasks/{id}", page(tasks.detail_page), methods=["GET"]),
         Route("/tasks/{id}/cancel", page(tasks.cancel), methods=["POST"]),

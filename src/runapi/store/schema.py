@@ -33,6 +33,8 @@ accounts = Table(
     Column("carry_micro_cents", BigInteger, nullable=False, default=0, server_default="0"),
     Column("callback_secret", String(100), nullable=False),
     Column("created_at", Float, nullable=False),
+    # a JSON array of hosts / URL prefixes a task's callback_url must match (callbacks/allowlist.py); NULL: any
+    Column("callback_url_allowlist", Text),
 )
 
 users = Table(

@@ -10,10 +10,11 @@ from typing import Any, Protocol
 
 from ..auth.principal import Principal, require_api_key
 from ..billing.limits import key_limits
+from ..callbacks import allowlist
 from ..catalog import Action, ModelSpec
 from ..catalog.validation import validate
 from ..domain.task import NewTask, Task
-from ..errors import InvalidInput
+from ..errors import BadRequest, InvalidInput
 from ..net.safe_http import refused_destination
 from ..policy.guardrails import GuardrailCache, check_guardrail
 from ..providers import InputRejected, Provider, ProviderRegistry
@@ -86,6 +87,19 @@ async def check_callback_url(url: str | None, allow_private: bool) -> None:
         )
 
 
+async def check_callback_allowed(db: Database, account_id: int, url: str | None) -> None:
+    """A callback_url off the account's allow-list (when it has one) is refused, naming the list's endpoint."""
+    if not url:
+        return
+    entries = await allowlist.get(db, account_id)
+    if not allowlist.allowed(url, entries):
+        raise BadRequest(
+            f"callback_url {url[:200]} is not on this account's callback URL allow-list "
+            f"({', '.join(e[:100] for e in entries[:5])}{', ...' if len(entries) > 5 else ''}); "
+            "an account admin sets it with PUT /api/v1/me/callback_url_allowlist"
+        )
+
+
 def validated(who: Principal, action: Action, body: Any) -> ValidRequest:
     """The request body checked against the catalog and the key's allowed models (the first refusals a create
     can meet, before anything about the HTTP request's headers)."""
@@ -122,6 +136,7 @@ async def submit_task(
     spec = model.params if model else action.params
     params = await resolve_file_inputs(rt.db, rt.signer, who.account_id, spec, params, public_base_url)
     await check_callback_url(params.get("callback_url"), rt.settings.allow_private_network)
+    await check_callback_allowed(rt.db, who.account_id, params.get("callback_url"))
     refs = await engine.resolve_refs(rt.db, who.account_id, action, params)
     price = reservation_cents(request)
     candidates = rt.providers.candidates(action.family, model_id, action.name)
