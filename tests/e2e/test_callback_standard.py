@@ -104,7 +104,7 @@ def test_the_allowlist_refuses_other_callback_urls_and_only_admins_change_it(ser
         assert api.get(ALLOWLIST).json() == resp.json()  # every key of the account reads it
 
         refused = api.post(T2I, json={"model": "nano-banana", "prompt": "x", "callback_url": f"{receiver.url}/other"})
-        assert refused.status_code == 400
+        assert refused.status_code == 422
         message = refused.json()["error"]
         assert "is not on this account's callback URL allow-list" in message and allowed_prefix in message
         ok = api.post(T2I, json={"model": "nano-banana", "prompt": "x", "callback_url": f"{receiver.url}/hooks/1"})

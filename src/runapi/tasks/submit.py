@@ -14,7 +14,7 @@ from ..callbacks import allowlist
 from ..catalog import Action, ModelSpec
 from ..catalog.validation import validate
 from ..domain.task import NewTask, Task
-from ..errors import BadRequest, InvalidInput
+from ..errors import InvalidInput
 from ..net.safe_http import refused_destination
 from ..policy.guardrails import GuardrailCache, check_guardrail
 from ..providers import InputRejected, Provider, ProviderRegistry
@@ -92,8 +92,8 @@ async def check_callback_allowed(db: Database, account_id: int, url: str | None)
     if not url:
         return
     entries = await allowlist.get(db, account_id)
-    if not allowlist.allowed(url, entries):
-        raise BadRequest(
+    if not allowlist.allowed(url, entries):  # 422 like the other callback_url refusals
+        raise InvalidInput(
             f"callback_url {url[:200]} is not on this account's callback URL allow-list "
             f"({', '.join(e[:100] for e in entries[:5])}{', ...' if len(entries) > 5 else ''}); "
             "an account admin sets it with PUT /api/v1/me/callback_url_allowlist"

@@ -1,13 +1,13 @@
 """accounts.callback_url_allowlist: the hosts / URL prefixes an account's callback URLs must match.
 
-Revision ID: 0017_callback_allow_list
+Revision ID: 0015_callback_allow_list
 Revises: 0014_cli_listen
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017_callback_allow_list"
+revision = "0015_callback_allow_list"
 down_revision = "0014_cli_listen"
 branch_labels = None
 depends_on = None
