@@ -14,7 +14,7 @@ from ..settings import Settings
 from ..storage.s3 import S3Storage
 from ..storage.transfer import ObjectCopyReport, copy_to_s3, parse_s3_url
 from ..store.backup import backup_sqlite, copy_files
-from ..store.transfer import MigrationRefused, migrate
+from ..store.transfer import MigrationRefused, describe, migrate
 from .admin_cmds import _database
 
 
@@ -95,6 +95,8 @@ def migrate_cmd(
         )
     except MigrationRefused as exc:
         raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # verification against a database that went away, say: said, not a traceback
+        raise click.ClickException(f"migrate failed: {describe(exc)}") from None
     summary: dict[str, Any] = {
         "revision": report.revision,
         "dry_run": dry_run,

@@ -84,7 +84,10 @@ async def migrate(
     target_url = postgres_url(target_url)
     source, target = Database(source_url), Database(target_url)
     try:
-        await source.create_schema(wait_seconds=0)
+        try:
+            await source.create_schema(wait_seconds=0)
+        except Exception as exc:
+            raise MigrationRefused(f"cannot open the source database: {describe(exc)}") from exc
         revision = await _revision(source, "source")
         await _check_target(target, target_url, revision, create=not dry_run)
         async with _snapshot(source_url) as snap:
@@ -111,8 +114,11 @@ async def migrate(
 
 
 async def _revision(db: Database, which: str) -> str:
-    async with db.read() as conn:
-        rev = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+    try:
+        async with db.read() as conn:
+            rev = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+    except Exception as exc:
+        raise MigrationRefused(f"the {which} database has no migration history: {describe(exc)}") from exc
     if len(rev) != 1:
         raise MigrationRefused(f"the {which} database has no single alembic revision ({rev})")
     return str(rev[0])
