@@ -222,6 +222,58 @@ def deployment(tmp_path):
     return tmp_path
 
 
+def ledger_writer(db_path: Path):
+    """A thread committing credit rows into the deployment's ledger until stopped; (stop, thread, counter)."""
+    stop = threading.Event()
+    written = [0]
+
+    def write():
+        conn = sqlite3.connect(db_path, timeout=30, isolation_level=None)
+        while not stop.is_set():
+            conn.execute(
+                "INSERT INTO ledger (account_id, kind, amount_cents, note, created_at) VALUES (1, 'credit', 1, ?, ?)",
+                ("x" * 500, time.time()),
+            )
+            conn.execute("UPDATE accounts SET balance_cents = balance_cents + 1 WHERE id = 1")
+            written[0] += 1
+        conn.close()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    return stop, thread, written
+
+
+def test_migrating_while_writes_go_on_copies_one_consistent_snapshot(services, deployment):
+    """Writers do not break the copy: it is of one snapshot, and verified against that same snapshot."""
+    target = create_database(services.database_url)
+    stop, thread, written = ledger_writer(deployment / "runapi.db")
+    try:
+        wait_for(lambda: written[0] >= 200)
+        at_start = written[0]
+        out = cli("admin", "migrate", "--to", target, "--batch-size", "50", env=env_for(deployment))
+        at_end = written[0]
+    finally:
+        stop.set()
+        thread.join()
+    assert out.returncode == 0, out.stderr
+    assert at_end > at_start and '"mismatches": []' in out.stdout
+    copied = facts(target)
+    assert at_start < copied["counts"]["ledger"] - 1 < at_end  # the create-account credit + what was committed
+    ((account, balance, _),) = copied["balances"]
+    ((_, ledger_sum),) = copied["ledger"]
+    assert balance == ledger_sum  # money and its ledger from the same moment
+
+
+def test_a_backup_file_migrates_too(services, deployment, tmp_path):
+    """Export/import across machines: `backup` here, copy the file, `migrate` from it there."""
+    assert cli("admin", "backup", str(tmp_path / "moved.db"), env=env_for(deployment)).returncode == 0
+    target = create_database(services.database_url)
+    env = {"RUNAPI_DATA_DIR": str(tmp_path), "RUNAPI_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'moved.db'}"}
+    out = cli("admin", "migrate", "--to", target, env=env)
+    assert out.returncode == 0, out.stderr
+    assert facts(target)["balances"] == [(1, 900, 0)]
+
+
 def test_a_target_that_is_not_empty_is_refused(services, deployment):
     target = create_database(services.database_url)
     assert cli("admin", "migrate", "--to", target, env=env_for(deployment)).returncode == 0
@@ -290,21 +342,7 @@ def test_backup_while_writes_go_on(tmp_path):
     env = env_for(data_dir)
     assert cli("admin", "--create", "create-account", "--name", "A", "--email", "a@x.test", env=env).returncode == 0
     db_path = data_dir / "runapi.db"
-    stop = threading.Event()
-    written = [0]
-
-    def writer():
-        conn = sqlite3.connect(db_path, timeout=30, isolation_level=None)
-        while not stop.is_set():
-            conn.execute(
-                "INSERT INTO ledger (account_id, kind, amount_cents, note, created_at) VALUES (1, 'credit', 1, ?, ?)",
-                ("x" * 500, time.time()),
-            )
-            written[0] += 1
-        conn.close()
-
-    thread = threading.Thread(target=writer)
-    thread.start()
+    stop, thread, written = ledger_writer(db_path)
     try:
         wait_for(lambda: written[0] >= 300)
         with sqlite3.connect(db_path) as conn:
