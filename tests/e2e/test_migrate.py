@@ -21,7 +21,7 @@ from runapi.store import Database
 from runapi.store.schema import accounts, callback_deliveries, files, ledger, metadata, tasks
 from tests.support.cli import cli
 from tests.support.servers import free_port, new_account, start_server, wait_done, wait_for
-from tests.support.services import create_database
+from tests.support.services import create_database, drop_database
 
 T2I = "/api/v1/nano_banana/text_to_image"
 EDIT = "/api/v1/nano_banana/edit_image"
@@ -119,14 +119,14 @@ def receiver_404(recorder):
     return recorder(lambda m, p, h, b: (404, {}, b"missing") if p.endswith(".png") else (200, {}, b"ok"))
 
 
-def test_a_deployment_with_traffic_moves_to_postgresql_to_the_cent(services, tmp_path, recorder):
+def test_a_deployment_with_traffic_moves_to_postgresql_to_the_cent(pg_target, services, tmp_path, recorder):
     data_dir = tmp_path / "deploy"
     srv = start_server(data_dir, database_url=sqlite_url(data_dir))
     try:
         made = traffic(srv, receiver_404(recorder))
     finally:
         srv.stop()  # the documented way: no writes during the copy
-    target = create_database(services.database_url)
+    target = pg_target()
     before = facts(sqlite_url(data_dir))
     assert before["counts"]["ledger"] > 5 and before["counts"]["usage_events"] >= 3
     assert before["counts"]["callback_deliveries"] >= 1 and before["counts"]["files"] >= 1
@@ -166,7 +166,7 @@ def test_a_deployment_with_traffic_moves_to_postgresql_to_the_cent(services, tmp
     assert after["counts"]["ledger"] > before["counts"]["ledger"]  # the sequences were set past the copied ids
 
 
-def test_files_move_to_s3_with_the_database(services, tmp_path, recorder):
+def test_files_move_to_s3_with_the_database(pg_target, services, tmp_path, recorder):
     moto_server = pytest.importorskip("moto.server")
     s3 = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     s3.start()
@@ -186,7 +186,7 @@ def test_files_move_to_s3_with_the_database(services, tmp_path, recorder):
                 up = api.post("/api/v1/files", files={"file": ("b.png", PNG)}).json()
         finally:
             srv.stop()
-        target = create_database(services.database_url)
+        target = pg_target()
         s3_env = {"RUNAPI_S3_ACCESS_KEY_ID": "t", "RUNAPI_S3_SECRET_ACCESS_KEY": "t"}
         out = cli(
             "admin", "migrate", "--to", target, "--storage-to", "s3://moved/objects", "--s3-endpoint-url", endpoint,
@@ -211,6 +211,20 @@ def test_files_move_to_s3_with_the_database(services, tmp_path, recorder):
             pg.stop()
     finally:
         s3.stop()
+
+
+@pytest.fixture
+def pg_target(services):
+    """Makes new, empty PostgreSQL databases (their URLs); dropped after the test."""
+    made: list[str] = []
+
+    def make() -> str:
+        made.append(create_database(services.database_url))
+        return made[-1]
+
+    yield make
+    for url in made:
+        drop_database(url)
 
 
 @pytest.fixture
@@ -243,9 +257,9 @@ def ledger_writer(db_path: Path):
     return stop, thread, written
 
 
-def test_migrating_while_writes_go_on_copies_one_consistent_snapshot(services, deployment):
+def test_migrating_while_writes_go_on_copies_one_consistent_snapshot(pg_target, deployment):
     """Writers do not break the copy: it is of one snapshot, and verified against that same snapshot."""
-    target = create_database(services.database_url)
+    target = pg_target()
     stop, thread, written = ledger_writer(deployment / "runapi.db")
     try:
         wait_for(lambda: written[0] >= 200)
@@ -264,18 +278,18 @@ def test_migrating_while_writes_go_on_copies_one_consistent_snapshot(services, d
     assert balance == ledger_sum  # money and its ledger from the same moment
 
 
-def test_a_backup_file_migrates_too(services, deployment, tmp_path):
+def test_a_backup_file_migrates_too(pg_target, deployment, tmp_path):
     """Export/import across machines: `backup` here, copy the file, `migrate` from it there."""
     assert cli("admin", "backup", str(tmp_path / "moved.db"), env=env_for(deployment)).returncode == 0
-    target = create_database(services.database_url)
+    target = pg_target()
     env = {"RUNAPI_DATA_DIR": str(tmp_path), "RUNAPI_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'moved.db'}"}
     out = cli("admin", "migrate", "--to", target, env=env)
     assert out.returncode == 0, out.stderr
     assert facts(target)["balances"] == [(1, 900, 0)]
 
 
-def test_a_target_that_is_not_empty_is_refused(services, deployment):
-    target = create_database(services.database_url)
+def test_a_target_that_is_not_empty_is_refused(pg_target, deployment):
+    target = pg_target()
     assert cli("admin", "migrate", "--to", target, env=env_for(deployment)).returncode == 0
     again = cli("admin", "migrate", "--to", target, env=env_for(deployment))
     assert again.returncode != 0 and "Traceback" not in again.stderr
@@ -294,32 +308,32 @@ def test_a_target_that_is_not_postgresql_is_refused(deployment, tmp_path):
     assert "--to must be a postgresql:// URL" in out.stderr
 
 
-def test_a_table_the_schema_does_not_know_is_refused_not_dropped(services, deployment):
+def test_a_table_the_schema_does_not_know_is_refused_not_dropped(pg_target, deployment):
     with sqlite3.connect(deployment / "runapi.db") as conn:
         conn.execute("CREATE TABLE side_notes (id INTEGER PRIMARY KEY, note TEXT)")
-    target = create_database(services.database_url)
+    target = pg_target()
     out = cli("admin", "migrate", "--to", target, env=env_for(deployment))
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert "does not know: side_notes" in out.stderr
     assert facts(target)["counts"]["accounts"] == 0
 
 
-def test_rows_that_postgresql_cannot_hold_fail_the_copy_and_leave_the_target_empty(services, deployment):
+def test_rows_that_postgresql_cannot_hold_fail_the_copy_and_leave_the_target_empty(pg_target, deployment):
     """SQLite takes a NUL in text, PostgreSQL does not: the copy stops with the table named, commits nothing."""
     with sqlite3.connect(deployment / "runapi.db") as conn:
         conn.execute("UPDATE accounts SET name = 'a' || char(0) || 'b'")
-    target = create_database(services.database_url)
+    target = pg_target()
     out = cli("admin", "migrate", "--to", target, env=env_for(deployment))
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert "copy failed in table accounts, nothing committed" in out.stderr
     assert sum(facts(target)["counts"].values()) == 0
 
 
-def test_a_mismatch_is_reported_and_fails(services, deployment):
+def test_a_mismatch_is_reported_and_fails(pg_target, deployment):
     """The verification compares the target with the source snapshot: a difference exits non-zero."""
     from runapi.store import transfer
 
-    target = create_database(services.database_url)
+    target = pg_target()
     assert cli("admin", "migrate", "--to", target, env=env_for(deployment)).returncode == 0
 
     async def go():
