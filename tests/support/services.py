@@ -80,6 +80,25 @@ def create_database(admin_url: str) -> str:
     return admin.set(database=name).render_as_string(hide_password=False)
 
 
+def drop_database(url: str) -> None:
+    """DROP DATABASE (even with sessions still open on it) a database create_database made."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    db = make_url(url)
+
+    async def go() -> None:
+        conn = await asyncpg.connect(
+            host=db.host, port=db.port, user=db.username, password=db.password, database="postgres"
+        )
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{db.database}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    _run_async(go())
+
+
 def unavailable(what: str) -> None:
     """Skip locally; fail in CI, where every service must be there."""
     message = (

@@ -16,6 +16,7 @@ from . import (
     exit_codes,
     listen_cmd,
     mcp_cmd,
+    migrate_cmds,
     platform_cmds,
     providers_cmd,
     server_cmds,
@@ -72,6 +73,8 @@ def main() -> None:
 main.add_command(server_cmds.serve)
 main.add_command(server_cmds.worker)
 main.add_command(admin_cmds.admin)
+admin_cmds.admin.add_command(migrate_cmds.migrate_cmd)
+admin_cmds.admin.add_command(migrate_cmds.backup_cmd)
 for command in client_cmds.commands + task_cmds.commands + platform_cmds.commands:
     main.add_command(command)
 main.add_command(listen_cmd.listen)

@@ -92,5 +92,17 @@ class S3Storage:
     async def get_path(self, key: str) -> Path | None:
         return None
 
+    async def object_sizes(self) -> dict[str, int]:
+        """Every object under the prefix: key (without the prefix) → size in bytes."""
+
+        def listing() -> dict[str, int]:
+            sizes: dict[str, int] = {}
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
+                for obj in page.get("Contents", []):
+                    sizes[str(obj["Key"])[len(self.prefix) :]] = int(obj["Size"])
+            return sizes
+
+        return await asyncio.to_thread(listing)
+
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
