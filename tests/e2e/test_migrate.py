@@ -244,11 +244,13 @@ def ledger_writer(db_path: Path):
     def write():
         conn = sqlite3.connect(db_path, timeout=30, isolation_level=None)
         while not stop.is_set():
+            conn.execute("BEGIN IMMEDIATE")  # the row and the balance in one transaction, as the server writes them
             conn.execute(
                 "INSERT INTO ledger (account_id, kind, amount_cents, note, created_at) VALUES (1, 'credit', 1, ?, ?)",
                 ("x" * 500, time.time()),
             )
             conn.execute("UPDATE accounts SET balance_cents = balance_cents + 1 WHERE id = 1")
+            conn.execute("COMMIT")
             written[0] += 1
         conn.close()
 
