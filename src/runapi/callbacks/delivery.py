@@ -5,7 +5,10 @@ An attempt is counted when it is claimed (so one cut short by a crash or a hang 
 retry cap) and its whole exchange (connect, send, answer and body) must end within the callback timeout,
 which is shorter than the lease: the same callback is never sent twice at once. Each account may hold at
 most `callback_account_concurrency` of this process's delivery slots, so one account's slow receivers
-cannot delay the others' callbacks."""
+cannot delay the others' callbacks.
+
+With tracing on each attempt is a client span; no trace context is sent: a callback receiver is the
+customer's endpoint, outside our traces, and its documented headers are the signed set only."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import httpx
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
+from ..observability import tracing
 from ..observability.metrics import record_callback_attempt
 from ..settings import Settings
 from ..store import Database
@@ -191,6 +195,18 @@ class CallbackDispatcher:
         t.add_done_callback(done)
 
     async def deliver(self, d: dict[str, Any]) -> None:
+        with tracing.span(
+            "callback.deliver", "client", task_id=d["task_id"], delivery_id=d["id"], attempt=d["attempts"]
+        ) as span:
+            status_code, error = await self._attempt(d)
+            span.set(error=error)
+            if status_code is not None:
+                span.set_attributes({"http.response.status_code": status_code})
+            if error is not None:
+                span.fail(error)
+
+    async def _attempt(self, d: dict[str, Any]) -> tuple[int | None, str | None]:
+        """Send one attempt and record its outcome; returns (status code, error)."""
         s = self.rt.settings
         attempt = d["attempts"]  # counted at claim
         started = time.time()
@@ -254,3 +270,4 @@ class CallbackDispatcher:
             record_callback_attempt(delivered, will_retry=retries_left)
         except Exception:
             log.exception("recording callback attempt %s/%s failed", d["id"], attempt)
+        return status_code, error

@@ -45,6 +45,13 @@ def load_settings() -> Settings:
 
     _check_deployments("RUNAPI_LLM_UPSTREAMS", settings.llm_upstreams, LlmDeployment.from_setting)
     _check_deployments("RUNAPI_MEDIA_UPSTREAMS", settings.media_upstreams, parse_deployment)
+    if settings.otel_enabled:
+        from ..observability.tracing import TracingUnavailable, require_sdk
+
+        try:
+            require_sdk()
+        except TracingUnavailable as exc:
+            _refuse(str(exc))
     return settings
 
 
