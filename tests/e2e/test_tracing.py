@@ -213,3 +213,36 @@ def test_with_tracing_off_nothing_imports_opentelemetry():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[] []"
+
+
+# RUNAPI_OTEL_ENABLED=true in a fresh process: the SDK's global provider, named "runapi" unless OTEL_SERVICE_NAME
+# says otherwise, gets the request's span (a processor added to it here stands in for the OTLP collector).
+CHECK_ON = """
+import sys, tempfile
+from pathlib import Path
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from starlette.testclient import TestClient
+from runapi.app import create_app
+from runapi.settings import Settings
+exporter = InMemorySpanExporter()
+with TestClient(create_app(Settings(data_dir=Path(tempfile.mkdtemp())))) as c:
+    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))
+    c.get("/health", headers={"X-Request-Id": "on-1"})
+(span,) = [s for s in exporter.get_finished_spans() if s.name == "GET /health"]
+print(span.resource.attributes["service.name"], span.attributes["runapi.request_id"])
+"""
+
+
+@pytest.mark.parametrize(("service", "named"), [(None, "runapi"), ("edge-eu", "edge-eu")])
+def test_enabled_by_settings_with_the_standard_variables(service, named):
+    env = {"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin", "RUNAPI_OTEL_ENABLED": "true"}
+    env["OTEL_TRACES_EXPORTER"] = "none"  # no collector here
+    if service:
+        env["OTEL_SERVICE_NAME"] = service
+    out = subprocess.run(
+        [sys.executable, "-c", CHECK_ON], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == f"{named} on-1"

@@ -191,3 +191,14 @@ def test_disabled_needs_no_extra(tmp_path: Path, monkeypatch):
     hide_sdk(monkeypatch)
     tracing.configure(Settings(data_dir=tmp_path))
     assert not tracing.enabled()
+
+
+def test_an_unknown_exporter_is_refused_at_start(tmp_path: Path, monkeypatch, capsys):
+    from runapi.cli.server_cmds import load_settings
+
+    monkeypatch.setenv("RUNAPI_OTEL_ENABLED", "true")
+    monkeypatch.setenv("RUNAPI_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin")
+    with pytest.raises(SystemExit):
+        load_settings()
+    assert "OTEL_TRACES_EXPORTER='zipkin': use one of otlp, console, none" in capsys.readouterr().err

@@ -3,7 +3,8 @@
 Everything else only calls `span(name, **attrs)` (and `server_span` in the HTTP middleware). With tracing off
 that returns one shared do-nothing object: a global read and a call on the hot paths, and this module never
 imports opentelemetry. With tracing on, `configure` builds the SDK's TracerProvider with an OTLP/HTTP
-exporter; the SDK itself reads the standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME,
+exporter (OTEL_TRACES_EXPORTER=console prints spans instead, =none makes them without exporting); the SDK
+itself reads the other standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME,
 OTEL_TRACES_SAMPLER, OTEL_SDK_DISABLED, ...).
 
 Attributes: keyword arguments become `runapi.<name>` attributes (None values are left out); `attributes=` takes
@@ -35,12 +36,14 @@ if TYPE_CHECKING:
 
 Kind = Literal["internal", "server", "client"]
 EXTRA = "pip install 'runapi[otel]'"
+EXPORTERS = ("otlp", "console", "none")  # OTEL_TRACES_EXPORTER values understood (the SDK's own names)
 MAX_REMEMBERED_TASKS = 10_000  # task id → its creating span: ~200 bytes each, so at most a few MB
 Attr = str | int | float | bool
 
 
 class TracingUnavailable(RuntimeError):
-    """Tracing is enabled but the OpenTelemetry SDK (the `otel` extra) is not installed."""
+    """Tracing is enabled but cannot be turned on: the OpenTelemetry SDK (the `otel` extra) is not installed,
+    or OTEL_TRACES_EXPORTER names an exporter we do not make."""
 
 
 class _Off:
@@ -274,12 +277,28 @@ def require_sdk() -> None:
         ) from exc
 
 
+def _exporter() -> str:
+    exporter = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() or "otlp"
+    if exporter not in EXPORTERS:
+        raise TracingUnavailable(f"OTEL_TRACES_EXPORTER={exporter!r}: use one of {', '.join(EXPORTERS)}")
+    return exporter
+
+
+def check(settings: Settings) -> None:
+    """Raise TracingUnavailable (saying what to do) if the settings enable tracing and it cannot be turned on."""
+    if settings.otel_enabled:
+        require_sdk()
+        _exporter()
+
+
 def configure(settings: Settings) -> None:
     """Turn tracing on when the settings ask for it: one TracerProvider per process (set as OpenTelemetry's
     global one too, so libraries' own spans join the same traces) exporting over OTLP/HTTP in batches."""
+    # a second app in this process (tests) keeps the first one's pipeline
     if not settings.otel_enabled or _live is not None:
         return
     require_sdk()
+    exporter = _exporter()
     from opentelemetry import trace
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -289,6 +308,12 @@ def configure(settings: Settings) -> None:
     # OTEL_SERVICE_NAME (or service.name in OTEL_RESOURCE_ATTRIBUTES) wins; "runapi" otherwise
     named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "")
     provider = TracerProvider(resource=Resource.create({} if named else {SERVICE_NAME: "runapi"}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    if exporter == "otlp":
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    elif exporter == "console":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    # "none": spans are made (and seen by any processor added later) but not exported
     trace.set_tracer_provider(provider)
     use(provider, propagate=settings.otel_propagate_upstream)
