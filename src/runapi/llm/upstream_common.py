@@ -116,7 +116,7 @@ _CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 _JSON = {"content-type": "application/json"}
 
 
-def _span(d: LlmDeployment, url: str, model: str | None, stream: bool) -> tracing.Span_:
+def _span(d: LlmDeployment, url: str, model: str | None, stream: bool) -> tracing.SpanHandle:
     """The client span of one call to an LLM deployment: named by its protocol, never by the URL (Gemini's
     holds the model); not made the current span, since a stream's is held across the caller's yields."""
     if not tracing.enabled():

@@ -192,7 +192,7 @@ class _On:
         return out
 
 
-Span_ = _On | _Off
+SpanHandle = _On | _Off
 
 
 def span(
@@ -204,7 +204,7 @@ def span(
     carry: bool = False,
     linked_task: str | None = None,
     **attrs: Attr | None,
-) -> Span_:
+) -> SpanHandle:
     """A context manager for one span (does nothing while tracing is off). `current=False` for a span held
     across yields of a generator (it must not become the context of the caller's code in between);
     `linked_task`: link to the span that created that task, and take its request id (`remember_task`)."""
@@ -224,7 +224,7 @@ def span(
     return _On(t, name, kind, clean, links, current, carry)
 
 
-def server_span(method: str, headers: Iterable[tuple[bytes, bytes]]) -> Span_:
+def server_span(method: str, headers: Iterable[tuple[bytes, bytes]]) -> SpanHandle:
     """The span of one HTTP request we serve, continuing the client's W3C trace context when it sent one.
     Named by the route template once the router has matched (`rename`), never by the raw path."""
     t = _live

@@ -51,7 +51,7 @@ async def send(
         return resp
 
 
-def upstream_span(deployment: MediaDeployment, method: str, url: str) -> tracing.Span_:
+def upstream_span(deployment: MediaDeployment, method: str, url: str) -> tracing.SpanHandle:
     """The client span of one call to a media upstream, named by its kind and method (never the URL, whose
     path holds job ids); the URL's path only (its query may hold a key) as an attribute."""
     if not tracing.enabled():
