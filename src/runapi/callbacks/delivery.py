@@ -5,10 +5,7 @@ An attempt is counted when it is claimed (so one cut short by a crash or a hang 
 retry cap) and its whole exchange (connect, send, answer and body) must end within the callback timeout,
 which is shorter than the lease: the same callback is never sent twice at once. Each account may hold at
 most `callback_account_concurrency` of this process's delivery slots, so one account's slow receivers
-cannot delay the others' callbacks.
-
-With tracing on each attempt is a client span; no trace context is sent: a callback receiver is the
-customer's endpoint, outside our traces, and its documented headers are the signed set only."""
+cannot delay the others' callbacks."""
 
 from __future__ import annotations
 
@@ -195,7 +192,8 @@ class CallbackDispatcher:
         t.add_done_callback(done)
 
     async def traced_delivery(self, d: dict[str, Any]) -> None:
-        """`deliver` as one client span (a no-op while tracing is off)."""
+        """`deliver` as one client span (a no-op while tracing is off). No trace context is sent: a callback
+        receiver is the customer's endpoint, outside our traces, and its documented headers are the signed set."""
         with tracing.span(
             "callback.deliver", "client", task_id=d["task_id"], delivery_id=d["id"], attempt=d["attempts"]
         ) as span:
