@@ -4,7 +4,9 @@
 - passthrough: a bare aiohttp forwarder (bench/passthrough.py), the ceiling for a Python gateway;
 - litellm: LiteLLM proxy with one worker, if installed (`--litellm PATH`, default `litellm` on PATH; install
   it in a separate virtualenv: `python3 -m venv /tmp/litellm && /tmp/litellm/bin/pip install 'litellm[proxy]'`);
-- upstream: the fake upstream called directly.
+- upstream: the fake upstream called directly;
+- runapi_otel (only when asked for with --only): runapi with tracing on (RUNAPI_OTEL_ENABLED=true,
+  OTEL_TRACES_EXPORTER=none: every span made, none exported), for the cost of tracing per request.
 
 For each: requests/s, p50/p99 latency, server CPU ms per request (the whole process tree), idle and peak
 memory (RSS of the tree), start-up time (spawn to first healthy answer). Load from wrk (Debian package `wrk`),
@@ -155,12 +157,13 @@ def main() -> None:
     try:
         healthy(f"http://127.0.0.1:{up_port}/")
         up_base = f"http://127.0.0.1:{up_port}/v1"
-        with tempfile.TemporaryDirectory() as data:
-            port = free_port()
-            contestants = [
-                Contestant(
+        with tempfile.TemporaryDirectory() as data, tempfile.TemporaryDirectory() as traced_data:
+
+            def runapi(name: str, data_dir: str, **env: str) -> Contestant:
+                port = free_port()
+                return Contestant(
                     # --log-level info: the access log is on (one line per call, to /dev/null here).
-                    "runapi",
+                    name,
                     [
                         sys.executable,
                         "-m",
@@ -176,13 +179,18 @@ def main() -> None:
                     "/health",
                     {"Authorization": f"Bearer {KEY}"},
                     {
-                        "RUNAPI_DATA_DIR": data,
+                        "RUNAPI_DATA_DIR": data_dir,
                         "RUNAPI_BOOTSTRAP_API_KEY": KEY,
                         "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(10**12),
                         "RUNAPI_RUN_WORKERS": "false",
                         "RUNAPI_LLM_UPSTREAMS": json.dumps([{"name": "fast", "base_url": up_base, "models": ["*"]}]),
+                        **env,
                     },
                 )
+
+            contestants = [
+                runapi("runapi", data),
+                runapi("runapi_otel", traced_data, RUNAPI_OTEL_ENABLED="true", OTEL_TRACES_EXPORTER="none"),
             ]
             port = free_port()
             contestants.append(

@@ -23,6 +23,7 @@ from .coord import Coordinator, make_coordinator
 from .llm.openai_responses import stored as stored_responses
 from .llm.router import LlmRouter
 from .net.safe_http import safe_client
+from .observability import tracing
 from .policy.guardrails import GuardrailCache
 from .providers import ProviderRegistry
 from .providers.sandbox import SandboxProvider
@@ -63,6 +64,7 @@ class Services:
     async def start(cls, settings: Settings, run_workers: bool | None = None) -> Services:
         """Build every component, connect them, and start the background loops (and the task and callback
         workers when `run_workers`, default RUNAPI_RUN_WORKERS)."""
+        tracing.configure(settings)  # first: TracingUnavailable names the missing extra before anything starts
         db = Database(
             settings.resolved_database_url, settings.sqlite_synchronous, settings.db_pool_size, settings.db_max_overflow
         )

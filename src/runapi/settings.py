@@ -218,6 +218,12 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     access_log: bool = True
     metrics_token: str | None = None
+    # OpenTelemetry traces (needs the `otel` extra): spans for requests, task steps, upstream calls and callback
+    # deliveries, exported over OTLP/HTTP as the standard OTEL_* variables say (OTEL_EXPORTER_OTLP_ENDPOINT,
+    # OTEL_SERVICE_NAME, ...). Calls to LLM and media upstreams carry a W3C traceparent unless propagation is
+    # off; callbacks never do.
+    otel_enabled: bool = False
+    otel_propagate_upstream: bool = True
 
     bootstrap_api_key: str | None = None
     bootstrap_credits_cents: int = 10_000

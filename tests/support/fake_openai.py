@@ -43,7 +43,13 @@ class FakeOpenAI:
 
     async def chat(self, request: Request):
         body = await request.json()
-        self.requests.append({"body": body, "auth": request.headers.get("authorization")})
+        self.requests.append(
+            {
+                "body": body,
+                "auth": request.headers.get("authorization"),
+                "traceparent": request.headers.get("traceparent"),
+            }
+        )
         if self.mode == "500":
             return JSONResponse({"error": {"message": "upstream exploded", "type": "server_error"}}, status_code=500)
         if self.mode == "429":

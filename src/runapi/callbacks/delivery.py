@@ -26,6 +26,7 @@ import httpx
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
+from ..observability import tracing
 from ..observability.metrics import record_callback_attempt
 from ..settings import Settings
 from ..store import Database
@@ -195,11 +196,25 @@ class CallbackDispatcher:
             if self.busy[account] <= 0:
                 del self.busy[account]
 
-        t = asyncio.create_task(self.deliver(d))
+        t = asyncio.create_task(self.traced_delivery(d))
         self.inflight.add(t)
         t.add_done_callback(done)
 
-    async def deliver(self, d: dict[str, Any]) -> None:
+    async def traced_delivery(self, d: dict[str, Any]) -> None:
+        """`deliver` as one client span (a no-op while tracing is off). No trace context is sent: a callback
+        receiver is the customer's endpoint, outside our traces, and its documented headers are the signed set."""
+        with tracing.span(
+            "callback.deliver", "client", task_id=d["task_id"], delivery_id=d["id"], attempt=d["attempts"]
+        ) as span:
+            status_code, error = await self.deliver(d)
+            span.set(error=error)
+            if status_code is not None:
+                span.set_attributes({"http.response.status_code": status_code})
+            if error is not None:
+                span.fail(error)
+
+    async def deliver(self, d: dict[str, Any]) -> tuple[int | None, str | None]:
+        """Send one attempt and record its outcome; returns (status code, error)."""
         s = self.rt.settings
         attempt = d["attempts"]  # counted at claim
         started = time.time()
@@ -278,3 +293,4 @@ class CallbackDispatcher:
             record_callback_attempt(delivered, will_retry=retries_left)
         except Exception:
             log.exception("recording callback attempt %s/%s failed", d["id"], attempt)
+        return status_code, error

@@ -45,6 +45,12 @@ def load_settings() -> Settings:
 
     _check_deployments("RUNAPI_LLM_UPSTREAMS", settings.llm_upstreams, LlmDeployment.from_setting)
     _check_deployments("RUNAPI_MEDIA_UPSTREAMS", settings.media_upstreams, parse_deployment)
+    from ..observability import tracing
+
+    try:
+        tracing.check(settings)
+    except tracing.TracingUnavailable as exc:
+        _refuse(str(exc))
     return settings
 
 

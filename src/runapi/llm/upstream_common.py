@@ -1,5 +1,6 @@
 """What every upstream adapter shares: the deployment setting, the error the router falls back on, HTTP error
-mapping, one JSON POST, one streamed POST, SSE parsing and data-URL parsing."""
+mapping, one JSON POST, one streamed POST (each a client span when tracing is on, carrying the W3C traceparent
+to the upstream), SSE parsing and data-URL parsing."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 
+from ..observability import tracing
 from ..upstream_errors import UpstreamError
 from .canonical import ChatRequest, ChatResult, Delta
 
@@ -113,21 +116,46 @@ _CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 _JSON = {"content-type": "application/json"}
 
 
+def _span(d: LlmDeployment, url: str, model: str | None, stream: bool) -> tracing.SpanHandle:
+    """The client span of one call to an LLM deployment: named by its protocol, never by the URL (Gemini's
+    holds the model); not made the current span, since a stream's is held across the caller's yields."""
+    if not tracing.enabled():
+        return tracing.OFF
+    return tracing.span(
+        f"{d.protocol} POST",
+        "client",
+        current=False,
+        attributes={"http.request.method": "POST", "server.address": urlsplit(url).hostname or ""},
+        provider=d.name,
+        provider_kind=d.protocol,
+        model=model,
+        stream=stream,
+    )
+
+
 async def post_json(
-    http: aiohttp.ClientSession, d: LlmDeployment, url: str, body: dict[str, Any], headers: dict[str, str]
+    http: aiohttp.ClientSession,
+    d: LlmDeployment,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    *,
+    model: str | None = None,
 ) -> dict[str, Any]:
-    try:
-        async with http.post(
-            url,
-            data=orjson.dumps(body),
-            headers={**_JSON, **headers},
-            timeout=aiohttp.ClientTimeout(total=d.timeout_seconds),
-        ) as resp:
-            await raise_for_status(resp)
-            raw = await resp.read()
-            status = resp.status
-    except _CONNECTION_ERRORS as exc:
-        raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
+    with _span(d, url, model, False) as span:
+        try:
+            async with http.post(
+                url,
+                data=orjson.dumps(body),
+                headers=span.headers({**_JSON, **headers}),
+                timeout=aiohttp.ClientTimeout(total=d.timeout_seconds),
+            ) as resp:
+                span.set_attributes({"http.response.status_code": resp.status})
+                await raise_for_status(resp)
+                raw = await resp.read()
+                status = resp.status
+        except _CONNECTION_ERRORS as exc:
+            raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -139,23 +167,31 @@ async def post_json(
 
 @asynccontextmanager
 async def open_stream(
-    http: aiohttp.ClientSession, d: LlmDeployment, url: str, body: dict[str, Any], headers: dict[str, str]
+    http: aiohttp.ClientSession,
+    d: LlmDeployment,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    *,
+    model: str | None = None,
 ) -> AsyncIterator[aiohttp.ClientResponse]:
     """A streamed POST whose connection and HTTP errors are UpstreamError (so the router can fall back). The
     timeout bounds the wait for each chunk, not the whole stream (answers may stream for minutes)."""
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=d.timeout_seconds)
-    try:
-        ctx = http.post(url, data=orjson.dumps(body), headers={**_JSON, **headers}, timeout=timeout)
-        resp = await ctx.__aenter__()
-    except _CONNECTION_ERRORS as exc:
-        raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
-    try:
-        await raise_for_status(resp)
-        yield resp
-    except _CONNECTION_ERRORS as exc:  # the connection broke mid-stream
-        raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
-    finally:
-        await ctx.__aexit__(None, None, None)
+    with _span(d, url, model, True) as span:
+        try:
+            ctx = http.post(url, data=orjson.dumps(body), headers=span.headers({**_JSON, **headers}), timeout=timeout)
+            resp = await ctx.__aenter__()
+        except _CONNECTION_ERRORS as exc:
+            raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
+        span.set_attributes({"http.response.status_code": resp.status})
+        try:
+            await raise_for_status(resp)
+            yield resp
+        except _CONNECTION_ERRORS as exc:  # the connection broke mid-stream
+            raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
+        finally:
+            await ctx.__aexit__(None, None, None)
 
 
 async def _lines(resp: aiohttp.ClientResponse) -> AsyncIterator[str]:

@@ -2,17 +2,20 @@
 
 Pure ASGI (no BaseHTTPMiddleware) so streamed responses (SSE) pass through untouched, message by message,
 and the per-request cost stays at a few microseconds: a header scan, two clock reads, two cached metric
-children and, when the access logger is enabled, one log record."""
+children and, when the access logger is enabled, one log record. With tracing on (observability.tracing) it
+also opens the request's server span, named by the route template once the router has matched."""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import tracing
 from .context import request_id, request_started
 from .metrics import HTTP_DURATION, HTTP_REQUESTS
 
@@ -68,14 +71,33 @@ class RequestObserver:
                 message["headers"] = [*message.get("headers", ()), rid_header]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            self._observe(scope, status, perf_counter() - started)
+        if tracing.enabled():
+            await self._traced(scope, receive, send_with_id, lambda: status, started)
+        else:
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                self._observe(scope, status, perf_counter() - started)
         # Reset only after a normal return: when an exception escapes, the server's own error log line for
         # it is written in this same context and should carry the id too.
         request_id.reset(token)
         request_started.reset(started_token)
+
+    async def _traced(
+        self, scope: Scope, receive: Receive, send: Send, status: Callable[[], int], started: float
+    ) -> None:
+        with tracing.server_span(scope["method"], scope["headers"]) as span:
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                route = route_template(scope)
+                span.rename(f"{scope['method']} {route}")
+                span.set_attributes(
+                    {"http.route": route, "http.response.status_code": status(), "url.path": scope["path"]}
+                )
+                if status() >= 500:
+                    span.fail(f"HTTP {status()}")
+                self._observe(scope, status(), perf_counter() - started)
 
     def _observe(self, scope: Scope, status: int, seconds: float) -> None:
         method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"

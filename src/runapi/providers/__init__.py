@@ -44,11 +44,13 @@ class ProviderRegistry:
         self.default = default
         self.upstreams = upstreams
         self.by_name: dict[str, Provider] = {default.name: default}
+        self.kinds: dict[str, str] = {default.name: default.name}  # provider name → its kind (traces)
         if upstreams is not None:
             from .upstream import RoutedProvider
 
             for adapter in upstreams.adapters:
                 self.register(RoutedProvider(adapter.deployment.name, upstreams))
+                self.kinds[adapter.deployment.name] = adapter.deployment.kind
 
     def register(self, provider: Provider) -> None:
         self.by_name[provider.name] = provider
@@ -66,6 +68,10 @@ class ProviderRegistry:
         """The job a new task starts with when some deployments must never be tried (a guardrail blocks them):
         they count as tried already, so fallback passes them by."""
         return {"stage": "pending", "tried": list(excluded)} if excluded else None
+
+    def kind(self, name: str) -> str:
+        """A provider's kind: "sandbox", or a media deployment's adapter kind (fal, kling, ...)."""
+        return self.kinds.get(name, "unconfigured")
 
     def get(self, name: str) -> Provider:
         return self.by_name.get(name) or _Unconfigured(name)

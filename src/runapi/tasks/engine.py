@@ -33,6 +33,7 @@ from ..errors import (
     invalid,
     task_not_found,
 )
+from ..observability import tracing
 from ..observability.metrics import record_task_created, record_task_finished
 from ..storage import UrlSigner
 from ..store import Database
@@ -524,7 +525,12 @@ async def finish(
     now = time.time()
     state = TaskState.FAILED if error is not None else TaskState.COMPLETED
     callbacks = stage_bodies(task, signer, url_ttl, result, error, now)
-    closed = await db.write_sync(_close, task, _leased(task.id, owner), result, error, callbacks, now)
+    # the one commit that ends the task and settles (or refunds) its reservation
+    with tracing.span(
+        "billing.settle" if error is None else "billing.refund", task_id=task.id, price_cents=task.price_cents
+    ) as span:
+        closed = await db.write_sync(_close, task, _leased(task.id, owner), result, error, callbacks, now)
+        span.set(applied=closed is not None)
     if closed is None:
         return False  # someone else finished it (a worker, a cancel), or our lease was taken over
     record_task_finished(task.family, state)

@@ -16,6 +16,7 @@ from ..catalog.validation import validate
 from ..domain.task import NewTask, Task
 from ..errors import InvalidInput
 from ..net.safe_http import refused_destination
+from ..observability import tracing
 from ..policy.guardrails import GuardrailCache, check_guardrail
 from ..providers import InputRejected, Provider, ProviderRegistry
 from ..settings import Settings
@@ -142,28 +143,39 @@ async def submit_task(
     candidates = rt.providers.candidates(action.family, model_id, action.name)
     guarded = await check_guardrail(rt, who, model_id, candidates)
     await preflight(rt.providers.get(guarded.provider), action, model, params, refs)
-    task, created = await engine.create_task(
-        rt.db,
-        NewTask(
-            account_id=who.account_id,
-            api_key_id=who.key_id,
-            family=action.family,
-            action=action.name,
-            model=model_id,
-            params=params,
-            price_cents=price,
-            provider=guarded.provider,
-            public_base_url=public_base_url,
-            idempotency_key=idempotency_key,
-            guardrail_id=guarded.guardrail_id,
-            member_guardrail_id=guarded.member_guardrail_id,
-            provider_job=rt.providers.initial_job(guarded.barred),
-            client_request_id=client_request_id,
-            request_params=request.params,
-            # checked and charged with the reservation, in one step: only the request crossing a limit runs
-            limits=key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits,
-        ),
-    )
+    with tracing.span(
+        "task.create",
+        family=action.family,
+        action=action.name,
+        model=model_id,
+        provider=guarded.provider,
+        provider_kind=rt.providers.kind(guarded.provider),
+    ) as span:
+        task, created = await engine.create_task(
+            rt.db,
+            NewTask(
+                account_id=who.account_id,
+                api_key_id=who.key_id,
+                family=action.family,
+                action=action.name,
+                model=model_id,
+                params=params,
+                price_cents=price,
+                provider=guarded.provider,
+                public_base_url=public_base_url,
+                idempotency_key=idempotency_key,
+                guardrail_id=guarded.guardrail_id,
+                member_guardrail_id=guarded.member_guardrail_id,
+                provider_job=rt.providers.initial_job(guarded.barred),
+                client_request_id=client_request_id,
+                request_params=request.params,
+                # checked and charged with the reservation, in one step: only the request crossing a limit runs
+                limits=key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits,
+            ),
+        )
+        span.set(task_id=task.id, created=created)
+        if created:
+            tracing.remember_task(task.id)  # its worker steps link back to this span
     if created:
         rt.wake_worker()
     return Submitted(task, created)

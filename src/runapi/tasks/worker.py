@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 from ..catalog import Action, get_catalog
 from ..domain.task import Task, TaskState
 from ..net.fair import tenant_scope
+from ..observability import tracing
 from ..providers import (
     Done,
     Progress,
@@ -146,14 +147,35 @@ class TaskRunner:
         self.owner = owner
 
     async def step(self, task: Task) -> None:
+        # each step is a trace of its own, linked to the span that created the task when this process has it
+        with tracing.span(
+            "task.step",
+            carry=True,
+            linked_task=task.id,
+            task_id=task.id,
+            family=task.family,
+            action=task.action,
+            model=task.model,
+            provider=task.provider,
+            provider_kind=self.rt.providers.kind(task.provider) if task.provider else None,
+            polls=task.polls,
+            failures=task.failures,
+        ) as span:
+            outcome = await self._step(task)
+            span.set(outcome=outcome)
+            if outcome in ("completed", "failed"):
+                tracing.forget_task(task.id)
+
+    async def _step(self, task: Task) -> str:
+        """One step; returns what became of the task: completed, failed, running (polled again later), retry
+        (the step failed and is retried with backoff) or lost (another worker or a cancel got there first)."""
         rt, s = self.rt, self.rt.settings
         action, job, task_bound = None, task.provider_job, False
         try:
             action = get_catalog().action(task.family, task.action)
             remaining = s.task_timeout_seconds - (time.time() - task.created_at)
             if remaining <= 0:
-                await self.time_out(task)
-                return
+                return await self.time_out(task)
             if action is None:
                 raise TaskFailed(f"Unknown action {task.kind}")
             # Provider calls (which fetch inputs, run generators, call upstreams) end by this deadline; our
@@ -172,15 +194,18 @@ class TaskRunner:
             )
             provider = rt.providers.get(task.provider)
             if job is None:
-                job = await _within(deadline, provider.submit(inp))
+                with tracing.span("task.submit"):
+                    job = await _within(deadline, provider.submit(inp))
                 if not await engine.update_leased(rt.db, task.id, self.owner, provider_job=job):
-                    return
-            outcome = await _within(deadline, provider.poll(inp, job))
+                    return "lost"
+            with tracing.span("task.poll") as poll_span:
+                outcome = await _within(deadline, provider.poll(inp, job))
+                poll_span.set(done=not isinstance(outcome, Progress))
             if isinstance(outcome, Progress):
                 delay = outcome.poll_in if outcome.poll_in is not None else backoff(task.polls)
                 if outcome.stage and outcome.stage != task.stage and outcome.stage in action.stages:
                     await self.report_stage(task, action, outcome.stage, outcome, time.time() + max(delay, 0.0), job)
-                    return
+                    return "running"
                 await engine.release(
                     rt.db,
                     task.id,
@@ -190,29 +215,36 @@ class TaskRunner:
                     failures=0,
                     provider_job=outcome.job or job,
                 )
-                return
-            result = await self.store_outputs(task.id, outcome)
-            await engine.finish(
-                rt.db, task, self.owner, result=result, signer=rt.signer, url_ttl=s.generated_url_ttl_seconds
-            )
+                return "running"
+            with tracing.span("task.finish"):
+                result = await self.store_outputs(task.id, outcome)
+                if not await engine.finish(
+                    rt.db, task, self.owner, result=result, signer=rt.signer, url_ttl=s.generated_url_ttl_seconds
+                ):
+                    return "lost"
             rt.task_finished(task.id)
+            return "completed"
         except TaskFailed as exc:
-            await engine.finish(
-                rt.db, task, self.owner, error=str(exc), signer=rt.signer, url_ttl=s.generated_url_ttl_seconds
-            )
+            with tracing.span("task.finish", error=str(exc)[:500]):
+                if not await engine.finish(
+                    rt.db, task, self.owner, error=str(exc), signer=rt.signer, url_ttl=s.generated_url_ttl_seconds
+                ):
+                    return "lost"
             rt.task_finished(task.id)
+            return "failed"
         except _StepCut:
             if task_bound:
-                await self.time_out(replace(task, provider_job=job))
-            else:  # the step limit: a failed step like any other, retried with backoff
-                await self.step_failed(
-                    task, TransientFailure(f"Generation step did not finish within {s.task_step_timeout_seconds:g} s")
-                )
+                return await self.time_out(replace(task, provider_job=job))
+            # the step limit: a failed step like any other, retried with backoff
+            return await self.step_failed(
+                task, TransientFailure(f"Generation step did not finish within {s.task_step_timeout_seconds:g} s")
+            )
         except Exception as exc:
-            await self.step_failed(task, exc)
+            return await self.step_failed(task, exc)
 
-    async def step_failed(self, task: Task, exc: Exception) -> None:
-        """Retry the step with backoff, or fail the task once it has failed max_task_attempts times."""
+    async def step_failed(self, task: Task, exc: Exception) -> str:
+        """Retry the step with backoff, or fail the task once it has failed max_task_attempts times. Returns
+        "failed", "retry" or "lost" (as `_step`)."""
         rt, s = self.rt, self.rt.settings
         failures = task.failures + 1
         if isinstance(exc, TransientFailure):  # an expected upstream failure: its message says it all
@@ -230,33 +262,39 @@ class TaskRunner:
             if failures >= s.max_task_attempts:
                 # an upstream outage names itself; anything else is our bug and stays generic
                 error = str(exc) if isinstance(exc, TransientFailure) else "Generation failed"
-                await engine.finish(
-                    rt.db, task, self.owner, error=error, signer=rt.signer, url_ttl=s.generated_url_ttl_seconds
-                )
+                with tracing.span("task.finish", error=error[:500]):
+                    finished = await engine.finish(
+                        rt.db, task, self.owner, error=error, signer=rt.signer, url_ttl=s.generated_url_ttl_seconds
+                    )
+                if not finished:
+                    return "lost"
                 rt.task_finished(task.id)
-            else:
-                await engine.release(
-                    rt.db, task.id, self.owner, time.time() + backoff(failures, 1.0), failures=failures
-                )
+                return "failed"
+            await engine.release(rt.db, task.id, self.owner, time.time() + backoff(failures, 1.0), failures=failures)
         except Exception:
             log.exception(
                 "task %s: could not record failure; the lease will expire and it will be retried",
                 task.id,
                 extra={"task_id": task.id},
             )
+        return "retry"
 
-    async def time_out(self, task: Task) -> None:
+    async def time_out(self, task: Task) -> str:
         """Fail a task that outlived task_timeout_seconds (refunded), stopping its upstream job."""
         await stop_upstream(self.rt.providers, task)
-        if await engine.finish(
-            self.rt.db,
-            task,
-            self.owner,
-            error="Task timed out",
-            signer=self.rt.signer,
-            url_ttl=self.rt.settings.generated_url_ttl_seconds,
-        ):
-            self.rt.task_finished(task.id)
+        with tracing.span("task.finish", error="Task timed out"):
+            finished = await engine.finish(
+                self.rt.db,
+                task,
+                self.owner,
+                error="Task timed out",
+                signer=self.rt.signer,
+                url_ttl=self.rt.settings.generated_url_ttl_seconds,
+            )
+        if not finished:
+            return "lost"
+        self.rt.task_finished(task.id)
+        return "failed"
 
     async def report_stage(
         self, task: Task, action: Action, stage: str, outcome: Progress, next_run_at: float, job: dict[str, Any]

@@ -400,21 +400,23 @@ class AnthropicMessages:
         body = {
             k: v for k, v in messages_body(req, self.d.upstream_model(req.model), stream=False).items() if k in COUNTED
         }
-        data = await post_json(self.http, self.d, self.d.url("v1/messages/count_tokens"), body, self._headers(req))
+        url = self.d.url("v1/messages/count_tokens")
+        data = await post_json(self.http, self.d, url, body, self._headers(req), model=req.model)
         if not isinstance(data.get("input_tokens"), int):
             raise UpstreamError(f"{self.d.name}: count_tokens answered without input_tokens")
         return int(data["input_tokens"])
 
     async def complete(self, req: ChatRequest) -> ChatResult:
         body = messages_body(req, self.d.upstream_model(req.model), stream=False)
-        data = await post_json(self.http, self.d, self.d.url("v1/messages"), body, self._headers(req))
+        data = await post_json(self.http, self.d, self.d.url("v1/messages"), body, self._headers(req), model=req.model)
         if data.get("type") == "error":
             raise _stream_error(data, self.d.name)
         return chat_result(data)
 
     async def stream(self, req: ChatRequest) -> AsyncGenerator[Delta, None]:
         body = messages_body(req, self.d.upstream_model(req.model), stream=True)
-        async with open_stream(self.http, self.d, self.d.url("v1/messages"), body, self._headers(req)) as resp:
+        url = self.d.url("v1/messages")
+        async with open_stream(self.http, self.d, url, body, self._headers(req), model=req.model) as resp:
             reader = StreamReader(self.d.name)
             first = True
             async for _, data in sse_events(resp):

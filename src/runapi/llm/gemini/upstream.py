@@ -366,20 +366,20 @@ class GeminiApi:
     async def count_tokens(self, req: ChatRequest) -> int:
         """The upstream's own count (`:countTokens`) of the generateContent request `req` would send."""
         body = {"generateContentRequest": {"model": f"models/{self.d.upstream_model(req.model)}", **generate_body(req)}}
-        data = await post_json(self.http, self.d, self._url(req, "countTokens"), body, self._headers())
+        data = await post_json(self.http, self.d, self._url(req, "countTokens"), body, self._headers(), model=req.model)
         if not isinstance(data.get("totalTokens"), int):
             raise UpstreamError(f"{self.d.name}: countTokens answered without totalTokens")
         return int(data["totalTokens"])
 
     async def complete(self, req: ChatRequest) -> ChatResult:
         data = await post_json(
-            self.http, self.d, self._url(req, "generateContent"), generate_body(req), self._headers()
+            self.http, self.d, self._url(req, "generateContent"), generate_body(req), self._headers(), model=req.model
         )
         return chat_result(data)
 
     async def stream(self, req: ChatRequest) -> AsyncGenerator[Delta, None]:
         url = self._url(req, "streamGenerateContent") + "?alt=sse"
-        async with open_stream(self.http, self.d, url, generate_body(req), self._headers()) as resp:
+        async with open_stream(self.http, self.d, url, generate_body(req), self._headers(), model=req.model) as resp:
             reader = StreamReader(self.d.name)
             async for _, data in sse_events(resp):
                 for delta in reader.feed(parse_json(data, self.d.name)):

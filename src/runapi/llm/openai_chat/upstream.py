@@ -114,7 +114,7 @@ class OpenAICompatible:
 
     async def complete(self, req: ChatRequest) -> ChatResult:
         data = await post_json(
-            self.http, self.d, self.d.url("chat/completions"), self._body(req, False), self._headers()
+            self.http, self.d, self.d.url("chat/completions"), self._body(req, False), self._headers(), model=req.model
         )
         choices = data.get("choices") or [{}]
         result = _result(choices[0], _usage(data.get("usage")))
@@ -125,7 +125,7 @@ class OpenAICompatible:
         """Deltas as they arrive. Errors before the first delta are UpstreamError (so the router can fall
         back); later ones end the stream."""
         async with open_stream(
-            self.http, self.d, self.d.url("chat/completions"), self._body(req, True), self._headers()
+            self.http, self.d, self.d.url("chat/completions"), self._body(req, True), self._headers(), model=req.model
         ) as resp:
             finish, usage = None, Usage()
             async for _, payload in sse_events(resp):

@@ -28,6 +28,7 @@ import base64
 import binascii
 import re
 from collections.abc import Awaitable, Callable
+from collections.abc import Mapping as Headers
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -40,7 +41,7 @@ from ..inputs import Inputs
 from . import errors
 from .adapter import Finished, Running, Started, TableAdapter, UpstreamFile
 from .config import MediaDeployment
-from .http_call import same_origin, send
+from .http_call import same_origin, send, upstream_span
 from .mapping import Context, Mapping, Table
 
 TABLE_PATH = Path(__file__).with_name("gemini_models.yaml")
@@ -269,10 +270,14 @@ class Gemini(TableAdapter):
         """The video from Google's origin, with the key, at most max_output_bytes; a redirect (to storage) is
         followed by the router's keyless download instead."""
         name, limit = self.deployment.name, self.deployment.max_output_bytes
+        with upstream_span(self.deployment, "GET", uri) as span:
+            return await self._read_download(uri, meta, span.headers(self._headers()), name, limit)
+
+    async def _read_download(
+        self, uri: str, meta: dict[str, Any], headers: Headers[str, str], name: str, limit: int
+    ) -> UpstreamFile:
         try:
-            async with self.http.stream(
-                "GET", uri, headers=self._headers(), timeout=self.deployment.timeout_seconds
-            ) as resp:
+            async with self.http.stream("GET", uri, headers=headers, timeout=self.deployment.timeout_seconds) as resp:
                 if resp.is_redirect and resp.headers.get("location"):
                     return UpstreamFile("videos", url=urljoin(uri, resp.headers["location"]), meta=dict(meta))
                 if resp.status_code >= 400:

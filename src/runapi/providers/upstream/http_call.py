@@ -1,7 +1,8 @@
 """The one HTTP call path the media adapters share: send with the deployment's timeout and headers, turn a
 transport failure (and, with `call`, an HTTP error status) into an UpstreamError the router understands.
 Adapter-specific rules (kie's envelope codes, Gemini's 400 API_KEY_INVALID, BFL's 402, Kling's codes in 200s)
-stay in the adapters: they use `send` and read the answer themselves before `raise_for_status`."""
+stay in the adapters: they use `send` and read the answer themselves before `raise_for_status`. Every call is
+a client span when tracing is on (`upstream_span`), carrying the W3C traceparent to the upstream."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ...observability import tracing
 from . import errors
 from .adapter import Running
 from .config import MediaDeployment
@@ -36,10 +38,32 @@ async def send(
     **kw: Any,
 ) -> httpx.Response:
     """One request with the deployment's timeout; any answer is returned, a transport failure raised."""
-    try:
-        return await http.request(method, url, headers=headers, timeout=deployment.timeout_seconds, **kw)
-    except httpx.HTTPError as exc:
-        raise errors.from_transport(exc, deployment.name) from exc
+    with upstream_span(deployment, method, url) as span:
+        try:
+            resp = await http.request(
+                method, url, headers=span.headers(headers), timeout=deployment.timeout_seconds, **kw
+            )
+        except httpx.HTTPError as exc:
+            raise errors.from_transport(exc, deployment.name) from exc
+        span.set_attributes({"http.response.status_code": resp.status_code})
+        if resp.status_code >= 500:
+            span.fail(f"HTTP {resp.status_code}")
+        return resp
+
+
+def upstream_span(deployment: MediaDeployment, method: str, url: str) -> tracing.SpanHandle:
+    """The client span of one call to a media upstream, named by its kind and method (never the URL, whose
+    path holds job ids); the URL's path only (its query may hold a key) as an attribute."""
+    if not tracing.enabled():
+        return tracing.OFF
+    parts = urlsplit(url)
+    return tracing.span(
+        f"{deployment.kind} {method}",
+        "client",
+        attributes={"http.request.method": method, "server.address": parts.hostname or "", "url.path": parts.path},
+        provider=deployment.name,
+        provider_kind=deployment.kind,
+    )
 
 
 def raise_for_status(

@@ -17,7 +17,7 @@ from ..inputs import Inputs
 from . import errors
 from .adapter import Finished, Synchronous, UpstreamFile
 from .config import MediaDeployment
-from .http_call import b64_bytes, bearer
+from .http_call import b64_bytes, bearer, send
 from .mapping import Context, Table
 
 TABLE_PATH = Path(__file__).with_name("openai_images.yaml")
@@ -55,19 +55,23 @@ class OpenAIImages(Synchronous):
                 files = [("image[]", await self._upload(url, f"image{i}")) for i, url in enumerate(images)]
                 if mask:
                     files.append(("mask", await self._upload(mask, "mask")))
-                resp = await self.http.post(
+                resp = await send(
+                    self.http,
+                    self.deployment,
+                    "POST",
                     f"{self.deployment.base_url}/images/edits",
                     headers=headers,
                     data={k: str(v) for k, v in body.items()},
                     files=files,
-                    timeout=self.deployment.timeout_seconds,
                 )
             else:
-                resp = await self.http.post(
+                resp = await send(
+                    self.http,
+                    self.deployment,
+                    "POST",
                     f"{self.deployment.base_url}/images/generations",
                     headers=headers,
                     json=body,
-                    timeout=self.deployment.timeout_seconds,
                 )
         except httpx.HTTPError as exc:
             raise errors.from_transport(exc, self.deployment.name) from exc
