@@ -8,6 +8,7 @@ polyglot (a GIF that is also HTML) stays an inert image even opened directly."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -17,6 +18,7 @@ from starlette.routing import Route
 from .. import files_policy as policy
 from ..errors import ApiError
 from ..storage import files_store
+from ..tasks import retention
 from .context import runtime
 
 FILE_HEADERS = {
@@ -25,6 +27,7 @@ FILE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; sandbox",
 }
 OCTET = "application/octet-stream"
+_TASK_ID = re.compile(r"[0-9a-f-]{36}")  # a task id (uuid4) as generated/<id>/... names it
 
 
 async def served_type(request: Request, key: str) -> str:
@@ -42,10 +45,26 @@ def disposition(mime: str, key: str) -> str:
     return f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{quote(name, safe='')}"
 
 
+async def _expired_output(request: Request, key: str) -> None:
+    """410 for a generated file that retention deleted (its task says so), whatever the link's signature."""
+    parts = key.split("/")
+    if parts[0] != "generated" or len(parts) < 3 or not _TASK_ID.fullmatch(parts[1]):
+        return
+    rt = runtime(request)
+    if await retention.outputs_expired(rt.db, parts[1]) is not None:
+        days = rt.settings.generated_media_retention_days
+        raise ApiError(
+            410,
+            f"Generated file expired: generated files are kept {days} days after their task finished",
+            code="file_expired",
+        )
+
+
 async def serve_file(request: Request) -> Response:
     rt = runtime(request)
     key = request.path_params["key"]
     if not rt.signer.verify(key, request.query_params.get("expires"), request.query_params.get("signature")):
+        await _expired_output(request, key)
         raise ApiError(403, "Link expired or invalid signature")
     media_type = await served_type(request, key)
     headers = {**FILE_HEADERS, "Content-Disposition": disposition(media_type, key)}
@@ -54,6 +73,7 @@ async def serve_file(request: Request) -> Response:
         return FileResponse(path, media_type=media_type, headers=headers)
     data = await rt.storage.read(key)
     if data is None:
+        await _expired_output(request, key)
         raise ApiError(404, "Record does not exist")
     return Response(data, media_type=media_type, headers=headers)
 

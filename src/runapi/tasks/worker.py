@@ -193,7 +193,13 @@ class TaskRunner:
                 return
             result = await self.store_outputs(task.id, outcome)
             await engine.finish(
-                rt.db, task, self.owner, result=result, signer=rt.signer, url_ttl=s.generated_url_ttl_seconds
+                rt.db,
+                task,
+                self.owner,
+                result=result,
+                signer=rt.signer,
+                url_ttl=s.generated_url_ttl_seconds,
+                outputs=(len(outcome.outputs), sum(len(out.data) for out in outcome.outputs)),
             )
             rt.task_finished(task.id)
         except TaskFailed as exc:
