@@ -85,3 +85,9 @@ def test_retention_settings_are_bounded_and_zero_keeps_for_ever(tmp_path):
     ):
         with pytest.raises(ValidationError):
             Settings(data_dir=tmp_path, **bad)
+
+
+def test_a_failed_task_says_nothing_of_files_it_never_showed():
+    failed = dataclasses.replace(completed(outputs_expired_at=DONE), state=TaskState.FAILED, result=None, error="x")
+    body = status_body(failed, UrlSigner(b"k"), "http://h", 3600)
+    assert "outputs_expired_at" not in body and body["error"] == "x"

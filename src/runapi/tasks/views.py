@@ -56,7 +56,7 @@ def status_body(
         for kind, items in result.get("files", {}).items():
             body[kind] = [_item(item, fields, link(base_url, item["key"])) for item in items]
         body.update(_signed(result.get("extra", {}), link, base_url))
-    if task.outputs_expired_at is not None:
+    if task.outputs_expired_at is not None and task.state is TaskState.COMPLETED:
         body["outputs_expired_at"] = iso(task.outputs_expired_at)
     if task.state is TaskState.FAILED:
         body["error"] = task.error or "Generation failed"
