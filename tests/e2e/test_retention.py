@@ -356,6 +356,8 @@ def test_admin_storage_and_expire_commands(srv, tmp_path):
     assert mine["kinds"]["generated"]["files"] == 1
     text = cli("admin", "expire", env=env)
     assert text.returncode == 0 and "generated media 7 days" in text.stdout
+    bad = cli("admin", "expire", env={**env, "RUNAPI_RETENTION_BATCH": "0"})  # bounded: refused in one line
+    assert bad.returncode == 1 and "RUNAPI_RETENTION_BATCH" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def _keys(srv, task_id: str) -> list[str]:

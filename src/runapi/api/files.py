@@ -4,7 +4,10 @@ A file is served only as the type we know it to be, never the type its name sugg
 sniffed from its bytes when it was stored (files.mime_type), a generated file as the type we produced (its
 key's extension is ours). Only images, audio and video are shown inline, and never SVG; everything else is
 an attachment. Every answer carries nosniff and a CSP that blocks scripts and sandboxes the document, so a
-polyglot (a GIF that is also HTML) stays an inert image even opened directly."""
+polyglot (a GIF that is also HTML) stays an inert image even opened directly.
+
+A generated file that retention deleted (runapi/retention.py) answers 410 `file_expired`, whether its link
+was signed or is the unsigned one the task's status body shows since."""
 
 from __future__ import annotations
 

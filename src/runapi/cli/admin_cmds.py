@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from .. import retention
@@ -37,9 +38,18 @@ def _database(settings: Settings, create: bool) -> str:
     return url
 
 
+def _settings() -> Settings:
+    """The settings; a bad RUNAPI_* value is one line naming the variable, not a traceback."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise click.ClickException(f"RUNAPI_{str(first['loc'][0]).upper()}: {first['msg']}") from None
+
+
 def _run(fn: Callable[[Database], Awaitable[Any]], settings: Settings | None = None) -> Any:
     ctx = click.get_current_context()
-    settings = settings or Settings()
+    settings = settings or _settings()
     url = _database(settings, bool((ctx.obj or {}).get("create")))
 
     async def go() -> Any:
@@ -248,7 +258,7 @@ def storage_usage(as_json: bool) -> None:
 def expire_now(as_json: bool) -> None:
     """Run one retention pass now (what the server runs every RUNAPI_RETENTION_INTERVAL_SECONDS): at most
     RUNAPI_RETENTION_BATCH of each kind. Prints what it removed."""
-    settings = Settings()
+    settings = _settings()
     policy = retention.Retention.from_settings(settings)
     report = _run(lambda db: retention.run_expiry(db, make_storage(settings), policy), settings).as_dict()
     if as_json:
