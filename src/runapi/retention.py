@@ -10,7 +10,8 @@ One run deletes, at most `batch` of each kind, oldest first:
   listener events and video-deletion marks; only settled tasks with no callback being delivered
   (tasks/retention.py);
 - usage-log rows older than `usage_retention_days` (billing/usage.py). The ledger is never deleted: it is the
-  account's books (the balance is its sum, all-time spend limits are derived from it).
+  account's books (the balance is its sum, all-time spend limits are derived from it);
+- stored Responses API responses past their RUNAPI_RESPONSES_RETENTION_DAYS (llm/openai_responses/stored.py).
 A limit of 0 keeps that kind for ever. What a run leaves over, the next run takes: no run is unbounded, and
 processes running it at once claim different rows (tasks/retention.py)."""
 
@@ -20,6 +21,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from .billing import usage
+from .llm.openai_responses import stored as stored_responses
 from .settings import Settings
 from .storage import Storage, files_store
 from .storage.expiry import expire_files
@@ -55,6 +57,7 @@ class ExpiryReport:
     callback_attempts: int = 0
     listen_events: int = 0
     usage_rows: int = 0
+    responses: int = 0  # stored Responses API responses past their days
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -89,6 +92,7 @@ async def run_expiry(db: Database, storage: Storage, policy: Retention, now: flo
         objects += await _purge(storage, claimed)
         deleted = await task_rows.delete_claimed(db, [c.id for c in claimed], owner)
     usage_rows = await usage.expire(db, now - policy.usage_days * DAY, policy.batch) if policy.usage_days else 0
+    responses = await stored_responses.expire(db, policy.batch)
     return ExpiryReport(
         files=files,
         media_tasks=media_tasks,
@@ -98,6 +102,7 @@ async def run_expiry(db: Database, storage: Storage, policy: Retention, now: flo
         callback_attempts=deleted.callback_attempts,
         listen_events=deleted.listen_events,
         usage_rows=usage_rows,
+        responses=responses,
     )
 
 

@@ -20,7 +20,6 @@ from .auth.principal import Authenticator
 from .billing.batcher import LedgerBatcher, refund_abandoned
 from .callbacks.delivery import CallbackDispatcher
 from .coord import Coordinator, make_coordinator
-from .llm.openai_responses import stored as stored_responses
 from .llm.router import LlmRouter
 from .net.safe_http import safe_client
 from .policy.guardrails import GuardrailCache
@@ -112,7 +111,7 @@ class Services:
         svc._loop(
             float(settings.retention_interval_seconds),
             lambda: run_expiry(db, storage, retention),
-            "retention (expiring files, media, tasks, usage)",
+            "retention (expiring files, media, tasks, usage, stored responses)",
             "retention",
             run_now=True,
         )
@@ -122,9 +121,6 @@ class Services:
             "refunding abandoned LLM reservations",
             "llm-janitor",
             run_now=True,
-        )
-        svc._loop(
-            300.0, lambda: stored_responses.expire(db), "expiring stored responses", "responses-expiry", run_now=True
         )
         return svc
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import delete, func, insert, select, update
 
+from runapi.llm.openai_responses import stored as stored_responses
 from runapi.retention import Retention, run_expiry
 from runapi.storage import LocalStorage
 from runapi.store import Database
@@ -287,14 +288,17 @@ def test_every_run_is_bounded_by_its_batch(srv):
             await conn.execute(update(usage_events).where(usage_events.c.ref.in_(ids)).values(created_at=old))
 
     srv.db_call(age_usage)
+    for i in range(3):  # stored Responses API responses past their days
+        srv.db_call(lambda db, i=i: stored_responses.put(db, f"resp_bounded{i}", 1, {}, [], retention_seconds=-1))
     small = Retention(batch=2)
     first = _expire(srv, small)
-    assert (first.tasks, first.usage_rows) == (2, 2)
+    assert (first.tasks, first.usage_rows, first.responses) == (2, 2, 2)
     assert first.media_tasks <= 2
     assert _rows(srv, tasks, tasks.c.id.in_(ids)) == 1
     second = _expire(srv, small)
     assert second.tasks >= 1 and _rows(srv, tasks, tasks.c.id.in_(ids)) == 0
     assert _rows(srv, usage_events, usage_events.c.ref.in_(ids)) == 0
+    assert second.responses == 1
     assert_no_orphans(srv)
 
 
