@@ -20,7 +20,6 @@ from .auth.principal import Authenticator
 from .billing.batcher import LedgerBatcher, refund_abandoned
 from .callbacks.delivery import CallbackDispatcher
 from .coord import Coordinator, make_coordinator
-from .llm.openai_responses import stored as stored_responses
 from .llm.router import LlmRouter
 from .net.safe_http import safe_client
 from .observability import tracing
@@ -28,9 +27,9 @@ from .policy.guardrails import GuardrailCache
 from .providers import ProviderRegistry
 from .providers.sandbox import SandboxProvider
 from .providers.upstream import build_router
+from .retention import Retention, run_expiry
 from .settings import Settings
 from .storage import Storage, UrlSigner, make_storage
-from .storage.expiry import expire_files
 from .store import Database
 from .tasks import engine
 from .tasks.worker import TaskWorker
@@ -110,16 +109,20 @@ class Services:
         if settings.run_workers if run_workers is None else run_workers:
             svc.start_workers()
         svc._loop(2.0, svc.authenticate.flush_last_used, "recording key usage times", "last-used-flush")
-        svc._loop(30.0, lambda: expire_files(db, storage), "file expiry", "file-expiry", run_now=True)
+        retention = Retention.from_settings(settings)
+        svc._loop(
+            float(settings.retention_interval_seconds),
+            lambda: run_expiry(db, storage, retention),
+            "retention (expiring files, media, tasks, usage, stored responses)",
+            "retention",
+            run_now=True,
+        )
         svc._loop(
             60.0,
             lambda: refund_abandoned(db, svc.ledger, settings.llm_abandoned_after_seconds),
             "refunding abandoned LLM reservations",
             "llm-janitor",
             run_now=True,
-        )
-        svc._loop(
-            300.0, lambda: stored_responses.expire(db), "expiring stored responses", "responses-expiry", run_now=True
         )
         return svc
 

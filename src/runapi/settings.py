@@ -161,6 +161,14 @@ class Settings(BaseSettings):
     callback_account_concurrency: int = 4
 
     generated_url_ttl_seconds: int = 7 * 24 * 3600
+    # Retention (README "Retention"): what the expiry job deletes, in days after a task finished (media, task
+    # rows with their callbacks) or a usage row was written. 0 keeps it for ever. Each run deletes at most
+    # retention_batch of each kind and runs again retention_interval_seconds later (uploads: their hour).
+    generated_media_retention_days: int = Field(default=7, ge=0, le=36_500)  # the docs: links valid 7 days
+    task_retention_days: int = Field(default=30, ge=0, le=36_500)
+    usage_retention_days: int = Field(default=90, ge=0, le=36_500)
+    retention_batch: int = Field(default=500, ge=1, le=10_000)
+    retention_interval_seconds: int = Field(default=30, ge=1, le=86_400)
     # Uploads per account (POST /api/v1/files, prepared uploads): bytes held in unexpired files, and how many
     # uploads / bytes may start in any 60 s. 0 turns a limit off.
     upload_quota_bytes: int = 1024 * 1024 * 1024

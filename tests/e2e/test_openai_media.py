@@ -258,6 +258,10 @@ def test_video_create_poll_download_list_delete(client, server):
     assert video.seconds == "4" and video.created_at > 0 and video.completed_at is None
     done = client.videos.poll(video.id, poll_interval_ms=100)
     assert done.status == "completed" and done.progress == 100 and done.completed_at >= done.created_at
+    # its files are deleted 7 days after it finished (RUNAPI_GENERATED_MEDIA_RETENTION_DAYS)
+    assert video.expires_at is None and done.expires_at in range(
+        done.completed_at + 7 * 86_400 - 1, done.completed_at + 7 * 86_400 + 1
+    )
     assert done.size == "720x1280" and done.seconds == "4" and done.error is None
     assert balance(server) == before - price(
         "videos", model="veo-3.1-fast", prompt="x", seconds="4", size="720x1280"

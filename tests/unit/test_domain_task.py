@@ -42,6 +42,9 @@ def row(**over: object) -> dict[str, object]:
         "created_at": 1.0,
         "updated_at": 2.0,
         "completed_at": None,
+        "output_files": None,
+        "output_bytes": None,
+        "outputs_expired_at": None,
     }
     base.update(over)
     return base

@@ -217,11 +217,12 @@ async def audio_transcriptions(request: Request) -> Response:
 # ------------------------------------------------------------------------------------------------ videos
 
 
-def _video_answer(task: Task, route: OpenAiRoute) -> Json:
+def _video_answer(request: Request, task: Task, route: OpenAiRoute) -> Json:
     headers = task_headers(task)
     if not task.state.terminal:  # the SDK's poll helper waits this long before asking again
         headers[POLL_HEADER] = str(videos.poll_after_ms(task))
-    return Json(videos.video_object(task, route), headers=headers)
+    days = runtime(request).settings.generated_media_retention_days
+    return Json(videos.video_object(task, route, days), headers=headers)
 
 
 async def videos_create(request: Request) -> Json:
@@ -230,13 +231,13 @@ async def videos_create(request: Request) -> Json:
     reference = fields.pop("input_reference", None)
     inputs = {"input_reference": _references("input_reference", reference, uploads)} if reference else {}
     created = await _create(request, "videos", fields, uploads, inputs)
-    return _video_answer(created.task, created.route)
+    return _video_answer(request, created.task, created.route)
 
 
 async def videos_retrieve(request: Request) -> Json:
     rt, who = runtime(request), await caller(request)
     task, route = await videos.get_video(rt, get_catalog(), str(request.path_params["video_id"]), who.account_id)
-    return _video_answer(task, route)
+    return _video_answer(request, task, route)
 
 
 async def videos_content(request: Request) -> Response:
@@ -251,7 +252,9 @@ async def videos_content(request: Request) -> Response:
 async def videos_list(request: Request) -> Json:
     rt, who = runtime(request), await caller(request)
     found = await videos.list_videos(rt, get_catalog(), who.account_id, page_request(request))
-    data = [videos.video_object(task, route) for task, route in found.videos]
+    data = [
+        videos.video_object(task, route, rt.settings.generated_media_retention_days) for task, route in found.videos
+    ]
     return Json(
         {
             "object": "list",

@@ -98,6 +98,12 @@ def _operations(action: Action) -> dict[str, Any]:
             "model": {"type": "string"},
             action.result: _result_schema(action),
             "error": {"type": "string"},
+            "outputs_expired_at": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When retention deleted the generated files (RUNAPI_GENERATED_MEDIA_RETENTION_DAYS "
+                "after the task finished). The result's fields stay; their links are unsigned and answer 410.",
+            },
         },
         "required": ["id", "status"],
     }

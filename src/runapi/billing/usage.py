@@ -27,7 +27,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, Table, case, cast, func, insert, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Table,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..catalog import get_catalog
@@ -404,3 +416,18 @@ def _group(row: Any, group_by: str) -> UsageGroup:
 def ids(events: Sequence[UsageEvent]) -> tuple[str | None, str | None]:
     """The first and last ids of a page (None when it is empty)."""
     return (events[0].id, events[-1].id) if events else (None, None)
+
+
+async def expire(db: Database, written_before: float, limit: int) -> int:
+    """Delete at most `limit` usage rows written before the cutoff, oldest first (the retention job; SKIP LOCKED
+    on PostgreSQL, so processes running it at once take different rows). Returns how many went."""
+    oldest = (
+        select(usage_events.c.id)
+        .where(usage_events.c.created_at < written_before)
+        .order_by(usage_events.c.created_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = delete(usage_events).where(usage_events.c.id.in_(oldest))
+    gone: int = await db.write_sync(lambda conn: conn.execute(stmt).rowcount)
+    return gone

@@ -10,12 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
+from .. import retention
 from ..auth import admin as ops
 from ..auth import console_sessions, passwords
 from ..callbacks import allowlist
 from ..settings import Settings
+from ..storage import make_storage
 from ..store import Database
 from ..store.schema import BIGINT_MAX
 
@@ -36,9 +39,18 @@ def _database(settings: Settings, create: bool) -> str:
     return url
 
 
+def _settings() -> Settings:
+    """The settings; a bad RUNAPI_* value is one line naming the variable, not a traceback."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise click.ClickException(f"RUNAPI_{str(first['loc'][0]).upper()}: {first['msg']}") from None
+
+
 def _run(fn: Callable[[Database], Awaitable[Any]], settings: Settings | None = None) -> Any:
     ctx = click.get_current_context()
-    settings = settings or Settings()
+    settings = settings or _settings()
     url = _database(settings, bool((ctx.obj or {}).get("create")))
 
     async def go() -> Any:
@@ -66,7 +78,7 @@ ACCOUNT = click.IntRange(min=1, max=2**31 - 1)  # accounts.id is a 32-bit INTEGE
 @click.option("--create", is_flag=True, help="Create the database if it does not exist yet (else refused).")
 @click.pass_context
 def admin(ctx: click.Context, create: bool) -> None:
-    """Accounts, members, keys, credits and callback secrets, in the database of RUNAPI_DATABASE_URL, else
+    """Accounts, members, keys, credits, callback secrets, storage use and retention, in the database of RUNAPI_DATABASE_URL, else
     RUNAPI_DATA_DIR/runapi.db (default ./runapi-data: run it where the server runs)."""
     ctx.obj = {"create": create}
 
@@ -225,3 +237,59 @@ def login_link(email: str, base_url: str | None) -> None:
 
     token = _run(go, settings)
     click.echo(f"{_console_url(settings, base_url)}/console/sign-in/link?token={token}")
+
+
+def _size(n: int) -> str:
+    size, unit = float(n), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            break
+        size /= 1024
+    return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+
+
+@admin.command("storage")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def storage_usage(as_json: bool) -> None:
+    """What storage holds, by kind (generated media, uploads, OpenAI files, multipart parts) and by account:
+    files and bytes, from the database's rows."""
+    found = _run(retention.storage_usage).as_dict()
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    lines = [f"{'account':>8}  {'kind':<13} {'files':>9} {'bytes':>15}"]
+    for kind, u in found["kinds"].items():
+        lines.append(f"{'all':>8}  {kind:<13} {u['files']:>9} {u['bytes']:>15}  {_size(u['bytes'])}")
+    total = found["total"]
+    lines.append(f"{'all':>8}  {'total':<13} {total['files']:>9} {total['bytes']:>15}  {_size(total['bytes'])}")
+    for acct in found["accounts"]:
+        for kind, u in acct["kinds"].items():
+            lines.append(f"{acct['account_id']:>8}  {kind:<13} {u['files']:>9} {u['bytes']:>15}  {_size(u['bytes'])}")
+    if found["unsized_tasks"]:
+        lines.append(
+            f"({found['unsized_tasks']} finished tasks keep files of unrecorded size: made before sizes were kept)"
+        )
+    click.echo("\n".join(lines))
+
+
+@admin.command("expire")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def expire_now(as_json: bool) -> None:
+    """Run one retention pass now (what the server runs every RUNAPI_RETENTION_INTERVAL_SECONDS): at most
+    RUNAPI_RETENTION_BATCH of each kind. Prints what it removed."""
+    settings = _settings()
+    policy = retention.Retention.from_settings(settings)
+    report = _run(lambda db: retention.run_expiry(db, make_storage(settings), policy), settings).as_dict()
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    kept = ", ".join(
+        f"{what} {days} days" if days else f"{what} for ever"
+        for what, days in (
+            ("generated media", policy.generated_media_days),
+            ("tasks", policy.task_days),
+            ("usage", policy.usage_days),
+        )
+    )
+    click.echo(f"retention: {kept}; at most {policy.batch} of each kind per run")
+    click.echo("\n".join(f"{k.replace('_', ' ')}: {v}" for k, v in report.items()))

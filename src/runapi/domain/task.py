@@ -80,6 +80,9 @@ class Task:
     client_request_id: str | None = None
     spend_counters: Charged | None = None  # the limit counters its reservation charged (billing/limits.py)
     completed_at: float | None = None
+    output_files: int | None = None  # how many files it stored and their bytes (None: not recorded)
+    output_bytes: int | None = None
+    outputs_expired_at: float | None = None  # its generated files were deleted (retention): no links to them
 
     @property
     def kind(self) -> str:

@@ -69,8 +69,9 @@ async def _deleted(rt: Services, task_id: str) -> bool:
         return found.first() is not None
 
 
-def video_object(task: Task, route: OpenAiRoute) -> dict[str, Any]:
-    """OpenAI's Video: status, progress, times in unix seconds, the size and seconds it has (or will have)."""
+def video_object(task: Task, route: OpenAiRoute, retention_days: int = 0) -> dict[str, Any]:
+    """OpenAI's Video: status, progress, times in unix seconds, the size and seconds it has (or will have).
+    `expires_at`: when retention deletes its files (RUNAPI_GENERATED_MEDIA_RETENTION_DAYS; 0: kept, None)."""
     block = route.block
     assert isinstance(block, VideosMap)
     video = next(iter(files_of(task, "videos")), {})
@@ -85,13 +86,21 @@ def video_object(task: Task, route: OpenAiRoute) -> dict[str, Any]:
         "progress": PROGRESS[task.state],
         "created_at": int(task.created_at),
         "completed_at": int(task.completed_at) if task.completed_at and task.state.terminal else None,
-        "expires_at": None,  # generated files are kept
+        "expires_at": _expires_at(task, retention_days),
         "prompt": task.params.get(block.prompt),
         "remixed_from_video_id": None,
         "seconds": _seconds(task, block, video),
         "size": _size(task, block, video),
         "error": error,
     }
+
+
+def _expires_at(task: Task, retention_days: int) -> int | None:
+    if task.outputs_expired_at is not None:
+        return int(task.outputs_expired_at)
+    if not retention_days or task.completed_at is None or not task.state.terminal:
+        return None
+    return int(task.completed_at + retention_days * 86_400)
 
 
 def _seconds(task: Task, block: VideosMap, video: dict[str, Any]) -> str | None:

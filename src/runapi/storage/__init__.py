@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 from urllib.parse import quote, urlencode
@@ -45,6 +45,11 @@ class Storage(Protocol):
         """A local file for the object, when the backend has one (served with sendfile); else None."""
 
     async def delete(self, key: str) -> None: ...
+    async def delete_many(self, keys: Sequence[str]) -> None:
+        """Delete these objects (any that are already gone are no error: deletes are idempotent)."""
+
+    async def keys_under(self, prefix: str) -> list[str]:
+        """The keys of the objects under `prefix` (a folder: ends with "/")."""
 
 
 class LocalStorage:
@@ -113,6 +118,26 @@ class LocalStorage:
         path = self._path(key)
         path.unlink(missing_ok=True)
 
+    async def delete_many(self, keys: Sequence[str]) -> None:
+        await asyncio.to_thread(self._delete_many, [self._path(k) for k in keys])
+
+    def _delete_many(self, paths: list[Path]) -> None:
+        for path in paths:
+            path.unlink(missing_ok=True)
+            # an emptied folder goes too (generated/<task id>/), so the tree does not fill with empty folders
+            with contextlib.suppress(OSError):
+                if path.parent != self.root:
+                    path.parent.rmdir()
+
+    async def keys_under(self, prefix: str) -> list[str]:
+        folder = self._path(prefix.rstrip("/"))
+        return await asyncio.to_thread(self._keys_under, folder)
+
+    def _keys_under(self, folder: Path) -> list[str]:
+        if not folder.is_dir():
+            return []
+        return sorted(p.relative_to(self.root).as_posix() for p in folder.rglob("*") if p.is_file())
+
 
 def make_storage(settings: Settings) -> Storage:
     if settings.storage_backend == "s3":
@@ -156,7 +181,11 @@ class UrlSigner:
 
     def url(self, base_url: str, key: str, expires: int) -> str:
         query = urlencode({"expires": expires, "signature": self._signature(key, expires)})
-        return f"{(self.files_url or base_url).rstrip('/')}{FILES_PREFIX}{quote(key)}?{query}"
+        return f"{self.unsigned(base_url, key)}?{query}"
+
+    def unsigned(self, base_url: str, key: str) -> str:
+        """The object's address without a signature: it serves nothing (what an expired file's link becomes)."""
+        return f"{(self.files_url or base_url).rstrip('/')}{FILES_PREFIX}{quote(key)}"
 
     def verify(self, key: str, expires: str | None, signature: str | None, now: float | None = None) -> bool:
         at = parse_expires(expires)

@@ -9,11 +9,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, select, update
 
 from ..store import Database
 from ..store.pages import PageRequest, read_page
-from ..store.schema import files
+from ..store.schema import file_upload_parts, file_uploads, files
 from . import Storage
 from .quota import HELD_STATES
 
@@ -172,3 +172,32 @@ async def delete_ready(db: Database, storage: Storage, account_id: int, file_id:
     if row["key"]:
         await storage.delete(row["key"])
     return True
+
+
+async def usage_by_account(db: Database) -> list[tuple[int, str, int, int]]:
+    """Stored files per account and kind: (account_id, kind, files, bytes). Kinds: `uploads` (POST
+    /api/v1/files and prepared uploads), `openai_files` (/v1/files and completed /v1/uploads, any purpose) and
+    `upload_parts` (parts of multipart uploads not completed yet)."""
+    kind = case((files.c.purpose.is_(None), "uploads"), else_="openai_files")
+    async with db.read() as conn:
+        stored = (
+            await conn.execute(
+                select(files.c.account_id, kind, func.count(), func.coalesce(func.sum(files.c.size_bytes), 0))
+                .where(files.c.state == "ready")
+                .group_by(files.c.account_id, kind)
+            )
+        ).all()
+        parts = (
+            await conn.execute(
+                select(
+                    file_uploads.c.account_id,
+                    func.count(),
+                    func.coalesce(func.sum(file_upload_parts.c.size_bytes), 0),
+                )
+                .join(file_uploads, file_uploads.c.id == file_upload_parts.c.upload_id)
+                .group_by(file_uploads.c.account_id)
+            )
+        ).all()
+    out = [(r[0], str(r[1]), int(r[2]), int(r[3])) for r in stored]
+    out += [(r[0], "upload_parts", int(r[1]), int(r[2])) for r in parts]
+    return sorted(out)

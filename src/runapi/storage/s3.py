@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,6 +19,7 @@ from . import StorageFull
 
 # Answers meaning "no room" (MinIO answers 507 XMinioStorageFull when its disks are full): a 507 for us too.
 _FULL_CODES = {"XMinioStorageFull", "QuotaExceeded", "InsufficientStorage"}
+DELETE_BATCH = 1000  # keys per DeleteObjects request: S3's maximum
 
 
 class S3Storage:
@@ -106,3 +107,31 @@ class S3Storage:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
+
+    async def delete_many(self, keys: Sequence[str]) -> None:
+        """DeleteObjects, up to 1,000 keys a request (S3's limit). A key already gone is no error (S3 answers
+        it as deleted); any other per-key error is raised, so the caller's batch runs again later."""
+        names = [self._key(k) for k in keys]
+        for i in range(0, len(names), DELETE_BATCH):
+            chunk = names[i : i + DELETE_BATCH]
+            answer = await asyncio.to_thread(
+                self.client.delete_objects,
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
+            )
+            failed = [e for e in answer.get("Errors", []) if e.get("Code") != "NoSuchKey"]
+            if failed:
+                first = failed[0]
+                raise OSError(
+                    f"S3 DeleteObjects failed for {len(failed)} keys, e.g. {first.get('Key')}: {first.get('Code')}"
+                )
+
+    async def keys_under(self, prefix: str) -> list[str]:
+        def listed() -> list[str]:
+            out: list[str] = []
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix))
+            for page in pages:
+                out += [o["Key"][len(self.prefix) :] for o in page.get("Contents", [])]
+            return out
+
+        return await asyncio.to_thread(listed)

@@ -118,8 +118,16 @@ tasks = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("completed_at", Float),
+    # what its generated files (generated/<id>/...) hold, written when it completes; null on older rows
+    Column("output_files", Integer),
+    Column("output_bytes", BigInteger),
+    # when the retention job deleted its generated files (the status body then hands out no signed links)
+    Column("outputs_expired_at", Float),
     Index("ix_tasks_runnable", "state", "next_run_at"),
     Index("ix_tasks_account", "account_id", "created_at"),
+    # the retention job: finished tasks whose files are still kept, oldest first; finished tasks by age
+    Index("ix_tasks_outputs_due", "outputs_expired_at", "completed_at"),
+    Index("ix_tasks_completed", "completed_at"),
     UniqueConstraint("account_id", "idempotency_key", name="uq_tasks_idempotency"),
 )
 
@@ -178,6 +186,7 @@ usage_events = Table(
     Index("ix_usage_account_time", "account_id", "created_at"),
     Index("ix_usage_key_time", "api_key_id", "created_at"),
     Index("ix_usage_account_model_time", "account_id", "model", "created_at"),
+    Index("ix_usage_time", "created_at"),  # the retention job deletes the oldest rows
 )
 
 # Metered (LLM) reservations not yet settled or refunded. Settling deletes the row, so a request can be
@@ -406,4 +415,5 @@ cli_listen_events = Table(
     Column("created_at", Float, nullable=False),
     Column("acked_at", Float),
     Index("ix_cli_listen_events_account", "account_id", "acked_at", "id"),
+    Index("ix_cli_listen_events_task", "task_id"),  # the retention job deletes a task's events with it
 )

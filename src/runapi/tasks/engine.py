@@ -520,8 +520,10 @@ async def finish(
     url_ttl: int,
     result: dict[str, Any] | None = None,
     error: str | None = None,
+    outputs: tuple[int, int] | None = None,
 ) -> bool:
-    """Complete (result) or fail (error) a leased task: state, settlement/refund and callback in one commit."""
+    """Complete (result) or fail (error) a leased task: state, settlement/refund and callback in one commit.
+    `outputs`: how many files it stored and their bytes (what `runapi admin storage` counts)."""
     now = time.time()
     state = TaskState.FAILED if error is not None else TaskState.COMPLETED
     callbacks = stage_bodies(task, signer, url_ttl, result, error, now)
@@ -529,7 +531,7 @@ async def finish(
     with tracing.span(
         "billing.settle" if error is None else "billing.refund", task_id=task.id, price_cents=task.price_cents
     ) as span:
-        closed = await db.write_sync(_close, task, _leased(task.id, owner), result, error, callbacks, now)
+        closed = await db.write_sync(_close, task, _leased(task.id, owner), result, error, callbacks, now, outputs)
         span.set(applied=closed is not None)
     if closed is None:
         return False  # someone else finished it (a worker, a cancel), or our lease was taken over
@@ -571,6 +573,7 @@ def _close(
     error: str | None,
     callbacks: list[tuple[int, dict[str, Any]]],
     now: float,
+    outputs: tuple[int, int] | None = None,
 ) -> Task | None:
     """End `task` if `where` still holds: its state, the settlement or refund, its usage row and its callbacks
     (`callbacks` are its callback bodies, the final one last: queued for its callback_url, or without one its
@@ -589,6 +592,8 @@ def _close(
                 updated_at=now,
                 lease_owner=None,
                 lease_until=None,
+                output_files=outputs[0] if outputs else None,
+                output_bytes=outputs[1] if outputs else None,
             )
             .returning(*tasks.c)
         )

@@ -4,9 +4,10 @@ billing facts and usage as the platform's typed SDKs read them."""
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..catalog import get_catalog
@@ -48,9 +49,15 @@ def status_body(
         result = shown or {}
         # stable URL across polls; links live 7 days
         expires = int((task.completed_at or time.time()) + url_ttl)
+        link: Callable[[str, str], str] = functools.partial(signer.url, expires=expires)
+        if task.outputs_expired_at is not None:
+            # retention deleted the files: the same fields, but links that sign nothing (they answer 410)
+            link = signer.unsigned
         for kind, items in result.get("files", {}).items():
-            body[kind] = [_item(item, fields, signer.url(base_url, item["key"], expires)) for item in items]
-        body.update(_signed(result.get("extra", {}), signer, base_url, expires))
+            body[kind] = [_item(item, fields, link(base_url, item["key"])) for item in items]
+        body.update(_signed(result.get("extra", {}), link, base_url))
+    if task.outputs_expired_at is not None and task.state is TaskState.COMPLETED:
+        body["outputs_expired_at"] = iso(task.outputs_expired_at)
     if task.state is TaskState.FAILED:
         body["error"] = task.error or "Generation failed"
     if action and action.stage_field and body["status"] == "processing" and task.stage:
@@ -65,7 +72,14 @@ def status_body(
     return body
 
 
-TASK_KEYS = ("id", "status", "model", "billing", "usage")  # the task envelope; a sync answer is its result
+TASK_KEYS = (
+    "id",
+    "status",
+    "model",
+    "billing",
+    "usage",
+    "outputs_expired_at",
+)  # the task envelope; a sync answer is its result
 
 
 def result_only(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -114,12 +128,12 @@ def _item(item: dict[str, Any], fields: set[str], url: str) -> dict[str, Any]:
     return out
 
 
-def _signed(value: Any, signer: UrlSigner, base_url: str, expires: int) -> Any:
-    """Replace {"$key": storage key} references left by generators with signed, expiring URLs."""
+def _signed(value: Any, link: Callable[[str, str], str], base_url: str) -> Any:
+    """Replace {"$key": storage key} references left by generators with their links (signed, expiring)."""
     if isinstance(value, dict):
         if set(value) == {"$key"}:
-            return signer.url(base_url, value["$key"], expires)
-        return {k: _signed(v, signer, base_url, expires) for k, v in value.items()}
+            return link(base_url, value["$key"])
+        return {k: _signed(v, link, base_url) for k, v in value.items()}
     if isinstance(value, list):
-        return [_signed(v, signer, base_url, expires) for v in value]
+        return [_signed(v, link, base_url) for v in value]
     return value

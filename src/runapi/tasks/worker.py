@@ -219,7 +219,13 @@ class TaskRunner:
             with tracing.span("task.finish"):
                 result = await self.store_outputs(task.id, outcome)
                 if not await engine.finish(
-                    rt.db, task, self.owner, result=result, signer=rt.signer, url_ttl=s.generated_url_ttl_seconds
+                    rt.db,
+                    task,
+                    self.owner,
+                    result=result,
+                    signer=rt.signer,
+                    url_ttl=s.generated_url_ttl_seconds,
+                    outputs=(len(outcome.outputs), sum(len(out.data) for out in outcome.outputs)),
                 ):
                     return "lost"
             rt.task_finished(task.id)

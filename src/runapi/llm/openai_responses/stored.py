@@ -71,7 +71,15 @@ async def remove(db: Database, resp_id: str, account_id: int) -> bool:
     return bool(await db.write_sync(lambda conn: conn.execute(stmt).rowcount) == 1)
 
 
-async def expire(db: Database) -> int:
-    """Delete expired responses (the periodic job). Returns how many."""
-    stmt = delete(stored_responses).where(stored_responses.c.expires_at <= time.time())
+async def expire(db: Database, limit: int = 500) -> int:
+    """Delete at most `limit` expired responses, the oldest first (the retention job: bounded, it runs again
+    later; SKIP LOCKED on PostgreSQL so processes running it at once take different rows). Returns how many."""
+    due = (
+        select(stored_responses.c.id)
+        .where(stored_responses.c.expires_at <= time.time())
+        .order_by(stored_responses.c.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = delete(stored_responses).where(stored_responses.c.id.in_(due))
     return await db.write_sync(lambda conn: conn.execute(stmt).rowcount)
