@@ -4,20 +4,25 @@ A file is served only as the type we know it to be, never the type its name sugg
 sniffed from its bytes when it was stored (files.mime_type), a generated file as the type we produced (its
 key's extension is ours). Only images, audio and video are shown inline, and never SVG; everything else is
 an attachment. Every answer carries nosniff and a CSP that blocks scripts and sandboxes the document, so a
-polyglot (a GIF that is also HTML) stays an inert image even opened directly."""
+polyglot (a GIF that is also HTML) stays an inert image even opened directly.
+
+The bytes are streamed with ranges and conditional requests (api/serving.py); with s3_presigned_redirect the
+link answers 307 to a pre-signed GetObject URL that sets the same type and disposition (not nosniff or CSP:
+S3 cannot add those; the bucket is another origin, so a hostile file still runs with none of ours)."""
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import files_policy as policy
 from ..errors import ApiError
-from ..storage import files_store
+from ..storage import files_store, parse_expires
 from .context import runtime
+from .serving import presigned_redirect, serve_object
 
 FILE_HEADERS = {
     "Cache-Control": "private, max-age=3600",
@@ -45,17 +50,19 @@ def disposition(mime: str, key: str) -> str:
 async def serve_file(request: Request) -> Response:
     rt = runtime(request)
     key = request.path_params["key"]
-    if not rt.signer.verify(key, request.query_params.get("expires"), request.query_params.get("signature")):
+    expires = request.query_params.get("expires")
+    if not rt.signer.verify(key, expires, request.query_params.get("signature")):
         raise ApiError(403, "Link expired or invalid signature")
     media_type = await served_type(request, key)
     headers = {**FILE_HEADERS, "Content-Disposition": disposition(media_type, key)}
-    path = await rt.storage.get_path(key)
-    if path is not None:
-        return FileResponse(path, media_type=media_type, headers=headers)
-    data = await rt.storage.read(key)
-    if data is None:
-        raise ApiError(404, "Record does not exist")
-    return Response(data, media_type=media_type, headers=headers)
+    # HEAD stays here: a pre-signed URL is signed for GET only
+    if rt.settings.s3_presigned_redirect and request.method == "GET":
+        until = parse_expires(expires) or 0  # (verified above)
+        seconds = rt.settings.s3_presign_seconds
+        redirect = await presigned_redirect(rt.storage, key, media_type, headers["Content-Disposition"], seconds, until)
+        if redirect is not None:
+            return redirect
+    return await serve_object(request, rt.storage, key, media_type, headers, ApiError(404, "Record does not exist"))
 
 
 routes = [Route("/files/{key:path}", serve_file, methods=["GET", "HEAD"])]
