@@ -70,7 +70,7 @@ def parse_range(header: str, size: int) -> ByteRange | None:
         start, end = max(size - suffix, 0), size
     else:
         start_at = _position(first)
-        end_at = _position(last) if last else size - 1
+        end_at = _position(last) if last else BEYOND
         if start_at is None or end_at is None or end_at < start_at:
             return None
         if start_at >= size:

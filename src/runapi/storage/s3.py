@@ -47,7 +47,11 @@ class S3Storage:
             region_name=region or "us-east-1",
             aws_access_key_id=access_key_id,
             aws_secret_access_key=secret_access_key,
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5, "mode": "standard"}),
+            config=Config(
+                s3={"addressing_style": "path"},
+                retries={"max_attempts": 5, "mode": "standard"},
+                signature_version="s3v4",  # pre-signed URLs too (else SigV2, which S3 refuses in newer regions)
+            ),
         )
 
     def _key(self, key: str) -> str:
