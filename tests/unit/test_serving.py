@@ -90,11 +90,11 @@ def test_an_empty_object_has_no_bytes_to_range() -> None:
 # ------------------------------------------------------------------------------------------ over HTTP
 
 
-def app_for(storage: Storage) -> TestClient:
+def app_for(storage: Storage, media_type: str = "video/mp4") -> TestClient:
     async def serve(request: Request) -> Response:
         try:
             return await serve_object(
-                request, storage, request.path_params["key"], "video/mp4", HEADERS, ApiError(404, "gone")
+                request, storage, request.path_params["key"], media_type, HEADERS, ApiError(404, "gone")
             )
         except ApiError as exc:
             return Response(exc.message, status_code=exc.status, headers=exc.headers)
@@ -196,6 +196,14 @@ def test_head_answers_headers_only(client: TestClient) -> None:
     got = client.head(f"/o/{KEY}", headers={"Range": "bytes=0-9"})  # (ranges are for GET)
     assert got.status_code == 200 and got.content == b"" and got.headers["content-length"] == "1000"
     secured(got)
+
+
+def test_text_keeps_its_charset(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    asyncio.run(storage.put("notes.txt", b"hello", "text/plain"))
+    got = app_for(storage, "text/plain").get("/o/notes.txt", headers={"Range": "bytes=1-"})
+    assert got.status_code == 206 and got.content == b"ello"
+    assert got.headers["content-type"] == "text/plain; charset=utf-8"
 
 
 def test_missing_object(client: TestClient) -> None:
@@ -326,7 +334,8 @@ def test_a_client_gone_mid_answer_closes_the_storage_stream() -> None:
         await asyncio.sleep(3600)
         return {"type": "http.disconnect"}
 
-    response = ObjectResponse(storage, "k", 0, 10 * READ_CHUNK, 200, {"Content-Length": str(10 * READ_CHUNK)})  # type: ignore[arg-type]
+    size = str(10 * READ_CHUNK)
+    response = ObjectResponse(storage, "k", ByteRange(0, 10 * READ_CHUNK), 200, {"Content-Length": size})  # type: ignore[arg-type]
     scope = {"type": "http", "method": "GET", "asgi": {"spec_version": "2.4"}}
     with pytest.raises(Exception):  # (starlette's ClientDisconnect)
         asyncio.run(response(scope, receive, send))  # type: ignore[arg-type]

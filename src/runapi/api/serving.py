@@ -115,15 +115,24 @@ class ObjectResponse(StreamingResponse):
     """Streams bytes [start, end) of a stored object. The storage iterator is closed however the answer ends
     (done, client gone, error), so its file or bucket connection is released at once."""
 
-    def __init__(self, storage: Storage, key: str, start: int, end: int, status: int, headers: Mapping[str, str]):
-        self.storage, self.key, self.start, self.end = storage, key, start, end
-        super().__init__(_nothing(), status_code=status, headers=headers)
+    def __init__(
+        self,
+        storage: Storage,
+        key: str,
+        byte_range: ByteRange,
+        status: int,
+        headers: Mapping[str, str],
+        media_type: str | None = None,
+    ):
+        self.storage, self.key, self.byte_range = storage, key, byte_range
+        # (media_type, not a header: text types get their charset as every other answer of ours)
+        super().__init__(_nothing(), status_code=status, headers=headers, media_type=media_type)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("method") == "HEAD":
             await super().__call__(scope, receive, send)
             return
-        async with aclosing(self.storage.open_range(self.key, self.start, self.end)) as chunks:
+        async with aclosing(self.storage.open_range(self.key, self.byte_range.start, self.byte_range.end)) as chunks:
             self.body_iterator = chunks
             await super().__call__(scope, receive, send)
 
@@ -163,19 +172,17 @@ async def serve_object(
             raise ApiError(
                 416,
                 f"Range not satisfiable: the object has {info.size} bytes",
-                headers={**headers, "Content-Range": f"bytes */{info.size}"},
+                headers={"Content-Range": f"bytes */{info.size}"},
             ) from None
-    typed = {**common, "Content-Type": media_type}
     if wanted is None:
-        return ObjectResponse(storage, key, 0, info.size, 200, {**typed, "Content-Length": str(info.size)})
-    return ObjectResponse(
-        storage,
-        key,
-        wanted.start,
-        wanted.end,
-        206,
-        {**typed, "Content-Length": str(wanted.end - wanted.start), "Content-Range": wanted.content_range(info.size)},
-    )
+        whole = {**common, "Content-Length": str(info.size)}
+        return ObjectResponse(storage, key, ByteRange(0, info.size), 200, whole, media_type)
+    part = {
+        **common,
+        "Content-Length": str(wanted.end - wanted.start),
+        "Content-Range": wanted.content_range(info.size),
+    }
+    return ObjectResponse(storage, key, wanted, 206, part, media_type)
 
 
 async def presigned_redirect(
