@@ -54,7 +54,8 @@ class Storage(Protocol):
 
     async def read(self, key: str) -> bytes | None: ...
     async def get_path(self, key: str) -> Path | None:
-        """A local file for the object, when the backend has one (served with sendfile); else None."""
+        """A local file for the object, when the backend has one; else None. (Serving streams through
+        open_range on every backend, so local disk and S3 answer alike.)"""
 
     async def stat(self, key: str) -> ObjectInfo | None:
         """The object's size and validators; None when there is no such object."""
