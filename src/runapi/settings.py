@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     s3_region: str | None = None
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
+    # With the s3 backend, a valid signed /files/ link answers 307 to a pre-signed GetObject URL for the same
+    # object (the bucket then serves the bytes, with our Content-Type and Content-Disposition but without our
+    # nosniff and CSP headers, which S3 cannot set). That URL lives s3_presign_seconds, never past our link.
+    s3_presigned_redirect: bool = False
+    s3_presign_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)  # SigV4 allows at most 7 days
     public_url: str | None = Field(
         default=None, description="Base URL clients reach the server at; default: from the request"
     )

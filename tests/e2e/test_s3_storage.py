@@ -17,6 +17,7 @@ from runapi.retention import Retention, run_expiry
 from runapi.storage import make_storage
 from runapi.storage.s3 import S3Storage
 from runapi.store.schema import tasks
+from tests.support.file_ranges import PNG, check_ranges, fetcher, file_headers
 from tests.support.servers import start_server, wait_done
 
 moto_server = pytest.importorskip("moto.server")
@@ -133,3 +134,65 @@ def test_retention_deletes_generated_files_from_the_bucket(s3, s3_server):
     assert report.media_tasks >= 1
     assert client.list_objects_v2(Bucket="runapi-test", Prefix=folder).get("KeyCount") == 0
     assert httpx.get(done["images"][0]["url"]).status_code == 410
+
+
+def test_ranges_and_validators_from_the_bucket(s3_server):
+    """The same answers as from local disk (test_file_ranges.py), streamed from the bucket."""
+    with s3_server.client() as api:
+        up = api.post("/api/v1/files", files={"file": ("a.png", PNG)}).json()
+        check_ranges(fetcher(up["url"]), PNG, file_headers(inline=True))
+        made = api.post("/v1/files", files={"file": ("b.png", PNG)}, data={"purpose": "user_data"}).json()
+        check_ranges(fetcher(f"/v1/files/{made['id']}/content", api), PNG, file_headers(inline=True))
+        # the ETag is the bucket's: the same from any server process
+        key = up["url"].split("/files/")[1].split("?")[0]
+        head = boto3_client(s3_server).head_object(Bucket="runapi-test", Key=f"objects/{key}")
+        assert httpx.get(up["url"]).headers["etag"] == head["ETag"]
+
+
+def boto3_client(server):
+    s = server.settings
+    return boto3.client(
+        "s3",
+        endpoint_url=s.s3_endpoint_url,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+
+
+@pytest.fixture(scope="module")
+def presigning_server(s3, tmp_path_factory):
+    endpoint, _ = s3
+    srv = start_server(
+        tmp_path_factory.mktemp("s3presign"),
+        storage_backend="s3",
+        s3_bucket="runapi-test",
+        s3_prefix="presigned",
+        s3_endpoint_url=endpoint,
+        s3_access_key_id="test",
+        s3_secret_access_key="test",
+        s3_presigned_redirect=True,
+        s3_presign_seconds=120,
+    )
+    yield srv
+    srv.stop()
+
+
+def test_presigned_redirect_sends_the_client_to_the_bucket(s3, presigning_server):
+    endpoint, _ = s3
+    with presigning_server.client() as api:
+        up = api.post("/api/v1/files", files={"file": ("a.png", PNG)}).json()
+    moved = httpx.get(up["url"])
+    assert moved.status_code == 307 and moved.headers["location"].startswith(endpoint + "/runapi-test/presigned/")
+    assert "X-Amz-Expires=120" in moved.headers["location"] and moved.headers["cache-control"] == "no-store"
+    # the bucket answers with our type and disposition (not nosniff or CSP: S3 cannot set those)
+    got = httpx.get(up["url"], follow_redirects=True)
+    assert got.status_code == 200 and got.content == PNG
+    assert got.headers["content-type"] == "image/png" and got.headers["content-disposition"].startswith("inline;")
+    part = httpx.get(up["url"], headers={"Range": "bytes=100-199"}, follow_redirects=True)
+    assert part.status_code == 206 and part.content == PNG[100:200]
+    # HEAD stays with us (a pre-signed URL is signed for GET); a bad signature is still refused here
+    head = httpx.head(up["url"])
+    assert head.status_code == 200 and head.headers["x-content-type-options"] == "nosniff"
+    assert httpx.get(up["url"].replace("signature=", "signature=x")).status_code == 403

@@ -7,7 +7,11 @@ an attachment. Every answer carries nosniff and a CSP that blocks scripts and sa
 polyglot (a GIF that is also HTML) stays an inert image even opened directly.
 
 A generated file that retention deleted (runapi/retention.py) answers 410 `file_expired`, whether its link
-was signed or is the unsigned one the task's status body shows since."""
+was signed or is the unsigned one the task's status body shows since.
+
+The bytes are streamed with ranges and conditional requests (api/serving.py); with s3_presigned_redirect the
+link answers 307 to a pre-signed GetObject URL that sets the same type and disposition (not nosniff or CSP:
+S3 cannot add those; the bucket is another origin, so a hostile file still runs with none of ours)."""
 
 from __future__ import annotations
 
@@ -15,14 +19,15 @@ import re
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import files_policy as policy
 from ..errors import ApiError
-from ..storage import files_store
+from ..storage import files_store, parse_expires
 from ..tasks import retention
 from .context import runtime
+from .serving import presigned_redirect, serve_object
 
 FILE_HEADERS = {
     "Cache-Control": "private, max-age=3600",
@@ -63,22 +68,31 @@ async def _expired_output(request: Request, key: str) -> None:
         )
 
 
+class _NoObject(Exception):
+    """serve_object found no such object (told apart from a 404 so an expired output can answer 410)."""
+
+
 async def serve_file(request: Request) -> Response:
     rt = runtime(request)
     key = request.path_params["key"]
-    if not rt.signer.verify(key, request.query_params.get("expires"), request.query_params.get("signature")):
+    expires = request.query_params.get("expires")
+    if not rt.signer.verify(key, expires, request.query_params.get("signature")):
         await _expired_output(request, key)
         raise ApiError(403, "Link expired or invalid signature")
     media_type = await served_type(request, key)
     headers = {**FILE_HEADERS, "Content-Disposition": disposition(media_type, key)}
-    path = await rt.storage.get_path(key)
-    if path is not None:
-        return FileResponse(path, media_type=media_type, headers=headers)
-    data = await rt.storage.read(key)
-    if data is None:
-        await _expired_output(request, key)
-        raise ApiError(404, "Record does not exist")
-    return Response(data, media_type=media_type, headers=headers)
+    # HEAD stays here: a pre-signed URL is signed for GET only
+    if rt.settings.s3_presigned_redirect and request.method == "GET":
+        until = parse_expires(expires) or 0  # (verified above)
+        seconds = rt.settings.s3_presign_seconds
+        redirect = await presigned_redirect(rt.storage, key, media_type, headers["Content-Disposition"], seconds, until)
+        if redirect is not None:
+            return redirect
+    try:
+        return await serve_object(request, rt.storage, key, media_type, headers, _NoObject())
+    except _NoObject:
+        await _expired_output(request, key)  # 410 when retention deleted it
+        raise ApiError(404, "Record does not exist") from None
 
 
 routes = [Route("/files/{key:path}", serve_file, methods=["GET", "HEAD"])]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import files_policy as policy
@@ -25,6 +25,7 @@ from .context import authenticated, base_url, runtime
 from .files import FILE_HEADERS, OCTET, disposition
 from .listing import page_request, text
 from .responses import Json
+from .serving import serve_object
 from .uploads import multipart_file, precheck, stored_file
 
 EXPIRES_AFTER_SECONDS = (3600, 2_592_000)  # what OpenAI accepts for expires_after.seconds
@@ -124,19 +125,13 @@ async def retrieve_file(request: Request) -> Json:
 
 async def file_content(request: Request) -> Response:
     """The file's bytes, served under the same rules as its signed link (api/files.py): as the type sniffed
-    when it was stored, inline only for media, never sniffable into something executable."""
+    when it was stored, inline only for media, never sniffable into something executable; streamed, with
+    ranges and conditional requests (api/serving.py)."""
     f = await _own_file(request)
     assert f.key is not None
     media_type = f.mime_type if f.mime_type in policy.ALLOWED_MIME else OCTET
     headers = {**FILE_HEADERS, "Content-Disposition": disposition(media_type, f.key)}
-    storage = runtime(request).storage
-    path = await storage.get_path(f.key)
-    if path is not None:
-        return FileResponse(path, media_type=media_type, headers=headers)
-    data = await storage.read(f.key)
-    if data is None:
-        raise file_not_found(f.id)
-    return Response(data, media_type=media_type, headers=headers)
+    return await serve_object(request, runtime(request).storage, f.key, media_type, headers, file_not_found(f.id))
 
 
 async def delete_file(request: Request) -> Json:

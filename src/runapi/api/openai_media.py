@@ -13,13 +13,13 @@ from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from .. import files_policy
 from ..catalog import OpenAiRoute, get_catalog
 from ..domain.task import Task
-from ..errors import ApiError, BadRequest, TooLarge
+from ..errors import ApiError, BadRequest, NotFound, TooLarge
 from ..openai_media import answers, videos
 from ..openai_media.fields import parse_fields
 from ..openai_media.mapping import OpenAiRequest
@@ -29,6 +29,7 @@ from .listing import page_request
 from .llm_common import caller
 from .media import MAX_IDEMPOTENCY_KEY, client_request_id_of, task_headers
 from .responses import Json, json_body
+from .serving import serve_object
 
 MAX_FORM_FILES = 17  # OpenAI: up to 16 images to edit, and a mask
 MAX_FORM_FIELDS = 50
@@ -244,9 +245,11 @@ async def videos_content(request: Request) -> Response:
     rt, who = runtime(request), await caller(request)
     task, _ = await videos.get_video(rt, get_catalog(), str(request.path_params["video_id"]), who.account_id)
     content = await videos.video_content(rt, task, request.query_params.get("variant") or "video")
-    if content.path is not None:  # straight from disk where the storage keeps files there
-        return FileResponse(content.path, media_type=content.content_type, headers=task_headers(task))
-    return Response(content.data, media_type=content.content_type, headers=task_headers(task))
+    headers = {**task_headers(task), "X-Content-Type-Options": "nosniff"}
+    if content.key is not None:  # streamed from storage, with ranges for players that seek
+        gone = NotFound("The generated file is no longer available")
+        return await serve_object(request, rt.storage, content.key, content.content_type, headers, gone)
+    return Response(content.data, media_type=content.content_type, headers=headers)
 
 
 async def videos_list(request: Request) -> Json:

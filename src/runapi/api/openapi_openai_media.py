@@ -9,7 +9,19 @@ from typing import Any
 from ..catalog import get_catalog
 from ..openai_media.answers import IMAGE_FORMATS, TRANSCRIPT_FORMATS
 from ..openai_media.videos import VARIANTS
-from .openapi_platform import JSON, _body, _errors, _json, _nullable, _obj, _op, _path_param, _ref
+from .openapi_platform import (
+    JSON,
+    OBJECT_ANSWERS,
+    OBJECT_HEADERS,
+    _body,
+    _errors,
+    _json,
+    _nullable,
+    _obj,
+    _op,
+    _path_param,
+    _ref,
+)
 
 BINARY = {"type": "string", "format": "binary"}
 TAG = "openai media"
@@ -75,8 +87,11 @@ def openai_media_paths() -> dict[str, Any]:
     )
     video_id = [_path_param("video_id")]
 
-    def video_op(summary: str, ok: dict[str, Any], *codes: int, **extra: Any) -> dict[str, Any]:
-        return _op(TAG, summary, {"200": ok, **_errors("OpenAIError", 401, 403, *codes)}, **extra)
+    def video_op(
+        summary: str, ok: dict[str, Any], *codes: int, extra_answers: dict[str, Any] | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        answers = {"200": ok, **(extra_answers or {}), **_errors("OpenAIError", 401, 403, *codes)}
+        return _op(TAG, summary, answers, **extra)
 
     def query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
         return {"name": name, "in": "query", "schema": schema}
@@ -213,7 +228,9 @@ def openai_media_paths() -> dict[str, Any]:
                 },
                 400,
                 404,
-                parameters=[*video_id, query("variant", {"type": "string", "enum": list(VARIANTS)})],
+                416,
+                parameters=[*video_id, query("variant", {"type": "string", "enum": list(VARIANTS)}), *OBJECT_HEADERS],
+                extra_answers=OBJECT_ANSWERS,
             )
         },
     }

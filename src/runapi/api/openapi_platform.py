@@ -52,6 +52,7 @@ def _errors(shape: str, *codes: int) -> dict[str, Any]:
         408: "Download timeout",
         413: "Too large",
         415: "Unsupported file type",
+        416: "Range not satisfiable (Content-Range: bytes */size)",
         422: "Invalid parameter value",
         429: "Too many requests (see Retry-After)",
         503: "Unavailable",
@@ -197,6 +198,18 @@ FILE_SOURCE = {
 SIGNED_QUERY = [
     {"name": name, "in": "query", "required": True, "schema": {"type": "string"}} for name in ("expires", "signature")
 ]
+# Served objects (api/serving.py): one byte range, validators and conditional requests.
+OBJECT_HEADERS = [
+    {"name": name, "in": "header", "required": False, "schema": {"type": "string", "pattern": "^[ -~]{0,200}$"}}
+    for name in ("Range", "If-Range", "If-None-Match", "If-Modified-Since")
+]
+OBJECT_ANSWERS: dict[str, Any] = {
+    "206": {
+        "description": "One byte range of the file (Content-Range)",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    "304": {"description": "Not modified (If-None-Match / If-Modified-Since)"},
+}
 
 
 def probe_paths() -> dict[str, Any]:
@@ -1068,9 +1081,11 @@ def file_paths() -> dict[str, Any]:
                         "description": "The file",
                         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
                     },
-                    **_errors("Error", 403, 404),
+                    **OBJECT_ANSWERS,
+                    "307": {"description": "To a pre-signed S3 URL for the file (with s3_presigned_redirect)"},
+                    **_errors("Error", 403, 404, 416),
                 },
-                parameters=[_path_param("key"), *SIGNED_QUERY],
+                parameters=[_path_param("key"), *SIGNED_QUERY, *OBJECT_HEADERS],
                 **OPEN,
             )
         },
@@ -1208,9 +1223,10 @@ def openai_file_paths() -> dict[str, Any]:
                         "description": "The file",
                         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
                     },
-                    **_errors("OpenAIError", 401, 403, 404),
+                    **OBJECT_ANSWERS,
+                    **_errors("OpenAIError", 401, 403, 404, 416),
                 },
-                parameters=file_id,
+                parameters=[*file_id, *OBJECT_HEADERS],
             )
         },
         "/v1/uploads": {

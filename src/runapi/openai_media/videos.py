@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, insert, or_, select
@@ -197,7 +196,7 @@ async def delete_video(rt: Services, task: Task) -> None:
 class Content:
     content_type: str
     data: bytes = b""
-    path: Path | None = None  # the file on local disk (served from there): then `data` is not read
+    key: str | None = None  # a stored object, streamed from storage (then `data` is not read)
 
 
 async def video_content(rt: Services, task: Task, variant: str) -> Content:
@@ -216,13 +215,11 @@ async def video_content(rt: Services, task: Task, variant: str) -> Content:
     if not videos:
         raise NotFound(f"Video {task.id} has no video file")
     if variant == "video":
-        kind = str(videos[0].get("content_type") or "video/mp4")
-        path = await rt.storage.get_path(videos[0]["key"])
-        return Content(kind, path=path) if path else Content(kind, await file_bytes(rt, videos[0]))
+        return Content(str(videos[0].get("content_type") or "video/mp4"), key=str(videos[0]["key"]))
     if variant == "thumbnail":
         covers = files_of(task, "images")
         if covers:
-            return Content(str(covers[0].get("content_type") or "image/jpeg"), await file_bytes(rt, covers[0]))
+            return Content(str(covers[0].get("content_type") or "image/jpeg"), key=str(covers[0]["key"]))
         return Content("image/jpeg", await _first_frame(await file_bytes(rt, videos[0])))
     raise NotFound(f"No spritesheet is available for video {task.id} at {PATHS['videos']}")
 

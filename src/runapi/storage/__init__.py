@@ -12,7 +12,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 from urllib.parse import quote, urlencode
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 FILES_PREFIX = "/files/"
 _COPY_CHUNK = 1024 * 1024
+READ_CHUNK = 256 * 1024  # what a streamed read pulls (and holds) at a time, whatever the object's size
 _FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
@@ -34,6 +36,16 @@ def _write_all(f: BinaryIO, data: bytes) -> None:
     f.write(data)
 
 
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a stored object is, without its bytes: enough to answer conditional and range requests."""
+
+    size: int
+    etag: str  # strong entity tag, quoted; the same in every process and after a restart while the object is
+    last_modified: float  # epoch seconds
+    content_type: str | None = None  # as the backend records it (None on local disk)
+
+
 class Storage(Protocol):
     async def put(self, key: str, data: bytes, content_type: str) -> None: ...
     async def put_file(self, key: str, source: BinaryIO, size: int, content_type: str) -> None:
@@ -42,7 +54,19 @@ class Storage(Protocol):
 
     async def read(self, key: str) -> bytes | None: ...
     async def get_path(self, key: str) -> Path | None:
-        """A local file for the object, when the backend has one (served with sendfile); else None."""
+        """A local file for the object, when the backend has one; else None. (Serving streams through
+        open_range on every backend, so local disk and S3 answer alike.)"""
+
+    async def stat(self, key: str) -> ObjectInfo | None:
+        """The object's size and validators; None when there is no such object."""
+
+    def open_range(self, key: str, start: int, end: int) -> AsyncGenerator[bytes, None]:
+        """Bytes [start, end) of the object, at most READ_CHUNK at a time, read off the event loop. Close the
+        iterator (aclose) when stopping early: that releases the file or connection behind it."""
+
+    async def presigned_url(self, key: str, seconds: int, content_type: str, disposition: str) -> str | None:
+        """A URL the backend itself serves the object at for `seconds`, answering with these Content-Type and
+        Content-Disposition; None when the backend has no such URLs (local disk)."""
 
     async def delete(self, key: str) -> None: ...
     async def delete_many(self, keys: Sequence[str]) -> None:
@@ -113,6 +137,34 @@ class LocalStorage:
     async def read(self, key: str) -> bytes | None:
         path = await self.get_path(key)
         return path.read_bytes() if path else None
+
+    async def stat(self, key: str) -> ObjectInfo | None:
+        path = await self.get_path(key)
+        if path is None:
+            return None
+        try:
+            st = await asyncio.to_thread(path.stat)
+        except FileNotFoundError:  # deleted since
+            return None
+        # size and mtime in ns: what any process sees of the same file; a rewrite (temp file + rename) changes them
+        return ObjectInfo(st.st_size, f'"{st.st_size:x}-{st.st_mtime_ns:x}"', st.st_mtime)
+
+    async def open_range(self, key: str, start: int, end: int) -> AsyncGenerator[bytes, None]:
+        f = await asyncio.to_thread(open, self._path(key), "rb")
+        try:
+            await asyncio.to_thread(f.seek, start)
+            left = end - start
+            while left > 0:
+                chunk = await asyncio.to_thread(f.read, min(READ_CHUNK, left))
+                if not chunk:  # truncated since its size was read: the answer ends short, the client sees it
+                    return
+                left -= len(chunk)
+                yield chunk
+        finally:
+            f.close()
+
+    async def presigned_url(self, key: str, seconds: int, content_type: str, disposition: str) -> str | None:
+        return None
 
     async def delete(self, key: str) -> None:
         path = self._path(key)

@@ -1,13 +1,14 @@
 """S3-compatible object storage (AWS S3, MinIO, Ceph, R2, ...) via boto3, run in threads.
 
 Objects are still served through our signed `/files/...` links, so links look the same on every backend and
-expire on our terms; the API streams the object from the bucket."""
+expire on our terms; the API streams the object from the bucket a chunk at a time (ranged GetObject), or,
+with s3_presigned_redirect, sends the client on to a pre-signed GetObject URL."""
 
 from __future__ import annotations
 
 import asyncio
 import errno
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -15,11 +16,17 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from . import StorageFull
+from . import READ_CHUNK, ObjectInfo, StorageFull
 
 # Answers meaning "no room" (MinIO answers 507 XMinioStorageFull when its disks are full): a 507 for us too.
 _FULL_CODES = {"XMinioStorageFull", "QuotaExceeded", "InsufficientStorage"}
 DELETE_BATCH = 1000  # keys per DeleteObjects request: S3's maximum
+
+_MISSING_CODES = ("NoSuchKey", "404")
+
+
+def _missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in _MISSING_CODES
 
 
 class S3Storage:
@@ -42,7 +49,11 @@ class S3Storage:
             region_name=region or "us-east-1",
             aws_access_key_id=access_key_id,
             aws_secret_access_key=secret_access_key,
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5, "mode": "standard"}),
+            config=Config(
+                s3={"addressing_style": "path"},
+                retries={"max_attempts": 5, "mode": "standard"},
+                signature_version="s3v4",  # pre-signed URLs too (else SigV2, which S3 refuses in newer regions)
+            ),
         )
 
     def _key(self, key: str) -> str:
@@ -81,7 +92,7 @@ class S3Storage:
                 body: bytes = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
                 return body
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                if _missing(exc):
                     return None
                 raise
 
@@ -104,6 +115,61 @@ class S3Storage:
             return sizes
 
         return await asyncio.to_thread(listing)
+
+    async def stat(self, key: str) -> ObjectInfo | None:
+        def head() -> ObjectInfo | None:
+            try:
+                got = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            except ClientError as exc:
+                if _missing(exc):
+                    return None
+                raise
+            etag = str(got.get("ETag") or "")
+            return ObjectInfo(
+                size=int(got["ContentLength"]),
+                etag=etag if etag.startswith('"') else f'"{etag}"',  # the bucket's: the same from every process
+                last_modified=got["LastModified"].timestamp(),
+                content_type=got.get("ContentType"),
+            )
+
+        try:
+            return await asyncio.to_thread(head)
+        except ValueError:
+            return None
+
+    async def open_range(self, key: str, start: int, end: int) -> AsyncGenerator[bytes, None]:
+        """A ranged GetObject whose body is pulled READ_CHUNK at a time in a worker thread (boto3 is blocking);
+        the body is closed however the iteration ends, so a client gone mid-download frees the connection."""
+        if end <= start:
+            return
+        got = await asyncio.to_thread(
+            self.client.get_object, Bucket=self.bucket, Key=self._key(key), Range=f"bytes={start}-{end - 1}"
+        )
+        body = got["Body"]
+        try:
+            left = end - start
+            while left > 0:
+                chunk: bytes = await asyncio.to_thread(body.read, min(READ_CHUNK, left))
+                if not chunk:
+                    return
+                left -= len(chunk)
+                yield chunk
+        finally:
+            body.close()
+
+    async def presigned_url(self, key: str, seconds: int, content_type: str, disposition: str) -> str | None:
+        params = {
+            "Bucket": self.bucket,
+            "Key": self._key(key),
+            # the bucket answers with our type and disposition, not the ones stored with the object
+            "ResponseContentType": content_type,
+            "ResponseContentDisposition": disposition,
+            "ResponseCacheControl": "private, max-age=3600",
+        }
+        url: str = await asyncio.to_thread(
+            self.client.generate_presigned_url, "get_object", Params=params, ExpiresIn=seconds
+        )
+        return url
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
