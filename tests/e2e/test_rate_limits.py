@@ -14,12 +14,14 @@ import httpx
 import pytest
 
 from runapi.auth import admin
+from runapi.ratelimit import RateLimiter, RateLimits
+from runapi.ratelimit.policy import Bound
 from runapi.ratelimit.slots import RedisSlots
 from tests.e2e.test_abuse_roles import assign, guardrail, new_member
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.metrics import scrape
 from tests.support.processes import Cluster
-from tests.support.servers import Server, start_server, wait_for
+from tests.support.servers import Server, free_port, start_server, wait_for
 
 T2I = "/api/v1/nano_banana/text_to_image"
 CHAT = "/v1/chat/completions"
@@ -188,6 +190,7 @@ def test_a_guardrail_limit_binds_when_stricter_and_members_cannot_lift_it(server
         assert own.status_code == 201
         own_key = own.json()
         strict = guardrail(mgmt, rpm_limit=1)
+        assert (strict["rpm_limit"], strict["tpm_limit"], strict["max_parallel_requests"]) == (1, None, None)
         assign(mgmt, strict["id"], account_user_id=member_id)  # the admin's, on the member
         with server.client(own_key["key"]) as c:
             assert c.get("/api/v1/me/balance").status_code == 200
@@ -326,3 +329,25 @@ def test_redis_slots_are_shared_and_a_dead_holder_frees_them_when_its_lease_runs
                 await s.aclose()
 
     asyncio.run(go())
+
+
+def test_an_unreachable_redis_lets_requests_through_unlimited(captured_logs):
+    logs = captured_logs("text")
+
+    async def go() -> None:
+        limiter = RateLimiter(RateLimits(), f"redis://127.0.0.1:{free_port()}/0", f"t{time.time_ns()}", 600)
+        found = (
+            Bound("rpm", 1, "key:k", "key"),
+            Bound("tpm", 1, "key:k", "key"),
+            Bound("parallel", 1, "key:k", "key"),
+        )
+        try:
+            for _ in range(3):  # past every limit, yet nothing to count with: admitted
+                held = await limiter.admit(found, check_tokens=True)
+                await limiter.record_tokens(held, 100)
+                await limiter.release(held)
+        finally:
+            await limiter.aclose()
+
+    asyncio.run(go())
+    assert "rate limit counters unavailable" in logs.getvalue()

@@ -6,18 +6,28 @@ configured. Requests in flight are `slots`."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import redis.asyncio as aioredis
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
 
 from ..errors import RateLimited
 from ..observability.metrics import record_rate_limited
 from .policy import WINDOW_SECONDS, Bound, RateLimits, retry_after_moving, retry_after_sliding
 from .slots import LocalSlots, RedisSlots, Slots
+
+log = logging.getLogger("runapi.ratelimit")
+
+# Redis unreachable or too slow: the limits are not enforced until it is back (they protect balances from
+# runaway clients; the balance itself stays exact in the database), rather than every request failing.
+UNAVAILABLE = (StorageError, aioredis.RedisError, OSError, TimeoutError)
+REDIS_TIMEOUT = 2.0  # seconds: a stalled Redis delays a request this long at most, per call
 
 # Tokens are recorded whatever the limit (they were used): the window's own ceiling is out of reach, and the
 # limit is compared with the count read back.
@@ -43,7 +53,14 @@ class RateLimiter:
         storage: MemoryStorage | RedisStorage
         self.slots: Slots
         if redis_url:
-            storage = RedisStorage(f"async+{redis_url}", implementation="redispy", key_prefix=f"{prefix}:limits")
+            storage = RedisStorage(
+                f"async+{redis_url}",
+                implementation="redispy",
+                key_prefix=f"{prefix}:limits",
+                wrap_exceptions=True,
+                socket_timeout=REDIS_TIMEOUT,
+                socket_connect_timeout=REDIS_TIMEOUT,
+            )
             self.slots = RedisSlots(redis_url, f"{prefix}:limits", lease)
         else:
             storage = MemoryStorage()
@@ -52,6 +69,7 @@ class RateLimiter:
         self.requests = MovingWindowRateLimiter(storage)
         self.tokens = SlidingWindowCounterRateLimiter(storage)
         self._items: dict[int, RateLimitItem] = {}
+        self._warned_at = 0.0
 
     def per_minute(self, amount: int) -> RateLimitItem:
         item = self._items.get(amount)
@@ -62,42 +80,61 @@ class RateLimiter:
     async def admit(self, bounds: tuple[Bound, ...], check_tokens: bool = False) -> Admission:
         """Count the request in each rpm window and take a slot of each parallel limit, or raise RateLimited
         (holding nothing). With `check_tokens`, refuse too while a tpm window is at or over its limit."""
-        for b in bounds:
-            if b.kind == "rpm" and not await self.requests.hit(self.per_minute(b.limit), b.bucket):
-                stats = await self.requests.get_window_stats(self.per_minute(b.limit), b.bucket)
-                raise refused(b, retry_after_moving(stats.reset_time - WINDOW_SECONDS, time.time()))
-        if check_tokens:
-            await self.check_tokens(bounds)
         admission = Admission(bounds)
-        for b in bounds:
-            if b.kind == "parallel":
-                lease = await self.slots.acquire(b.bucket, b.limit)
-                if lease is None:
-                    await self.release(admission)
-                    raise refused(b, 1)  # a slot frees when any request of the key ends: retry soon
-                admission.leases.append((b.bucket, lease))
+        try:
+            for b in bounds:
+                if b.kind == "rpm" and not await self.requests.hit(self.per_minute(b.limit), b.bucket):
+                    stats = await self.requests.get_window_stats(self.per_minute(b.limit), b.bucket)
+                    raise refused(b, retry_after_moving(stats.reset_time - WINDOW_SECONDS, time.time()))
+            if check_tokens:
+                await self.check_tokens(bounds)
+            for b in bounds:
+                if b.kind == "parallel":
+                    lease = await self.slots.acquire(b.bucket, b.limit)
+                    if lease is None:
+                        await self.release(admission)
+                        raise refused(b, 1)  # a slot frees when any request of the key ends: retry soon
+                    admission.leases.append((b.bucket, lease))
+        except UNAVAILABLE as exc:
+            self._unavailable(exc)  # admitted, holding what it got (released as usual)
         return admission
 
     async def check_tokens(self, bounds: Iterable[Bound]) -> None:
-        for b in bounds:
-            if b.kind == "tpm":
-                window = await self.storage.get_sliding_window(TOKEN_CEILING.key_for(b.bucket), WINDOW_SECONDS)
-                previous, previous_ttl, current, current_ttl = window
-                used = previous * previous_ttl / WINDOW_SECONDS + current
-                if used >= b.limit:
-                    raise refused(b, retry_after_sliding(b.limit, previous, previous_ttl, current, current_ttl))
+        try:
+            for b in bounds:
+                if b.kind == "tpm":
+                    key = TOKEN_CEILING.key_for(b.bucket)
+                    previous, previous_ttl, current, current_ttl = await self.storage.get_sliding_window(
+                        key, WINDOW_SECONDS
+                    )
+                    if previous * previous_ttl / WINDOW_SECONDS + current >= b.limit:
+                        raise refused(b, retry_after_sliding(b.limit, previous, previous_ttl, current, current_ttl))
+        except UNAVAILABLE as exc:
+            self._unavailable(exc)
 
     async def record_tokens(self, admission: Admission | None, tokens: int) -> None:
         """Add one LLM call's tokens (input + output) to the key's and the account's tpm windows."""
         if admission is None or tokens <= 0:
             return
-        for b in admission.token_bounds:
-            await self.tokens.hit(TOKEN_CEILING, b.bucket, cost=tokens)
+        try:
+            for b in admission.token_bounds:
+                await self.tokens.hit(TOKEN_CEILING, b.bucket, cost=tokens)
+        except UNAVAILABLE as exc:
+            self._unavailable(exc)
 
     async def release(self, admission: Admission) -> None:
         leases, admission.leases = admission.leases, []
         for bucket, lease in leases:
-            await self.slots.release(bucket, lease)
+            try:
+                await self.slots.release(bucket, lease)
+            except UNAVAILABLE as exc:  # the lease runs out on its own
+                self._unavailable(exc)
+
+    def _unavailable(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._warned_at > 30:  # one line per 30 s, not one per request
+            self._warned_at = now
+            log.warning("rate limit counters unavailable (%s); requests pass unlimited until they are back", exc)
 
     async def aclose(self) -> None:
         await self.slots.aclose()

@@ -63,7 +63,7 @@ class RedisSlots:
     `lease_seconds`; a request still running past that loses its slot (keep it above the longest request)."""
 
     def __init__(self, url: str, prefix: str, lease_seconds: float):
-        self.client: aioredis.Redis = aioredis.Redis.from_url(url, socket_connect_timeout=5)
+        self.client: aioredis.Redis = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self.prefix = prefix
         self.lease_seconds = lease_seconds
         self._acquire: Any = self.client.register_script(ACQUIRE)
