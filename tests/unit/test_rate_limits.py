@@ -168,3 +168,41 @@ def test_a_member_cannot_lift_a_rate_limit_an_admin_set() -> None:
     # a member's own limit on their own key is theirs to change
     own = dataclasses.replace(key(), rpm_limit=5, limits_set_by="member_me")
     assert ownership(who("member"), own, {"rpm_limit": 50}) == {"limits_set_by": "member_me"}
+
+
+# ------------------------------------------------------------------------------ the in-process windows
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+def test_memory_moving_window_is_exact_and_forgets_idle_keys(monkeypatch) -> None:
+    from runapi.ratelimit import memory
+
+    clock = Clock(1000.0)
+    monkeypatch.setattr(memory, "time", clock)
+
+    async def go() -> None:
+        storage = memory.WindowMemoryStorage()
+        for t in (1000.0, 1010.0, 1020.0):
+            clock.now = t
+            assert await storage.acquire_entry("k", 3, 60)
+        clock.now = 1030.0
+        assert not await storage.acquire_entry("k", 3, 60)  # three in the last minute
+        assert await storage.get_moving_window("k", 3, 60) == (1000.0, 3)
+        clock.now = 1060.0
+        assert not await storage.acquire_entry("k", 3, 60)  # exactly one window old still counts
+        clock.now = 1060.5
+        assert await storage.acquire_entry("k", 3, 60)  # the first left the window
+        assert await storage.get_moving_window("k", 3, 60) == (1010.0, 3)
+        assert not await storage.acquire_entry("other", 2, 60, amount=3)
+        clock.now = 1200.0
+        assert await storage.acquire_entry("fresh", 1, 60)  # a window later: idle keys are forgotten
+        assert set(storage.windows) == {"fresh"}
+
+    asyncio.run(go())

@@ -1,8 +1,8 @@
 """The counters behind the rate limits: requests per minute in a moving window (exact: every request in the
 last 60 s counts, with no burst at a window edge), tokens per minute in a sliding window counter (a token
-count is a cost of thousands, which a moving window would store one entry per token for), both from the
-`limits` library: MemoryStorage in one process, RedisStorage shared by every process when Redis is
-configured. Requests in flight are `slots`."""
+count is a cost of thousands, which a moving window would store one entry per token for), both through the
+`limits` library's strategies: in one process its MemoryStorage (with cheaper moving windows, `memory`),
+shared by every process its RedisStorage when Redis is configured. Requests in flight are `slots`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from limits.errors import StorageError
 
 from ..errors import RateLimited
 from ..observability.metrics import record_rate_limited
+from .memory import WindowMemoryStorage
 from .policy import WINDOW_SECONDS, Bound, RateLimits, retry_after_moving, retry_after_sliding
 from .slots import LocalSlots, RedisSlots, Slots
 
@@ -63,7 +64,7 @@ class RateLimiter:
             )
             self.slots = RedisSlots(redis_url, f"{prefix}:limits", lease)
         else:
-            storage = MemoryStorage()
+            storage = WindowMemoryStorage()
             self.slots = LocalSlots()
         self.storage = storage
         self.requests = MovingWindowRateLimiter(storage)
