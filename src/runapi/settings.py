@@ -187,8 +187,8 @@ class Settings(BaseSettings):
     account_rpm_limit: int | None = Field(default=None, ge=1, le=2**31 - 1)  # requests per minute
     account_tpm_limit: int | None = Field(default=None, ge=1, le=2**31 - 1)  # LLM tokens (input + output) per minute
     account_max_parallel_requests: int | None = Field(default=None, ge=1, le=2**31 - 1)  # requests in flight
-    # With Redis, an in-flight slot is a lease this long: a crashed process's slots free after it (keep it
-    # above the longest request, e.g. a long stream).
+    # With Redis, an in-flight slot is a lease this long, renewed every third of it while the request runs: a
+    # crashed process's slots free within it.
     rate_limit_lease_seconds: float = Field(default=600.0, gt=0)
 
     # Resolved API keys are cached this long per process; changes via this process apply at once.

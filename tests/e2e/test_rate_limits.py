@@ -312,20 +312,40 @@ def test_redis_slots_are_shared_and_a_dead_holder_frees_them_when_its_lease_runs
     async def go() -> None:
         prefix = f"t{time.time_ns()}"
         one, two = RedisSlots(services.redis_url, prefix, 600), RedisSlots(services.redis_url, prefix, 600)
-        short = RedisSlots(services.redis_url, prefix, 0.3)  # a process that will "die" holding its slot
+        dying = RedisSlots(services.redis_url, prefix, 0.3)  # a process that will die holding its slot
         try:
             lease = await one.acquire("key:k", 2)
             assert lease is not None and await two.acquire("key:k", 2) is not None
-            assert await short.acquire("key:k", 2) is None  # both slots taken, whichever process asks
+            assert await dying.acquire("key:k", 2) is None  # both slots taken, whichever process asks
             await one.release("key:k", lease)
-            assert await short.acquire("key:k", 2) is not None  # the freed slot, taken and never released
+            assert await dying.acquire("key:k", 2) is not None  # the freed slot, taken and never released
+            await dying.aclose()  # dead: nobody renews its lease any more
             assert await one.acquire("key:k", 2) is None
             deadline = time.monotonic() + 30
             while await one.acquire("key:k", 2) is None:  # the dead holder's lease runs out
                 assert time.monotonic() < deadline, "the expired lease was never dropped"
                 await asyncio.sleep(0.05)
         finally:
-            for s in (one, two, short):
+            for s in (one, two):
+                await s.aclose()
+
+    asyncio.run(go())
+
+
+def test_a_live_holder_keeps_its_slot_past_the_lease(services):
+    async def go() -> None:
+        prefix = f"t{time.time_ns()}"
+        holder, other = RedisSlots(services.redis_url, prefix, 0.6), RedisSlots(services.redis_url, prefix, 0.6)
+        try:
+            lease = await holder.acquire("key:k", 1)
+            assert lease is not None
+            for _ in range(6):  # three leases long: renewed every 0.2 s, the slot stays taken
+                await asyncio.sleep(0.3)
+                assert await other.acquire("key:k", 1) is None
+            await holder.release("key:k", lease)
+            assert await other.acquire("key:k", 1) is not None
+        finally:
+            for s in (holder, other):
                 await s.aclose()
 
     asyncio.run(go())
