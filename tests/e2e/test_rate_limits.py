@@ -164,10 +164,13 @@ def test_exactly_the_rpm_under_100_concurrent_requests(server, mgmt):
 
 
 async def burst(url: str | list[str], token: str, n: int) -> list[int]:
+    """The statuses of `n` concurrent requests of `token`, spread over the servers at `url`; every 429 has to
+    carry a Retry-After within the minute."""
     urls = [url] if isinstance(url, str) else url
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60, limits=limits) as c:
         answers = await asyncio.gather(*(c.get(f"{urls[i % len(urls)]}/api/v1/me/balance") for i in range(n)))
+    assert all(1 <= int(r.headers["Retry-After"]) <= 60 for r in answers if r.status_code == 429)
     return [r.status_code for r in answers]
 
 
