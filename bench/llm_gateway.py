@@ -1,6 +1,9 @@
 """LLM gateway overhead against a fast fake upstream, all on 127.0.0.1, side by side in one run:
 
 - runapi: auth, key limits, guardrails, durable token billing (reserve + settle), access log, metrics all on;
+- runapi_limited: the same with rate limits on, none of them reached: rpm, tpm and max_parallel_requests set on
+  the key (and an account rpm from RUNAPI_ACCOUNT_RPM_LIMIT), so every call runs the limiter (in-process
+  counters; with --redis URL, shared ones in Redis);
 - passthrough: a bare aiohttp forwarder (bench/passthrough.py), the ceiling for a Python gateway;
 - litellm: LiteLLM proxy with one worker, if installed (`--litellm PATH`, default `litellm` on PATH; install
   it in a separate virtualenv: `python3 -m venv /tmp/litellm && /tmp/litellm/bin/pip install 'litellm[proxy]'`);
@@ -12,7 +15,8 @@ For each: requests/s, p50/p99 latency, server CPU ms per request (the whole proc
 memory (RSS of the tree), start-up time (spawn to first healthy answer). Load from wrk (Debian package `wrk`),
 bounded by --seconds per contestant.
 
-Usage: python bench/llm_gateway.py [--seconds 10] [--connections 32] [--only runapi,passthrough,...]
+Usage: python bench/llm_gateway.py [--seconds 10] [--connections 32] [--only runapi,runapi_limited,...]
+       [--redis redis://127.0.0.1:6379/0]
 Prints one JSON object.
 """
 
@@ -23,10 +27,12 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -109,6 +115,21 @@ class Contestant:
     health_path: str
     headers: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    prepare: Callable[[], None] | None = None  # once it answers, before any API call
+
+
+def limit_the_key(database: str) -> Callable[[], None]:
+    """High rate limits on the bench key, written straight to its database (never reached: the limiter runs
+    on every call but refuses none)."""
+
+    def go() -> None:
+        with sqlite3.connect(database) as conn:
+            conn.execute(
+                "UPDATE api_keys SET rpm_limit = ?, tpm_limit = ?, max_parallel_requests = ? WHERE kind = 'api'",
+                (10**9, 2**31 - 1, 10_000),
+            )
+
+    return go
 
 
 def measure(c: Contestant, seconds: int, connections: int) -> dict:
@@ -117,6 +138,8 @@ def measure(c: Contestant, seconds: int, connections: int) -> dict:
     try:
         healthy(f"http://127.0.0.1:{c.port}{c.health_path}")
         startup = time.perf_counter() - t0
+        if c.prepare is not None:
+            c.prepare()
         time.sleep(1.5)
         idle = rss_mb(proc.pid)
         # A short warm-up, so caches and connection pools are what a running gateway has.
@@ -146,7 +169,8 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--workers", type=int, default=1, help="runapi API processes")
     ap.add_argument("--litellm", default=shutil.which("litellm"), help="path to the litellm executable")
-    ap.add_argument("--only", default="runapi,passthrough,litellm,upstream")
+    ap.add_argument("--only", default="runapi,runapi_limited,passthrough,litellm,upstream")
+    ap.add_argument("--redis", default=None, help="Redis URL for runapi_limited's counters (default: in-process)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -157,10 +181,11 @@ def main() -> None:
     try:
         healthy(f"http://127.0.0.1:{up_port}/")
         up_base = f"http://127.0.0.1:{up_port}/v1"
-        with tempfile.TemporaryDirectory() as data, tempfile.TemporaryDirectory() as traced_data:
+        with tempfile.TemporaryDirectory() as data:
 
-            def runapi(name: str, data_dir: str, **env: str) -> Contestant:
+            def runapi(name: str, prepare: Callable[[], None] | None = None, **env: str) -> Contestant:
                 port = free_port()
+                data_dir = os.path.join(data, name)
                 return Contestant(
                     # --log-level info: the access log is on (one line per call, to /dev/null here).
                     name,
@@ -186,11 +211,18 @@ def main() -> None:
                         "RUNAPI_LLM_UPSTREAMS": json.dumps([{"name": "fast", "base_url": up_base, "models": ["*"]}]),
                         **env,
                     },
+                    prepare,
                 )
 
             contestants = [
-                runapi("runapi", data),
-                runapi("runapi_otel", traced_data, RUNAPI_OTEL_ENABLED="true", OTEL_TRACES_EXPORTER="none"),
+                runapi("runapi"),
+                runapi(
+                    "runapi_limited",
+                    limit_the_key(os.path.join(data, "runapi_limited", "runapi.db")),
+                    RUNAPI_ACCOUNT_RPM_LIMIT=str(10**9),
+                    **({"RUNAPI_REDIS_URL": args.redis} if args.redis else {}),
+                ),
+                runapi("runapi_otel", RUNAPI_OTEL_ENABLED="true", OTEL_TRACES_EXPORTER="none"),
             ]
             port = free_port()
             contestants.append(

@@ -46,6 +46,7 @@ from .api.context import allowed_hosts
 from .api.errors import as_api_error
 from .api.mcp.http import McpEndpoint
 from .api.media import media_routes
+from .api.ratelimits import ReleaseSlots
 from .api.responses import Json, error_response, llm_error_response
 from .api.routing import IndexedRouter
 from .catalog import get_catalog
@@ -99,7 +100,8 @@ class ObservedStarlette(Starlette):
         self.router.lifespan_context = lifespan
 
     def build_middleware_stack(self) -> ASGIApp:
-        return RequestObserver(super().build_middleware_stack(), access_log_enabled=self.access_log)
+        stack = ReleaseSlots(super().build_middleware_stack())
+        return RequestObserver(stack, access_log_enabled=self.access_log)
 
 
 def warn_about_exposure(settings: Settings) -> None:

@@ -27,6 +27,7 @@ from .policy.guardrails import GuardrailCache
 from .providers import ProviderRegistry
 from .providers.sandbox import SandboxProvider
 from .providers.upstream import build_router
+from .ratelimit import RateLimiter, RateLimits
 from .retention import Retention, run_expiry
 from .settings import Settings
 from .storage import Storage, UrlSigner, make_storage
@@ -53,6 +54,7 @@ class Services:
     ledger: LedgerBatcher
     guardrails: GuardrailCache
     llm: LlmRouter  # the LLM deployments, built at start: a bad RUNAPI_LLM_UPSTREAMS stops the start
+    rate_limits: RateLimiter
     callback_wake: asyncio.Event = field(default_factory=asyncio.Event)
     worker: TaskWorker | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -94,6 +96,14 @@ class Services:
             ledger=LedgerBatcher(db),
             guardrails=GuardrailCache(db, settings.auth_cache_seconds),
             llm=LlmRouter.from_settings(settings),
+            rate_limits=RateLimiter(
+                RateLimits(
+                    settings.account_rpm_limit, settings.account_tpm_limit, settings.account_max_parallel_requests
+                ),
+                settings.redis_url,
+                settings.redis_channel_prefix,
+                settings.rate_limit_lease_seconds,
+            ),
             files_http=safe_client(
                 allow_private=settings.allow_private_network,
                 timeout=settings.fetch_timeout_seconds,
@@ -206,6 +216,7 @@ class Services:
         await self.files_http.aclose()
         await self.providers.aclose()
         await self.llm.close()
+        await self.rate_limits.aclose()
         await self.ledger.close()
         await self.coord.close()
         await self.db.dispose()

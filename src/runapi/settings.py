@@ -200,6 +200,15 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 20
 
+    # Rate limits per account, over all its API keys (429 with Retry-After past them); None: no limit. Each key
+    # (and guardrail) may set its own rpm_limit / tpm_limit / max_parallel_requests too (README "Rate limits").
+    account_rpm_limit: int | None = Field(default=None, ge=1, le=2**31 - 1)  # requests per minute
+    account_tpm_limit: int | None = Field(default=None, ge=1, le=2**31 - 1)  # LLM tokens (input + output) per minute
+    account_max_parallel_requests: int | None = Field(default=None, ge=1, le=2**31 - 1)  # requests in flight
+    # With Redis, an in-flight slot is a lease this long, renewed every third of it while the request runs: a
+    # crashed process's slots free within it.
+    rate_limit_lease_seconds: float = Field(default=600.0, gt=0)
+
     # Resolved API keys are cached this long per process; changes via this process apply at once.
     auth_cache_seconds: float = 5.0
 

@@ -42,6 +42,9 @@ def test_create_shows_the_key_once_then_masked(mgmt, server):
         "id",
         "masked_token",
         "guardrail_id",
+        "rpm_limit",
+        "tpm_limit",
+        "max_parallel_requests",
         "key",
     }
     assert created["id"].startswith("token_") and created["enabled"] is True and created["last_used_at"] is None

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from ..auth.principal import Principal, bearer_token
 from ..services import Services
 from ..settings import Settings, is_loopback
+from . import ratelimits
 
 
 def runtime(request: Request) -> Services:
@@ -16,12 +17,17 @@ def runtime(request: Request) -> Services:
 
 
 async def authenticated(request: Request) -> Principal:
-    """Bearer or x-api-key everywhere; on Gemini paths also x-goog-api-key or ?key=, as Google's SDKs send."""
+    """Bearer or x-api-key everywhere; on Gemini paths also x-goog-api-key or ?key=, as Google's SDKs send.
+    A request of an API key is counted against its rate limits here (429 past them)."""
     headers = request.headers
     token = bearer_token(headers.get("authorization")) or headers.get("x-api-key")
     if not token and request.url.path.startswith("/v1beta/"):
         token = headers.get("x-goog-api-key") or request.query_params.get("key")
-    return await runtime(request).authenticate(token)
+    rt = runtime(request)
+    who = await rt.authenticate(token)
+    if who.kind == "api":
+        await ratelimits.admit(rt, request.scope, who)
+    return who
 
 
 def base_url(request: Request) -> str:

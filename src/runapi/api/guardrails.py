@@ -13,6 +13,7 @@ from ..domain.times import iso
 from ..errors import ApiError
 from ..policy import guardrail_store as store
 from ..policy.guardrail_store import LIST_FIELDS, Assignment, Guardrail
+from ..ratelimit.policy import FIELDS as RATE_FIELDS
 from .context import runtime
 from .management import (
     MISSING,
@@ -23,6 +24,7 @@ from .management import (
     opt_bool,
     opt_cents,
     opt_interval,
+    opt_rate,
     opt_string,
     opt_string_list,
 )
@@ -43,6 +45,9 @@ def guardrail_object(g: Guardrail) -> dict[str, Any]:
         "credit_limit_reset_interval": g.credit_limit_reset_interval,
         **{f: _list(getattr(g, f)) for f in LIST_FIELDS},
         "model_budgets": _list(g.model_budgets),
+        "rpm_limit": g.rpm_limit,
+        "tpm_limit": g.tpm_limit,
+        "max_parallel_requests": g.max_parallel_requests,
         "created_at": iso(g.created_at),
         "updated_at": iso(g.updated_at),
     }
@@ -93,6 +98,7 @@ def guardrail_fields(body: dict[str, Any]) -> dict[str, Any]:
             "credit_limit_reset_interval": opt_interval(body),
             "model_budgets": _model_budgets(body),
             **{f: opt_string_list(body, f) for f in LIST_FIELDS},
+            **{f: opt_rate(body, f) for f in RATE_FIELDS},
         }
     )
     if "name" in fields and not (fields["name"] or "").strip():

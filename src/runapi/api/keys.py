@@ -11,6 +11,7 @@ from starlette.routing import Route
 from ..auth import keys as key_store
 from ..auth.keys import ApiKey
 from ..domain.times import iso
+from ..ratelimit.policy import FIELDS as RATE_FIELDS
 from .context import runtime
 from .management import (
     body_object,
@@ -19,6 +20,7 @@ from .management import (
     opt_bool,
     opt_cents,
     opt_interval,
+    opt_rate,
     opt_string,
     opt_string_list,
 )
@@ -37,6 +39,9 @@ def key_object(key: ApiKey) -> dict[str, Any]:
         "id": key.id,
         "masked_token": key.masked,
         "guardrail_id": key.guardrail_id,
+        "rpm_limit": key.rpm_limit,
+        "tpm_limit": key.tpm_limit,
+        "max_parallel_requests": key.max_parallel_requests,
     }
 
 
@@ -50,6 +55,7 @@ def key_fields(body: dict[str, Any]) -> dict[str, Any]:
             "credit_limit_reset_interval": opt_interval(body),
             "allowed_models": opt_string_list(body, "allowed_models"),
             "enabled": opt_bool(body, "enabled"),
+            **{f: opt_rate(body, f) for f in RATE_FIELDS},
         }
     )
 

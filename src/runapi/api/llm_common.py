@@ -26,6 +26,7 @@ from ..llm.tokens import messages_tokens, reserve_tokens
 from ..policy.guardrails import check_guardrail
 from .context import authenticated, runtime
 from .errors import as_api_error
+from .ratelimits import admission, check_tokens, record_tokens
 from .responses import Json
 
 T = TypeVar("T")
@@ -99,6 +100,7 @@ async def admit(
     caller settles or refunds on every path (`run_complete`, `MeteredStream`, `refunded_on_error`)."""
     model = resolve_model(who, model_id, (kind,))
     rt = runtime(request)
+    await check_tokens(rt, request)  # 429 while the key's (or account's) tokens-per-minute window is full
     sandboxed = rt.llm.sandboxed(model.id, kind)  # 503 here, before reserving, when the sandbox may not answer
     guarded = await check_guardrail(rt, who, model.id, rt.llm.candidates(model.id))
     limits = key_limits(who.key_id, who.credit_limit_cents, who.credit_limit_reset_interval) + guarded.limits
@@ -128,9 +130,9 @@ async def count_upstream(request: Request, who: Principal, req: ChatRequest) -> 
 
 
 async def settle(request: Request, admitted: Admitted, usage: Usage, deployment: str | None = None) -> None:
-    await billing.settle(
-        runtime(request).ledger, admitted.reservation, admitted.model, usage, admitted.provider(deployment)
-    )
+    rt = runtime(request)
+    await billing.settle(rt.ledger, admitted.reservation, admitted.model, usage, admitted.provider(deployment))
+    await record_tokens(rt, admission(request), usage)
 
 
 async def admit_chat(request: Request, who: Principal, req: ChatRequest) -> Admitted:
@@ -174,6 +176,7 @@ class MeteredStream:
     def __init__(self, request: Request, admitted: Admitted, req: ChatRequest):
         self.rt = runtime(request)
         self.admitted = admitted
+        self.rate_limited = admission(request)  # its tokens count towards the tokens-per-minute windows
         self.req = req
         self.gen = self.rt.llm.stream(req, admitted.barred)
         self.first: Delta | None = None
@@ -253,13 +256,15 @@ class MeteredStream:
             await self.gen.aclose()
         finally:
             if self.produced:
+                usage = self.billable_usage()
                 await billing.settle(
                     self.rt.ledger,
                     self.admitted.reservation,
                     self.admitted.model,
-                    self.billable_usage(),
+                    usage,
                     self.admitted.provider(self.deployment),
                 )
+                await record_tokens(self.rt, self.rate_limited, usage)
             else:
                 await billing.refund(
                     self.rt.ledger, self.admitted.reservation, "no output", self.admitted.provider(self.deployment)

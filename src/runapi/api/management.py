@@ -9,6 +9,7 @@ from starlette.requests import Request
 from ..auth.keys import INTERVALS
 from ..auth.principal import Principal
 from ..errors import RECORD_NOT_FOUND, ApiError
+from ..ratelimit.policy import MAX_LIMIT
 from ..store.schema import BIGINT_MAX
 from .context import authenticated
 
@@ -70,6 +71,20 @@ def check_cents(value: Any, name: str) -> int:
         raise ApiError(422, f"{name} must be a non-negative integer number of cents")
     if value > BIGINT_MAX:
         raise ApiError(422, f"{name} must be at most {BIGINT_MAX} cents")
+    return value
+
+
+def opt_rate(body: dict[str, Any], name: str) -> Any:
+    """A rate limit: a positive integer that fits the INTEGER column; null or "" mean "no limit"."""
+    value = body.get(name, MISSING)
+    if value is MISSING:
+        return value
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ApiError(422, f"{name} must be a positive integer (or null for no limit)")
+    if value > MAX_LIMIT:
+        raise ApiError(422, f"{name} must be at most {MAX_LIMIT}")
     return value
 
 

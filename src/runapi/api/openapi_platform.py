@@ -14,6 +14,8 @@ from ..catalog import get_catalog
 from ..files_policy import LOCAL_MAX_BYTES
 from ..llm.models import llm_models
 from ..prompts import MAX_PAGE, MAX_PER_PAGE, MODALITIES
+from ..ratelimit.policy import FIELDS as RATE_FIELDS
+from ..ratelimit.policy import MAX_LIMIT
 from ..storage.upload_rules import PURPOSES
 from ..store.schema import BIGINT_MAX
 from ..tasks.surfaces import Answer
@@ -105,6 +107,8 @@ INTERVAL = {"type": "string", "enum": ["daily", "weekly", "monthly"]}
 CENTS = {"type": "integer", "minimum": 0, "maximum": BIGINT_MAX}
 STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1}}
 TIME = _nullable({"type": "string"})
+# rpm_limit, tpm_limit, max_parallel_requests: null is no limit (README "Rate limits")
+RATES = {name: _nullable({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}) for name in RATE_FIELDS}
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens")
 
 KEY_FIELDS = _obj(
@@ -114,6 +118,7 @@ KEY_FIELDS = _obj(
         "credit_limit_reset_interval": _nullable(INTERVAL),
         "allowed_models": _nullable(STRINGS),
         "enabled": {"type": "boolean"},
+        **RATES,
     }
 )
 KEY = _obj(
@@ -126,6 +131,7 @@ KEY = _obj(
         "credit_limit_reset_interval": _nullable({"type": "string"}),
         "allowed_models": _nullable(STRINGS),
         "guardrail_id": _nullable({"type": "string"}),
+        **RATES,
         "created_at": TIME,
         "last_used_at": TIME,
     },
@@ -151,6 +157,7 @@ GUARDRAIL_FIELDS = _obj(
         "credit_limit_reset_interval": _nullable(INTERVAL),
         "model_budgets": _nullable({"type": "array", "items": MODEL_BUDGET}),
         **{name: _nullable(STRINGS) for name in LISTS},
+        **RATES,
     }
 )
 GUARDRAIL = _obj(
@@ -163,6 +170,7 @@ GUARDRAIL = _obj(
         "credit_limit_reset_interval": _nullable({"type": "string"}),
         "model_budgets": _nullable({"type": "array"}),
         **{name: _nullable(STRINGS) for name in LISTS},
+        **RATES,
         "created_at": TIME,
         "updated_at": TIME,
     },

@@ -16,13 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..billing.ledger import spent_since, window_start
 from ..billing.limits import forget_key_counters
 from ..errors import Forbidden, InvalidInput, record_not_found
+from ..ratelimit.policy import FIELDS as RATE_FIELDS
+from ..ratelimit.policy import RateLimits
 from ..store import Database
 from ..store.schema import api_keys, guardrail_assignments
 from . import admin
 from .principal import Principal
 
 INTERVALS = ("daily", "weekly", "monthly")
-LIMIT_FIELDS = ("credit_limit_cents", "credit_limit_reset_interval", "allowed_models")
+LIMIT_FIELDS = ("credit_limit_cents", "credit_limit_reset_interval", "allowed_models", *RATE_FIELDS)
 # The usage windows GET /api/v1/keys/{id} reports, by their answer's suffix.
 USAGE_WINDOWS = (("total", None), ("today", "daily"), ("this_week", "weekly"), ("this_month", "monthly"))
 
@@ -44,6 +46,13 @@ class ApiKey:
     created_at: float
     last_used_at: float | None
     guardrail_id: str | None = None  # the guardrail bound to the key, if any
+    rpm_limit: int | None = None  # requests per minute (None: no limit)
+    tpm_limit: int | None = None  # LLM tokens (input + output) per minute
+    max_parallel_requests: int | None = None  # requests in flight
+
+    @property
+    def rate_limits(self) -> RateLimits:
+        return RateLimits(self.rpm_limit, self.tpm_limit, self.max_parallel_requests)
 
     @classmethod
     def from_row(cls, row: Any) -> ApiKey:
@@ -64,6 +73,9 @@ class ApiKey:
             created_at=row["created_at"],
             last_used_at=row["last_used_at"],
             guardrail_id=row.get("guardrail_id"),
+            rpm_limit=row.get("rpm_limit"),
+            tpm_limit=row.get("tpm_limit"),
+            max_parallel_requests=row.get("max_parallel_requests"),
         )
 
 
@@ -125,8 +137,9 @@ def initial_settings(who: Principal, fields: dict[str, Any]) -> dict[str, Any]:
         "credit_limit_reset_interval": fields.get("credit_limit_reset_interval") if limit is not None else None,
         "allowed_models": fields.get("allowed_models"),
         "enabled": fields.get("enabled", True),
+        **{f: fields.get(f) for f in RATE_FIELDS},
     }
-    restricted = limit is not None or bool(settings["allowed_models"])
+    restricted = limit is not None or bool(settings["allowed_models"]) or any(settings[f] for f in RATE_FIELDS)
     settings["limits_set_by"] = who.membership_id if restricted else None
     settings["disabled_by"] = None if settings["enabled"] else who.membership_id
     return settings
@@ -166,7 +179,9 @@ def ownership(who: Principal, key: ApiKey, fields: dict[str, Any]) -> dict[str, 
             raise Forbidden("Only an account admin can change the limits an admin set on this key")
         limit = fields.get("credit_limit_cents", key.credit_limit_cents)
         models = fields.get("allowed_models", key.allowed_models)
-        out["limits_set_by"] = None if limit is None and not models else who.membership_id
+        rates = [fields.get(f, getattr(key, f)) for f in RATE_FIELDS]
+        unlimited = limit is None and not models and all(r is None for r in rates)
+        out["limits_set_by"] = None if unlimited else who.membership_id
     if fields.get("enabled") is True and not key.enabled:
         if not admin_call and key.disabled_by not in (None, who.membership_id):
             raise Forbidden("Only an account admin can re-enable a key an admin disabled")
@@ -245,4 +260,5 @@ async def acting_key(db: Database, who: Principal, key_id: str) -> Principal:
         allowed_models=key.allowed_models,
         credit_limit_cents=key.credit_limit_cents,
         credit_limit_reset_interval=key.credit_limit_reset_interval,
+        rate_limits=key.rate_limits,
     )

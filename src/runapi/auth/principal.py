@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from ..coord import ALL, Coordinator
 from ..errors import Forbidden, unauthorized
+from ..ratelimit.policy import NO_LIMITS, RateLimits
 from ..store import Database
 from ..store.schema import api_keys, memberships
 from . import tokens
@@ -26,6 +27,7 @@ class Principal:
     allowed_models: tuple[str, ...] | None
     credit_limit_cents: int | None
     credit_limit_reset_interval: str | None
+    rate_limits: RateLimits = NO_LIMITS  # the key's own (its guardrails' and the account's apply too)
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -66,6 +68,7 @@ async def authenticate(db: Database, token: str | None) -> Principal:
                 allowed_models=tuple(row["allowed_models"]) if row["allowed_models"] else None,
                 credit_limit_cents=row["credit_limit_cents"],
                 credit_limit_reset_interval=row["credit_limit_reset_interval"],
+                rate_limits=RateLimits(row["rpm_limit"], row["tpm_limit"], row["max_parallel_requests"]),
             )
     raise unauthorized()
 

@@ -119,3 +119,15 @@ def record_llm_tokens(model: str, input_tokens: int, output_tokens: int, cached_
     for kind, count in (("input", fresh), ("cached_input", cached_tokens), ("output", output_tokens)):
         if count > 0:
             LLM_TOKENS.labels(model, kind).inc(count)
+
+
+RATE_LIMITED = Counter(
+    "runapi_rate_limited",
+    "Requests refused with 429 by a rate limit, by kind (rpm, tpm, parallel) and by who set the limit that "
+    "refused (key, guardrail, account).",
+    ["kind", "scope"],
+)
+
+
+def record_rate_limited(kind: str, scope: str) -> None:
+    RATE_LIMITED.labels(kind, scope).inc()

@@ -15,6 +15,7 @@ from ..auth.keys import check_limit_pair
 from ..auth.principal import Principal
 from ..auth.tokens import new_prefixed_id
 from ..errors import Forbidden, InvalidInput, record_not_found
+from ..ratelimit.policy import FIELDS as RATE_FIELDS
 from ..store import Database
 from ..store.schema import api_keys, guardrail_assignments, guardrails, memberships
 
@@ -42,6 +43,9 @@ class Guardrail:
     model_budgets: tuple[dict[str, Any], ...] | None
     created_at: float
     updated_at: float
+    rpm_limit: int | None = None  # rate limits for each key it applies to (the stricter of key and guardrail)
+    tpm_limit: int | None = None
+    max_parallel_requests: int | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Guardrail:
@@ -61,6 +65,9 @@ class Guardrail:
             model_budgets=_tuple(row["model_budgets"]),
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            rpm_limit=row.get("rpm_limit"),
+            tpm_limit=row.get("tpm_limit"),
+            max_parallel_requests=row.get("max_parallel_requests"),
         )
 
 
@@ -185,6 +192,7 @@ async def create_guardrail(db: Database, who: Principal, fields: dict[str, Any])
         "credit_limit_reset_interval": None,
         "model_budgets": None,
         **{f: None for f in LIST_FIELDS},
+        **{f: None for f in RATE_FIELDS},
         **fields,
         "name": name,
         "name_key": name_key(name),

@@ -76,6 +76,10 @@ api_keys = Table(
     Column("credit_limit_cents", BigInteger),
     Column("credit_limit_reset_interval", String(20)),
     Column("allowed_models", JSON),
+    # request rate limits (ratelimit/): requests and LLM tokens per minute, requests in flight; NULL: none
+    Column("rpm_limit", Integer),
+    Column("tpm_limit", Integer),
+    Column("max_parallel_requests", Integer),
     # memberships that last set the limits above / disabled the key: a non-admin cannot undo an admin's
     Column("limits_set_by", String(40)),
     Column("disabled_by", String(40)),
@@ -284,6 +288,10 @@ guardrails = Table(
     Column("allowed_providers", JSON),
     Column("blocked_providers", JSON),
     Column("model_budgets", JSON),
+    # the same rate limits, for each key the guardrail applies to (the stricter of key and guardrail wins)
+    Column("rpm_limit", Integer),
+    Column("tpm_limit", Integer),
+    Column("max_parallel_requests", Integer),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("deleted_at", Float),
