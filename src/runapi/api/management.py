@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -55,14 +56,19 @@ def opt_bool(body: dict[str, Any], name: str) -> Any:
     return value
 
 
-def opt_cents(body: dict[str, Any], name: str) -> Any:
-    """Integer cents ≥ 0; null or "" mean "no limit" (documented for PATCH)."""
+def _optional_limit(body: dict[str, Any], name: str, check: Callable[[Any, str], int]) -> Any:
+    """MISSING when absent, None for null or "" ("no limit", documented for PATCH), else the checked value."""
     value = body.get(name, MISSING)
     if value is MISSING:
         return value
     if value is None or value == "":
         return None
-    return check_cents(value, name)
+    return check(value, name)
+
+
+def opt_cents(body: dict[str, Any], name: str) -> Any:
+    """Integer cents ≥ 0; null or "" mean "no limit"."""
+    return _optional_limit(body, name, check_cents)
 
 
 def check_cents(value: Any, name: str) -> int:
@@ -76,11 +82,10 @@ def check_cents(value: Any, name: str) -> int:
 
 def opt_rate(body: dict[str, Any], name: str) -> Any:
     """A rate limit: a positive integer that fits the INTEGER column; null or "" mean "no limit"."""
-    value = body.get(name, MISSING)
-    if value is MISSING:
-        return value
-    if value is None or value == "":
-        return None
+    return _optional_limit(body, name, check_rate)
+
+
+def check_rate(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ApiError(422, f"{name} must be a positive integer (or null for no limit)")
     if value > MAX_LIMIT:
