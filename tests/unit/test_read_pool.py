@@ -16,11 +16,11 @@ from sqlalchemy import Connection, Select, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from runapi.auth import admin, tokens
-from runapi.auth.principal import Principal, authenticate, key_query
+from runapi.auth.principal import KEY_QUERY, Principal, authenticate
 from runapi.billing.ledger import spent_query
 from runapi.domain.task import NewTask
 from runapi.policy import guardrail_store
-from runapi.policy.guardrails import effective_guardrails, guardrails_query
+from runapi.policy.guardrails import GUARDRAILS_QUERY, effective_guardrails
 from runapi.settings import Settings
 from runapi.store import Database
 from runapi.store.schema import accounts, tasks
@@ -119,25 +119,32 @@ async def seeded(db: Database) -> tuple[Principal, str, str]:
     return who, key.token, task.id
 
 
-async def both_paths(db: Database, stmt: Select[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+async def all_paths(db: Database, stmt: Select[Any], **params: Any) -> list[list[dict[str, Any]]]:
+    """`stmt`'s rows through the async engine, `read_sync` and (for the compiled-once constants) `read_rows`."""
     async with db.read() as conn:
-        via_async = [dict(r) for r in (await conn.execute(stmt)).mappings().all()]
-    via_one_hop = await db.read_sync(lambda conn: [dict(r) for r in conn.execute(stmt).mappings().all()])
-    return via_async, via_one_hop
+        via_async = [dict(r) for r in (await conn.execute(stmt, params)).mappings().all()]
+    via_sync = await db.read_sync(lambda conn: [dict(r) for r in conn.execute(stmt, params).mappings().all()])
+    return [via_async, via_sync, await db.read_rows(stmt, **params)] if params else [via_async, via_sync]
 
 
 def test_one_hop_reads_return_what_the_async_path_returns(any_url):
     async def scenario(db: Database) -> None:
         who, token, task_id = await seeded(db)
-        for stmt in (
-            engine.task_query(task_id, who.account_id),
-            key_query(tokens.lookup_prefix(token)),
-            guardrails_query(who),
-            spent_query(who.account_id, None, api_key_id=who.key_id),
+        for stmt, params in (
+            (engine.TASK_QUERY, {"task_id": task_id, "account_id": who.account_id}),
+            (KEY_QUERY, {"lookup": tokens.lookup_prefix(token)}),
+            (GUARDRAILS_QUERY, {"key_id": who.key_id, "membership_id": who.membership_id}),
+            (spent_query(who.account_id, None, api_key_id=who.key_id), {}),
         ):
-            via_async, via_one_hop = await both_paths(db, stmt)
-            assert via_one_hop == via_async and via_async  # same rows, same decoded values (JSON, floats)
-        assert len((await both_paths(db, guardrails_query(who)))[0]) == 2
+            via_async, *one_hop = await all_paths(db, stmt, **params)
+            assert via_async  # same rows, same decoded values (JSON, booleans, floats), same column names
+            assert all(rows == via_async for rows in one_hop)
+            for rows in one_hop:
+                for got, want in zip(rows, via_async, strict=True):
+                    assert [type(v) for v in got.values()] == [type(v) for v in want.values()]
+        guardrail_rows = await all_paths(db, GUARDRAILS_QUERY, key_id=who.key_id, membership_id=who.membership_id)
+        assert len(guardrail_rows[0]) == 2
+        assert await db.read_rows(engine.TASK_QUERY, task_id=task_id, account_id=who.account_id + 1) == []
         # and the services built on it answer the same
         task = await engine.get_task(db, task_id, who.account_id)
         assert task is not None and task.params == {"prompt": "a cat", "n": [1, 2]}

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, select, update
+from sqlalchemy import bindparam, select, update
 
 from ..coord import ALL, Coordinator
 from ..errors import Forbidden, unauthorized
@@ -39,23 +38,18 @@ def bearer_token(header: str | None) -> str | None:
     return value.strip()
 
 
-def key_query(lookup: str) -> Select[Any]:
-    """The keys (with their member's user and role) whose lookup prefix is `lookup`."""
-    return (
-        select(api_keys, memberships.c.user_id, memberships.c.role)
-        .join(memberships, memberships.c.id == api_keys.c.membership_id)
-        .where(api_keys.c.lookup == lookup)
-    )
-
-
-def _all(conn: Connection, stmt: Select[Any]) -> Sequence[RowMapping]:
-    return conn.execute(stmt).mappings().all()
+# The keys (with their member's user and role) whose lookup prefix is `lookup` (compiled once: every uncached request)
+KEY_QUERY = (
+    select(api_keys, memberships.c.user_id, memberships.c.role)
+    .join(memberships, memberships.c.id == api_keys.c.membership_id)
+    .where(api_keys.c.lookup == bindparam("lookup"))
+)
 
 
 async def authenticate(db: Database, token: str | None) -> Principal:
     if not token or len(token) < tokens.LOOKUP_CHARS or len(token) > 200:
         raise unauthorized()
-    rows = await db.read_sync(_all, key_query(tokens.lookup_prefix(token)))  # one thread hop on SQLite
+    rows = await db.read_rows(KEY_QUERY, lookup=tokens.lookup_prefix(token))  # one thread hop on SQLite
     for row in rows:
         if tokens.hashes_match(row["token_hash"], token):
             if not row["enabled"] or row["deleted_at"] is not None:

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import bindparam, or_, select
 
 from ..auth.principal import Principal
 from ..billing.limits import Limit, budget_scope
@@ -21,27 +21,25 @@ from ..store.schema import guardrail_assignments, guardrails
 Rules = tuple[dict[str, Any], ...]  # the guardrails in force for one key: the key's first, then its member's
 
 
-def guardrails_query(who: Principal) -> Select[Any]:
-    """The undeleted guardrails bound to `who`'s key or member (on_key: the key's id for a key binding)."""
-    return (
-        select(guardrails, guardrail_assignments.c.api_key_id.label("on_key"))
-        .join(guardrail_assignments, guardrail_assignments.c.guardrail_id == guardrails.c.id)
-        .where(
-            guardrails.c.deleted_at.is_(None),
-            or_(
-                guardrail_assignments.c.api_key_id == who.key_id,
-                guardrail_assignments.c.membership_id == who.membership_id,
-            ),
-        )
+# The undeleted guardrails bound to a key or to its member (on_key: the key's id for a key binding).
+GUARDRAILS_QUERY = (
+    select(guardrails, guardrail_assignments.c.api_key_id.label("on_key"))
+    .join(guardrail_assignments, guardrail_assignments.c.guardrail_id == guardrails.c.id)
+    .where(
+        guardrails.c.deleted_at.is_(None),
+        or_(
+            guardrail_assignments.c.api_key_id == bindparam("key_id"),
+            guardrail_assignments.c.membership_id == bindparam("membership_id"),
+        ),
     )
+)
 
 
 async def effective_guardrails(db: Database, who: Principal) -> Rules:
     """The enabled guardrails bound to the key and to its member. Both apply (the effective policy is their
     intersection): a key-level guardrail narrows the member's, it never replaces it, so binding a lax guardrail
     to one's own key, or disabling the key's, leaves the member's (an admin's) in force."""
-    stmt = guardrails_query(who)
-    rows = await db.read_sync(lambda conn: conn.execute(stmt).mappings().all())  # one thread hop on SQLite
+    rows = await db.read_rows(GUARDRAILS_QUERY, key_id=who.key_id, membership_id=who.membership_id)
     rows = sorted(rows, key=lambda r: r["on_key"] is None)  # key-level first
     in_force: list[dict[str, Any]] = []
     for r in rows:

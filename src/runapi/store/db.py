@@ -3,7 +3,8 @@
 SQLite allows one writer at a time. Write transactions start with BEGIN IMMEDIATE so they queue on the lock
 (busy_timeout) instead of failing when a read lock cannot be upgraded, and writers inside one process queue
 on an asyncio lock so they don't spin on the file lock. Reads use a separate engine and never wait for writers.
-`read_sync` runs a synchronous read in one thread hop on a small pool of read-only sqlite3 connections.
+`read_sync` runs a synchronous read in one thread hop on a small pool of read-only sqlite3 connections;
+`read_rows` runs a constant SELECT there as plain sqlite3 (compiled once), the cheapest read of all.
 
 PostgreSQL (asyncpg) runs at READ COMMITTED with one pool for both; the money paths stay exact through
 conditional updates (`balance >= x`) and row locks (`FOR UPDATE`), task claims through `SKIP LOCKED`.
@@ -21,10 +22,11 @@ import threading
 import zlib
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Dialect, Engine, Select, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -52,6 +54,7 @@ class Database:
             self._sqlite_readers: tuple[Engine, ThreadPoolExecutor] | None = None
             self._reader_local = threading.local()
             self._reader_conns: list[Connection] = []  # every reader thread's, closed by dispose()
+            self._compiled: dict[Select[Any], _CompiledRead] = {}  # read_rows' statements
         else:
             # pre-ping: connections that died with a server restart are replaced on checkout, not handed out
             self.write_engine = self.read_engine = create_async_engine(
@@ -241,6 +244,31 @@ class Database:
             # is no statement): the next call's statements see the newest commit.
             conn.rollback()
 
+    async def read_rows(self, stmt: Select[Any], **params: Any) -> list[dict[str, Any]]:
+        """The rows of `stmt`, a module-level constant SELECT whose values are `bindparam`s named by `params`,
+        as dicts keyed by column name with the values the async engine returns.
+
+        On a SQLite file it is compiled once (per statement object) and run as plain sqlite3 on the read pool,
+        one thread hop, without SQLAlchemy's per-execution work (cache key, execution context, result object):
+        about a third of `read_sync`'s CPU for a task status read. Elsewhere it runs through `read()`."""
+        if self._write_lock is None or self.url.database in (None, "", ":memory:"):
+            async with self.read() as conn:
+                return [dict(r) for r in (await conn.execute(stmt, params)).mappings().all()]
+        compiled = self._compiled.get(stmt)
+        if compiled is None:
+            if len(self._compiled) >= 256:  # constants only; a bound in case one is built per call
+                self._compiled.clear()
+            compiled = self._compiled[stmt] = _CompiledRead.of(stmt, self.read_engine.sync_engine.dialect)
+        args = tuple(params[name] for name in compiled.params)
+        engine, pool = self._sqlite_reader_pool()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                pool, self._on_reader, engine, compiled.run, (args,)
+            )
+        except Exception as exc:
+            _raise_for_client(exc)
+            raise
+
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         try:
@@ -267,6 +295,39 @@ class Database:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+@dataclass(frozen=True)
+class _CompiledRead:
+    """A SELECT compiled for SQLite: its SQL, its parameters in order, and each result column's name and
+    decoder (JSON columns are text in SQLite: the same processors the engine applies)."""
+
+    sql: str
+    params: tuple[str, ...]
+    names: tuple[str, ...]
+    decoders: tuple[Callable[[Any], Any] | None, ...]
+
+    @classmethod
+    def of(cls, stmt: Select[Any], dialect: Dialect) -> _CompiledRead:
+        compiled = stmt.compile(dialect=dialect)
+        if compiled.positiontup is None or any(compiled._bind_processors.get(p) for p in compiled.positiontup):
+            raise ValueError("read_rows takes bindparams of plain values (no bind-side conversion)")
+        names = tuple(str(c.key) for c in stmt.selected_columns)
+        if len(set(names)) != len(names):
+            raise ValueError(f"read_rows needs distinct column names, got {names}")
+        decoders = tuple(c.type._cached_result_processor(dialect, None) for c in stmt.selected_columns)
+        return cls(str(compiled), tuple(compiled.positiontup), names, decoders)
+
+    def run(self, conn: Connection, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+        cursor = conn.connection.dbapi_connection.execute(self.sql, args)  # type: ignore[union-attr]
+        names, decoders = self.names, self.decoders
+        try:
+            return [
+                {n: (d(v) if d is not None else v) for n, d, v in zip(names, decoders, row, strict=True)}
+                for row in cursor.fetchall()
+            ]
+        finally:
+            cursor.close()
 
 
 def _in_transaction(engine: Engine, fn: Callable[..., T], args: tuple[Any, ...]) -> T:

@@ -17,7 +17,19 @@ from dataclasses import replace
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, RowMapping, Select, Update, and_, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from ..billing import ledger as billing
@@ -185,14 +197,13 @@ async def find_by_idempotency_key(db: Database, account_id: int, key: str) -> Ta
     return Task.from_row(row) if row else None
 
 
-def task_query(task_id: str, account_id: int) -> Select[Any]:
-    """The task `task_id` if it is this account's (what a status poll reads)."""
-    return select(tasks).where(tasks.c.id == task_id, tasks.c.account_id == account_id)
+# The task `task_id` if it is this account's: what a status poll reads (compiled once: the poll hot path).
+TASK_QUERY = select(tasks).where(tasks.c.id == bindparam("task_id"), tasks.c.account_id == bindparam("account_id"))
 
 
 async def get_task(db: Database, task_id: str, account_id: int) -> Task | None:
-    row = await db.read_sync(_first, task_query(task_id, account_id))  # one thread hop: the poll hot path
-    return Task.from_row(row) if row else None
+    rows = await db.read_rows(TASK_QUERY, task_id=task_id, account_id=account_id)
+    return Task.from_row(rows[0]) if rows else None
 
 
 async def is_terminal(db: Database, task_id: str) -> bool:
