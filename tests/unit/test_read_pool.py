@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import Connection, Select, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from runapi.auth import admin, tokens
@@ -213,3 +213,18 @@ def test_reads_see_a_commit_made_just_before(sqlite_url):
             assert task is not None and task.polls == n
 
     run(sqlite_url, scenario)
+
+
+def test_read_rows_keeps_the_values_written_into_a_statement(any_url):
+    async def scenario(db: Database) -> None:
+        who, _, task_id = await seeded(db)
+        queued = select(tasks.c.id, tasks.c.params).where(
+            tasks.c.state == "queued", tasks.c.account_id == bindparam("account_id")
+        )
+        assert await db.read_rows(queued, account_id=who.account_id) == [
+            {"id": task_id, "params": {"prompt": "a cat", "n": [1, 2]}}
+        ]
+        done = select(tasks.c.id).where(tasks.c.state == "completed", tasks.c.account_id == bindparam("account_id"))
+        assert await db.read_rows(done, account_id=who.account_id) == []
+
+    run(any_url, scenario)

@@ -259,7 +259,7 @@ class Database:
             if len(self._compiled) >= 256:  # constants only; a bound in case one is built per call
                 self._compiled.clear()
             compiled = self._compiled[stmt] = _CompiledRead.of(stmt, self.read_engine.sync_engine.dialect)
-        args = tuple(params[name] for name in compiled.params)
+        args = compiled.args(params)
         engine, pool = self._sqlite_reader_pool()
         try:
             return await asyncio.get_running_loop().run_in_executor(
@@ -304,8 +304,12 @@ class _CompiledRead:
 
     sql: str
     params: tuple[str, ...]
+    defaults: dict[str, Any]  # the values written into the statement (`col == 5`), by their anonymous names
     names: tuple[str, ...]
     decoders: tuple[Callable[[Any], Any] | None, ...]
+
+    def args(self, given: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(given[p] if p in given else self.defaults[p] for p in self.params)
 
     @classmethod
     def of(cls, stmt: Select[Any], dialect: Dialect) -> _CompiledRead:
@@ -316,7 +320,8 @@ class _CompiledRead:
         if len(set(names)) != len(names):
             raise ValueError(f"read_rows needs distinct column names, got {names}")
         decoders = tuple(c.type._cached_result_processor(dialect, None) for c in stmt.selected_columns)
-        return cls(str(compiled), tuple(compiled.positiontup), names, decoders)
+        defaults = {name: value for name, value in compiled.params.items() if not compiled.binds[name].required}
+        return cls(str(compiled), tuple(compiled.positiontup), defaults, names, decoders)
 
     def run(self, conn: Connection, args: tuple[Any, ...]) -> list[dict[str, Any]]:
         cursor = conn.connection.dbapi_connection.execute(self.sql, args)  # type: ignore[union-attr]
