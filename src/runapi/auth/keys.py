@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..billing.ledger import spent_since, window_start
+from ..billing.ledger import spent_query, window_start
 from ..billing.limits import forget_key_counters
 from ..errors import Forbidden, InvalidInput, record_not_found
 from ..ratelimit.policy import FIELDS as RATE_FIELDS
@@ -120,11 +120,11 @@ async def get_key(db: Database, who: Principal, key_id: str) -> ApiKey:
 
 async def key_usage(db: Database, key: ApiKey) -> dict[str, int]:
     """Net spend of the key per window: {"total": …, "today": …, "this_week": …, "this_month": …}."""
-    async with db.read() as conn:
-        return {
-            label: await spent_since(conn, key.account_id, window_start(interval), api_key_id=key.id)
-            for label, interval in USAGE_WINDOWS
-        }
+    queries = [
+        (label, spent_query(key.account_id, window_start(interval), api_key_id=key.id))
+        for label, interval in USAGE_WINDOWS
+    ]  # spent_since's statements, run in one thread hop (each its own committed snapshot, as before)
+    return await db.read_sync(lambda conn: {label: -int(conn.execute(q).scalar_one()) for label, q in queries})
 
 
 def initial_settings(who: Principal, fields: dict[str, Any]) -> dict[str, Any]:

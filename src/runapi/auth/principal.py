@@ -6,11 +6,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ..coord import ALL, Coordinator
 from ..errors import Forbidden, unauthorized
 from ..ratelimit.policy import NO_LIMITS, RateLimits
+from ..singleflight import SingleFlight
 from ..store import Database
 from ..store.schema import api_keys, memberships
 from . import tokens
@@ -39,21 +40,18 @@ def bearer_token(header: str | None) -> str | None:
     return value.strip()
 
 
+# The keys (with their member's user and role) whose lookup prefix is `lookup` (compiled once: every uncached request)
+KEY_QUERY = (
+    select(api_keys, memberships.c.user_id, memberships.c.role)
+    .join(memberships, memberships.c.id == api_keys.c.membership_id)
+    .where(api_keys.c.lookup == bindparam("lookup"))
+)
+
+
 async def authenticate(db: Database, token: str | None) -> Principal:
     if not token or len(token) < tokens.LOOKUP_CHARS or len(token) > 200:
         raise unauthorized()
-    async with db.read() as conn:
-        rows = (
-            (
-                await conn.execute(
-                    select(api_keys, memberships.c.user_id, memberships.c.role)
-                    .join(memberships, memberships.c.id == api_keys.c.membership_id)
-                    .where(api_keys.c.lookup == tokens.lookup_prefix(token))
-                )
-            )
-            .mappings()
-            .all()
-        )
+    rows = await db.read_rows(KEY_QUERY, lookup=tokens.lookup_prefix(token))  # one thread hop on SQLite
     for row in rows:
         if tokens.hashes_match(row["token_hash"], token):
             if not row["enabled"] or row["deleted_at"] is not None:
@@ -85,6 +83,8 @@ class Authenticator:
         self._cache: dict[str, tuple[Principal, float]] = {}
         self.last_used: dict[str, float] = {}  # key id -> last request time, flushed in batches
         self.coord: Coordinator | None = None
+        self._flights: SingleFlight[str, Principal] = SingleFlight()
+        self._generation = 0  # bumped by every drop
 
     def attach(self, coord: Coordinator) -> None:
         """Broadcast `forget` through `coord`, and drop what other processes say changed."""
@@ -100,12 +100,18 @@ class Authenticator:
         now = time.monotonic()
         if hit and hit[1] > now:
             principal = hit[0]
-        else:
-            principal = await authenticate(self.db, token)
+        else:  # one lookup per key however many requests find it missing at once
+            principal = await self._flights.do(digest, lambda: self._lookup(token, digest))
+        self.last_used[principal.key_id] = time.time()
+        return principal
+
+    async def _lookup(self, token: str, digest: str) -> Principal:
+        generation = self._generation
+        principal = await authenticate(self.db, token)
+        if generation == self._generation:  # a lookup that raced a `forget` must not store its stale answer
             if len(self._cache) >= self.MAX_ENTRIES:
                 self._cache.clear()
-            self._cache[digest] = (principal, now + self.ttl)
-        self.last_used[principal.key_id] = time.time()
+            self._cache[digest] = (principal, time.monotonic() + self.ttl)
         return principal
 
     async def flush_last_used(self) -> None:
@@ -131,6 +137,8 @@ class Authenticator:
         self._drop_where(lambda p: account_id == ALL or str(p.account_id) == account_id)
 
     def _drop_where(self, stale: Callable[[Principal], bool]) -> None:
+        self._generation += 1
+        self._flights.forget()
         for digest in [d for d, (p, _) in self._cache.items() if stale(p)]:
             self._cache.pop(digest, None)
 

@@ -8,40 +8,38 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from ..auth.principal import Principal
 from ..billing.limits import Limit, budget_scope
 from ..coord import ALL, Coordinator
 from ..errors import Forbidden
+from ..singleflight import SingleFlight
 from ..store import Database
 from ..store.schema import guardrail_assignments, guardrails
 
 Rules = tuple[dict[str, Any], ...]  # the guardrails in force for one key: the key's first, then its member's
 
 
+# The undeleted guardrails bound to a key or to its member (on_key: the key's id for a key binding).
+GUARDRAILS_QUERY = (
+    select(guardrails, guardrail_assignments.c.api_key_id.label("on_key"))
+    .join(guardrail_assignments, guardrail_assignments.c.guardrail_id == guardrails.c.id)
+    .where(
+        guardrails.c.deleted_at.is_(None),
+        or_(
+            guardrail_assignments.c.api_key_id == bindparam("key_id"),
+            guardrail_assignments.c.membership_id == bindparam("membership_id"),
+        ),
+    )
+)
+
+
 async def effective_guardrails(db: Database, who: Principal) -> Rules:
     """The enabled guardrails bound to the key and to its member. Both apply (the effective policy is their
     intersection): a key-level guardrail narrows the member's, it never replaces it, so binding a lax guardrail
     to one's own key, or disabling the key's, leaves the member's (an admin's) in force."""
-    async with db.read() as conn:
-        rows = (
-            (
-                await conn.execute(
-                    select(guardrails, guardrail_assignments.c.api_key_id.label("on_key"))
-                    .join(guardrail_assignments, guardrail_assignments.c.guardrail_id == guardrails.c.id)
-                    .where(
-                        guardrails.c.deleted_at.is_(None),
-                        or_(
-                            guardrail_assignments.c.api_key_id == who.key_id,
-                            guardrail_assignments.c.membership_id == who.membership_id,
-                        ),
-                    )
-                )
-            )
-            .mappings()
-            .all()
-        )
+    rows = await db.read_rows(GUARDRAILS_QUERY, key_id=who.key_id, membership_id=who.membership_id)
     rows = sorted(rows, key=lambda r: r["on_key"] is None)  # key-level first
     in_force: list[dict[str, Any]] = []
     for r in rows:
@@ -63,6 +61,7 @@ class GuardrailCache:
         self.coord: Coordinator | None = None
         self._entries: dict[tuple[str | None, str | None], tuple[float, Rules]] = {}
         self._generation = 0  # a lookup that raced an invalidation must not store its stale answer
+        self._flights: SingleFlight[tuple[str | None, str | None], Rules] = SingleFlight()
 
     def attach(self, coord: Coordinator) -> None:
         self.coord = coord
@@ -74,12 +73,15 @@ class GuardrailCache:
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return hit[1]
+        return await self._flights.do(key, lambda: self._lookup(who, key))  # one lookup however many miss
+
+    async def _lookup(self, who: Principal, key: tuple[str | None, str | None]) -> Rules:
         generation = self._generation
         found = await effective_guardrails(self.db, who)
         if generation == self._generation and self.ttl > 0:
             if len(self._entries) >= self.MAX_ENTRIES:
                 self._entries.clear()
-            self._entries[key] = (now + self.ttl, found)
+            self._entries[key] = (time.monotonic() + self.ttl, found)
         return found
 
     def changed(self) -> None:
@@ -91,6 +93,7 @@ class GuardrailCache:
     def _drop(self, _key: str) -> None:
         self._generation += 1
         self._entries.clear()
+        self._flights.forget()  # later callers must not share a lookup that may have read the old rules
 
 
 def provider_permitted(g: dict[str, Any] | None, provider: str) -> bool:

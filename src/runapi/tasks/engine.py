@@ -17,7 +17,19 @@ from dataclasses import replace
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Update, and_, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from ..billing import ledger as billing
@@ -174,29 +186,28 @@ async def find_replay(
     return existing
 
 
+def _first(conn: Connection, stmt: Select[Any]) -> RowMapping | None:
+    return conn.execute(stmt).mappings().first()
+
+
 async def find_by_idempotency_key(db: Database, account_id: int, key: str) -> Task | None:
-    async with db.read() as conn:
-        row = (
-            (await conn.execute(select(tasks).where(tasks.c.account_id == account_id, tasks.c.idempotency_key == key)))
-            .mappings()
-            .first()
-        )
+    row = await db.read_sync(
+        _first, select(tasks).where(tasks.c.account_id == account_id, tasks.c.idempotency_key == key)
+    )
     return Task.from_row(row) if row else None
+
+
+# The task `task_id` if it is this account's: what a status poll reads (compiled once: the poll hot path).
+TASK_QUERY = select(tasks).where(tasks.c.id == bindparam("task_id"), tasks.c.account_id == bindparam("account_id"))
 
 
 async def get_task(db: Database, task_id: str, account_id: int) -> Task | None:
-    async with db.read() as conn:
-        row = (
-            (await conn.execute(select(tasks).where(tasks.c.id == task_id, tasks.c.account_id == account_id)))
-            .mappings()
-            .first()
-        )
-    return Task.from_row(row) if row else None
+    rows = await db.read_rows(TASK_QUERY, task_id=task_id, account_id=account_id)
+    return Task.from_row(rows[0]) if rows else None
 
 
 async def is_terminal(db: Database, task_id: str) -> bool:
-    async with db.read() as conn:
-        state = (await conn.execute(select(tasks.c.state).where(tasks.c.id == task_id))).scalar()
+    state = await db.read_sync(lambda conn: conn.execute(select(tasks.c.state).where(tasks.c.id == task_id)).scalar())
     return state in TERMINAL_STATES
 
 
