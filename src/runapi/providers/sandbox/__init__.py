@@ -12,6 +12,7 @@ not with this module: a server that only answers LLM calls neither loads them no
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -183,6 +184,12 @@ def generators() -> dict[str, Generator]:
 
 
 _media_loaded = False
+_media_loading = threading.Lock()  # one thread imports them; concurrent first tasks wait for it
+
+
+def _load_media() -> None:
+    with _media_loading:
+        generators()
 
 
 async def _media_installed() -> bool:
@@ -191,7 +198,7 @@ async def _media_installed() -> bool:
     global _media_loaded
     if not _media_loaded:
         try:
-            await asyncio.to_thread(generators)
+            await asyncio.to_thread(_load_media)
         except ModuleNotFoundError as exc:
             if (exc.name or "").split(".")[0] not in MEDIA_LIBRARIES:
                 raise
