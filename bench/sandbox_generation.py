@@ -18,7 +18,7 @@ from runapi.catalog import get_catalog
 from runapi.catalog.sandbox_schema import parse_sandbox
 from runapi.net.safe_http import safe_client
 from runapi.providers.base import TaskInput
-from runapi.providers.sandbox import GENERATORS, samples
+from runapi.providers.sandbox import generators, samples
 from runapi.providers.sandbox.base import Inputs
 
 ACTION = get_catalog().action("nano_banana", "text_to_image")
@@ -93,7 +93,7 @@ async def main() -> None:
             for i in range(args.runs):
                 task = TaskInput(id=f"bench-{i}", action=ACTION, model=None, params={**params, "seed": i})
                 t0 = time.perf_counter()
-                done = await GENERATORS[gen](inputs, task, parse_sandbox({"generator": gen, **spec}, name))
+                done = await generators()[gen](inputs, task, parse_sandbox({"generator": gen, **spec}, name))
                 times.append(time.perf_counter() - t0)
                 size = sum(len(o.data) for o in done.outputs)
             results[name] = {"median_s": round(statistics.median(times), 3), "bytes": size}

@@ -12,7 +12,7 @@ from runapi.catalog.validation import validate
 from runapi.net.safe_http import safe_client
 from runapi.providers.base import TaskInput
 from runapi.providers.inputs import Inputs
-from runapi.providers.sandbox import GENERATORS, media
+from runapi.providers.sandbox import generators, media
 
 SR = media.SAMPLE_RATE
 
@@ -33,7 +33,7 @@ def run(action_name, body):
     async def go():
         async with safe_client(allow_private=True) as http:
             task = TaskInput(id="t", action=act, model=model, params=params)
-            return await GENERATORS[spec.generator](Inputs(http, None, 50 << 20), task, spec)
+            return await generators()[spec.generator](Inputs(http, None, 50 << 20), task, spec)
 
     return asyncio.run(go())
 

@@ -9,7 +9,7 @@ from runapi.catalog.sandbox_schema import parse_sandbox
 from runapi.net.safe_http import safe_client
 from runapi.providers.base import TaskInput
 from runapi.providers.inputs import Inputs
-from runapi.providers.sandbox import GENERATORS
+from runapi.providers.sandbox import generators
 
 ACTION = get_catalog().action("nano_banana", "text_to_image")  # any action: generators read `spec` and params
 
@@ -19,6 +19,6 @@ def run(generator, params, spec, refs=None, storage=None):
         async with safe_client(allow_private=True) as http:
             task = TaskInput(id="t", action=ACTION, model=None, params=params, refs=refs or {})
             typed = parse_sandbox({"generator": generator, **spec}, "test")
-            return await GENERATORS[generator](Inputs(http, storage, 50 << 20), task, typed)
+            return await generators()[generator](Inputs(http, storage, 50 << 20), task, typed)
 
     return asyncio.run(go())

@@ -14,8 +14,8 @@ from typing import Any
 from runapi.catalog import get_catalog
 from runapi.domain.task import Task, TaskState
 from runapi.providers.base import TaskFailed, TaskInput
-from runapi.providers.sandbox import samples
-from runapi.providers.sandbox.base import GENERATORS, Inputs
+from runapi.providers.sandbox import generators, samples
+from runapi.providers.sandbox.base import Inputs
 
 CATALOG = get_catalog()
 
@@ -86,7 +86,7 @@ class Runner:
         spec = model.sandbox if model else action.sandbox
         task = TaskInput(id=f"{action.key}#{index}", action=action, model=model, params=params, refs=refs)
         try:
-            done = await GENERATORS[spec.generator](self.inputs, task, spec)
+            done = await generators()[spec.generator](self.inputs, task, spec)
         except TaskFailed as exc:
             return {"failed": str(exc)}, {}
         keys = []

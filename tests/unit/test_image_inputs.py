@@ -17,7 +17,7 @@ from runapi.catalog import get_catalog
 from runapi.net.safe_http import safe_client
 from runapi.providers.base import TaskInput
 from runapi.providers.inputs import Inputs
-from runapi.providers.sandbox import GENERATORS, image_gen, images
+from runapi.providers.sandbox import generators, image_gen, images
 from tests.support.image_inputs import mask_png, png
 
 
@@ -36,7 +36,7 @@ def run_generator(family: str, action: str, model: str, params: dict, files: dic
 
             inputs.fetch = fetch
             task = TaskInput(id="t", action=act, model=act.models[model], params=params, refs={})
-            return await GENERATORS[spec.generator](inputs, task, spec)
+            return await generators()[spec.generator](inputs, task, spec)
 
     done = asyncio.run(go())
     return [np.asarray(Image.open(io.BytesIO(o.data)).convert("RGB")).astype(int) for o in done.outputs]

@@ -379,3 +379,15 @@ def test_embedding_size_rules():
         small.embedding_size(4096, "dimensions")
     with pytest.raises(BadRequest, match="outputDimensionality is not supported by text-embedding-ada-002"):
         ada.embedding_size(8, "outputDimensionality")
+
+
+def test_sandbox_embeddings_are_deterministic_unit_vectors_without_numpy():
+    """Pure Python (an LLM-only install has no numpy): equal texts equal vectors, others nearly orthogonal."""
+    from runapi.llm import sandbox
+
+    a, b = sandbox.embed("hello", 1536), sandbox.embed("world", 1536)
+    assert len(a) == 1536 and a == sandbox.embed("hello", 1536)
+    assert abs(sum(x * x for x in a) - 1) < 1e-4
+    assert abs(sum(x * y for x, y in zip(a, b, strict=True))) < 0.15
+    assert sandbox.embed("x", 1) in ([1.0], [-1.0])
+    assert "numpy" not in sandbox.__dict__

@@ -26,7 +26,7 @@ from runapi.catalog.sandbox_schema import (
 )
 from runapi.catalog.validation import validate
 from runapi.providers.base import Done, TaskInput
-from runapi.providers.sandbox import GENERATORS, SandboxProvider, images, media
+from runapi.providers.sandbox import SandboxProvider, generators, images, media
 from runapi.providers.sandbox.suno.common import MAX_UPLOAD_SECONDS
 from runapi.providers.upstream.adapter import Finished
 from runapi.providers.upstream.router import MediaRouter
@@ -70,7 +70,7 @@ def test_the_real_catalog_loads_with_a_typed_sandbox_everywhere():
 
 
 def test_every_declared_generator_has_an_implementation_and_back():
-    assert set(GENERATORS) == GENERATOR_NAMES
+    assert set(generators()) == GENERATOR_NAMES
 
 
 def test_model_keys_override_the_actions_and_defaults_are_declared_once():
@@ -184,7 +184,7 @@ def test_the_sandbox_adds_the_actions_result_extra(monkeypatch):
     async def fake(inputs, task, spec):
         return Done(outputs=[], extra={"own": 1})
 
-    monkeypatch.setitem(GENERATORS, "image", fake)
+    monkeypatch.setitem(generators(), "image", fake)
     provider = SandboxProvider(http=None)  # type: ignore[arg-type]  (nothing is fetched)
     done = asyncio.run(provider.generate(_task("gpt_4o_image/text_to_image")))
     assert done.extra == {"progress": "1.00", "own": 1}

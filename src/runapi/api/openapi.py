@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib.metadata import version
 from typing import Any
 
 import orjson
@@ -13,6 +12,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..catalog import Action, Param, get_catalog
+from ..version import version
 from .openapi_openai_media import openai_media_paths
 from .openapi_platform import SCHEMAS, platform_paths
 from .responses import Json
@@ -179,7 +179,7 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "runapi",
-            "version": version("runapi"),
+            "version": version(),
             "description": "Self-hosted RunAPI: asynchronous media generation tasks, platform APIs and "
             "the OpenAI, Anthropic and Gemini LLM surfaces.",
         },

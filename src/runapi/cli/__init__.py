@@ -62,8 +62,24 @@ class RunapiCLI(click.Group):
         sys.exit(result if isinstance(result, int) else 0)
 
 
+def print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """`runapi --version`: click's format, with the version of the runapi-server distribution (version.py)."""
+    if value and not ctx.resilient_parsing:
+        from ..version import version
+
+        click.echo(f"runapi, version {version()}")
+        ctx.exit()
+
+
 @click.group(cls=RunapiCLI)
-@click.version_option(package_name="runapi")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=print_version,
+    help="Show the version and exit.",
+)
 @global_options
 def main() -> None:
     """Self-hosted RunAPI. Client commands write JSON to stdout and progress to stderr; exit codes: 2 auth,

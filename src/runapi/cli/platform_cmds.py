@@ -186,13 +186,9 @@ def files_delete(file_id: str) -> None:
 @click.command("version")
 def version() -> None:
     """Print the CLI's version as JSON."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as installed
+    from ..version import version as installed
 
-    try:
-        emit({"version": installed("runapi")})
-    except PackageNotFoundError:
-        emit({"version": "dev"})
+    emit({"version": installed()})
 
 
 def _read_local(path: str) -> bytes:

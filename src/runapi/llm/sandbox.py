@@ -8,11 +8,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import random
 import re
 from collections.abc import AsyncGenerator
-from typing import Any, cast
-
-import numpy as np
+from typing import Any
 
 from .canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
 from .tokens import content_tokens, messages_tokens, text_tokens
@@ -174,9 +173,13 @@ async def stream(req: ChatRequest) -> AsyncGenerator[Delta, None]:
 
 def embed(text: str, dimensions: int) -> list[float]:
     """A deterministic unit vector: equal texts get equal vectors, different texts nearly orthogonal ones."""
+    # Pure Python, not numpy: LLM-only installs leave the media libraries out (README), and a 3072-float vector
+    # costs well under a millisecond this way.
     seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
-    vec = np.random.default_rng(seed).standard_normal(dimensions)
-    return cast(list[float], (vec / np.linalg.norm(vec)).round(6).tolist())
+    rng = random.Random(seed)
+    vec = [rng.gauss(0.0, 1.0) for _ in range(dimensions)]
+    norm = math.sqrt(math.fsum(v * v for v in vec)) or 1.0
+    return [round(v / norm, 6) for v in vec]
 
 
 __all__ = ["answer", "content_tokens", "embed", "stream"]

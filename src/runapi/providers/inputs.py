@@ -4,15 +4,18 @@ referenced tasks straight from our storage."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
-from PIL import Image
 
 from ..domain.task import Task
 from ..net.safe_http import BlockedDestination, TooLarge, fetch_bytes
 from ..storage import FILES_PREFIX, Storage, UrlSigner
 from .base import TaskFailed
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 class Inputs:

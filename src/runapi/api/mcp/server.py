@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import mcp_types as types
@@ -15,6 +14,7 @@ from mcp.server.lowlevel import Server
 
 from ...catalog import Catalog
 from ...errors import RunapiError
+from ...version import version
 from . import handlers
 from .contract import Contract
 from .handlers import Caller, Progress, friendly_error
@@ -37,10 +37,7 @@ ToolResult = dict[str, Any]
 
 
 def server_version() -> str:
-    try:
-        return version("runapi")
-    except PackageNotFoundError:  # a source checkout that was never installed
-        return "0"
+    return version()
 
 
 def tool_result(value: ToolResult, *, structured: bool = False) -> types.CallToolResult:

@@ -3,24 +3,38 @@
 Which generator runs, and how parameters map to sizes, durations and formats, is declared per action in the
 catalog (`sandbox:`, see catalog/FORMAT.md), so a new family needs catalog data, not code, unless it needs a
 new kind of media.
+
+The generators and the media checks (Pillow, PyAV, numpy) are imported when a media task first needs them,
+not with this module: a server that only answers LLM calls neither loads them nor needs them installed
+(README "Installing from a wheel").
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from ...catalog import Action, ModelSpec
 from ...catalog.sandbox_schema import ImageUpscaleSpec, SandboxSpec, VideoFromSourceSpec, VideoSpec
 from ...domain.task import Task
+from ...errors import Unavailable
 from ...storage import Storage, UrlSigner
 from ..base import Done, InputRejected, Progress, Provider, TaskFailed, TaskInput
 from ..inputs import Inputs
-from . import audio_gen, image_gen, limits, suno, video_gen  # noqa: F401  (register generators)
-from .base import GENERATORS, as_list
+from . import pool
 
+if TYPE_CHECKING:
+    from .base import Generator
+
+MEDIA_LIBRARIES = ("PIL", "av", "numpy")  # the import names of Pillow, PyAV and numpy
+MEDIA_MISSING = (
+    "The sandbox cannot generate media on this server: it was installed without Pillow, PyAV and numpy "
+    "(the LLM-only install); install runapi-server with its dependencies to generate media"
+)
 MADE_KEPT = 64  # results kept between a stage and the task's end (more running at once are made again)
 _GUIDES = ("mask", "character_references", "reference_masks", "style_references")  # image_gen.Guides
 # per generator, the spec keys naming the params with input images (the first is the source)
@@ -51,7 +65,7 @@ class SandboxProvider(Provider):
         self.inputs = Inputs(http, storage, fetch_max_bytes, signer)
         self.delay_seconds = delay_seconds
         self.made: dict[str, Done] = {}  # results generated at a stage, until the task's last poll
-        limits.configure(media_workers)
+        pool.configure(media_workers)
 
     async def preflight(
         self, action: Action, model: ModelSpec | None, params: dict[str, Any], refs: dict[str, Task] | None = None
@@ -63,6 +77,8 @@ class SandboxProvider(Provider):
         spec = model.sandbox if model else action.sandbox
         if spec is None:
             return
+        if not await _media_installed():
+            raise Unavailable(MEDIA_MISSING)
         try:
             await self._media_preflight(spec, params, refs or {})
         except InputRejected:
@@ -71,6 +87,9 @@ class SandboxProvider(Provider):
             raise InputRejected(str(exc)) from exc
 
     async def _media_preflight(self, spec: SandboxSpec, params: dict[str, Any], refs: dict[str, Task]) -> None:
+        from . import image_gen, limits, video_gen
+        from .base import as_list
+
         gen = spec.generator
         keys = _IMAGE_INPUTS.get(gen, ()) + (("sources",) if isinstance(spec, VideoFromSourceSpec) else ())
         urls = [
@@ -146,9 +165,43 @@ class SandboxProvider(Provider):
 
     async def generate(self, task: TaskInput) -> Done:
         spec = task.model.sandbox if task.model else task.action.sandbox
-        gen = GENERATORS.get(spec.generator) if spec else None
+        if not await _media_installed():
+            raise TaskFailed(MEDIA_MISSING)
+        gen = generators().get(spec.generator) if spec else None
         if gen is None:
             raise TaskFailed(f"The sandbox cannot run {task.action.key}")
         done = await gen(self.inputs, task, spec)
         done.extra = {**task.action.result_extra, **done.extra}  # fixed documented fields, e.g. progress
         return done
+
+
+def generators() -> dict[str, Generator]:
+    """The generator registry; its modules register themselves when first imported (here, on first use)."""
+    from . import audio_gen, image_gen, suno, video_gen  # noqa: F401  (register generators)
+    from .base import GENERATORS
+
+    return GENERATORS
+
+
+_media_loaded = False
+_media_loading = threading.Lock()  # one thread imports them; concurrent first tasks wait for it
+
+
+def _load_media() -> None:
+    with _media_loading:
+        generators()
+
+
+async def _media_installed() -> bool:
+    """Whether the generators import: False when Pillow, PyAV or numpy is missing (an LLM-only install). The
+    first import runs in a thread (about half a second), not on the event loop."""
+    global _media_loaded
+    if not _media_loaded:
+        try:
+            await asyncio.to_thread(_load_media)
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] not in MEDIA_LIBRARIES:
+                raise
+            return False
+        _media_loaded = True
+    return True

@@ -12,8 +12,8 @@ its header. They derive from the largest sizes the platform docs let a task prod
 * Topaz video upscaling documents no input limits; its catalog entry sets `max_input_seconds` (30 s, the
   longest clip the docs let a task make), the output stays within 4K.
 
-All decoding and encoding runs in one bounded thread pool (RUNAPI_MEDIA_WORKERS, default one per core), never
-on the event loop. Threads, not processes: Pillow, PyAV/FFmpeg and numpy release the GIL while they decode,
+All decoding and encoding runs in one bounded thread pool (pool.py; RUNAPI_MEDIA_WORKERS, default one per
+core), never on the event loop. Threads, not processes: Pillow, PyAV/FFmpeg and numpy release the GIL while they decode,
 resample and encode, so threads run in parallel on every core; the inputs and outputs are large byte strings
 (videos up to 50 MB) that a process pool would pickle across on every call; and with the budgets above a
 task's memory is bounded before it starts, so the pool's size bounds the process's peak (workers × budget)
@@ -22,22 +22,14 @@ task's memory is bounded before it starts, so the pool's size bounds the process
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import functools
 import io
-import os
-import threading
 import warnings
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
 
 from PIL import Image, UnidentifiedImageError
 
 from ..base import InputRejected
-
-T = TypeVar("T")
+from .pool import configure as configure
+from .pool import run as run
 
 MAX_OUTPUT_IMAGE_SIDE = 4096  # the docs' largest image resolution (4k)
 MAX_INPUT_IMAGE_PIXELS = 2 * MAX_OUTPUT_IMAGE_SIDE**2  # 33.5 MP
@@ -131,36 +123,3 @@ def check_video_output(width: int, height: int, frames: int, count: int = 1, wha
         raise InputRejected(
             f"The {what} would have too many frames ({count} × {frames} frames at {_size(width, height)}) to produce"
         )
-
-
-# ------------------------------------------------------------------------------------------------ the pool
-_pool: ThreadPoolExecutor | None = None
-_workers = max(1, os.cpu_count() or 1)
-_lock = threading.Lock()
-
-
-def configure(workers: int | None) -> None:
-    """Size the media pool (0 or None: one thread per core). Work already queued finishes where it is."""
-    global _pool, _workers
-    wanted = workers or max(1, os.cpu_count() or 1)
-    with _lock:
-        if wanted != _workers:
-            _workers = wanted
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-                _pool = None
-
-
-def _executor() -> ThreadPoolExecutor:
-    global _pool
-    with _lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=_workers, thread_name_prefix="media")
-        return _pool
-
-
-async def run(fn: Callable[..., T], *args: Any) -> T:
-    """fn(*args) in the media pool (like asyncio.to_thread, but bounded: at most one decode/encode per core
-    runs at a time, the rest wait their turn without holding memory)."""
-    ctx = contextvars.copy_context()
-    return await asyncio.get_running_loop().run_in_executor(_executor(), functools.partial(ctx.run, fn, *args))

@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from PIL import Image, UnidentifiedImageError
 
 from ...files_policy import sniff
 from ..base import TaskFailed, TaskInput
@@ -167,6 +166,11 @@ def _utf16_units(text: Any) -> int:
 
 
 def _image_size(data: bytes) -> tuple[int, int]:
+    # Imported here: LLM-only installs have no Pillow (README). limits sets Pillow's bomb guard process-wide.
+    from PIL import Image, UnidentifiedImageError
+
+    from ..sandbox import limits  # noqa: F401
+
     try:
         with Image.open(io.BytesIO(data)) as img:  # reads the header only
             width, height = img.size
