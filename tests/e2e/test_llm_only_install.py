@@ -20,6 +20,7 @@ from tests.support.servers import TEST_KEY, free_port, wait_done
 
 ROOT = Path(__file__).resolve().parents[2]
 MEDIA = ("av", "numpy", "PIL")
+NOT_INSTALLED = (*MEDIA, "boto3", "botocore")  # boto3 is the s3 extra: in neither install by default
 T2I = "/api/v1/nano_banana/text_to_image"
 
 # Run as `python -c`: makes the media libraries unimportable, then runs the `runapi` command line.
@@ -28,7 +29,7 @@ import sys
 
 class Unimportable:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {MEDIA!r}:
+        if name.split(".")[0] in {NOT_INSTALLED!r}:
             raise ModuleNotFoundError(f"No module named {{name!r}} (made unimportable by the test)", name=name)
         return None
 

@@ -5,6 +5,8 @@ installs the real wheel (in .ci/run)."""
 
 import json
 import re
+import subprocess
+import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -134,3 +136,20 @@ def test_requirements_command(monkeypatch, capsys):
 
     monkeypatch.setattr(metadata, "requires", missing)
     assert requirements.main([]) == 1 and "pip install --no-deps runapi-server" in capsys.readouterr().err
+
+
+def test_the_command_line_and_the_app_import_without_the_s3_extra():
+    """boto3 is the optional `s3` extra: `pip install .` (the README's first command) has no boto3, so nothing
+    the `runapi` command or the app imports at start may need it (migrate_cmds once did, at module level)."""
+    code = (
+        "import sys\n"
+        "class NoBoto:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('boto3', 'botocore'):\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, NoBoto())\n"
+        "import runapi.cli, runapi.app, runapi.cli.migrate_cmds\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

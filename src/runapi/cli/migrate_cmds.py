@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy.engine import make_url
 
 from ..settings import Settings
-from ..storage.s3 import S3Storage
 from ..storage.transfer import ObjectCopyReport, copy_to_s3, parse_s3_url
 from ..store.backup import backup_sqlite, copy_files
 from ..store.transfer import MigrationRefused, describe, migrate
 from .admin_cmds import _database
+
+if TYPE_CHECKING:  # boto3 is the optional s3 extra: imported when --storage-to asks for it
+    from ..storage.s3 import S3Storage
 
 
 def _say(message: str) -> None:
@@ -62,6 +64,8 @@ def migrate_cmd(
             bucket, prefix = parse_s3_url(storage_to)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--storage-to") from None
+        from ..storage.s3 import S3Storage
+
         objects = S3Storage(
             bucket,
             prefix,

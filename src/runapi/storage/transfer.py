@@ -11,9 +11,11 @@ import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .s3 import S3Storage
+if TYPE_CHECKING:  # boto3 is the optional s3 extra: only a copy to S3 imports it
+    from .s3 import S3Storage
 
 
 @dataclass(frozen=True)
