@@ -228,10 +228,16 @@ async def sse_events(resp: aiohttp.ClientResponse) -> AsyncIterator[tuple[str | 
 
 
 def parse_json(data: str, who: str) -> dict[str, Any]:
+    """One stream event's JSON object. orjson (about 4x the stdlib's speed, and this runs per token); the
+    stdlib only for what orjson refuses but the stdlib reads (NaN, integers over 64 bits, lone surrogates),
+    so every event parses as before."""
     try:
-        value = json.loads(data)
-    except ValueError as exc:
-        raise UpstreamError(f"{who}: malformed stream event") from exc
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        try:
+            value = json.loads(data)
+        except ValueError as exc:
+            raise UpstreamError(f"{who}: malformed stream event") from exc
     if not isinstance(value, dict):
         raise UpstreamError(f"{who}: malformed stream event")
     return value
