@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 
 from runapi.api.llm_common import SseResponse
 from runapi.app import create_app
-from runapi.llm.upstream_common import parse_json
+from runapi.llm.upstream_common import parse_json, sse_events
 from runapi.observability.context import request_id
 from runapi.observability.logs import configure_logging
 from runapi.observability.metrics import record_llm_tokens
@@ -195,3 +195,65 @@ def test_a_client_that_leaves_mid_stream_ends_the_body_and_settles_once():
     assert len(direct) == 2 and all(m["more_body"] for m in direct)
     assert frames[-1] == b"closed"  # the frames (and with them the upstream call) are closed
     assert closes == [1]
+
+
+class _Content:
+    def __init__(self, reads: list[bytes]):
+        self.reads = reads
+
+    async def iter_any(self) -> AsyncGenerator[bytes, None]:
+        for read in self.reads:
+            await asyncio.sleep(0)  # each read is a wait on the network
+            yield read
+
+
+class _Upstream:
+    def __init__(self, reads: list[bytes]):
+        self.content = _Content(reads)
+
+
+UPSTREAM_EVENTS = [f'data: {{"choices":[{{"delta":{{"content":"tok{i} \\u00e9"}}}}]}}\n\n'.encode() for i in range(6)]
+
+
+def _coalesced(reads: list[bytes]) -> list[dict]:
+    """The body messages an SseResponse writes for frames re-made from an upstream's events, read as `reads`."""
+
+    async def frames() -> AsyncGenerator[bytes, None]:
+        async for _, data in sse_events(_Upstream(reads)):  # type: ignore[arg-type]
+            yield f"data: {data}\n\n".encode()
+
+    direct: list[dict] = []
+
+    async def main() -> None:
+        async def receive() -> dict:
+            await asyncio.Event().wait()
+            return {}
+
+        async def server_send(message: dict) -> None:
+            direct.append(message)
+
+        async def layer_send(message: dict) -> None:
+            pass
+
+        async def close() -> None:
+            pass
+
+        response = SseResponse(frames(), "text/event-stream", {}, close)
+        await asyncio.wait_for(response({"type": "http", DIRECT_SEND: server_send}, receive, layer_send), 5)
+
+    asyncio.run(main())
+    return direct
+
+
+def test_one_write_per_upstream_read_byte_for_byte():
+    stream = b"".join(UPSTREAM_EVENTS)
+    split = len(b"".join(UPSTREAM_EVENTS[:3])) + 10  # the 4th event straddles the two reads
+    direct = _coalesced([stream[:split], stream[split:]])
+    bodies = [m["body"] for m in direct]
+    assert bodies == [b"".join(UPSTREAM_EVENTS[:3]), b"".join(UPSTREAM_EVENTS[3:]), b""]
+    assert [m["more_body"] for m in direct] == [True, True, False]
+
+
+def test_a_burst_is_one_write_and_spaced_events_one_each():
+    assert [m["body"] for m in _coalesced([b"".join(UPSTREAM_EVENTS)])] == [b"".join(UPSTREAM_EVENTS), b""]
+    assert [m["body"] for m in _coalesced(UPSTREAM_EVENTS)] == [*UPSTREAM_EVENTS, b""]

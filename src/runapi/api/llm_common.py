@@ -20,6 +20,7 @@ from ..billing.limits import key_limits
 from ..errors import ApiError, RunapiError
 from ..llm import billing
 from ..llm.canonical import ChatRequest, ChatResult, Delta, Usage
+from ..llm.coalesce import ReadBatch, current_batch
 from ..llm.models import LlmModel, llm_models
 from ..llm.router import PROVIDER_HEADER
 from ..llm.surface import SSE_HEADERS, Answering, ChatCall, Failure
@@ -319,7 +320,7 @@ async def serve_chat(request: Request, parse: Parse) -> Response:
 
 class SseResponse(Response):
     """A streamed answer written straight to the server: StreamingResponse's job (start, body messages, stop
-    when the client disconnects) minus its per-message layers. Body messages go to the server's own send
+    when the client disconnects) minus its per-message layers, one write per upstream read. Body messages go to the server's own send
     (RequestObserver's DIRECT_SEND): the start message still passes every layer, which is all they look at
     (status, request id); nothing in the stack rewrites bodies. `close` (settle or refund; shielded and
     idempotent) runs on every way out: the end, an error, a client that left before or during the body."""
@@ -340,6 +341,17 @@ class SseResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         write = scope.get(DIRECT_SEND, send)
+        held: list[bytes] = []
+
+        async def flush() -> None:
+            if held:
+                body = b"".join(held)
+                held.clear()
+                await write({"type": "http.response.body", "body": body, "more_body": True})
+
+        # frames made from one upstream read are held and written together (llm/coalesce)
+        batch = ReadBatch(flush)
+        token = current_batch.set(batch)
         try:
             with anyio.CancelScope() as body:
                 # uvicorn drops writes to a gone client without an error: a disconnect ends the body instead
@@ -348,11 +360,15 @@ class SseResponse(Response):
                     await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
                     async with contextlib.aclosing(self.frames) as frames:
                         async for chunk in frames:
-                            await write({"type": "http.response.body", "body": chunk, "more_body": True})
+                            held.append(chunk)
+                            if not batch.holding:
+                                await flush()
+                    await flush()
                     await write({"type": "http.response.body", "body": b"", "more_body": False})
                 finally:
                     watcher.cancel()
         finally:
+            current_batch.reset(token)
             await self.close()
 
 
