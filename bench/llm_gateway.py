@@ -260,7 +260,8 @@ def main() -> None:
             for spec in args.runapi_src:
                 name, src = spec.split("=", 1)
                 wanted.add(name)
-                src_data = tempfile.mkdtemp(prefix=f"bench-{name}-")
+                src_data = os.path.join(data, f"src-{name}")  # removed with `data`
+                os.makedirs(src_data)
                 contestants.append(runapi(name, src_data, PYTHONPATH=os.path.abspath(src)))
             port = free_port()
             contestants.append(
