@@ -215,8 +215,9 @@ class _Upstream:
 UPSTREAM_EVENTS = [f'data: {{"choices":[{{"delta":{{"content":"tok{i} \\u00e9"}}}}]}}\n\n'.encode() for i in range(6)]
 
 
-def _coalesced(reads: list[bytes]) -> list[dict]:
-    """The body messages an SseResponse writes for frames re-made from an upstream's events, read as `reads`."""
+def _coalesced(reads: list[bytes], first_early: bool = False) -> list[dict]:
+    """The body messages an SseResponse writes for frames re-made from an upstream's events, read as `reads`;
+    `first_early`: the first frame is taken before the response exists (as MeteredStream.start does)."""
 
     async def frames() -> AsyncGenerator[bytes, None]:
         async for _, data in sse_events(_Upstream(reads)):  # type: ignore[arg-type]
@@ -225,6 +226,18 @@ def _coalesced(reads: list[bytes]) -> list[dict]:
     direct: list[dict] = []
 
     async def main() -> None:
+        made = frames()
+        source = made
+        if first_early:
+            first = await anext(made)
+
+            async def rest() -> AsyncGenerator[bytes, None]:
+                yield first
+                async for frame in made:
+                    yield frame
+
+            source = rest()
+
         async def receive() -> dict:
             await asyncio.Event().wait()
             return {}
@@ -238,7 +251,7 @@ def _coalesced(reads: list[bytes]) -> list[dict]:
         async def close() -> None:
             pass
 
-        response = SseResponse(frames(), "text/event-stream", {}, close)
+        response = SseResponse(source, "text/event-stream", {}, close)
         await asyncio.wait_for(response({"type": "http", DIRECT_SEND: server_send}, receive, layer_send), 5)
 
     asyncio.run(main())
@@ -257,3 +270,10 @@ def test_one_write_per_upstream_read_byte_for_byte():
 def test_a_burst_is_one_write_and_spaced_events_one_each():
     assert [m["body"] for m in _coalesced([b"".join(UPSTREAM_EVENTS)])] == [b"".join(UPSTREAM_EVENTS), b""]
     assert [m["body"] for m in _coalesced(UPSTREAM_EVENTS)] == [*UPSTREAM_EVENTS, b""]
+
+
+def test_a_burst_read_before_the_response_started_is_still_coalesced():
+    """The first delta is awaited before the response exists (a failure there gets a real HTTP error), and with
+    a burst that read holds the whole stream: the first frame goes alone, the rest in one write."""
+    bodies = [m["body"] for m in _coalesced([b"".join(UPSTREAM_EVENTS)], first_early=True)]
+    assert bodies == [UPSTREAM_EVENTS[0], b"".join(UPSTREAM_EVENTS[1:]), b""]

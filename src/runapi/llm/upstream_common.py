@@ -205,11 +205,11 @@ async def _lines(resp: aiohttp.ClientResponse) -> AsyncIterator[str]:
         async for chunk in resp.content.iter_any():
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
-            # looked up per read: the first read happens before the response (and its batch) exists
-            batch = current_batch.get()
-            if batch is not None and lines:
-                batch.holding = True  # what these lines become is written once, below
             for line in lines:
+                if batch is None:  # the first read comes before the response (and its batch) exists
+                    batch = current_batch.get()
+                if batch is not None:
+                    batch.holding = True  # what these lines become is written once, below
                 yield line.decode("utf-8", "replace")
             if batch is not None and batch.holding:
                 batch.holding = False
