@@ -15,8 +15,19 @@ For each: requests/s, p50/p99 latency, server CPU ms per request (the whole proc
 memory (RSS of the tree), start-up time (spawn to first healthy answer). Load from wrk (Debian package `wrk`),
 bounded by --seconds per contestant.
 
+Streaming (`--stream spaced|burst`): the calls ask for `"stream":true`; the fake upstream answers with 20
+content chunks and a usage chunk, `--gap-ms` (default 2) apart, each its own write (spaced), or all in one
+write (burst). The pass-through relays the stream one write per upstream read.
+
+Interleaved (`--interleave ROUNDS`): every contestant is started once and the load then rotates between them
+in `--slice`-second slices, ROUNDS times (the starting contestant rotates too), so background load on a shared
+machine hits all alike; it prints each slice's CPU ms per request and, per round, each contestant's ratio to
+the pass-through. `--runapi-src NAME=PATH` (repeatable) adds a runapi contestant importing its code from PATH
+(e.g. before=/work/main/src after=src) for before/after comparisons in one run.
+
 Usage: python bench/llm_gateway.py [--seconds 10] [--connections 32] [--only runapi,runapi_limited,...]
        [--redis redis://127.0.0.1:6379/0]
+       python bench/llm_gateway.py --interleave 5 --slice 4 --only runapi,passthrough [--stream spaced]
 Prints one JSON object.
 """
 
@@ -28,6 +39,7 @@ import os
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,6 +53,7 @@ from wrkload import post_script, run_wrk
 KEY = "rk-bench-" + "b" * 40
 LITELLM_KEY = "sk-bench-master-" + "m" * 32
 BODY = '{"model":"gpt-5.2","messages":[{"role":"user","content":"hello"}],"max_tokens":64}'
+STREAM_BODY = '{"model":"gpt-5.2","messages":[{"role":"user","content":"hello"}],"max_tokens":64,"stream":true}'
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -104,7 +117,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 def wrk(url: str, seconds: int, connections: int, headers: dict) -> dict:
-    return run_wrk(url, seconds, connections, post_script(BODY), headers)
+    return run_wrk(url, seconds, connections, post_script(STREAM_BODY if STREAMING else BODY), headers)
+
+
+STREAMING = False  # set from --stream: every call asks for an SSE stream
 
 
 @dataclass
@@ -155,12 +171,53 @@ def measure(c: Contestant, seconds: int, connections: int) -> dict:
             "startup_s": round(startup, 2),
         }
     finally:
-        for p in reversed(tree(proc.pid)):
-            try:
-                os.kill(p, 15)
-            except ProcessLookupError:
-                pass
-        proc.wait(timeout=30)
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    for p in reversed(tree(proc.pid)):
+        try:
+            os.kill(p, 15)
+        except ProcessLookupError:
+            pass
+    proc.wait(timeout=30)
+
+
+def interleave(contestants: list[Contestant], rounds: int, slice_s: int, connections: int) -> dict:
+    """All contestants up at once; load rotates between them in short slices (see the module docstring)."""
+    procs: dict[str, subprocess.Popen] = {}
+    slices: dict[str, list[float]] = {c.name: [] for c in contestants}
+    try:
+        for c in contestants:
+            procs[c.name] = subprocess.Popen(
+                c.cmd, env={**os.environ, **c.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        for c in contestants:
+            healthy(f"http://127.0.0.1:{c.port}{c.health_path}")
+            wrk(f"http://127.0.0.1:{c.port}/v1/chat/completions", 1, connections, c.headers)  # warm-up
+        for r in range(rounds):
+            for i in range(len(contestants)):
+                c = contestants[(r + i) % len(contestants)]
+                cpu0 = cpu_seconds(procs[c.name].pid)
+                result = wrk(f"http://127.0.0.1:{c.port}/v1/chat/completions", slice_s, connections, c.headers)
+                cpu = cpu_seconds(procs[c.name].pid) - cpu0
+                if result["non_2xx"]:
+                    raise SystemExit(f"{c.name}: {result['non_2xx']} non-2xx answers")
+                slices[c.name].append(round(cpu * 1000 / max(result["requests"], 1), 4))
+    finally:
+        for proc in procs.values():
+            stop(proc)
+    out: dict = {"cpu_ms_per_request": slices}
+    out["median_cpu_ms_per_request"] = {k: round(statistics.median(v), 4) for k, v in slices.items()}
+    if "passthrough" in slices:
+        base = slices["passthrough"]
+        out["ratio_to_passthrough"] = {
+            k: [round(a / b, 2) for a, b in zip(v, base, strict=True)] for k, v in slices.items() if k != "passthrough"
+        }
+        out["median_ratio_to_passthrough"] = {
+            k: round(statistics.median(v), 2) for k, v in out["ratio_to_passthrough"].items()
+        }
+    return out
 
 
 def main() -> None:
@@ -171,12 +228,20 @@ def main() -> None:
     ap.add_argument("--litellm", default=shutil.which("litellm"), help="path to the litellm executable")
     ap.add_argument("--only", default="runapi,runapi_limited,passthrough,litellm,upstream")
     ap.add_argument("--redis", default=None, help="Redis URL for runapi_limited's counters (default: in-process)")
+    ap.add_argument("--stream", choices=("off", "spaced", "burst"), default="off")
+    ap.add_argument("--gap-ms", type=float, default=2.0, help="spacing of the upstream's stream chunks")
+    ap.add_argument("--interleave", type=int, default=0, metavar="ROUNDS", help="rotate contestants in slices")
+    ap.add_argument("--slice", type=int, default=4, help="seconds per contestant per round when interleaving")
+    ap.add_argument("--runapi-src", action="append", default=[], metavar="NAME=PATH")
     args = ap.parse_args()
+    global STREAMING
+    STREAMING = args.stream != "off"
+    gap = "0" if args.stream == "burst" else str(args.gap_ms)
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
     wanted = set(args.only.split(","))
     up_port = free_port()
-    upstream = subprocess.Popen([sys.executable, os.path.join(HERE, "fast_upstream.py"), str(up_port)])
+    upstream = subprocess.Popen([sys.executable, os.path.join(HERE, "fast_upstream.py"), str(up_port), gap])
     results: dict[str, dict] = {}
     try:
         healthy(f"http://127.0.0.1:{up_port}/")
@@ -224,6 +289,10 @@ def main() -> None:
                 ),
                 runapi("runapi_otel", RUNAPI_OTEL_ENABLED="true", OTEL_TRACES_EXPORTER="none"),
             ]
+            for spec in args.runapi_src:
+                name, src = spec.split("=", 1)
+                wanted.add(name)
+                contestants.append(runapi(name, PYTHONPATH=os.path.abspath(src)))  # its data dir is removed with `data`
             port = free_port()
             contestants.append(
                 Contestant(
@@ -251,10 +320,14 @@ def main() -> None:
                         {"LITELLM_MASTER_KEY": LITELLM_KEY, "LITELLM_LOG": "ERROR"},
                     )
                 )
-            for c in contestants:
-                if c.name in wanted:
-                    results[c.name] = measure(c, args.seconds, args.connections)
-        if "upstream" in wanted:
+            if args.interleave:
+                chosen = [c for c in contestants if c.name in wanted]
+                results["interleaved"] = interleave(chosen, args.interleave, args.slice, args.connections)
+            else:
+                for c in contestants:
+                    if c.name in wanted:
+                        results[c.name] = measure(c, args.seconds, args.connections)
+        if "upstream" in wanted and not args.interleave:
             results["upstream_direct"] = wrk(
                 f"http://127.0.0.1:{up_port}/v1/chat/completions", args.seconds, args.connections, {}
             )
@@ -268,6 +341,9 @@ def main() -> None:
                 "seconds": args.seconds,
                 "connections": args.connections,
                 "runapi_workers": args.workers,
+                "stream": args.stream,
+                **({"gap_ms": args.gap_ms} if args.stream == "spaced" else {}),
+                **({"rounds": args.interleave, "slice_s": args.slice} if args.interleave else {}),
                 **results,
             }
         )

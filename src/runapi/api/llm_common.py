@@ -4,25 +4,28 @@ authenticate → parse → admit → run (one call, or a metered stream) → set
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
-from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from ..auth.principal import Principal, require_api_key
 from ..billing.limits import key_limits
 from ..errors import ApiError, RunapiError
 from ..llm import billing
 from ..llm.canonical import ChatRequest, ChatResult, Delta, Usage
+from ..llm.coalesce import ReadBatch, current_batch
 from ..llm.models import LlmModel, llm_models
 from ..llm.router import PROVIDER_HEADER
 from ..llm.surface import SSE_HEADERS, Answering, ChatCall, Failure
 from ..llm.tokens import messages_tokens, reserve_tokens
+from ..observability.middleware import DIRECT_SEND
 from ..policy.guardrails import check_guardrail
 from .context import authenticated, runtime
 from .errors import as_api_error
@@ -315,22 +318,66 @@ async def serve_chat(request: Request, parse: Parse) -> Response:
         return Json(await call.answer(answering, result), headers=headers)
     # waits for the first delta: an upstream that fails at once gets a real HTTP error (and a refund)
     metered = await MeteredStream(request, admitted, call.req).start()
-
-    async def frames() -> AsyncIterator[bytes]:
-        try:
-            async with contextlib.aclosing(call.frames(answering, metered, describe)) as encoded:
-                async for chunk in encoded:
-                    yield chunk
-        finally:
-            # settles to the usage seen (or refunds when nothing came); shielded inside, so a client that
-            # goes away cannot interrupt it
-            await metered.close()
-
-    # close() also runs as a background task: if the client leaves before the body starts, the generator's
-    # finally never runs, and the reservation must still be settled or refunded
-    return StreamingResponse(
-        frames(),
-        media_type=call.media_type,
-        headers={**SSE_HEADERS, **headers},
-        background=BackgroundTask(metered.close),
+    return SseResponse(
+        call.frames(answering, metered, describe), call.media_type, {**SSE_HEADERS, **headers}, metered.close
     )
+
+
+class SseResponse(Response):
+    """A streamed answer written straight to the server: StreamingResponse's job (start, body messages, stop
+    when the client disconnects) minus its per-message layers, one write per upstream read. Body messages go to the server's own send
+    (RequestObserver's DIRECT_SEND): the start message still passes every layer, which is all they look at
+    (status, request id); nothing in the stack rewrites bodies. `close` (settle or refund; shielded and
+    idempotent) runs on every way out: the end, an error, a client that left before or during the body."""
+
+    def __init__(
+        self,
+        frames: AsyncGenerator[bytes, None],
+        media_type: str,
+        headers: dict[str, str],
+        close: Callable[[], Awaitable[None]],
+    ):
+        self.frames = frames
+        self.close = close
+        self.status_code = 200
+        self.media_type = media_type
+        self.background = None
+        self.init_headers(headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        write = scope.get(DIRECT_SEND, send)
+        held: list[bytes] = []
+
+        async def flush() -> None:
+            if held:
+                body = b"".join(held)
+                held.clear()
+                await write({"type": "http.response.body", "body": body, "more_body": True})
+
+        # frames made from one upstream read are held and written together (llm/coalesce)
+        batch = ReadBatch(flush)
+        token = current_batch.set(batch)
+        try:
+            with anyio.CancelScope() as body:
+                # uvicorn drops writes to a gone client without an error: a disconnect ends the body instead
+                watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(receive, body))
+                try:
+                    await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+                    async with contextlib.aclosing(self.frames) as frames:
+                        async for chunk in frames:
+                            held.append(chunk)
+                            if not batch.holding:
+                                await flush()
+                    await flush()
+                    await write({"type": "http.response.body", "body": b"", "more_body": False})
+                finally:
+                    watcher.cancel()
+        finally:
+            current_batch.reset(token)
+            await self.close()
+
+
+async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    scope.cancel()

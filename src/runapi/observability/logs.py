@@ -69,6 +69,10 @@ def configure_logging(log_format: str = "text", level: str | int = "INFO", strea
     (the RequestObserver middleware writes the access line)."""
     if log_format not in ("text", "json"):
         raise ValueError(f"log format must be text or json, not {log_format!r}")
+    # Neither format shows the caller's file/line, the thread or the process, yet every record would look them
+    # up (a stack walk, the thread and process names): ~15 % of an access line's cost, thrown away.
+    logging._srcfile = None  # the switch the logging HOWTO documents for skipping findCaller
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

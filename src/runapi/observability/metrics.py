@@ -8,6 +8,8 @@ templates, catalog families and models, configured provider names) so series cou
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 disable_created_metrics()  # no `*_created` series: they double the output and no dashboard here uses them
@@ -113,12 +115,20 @@ def record_upstream_cool_down(deployment: str, until: float) -> None:
     UPSTREAM_COOL_DOWN.labels(deployment).set(until)
 
 
+# prometheus_client's .labels() takes a lock and builds a key on every call; models come from the catalog (a
+# bounded set), so the children of this per-call counter are kept here.
+_llm_token_children: dict[tuple[str, str], Any] = {}
+
+
 def record_llm_tokens(model: str, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> None:
     """Tokens of one settled LLM call; `input_tokens` includes `cached_tokens`, as in the Usage it bills."""
     fresh = max(input_tokens - cached_tokens, 0)
     for kind, count in (("input", fresh), ("cached_input", cached_tokens), ("output", output_tokens)):
         if count > 0:
-            LLM_TOKENS.labels(model, kind).inc(count)
+            child = _llm_token_children.get((model, kind))
+            if child is None:
+                child = _llm_token_children[(model, kind)] = LLM_TOKENS.labels(model, kind)
+            child.inc(count)
 
 
 RATE_LIMITED = Counter(
