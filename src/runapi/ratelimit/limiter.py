@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import redis.asyncio as aioredis
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
@@ -27,7 +26,7 @@ log = logging.getLogger("runapi.ratelimit")
 
 # Redis unreachable or too slow: the limits are not enforced until it is back (they protect balances from
 # runaway clients; the balance itself stays exact in the database), rather than every request failing.
-UNAVAILABLE = (StorageError, aioredis.RedisError, OSError, TimeoutError)
+UNAVAILABLE: tuple[type[BaseException], ...] = (StorageError, OSError, TimeoutError)  # + RedisError with Redis
 REDIS_TIMEOUT = 2.0  # seconds: a stalled Redis delays a request this long at most, per call
 
 # Tokens are recorded whatever the limit (they were used): the window's own ceiling is out of reach, and the
@@ -53,6 +52,7 @@ class RateLimiter:
         self.account = account  # the instance-wide per-account limits (settings)
         storage: MemoryStorage | RedisStorage
         self.slots: Slots
+        self.unavailable: tuple[type[BaseException], ...]  # what means "the counters are unreachable"
         if redis_url:
             storage = RedisStorage(
                 f"async+{redis_url}",
@@ -63,9 +63,11 @@ class RateLimiter:
                 socket_connect_timeout=REDIS_TIMEOUT,
             )
             self.slots = RedisSlots(redis_url, f"{prefix}:limits", lease)
+            self.unavailable = (*UNAVAILABLE, self.slots.redis_error)
         else:
             storage = WindowMemoryStorage()
             self.slots = LocalSlots()
+            self.unavailable = UNAVAILABLE
         self.storage = storage
         self.requests = MovingWindowRateLimiter(storage)
         self.tokens = SlidingWindowCounterRateLimiter(storage)
@@ -96,7 +98,7 @@ class RateLimiter:
                         await self.release(admission)
                         raise refused(b, 1)  # a slot frees when any request of the key ends: retry soon
                     admission.leases.append((b.bucket, lease))
-        except UNAVAILABLE as exc:
+        except self.unavailable as exc:
             self._unavailable(exc)  # admitted, holding what it got (released as usual)
         return admission
 
@@ -110,7 +112,7 @@ class RateLimiter:
                     )
                     if previous * previous_ttl / WINDOW_SECONDS + current >= b.limit:
                         raise refused(b, retry_after_sliding(b.limit, previous, previous_ttl, current, current_ttl))
-        except UNAVAILABLE as exc:
+        except self.unavailable as exc:
             self._unavailable(exc)
 
     async def record_tokens(self, admission: Admission | None, tokens: int) -> None:
@@ -120,7 +122,7 @@ class RateLimiter:
         try:
             for b in admission.token_bounds:
                 await self.tokens.hit(TOKEN_CEILING, b.bucket, cost=tokens)
-        except UNAVAILABLE as exc:
+        except self.unavailable as exc:
             self._unavailable(exc)
 
     async def release(self, admission: Admission) -> None:
@@ -128,7 +130,7 @@ class RateLimiter:
         for bucket, lease in leases:
             try:
                 await self.slots.release(bucket, lease)
-            except UNAVAILABLE as exc:  # the lease runs out on its own
+            except self.unavailable as exc:  # the lease runs out on its own
                 self._unavailable(exc)
 
     def _unavailable(self, exc: BaseException) -> None:

@@ -10,8 +10,6 @@ import logging
 import uuid
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
-
 
 class Slots(Protocol):
     async def acquire(self, bucket: str, limit: int) -> str | None:
@@ -81,6 +79,9 @@ class RedisSlots:
     slot and a dead process's slots free within one lease."""
 
     def __init__(self, url: str, prefix: str, lease_seconds: float):
+        import redis.asyncio as aioredis  # only with Redis configured: redis-py loads OpenTelemetry's SDK if present
+
+        self.redis_error: type[BaseException] = aioredis.RedisError
         self.client: aioredis.Redis = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self.prefix = prefix
         self.lease_seconds = lease_seconds
@@ -115,7 +116,7 @@ class RedisSlots:
             if len(args) > 1:
                 try:
                     await self._renew(keys=[], args=args)
-                except (aioredis.RedisError, OSError) as exc:  # retried next round; past the lease, slots free
+                except (self.redis_error, OSError) as exc:  # retried next round; past the lease, slots free
                     log.warning("renewing %d rate limit lease(s) failed: %s", len(self.held), exc)
 
     async def aclose(self) -> None:
