@@ -128,13 +128,14 @@ def freeze_startup_heap() -> None:
     """Move everything alive after start-up (modules, routes, catalog, services: ~all of the heap) into the
     collector's permanent generation. Those objects live as long as the process, yet every full collection
     would traverse them again; frozen, the collector only walks what requests allocate. A collection first,
-    so start-up's garbage is freed rather than frozen. Once per app: a second lifespan (tests) adds its own
-    objects, which is just as right."""
+    so start-up's garbage is freed rather than frozen. Only for the server's own process (`runapi serve`):
+    in a process that builds app after app (the tests), objects frozen with one app and released later could
+    never be collected."""
     gc.collect()
     gc.freeze()
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -> Starlette:
     settings = settings or Settings()
     mcp = McpEndpoint(get_catalog())
 
@@ -144,7 +145,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.runtime = rt  # the app owns its services: built here, stopped on the way out
         warn_about_exposure(settings)
         await ensure_bootstrap(rt)
-        freeze_startup_heap()
+        if freeze_heap:
+            freeze_startup_heap()
         try:
             async with mcp.running():  # the MCP sessions' task group lives as long as the app
                 yield

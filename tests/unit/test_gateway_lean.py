@@ -33,7 +33,10 @@ def test_the_heap_is_frozen_once_after_start_up(tmp_path: Path, monkeypatch: pyt
     calls: list[str] = []
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
     monkeypatch.setattr(gc, "collect", lambda *a: calls.append("collect") or 0)
-    app = create_app(app_settings(tmp_path))
+    with TestClient(create_app(app_settings(tmp_path / "a"))) as client:
+        assert client.get("/health").status_code == 200
+    assert calls == []  # only the server's own process freezes (a test process builds app after app)
+    app = create_app(app_settings(tmp_path / "b"), freeze_heap=True)
     assert calls == []  # building the app freezes nothing: the services are not up yet
     with TestClient(app) as client:
         assert calls == ["collect", "freeze"]  # after the services and the bootstrap key, before serving

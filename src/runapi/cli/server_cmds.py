@@ -112,7 +112,7 @@ def serve(host: str | None, port: int | None, processes: int, no_task_workers: b
         **uvicorn_options(settings, processes),
     }
     if processes == 1:
-        uvicorn.run(create_app(settings), **where)
+        uvicorn.run(create_app(settings, freeze_heap=True), **where)
         return
     if settings.resolved_database_url.startswith("sqlite"):
         # Measured: 2 processes on one SQLite file serve fewer LLM calls than 1 (they queue on its file lock).
@@ -135,7 +135,7 @@ def app_from_environment() -> Starlette:
     # uvicorn set up its loggers in this process before calling us; setup_logging re-enabled its access
     # logger, which must stay quiet as in a single process (UVICORN_LOGGING: the app writes the access line)
     logging.getLogger("uvicorn.access").propagate = False
-    return create_app(settings)
+    return create_app(settings, freeze_heap=True)
 
 
 def setup_logging(settings: Settings, level: str) -> None:
