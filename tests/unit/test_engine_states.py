@@ -5,7 +5,6 @@ each change moves (reserved at create, then settled or refunded exactly once).""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,11 +23,11 @@ from runapi.storage import UrlSigner
 from runapi.store import Database
 from runapi.store.schema import accounts, callback_deliveries, ledger
 from runapi.tasks import engine
+from tests.support.migrated_db import copy_into, migrated_template
 
 FAMILY, ACTION, MODEL = "nano_banana", "text_to_image", "nano-banana"
 PRICE, CREDITS, LEASE = 10, 100, 30.0
 SIGNER = UrlSigner(b"k" * 32)
-DB_FILE = "runapi.db"  # where Settings(data_dir=...) puts the SQLite database
 T = TypeVar("T")
 
 
@@ -85,23 +84,13 @@ class Env:
 
 @pytest.fixture(scope="module")
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database file at the newest migration, made once: each test starts from a copy (migrating is most of
-    the cost of a fresh database)."""
-    template = tmp_path_factory.mktemp("migrated")
-
-    async def migrate() -> None:
-        db = Database(Settings(data_dir=template).resolved_database_url)
-        await db.create_schema()
-        await db.dispose()
-
-    asyncio.run(migrate())
-    return template / DB_FILE
+    return migrated_template(tmp_path_factory)
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path, migrated: Path) -> Path:
     """A data directory of this test's own, holding a copy of the migrated database."""
-    shutil.copy(migrated, tmp_path / DB_FILE)
+    copy_into(migrated, tmp_path)
     return tmp_path
 
 

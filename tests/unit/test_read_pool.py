@@ -25,28 +25,20 @@ from runapi.settings import Settings
 from runapi.store import Database
 from runapi.store.schema import accounts, tasks
 from runapi.tasks import engine
+from tests.support.migrated_db import DB_FILE, copy_into, migrated_template
 from tests.support.services import create_database, drop_database
 
-DB_FILE = "runapi.db"
 T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    template = tmp_path_factory.mktemp("migrated")
-
-    async def migrate() -> None:
-        db = Database(Settings(data_dir=template).resolved_database_url)
-        await db.create_schema()
-        await db.dispose()
-
-    asyncio.run(migrate())
-    return template / DB_FILE
+    return migrated_template(tmp_path_factory)
 
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path, migrated: Path) -> str:
-    shutil.copy(migrated, tmp_path / DB_FILE)
+    copy_into(migrated, tmp_path)
     return Settings(data_dir=tmp_path).resolved_database_url
 
 

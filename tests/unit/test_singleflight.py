@@ -4,7 +4,6 @@ arrive at once, one lookup runs and the others await it (counted), on a real SQL
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,28 +18,20 @@ from runapi.policy.guardrails import GuardrailCache
 from runapi.settings import Settings
 from runapi.singleflight import SingleFlight
 from runapi.store import Database
+from tests.support.migrated_db import copy_into, migrated_template
 
-DB_FILE = "runapi.db"
 CALLERS = 100
 T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    template = tmp_path_factory.mktemp("migrated")
-
-    async def migrate() -> None:
-        db = Database(Settings(data_dir=template).resolved_database_url)
-        await db.create_schema()
-        await db.dispose()
-
-    asyncio.run(migrate())
-    return template / DB_FILE
+    return migrated_template(tmp_path_factory)
 
 
 @pytest.fixture
 def url(tmp_path: Path, migrated: Path) -> str:
-    shutil.copy(migrated, tmp_path / DB_FILE)
+    copy_into(migrated, tmp_path)
     return Settings(data_dir=tmp_path).resolved_database_url
 
 
