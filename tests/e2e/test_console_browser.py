@@ -5,7 +5,8 @@ system's. Without Chromium or Playwright these tests skip, except in CI (RUNAPI_
 Sign-in with a password and with a one-time link, a key created and its token shown once, a playground image
 run and shown, a chat answer, CSRF refusals, the operator view closed to members, the keyboard path to the
 sign-in button, sign-out revoking the session, the usage log, and the Tasks pages (list and filters, a task's
-previews, parameters and callback attempts with replay, cancel, and a member kept out of an admin's task)."""
+previews, parameters and callback attempts with replay, cancel, and a member kept out of an admin's task), and
+a key's rpm limit set in its form and shown in the list."""
 
 from __future__ import annotations
 
@@ -214,6 +215,28 @@ def test_a_member_cannot_lift_the_limit_an_admin_set(browser, console):
     finally:
         member.close()
         admin_.close()
+
+
+def test_a_keys_rpm_limit_is_set_in_its_form_and_listed(page, console):
+    from playwright.sync_api import expect
+
+    sign_in(page, ADMIN, ADMIN_PASSWORD)
+    nav(page, "API keys")
+    page.get_by_label("Name", exact=True).fill("rate limited")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.get_by_test_id("new-key-token")).to_be_visible()
+
+    page.get_by_role("link", name="rate limited").click()
+    page.get_by_label("Requests per minute").fill("60")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    expect(page.get_by_label("Requests per minute")).to_have_value("60")
+    page.get_by_role("link", name="← API keys").click()
+    expect(page.get_by_role("row").filter(has_text="rate limited")).to_contain_text("60 rpm")
+    manager = console.db_call(lambda db: admin.mint_key(db, 1, "management")).token
+    with console.server.client(manager) as api:  # the API's own field, in force
+        listed = {k["name"]: k for k in api.get("/api/v1/keys").json()}
+    assert listed["rate limited"]["rpm_limit"] == 60
 
 
 def pick(page, label: str, value: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from ..errors import InvalidInput
+from ..ratelimit.policy import FIELDS as RATE_FIELDS
 from ..store.schema import BIGINT_MAX
 
 
@@ -45,6 +46,20 @@ def credit_limit(data: FormData) -> dict[str, Any]:
     limit = cents(data, "credit_limit_cents")
     window = text(data, "credit_limit_reset_interval") if limit is not None else None
     return {"credit_limit_cents": limit, "credit_limit_reset_interval": window}
+
+
+def rate(data: FormData, name: str) -> Any:
+    """A rate limit as the API's JSON would carry it: blank is None (no limit), digits the integer, anything else
+    the text itself, for the API's own check (api/management.check_rate) to refuse in its own words."""
+    raw = text(data, name, 40)
+    if raw is None:
+        return None
+    return int(raw) if raw.isascii() and raw.isdigit() else raw
+
+
+def rate_limits(data: FormData) -> dict[str, Any]:
+    """rpm_limit, tpm_limit, max_parallel_requests (keys and guardrails)."""
+    return {f: rate(data, f) for f in RATE_FIELDS}
 
 
 def string_list(data: FormData, name: str) -> list[str] | None:

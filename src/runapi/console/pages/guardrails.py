@@ -1,4 +1,5 @@
-"""Guardrails and their assignments: create, edit, delete, bind to a key or a member, unbind. Every change goes
+"""Guardrails and their assignments: create, edit (credit and rate limits, model and provider rules), delete, bind
+to a key or a member, unbind. Every change goes
 through policy/guardrail_store.py, the service behind /api/v1/guardrails: admins change anything, a member
 only guardrails of their own bound only to their own keys, and only an admin binds one to a member."""
 
@@ -16,10 +17,11 @@ from ...auth.keys import INTERVALS
 from ...errors import ApiError, InvalidInput, RunapiError
 from ...policy import guardrail_store as store
 from ...policy.guardrail_store import LIST_FIELDS, Guardrail
+from ...ratelimit.policy import FIELDS as RATE_FIELDS
 from .. import inputs
 from ..context import services
 from ..session import Viewer
-from ..web import form, redirect, render
+from ..web import form, redirect, refusal_status, render
 
 LIST_LABELS = {
     "allowed_models": "Allowed models",
@@ -43,6 +45,7 @@ def guardrail_fields(data: Any) -> dict[str, Any]:
             **credit,
             "model_budgets": inputs.json_value(data, "model_budgets"),
             **{f: inputs.string_list(data, f) for f in LIST_FIELDS},
+            **inputs.rate_limits(data),
         }
     )
 
@@ -56,6 +59,7 @@ def stored_fields(g: Guardrail) -> dict[str, Any]:
         "credit_limit_reset_interval": g.credit_limit_reset_interval,
         "model_budgets": list(g.model_budgets) if g.model_budgets else None,
         **{f: list(getattr(g, f)) if getattr(g, f) else None for f in LIST_FIELDS},
+        **{f: getattr(g, f) for f in RATE_FIELDS},
     }
 
 
@@ -109,7 +113,13 @@ async def create(request: Request, viewer: Viewer) -> Response:
     return redirect("/console/guardrails")
 
 
-async def detail(request: Request, viewer: Viewer, status: int = 200, error: str | None = None) -> Response:
+async def detail(
+    request: Request,
+    viewer: Viewer,
+    status: int = 200,
+    error: str | None = None,
+    submitted: dict[str, Any] | None = None,
+) -> Response:
     g = await store.get_guardrail(services(request).db, viewer.principal, request.path_params["id"])
     return await render(
         request,
@@ -120,7 +130,7 @@ async def detail(request: Request, viewer: Viewer, status: int = 200, error: str
         intervals=INTERVALS,
         list_labels=LIST_LABELS,
         error=error,
-        form={},
+        form=submitted or {},  # a refused save shows what was typed
         saved=request.query_params.get("saved") == "1",
     )
 
@@ -139,8 +149,8 @@ async def update(request: Request, viewer: Viewer) -> Response:
         if fields:
             await store.update_guardrail(rt.db, viewer.principal, gid, fields)
             rt.guardrails.changed()
-    except (RunapiError, ApiError) as exc:
-        return await detail(request, viewer, 422, exc.message)
+    except (RunapiError, ApiError) as exc:  # the API's status: 422 for a bad value, 403 for a refusal
+        return await detail(request, viewer, refusal_status(exc), exc.message, dict(data))
     return redirect(f"/console/guardrails/{gid}?saved=1")
 
 

@@ -1,6 +1,7 @@
-"""API keys: the list (masked), create (the token shown this once), edit limits, windows and allowed models,
-enable/disable, delete, and each key's spend per window. Every change goes through auth/keys.py, the service
-behind /api/v1/keys, so a member can lift only what they set themselves, exactly as over the API."""
+"""API keys: the list (masked), create (the token shown this once), edit limits, windows, allowed models and
+rate limits (rpm, tpm, requests in flight), enable/disable, delete, and each key's spend per window. Every change
+goes through auth/keys.py, the service behind /api/v1/keys, so a member can lift only what they set themselves,
+exactly as over the API. The instance-wide account limits (settings) are shown, read-only."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from ...auth import keys as key_store
 from ...auth.keys import INTERVALS, ApiKey
 from ...errors import ApiError, RunapiError
 from ...policy import guardrail_store
+from ...ratelimit.policy import FIELDS as RATE_FIELDS
+from ...ratelimit.policy import KINDS
 from .. import inputs
 from ..context import services
 from ..session import Viewer
-from ..web import form, redirect, render
+from ..web import form, redirect, refusal_status, render
 
 
 def key_fields(data: Any) -> dict[str, Any]:
@@ -28,6 +31,7 @@ def key_fields(data: Any) -> dict[str, Any]:
             "name": inputs.text(data, "name"),
             **credit,
             "allowed_models": inputs.string_list(data, "allowed_models"),
+            **inputs.rate_limits(data),
         }
     )
 
@@ -38,7 +42,15 @@ def stored_fields(key: ApiKey) -> dict[str, Any]:
         "credit_limit_cents": key.credit_limit_cents,
         "credit_limit_reset_interval": key.credit_limit_reset_interval,
         "allowed_models": list(key.allowed_models) if key.allowed_models else None,
+        **{f: getattr(key, f) for f in RATE_FIELDS},
     }
+
+
+def form_values(key: ApiKey) -> dict[str, str]:
+    """The edit form's fields as text, from the stored key (a refused edit shows what was typed instead)."""
+    values = {f: "" if v is None else str(v) for f, v in stored_fields(key).items() if f != "allowed_models"}
+    values["allowed_models"] = ", ".join(key.allowed_models or ())
+    return values
 
 
 async def _list_page(request: Request, viewer: Viewer, status: int = 200, **context: Any) -> Response:
@@ -48,8 +60,17 @@ async def _list_page(request: Request, viewer: Viewer, status: int = 200, **cont
     context.setdefault("error", None)
     context.setdefault("created", None)
     context.setdefault("form", {})
+    account = rt.rate_limits.account  # the instance-wide limits in force, shared by all the account's keys
     return await render(
-        request, "keys.html", viewer, status=status, keys=keys, guardrail_names=names, intervals=INTERVALS, **context
+        request,
+        "keys.html",
+        viewer,
+        status=status,
+        keys=keys,
+        guardrail_names=names,
+        intervals=INTERVALS,
+        account_limits={f: account.of(kind) for f, kind in zip(RATE_FIELDS, KINDS, strict=True)},
+        **context,
     )
 
 
@@ -67,7 +88,13 @@ async def create(request: Request, viewer: Viewer) -> Response:
     return await _list_page(request, viewer, 201, created={"key": key, "token": token})
 
 
-async def detail(request: Request, viewer: Viewer, status: int = 200, error: str | None = None) -> Response:
+async def detail(
+    request: Request,
+    viewer: Viewer,
+    status: int = 200,
+    error: str | None = None,
+    submitted: dict[str, Any] | None = None,
+) -> Response:
     rt = services(request)
     key = await key_store.get_key(rt.db, viewer.principal, request.path_params["id"])
     usage = await key_store.key_usage(rt.db, key)
@@ -84,6 +111,7 @@ async def detail(request: Request, viewer: Viewer, status: int = 200, error: str
         usage=usage,
         guardrail=guardrail,
         intervals=INTERVALS,
+        values=submitted if submitted is not None else form_values(key),
         error=error,
         saved=request.query_params.get("saved") == "1",
     )
@@ -103,8 +131,8 @@ async def update(request: Request, viewer: Viewer) -> Response:
         if fields:
             await key_store.update_key(rt.db, viewer.principal, key.id, fields)
             rt.authenticate.forget(key.id)  # as PATCH /api/v1/keys/{id}: in force on the next request
-    except (RunapiError, ApiError) as exc:
-        return await detail(request, viewer, 422, exc.message)
+    except (RunapiError, ApiError) as exc:  # the API's status: 422 for a bad value, 403 for a member's lifting
+        return await detail(request, viewer, refusal_status(exc), exc.message, dict(data))
     return redirect(f"/console/keys/{key_id}?saved=1")
 
 
