@@ -90,7 +90,11 @@ class Database:
 
             @event.listens_for(engine, "begin")
             def _on_begin(conn: Connection) -> None:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                dbapi = conn.connection.dbapi_connection
+                if isinstance(dbapi, sqlite3.Connection):  # write_sync's thread: straight to the driver
+                    dbapi.execute("BEGIN IMMEDIATE")
+                else:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     @staticmethod
     def _sqlite_engine(url: str, synchronous: str, immediate: bool) -> AsyncEngine:
