@@ -13,6 +13,11 @@ If a batch fails as a whole, its moves are retried one per transaction, so one b
 A reservation's spend limits (billing/limits.py) are checked and charged in the batch's transaction, under the
 account locks it takes first, so simultaneous requests cannot all pass a limit. A settle never takes more than
 the balance holds: usage beyond the reservation and the balance is recorded as a shortfall, not owed.
+
+On a SQLite file the batch's statements are compiled once and run as plain sqlite3 on write_sync's own
+connection, inside the same transaction (one executemany per table, one UPDATE per account): SQLAlchemy's
+per-execution work was most of the writer's CPU on every LLM call. They write exactly the rows the Core
+statements write (tests/unit/test_ledger_plain_sql.py); PostgreSQL runs the Core statements.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Dialect, bindparam, delete, insert, select, update
 
 from ..errors import RunapiError, insufficient_credits
 from ..observability.metrics import record_ledger_batch
@@ -286,14 +291,14 @@ _ENTRY_KEYS = (
 _PLAIN: dict[tuple[Any, tuple[str, ...] | None], CompiledWrite] = {}
 
 
-def _plain(stmt: Any, dialect: Any, keys: tuple[str, ...] | None = None) -> CompiledWrite:
+def _plain(stmt: Any, dialect: Dialect, keys: tuple[str, ...] | None = None) -> CompiledWrite:
     compiled = _PLAIN.get((stmt, keys))
     if compiled is None:
         compiled = _PLAIN[(stmt, keys)] = CompiledWrite.of(stmt, dialect, keys)
     return compiled
 
 
-def _counters_decoder(dialect: Any) -> Any:
+def _counters_decoder(dialect: Dialect) -> Any:
     return open_reservations.c.counters.type._cached_result_processor(dialect, None)
 
 
