@@ -13,22 +13,29 @@ If a batch fails as a whole, its moves are retried one per transaction, so one b
 A reservation's spend limits (billing/limits.py) are checked and charged in the batch's transaction, under the
 account locks it takes first, so simultaneous requests cannot all pass a limit. A settle never takes more than
 the balance holds: usage beyond the reservation and the balance is recorded as a shortfall, not owed.
+
+On a SQLite file the batch's statements are compiled once and run as plain sqlite3 on write_sync's own
+connection, inside the same transaction (one executemany per table, one UPDATE per account): SQLAlchemy's
+per-execution work was most of the writer's CPU on every LLM call. They write exactly the rows the Core
+statements write (tests/unit/test_ledger_plain_sql.py); PostgreSQL runs the Core statements.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Dialect, bindparam, delete, insert, select, update
 
 from ..errors import RunapiError, insufficient_credits
 from ..observability.metrics import record_ledger_batch
 from ..store import Database
+from ..store.db import CompiledWrite, compiled_in, plain_sqlite
 from ..store.schema import accounts, ledger, open_reservations
 from .limits import Charged, Counters, Limit, give_back
 from .usage import LlmUsage, Row, llm_row, record_rows
@@ -204,29 +211,125 @@ def _resolve(move: Move, outcome: Any) -> None:
         move.future.set_result(outcome)
 
 
+class _CoreSql:
+    """The batch's statements through SQLAlchemy Core: PostgreSQL (and a private in-memory SQLite database)."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def lock(self, all_ids: list[int], finishing_ids: list[int]) -> list[tuple[int, Any, Any]]:
+        # Every account of the batch, in id order: the row locks that serialise it with other processes.
+        return [tuple(r) for r in self.conn.execute(_LOCK_ACCOUNTS, {"ids": all_ids})]
+
+    def close(self, request_ids: list[str]) -> dict[str, Any]:
+        return {r.request_id: r.counters for r in self.conn.execute(_CLOSE, {"ids": request_ids})}
+
+    def give_back(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            self.conn.execute(_GIVE_BACK, row)
+
+    def take(self, account_id: int, cents: int) -> bool:
+        return self.conn.execute(_TAKE, {"aid": account_id, "cents": cents}).rowcount == 1
+
+    def insert(self, opened: list[dict[str, Any]], ledger_rows: list[dict[str, Any]]) -> None:
+        if opened:
+            self.conn.execute(_OPEN, opened)
+        if ledger_rows:
+            self.conn.execute(_ENTRY, ledger_rows)
+
+
+class _PlainSql(_CoreSql):
+    """The same statements compiled once and run on the writer's plain sqlite3 connection (a SQLite file):
+    every LLM call's reserve and settle run these, and SQLAlchemy's per-execution work (cache key, execution
+    context, result object, per-row parameter handling) was most of the batch's CPU."""
+
+    def __init__(self, conn: Connection, raw: sqlite3.Connection):
+        super().__init__(conn)
+        self.raw = raw
+        self.dialect = conn.dialect
+
+    def lock(self, all_ids: list[int], finishing_ids: list[int]) -> list[tuple[int, Any, Any]]:
+        # SQLite has one writer (the write transaction is the lock): only settles and refunds need the
+        # balance and carry, so a batch of reservations reads nothing.
+        if not finishing_ids:
+            return []
+        return self.raw.execute(compiled_in(_LOCK_ACCOUNTS, self.dialect, len(finishing_ids)), finishing_ids).fetchall()
+
+    def close(self, request_ids: list[str]) -> dict[str, Any]:
+        rows = self.raw.execute(compiled_in(_CLOSE, self.dialect, len(request_ids)), request_ids).fetchall()
+        decode = _counters_decoder(self.dialect)
+        return {rid: decode(counters) if decode is not None else counters for rid, counters in rows}
+
+    def give_back(self, rows: list[dict[str, Any]]) -> None:
+        _plain(_GIVE_BACK, self.dialect).run_many(self.raw, rows)
+
+    def take(self, account_id: int, cents: int) -> bool:
+        return _plain(_TAKE, self.dialect).run(self.raw, {"aid": account_id, "cents": cents}).rowcount == 1
+
+    def insert(self, opened: list[dict[str, Any]], ledger_rows: list[dict[str, Any]]) -> None:
+        if opened:
+            _plain(_OPEN, self.dialect, _OPEN_KEYS).run_many(self.raw, opened)
+        if ledger_rows:
+            _plain(_ENTRY, self.dialect, _ENTRY_KEYS).run_many(self.raw, ledger_rows)
+
+
+_OPEN = insert(open_reservations)
+_OPEN_KEYS = ("request_id", "account_id", "api_key_id", "cents", "counters", "created_at")
+_ENTRY = insert(ledger)
+_ENTRY_KEYS = (
+    "account_id",
+    "api_key_id",
+    "task_id",
+    "kind",
+    "model",
+    "guardrail_id",
+    "member_guardrail_id",
+    "amount_cents",
+    "note",
+    "created_at",
+)
+_PLAIN: dict[tuple[Any, tuple[str, ...] | None], CompiledWrite] = {}
+
+
+def _plain(stmt: Any, dialect: Dialect, keys: tuple[str, ...] | None = None) -> CompiledWrite:
+    compiled = _PLAIN.get((stmt, keys))
+    if compiled is None:
+        compiled = _PLAIN[(stmt, keys)] = CompiledWrite.of(stmt, dialect, keys)
+    return compiled
+
+
+def _counters_decoder(dialect: Dialect) -> Any:
+    return open_reservations.c.counters.type._cached_result_processor(dialect, None)
+
+
 def apply_moves(conn: Connection, moves: list[Move]) -> list[Any]:
     """Apply a batch in one transaction (synchronous: run by Database.write_sync). Settles and refunds go
     first, so what they give back can cover the batch's reservations; every account involved is locked up
     front in id order (no deadlocks between processes on PostgreSQL), which also makes each reservation's
     limit check and charge one step. A settle or refund that takes effect writes its usage-log row too (one
     insert for the batch). Returns each move's outcome: None, cents charged, ALREADY_FINISHED, a 403 (a limit
-    reached) or a 402."""
+    reached) or a 402.
+
+    On a SQLite file the same statements run as plain sqlite3 (`_PlainSql`): the same rows, fewer cycles."""
+    raw = plain_sqlite(conn)
+    return _apply(conn, _PlainSql(conn, raw) if raw is not None else _CoreSql(conn), moves)
+
+
+def _apply(conn: Connection, sql: _CoreSql, moves: list[Move]) -> list[Any]:
     now = time.time()
     outcomes: list[Any] = [None] * len(moves)
-    account_ids = sorted({m.account_id for m in moves})
+    finishing = [i for i, m in enumerate(moves) if m.kind != "reserve"]
     carry, balance = {}, {}
-    for row in conn.execute(_LOCK_ACCOUNTS, {"ids": account_ids}):
-        carry[row.id], balance[row.id] = int(row.carry_micro_cents or 0), int(row.balance_cents)
+    for aid, carried, cents in sql.lock(
+        sorted({m.account_id for m in moves}), sorted({moves[i].account_id for i in finishing})
+    ):
+        carry[aid], balance[aid] = int(carried or 0), int(cents)
     ledger_rows: list[dict[str, Any]] = []
     usage_rows: list[Row] = []
 
-    finishing = [i for i, m in enumerate(moves) if m.kind != "reserve"]
     delta: dict[int, int] = defaultdict(int)
     if finishing:
-        still_open = {
-            r.request_id: r.counters
-            for r in conn.execute(_CLOSE, {"ids": list({moves[i].request_id for i in finishing})})
-        }
+        still_open = sql.close(list({moves[i].request_id for i in finishing}))
         returns: list[tuple[Charged | None, int]] = []
         for i in finishing:
             m = moves[i]
@@ -277,8 +380,7 @@ def apply_moves(conn: Connection, moves: list[Move]) -> list[Any]:
             delta[m.account_id] += back
             returns.append((counters, back))
             ledger_rows.append(_row(m, m.kind, back, now, note))
-        for account_id in sorted(delta):
-            conn.execute(_GIVE_BACK, {"aid": account_id, "delta": delta[account_id], "carry": carry[account_id]})
+        sql.give_back([{"aid": a, "delta": delta[a], "carry": carry[a]} for a in sorted(delta)])
         give_back(conn, returns)
 
     reserving = [i for i, m in enumerate(moves) if m.kind == "reserve"]
@@ -288,7 +390,7 @@ def apply_moves(conn: Connection, moves: list[Move]) -> list[Any]:
         by_account[moves[i].account_id].append(i)
     for account_id in sorted(by_account):
         idx = by_account[account_id]
-        charged_limits = _reserve_for_account(conn, account_id, [moves[i] for i in idx], now)
+        charged_limits = _reserve_for_account(conn, sql, account_id, [moves[i] for i in idx], now)
         for i, outcome in zip(idx, charged_limits):
             if isinstance(outcome, RunapiError):
                 outcomes[i] = outcome
@@ -305,15 +407,12 @@ def apply_moves(conn: Connection, moves: list[Move]) -> list[Any]:
                     "created_at": now,
                 }
             )
-    if opened:
-        conn.execute(insert(open_reservations), opened)
-    if ledger_rows:
-        conn.execute(insert(ledger), ledger_rows)
+    sql.insert(opened, ledger_rows)
     record_rows(conn, usage_rows)
     return outcomes
 
 
-def _reserve_for_account(conn: Connection, account_id: int, moves: list[Move], now: float) -> list[Any]:
+def _reserve_for_account(conn: Connection, sql: _CoreSql, account_id: int, moves: list[Move], now: float) -> list[Any]:
     """Reserve one account's moves of a batch (its row is locked). Each outcome: the limit counters charged
     (None without limits), or the 403/402 refusing it."""
     counters = Counters(conn, account_id, now) if any(m.limits for m in moves) else None
@@ -325,17 +424,13 @@ def _reserve_for_account(conn: Connection, account_id: int, moves: list[Move], n
     total = sum(m.cents for m, out in zip(moves, outcomes) if not isinstance(out, RunapiError))
     # Usually the balance covers them all: one statement. Otherwise first come, first served, each move's
     # limits charged only if the balance covers it.
-    if total > 0 and (conn.execute(_TAKE, {"aid": account_id, "cents": total})).rowcount != 1:
+    if total > 0 and not sql.take(account_id, total):
         if counters is not None:
             counters.reset()
         outcomes = []
         for m in moves:
             out = limits_of(m)
-            if (
-                not isinstance(out, RunapiError)
-                and m.cents > 0
-                and (conn.execute(_TAKE, {"aid": account_id, "cents": m.cents})).rowcount != 1
-            ):
+            if not isinstance(out, RunapiError) and m.cents > 0 and not sql.take(account_id, m.cents):
                 if out is not None:
                     assert counters is not None  # only counters charge limits
                     counters.uncharge(out, m.cents)

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Delete, bindparam, delete, insert, select, update
 
 from ..errors import Forbidden
+from ..store.db import CompiledWrite, plain_sqlite
 from ..store.schema import accounts, spend_counters
 from .ledger import spent_query, window_start
 
@@ -159,9 +160,7 @@ class Counters:
         self._added.clear()
 
     def flush(self) -> None:
-        rows = [{"s": s, "w": w, "c": c} for (s, w), c in self._added.items() if c]
-        if rows:
-            self.conn.execute(_ADD, rows)
+        _add(self.conn, [{"s": s, "w": w, "c": c} for (s, w), c in self._added.items() if c])
         self._added.clear()
 
 
@@ -184,6 +183,21 @@ def charge(conn: Connection, account_id: int, limits: tuple[Limit, ...], cents: 
 
 def give_back(conn: Connection, returns: list[tuple[Charged | None, int]]) -> None:
     """Give `cents` back to the counters each finished reservation charged (negative: charge more)."""
-    rows = [{"s": s, "w": w, "c": -cents} for charged, cents in returns if charged and cents for s, w in charged]
-    if rows:
+    _add(conn, [{"s": s, "w": w, "c": -cents} for charged, cents in returns if charged and cents for s, w in charged])
+
+
+_PLAIN_ADD: CompiledWrite | None = None
+
+
+def _add(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Add to counters in one executemany; on a SQLite file as plain sqlite3 (the LLM batches' hot path)."""
+    global _PLAIN_ADD
+    if not rows:
+        return
+    raw = plain_sqlite(conn)
+    if raw is None:
         conn.execute(_ADD, rows)
+        return
+    if _PLAIN_ADD is None:
+        _PLAIN_ADD = CompiledWrite.of(_ADD, conn.dialect)
+    _PLAIN_ADD.run_many(raw, rows)

@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..catalog import get_catalog
 from ..errors import InvalidInput
 from ..store import Database
+from ..store.db import plain_sqlite
 from ..store.pages import PageRequest, read_page
 from ..store.schema import api_keys, usage_events
 
@@ -164,7 +165,10 @@ def record_rows(conn: Connection, rows: list[Row]) -> None:
     cost (bench/llm_gateway.py)."""
     if not rows:
         return
-    if conn.dialect.name == "sqlite":
+    raw = plain_sqlite(conn)
+    if raw is not None:  # the writer thread's own sqlite3 connection: no execution context at all
+        raw.executemany(_SQLITE_RECORD, rows)
+    elif conn.dialect.name == "sqlite":
         conn.exec_driver_sql(_SQLITE_RECORD, rows)
     else:
         conn.execute(_RECORD, [dict(zip(COLUMNS, row)) for row in rows])

@@ -4,7 +4,8 @@ SQLite allows one writer at a time. Write transactions start with BEGIN IMMEDIAT
 (busy_timeout) instead of failing when a read lock cannot be upgraded, and writers inside one process queue
 on an asyncio lock so they don't spin on the file lock. Reads use a separate engine and never wait for writers.
 `read_sync` runs a synchronous read in one thread hop on a small pool of read-only sqlite3 connections;
-`read_rows` runs a constant SELECT there as plain sqlite3 (compiled once), the cheapest read of all.
+`read_rows` runs a constant SELECT there as plain sqlite3 (compiled once), the cheapest read of all; a
+`write_sync` function can do the same for its hot writes (`plain_sqlite`, `CompiledWrite`).
 
 PostgreSQL (asyncpg) runs at READ COMMITTED with one pool for both; the money paths stay exact through
 conditional updates (`balance >= x`) and row locks (`FOR UPDATE`), task claims through `SKIP LOCKED`.
@@ -18,18 +19,20 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import sqlite3
 import threading
 import zlib
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Dialect, Engine, Select, create_engine, event, text
+from sqlalchemy import ClauseElement, Connection, Dialect, Engine, Select, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from .driver_errors import DatabaseUnavailable, is_unavailable, unstorable_text
 
@@ -87,7 +90,11 @@ class Database:
 
             @event.listens_for(engine, "begin")
             def _on_begin(conn: Connection) -> None:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                dbapi = conn.connection.dbapi_connection
+                if isinstance(dbapi, sqlite3.Connection):  # write_sync's thread: straight to the driver
+                    dbapi.execute("BEGIN IMMEDIATE")
+                else:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     @staticmethod
     def _sqlite_engine(url: str, synchronous: str, immediate: bool) -> AsyncEngine:
@@ -333,6 +340,71 @@ class _CompiledRead:
             ]
         finally:
             cursor.close()
+
+
+def plain_sqlite(conn: Connection) -> sqlite3.Connection | None:
+    """The plain sqlite3 connection under a `write_sync` transaction (SQLite file), or None (PostgreSQL, a
+    private in-memory database on aiosqlite). Statements run on it join the transaction `write_sync` began."""
+    dbapi = conn.connection.dbapi_connection
+    return dbapi if isinstance(dbapi, sqlite3.Connection) else None
+
+
+@dataclass(frozen=True)
+class CompiledWrite:
+    """A constant statement compiled once for SQLite, run on the writer's plain sqlite3 connection: its SQL, its
+    parameters in order, and the bind-side conversions the engine would apply (JSON columns become text), so
+    it writes exactly what `conn.execute(stmt, values)` writes without SQLAlchemy's per-execution work."""
+
+    sql: str
+    params: tuple[str, ...]
+    converts: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, conversion) where the engine converts
+
+    @classmethod
+    def of(cls, stmt: ClauseElement, dialect: Dialect, keys: tuple[str, ...] | None = None) -> CompiledWrite:
+        compiled = cast(
+            SQLCompiler, stmt.compile(dialect=dialect, column_keys=list(keys) if keys is not None else None)
+        )
+        if not compiled.positiontup:
+            raise ValueError("CompiledWrite needs a statement with positional bindparams")
+        converts = []
+        for i, name in enumerate(compiled.positiontup):
+            proc = compiled._bind_processors.get(name)
+            if proc is not None:
+                if not callable(proc):  # a tuple type's per-element conversions: not used here
+                    raise ValueError(f"CompiledWrite cannot convert parameter {name!r}")
+                converts.append((i, proc))
+        return cls(str(compiled), tuple(compiled.positiontup), tuple(converts))
+
+    def args(self, values: dict[str, Any]) -> list[Any]:
+        args = [values[p] for p in self.params]
+        for i, convert in self.converts:
+            args[i] = convert(args[i])
+        return args
+
+    def run(self, raw: sqlite3.Connection, values: dict[str, Any]) -> sqlite3.Cursor:
+        return raw.execute(self.sql, self.args(values))
+
+    def run_many(self, raw: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
+        raw.executemany(self.sql, [self.args(r) for r in rows])
+
+
+_COMPILED_IN: dict[tuple[ClauseElement, int], str] = {}
+
+
+def compiled_in(stmt: ClauseElement, dialect: Dialect, n: int) -> str:
+    """The SQL of a constant statement whose only parameter is one expanding list (`x IN :ids`), for lists of
+    `n` values (compiled once per length); its positional arguments are the list's values in order."""
+    sql = _COMPILED_IN.get((stmt, n))
+    if sql is None:
+        compiled = cast(SQLCompiler, stmt.compile(dialect=dialect))
+        names = [b.key for b in compiled.binds.values() if b.expanding]
+        if len(names) != 1 or len(compiled.binds) != 1:
+            raise ValueError("compiled_in takes a statement with exactly one expanding bindparam")
+        sql = compiled.construct_expanded_state({names[0]: [None] * n}).statement
+        if len(_COMPILED_IN) >= 1024:  # one per statement and list length: bounded by the batch size
+            _COMPILED_IN.clear()
+        _COMPILED_IN[(stmt, n)] = sql
+    return sql
 
 
 def _in_transaction(engine: Engine, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
