@@ -148,7 +148,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
         if freeze_heap:
             freeze_startup_heap()
         try:
-            async with mcp.running():  # the MCP sessions' task group lives as long as the app
+            async with mcp.running():  # stops the MCP sessions' task group, if a request started it
                 yield
         finally:
             await rt.stop()
