@@ -1,0 +1,114 @@
+"""Start-up leaves for later what only a rare path needs: the MCP SDK (the first /mcp request imports it),
+the argon2 dummy hash (the first sign-in of an unknown email makes it), Alembic (only when the schema is
+behind). Each is checked in a fresh interpreter, where nothing else has imported them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
+
+from runapi.auth import passwords
+from runapi.store import Database
+from runapi.store.db import MIGRATIONS, newest_revision
+from tests.support.migrated_db import copy_into, migrated_template
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Builds the app over a data directory, runs its start-up (lifespan) and a request, and prints what it loaded.
+SERVE = """
+import json, sys
+from starlette.testclient import TestClient
+from runapi.app import create_app
+from runapi.auth import passwords
+from runapi.settings import Settings
+
+with TestClient(create_app(Settings(data_dir=sys.argv[1], sqlite_synchronous="NORMAL"))) as client:
+    assert client.get("/health").status_code == 200
+    assert client.post("/mcp", json={}).status_code == 401  # refused before MCP is needed
+    print(json.dumps({
+        "loaded": sorted(m for m in ("mcp", "alembic") if m in sys.modules),
+        "dummy_hashes": passwords._dummy_hash.cache_info().currsize,
+    }))
+"""
+
+
+def serve_once(data_dir: Path) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNAPI_")}  # this data dir, SQLite
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    out = subprocess.run(
+        [sys.executable, "-c", SERVE, str(data_dir)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return migrated_template(tmp_path_factory)
+
+
+def test_a_restart_loads_neither_mcp_nor_alembic_nor_hashes(template: Path, tmp_path: Path):
+    assert serve_once(copy_into(template, tmp_path)) == {"loaded": [], "dummy_hashes": 0}
+
+
+def test_a_new_data_directory_is_migrated_with_alembic(tmp_path: Path):
+    assert serve_once(tmp_path)["loaded"] == ["alembic"]  # and still no MCP SDK
+
+
+def test_the_newest_revision_is_alembics_head():
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert newest_revision() == ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def test_an_older_schema_is_still_upgraded(template: Path, tmp_path: Path):
+    db_file = copy_into(template, tmp_path) / "runapi.db"
+    async def go() -> tuple[bool, bool]:
+        db = Database(f"sqlite+aiosqlite:///{db_file}", "NORMAL")
+        try:
+            before = await db.schema_is_current()
+            await db.create_schema()
+            return before, await db.schema_is_current()
+        finally:
+            await db.dispose()
+
+    with create_engine(f"sqlite:///{db_file}").begin() as conn:  # one migration behind
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "-1")
+    assert asyncio.run(go()) == (False, True)
+
+
+def test_an_unknown_email_is_still_checked_against_the_dummy_hash(monkeypatch: pytest.MonkeyPatch):
+    real = passwords._hasher
+    checked: list[str] = []
+
+    class Spy:
+        def hash(self, password: str) -> str:
+            return real.hash(password)
+
+        def verify(self, stored: str, password: str) -> bool:
+            checked.append(stored)
+            return real.verify(stored, password)
+
+    passwords._dummy_hash.cache_clear()
+    monkeypatch.setattr(passwords, "_hasher", Spy())
+    try:
+        assert not passwords.password_matches(None, "correct horse battery")
+        assert not passwords.password_matches(None, "another guess here")
+    finally:
+        passwords._dummy_hash.cache_clear()
+    assert len(checked) == 2 and checked[0] == checked[1]  # one dummy, made once, verified every time
+    assert checked[0].startswith("$argon2id$")
