@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-
 from ..base import TaskInput
 from . import errors
 from .adapter import Finished, Running, Started
