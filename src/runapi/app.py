@@ -133,6 +133,7 @@ def freeze_startup_heap() -> None:
     never be collected."""
     gc.collect()
     gc.freeze()
+    gc.enable()  # (`runapi serve` turns the collector off while it imports and starts: cli/server_cmds.py)
 
 
 def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -> Starlette:

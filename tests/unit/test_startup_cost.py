@@ -5,6 +5,7 @@ behind), Jinja2 (the console's first page), PyJWT (Kling's signed keys). Each is
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import subprocess
@@ -118,3 +119,41 @@ def test_an_unknown_email_is_still_checked_against_the_dummy_hash(monkeypatch: p
         passwords._dummy_hash.cache_clear()
     assert len(checked) == 2 and checked[0] == checked[1]  # one dummy, made once, verified every time
     assert checked[0].startswith("$argon2id$")
+
+
+def test_the_collector_is_off_during_start_up_and_on_after(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import uvicorn
+    from click.testing import CliRunner
+
+    from runapi.app import freeze_startup_heap
+    from runapi.cli import server_cmds
+
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # (this test process's heap stays collectable)
+    enabled: list[tuple[str, bool]] = []
+
+    def started(app: Any, **kw: Any) -> None:  # instead of serving: what the app's start-up would do
+        enabled.append(("importing and starting", gc.isenabled()))
+        freeze_startup_heap()
+        enabled.append(("serving", gc.isenabled()))
+
+    monkeypatch.setattr(uvicorn, "run", started)
+    monkeypatch.setattr(server_cmds, "setup_logging", lambda settings, level: None)  # (this process's logging)
+    for name, value in {
+        "RUNAPI_DATA_DIR": str(tmp_path),
+        "RUNAPI_PORT": "9",
+        server_cmds.LOG_LEVEL_ENV: "info",
+    }.items():
+        monkeypatch.setenv(name, value)  # (serve sets these: restored after the test)
+    try:
+        result = CliRunner().invoke(server_cmds.serve, ["--port", "9"])
+        assert result.exit_code == 0, result.output
+        assert enabled == [("importing and starting", False), ("serving", True)]
+
+        enabled.clear()
+        monkeypatch.setattr(uvicorn, "run", lambda app, **kw: enabled.append(("supervising", gc.isenabled())))
+        monkeypatch.setattr(server_cmds, "share_metrics_between_processes", lambda: None)
+        result = CliRunner().invoke(server_cmds.serve, ["--port", "9", "--workers", "2"])
+        assert result.exit_code == 0, result.output
+        assert enabled == [("supervising", True)]  # the parent of `--workers N` serves nothing: never frozen
+    finally:
+        gc.enable()
