@@ -133,6 +133,7 @@ def freeze_startup_heap() -> None:
     never be collected."""
     gc.collect()
     gc.freeze()
+    gc.enable()  # (`runapi serve` turns the collector off while it imports and starts: cli/server_cmds.py)
 
 
 def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -> Starlette:
@@ -148,7 +149,7 @@ def create_app(settings: Settings | None = None, *, freeze_heap: bool = False) -
         if freeze_heap:
             freeze_startup_heap()
         try:
-            async with mcp.running():  # the MCP sessions' task group lives as long as the app
+            async with mcp.running():  # stops the MCP sessions' task group, if a request started it
                 yield
         finally:
             await rt.stop()

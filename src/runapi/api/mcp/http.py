@@ -12,12 +12,12 @@ still streams its progress notifications and result as SSE on the POST's own res
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mcp.server.context import ServerRequestContext
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
@@ -28,7 +28,10 @@ from ..context import authenticated, base_url, runtime
 from ..errors import as_api_error
 from ..responses import error_response
 from .handlers import Caller
-from .server import build_server
+
+if TYPE_CHECKING:  # the MCP SDK is imported by the first /mcp request (~0.3 s of start-up otherwise)
+    from mcp.server.context import ServerRequestContext
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 PRINCIPAL_KEY = "runapi.principal"  # where the authenticated caller waits in the ASGI scope
 
@@ -41,15 +44,51 @@ def caller_of(ctx: ServerRequestContext[Any, Any]) -> Caller:
 
 
 class McpEndpoint:
-    """The ASGI app mounted at /mcp; `running()` must enclose its use (the app's lifespan enters it)."""
+    """The ASGI app mounted at /mcp; `running()` must enclose its use (the app's lifespan enters it).
+
+    The SDK's session manager is built and started by the first authenticated request, not at start-up:
+    importing the SDK costs ~0.3 s of CPU and ~15 MB that a server nobody asks over MCP never needs. It runs
+    in a task of its own (its task group must outlive any one request) until `running()` exits."""
 
     def __init__(self, catalog: Catalog):
-        self.manager = StreamableHTTPSessionManager(build_server(catalog, caller_of), stateless=True)
+        self.catalog = catalog
+        self._ready: asyncio.Future[StreamableHTTPSessionManager] | None = None
+        self._stop = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        async with self.manager.run():
+        try:
             yield
+        finally:
+            runner, self._runner, self._ready = self._runner, None, None
+            if runner is not None:  # started by a request: stop its sessions' task group as the app stops
+                self._stop.set()
+                await runner
+                self._stop = asyncio.Event()
+
+    async def manager(self) -> StreamableHTTPSessionManager:
+        """The running session manager, started by the first call (callers that arrive meanwhile wait for it)."""
+        if self._ready is None:  # (no await between the check and the assignment: one start)
+            self._ready = asyncio.get_running_loop().create_future()
+            # A fresh context: the manager's tasks must not inherit the first request's context variables.
+            self._runner = asyncio.create_task(self._run(self._ready, self._stop), context=contextvars.Context())
+        return await asyncio.shield(self._ready)  # a caller that goes away does not cancel the start
+
+    async def _run(self, ready: asyncio.Future[StreamableHTTPSessionManager], stop: asyncio.Event) -> None:
+        try:
+            from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+            from .server import build_server
+
+            manager = StreamableHTTPSessionManager(build_server(self.catalog, caller_of), stateless=True)
+            async with manager.run():
+                ready.set_result(manager)
+                await stop.wait()
+        except Exception as exc:
+            if ready.done():
+                raise  # (out of the app's lifespan, as before)
+            ready.set_exception(exc)  # a failed start: the waiting requests (and later ones) get the error
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -57,4 +96,4 @@ class McpEndpoint:
         except RunapiError as exc:
             await error_response(as_api_error(exc))(scope, receive, send)
             return
-        await self.manager.handle_request(scope, receive, send)
+        await (await self.manager()).handle_request(scope, receive, send)

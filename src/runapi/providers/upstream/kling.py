@@ -20,8 +20,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import jwt
-
 from ..base import TaskInput
 from . import errors
 from .adapter import Finished, Running, Started
@@ -71,6 +69,8 @@ class Kling(JobApi):
             return key
         now = time.time()
         if self._token is None or self._token[0] - TOKEN_SLACK <= now:
+            import jwt  # PyJWT pulls in cryptography (~25 ms, a few MB): only for Kling's signed keys
+
             expires = int(now) + TOKEN_SECONDS
             token = jwt.encode(
                 {"iss": access, "exp": expires, "nbf": int(now) - 5},
