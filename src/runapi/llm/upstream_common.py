@@ -4,7 +4,6 @@ to the upstream), SSE parsing and data-URL parsing."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
@@ -117,7 +116,6 @@ async def raise_for_status(resp: aiohttp.ClientResponse) -> None:
     )
 
 
-_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (asyncio.TimeoutError, OSError)  # + aiohttp.ClientError
 _JSON = {"content-type": "application/json"}
 
 
@@ -161,7 +159,7 @@ async def post_json(
                 await raise_for_status(resp)
                 raw = await resp.read()
                 status = resp.status
-        except (aiohttp.ClientError, *_CONNECTION_ERRORS) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
     try:
         data = orjson.loads(raw)
@@ -191,13 +189,13 @@ async def open_stream(
         try:
             ctx = http.post(url, data=orjson.dumps(body), headers=span.headers({**_JSON, **headers}), timeout=timeout)
             resp = await ctx.__aenter__()
-        except (aiohttp.ClientError, *_CONNECTION_ERRORS) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
         span.set_attributes({"http.response.status_code": resp.status})
         try:
             await raise_for_status(resp)
             yield resp
-        except (aiohttp.ClientError, *_CONNECTION_ERRORS) as exc:  # the connection broke mid-stream
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:  # the connection broke mid-stream
             raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
         finally:
             await ctx.__aexit__(None, None, None)
