@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 
-import filetype
-
 LOCAL_MAX_BYTES = 50 * 1024 * 1024
 URL_MAX_BYTES = 50 * 1024 * 1024
 BASE64_MAX_BYTES = 10 * 1024 * 1024
@@ -49,6 +47,8 @@ FILE_ID = re.compile(r"file_[0-9a-f]{32}")
 
 def sniff(data: bytes) -> str | None:
     """The MIME type the bytes really are, if it is one we accept."""
+    import filetype  # (on first use: a server that never sniffs a file does not load its type tables)
+
     kind = filetype.guess(data[:8192])
     mime: str | None = None if kind is None else kind.mime
     if mime is None or mime not in ALLOWED_MIME:
@@ -57,6 +57,8 @@ def sniff(data: bytes) -> str | None:
 
 
 def extension_for(mime: str) -> str:
+    import filetype
+
     kind = filetype.get_type(mime=mime) or filetype.get_type(mime={v: k for k, v in CANONICAL.items()}.get(mime, mime))
     return kind.extension if kind else "bin"
 
@@ -64,6 +66,8 @@ def extension_for(mime: str) -> str:
 def type_for_extension(name: str) -> str | None:
     """The allowed type a file name's extension stands for, or None. Only for names we chose (generated
     outputs); a user's file name says nothing about what the bytes are."""
+    import filetype
+
     ext = name.rsplit("/", 1)[-1].rpartition(".")[2].lower() if "." in name.rsplit("/", 1)[-1] else ""
     kind = filetype.get_type(ext=ext) if ext else None
     mime = _OWN_EXTENSIONS.get(ext) or (kind.mime if kind else None)

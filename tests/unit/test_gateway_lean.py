@@ -6,43 +6,22 @@ settled once however they end."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import io
 import json
 import logging
 import re
 from collections.abc import AsyncGenerator
-from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
-from starlette.testclient import TestClient
 
 from runapi.api.llm_common import SseResponse
-from runapi.app import create_app
 from runapi.llm.upstream_common import parse_json, sse_events
 from runapi.observability.context import request_id
 from runapi.observability.logs import configure_logging
 from runapi.observability.metrics import record_llm_tokens
 from runapi.observability.middleware import DIRECT_SEND
 from runapi.upstream_errors import UpstreamError
-from tests.support.servers import test_settings as app_settings
-
-
-def test_the_heap_is_frozen_once_after_start_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    calls: list[str] = []
-    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
-    monkeypatch.setattr(gc, "collect", lambda *a: calls.append("collect") or 0)
-    with TestClient(create_app(app_settings(tmp_path / "a"))) as client:
-        assert client.get("/health").status_code == 200
-    assert calls == []  # only the server's own process freezes (a test process builds app after app)
-    app = create_app(app_settings(tmp_path / "b"), freeze_heap=True)
-    assert calls == []  # building the app freezes nothing: the services are not up yet
-    with TestClient(app) as client:
-        assert calls == ["collect", "freeze"]  # after the services and the bootstrap key, before serving
-        assert client.get("/health").status_code == 200
-        client.get("/health")
-    assert calls == ["collect", "freeze"]  # requests never freeze again
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,8 @@
 """Start-up leaves for later what only a rare path needs: the MCP SDK (the first /mcp request imports it),
 the argon2 dummy hash (the first sign-in of an unknown email makes it), Alembic (only when the schema is
-behind), Jinja2 (the console's first page), PyJWT (Kling's signed keys). Each is checked in a fresh interpreter, where nothing else has imported them."""
+behind), Jinja2 (the console's first page), PyJWT (Kling's signed keys), aiohttp (the first LLM deployment's
+client), filetype (the first upload sniffed); the heap's collection and freeze wait until after serving
+starts. Each is checked in a fresh interpreter, where nothing else has imported them."""
 
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from runapi.app import create_app
 from runapi.auth import passwords
 from runapi.settings import Settings
 
-LAZY = ("mcp", "alembic", "jinja2", "jwt")
+LAZY = ("mcp", "alembic", "jinja2", "jwt", "aiohttp", "filetype")
 with TestClient(create_app(Settings(data_dir=sys.argv[1], sqlite_synchronous="NORMAL"))) as client:
     assert client.get("/health").status_code == 200
     assert client.post("/mcp", json={}).status_code == 401  # refused before MCP is needed
@@ -157,3 +159,53 @@ def test_the_collector_is_off_during_start_up_and_on_after(tmp_path: Path, monke
         assert enabled == [("supervising", True)]  # the parent of `--workers N` serves nothing: never frozen
     finally:
         gc.enable()
+
+
+def test_the_heap_is_frozen_once_soon_after_serving_starts(
+    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from starlette.testclient import TestClient
+
+    from runapi import app as app_module
+    from tests.support.servers import test_settings
+
+    calls: list[str] = []
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "collect", lambda *a: calls.append("collect") or 0)
+    monkeypatch.setattr(app_module, "FREEZE_AFTER_SECONDS", 0.0)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with TestClient(app_module.create_app(test_settings(copy_into(template, tmp_path / "a")))) as client:
+        assert client.get("/health").status_code == 200
+    assert calls == []  # only the server's own process freezes (a test process builds app after app)
+    app = app_module.create_app(test_settings(copy_into(template, tmp_path / "b")), freeze_heap=True)
+    assert calls == []  # building the app freezes nothing: the services are not up yet
+    try:
+        with TestClient(app) as client:
+            assert client.get("/health").status_code == 200
+            for _ in range(1000):  # the freeze runs on the server's loop, once start-up is over
+                if calls:
+                    break
+                client.portal.call(asyncio.sleep, 0.01)
+            assert calls == ["collect", "freeze"]
+            client.get("/health")
+        assert calls == ["collect", "freeze"]  # requests never freeze again
+    finally:
+        gc.enable()
+
+
+def test_the_first_answer_does_not_wait_for_the_freeze(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from starlette.testclient import TestClient
+
+    from runapi import app as app_module
+    from tests.support.servers import test_settings
+
+    calls: list[str] = []
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "collect", lambda *a: calls.append("collect") or 0)
+    monkeypatch.setattr(app_module, "FREEZE_AFTER_SECONDS", 3600.0)
+    app = app_module.create_app(test_settings(copy_into(template, tmp_path)), freeze_heap=True)
+    with TestClient(app) as client:
+        assert client.get("/health").status_code == 200
+        assert calls == []  # served before the collection (it walks the whole start-up heap)
+    assert calls == []  # and a server stopped before it never runs it

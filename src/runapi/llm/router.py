@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, Callable, Collection
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from ..errors import Forbidden, Unavailable, UpstreamFailed
 from ..observability.metrics import record_upstream_error, upstream_error_kind
@@ -23,6 +22,9 @@ from .canonical import ChatRequest, ChatResult, Delta
 from .gemini.upstream import GeminiApi
 from .openai_chat.upstream import OpenAICompatible
 from .upstream_common import LlmDeployment, TokenCounter, Upstream, new_http_client
+
+if TYPE_CHECKING:  # aiohttp loads with the first deployment's client (upstream_common.new_http_client)
+    import aiohttp
 
 log = logging.getLogger("runapi.llm")
 MAX_RETRY_AFTER_WAIT = 2.0  # a 429 with a short Retry-After on the last deployment is waited out once

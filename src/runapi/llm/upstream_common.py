@@ -4,21 +4,22 @@ to the upstream), SSE parsing and data-URL parsing."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
-import aiohttp
 import orjson
 
 from ..observability import tracing
 from ..upstream_errors import UpstreamError
 from .canonical import ChatRequest, ChatResult, Delta
 from .coalesce import ReadBatch, current_batch
+
+if TYPE_CHECKING:  # aiohttp loads with the first deployment's client (new_http_client)
+    import aiohttp
 
 PROTOCOLS = ("openai", "anthropic", "gemini")
 
@@ -77,6 +78,8 @@ def new_http_client() -> aiohttp.ClientSession:
     """The pooled client every deployment shares. aiohttp, not httpx: on this path httpx costs about 1 ms of
     CPU per call (its pool scans every connection per request) against aiohttp's 0.07 ms, measured with
     bench/llm_gateway.py's upstream."""
+    import aiohttp  # (here, not at start-up: a server with no deployment never loads it, ~7 MB and ~0.07 s)
+
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=500, ttl_dns_cache=300), auto_decompress=True, raise_for_status=False
     )
@@ -113,7 +116,6 @@ async def raise_for_status(resp: aiohttp.ClientResponse) -> None:
     )
 
 
-_CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 _JSON = {"content-type": "application/json"}
 
 
@@ -143,6 +145,8 @@ async def post_json(
     *,
     model: str | None = None,
 ) -> dict[str, Any]:
+    import aiohttp  # (loaded already: `http` is one of its sessions)
+
     with _span(d, url, model, False) as span:
         try:
             async with http.post(
@@ -155,7 +159,7 @@ async def post_json(
                 await raise_for_status(resp)
                 raw = await resp.read()
                 status = resp.status
-        except _CONNECTION_ERRORS as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
     try:
         data = orjson.loads(raw)
@@ -178,18 +182,20 @@ async def open_stream(
 ) -> AsyncIterator[aiohttp.ClientResponse]:
     """A streamed POST whose connection and HTTP errors are UpstreamError (so the router can fall back). The
     timeout bounds the wait for each chunk, not the whole stream (answers may stream for minutes)."""
+    import aiohttp  # (loaded already: `http` is one of its sessions)
+
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=d.timeout_seconds)
     with _span(d, url, model, True) as span:
         try:
             ctx = http.post(url, data=orjson.dumps(body), headers=span.headers({**_JSON, **headers}), timeout=timeout)
             resp = await ctx.__aenter__()
-        except _CONNECTION_ERRORS as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
         span.set_attributes({"http.response.status_code": resp.status})
         try:
             await raise_for_status(resp)
             yield resp
-        except _CONNECTION_ERRORS as exc:  # the connection broke mid-stream
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:  # the connection broke mid-stream
             raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
         finally:
             await ctx.__aexit__(None, None, None)

@@ -8,9 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncGenerator
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from ...upstream_errors import UpstreamError
 from ..canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
@@ -26,6 +24,9 @@ from ..upstream_common import (
     sse_events,
     text_of,
 )
+
+if TYPE_CHECKING:  # aiohttp loads with the first deployment's client (upstream_common.new_http_client)
+    import aiohttp
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096  # Messages requires max_tokens (billing reserves for the model's cap when none is given)

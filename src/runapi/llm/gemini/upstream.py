@@ -14,9 +14,7 @@ import json
 import mimetypes
 import uuid
 from collections.abc import AsyncGenerator
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from ...upstream_errors import UpstreamError
 from ..canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
@@ -31,6 +29,9 @@ from ..upstream_common import (
     sse_events,
     text_of,
 )
+
+if TYPE_CHECKING:  # aiohttp loads with the first deployment's client (upstream_common.new_http_client)
+    import aiohttp
 
 MAX_STOP = 5
 EFFORT_BUDGETS = {"none": 0, "minimal": 0, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768}

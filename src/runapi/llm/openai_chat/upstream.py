@@ -5,9 +5,7 @@ comes back as `reasoning_content` (DeepSeek, and most servers that copied it) or
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from ...upstream_errors import UpstreamError
 from ..canonical import ChatRequest, ChatResult, Delta, ToolCall, Usage
@@ -18,6 +16,9 @@ from ..upstream_common import (
     post_json,
     sse_events,
 )
+
+if TYPE_CHECKING:  # aiohttp loads with the first deployment's client (upstream_common.new_http_client)
+    import aiohttp
 
 __all__ = ["OpenAICompatible"]
 MAX_STOP = 4  # the Chat Completions limit; surfaces that allow more enforce the rest themselves
