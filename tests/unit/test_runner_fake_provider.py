@@ -221,14 +221,14 @@ def test_a_local_job_is_written_with_the_finish_not_in_a_transaction_of_its_own(
     assert row.state == "completed"
     assert row.provider_job == {"fake_job": row.id}  # recorded, in the finishing commit
     step_writes = writes[writes.index("claim") + 1 :]
-    assert step_writes == ["_close"]  # claim, then the one commit that ends the task
+    assert step_writes == ["_close_all"]  # claim, then the one commit that ends the task
 
 
 def test_a_remote_job_is_written_before_its_first_poll(tmp_path, monkeypatch):
     writes = _count_writes(monkeypatch)
     row, _ = run(FakeProvider(), tmp_path, steps=1)
     assert row.state == "completed"
-    assert writes[writes.index("claim") + 1 :] == ["_update_leased", "_close"]
+    assert writes[writes.index("claim") + 1 :] == ["_update_leased", "_close_all"]
 
 
 def test_a_local_job_lost_with_its_step_is_submitted_again(tmp_path):

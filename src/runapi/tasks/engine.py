@@ -7,6 +7,7 @@ failure only apply to a non-terminal task whose lease the caller still holds, so
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -50,6 +51,7 @@ from ..observability.metrics import record_task_created, record_task_finished
 from ..storage import UrlSigner
 from ..store import Database
 from ..store.schema import callback_deliveries, tasks
+from .finisher import finisher
 from .views import status_body
 
 # What make_due found: a worker should be woken / a worker holds the lease now (try again) / finished or unknown
@@ -553,7 +555,8 @@ async def finish(
     outputs: tuple[int, int] | None = None,
     provider_job: dict[str, Any] | None = None,
 ) -> bool:
-    """Complete (result) or fail (error) a leased task: state, settlement/refund and callback in one commit.
+    """Complete (result) or fail (error) a leased task: state, settlement/refund and callback in one commit
+    (shared with the finishes of concurrent steps: tasks/finisher.py).
     `outputs`: how many files it stored and their bytes (what `runapi admin storage` counts); `provider_job`:
     the job handle to record with it, when the step that ends the task made it and has not written it yet."""
     now = time.time()
@@ -563,8 +566,21 @@ async def finish(
     with tracing.span(
         "billing.settle" if error is None else "billing.refund", task_id=task.id, price_cents=task.price_cents
     ) as span:
-        closed = await db.write_sync(
-            _close, task, _LEASED, _leased(task.id, owner), result, error, callbacks, now, outputs, provider_job
+        closed = await finisher(db).commit(
+            functools.partial(
+                _close,
+                task=task,
+                where=_LEASED,
+                where_values=_leased(task.id, owner),
+                result=result,
+                error=error,
+                callbacks=callbacks,
+                now=now,
+                outputs=outputs,
+                provider_job=provider_job,
+            ),
+            task.account_id,
+            task.id,
         )
         span.set(applied=closed is not None)
     if closed is None:
