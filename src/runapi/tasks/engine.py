@@ -606,15 +606,20 @@ async def cancel(db: Database, task_id: str, account_id: int, *, signer: UrlSign
         # what is read above and used below never changes after create (price, reservation, callback_url);
         # a failed task's callback is only its final body, whatever stage the task reached meanwhile
         callbacks = stage_bodies(task, signer, url_ttl, None, CANCELED, now)
-        closed = await db.write_sync(_close, task, _UNFINISHED, {"w_id": task.id}, None, CANCELED, callbacks, now)
-        if closed is not None:
+        row = await db.write_sync(_close, task, _UNFINISHED, {"w_id": task.id}, None, CANCELED, callbacks, now)
+        if row is not None:
+            closed = Task.from_row(row)
             record_task_finished(task.family, closed.state)
             return closed
         task = await get_task(db, task_id, account_id) or task  # a worker finished it first
     raise Conflict(f"Task is already {task.state.wire}")
 
 
-_CLOSE = {where: update(tasks).where(where).returning(*tasks.c) for where in (_LEASED, _UNFINISHED)}
+# A worker's finish only needs to know that it applied; a cancel answers with the whole row.
+_CLOSE = {
+    _LEASED: update(tasks).where(_LEASED).returning(tasks.c.id),
+    _UNFINISHED: update(tasks).where(_UNFINISHED).returning(*tasks.c),
+}
 
 
 def _close(
@@ -628,11 +633,12 @@ def _close(
     now: float,
     outputs: tuple[int, int] | None = None,
     provider_job: dict[str, Any] | None = None,
-) -> Task | None:
+) -> RowMapping | None:
     """End `task` if `where` (_LEASED or _UNFINISHED, with `where_values`) still holds: its state, the settlement
     or refund, its usage row and its callbacks (`callbacks` are its callback bodies, the final one last: queued
     for its callback_url, or without one its final body for the account's `runapi listen` listeners), all in
-    the caller's transaction. None (and nothing written) if `where` no longer holds."""
+    the caller's transaction. Returns the row as updated (_UNFINISHED: all of it; _LEASED: its id); None (and
+    nothing written) if `where` no longer holds."""
     state = TaskState.FAILED if error is not None else TaskState.COMPLETED
     values: dict[str, Any] = {
         "state": state,
@@ -675,4 +681,4 @@ def _close(
             _queue_callback(conn, task, seq, body, now)
     elif callbacks:
         listen.queue_final(conn, task.account_id, task.id, callbacks[-1][1], now)
-    return Task.from_row(row)
+    return row

@@ -21,22 +21,22 @@ import logging
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection
 
-from ..domain.task import Task
 from ..store import Database
 
 log = logging.getLogger("runapi.worker")
 
-Close = Callable[[Connection], Task | None]  # one finish: runs in the batch's transaction
+Close = Callable[[Connection], Any]  # one finish: runs in the batch's transaction; None if it did not apply
 
 
 @dataclass
 class _Pending:
     close: Close
     sort_key: tuple[int, str]  # (account id, task id): batches lock accounts in one order on PostgreSQL
-    future: asyncio.Future[Task | None] = field(init=False, repr=False)
+    future: asyncio.Future[Any] = field(init=False, repr=False)
 
 
 class FinishBatcher:
@@ -47,7 +47,7 @@ class FinishBatcher:
         self._drain: asyncio.Task[None] | None = None
         self.stats = {"finishes": 0, "commits": 0}  # how well finishes are grouped (tests, benchmarks)
 
-    async def commit(self, close: Close, account_id: int, task_id: str) -> Task | None:
+    async def commit(self, close: Close, account_id: int, task_id: str) -> Any:
         """Run `close` in a transaction shared with the finishes queued meanwhile; its result once committed."""
         pending = _Pending(close, (account_id, task_id))
         pending.future = asyncio.get_running_loop().create_future()
@@ -82,7 +82,7 @@ class FinishBatcher:
                 pending.future.set_result(outcome)
 
 
-def _close_all(conn: Connection, closes: list[Close]) -> list[Task | None]:
+def _close_all(conn: Connection, closes: list[Close]) -> list[Any]:
     return [close(conn) for close in closes]
 
 
