@@ -146,3 +146,36 @@ def test_the_schedule_with_jitter_sets_the_next_due_time(tmp_path):
     d, _, sent_at, _ = run_delivery(tmp_path, answer(500), **settings)
     assert sent_at + 100 <= d["next_attempt_at"] <= time.time() + 100  # rand 0.5: the base itself
     assert d["last_error"] == "HTTP 500"
+
+
+def test_a_wake_with_nothing_due_takes_no_write_transaction(tmp_path, monkeypatch):
+    settings = servers.test_settings(tmp_path)
+    writes: list[str] = []
+    real_write = Database.write
+
+    def counting(self):
+        writes.append("write")
+        return real_write(self)
+
+    monkeypatch.setattr(Database, "write", counting)
+
+    async def main():
+        db = Database(settings.resolved_database_url, "NORMAL")
+        try:
+            await db.create_schema()
+            account = (await admin.create_account(db, "A", "a@example.com"))["account_id"]
+            await pending_deliveries(db, account, 1, time.time() + 3600)  # pending, but not due yet
+            rt = SimpleNamespace(settings=settings, db=db)
+            async with httpx.AsyncClient(transport=httpx.MockTransport(answer(200))) as http:
+                dispatcher = CallbackDispatcher(rt, http, rand=lambda: 0.5)
+                writes.clear()
+                assert await dispatcher.claim_due(4) == []
+                assert writes == []  # nothing due: no write transaction, no write lock
+                [due] = await pending_deliveries(db, account, 1, time.time() - 1)
+                writes.clear()
+                assert [d["id"] for d in await dispatcher.claim_due(4)] == [due]
+                assert writes == ["write"]
+        finally:
+            await db.dispose()
+
+    asyncio.run(main())

@@ -199,3 +199,48 @@ def test_webhooks_and_cancel_have_defaults():
     fake = FakeProvider(accept_webhooks=False)
     assert asyncio.run(fake.on_webhook(WebhookCall("t", {}, {}, b""))) is False
     assert fake.methods() == ["on_webhook"]
+
+
+def _count_writes(monkeypatch) -> list[str]:
+    """The name of every write transaction's function (Database.write_sync) from here on."""
+    names: list[str] = []
+    real = Database.write_sync
+
+    async def counting(self, fn, *args):
+        names.append(getattr(fn, "__name__", repr(fn)))
+        return await real(self, fn, *args)
+
+    monkeypatch.setattr(Database, "write_sync", counting)
+    return names
+
+
+def test_a_local_job_is_written_with_the_finish_not_in_a_transaction_of_its_own(tmp_path, monkeypatch):
+    writes = _count_writes(monkeypatch)
+    provider = FakeProvider(local_jobs=True)
+    row, _ = run(provider, tmp_path, steps=1)
+    assert row.state == "completed"
+    assert row.provider_job == {"fake_job": row.id}  # recorded, in the finishing commit
+    step_writes = writes[writes.index("claim") + 1 :]
+    assert step_writes == ["_close_all"]  # claim, then the one commit that ends the task
+
+
+def test_a_remote_job_is_written_before_its_first_poll(tmp_path, monkeypatch):
+    writes = _count_writes(monkeypatch)
+    row, _ = run(FakeProvider(), tmp_path, steps=1)
+    assert row.state == "completed"
+    assert writes[writes.index("claim") + 1 :] == ["_update_leased", "_close_all"]
+
+
+def test_a_local_job_lost_with_its_step_is_submitted_again(tmp_path):
+    # the first poll fails: the step ends without the job written, so the next step starts the job again
+    provider = FakeProvider(local_jobs=True, script=[TransientFailure("busy")])
+    row, _ = run(provider, tmp_path, steps=3)
+    assert row.state == "completed"
+    assert provider.methods() == ["submit", "poll", "submit", "poll"]
+
+
+def test_a_local_job_in_progress_is_kept_by_the_release(tmp_path):
+    provider = FakeProvider(local_jobs=True, script=[Progress(poll_in=0.0)])
+    row, _ = run(provider, tmp_path, steps=3)
+    assert row.state == "completed"
+    assert provider.methods() == ["submit", "poll", "poll"]  # the release wrote the job: not submitted again

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import httpx
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from ..observability import tracing
@@ -40,6 +40,24 @@ LEASE_MARGIN_SECONDS = 5.0
 # Only the status matters; a receiver's answer body is read up to this much (keeps the connection reusable).
 MAX_ANSWER_BYTES = 64 * 1024
 INTERRUPTED = "interrupted: the sender stopped before an answer was recorded"
+
+
+# Whether any delivery may be due (`now` bound per call): a read, so a wake with nothing to send (every task
+# finished without a callback_url wakes the dispatcher) takes neither the write lock nor a write transaction.
+# The claim itself checks the rest (ordering, shares, attempts).
+_ANY_DUE = (
+    select(callback_deliveries.c.id)
+    .where(
+        callback_deliveries.c.state == "pending",
+        callback_deliveries.c.next_attempt_at <= bindparam("now"),
+        or_(callback_deliveries.c.lease_until.is_(None), callback_deliveries.c.lease_until < bindparam("now")),
+    )
+    .limit(1)
+)
+
+
+def _any_due(conn: Connection, now: float) -> bool:
+    return conn.execute(_ANY_DUE, {"now": now}).first() is not None
 
 
 class DispatcherServices(Protocol):
@@ -68,6 +86,8 @@ class CallbackDispatcher:
         share = max(1, s.callback_account_concurrency)
         max_attempts = 1 + len(s.callback_retry_delays)
         now = time.time()
+        if not await self.rt.db.read_sync(_any_due, now):
+            return []
         cd = callback_deliveries
         full = [account for account, n in self.busy.items() if n >= share]
         # A task's callbacks (its stages, then its final one) go out in order: one waits while an earlier one

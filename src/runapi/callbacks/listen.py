@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from ..errors import RateLimited
 from ..store import Database
@@ -50,20 +50,30 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Built once (values bound per call): every finished task runs the first, in the writer's transaction.
+_LIVE = (
+    select(cli_listen_sessions.c.token_hash)
+    .where(
+        cli_listen_sessions.c.account_id == bindparam("account_id"),
+        cli_listen_sessions.c.last_seen_at >= bindparam("since"),
+    )
+    .limit(1)
+)
+_PENDING = (
+    select(func.count())
+    .select_from(cli_listen_events)
+    .where(cli_listen_events.c.account_id == bindparam("account_id"), cli_listen_events.c.acked_at.is_(None))
+)
+
+
 def queue_final(conn: Connection, account_id: int, task_id: str, body: dict[str, Any], now: float) -> bool:
     """In the finishing task's transaction: keep its final callback body for the account's listeners, if one
     is live and the queue has room. True if it was kept."""
-    s, e = cli_listen_sessions, cli_listen_events
-    live = conn.execute(
-        select(func.count())
-        .select_from(s)
-        .where(s.c.account_id == account_id, s.c.last_seen_at >= now - SESSION_IDLE_SECONDS)
-    ).scalar()
-    if not live:
+    e = cli_listen_events
+    live = conn.execute(_LIVE, {"account_id": account_id, "since": now - SESSION_IDLE_SECONDS}).first()
+    if live is None:
         return False
-    pending = conn.execute(
-        select(func.count()).select_from(e).where(e.c.account_id == account_id, e.c.acked_at.is_(None))
-    ).scalar()
+    pending = conn.execute(_PENDING, {"account_id": account_id}).scalar()
     if (pending or 0) >= MAX_PENDING_PER_ACCOUNT:
         return False
     conn.execute(

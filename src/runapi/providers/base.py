@@ -98,6 +98,10 @@ class Provider(ABC):
     defaults for providers with nothing to stop or no webhooks."""
 
     name: str  # what a task row records and what guardrails' provider lists match
+    # True when `submit` starts nothing outside this process (the sandbox): a handle lost in a crash costs
+    # nothing but submitting again, so the worker writes it with the step's end (its release, stage or finish)
+    # instead of in a transaction of its own before the first poll.
+    local_jobs: bool = False
 
     @abstractmethod
     async def submit(self, task: TaskInput) -> dict[str, Any]:

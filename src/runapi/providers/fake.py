@@ -37,6 +37,7 @@ class FakeProvider(Provider):
     then: Step = field(default_factory=lambda: FakeProvider.done())
     submit_error: BaseException | None = None  # raised by every submit, when set
     accept_webhooks: bool = True  # what on_webhook answers
+    local_jobs: bool = False  # Provider.local_jobs: True makes the worker write the job with the step's end
     calls: list[Call] = field(default_factory=list)
 
     def __post_init__(self) -> None:

@@ -52,6 +52,7 @@ class SandboxProvider(Provider):
     deadline), no webhooks."""
 
     name = "sandbox"
+    local_jobs = True  # submit only notes when the result is due
 
     def __init__(
         self,
