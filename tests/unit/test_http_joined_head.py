@@ -145,3 +145,63 @@ def test_a_closed_connection_gets_its_held_head_first():
     transport = asyncio.run(serve(fails_after_start, b"GET /x HTTP/1.1\r\nhost: a\r\n\r\n"))
     assert transport.closed  # uvicorn closes a connection whose response was cut short
     assert len(transport.writes) == 1 and transport.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def make_protocol(app: Any, limits: ConnectionLimits) -> tuple[Any, FakeTransport]:
+    config = Config(app=app, http=protocol_with(limits), lifespan="off", access_log=False, proxy_headers=False)
+    config.load()
+    protocol = config.http_protocol_class(config=config, server_state=ServerState(), app_state={})
+    transport = FakeTransport()
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
+def test_kept_alive_requests_reuse_one_deadline_timer(monkeypatch: Any):
+    """The header and body deadlines move one timer: it is not made and cancelled three times a request."""
+
+    async def go() -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        made = 0
+        real_call_at = loop.call_at  # (call_later goes through call_at on asyncio's loop)
+
+        def counting_at(when: float, callback: Any, *args: Any, **kwargs: Any) -> Any:
+            nonlocal made
+            if getattr(callback, "__name__", "") in ("_fire", "_expired"):  # our deadline timer, not uvicorn.s
+                made += 1
+            return real_call_at(when, callback, *args, **kwargs)
+
+        monkeypatch.setattr(loop, "call_at", counting_at)
+        protocol, transport = make_protocol(json_app, ConnectionLimits(10, 30, 600, 10))
+        for _ in range(5):
+            protocol.data_received(b"POST /x HTTP/1.1\r\nhost: a\r\ncontent-length: 2\r\n\r\n{}")
+            for _ in range(50):
+                await asyncio.sleep(0)
+                if protocol.cycle.response_complete:
+                    break
+        protocol.connection_lost(None)
+        return made, len(transport.writes)
+
+    timers, writes = asyncio.run(go())
+    assert writes == 5
+    assert timers == 1  # set when the connection opened, then only moved (it was 1 + 3 a request)
+
+
+def test_deadlines_still_close_a_silent_connection_and_not_before_a_moved_deadline():
+    async def go() -> tuple[bool, bool, bool]:
+        # headers due in 0.02 s; once they are in, the body may idle 5 s
+        protocol, transport = make_protocol(json_app, ConnectionLimits(0.02, 5, 600, 10))
+        silent, silent_transport = make_protocol(json_app, ConnectionLimits(0.02, 5, 600, 10))
+        protocol.data_received(b"POST /x HTTP/1.1\r\nhost: a\r\ncontent-length: 10\r\n\r\n{")
+        for _ in range(200):  # bounded wait for the silent connection's header deadline
+            if silent_transport.closed:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # well past the first (headers) deadline, far before the body's
+        body_waiting = not transport.closed
+        protocol.connection_lost(None)
+        silent.connection_lost(None)
+        return silent_transport.closed, body_waiting, transport.closed
+
+    silent_closed, body_waiting, _ = asyncio.run(go())
+    assert silent_closed  # sent nothing: closed at its header deadline
+    assert body_waiting  # its deadline moved on to the body's idle limit: the earlier timer did not close it

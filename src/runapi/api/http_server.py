@@ -58,8 +58,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if cls.limits is None:
             cls.limits = ConnectionLimits.from_settings(Settings())
         self._limits: ConnectionLimits = cls.limits
+        # One timer per connection, moved lazily: a phase sets `_due` (loop time; None: no deadline) and the
+        # timer is only replaced when the new deadline is earlier than the one it fires at; firing before
+        # `_due` it re-arms for the rest. Steady keep-alive traffic re-arms three times a request and would
+        # otherwise make and cancel three timer handles each time.
         self._timer: asyncio.TimerHandle | None = None
-        self._phase = ""  # "headers" | "body" while a timer runs
+        self._timer_at = 0.0
+        self._due: float | None = None
+        self._phase = ""  # "headers" | "body" while a deadline is set
         self._body_deadline = 0.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -72,11 +78,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._timer is None:  # a later request on a kept-alive connection: its headers are due in time
+        if self._due is None:  # a later request on a kept-alive connection: its headers are due in time
             self._arm("headers", self._limits.header_timeout)
 
     def on_headers_complete(self) -> None:
@@ -95,17 +104,32 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
 
     def _arm(self, phase: str, seconds: float) -> None:
-        self._disarm()
         self._phase = phase
-        self._timer = self.loop.call_later(max(seconds, 0.0), self._expired)
+        due = self._due = self.loop.time() + max(seconds, 0.0)
+        if self._timer is None or self._timer_at > due:
+            self._schedule(due)
 
     def _disarm(self) -> None:
+        self._due = None  # a timer still pending finds no deadline when it fires, and stops
+
+    def _schedule(self, at: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
+        self._timer_at = at
+        self._timer = self.loop.call_at(at, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        due = self._due
+        if due is None:
+            return
+        if self.loop.time() < due:  # the deadline moved on since this timer was set
+            self._schedule(due)
+            return
+        self._due = None
+        self._expired()
 
     def _expired(self) -> None:
-        self._timer = None
         if self.transport.is_closing():
             return
         if self.flow.read_paused:
