@@ -186,13 +186,52 @@ async def open_stream(
         except _CONNECTION_ERRORS as exc:
             raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
         span.set_attributes({"http.response.status_code": resp.status})
+        ended = False
         try:
             await raise_for_status(resp)
             yield resp
+            ended = True
         except _CONNECTION_ERRORS as exc:  # the connection broke mid-stream
             raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
         finally:
-            await ctx.__aexit__(None, None, None)
+            if ended and not resp.content.is_eof():
+                _release_when_read(ctx, resp)
+            else:
+                await ctx.__aexit__(None, None, None)
+
+
+# A stream the protocol ended by itself (OpenAI's `data: [DONE]`) before its body did leaves the connection
+# with the body's last bytes (the chunked terminator) still to come: released at once, the connection is
+# closed and the next call opens a new one. Read in the background instead, so it goes back to the pool;
+# more left than this, or not there within this time, and it is closed as before. Only after an end the
+# protocol recognised: a caller that stops early (a client gone) closes the connection, so the upstream
+# stops generating.
+DRAIN_BYTES = 64 * 1024
+DRAIN_SECONDS = 5.0
+_draining: set[asyncio.Task[None]] = set()
+
+
+def _release_when_read(ctx: Any, resp: aiohttp.ClientResponse) -> None:
+    task = asyncio.get_running_loop().create_task(_drain(ctx, resp))
+    _draining.add(task)
+    task.add_done_callback(_draining.discard)
+
+
+async def _drain(ctx: Any, resp: aiohttp.ClientResponse) -> None:
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            left = DRAIN_BYTES
+            while left > 0 and not resp.content.is_eof():
+                chunk = await resp.content.readany()
+                if not chunk:
+                    break
+                left -= len(chunk)
+    except (*_CONNECTION_ERRORS, asyncio.CancelledError):
+        pass
+    finally:
+        if not resp.content.is_eof():
+            resp.close()
+        await ctx.__aexit__(None, None, None)
 
 
 async def _lines(resp: aiohttp.ClientResponse) -> AsyncIterator[str]:
