@@ -280,3 +280,55 @@ def test_a_burst_read_before_the_response_started_is_still_coalesced():
     a burst that read holds the whole stream: the first frame goes alone, the rest in one write."""
     bodies = [m["body"] for m in _coalesced([b"".join(UPSTREAM_EVENTS)], first_early=True)]
     assert bodies == [UPSTREAM_EVENTS[0], b"".join(UPSTREAM_EVENTS[1:]), b""]
+
+
+@pytest.mark.parametrize("sandbox", [False, True])
+def test_chat_stream_chunks_are_the_bytes_a_whole_object_dump_makes(sandbox: bool):
+    """Chunks are written as a pre-serialised head plus their choices: byte for byte what dumping the whole
+    chunk object (the id, object, created, model and fingerprint, then choices) made."""
+    import orjson
+
+    from runapi.llm.canonical import Delta, ToolCall, Usage
+    from runapi.llm.openai_chat.surface import ChatCompletionCall
+    from runapi.llm.surface import Answering
+
+    call = ChatCompletionCall(
+        {
+            "model": "gpt-5.2",
+            "messages": [{"role": "user", "content": "hi"}],
+            "stream": True,
+            "n": 2,
+            "stream_options": {"include_usage": True},
+        }
+    )
+    pieces = [
+        Delta(text='héllo 🙂 "quoted" \\ </script>'),
+        Delta(reasoning="thinking…", text=""),
+        Delta(tool_call=ToolCall("call_1", "get", '{"a":1}'), tool_index=0, choice=1),
+        Delta(tool_call=ToolCall("", "", '{"b":2}'), tool_index=0, choice=1),
+        Delta(finish_reason="stop", usage=Usage(input_tokens=3, output_tokens=5)),
+    ]
+
+    class Stream:
+        first = None
+        usage = Usage(input_tokens=3, output_tokens=5)
+
+        async def __aiter__(self):
+            for p in pieces:
+                yield p
+
+    async def collect() -> list[bytes]:
+        return [f async for f in call.frames(Answering("gpt-5.2", sandbox), Stream(), lambda e: e)]
+
+    frames = asyncio.run(collect())
+    assert frames[-1] == b"data: [DONE]\n\n"
+    base_keys = ["id", "object", "created", "model", "system_fingerprint"]
+    for frame in frames[:-1]:
+        assert frame.startswith(b"data: ") and frame.endswith(b"\n\n")
+        obj = orjson.loads(frame[6:-2])
+        assert list(obj)[:6] == [*base_keys, "choices"]
+        assert frame == b"data: " + orjson.dumps(obj) + b"\n\n"  # nothing but what a whole-object dump writes
+        assert obj["id"] == call.id and obj["model"] == "gpt-5.2" and obj["object"] == "chat.completion.chunk"
+        assert (obj["system_fingerprint"] is not None) == sandbox
+    # n role chunks, text, reasoning (and its empty text), 2 tool fragments, finish, usage, [DONE]
+    assert len(frames) == 2 + 1 + 2 + 2 + 1 + 1 + 1
