@@ -234,50 +234,51 @@ async def _drain(ctx: Any, resp: aiohttp.ClientResponse) -> None:
         await ctx.__aexit__(None, None, None)
 
 
-async def _lines(resp: aiohttp.ClientResponse) -> AsyncIterator[str]:
-    """Lines of a streamed body, however long (aiohttp's own readline refuses lines over 128 KiB, and a
-    base64 image in one SSE data line is longer). Marks the response's ReadBatch (llm/coalesce) while it
-    hands out one read's lines, so what they become reaches the client in one write."""
+async def sse_events(resp: aiohttp.ClientResponse) -> AsyncIterator[tuple[str | None, str]]:
+    """(event name, data) per server-sent event; multi-line data joined with newlines, comments skipped.
+
+    Lines may be of any length (aiohttp's own readline refuses lines over 128 KiB, and a base64 image in one
+    SSE data line is longer). Marks the response's ReadBatch (llm/coalesce) while it hands out the events of
+    one read, so what they become reaches the client in one write. One generator, reads to events: a
+    generator of lines under this one cost an extra hop per line, on every token of every stream."""
+    name: str | None = None
+    data: list[str] = []
     buffer = b""
     batch: ReadBatch | None = None
     try:
         async for chunk in resp.content.iter_any():
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
-            for line in lines:
+            for raw in lines:
                 if batch is None:  # the first read comes before the response (and its batch) exists
                     batch = current_batch.get()
                 if batch is not None:
-                    batch.holding = True  # what these lines become is written once, below
-                yield line.decode("utf-8", "replace")
+                    batch.holding = True  # what these events become is written once, below
+                line = raw.decode("utf-8", "replace").rstrip("\r")
+                if not line:
+                    if data:
+                        yield name, "\n".join(data)
+                    name, data = None, []
+                elif line.startswith(":"):
+                    continue
+                elif line.startswith("event:"):
+                    name = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].removeprefix(" "))
             if batch is not None and batch.holding:
                 batch.holding = False
                 await batch.flush()  # before waiting for the next read
         if buffer:
-            yield buffer.decode("utf-8", "replace")
+            line = buffer.decode("utf-8", "replace").rstrip("\r")
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+        if data:
+            yield name, "\n".join(data)
     finally:
         if batch is not None:
             batch.holding = False
-
-
-async def sse_events(resp: aiohttp.ClientResponse) -> AsyncIterator[tuple[str | None, str]]:
-    """(event name, data) per server-sent event; multi-line data joined with newlines, comments skipped."""
-    name: str | None = None
-    data: list[str] = []
-    async for line in _lines(resp):
-        line = line.rstrip("\r")
-        if not line:
-            if data:
-                yield name, "\n".join(data)
-            name, data = None, []
-        elif line.startswith(":"):
-            continue
-        elif line.startswith("event:"):
-            name = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-    if data:
-        yield name, "\n".join(data)
 
 
 def parse_json(data: str, who: str) -> dict[str, Any]:
