@@ -226,7 +226,7 @@ async def _drain(ctx: Any, resp: aiohttp.ClientResponse) -> None:
                 if not chunk:
                     break
                 left -= len(chunk)
-    except (*_CONNECTION_ERRORS, asyncio.CancelledError):
+    except (Exception, asyncio.CancelledError):  # noqa: BLE001 - whatever broke the read: the connection is closed below
         pass
     finally:
         if not resp.content.is_eof():
