@@ -4,7 +4,7 @@ to the upstream), SSE parsing and data-URL parsing."""
 
 from __future__ import annotations
 
-import asyncio
+import asyncio  # (the background drains of streams ended early: _release_when_read)
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
