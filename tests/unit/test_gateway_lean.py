@@ -11,6 +11,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -259,3 +260,145 @@ def test_a_burst_read_before_the_response_started_is_still_coalesced():
     a burst that read holds the whole stream: the first frame goes alone, the rest in one write."""
     bodies = [m["body"] for m in _coalesced([b"".join(UPSTREAM_EVENTS)], first_early=True)]
     assert bodies == [UPSTREAM_EVENTS[0], b"".join(UPSTREAM_EVENTS[1:]), b""]
+
+
+@pytest.mark.parametrize("sandbox", [False, True])
+def test_chat_stream_chunks_are_the_bytes_a_whole_object_dump_makes(sandbox: bool):
+    """Chunks are written as a pre-serialised head plus their choices: byte for byte what dumping the whole
+    chunk object (the id, object, created, model and fingerprint, then choices) made."""
+    import orjson
+
+    from runapi.llm.canonical import Delta, ToolCall, Usage
+    from runapi.llm.openai_chat.surface import ChatCompletionCall
+    from runapi.llm.surface import Answering
+
+    call = ChatCompletionCall(
+        {
+            "model": "gpt-5.2",
+            "messages": [{"role": "user", "content": "hi"}],
+            "stream": True,
+            "n": 2,
+            "stream_options": {"include_usage": True},
+        }
+    )
+    pieces = [
+        Delta(text='héllo 🙂 "quoted" \\ </script>'),
+        Delta(reasoning="thinking…", text=""),
+        Delta(tool_call=ToolCall("call_1", "get", '{"a":1}'), tool_index=0, choice=1),
+        Delta(tool_call=ToolCall("", "", '{"b":2}'), tool_index=0, choice=1),
+        Delta(finish_reason="stop", usage=Usage(input_tokens=3, output_tokens=5)),
+    ]
+
+    class Stream:
+        first = None
+        usage = Usage(input_tokens=3, output_tokens=5)
+
+        async def __aiter__(self):
+            for p in pieces:
+                yield p
+
+    async def collect() -> list[bytes]:
+        return [f async for f in call.frames(Answering("gpt-5.2", sandbox), Stream(), lambda e: e)]
+
+    frames = asyncio.run(collect())
+    assert frames[-1] == b"data: [DONE]\n\n"
+    base_keys = ["id", "object", "created", "model", "system_fingerprint"]
+    for frame in frames[:-1]:
+        assert frame.startswith(b"data: ") and frame.endswith(b"\n\n")
+        obj = orjson.loads(frame[6:-2])
+        assert list(obj)[:6] == [*base_keys, "choices"]
+        assert frame == b"data: " + orjson.dumps(obj) + b"\n\n"  # nothing but what a whole-object dump writes
+        assert obj["id"] == call.id and obj["model"] == "gpt-5.2" and obj["object"] == "chat.completion.chunk"
+        assert (obj["system_fingerprint"] is not None) == sandbox
+    # n role chunks, text, reasoning (and its empty text), 2 tool fragments, finish, usage, [DONE]
+    assert len(frames) == 2 + 1 + 2 + 2 + 1 + 1 + 1
+
+
+async def _reference_lines(resp: Any) -> AsyncGenerator[str, None]:
+    """sse_events as it was: a generator of lines under a generator of events (the same rules)."""
+    from runapi.llm.coalesce import current_batch
+
+    buffer = b""
+    batch = None
+    try:
+        async for chunk in resp.content.iter_any():
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                if batch is None:
+                    batch = current_batch.get()
+                if batch is not None:
+                    batch.holding = True
+                yield line.decode("utf-8", "replace")
+            if batch is not None and batch.holding:
+                batch.holding = False
+                await batch.flush()
+        if buffer:
+            yield buffer.decode("utf-8", "replace")
+    finally:
+        if batch is not None:
+            batch.holding = False
+
+
+async def _reference_events(resp: Any) -> AsyncGenerator[tuple[str | None, str], None]:
+    name: str | None = None
+    data: list[str] = []
+    async for line in _reference_lines(resp):
+        line = line.rstrip("\r")
+        if not line:
+            if data:
+                yield name, "\n".join(data)
+            name, data = None, []
+        elif line.startswith(":"):
+            continue
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+    if data:
+        yield name, "\n".join(data)
+
+
+SSE_STREAMS = [
+    b"".join(UPSTREAM_EVENTS) + b"data: [DONE]\n\n",
+    b'event: message_start\r\ndata: {"a":1}\r\n\r\n: keep-alive\n\nevent: delta\ndata: line one\ndata: line two\n\n',
+    "data: h\u00e9llo \U0001f642\n\ndata:no-space\n\nevent:  padded \ndata: x\n\n".encode(),
+    b"data: unterminated tail",
+    b"data: a\n\ndata: b\r",
+    b"data: a\n\n:comment at the end",
+    b"data: a\n\nevent: only-a-name",
+    b"\xff\xfebad utf-8\ndata: \xe9\n\n",
+]
+
+
+@pytest.mark.parametrize("stream", SSE_STREAMS)
+def test_sse_events_read_as_the_two_generators_did(stream: bytes):
+    """Events, and what the response's ReadBatch sees (holding while a read's events are handed out, a flush
+    after each read), are the same as with the line generator it replaced, however the stream is cut."""
+    import random
+
+    from runapi.llm.coalesce import ReadBatch, current_batch
+
+    async def trace(events: Any, reads: list[bytes]) -> list[Any]:
+        seen: list[Any] = []
+
+        async def flush() -> None:
+            seen.append("flush")
+
+        batch = ReadBatch(flush)
+        token = current_batch.set(batch)
+        try:
+            async for event in events(_Upstream(reads)):
+                seen.append((event, batch.holding))
+        finally:
+            current_batch.reset(token)
+        seen.append(("after", batch.holding))
+        return seen
+
+    rng = random.Random(len(stream))
+    for _ in range(40):
+        cuts = sorted(rng.sample(range(1, len(stream)), min(len(stream) - 1, rng.randint(0, 6))))
+        reads = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+        new = asyncio.run(trace(sse_events, reads))
+        old = asyncio.run(trace(_reference_events, reads))
+        assert new == old, reads

@@ -4,7 +4,10 @@ tests' servers.
 uvicorn closes an idle kept-alive connection, but it sets no deadline on a connection that opens and sends
 nothing, sends its headers a byte at a time, or stops sending a request body half-way: each holds a socket
 (and, for a body, a request) for as long as the client likes. GuardedHttpToolsProtocol adds those deadlines
-and a cap on open connections per process."""
+and a cap on open connections per process.
+
+uvicorn also writes a response's head (status line and headers) and its body in two writes: two system calls
+and two TCP segments for every JSON answer, where one does (`JoinedHead`)."""
 
 from __future__ import annotations
 
@@ -55,8 +58,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if cls.limits is None:
             cls.limits = ConnectionLimits.from_settings(Settings())
         self._limits: ConnectionLimits = cls.limits
+        # One timer per connection, moved lazily: a phase sets `_due` (loop time; None: no deadline) and the
+        # timer is only replaced when the new deadline is earlier than the one it fires at; firing before
+        # `_due` it re-arms for the rest. Steady keep-alive traffic re-arms three times a request and would
+        # otherwise make and cancel three timer handles each time.
         self._timer: asyncio.TimerHandle | None = None
-        self._phase = ""  # "headers" | "body" while a timer runs
+        self._timer_at = 0.0
+        self._due: float | None = None
+        self._phase = ""  # "headers" | "body" while a deadline is set
         self._body_deadline = 0.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -69,15 +78,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._timer is None:  # a later request on a kept-alive connection: its headers are due in time
+        if self._due is None:  # a later request on a kept-alive connection: its headers are due in time
             self._arm("headers", self._limits.header_timeout)
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
+        self.cycle.transport = JoinedHead(self.transport, self.cycle, self.loop)  # type: ignore[assignment]
         # Until on_message_complete (at once when there is no body): the body must keep coming.
         self._body_deadline = time.monotonic() + self._limits.body_timeout
         self._arm("body", min(self._limits.body_idle_timeout, self._limits.body_timeout))
@@ -91,17 +104,32 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
 
     def _arm(self, phase: str, seconds: float) -> None:
-        self._disarm()
         self._phase = phase
-        self._timer = self.loop.call_later(max(seconds, 0.0), self._expired)
+        due = self._due = self.loop.time() + max(seconds, 0.0)
+        if self._timer is None or self._timer_at > due:
+            self._schedule(due)
 
     def _disarm(self) -> None:
+        self._due = None  # a timer still pending finds no deadline when it fires, and stops
+
+    def _schedule(self, at: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
+        self._timer_at = at
+        self._timer = self.loop.call_at(at, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        due = self._due
+        if due is None:
+            return
+        if self.loop.time() < due:  # the deadline moved on since this timer was set
+            self._schedule(due)
+            return
+        self._due = None
+        self._expired()
 
     def _expired(self) -> None:
-        self._timer = None
         if self.transport.is_closing():
             return
         if self.flow.read_paused:
@@ -114,6 +142,52 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._arm("headers", self._limits.header_timeout)
             return
         self.transport.close()  # the app, if it waits for the body, sees a disconnect
+
+
+class JoinedHead:
+    """A request's view of its connection: the response head, the first write once the response has started
+    (a `100 Continue` is written before that), is held and goes out with the first body write, in one write.
+    If no body write follows in the same turn of the event loop (a stream waiting for its first event, a
+    HEAD answer, which writes no body), the head goes out alone at the next turn: nothing waits longer
+    than that, and every byte goes out in the order it was written."""
+
+    __slots__ = ("_transport", "_cycle", "_loop", "_head", "_started")
+
+    def __init__(self, transport: asyncio.Transport, cycle: Any, loop: asyncio.AbstractEventLoop):
+        self._transport = transport
+        self._cycle = cycle
+        self._loop = loop
+        self._head: bytes | None = None
+        self._started = False
+
+    def write(self, data: bytes) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            self._transport.write(head + data)
+        elif not self._started and self._cycle.response_started:
+            self._started = True
+            self._head = data
+            self._loop.call_soon(self._flush)
+        else:
+            self._transport.write(data)
+
+    def _flush(self) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            if not self._transport.is_closing():
+                self._transport.write(head)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def protocol_with(limits: ConnectionLimits) -> type[GuardedHttpToolsProtocol]:

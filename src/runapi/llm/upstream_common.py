@@ -4,6 +4,7 @@ to the upstream), SSE parsing and data-URL parsing."""
 
 from __future__ import annotations
 
+import asyncio  # (the background drains of streams ended early: _release_when_read)
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
@@ -192,59 +193,99 @@ async def open_stream(
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
         span.set_attributes({"http.response.status_code": resp.status})
+        ended = False
         try:
             await raise_for_status(resp)
             yield resp
+            ended = True
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:  # the connection broke mid-stream
             raise UpstreamError(f"{d.name}: {type(exc).__name__}") from exc
         finally:
-            await ctx.__aexit__(None, None, None)
+            if ended and not resp.content.is_eof():
+                _release_when_read(ctx, resp)
+            else:
+                await ctx.__aexit__(None, None, None)
 
 
-async def _lines(resp: aiohttp.ClientResponse) -> AsyncIterator[str]:
-    """Lines of a streamed body, however long (aiohttp's own readline refuses lines over 128 KiB, and a
-    base64 image in one SSE data line is longer). Marks the response's ReadBatch (llm/coalesce) while it
-    hands out one read's lines, so what they become reaches the client in one write."""
+# A stream the protocol ended by itself (OpenAI's `data: [DONE]`) before its body did leaves the connection
+# with the body's last bytes (the chunked terminator) still to come: released at once, the connection is
+# closed and the next call opens a new one. Read in the background instead, so it goes back to the pool;
+# more left than this, or not there within this time, and it is closed as before. Only after an end the
+# protocol recognised: a caller that stops early (a client gone) closes the connection, so the upstream
+# stops generating.
+DRAIN_BYTES = 64 * 1024
+DRAIN_SECONDS = 5.0
+_draining: set[asyncio.Task[None]] = set()
+
+
+def _release_when_read(ctx: Any, resp: aiohttp.ClientResponse) -> None:
+    task = asyncio.get_running_loop().create_task(_drain(ctx, resp))
+    _draining.add(task)
+    task.add_done_callback(_draining.discard)
+
+
+async def _drain(ctx: Any, resp: aiohttp.ClientResponse) -> None:
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            left = DRAIN_BYTES
+            while left > 0 and not resp.content.is_eof():
+                chunk = await resp.content.readany()
+                if not chunk:
+                    break
+                left -= len(chunk)
+    except (Exception, asyncio.CancelledError):  # noqa: BLE001 - whatever broke the read: the connection is closed below
+        pass
+    finally:
+        if not resp.content.is_eof():
+            resp.close()
+        await ctx.__aexit__(None, None, None)
+
+
+async def sse_events(resp: aiohttp.ClientResponse) -> AsyncIterator[tuple[str | None, str]]:
+    """(event name, data) per server-sent event; multi-line data joined with newlines, comments skipped.
+
+    Lines may be of any length (aiohttp's own readline refuses lines over 128 KiB, and a base64 image in one
+    SSE data line is longer). Marks the response's ReadBatch (llm/coalesce) while it hands out the events of
+    one read, so what they become reaches the client in one write. One generator, reads to events: a
+    generator of lines under this one cost an extra hop per line, on every token of every stream."""
+    name: str | None = None
+    data: list[str] = []
     buffer = b""
     batch: ReadBatch | None = None
     try:
         async for chunk in resp.content.iter_any():
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
-            for line in lines:
+            for raw in lines:
                 if batch is None:  # the first read comes before the response (and its batch) exists
                     batch = current_batch.get()
                 if batch is not None:
-                    batch.holding = True  # what these lines become is written once, below
-                yield line.decode("utf-8", "replace")
+                    batch.holding = True  # what these events become is written once, below
+                line = raw.decode("utf-8", "replace").rstrip("\r")
+                if not line:
+                    if data:
+                        yield name, "\n".join(data)
+                    name, data = None, []
+                elif line.startswith(":"):
+                    continue
+                elif line.startswith("event:"):
+                    name = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].removeprefix(" "))
             if batch is not None and batch.holding:
                 batch.holding = False
                 await batch.flush()  # before waiting for the next read
         if buffer:
-            yield buffer.decode("utf-8", "replace")
+            line = buffer.decode("utf-8", "replace").rstrip("\r")
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+        if data:
+            yield name, "\n".join(data)
     finally:
         if batch is not None:
             batch.holding = False
-
-
-async def sse_events(resp: aiohttp.ClientResponse) -> AsyncIterator[tuple[str | None, str]]:
-    """(event name, data) per server-sent event; multi-line data joined with newlines, comments skipped."""
-    name: str | None = None
-    data: list[str] = []
-    async for line in _lines(resp):
-        line = line.rstrip("\r")
-        if not line:
-            if data:
-                yield name, "\n".join(data)
-            name, data = None, []
-        elif line.startswith(":"):
-            continue
-        elif line.startswith("event:"):
-            name = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-    if data:
-        yield name, "\n".join(data)
 
 
 def parse_json(data: str, who: str) -> dict[str, Any]:

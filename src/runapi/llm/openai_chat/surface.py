@@ -215,25 +215,21 @@ class ChatCompletionCall(ChatCall):
             "model": who.model,
             "system_fingerprint": SANDBOX_FINGERPRINT if who.sandbox else None,
         }
+        # Every chunk is `base` plus its choices (plus usage, last): `base` is serialised once, not per token.
+        head = b"data: " + orjson.dumps(base)[:-1] + b',"choices":'
+
+        def chunk(choices: list[dict[str, Any]]) -> bytes:
+            return head + orjson.dumps(choices) + b"}\n\n"
+
         for c in range(self.req.n):
-            yield sse(
-                {
-                    **base,
-                    "choices": [{"index": c, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
-                }
-            )
+            yield chunk([{"index": c, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
         announced: set[tuple[int, int]] = set()  # (choice, tool index) whose id and name were sent
         async for d in deltas:
             c = d.choice
             if d.reasoning:
-                yield sse(
-                    {
-                        **base,
-                        "choices": [{"index": c, "delta": {"reasoning_content": d.reasoning}, "finish_reason": None}],
-                    }
-                )
+                yield chunk([{"index": c, "delta": {"reasoning_content": d.reasoning}, "finish_reason": None}])
             if d.text is not None:
-                yield sse({**base, "choices": [{"index": c, "delta": {"content": d.text}, "finish_reason": None}]})
+                yield chunk([{"index": c, "delta": {"content": d.text}, "finish_reason": None}])
             elif d.tool_call is not None:
                 call: dict[str, Any] = {"index": d.tool_index, "function": {"arguments": d.tool_call.arguments}}
                 if (c, d.tool_index) not in announced:  # a call's first fragment names it
@@ -243,9 +239,9 @@ class ChatCompletionCall(ChatCall):
                         type="function",
                         function={"name": d.tool_call.name, "arguments": d.tool_call.arguments},
                     )
-                yield sse({**base, "choices": [{"index": c, "delta": {"tool_calls": [call]}, "finish_reason": None}]})
+                yield chunk([{"index": c, "delta": {"tool_calls": [call]}, "finish_reason": None}])
             elif d.finish_reason is not None:
-                yield sse({**base, "choices": [{"index": c, "delta": {}, "finish_reason": d.finish_reason}]})
+                yield chunk([{"index": c, "delta": {}, "finish_reason": d.finish_reason}])
         if self.include_usage:
             yield sse({**base, "choices": [], "usage": usage_object(deltas.usage)})
         yield b"data: [DONE]\n\n"
