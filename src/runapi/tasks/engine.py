@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import time
 import uuid
 from collections import Counter
@@ -20,6 +21,7 @@ import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Dialect,
     RowMapping,
     Select,
     Update,
@@ -49,6 +51,7 @@ from ..observability import tracing
 from ..observability.metrics import record_task_created, record_task_finished
 from ..storage import UrlSigner
 from ..store import Database
+from ..store.db import CompiledWrite, plain_sqlite
 from ..store.schema import callback_deliveries, tasks
 from .views import status_body
 
@@ -104,12 +107,17 @@ async def create_task(db: Database, new: NewTask) -> tuple[Task, bool]:
             member_guardrail_id=new.member_guardrail_id,
             at=at,
         )
-        conn.execute(insert(tasks), _insert_values(task, counters))  # parameters apart: one cached statement
+        values = _insert_values(task, counters)
+        raw = plain_sqlite(conn)
+        if raw is not None:  # a SQLite file: plain sqlite3, compiled once (the create hot path)
+            _plain_insert(conn.dialect).run(raw, values)
+        else:
+            conn.execute(insert(tasks), values)  # parameters apart: one cached statement
         return counters
 
     try:
         counters = await db.write_sync(insert_and_reserve)
-    except IntegrityError:
+    except (IntegrityError, sqlite3.IntegrityError):  # (the second: raised by the plain sqlite3 statements)
         if new.idempotency_key:  # a concurrent request with this key won the unique index: answer with its task
             existing = await find_replay(db, new.account_id, new.idempotency_key, new.family, new.action, request_hash)
             if existing:
@@ -144,6 +152,17 @@ _INSERTED = (
     "created_at",
     "updated_at",
 )
+
+
+_PLAIN_INSERT: CompiledWrite | None = None
+
+
+def _plain_insert(dialect: Dialect) -> CompiledWrite:
+    """The insert of a new task (the columns `_insert_values` names) compiled once for SQLite."""
+    global _PLAIN_INSERT
+    if _PLAIN_INSERT is None:
+        _PLAIN_INSERT = CompiledWrite.of(insert(tasks), dialect, (*_INSERTED, "spend_counters"))
+    return _PLAIN_INSERT
 
 
 def _insert_values(task: Task, counters: spend_limits.Charged | None) -> dict[str, Any]:
