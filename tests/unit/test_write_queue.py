@@ -1,0 +1,71 @@
+"""`Database.write_sync` on a SQLite file queues its transactions for the writer thread, which runs every one
+waiting per thread hop (store/db.py `_drain`): each is still its own transaction, committed before its caller
+hears of it, in the order they were asked for; one that fails rolls back alone and its caller gets its error."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, insert, select
+
+from runapi.auth import admin
+from runapi.errors import InsufficientCredits
+from runapi.settings import Settings
+from runapi.store import Database
+from runapi.store import db as db_module
+from runapi.store.schema import accounts
+from tests.support.migrated_db import copy_into, migrated_template
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return migrated_template(tmp_path_factory)
+
+
+def test_waiting_transactions_run_in_one_hop_each_on_its_own(tmp_path, migrated, monkeypatch):
+    copy_into(migrated, tmp_path)
+    batches: list[int] = []
+    real = db_module._in_transactions
+
+    def counting(engine: Any, batch: list[Any]) -> Any:
+        batches.append(len(batch))
+        return real(engine, batch)
+
+    monkeypatch.setattr(db_module, "_in_transactions", counting)
+    release = threading.Event()
+
+    def blocking(conn: Connection) -> str:
+        release.wait(10)  # holds the writer thread while the others queue up
+        return "first"
+
+    def add(conn: Connection, name: str) -> str:
+        conn.execute(insert(accounts).values(name=name, callback_secret="s", created_at=0.0))
+        if name.startswith("bad"):
+            raise InsufficientCredits()  # after its insert: the insert must roll back with it
+        return name
+
+    async def go() -> None:
+        db = Database(Settings(data_dir=tmp_path).resolved_database_url)
+        try:
+            await admin.create_account(db, "a", "a@example.com", 0)  # (the writer thread exists)
+            batches.clear()
+            first = asyncio.ensure_future(db.write_sync(blocking))
+            await asyncio.sleep(0.05)
+            rest = [asyncio.ensure_future(db.write_sync(add, n)) for n in ("n1", "bad1", "n2", "n3")]
+            await asyncio.sleep(0.05)
+            release.set()
+            outcomes = await asyncio.gather(first, *rest, return_exceptions=True)
+            assert outcomes[0] == "first" and outcomes[1:3] == ["n1", outcomes[2]]
+            assert isinstance(outcomes[2], InsufficientCredits) and outcomes[3:] == ["n2", "n3"]
+            assert batches == [1, 4]  # the four that waited ran in one hop
+            async with db.read() as conn:
+                names = (await conn.execute(select(accounts.c.name).order_by(accounts.c.id))).scalars().all()
+            assert names == ["a", "n1", "n2", "n3"]  # in order; the failed one left nothing
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
