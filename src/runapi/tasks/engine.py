@@ -93,6 +93,8 @@ async def create_task(db: Database, new: NewTask) -> tuple[Task, bool]:
         updated_at=now,
     )
 
+    row = _insert_values(task, None)  # (built here: the writer thread's time is the one every create waits on)
+
     def insert_and_reserve(conn: Connection) -> spend_limits.Charged | None:
         at = time.time()
         counters = spend_limits.charge(conn, new.account_id, new.limits, new.price_cents, at)
@@ -107,7 +109,7 @@ async def create_task(db: Database, new: NewTask) -> tuple[Task, bool]:
             member_guardrail_id=new.member_guardrail_id,
             at=at,
         )
-        values = _insert_values(task, counters)
+        values = row if counters is None else {**row, "spend_counters": counters}
         raw = plain_sqlite(conn)
         if raw is not None:  # a SQLite file: plain sqlite3, compiled once (the create hot path)
             _plain_insert(conn.dialect).run(raw, values)
@@ -124,7 +126,7 @@ async def create_task(db: Database, new: NewTask) -> tuple[Task, bool]:
                 return existing, False
         raise
     record_task_created(new.family)
-    return replace(task, spend_counters=counters), True
+    return (task if counters is None else replace(task, spend_counters=counters)), True
 
 
 # The columns a new task is inserted with; the others (result, error, stage, lease, completed_at) are left unset,
