@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from runapi.store import Database
 from runapi.store.schema import accounts, ledger, spend_counters, tasks
 from runapi.tasks import engine
 from tests.support.migrated_db import copy_into, migrated_template
+from tests.support.services import create_database, drop_database
 
 NOW = 1_765_000_000.25
 
@@ -156,3 +158,31 @@ def test_an_idempotency_race_lost_on_the_unique_index_answers_with_the_winner(tm
             await db.dispose()
 
     asyncio.run(go())
+
+
+def test_the_same_creates_on_postgresql_give_the_same_outcomes(tmp_path, migrated, monkeypatch):
+    """PostgreSQL keeps the Core statements (and its row lock): the same sequence answers alike."""
+    admin_url = os.environ.get("RUNAPI_SERVICES_PG_URL")
+    if not admin_url:
+        pytest.skip("RUNAPI_SERVICES_PG_URL is not set (source the test services' env)")
+    copy_into(migrated, tmp_path)
+    sqlite_outcomes, sqlite_rows = run_creates(tmp_path, monkeypatch)
+    url = create_database(admin_url)
+    ids = itertools.count()
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=next(ids)))
+    try:
+
+        async def go() -> tuple[list[Any], dict[str, Any]]:
+            db = Database(url)
+            try:
+                await db.create_schema()
+                return await creates(db), await dump(db)
+            finally:
+                await db.dispose()
+
+        pg_outcomes, pg_rows = asyncio.run(go())
+    finally:
+        drop_database(url)
+    assert pg_outcomes == sqlite_outcomes
+    for name in ("tasks", "ledger", "spend_counters"):  # (the account ids and row ids may differ)
+        assert [r[1:] for r in pg_rows[name]] == [r[1:] for r in sqlite_rows[name]], name
