@@ -69,3 +69,34 @@ def test_waiting_transactions_run_in_one_hop_each_on_its_own(tmp_path, migrated,
             await db.dispose()
 
     asyncio.run(go())
+
+
+def test_a_transaction_whose_caller_gave_up_while_it_waited_does_not_run(tmp_path, migrated):
+    copy_into(migrated, tmp_path)
+    release = threading.Event()
+    ran: list[str] = []
+
+    def blocking(conn: Connection) -> None:
+        release.wait(10)
+
+    def note(conn: Connection, name: str) -> str:
+        ran.append(name)
+        return name
+
+    async def go() -> None:
+        db = Database(Settings(data_dir=tmp_path).resolved_database_url)
+        try:
+            first = asyncio.ensure_future(db.write_sync(blocking))
+            await asyncio.sleep(0.05)
+            dropped = asyncio.ensure_future(db.write_sync(note, "dropped"))
+            kept = asyncio.ensure_future(db.write_sync(note, "kept"))
+            await asyncio.sleep(0.05)
+            dropped.cancel()
+            release.set()
+            assert await kept == "kept"
+            await first
+            assert dropped.cancelled() and ran == ["kept"]
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())

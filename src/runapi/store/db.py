@@ -240,8 +240,11 @@ class Database:
         assert lock is not None  # (SQLite)
         try:
             while self._queued:
-                batch = self._queued[: self.WRITE_BATCH]
+                # (a caller cancelled while its transaction waited has it dropped, as when it waited on the lock)
+                batch = [job for job in self._queued[: self.WRITE_BATCH] if not job[2].done()]
                 del self._queued[: self.WRITE_BATCH]
+                if not batch:
+                    continue
                 try:
                     async with lock:  # write() transactions take turns with the batches
                         outcomes = await loop.run_in_executor(thread, _in_transactions, engine, batch)
