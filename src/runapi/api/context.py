@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 
 from ..auth.principal import Principal, bearer_token
@@ -37,6 +39,31 @@ def base_url(request: Request) -> str:
     settings = runtime(request).settings
     if settings.public_url:
         return settings.public_url.rstrip("/")
+    scope, server = request.scope, request.scope.get("server")
+    # Everything the answer depends on besides the settings: the same for every request of a client.
+    key = (
+        id(settings),
+        request.headers.get("host", ""),
+        scope.get("scheme"),
+        tuple(server) if server else None,
+        scope.get("root_path", ""),
+        scope.get("app_root_path"),
+    )
+    known = _BASE_URLS.get(key)
+    if known is not None and known[0] is settings:
+        return known[1]
+    url = _base_url(request, settings)
+    if len(_BASE_URLS) >= 256:  # the Host header is the client's: bounded
+        _BASE_URLS.clear()
+    _BASE_URLS[key] = (settings, url)
+    return url
+
+
+# base_url's answers by what they depend on (each kept with its settings, so an id reused is not mistaken)
+_BASE_URLS: dict[tuple[Any, ...], tuple[Settings, str]] = {}
+
+
+def _base_url(request: Request, settings: Settings) -> str:
     if host_allowed(request.headers.get("host", ""), allowed_hosts(settings)):
         return str(request.base_url).rstrip("/")
     server = request.scope.get("server")

@@ -1,12 +1,18 @@
-"""A Starlette router that finds fixed-path routes by dictionary lookup. The app has a couple of hundred
-routes (two per catalog action), and Starlette tries them one regex at a time: the LLM endpoints, registered
-after the media ones, paid for ~160 failed matches per call, about a tenth of the gateway's CPU."""
+"""A Starlette router that finds its routes by dictionary lookup. The app has a couple of hundred routes (two
+per catalog action), and Starlette tries them one regex at a time: the LLM endpoints, registered after the
+media ones, paid for ~160 failed matches per call, about a tenth of the gateway's CPU; a task poll
+(/api/v1/<family>/<action>/<id>) about a third of its CPU.
+
+Fixed paths are found by lookup. A route with parameters is filed under its literal prefix up to the last "/"
+before its first parameter (a fixed one under its path): only paths starting with that prefix can match it, so a request tries just the
+routes filed under the prefixes of its own path (and any route that is not a plain `Route`), in the list's
+order: the same first full match, or the same first method mismatch (405), as Starlette's scan of the list."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from starlette.routing import Match, Route, Router
+from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import Receive, Scope, Send
 
 
@@ -23,6 +29,30 @@ class IndexedRouter(Router):
             )
             if not shadowed:
                 self._fixed.setdefault(route.path, []).append(route)
+        # every route, by the prefix only the paths it can match start with (position kept: the list's order)
+        self._by_prefix: dict[str, list[tuple[int, BaseRoute]]] = {}
+        self._anywhere: list[tuple[int, BaseRoute]] = []  # not plain Routes (mounts, ...): always tried
+        for i, route in enumerate(self.routes):
+            if isinstance(route, Route) and not route.param_convertors:  # a fixed path: filed under itself
+                self._by_prefix.setdefault(route.path, []).append((i, route))
+            elif isinstance(route, Route):
+                literal = route.path.split("{", 1)[0]
+                self._by_prefix.setdefault(literal[: literal.rfind("/") + 1], []).append((i, route))
+            else:
+                self._anywhere.append((i, route))
+
+    def candidates(self, path: str) -> list[BaseRoute]:
+        """The routes that can match `path`, in the list's order (the others' patterns cannot: their literal
+        prefix is not one of the path's)."""
+        found = list(self._anywhere)
+        end = path.find("/")
+        while end != -1:
+            found += self._by_prefix.get(path[: end + 1], ())
+            end = path.find("/", end + 1)
+        if not path.endswith("/"):  # (a path ending in "/" was looked up whole above)
+            found += self._by_prefix.get(path, ())
+        found.sort(key=_position)
+        return [route for _i, route in found]
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):
@@ -34,4 +64,25 @@ class IndexedRouter(Router):
                     scope.update(child_scope)
                     await route.handle(scope, receive, send)
                     return
-        await super().app(scope, receive, send)  # parameters, 405s, redirects, 404s: Starlette's own way
+            partial: tuple[BaseRoute, Scope] | None = None
+            for candidate in self.candidates(scope["path"]):
+                match, child_scope = candidate.matches(scope)
+                if match is Match.FULL:
+                    scope.setdefault("router", self)
+                    scope["route"] = candidate
+                    scope.update(child_scope)
+                    await candidate.handle(scope, receive, send)
+                    return
+                if match is Match.PARTIAL and partial is None:
+                    partial = candidate, child_scope
+            if partial is not None:  # the path is a route's, the method is not: its 405
+                scope.setdefault("router", self)
+                scope["route"] = partial[0]
+                scope.update(partial[1])
+                await partial[0].handle(scope, receive, send)
+                return
+        await super().app(scope, receive, send)  # no route: Starlette's own redirects and 404s
+
+
+def _position(entry: tuple[int, BaseRoute]) -> int:
+    return entry[0]

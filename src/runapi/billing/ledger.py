@@ -12,10 +12,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Dialect, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import insufficient_credits
+from ..store.db import CompiledWrite, plain_sqlite
 from ..store.schema import accounts, ledger
 
 
@@ -45,6 +46,18 @@ _GIVE = (
     .values(balance_cents=accounts.c.balance_cents + bindparam("cents"))
 )
 _ENTRY = insert(ledger)
+_ENTRY_KEYS = (
+    "account_id",
+    "api_key_id",
+    "task_id",
+    "kind",
+    "model",
+    "guardrail_id",
+    "member_guardrail_id",
+    "amount_cents",
+    "note",
+    "created_at",
+)
 
 
 def _entry(
@@ -88,22 +101,38 @@ def reserve(
     """Take `cents` from the balance for a task, or raise 402 if the balance cannot cover it. The spend
     counts against each guardrail in force (the key's and its member's). `at`: the time the reservation counts
     in (the window its limits were charged in; billing/limits.py)."""
+    entry = _entry(
+        account_id,
+        "reserve",
+        -cents,
+        api_key_id=api_key_id,
+        task_id=task_id,
+        model=model,
+        guardrail_id=guardrail_id,
+        member_guardrail_id=member_guardrail_id,
+        at=at,
+    )
+    raw = plain_sqlite(conn)
+    if raw is not None:  # a SQLite file: the same two statements as plain sqlite3 (every task create runs them)
+        take, add = _plain(conn.dialect)
+        if cents > 0 and take.run(raw, {"aid": account_id, "cents": cents}).rowcount != 1:
+            raise insufficient_credits()
+        add.run(raw, entry)
+        return
     if cents > 0 and (conn.execute(_TAKE, {"aid": account_id, "cents": cents})).rowcount != 1:
         raise insufficient_credits()
-    conn.execute(
-        _ENTRY,
-        _entry(
-            account_id,
-            "reserve",
-            -cents,
-            api_key_id=api_key_id,
-            task_id=task_id,
-            model=model,
-            guardrail_id=guardrail_id,
-            member_guardrail_id=member_guardrail_id,
-            at=at,
-        ),
-    )
+    conn.execute(_ENTRY, entry)
+
+
+_PLAIN: tuple[CompiledWrite, CompiledWrite] | None = None
+
+
+def _plain(dialect: Dialect) -> tuple[CompiledWrite, CompiledWrite]:
+    """`_TAKE` and `_ENTRY` (with every column `_entry` names) compiled once for SQLite."""
+    global _PLAIN
+    if _PLAIN is None:
+        _PLAIN = CompiledWrite.of(_TAKE, dialect), CompiledWrite.of(_ENTRY, dialect, _ENTRY_KEYS)
+    return _PLAIN
 
 
 def settle(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import sqlite3
 import time
 import uuid
 from collections import Counter
@@ -21,6 +22,7 @@ import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Dialect,
     RowMapping,
     Select,
     Update,
@@ -50,6 +52,7 @@ from ..observability import tracing
 from ..observability.metrics import record_task_created, record_task_finished
 from ..storage import UrlSigner
 from ..store import Database
+from ..store.db import CompiledWrite, plain_sqlite
 from ..store.schema import callback_deliveries, tasks
 from .finisher import finisher
 from .views import status_body
@@ -92,6 +95,8 @@ async def create_task(db: Database, new: NewTask) -> tuple[Task, bool]:
         updated_at=now,
     )
 
+    row = _insert_values(task, None)  # (built here: the writer thread's time is the one every create waits on)
+
     def insert_and_reserve(conn: Connection) -> spend_limits.Charged | None:
         at = time.time()
         counters = spend_limits.charge(conn, new.account_id, new.limits, new.price_cents, at)
@@ -106,19 +111,24 @@ async def create_task(db: Database, new: NewTask) -> tuple[Task, bool]:
             member_guardrail_id=new.member_guardrail_id,
             at=at,
         )
-        conn.execute(insert(tasks), _insert_values(task, counters))  # parameters apart: one cached statement
+        values = row if counters is None else {**row, "spend_counters": counters}
+        raw = plain_sqlite(conn)
+        if raw is not None:  # a SQLite file: plain sqlite3, compiled once (the create hot path)
+            _plain_insert(conn.dialect).run(raw, values)
+        else:
+            conn.execute(insert(tasks), values)  # parameters apart: one cached statement
         return counters
 
     try:
         counters = await db.write_sync(insert_and_reserve)
-    except IntegrityError:
+    except (IntegrityError, sqlite3.IntegrityError):  # (the second: raised by the plain sqlite3 statements)
         if new.idempotency_key:  # a concurrent request with this key won the unique index: answer with its task
             existing = await find_replay(db, new.account_id, new.idempotency_key, new.family, new.action, request_hash)
             if existing:
                 return existing, False
         raise
     record_task_created(new.family)
-    return replace(task, spend_counters=counters), True
+    return (task if counters is None else replace(task, spend_counters=counters)), True
 
 
 # The columns a new task is inserted with; the others (result, error, stage, lease, completed_at) are left unset,
@@ -146,6 +156,17 @@ _INSERTED = (
     "created_at",
     "updated_at",
 )
+
+
+_PLAIN_INSERT: CompiledWrite | None = None
+
+
+def _plain_insert(dialect: Dialect) -> CompiledWrite:
+    """The insert of a new task (the columns `_insert_values` names) compiled once for SQLite."""
+    global _PLAIN_INSERT
+    if _PLAIN_INSERT is None:
+        _PLAIN_INSERT = CompiledWrite.of(insert(tasks), dialect, (*_INSERTED, "spend_counters"))
+    return _PLAIN_INSERT
 
 
 def _insert_values(task: Task, counters: spend_limits.Charged | None) -> dict[str, Any]:
