@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ import httpx
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from runapi_proc import free_port, start_runapi
+
 from tests.support.drip import PNG, DripServer
 
 KEY = "rk-bench-" + "a" * 40
@@ -38,15 +39,8 @@ EDIT = "/api/v1/nano_banana/edit_image"
 T2I = "/api/v1/nano_banana/text_to_image"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start(data_dir: str, port: int, extra_env: dict[str, str]) -> subprocess.Popen:
     env = {
-        **os.environ,
         "RUNAPI_DATA_DIR": data_dir,
         "RUNAPI_BOOTSTRAP_API_KEY": KEY,
         "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(10**7),
@@ -54,19 +48,7 @@ def start(data_dir: str, port: int, extra_env: dict[str, str]) -> subprocess.Pop
         "RUNAPI_SQLITE_SYNCHRONOUS": "NORMAL",
         **extra_env,
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runapi.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("server did not start")
+    return start_runapi(port, env)
 
 
 def second_account(data_dir: str) -> str:

@@ -30,7 +30,8 @@ import tempfile
 import time
 
 import httpx
-from tasks_throughput import KEY, cpu_seconds, free_port
+from runapi_proc import free_port, start_runapi
+from tasks_throughput import KEY, cpu_seconds
 
 PATH = "/api/v1/suno/generate_lyrics"
 WARMUP = 50  # tasks finished before measuring (of --tasks)
@@ -38,7 +39,6 @@ WARMUP = 50  # tasks finished before measuring (of --tasks)
 
 def start(data_dir: str, port: int, sync: str, workers: bool, concurrency: int, src: str | None) -> subprocess.Popen:
     env = {
-        **os.environ,
         "RUNAPI_DATA_DIR": data_dir,
         "RUNAPI_BOOTSTRAP_API_KEY": KEY,
         "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(10**9),
@@ -47,21 +47,7 @@ def start(data_dir: str, port: int, sync: str, workers: bool, concurrency: int, 
         "RUNAPI_WORKER_CONCURRENCY": str(concurrency),
         "RUNAPI_WORKER_IDLE_POLL_SECONDS": "0.05",
     }
-    if src:
-        env["PYTHONPATH"] = os.path.abspath(src)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runapi.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("server did not start")
+    return start_runapi(port, env, src)
 
 
 async def create(port: int, n: int) -> None:

@@ -26,48 +26,27 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
 import httpx
+from runapi_proc import free_port, start_runapi
 
 KEY = "rk-bench-" + "b" * 40
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start(data_dir: str, port: int, sync: str, workers: bool, src: str | None = None) -> subprocess.Popen:
     env = {
-        **os.environ,
         "RUNAPI_DATA_DIR": data_dir,
         "RUNAPI_BOOTSTRAP_API_KEY": KEY,
         "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(10**12),
         "RUNAPI_SQLITE_SYNCHRONOUS": sync,
         "RUNAPI_RUN_WORKERS": "true" if workers else "false",
-        **({"PYTHONPATH": os.path.abspath(src)} if src else {}),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runapi.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("server did not start")
+    return start_runapi(port, env, src)
 
 
 def cpu_seconds(pid: int) -> float:
