@@ -143,3 +143,33 @@ def test_a_batch_whose_transaction_is_lost_fails_every_caller(tmp_path, migrated
             await db.dispose()
 
     asyncio.run(go())
+
+
+def test_a_lone_transaction_needs_no_savepoint_and_still_rolls_back_alone(tmp_path, migrated):
+    """The common case at low load (and the LLM ledger's batches, already grouped): one function per hop runs
+    in a plain transaction; its failure still leaves nothing behind and the next one commits."""
+    copy_into(migrated, tmp_path)
+
+    def add(conn: Connection, name: str) -> str:
+        conn.execute(insert(accounts).values(name=name, callback_secret="s", created_at=0.0))
+        if name.startswith("bad"):
+            raise InsufficientCredits()
+        return name
+
+    async def go() -> None:
+        db = Database(Settings(data_dir=tmp_path).resolved_database_url)
+        try:
+            await admin.create_account(db, "a", "a@example.com", 0)
+            savepoints: list[str] = []
+            event.listen(db._sqlite_writer()[0], "savepoint", lambda conn, name: savepoints.append(name))
+            with pytest.raises(InsufficientCredits):
+                await db.write_sync(add, "bad-alone")
+            assert await db.write_sync(add, "good-alone") == "good-alone"
+            assert savepoints == []
+            async with db.read() as conn:
+                names = (await conn.execute(select(accounts.c.name).order_by(accounts.c.id))).scalars().all()
+            assert names == ["a", "good-alone"]
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())

@@ -488,6 +488,13 @@ def _in_transactions(
     of a write that is not durable. One connection checkout for the batch."""
     outcomes: list[tuple[bool, Any]] = []
     with engine.connect() as conn:
+        if len(batch) == 1:  # alone, its transaction is its savepoint (SAVEPOINT and RELEASE cost ~40 µs)
+            fn, args, _done = batch[0]
+            try:
+                with conn.begin():
+                    return [(True, fn(conn, *args))]
+            except Exception as exc:
+                return [(False, exc)]
         try:
             with conn.begin():
                 for fn, args, _done in batch:
