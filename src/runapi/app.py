@@ -13,6 +13,8 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -48,13 +50,13 @@ from .api.context import allowed_hosts
 from .api.errors import as_api_error
 from .api.mcp.http import McpEndpoint
 from .api.media import media_routes
-from .api.ratelimits import ReleaseSlots
+from .api.ratelimits import ReleaseSlots, release_slots
 from .api.responses import Json, error_response, llm_error_response
 from .api.routing import IndexedRouter
 from .catalog import get_catalog
 from .console.app import console_routes
 from .errors import ApiError, RunapiError
-from .observability.middleware import RequestObserver
+from .observability.middleware import RequestObserver, StarletteErrors
 from .services import build_services
 from .settings import Settings, is_loopback
 
@@ -92,7 +94,8 @@ async def client_gone(request: Request, exc: Exception) -> Json:
 
 class ObservedStarlette(Starlette):
     """Starlette with the RequestObserver outside its ServerErrorMiddleware, so the observer also sees (and
-    tags with the request id) the 500 answers that middleware sends for unhandled exceptions."""
+    tags with the request id) the 500 answers that middleware sends for unhandled exceptions. Without
+    middleware of its own, the observer is the only layer in front of the router (build_middleware_stack)."""
 
     def __init__(self, *args: Any, access_log: bool = True, **kwargs: Any) -> None:
         self.access_log = access_log
@@ -102,8 +105,26 @@ class ObservedStarlette(Starlette):
         self.router.lifespan_context = lifespan
 
     def build_middleware_stack(self) -> ASGIApp:
-        stack = ReleaseSlots(super().build_middleware_stack())
-        return RequestObserver(stack, access_log_enabled=self.access_log)
+        stack = super().build_middleware_stack()
+        if (
+            self.debug
+            or self.user_middleware
+            or self.max_body_size is not None
+            or not isinstance(stack, ServerErrorMiddleware)
+        ):
+            return RequestObserver(ReleaseSlots(stack), access_log_enabled=self.access_log)
+        # One layer for the request's edge: the observer answers what escapes the router as Starlette's two
+        # error layers would (the very middlewares, built by Starlette, lend it their handlers) and releases
+        # the rate-limit slots itself; the full stack still serves lifespan and websocket scopes.
+        handling = stack.app
+        assert isinstance(handling, ExceptionMiddleware) and handling.app is self.router
+        return RequestObserver(
+            self.router,
+            access_log_enabled=self.access_log,
+            errors=StarletteErrors(stack, handling),
+            finish=release_slots,
+            fallback=stack,
+        )
 
 
 def warn_about_exposure(settings: Settings) -> None:

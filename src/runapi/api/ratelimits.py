@@ -5,6 +5,7 @@ also refused while a tokens-per-minute window is full, and add their billed toke
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 import anyio
@@ -54,9 +55,19 @@ async def record_tokens(rt: Services, held: Admission | None, usage: Usage) -> N
         await rt.rate_limits.record_tokens(held, usage.input_tokens + usage.output_tokens)
 
 
+def release_slots(scope: Scope) -> Awaitable[None] | None:
+    """Once the whole response is sent (a stream's last chunk, an error, a disconnect): the release of the
+    in-flight slots the request took, to be awaited shielded from cancellation; None when it took none."""
+    held: Admission | None = scope.get(ADMISSION)
+    if held is None or not held.leases:
+        return None
+    rt: Services = scope["app"].state.runtime
+    return rt.rate_limits.release(held)
+
+
 class ReleaseSlots:
-    """Pure ASGI: when the app has sent the whole response (a stream's last chunk, an error, a disconnect),
-    give back the in-flight slots the request took."""
+    """Pure ASGI `release_slots`, as a layer of its own (the app's stack when it has middleware of its own;
+    otherwise the RequestObserver calls release_slots in its layer)."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -68,7 +79,7 @@ class ReleaseSlots:
         try:
             await self.app(scope, receive, send)
         finally:
-            held: Admission | None = scope.get(ADMISSION)
-            if held is not None and held.leases:
+            pending = release_slots(scope)
+            if pending is not None:
                 with anyio.CancelScope(shield=True):  # a cancelled request must still free its slots
-                    await scope["app"].state.runtime.rate_limits.release(held)
+                    await pending
