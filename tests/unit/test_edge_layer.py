@@ -11,6 +11,8 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 
+import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 from starlette.exceptions import HTTPException
@@ -298,3 +300,37 @@ def test_a_handled_error_after_the_response_started_is_not_answered_twice():
 
 class ClientDisconnectLike(Exception):
     """A handled exception class of the app's own (as ClientDisconnect is)."""
+
+
+def test_the_finish_hook_runs_once_per_request_even_when_it_fails_or_is_cancelled():
+    """The rate limits' slot release, done in the observer's layer: after an error answer, and shielded from
+    the cancellation of a request whose client went away."""
+    finished: list[str] = []
+    entered = anyio.Event()
+
+    async def release(path: str) -> None:
+        await anyio.lowlevel.checkpoint()  # an await a cancellation would interrupt, were it not shielded
+        finished.append(path)
+
+    async def hang(request: Request) -> PlainTextResponse:
+        entered.set()
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    app = ObservedStarlette(routes=[*ROUTES, Route("/hang", hang)], exception_handlers=HANDLERS)
+    observer = app.build_middleware_stack()
+    assert isinstance(observer, RequestObserver)
+    observer.finish = lambda scope: release(scope["path"])
+    app.middleware_stack = observer
+
+    async def go() -> None:
+        await call_all(app)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(client.get, "/hang")
+                await entered.wait()
+                tg.cancel_scope.cancel()
+
+    asyncio.run(go())
+    assert finished == [path.replace("%C3%AF", "ï").replace("%25", "%") for _, path in REQUESTS] + ["/hang"]
