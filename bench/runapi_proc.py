@@ -1,5 +1,6 @@
 """Starts `runapi serve` for a benchmark: a subprocess on 127.0.0.1 with the given environment (on top of this
-one), from another source tree when asked (`src`: before/after comparisons), returned once /health answers."""
+one), from another source tree when asked (`src`: before/after comparisons), returned once /health answers.
+RUNAPI_BENCH_LOG_LEVEL=info measures with the access log on (its lines go to /dev/null); default warning."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ def free_port() -> int:
 
 def start_runapi(port: int, env: dict[str, str], src: str | None = None) -> subprocess.Popen:
     full = {**os.environ, **env, **({"PYTHONPATH": os.path.abspath(src)} if src else {})}
+    level = os.environ.get("RUNAPI_BENCH_LOG_LEVEL", "warning")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runapi.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-m", "runapi.cli", "serve", "--port", str(port), "--log-level", level],
         env=full,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if level in ("info", "debug") else None,  # an access line per request
     )
     for _ in range(300):
         try:

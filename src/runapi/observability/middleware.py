@@ -2,7 +2,8 @@
 
 Pure ASGI (no BaseHTTPMiddleware) so streamed responses (SSE) pass through untouched, message by message,
 and the per-request cost stays at a few microseconds: a header scan, two clock reads, two cached metric
-children and, when the access logger is enabled, one log record. With tracing on (observability.tracing) it
+children and, when the access logger is enabled, one access line (observability.logs: no LogRecord while
+the default handler is the only one). With tracing on (observability.tracing) it
 also opens the request's server span, named by the route template once the router has matched."""
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import tracing
 from .context import request_id, request_started
+from .logs import ACCESS_LOGGER, access_handler
 from .metrics import HTTP_DURATION, HTTP_REQUESTS
 
-access_log = logging.getLogger("runapi.access")
+access_log = logging.getLogger(ACCESS_LOGGER)
 
 MAX_REQUEST_ID = 128
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -117,11 +119,10 @@ class RequestObserver:
         if self.access_log_enabled and access_log.isEnabledFor(logging.INFO):
             duration_ms = round(seconds * 1000, 2)
             # The path only, never the query string: it can hold keys (?key=) and file-link signatures.
-            access_log.info(
-                "%s %s %d %.2fms",
-                scope["method"],
-                scope["path"],
-                status,
-                duration_ms,
-                extra={"method": scope["method"], "path": scope["path"], "status": status, "duration_ms": duration_ms},
-            )
+            extra = {"method": scope["method"], "path": scope["path"], "status": status, "duration_ms": duration_ms}
+            handler = access_handler(access_log)
+            if handler is not None:  # the same line, without a LogRecord, filter and formatter per request
+                line = f"{scope['method']} {scope['path']} {status:d} {duration_ms:.2f}ms"  # the format below
+                handler.access_line(line, request_id.get(), extra)
+            else:
+                access_log.info("%s %s %d %.2fms", scope["method"], scope["path"], status, duration_ms, extra=extra)
