@@ -36,7 +36,8 @@ from ..errors import RunapiError, insufficient_credits
 from ..observability.metrics import record_ledger_batch
 from ..store import Database
 from ..store.db import CompiledWrite, compiled_in, plain_sqlite
-from ..store.schema import accounts, ledger, open_reservations
+from ..store.schema import accounts, open_reservations
+from .ledger import ENTRY, ENTRY_KEYS, TAKE
 from .limits import Charged, Counters, Limit, give_back
 from .usage import LlmUsage, Row, llm_row, record_rows
 
@@ -48,11 +49,6 @@ _LOCK_ACCOUNTS = (
     .where(accounts.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(accounts.c.id)
     .with_for_update()
-)
-_TAKE = (
-    update(accounts)
-    .where(accounts.c.id == bindparam("aid"), accounts.c.balance_cents >= bindparam("cents"))
-    .values(balance_cents=accounts.c.balance_cents - bindparam("cents"))
 )
 _GIVE_BACK = (
     update(accounts)
@@ -229,13 +225,13 @@ class _CoreSql:
             self.conn.execute(_GIVE_BACK, row)
 
     def take(self, account_id: int, cents: int) -> bool:
-        return self.conn.execute(_TAKE, {"aid": account_id, "cents": cents}).rowcount == 1
+        return self.conn.execute(TAKE, {"aid": account_id, "cents": cents}).rowcount == 1
 
     def insert(self, opened: list[dict[str, Any]], ledger_rows: list[dict[str, Any]]) -> None:
         if opened:
             self.conn.execute(_OPEN, opened)
         if ledger_rows:
-            self.conn.execute(_ENTRY, ledger_rows)
+            self.conn.execute(ENTRY, ledger_rows)
 
 
 class _PlainSql(_CoreSql):
@@ -264,30 +260,17 @@ class _PlainSql(_CoreSql):
         _plain(_GIVE_BACK, self.dialect).run_many(self.raw, rows)
 
     def take(self, account_id: int, cents: int) -> bool:
-        return _plain(_TAKE, self.dialect).run(self.raw, {"aid": account_id, "cents": cents}).rowcount == 1
+        return _plain(TAKE, self.dialect).run(self.raw, {"aid": account_id, "cents": cents}).rowcount == 1
 
     def insert(self, opened: list[dict[str, Any]], ledger_rows: list[dict[str, Any]]) -> None:
         if opened:
             _plain(_OPEN, self.dialect, _OPEN_KEYS).run_many(self.raw, opened)
         if ledger_rows:
-            _plain(_ENTRY, self.dialect, _ENTRY_KEYS).run_many(self.raw, ledger_rows)
+            _plain(ENTRY, self.dialect, ENTRY_KEYS).run_many(self.raw, ledger_rows)
 
 
 _OPEN = insert(open_reservations)
 _OPEN_KEYS = ("request_id", "account_id", "api_key_id", "cents", "counters", "created_at")
-_ENTRY = insert(ledger)
-_ENTRY_KEYS = (
-    "account_id",
-    "api_key_id",
-    "task_id",
-    "kind",
-    "model",
-    "guardrail_id",
-    "member_guardrail_id",
-    "amount_cents",
-    "note",
-    "created_at",
-)
 _PLAIN: dict[tuple[Any, tuple[str, ...] | None], CompiledWrite] = {}
 
 

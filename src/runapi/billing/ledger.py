@@ -29,13 +29,13 @@ def credit(conn: Connection, account_id: int, cents: int, note: str | None = Non
         .returning(accounts.c.balance_cents)
     )
     balance: int = res.scalar_one()
-    conn.execute(_ENTRY, _entry(account_id, "credit", cents, note=note))
+    conn.execute(ENTRY, _entry(account_id, "credit", cents, note=note))
     return balance
 
 
 # Built once, executed with parameters: the hot paths (every task created, every LLM call) then skip building
 # and cache-keying a statement per call.
-_TAKE = (
+TAKE = (
     update(accounts)
     .where(accounts.c.id == bindparam("aid"), accounts.c.balance_cents >= bindparam("cents"))
     .values(balance_cents=accounts.c.balance_cents - bindparam("cents"))
@@ -45,8 +45,8 @@ _GIVE = (
     .where(accounts.c.id == bindparam("aid"))
     .values(balance_cents=accounts.c.balance_cents + bindparam("cents"))
 )
-_ENTRY = insert(ledger)
-_ENTRY_KEYS = (
+ENTRY = insert(ledger)
+ENTRY_KEYS = (
     "account_id",
     "api_key_id",
     "task_id",
@@ -119,19 +119,19 @@ def reserve(
             raise insufficient_credits()
         add.run(raw, entry)
         return
-    if cents > 0 and (conn.execute(_TAKE, {"aid": account_id, "cents": cents})).rowcount != 1:
+    if cents > 0 and (conn.execute(TAKE, {"aid": account_id, "cents": cents})).rowcount != 1:
         raise insufficient_credits()
-    conn.execute(_ENTRY, entry)
+    conn.execute(ENTRY, entry)
 
 
 _PLAIN: tuple[CompiledWrite, CompiledWrite] | None = None
 
 
 def _plain(dialect: Dialect) -> tuple[CompiledWrite, CompiledWrite]:
-    """`_TAKE` and `_ENTRY` (with every column `_entry` names) compiled once for SQLite."""
+    """`TAKE` and `ENTRY` (with every column `_entry` names) compiled once for SQLite."""
     global _PLAIN
     if _PLAIN is None:
-        _PLAIN = CompiledWrite.of(_TAKE, dialect), CompiledWrite.of(_ENTRY, dialect, _ENTRY_KEYS)
+        _PLAIN = CompiledWrite.of(TAKE, dialect), CompiledWrite.of(ENTRY, dialect, ENTRY_KEYS)
     return _PLAIN
 
 
@@ -142,7 +142,7 @@ def settle(
     back = max(reserved - charged, 0)
     if back:
         conn.execute(_GIVE, {"aid": account_id, "cents": back})
-    conn.execute(_ENTRY, _entry(account_id, "settle", back, api_key_id=api_key_id, task_id=task_id))
+    conn.execute(ENTRY, _entry(account_id, "settle", back, api_key_id=api_key_id, task_id=task_id))
 
 
 def refund(
@@ -150,7 +150,7 @@ def refund(
 ) -> None:
     if reserved:
         conn.execute(_GIVE, {"aid": account_id, "cents": reserved})
-    conn.execute(_ENTRY, _entry(account_id, "refund", reserved, api_key_id=api_key_id, task_id=task_id, note=note))
+    conn.execute(ENTRY, _entry(account_id, "refund", reserved, api_key_id=api_key_id, task_id=task_id, note=note))
 
 
 def window_start(interval: str | None, now: float | None = None) -> float | None:
