@@ -45,6 +45,8 @@ def start(data_dir: str, port: int, sync: str, workers: bool, src: str | None = 
         "RUNAPI_BOOTSTRAP_CREDITS_CENTS": str(10**12),
         "RUNAPI_SQLITE_SYNCHRONOUS": sync,
         "RUNAPI_RUN_WORKERS": "true" if workers else "false",
+        # (--callback-url points at 127.0.0.1; nothing listens there, workers are off: only the create path counts)
+        "RUNAPI_ALLOW_PRIVATE_NETWORK": "true",
     }
     return start_runapi(port, env, src)
 
@@ -202,7 +204,11 @@ async def main() -> None:
     ap.add_argument("--interleave", type=int, default=0, metavar="ROUNDS", help="--wrk: rotate servers in slices")
     ap.add_argument("--slice", type=int, default=4, help="--wrk --interleave: seconds per phase per round")
     ap.add_argument("--runapi-src", action="append", default=[], metavar="NAME=PATH", help="--wrk: a server per src")
+    ap.add_argument("--callback-url", help="--wrk: creates name this callback_url (its checks join the create path)")
     args = ap.parse_args()
+    if args.callback_url:
+        global BODY
+        BODY = json.dumps({**json.loads(BODY), "callback_url": args.callback_url}, separators=(",", ":"))
     if args.wrk:
         return wrk_main(args)
     port = free_port()

@@ -67,3 +67,37 @@ def test_entries_are_stripped_deduplicated_and_checked():
             normalized([bad])
     with pytest.raises(ValueError, match=f"at most {MAX_ENTRIES} entries"):
         normalized([f"h{i}.example" for i in range(MAX_ENTRIES + 1)])
+
+
+def test_the_list_read_on_every_create_takes_one_hop_on_sqlite(tmp_path, tmp_path_factory, monkeypatch):
+    """A create naming a callback_url reads the account's list: on a SQLite file that is a compiled plain
+    sqlite3 read on the read pool (read_rows), not a read through the async engine; same answers."""
+    import asyncio
+
+    from runapi.auth import admin
+    from runapi.callbacks import allowlist
+    from runapi.settings import Settings
+    from runapi.store import Database
+    from tests.support.migrated_db import copy_into, migrated_template
+
+    copy_into(migrated_template(tmp_path_factory), tmp_path)
+
+    async def go() -> None:
+        db = Database(Settings(data_dir=tmp_path).resolved_database_url)
+        try:
+            account = await admin.create_account(db, "a", "a@example.com", 0)
+            account_id = int(account["account_id"])
+            assert await allowlist.get(db, account_id) == ()
+            await allowlist.put(db, account_id, ("hooks.example.com", "https://x.example/cb/"))
+
+            def no_async_read() -> None:
+                raise AssertionError("the allow-list was read through the async engine")
+
+            monkeypatch.setattr(db, "read", no_async_read)
+            assert await allowlist.get(db, account_id) == ("hooks.example.com", "https://x.example/cb/")
+            assert await allowlist.get(db, account_id + 1000) == ()  # (no such account: no list)
+        finally:
+            monkeypatch.undo()
+            await db.dispose()
+
+    asyncio.run(go())

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ..store import Database
 from ..store.schema import accounts
@@ -122,12 +122,13 @@ def _decode(stored: str | None) -> tuple[str, ...]:
     return tuple(str(e) for e in json.loads(stored))
 
 
+# read on every create that names a callback_url: a constant statement, one thread hop on SQLite (read_rows)
+ALLOWLIST_QUERY = select(accounts.c.callback_url_allowlist).where(accounts.c.id == bindparam("account_id"))
+
+
 async def get(db: Database, account_id: int) -> tuple[str, ...]:
-    async with db.read() as conn:
-        stored = (
-            await conn.execute(select(accounts.c.callback_url_allowlist).where(accounts.c.id == account_id))
-        ).scalar()
-    return _decode(stored)
+    rows = await db.read_rows(ALLOWLIST_QUERY, account_id=account_id)
+    return _decode(rows[0]["callback_url_allowlist"] if rows else None)
 
 
 async def put(db: Database, account_id: int, entries: tuple[str, ...]) -> tuple[str, ...]:
