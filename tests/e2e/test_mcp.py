@@ -205,12 +205,14 @@ def test_one_accounts_key_cannot_read_another_accounts_task(server):
 
 @pytest.fixture(scope="module")
 def slow_server(tmp_path_factory):
-    srv = start_server(Path(tmp_path_factory.mktemp("slow")), sandbox_delay_seconds=2.0)
+    srv = start_server(Path(tmp_path_factory.mktemp("slow")), sandbox_delay_seconds=4.0)
     yield srv
     srv.stop()
 
 
 def test_a_wait_past_its_deadline_hands_over_to_get_task_with_progress_on_the_way(slow_server):
+    # The wait (1.5 s) ends well before the task can (4 s) yet leaves room for the first status read and its
+    # progress note on a loaded machine: the server runs in this test's process, sharing its GIL and collector.
     progress = []
 
     async def on_progress(done, total, message):
@@ -220,7 +222,7 @@ def test_a_wait_past_its_deadline_hands_over_to_get_task_with_progress_on_the_wa
         async with mcp_session(slow_server.url, slow_server.key) as s:
             args = {**IMAGE, "params": {"prompt": "slow"}, "idempotency_key": "slow-1"}
             waited = await s.call_tool(
-                "create_task", {**args, "timeout_ms": 600, "poll_interval_ms": 250}, progress_callback=on_progress
+                "create_task", {**args, "timeout_ms": 1500, "poll_interval_ms": 250}, progress_callback=on_progress
             )
             finished = await s.call_tool("create_task", {**args, "timeout_ms": 20_000, "poll_interval_ms": 250})
             return waited, finished
@@ -231,7 +233,7 @@ def test_a_wait_past_its_deadline_hands_over_to_get_task_with_progress_on_the_wa
     assert body["completed"] is False and body["wait_deadline_reached"] is True and body["next_action"] == "get_task"
     assert body["status"] == "processing" and body["task"]["id"] == body["task_id"]
     assert progress and all(
-        total == 600 and f"RunAPI task {body['task_id']}: processing" == m for _, total, m in progress
+        total == 1500 and f"RunAPI task {body['task_id']}: processing" == m for _, total, m in progress
     )
     # the same key, waiting longer: the same task, now finished
     assert finished.structured_content["task_id"] == body["task_id"]
