@@ -59,29 +59,27 @@ class IndexedRouter(Router):
             for route in self._fixed.get(scope["path"], ()):
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:
-                    scope.setdefault("router", self)
-                    scope["route"] = route
-                    scope.update(child_scope)
-                    await route.handle(scope, receive, send)
+                    await self._enter(route, child_scope, scope, receive, send)
                     return
             partial: tuple[BaseRoute, Scope] | None = None
             for candidate in self.candidates(scope["path"]):
                 match, child_scope = candidate.matches(scope)
                 if match is Match.FULL:
-                    scope.setdefault("router", self)
-                    scope["route"] = candidate
-                    scope.update(child_scope)
-                    await candidate.handle(scope, receive, send)
+                    await self._enter(candidate, child_scope, scope, receive, send)
                     return
                 if match is Match.PARTIAL and partial is None:
                     partial = candidate, child_scope
             if partial is not None:  # the path is a route's, the method is not: its 405
-                scope.setdefault("router", self)
-                scope["route"] = partial[0]
-                scope.update(partial[1])
-                await partial[0].handle(scope, receive, send)
+                await self._enter(*partial, scope, receive, send)
                 return
         await super().app(scope, receive, send)  # no route: Starlette's own redirects and 404s
+
+    async def _enter(self, route: BaseRoute, child_scope: Scope, scope: Scope, receive: Receive, send: Send) -> None:
+        """Hand the request to `route`, as Starlette's Router.app does once it has chosen one."""
+        scope.setdefault("router", self)
+        scope["route"] = route
+        scope.update(child_scope)
+        await route.handle(scope, receive, send)
 
 
 def _position(entry: tuple[int, BaseRoute]) -> int:
